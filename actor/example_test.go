@@ -1,0 +1,124 @@
+package actor_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+)
+
+// counter is a run-loop actor: it drains its whole mailbox on every wake-up.
+type counter struct {
+	total int
+}
+
+func (c *counter) Run(ctx context.Context, in *actor.Inbox[int]) error {
+	var batch []int
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-in.Ready():
+			var closed bool
+			batch, closed = in.Drain(batch[:0])
+			for _, n := range batch {
+				c.total += n
+			}
+			if closed {
+				return nil // everything accepted has been handled
+			}
+		}
+	}
+}
+
+func ExampleStart() {
+	c := &counter{}
+	ref, proc := actor.Start(context.Background(), "counter", c)
+	for i := 1; i <= 10; i++ {
+		_ = ref.Send(context.Background(), i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := proc.Stop(ctx); err != nil { // drain stop
+		fmt.Println(err)
+	}
+	fmt.Println(c.total)
+	// Output: 55
+}
+
+type get struct {
+	key   string
+	reply actor.Reply[string]
+}
+
+func ExampleAsk() {
+	store := map[string]string{"lang": "go"}
+	ref, proc := actor.Start(context.Background(), "store", actor.Receive(func(ctx context.Context, m get) error {
+		v, ok := store[m.key]
+		if !ok {
+			m.reply.Send("", fmt.Errorf("no key %q", m.key))
+			return nil
+		}
+		m.reply.Send(v, nil)
+		return nil
+	}))
+	defer proc.Stop(context.Background())
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	v, err := actor.Ask(ctx, ref, func(r actor.Reply[string]) get { return get{key: "lang", reply: r} })
+	fmt.Println(v, err)
+	_, err = actor.Ask(ctx, ref, func(r actor.Reply[string]) get { return get{key: "os", reply: r} })
+	fmt.Println(err)
+	// Output:
+	// go <nil>
+	// no key "os"
+}
+
+func ExampleNewMailbox() {
+	// A mailbox that keeps only the newest two messages, releasing the ones it drops.
+	mb := actor.NewMailbox(actor.MailboxConfig[string]{
+		Capacity: 2,
+		Overflow: actor.DropOldest,
+		OnDrop:   func(m string) { fmt.Println("dropped", m) },
+	})
+	ref := mb.Ref()
+	for _, m := range []string{"a", "b", "c", "d"} {
+		_ = ref.TrySend(m)
+	}
+	fmt.Println(ref.Len(), "queued")
+	// Output:
+	// dropped a
+	// dropped b
+	// 2 queued
+}
+
+type job struct {
+	actor.Owned // first field: empty unless built with -tags troupecheck
+	id          int
+}
+
+func ExampleHand() {
+	done := make(chan int, 1)
+	ref, proc := actor.Start(context.Background(), "worker", actor.Func[*job](func(ctx context.Context, in *actor.Inbox[*job]) error {
+		<-in.Ready()
+		jobs, _ := in.Drain(nil)
+		for _, j := range jobs {
+			j.Take(in.Owner()) // now ours
+			done <- j.id
+			j.Release(in.Owner()) // its life ends here
+		}
+		return nil
+	}))
+	me := actor.NewOwner("main", nil)
+	j := &job{id: 42}
+	j.Acquire(me)
+	if err := actor.Hand(context.Background(), me, ref, j); err != nil {
+		// The send failed: j is ours again.
+		fmt.Println(err)
+	}
+	fmt.Println(<-done)
+	<-proc.Done()
+	// Output: 42
+}

@@ -1,0 +1,462 @@
+package actor
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Overflow says what a send does when the mailbox holds its capacity.
+type Overflow uint8
+
+const (
+	// Block makes Send wait, honouring its context, until there is room: backpressure.
+	// It is the default.
+	Block Overflow = iota
+	// Fail makes every send return ErrFull at once.
+	Fail
+	// DropOldest makes room by discarding the oldest queued message, which is handed to
+	// the mailbox's OnDrop callback so that whoever owns it can release what it holds.
+	DropOldest
+)
+
+func (o Overflow) String() string {
+	switch o {
+	case Block:
+		return "block"
+	case Fail:
+		return "fail"
+	case DropOldest:
+		return "drop-oldest"
+	}
+	return "invalid"
+}
+
+// DefaultCapacity is the capacity of a mailbox whose MailboxConfig.Capacity is zero.
+const DefaultCapacity = 1024
+
+// Unbounded, as MailboxConfig.Capacity, makes a mailbox without a capacity limit. Use it
+// only where something else bounds what can be queued, and write that argument down next
+// to the choice: infinite buffers smell.
+const Unbounded = -1
+
+// MailboxConfig configures a mailbox. The zero value is a blocking mailbox of
+// DefaultCapacity messages.
+type MailboxConfig[M any] struct {
+	// Capacity is the most messages the mailbox holds. Zero means DefaultCapacity;
+	// Unbounded means no limit.
+	Capacity int
+	// Overflow is the policy when the mailbox is full. Zero means Block.
+	Overflow Overflow
+	// OnDrop, if set, receives every message the mailbox discards: the oldest one under
+	// DropOldest, and every message still queued when a closed mailbox is discarded
+	// after its owner has exited without draining it. It runs on the goroutine that
+	// caused the drop, never under the mailbox's lock, and must not block.
+	OnDrop func(M)
+}
+
+// Mailbox is an actor's bounded, owned message queue: many goroutines send, exactly one
+// goroutine (the owner) receives.
+//
+// It is a mutex-guarded ring with a wake-up channel rather than a Go channel. Senders pay
+// a lock and a copy; the owner wakes on Ready and takes everything queued in one Drain,
+// so a burst of n messages costs the owner one wake-up and one lock instead of n channel
+// receives. The ring grows by doubling up to the capacity, so an idle mailbox with a
+// large capacity costs little memory.
+//
+// Senders use a Ref (Mailbox.Ref); the owner uses the Inbox its Run receives. The Mailbox
+// itself carries the control operations (Close, Suspend, Resume, Discard) that belong to
+// whoever created it: the actor's Process, or its supervisor's slot, which keeps the same
+// mailbox across restarts.
+type Mailbox[M any] struct {
+	mu       sync.Mutex
+	ring     []M // queued messages: ring[(head+i)%len(ring)] for i < n
+	head     int
+	n        int
+	limit    int // capacity; < 0 when unbounded
+	overflow Overflow
+	onDrop   func(M)
+
+	closed      bool
+	discarded   bool
+	unavailable error         // non-nil while suspended; returned by sends
+	spaceWait   chan struct{} // closed to wake blocked senders; nil when none wait
+
+	ready    chan struct{} // capacity 1: a pending wake-up for the owner
+	closedCh chan struct{} // closed by Close
+	gone     chan struct{} // closed by Discard: nothing queued will ever be processed
+
+	replies   atomic.Pointer[any] // *replyPool[T] for the first answer type T asked of it
+	name      atomic.Pointer[string]
+	received  atomic.Uint64 // messages taken by the owner
+	dropped   atomic.Uint64 // messages handed to OnDrop
+	highWater atomic.Int64  // deepest the queue has been
+}
+
+// NewMailbox returns an open, empty mailbox.
+func NewMailbox[M any](cfg MailboxConfig[M]) *Mailbox[M] {
+	limit := cfg.Capacity
+	switch {
+	case limit == 0:
+		limit = DefaultCapacity
+	case limit < 0:
+		limit = Unbounded
+	}
+	return &Mailbox[M]{
+		limit:    limit,
+		overflow: cfg.Overflow,
+		onDrop:   cfg.OnDrop,
+		ready:    make(chan struct{}, 1),
+		closedCh: make(chan struct{}),
+		gone:     make(chan struct{}),
+	}
+}
+
+// Ref returns a handle through which any goroutine may send to this mailbox.
+func (mb *Mailbox[M]) Ref() Ref[M] { return Ref[M]{mb: mb} }
+
+// Name is the name of the actor that owns the mailbox, once one has been spawned on it.
+func (mb *Mailbox[M]) Name() string {
+	if p := mb.name.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (mb *Mailbox[M]) setName(name string) { mb.name.Store(&name) }
+
+// Len is the number of messages queued now.
+func (mb *Mailbox[M]) Len() int {
+	mb.mu.Lock()
+	n := mb.n
+	mb.mu.Unlock()
+	return n
+}
+
+// Cap is the capacity, or Unbounded.
+func (mb *Mailbox[M]) Cap() int { return mb.limit }
+
+// Stats returns counters for observability.
+func (mb *Mailbox[M]) Stats() MailboxStats {
+	return MailboxStats{
+		Len:       mb.Len(),
+		Cap:       mb.limit,
+		Received:  mb.received.Load(),
+		Dropped:   mb.dropped.Load(),
+		HighWater: int(mb.highWater.Load()),
+	}
+}
+
+// MailboxStats is a snapshot of a mailbox's counters.
+type MailboxStats struct {
+	Len       int    // messages queued now
+	Cap       int    // capacity, or Unbounded
+	Received  uint64 // messages taken by the owner since the mailbox was made
+	Dropped   uint64 // messages handed to OnDrop
+	HighWater int    // the most messages ever queued at once
+}
+
+// send implements Ref.Send and Ref.TrySend.
+func (mb *Mailbox[M]) send(ctx context.Context, m M, wait bool) error {
+	mb.mu.Lock()
+	for {
+		if err := mb.refuseLocked(); err != nil {
+			mb.mu.Unlock()
+			return err
+		}
+		if mb.limit < 0 || mb.n < mb.limit {
+			mb.pushLocked(m)
+			mb.mu.Unlock()
+			return nil
+		}
+		switch {
+		case mb.overflow == DropOldest:
+			old := mb.popLocked()
+			mb.pushLocked(m)
+			mb.mu.Unlock()
+			mb.drop(old)
+			return nil
+		case mb.overflow == Fail || !wait:
+			mb.mu.Unlock()
+			return ErrFull
+		}
+		if err := mb.waitForSpaceLocked(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// sendBatch implements Ref.SendBatch: as many as fit go in at once, in order, and the
+// sender waits (policy Block) for room for the rest.
+func (mb *Mailbox[M]) sendBatch(ctx context.Context, ms []M) (int, error) {
+	if mb.overflow == DropOldest {
+		for i, m := range ms {
+			if err := mb.send(ctx, m, true); err != nil {
+				return i, err
+			}
+		}
+		return len(ms), nil
+	}
+	sent := 0
+	mb.mu.Lock()
+	for sent < len(ms) {
+		if err := mb.refuseLocked(); err != nil {
+			mb.mu.Unlock()
+			return sent, err
+		}
+		room := len(ms) - sent
+		if mb.limit >= 0 {
+			room = min(room, mb.limit-mb.n)
+		}
+		if room > 0 {
+			wasEmpty := mb.n == 0
+			for _, m := range ms[sent : sent+room] {
+				mb.appendLocked(m)
+			}
+			sent += room
+			mb.noteDepthLocked()
+			if wasEmpty {
+				mb.signal()
+			}
+			continue
+		}
+		if mb.overflow == Fail {
+			mb.mu.Unlock()
+			return sent, ErrFull
+		}
+		if err := mb.waitForSpaceLocked(ctx); err != nil {
+			return sent, err
+		}
+	}
+	mb.mu.Unlock()
+	return sent, nil
+}
+
+// refuseLocked returns the error a send gets now, if any.
+func (mb *Mailbox[M]) refuseLocked() error {
+	if mb.closed {
+		return ErrStopped
+	}
+	return mb.unavailable
+}
+
+// waitForSpaceLocked is entered with mb.mu held and returns with it released. It returns
+// nil when the sender should retry (re-taking the lock), or the context's error.
+func (mb *Mailbox[M]) waitForSpaceLocked(ctx context.Context) error {
+	if mb.spaceWait == nil {
+		mb.spaceWait = make(chan struct{})
+	}
+	wake := mb.spaceWait
+	mb.mu.Unlock()
+	select {
+	case <-wake:
+		mb.mu.Lock()
+		return nil
+	case <-mb.closedCh:
+		mb.mu.Lock()
+		return nil // the loop sees closed and returns ErrStopped
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// wakeSendersLocked releases every sender blocked on a full mailbox.
+func (mb *Mailbox[M]) wakeSendersLocked() {
+	if mb.spaceWait != nil {
+		close(mb.spaceWait)
+		mb.spaceWait = nil
+	}
+}
+
+func (mb *Mailbox[M]) pushLocked(m M) {
+	mb.appendLocked(m)
+	mb.noteDepthLocked()
+	if mb.n == 1 {
+		mb.signal()
+	}
+}
+
+func (mb *Mailbox[M]) noteDepthLocked() {
+	if int64(mb.n) > mb.highWater.Load() {
+		mb.highWater.Store(int64(mb.n))
+	}
+}
+
+// appendLocked adds m at the tail, growing the ring by doubling (up to the limit).
+func (mb *Mailbox[M]) appendLocked(m M) {
+	if mb.n == len(mb.ring) {
+		mb.growLocked(mb.n + 1)
+	}
+	mb.ring[(mb.head+mb.n)%len(mb.ring)] = m
+	mb.n++
+}
+
+func (mb *Mailbox[M]) growLocked(need int) {
+	size := max(16, 2*len(mb.ring))
+	for size < need {
+		size *= 2
+	}
+	if mb.limit >= 0 && size > mb.limit {
+		size = max(mb.limit, need)
+	}
+	ring := make([]M, size)
+	mb.copyOutLocked(ring)
+	mb.ring = ring
+	mb.head = 0
+}
+
+// copyOutLocked copies the queued messages, oldest first, to dst (len(dst) >= mb.n).
+func (mb *Mailbox[M]) copyOutLocked(dst []M) {
+	if mb.n == 0 {
+		return
+	}
+	end := mb.head + mb.n
+	if end <= len(mb.ring) {
+		copy(dst, mb.ring[mb.head:end])
+		return
+	}
+	k := copy(dst, mb.ring[mb.head:])
+	copy(dst[k:], mb.ring[:end-len(mb.ring)])
+}
+
+// popLocked removes and returns the oldest message.
+func (mb *Mailbox[M]) popLocked() M {
+	var zero M
+	m := mb.ring[mb.head]
+	mb.ring[mb.head] = zero
+	mb.head = (mb.head + 1) % len(mb.ring)
+	mb.n--
+	return m
+}
+
+// signal leaves a wake-up for the owner; it never blocks.
+func (mb *Mailbox[M]) signal() {
+	select {
+	case mb.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (mb *Mailbox[M]) drop(m M) {
+	mb.dropped.Add(1)
+	if mb.onDrop != nil {
+		mb.onDrop(m)
+	}
+}
+
+// drain implements Inbox.Drain and Inbox.DrainMax.
+func (mb *Mailbox[M]) drain(dst []M, most int) ([]M, bool) {
+	mb.mu.Lock()
+	k := mb.n
+	if most > 0 && most < k {
+		k = most
+	}
+	if k > 0 {
+		dst = slices.Grow(dst, k)
+		out := dst[len(dst) : len(dst)+k]
+		dst = dst[:len(dst)+k]
+		end := mb.head + k
+		if end <= len(mb.ring) {
+			copy(out, mb.ring[mb.head:end])
+			clear(mb.ring[mb.head:end])
+		} else {
+			n1 := copy(out, mb.ring[mb.head:])
+			clear(mb.ring[mb.head:])
+			copy(out[n1:], mb.ring[:end-len(mb.ring)])
+			clear(mb.ring[:end-len(mb.ring)])
+		}
+		mb.head = (mb.head + k) % len(mb.ring)
+		mb.n -= k
+		if mb.n == 0 {
+			mb.head = 0
+		} else {
+			mb.signal() // DrainMax left some: keep the owner's wake-up pending
+		}
+		mb.wakeSendersLocked()
+		mb.received.Add(uint64(k))
+	}
+	closed := mb.closed && mb.n == 0
+	mb.mu.Unlock()
+	return dst, closed
+}
+
+// unread puts ms back at the head of the queue, oldest first, regardless of capacity:
+// they were accepted once already.
+func (mb *Mailbox[M]) unread(ms []M) {
+	if len(ms) == 0 {
+		return
+	}
+	mb.mu.Lock()
+	need := mb.n + len(ms)
+	if need > len(mb.ring) {
+		mb.growLocked(need)
+	}
+	mb.head = (mb.head - len(ms)%len(mb.ring) + len(mb.ring)) % len(mb.ring)
+	for i, m := range ms {
+		mb.ring[(mb.head+i)%len(mb.ring)] = m
+	}
+	mb.n += len(ms)
+	mb.received.Add(^uint64(len(ms) - 1)) // they were not processed after all
+	mb.noteDepthLocked()
+	mb.signal()
+	mb.mu.Unlock()
+}
+
+// Close stops the mailbox from accepting messages: later sends fail with ErrStopped and
+// blocked senders wake with ErrStopped. Messages already queued stay, so the owner can
+// drain them (a drain stop); Drain reports closed once it has handed out the last one.
+// Close is idempotent.
+func (mb *Mailbox[M]) Close() {
+	mb.mu.Lock()
+	if !mb.closed {
+		mb.closed = true
+		close(mb.closedCh)
+		mb.wakeSendersLocked()
+		mb.signal()
+	}
+	mb.mu.Unlock()
+}
+
+// Closed returns a channel that is closed once Close has been called.
+func (mb *Mailbox[M]) Closed() <-chan struct{} { return mb.closedCh }
+
+// Discard closes the mailbox and hands every message still queued to OnDrop. It is for
+// the mailbox's creator once the owner has exited for good; afterwards nothing queued
+// will ever be processed, and Ask calls waiting on this mailbox return ErrStopped.
+// Discard is idempotent.
+func (mb *Mailbox[M]) Discard() {
+	mb.Close()
+	mb.mu.Lock()
+	if mb.discarded {
+		mb.mu.Unlock()
+		return
+	}
+	mb.discarded = true
+	left := make([]M, mb.n)
+	mb.copyOutLocked(left)
+	clear(mb.ring)
+	mb.head, mb.n = 0, 0
+	close(mb.gone)
+	mb.mu.Unlock()
+	for _, m := range left {
+		mb.drop(m)
+	}
+}
+
+// Suspend makes every send fail at once with err (which should wrap ErrUnavailable) and
+// wakes blocked senders with it, until Resume. Queued messages stay queued. A supervisor
+// suspends a child's mailbox while the child's circuit breaker is open.
+func (mb *Mailbox[M]) Suspend(err error) {
+	mb.mu.Lock()
+	mb.unavailable = err
+	mb.wakeSendersLocked()
+	mb.mu.Unlock()
+}
+
+// Resume undoes Suspend.
+func (mb *Mailbox[M]) Resume() {
+	mb.mu.Lock()
+	mb.unavailable = nil
+	mb.mu.Unlock()
+}

@@ -1,0 +1,42 @@
+//go:build !troupecheck
+
+package actor
+
+const checked = false
+
+type ownedState struct{}
+
+type ownerState struct{}
+
+func (o *Owner) init(func(Violation)) {}
+
+// Close ends the account; in checked mode anything still owned is reported.
+func (o *Owner) Close() {}
+
+// Owns is the number of values the account owns now; always 0 unless built with the
+// troupecheck tag.
+func (o *Owner) Owns() int { return 0 }
+
+// Acquire makes o the first owner of x.
+func (x *Owned) Acquire(o *Owner) {}
+
+// Give gives x up; from must own it, and must not touch it afterwards.
+func (x *Owned) Give(from *Owner) {}
+
+// Take makes to the owner of x, which must be in transit (given and not yet taken).
+func (x *Owned) Take(to *Owner) {}
+
+// Check asserts that by owns x.
+func (x *Owned) Check(by *Owner) {}
+
+// Release ends x's life in by's hands; by must own it.
+func (x *Owned) Release(by *Owner) {}
+
+// Violations returns the violations recorded process-wide (those found on accounts
+// without their own reporter); always nil unless built with the troupecheck tag.
+func Violations() []Violation { return nil }
+
+// ResetViolations clears the process-wide list.
+func ResetViolations() {}
+
+func recordViolation(Violation) {}

@@ -1,0 +1,292 @@
+package actor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"runtime/pprof"
+	"sync/atomic"
+	"time"
+)
+
+// Actor is the contract of a run-loop actor: a value whose Run is its whole life.
+//
+// Run receives messages from in and returns when it is done:
+//   - nil once Drain reports the mailbox closed (a drain stop), or whenever the actor
+//     decides on its own that its work is finished;
+//   - ctx's error once ctx is cancelled (a cancel stop, or the parent going away); it
+//     should return promptly, and Unread whatever it drained but did not handle;
+//   - any other error when it fails; a supervisor may then restart it.
+//
+// Run must not leave goroutines behind: every goroutine it starts is itself an actor or a
+// structured goroutine that has exited before Run returns. A panic in Run is recovered by
+// the framework and turned into a *PanicError carrying the stack.
+type Actor[M any] interface {
+	Run(ctx context.Context, in *Inbox[M]) error
+}
+
+// Func adapts a plain function to the Actor interface.
+type Func[M any] func(ctx context.Context, in *Inbox[M]) error
+
+// Run calls f(ctx, in).
+func (f Func[M]) Run(ctx context.Context, in *Inbox[M]) error { return f(ctx, in) }
+
+// Options configures how an actor is run. The zero value is valid.
+type Options struct {
+	// Kind labels the actor's goroutine (pprof label "kind") and its log records, e.g.
+	// "broker-producer". Empty means "actor".
+	Kind string
+	// Logger receives the actor's lifecycle records. Nil discards them.
+	Logger *slog.Logger
+	// KeepMailbox leaves the mailbox open when the actor exits, for whoever created it to
+	// reuse (a supervisor keeps a child's mailbox across restarts) or Discard. By default
+	// the mailbox is discarded when Run returns: later sends fail with ErrStopped and
+	// anything still queued goes to OnDrop.
+	KeepMailbox bool
+	// OnExit, if set, runs on the actor's goroutine after Run has returned (or panicked)
+	// and before the actor counts as exited, with Run's error. A supervisor uses it to
+	// give back what a failed child owned before restarting it.
+	OnExit func(err error)
+	// OnHealthy, if set, is called (once) when the actor calls Inbox.MarkHealthy.
+	OnHealthy func()
+	// OnViolation receives ownership violations found in checked mode (build tag
+	// troupecheck). Nil records them in the process-wide list returned by Violations
+	// and logs them.
+	OnViolation func(Violation)
+}
+
+// State is where an actor is in its life.
+type State int32
+
+const (
+	Starting State = iota // spawned; Run has not begun
+	Running               // Run is executing
+	Stopping              // a stop was requested; Run has not returned yet
+	Stopped               // Run returned nil, or was stopped on request
+	Failed                // Run returned an error or panicked
+)
+
+func (s State) String() string {
+	switch s {
+	case Starting:
+		return "starting"
+	case Running:
+		return "running"
+	case Stopping:
+		return "stopping"
+	case Stopped:
+		return "stopped"
+	case Failed:
+		return "failed"
+	}
+	return "invalid"
+}
+
+// errStopRequested is the cancellation cause of a cancel stop.
+var errStopRequested = errors.New("actor: stop requested")
+
+// Process is one running incarnation of an actor: the goroutine the framework started for
+// it, with its lifecycle. Whoever spawned the actor owns the Process and is responsible
+// for stopping it (or its parent context does).
+type Process struct {
+	name    string
+	kind    string
+	started time.Time
+	log     *slog.Logger
+
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+	err    error // written before done is closed
+
+	state     atomic.Int32
+	requested atomic.Bool // a stop or cancel was requested
+
+	closeMailbox func()
+	stats        func() MailboxStats
+}
+
+// Spawn starts a on its own goroutine under name, receiving from mb, and returns its
+// Process. The goroutine carries the pprof labels actor=name and kind=opts.Kind, so
+// goroutine profiles and stack dumps say who it is. Its context is derived from ctx.
+//
+// Only one actor may receive from a mailbox at a time; spawning a second on a mailbox
+// whose owner is still running is a programming error.
+func Spawn[M any](ctx context.Context, name string, a Actor[M], mb *Mailbox[M], opts Options) *Process {
+	if opts.Kind == "" {
+		opts.Kind = "actor"
+	}
+	log := opts.Logger
+	if log == nil {
+		log = discardLogger
+	}
+	mb.setName(name)
+	p := &Process{
+		name:         name,
+		kind:         opts.Kind,
+		started:      time.Now(),
+		log:          log.With("actor", name, "kind", opts.Kind),
+		done:         make(chan struct{}),
+		closeMailbox: mb.Close,
+		stats:        mb.Stats,
+	}
+	runCtx, cancel := context.WithCancelCause(ctx)
+	p.cancel = cancel
+	in := &Inbox[M]{mb: mb, ctx: runCtx, owner: NewOwner(name, violationReporter(opts.OnViolation, p.log)), healthy: opts.OnHealthy}
+	r := &runner[M]{p: p, actor: a, in: in, mb: mb, opts: opts}
+	go r.run(runCtx)
+	return p
+}
+
+// Start spawns a on a new mailbox with the default configuration and options, and returns
+// a Ref to send to it with its Process.
+func Start[M any](ctx context.Context, name string, a Actor[M]) (Ref[M], *Process) {
+	mb := NewMailbox(MailboxConfig[M]{})
+	return mb.Ref(), Spawn(ctx, name, a, mb, Options{})
+}
+
+// runner is the goroutine behind a Process. It owns the actor value and the Inbox for the
+// life of one incarnation; the Process's owner stops it through Stop or Cancel.
+type runner[M any] struct {
+	p     *Process
+	actor Actor[M]
+	in    *Inbox[M]
+	mb    *Mailbox[M]
+	opts  Options
+}
+
+func (r *runner[M]) run(ctx context.Context) {
+	p := r.p
+	defer close(p.done)
+	defer p.cancel(nil) // release the context's resources
+	// Cancellation also wakes the owner, so a loop blocked in Inbox.Receive needs no
+	// select on ctx.Done.
+	defer context.AfterFunc(ctx, r.mb.signal)()
+	pprof.Do(ctx, pprof.Labels("actor", p.name, "kind", p.kind), func(ctx context.Context) {
+		p.state.CompareAndSwap(int32(Starting), int32(Running))
+		p.log.Debug("actor started")
+		err := r.call(func() error { return r.actor.Run(ctx, r.in) })
+		if r.opts.OnExit != nil {
+			if herr := r.call(func() error { r.opts.OnExit(err); return nil }); herr != nil {
+				err = errors.Join(err, fmt.Errorf("exit hook: %w", herr))
+			}
+		}
+		r.in.owner.Close()
+		if !r.opts.KeepMailbox {
+			r.mb.Discard()
+		}
+		if err != nil && p.requested.Load() && errors.Is(err, context.Canceled) && !errors.Is(err, ErrPanic) {
+			err = nil // the cancellation we asked for is a normal end
+		}
+		p.err = err
+		if err != nil {
+			p.state.Store(int32(Failed))
+			p.log.Error("actor failed", "err", err, "uptime", time.Since(p.started))
+		} else {
+			p.state.Store(int32(Stopped))
+			p.log.Debug("actor stopped", "uptime", time.Since(p.started))
+		}
+	})
+}
+
+// call runs f, turning a panic into a *PanicError with the stack.
+func (r *runner[M]) call(f func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Actor: r.p.name, Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return f()
+}
+
+// Name is the actor's name.
+func (p *Process) Name() string { return p.name }
+
+// Kind is the actor's kind label.
+func (p *Process) Kind() string { return p.kind }
+
+// Done returns a channel closed when the actor has exited: Run has returned and its exit
+// hook has run.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Err returns how the actor ended: nil while it runs, after a normal end, and after a
+// stop that was requested (its context.Canceled counts as normal); otherwise Run's error
+// or a *PanicError.
+func (p *Process) Err() error {
+	select {
+	case <-p.done:
+		return p.err
+	default:
+		return nil
+	}
+}
+
+// State returns where the actor is in its life.
+func (p *Process) State() State { return State(p.state.Load()) }
+
+// Stop is a drain stop: it closes the mailbox so that no more messages are accepted, lets
+// the actor handle everything already accepted, and waits for it to exit. It returns the
+// actor's exit error (Err). If ctx ends first, the actor is cancelled and Stop returns a
+// *StopTimeoutError naming it (matching ErrStopTimeout), logged at warning level; the
+// actor's goroutine may then still be running.
+func (p *Process) Stop(ctx context.Context) error {
+	p.requested.Store(true)
+	p.state.CompareAndSwap(int32(Running), int32(Stopping))
+	p.closeMailbox()
+	return p.wait(ctx, true)
+}
+
+// Cancel is a cancel stop: it cancels the actor's context and waits for it to exit. The
+// mailbox is left as it is: whether queued messages are kept (a supervised actor, to be
+// restarted) or discarded (OnDrop) depends on Options.KeepMailbox. It returns like Stop.
+func (p *Process) Cancel(ctx context.Context) error {
+	p.requested.Store(true)
+	p.state.CompareAndSwap(int32(Running), int32(Stopping))
+	p.cancel(errStopRequested)
+	return p.wait(ctx, false)
+}
+
+func (p *Process) wait(ctx context.Context, drain bool) error {
+	select {
+	case <-p.done:
+		return p.err
+	default:
+	}
+	begin := time.Now()
+	select {
+	case <-p.done:
+		return p.err
+	case <-ctx.Done():
+		p.cancel(errStopRequested)
+		err := &StopTimeoutError{Actor: p.name, Waited: time.Since(begin), Drained: drain, Cause: context.Cause(ctx)}
+		p.log.Warn("actor did not stop in time", "err", err)
+		return err
+	}
+}
+
+// Info is a snapshot of an actor for observability.
+type Info struct {
+	Name     string
+	Kind     string
+	State    State
+	Started  time.Time // when this incarnation was spawned
+	Mailbox  MailboxStats
+	Restarts int    // restarts of this actor by its supervisor (0 outside a supervisor)
+	Err      error  // how the last incarnation ended, if it has
+	Children []Info // for a supervisor: its children, in start order
+}
+
+// Info returns a snapshot of the actor.
+func (p *Process) Info() Info {
+	return Info{
+		Name:    p.name,
+		Kind:    p.kind,
+		State:   p.State(),
+		Started: p.started,
+		Mailbox: p.stats(),
+		Err:     p.Err(),
+	}
+}
+
+var discardLogger = slog.New(slog.DiscardHandler)

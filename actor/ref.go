@@ -1,0 +1,84 @@
+package actor
+
+import "context"
+
+// Ref is a typed handle through which any goroutine sends messages to one actor's mailbox.
+// Refs are small values; copy them freely. A Ref stays valid across restarts of a
+// supervised actor, because the mailbox belongs to the supervisor's slot, not to one
+// incarnation of the actor.
+//
+// A message that a send accepted belongs to the receiving actor; a message whose send
+// returned an error still belongs to the sender.
+//
+// The zero Ref refers to no actor: its sends fail with ErrStopped.
+type Ref[M any] struct {
+	mb *Mailbox[M]
+}
+
+// Send queues m, waiting while the mailbox is full if its overflow policy is Block
+// (backpressure). It returns nil once m is queued; ErrFull (policy Fail); ErrStopped if
+// the mailbox is closed; an error wrapping ErrUnavailable while the mailbox is suspended;
+// or the context's cause if ctx ends first. Messages sent by one goroutine are received
+// in the order sent.
+func (r Ref[M]) Send(ctx context.Context, m M) error {
+	if r.mb == nil {
+		return ErrStopped
+	}
+	return r.mb.send(ctx, m, true)
+}
+
+// TrySend queues m only if that needs no waiting. It returns ErrFull when the mailbox is
+// full (policy Block or Fail) and ErrStopped when it is closed, so the two can be told
+// apart; under DropOldest it always makes room.
+func (r Ref[M]) TrySend(m M) error {
+	if r.mb == nil {
+		return ErrStopped
+	}
+	return r.mb.send(context.Background(), m, false)
+}
+
+// SendBatch queues ms in order, as many at a time as there is room for, waiting (policy
+// Block) for room for the rest. It returns how many were queued: ms[:n] belong to the
+// receiver, ms[n:] still belong to the caller. Under one lock per wake-up it is much
+// cheaper than len(ms) calls to Send.
+func (r Ref[M]) SendBatch(ctx context.Context, ms []M) (int, error) {
+	if r.mb == nil {
+		return 0, ErrStopped
+	}
+	return r.mb.sendBatch(ctx, ms)
+}
+
+// Name is the name of the actor behind the Ref ("" for the zero Ref, or before an actor
+// was spawned on the mailbox).
+func (r Ref[M]) Name() string {
+	if r.mb == nil {
+		return ""
+	}
+	return r.mb.Name()
+}
+
+// Len is the number of messages queued for the actor now.
+func (r Ref[M]) Len() int {
+	if r.mb == nil {
+		return 0
+	}
+	return r.mb.Len()
+}
+
+// IsZero reports whether r is the zero Ref.
+func (r Ref[M]) IsZero() bool { return r.mb == nil }
+
+// Done returns a channel closed once nothing queued for the actor will ever be processed
+// (its mailbox was discarded after its owner exited for good).
+func (r Ref[M]) Done() <-chan struct{} {
+	if r.mb == nil {
+		return closedChan
+	}
+	return r.mb.gone
+}
+
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()

@@ -1,0 +1,76 @@
+package actor_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+)
+
+// ticker is an actor that batches what it receives and flushes on a timer: the shape of
+// an aggregator. Under testing/synctest its timing is exact.
+type ticker struct {
+	every   time.Duration
+	flushed chan []int
+}
+
+func (a *ticker) Run(ctx context.Context, in *actor.Inbox[int]) error {
+	t := time.NewTicker(a.every)
+	defer t.Stop()
+	var pending, batch []int
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-in.Ready():
+			var closed bool
+			batch, closed = in.Drain(batch[:0])
+			pending = append(pending, batch...)
+			if closed {
+				a.flushed <- pending
+				return nil
+			}
+		case <-t.C:
+			if len(pending) > 0 {
+				a.flushed <- pending
+				pending = nil
+			}
+		}
+	}
+}
+
+func TestWorksUnderSynctest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := &ticker{every: 10 * time.Millisecond, flushed: make(chan []int, 10)}
+		ref, p := actor.Start(context.Background(), "ticker", a)
+		start := time.Now()
+		_, _ = ref.SendBatch(context.Background(), []int{1, 2, 3})
+		got := <-a.flushed
+		if len(got) != 3 || time.Since(start) != 10*time.Millisecond {
+			t.Fatalf("flushed %v after %v", got, time.Since(start))
+		}
+		_ = ref.Send(context.Background(), 4)
+		if err := p.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-a.flushed; len(got) != 1 || got[0] != 4 {
+			t.Fatalf("drain stop flushed %v", got)
+		}
+		// A stop deadline in fake time: the stubborn actor is reported after exactly 1s.
+		release := make(chan struct{})
+		_, stubborn := actor.Start(context.Background(), "stubborn", actor.Func[int](func(ctx context.Context, in *actor.Inbox[int]) error {
+			<-release
+			return nil
+		}))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		begin := time.Now()
+		if err := stubborn.Stop(ctx); err == nil || time.Since(begin) != time.Second {
+			t.Fatalf("stop of a stubborn actor: %v after %v", err, time.Since(begin))
+		}
+		close(release)
+		<-stubborn.Done()
+	})
+}
