@@ -35,6 +35,7 @@ import (
 // value in checked mode. Embed it as the first field: it is empty in normal builds, and
 // an empty field at the end of a struct would add padding.
 type Owned struct {
+	//lint:ignore U1000 the checked-mode state; an empty struct in normal builds
 	ownedState
 }
 
@@ -50,6 +51,7 @@ type Ownable interface {
 // non-actor code that hand values to actors make their own with NewOwner.
 type Owner struct {
 	name string
+	//lint:ignore U1000 the checked-mode state; an empty struct in normal builds
 	ownerState
 }
 

@@ -11,7 +11,6 @@ import (
 // batch is a value that moves between actors by hand-off.
 type batch struct {
 	actor.Owned
-	records []string
 }
 
 func TestOwnedIsFreeWhenUnchecked(t *testing.T) {

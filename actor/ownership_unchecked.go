@@ -2,6 +2,8 @@
 
 package actor
 
+//lint:file-ignore U1000 the checked-mode state types are empty and unused in normal builds
+
 const checked = false
 
 type ownedState struct{}
