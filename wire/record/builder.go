@@ -111,7 +111,7 @@ func (b *Builder) Append(r *troupe.Record) {
 	}
 	tsDelta, ts := b.timestampDelta(r)
 	body := recordBodyLen(r, b.n, tsDelta)
-	if body > math.MaxInt32-len(b.records) || b.n == math.MaxInt32 {
+	if body > math.MaxInt32-headerSize-5-b.recordsLen() || b.n == math.MaxInt32 {
 		b.err = fmt.Errorf("record: batch would exceed 2 GiB or 2^31 records")
 		return
 	}

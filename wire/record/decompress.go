@@ -29,7 +29,6 @@ type decompressors struct {
 	gz      gzip.Reader
 	lz      *lz4.Reader
 	zd      *zstd.Decoder
-	zdLimit int
 	scratch []byte
 }
 
@@ -71,35 +70,62 @@ func (d *decompressors) decompress(codec Codec, src []byte, limit int) ([]byte, 
 		}
 		return d.stream(d.lz, "lz4", limit)
 	case Zstd:
-		if d.zd == nil || d.zdLimit != limit {
-			if d.zd != nil {
-				d.zd.Close()
-			}
-			// DecodeAll with concurrency 1 decodes on the caller's goroutine; no decoder
-			// goroutine is ever started because the decoder is never used as a stream.
-			zd, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
-				zstd.WithDecoderMaxMemory(uint64(limit)))
-			if err != nil {
-				return nil, fmt.Errorf("record: zstd: %w", err)
-			}
-			d.zd, d.zdLimit = zd, limit
-		}
-		out, err := d.zd.DecodeAll(src, d.scratch[:0])
-		if cap(out) <= limit+limit/8 {
-			d.scratch = out[:0]
-		}
-		if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
-			return nil, fmt.Errorf("%w: zstd: more than %d bytes", ErrTooLarge, limit)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: zstd: %v", ErrCorrupt, err)
-		}
-		if len(out) > limit {
-			return nil, fmt.Errorf("%w: zstd: more than %d bytes", ErrTooLarge, limit)
-		}
-		return bytes.Clone(out), nil
+		return d.zstd(src, limit)
 	}
 	return nil, fmt.Errorf("%w: compression codec %s", ErrUnsupported, codec)
+}
+
+// zstd decodes src with DecodeAll capped at the capacity of its destination, which never
+// exceeds limit: the destination is sized by the frame's declared content size when it
+// has one, and otherwise starts at four times the input and doubles, decoding again,
+// until the output fits or the limit is reached, so the work done is at most twice that
+// of one decode at the final size.
+//
+// A capped decode fails with ErrDecoderSizeExceeded or, from inside a block, with a
+// generic error; a failure counts as "out of room" when the output got within two blocks
+// of the capacity, and as corruption otherwise. The decoder's own memory limit is set
+// high because it also caps the frame's window size, which costs DecodeAll nothing (the
+// output is the window) and which the Java client sets to MiBs whatever the batch size.
+func (d *decompressors) zstd(src []byte, limit int) ([]byte, error) {
+	if d.zd == nil {
+		// Concurrency 1 and DecodeAll only: decoding runs on the caller's goroutine and
+		// the decoder never starts one, so it needs no Close.
+		zd, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
+			zstd.WithDecodeAllCapLimit(true), zstd.WithDecoderMaxMemory(1<<40))
+		if err != nil {
+			return nil, fmt.Errorf("record: zstd: %w", err)
+		}
+		d.zd = zd
+	}
+	const slack = 2 * (128 << 10) // two maximum-size blocks
+	size := min(limit, max(64<<10, 4*len(src)))
+	var h zstd.Header
+	if h.Decode(src) == nil && h.HasFCS {
+		if h.FrameContentSize > uint64(limit) {
+			return nil, fmt.Errorf("%w: zstd frame declares %d bytes, limit %d", ErrTooLarge, h.FrameContentSize, limit)
+		}
+		size = max(int(h.FrameContentSize), 1)
+	}
+	for {
+		dst := d.scratch[:0:min(cap(d.scratch), limit)]
+		if cap(dst) < size {
+			dst = make([]byte, 0, size)
+		}
+		out, err := d.zd.DecodeAll(src, dst)
+		if cap(out) <= limit {
+			d.scratch = out[:0]
+		}
+		if err == nil {
+			return bytes.Clone(out), nil
+		}
+		if !errors.Is(err, zstd.ErrDecoderSizeExceeded) && len(out)+slack < cap(dst) {
+			return nil, fmt.Errorf("%w: zstd: %v", ErrCorrupt, err)
+		}
+		if cap(dst) >= limit {
+			return nil, fmt.Errorf("%w: zstd: more than %d bytes", ErrTooLarge, limit)
+		}
+		size = min(2*cap(dst), limit)
+	}
 }
 
 // stream reads r to its end into the scratch buffer, failing as soon as more than limit

@@ -3,7 +3,6 @@ package record
 import (
 	"bytes"
 	"fmt"
-	"testing"
 	"time"
 
 	"github.com/troupe-go/troupe"
@@ -13,7 +12,7 @@ import (
 var codecs = []Codec{None, Gzip, Snappy, LZ4, Zstd}
 
 // mustCompressor returns a Compressor for codec at its default level, nil for None.
-func mustCompressor(t testing.TB, codec Codec) *Compressor {
+func mustCompressor(t tb, codec Codec) *Compressor {
 	t.Helper()
 	if codec == None {
 		return nil
@@ -26,7 +25,7 @@ func mustCompressor(t testing.TB, codec Codec) *Compressor {
 }
 
 // build seals recs into one batch with codec and producer stamp p.
-func build(t testing.TB, codec Codec, p Producer, recs []troupe.Record) []byte {
+func build(t tb, codec Codec, p Producer, recs []troupe.Record) []byte {
 	t.Helper()
 	b := NewBuilder(mustCompressor(t, codec))
 	for i := range recs {
@@ -40,7 +39,7 @@ func build(t testing.TB, codec Codec, p Producer, recs []troupe.Record) []byte {
 }
 
 // scanAll scans in and decodes every whole batch, failing the test on any error.
-func scanAll(t testing.TB, in []byte, topic string, partition int32) ([]Batch, []troupe.Record, Tail) {
+func scanAll(t tb, in []byte, topic string, partition int32) ([]Batch, []troupe.Record, Tail) {
 	t.Helper()
 	var (
 		s       Scanner
@@ -116,3 +115,10 @@ func sameRecord(want, got *troupe.Record) error {
 
 // sameBytes compares byte strings, telling nil from empty.
 func sameBytes(a, b []byte) bool { return (a == nil) == (b == nil) && bytes.Equal(a, b) }
+
+// tb is what the test helpers need from *testing.T, *testing.B and *rapid.T.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
