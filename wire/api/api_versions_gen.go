@@ -78,10 +78,10 @@ func (v *APIVersionsRequest) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *APIVersionsRequest) validate(version int16) error {
-	if !(version == 5) && !(v.ClusterID == nil) {
+	if version != 5 && v.ClusterID != nil {
 		return fmt.Errorf("APIVersionsRequest.ClusterID (versions 5) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version == 5) && !(v.NodeID == -1) {
+	if version != 5 && v.NodeID != -1 {
 		return fmt.Errorf("APIVersionsRequest.NodeID (versions 5) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
@@ -179,7 +179,7 @@ func (v *APIVersionsResponse) appendTo(dst []byte, version int16) []byte {
 		if hasSupportedFeatures {
 			n++
 		}
-		hasFinalizedFeaturesEpoch := version >= 3 && !(v.FinalizedFeaturesEpoch == -1)
+		hasFinalizedFeaturesEpoch := version >= 3 && v.FinalizedFeaturesEpoch != -1
 		if hasFinalizedFeaturesEpoch {
 			n++
 		}
@@ -498,13 +498,13 @@ func (v *APIVersionsResponseSupportedFeatureKey) readFrom(d *codec.Decoder, vers
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *APIVersionsResponseSupportedFeatureKey) validate(version int16) error {
-	if !(version >= 3) && !(v.Name == "") {
+	if version < 3 && v.Name != "" {
 		return fmt.Errorf("APIVersionsResponseSupportedFeatureKey.Name (versions 3-5) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 3) && !(v.MinVersion == 0) {
+	if version < 3 && v.MinVersion != 0 {
 		return fmt.Errorf("APIVersionsResponseSupportedFeatureKey.MinVersion (versions 3-5) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 3) && !(v.MaxVersion == 0) {
+	if version < 3 && v.MaxVersion != 0 {
 		return fmt.Errorf("APIVersionsResponseSupportedFeatureKey.MaxVersion (versions 3-5) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
@@ -578,13 +578,13 @@ func (v *APIVersionsResponseFinalizedFeatureKey) readFrom(d *codec.Decoder, vers
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *APIVersionsResponseFinalizedFeatureKey) validate(version int16) error {
-	if !(version >= 3) && !(v.Name == "") {
+	if version < 3 && v.Name != "" {
 		return fmt.Errorf("APIVersionsResponseFinalizedFeatureKey.Name (versions 3-5) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 3) && !(v.MaxVersionLevel == 0) {
+	if version < 3 && v.MaxVersionLevel != 0 {
 		return fmt.Errorf("APIVersionsResponseFinalizedFeatureKey.MaxVersionLevel (versions 3-5) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 3) && !(v.MinVersionLevel == 0) {
+	if version < 3 && v.MinVersionLevel != 0 {
 		return fmt.Errorf("APIVersionsResponseFinalizedFeatureKey.MinVersionLevel (versions 3-5) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil

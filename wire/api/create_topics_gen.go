@@ -512,7 +512,7 @@ func (v *CreateTopicsResponseCreatableTopicResult) appendTo(dst []byte, version 
 	}
 	if flexible {
 		n := len(v.UnknownTags)
-		hasTopicConfigErrorCode := version >= 5 && !(v.TopicConfigErrorCode == 0)
+		hasTopicConfigErrorCode := version >= 5 && v.TopicConfigErrorCode != 0
 		if hasTopicConfigErrorCode {
 			n++
 		}
@@ -675,16 +675,16 @@ func (v *CreateTopicsResponseCreatableTopicConfigs) readFrom(d *codec.Decoder, v
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *CreateTopicsResponseCreatableTopicConfigs) validate(version int16) error {
-	if !(version >= 5) && !(v.Name == "") {
+	if version < 5 && v.Name != "" {
 		return fmt.Errorf("CreateTopicsResponseCreatableTopicConfigs.Name (versions 5-7) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 5) && !(v.Value == nil || *v.Value == "") {
+	if version < 5 && !(v.Value == nil || *v.Value == "") {
 		return fmt.Errorf("CreateTopicsResponseCreatableTopicConfigs.Value (versions 5-7) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 5) && v.ReadOnly {
+	if version < 5 && v.ReadOnly {
 		return fmt.Errorf("CreateTopicsResponseCreatableTopicConfigs.ReadOnly (versions 5-7) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 5) && v.IsSensitive {
+	if version < 5 && v.IsSensitive {
 		return fmt.Errorf("CreateTopicsResponseCreatableTopicConfigs.IsSensitive (versions 5-7) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil

@@ -92,7 +92,7 @@ func (v *FetchRequest) appendTo(dst []byte, version int16) []byte {
 	}
 	if flexible {
 		n := len(v.UnknownTags)
-		hasClusterID := version >= 12 && !(v.ClusterID == nil)
+		hasClusterID := version >= 12 && v.ClusterID != nil
 		if hasClusterID {
 			n++
 		}
@@ -191,10 +191,10 @@ func (v *FetchRequest) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *FetchRequest) validate(version int16) error {
-	if !(version <= 14) && !(v.ReplicaID == -1) {
+	if version > 14 && v.ReplicaID != -1 {
 		return fmt.Errorf("FetchRequest.ReplicaID (versions 4-14) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 15) && !(v.ReplicaState.isDefault()) {
+	if version < 15 && !(v.ReplicaState.isDefault()) {
 		return fmt.Errorf("FetchRequest.ReplicaState (versions 15-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	if version >= 15 {
@@ -207,7 +207,7 @@ func (v *FetchRequest) validate(version int16) error {
 			return err
 		}
 	}
-	if !(version >= 7) && !(len(v.ForgottenTopicsData) == 0) {
+	if version < 7 && !(len(v.ForgottenTopicsData) == 0) {
 		return fmt.Errorf("FetchRequest.ForgottenTopicsData (versions 7-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	if version >= 7 {
@@ -321,10 +321,10 @@ func (v *FetchRequestReplicaState) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *FetchRequestReplicaState) validate(version int16) error {
-	if !(version >= 15) && !(v.ReplicaID == -1) {
+	if version < 15 && v.ReplicaID != -1 {
 		return fmt.Errorf("FetchRequestReplicaState.ReplicaID (versions 15-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 15) && !(v.ReplicaEpoch == -1) {
+	if version < 15 && v.ReplicaEpoch != -1 {
 		return fmt.Errorf("FetchRequestReplicaState.ReplicaEpoch (versions 15-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
@@ -484,7 +484,7 @@ func (v *FetchRequestFetchPartition) appendTo(dst []byte, version int16) []byte 
 		if hasReplicaDirectoryID {
 			n++
 		}
-		hasHighWatermark := version == 18 && !(v.HighWatermark == 9223372036854775807)
+		hasHighWatermark := version == 18 && v.HighWatermark != 9223372036854775807
 		if hasHighWatermark {
 			n++
 		}
@@ -557,7 +557,7 @@ func (v *FetchRequestFetchPartition) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *FetchRequestFetchPartition) validate(version int16) error {
-	if !(version >= 12) && !(v.LastFetchedEpoch == -1) {
+	if version < 12 && v.LastFetchedEpoch != -1 {
 		return fmt.Errorf("FetchRequestFetchPartition.LastFetchedEpoch (versions 12-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
@@ -640,7 +640,7 @@ func (v *FetchRequestForgottenTopic) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *FetchRequestForgottenTopic) validate(version int16) error {
-	if !(version >= 7) && !(len(v.Partitions) == 0) {
+	if version < 7 && !(len(v.Partitions) == 0) {
 		return fmt.Errorf("FetchRequestForgottenTopic.Partitions (versions 7-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
@@ -760,7 +760,7 @@ func (v *FetchResponse) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *FetchResponse) validate(version int16) error {
-	if !(version >= 7) && !(v.SessionID == 0) {
+	if version < 7 && v.SessionID != 0 {
 		return fmt.Errorf("FetchResponse.SessionID (versions 7-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	for i := range v.Responses {
@@ -768,7 +768,7 @@ func (v *FetchResponse) validate(version int16) error {
 			return err
 		}
 	}
-	if !(version >= 16) && !(len(v.NodeEndpoints) == 0) {
+	if version < 16 && !(len(v.NodeEndpoints) == 0) {
 		return fmt.Errorf("FetchResponse.NodeEndpoints (versions 16-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	if version >= 16 {
@@ -1093,7 +1093,7 @@ func (v *FetchResponsePartitionData) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *FetchResponsePartitionData) validate(version int16) error {
-	if !(version >= 12) && !(v.DivergingEpoch.isDefault()) {
+	if version < 12 && !(v.DivergingEpoch.isDefault()) {
 		return fmt.Errorf("FetchResponsePartitionData.DivergingEpoch (versions 12-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	if version >= 12 {
@@ -1101,7 +1101,7 @@ func (v *FetchResponsePartitionData) validate(version int16) error {
 			return err
 		}
 	}
-	if !(version >= 12) && !(v.CurrentLeader.isDefault()) {
+	if version < 12 && !(v.CurrentLeader.isDefault()) {
 		return fmt.Errorf("FetchResponsePartitionData.CurrentLeader (versions 12-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	if version >= 12 {
@@ -1109,7 +1109,7 @@ func (v *FetchResponsePartitionData) validate(version int16) error {
 			return err
 		}
 	}
-	if !(version >= 12) && !(v.SnapshotID.isDefault()) {
+	if version < 12 && !(v.SnapshotID.isDefault()) {
 		return fmt.Errorf("FetchResponsePartitionData.SnapshotID (versions 12-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	if version >= 12 {
@@ -1122,7 +1122,7 @@ func (v *FetchResponsePartitionData) validate(version int16) error {
 			return err
 		}
 	}
-	if !(version >= 11) && !(v.PreferredReadReplica == -1) {
+	if version < 11 && v.PreferredReadReplica != -1 {
 		return fmt.Errorf("FetchResponsePartitionData.PreferredReadReplica (versions 11-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
@@ -1188,10 +1188,10 @@ func (v *FetchResponseEpochEndOffset) readFrom(d *codec.Decoder, version int16) 
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *FetchResponseEpochEndOffset) validate(version int16) error {
-	if !(version >= 12) && !(v.Epoch == -1) {
+	if version < 12 && v.Epoch != -1 {
 		return fmt.Errorf("FetchResponseEpochEndOffset.Epoch (versions 12-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 12) && !(v.EndOffset == -1) {
+	if version < 12 && v.EndOffset != -1 {
 		return fmt.Errorf("FetchResponseEpochEndOffset.EndOffset (versions 12-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
@@ -1258,10 +1258,10 @@ func (v *FetchResponseLeaderIDAndEpoch) readFrom(d *codec.Decoder, version int16
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *FetchResponseLeaderIDAndEpoch) validate(version int16) error {
-	if !(version >= 12) && !(v.LeaderID == -1) {
+	if version < 12 && v.LeaderID != -1 {
 		return fmt.Errorf("FetchResponseLeaderIDAndEpoch.LeaderID (versions 12-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 12) && !(v.LeaderEpoch == -1) {
+	if version < 12 && v.LeaderEpoch != -1 {
 		return fmt.Errorf("FetchResponseLeaderIDAndEpoch.LeaderEpoch (versions 12-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
@@ -1453,16 +1453,16 @@ func (v *FetchResponseNodeEndpoint) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *FetchResponseNodeEndpoint) validate(version int16) error {
-	if !(version >= 16) && !(v.NodeID == 0) {
+	if version < 16 && v.NodeID != 0 {
 		return fmt.Errorf("FetchResponseNodeEndpoint.NodeID (versions 16-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 16) && !(v.Host == "") {
+	if version < 16 && v.Host != "" {
 		return fmt.Errorf("FetchResponseNodeEndpoint.Host (versions 16-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 16) && !(v.Port == 0) {
+	if version < 16 && v.Port != 0 {
 		return fmt.Errorf("FetchResponseNodeEndpoint.Port (versions 16-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 16) && !(v.Rack == nil) {
+	if version < 16 && v.Rack != nil {
 		return fmt.Errorf("FetchResponseNodeEndpoint.Rack (versions 16-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil

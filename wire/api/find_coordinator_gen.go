@@ -73,10 +73,10 @@ func (v *FindCoordinatorRequest) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *FindCoordinatorRequest) validate(version int16) error {
-	if !(version <= 3) && !(v.Key == "") {
+	if version > 3 && v.Key != "" {
 		return fmt.Errorf("FindCoordinatorRequest.Key (versions 1-3) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 4) && !(len(v.CoordinatorKeys) == 0) {
+	if version < 4 && !(len(v.CoordinatorKeys) == 0) {
 		return fmt.Errorf("FindCoordinatorRequest.CoordinatorKeys (versions 4-6) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
@@ -221,19 +221,19 @@ func (v *FindCoordinatorResponse) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *FindCoordinatorResponse) validate(version int16) error {
-	if !(version <= 3) && !(v.ErrorCode == 0) {
+	if version > 3 && v.ErrorCode != 0 {
 		return fmt.Errorf("FindCoordinatorResponse.ErrorCode (versions 1-3) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version <= 3) && !(v.NodeID == 0) {
+	if version > 3 && v.NodeID != 0 {
 		return fmt.Errorf("FindCoordinatorResponse.NodeID (versions 1-3) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version <= 3) && !(v.Host == "") {
+	if version > 3 && v.Host != "" {
 		return fmt.Errorf("FindCoordinatorResponse.Host (versions 1-3) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version <= 3) && !(v.Port == 0) {
+	if version > 3 && v.Port != 0 {
 		return fmt.Errorf("FindCoordinatorResponse.Port (versions 1-3) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 4) && !(len(v.Coordinators) == 0) {
+	if version < 4 && !(len(v.Coordinators) == 0) {
 		return fmt.Errorf("FindCoordinatorResponse.Coordinators (versions 4-6) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	if version >= 4 {
@@ -381,19 +381,19 @@ func (v *FindCoordinatorResponseCoordinator) readFrom(d *codec.Decoder, version 
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *FindCoordinatorResponseCoordinator) validate(version int16) error {
-	if !(version >= 4) && !(v.Key == "") {
+	if version < 4 && v.Key != "" {
 		return fmt.Errorf("FindCoordinatorResponseCoordinator.Key (versions 4-6) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 4) && !(v.NodeID == 0) {
+	if version < 4 && v.NodeID != 0 {
 		return fmt.Errorf("FindCoordinatorResponseCoordinator.NodeID (versions 4-6) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 4) && !(v.Host == "") {
+	if version < 4 && v.Host != "" {
 		return fmt.Errorf("FindCoordinatorResponseCoordinator.Host (versions 4-6) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 4) && !(v.Port == 0) {
+	if version < 4 && v.Port != 0 {
 		return fmt.Errorf("FindCoordinatorResponseCoordinator.Port (versions 4-6) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 4) && !(v.ErrorCode == 0) {
+	if version < 4 && v.ErrorCode != 0 {
 		return fmt.Errorf("FindCoordinatorResponseCoordinator.ErrorCode (versions 4-6) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil

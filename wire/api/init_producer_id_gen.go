@@ -74,10 +74,10 @@ func (v *InitProducerIDRequest) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *InitProducerIDRequest) validate(version int16) error {
-	if !(version >= 3) && !(v.ProducerID == -1) {
+	if version < 3 && v.ProducerID != -1 {
 		return fmt.Errorf("InitProducerIDRequest.ProducerID (versions 3-5) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 3) && !(v.ProducerEpoch == -1) {
+	if version < 3 && v.ProducerEpoch != -1 {
 		return fmt.Errorf("InitProducerIDRequest.ProducerEpoch (versions 3-5) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil

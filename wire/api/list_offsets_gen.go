@@ -85,7 +85,7 @@ func (v *ListOffsetsRequest) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *ListOffsetsRequest) validate(version int16) error {
-	if !(version >= 2) && !(v.IsolationLevel == 0) {
+	if version < 2 && v.IsolationLevel != 0 {
 		return fmt.Errorf("ListOffsetsRequest.IsolationLevel (versions 2-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	for i := range v.Topics {
@@ -515,7 +515,7 @@ func (v *ListOffsetsResponseListOffsetsPartitionResponse) readFrom(d *codec.Deco
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *ListOffsetsResponseListOffsetsPartitionResponse) validate(version int16) error {
-	if !(version >= 4) && !(v.LeaderEpoch == -1) {
+	if version < 4 && v.LeaderEpoch != -1 {
 		return fmt.Errorf("ListOffsetsResponseListOffsetsPartitionResponse.LeaderEpoch (versions 4-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil

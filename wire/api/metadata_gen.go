@@ -92,13 +92,13 @@ func (v *MetadataRequest) validate(version int16) error {
 			return err
 		}
 	}
-	if !(version >= 4) && !v.AllowAutoTopicCreation {
+	if version < 4 && !v.AllowAutoTopicCreation {
 		return fmt.Errorf("MetadataRequest.AllowAutoTopicCreation (versions 4-13) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	if !(version >= 8 && version <= 10) && v.IncludeClusterAuthorizedOperations {
 		return fmt.Errorf("MetadataRequest.IncludeClusterAuthorizedOperations (versions 8-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 8) && v.IncludeTopicAuthorizedOperations {
+	if version < 8 && v.IncludeTopicAuthorizedOperations {
 		return fmt.Errorf("MetadataRequest.IncludeTopicAuthorizedOperations (versions 8-13) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
@@ -327,10 +327,10 @@ func (v *MetadataResponse) validate(version int16) error {
 			return err
 		}
 	}
-	if !(version >= 8 && version <= 10) && !(v.ClusterAuthorizedOperations == -2147483648) {
+	if !(version >= 8 && version <= 10) && v.ClusterAuthorizedOperations != -2147483648 {
 		return fmt.Errorf("MetadataResponse.ClusterAuthorizedOperations (versions 8-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version == 13) && !(v.ErrorCode == 0) {
+	if version != 13 && v.ErrorCode != 0 {
 		return fmt.Errorf("MetadataResponse.ErrorCode (versions 13) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
@@ -555,7 +555,7 @@ func (v *MetadataResponseTopic) validate(version int16) error {
 			return err
 		}
 	}
-	if !(version >= 8) && !(v.TopicAuthorizedOperations == -2147483648) {
+	if version < 8 && v.TopicAuthorizedOperations != -2147483648 {
 		return fmt.Errorf("MetadataResponseTopic.TopicAuthorizedOperations (versions 8-13) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil

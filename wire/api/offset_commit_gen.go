@@ -89,7 +89,7 @@ func (v *OffsetCommitRequest) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *OffsetCommitRequest) validate(version int16) error {
-	if !(version >= 7) && !(v.GroupInstanceID == nil) {
+	if version < 7 && v.GroupInstanceID != nil {
 		return fmt.Errorf("OffsetCommitRequest.GroupInstanceID (versions 7-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	for i := range v.Topics {
@@ -213,10 +213,10 @@ func (v *OffsetCommitRequestTopic) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *OffsetCommitRequestTopic) validate(version int16) error {
-	if !(version <= 9) && !(v.Name == "") {
+	if version > 9 && v.Name != "" {
 		return fmt.Errorf("OffsetCommitRequestTopic.Name (versions 2-9) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version == 10) && !(v.TopicID.IsZero()) {
+	if version != 10 && !(v.TopicID.IsZero()) {
 		return fmt.Errorf("OffsetCommitRequestTopic.TopicID (versions 10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	for i := range v.Partitions {
@@ -474,10 +474,10 @@ func (v *OffsetCommitResponseTopic) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *OffsetCommitResponseTopic) validate(version int16) error {
-	if !(version <= 9) && !(v.Name == "") {
+	if version > 9 && v.Name != "" {
 		return fmt.Errorf("OffsetCommitResponseTopic.Name (versions 2-9) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version == 10) && !(v.TopicID.IsZero()) {
+	if version != 10 && !(v.TopicID.IsZero()) {
 		return fmt.Errorf("OffsetCommitResponseTopic.TopicID (versions 10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	for i := range v.Partitions {

@@ -101,10 +101,10 @@ func (v *OffsetFetchRequest) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *OffsetFetchRequest) validate(version int16) error {
-	if !(version <= 7) && !(v.GroupID == "") {
+	if version > 7 && v.GroupID != "" {
 		return fmt.Errorf("OffsetFetchRequest.GroupID (versions 1-7) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version <= 7) && !(len(v.Topics) == 0) {
+	if version > 7 && !(len(v.Topics) == 0) {
 		return fmt.Errorf("OffsetFetchRequest.Topics (versions 1-7) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	if version <= 7 {
@@ -114,7 +114,7 @@ func (v *OffsetFetchRequest) validate(version int16) error {
 			}
 		}
 	}
-	if !(version >= 8) && !(len(v.Groups) == 0) {
+	if version < 8 && !(len(v.Groups) == 0) {
 		return fmt.Errorf("OffsetFetchRequest.Groups (versions 8-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	if version >= 8 {
@@ -124,7 +124,7 @@ func (v *OffsetFetchRequest) validate(version int16) error {
 			}
 		}
 	}
-	if !(version >= 7) && v.RequireStable {
+	if version < 7 && v.RequireStable {
 		return fmt.Errorf("OffsetFetchRequest.RequireStable (versions 7-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
@@ -238,10 +238,10 @@ func (v *OffsetFetchRequestTopic) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *OffsetFetchRequestTopic) validate(version int16) error {
-	if !(version <= 7) && !(v.Name == "") {
+	if version > 7 && v.Name != "" {
 		return fmt.Errorf("OffsetFetchRequestTopic.Name (versions 1-7) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version <= 7) && !(len(v.PartitionIndexes) == 0) {
+	if version > 7 && !(len(v.PartitionIndexes) == 0) {
 		return fmt.Errorf("OffsetFetchRequestTopic.PartitionIndexes (versions 1-7) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
@@ -339,10 +339,10 @@ func (v *OffsetFetchRequestGroup) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *OffsetFetchRequestGroup) validate(version int16) error {
-	if !(version >= 8) && !(v.GroupID == "") {
+	if version < 8 && v.GroupID != "" {
 		return fmt.Errorf("OffsetFetchRequestGroup.GroupID (versions 8-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 8) && !(len(v.Topics) == 0) {
+	if version < 8 && !(len(v.Topics) == 0) {
 		return fmt.Errorf("OffsetFetchRequestGroup.Topics (versions 8-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	if version >= 8 {
@@ -432,13 +432,13 @@ func (v *OffsetFetchRequestTopics) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *OffsetFetchRequestTopics) validate(version int16) error {
-	if !(version >= 8 && version <= 9) && !(v.Name == "") {
+	if !(version >= 8 && version <= 9) && v.Name != "" {
 		return fmt.Errorf("OffsetFetchRequestTopics.Name (versions 8-9) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version == 10) && !(v.TopicID.IsZero()) {
+	if version != 10 && !(v.TopicID.IsZero()) {
 		return fmt.Errorf("OffsetFetchRequestTopics.TopicID (versions 10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 8) && !(len(v.PartitionIndexes) == 0) {
+	if version < 8 && !(len(v.PartitionIndexes) == 0) {
 		return fmt.Errorf("OffsetFetchRequestTopics.PartitionIndexes (versions 8-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
@@ -533,7 +533,7 @@ func (v *OffsetFetchResponse) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *OffsetFetchResponse) validate(version int16) error {
-	if !(version <= 7) && !(len(v.Topics) == 0) {
+	if version > 7 && !(len(v.Topics) == 0) {
 		return fmt.Errorf("OffsetFetchResponse.Topics (versions 1-7) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	if version <= 7 {
@@ -543,7 +543,7 @@ func (v *OffsetFetchResponse) validate(version int16) error {
 			}
 		}
 	}
-	if !(version >= 8) && !(len(v.Groups) == 0) {
+	if version < 8 && !(len(v.Groups) == 0) {
 		return fmt.Errorf("OffsetFetchResponse.Groups (versions 8-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	if version >= 8 {
@@ -664,10 +664,10 @@ func (v *OffsetFetchResponseTopic) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *OffsetFetchResponseTopic) validate(version int16) error {
-	if !(version <= 7) && !(v.Name == "") {
+	if version > 7 && v.Name != "" {
 		return fmt.Errorf("OffsetFetchResponseTopic.Name (versions 1-7) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version <= 7) && !(len(v.Partitions) == 0) {
+	if version > 7 && !(len(v.Partitions) == 0) {
 		return fmt.Errorf("OffsetFetchResponseTopic.Partitions (versions 1-7) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	if version <= 7 {
@@ -766,16 +766,16 @@ func (v *OffsetFetchResponsePartition) readFrom(d *codec.Decoder, version int16)
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *OffsetFetchResponsePartition) validate(version int16) error {
-	if !(version <= 7) && !(v.PartitionIndex == 0) {
+	if version > 7 && v.PartitionIndex != 0 {
 		return fmt.Errorf("OffsetFetchResponsePartition.PartitionIndex (versions 1-7) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version <= 7) && !(v.CommittedOffset == 0) {
+	if version > 7 && v.CommittedOffset != 0 {
 		return fmt.Errorf("OffsetFetchResponsePartition.CommittedOffset (versions 1-7) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version <= 7) && !(v.Metadata == nil || *v.Metadata == "") {
+	if version > 7 && !(v.Metadata == nil || *v.Metadata == "") {
 		return fmt.Errorf("OffsetFetchResponsePartition.Metadata (versions 1-7) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version <= 7) && !(v.ErrorCode == 0) {
+	if version > 7 && v.ErrorCode != 0 {
 		return fmt.Errorf("OffsetFetchResponsePartition.ErrorCode (versions 1-7) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
@@ -858,10 +858,10 @@ func (v *OffsetFetchResponseGroup) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *OffsetFetchResponseGroup) validate(version int16) error {
-	if !(version >= 8) && !(v.GroupID == "") {
+	if version < 8 && v.GroupID != "" {
 		return fmt.Errorf("OffsetFetchResponseGroup.GroupID (versions 8-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 8) && !(len(v.Topics) == 0) {
+	if version < 8 && !(len(v.Topics) == 0) {
 		return fmt.Errorf("OffsetFetchResponseGroup.Topics (versions 8-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	if version >= 8 {
@@ -871,7 +871,7 @@ func (v *OffsetFetchResponseGroup) validate(version int16) error {
 			}
 		}
 	}
-	if !(version >= 8) && !(v.ErrorCode == 0) {
+	if version < 8 && v.ErrorCode != 0 {
 		return fmt.Errorf("OffsetFetchResponseGroup.ErrorCode (versions 8-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
@@ -954,13 +954,13 @@ func (v *OffsetFetchResponseTopics) readFrom(d *codec.Decoder, version int16) {
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *OffsetFetchResponseTopics) validate(version int16) error {
-	if !(version >= 8 && version <= 9) && !(v.Name == "") {
+	if !(version >= 8 && version <= 9) && v.Name != "" {
 		return fmt.Errorf("OffsetFetchResponseTopics.Name (versions 8-9) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version == 10) && !(v.TopicID.IsZero()) {
+	if version != 10 && !(v.TopicID.IsZero()) {
 		return fmt.Errorf("OffsetFetchResponseTopics.TopicID (versions 10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 8) && !(len(v.Partitions) == 0) {
+	if version < 8 && !(len(v.Partitions) == 0) {
 		return fmt.Errorf("OffsetFetchResponseTopics.Partitions (versions 8-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	if version >= 8 {
@@ -1059,16 +1059,16 @@ func (v *OffsetFetchResponsePartitions) readFrom(d *codec.Decoder, version int16
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *OffsetFetchResponsePartitions) validate(version int16) error {
-	if !(version >= 8) && !(v.PartitionIndex == 0) {
+	if version < 8 && v.PartitionIndex != 0 {
 		return fmt.Errorf("OffsetFetchResponsePartitions.PartitionIndex (versions 8-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 8) && !(v.CommittedOffset == 0) {
+	if version < 8 && v.CommittedOffset != 0 {
 		return fmt.Errorf("OffsetFetchResponsePartitions.CommittedOffset (versions 8-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 8) && !(v.Metadata == nil || *v.Metadata == "") {
+	if version < 8 && !(v.Metadata == nil || *v.Metadata == "") {
 		return fmt.Errorf("OffsetFetchResponsePartitions.Metadata (versions 8-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 8) && !(v.ErrorCode == 0) {
+	if version < 8 && v.ErrorCode != 0 {
 		return fmt.Errorf("OffsetFetchResponsePartitions.ErrorCode (versions 8-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil

@@ -193,10 +193,10 @@ func (v *ProduceRequestTopicProduceData) readFrom(d *codec.Decoder, version int1
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *ProduceRequestTopicProduceData) validate(version int16) error {
-	if !(version <= 12) && !(v.Name == "") {
+	if version > 12 && v.Name != "" {
 		return fmt.Errorf("ProduceRequestTopicProduceData.Name (versions 3-12) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version == 13) && !(v.TopicID.IsZero()) {
+	if version != 13 && !(v.TopicID.IsZero()) {
 		return fmt.Errorf("ProduceRequestTopicProduceData.TopicID (versions 13) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	for i := range v.PartitionData {
@@ -364,7 +364,7 @@ func (v *ProduceResponse) validate(version int16) error {
 			return err
 		}
 	}
-	if !(version >= 10) && !(len(v.NodeEndpoints) == 0) {
+	if version < 10 && !(len(v.NodeEndpoints) == 0) {
 		return fmt.Errorf("ProduceResponse.NodeEndpoints (versions 10-13) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	if version >= 10 {
@@ -490,10 +490,10 @@ func (v *ProduceResponseTopicProduceResponse) readFrom(d *codec.Decoder, version
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *ProduceResponseTopicProduceResponse) validate(version int16) error {
-	if !(version <= 12) && !(v.Name == "") {
+	if version > 12 && v.Name != "" {
 		return fmt.Errorf("ProduceResponseTopicProduceResponse.Name (versions 3-12) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version == 13) && !(v.TopicID.IsZero()) {
+	if version != 13 && !(v.TopicID.IsZero()) {
 		return fmt.Errorf("ProduceResponseTopicProduceResponse.TopicID (versions 13) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	for i := range v.PartitionResponses {
@@ -650,7 +650,7 @@ func (v *ProduceResponsePartitionProduceResponse) validate(version int16) error 
 			}
 		}
 	}
-	if !(version >= 10) && !(v.CurrentLeader.isDefault()) {
+	if version < 10 && !(v.CurrentLeader.isDefault()) {
 		return fmt.Errorf("ProduceResponsePartitionProduceResponse.CurrentLeader (versions 10-13) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	if version >= 10 {
@@ -721,10 +721,10 @@ func (v *ProduceResponseBatchIndexAndErrorMessage) readFrom(d *codec.Decoder, ve
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *ProduceResponseBatchIndexAndErrorMessage) validate(version int16) error {
-	if !(version >= 8) && !(v.BatchIndex == 0) {
+	if version < 8 && v.BatchIndex != 0 {
 		return fmt.Errorf("ProduceResponseBatchIndexAndErrorMessage.BatchIndex (versions 8-13) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 8) && !(v.BatchIndexErrorMessage == nil) {
+	if version < 8 && v.BatchIndexErrorMessage != nil {
 		return fmt.Errorf("ProduceResponseBatchIndexAndErrorMessage.BatchIndexErrorMessage (versions 8-13) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
@@ -792,10 +792,10 @@ func (v *ProduceResponseLeaderIDAndEpoch) readFrom(d *codec.Decoder, version int
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *ProduceResponseLeaderIDAndEpoch) validate(version int16) error {
-	if !(version >= 10) && !(v.LeaderID == -1) {
+	if version < 10 && v.LeaderID != -1 {
 		return fmt.Errorf("ProduceResponseLeaderIDAndEpoch.LeaderID (versions 10-13) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 10) && !(v.LeaderEpoch == -1) {
+	if version < 10 && v.LeaderEpoch != -1 {
 		return fmt.Errorf("ProduceResponseLeaderIDAndEpoch.LeaderEpoch (versions 10-13) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
@@ -878,16 +878,16 @@ func (v *ProduceResponseNodeEndpoint) readFrom(d *codec.Decoder, version int16) 
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
 func (v *ProduceResponseNodeEndpoint) validate(version int16) error {
-	if !(version >= 10) && !(v.NodeID == 0) {
+	if version < 10 && v.NodeID != 0 {
 		return fmt.Errorf("ProduceResponseNodeEndpoint.NodeID (versions 10-13) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 10) && !(v.Host == "") {
+	if version < 10 && v.Host != "" {
 		return fmt.Errorf("ProduceResponseNodeEndpoint.Host (versions 10-13) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 10) && !(v.Port == 0) {
+	if version < 10 && v.Port != 0 {
 		return fmt.Errorf("ProduceResponseNodeEndpoint.Port (versions 10-13) at version %d: %w", version, ErrFieldNotInVersion)
 	}
-	if !(version >= 10) && !(v.Rack == nil) {
+	if version < 10 && v.Rack != nil {
 		return fmt.Errorf("ProduceResponseNodeEndpoint.Rack (versions 10-13) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil

@@ -91,7 +91,7 @@ func TestDecodeKnownBytes(t *testing.T) {
 		0xff, 0xfe, // int16 -2
 		0, 0, 1, 0, // int32 256
 		0xac, 0x02, // uvarint 300
-		0x7f,          // varint -64
+		0x7f,        // varint -64
 		3, 'a', 'b', // compact string "ab"
 		0xff, 0xff, // null string
 		0,          // compact null bytes

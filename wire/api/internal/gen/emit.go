@@ -460,6 +460,13 @@ func (g *gmsg) emitTop(w *writer, s *gstruct) {
 
 // negate returns the Go negation of the boolean expression e, without double negations.
 func negate(e string) string {
+	if !strings.ContainsAny(e, "()&|!") {
+		for _, op := range [][2]string{{" == ", " != "}, {" <= ", " > "}, {" >= ", " < "}} {
+			if strings.Count(e, op[0]) == 1 && strings.Count(e, " ") == 2 {
+				return strings.Replace(e, op[0], op[1], 1)
+			}
+		}
+	}
 	if strings.HasPrefix(e, "!") && !strings.ContainsAny(e, " ()") {
 		return e[1:]
 	}
