@@ -30,13 +30,13 @@ type kmsgMessage interface {
 
 var sides = []side{
 	{
-		name: "request",
-		ours: func(k api.Key) api.Message { r, _ := api.NewRequest(k); return r },
+		name:  "request",
+		ours:  func(k api.Key) api.Message { r, _ := api.NewRequest(k); return r },
 		kmsg_: func(k api.Key) kmsgMessage { return kmsg.RequestForKey(int16(k)) },
 	},
 	{
-		name: "response",
-		ours: func(k api.Key) api.Message { r, _ := api.NewResponse(k); return r },
+		name:  "response",
+		ours:  func(k api.Key) api.Message { r, _ := api.NewResponse(k); return r },
 		kmsg_: func(k api.Key) kmsgMessage { return kmsg.ResponseForKey(int16(k)) },
 	},
 }

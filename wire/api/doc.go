@@ -16,6 +16,11 @@
 // so they survive a decode/encode round trip. Byte slices of decoded messages alias the
 // input.
 //
+// Start a message with its Default method, not a bare struct literal: many fields default
+// to a non-zero value (-1 for "none", a maximum, a nested struct of such values), and a
+// zero literal means 0 to the broker. For example, the zero ReplicaState of a FetchRequest
+// names replica 0, which makes the fetch look like a follower's at version 15 and later.
+//
 // # Versions
 //
 // troupe speaks, for each API, from the oldest version Kafka 4.0 still accepts (KIP-896) to
