@@ -1,0 +1,155 @@
+package supervisor
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+)
+
+// Strategy says which children restart when one fails.
+type Strategy uint8
+
+const (
+	// OneForOne restarts only the child that failed. It is the default.
+	OneForOne Strategy = iota
+	// OneForAll stops every other child (in reverse start order) and restarts all of
+	// them in start order: for children that cannot work without each other.
+	OneForAll
+	// RestForOne stops the children started after the failed one and restarts it and
+	// them in start order: for children that depend on those started before them.
+	RestForOne
+)
+
+func (s Strategy) String() string {
+	switch s {
+	case OneForOne:
+		return "one-for-one"
+	case OneForAll:
+		return "one-for-all"
+	case RestForOne:
+		return "rest-for-one"
+	}
+	return "invalid"
+}
+
+// Restart says whether a child that exits comes back.
+type Restart uint8
+
+const (
+	// Permanent children are always restarted, even after a normal exit. The default.
+	Permanent Restart = iota
+	// Transient children are restarted only after a failure (a non-nil error).
+	Transient
+	// Temporary children are never restarted; when they exit they are removed.
+	Temporary
+)
+
+func (r Restart) String() string {
+	switch r {
+	case Permanent:
+		return "permanent"
+	case Transient:
+		return "transient"
+	case Temporary:
+		return "temporary"
+	}
+	return "invalid"
+}
+
+// Config configures a supervisor. The zero value is valid: a one-for-one supervisor
+// allowing 5 restarts in 10 seconds, with the default backoff.
+type Config struct {
+	// Name names the supervisor's own actor and prefixes nothing else. Empty means
+	// "supervisor".
+	Name string
+	// Strategy is the restart strategy. Zero means OneForOne.
+	Strategy Strategy
+	// Intensity is the most restarts allowed within Period; one more and the supervisor
+	// stops its children and fails with an error matching ErrIntensity, to its parent.
+	// Zero means 5.
+	Intensity int
+	// Period is the window of Intensity. Zero means 10s.
+	Period time.Duration
+	// Backoff spaces restarts of a child that keeps failing.
+	Backoff Backoff
+	// OnEvent, if set, receives every Event, on the supervisor's goroutine; it must not
+	// block.
+	OnEvent func(Event)
+	// Logger receives the supervisor's events as log records. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Documented defaults of Config.
+const (
+	DefaultIntensity = 5
+	DefaultPeriod    = 10 * time.Second
+)
+
+func (c Config) withDefaults() Config {
+	if c.Name == "" {
+		c.Name = "supervisor"
+	}
+	if c.Intensity <= 0 {
+		c.Intensity = DefaultIntensity
+	}
+	if c.Period <= 0 {
+		c.Period = DefaultPeriod
+	}
+	c.Backoff = c.Backoff.withDefaults()
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// ChildSpec describes a supervised child. Only Name and New are required.
+type ChildSpec[M any] struct {
+	// Name names the child; unique within its supervisor.
+	Name string
+	// New returns a fresh incarnation of the child; called for the first start and for
+	// every restart.
+	New func() actor.Actor[M]
+	// Kind labels the child's goroutine (pprof label "kind"). Empty means "actor".
+	Kind string
+	// Restart is the child's restart type. Zero means Permanent.
+	Restart Restart
+	// Mailbox configures the child's mailbox, which belongs to the supervisor's slot and
+	// survives restarts: messages queued for the child are kept across them.
+	Mailbox actor.MailboxConfig[M]
+	// StopTimeout bounds each stop of the child; a child that overruns it is cancelled
+	// and reported (a StopTimedOut event). Zero means 5s.
+	StopTimeout time.Duration
+	// Breaker, when Breaker.Errors > 0, puts the child behind a circuit breaker.
+	Breaker BreakerConfig
+	// Release, if set, runs after every incarnation of the child ends, on the child's
+	// goroutine, with the incarnation's actor value and how it ended, before any restart.
+	// It gives back whatever the incarnation owned (through the hand-off protocol), so a
+	// restart never drops data. It must not block.
+	Release func(a actor.Actor[M], err error)
+
+	mailbox  *actor.Mailbox[M]   // a mailbox that already exists (a nested supervisor's)
+	children func() []actor.Info // a nested supervisor's Children
+}
+
+// DefaultStopTimeout is the StopTimeout of a ChildSpec that leaves it zero.
+const DefaultStopTimeout = 5 * time.Second
+
+// BreakerConfig configures a child's circuit breaker
+// (github.com/eapache/go-resiliency/breaker). Errors failures without a quiet period of
+// Timeout between them open it. While it is open the child is not restarted and sends to
+// it fail at once with an error matching actor.ErrUnavailable and ErrBreakerOpen; its
+// queued messages are kept. After Timeout it is half-open: one restart is let through;
+// Successes healthy incarnations close it, and one more failure opens it again.
+type BreakerConfig struct {
+	// Errors is how many failures open the breaker. Zero disables the breaker.
+	Errors int
+	// Successes is how many healthy incarnations close a half-open breaker. Zero means 1.
+	Successes int
+	// Timeout is how long the breaker stays open, and the quiet period that forgives
+	// earlier failures. Zero means 10s.
+	Timeout time.Duration
+}
+
+// DefaultBreakerTimeout is the Timeout of a BreakerConfig that leaves it zero.
+const DefaultBreakerTimeout = 10 * time.Second

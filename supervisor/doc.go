@@ -1,0 +1,32 @@
+// Package supervisor keeps actors running: it restarts them when they fail, by a strategy
+// (one-for-one, one-for-all, rest-for-one) and a restart type per child (permanent,
+// transient, temporary), spaces restarts with exponential backoff and jitter, puts
+// children behind circuit breakers, and gives up to its own parent when restarts come
+// faster than its intensity allows. It knows nothing about Kafka.
+//
+//	           ┌──────────── Supervisor (an actor: Actor[Control]) ────────────┐
+//	Add ──────>│ slot "a": mailbox ◄── Ref held by senders; survives restarts   │
+//	Remove ───>│           breaker, backoff, incarnation 1, 2, 3 …              │
+//	           │ slot "b": mailbox, …                                          │
+//	           └──────────────────────────────────────────────────────────────┘
+//
+// A child's mailbox belongs to its slot, not to an incarnation: a Ref returned by Add is
+// valid for the child's whole supervised life and messages queued for it survive its
+// restarts. Before a restart, the child's Release hook runs on the failed incarnation's
+// goroutine with its actor value, so that whatever it owned is handed back (see the
+// ownership protocol in package actor) and a restart never drops data.
+//
+// While a child's breaker is open, it is not restarted, and sends to it fail at once with
+// an error matching actor.ErrUnavailable and ErrBreakerOpen, which callers route around.
+// After the breaker's timeout it is half-open and one restart is let through; a healthy
+// incarnation (one that called Inbox.MarkHealthy, or ran for Backoff.ResetAfter) closes
+// it.
+//
+// The restart policy (Backoff, the intensity window, which children a strategy restarts)
+// is plain deterministic code; the supervisor's loop is a thin driver around it. Every
+// decision is reported as a typed Event to Config.OnEvent and as a log record.
+//
+// Stopping a supervisor's Process with Stop stops the tree for good: children stop in
+// reverse start order, each with its StopTimeout, and a child that overruns it is reported
+// (StopTimedOut) rather than waited for forever.
+package supervisor

@@ -1,0 +1,79 @@
+package supervisor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/supervisor"
+)
+
+func Example() {
+	restarted := make(chan struct{}, 1)
+	sup := supervisor.New(supervisor.Config{
+		Name:    "app",
+		Backoff: supervisor.Backoff{Min: time.Millisecond},
+		OnEvent: func(e supervisor.Event) {
+			switch e := e.(type) {
+			case supervisor.Exited:
+				fmt.Println(e.Child, "exited:", e.Err)
+			case supervisor.Restarted:
+				fmt.Println(e.Child, "restarted, attempt", e.Attempt)
+				restarted <- struct{}{}
+			}
+		},
+	})
+	// A child that fails on a negative number. Its Ref survives the restart.
+	ref, _ := supervisor.Add(sup, supervisor.ChildSpec[int]{
+		Name: "checker",
+		New: func() actor.Actor[int] {
+			return actor.Receive(func(ctx context.Context, n int) error {
+				if n < 0 {
+					return errors.New("negative input")
+				}
+				return nil
+			})
+		},
+	})
+	proc := sup.Start(context.Background())
+	_ = ref.Send(context.Background(), -1)
+	<-restarted
+	_ = ref.Send(context.Background(), 1) // handled by the new incarnation
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	fmt.Println("stopped:", proc.Stop(ctx))
+	// Output:
+	// checker exited: negative input
+	// checker restarted, attempt 1
+	// stopped: <nil>
+}
+
+func ExampleSupervisor_Spec() {
+	root := supervisor.New(supervisor.Config{Name: "root"})
+	workers := supervisor.New(supervisor.Config{Name: "workers", Strategy: supervisor.OneForAll})
+	for _, name := range []string{"fetch", "parse"} {
+		_, _ = supervisor.Add(workers, supervisor.ChildSpec[string]{
+			Name: name,
+			New: func() actor.Actor[string] {
+				return actor.Receive(func(ctx context.Context, s string) error { return nil })
+			},
+		})
+	}
+	_, _ = supervisor.Add(root, workers.Spec()) // a supervisor is a child like any other
+	proc := root.Start(context.Background())
+	defer proc.Stop(context.Background())
+
+	for _, c := range root.Children() {
+		fmt.Println(c.Name, c.Kind)
+		for _, g := range c.Children {
+			fmt.Println(" ", g.Name)
+		}
+	}
+	// Output:
+	// workers supervisor
+	//   fetch
+	//   parse
+}

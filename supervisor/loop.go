@@ -1,0 +1,366 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/eapache/go-resiliency/breaker"
+	"github.com/troupe-go/troupe/actor"
+)
+
+// breakerRecheck is how soon the loop looks again at a breaker that should have turned
+// half-open but has not yet: the breaker package flips its state on a timer goroutine of
+// its own, which may run a moment after the loop's timer.
+const breakerRecheck = time.Millisecond
+
+// Run is the supervisor's loop, one incarnation of it. It starts every child in order,
+// then reacts to its children's exits, health notices, timers and requests until it is
+// stopped: a drain stop (its mailbox closed) stops the children for good, in reverse
+// order; a cancellation stops them and keeps their mailboxes (suspended) for a next
+// incarnation, as does a failure. Run is called by the framework; do not call it.
+func (s *Supervisor) Run(ctx context.Context, in *actor.Inbox[Control]) error {
+	s.window.times = s.window.times[:0]
+	s.adopt()
+	s.mu.Lock()
+	for _, sl := range s.slots {
+		if sl.state != slotBroken {
+			sl.state = slotNew
+			sl.resume()
+		}
+	}
+	s.mu.Unlock()
+	if err := s.startNew(ctx); err != nil {
+		s.shutdown(false)
+		return err
+	}
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var batch []Control
+	for {
+		s.arm(timer)
+		select {
+		case <-ctx.Done():
+			s.shutdown(false)
+			return ctx.Err()
+		case <-timer.C:
+			if err := s.runDue(ctx, time.Now()); err != nil {
+				s.shutdown(false)
+				return err
+			}
+		case <-in.Ready():
+			var closed bool
+			batch, closed = in.Drain(batch[:0])
+			for i, c := range batch {
+				if err := s.handle(ctx, c); err != nil {
+					in.Unread(batch[i+1:]) // requests wait for the next incarnation
+					s.shutdown(false)
+					return err
+				}
+			}
+			clear(batch)
+			if closed {
+				s.shutdown(true)
+				return nil
+			}
+		}
+	}
+}
+
+func (s *Supervisor) handle(ctx context.Context, c Control) error {
+	switch c.kind {
+	case ctlWake:
+		s.adopt()
+		return s.startNew(ctx)
+	case ctlHealthy:
+		if sl := c.slot; !sl.removed && sl.inc == c.inc && sl.proc != nil {
+			s.markHealthy(sl)
+		}
+	case ctlExit:
+		sl := c.slot
+		if sl.removed || sl.inc != c.inc || sl.proc == nil {
+			return nil // an incarnation the loop stopped itself, or one already handled
+		}
+		p := sl.proc
+		<-p.Done() // the exit notice is sent from the child's exit hook, just before Done
+		s.setProc(sl, nil, p.Err())
+		if sl.state != slotRunning {
+			return nil // a child that overran its stop has finally exited; its restart is scheduled
+		}
+		err := p.Err()
+		s.emit(Exited{About: s.about(sl), Err: err, Uptime: time.Since(sl.started)})
+		return s.failed(ctx, sl, err)
+	case ctlRemove:
+		s.remove(c.name, c.answer)
+	}
+	return nil
+}
+
+// failed applies the restart policy to a child whose incarnation ended with err.
+func (s *Supervisor) failed(ctx context.Context, sl *slot, err error) error {
+	now := time.Now()
+	if !shouldRestart(sl.restart, err) {
+		sl.discard()
+		s.forget(sl)
+		return nil
+	}
+	s.noteUptime(sl, now)
+	if err == nil {
+		sl.failures = 0
+	} else {
+		sl.failures++
+	}
+	if !s.window.record(now) {
+		s.emit(IntensityExceeded{About: About{Supervisor: s.cfg.Name}, Intensity: s.cfg.Intensity, Period: s.cfg.Period})
+		return fmt.Errorf("supervisor %q: %w: more than %d restarts in %v; last failure of %q: %w",
+			s.cfg.Name, ErrIntensity, s.cfg.Intensity, s.cfg.Period, sl.name, err)
+	}
+
+	if sl.breaker != nil && err != nil {
+		_ = sl.breaker.Run(func() error { return err })
+		if sl.breaker.GetState() == breaker.Open {
+			sl.state = slotBroken
+			sl.probeAt = now.Add(sl.breakerCfg.Timeout)
+			sl.suspend(sl.unavailable)
+			s.emit(BreakerOpened{About: s.about(sl), Until: sl.probeAt})
+		}
+	}
+
+	// Stop the others the strategy takes down with it, in reverse start order, then
+	// schedule every affected child's restart after the failed child's backoff.
+	idx := s.index(sl)
+	group := affected(s.cfg.Strategy, len(s.slots), idx)
+	for i := len(group) - 1; i >= 0; i-- {
+		if o := s.slots[group[i]]; o != sl && o.state == slotRunning {
+			s.noteUptime(o, now)
+			s.stopChild(o, false)
+		}
+	}
+	sl.delay = s.cfg.Backoff.Delay(sl.failures, rand.Float64())
+	for _, i := range group {
+		o := s.slots[i]
+		if o.state == slotBroken {
+			continue // waits for its breaker
+		}
+		o.state = slotWaiting
+		o.restartAt = now.Add(sl.delay)
+		o.delay = sl.delay
+	}
+	return s.runDue(ctx, now)
+}
+
+// runDue does whatever is due at now: restarts whose backoff has passed, probes of
+// breakers whose timeout has passed, and health by uptime.
+func (s *Supervisor) runDue(ctx context.Context, now time.Time) error {
+	for _, sl := range append([]*slot(nil), s.slots...) {
+		switch {
+		case sl.state == slotWaiting && sl.proc == nil && !now.Before(sl.restartAt):
+			if err := s.restartChild(ctx, sl); err != nil {
+				return err
+			}
+		case sl.state == slotBroken && !now.Before(sl.probeAt):
+			if sl.breaker.GetState() == breaker.Open {
+				sl.probeAt = now.Add(breakerRecheck)
+				continue
+			}
+			s.emit(BreakerHalfOpen{About: s.about(sl)})
+			sl.resume()
+			if sl.proc == nil {
+				if err := s.restartChild(ctx, sl); err != nil {
+					return err
+				}
+			} else {
+				sl.state, sl.restartAt = slotWaiting, now
+			}
+		case sl.state == slotRunning && !sl.healthy && !now.Before(sl.healthyAt):
+			s.markHealthy(sl)
+		}
+	}
+	return nil
+}
+
+func (s *Supervisor) restartChild(ctx context.Context, sl *slot) error {
+	s.mu.Lock()
+	sl.restarts++
+	s.mu.Unlock()
+	s.emit(Restarted{About: s.about(sl), Attempt: sl.failures, Delay: sl.delay})
+	return s.startChild(ctx, sl)
+}
+
+// startNew starts, in order, every child not started yet.
+func (s *Supervisor) startNew(ctx context.Context) error {
+	for _, sl := range append([]*slot(nil), s.slots...) {
+		if sl.state == slotNew && sl.proc == nil && !sl.removed {
+			if err := s.startChild(ctx, sl); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// startChild starts a new incarnation of sl. A New that panics or returns nil counts as a
+// failed incarnation: it is reported as an exit and handled by the restart policy.
+func (s *Supervisor) startChild(ctx context.Context, sl *slot) error {
+	sl.inc++
+	inc := sl.inc
+	self := s.mb.Ref()
+	opts := actor.Options{
+		Kind:        sl.kind,
+		Logger:      s.cfg.Logger,
+		KeepMailbox: true,
+		OnExit: func(error) {
+			_ = self.TrySend(Control{kind: ctlExit, slot: sl, inc: inc})
+		},
+		OnHealthy: func() {
+			_ = self.TrySend(Control{kind: ctlHealthy, slot: sl, inc: inc})
+		},
+	}
+	now := time.Now()
+	sl.started, sl.healthy, sl.healthyAt = now, false, now.Add(s.cfg.Backoff.ResetAfter)
+	p, err := sl.spawn(ctx, opts)
+	if err != nil {
+		sl.state = slotRunning
+		s.setProc(sl, nil, err)
+		s.emit(Exited{About: s.about(sl), Err: err})
+		// The backoff delay of a failure is never zero, so this cannot recurse at once.
+		return s.failed(ctx, sl, err)
+	}
+	sl.state = slotRunning
+	s.setProc(sl, p, nil)
+	s.emit(Started{About: s.about(sl), Incarnation: inc})
+	return nil
+}
+
+// stopChild stops sl's running incarnation: a drain stop (final) or a cancel stop (to
+// restart it), within its StopTimeout. A child that overruns is reported and left as a
+// zombie in sl.proc: it is not restarted until it has really exited, because two
+// incarnations must never drain one mailbox.
+func (s *Supervisor) stopChild(sl *slot, drain bool) {
+	p := sl.proc
+	if p == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sl.stopTimeout)
+	defer cancel()
+	var err error
+	if drain {
+		err = p.Stop(ctx)
+	} else {
+		err = p.Cancel(ctx)
+	}
+	if errors.Is(err, actor.ErrStopTimeout) {
+		s.emit(StopTimedOut{About: s.about(sl), Err: err})
+		return
+	}
+	s.setProc(sl, nil, err)
+}
+
+// noteUptime resets sl's backoff if the incarnation ending at now ran well: it marked
+// itself healthy or ran for Backoff.ResetAfter (the health timer may not have fired yet at
+// that very instant).
+func (s *Supervisor) noteUptime(sl *slot, now time.Time) {
+	if sl.healthy || now.Sub(sl.started) >= s.cfg.Backoff.ResetAfter {
+		sl.failures = 0
+	}
+}
+
+// markHealthy records that sl's incarnation is working: its backoff starts over and its
+// breaker counts a success.
+func (s *Supervisor) markHealthy(sl *slot) {
+	sl.healthy = true
+	sl.failures = 0
+	if sl.breaker == nil {
+		return
+	}
+	before := sl.breaker.GetState()
+	_ = sl.breaker.Run(func() error { return nil })
+	if before == breaker.HalfOpen && sl.breaker.GetState() == breaker.Closed {
+		s.emit(BreakerClosed{About: s.about(sl)})
+	}
+}
+
+func (s *Supervisor) remove(name string, answer actor.Reply[struct{}]) {
+	s.mu.Lock()
+	sl := s.names[name]
+	s.mu.Unlock()
+	if sl == nil {
+		answer.Send(struct{}{}, fmt.Errorf("%w: %q under %q", ErrUnknownChild, name, s.cfg.Name))
+		return
+	}
+	s.stopChild(sl, true)
+	sl.discard()
+	s.forget(sl)
+	answer.Send(struct{}{}, nil)
+}
+
+// shutdown stops every child in reverse start order. A final (drain) shutdown discards
+// their mailboxes; otherwise they are suspended, with their queues, until a next
+// incarnation of the supervisor resumes them.
+func (s *Supervisor) shutdown(final bool) {
+	for i := len(s.slots) - 1; i >= 0; i-- {
+		sl := s.slots[i]
+		s.stopChild(sl, final)
+		if final {
+			sl.discard()
+		} else {
+			sl.suspend(fmt.Errorf("%w: %q: %w", actor.ErrUnavailable, sl.name, ErrSupervisorDown))
+		}
+	}
+}
+
+// arm sets the timer for the earliest thing due, if any.
+func (s *Supervisor) arm(t *time.Timer) {
+	var next time.Time
+	for _, sl := range s.slots {
+		var due time.Time
+		switch {
+		case sl.state == slotWaiting && sl.proc == nil:
+			due = sl.restartAt
+		case sl.state == slotBroken:
+			due = sl.probeAt
+		case sl.state == slotRunning && !sl.healthy:
+			due = sl.healthyAt
+		default:
+			continue
+		}
+		if next.IsZero() || due.Before(next) {
+			next = due
+		}
+	}
+	if next.IsZero() {
+		t.Stop()
+		return
+	}
+	t.Reset(max(time.Until(next), 0))
+}
+
+func (s *Supervisor) setProc(sl *slot, p *actor.Process, err error) {
+	s.mu.Lock()
+	sl.proc = p
+	if p == nil {
+		sl.lastErr = err
+	}
+	s.mu.Unlock()
+}
+
+func (s *Supervisor) index(sl *slot) int {
+	for i, o := range s.slots {
+		if o == sl {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *Supervisor) about(sl *slot) About { return About{Supervisor: s.cfg.Name, Child: sl.name} }
+
+func (s *Supervisor) emit(e Event) {
+	s.cfg.Logger.Log(context.Background(), e.level(), e.String(), append([]any{"supervisor", s.cfg.Name}, e.attrs()...)...)
+	if s.onEvent != nil {
+		s.onEvent(e)
+	}
+}

@@ -1,0 +1,301 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/eapache/go-resiliency/breaker"
+	"github.com/troupe-go/troupe/actor"
+)
+
+var breakerErrOpen = breaker.ErrBreakerOpen
+
+// Errors returned by Add and Remove.
+var (
+	// ErrInvalidSpec: a ChildSpec without a Name or a New function.
+	ErrInvalidSpec = errors.New("supervisor: invalid child spec")
+	// ErrDuplicateChild: a child of that name is already supervised.
+	ErrDuplicateChild = errors.New("supervisor: duplicate child name")
+	// ErrUnknownChild: no child of that name is supervised.
+	ErrUnknownChild = errors.New("supervisor: unknown child")
+)
+
+// Supervisor keeps a set of child actors running: it starts them in order, restarts them
+// by its Strategy when they exit, spaces restarts with backoff, puts children behind
+// circuit breakers, gives up to its parent when restarts come faster than its Intensity,
+// and stops them in reverse order when it stops.
+//
+// A Supervisor is itself an actor (Actor[Control]). Run it with Start, or make it the
+// child of another supervisor with Add(parent, s.Spec()). Its children's mailboxes belong
+// to it, not to their incarnations: a Ref returned by Add stays valid across restarts and
+// messages queued for a child survive them.
+type Supervisor struct {
+	cfg Config
+	mb  *actor.Mailbox[Control]
+
+	// mu guards names, pending, and the slot fields Children reads. The run loop alone
+	// writes slots (always under mu, so that Children can read it); Add appends to
+	// pending, which the loop adopts into slots in order.
+	mu      sync.Mutex
+	slots   []*slot          // adopted children, in start order
+	pending []*slot          // added, not yet seen by the loop
+	names   map[string]*slot // every child, by name
+
+	// Owned by the supervisor's run loop (one incarnation at a time).
+	window  intensity
+	onEvent func(Event)
+}
+
+// Control is a message to a supervisor's own mailbox. Its contents are private: a
+// supervisor is driven through its methods.
+type Control struct {
+	kind   controlKind
+	slot   *slot
+	inc    int
+	name   string
+	answer actor.Reply[struct{}]
+}
+
+type controlKind uint8
+
+const (
+	ctlWake    controlKind = iota + 1 // a child was added: start what is new
+	ctlExit                           // an incarnation ended
+	ctlHealthy                        // an incarnation called MarkHealthy
+	ctlRemove                         // stop and forget a child
+)
+
+// New returns a supervisor with no children. Add children before or after starting it.
+func New(cfg Config) *Supervisor {
+	cfg = cfg.withDefaults()
+	s := &Supervisor{
+		cfg:   cfg,
+		names: make(map[string]*slot),
+		// Unbounded, and bounded all the same: children post at most one exit and one
+		// health notice per incarnation, and incarnations are started only by the
+		// supervisor's loop, which consumes those notices; Add posts one wake-up per
+		// child added, and Remove waits for its answer. An unbounded mailbox also means
+		// a child's exit can never block on a busy supervisor.
+		mb: actor.NewMailbox(actor.MailboxConfig[Control]{Capacity: actor.Unbounded}),
+	}
+	s.window = intensity{max: cfg.Intensity, period: cfg.Period}
+	s.onEvent = cfg.OnEvent
+	return s
+}
+
+// Name is the supervisor's name.
+func (s *Supervisor) Name() string { return s.cfg.Name }
+
+// Start runs the supervisor as a top-level actor, starting its children in order. Stop the
+// returned Process to stop the tree: children stop in reverse start order, each within its
+// StopTimeout. The Process fails with an error matching ErrIntensity if children fail
+// faster than the supervisor's Intensity allows.
+func (s *Supervisor) Start(ctx context.Context) *actor.Process {
+	return actor.Spawn(ctx, s.cfg.Name, actor.Actor[Control](s), s.mb, actor.Options{Kind: "supervisor", Logger: s.cfg.Logger})
+}
+
+// Spec describes the supervisor as a child of another supervisor: Add(parent, s.Spec()).
+// If it fails (its intensity is exceeded), the parent restarts it, and it starts its
+// children again; their mailboxes, and the messages queued in them, are kept.
+func (s *Supervisor) Spec() ChildSpec[Control] {
+	return ChildSpec[Control]{
+		Name:        s.cfg.Name,
+		New:         func() actor.Actor[Control] { return s },
+		Kind:        "supervisor",
+		StopTimeout: 30 * time.Second,
+		mailbox:     s.mb,
+		children:    s.Children,
+	}
+}
+
+// Add puts a child under s and returns the Ref to send to it. If s is running, the child
+// starts at once (after those added before it); otherwise it starts, in order, when s
+// does. The Ref is valid immediately: messages sent before the child starts wait in its
+// mailbox.
+func Add[M any](s *Supervisor, spec ChildSpec[M]) (actor.Ref[M], error) {
+	if spec.Name == "" || spec.New == nil {
+		return actor.Ref[M]{}, fmt.Errorf("%w: a child needs a Name and a New function", ErrInvalidSpec)
+	}
+	mb := spec.mailbox
+	if mb == nil {
+		mb = actor.NewMailbox(spec.Mailbox)
+	}
+	sl := newSlot(spec, mb)
+	s.mu.Lock()
+	if _, dup := s.names[spec.Name]; dup {
+		s.mu.Unlock()
+		return actor.Ref[M]{}, fmt.Errorf("%w: %q under %q", ErrDuplicateChild, spec.Name, s.cfg.Name)
+	}
+	s.names[spec.Name] = sl
+	s.pending = append(s.pending, sl)
+	s.mu.Unlock()
+	if err := s.mb.Ref().TrySend(Control{kind: ctlWake}); err != nil {
+		s.forget(sl)
+		return actor.Ref[M]{}, fmt.Errorf("supervisor %q: %w", s.cfg.Name, err)
+	}
+	return mb.Ref(), nil
+}
+
+// Remove stops the named child for good (a drain stop within its StopTimeout), discards
+// its mailbox (queued messages go to its OnDrop) and forgets it. It waits, bounded by ctx,
+// for the supervisor's loop to do so; the supervisor must be running.
+func (s *Supervisor) Remove(ctx context.Context, name string) error {
+	_, err := actor.Ask(ctx, s.mb.Ref(), func(r actor.Reply[struct{}]) Control {
+		return Control{kind: ctlRemove, name: name, answer: r}
+	})
+	return err
+}
+
+// Children lists the children in start order with their state, mailbox, and restart
+// count; a nested supervisor's Info lists its own children.
+func (s *Supervisor) Children() []actor.Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]actor.Info, 0, len(s.slots)+len(s.pending))
+	for _, sl := range s.slots {
+		out = append(out, sl.info())
+	}
+	for _, sl := range s.pending {
+		out = append(out, sl.info())
+	}
+	return out
+}
+
+// adopt moves the children added since the last call to the end of the start order. Only
+// the run loop calls it.
+func (s *Supervisor) adopt() {
+	s.mu.Lock()
+	s.slots = append(s.slots, s.pending...)
+	s.pending = nil
+	s.mu.Unlock()
+}
+
+// forget drops sl from the supervisor; it must not be running.
+func (s *Supervisor) forget(sl *slot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sl.removed = true
+	delete(s.names, sl.name)
+	if i := slices.Index(s.slots, sl); i >= 0 { // only the loop forgets adopted slots
+		s.slots = slices.Delete(s.slots, i, i+1)
+	}
+	if i := slices.Index(s.pending, sl); i >= 0 {
+		s.pending = slices.Delete(s.pending, i, i+1)
+	}
+}
+
+// slot is a supervised child's place in its supervisor: it outlives the child's
+// incarnations and holds its mailbox, breaker and restart bookkeeping. Its generic parts
+// (the child's message type) are captured in closures, so the supervisor handles children
+// of every type alike.
+type slot struct {
+	name        string
+	kind        string
+	restart     Restart
+	stopTimeout time.Duration
+	breakerCfg  BreakerConfig
+	breaker     *breaker.Breaker // nil without a breaker
+	unavailable error            // what sends get while the breaker is open
+
+	spawn    func(ctx context.Context, opts actor.Options) (*actor.Process, error)
+	suspend  func(error)
+	resume   func()
+	discard  func()
+	stats    func() actor.MailboxStats
+	children func() []actor.Info // for a nested supervisor
+
+	// Owned by the supervisor's loop. Fields marked * are also read by Children, so the
+	// loop writes them under Supervisor.mu.
+	state     slotState
+	proc      *actor.Process // * the running (or not yet exited) incarnation
+	restarts  int            // * restarts so far
+	removed   bool           // * forgotten
+	lastErr   error          // * how the last incarnation ended
+	inc       int            // incarnations started
+	started   time.Time
+	healthy   bool // the running incarnation was marked healthy
+	failures  int  // consecutive failures, for backoff
+	delay     time.Duration
+	restartAt time.Time
+	healthyAt time.Time
+	probeAt   time.Time
+}
+
+type slotState uint8
+
+const (
+	slotNew     slotState = iota // to be started as soon as the loop sees it
+	slotRunning                  // proc is running
+	slotWaiting                  // a restart is due at restartAt (once proc, if any, has exited)
+	slotBroken                   // the breaker is open; probe at probeAt
+)
+
+func newSlot[M any](spec ChildSpec[M], mb *actor.Mailbox[M]) *slot {
+	sl := &slot{
+		name:        spec.Name,
+		kind:        spec.Kind,
+		restart:     spec.Restart,
+		stopTimeout: spec.StopTimeout,
+		breakerCfg:  spec.Breaker,
+		suspend:     mb.Suspend,
+		resume:      mb.Resume,
+		discard:     mb.Discard,
+		stats:       mb.Stats,
+		children:    spec.children,
+	}
+	if sl.stopTimeout <= 0 {
+		sl.stopTimeout = DefaultStopTimeout
+	}
+	if b := &sl.breakerCfg; b.Errors > 0 {
+		if b.Successes <= 0 {
+			b.Successes = 1
+		}
+		if b.Timeout <= 0 {
+			b.Timeout = DefaultBreakerTimeout
+		}
+		sl.breaker = breaker.New(b.Errors, b.Successes, b.Timeout)
+		sl.unavailable = fmt.Errorf("%w: %q: %w", actor.ErrUnavailable, spec.Name, breaker.ErrBreakerOpen)
+	}
+	sl.spawn = func(ctx context.Context, opts actor.Options) (p *actor.Process, err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				err = &actor.PanicError{Actor: spec.Name, Value: v, Stack: debug.Stack()}
+			}
+		}()
+		a := spec.New()
+		if a == nil {
+			return nil, fmt.Errorf("%w: New for %q returned nil", ErrInvalidSpec, spec.Name)
+		}
+		if spec.Release != nil {
+			notify := opts.OnExit
+			opts.OnExit = func(err error) {
+				defer notify(err) // even if Release panics
+				spec.Release(a, err)
+			}
+		}
+		return actor.Spawn(ctx, spec.Name, a, mb, opts), nil
+	}
+	return sl
+}
+
+func (sl *slot) info() actor.Info {
+	var in actor.Info
+	if sl.proc != nil {
+		in = sl.proc.Info()
+	} else {
+		in = actor.Info{Name: sl.name, Kind: sl.kind, State: actor.Stopped, Mailbox: sl.stats(), Err: sl.lastErr}
+		if in.Kind == "" {
+			in.Kind = "actor"
+		}
+	}
+	in.Restarts = sl.restarts
+	if sl.children != nil {
+		in.Children = sl.children()
+	}
+	return in
+}
