@@ -12,7 +12,7 @@ import (
 // versions 0 to 2; versions 2 are flexible (compact encodings and tagged fields).
 type DeleteRecordsRequest struct {
 	// Each topic that we want to delete records from (versions 0-2).
-	Topics []DeleteRecordsRequestDeleteRecordsTopic
+	Topics []DeleteRecordsRequestTopic
 	// How long to wait for the deletion to complete, in milliseconds (versions 0-2).
 	TimeoutMs int32
 	// UnknownTags holds the tagged fields this version of troupe does not know, in wire order;
@@ -45,7 +45,7 @@ func (v *DeleteRecordsRequest) readFrom(d *codec.Decoder, version int16) {
 	flexible := version == 2
 	v.Default()
 	if n := d.ArrayLen(flexible, 3); n >= 0 {
-		v.Topics = make([]DeleteRecordsRequestDeleteRecordsTopic, n)
+		v.Topics = make([]DeleteRecordsRequestTopic, n)
 		for i := range v.Topics {
 			v.Topics[i].readFrom(d, version)
 		}
@@ -109,12 +109,12 @@ func (v *DeleteRecordsRequest) Validate(version int16) error {
 	return nil
 }
 
-// DeleteRecordsRequestDeleteRecordsTopic is an element of DeleteRecordsRequest.Topics.
-type DeleteRecordsRequestDeleteRecordsTopic struct {
+// DeleteRecordsRequestTopic is an element of DeleteRecordsRequest.Topics.
+type DeleteRecordsRequestTopic struct {
 	// The topic name (versions 0-2).
 	Name string
 	// Each partition that we want to delete records from (versions 0-2).
-	Partitions []DeleteRecordsRequestDeleteRecordsPartition
+	Partitions []DeleteRecordsRequestPartition
 	// UnknownTags holds the tagged fields this version of troupe does not know, in wire order;
 	// encoding writes them back unchanged.
 	UnknownTags codec.Tags
@@ -122,20 +122,20 @@ type DeleteRecordsRequestDeleteRecordsTopic struct {
 
 // Default sets every field to its schema default; fields without one become zero. Decode
 // starts from these values, so fields absent at the decoded version keep them.
-func (v *DeleteRecordsRequestDeleteRecordsTopic) Default() {
-	*v = DeleteRecordsRequestDeleteRecordsTopic{}
+func (v *DeleteRecordsRequestTopic) Default() {
+	*v = DeleteRecordsRequestTopic{}
 }
 
 // isDefault reports whether every field holds its schema default, which is when a tagged
 // field of this type is left off the wire.
-func (v *DeleteRecordsRequestDeleteRecordsTopic) isDefault() bool {
+func (v *DeleteRecordsRequestTopic) isDefault() bool {
 	return len(v.UnknownTags) == 0 &&
 		v.Name == "" &&
 		len(v.Partitions) == 0
 }
 
 // appendTo appends v encoded at the given version.
-func (v *DeleteRecordsRequestDeleteRecordsTopic) appendTo(dst []byte, version int16) []byte {
+func (v *DeleteRecordsRequestTopic) appendTo(dst []byte, version int16) []byte {
 	flexible := version == 2
 	dst = codec.AppendString(dst, v.Name, flexible)
 	dst = codec.AppendArrayLen(dst, len(v.Partitions), flexible)
@@ -149,17 +149,17 @@ func (v *DeleteRecordsRequestDeleteRecordsTopic) appendTo(dst []byte, version in
 }
 
 // readFrom decodes v at the given version, starting from the defaults. Errors latch in d.
-func (v *DeleteRecordsRequestDeleteRecordsTopic) readFrom(d *codec.Decoder, version int16) {
+func (v *DeleteRecordsRequestTopic) readFrom(d *codec.Decoder, version int16) {
 	flexible := version == 2
 	v.Default()
 	v.Name = d.String(flexible)
 	if n := d.ArrayLen(flexible, 12); n >= 0 {
-		v.Partitions = make([]DeleteRecordsRequestDeleteRecordsPartition, n)
+		v.Partitions = make([]DeleteRecordsRequestPartition, n)
 		for i := range v.Partitions {
 			v.Partitions[i].readFrom(d, version)
 		}
 	} else {
-		d.Fail(fmt.Errorf("DeleteRecordsRequestDeleteRecordsTopic.Partitions: %w", codec.ErrUnexpectedNull))
+		d.Fail(fmt.Errorf("DeleteRecordsRequestTopic.Partitions: %w", codec.ErrUnexpectedNull))
 	}
 	if flexible {
 		v.UnknownTags = d.SkipTags(nil)
@@ -168,7 +168,7 @@ func (v *DeleteRecordsRequestDeleteRecordsTopic) readFrom(d *codec.Decoder, vers
 
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
-func (v *DeleteRecordsRequestDeleteRecordsTopic) validate(version int16) error {
+func (v *DeleteRecordsRequestTopic) validate(version int16) error {
 	for i := range v.Partitions {
 		if err := v.Partitions[i].validate(version); err != nil {
 			return err
@@ -177,9 +177,8 @@ func (v *DeleteRecordsRequestDeleteRecordsTopic) validate(version int16) error {
 	return nil
 }
 
-// DeleteRecordsRequestDeleteRecordsPartition is an element of
-// DeleteRecordsRequestDeleteRecordsTopic.Partitions.
-type DeleteRecordsRequestDeleteRecordsPartition struct {
+// DeleteRecordsRequestPartition is an element of DeleteRecordsRequestTopic.Partitions.
+type DeleteRecordsRequestPartition struct {
 	// The partition index (versions 0-2).
 	PartitionIndex int32
 	// The deletion offset (versions 0-2).
@@ -191,20 +190,20 @@ type DeleteRecordsRequestDeleteRecordsPartition struct {
 
 // Default sets every field to its schema default; fields without one become zero. Decode
 // starts from these values, so fields absent at the decoded version keep them.
-func (v *DeleteRecordsRequestDeleteRecordsPartition) Default() {
-	*v = DeleteRecordsRequestDeleteRecordsPartition{}
+func (v *DeleteRecordsRequestPartition) Default() {
+	*v = DeleteRecordsRequestPartition{}
 }
 
 // isDefault reports whether every field holds its schema default, which is when a tagged
 // field of this type is left off the wire.
-func (v *DeleteRecordsRequestDeleteRecordsPartition) isDefault() bool {
+func (v *DeleteRecordsRequestPartition) isDefault() bool {
 	return len(v.UnknownTags) == 0 &&
 		v.PartitionIndex == 0 &&
 		v.Offset == 0
 }
 
 // appendTo appends v encoded at the given version.
-func (v *DeleteRecordsRequestDeleteRecordsPartition) appendTo(dst []byte, version int16) []byte {
+func (v *DeleteRecordsRequestPartition) appendTo(dst []byte, version int16) []byte {
 	flexible := version == 2
 	dst = codec.AppendInt32(dst, v.PartitionIndex)
 	dst = codec.AppendInt64(dst, v.Offset)
@@ -215,7 +214,7 @@ func (v *DeleteRecordsRequestDeleteRecordsPartition) appendTo(dst []byte, versio
 }
 
 // readFrom decodes v at the given version, starting from the defaults. Errors latch in d.
-func (v *DeleteRecordsRequestDeleteRecordsPartition) readFrom(d *codec.Decoder, version int16) {
+func (v *DeleteRecordsRequestPartition) readFrom(d *codec.Decoder, version int16) {
 	flexible := version == 2
 	v.Default()
 	v.PartitionIndex = d.Int32()
@@ -227,7 +226,7 @@ func (v *DeleteRecordsRequestDeleteRecordsPartition) readFrom(d *codec.Decoder, 
 
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
-func (v *DeleteRecordsRequestDeleteRecordsPartition) validate(version int16) error {
+func (v *DeleteRecordsRequestPartition) validate(version int16) error {
 	return nil
 }
 
@@ -238,7 +237,7 @@ type DeleteRecordsResponse struct {
 	// violation, or zero if the request did not violate any quota (versions 0-2).
 	ThrottleTimeMs int32
 	// Each topic that we wanted to delete records from (versions 0-2).
-	Topics []DeleteRecordsResponseDeleteRecordsTopicResult
+	Topics []DeleteRecordsResponseTopicResult
 	// UnknownTags holds the tagged fields this version of troupe does not know, in wire order;
 	// encoding writes them back unchanged.
 	UnknownTags codec.Tags
@@ -270,7 +269,7 @@ func (v *DeleteRecordsResponse) readFrom(d *codec.Decoder, version int16) {
 	v.Default()
 	v.ThrottleTimeMs = d.Int32()
 	if n := d.ArrayLen(flexible, 3); n >= 0 {
-		v.Topics = make([]DeleteRecordsResponseDeleteRecordsTopicResult, n)
+		v.Topics = make([]DeleteRecordsResponseTopicResult, n)
 		for i := range v.Topics {
 			v.Topics[i].readFrom(d, version)
 		}
@@ -333,13 +332,12 @@ func (v *DeleteRecordsResponse) Validate(version int16) error {
 	return nil
 }
 
-// DeleteRecordsResponseDeleteRecordsTopicResult is an element of
-// DeleteRecordsResponse.Topics.
-type DeleteRecordsResponseDeleteRecordsTopicResult struct {
+// DeleteRecordsResponseTopicResult is an element of DeleteRecordsResponse.Topics.
+type DeleteRecordsResponseTopicResult struct {
 	// The topic name (versions 0-2).
 	Name string
 	// Each partition that we wanted to delete records from (versions 0-2).
-	Partitions []DeleteRecordsResponseDeleteRecordsPartitionResult
+	Partitions []DeleteRecordsResponsePartitionResult
 	// UnknownTags holds the tagged fields this version of troupe does not know, in wire order;
 	// encoding writes them back unchanged.
 	UnknownTags codec.Tags
@@ -347,20 +345,20 @@ type DeleteRecordsResponseDeleteRecordsTopicResult struct {
 
 // Default sets every field to its schema default; fields without one become zero. Decode
 // starts from these values, so fields absent at the decoded version keep them.
-func (v *DeleteRecordsResponseDeleteRecordsTopicResult) Default() {
-	*v = DeleteRecordsResponseDeleteRecordsTopicResult{}
+func (v *DeleteRecordsResponseTopicResult) Default() {
+	*v = DeleteRecordsResponseTopicResult{}
 }
 
 // isDefault reports whether every field holds its schema default, which is when a tagged
 // field of this type is left off the wire.
-func (v *DeleteRecordsResponseDeleteRecordsTopicResult) isDefault() bool {
+func (v *DeleteRecordsResponseTopicResult) isDefault() bool {
 	return len(v.UnknownTags) == 0 &&
 		v.Name == "" &&
 		len(v.Partitions) == 0
 }
 
 // appendTo appends v encoded at the given version.
-func (v *DeleteRecordsResponseDeleteRecordsTopicResult) appendTo(dst []byte, version int16) []byte {
+func (v *DeleteRecordsResponseTopicResult) appendTo(dst []byte, version int16) []byte {
 	flexible := version == 2
 	dst = codec.AppendString(dst, v.Name, flexible)
 	dst = codec.AppendArrayLen(dst, len(v.Partitions), flexible)
@@ -374,17 +372,17 @@ func (v *DeleteRecordsResponseDeleteRecordsTopicResult) appendTo(dst []byte, ver
 }
 
 // readFrom decodes v at the given version, starting from the defaults. Errors latch in d.
-func (v *DeleteRecordsResponseDeleteRecordsTopicResult) readFrom(d *codec.Decoder, version int16) {
+func (v *DeleteRecordsResponseTopicResult) readFrom(d *codec.Decoder, version int16) {
 	flexible := version == 2
 	v.Default()
 	v.Name = d.String(flexible)
 	if n := d.ArrayLen(flexible, 14); n >= 0 {
-		v.Partitions = make([]DeleteRecordsResponseDeleteRecordsPartitionResult, n)
+		v.Partitions = make([]DeleteRecordsResponsePartitionResult, n)
 		for i := range v.Partitions {
 			v.Partitions[i].readFrom(d, version)
 		}
 	} else {
-		d.Fail(fmt.Errorf("DeleteRecordsResponseDeleteRecordsTopicResult.Partitions: %w", codec.ErrUnexpectedNull))
+		d.Fail(fmt.Errorf("DeleteRecordsResponseTopicResult.Partitions: %w", codec.ErrUnexpectedNull))
 	}
 	if flexible {
 		v.UnknownTags = d.SkipTags(nil)
@@ -393,7 +391,7 @@ func (v *DeleteRecordsResponseDeleteRecordsTopicResult) readFrom(d *codec.Decode
 
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
-func (v *DeleteRecordsResponseDeleteRecordsTopicResult) validate(version int16) error {
+func (v *DeleteRecordsResponseTopicResult) validate(version int16) error {
 	for i := range v.Partitions {
 		if err := v.Partitions[i].validate(version); err != nil {
 			return err
@@ -402,9 +400,9 @@ func (v *DeleteRecordsResponseDeleteRecordsTopicResult) validate(version int16) 
 	return nil
 }
 
-// DeleteRecordsResponseDeleteRecordsPartitionResult is an element of
-// DeleteRecordsResponseDeleteRecordsTopicResult.Partitions.
-type DeleteRecordsResponseDeleteRecordsPartitionResult struct {
+// DeleteRecordsResponsePartitionResult is an element of
+// DeleteRecordsResponseTopicResult.Partitions.
+type DeleteRecordsResponsePartitionResult struct {
 	// The partition index (versions 0-2).
 	PartitionIndex int32
 	// The partition low water mark (versions 0-2).
@@ -418,13 +416,13 @@ type DeleteRecordsResponseDeleteRecordsPartitionResult struct {
 
 // Default sets every field to its schema default; fields without one become zero. Decode
 // starts from these values, so fields absent at the decoded version keep them.
-func (v *DeleteRecordsResponseDeleteRecordsPartitionResult) Default() {
-	*v = DeleteRecordsResponseDeleteRecordsPartitionResult{}
+func (v *DeleteRecordsResponsePartitionResult) Default() {
+	*v = DeleteRecordsResponsePartitionResult{}
 }
 
 // isDefault reports whether every field holds its schema default, which is when a tagged
 // field of this type is left off the wire.
-func (v *DeleteRecordsResponseDeleteRecordsPartitionResult) isDefault() bool {
+func (v *DeleteRecordsResponsePartitionResult) isDefault() bool {
 	return len(v.UnknownTags) == 0 &&
 		v.PartitionIndex == 0 &&
 		v.LowWatermark == 0 &&
@@ -432,7 +430,7 @@ func (v *DeleteRecordsResponseDeleteRecordsPartitionResult) isDefault() bool {
 }
 
 // appendTo appends v encoded at the given version.
-func (v *DeleteRecordsResponseDeleteRecordsPartitionResult) appendTo(dst []byte, version int16) []byte {
+func (v *DeleteRecordsResponsePartitionResult) appendTo(dst []byte, version int16) []byte {
 	flexible := version == 2
 	dst = codec.AppendInt32(dst, v.PartitionIndex)
 	dst = codec.AppendInt64(dst, v.LowWatermark)
@@ -444,7 +442,7 @@ func (v *DeleteRecordsResponseDeleteRecordsPartitionResult) appendTo(dst []byte,
 }
 
 // readFrom decodes v at the given version, starting from the defaults. Errors latch in d.
-func (v *DeleteRecordsResponseDeleteRecordsPartitionResult) readFrom(d *codec.Decoder, version int16) {
+func (v *DeleteRecordsResponsePartitionResult) readFrom(d *codec.Decoder, version int16) {
 	flexible := version == 2
 	v.Default()
 	v.PartitionIndex = d.Int32()
@@ -457,6 +455,6 @@ func (v *DeleteRecordsResponseDeleteRecordsPartitionResult) readFrom(d *codec.De
 
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
-func (v *DeleteRecordsResponseDeleteRecordsPartitionResult) validate(version int16) error {
+func (v *DeleteRecordsResponsePartitionResult) validate(version int16) error {
 	return nil
 }

@@ -129,7 +129,7 @@ var schemaOnlyTags = func() map[string]bool {
 	}
 	for v := 12; v <= 16; v++ {
 		// ReplicaDirectoryId (KIP-853) is tagged from v17 in the schema.
-		m[fmt.Sprintf("Fetch v%d FetchRequestFetchPartition.0", v)] = true
+		m[fmt.Sprintf("Fetch v%d FetchRequestPartition.0", v)] = true
 	}
 	for v := 12; v <= 15; v++ {
 		// NodeEndpoints (KIP-951) is tagged from v16 in the schema.
@@ -140,7 +140,7 @@ var schemaOnlyTags = func() map[string]bool {
 	m["Produce v9 ProduceResponsePartitionProduceResponse.0"] = true
 	for v := 12; v <= 17; v++ {
 		// HighWatermark (KIP-1166) is tagged from v18.
-		m[fmt.Sprintf("Fetch v%d FetchRequestFetchPartition.1", v)] = true
+		m[fmt.Sprintf("Fetch v%d FetchRequestPartition.1", v)] = true
 	}
 	return m
 }()

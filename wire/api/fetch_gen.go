@@ -41,7 +41,7 @@ type FetchRequest struct {
 	// 7-18; default -1; ignorable).
 	SessionEpoch int32
 	// The topics to fetch (versions 4-18).
-	Topics []FetchRequestFetchTopic
+	Topics []FetchRequestTopic
 	// In an incremental fetch request, the partitions to remove (versions 7-18).
 	ForgottenTopicsData []FetchRequestForgottenTopic
 	// Rack ID of the consumer making this request (versions 11-18; ignorable).
@@ -141,7 +141,7 @@ func (v *FetchRequest) readFrom(d *codec.Decoder, version int16) {
 		v.SessionEpoch = d.Int32()
 	}
 	if n := d.ArrayLen(flexible, 3); n >= 0 {
-		v.Topics = make([]FetchRequestFetchTopic, n)
+		v.Topics = make([]FetchRequestTopic, n)
 		for i := range v.Topics {
 			v.Topics[i].readFrom(d, version)
 		}
@@ -330,14 +330,14 @@ func (v *FetchRequestReplicaState) validate(version int16) error {
 	return nil
 }
 
-// FetchRequestFetchTopic is an element of FetchRequest.Topics.
-type FetchRequestFetchTopic struct {
+// FetchRequestTopic is an element of FetchRequest.Topics.
+type FetchRequestTopic struct {
 	// The name of the topic to fetch (versions 4-12; ignorable).
 	Topic string
 	// The unique topic ID (versions 13-18; ignorable).
 	TopicID codec.UUID
 	// The partitions to fetch (versions 4-18).
-	Partitions []FetchRequestFetchPartition
+	Partitions []FetchRequestPartition
 	// UnknownTags holds the tagged fields this version of troupe does not know, in wire order;
 	// encoding writes them back unchanged.
 	UnknownTags codec.Tags
@@ -345,13 +345,13 @@ type FetchRequestFetchTopic struct {
 
 // Default sets every field to its schema default; fields without one become zero. Decode
 // starts from these values, so fields absent at the decoded version keep them.
-func (v *FetchRequestFetchTopic) Default() {
-	*v = FetchRequestFetchTopic{}
+func (v *FetchRequestTopic) Default() {
+	*v = FetchRequestTopic{}
 }
 
 // isDefault reports whether every field holds its schema default, which is when a tagged
 // field of this type is left off the wire.
-func (v *FetchRequestFetchTopic) isDefault() bool {
+func (v *FetchRequestTopic) isDefault() bool {
 	return len(v.UnknownTags) == 0 &&
 		v.Topic == "" &&
 		v.TopicID.IsZero() &&
@@ -359,7 +359,7 @@ func (v *FetchRequestFetchTopic) isDefault() bool {
 }
 
 // appendTo appends v encoded at the given version.
-func (v *FetchRequestFetchTopic) appendTo(dst []byte, version int16) []byte {
+func (v *FetchRequestTopic) appendTo(dst []byte, version int16) []byte {
 	flexible := version >= 12
 	if version <= 12 {
 		dst = codec.AppendString(dst, v.Topic, flexible)
@@ -378,7 +378,7 @@ func (v *FetchRequestFetchTopic) appendTo(dst []byte, version int16) []byte {
 }
 
 // readFrom decodes v at the given version, starting from the defaults. Errors latch in d.
-func (v *FetchRequestFetchTopic) readFrom(d *codec.Decoder, version int16) {
+func (v *FetchRequestTopic) readFrom(d *codec.Decoder, version int16) {
 	flexible := version >= 12
 	v.Default()
 	if version <= 12 {
@@ -388,12 +388,12 @@ func (v *FetchRequestFetchTopic) readFrom(d *codec.Decoder, version int16) {
 		v.TopicID = d.UUID()
 	}
 	if n := d.ArrayLen(flexible, 16); n >= 0 {
-		v.Partitions = make([]FetchRequestFetchPartition, n)
+		v.Partitions = make([]FetchRequestPartition, n)
 		for i := range v.Partitions {
 			v.Partitions[i].readFrom(d, version)
 		}
 	} else {
-		d.Fail(fmt.Errorf("FetchRequestFetchTopic.Partitions: %w", codec.ErrUnexpectedNull))
+		d.Fail(fmt.Errorf("FetchRequestTopic.Partitions: %w", codec.ErrUnexpectedNull))
 	}
 	if flexible {
 		v.UnknownTags = d.SkipTags(nil)
@@ -402,7 +402,7 @@ func (v *FetchRequestFetchTopic) readFrom(d *codec.Decoder, version int16) {
 
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
-func (v *FetchRequestFetchTopic) validate(version int16) error {
+func (v *FetchRequestTopic) validate(version int16) error {
 	for i := range v.Partitions {
 		if err := v.Partitions[i].validate(version); err != nil {
 			return err
@@ -411,8 +411,8 @@ func (v *FetchRequestFetchTopic) validate(version int16) error {
 	return nil
 }
 
-// FetchRequestFetchPartition is an element of FetchRequestFetchTopic.Partitions.
-type FetchRequestFetchPartition struct {
+// FetchRequestPartition is an element of FetchRequestTopic.Partitions.
+type FetchRequestPartition struct {
 	// The partition index (versions 4-18).
 	Partition int32
 	// The current leader epoch of the partition (versions 9-18; default -1; ignorable).
@@ -441,8 +441,8 @@ type FetchRequestFetchPartition struct {
 
 // Default sets every field to its schema default; fields without one become zero. Decode
 // starts from these values, so fields absent at the decoded version keep them.
-func (v *FetchRequestFetchPartition) Default() {
-	*v = FetchRequestFetchPartition{}
+func (v *FetchRequestPartition) Default() {
+	*v = FetchRequestPartition{}
 	v.CurrentLeaderEpoch = -1
 	v.LastFetchedEpoch = -1
 	v.LogStartOffset = -1
@@ -451,7 +451,7 @@ func (v *FetchRequestFetchPartition) Default() {
 
 // isDefault reports whether every field holds its schema default, which is when a tagged
 // field of this type is left off the wire.
-func (v *FetchRequestFetchPartition) isDefault() bool {
+func (v *FetchRequestPartition) isDefault() bool {
 	return len(v.UnknownTags) == 0 &&
 		v.Partition == 0 &&
 		v.CurrentLeaderEpoch == -1 &&
@@ -464,7 +464,7 @@ func (v *FetchRequestFetchPartition) isDefault() bool {
 }
 
 // appendTo appends v encoded at the given version.
-func (v *FetchRequestFetchPartition) appendTo(dst []byte, version int16) []byte {
+func (v *FetchRequestPartition) appendTo(dst []byte, version int16) []byte {
 	flexible := version >= 12
 	dst = codec.AppendInt32(dst, v.Partition)
 	if version >= 9 {
@@ -512,7 +512,7 @@ func (v *FetchRequestFetchPartition) appendTo(dst []byte, version int16) []byte 
 }
 
 // readFrom decodes v at the given version, starting from the defaults. Errors latch in d.
-func (v *FetchRequestFetchPartition) readFrom(d *codec.Decoder, version int16) {
+func (v *FetchRequestPartition) readFrom(d *codec.Decoder, version int16) {
 	flexible := version >= 12
 	v.Default()
 	v.Partition = d.Int32()
@@ -536,14 +536,14 @@ func (v *FetchRequestFetchPartition) readFrom(d *codec.Decoder, version int16) {
 				d := codec.NewDecoder(data)
 				v.ReplicaDirectoryID = d.UUID()
 				if err := d.Finish(); err != nil {
-					outer.Fail(fmt.Errorf("tagged field FetchRequestFetchPartition.ReplicaDirectoryID: %w", err))
+					outer.Fail(fmt.Errorf("tagged field FetchRequestPartition.ReplicaDirectoryID: %w", err))
 				}
 			case tag == 1 && version == 18:
 				outer := d
 				d := codec.NewDecoder(data)
 				v.HighWatermark = d.Int64()
 				if err := d.Finish(); err != nil {
-					outer.Fail(fmt.Errorf("tagged field FetchRequestFetchPartition.HighWatermark: %w", err))
+					outer.Fail(fmt.Errorf("tagged field FetchRequestPartition.HighWatermark: %w", err))
 				}
 			default:
 				if d.Err() == nil {
@@ -556,9 +556,9 @@ func (v *FetchRequestFetchPartition) readFrom(d *codec.Decoder, version int16) {
 
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
-func (v *FetchRequestFetchPartition) validate(version int16) error {
+func (v *FetchRequestPartition) validate(version int16) error {
 	if version < 12 && v.LastFetchedEpoch != -1 {
-		return fmt.Errorf("FetchRequestFetchPartition.LastFetchedEpoch (versions 12-18) at version %d: %w", version, ErrFieldNotInVersion)
+		return fmt.Errorf("FetchRequestPartition.LastFetchedEpoch (versions 12-18) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
 }

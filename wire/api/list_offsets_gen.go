@@ -23,7 +23,7 @@ type ListOffsetsRequest struct {
 	// 2-10).
 	IsolationLevel int8
 	// Each topic in the request (versions 1-10).
-	Topics []ListOffsetsRequestListOffsetsTopic
+	Topics []ListOffsetsRequestTopic
 	// The timeout to await a response in milliseconds for requests that require reading from
 	// remote storage for topics enabled with tiered storage (versions 10; ignorable).
 	TimeoutMs int32
@@ -67,7 +67,7 @@ func (v *ListOffsetsRequest) readFrom(d *codec.Decoder, version int16) {
 		v.IsolationLevel = d.Int8()
 	}
 	if n := d.ArrayLen(flexible, 3); n >= 0 {
-		v.Topics = make([]ListOffsetsRequestListOffsetsTopic, n)
+		v.Topics = make([]ListOffsetsRequestTopic, n)
 		for i := range v.Topics {
 			v.Topics[i].readFrom(d, version)
 		}
@@ -136,12 +136,12 @@ func (v *ListOffsetsRequest) Validate(version int16) error {
 	return nil
 }
 
-// ListOffsetsRequestListOffsetsTopic is an element of ListOffsetsRequest.Topics.
-type ListOffsetsRequestListOffsetsTopic struct {
+// ListOffsetsRequestTopic is an element of ListOffsetsRequest.Topics.
+type ListOffsetsRequestTopic struct {
 	// The topic name (versions 1-10).
 	Name string
 	// Each partition in the request (versions 1-10).
-	Partitions []ListOffsetsRequestListOffsetsPartition
+	Partitions []ListOffsetsRequestPartition
 	// UnknownTags holds the tagged fields this version of troupe does not know, in wire order;
 	// encoding writes them back unchanged.
 	UnknownTags codec.Tags
@@ -149,20 +149,20 @@ type ListOffsetsRequestListOffsetsTopic struct {
 
 // Default sets every field to its schema default; fields without one become zero. Decode
 // starts from these values, so fields absent at the decoded version keep them.
-func (v *ListOffsetsRequestListOffsetsTopic) Default() {
-	*v = ListOffsetsRequestListOffsetsTopic{}
+func (v *ListOffsetsRequestTopic) Default() {
+	*v = ListOffsetsRequestTopic{}
 }
 
 // isDefault reports whether every field holds its schema default, which is when a tagged
 // field of this type is left off the wire.
-func (v *ListOffsetsRequestListOffsetsTopic) isDefault() bool {
+func (v *ListOffsetsRequestTopic) isDefault() bool {
 	return len(v.UnknownTags) == 0 &&
 		v.Name == "" &&
 		len(v.Partitions) == 0
 }
 
 // appendTo appends v encoded at the given version.
-func (v *ListOffsetsRequestListOffsetsTopic) appendTo(dst []byte, version int16) []byte {
+func (v *ListOffsetsRequestTopic) appendTo(dst []byte, version int16) []byte {
 	flexible := version >= 6
 	dst = codec.AppendString(dst, v.Name, flexible)
 	dst = codec.AppendArrayLen(dst, len(v.Partitions), flexible)
@@ -176,17 +176,17 @@ func (v *ListOffsetsRequestListOffsetsTopic) appendTo(dst []byte, version int16)
 }
 
 // readFrom decodes v at the given version, starting from the defaults. Errors latch in d.
-func (v *ListOffsetsRequestListOffsetsTopic) readFrom(d *codec.Decoder, version int16) {
+func (v *ListOffsetsRequestTopic) readFrom(d *codec.Decoder, version int16) {
 	flexible := version >= 6
 	v.Default()
 	v.Name = d.String(flexible)
 	if n := d.ArrayLen(flexible, 12); n >= 0 {
-		v.Partitions = make([]ListOffsetsRequestListOffsetsPartition, n)
+		v.Partitions = make([]ListOffsetsRequestPartition, n)
 		for i := range v.Partitions {
 			v.Partitions[i].readFrom(d, version)
 		}
 	} else {
-		d.Fail(fmt.Errorf("ListOffsetsRequestListOffsetsTopic.Partitions: %w", codec.ErrUnexpectedNull))
+		d.Fail(fmt.Errorf("ListOffsetsRequestTopic.Partitions: %w", codec.ErrUnexpectedNull))
 	}
 	if flexible {
 		v.UnknownTags = d.SkipTags(nil)
@@ -195,7 +195,7 @@ func (v *ListOffsetsRequestListOffsetsTopic) readFrom(d *codec.Decoder, version 
 
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
-func (v *ListOffsetsRequestListOffsetsTopic) validate(version int16) error {
+func (v *ListOffsetsRequestTopic) validate(version int16) error {
 	for i := range v.Partitions {
 		if err := v.Partitions[i].validate(version); err != nil {
 			return err
@@ -204,9 +204,8 @@ func (v *ListOffsetsRequestListOffsetsTopic) validate(version int16) error {
 	return nil
 }
 
-// ListOffsetsRequestListOffsetsPartition is an element of
-// ListOffsetsRequestListOffsetsTopic.Partitions.
-type ListOffsetsRequestListOffsetsPartition struct {
+// ListOffsetsRequestPartition is an element of ListOffsetsRequestTopic.Partitions.
+type ListOffsetsRequestPartition struct {
 	// The partition index (versions 1-10).
 	PartitionIndex int32
 	// The current leader epoch (versions 4-10; default -1; ignorable).
@@ -220,14 +219,14 @@ type ListOffsetsRequestListOffsetsPartition struct {
 
 // Default sets every field to its schema default; fields without one become zero. Decode
 // starts from these values, so fields absent at the decoded version keep them.
-func (v *ListOffsetsRequestListOffsetsPartition) Default() {
-	*v = ListOffsetsRequestListOffsetsPartition{}
+func (v *ListOffsetsRequestPartition) Default() {
+	*v = ListOffsetsRequestPartition{}
 	v.CurrentLeaderEpoch = -1
 }
 
 // isDefault reports whether every field holds its schema default, which is when a tagged
 // field of this type is left off the wire.
-func (v *ListOffsetsRequestListOffsetsPartition) isDefault() bool {
+func (v *ListOffsetsRequestPartition) isDefault() bool {
 	return len(v.UnknownTags) == 0 &&
 		v.PartitionIndex == 0 &&
 		v.CurrentLeaderEpoch == -1 &&
@@ -235,7 +234,7 @@ func (v *ListOffsetsRequestListOffsetsPartition) isDefault() bool {
 }
 
 // appendTo appends v encoded at the given version.
-func (v *ListOffsetsRequestListOffsetsPartition) appendTo(dst []byte, version int16) []byte {
+func (v *ListOffsetsRequestPartition) appendTo(dst []byte, version int16) []byte {
 	flexible := version >= 6
 	dst = codec.AppendInt32(dst, v.PartitionIndex)
 	if version >= 4 {
@@ -249,7 +248,7 @@ func (v *ListOffsetsRequestListOffsetsPartition) appendTo(dst []byte, version in
 }
 
 // readFrom decodes v at the given version, starting from the defaults. Errors latch in d.
-func (v *ListOffsetsRequestListOffsetsPartition) readFrom(d *codec.Decoder, version int16) {
+func (v *ListOffsetsRequestPartition) readFrom(d *codec.Decoder, version int16) {
 	flexible := version >= 6
 	v.Default()
 	v.PartitionIndex = d.Int32()
@@ -264,7 +263,7 @@ func (v *ListOffsetsRequestListOffsetsPartition) readFrom(d *codec.Decoder, vers
 
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
-func (v *ListOffsetsRequestListOffsetsPartition) validate(version int16) error {
+func (v *ListOffsetsRequestPartition) validate(version int16) error {
 	return nil
 }
 
@@ -275,7 +274,7 @@ type ListOffsetsResponse struct {
 	// violation, or zero if the request did not violate any quota (versions 2-10; ignorable).
 	ThrottleTimeMs int32
 	// Each topic in the response (versions 1-10).
-	Topics []ListOffsetsResponseListOffsetsTopicResponse
+	Topics []ListOffsetsResponseTopicResponse
 	// UnknownTags holds the tagged fields this version of troupe does not know, in wire order;
 	// encoding writes them back unchanged.
 	UnknownTags codec.Tags
@@ -311,7 +310,7 @@ func (v *ListOffsetsResponse) readFrom(d *codec.Decoder, version int16) {
 		v.ThrottleTimeMs = d.Int32()
 	}
 	if n := d.ArrayLen(flexible, 3); n >= 0 {
-		v.Topics = make([]ListOffsetsResponseListOffsetsTopicResponse, n)
+		v.Topics = make([]ListOffsetsResponseTopicResponse, n)
 		for i := range v.Topics {
 			v.Topics[i].readFrom(d, version)
 		}
@@ -374,12 +373,12 @@ func (v *ListOffsetsResponse) Validate(version int16) error {
 	return nil
 }
 
-// ListOffsetsResponseListOffsetsTopicResponse is an element of ListOffsetsResponse.Topics.
-type ListOffsetsResponseListOffsetsTopicResponse struct {
+// ListOffsetsResponseTopicResponse is an element of ListOffsetsResponse.Topics.
+type ListOffsetsResponseTopicResponse struct {
 	// The topic name (versions 1-10).
 	Name string
 	// Each partition in the response (versions 1-10).
-	Partitions []ListOffsetsResponseListOffsetsPartitionResponse
+	Partitions []ListOffsetsResponsePartitionResponse
 	// UnknownTags holds the tagged fields this version of troupe does not know, in wire order;
 	// encoding writes them back unchanged.
 	UnknownTags codec.Tags
@@ -387,20 +386,20 @@ type ListOffsetsResponseListOffsetsTopicResponse struct {
 
 // Default sets every field to its schema default; fields without one become zero. Decode
 // starts from these values, so fields absent at the decoded version keep them.
-func (v *ListOffsetsResponseListOffsetsTopicResponse) Default() {
-	*v = ListOffsetsResponseListOffsetsTopicResponse{}
+func (v *ListOffsetsResponseTopicResponse) Default() {
+	*v = ListOffsetsResponseTopicResponse{}
 }
 
 // isDefault reports whether every field holds its schema default, which is when a tagged
 // field of this type is left off the wire.
-func (v *ListOffsetsResponseListOffsetsTopicResponse) isDefault() bool {
+func (v *ListOffsetsResponseTopicResponse) isDefault() bool {
 	return len(v.UnknownTags) == 0 &&
 		v.Name == "" &&
 		len(v.Partitions) == 0
 }
 
 // appendTo appends v encoded at the given version.
-func (v *ListOffsetsResponseListOffsetsTopicResponse) appendTo(dst []byte, version int16) []byte {
+func (v *ListOffsetsResponseTopicResponse) appendTo(dst []byte, version int16) []byte {
 	flexible := version >= 6
 	dst = codec.AppendString(dst, v.Name, flexible)
 	dst = codec.AppendArrayLen(dst, len(v.Partitions), flexible)
@@ -414,17 +413,17 @@ func (v *ListOffsetsResponseListOffsetsTopicResponse) appendTo(dst []byte, versi
 }
 
 // readFrom decodes v at the given version, starting from the defaults. Errors latch in d.
-func (v *ListOffsetsResponseListOffsetsTopicResponse) readFrom(d *codec.Decoder, version int16) {
+func (v *ListOffsetsResponseTopicResponse) readFrom(d *codec.Decoder, version int16) {
 	flexible := version >= 6
 	v.Default()
 	v.Name = d.String(flexible)
 	if n := d.ArrayLen(flexible, 22); n >= 0 {
-		v.Partitions = make([]ListOffsetsResponseListOffsetsPartitionResponse, n)
+		v.Partitions = make([]ListOffsetsResponsePartitionResponse, n)
 		for i := range v.Partitions {
 			v.Partitions[i].readFrom(d, version)
 		}
 	} else {
-		d.Fail(fmt.Errorf("ListOffsetsResponseListOffsetsTopicResponse.Partitions: %w", codec.ErrUnexpectedNull))
+		d.Fail(fmt.Errorf("ListOffsetsResponseTopicResponse.Partitions: %w", codec.ErrUnexpectedNull))
 	}
 	if flexible {
 		v.UnknownTags = d.SkipTags(nil)
@@ -433,7 +432,7 @@ func (v *ListOffsetsResponseListOffsetsTopicResponse) readFrom(d *codec.Decoder,
 
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
-func (v *ListOffsetsResponseListOffsetsTopicResponse) validate(version int16) error {
+func (v *ListOffsetsResponseTopicResponse) validate(version int16) error {
 	for i := range v.Partitions {
 		if err := v.Partitions[i].validate(version); err != nil {
 			return err
@@ -442,9 +441,9 @@ func (v *ListOffsetsResponseListOffsetsTopicResponse) validate(version int16) er
 	return nil
 }
 
-// ListOffsetsResponseListOffsetsPartitionResponse is an element of
-// ListOffsetsResponseListOffsetsTopicResponse.Partitions.
-type ListOffsetsResponseListOffsetsPartitionResponse struct {
+// ListOffsetsResponsePartitionResponse is an element of
+// ListOffsetsResponseTopicResponse.Partitions.
+type ListOffsetsResponsePartitionResponse struct {
 	// The partition index (versions 1-10).
 	PartitionIndex int32
 	// The partition error code, or 0 if there was no error (versions 1-10).
@@ -462,8 +461,8 @@ type ListOffsetsResponseListOffsetsPartitionResponse struct {
 
 // Default sets every field to its schema default; fields without one become zero. Decode
 // starts from these values, so fields absent at the decoded version keep them.
-func (v *ListOffsetsResponseListOffsetsPartitionResponse) Default() {
-	*v = ListOffsetsResponseListOffsetsPartitionResponse{}
+func (v *ListOffsetsResponsePartitionResponse) Default() {
+	*v = ListOffsetsResponsePartitionResponse{}
 	v.Timestamp = -1
 	v.Offset = -1
 	v.LeaderEpoch = -1
@@ -471,7 +470,7 @@ func (v *ListOffsetsResponseListOffsetsPartitionResponse) Default() {
 
 // isDefault reports whether every field holds its schema default, which is when a tagged
 // field of this type is left off the wire.
-func (v *ListOffsetsResponseListOffsetsPartitionResponse) isDefault() bool {
+func (v *ListOffsetsResponsePartitionResponse) isDefault() bool {
 	return len(v.UnknownTags) == 0 &&
 		v.PartitionIndex == 0 &&
 		v.ErrorCode == 0 &&
@@ -481,7 +480,7 @@ func (v *ListOffsetsResponseListOffsetsPartitionResponse) isDefault() bool {
 }
 
 // appendTo appends v encoded at the given version.
-func (v *ListOffsetsResponseListOffsetsPartitionResponse) appendTo(dst []byte, version int16) []byte {
+func (v *ListOffsetsResponsePartitionResponse) appendTo(dst []byte, version int16) []byte {
 	flexible := version >= 6
 	dst = codec.AppendInt32(dst, v.PartitionIndex)
 	dst = codec.AppendInt16(dst, v.ErrorCode)
@@ -497,7 +496,7 @@ func (v *ListOffsetsResponseListOffsetsPartitionResponse) appendTo(dst []byte, v
 }
 
 // readFrom decodes v at the given version, starting from the defaults. Errors latch in d.
-func (v *ListOffsetsResponseListOffsetsPartitionResponse) readFrom(d *codec.Decoder, version int16) {
+func (v *ListOffsetsResponsePartitionResponse) readFrom(d *codec.Decoder, version int16) {
 	flexible := version >= 6
 	v.Default()
 	v.PartitionIndex = d.Int32()
@@ -514,9 +513,9 @@ func (v *ListOffsetsResponseListOffsetsPartitionResponse) readFrom(d *codec.Deco
 
 // validate reports the first field that cannot be encoded at version: a field the version
 // lacks that holds a non-default value and is not ignorable.
-func (v *ListOffsetsResponseListOffsetsPartitionResponse) validate(version int16) error {
+func (v *ListOffsetsResponsePartitionResponse) validate(version int16) error {
 	if version < 4 && v.LeaderEpoch != -1 {
-		return fmt.Errorf("ListOffsetsResponseListOffsetsPartitionResponse.LeaderEpoch (versions 4-10) at version %d: %w", version, ErrFieldNotInVersion)
+		return fmt.Errorf("ListOffsetsResponsePartitionResponse.LeaderEpoch (versions 4-10) at version %d: %w", version, ErrFieldNotInVersion)
 	}
 	return nil
 }

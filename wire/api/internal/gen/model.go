@@ -83,10 +83,15 @@ func newMsg(a *api, m *message) (*gmsg, error) {
 }
 
 // structName names a nested struct: the message name followed by the schema's struct name,
-// unless the schema name already starts with the message name.
+// unless the schema name already starts with the message name; a schema name that starts
+// with the API's name loses that prefix ("ListOffsetsTopic" in ListOffsetsRequest becomes
+// ListOffsetsRequestTopic, not ListOffsetsRequestListOffsetsTopic).
 func (g *gmsg) structName(schemaName string) string {
 	if strings.HasPrefix(schemaName, g.m.Name) {
 		return goName(schemaName)
+	}
+	if rest, ok := strings.CutPrefix(schemaName, g.api.Name); ok && rest != "" && rest[0] >= 'A' && rest[0] <= 'Z' {
+		schemaName = rest
 	}
 	return goName(g.m.Name) + goName(schemaName)
 }
