@@ -39,9 +39,6 @@ func (c Codec) String() string {
 	return "codec(" + strconv.Itoa(int(c)) + ")"
 }
 
-// valid reports whether c is one of the five codecs Kafka defines.
-func (c Codec) valid() bool { return c >= None && c <= Zstd }
-
 // Attributes is a batch's 16-bit attributes field.
 type Attributes int16
 

@@ -40,9 +40,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // assigned, and the sequence number of the batch's first record. Record i of the batch has
 // sequence BaseSequence+i (wrapping at MaxInt32 to 0, which is the broker's business).
 type Producer struct {
-	ID           int64
-	Epoch        int16
-	BaseSequence int32
+	ID           int64 // producerId from InitProducerId, -1 without idempotence
+	Epoch        int16 // producerEpoch, -1 without idempotence
+	BaseSequence int32 // sequence of the first record, -1 without idempotence
 }
 
 // NoProducer returns the stamp of a batch written without idempotence: every field -1,
@@ -59,19 +59,33 @@ func NoProducer() Producer { return Producer{ID: -1, Epoch: -1, BaseSequence: -1
 // both timestamps are the message's timestamp (-1 for magic 0), and Attributes carry the
 // message's codec and timestamp type bits, which sit at the same positions.
 type Batch struct {
-	BaseOffset      int64
-	Length          int32 // batchLength: the bytes that follow the length field
-	LeaderEpoch     int32 // partitionLeaderEpoch; -1 when unknown
-	Magic           int8
-	CRC             uint32
-	Attributes      Attributes
+	// BaseOffset is the offset of the first record (offset delta 0).
+	BaseOffset int64
+	// Length is the batchLength field: the bytes that follow it, so len(Raw) == 12+Length.
+	Length int32
+	// LeaderEpoch is the partition leader epoch the broker stored the batch under, or -1.
+	LeaderEpoch int32
+	// Magic is the format: 2, or 0 and 1 for legacy messages.
+	Magic int8
+	// CRC is the stored checksum; the Scanner has verified it.
+	CRC uint32
+	// Attributes carry the codec, timestamp type, transactional and control bits.
+	Attributes Attributes
+	// LastOffsetDelta is the offset delta of the last record the batch was written with;
+	// compaction may have removed records but keeps this field.
 	LastOffsetDelta int32
-	BaseTimestamp   int64 // milliseconds since the Unix epoch
-	MaxTimestamp    int64 // milliseconds since the Unix epoch
-	ProducerID      int64
-	ProducerEpoch   int16
-	BaseSequence    int32
-	NumRecords      int32
+	// BaseTimestamp is the first record's timestamp in milliseconds since the Unix epoch
+	// (or the delete horizon, see Attributes.DeleteHorizon); -1 for none.
+	BaseTimestamp int64
+	// MaxTimestamp is the largest record timestamp, or the broker's append time when
+	// Attributes.LogAppendTime; -1 for none.
+	MaxTimestamp int64
+	// ProducerID, ProducerEpoch and BaseSequence are the idempotence stamp; -1 without.
+	ProducerID    int64
+	ProducerEpoch int16
+	BaseSequence  int32
+	// NumRecords is the recordCount field: how many records the records section holds.
+	NumRecords int32
 
 	// Records is the records section exactly as on the wire: compressed with
 	// Attributes.Codec(), or for a legacy message, the message from its crc on.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/troupe-go/troupe"
@@ -124,20 +125,28 @@ func (b *Builder) Append(r *troupe.Record) {
 		b.maxTS = ts
 	}
 
+	// Make room once, then write in place: cheaper than an append per field.
 	w := b.records
-	w = appendVarint(w, int32(body))
-	w = append(w, 0) // record attributes: unused
-	w = appendVarlong(w, tsDelta)
-	w = appendVarint(w, b.n)
-	w = appendBytes(w, r.Key)
-	w = appendBytes(w, r.Value)
-	w = appendVarint(w, int32(len(r.Headers)))
+	if need := 5 + body; cap(w)-len(w) < need {
+		w = slices.Grow(w, need)
+	}
+	p := len(w)
+	w = w[:cap(w)]
+	p += putUvarint(w[p:], uint64(zigzag32(int32(body))))
+	w[p] = 0 // record attributes: unused
+	p++
+	p += putUvarint(w[p:], zigzag64(tsDelta))
+	p += putUvarint(w[p:], uint64(zigzag32(b.n)))
+	p += putBytes(w[p:], r.Key)
+	p += putBytes(w[p:], r.Value)
+	p += putUvarint(w[p:], uint64(zigzag32(int32(len(r.Headers)))))
 	for i := range r.Headers {
 		h := &r.Headers[i]
-		w = appendVarint(w, int32(len(h.Key)))
-		w = append(w, h.Key...)
-		w = appendBytes(w, h.Value)
+		p += putUvarint(w[p:], uint64(zigzag32(int32(len(h.Key)))))
+		p += copy(w[p:], h.Key)
+		p += putBytes(w[p:], h.Value)
 	}
+	w = w[:p]
 	b.records = w
 	b.n++
 }
@@ -223,12 +232,15 @@ func bytesLen(p []byte) int {
 	return varintLen(int32(len(p))) + len(p)
 }
 
-// appendBytes appends a nullable byte string: its varint length (-1 for nil) and bytes.
-func appendBytes(w, p []byte) []byte {
+// putBytes writes a nullable byte string, its varint length (-1 for nil) and bytes, at the
+// start of w, which must have room, and returns the number of bytes written.
+func putBytes(w, p []byte) int {
 	if p == nil {
-		return append(w, 1) // zig-zag -1
+		w[0] = 1 // zig-zag -1
+		return 1
 	}
-	return append(appendVarint(w, int32(len(p))), p...)
+	n := putUvarint(w, uint64(zigzag32(int32(len(p)))))
+	return n + copy(w[n:], p)
 }
 
 // unixMilli converts a record timestamp from the wire: -1 ("no timestamp") becomes the

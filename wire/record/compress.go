@@ -23,8 +23,8 @@ import (
 //   - zstd: zstd's native levels 1 to 22, mapped onto four encoder speeds (below 3
 //     fastest, 3-5 default, 6-9 better, 10 and up best); default 3.
 type Compression struct {
-	Codec Codec
-	Level int
+	Codec Codec // the codec; None disables compression
+	Level int   // codec-specific level as above; 0 for the default
 }
 
 // Compressor compresses records sections with one codec at one level. It keeps encoder

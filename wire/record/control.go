@@ -18,8 +18,8 @@ const (
 
 // ControlKey is the key of a control record: a version and a type, both int16.
 type ControlKey struct {
-	Version int16
-	Type    ControlType
+	Version int16       // key schema version; 0 today
+	Type    ControlType // abort or commit
 }
 
 // ParseControlKey reads the key of the record in a control batch. It returns an error

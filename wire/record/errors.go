@@ -14,8 +14,8 @@ var (
 	ErrChecksum = &wrapErr{msg: "record: checksum mismatch", parent: ErrCorrupt}
 
 	// ErrTooLarge marks a compressed batch that decompresses to more than the
-	// [Decoder]'s MaxDecompressedSize. Decompression stops as soon as the limit is
-	// passed; the limit is never exceeded by more than one compression block.
+	// [Decoder]'s MaxDecompressedSize. Decompression stops once its output passes the
+	// limit (by at most one compression block); nothing is decompressed in full first.
 	ErrTooLarge = errors.New("record: decompressed batch exceeds the size limit")
 
 	// ErrUnsupported marks input that is well formed but that this package does not

@@ -33,7 +33,9 @@ type Scanner struct {
 //
 // When First is true no whole batch came before the cut one, so fetching again with the
 // same size limit returns the same cut batch: the consumer must raise its per-partition
-// fetch size to at least Need (when Need is known) to make progress.
+// fetch size to at least Need to make progress (to more than Have when Need is 0). Need
+// comes from a header whose CRC cannot be checked until the whole batch has arrived, so
+// a consumer bounds how far it is willing to raise its limit.
 type Tail struct {
 	// Have is the number of bytes of the cut batch present; 0 when the input ended on a
 	// batch boundary.

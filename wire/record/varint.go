@@ -12,37 +12,43 @@ func zigzag32(v int32) uint32 { return uint32(v<<1) ^ uint32(v>>31) }
 // zigzag64 is zigzag32 for 64-bit values.
 func zigzag64(v int64) uint64 { return uint64(v<<1) ^ uint64(v>>63) }
 
-// uvarintLen returns the number of bytes appendUvarint writes for u.
+// uvarintLen returns the number of bytes putUvarint writes for u.
 func uvarintLen(u uint64) int { return (bits.Len64(u|1) + 6) / 7 }
 
-// varintLen returns the number of bytes appendVarint writes for v.
+// varintLen returns the number of bytes v takes as a zig-zag varint.
 func varintLen(v int32) int { return uvarintLen(uint64(zigzag32(v))) }
 
-// varlongLen returns the number of bytes appendVarlong writes for v.
+// varlongLen returns the number of bytes v takes as a zig-zag varlong.
 func varlongLen(v int64) int { return uvarintLen(zigzag64(v)) }
 
-// appendUvarint appends u in base-128, least significant group first.
-func appendUvarint(b []byte, u uint64) []byte {
+// putUvarint writes u at the start of w, which must have room for uvarintLen(u) bytes,
+// and returns the number of bytes written.
+func putUvarint(w []byte, u uint64) int {
+	i := 0
 	for u >= 0x80 {
-		b = append(b, byte(u)|0x80)
+		w[i] = byte(u) | 0x80
 		u >>= 7
+		i++
 	}
-	return append(b, byte(u))
+	w[i] = byte(u)
+	return i + 1
 }
-
-// appendVarint appends v as a zig-zag varint.
-func appendVarint(b []byte, v int32) []byte { return appendUvarint(b, uint64(zigzag32(v))) }
-
-// appendVarlong appends v as a zig-zag varlong.
-func appendVarlong(b []byte, v int64) []byte { return appendUvarint(b, zigzag64(v)) }
 
 // readVarint decodes a zig-zag varint from the start of b. It returns the value and the
 // number of bytes read, or n == 0 if b ends inside the varint or the encoding is longer
-// than 5 bytes or overflows 32 bits.
+// than 5 bytes or overflows 32 bits. The one-byte case is small enough to be inlined.
 func readVarint(b []byte) (v int32, n int) {
 	if len(b) > 0 && b[0] < 0x80 {
-		u := uint32(b[0])
-		return int32(u>>1) ^ -int32(u&1), 1
+		return int32(b[0]>>1) ^ -int32(b[0]&1), 1
+	}
+	return readVarintSlow(b)
+}
+
+// readVarintSlow is readVarint for encodings of two bytes or more.
+func readVarintSlow(b []byte) (v int32, n int) {
+	if len(b) > 1 && b[1] < 0x80 {
+		u := uint32(b[0]&0x7f) | uint32(b[1])<<7
+		return int32(u>>1) ^ -int32(u&1), 2
 	}
 	var u uint32
 	for i := 0; i < 5 && i < len(b); i++ {
