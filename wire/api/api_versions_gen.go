@@ -258,7 +258,9 @@ func (v *APIVersionsResponse) readFrom(d *codec.Decoder, version int16) {
 			switch {
 			case tag == 0 && version >= 3:
 				outer := d
-				d := codec.NewDecoder(data)
+				var sub codec.Decoder
+				sub.Reset(data)
+				d := &sub
 				if n := d.ArrayLen(flexible, 1); n >= 0 {
 					v.SupportedFeatures = make([]APIVersionsResponseSupportedFeatureKey, n)
 					for i := range v.SupportedFeatures {
@@ -272,14 +274,18 @@ func (v *APIVersionsResponse) readFrom(d *codec.Decoder, version int16) {
 				}
 			case tag == 1 && version >= 3:
 				outer := d
-				d := codec.NewDecoder(data)
+				var sub codec.Decoder
+				sub.Reset(data)
+				d := &sub
 				v.FinalizedFeaturesEpoch = d.Int64()
 				if err := d.Finish(); err != nil {
 					outer.Fail(fmt.Errorf("tagged field APIVersionsResponse.FinalizedFeaturesEpoch: %w", err))
 				}
 			case tag == 2 && version >= 3:
 				outer := d
-				d := codec.NewDecoder(data)
+				var sub codec.Decoder
+				sub.Reset(data)
+				d := &sub
 				if n := d.ArrayLen(flexible, 1); n >= 0 {
 					v.FinalizedFeatures = make([]APIVersionsResponseFinalizedFeatureKey, n)
 					for i := range v.FinalizedFeatures {
@@ -293,7 +299,9 @@ func (v *APIVersionsResponse) readFrom(d *codec.Decoder, version int16) {
 				}
 			case tag == 3 && version >= 3:
 				outer := d
-				d := codec.NewDecoder(data)
+				var sub codec.Decoder
+				sub.Reset(data)
+				d := &sub
 				v.ZkMigrationReady = d.Bool()
 				if err := d.Finish(); err != nil {
 					outer.Fail(fmt.Errorf("tagged field APIVersionsResponse.ZkMigrationReady: %w", err))

@@ -561,7 +561,9 @@ func (v *CreateTopicsResponseCreatableTopicResult) readFrom(d *codec.Decoder, ve
 			switch {
 			case tag == 0 && version >= 5:
 				outer := d
-				d := codec.NewDecoder(data)
+				var sub codec.Decoder
+				sub.Reset(data)
+				d := &sub
 				v.TopicConfigErrorCode = d.Int16()
 				if err := d.Finish(); err != nil {
 					outer.Fail(fmt.Errorf("tagged field CreateTopicsResponseCreatableTopicResult.TopicConfigErrorCode: %w", err))

@@ -167,14 +167,18 @@ func (v *FetchRequest) readFrom(d *codec.Decoder, version int16) {
 			switch {
 			case tag == 0 && version >= 12:
 				outer := d
-				d := codec.NewDecoder(data)
+				var sub codec.Decoder
+				sub.Reset(data)
+				d := &sub
 				v.ClusterID = d.NullableString(flexible)
 				if err := d.Finish(); err != nil {
 					outer.Fail(fmt.Errorf("tagged field FetchRequest.ClusterID: %w", err))
 				}
 			case tag == 1 && version >= 15:
 				outer := d
-				d := codec.NewDecoder(data)
+				var sub codec.Decoder
+				sub.Reset(data)
+				d := &sub
 				v.ReplicaState.readFrom(d, version)
 				if err := d.Finish(); err != nil {
 					outer.Fail(fmt.Errorf("tagged field FetchRequest.ReplicaState: %w", err))
@@ -533,14 +537,18 @@ func (v *FetchRequestPartition) readFrom(d *codec.Decoder, version int16) {
 			switch {
 			case tag == 0 && version >= 17:
 				outer := d
-				d := codec.NewDecoder(data)
+				var sub codec.Decoder
+				sub.Reset(data)
+				d := &sub
 				v.ReplicaDirectoryID = d.UUID()
 				if err := d.Finish(); err != nil {
 					outer.Fail(fmt.Errorf("tagged field FetchRequestPartition.ReplicaDirectoryID: %w", err))
 				}
 			case tag == 1 && version == 18:
 				outer := d
-				d := codec.NewDecoder(data)
+				var sub codec.Decoder
+				sub.Reset(data)
+				d := &sub
 				v.HighWatermark = d.Int64()
 				if err := d.Finish(); err != nil {
 					outer.Fail(fmt.Errorf("tagged field FetchRequestPartition.HighWatermark: %w", err))
@@ -736,7 +744,9 @@ func (v *FetchResponse) readFrom(d *codec.Decoder, version int16) {
 			switch {
 			case tag == 0 && version >= 16:
 				outer := d
-				d := codec.NewDecoder(data)
+				var sub codec.Decoder
+				sub.Reset(data)
+				d := &sub
 				if n := d.ArrayLen(flexible, 1); n >= 0 {
 					v.NodeEndpoints = make([]FetchResponseNodeEndpoint, n)
 					for i := range v.NodeEndpoints {
@@ -1062,21 +1072,27 @@ func (v *FetchResponsePartitionData) readFrom(d *codec.Decoder, version int16) {
 			switch {
 			case tag == 0 && version >= 12:
 				outer := d
-				d := codec.NewDecoder(data)
+				var sub codec.Decoder
+				sub.Reset(data)
+				d := &sub
 				v.DivergingEpoch.readFrom(d, version)
 				if err := d.Finish(); err != nil {
 					outer.Fail(fmt.Errorf("tagged field FetchResponsePartitionData.DivergingEpoch: %w", err))
 				}
 			case tag == 1 && version >= 12:
 				outer := d
-				d := codec.NewDecoder(data)
+				var sub codec.Decoder
+				sub.Reset(data)
+				d := &sub
 				v.CurrentLeader.readFrom(d, version)
 				if err := d.Finish(); err != nil {
 					outer.Fail(fmt.Errorf("tagged field FetchResponsePartitionData.CurrentLeader: %w", err))
 				}
 			case tag == 2 && version >= 12:
 				outer := d
-				d := codec.NewDecoder(data)
+				var sub codec.Decoder
+				sub.Reset(data)
+				d := &sub
 				v.SnapshotID.readFrom(d, version)
 				if err := d.Finish(); err != nil {
 					outer.Fail(fmt.Errorf("tagged field FetchResponsePartitionData.SnapshotID: %w", err))

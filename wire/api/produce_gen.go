@@ -335,7 +335,9 @@ func (v *ProduceResponse) readFrom(d *codec.Decoder, version int16) {
 			switch {
 			case tag == 0 && version >= 10:
 				outer := d
-				d := codec.NewDecoder(data)
+				var sub codec.Decoder
+				sub.Reset(data)
+				d := &sub
 				if n := d.ArrayLen(flexible, 1); n >= 0 {
 					v.NodeEndpoints = make([]ProduceResponseNodeEndpoint, n)
 					for i := range v.NodeEndpoints {
@@ -626,7 +628,9 @@ func (v *ProduceResponsePartitionProduceResponse) readFrom(d *codec.Decoder, ver
 			switch {
 			case tag == 0 && version >= 10:
 				outer := d
-				d := codec.NewDecoder(data)
+				var sub codec.Decoder
+				sub.Reset(data)
+				d := &sub
 				v.CurrentLeader.readFrom(d, version)
 				if err := d.Finish(); err != nil {
 					outer.Fail(fmt.Errorf("tagged field ProduceResponsePartitionProduceResponse.CurrentLeader: %w", err))

@@ -294,7 +294,9 @@ func (g *gmsg) emitRead(w *writer, s *gstruct) {
 			}
 			w.p("\t\t\tcase tag == %d%s:", gf.tag, cond)
 			w.p("\t\t\t\touter := d")
-			w.p("\t\t\t\td := codec.NewDecoder(data)")
+			w.p("\t\t\t\tvar sub codec.Decoder")
+			w.p("\t\t\t\tsub.Reset(data)")
+			w.p("\t\t\t\td := &sub")
 			decodeValue(w, gf, "v."+gf.goName)
 			w.p("\t\t\t\tif err := d.Finish(); err != nil {")
 			w.p("\t\t\t\t\touter.Fail(fmt.Errorf(\"tagged field %s.%s: %%w\", err))", s.name, gf.goName)
