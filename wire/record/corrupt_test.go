@@ -168,3 +168,22 @@ func TestUnknownCodec(t *testing.T) {
 		t.Fatalf("codec 5: %v", err)
 	}
 }
+
+// TestDecodeHandMadeBatch: a Batch built by hand rather than by the Scanner must not
+// make Decode panic whatever its fields say.
+func TestDecodeHandMadeBatch(t *testing.T) {
+	var d Decoder
+	for _, b := range []Batch{
+		{Magic: 2, NumRecords: -1},
+		{Magic: 2, NumRecords: 1 << 30, Records: []byte{1, 2, 3}},
+		{Magic: 2, NumRecords: 1, Attributes: Attributes(Gzip), Records: []byte{0x1f, 0x8b}},
+		{Magic: 1, Records: []byte{1}},
+		{Magic: 0},
+		{Magic: -1},
+		{Magic: 3},
+	} {
+		if _, err := d.Decode(nil, &b, "t", 0); err == nil {
+			t.Errorf("%+v decoded", b)
+		}
+	}
+}

@@ -28,6 +28,11 @@ import (
 // if it lacks capacity), plus per batch one decompression buffer when compressed, and one
 // header array and one key buffer when any record has headers (more only if later records
 // carry more headers than the first suggested).
+//
+// Memory: a record needs at least 7 bytes on the wire and about 150 bytes as a
+// troupe.Record, so one batch can expand up to about 20 times its decompressed size in
+// dst. MaxDecompressedSize is therefore the knob that bounds a consumer's memory per
+// batch, not only its decompression work.
 type Decoder struct {
 	// MaxDecompressedSize caps the decompressed size of one batch's records; zero means
 	// DefaultMaxDecompressedSize. A batch that would decompress to more fails with
@@ -89,7 +94,7 @@ func (d *Decoder) limit() int {
 // capacity it wrote to cleared.
 func (d *Decoder) decodeV2(dst []troupe.Record, b *Batch, data []byte, topic string, partition int32) ([]troupe.Record, error) {
 	n := int(b.NumRecords)
-	if n > len(data)/minRecordSize {
+	if n < 0 || n > len(data)/minRecordSize {
 		return dst, fmt.Errorf("%w: %d records cannot fit in %d bytes", ErrCorrupt, n, len(data))
 	}
 	orig := len(dst)
