@@ -4,7 +4,16 @@ package actor
 
 //lint:file-ignore U1000 the checked-mode state types are empty and unused in normal builds
 
+import "unsafe"
+
 const checked = false
+
+// The protocol is free in normal builds: these fail to compile if Owned or an Owner's
+// checked-mode state ever takes a byte.
+var (
+	_ [0]struct{} = [unsafe.Sizeof(Owned{})]struct{}{}
+	_ [0]struct{} = [unsafe.Sizeof(ownerState{})]struct{}{}
+)
 
 type ownedState struct{}
 

@@ -168,6 +168,7 @@ func (s *Supervisor) runDue(ctx context.Context, now time.Time) error {
 			}
 			s.emit(BreakerHalfOpen{About: s.about(sl)})
 			sl.resume()
+			sl.delay = sl.breakerCfg.Timeout // what the restart waited for
 			if sl.proc == nil {
 				if err := s.restartChild(ctx, sl); err != nil {
 					return err
