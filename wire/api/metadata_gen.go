@@ -67,7 +67,7 @@ func (v *MetadataRequest) readFrom(d *codec.Decoder, version int16) {
 		for i := range v.Topics {
 			v.Topics[i].readFrom(d, version)
 		}
-	} else if !(version >= 1) {
+	} else if version < 1 {
 		d.Fail(fmt.Errorf("MetadataRequest.Topics: %w", codec.ErrUnexpectedNull))
 	}
 	if version >= 4 {

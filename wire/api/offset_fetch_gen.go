@@ -76,7 +76,7 @@ func (v *OffsetFetchRequest) readFrom(d *codec.Decoder, version int16) {
 			for i := range v.Topics {
 				v.Topics[i].readFrom(d, version)
 			}
-		} else if !(version >= 2) {
+		} else if version < 2 {
 			d.Fail(fmt.Errorf("OffsetFetchRequest.Topics: %w", codec.ErrUnexpectedNull))
 		}
 	}

@@ -24,8 +24,7 @@ func EndFrame(dst []byte, mark int) []byte {
 // previous result reads without allocating; otherwise a new slice of exactly the needed
 // size is allocated.
 //
-// A size above maxSize fails with [ErrFrameTooLarge] before anything is allocated or read
-// past the prefix; a negative size fails with [ErrInvalidLength]. A stream that ends inside
+// A size above maxSize fails with [ErrFrameTooLarge] before the body is allocated or read; a negative size fails with [ErrInvalidLength]. A stream that ends inside
 // the prefix or the body fails with [io.ErrUnexpectedEOF] (or [io.EOF] when it ends cleanly
 // before the first byte of the prefix).
 func ReadFrame(r io.Reader, buf []byte, maxSize int) ([]byte, error) {

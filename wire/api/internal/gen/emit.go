@@ -370,7 +370,7 @@ func decodeValue(w *writer, gf *gfield, x string) {
 			w.p("} else {")
 			w.p("d.Fail(fmt.Errorf(\"%s: %%w\", codec.ErrUnexpectedNull))", name)
 		default:
-			w.p("} else if !(%s) {", nc)
+			w.p("} else if %s {", negate(nc))
 			w.p("d.Fail(fmt.Errorf(\"%s: %%w\", codec.ErrUnexpectedNull))", name)
 		}
 		w.p("}")
