@@ -106,25 +106,32 @@ func (d *decompressors) zstd(src []byte, limit int) ([]byte, error) {
 		}
 		size = max(int(h.FrameContentSize), 1)
 	}
+	// The decoder's fast paths need 32 bytes of room past the output; with them the
+	// capacity may pass the limit by that much, so a success is checked against limit.
+	const overAlloc = 32
 	for {
-		dst := d.scratch[:0:min(cap(d.scratch), limit)]
-		if cap(dst) < size {
-			dst = make([]byte, 0, size)
+		dst := d.scratch[:0:min(cap(d.scratch), limit+overAlloc)]
+		if cap(dst) < size+overAlloc {
+			dst = make([]byte, 0, size+overAlloc)
 		}
+		room := cap(dst) - overAlloc // >= size; the scratch buffer may offer more
 		out, err := d.zd.DecodeAll(src, dst)
-		if cap(out) <= limit {
+		if cap(out) <= limit+overAlloc {
 			d.scratch = out[:0]
+		}
+		if err == nil && len(out) > limit {
+			return nil, fmt.Errorf("%w: zstd: more than %d bytes", ErrTooLarge, limit)
 		}
 		if err == nil {
 			return bytes.Clone(out), nil
 		}
-		if !errors.Is(err, zstd.ErrDecoderSizeExceeded) && len(out)+slack < cap(dst) {
+		if !errors.Is(err, zstd.ErrDecoderSizeExceeded) && len(out)+slack < room {
 			return nil, fmt.Errorf("%w: zstd: %v", ErrCorrupt, err)
 		}
-		if cap(dst) >= limit {
+		if room >= limit {
 			return nil, fmt.Errorf("%w: zstd: more than %d bytes", ErrTooLarge, limit)
 		}
-		size = min(2*cap(dst), limit)
+		size = min(2*room, limit)
 	}
 }
 
