@@ -444,6 +444,22 @@ func (mb *Mailbox[M]) Discard() {
 	}
 }
 
+// DropQueued hands every queued message to OnDrop, leaving the mailbox open and empty.
+// A supervisor uses it when a child's breaker opens and the child's messages are not worth
+// keeping until it recovers (a connection's pending requests should fail fast instead).
+func (mb *Mailbox[M]) DropQueued() {
+	mb.mu.Lock()
+	left := make([]M, mb.n)
+	mb.copyOutLocked(left)
+	clear(mb.ring)
+	mb.head, mb.n = 0, 0
+	mb.wakeSendersLocked()
+	mb.mu.Unlock()
+	for _, m := range left {
+		mb.drop(m)
+	}
+}
+
 // Suspend makes every send fail at once with err (which should wrap ErrUnavailable) and
 // wakes blocked senders with it, until Resume. Queued messages stay queued. A supervisor
 // suspends a child's mailbox while the child's circuit breaker is open.

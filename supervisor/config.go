@@ -149,6 +149,11 @@ type BreakerConfig struct {
 	// Timeout is how long the breaker stays open, and the quiet period that forgives
 	// earlier failures. Zero means 10s.
 	Timeout time.Duration
+	// DropQueued, when the breaker opens, hands the messages queued for the child to its
+	// mailbox's OnDrop instead of keeping them for the next incarnation: for children whose
+	// pending work should fail fast (a broker connection's requests) rather than wait out
+	// the breaker.
+	DropQueued bool
 }
 
 // DefaultBreakerTimeout is the Timeout of a BreakerConfig that leaves it zero.

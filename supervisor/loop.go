@@ -125,6 +125,9 @@ func (s *Supervisor) failed(ctx context.Context, sl *slot, err error) error {
 			sl.state = slotBroken
 			sl.probeAt = now.Add(sl.breakerCfg.Timeout)
 			sl.suspend(sl.unavailable)
+			if sl.breakerCfg.DropQueued {
+				sl.drop()
+			}
 			s.emit(BreakerOpened{About: s.about(sl), Until: sl.probeAt})
 		}
 	}

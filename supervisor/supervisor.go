@@ -151,6 +151,12 @@ func (s *Supervisor) Remove(ctx context.Context, name string) error {
 	return err
 }
 
+// RemoveAsync asks the supervisor to remove the named child as Remove does, without
+// waiting: it returns once the request is queued. An unknown name is ignored.
+func (s *Supervisor) RemoveAsync(name string) error {
+	return s.mb.Ref().TrySend(Control{kind: ctlRemove, name: name})
+}
+
 // Children lists the children in start order with their state, mailbox, and restart
 // count; a nested supervisor's Info lists its own children.
 func (s *Supervisor) Children() []actor.Info {
@@ -206,6 +212,7 @@ type slot struct {
 	suspend  func(error)
 	resume   func()
 	discard  func()
+	drop     func()
 	stats    func() actor.MailboxStats
 	children func() []actor.Info // for a nested supervisor
 
@@ -245,6 +252,7 @@ func newSlot[M any](spec ChildSpec[M], mb *actor.Mailbox[M]) *slot {
 		suspend:     mb.Suspend,
 		resume:      mb.Resume,
 		discard:     mb.Discard,
+		drop:        mb.DropQueued,
 		stats:       mb.Stats,
 		children:    spec.children,
 	}

@@ -1,0 +1,125 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/troupe-go/troupe/wire/api"
+)
+
+// Call is one request to a broker and, once done, its outcome. The caller fills in the
+// request fields and hands the Call to a connection (Handle.Send); the connection fills in
+// the outcome and calls Done exactly once, unless Send returned an error, in which case
+// Done is never called and the Call still belongs to the caller.
+//
+// Between Send and Done the Call belongs to the connection: the caller must not touch it.
+type Call struct {
+	// Request is what to send. Required.
+	Request api.Request
+	// Response, if set, is decoded into; otherwise the connection makes one of the
+	// request's type. Its byte slices alias the response frame, which is never reused.
+	Response api.Response
+	// VersionCap, if positive, is the highest version to send the request at; the
+	// connection uses the highest version both sides speak, up to the cap.
+	VersionCap int16
+	// Deadline bounds the whole call: waiting to be written, and the response. Zero means
+	// the connection's Config.RequestTimeout from when the call is written.
+	Deadline time.Time
+	// NoResponse marks a request the broker does not answer (a produce with acks=0): the
+	// call is done, successfully, once it is written.
+	NoResponse bool
+	// Done is called once the call is over, on one of the connection's goroutines, with
+	// Version, Response and Err set. It must not block: hand the Call to an actor's
+	// mailbox (sized for the caller's in-flight calls) or a buffered channel.
+	Done func(*Call)
+
+	// Version is the version the request was sent at (set before Done).
+	Version int16
+	// Err is nil if Response holds the broker's answer. Otherwise it is a *Error that
+	// says, with errors.Is(err, ErrMaybeSent) or ErrNotSent, whether the request may have
+	// reached the broker.
+	Err error
+
+	// Written by the connection before the call reaches its reader.
+	corr     int32
+	deadline time.Time
+	sent     atomic.Bool // some of the request's bytes were written
+	finished atomic.Bool // Done has been called
+}
+
+// finish records the outcome and calls Done. The connection calls it once per call; the
+// guard makes a second call a no-op rather than a second outcome.
+func (c *Call) finish(err error) {
+	if !c.finished.CompareAndSwap(false, true) {
+		return
+	}
+	c.Err = err
+	if c.Done != nil {
+		c.Done(c)
+	}
+}
+
+// Errors a Call can fail with. Every failure is a *Error that matches exactly one of
+// ErrNotSent and ErrMaybeSent, and one of the causes below or a protocol error.
+var (
+	// ErrNotSent: the request definitely did not reach the broker.
+	ErrNotSent = errors.New("broker: request not sent")
+	// ErrMaybeSent: the request may have reached the broker (and been acted on) though
+	// no response came back.
+	ErrMaybeSent = errors.New("broker: request may have been sent")
+
+	// ErrNetwork: dialing, writing or reading failed, or the broker closed the
+	// connection. Retriable.
+	ErrNetwork = errors.New("broker: network error")
+	// ErrRequestTimeout: the call's deadline passed before its response came. The
+	// connection is closed (a response can only be skipped by reading it). Retriable.
+	ErrRequestTimeout = errors.New("broker: request timed out")
+	// ErrConnStopped: the connection was stopped (its broker left the cluster, or the
+	// client is closing). Retriable elsewhere.
+	ErrConnStopped = errors.New("broker: connection stopped")
+	// ErrProtocol: the response could not be decoded, or did not match the request.
+	// The connection is closed. Retriable on a new connection.
+	ErrProtocol = errors.New("broker: protocol error")
+)
+
+// Error is how a Call, or a connection, fails.
+type Error struct {
+	Broker string  // the connection's name: node, purpose and address
+	Key    api.Key // the request's API key (-1 for a connection-level failure)
+	Sent   bool    // whether the request may have reached the broker
+	Err    error   // the cause: ErrNetwork, ErrRequestTimeout, ... wrapping the I/O error
+}
+
+func (e *Error) Error() string {
+	sent := "not sent"
+	if e.Sent {
+		sent = "may have been sent"
+	}
+	if e.Key < 0 {
+		return fmt.Sprintf("broker %s: %v", e.Broker, e.Err)
+	}
+	return fmt.Sprintf("broker %s: %v (%s): %v", e.Broker, e.Key, sent, e.Err)
+}
+
+// Is matches ErrMaybeSent when the request may have been sent and ErrNotSent otherwise.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrMaybeSent:
+		return e.Sent
+	case ErrNotSent:
+		return !e.Sent
+	}
+	return false
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Retriable reports whether a call that failed with err may succeed if sent again, here
+// or to another broker: network failures, timeouts, stopped or unavailable connections.
+// Kafka error codes inside a response are judged by package errcode, not here.
+func Retriable(err error) bool {
+	return errors.Is(err, ErrNetwork) || errors.Is(err, ErrRequestTimeout) ||
+		errors.Is(err, ErrConnStopped) || errors.Is(err, errUnavailable)
+}

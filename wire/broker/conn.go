@@ -1,0 +1,382 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/wire/api"
+	"github.com/troupe-go/troupe/wire/codec"
+	"github.com/troupe-go/troupe/wire/errcode"
+)
+
+// conn is the actor behind one broker connection: its run loop is the writer. Each
+// incarnation waits for its first call, dials, shakes hands (ApiVersions), starts a
+// reader, and then drains its mailbox of calls in batches, writing each batch with one
+// system call and pipelining up to MaxInflight requests. When anything fails, the whole
+// incarnation ends: every call it was given fails exactly once (not sent, or may have been
+// sent) and the supervisor reconnects, with backoff, behind a circuit breaker.
+//
+// Owner: the Pool's supervisor, which restarts it and stops it when its broker leaves the
+// cluster. The calls it holds (drained, in flight) are owned by it until their Done.
+type conn struct {
+	cfg      *Config
+	name     string // "node 1 produce 127.0.0.1:9092"
+	addr     string
+	versions *atomic.Pointer[Versions] // shared with Handles; survives reconnects
+
+	// One incarnation's state.
+	in       *actor.Inbox[*Call]
+	nc       net.Conn
+	vers     *Versions
+	corr     int32
+	queued   []*Call    // drained from the mailbox, not yet written
+	inflight chan *Call // handed to the reader in write order, awaiting a response
+	wbuf     []byte
+	unsent   []unsent // encoded into wbuf, not yet written
+	notSent  []*Call  // a failed write did not reach them: to be sent again
+	rd       *reader
+
+	inflightClosed bool
+}
+
+// Run is one incarnation of the connection.
+func (c *conn) Run(ctx context.Context, in *actor.Inbox[*Call]) (err error) {
+	c.in = in
+	defer func() { c.teardown(err) }()
+
+	// Connect lazily: a connection nobody uses never dials.
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-in.Ready():
+	}
+	if err := c.connect(ctx); err != nil {
+		// The calls waiting for this connection fail with its error, so that callers
+		// learn at once that the broker cannot be reached (and can route around it).
+		left, _ := in.Drain(nil)
+		for _, call := range left {
+			call.finish(c.fail(call.Request.APIKey(), false, ErrNetwork, err))
+		}
+		return err
+	}
+	in.MarkHealthy()
+	c.inflight = make(chan *Call, c.cfg.MaxInflight)
+	c.rd = &reader{name: c.name, nc: c.nc, inflight: c.inflight, maxBytes: c.cfg.MaxResponseBytes, done: make(chan struct{})}
+	go c.rd.run()
+	return c.writeLoop(ctx)
+}
+
+// writeLoop drains calls and writes them until the mailbox is closed and drained (a drain
+// stop), the context ends, or the connection fails.
+func (c *conn) writeLoop(ctx context.Context) error {
+	var batch []*Call
+	for {
+		// Take whatever is queued before waiting: the wake-up that made the connection
+		// dial has been consumed already.
+		var closed bool
+		batch, closed = c.in.Drain(batch[:0])
+		c.queued = batch
+		if err := c.writeQueued(ctx); err != nil {
+			return err
+		}
+		if closed {
+			return c.finishInflight(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.rd.done:
+			return c.rd.err
+		case <-c.in.Ready():
+		}
+	}
+}
+
+// writeQueued writes every queued call: it encodes them into one buffer and writes it
+// with one system call, flushing early when the pipelining limit is reached and it must
+// wait for the reader to make room. A call that cannot be sent at all (its deadline has
+// passed, no common version, invalid for its version) fails here, not sent.
+func (c *conn) writeQueued(ctx context.Context) error {
+	now := time.Now()
+	for len(c.queued) > 0 {
+		call := c.queued[0]
+		if err := c.prepare(call, now); err != nil {
+			c.queued = c.queued[1:]
+			call.finish(err)
+			continue
+		}
+		if !call.NoResponse {
+			// Take a pipelining slot before encoding: the reader may pop the call as
+			// soon as it is in the queue, and must find its correlation ID set.
+			select {
+			case c.inflight <- call:
+			default:
+				if err := c.flush(); err != nil {
+					return err
+				}
+				select {
+				case c.inflight <- call:
+				case <-ctx.Done():
+					return ctx.Err() // the call stays queued
+				case <-c.rd.done:
+					return c.rd.err
+				}
+			}
+		}
+		c.queued = c.queued[1:]
+		start := len(c.wbuf)
+		var err error
+		clientID := c.cfg.ClientID
+		if c.wbuf, err = api.AppendRequest(c.wbuf, call.Request, call.Version, call.corr, &clientID); err != nil {
+			// prepare checked everything AppendRequest checks; this cannot happen, and
+			// the connection cannot continue with a call in flight that was never written.
+			call.finish(c.fail(call.Request.APIKey(), false, ErrProtocol, err))
+			return c.fail(-1, false, ErrProtocol, err)
+		}
+		c.unsent = append(c.unsent, unsent{call: call, start: start})
+		if len(c.wbuf) >= 1<<20 {
+			if err := c.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	c.queued = nil
+	return c.flush()
+}
+
+// unsent is a call encoded into the write buffer and not yet written, with where its
+// frame starts in the buffer.
+type unsent struct {
+	call  *Call
+	start int
+}
+
+// prepare picks the call's version and sets its correlation ID and deadline.
+func (c *conn) prepare(call *Call, now time.Time) error {
+	key := call.Request.APIKey()
+	if !call.Deadline.IsZero() && !now.Before(call.Deadline) {
+		return c.fail(key, false, ErrRequestTimeout, errors.New("deadline passed before the request was written"))
+	}
+	v, err := c.vers.Pick(key, call.VersionCap)
+	if err != nil {
+		return c.fail(key, false, err, nil)
+	}
+	if err := call.Request.Validate(v); err != nil {
+		return c.fail(key, false, err, nil)
+	}
+	c.corr++
+	call.Version, call.corr = v, c.corr
+	call.deadline = call.Deadline
+	if call.deadline.IsZero() {
+		call.deadline = now.Add(c.cfg.RequestTimeout)
+	}
+	return nil
+}
+
+// flush writes the buffer. After a failed write, the calls whose frames start beyond what
+// was written definitely did not leave: they are kept (c.notSent) to be sent again on the
+// next connection; the others may have been sent.
+func (c *conn) flush() error {
+	if len(c.wbuf) == 0 {
+		return nil
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.cfg.RequestTimeout))
+	n, err := c.nc.Write(c.wbuf)
+	c.wbuf = c.wbuf[:0]
+	for _, u := range c.unsent {
+		if u.start < n {
+			u.call.sent.Store(true)
+		}
+	}
+	if err != nil {
+		err = c.fail(-1, n > 0, ErrNetwork, err)
+		for _, u := range c.unsent {
+			switch {
+			case !u.call.sent.Load():
+				c.notSent = append(c.notSent, u.call)
+			case u.call.NoResponse:
+				u.call.finish(c.fail(u.call.Request.APIKey(), true, ErrNetwork, err))
+			}
+		}
+	} else {
+		for _, u := range c.unsent {
+			if u.call.NoResponse {
+				u.call.finish(nil)
+			}
+		}
+	}
+	clear(c.unsent)
+	c.unsent = c.unsent[:0]
+	return err
+}
+
+// finishInflight is the end of a drain stop: no more writes; wait for every response.
+func (c *conn) finishInflight(ctx context.Context) error {
+	c.closeInflight()
+	select {
+	case <-c.rd.done:
+		return c.rd.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *conn) closeInflight() {
+	if !c.inflightClosed {
+		c.inflightClosed = true
+		close(c.inflight)
+	}
+}
+
+// teardown ends an incarnation: it closes the socket, joins the reader, and settles every
+// call the incarnation holds. Calls that may have been sent fail, exactly once, as maybe
+// sent. Calls that definitely were not sent go back to the head of the mailbox, in their
+// order, for the next connection: a broken connection fails only what it may have lost.
+// (Those past their deadline fail instead; while the breaker is open the supervisor hands
+// everything queued to OnDrop, which fails it fast.) teardown runs even when Run panics.
+func (c *conn) teardown(cause error) {
+	if c.nc != nil {
+		_ = c.nc.Close()
+	}
+	if c.rd != nil {
+		<-c.rd.done
+		if c.rd.err != nil && cause == nil {
+			cause = c.rd.err
+		}
+	}
+	if cause == nil {
+		cause = errors.New("connection closed")
+	}
+	reason := ErrNetwork
+	if errors.Is(cause, context.Canceled) || errors.Is(cause, ErrConnStopped) {
+		reason = ErrConnStopped
+	}
+	if c.inflight != nil {
+		c.closeInflight()
+		for call := range c.inflight {
+			if call.sent.Load() {
+				call.finish(c.fail(call.Request.APIKey(), true, reason, cause))
+			} // else: listed in c.notSent or c.unsent, in write order
+		}
+	}
+	var again []*Call
+	again = append(again, c.notSent...)
+	for _, u := range c.unsent {
+		again = append(again, u.call)
+	}
+	again = append(again, c.queued...)
+	if c.in != nil {
+		now := time.Now()
+		keep := again[:0]
+		for _, call := range again {
+			switch {
+			case call.finished.Load(): // the reader failed it while reading
+			case !call.Deadline.IsZero() && !now.Before(call.Deadline):
+				call.finish(c.fail(call.Request.APIKey(), false, ErrRequestTimeout, cause))
+			default:
+				keep = append(keep, call)
+			}
+		}
+		c.in.Unread(keep)
+	}
+	c.queued, c.unsent, c.notSent, c.inflight, c.rd, c.nc = nil, nil, nil, nil, nil, nil
+	c.inflightClosed = false
+}
+
+// fail builds the *Error for a call of key.
+func (c *conn) fail(key api.Key, sent bool, kind, cause error) error {
+	err := kind
+	if cause != nil && !errors.Is(cause, kind) {
+		err = fmt.Errorf("%w: %w", kind, cause)
+	}
+	var be *Error
+	if errors.As(cause, &be) {
+		err = fmt.Errorf("%w: %w", kind, be.Err)
+	}
+	return &Error{Broker: c.name, Key: key, Sent: sent, Err: err}
+}
+
+// connect dials and shakes hands within ConnectTimeout.
+func (c *conn) connect(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+	defer cancel()
+	nc, err := c.cfg.Dial(ctx, "tcp", c.addr)
+	if err != nil {
+		return c.fail(-1, false, ErrNetwork, fmt.Errorf("dial %s: %w", c.addr, err))
+	}
+	c.nc = nc
+	deadline, _ := ctx.Deadline()
+	_ = nc.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) }) // unblock on cancel
+	defer stop()
+	vers, err := c.handshake(nc)
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, ErrProtocol) {
+			err = fmt.Errorf("%w: %w", err, context.Cause(ctx))
+		}
+		return c.fail(-1, false, ErrNetwork, fmt.Errorf("handshake with %s: %w", c.addr, err))
+	}
+	_ = nc.SetDeadline(time.Time{})
+	c.vers = vers
+	c.versions.Store(vers)
+	return nil
+}
+
+// handshake sends ApiVersions at the highest version troupe speaks; a broker that does not
+// speak it answers UNSUPPORTED_VERSION with a v0 body listing its versions (KIP-511), and
+// the request is repeated at the highest version it offers.
+func (c *conn) handshake(nc net.Conn) (*Versions, error) {
+	_, v, _ := api.SupportedVersions(api.APIVersions)
+	var buf []byte
+	for attempt := 0; attempt < 2; attempt++ {
+		var req api.APIVersionsRequest
+		req.Default()
+		req.ClientSoftwareName, req.ClientSoftwareVersion = c.cfg.SoftwareName, c.cfg.SoftwareVersion
+		c.corr++
+		clientID := c.cfg.ClientID
+		frame, err := api.AppendRequest(buf[:0], &req, v, c.corr, &clientID)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := nc.Write(frame); err != nil {
+			return nil, err
+		}
+		body, err := codec.ReadFrame(nc, nil, c.cfg.MaxResponseBytes)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = fmt.Errorf("broker closed the connection during the handshake: %w", err)
+			}
+			return nil, err
+		}
+		var resp api.APIVersionsResponse
+		resp.Default()
+		decodeAt := v
+		if err := api.ReadResponse(body, &resp, decodeAt, c.corr); err != nil {
+			// A broker that rejects our version answers in v0.
+			resp.Default()
+			if err0 := api.ReadResponse(body, &resp, 0, c.corr); err0 != nil {
+				return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
+			}
+		}
+		code := errcode.ForCode(resp.ErrorCode)
+		if errors.Is(code, errcode.UnsupportedVersion) && attempt == 0 {
+			next, err := api.PickVersion(&resp, api.APIVersions)
+			if err != nil {
+				return nil, err
+			}
+			v = next
+			continue
+		}
+		if code != nil {
+			return nil, fmt.Errorf("ApiVersions: %w", code)
+		}
+		return newVersions(&resp), nil
+	}
+	return nil, fmt.Errorf("%w: ApiVersions version negotiation did not settle", ErrProtocol)
+}

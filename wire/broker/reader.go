@@ -1,0 +1,82 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+
+	"github.com/troupe-go/troupe/wire/api"
+	"github.com/troupe-go/troupe/wire/codec"
+)
+
+// reader is a connection's structured reading goroutine. It takes the in-flight calls in
+// the order they were written (Kafka answers in order on a connection), reads each one's
+// response before its deadline, decodes it and completes the call.
+//
+// Owner: the conn incarnation that started it, which closes the socket to stop it and
+// waits for done before returning. On any failure it completes the call it was reading
+// with the error, records the error, and exits; the conn fails the rest.
+type reader struct {
+	name     string
+	nc       net.Conn
+	inflight <-chan *Call
+	maxBytes int
+
+	done chan struct{} // closed when run returns
+	err  error         // why it stopped (nil: the in-flight queue was closed and emptied)
+}
+
+func (r *reader) run() {
+	defer close(r.done)
+	for call := range r.inflight {
+		if err := r.read(call); err != nil {
+			r.err = err
+			return
+		}
+	}
+}
+
+// failed closes the socket before the failing call completes, so that whoever reacts to
+// that completion finds the connection closed: the writer's next write fails at once,
+// with nothing written, and its calls go to the next connection instead.
+func (r *reader) failed(call *Call, err *Error) error {
+	_ = r.nc.Close()
+	call.finish(err)
+	return err
+}
+
+// read reads and decodes call's response. A failure to read is the connection's failure:
+// it is returned after failing call. A decode failure also breaks the connection: after a
+// response that cannot be parsed, the stream cannot be trusted.
+func (r *reader) read(call *Call) error {
+	key := call.Request.APIKey()
+	_ = r.nc.SetReadDeadline(call.deadline)
+	// Each response gets a fresh buffer: the decoded response aliases it (record batches
+	// in a fetch response are read in place), so it is never reused.
+	body, err := codec.ReadFrame(r.nc, nil, r.maxBytes)
+	if err != nil {
+		kind := ErrNetwork
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			kind = ErrRequestTimeout
+		} else if errors.Is(err, codec.ErrFrameTooLarge) || errors.Is(err, codec.ErrInvalidLength) {
+			kind = ErrProtocol
+		} else if errors.Is(err, io.EOF) {
+			err = fmt.Errorf("broker closed the connection: %w", err)
+		}
+		return r.failed(call, &Error{Broker: r.name, Key: key, Sent: true, Err: fmt.Errorf("%w: %w", kind, err)})
+	}
+	resp := call.Response
+	if resp == nil {
+		if resp, err = api.NewResponse(key); err != nil {
+			return r.failed(call, &Error{Broker: r.name, Key: key, Sent: true, Err: fmt.Errorf("%w: %w", ErrProtocol, err)})
+		}
+		call.Response = resp
+	}
+	if err := api.ReadResponse(body, resp, call.Version, call.corr); err != nil {
+		return r.failed(call, &Error{Broker: r.name, Key: key, Sent: true, Err: fmt.Errorf("%w: %w", ErrProtocol, err)})
+	}
+	call.finish(nil)
+	return nil
+}
