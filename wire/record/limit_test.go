@@ -98,9 +98,12 @@ func TestSnappyDeclaredLength(t *testing.T) {
 	})
 	checkBudget(t, alloc, 64<<10)
 	implausible := []byte{0x80, 0x80, 0x40, 0, 0, 0, 0} // 1 MiB from 4 bytes of body
-	if _, err := decodeOne(t, new(Decoder), withRecords(Attributes(Snappy), 1, implausible)); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("implausible claim: %v", err)
-	}
+	alloc = allocated(func() {
+		if _, err := decodeOne(t, new(Decoder), withRecords(Attributes(Snappy), 1, implausible)); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("implausible claim: %v", err)
+		}
+	})
+	checkBudget(t, alloc, 64<<10) // refused before the 1 MiB output is allocated
 	xerialBomb := append(append([]byte{}, xerialMagic...), 0, 0, 0, 1, 0, 0, 0, 1)
 	for range 1000 {
 		xerialBomb = append(xerialBomb, 0, 0, 0, 5, 0x80, 0x80, 0x80, 0x01, 0) // 2 MiB claims

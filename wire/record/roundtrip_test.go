@@ -48,6 +48,28 @@ func TestRoundTripEveryCodec(t *testing.T) {
 	}
 }
 
+// TestDecodedSlicesAreCapped: keys, values and header slices alias shared storage, capped
+// so that a user appending to one cannot overwrite its neighbour.
+func TestDecodedSlicesAreCapped(t *testing.T) {
+	for _, codec := range codecs {
+		want := sampleRecords()
+		_, got, _ := scanAll(t, build(t, codec, NoProducer(), want), "t", 0)
+		for i := range got {
+			_ = append(got[i].Key, "XXXXXXXX"...)
+			_ = append(got[i].Value, "XXXXXXXX"...)
+			_ = append(got[i].Headers, troupe.Header{Key: "X", Value: []byte("X")})
+			for j := range got[i].Headers {
+				_ = append(got[i].Headers[j].Value, "XXXXXXXX"...)
+			}
+		}
+		for i := range want {
+			if err := sameRecord(&want[i], &got[i]); err != nil {
+				t.Fatalf("%s: record %d after appends to its neighbours: %v", codec, i, err)
+			}
+		}
+	}
+}
+
 func TestSealEmptyBatch(t *testing.T) {
 	b := NewBuilder(nil)
 	if _, err := b.Seal(NoProducer()); !errors.Is(err, ErrEmptyBatch) {
