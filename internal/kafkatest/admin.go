@@ -1,0 +1,61 @@
+package kafkatest
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Admin sends one request encoded by kmsg (the test-only oracle) to the broker at addr on
+// a connection of its own, and returns kmsg's decoding of the answer. Tests use it for
+// what troupe's own codec does not speak (creating partitions, deleting topics) and to
+// check troupe's view against an independent one. The request's version must be set
+// (SetVersion) to one the broker accepts.
+func Admin(t testing.TB, addr string, req kmsg.Request) kmsg.Response {
+	t.Helper()
+	resp, err := AdminErr(addr, req)
+	if err != nil {
+		t.Fatalf("kafkatest: %v", err)
+	}
+	return resp
+}
+
+// AdminErr is Admin returning its error.
+func AdminErr(addr string, req kmsg.Request) (kmsg.Response, error) {
+	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(30 * time.Second))
+	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("kafkatest"))
+	if _, err := nc.Write(f.AppendRequest(nil, req, 1)); err != nil {
+		return nil, err
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(nc, size[:]); err != nil {
+		return nil, err
+	}
+	body := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(nc, body); err != nil {
+		return nil, err
+	}
+	resp := req.ResponseKind()
+	resp.SetVersion(req.GetVersion())
+	body = body[4:] // correlation ID
+	if resp.IsFlexible() && req.Key() != int16(kmsg.ApiVersions) {
+		if len(body) == 0 || body[0] != 0 {
+			return nil, fmt.Errorf("unexpected tagged fields in the response header")
+		}
+		body = body[1:]
+	}
+	if err := resp.ReadFrom(body); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}

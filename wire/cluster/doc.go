@@ -1,0 +1,23 @@
+// Package cluster is troupe's view of a Kafka cluster: a Client that owns the broker
+// connections and a metadata actor, and publishes immutable Snapshots of brokers, topics,
+// partitions, leaders and leader epochs that readers load without waiting.
+//
+// The metadata actor bootstraps from seed addresses and keeps the snapshot fresh:
+//   - Refresh is single-flight: many callers, at most one metadata request in flight; the
+//     refreshes asked for while one is in flight are merged into the next, which is sent
+//     no sooner than MinRefreshInterval after the last one.
+//   - A refresh is answered with a snapshot at least as new as the refresh itself.
+//   - A topic that does not exist yet (it may be being created) or has a partition
+//     without a leader is asked about again with backoff, a bounded number of times.
+//   - A partition described with an older leader epoch than the one known comes from a
+//     broker that has not caught up, and is ignored.
+//   - Partitions added, topics recreated under a new topic ID, and topics gone are
+//     reported to subscribers, which never block the actor.
+//   - Metadata requests go to the known brokers in turn (then the seeds), behind a circuit
+//     breaker: after repeated failures refreshes fail fast with ErrUnavailable.
+//   - After every snapshot the connection pool is told which brokers exist; connections
+//     to brokers that left are stopped.
+//
+// The merge of a response into a snapshot (merge, in snapshot.go) is a plain
+// deterministic function, tested without a network.
+package cluster
