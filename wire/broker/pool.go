@@ -231,18 +231,29 @@ func (h *Handle) Send(ctx context.Context, call *Call) error {
 // nobody pipelines (metadata, admin). The response is the broker's answer; Kafka error
 // codes inside it are for the caller to check.
 func (h *Handle) Do(ctx context.Context, req api.Request) (api.Response, error) {
+	call := &Call{Request: req}
+	if err := h.DoCall(ctx, call); err != nil {
+		return nil, err
+	}
+	return call.Response, nil
+}
+
+// DoCall sends call (with its version cap, deadline and so on) and waits for it to finish,
+// bounded by ctx; it returns call.Err. A Done set on call is replaced. If ctx ends first,
+// DoCall returns an error (may have been sent) and the call finishes unobserved.
+func (h *Handle) DoCall(ctx context.Context, call *Call) error {
 	done := make(chan *Call, 1)
-	call := &Call{Request: req, Done: func(c *Call) { done <- c }}
-	if d, ok := ctx.Deadline(); ok {
+	call.Done = func(c *Call) { done <- c }
+	if d, ok := ctx.Deadline(); ok && (call.Deadline.IsZero() || d.Before(call.Deadline)) {
 		call.Deadline = d
 	}
 	if err := h.Send(ctx, call); err != nil {
-		return nil, err
+		return err
 	}
 	select {
 	case c := <-done:
-		return c.Response, c.Err
+		return c.Err
 	case <-ctx.Done():
-		return nil, &Error{Broker: h.name, Key: req.APIKey(), Sent: true, Err: fmt.Errorf("%w: %w", ErrRequestTimeout, context.Cause(ctx))}
+		return &Error{Broker: h.name, Key: call.Request.APIKey(), Sent: true, Err: fmt.Errorf("%w: %w", ErrRequestTimeout, context.Cause(ctx))}
 	}
 }

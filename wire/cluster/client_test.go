@@ -11,6 +11,7 @@ import (
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/internal/kafkatest"
+	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/errcode"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -327,4 +328,43 @@ func TestInvalidConfig(t *testing.T) {
 	if _, err := c.Refresh(ctxT(t), ""); !errors.Is(err, cluster.ErrInvalidConfig) {
 		t.Fatalf("empty topic: %v", err)
 	}
+}
+
+func TestConnectionLossIsVisibleAsSupervisorEvents(t *testing.T) {
+	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	var mu sync.Mutex
+	var events []supervisor.Event
+	c := open(t, cluster.Config{Seeds: seeds, MinRefreshInterval: time.Millisecond, OnEvent: func(e supervisor.Event) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}})
+	if _, err := c.Refresh(ctxT(t), "t"); err != nil {
+		t.Fatal(err)
+	}
+	var dropped atomic.Bool
+	kc.ControlKey(int16(kmsg.Metadata), func(kmsg.Request) (kmsg.Response, error, bool) {
+		if dropped.CompareAndSwap(false, true) {
+			return nil, errors.New("injected: close the connection"), true
+		}
+		return nil, nil, false
+	})
+	// The refresh survives the dropped connection: the request is retried on a new one.
+	if _, err := c.Refresh(ctxT(t), "t"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		var exited, restarted bool
+		for _, e := range events {
+			switch e.(type) {
+			case supervisor.Exited:
+				exited = true
+			case supervisor.Restarted:
+				restarted = true
+			}
+		}
+		return exited && restarted
+	})
 }
