@@ -109,6 +109,23 @@ func (c *Client) Refresh(ctx context.Context, topics ...string) (*Snapshot, erro
 	})
 }
 
+// RefreshAsync is Refresh for actors, which must not block: it asks for the refresh and
+// returns at once; done is called with the answer, exactly once, on the metadata actor's
+// goroutine (so it must not block either: hand the answer to your mailbox). If the refresh
+// cannot even be asked for (the client is closed), done is called before RefreshAsync
+// returns.
+func (c *Client) RefreshAsync(done func(*Snapshot, error), topics ...string) {
+	for _, t := range topics {
+		if t == "" {
+			done(nil, fmt.Errorf("%w: empty topic name", ErrInvalidConfig))
+			return
+		}
+	}
+	if err := c.meta.TrySend(metaMsg{topics: topics, all: len(topics) == 0, notify: done}); err != nil {
+		done(nil, fmt.Errorf("cluster: %w: %w", ErrClosed, err))
+	}
+}
+
 // Conn returns the connection to node for purpose (see broker.Pool.Conn).
 func (c *Client) Conn(node bk.Node, purpose bk.Purpose) (*bk.Handle, error) {
 	return c.pool.Conn(node, purpose)

@@ -368,3 +368,28 @@ func TestConnectionLossIsVisibleAsSupervisorEvents(t *testing.T) {
 		return exited && restarted
 	})
 }
+
+func TestRefreshAsyncAnswersOnce(t *testing.T) {
+	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	c := open(t, cluster.Config{Seeds: seeds})
+	answers := make(chan *cluster.Snapshot, 2)
+	c.RefreshAsync(func(s *cluster.Snapshot, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		answers <- s
+	}, "t")
+	select {
+	case s := <-answers:
+		if s.Topic("t") == nil || len(s.Topic("t").Partitions) != 2 {
+			t.Fatalf("snapshot %+v", s.Topic("t"))
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no answer")
+	}
+	errs := make(chan error, 1)
+	c.RefreshAsync(func(_ *cluster.Snapshot, err error) { errs <- err }, "")
+	if err := <-errs; !errors.Is(err, cluster.ErrInvalidConfig) {
+		t.Fatalf("empty topic: %v", err)
+	}
+}

@@ -21,6 +21,7 @@ type metaMsg struct {
 	topics []string
 	all    bool
 	reply  actor.Reply[*Snapshot]
+	notify func(*Snapshot, error) // instead of reply, for RefreshAsync
 
 	// An outcome.
 	call *bk.Call
@@ -34,6 +35,15 @@ type waiter struct {
 	after   uint64 // answer with the outcome of a request numbered above this
 	retries int    // times re-asked because a topic was unresolved
 	reply   actor.Reply[*Snapshot]
+	notify  func(*Snapshot, error)
+}
+
+func (w *waiter) answer(s *Snapshot, err error) {
+	if w.notify != nil {
+		w.notify(s, err)
+		return
+	}
+	w.reply.Send(s, err)
 }
 
 // sentReq is the one metadata request in flight.
@@ -113,7 +123,7 @@ func (m *metadata) handle(msg metaMsg) {
 		m.outcome(msg.call, msg.seq)
 		return
 	}
-	w := &waiter{topics: msg.topics, all: msg.all, after: m.seq, reply: msg.reply}
+	w := &waiter{topics: msg.topics, all: msg.all, after: m.seq, reply: msg.reply, notify: msg.notify}
 	for _, t := range msg.topics {
 		m.interest[t] = true
 	}
@@ -258,7 +268,7 @@ func (m *metadata) outcome(call *bk.Call, seq uint64) {
 			}
 			continue
 		}
-		w.reply.Send(next, nil)
+		w.answer(next, nil)
 	}
 	clear(m.waiters[len(keep):])
 	m.waiters = keep
@@ -282,7 +292,7 @@ func (m *metadata) anyUnresolved(s *Snapshot, w *waiter) bool {
 // failWaiters answers every waiting refresh with err.
 func (m *metadata) failWaiters(err error) {
 	for _, w := range m.waiters {
-		w.reply.Send(nil, err)
+		w.answer(nil, err)
 	}
 	clear(m.waiters)
 	m.waiters = m.waiters[:0]
