@@ -261,6 +261,20 @@ func (mb *Mailbox[M]) waitForSpaceLocked(ctx context.Context) error {
 	}
 }
 
+// room implements Ref.Room: the channel blocked senders wait on, or a closed one when a
+// send would not wait now.
+func (mb *Mailbox[M]) room() <-chan struct{} {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	if mb.closed || mb.unavailable != nil || mb.limit < 0 || mb.n < mb.limit || mb.overflow == DropOldest {
+		return closedChan
+	}
+	if mb.spaceWait == nil {
+		mb.spaceWait = make(chan struct{})
+	}
+	return mb.spaceWait
+}
+
 // wakeSendersLocked releases every sender blocked on a full mailbox.
 func (mb *Mailbox[M]) wakeSendersLocked() {
 	if mb.spaceWait != nil {

@@ -288,3 +288,54 @@ func TestUnreadAndDrainMaxKeepOrderAcrossWrap(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRoomSignalsWhenTheOwnerDrains(t *testing.T) {
+	mb := actor.NewMailbox(actor.MailboxConfig[int]{Capacity: 1})
+	ref := mb.Ref()
+	select {
+	case <-ref.Room():
+	default:
+		t.Fatal("Room of an empty mailbox is not ready")
+	}
+	if err := ref.TrySend(1); err != nil {
+		t.Fatal(err)
+	}
+	room := ref.Room()
+	select {
+	case <-room:
+		t.Fatal("Room of a full mailbox is ready")
+	default:
+	}
+	if got := collect(t, mb); !slices.Equal(got, []int{1}) {
+		t.Fatalf("drained %v", got)
+	}
+	select {
+	case <-room:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Room not signalled after a drain")
+	}
+	if err := ref.TrySend(2); err != nil {
+		t.Fatalf("send after Room: %v", err)
+	}
+	// Closing and suspending release waiters too, so they see the refusal.
+	room = ref.Room()
+	mb.Suspend(actor.ErrUnavailable)
+	select {
+	case <-room:
+	default:
+		t.Fatal("Room not signalled by Suspend")
+	}
+	mb.Resume()
+	room = ref.Room()
+	mb.Close()
+	select {
+	case <-room:
+	default:
+		t.Fatal("Room not signalled by Close")
+	}
+	select {
+	case <-(actor.Ref[int]{}).Room():
+	default:
+		t.Fatal("Room of the zero Ref is not ready")
+	}
+}

@@ -48,6 +48,31 @@ func (r Ref[M]) SendBatch(ctx context.Context, ms []M) (int, error) {
 	return r.mb.sendBatch(ctx, ms)
 }
 
+// Room returns a channel that is closed once a send may find room: at once if the mailbox
+// has room now, is unbounded, closed or suspended, and otherwise as soon as its owner
+// drains it (or it is closed, suspended or its queue dropped). It lets a sender that got
+// ErrFull from TrySend wait for room in a select, together with its own mailbox and
+// timers, instead of blocking in Send:
+//
+//	for {
+//		if err := out.TrySend(m); !errors.Is(err, actor.ErrFull) {
+//			break // sent, or refused for good
+//		}
+//		select {
+//		case <-out.Room(): // try again
+//		case <-in.Ready(): // handle our own messages meanwhile
+//		}
+//	}
+//
+// Room promises a chance, not a place: another sender may take the room first, so the
+// send after it can still fail with ErrFull.
+func (r Ref[M]) Room() <-chan struct{} {
+	if r.mb == nil {
+		return closedChan
+	}
+	return r.mb.room()
+}
+
 // Name is the name of the actor behind the Ref ("" for the zero Ref, or before an actor
 // was spawned on the mailbox).
 func (r Ref[M]) Name() string {
