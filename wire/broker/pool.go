@@ -227,6 +227,25 @@ func (h *Handle) Send(ctx context.Context, call *Call) error {
 	return &Error{Broker: h.name, Key: call.Request.APIKey(), Err: kind}
 }
 
+// TrySend is Send for callers that must not wait (actors, callbacks): it fails with a
+// *Error matching ErrNotSent and wrapping actor.ErrFull when the connection's queue is
+// full, instead of waiting for room.
+func (h *Handle) TrySend(call *Call) error {
+	if call.Request == nil {
+		return fmt.Errorf("broker %s: a Call needs a Request", h.name)
+	}
+	if h.retired.Load() {
+		return &Error{Broker: h.name, Key: call.Request.APIKey(), Err: ErrConnStopped}
+	}
+	if err := h.ref.TrySend(call); err != nil {
+		if errors.Is(err, actor.ErrStopped) {
+			err = ErrConnStopped
+		}
+		return &Error{Broker: h.name, Key: call.Request.APIKey(), Err: err}
+	}
+	return nil
+}
+
 // Do sends req and waits for its response, bounded by ctx: a convenience for requests
 // nobody pipelines (metadata, admin). The response is the broker's answer; Kafka error
 // codes inside it are for the caller to check.

@@ -1,0 +1,68 @@
+package producer
+
+import (
+	"time"
+
+	"github.com/troupe-go/troupe"
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/wire/record"
+)
+
+// Pending is one record on its way through the pipeline, with what the producer needs to
+// report its outcome. It is the only thing that crosses a queue per record (once, when
+// Produce hands it to the first stage); after that records travel in slices and batches.
+// Custom stages see Pendings: they read the record and hand the Pending on (Next).
+type Pending struct {
+	rec      *troupe.Record
+	cb       func(*troupe.Record, error)
+	size     int32 // budget bytes taken for it
+	gen      uint32
+	deadline int64 // delivery deadline, unix nanoseconds
+}
+
+// Record is the record this Pending carries. A stage may modify it (it is the caller's
+// *Record: the caller gave it up until its callback runs).
+func (p Pending) Record() *troupe.Record { return p.rec }
+
+// batch is a sealed record batch of one partition: the unit that is sent, retried,
+// restamped and reported. It is owned by its partition producer, except while in flight,
+// when the broker producer sending it owns it; ownership moves by hand-off (actor.Owned).
+type batch struct {
+	actor.Owned
+
+	part *partition // the partition producer it belongs to
+	recs []Pending  // its records, in order
+	raw  []byte     // the encoded v2 batch
+
+	// Sequencer state.
+	count     int32
+	stamp     record.Producer
+	restamped bool // stamp differs from what raw holds
+	state     batchState
+	attempts  int
+	// maybeWritten: an attempt may have been appended and no answer since says it was
+	// not; the batch must not be restamped until one does.
+	maybeWritten bool
+	deadline     int64 // the earliest delivery deadline of its records (unix ns)
+	failure      failKind
+
+	// Routing and outcome, for reporting.
+	leaderEpoch int32 // of the leader it was last sent to
+	baseOffset  int64
+	appendTime  int64 // log-append time (ms) when the topic uses it, else -1
+	err         error
+	sealedAt    time.Time
+	orphan      bool // reported while in flight; its late outcome only releases it
+}
+
+// failKind says why a batch failed for good.
+type failKind uint8
+
+const (
+	noFailure failKind = iota
+	failedOutOfOrder
+	failedUnknownPID
+	failedRejected
+	expired
+	abandoned
+)

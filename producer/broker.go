@@ -1,0 +1,270 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/supervisor"
+	"github.com/troupe-go/troupe/wire/api"
+	"github.com/troupe-go/troupe/wire/broker"
+)
+
+// bpMsg is a message to a broker producer: a sealed batch to send, or word that one of
+// its requests finished (a slot for another).
+type bpMsg struct {
+	b        *batch
+	finished bool
+}
+
+// brokerProducer is the actor that sends the sealed batches of every partition led by
+// one broker. It aggregates: each produce request takes the oldest queued batch of every
+// partition that has one (one batch per partition per request, so a partition's batches
+// reach the broker in order), up to MaxRequestBytes; and it flushes: up to
+// MaxInflightRequests requests are pipelined on the broker's produce connection. While all
+// slots are busy, batches accumulate, so requests grow with the load.
+//
+// A request's outcome does not come back through this actor: the connection's completion
+// callback hands each batch's result straight to its partition producer (which owns it
+// again from then on), and only tells this actor that a slot is free. So a broker
+// producer that stops or restarts can never lose an outcome.
+//
+// Owner: the producer's "brokers" supervisor; started and stopped by the broker registry
+// as partitions come and go (dynamic multiplexing). Its release hook hands queued batches
+// back to their partitions as not sent.
+type brokerProducer struct {
+	p    *Producer
+	node broker.Node
+
+	in       *actor.Inbox[bpMsg]
+	conn     *broker.Handle
+	queues   map[*partition][]*batch // queued batches by partition, oldest first
+	order    []*partition            // partitions with queued batches, round robin
+	inflight int
+}
+
+func (bp *brokerProducer) Run(ctx context.Context, in *actor.Inbox[bpMsg]) error {
+	bp.in = in
+	bp.queues = make(map[*partition][]*batch)
+	conn, err := bp.p.client.Conn(bp.node, broker.Produce)
+	if err != nil {
+		return err
+	}
+	bp.conn = conn
+	var msgs []bpMsg
+	for {
+		var closed bool
+		var err error
+		msgs, closed, err = in.Receive(msgs[:0])
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if m.finished {
+				bp.inflight = max(0, bp.inflight-1)
+				continue
+			}
+			m.b.Take(in.Owner())
+			part := m.b.part
+			if len(bp.queues[part]) == 0 {
+				bp.order = append(bp.order, part)
+			}
+			bp.queues[part] = append(bp.queues[part], m.b)
+		}
+		clear(msgs)
+		for bp.inflight < bp.p.cfg.MaxInflightRequests && len(bp.order) > 0 {
+			bp.flush()
+		}
+		if closed {
+			for len(bp.order) > 0 { // the last partition left: send what it left behind
+				bp.flush()
+			}
+			return nil
+		}
+	}
+}
+
+// flush builds one produce request from the queued batches and sends it.
+func (bp *brokerProducer) flush() {
+	req := &api.ProduceRequest{}
+	req.Default()
+	req.Acks = bp.p.cfg.Acks.wire()
+	req.TimeoutMs = int32(bp.p.cfg.RequestTimeout / time.Millisecond)
+	var batches []*batch
+	size := 0
+	topics := make(map[string]int) // topic -> index in req.TopicData
+	next := bp.order[:0]
+	for i, part := range bp.order {
+		q := bp.queues[part]
+		if size > 0 && size+len(q[0].raw) > bp.p.cfg.MaxRequestBytes {
+			next = append(next, bp.order[i:]...)
+			break
+		}
+		b := q[0]
+		if len(q) == 1 {
+			delete(bp.queues, part)
+		} else {
+			bp.queues[part] = q[1:]
+			next = append(next, part)
+		}
+		size += len(b.raw)
+		ti, ok := topics[part.topic]
+		if !ok {
+			ti = len(req.TopicData)
+			topics[part.topic] = ti
+			req.TopicData = append(req.TopicData, api.ProduceRequestTopicProduceData{Name: part.topic})
+		}
+		req.TopicData[ti].PartitionData = append(req.TopicData[ti].PartitionData,
+			api.ProduceRequestPartitionProduceData{Index: part.id, Records: b.raw})
+		b.Give(bp.in.Owner()) // to the connection; the completion hands it to its partition
+		batches = append(batches, b)
+	}
+	bp.order = next
+	self := bp.in.Ref()
+	acks := bp.p.cfg.Acks
+	call := &broker.Call{
+		Request: req,
+		// Produce v13 names topics by ID; troupe names them, so it stops at v12.
+		VersionCap: 12,
+		Deadline:   time.Now().Add(bp.p.cfg.RequestTimeout + 10*time.Second),
+		NoResponse: acks == AcksNone,
+		Done: func(c *broker.Call) {
+			deliverResults(c, batches)
+			_ = self.TrySend(bpMsg{finished: true})
+		},
+	}
+	bp.inflight++
+	if err := bp.conn.TrySend(call); err != nil {
+		bp.inflight--
+		call.Err = err
+		deliverResults(call, batches)
+	}
+}
+
+// deliverResults hands every batch of a finished request its result, at its partition
+// producer. It runs on the connection's goroutine and never blocks: partition mailboxes
+// are unbounded (the budget bounds them).
+func deliverResults(c *broker.Call, batches []*batch) {
+	var resp *api.ProduceResponse
+	if c.Err == nil && c.Response != nil {
+		resp = c.Response.(*api.ProduceResponse)
+	}
+	for _, b := range batches {
+		r := &result{b: b, err: c.Err, baseOffset: -1, appendTime: -1}
+		if c.Err == nil {
+			if resp == nil { // acks=0: written, offset unknown
+				r.code = 0
+			} else if pr := findPartition(resp, b.part.topic, b.part.id); pr == nil {
+				r.err = fmt.Errorf("%w: the response does not mention %s[%d]", broker.ErrProtocol, b.part.topic, b.part.id)
+			} else {
+				r.code, r.baseOffset, r.appendTime = pr.ErrorCode, pr.BaseOffset, pr.LogAppendTimeMs
+				if pr.ErrorMessage != nil {
+					r.message = *pr.ErrorMessage
+				}
+			}
+		}
+		if err := b.part.in.Ref().TrySend(partMsg{result: r}); err != nil {
+			// The partition producer is gone (the producer closed past its deadline and
+			// already reported these records); nothing is left to tell.
+			continue
+		}
+	}
+}
+
+func findPartition(resp *api.ProduceResponse, topic string, id int32) *api.ProduceResponsePartitionProduceResponse {
+	for i := range resp.Responses {
+		t := &resp.Responses[i]
+		if t.Name != topic {
+			continue
+		}
+		for j := range t.PartitionResponses {
+			if t.PartitionResponses[j].Index == id {
+				return &t.PartitionResponses[j]
+			}
+		}
+	}
+	return nil
+}
+
+// releaseBrokerProducer is the supervisor's release hook: batches still queued in a
+// broker producer that failed or stopped go back to their partitions, not sent.
+func releaseBrokerProducer(a actor.Actor[bpMsg], _ error) {
+	bp := a.(*brokerProducer)
+	for _, part := range bp.order {
+		for _, b := range bp.queues[part] {
+			b.Give(bp.in.Owner())
+			_ = part.in.Ref().TrySend(partMsg{result: &result{b: b, err: errBrokerProducerGone}})
+		}
+	}
+	bp.order, bp.queues = nil, nil
+}
+
+var errBrokerProducerGone = &broker.Error{Broker: "broker producer", Key: api.Produce, Err: broker.ErrConnStopped}
+
+// brokers is the registry of broker producers: a reference-counted map from broker node
+// to its broker producer, guarded by a mutex (the talk's "global, locked,
+// reference-counted map"). A partition producer acquires the entry of its leader and
+// releases it when the leader moves; the last release stops the broker producer.
+type brokers struct {
+	p   *Producer
+	sup *supervisor.Supervisor
+
+	mu sync.Mutex
+	m  map[broker.Node]*brokerEntry
+	n  int // numbers broker producer names, so a stopping one and its successor differ
+}
+
+// brokerEntry is one broker producer and how many partitions route to it.
+type brokerEntry struct {
+	node broker.Node
+	name string
+	ref  actor.Ref[bpMsg]
+	refs int
+}
+
+// acquire returns the broker producer of node, starting it if needed, with one more
+// reference.
+func (r *brokers) acquire(node broker.Node) *brokerEntry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e := r.m[node]; e != nil {
+		e.refs++
+		return e
+	}
+	r.n++
+	e := &brokerEntry{node: node, name: fmt.Sprintf("%s #%d", node, r.n), refs: 1}
+	ref, err := supervisor.Add(r.sup, supervisor.ChildSpec[bpMsg]{
+		Name: e.name,
+		Kind: "broker-producer",
+		New:  func() actor.Actor[bpMsg] { return &brokerProducer{p: r.p, node: node} },
+		// Unbounded, and bounded all the same: it holds sealed batches (within the
+		// budget) and one notice per request in flight.
+		Mailbox: actor.MailboxConfig[bpMsg]{Capacity: actor.Unbounded},
+		Release: releaseBrokerProducer,
+	})
+	if err != nil {
+		// The supervisor is stopping (Close): a zero Ref fails every send, which the
+		// partition producer treats as "not sent" and retries until it too stops.
+		ref = actor.Ref[bpMsg]{}
+	}
+	e.ref = ref
+	r.m[node] = e
+	return e
+}
+
+// release drops one reference; the last one stops the broker producer (a drain stop: it
+// sends what it holds first).
+func (r *brokers) release(e *brokerEntry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e.refs--
+	if e.refs > 0 {
+		return
+	}
+	if r.m[e.node] == e {
+		delete(r.m, e.node)
+	}
+	_ = r.sup.RemoveAsync(e.name)
+}

@@ -1,0 +1,119 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/supervisor"
+	"github.com/troupe-go/troupe/wire/cluster"
+)
+
+// dispatcher is the actor that fans records out by topic (the talk's dispatcher): it
+// drains everything Produce (or the last custom stage) queued, splits it by topic keeping
+// each topic's order, and hands each topic producer its share as one message, creating the
+// topic producer on the topic's first record. It also passes the cluster's topic changes
+// (a topic recreated under a new ID) to the topic producers concerned.
+//
+// Owner: the producer's supervisor. It is the only actor whose mailbox receives records
+// one at a time; everything after it moves records in slices.
+type dispatcher struct {
+	p      *Producer
+	topics map[string]actor.Ref[topicMsg]
+}
+
+func (d *dispatcher) Run(ctx context.Context, in *actor.Inbox[Pending]) error {
+	d.topics = make(map[string]actor.Ref[topicMsg])
+	sub := d.p.client.Subscribe()
+	defer sub.Close()
+	var batch []Pending
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-sub.Ready():
+			for _, c := range sub.Take() {
+				if ref, ok := d.topics[c.TopicName()]; ok {
+					_ = ref.TrySend(topicMsg{changes: []cluster.Change{c}})
+				}
+			}
+		case <-in.Ready():
+			var closed bool
+			batch, closed = in.Drain(batch[:0])
+			if len(batch) > 0 {
+				batch = d.dispatch(batch)
+			}
+			if closed {
+				return nil
+			}
+		}
+	}
+}
+
+// dispatch hands the batch's records to their topic producers and returns a slice the
+// caller may reuse for the next batch. A batch for a single topic (the common case) is
+// handed over whole.
+func (d *dispatcher) dispatch(batch []Pending) []Pending {
+	topic := batch[0].rec.Topic
+	single := true
+	for i := range batch {
+		if batch[i].rec.Topic != topic {
+			single = false
+			break
+		}
+	}
+	if single {
+		d.send(topic, batch)
+		return nil // the topic producer owns it now
+	}
+	groups := make(map[string][]Pending)
+	var order []string
+	for i := range batch {
+		t := batch[i].rec.Topic
+		if _, ok := groups[t]; !ok {
+			order = append(order, t)
+		}
+		groups[t] = append(groups[t], batch[i])
+	}
+	for _, t := range order {
+		d.send(t, groups[t])
+	}
+	clear(batch)
+	return batch[:0]
+}
+
+func (d *dispatcher) send(topic string, recs []Pending) {
+	ref, ok := d.topics[topic]
+	if !ok {
+		p := d.p
+		var err error
+		ref, err = supervisor.Add(p.topics, supervisor.ChildSpec[topicMsg]{
+			Name: topic,
+			Kind: "topic-producer",
+			New:  func() actor.Actor[topicMsg] { return &topicProducer{p: p, topic: topic} },
+			// Unbounded, and bounded all the same: it holds records within the budget.
+			Mailbox: actor.MailboxConfig[topicMsg]{Capacity: actor.Unbounded, OnDrop: p.dropTopicMsg},
+		})
+		if err == nil {
+			d.topics[topic] = ref
+		}
+	}
+	if err := ref.TrySend(topicMsg{recs: recs}); err != nil {
+		for _, r := range recs {
+			d.p.failPending(r, notWritten(topic, -1, fmt.Errorf("%w: %w", errProducerClosed, err)))
+		}
+	}
+}
+
+// dropTopicMsg fails the records a topic producer's mailbox discards when the producer
+// is stopped for good.
+func (p *Producer) dropTopicMsg(m topicMsg) {
+	for _, r := range m.recs {
+		p.failPending(r, notWritten(r.rec.Topic, -1, errProducerClosed))
+	}
+}
+
+// dropPending fails a record that the dispatcher's or a stage's mailbox discards.
+func (p *Producer) dropPending(r Pending) {
+	p.failPending(r, notWritten(r.rec.Topic, -1, errProducerClosed))
+}

@@ -1,0 +1,501 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/wire/broker"
+	"github.com/troupe-go/troupe/wire/cluster"
+	"github.com/troupe-go/troupe/wire/errcode"
+	"github.com/troupe-go/troupe/wire/record"
+)
+
+// partMsg is a message to a partition producer; one of its fields is set.
+type partMsg struct {
+	recs      []Pending  // records from the topic producer, in order
+	result    *result    // the outcome of one attempt of one of its batches
+	refreshed *refreshed // the answer to its metadata refresh
+	id        *idAnswer  // the answer to its producer ID request
+	flush     bool       // seal now: a Flush or Close is waiting
+	reset     bool       // the topic was recreated: start sequences afresh
+}
+
+type refreshed struct{ err error }
+
+type idAnswer struct {
+	id  producerID
+	err error
+}
+
+// result is what happened to one attempt of a batch, as its request's response (or
+// failure) said.
+type result struct {
+	b          *batch
+	err        error // the request failed (a *broker.Error), or nil
+	code       int16 // the partition's error code in the response
+	baseOffset int64
+	appendTime int64 // log-append time, or -1
+	message    string
+}
+
+// partition is the partition producer: the actor that owns one partition's records from
+// the moment the topic producer routes them to it until their callbacks run. It batches
+// them (batcher), stamps and orders the batches (sequencer), hands them to the broker
+// producer of the partition's leader, and turns each outcome into retries, a re-route to a
+// new leader, or the records' callbacks — in offset order, on its goroutine.
+//
+// Owner: the producer's "partitions" supervisor. It holds a reference on the broker
+// producer it routes to (the broker registry) and releases it when the leader moves. Its
+// batches are owned by it except while a broker producer or connection has them in flight.
+type partition struct {
+	p     *Producer
+	topic string
+	id    int32
+
+	in  *actor.Inbox[partMsg]
+	seq sequencer
+	bt  *batcher
+
+	route       *brokerEntry // the broker producer of the leader, while known
+	leaderEpoch int32
+	refreshing  bool // a metadata refresh is under way
+	askingID    bool // a producer ID request is under way
+	needRoute   bool // the leader must be looked up again before sending
+
+	failures int       // consecutive failed attempts, for the retry backoff
+	retryAt  time.Time // no sending before this
+	flushing bool      // a flush asked to seal now (until the open batch is sealed)
+
+	batches []*batch // scratch for the sequencer's answers
+}
+
+func newPartition(p *Producer, topic string, id int32) *partition {
+	return &partition{
+		p:     p,
+		topic: topic,
+		id:    id,
+		seq:   newSequencer(p.cfg.idempotent(), 5),
+		bt:    newBatcher(p.compressor, p.cfg.MaxBatchBytes, p.cfg.MaxBatchRecords, p.cfg.Linger),
+	}
+}
+
+// Run is the partition producer's loop.
+func (pp *partition) Run(ctx context.Context, in *actor.Inbox[partMsg]) error {
+	pp.in = in
+	pp.needRoute = true
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var msgs []partMsg
+	for {
+		now := time.Now()
+		pp.step(now)
+		pp.arm(timer, now)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+		case <-in.Ready():
+			var closed bool
+			msgs, closed = in.Drain(msgs[:0])
+			now = time.Now()
+			for i := range msgs {
+				pp.handle(&msgs[i], now)
+			}
+			clear(msgs)
+			if closed {
+				// A drain stop comes after Flush has seen every record reported; anything
+				// still here has nowhere to go.
+				pp.abandon(errProducerClosed)
+				return nil
+			}
+		}
+	}
+}
+
+func (pp *partition) handle(m *partMsg, now time.Time) {
+	switch {
+	case m.recs != nil:
+		pp.accept(m.recs, now)
+	case m.result != nil:
+		pp.outcome(m.result, now)
+	case m.refreshed != nil:
+		pp.refreshing = false
+		if m.refreshed.err != nil {
+			pp.backoff(now)
+		}
+	case m.id != nil:
+		pp.askingID = false
+		if m.id.err != nil {
+			pp.backoff(now)
+			break
+		}
+		pp.seq.setProducer(m.id.id.id, m.id.id.epoch)
+	case m.flush:
+		pp.flushing = true
+	case m.reset:
+		pp.seq.reset()
+		pp.needRoute = true
+	}
+}
+
+// accept adds records to the open batch, sealing it whenever the next record would not
+// fit or it is full.
+func (pp *partition) accept(recs []Pending, now time.Time) {
+	for i := range recs {
+		if !pp.bt.fits(&recs[i]) {
+			pp.seal()
+		}
+		pp.bt.add(recs[i], now)
+		if pp.bt.full() {
+			pp.seal()
+		}
+	}
+}
+
+// seal ends the open batch: it is stamped and queued for sending.
+func (pp *partition) seal() {
+	if pp.bt.empty() {
+		return
+	}
+	b := pp.bt.take()
+	b.part = pp
+	b.Acquire(pp.in.Owner())
+	pp.seq.seal(b)
+	if err := pp.bt.seal(b); err != nil {
+		// Only a batch past 2 GiB fails here, which MaxBatchBytes rules out.
+		b.err = err
+		pp.seq.unseal(b)
+		pp.report(b, notWritten(pp.topic, pp.id, err))
+	}
+}
+
+// step does what the time and state call for: seal a lingering batch, give up expired
+// batches, ask for a producer ID or a route, send what the sequencer allows, and report
+// what is resolved.
+func (pp *partition) step(now time.Time) {
+	if pp.bt.ready(now, pp.flushing || pp.p.flushing.Load() > 0) {
+		pp.seal()
+		pp.flushing = false
+	}
+	for _, b := range pp.seq.expire(now.UnixNano(), pp.batches[:0]) {
+		b.err = ErrDeliveryTimeout
+	}
+	pp.reportDone()
+	if !pp.seq.pending() {
+		return
+	}
+	if !pp.seq.hasProducer() || pp.seq.needID {
+		pp.askForID()
+		return
+	}
+	if now.Before(pp.retryAt) {
+		return
+	}
+	if pp.needRoute || pp.route == nil {
+		if !pp.findRoute() {
+			return
+		}
+	}
+	pp.send()
+}
+
+// send hands the batches the sequencer allows to the broker producer.
+func (pp *partition) send() {
+	pp.batches = pp.seq.ready(pp.batches[:0])
+	for i, b := range pp.batches {
+		if b.restamped {
+			if err := record.Restamp(b.raw, b.stamp); err != nil {
+				// The batch's bytes are damaged in memory: a bug; fail it rather than send it.
+				pp.seq.resolve(b, rejected)
+				b.err = err
+				continue
+			}
+			b.restamped = false
+		}
+		b.leaderEpoch = pp.leaderEpoch
+		b.Give(pp.in.Owner())
+		if err := pp.route.ref.TrySend(bpMsg{b: b}); err != nil {
+			// The broker producer is gone (its leader left) or unavailable: nothing of
+			// this or the following batches was sent.
+			b.Take(pp.in.Owner())
+			for _, rest := range pp.batches[i:] {
+				pp.seq.resolve(rest, notAppended)
+			}
+			pp.needRoute = true
+			pp.backoff(time.Now())
+			break
+		}
+	}
+	clear(pp.batches)
+}
+
+// findRoute looks the leader up in the current snapshot and takes a reference on its
+// broker producer; it asks for a refresh if the snapshot has no leader. Routes change
+// only while nothing is in flight, so a partition's batches never travel to two brokers
+// at once.
+func (pp *partition) findRoute() bool {
+	if pp.seq.sent > 0 {
+		return false
+	}
+	snap := pp.p.client.Snapshot()
+	leader, epoch, err := snap.Leader(pp.topic, pp.id)
+	if err != nil {
+		pp.refresh()
+		return false
+	}
+	node := leader.Node()
+	if pp.route == nil || pp.route.node != node {
+		next := pp.p.brokers.acquire(node)
+		if pp.route != nil {
+			pp.p.brokers.release(pp.route)
+		}
+		pp.route = next
+	}
+	pp.leaderEpoch = epoch
+	pp.needRoute = false
+	return true
+}
+
+func (pp *partition) refresh() {
+	if pp.refreshing {
+		return
+	}
+	pp.refreshing = true
+	self := pp.in.Ref()
+	pp.p.client.RefreshAsync(func(_ *cluster.Snapshot, err error) {
+		_ = self.TrySend(partMsg{refreshed: &refreshed{err: err}})
+	}, pp.topic)
+}
+
+func (pp *partition) askForID() {
+	if pp.askingID {
+		return
+	}
+	pp.askingID = true
+	self := pp.in.Ref()
+	done := func(id producerID, err error) {
+		_ = self.TrySend(partMsg{id: &idAnswer{id: id, err: err}})
+	}
+	if pp.seq.needID {
+		pp.p.ids.fresh(done)
+		return
+	}
+	pp.p.ids.get(done)
+}
+
+// backoff delays the next attempt: RetryBackoff doubled per consecutive failure, capped
+// at 1s, with equal jitter.
+func (pp *partition) backoff(now time.Time) {
+	pp.failures++
+	d := pp.p.cfg.RetryBackoff
+	for i := 1; i < pp.failures && d < maxRetryBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, maxRetryBackoff)
+	d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	pp.retryAt = now.Add(d)
+}
+
+// arm sets the timer for the next thing due: the linger of the open batch, the retry
+// backoff, or the earliest delivery deadline.
+func (pp *partition) arm(t *time.Timer, now time.Time) {
+	var next time.Time
+	consider := func(at time.Time) {
+		if !at.IsZero() && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+	}
+	if due, ok := pp.bt.due(); ok {
+		consider(due)
+	}
+	if pp.seq.pending() {
+		consider(pp.retryAt)
+		if d := pp.seq.nextDeadline(); d > 0 {
+			consider(time.Unix(0, d))
+		}
+	}
+	if next.IsZero() {
+		t.Stop()
+		return
+	}
+	t.Reset(max(next.Sub(now), 0))
+}
+
+// outcome turns one attempt's result into the sequencer's terms, and into retries, a
+// re-route, a split, or failures.
+func (pp *partition) outcome(r *result, now time.Time) {
+	b := r.b
+	b.Take(pp.in.Owner())
+	if b.orphan {
+		// Abandoned while in flight (Close past its deadline) and already reported.
+		b.Release(pp.in.Owner())
+		return
+	}
+	o, err, reroute := classify(r, pp.p.cfg.Acks)
+	switch {
+	case o == appended:
+		b.baseOffset = r.baseOffset
+		b.appendTime = r.appendTime
+		pp.failures = 0
+	case errors.Is(err, errcode.MessageTooLarge) && b.count > 1:
+		pp.seq.resolve(b, notAppended)
+		pp.split(b)
+		return
+	}
+	if o != appended {
+		b.err = err
+		if o != rejected {
+			pp.backoff(now)
+		}
+	}
+	if reroute {
+		pp.needRoute = true
+		pp.refresh()
+	}
+	pp.seq.resolve(b, o)
+}
+
+// split replaces a batch the broker refused as too large with one batch per record; a
+// record that is too large on its own then fails alone.
+func (pp *partition) split(b *batch) {
+	parts := make([]*batch, 0, len(b.recs))
+	for _, p := range b.recs {
+		part, err := encodeAlone(pp.p.compressor, p)
+		part.part = pp
+		part.Acquire(pp.in.Owner())
+		if err != nil {
+			part.err = err
+		}
+		parts = append(parts, part)
+	}
+	b.Release(pp.in.Owner())
+	pp.seq.split(b, parts)
+}
+
+// classify maps a result to the sequencer's outcome, the error to report if the batch
+// fails, and whether the partition should look for its leader again.
+func classify(r *result, acks Acks) (outcome, error, bool) {
+	if r.err != nil {
+		if errors.Is(r.err, broker.ErrMaybeSent) {
+			return maybeApplied, r.err, true
+		}
+		return notAppended, r.err, true
+	}
+	code := errcode.ForCode(r.code)
+	switch {
+	case code == nil, errors.Is(code, errcode.DuplicateSequenceNumber):
+		return appended, nil, false
+	case errors.Is(code, errcode.OutOfOrderSequenceNumber):
+		return outOfOrder, fmt.Errorf("%w: %w", ErrSequenceLost, code), false
+	case errors.Is(code, errcode.UnknownProducerID):
+		return unknownPID, fmt.Errorf("%w: %w", ErrSequenceLost, code), false
+	case errors.Is(code, errcode.RequestTimedOut), errors.Is(code, errcode.NotEnoughReplicasAfterAppend):
+		return maybeApplied, code, false
+	case errors.Is(code, errcode.NotLeaderOrFollower), errors.Is(code, errcode.FencedLeaderEpoch),
+		errors.Is(code, errcode.UnknownLeaderEpoch), errors.Is(code, errcode.LeaderNotAvailable),
+		errors.Is(code, errcode.UnknownTopicOrPartition), errors.Is(code, errcode.KafkaStorageError):
+		return notAppended, code, true
+	case errors.Is(code, errcode.MessageTooLarge), errors.Is(code, errcode.RecordListTooLarge):
+		return rejected, fmt.Errorf("%w: %w", ErrRecordTooLarge, code), false
+	case errcode.Retriable(code):
+		return notAppended, code, false
+	}
+	if r.message != "" {
+		return rejected, fmt.Errorf("%w: %w: %s", ErrRejected, code, r.message), false
+	}
+	return rejected, fmt.Errorf("%w: %w", ErrRejected, code), false
+}
+
+// reportDone runs the callbacks of the batches resolved at the head of the queue, in
+// order, and returns their budget.
+func (pp *partition) reportDone() {
+	pp.batches = pp.seq.takeDone(pp.batches[:0])
+	for _, b := range pp.batches {
+		var err error
+		if b.failure != noFailure {
+			err = b.err
+			if err == nil {
+				err = ErrRejected
+			}
+			switch b.failure {
+			case expired:
+				err = ErrDeliveryTimeout
+			case abandoned:
+				err = errProducerClosed
+			}
+			err = &RecordError{Topic: pp.topic, Partition: pp.id, MaybeWritten: b.maybeWritten, Err: err}
+		}
+		pp.report(b, err)
+	}
+	clear(pp.batches)
+}
+
+// report runs b's callbacks with err (nil: success), returns its budget, and recycles its
+// storage.
+func (pp *partition) report(b *batch, err error) {
+	for i := range b.recs {
+		r := b.recs[i].rec
+		r.Partition = pp.id
+		if err == nil {
+			r.Offset = -1
+			if b.baseOffset >= 0 && pp.p.cfg.Acks != AcksNone {
+				r.Offset = b.baseOffset + int64(i)
+			}
+			r.LeaderEpoch = b.leaderEpoch
+			if b.appendTime >= 0 {
+				r.Timestamp = time.UnixMilli(b.appendTime)
+			}
+		}
+		if cb := b.recs[i].cb; cb != nil {
+			cb(r, err)
+		}
+	}
+	pp.p.budget.release(b.recs)
+	b.recs = nil
+	if b.state == inflight {
+		// Reported while a connection still has it: its late outcome comes back to
+		// Take and Release it.
+		b.orphan = true
+		return
+	}
+	if err == nil {
+		pp.bt.recycle(b.raw)
+	}
+	b.raw = nil
+	b.Release(pp.in.Owner())
+}
+
+// abandon fails everything the partition holds (Close past its deadline, or a failed
+// incarnation): the open batch and every batch not yet reported, in order. In-flight
+// batches may have been written; a late outcome for them is ignored.
+func (pp *partition) abandon(cause error) {
+	pp.seal()
+	pp.batches = pp.seq.abandonAll(pp.batches[:0])
+	for _, b := range pp.batches {
+		err := &RecordError{Topic: pp.topic, Partition: pp.id, MaybeWritten: b.maybeWritten || b.state == inflight, Err: cause}
+		pp.report(b, err)
+	}
+	clear(pp.batches)
+	if pp.route != nil {
+		pp.p.brokers.release(pp.route)
+		pp.route = nil
+	}
+}
+
+// releasePartition is the supervisor's release hook: a partition producer that failed, or
+// was stopped, reports everything it still holds.
+func releasePartition(a actor.Actor[partMsg], err error) {
+	pp := a.(*partition)
+	if pp.in == nil {
+		return
+	}
+	cause := err
+	if cause == nil {
+		cause = errProducerClosed
+	}
+	pp.abandon(cause)
+}

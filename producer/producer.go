@@ -1,0 +1,283 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/troupe-go/troupe"
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/supervisor"
+	"github.com/troupe-go/troupe/wire/broker"
+	"github.com/troupe-go/troupe/wire/cluster"
+	"github.com/troupe-go/troupe/wire/record"
+)
+
+// Producer writes records to Kafka through a pipeline of actors:
+//
+//	Produce ──> [custom stages] ──> dispatcher ──> topic producer ──> partition producer ──> broker producer ──> connection
+//	              (optional)       (by topic)      (partitioner)     (batches, sequences,    (requests to one
+//	                                                                  retries, callbacks)     broker, pipelined)
+//
+// A Producer is safe for concurrent use. Every record handed to Produce ends in exactly
+// one call of its callback: success, with its partition and offset set, or an error that
+// matches troupe.ErrNotWritten or troupe.ErrMaybeWritten.
+type Producer struct {
+	cfg        Config
+	client     *cluster.Client
+	ownsClient bool
+	compressor *record.Compressor
+	budget     *budget
+	ids        *idSource
+	brokers    *brokers
+
+	sup        *supervisor.Supervisor
+	topics     *supervisor.Supervisor
+	partitions *supervisor.Supervisor
+	proc       *actor.Process
+	first      actor.Ref[Pending] // where Produce hands records: the first stage, or the dispatcher
+
+	flushing  atomic.Int32
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+
+	partsMu sync.Mutex
+	parts   []actor.Ref[partMsg] // every partition producer, for flush notices
+}
+
+// New validates cfg, opens (or adopts) the cluster client and starts the producer's
+// actors. It does not contact the cluster: the first records do.
+func New(cfg Config) (*Producer, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	comp, err := record.NewCompressor(cfg.Compression)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if cfg.Compression.Codec == record.None {
+		comp = nil
+	}
+	client, owns, err := cfg.openClient(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	p := &Producer{
+		cfg:        cfg,
+		client:     client,
+		ownsClient: owns,
+		compressor: comp,
+		budget:     newBudget(cfg.MaxBufferedRecords, cfg.MaxBufferedBytes),
+		ids:        &idSource{client: client, timeout: cfg.RequestTimeout},
+	}
+	if err := p.build(); err != nil {
+		if owns {
+			_ = client.Close(context.Background())
+		}
+		return nil, err
+	}
+	p.proc = p.sup.Start(context.Background())
+	return p, nil
+}
+
+// build assembles the supervision tree. Children start in this order and stop in the
+// reverse: custom stages first, then the dispatcher, topic producers, partition
+// producers, and broker producers last, so that on Close records flow downstream before
+// the stages below them stop.
+func (p *Producer) build() error {
+	many := supervisor.Config{Intensity: 1000, Period: time.Second, OnEvent: p.cfg.OnEvent, Logger: p.cfg.Logger}
+	root := many
+	root.Name = "producer"
+	p.sup = supervisor.New(root)
+	nested := func(name string) *supervisor.Supervisor {
+		c := many
+		c.Name = name
+		return supervisor.New(c)
+	}
+	brokerSup := nested("brokers")
+	p.partitions = nested("partitions")
+	p.topics = nested("topics")
+	p.brokers = &brokers{p: p, sup: brokerSup, m: make(map[broker.Node]*brokerEntry)}
+	for _, s := range []*supervisor.Supervisor{brokerSup, p.partitions, p.topics} {
+		spec := s.Spec()
+		spec.StopTimeout = p.cfg.RequestTimeout + 30*time.Second
+		if _, err := supervisor.Add(p.sup, spec); err != nil {
+			return err
+		}
+	}
+	dispatch, err := supervisor.Add(p.sup, supervisor.ChildSpec[Pending]{
+		Name: "dispatcher",
+		Kind: "dispatcher",
+		New:  func() actor.Actor[Pending] { return &dispatcher{p: p} },
+		// Never full: Produce takes budget first, and the budget holds no more records
+		// than fit here.
+		Mailbox: actor.MailboxConfig[Pending]{Capacity: p.cfg.MaxBufferedRecords + 1, OnDrop: p.dropPending},
+	})
+	if err != nil {
+		return err
+	}
+	p.first = dispatch
+	for i := len(p.cfg.Stages) - 1; i >= 0; i-- {
+		st := p.cfg.Stages[i]
+		next := Next{p: p, to: p.first}
+		ref, err := supervisor.Add(p.sup, supervisor.ChildSpec[Pending]{
+			Name:    "stage " + st.Name(),
+			Kind:    "producer-stage",
+			New:     func() actor.Actor[Pending] { return st.New(next) },
+			Mailbox: actor.MailboxConfig[Pending]{Capacity: p.cfg.MaxBufferedRecords + 1, OnDrop: p.dropPending},
+		})
+		if err != nil {
+			return err
+		}
+		p.first = ref
+	}
+	return nil
+}
+
+// Produce hands r to the producer. The context bounds only the wait to be accepted (while
+// the budget is spent); once accepted, only DeliveryTimeout and Close decide r's fate.
+// cb runs exactly once: with a nil error once r is written (its Partition, Offset and
+// LeaderEpoch set), or with a *RecordError matching troupe.ErrNotWritten or
+// troupe.ErrMaybeWritten. cb runs on a producer goroutine, in offset order within a
+// partition, and must not block; for a record refused at the door (no topic, larger than
+// MaxRecordBytes, producer closed, budget wait cancelled) it runs before Produce returns.
+// A nil cb discards the outcome.
+//
+// The producer keeps r until cb has run: do not modify it before then.
+func (p *Producer) Produce(ctx context.Context, r *troupe.Record, cb func(*troupe.Record, error)) {
+	refuse := func(err error) {
+		if cb != nil {
+			topic := ""
+			if r != nil {
+				topic = r.Topic
+			}
+			cb(r, notWritten(topic, -1, err))
+		}
+	}
+	switch {
+	case r == nil:
+		refuse(fmt.Errorf("%w: nil record", ErrInvalidRecord))
+		return
+	case r.Topic == "":
+		refuse(fmt.Errorf("%w: no topic", ErrInvalidRecord))
+		return
+	case p.closed.Load():
+		refuse(errProducerClosed)
+		return
+	}
+	size := recordSize(r)
+	if size > p.cfg.MaxRecordBytes {
+		refuse(fmt.Errorf("%w: %d bytes, MaxRecordBytes is %d", ErrRecordTooLarge, size, p.cfg.MaxRecordBytes))
+		return
+	}
+	gen, err := p.budget.acquire(ctx, int64(size))
+	if err != nil {
+		refuse(err)
+		return
+	}
+	now := time.Now()
+	if r.Timestamp.IsZero() {
+		r.Timestamp = now
+	}
+	pend := Pending{rec: r, cb: cb, size: int32(size), gen: gen, deadline: now.Add(p.cfg.DeliveryTimeout).UnixNano()}
+	if err := p.first.TrySend(pend); err != nil {
+		p.budget.release([]Pending{pend})
+		refuse(fmt.Errorf("%w: %w", errProducerClosed, err))
+	}
+}
+
+// ProduceSync produces r and waits for its outcome. ctx bounds the wait to be accepted
+// and the wait for the outcome; if ctx ends after r was accepted, ProduceSync returns
+// ctx's error and r's outcome is still decided (and discarded) by the producer.
+func (p *Producer) ProduceSync(ctx context.Context, r *troupe.Record) error {
+	done := make(chan error, 1)
+	p.Produce(ctx, r, func(_ *troupe.Record, err error) { done <- err })
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// Flush seals every open batch at once and waits until every record accepted before the
+// call has its outcome, or ctx ends.
+func (p *Producer) Flush(ctx context.Context) error {
+	gen := p.budget.mark()
+	p.flushing.Add(1)
+	defer p.flushing.Add(-1)
+	p.partsMu.Lock()
+	for _, ref := range p.parts {
+		_ = ref.TrySend(partMsg{flush: true})
+	}
+	p.partsMu.Unlock()
+	return p.budget.waitFor(ctx, gen)
+}
+
+// Close stops accepting records (Produce and waiting Produces fail with troupe.ErrClosed),
+// sends everything accepted, and waits for its outcomes. If ctx ends first, every record
+// still without an outcome fails — not written, or may have been written if it was in
+// flight — before Close returns. Then the actors stop, and the cluster client if the
+// producer opened it. Close is idempotent; later calls return the first's result.
+func (p *Producer) Close(ctx context.Context) error {
+	p.closeOnce.Do(func() {
+		p.closed.Store(true)
+		p.budget.close()
+		flushErr := p.Flush(ctx)
+		// A drain stop of the tree, upstream first: whatever is still anywhere reaches a
+		// partition producer or is failed on the way, and partition producers fail what
+		// they hold. Callbacks have all run when it returns.
+		stopCtx, cancel := context.WithTimeout(context.Background(), p.cfg.RequestTimeout+time.Minute)
+		defer cancel()
+		stopErr := p.proc.Stop(stopCtx)
+		if p.ownsClient {
+			if err := p.client.Close(stopCtx); err != nil && stopErr == nil {
+				stopErr = err
+			}
+		}
+		switch {
+		case flushErr != nil:
+			p.closeErr = fmt.Errorf("producer: close: records failed after %w", flushErr)
+		case stopErr != nil:
+			p.closeErr = fmt.Errorf("producer: close: %w", stopErr)
+		}
+	})
+	return p.closeErr
+}
+
+// Actors lists the producer's actor tree for observability.
+func (p *Producer) Actors() []actor.Info { return p.sup.Children() }
+
+// Buffered returns the records and bytes accepted and not yet reported.
+func (p *Producer) Buffered() (records, bytes int64) { return p.budget.held() }
+
+func (p *Producer) registerPartition(ref actor.Ref[partMsg]) {
+	p.partsMu.Lock()
+	p.parts = append(p.parts, ref)
+	p.partsMu.Unlock()
+	if p.flushing.Load() > 0 {
+		_ = ref.TrySend(partMsg{flush: true})
+	}
+}
+
+// failPending runs r's callback with err and returns its budget.
+func (p *Producer) failPending(r Pending, err error) {
+	if r.cb != nil {
+		r.cb(r.rec, err)
+	}
+	p.budget.release([]Pending{r})
+}
+
+// recordSize is what a record counts against MaxRecordBytes and the byte budget: its key,
+// value and headers, plus a small framing allowance.
+func recordSize(r *troupe.Record) int {
+	n := len(r.Key) + len(r.Value) + 16
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value) + 8
+	}
+	return n
+}

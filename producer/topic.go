@@ -1,0 +1,240 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/supervisor"
+	"github.com/troupe-go/troupe/wire/cluster"
+	"github.com/troupe-go/troupe/wire/errcode"
+)
+
+// topicMsg is a message to a topic producer: records from the dispatcher, a metadata
+// answer, a flush, or topic changes.
+type topicMsg struct {
+	recs      []Pending
+	refreshed *refreshed
+	flush     bool
+	changes   []cluster.Change
+}
+
+// topicProducer is the actor that routes one topic's records to its partitions. It
+// partitions a whole batch of records against one metadata snapshot, so that the
+// partitioner and the partition count agree, and hands each partition producer its share
+// as one message. Records for a topic the cluster does not know (yet) wait here for up to
+// UnknownTopicWait, holding at most UnknownTopicShare of the budget, while it asks for
+// metadata; then they fail.
+//
+// Owner: the producer's "topics" supervisor; created by the dispatcher on the topic's
+// first record. It creates the topic's partition producers (children of the "partitions"
+// supervisor) as records reach them.
+type topicProducer struct {
+	p     *Producer
+	topic string
+
+	in         *actor.Inbox[topicMsg]
+	part       TopicPartitioner
+	parts      []actor.Ref[partMsg] // partition producers, by partition, created on demand
+	gen        uint64               // snapshot generation the availability was taken from
+	waiting    []Pending            // records held while the topic is unknown
+	since      time.Time            // when the oldest of them started waiting
+	refreshing bool
+	out        [][]Pending // per-partition scratch
+}
+
+func (tp *topicProducer) Run(ctx context.Context, in *actor.Inbox[topicMsg]) error {
+	tp.in = in
+	tp.part = tp.p.cfg.Partitioner.ForTopic(tp.topic)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var msgs []topicMsg
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+		case <-in.Ready():
+			var closed bool
+			msgs, closed = in.Drain(msgs[:0])
+			for i := range msgs {
+				tp.handle(&msgs[i])
+			}
+			clear(msgs)
+			if closed {
+				tp.failWaiting(errProducerClosed)
+				return nil
+			}
+		}
+		tp.route(nil, time.Now())
+		if len(tp.waiting) > 0 {
+			timer.Reset(max(time.Until(tp.since.Add(tp.p.cfg.UnknownTopicWait)), 0))
+		}
+	}
+}
+
+func (tp *topicProducer) handle(m *topicMsg) {
+	switch {
+	case m.recs != nil:
+		tp.route(m.recs, time.Now())
+	case m.refreshed != nil:
+		tp.refreshing = false
+	case m.flush:
+		for _, ref := range tp.parts {
+			_ = ref.TrySend(partMsg{flush: true})
+		}
+	case m.changes != nil:
+		for _, c := range m.changes {
+			if _, ok := c.(cluster.TopicRecreated); ok {
+				for _, ref := range tp.parts {
+					_ = ref.TrySend(partMsg{reset: true})
+				}
+			}
+		}
+	}
+}
+
+// route partitions recs (after any records waiting for the topic) against the current
+// snapshot and hands them to their partition producers.
+func (tp *topicProducer) route(recs []Pending, now time.Time) {
+	snap := tp.p.client.Snapshot()
+	t := snap.Topic(tp.topic)
+	if t == nil || t.Err != nil || len(t.Partitions) == 0 {
+		if t != nil && t.Err != nil && !errors.Is(t.Err, errcode.UnknownTopicOrPartition) && !errcode.Retriable(t.Err) {
+			// The cluster refuses the topic (authorization, invalid name): waiting
+			// will not help.
+			tp.failAll(recs, fmt.Errorf("%w: %w", ErrUnknownTopic, t.Err))
+			return
+		}
+		tp.hold(recs, now)
+		return
+	}
+	if len(tp.waiting) > 0 {
+		recs = append(tp.waiting, recs...)
+		tp.waiting = nil
+	}
+	if len(recs) == 0 {
+		return
+	}
+	n := len(t.Partitions)
+	if snap.Generation != tp.gen {
+		tp.gen = snap.Generation
+		if aw, ok := tp.part.(AvailabilityAware); ok {
+			avail := make([]bool, n)
+			for i := range t.Partitions {
+				avail[i] = t.Partitions[i].Leader >= 0
+			}
+			aw.SetAvailable(avail)
+		}
+	}
+	for len(tp.out) < n {
+		tp.out = append(tp.out, nil)
+	}
+	validator, _ := tp.part.(Validator)
+	for i := range recs {
+		r := recs[i].rec
+		if validator != nil {
+			if err := validator.Validate(r, n); err != nil {
+				tp.fail(recs[i], -1, err)
+				continue
+			}
+		}
+		p := tp.part.Partition(r, n, int(recs[i].size))
+		if p < 0 || p >= n {
+			tp.fail(recs[i], -1, errInvalidPartition(tp.topic, int64(p), n))
+			continue
+		}
+		tp.out[p] = append(tp.out[p], recs[i])
+	}
+	for p := 0; p < n; p++ {
+		if len(tp.out[p]) == 0 {
+			continue
+		}
+		// The slice goes to the partition producer, which owns it from now on.
+		if err := tp.partition(int32(p)).TrySend(partMsg{recs: tp.out[p]}); err != nil {
+			tp.failAll(tp.out[p], fmt.Errorf("%w: %w", errProducerClosed, err)) // Close is past its deadline
+		}
+		tp.out[p] = nil
+	}
+}
+
+// partition returns the producer of partition id, creating it on first use.
+func (tp *topicProducer) partition(id int32) actor.Ref[partMsg] {
+	for int(id) >= len(tp.parts) {
+		tp.parts = append(tp.parts, actor.Ref[partMsg]{})
+	}
+	if tp.parts[id].IsZero() {
+		p, topic := tp.p, tp.topic
+		ref, err := supervisor.Add(tp.p.partitions, supervisor.ChildSpec[partMsg]{
+			Name: fmt.Sprintf("%s[%d]", tp.topic, id),
+			Kind: "partition-producer",
+			New:  func() actor.Actor[partMsg] { return newPartition(p, topic, id) },
+			// Unbounded, and bounded all the same: it receives records (within the
+			// budget), one result per batch attempt in flight, and a few notices.
+			Mailbox: actor.MailboxConfig[partMsg]{Capacity: actor.Unbounded, OnDrop: p.dropPartMsg},
+			Release: releasePartition,
+		})
+		if err != nil {
+			return actor.Ref[partMsg]{} // the producer is closing; TrySend fails, OnDrop is not involved
+		}
+		tp.parts[id] = ref
+		tp.p.registerPartition(ref)
+	}
+	return tp.parts[id]
+}
+
+// hold keeps records for a topic the cluster does not know yet, within the topic's share
+// of the budget, and asks for metadata.
+func (tp *topicProducer) hold(recs []Pending, now time.Time) {
+	if len(tp.waiting) == 0 && len(recs) > 0 {
+		tp.since = now
+	}
+	limit := int(float64(tp.p.cfg.MaxBufferedRecords) * tp.p.cfg.UnknownTopicShare)
+	for _, r := range recs {
+		if len(tp.waiting) >= max(1, limit) {
+			tp.fail(r, -1, fmt.Errorf("%w: %q: more records wait for it than UnknownTopicShare allows", ErrUnknownTopic, tp.topic))
+			continue
+		}
+		tp.waiting = append(tp.waiting, r)
+	}
+	if len(tp.waiting) > 0 && now.Sub(tp.since) >= tp.p.cfg.UnknownTopicWait {
+		tp.failWaiting(fmt.Errorf("%w: %q did not appear within %v", ErrUnknownTopic, tp.topic, tp.p.cfg.UnknownTopicWait))
+		return
+	}
+	if len(tp.waiting) > 0 && !tp.refreshing {
+		tp.refreshing = true
+		self := tp.in.Ref()
+		tp.p.client.RefreshAsync(func(_ *cluster.Snapshot, err error) {
+			_ = self.TrySend(topicMsg{refreshed: &refreshed{err: err}})
+		}, tp.topic)
+	}
+}
+
+func (tp *topicProducer) failWaiting(err error) {
+	w := tp.waiting
+	tp.waiting = nil
+	tp.failAll(w, err)
+}
+
+func (tp *topicProducer) failAll(recs []Pending, err error) {
+	for i := range recs {
+		tp.fail(recs[i], -1, err)
+	}
+}
+
+// fail reports one record as not written and returns its budget.
+func (tp *topicProducer) fail(p Pending, partition int32, err error) {
+	tp.p.failPending(p, notWritten(tp.topic, partition, err))
+}
+
+// dropPartMsg handles what a partition producer's mailbox discards when the producer is
+// stopped for good: records fail, not written; results of in-flight batches belong to
+// records reported when the partition gave up.
+func (p *Producer) dropPartMsg(m partMsg) {
+	for _, r := range m.recs {
+		p.failPending(r, notWritten(r.rec.Topic, -1, errProducerClosed))
+	}
+}
