@@ -1,0 +1,106 @@
+package consumer
+
+import (
+	"github.com/troupe-go/troupe"
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/wire/record"
+)
+
+// Batch is what a partition delivers at a time: the records of one fetch response for
+// the partition, in offset order, with the partition's log bounds as that response gave
+// them. It is never empty unless Err is set.
+//
+// Records' keys, values and header values alias the fetch response (or the decompressed
+// buffer of their record batch): they stay valid for as long as the user keeps them, and
+// the library never writes to them again. Keeping any record of a response keeps that
+// whole response in memory (up to Config.MaxBytes).
+//
+// A Batch is an owned value (it embeds actor.Owned): the feeder hands it over, and from
+// then on it belongs to the receiver. A custom stage must Take it (b.Take(in.Owner()))
+// before using it and Release it, or hand it on, when done; built with -tags troupecheck
+// the hand-off is checked. Next's caller owns what Next returns outright.
+type Batch struct {
+	actor.Owned
+
+	Topic     string
+	Partition int32
+	// Records are the records delivered, in offset order. Offsets may have gaps
+	// (compaction, transaction markers), never repeats.
+	Records []troupe.Record
+	// NextOffset is the partition's position after this batch: the offset the next batch
+	// starts at or after. It is at least the last record's offset + 1, more when the
+	// fetch also passed control records or compacted-away offsets.
+	NextOffset int64
+	// HighWaterMark, LastStableOffset and LogStartOffset are the partition's log bounds
+	// as the fetch response reported them (-1 when the broker did not say).
+	HighWaterMark    int64
+	LastStableOffset int64
+	LogStartOffset   int64
+
+	// Err is set only on batches handed to a custom stage, which has no Next to return
+	// errors through: such a batch carries no records and reports, in order with the
+	// batches around it, what Next would have returned. A *TruncationError
+	// (ErrLogTruncated) is followed by more batches; any other Err is the partition's
+	// last batch.
+	Err error
+
+	terminal  bool  // Err ends the partition
+	from      int64 // the position the fetch started at: where to go back to if undelivered
+	fromEpoch int32
+}
+
+// fetched is one partition's share of a fetch response, as a broker consumer hands it
+// to the partition's feeder: the whole, CRC-checked batches that hold records at or
+// after from (headers parsed, records not yet decoded), and the log bounds. It aliases
+// the response.
+type fetched struct {
+	from      int64
+	fromEpoch int32
+	next      int64 // the position after these batches
+	batches   []record.Batch
+	hwm       int64
+	lso       int64
+	logStart  int64
+	err       error // a terminal error after the batches (corrupt data)
+}
+
+// decodeFetched decodes f into one Batch for topic and partition, skipping the records
+// below f.from (a batch may start before the position the fetch asked for). Records are
+// appended to one slice sized from the batches' record counts: nothing is allocated per
+// record beyond the records themselves. If a batch cannot be decoded, the Batch holds the
+// records before it and err is a *CorruptError naming it.
+func decodeFetched(dec *record.Decoder, topic string, partition int32, f *fetched) (*Batch, error) {
+	n := 0
+	for i := range f.batches {
+		n += int(max(f.batches[i].NumRecords, 0))
+	}
+	recs := make([]troupe.Record, 0, n)
+	out := &Batch{
+		Topic: topic, Partition: partition, NextOffset: f.next,
+		HighWaterMark: f.hwm, LastStableOffset: f.lso, LogStartOffset: f.logStart,
+		from: f.from, fromEpoch: f.fromEpoch,
+	}
+	for i := range f.batches {
+		b := &f.batches[i]
+		before := len(recs)
+		var err error
+		if recs, err = dec.Decode(recs, b, topic, partition); err != nil {
+			out.Records = recs
+			out.NextOffset = max(b.BaseOffset, f.from)
+			return out, &CorruptError{Topic: topic, Partition: partition, Offset: out.NextOffset, Next: b.NextOffset(), Err: err}
+		}
+		if b.BaseOffset < f.from {
+			k := before
+			for k < len(recs) && recs[k].Offset < f.from {
+				k++
+			}
+			if before == 0 {
+				recs = recs[k:] // the usual case: only the first batch can start early
+			} else {
+				recs = append(recs[:before], recs[k:]...)
+			}
+		}
+	}
+	out.Records = recs
+	return out, nil
+}

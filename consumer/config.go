@@ -1,0 +1,192 @@
+package consumer
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/troupe-go/troupe/supervisor"
+	"github.com/troupe-go/troupe/wire/cluster"
+	"github.com/troupe-go/troupe/wire/record"
+)
+
+// Config configures a Consumer. Either Client or Brokers is required; every other zero
+// field means its documented default (the Default... constants, checked by a test).
+type Config struct {
+	// Client is the cluster client to consume through. The Consumer uses it and leaves it
+	// open when it closes; producers and other consumers may share it.
+	Client *cluster.Client
+	// Brokers are seed "host:port" addresses, used when Client is nil: the Consumer then
+	// opens a client of its own (configured by Cluster, whose Seeds Brokers replace) and
+	// closes it when it closes.
+	Brokers []string
+	// Cluster configures the client the Consumer opens when Client is nil. Zero means the
+	// cluster package's defaults.
+	Cluster cluster.Config
+
+	// MinBytes is how many bytes a fetch waits for (up to MaxWait) before the broker
+	// answers. Zero means 1: answer as soon as there is anything.
+	MinBytes int32
+	// MaxBytes caps the records bytes of one fetch response over all its partitions
+	// (Kafka's fetch.max.bytes). A broker still returns a first batch larger than this
+	// (KIP-74), so a large batch never blocks a partition. Keep it below the client's
+	// broker.Config.MaxResponseBytes. Zero means 50 MiB.
+	MaxBytes int32
+	// MaxPartitionBytes caps the records bytes one partition contributes to a fetch
+	// (max.partition.fetch.bytes). When a partition's first batch does not fit, the
+	// consumer raises its limit for that partition, up to MaxBytes, until it does, then
+	// returns to this value. Zero means 1 MiB, or MaxBytes if that is smaller.
+	MaxPartitionBytes int32
+	// MaxWait is how long a broker may hold a fetch waiting for MinBytes. Zero means
+	// 500ms.
+	MaxWait time.Duration
+	// MaxProcessingTime is how long a partition's feeder waits for the user (Next) or
+	// its custom stage to take a batch before it gives the partition's subscription back
+	// to its broker consumer. The partition is never fetched while it holds an untaken
+	// batch, so other partitions do not wait for it either way; this bounds how long a
+	// slow partition keeps its place, and its broker consumer alive, while it waits. It
+	// resubscribes once the batch is taken: nothing is lost, duplicated or reordered.
+	// Zero means 100ms, as in Sarama.
+	MaxProcessingTime time.Duration
+	// OffsetReset decides what happens when a partition's position is outside its log
+	// (retention deleted the records, or the offset asked for does not exist yet). Zero
+	// means ResetEarliest. Every reset is reported as an OffsetReset event.
+	OffsetReset ResetPolicy
+	// IsolationLevel is ReadUncommitted, the only level supported now: records of
+	// aborted transactions are delivered too (control records never are).
+	// ReadCommitted is refused with ErrInvalidConfig until it is implemented.
+	IsolationLevel IsolationLevel
+	// Backoff spaces a partition's attempts to subscribe again after failures (no
+	// leader, a broker down): Min·2^(n-1) capped at Max with jitter. The first attempt
+	// after a leader change is immediate. Zero fields mean 100ms and 5s; ResetAfter is
+	// unused.
+	Backoff supervisor.Backoff
+	// RequestTimeout bounds the metadata refreshes and the ListOffsets and
+	// OffsetForLeaderEpoch requests a partition makes, and is added to MaxWait for the
+	// deadline of each fetch. Zero means 30s.
+	RequestTimeout time.Duration
+	// MaxDecompressedSize caps the decompressed size of one batch; a larger one is
+	// reported as corrupt (ErrCorrupt wrapping record.ErrTooLarge). Zero means
+	// record.DefaultMaxDecompressedSize (128 MiB).
+	MaxDecompressedSize int
+	// Logger receives the consumer's records (subscriptions, resets, truncations, slow
+	// partitions, actor restarts). Nil discards them.
+	Logger *slog.Logger
+	// OnEvent, if set, receives every Event, on the library goroutine where it happens;
+	// it must not block.
+	OnEvent func(Event)
+}
+
+// ResetPolicy says where a partition goes when its position is out of range.
+type ResetPolicy uint8
+
+const (
+	// ResetEarliest moves to the oldest record still in the log: when retention deleted
+	// unread records (the common cause), this loses the fewest.
+	ResetEarliest ResetPolicy = iota
+	// ResetLatest moves to the end of the log: only new records are delivered.
+	ResetLatest
+	// ResetNone does not move: the partition stops with an *OutOfRangeError (matching
+	// ErrOffsetOutOfRange) and the user decides.
+	ResetNone
+)
+
+func (p ResetPolicy) String() string {
+	switch p {
+	case ResetEarliest:
+		return "earliest"
+	case ResetLatest:
+		return "latest"
+	case ResetNone:
+		return "none"
+	}
+	return "invalid"
+}
+
+// IsolationLevel is the Fetch isolation level.
+type IsolationLevel int8
+
+const (
+	// ReadUncommitted delivers every data record, including those of transactions that
+	// are still open or were aborted.
+	ReadUncommitted IsolationLevel = 0
+	// ReadCommitted would deliver only committed transactional records. Not supported
+	// yet: it needs the aborted-transaction index of each fetch response applied.
+	ReadCommitted IsolationLevel = 1
+)
+
+// Documented defaults of Config.
+const (
+	DefaultMinBytes          = 1
+	DefaultMaxBytes          = 50 << 20
+	DefaultMaxPartitionBytes = 1 << 20
+	DefaultMaxWait           = 500 * time.Millisecond
+	DefaultMaxProcessingTime = 100 * time.Millisecond
+	DefaultBackoffMin        = 100 * time.Millisecond
+	DefaultBackoffMax        = 5 * time.Second
+	DefaultRequestTimeout    = 30 * time.Second
+)
+
+// withDefaults fills in the defaults and checks what cannot work.
+func (c Config) withDefaults() (Config, error) {
+	if c.Client == nil && len(c.Brokers) == 0 && len(c.Cluster.Seeds) == 0 {
+		return c, fmt.Errorf("%w: neither a Client nor Brokers", ErrInvalidConfig)
+	}
+	if c.MinBytes < 0 || c.MaxBytes < 0 || c.MaxPartitionBytes < 0 || c.MaxWait < 0 ||
+		c.MaxProcessingTime < 0 || c.RequestTimeout < 0 || c.MaxDecompressedSize < 0 ||
+		c.Backoff.Min < 0 || c.Backoff.Max < 0 {
+		return c, fmt.Errorf("%w: negative size or duration", ErrInvalidConfig)
+	}
+	if c.OffsetReset > ResetNone {
+		return c, fmt.Errorf("%w: reset policy %d", ErrInvalidConfig, c.OffsetReset)
+	}
+	if c.IsolationLevel != ReadUncommitted {
+		return c, fmt.Errorf("%w: isolation level %d: only ReadUncommitted is supported", ErrInvalidConfig, c.IsolationLevel)
+	}
+	if c.MinBytes == 0 {
+		c.MinBytes = DefaultMinBytes
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = DefaultMaxBytes
+	}
+	if c.MaxPartitionBytes == 0 {
+		c.MaxPartitionBytes = min(DefaultMaxPartitionBytes, c.MaxBytes)
+	}
+	if c.MaxPartitionBytes > c.MaxBytes {
+		return c, fmt.Errorf("%w: MaxPartitionBytes %d above MaxBytes %d", ErrInvalidConfig, c.MaxPartitionBytes, c.MaxBytes)
+	}
+	if c.MaxWait == 0 {
+		c.MaxWait = DefaultMaxWait
+	}
+	if c.MaxWait > time.Duration(1<<31-1)*time.Millisecond {
+		return c, fmt.Errorf("%w: MaxWait %v does not fit a fetch request", ErrInvalidConfig, c.MaxWait)
+	}
+	if c.MaxProcessingTime == 0 {
+		c.MaxProcessingTime = DefaultMaxProcessingTime
+	}
+	if c.Backoff.Min == 0 {
+		c.Backoff.Min = DefaultBackoffMin
+	}
+	if c.Backoff.Max == 0 {
+		c.Backoff.Max = DefaultBackoffMax
+	}
+	c.Backoff.Max = max(c.Backoff.Max, c.Backoff.Min)
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.MaxDecompressedSize == 0 {
+		c.MaxDecompressedSize = record.DefaultMaxDecompressedSize
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Client == nil {
+		if len(c.Brokers) > 0 {
+			c.Cluster.Seeds = c.Brokers
+		}
+		if c.Cluster.Logger == nil {
+			c.Cluster.Logger = c.Logger
+		}
+	}
+	return c, nil
+}

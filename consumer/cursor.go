@@ -1,0 +1,139 @@
+package consumer
+
+import "github.com/troupe-go/troupe/wire/record"
+
+// cursor is one partition's fetch-offset bookkeeping: where the next fetch starts, the
+// leader epoch of what was fetched last (for KIP-320 truncation checks), the partition's
+// fetch size, and the log bounds the last fetch reported. It is a plain deterministic
+// struct — no goroutines, clock or I/O — owned by whichever actor owns the partition's
+// subscription; cursor_test.go drives it exhaustively.
+//
+// The rules it implements:
+//   - A fetch from offset `from` may return batches that start before it (a broker
+//     returns whole batches, and compressed ones cannot be split): records below `from`
+//     are skipped, and batches entirely below it are dropped.
+//   - The next fetch starts after the last whole batch: its base offset + last offset
+//     delta + 1. Control batches and batches emptied by compaction advance it like any
+//     other but deliver nothing.
+//   - A batch cut at the fetch size limit is not an error: the next fetch starts at it.
+//     When a fetch made no progress because the batch at the position was cut, the
+//     partition's fetch size is raised to the batch's declared size, and at least
+//     doubled (bounded by the response limit); once a fetch makes progress again, it
+//     returns to the configured size.
+type cursor struct {
+	next      int64 // offset the next fetch starts at
+	lastEpoch int32 // leader epoch of the last batch fetched, or of the position; -1 unknown
+
+	maxBytes int32 // the partition's fetch size for the next request
+	base     int32 // the configured per-partition fetch size
+	ceiling  int32 // the most maxBytes grows to (the response limit)
+
+	hwm      int64 // high-water mark from the last fetch response; -1 unknown
+	lso      int64 // last stable offset; -1 unknown
+	logStart int64 // log start offset; -1 unknown
+}
+
+// newCursor returns a cursor at offset 0 with fetch size base, growing up to ceiling.
+func newCursor(base, ceiling int32) cursor {
+	return cursor{lastEpoch: -1, maxBytes: base, base: base, ceiling: max(ceiling, base), hwm: -1, lso: -1, logStart: -1}
+}
+
+// seek moves the position to offset, fetched (or listed) under leader epoch epoch (-1
+// if unknown): the start, a reset, or a truncation.
+func (c *cursor) seek(offset int64, epoch int32) {
+	c.next, c.lastEpoch = offset, epoch
+	c.maxBytes = c.base
+}
+
+// partitionFetch is what one fetch response said about one partition, without an
+// error: its log bounds (-1 where the response version has none) and the whole batches
+// the records bytes held, in order (only their headers are read here), and the cut batch
+// after them, if any.
+type partitionFetch struct {
+	hwm, lso, logStart int64
+	batches            []record.Batch
+	tail               record.Tail
+}
+
+// step is what the cursor made of one partitionFetch.
+type step struct {
+	// deliver holds the batches with records to hand to the user, in order: data batches
+	// reaching at or beyond from. It reuses the partitionFetch's slice.
+	deliver []record.Batch
+	// from is the position the fetch started at: records below it are skipped.
+	from int64
+	// fromEpoch is the epoch of the position before the fetch, to go back to if what was
+	// fetched cannot be delivered.
+	fromEpoch int32
+	// moved reports that the position advanced.
+	moved bool
+	// grew reports that the partition's fetch size was raised because its first batch
+	// did not fit.
+	grew bool
+}
+
+// apply updates the cursor with one fetch result for a fetch that started at c.next, and
+// says what to deliver. It reorders nothing and trusts nothing: batches that end at or
+// before the position (a repeated or stale batch) are dropped, so nothing is delivered
+// twice whatever a broker returns.
+func (c *cursor) apply(f partitionFetch) step {
+	s := step{from: c.next, fromEpoch: c.lastEpoch}
+	if f.hwm >= 0 {
+		c.hwm = f.hwm
+	}
+	if f.lso >= 0 {
+		c.lso = f.lso
+	}
+	if f.logStart >= 0 {
+		c.logStart = f.logStart
+	}
+	out := f.batches[:0]
+	for i := range f.batches {
+		b := &f.batches[i]
+		end := b.NextOffset()
+		if end <= c.next {
+			continue // wholly below the position
+		}
+		c.next = end
+		if b.LeaderEpoch >= 0 {
+			c.lastEpoch = b.LeaderEpoch
+		}
+		s.moved = true
+		if b.Attributes.Control() || b.NumRecords == 0 && b.Magic == 2 {
+			continue // a transaction marker, or emptied by compaction: nothing to deliver
+		}
+		out = append(out, *b)
+	}
+	s.deliver = out
+	switch {
+	case s.moved:
+		c.maxBytes = c.base
+	case f.tail.Truncated():
+		s.grew = c.grow(f.tail.Need)
+	}
+	return s
+}
+
+// grow raises the fetch size after a fetch that made no progress because the batch at
+// the position was cut: to the batch's declared size need, and at least double, within
+// the ceiling. It reports whether the size changed. A batch larger than the ceiling still
+// arrives: a broker returns the first batch of the first partition with data whole
+// whatever the limits (KIP-74), and the broker consumer rotates which partition comes
+// first.
+func (c *cursor) grow(need int) bool {
+	want := max(int64(need), 2*int64(c.maxBytes))
+	next := int32(min(want, int64(c.ceiling)))
+	if next <= c.maxBytes {
+		return false
+	}
+	c.maxBytes = next
+	return true
+}
+
+// lag is the high-water mark minus position, or -1 while the high-water mark is unknown.
+func lag(hwm, position int64) int64 {
+	if hwm < 0 || position < 0 {
+		return -1
+	}
+	return max(hwm-position, 0)
+}

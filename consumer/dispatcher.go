@@ -1,0 +1,295 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/wire/broker"
+	"github.com/troupe-go/troupe/wire/errcode"
+)
+
+// errTopicRecreated is the cause of a reset when a partition's topic was deleted and
+// created again: the old positions mean nothing in the new topic.
+var errTopicRecreated = errors.New("topic recreated under a new topic ID")
+
+// dispatcher subscribes its partition to the broker consumer of the partition's leader,
+// whenever the partition's subscription comes to it: at the start, and each time a
+// broker consumer or the feeder hands it back. Before subscribing it does what the
+// subscription asks for: refresh metadata (the leader may have moved), resolve the
+// starting offset or reset an out-of-range one (ListOffsets), and after a leader change
+// check the log was not truncated under the partition (OffsetForLeaderEpoch, KIP-320).
+// Failures are retried with exponential backoff and jitter; terminal ones (the topic is
+// gone, ResetNone) end the partition with an error for its user.
+//
+// While the partition is paused it keeps the subscription until Resume.
+//
+// Owner: the partition's slot under the Consumer's "partitions" supervisor, which
+// restarts it after a failure; its release hook puts the subscription it held back in
+// its mailbox for the next incarnation.
+type dispatcher struct {
+	p   *part
+	c   *Consumer
+	cfg *Config
+
+	in    *actor.Inbox[*subscription]
+	owner *actor.Owner
+	sub   *subscription // held, not yet subscribed
+	due   time.Time     // no attempt before this
+}
+
+// Run is one incarnation of the dispatcher.
+func (d *dispatcher) Run(ctx context.Context, in *actor.Inbox[*subscription]) error {
+	d.in, d.owner = in, in.Owner()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var batch []*subscription
+	for {
+		d.step(ctx, timer)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-in.Ready():
+			d.p.dispatcherWoken.Store(false)
+			var closed bool
+			batch, closed = in.Drain(batch[:0])
+			for _, s := range batch {
+				if s != nil {
+					d.take(s)
+				}
+			}
+			clear(batch)
+			if closed {
+				return nil
+			}
+		case <-timer.C:
+		}
+	}
+}
+
+// take accepts a subscription handed to the dispatcher.
+func (d *dispatcher) take(s *subscription) {
+	s.Take(d.owner)
+	d.sub = s
+	d.due = time.Now()
+	if s.failures > 1 {
+		// Handed back again soon after the last time: the broker it was subscribed to
+		// keeps failing. The first retry is immediate; later ones back off.
+		d.due = d.due.Add(d.cfg.Backoff.Delay(s.failures-1, rand.Float64()))
+	}
+}
+
+// step makes one attempt to subscribe the held subscription, if one is due.
+func (d *dispatcher) step(ctx context.Context, timer *time.Timer) {
+	s := d.sub
+	if s == nil {
+		return
+	}
+	p := d.p
+	switch {
+	case p.stopped.Load():
+		d.sub = nil
+		s.Release(d.owner)
+		return
+	case p.paused.Load():
+		return // until Resume wakes us
+	}
+	if wait := time.Until(d.due); wait > 0 {
+		timer.Reset(wait)
+		return
+	}
+	err := d.attempt(ctx, s)
+	switch {
+	case err == nil:
+		d.sub = nil
+	case terminal(err):
+		d.sub = nil
+		s.Release(d.owner)
+		d.fail(err)
+	case ctx.Err() != nil || p.stopped.Load():
+		// Stopping: the next step or the exit releases it.
+	default:
+		s.failures++
+		s.refresh = true
+		d.due = time.Now().Add(d.cfg.Backoff.Delay(s.failures, rand.Float64()))
+		d.c.cfg.Logger.Debug("subscribing failed; retrying", "partition", p.about.String(), "err", err, "after", time.Until(d.due))
+		timer.Reset(time.Until(d.due))
+	}
+}
+
+// fail ends the partition with err, handed to its user after whatever the feeder holds.
+func (d *dispatcher) fail(err error) {
+	p := d.p
+	n := &Batch{Topic: p.about.Topic, Partition: p.about.Partition, Err: err, terminal: true}
+	n.Acquire(d.owner)
+	n.Give(d.owner)
+	if p.feeder.TrySend(feedMsg{notice: n}) != nil {
+		n.Take(d.owner)
+		n.Release(d.owner)
+		p.out.fail(err)
+	}
+	p.failed(err)
+}
+
+// notify hands a non-terminal error to the user through the feeder, in order: it comes
+// before any batch fetched after it.
+func (d *dispatcher) notify(err error) {
+	p := d.p
+	n := &Batch{Topic: p.about.Topic, Partition: p.about.Partition, Err: err}
+	n.Acquire(d.owner)
+	n.Give(d.owner)
+	if p.feeder.TrySend(feedMsg{notice: n}) != nil {
+		n.Take(d.owner)
+		n.Release(d.owner)
+	}
+}
+
+// attempt finds the partition's leader and subscribes s to its broker consumer, doing
+// first whatever s asks for. On success s belongs to the broker consumer.
+func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
+	p, c := d.p, d.c
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.RequestTimeout)
+	defer cancel()
+	defer context.AfterFunc(p.ctx, cancel)() // Close interrupts a lookup
+
+	snap := c.client.Snapshot()
+	_, epoch, err := snap.Leader(p.about.Topic, p.about.Partition)
+	if s.refresh || err != nil || epoch < s.epoch {
+		if snap, err = c.client.Refresh(ctx, p.about.Topic); err != nil {
+			return err
+		}
+		s.refresh = false
+	}
+	t := snap.Topic(p.about.Topic)
+	if t == nil || errors.Is(t.Err, errcode.UnknownTopicOrPartition) {
+		var cause error
+		if t != nil {
+			cause = t.Err
+		}
+		return &UnknownTopicError{Topic: p.about.Topic, Cause: cause}
+	}
+	if t.ID != s.topicID && t.ID != ([16]byte{}) {
+		if s.topicID != ([16]byte{}) && s.reset == nil && s.start == nil {
+			s.reset = errTopicRecreated
+		}
+		s.topicID = t.ID
+	}
+	leader, epoch, err := snap.Leader(p.about.Topic, p.about.Partition)
+	if err != nil {
+		return err
+	}
+	node := leader.Node()
+
+	switch {
+	case s.start != nil:
+		off, le, err := d.resolve(ctx, node, epoch, *s.start)
+		if err != nil {
+			return err
+		}
+		s.cur.seek(off, le)
+		s.start, s.epoch = nil, epoch
+		p.position.Store(off)
+	case s.reset != nil:
+		from := s.cur.next
+		if d.cfg.OffsetReset == ResetNone {
+			return &OutOfRangeError{Topic: p.about.Topic, Partition: p.about.Partition, Offset: from}
+		}
+		spec := Oldest
+		if d.cfg.OffsetReset == ResetLatest {
+			spec = Newest
+		}
+		off, le, err := d.resolve(ctx, node, epoch, spec)
+		if err != nil {
+			return err
+		}
+		s.cur.seek(off, le)
+		c.ev.emit(OffsetReset{About: p.about, From: from, To: off, Policy: d.cfg.OffsetReset, Cause: s.reset})
+		s.reset, s.epoch = nil, epoch
+		p.position.Store(off)
+	case s.epoch >= 0 && epoch != s.epoch && s.cur.lastEpoch >= 0:
+		if err := d.validate(ctx, s, node, epoch); err != nil {
+			return err
+		}
+	}
+	s.epoch = epoch
+
+	e, err := c.brokers.acquire(node)
+	if err != nil {
+		return err
+	}
+	s.home = e
+	p.home.Store(e)
+	ev := Subscribed{About: p.about, Broker: node.ID, LeaderEpoch: epoch, Offset: s.cur.next}
+	s.Give(d.owner)
+	if err := e.ref.TrySend(brokerMsg{sub: s}); err != nil {
+		s.Take(d.owner)
+		s.home = nil
+		c.brokers.release(e)
+		return err
+	}
+	c.ev.emit(ev)
+	return nil
+}
+
+// resolve turns an offset spec into an offset at the leader.
+func (d *dispatcher) resolve(ctx context.Context, node broker.Node, epoch int32, spec Offset) (int64, int32, error) {
+	ts, _ := spec.listTimestamp()
+	off, le, err := d.c.listOffset(ctx, node, d.p.about, epoch, ts)
+	if err == nil && off < 0 && spec.kind == kindTime {
+		// No record at or after the time: start at the end.
+		off, le, err = d.c.listOffset(ctx, node, d.p.about, epoch, OffsetNewest)
+	}
+	return off, le, err
+}
+
+// validate checks, after a leader change, that the new leader's log still holds what
+// was fetched: the epoch of the last fetched batch must end at or after the position
+// (KIP-320). If it ends before, the log was truncated under the partition: that is
+// reported, and the position moves to where the leader's log diverges.
+//
+// A leader that does not know the epoch at all answers -1: it cannot say where its log
+// diverges. The position is kept; if the log is now shorter than it, the next fetch is
+// out of range and the reset policy applies (and is reported). kfake answers this way
+// for a plain leader move with no writes since, where nothing was lost.
+func (d *dispatcher) validate(ctx context.Context, s *subscription, node broker.Node, epoch int32) error {
+	p := d.p
+	end, endEpoch, err := d.c.epochEnd(ctx, node, p.about, epoch, s.cur.lastEpoch)
+	if err != nil {
+		return err
+	}
+	if end < 0 {
+		d.c.cfg.Logger.Info("leader does not know the last fetched epoch; keeping the position",
+			"partition", p.about.String(), "epoch", s.cur.lastEpoch, "offset", s.cur.next)
+		return nil
+	}
+	if end >= s.cur.next {
+		return nil
+	}
+	te := &TruncationError{Topic: p.about.Topic, Partition: p.about.Partition, Offset: s.cur.next, Epoch: s.cur.lastEpoch, EndOffset: end, EndEpoch: endEpoch}
+	d.c.ev.emit(LogTruncation{About: p.about, Err: te})
+	d.notify(te)
+	s.cur.seek(end, endEpoch)
+	p.position.Store(end)
+	return nil
+}
+
+// releaseDispatcher is the dispatchers' release hook: a subscription the incarnation
+// held goes back to the head of its mailbox, for the next incarnation; if the partition
+// stopped, it is released.
+func releaseDispatcher(a actor.Actor[*subscription], _ error) {
+	d, ok := a.(*dispatcher)
+	if !ok || d.owner == nil || d.sub == nil {
+		return
+	}
+	s := d.sub
+	d.sub = nil
+	if d.p.stopped.Load() {
+		s.Release(d.owner)
+		return
+	}
+	s.Give(d.owner)
+	d.in.Unread([]*subscription{s})
+}

@@ -1,0 +1,157 @@
+package consumer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/troupe-go/troupe/supervisor"
+)
+
+// Event is something that happened to a partition, or to the consumer's actors: one of
+// Subscribed, Unsubscribed, SlowPartition, OffsetReset, LogTruncation, PartitionFailed
+// and ActorEvent. Switch on the concrete type. Events go to Config.OnEvent and, as log
+// records, to Config.Logger.
+type Event interface {
+	fmt.Stringer
+	level() slog.Level
+	attrs() []any
+}
+
+// About names the partition an event concerns; every partition event embeds it.
+type About struct {
+	Topic     string
+	Partition int32
+}
+
+func (a About) String() string { return fmt.Sprintf("%s[%d]", a.Topic, a.Partition) }
+
+// Subscribed: a partition's dispatcher subscribed it to the broker consumer of Broker
+// (the partition's leader under LeaderEpoch), to fetch from Offset.
+type Subscribed struct {
+	About
+	Broker      int32
+	LeaderEpoch int32
+	Offset      int64
+}
+
+// Unsubscribed: a broker consumer gave a partition back to its dispatcher because of
+// Err (the leader moved, its epoch changed, the broker or the connection failed). The
+// dispatcher finds the leader again and resubscribes; nothing is lost.
+type Unsubscribed struct {
+	About
+	Broker int32
+	Err    error
+}
+
+// SlowPartition: the user (or the partition's stage) did not take a batch within
+// MaxProcessingTime, so the feeder gave the partition's place at its broker back. It
+// resubscribes once the batch is taken.
+type SlowPartition struct {
+	About
+	Waited time.Duration
+}
+
+// OffsetReset: a partition's position was out of range (or its topic was recreated,
+// Cause says which) and moved From -> To by Policy. Records between may be lost
+// (From < To) or delivered again (To < From).
+type OffsetReset struct {
+	About
+	From, To int64
+	Policy   ResetPolicy
+	Cause    error
+}
+
+// LogTruncation: after a leader change the new leader's log ended before the position
+// reached; the partition moved back to Err.EndOffset. The same error is delivered on
+// the partition.
+type LogTruncation struct {
+	About
+	Err *TruncationError
+}
+
+// PartitionFailed: a partition stopped for good with Err (delivered to its user as
+// Next's error or a stage's last batch).
+type PartitionFailed struct {
+	About
+	Err error
+}
+
+// ActorEvent: one of the consumer's supervisors reported Event (an actor failed and was
+// restarted, a stop timed out).
+type ActorEvent struct {
+	Event supervisor.Event
+}
+
+func (e Subscribed) String() string {
+	return fmt.Sprintf("%s: subscribed to broker %d (leader epoch %d) at offset %d", e.About, e.Broker, e.LeaderEpoch, e.Offset)
+}
+func (e Unsubscribed) String() string {
+	return fmt.Sprintf("%s: unsubscribed from broker %d: %v", e.About, e.Broker, e.Err)
+}
+func (e SlowPartition) String() string {
+	return fmt.Sprintf("%s: batch not taken within %v; gave up its place at the broker", e.About, e.Waited.Round(time.Millisecond))
+}
+func (e OffsetReset) String() string {
+	return fmt.Sprintf("%s: offset reset %d -> %d (%s): %v", e.About, e.From, e.To, e.Policy, e.Cause)
+}
+func (e LogTruncation) String() string { return e.Err.Error() }
+func (e PartitionFailed) String() string {
+	return fmt.Sprintf("%s: failed: %v", e.About, e.Err)
+}
+func (e ActorEvent) String() string { return e.Event.String() }
+
+func (Subscribed) level() slog.Level    { return slog.LevelDebug }
+func (Unsubscribed) level() slog.Level  { return slog.LevelInfo }
+func (SlowPartition) level() slog.Level { return slog.LevelInfo }
+func (OffsetReset) level() slog.Level   { return slog.LevelWarn }
+func (LogTruncation) level() slog.Level { return slog.LevelWarn }
+func (PartitionFailed) level() slog.Level {
+	return slog.LevelError
+}
+func (e ActorEvent) level() slog.Level {
+	switch e.Event.(type) {
+	case supervisor.Started:
+		return slog.LevelDebug
+	case supervisor.Exited, supervisor.StopTimedOut, supervisor.BreakerOpened:
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}
+
+func (e Subscribed) attrs() []any {
+	return []any{"topic", e.Topic, "partition", e.Partition, "broker", e.Broker, "epoch", e.LeaderEpoch, "offset", e.Offset}
+}
+func (e Unsubscribed) attrs() []any {
+	return []any{"topic", e.Topic, "partition", e.Partition, "broker", e.Broker, "err", e.Err}
+}
+func (e SlowPartition) attrs() []any {
+	return []any{"topic", e.Topic, "partition", e.Partition, "waited", e.Waited}
+}
+func (e OffsetReset) attrs() []any {
+	return []any{"topic", e.Topic, "partition", e.Partition, "from", e.From, "to", e.To, "policy", e.Policy.String(), "cause", e.Cause}
+}
+func (e LogTruncation) attrs() []any {
+	return []any{"topic", e.Err.Topic, "partition", e.Err.Partition, "offset", e.Err.Offset, "epoch", e.Err.Epoch,
+		"end_offset", e.Err.EndOffset, "end_epoch", e.Err.EndEpoch}
+}
+func (e PartitionFailed) attrs() []any {
+	return []any{"topic", e.Topic, "partition", e.Partition, "err", e.Err}
+}
+func (e ActorEvent) attrs() []any {
+	return []any{"supervisor", e.Event.SupervisorName(), "child", e.Event.ChildName()}
+}
+
+// events delivers events to the configured hook and logger.
+type events struct {
+	log  *slog.Logger
+	hook func(Event)
+}
+
+func (ev *events) emit(e Event) {
+	ev.log.Log(context.Background(), e.level(), e.String(), e.attrs()...)
+	if ev.hook != nil {
+		ev.hook(e)
+	}
+}

@@ -1,0 +1,241 @@
+package consumer
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/troupe-go/troupe"
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/internal/kafkatest"
+	"github.com/troupe-go/troupe/supervisor"
+	"github.com/troupe-go/troupe/wire/broker"
+	"github.com/troupe-go/troupe/wire/cluster"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// testTimeout bounds every wait in these tests: they wait for events, never sleep.
+const testTimeout = 30 * time.Second
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// recorder keeps the consumer's events for tests to wait on.
+type recorder struct {
+	mu     sync.Mutex
+	events []Event
+	ch     chan struct{} // closed and replaced on every event
+}
+
+func newRecorder() *recorder { return &recorder{ch: make(chan struct{})} }
+
+func (r *recorder) add(e Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	close(r.ch)
+	r.ch = make(chan struct{})
+	r.mu.Unlock()
+}
+
+// waitFor waits until an event satisfying match has been recorded (since the start) and
+// returns it.
+func (r *recorder) waitFor(t testing.TB, what string, match func(Event) bool) Event {
+	t.Helper()
+	deadline := time.After(testTimeout)
+	for {
+		r.mu.Lock()
+		for _, e := range r.events {
+			if match(e) {
+				r.mu.Unlock()
+				return e
+			}
+		}
+		ch := r.ch
+		r.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("no %s event within %v; events:\n%s", what, testTimeout, r.dump())
+		}
+	}
+}
+
+func (r *recorder) count(match func(Event) bool) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.events {
+		if match(e) {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *recorder) dump() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	for _, e := range r.events {
+		fmt.Fprintln(&b, " ", e)
+	}
+	return b.String()
+}
+
+func isA[E Event](e Event) bool { _, ok := e.(E); return ok }
+
+// testConfig is a Config tuned for fast tests: short waits and backoffs.
+func testConfig(seeds []string, rec *recorder) Config {
+	return Config{
+		Brokers:  seeds,
+		Cluster:  cluster.Config{MinRefreshInterval: 10 * time.Millisecond, Broker: testBrokerConfig()},
+		MaxWait:  50 * time.Millisecond,
+		Backoff:  supervisor.Backoff{Min: 5 * time.Millisecond, Max: 100 * time.Millisecond},
+		OnEvent:  rec.add,
+		MinBytes: 1,
+	}
+}
+
+// newConsumer starts a consumer and closes it when the test ends, checking that it stops
+// in time and that the ownership hand-off protocol was kept.
+func newConsumer(t testing.TB, cfg Config) *Consumer {
+	t.Helper()
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		if err := c.Close(ctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		if vs := actor.Violations(); len(vs) > 0 {
+			t.Errorf("ownership violations: %v", vs)
+			actor.ResetViolations()
+		}
+	})
+	return c
+}
+
+func consume(t testing.TB, c *Consumer, topic string, partition int32, from Offset, opts ...Option) *PartitionConsumer {
+	t.Helper()
+	pc, err := c.ConsumePartition(ctxT(t), topic, partition, from, opts...)
+	if err != nil {
+		t.Fatalf("consume %s[%d] from %v: %v", topic, partition, from, err)
+	}
+	return pc
+}
+
+// value is what produce writes as the i-th record of a partition.
+func value(topic string, partition int32, i int) string {
+	return fmt.Sprintf("%s/%d/%d", topic, partition, i)
+}
+
+// kgoClient returns a franz-go client on seeds, closed when the test ends.
+func kgoClient(t testing.TB, seeds []string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// produce writes n records (values numbered first, first+1, ...) to topic/partition with
+// franz-go and waits for them to be acknowledged.
+func produce(t testing.TB, seeds []string, topic string, partition int32, first, n int, opts ...kgo.Opt) {
+	t.Helper()
+	cl := kgoClient(t, seeds, opts...)
+	produceWith(t, cl, topic, partition, first, n)
+}
+
+func produceWith(t testing.TB, cl *kgo.Client, topic string, partition int32, first, n int) {
+	t.Helper()
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{
+			Topic: topic, Partition: partition,
+			Key:     []byte(strconv.Itoa(first + i)),
+			Value:   []byte(value(topic, partition, first+i)),
+			Headers: []kgo.RecordHeader{{Key: "n", Value: []byte(strconv.Itoa(first + i))}},
+		}
+	}
+	if err := cl.ProduceSync(ctxT(t), recs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+// reader collects what a partition delivers and checks, as it goes, that offsets only
+// increase and that values are the numbered sequence produce writes.
+type reader struct {
+	t    testing.TB
+	pc   *PartitionConsumer
+	got  []troupe.Record
+	next int // the number expected in the next value
+	last int64
+}
+
+func newReader(t testing.TB, pc *PartitionConsumer, first int) *reader {
+	return &reader{t: t, pc: pc, next: first, last: -1}
+}
+
+// read takes batches until n more records have arrived.
+func (r *reader) read(n int) {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	want := len(r.got) + n
+	for len(r.got) < want {
+		b, err := r.pc.Next(ctx)
+		if err != nil {
+			r.t.Fatalf("%s[%d]: after %d of %d records: %v", r.pc.Topic(), r.pc.Partition(), len(r.got), want, err)
+		}
+		r.check(b)
+	}
+	if len(r.got) != want {
+		r.t.Fatalf("%s[%d]: %d records, want %d", r.pc.Topic(), r.pc.Partition(), len(r.got), want)
+	}
+}
+
+func (r *reader) check(b *Batch) {
+	r.t.Helper()
+	if len(b.Records) == 0 {
+		r.t.Fatal("an empty batch")
+	}
+	for i := range b.Records {
+		rec := &b.Records[i]
+		if rec.Topic != r.pc.Topic() || rec.Partition != r.pc.Partition() {
+			r.t.Fatalf("record of %s[%d] delivered on %s[%d]", rec.Topic, rec.Partition, r.pc.Topic(), r.pc.Partition())
+		}
+		if rec.Offset <= r.last {
+			r.t.Fatalf("offset %d after %d: repeated or reordered", rec.Offset, r.last)
+		}
+		if want := value(rec.Topic, rec.Partition, r.next); string(rec.Value) != want {
+			r.t.Fatalf("offset %d: value %q, want %q (lost or repeated records)", rec.Offset, rec.Value, want)
+		}
+		r.last = rec.Offset
+		r.next++
+		r.got = append(r.got, *rec)
+	}
+	if b.NextOffset <= r.last {
+		r.t.Fatalf("batch NextOffset %d not after its last record %d", b.NextOffset, r.last)
+	}
+}
+
+func startKfake(t testing.TB, opts ...kfake.Opt) (*kfake.Cluster, []string) {
+	return kafkatest.Start(t, opts...)
+}
+
+func testBrokerConfig() broker.Config {
+	return broker.Config{Backoff: supervisor.Backoff{Min: 5 * time.Millisecond, Max: 100 * time.Millisecond}}
+}

@@ -1,0 +1,96 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/troupe-go/troupe/wire/api"
+	"github.com/troupe-go/troupe/wire/broker"
+	"github.com/troupe-go/troupe/wire/errcode"
+)
+
+// The two lookups a dispatcher makes at a partition's leader, each a request on the
+// leader's admin connection: where an offset spec points (ListOffsets) and where a leader
+// epoch ends (OffsetForLeaderEpoch, KIP-320). Both send the leader epoch the dispatcher
+// found in metadata, so a leader that moved on answers FENCED_LEADER_EPOCH or
+// UNKNOWN_LEADER_EPOCH rather than a stale answer.
+
+// listOffset asks the leader node, under leader epoch epoch, for the offset of the
+// partition at ts: OffsetOldest, OffsetNewest or a timestamp in milliseconds. For a
+// timestamp after every record it answers -1. It returns the offset and the leader epoch
+// of the record there (-1 if unknown).
+func (c *Consumer) listOffset(ctx context.Context, node broker.Node, a About, epoch int32, ts int64) (int64, int32, error) {
+	req := &api.ListOffsetsRequest{}
+	req.Default()
+	req.ReplicaID = -1
+	req.IsolationLevel = int8(c.cfg.IsolationLevel)
+	var rp api.ListOffsetsRequestPartition
+	rp.Default()
+	rp.PartitionIndex, rp.CurrentLeaderEpoch, rp.Timestamp = a.Partition, epoch, ts
+	req.Topics = []api.ListOffsetsRequestTopic{{Name: a.Topic, Partitions: []api.ListOffsetsRequestPartition{rp}}}
+	resp, err := c.adminCall(ctx, node, req)
+	if err != nil {
+		return 0, -1, err
+	}
+	for _, t := range resp.(*api.ListOffsetsResponse).Topics {
+		for _, p := range t.Partitions {
+			if t.Name != a.Topic || p.PartitionIndex != a.Partition {
+				continue
+			}
+			if err := errcode.ForCode(p.ErrorCode); err != nil {
+				return 0, -1, fmt.Errorf("list offsets %s at %d: %w", a, ts, err)
+			}
+			return p.Offset, p.LeaderEpoch, nil
+		}
+	}
+	return 0, -1, fmt.Errorf("list offsets %s: %w: no answer for the partition", a, broker.ErrProtocol)
+}
+
+// epochEnd asks the leader node, under leader epoch epoch, where leader epoch last ends
+// in its log: the end offset and the largest epoch at or below last that it has (-1, -1
+// when it knows no such epoch).
+func (c *Consumer) epochEnd(ctx context.Context, node broker.Node, a About, epoch, last int32) (int64, int32, error) {
+	req := &api.OffsetForLeaderEpochRequest{}
+	req.Default()
+	req.ReplicaID = -1 // a consumer
+	req.Topics = []api.OffsetForLeaderEpochRequestOffsetForLeaderTopic{{
+		Topic:      a.Topic,
+		Partitions: []api.OffsetForLeaderEpochRequestOffsetForLeaderPartition{{Partition: a.Partition, CurrentLeaderEpoch: epoch, LeaderEpoch: last}},
+	}}
+	resp, err := c.adminCall(ctx, node, req)
+	if err != nil {
+		return 0, -1, err
+	}
+	for _, t := range resp.(*api.OffsetForLeaderEpochResponse).Topics {
+		for _, p := range t.Partitions {
+			if t.Topic != a.Topic || p.Partition != a.Partition {
+				continue
+			}
+			if err := errcode.ForCode(p.ErrorCode); err != nil {
+				return 0, -1, fmt.Errorf("offset for leader epoch %s: %w", a, err)
+			}
+			return p.EndOffset, p.LeaderEpoch, nil
+		}
+	}
+	return 0, -1, fmt.Errorf("offset for leader epoch %s: %w: no answer for the partition", a, broker.ErrProtocol)
+}
+
+func (c *Consumer) adminCall(ctx context.Context, node broker.Node, req api.Request) (api.Response, error) {
+	h, err := c.client.Conn(node, broker.Admin)
+	if err != nil {
+		return nil, err
+	}
+	return h.Do(ctx, req)
+}
+
+// terminal reports whether err, met while (re)subscribing a partition, ends it: the
+// topic is gone, its position is out of range under ResetNone, or the cluster refuses
+// access. Everything else — no leader, a fenced epoch, a broker down, a timeout — is
+// retried with backoff.
+func terminal(err error) bool {
+	var unknown *UnknownTopicError
+	var oor *OutOfRangeError
+	return errors.As(err, &unknown) || errors.As(err, &oor) ||
+		errors.Is(err, errcode.TopicAuthorizationFailed) || errors.Is(err, errcode.ClusterAuthorizationFailed)
+}

@@ -1,0 +1,191 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"sync/atomic"
+
+	"github.com/troupe-go/troupe"
+	"github.com/troupe-go/troupe/actor"
+)
+
+// PartitionConsumer delivers one partition's records, in offset order, each exactly
+// once, in batches (Next) or one by one (Records). It survives leader changes, broker
+// failures and restarts of its actors without losing, repeating or reordering a record;
+// what cannot be survived — a reset or a truncation, both of which can mean loss — is
+// reported. Its methods are safe for concurrent use.
+//
+// Close it when done. Errors on one partition never stop another.
+type PartitionConsumer struct {
+	p *part
+}
+
+// part is a partition's shared state: identity, the refs of its actors, the hand-off to
+// its user, and figures published for HighWaterMark and Lag. Its fields are set before
+// the partition's actors start and never change, except the atomics.
+type part struct {
+	c      *Consumer
+	about  About
+	name   string // "orders/3 #2": unique among the consumer's partitions, past and present
+	ctx    context.Context
+	cancel context.CancelFunc // ends ctx when the partition stops
+
+	dispatcher actor.Ref[*subscription] // nil message: look again (resume, close)
+	feeder     actor.Ref[feedMsg]
+	stage      actor.Ref[*Batch] // zero without a stage
+	children   []string          // the actors' names under the partitions supervisor, in start order
+
+	out     *handoff
+	stopped atomic.Bool // closed or failed: whoever owns the subscription releases it
+	paused  atomic.Bool // mirrors out.paused, for the broker consumer
+	home    atomic.Pointer[brokerEntry]
+
+	hwm, lso, logStart, position atomic.Int64
+
+	dispatcherWoken, feederWoken atomic.Bool // a wake-up is queued: do not queue another
+}
+
+func (p *part) wakeDispatcher() {
+	if p.dispatcherWoken.CompareAndSwap(false, true) {
+		if p.dispatcher.TrySend(nil) != nil {
+			p.dispatcherWoken.Store(false)
+		}
+	}
+}
+
+func (p *part) wakeFeeder() {
+	if p.feederWoken.CompareAndSwap(false, true) {
+		if p.feeder.TrySend(feedMsg{}) != nil {
+			p.feederWoken.Store(false)
+		}
+	}
+}
+
+// wakeHome nudges the broker consumer the partition was last subscribed to, so that it
+// lets go of a stopped or paused partition without waiting for its fetch to return.
+func (p *part) wakeHome() {
+	if e := p.home.Load(); e != nil {
+		_ = e.ref.TrySend(brokerMsg{})
+	}
+}
+
+// stop makes every owner of the subscription release it, and wakes them.
+func (p *part) stop() {
+	p.stopped.Store(true)
+	p.cancel()
+	p.wakeDispatcher()
+	p.wakeFeeder()
+	p.wakeHome()
+}
+
+// failed stops the partition after a terminal error that has been queued for its user.
+func (p *part) failed(err error) {
+	p.c.ev.emit(PartitionFailed{About: p.about, Err: err})
+	p.stop()
+}
+
+// Topic is the partition's topic.
+func (pc *PartitionConsumer) Topic() string { return pc.p.about.Topic }
+
+// Partition is the partition's number.
+func (pc *PartitionConsumer) Partition() int32 { return pc.p.about.Partition }
+
+// Next waits for the partition's next batch, bounded by ctx, and returns it; the caller
+// owns it. It never returns an empty batch.
+//
+// Errors: the context's cause; ErrClosed after Close; a *TruncationError (matching
+// ErrLogTruncated), after which Next delivers more; and terminal errors, which Next then
+// keeps returning: *OutOfRangeError under ResetNone, *UnknownTopicError when the topic
+// was deleted, *CorruptError for unreadable data, and errors Kafka does not let a
+// consumer retry (authorization, say). Next returns ErrStageAttached on a partition
+// whose batches go to a custom stage.
+//
+// Taking a batch is what lets the partition be fetched again: the fetch of the next
+// batch overlaps the caller's processing of this one.
+func (pc *PartitionConsumer) Next(ctx context.Context) (*Batch, error) {
+	if !pc.p.stage.IsZero() {
+		return nil, ErrStageAttached
+	}
+	return pc.p.out.next(ctx)
+}
+
+// Records iterates over the partition's records one by one, on top of Next; the
+// records belong to the caller. Errors are yielded with a nil record: after a
+// *TruncationError the iteration goes on; after any other error (including the
+// context's) it ends. Breaking out of the loop leaves the rest of the current batch
+// undelivered: it is not offered again.
+func (pc *PartitionConsumer) Records(ctx context.Context) iter.Seq2[*troupe.Record, error] {
+	return func(yield func(*troupe.Record, error) bool) {
+		for {
+			b, err := pc.Next(ctx)
+			if err != nil {
+				if !yield(nil, err) || !errors.Is(err, ErrLogTruncated) {
+					return
+				}
+				continue
+			}
+			for i := range b.Records {
+				if !yield(&b.Records[i], nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// HighWaterMark is the partition's high-water mark (the offset after the last record
+// committed to all in-sync replicas) as the last fetch response reported it, or -1
+// before the first.
+func (pc *PartitionConsumer) HighWaterMark() int64 { return pc.p.hwm.Load() }
+
+// Position is the offset the next delivered record will have at least: the NextOffset of
+// the last batch taken, or where consumption starts; -1 while the starting offset is
+// still being looked up.
+func (pc *PartitionConsumer) Position() int64 { return pc.p.position.Load() }
+
+// Lag is how many offsets the partition's user is behind the high-water mark:
+// HighWaterMark - Position, never negative, or -1 while either is unknown. Offsets of
+// control records count, as in Kafka's own lag figures.
+func (pc *PartitionConsumer) Lag() int64 { return lag(pc.p.hwm.Load(), pc.p.position.Load()) }
+
+// Pause stops the partition: once Pause returns, no batch is handed to Next or the
+// stage, and no more is fetched, until Resume. Data already fetched is kept, not
+// dropped: the at most one batch the feeder holds is delivered first after Resume, and
+// fetching resumes after it, so nothing is skipped, fetched twice, or reordered. While
+// paused, the partition gives up its place at its broker consumer. Other partitions are
+// not affected.
+func (pc *PartitionConsumer) Pause() {
+	p := pc.p
+	p.out.setPaused(true)
+	p.paused.Store(true)
+	p.wakeFeeder()
+	p.wakeHome()
+}
+
+// Resume undoes Pause.
+func (pc *PartitionConsumer) Resume() {
+	p := pc.p
+	p.out.setPaused(false)
+	p.paused.Store(false)
+	p.wakeFeeder()
+	p.wakeDispatcher()
+}
+
+// Paused reports whether the partition is paused.
+func (pc *PartitionConsumer) Paused() bool { return pc.p.out.isPaused() }
+
+// Done is closed once the partition has stopped for good: Close was called, or a
+// terminal error was handed over (Err says which).
+func (pc *PartitionConsumer) Done() <-chan struct{} { return pc.p.out.done }
+
+// Err returns the terminal error, ErrClosed after Close, or nil while the partition runs.
+func (pc *PartitionConsumer) Err() error { return pc.p.out.err() }
+
+// Close stops the partition: Next returns ErrClosed at once, its actors are stopped and
+// its subscription is released. It returns once they have stopped, or with an error
+// when ctx ends first (the actors are then stopping; a Consumer.Close waits for them).
+// After Close the partition may be consumed again. Close is idempotent.
+func (pc *PartitionConsumer) Close(ctx context.Context) error {
+	return pc.p.c.closePartition(ctx, pc.p)
+}

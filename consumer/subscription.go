@@ -1,0 +1,53 @@
+package consumer
+
+import (
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/wire/codec"
+)
+
+// subscription is a partition's right to be fetched, and everything fetching needs: the
+// fetch-offset bookkeeping, the leader epoch it is subscribed under, and the broker
+// consumer it belongs to. Exactly one actor owns it at a time, and it moves only by
+// explicit hand-off (actor.Owned; checked under -tags troupecheck):
+//
+//	             subscribe (Hand)                       lend with a fetch result
+//	dispatcher ───────────────────> broker consumer ───────────────────────────> feeder
+//	     ▲  <──────────────────────                  <───────────────────────────  │
+//	     │   hand back: leader moved, epoch               return once the user      │
+//	     │   fenced, broker gone, out of range,           took the batch            │
+//	     │   paused                                                                 │
+//	     └──────────────────────────────────────────────────────────────────────────┘
+//	         after MaxProcessingTime (or a pause) the feeder leaves its broker consumer,
+//	         delivers what it holds, then hands the subscription to the dispatcher
+//
+// Whoever owns it may read and write its fields; nobody else may touch them. The fields
+// below the line are messages to the dispatcher, set by whoever hands it there.
+type subscription struct {
+	actor.Owned
+
+	p       *part
+	cur     cursor
+	topicID codec.UUID // from metadata; zero if the cluster reports none
+	epoch   int32      // the leader epoch it was last subscribed under; -1 before
+	// home is the broker consumer the subscription belongs to while subscribed, counted
+	// in that broker consumer's reference count — also while it is lent to the feeder.
+	// Nil while the dispatcher has it, and once the feeder has left.
+	home *brokerEntry
+
+	// For the dispatcher.
+	start    *Offset // not nil: the position is still to be resolved from this
+	reset    error   // not nil: the position is out of range (or the topic was recreated)
+	refresh  bool    // the leader may have changed: refresh metadata first
+	failures int     // consecutive failed subscriptions or hand-backs, for backoff
+}
+
+// newSubscription returns the subscription of p, starting at from.
+func newSubscription(p *part, from Offset, topicID codec.UUID, cfg *Config) *subscription {
+	s := &subscription{p: p, cur: newCursor(cfg.MaxPartitionBytes, cfg.MaxBytes), topicID: topicID, epoch: -1}
+	if from.kind == kindExact {
+		s.cur.seek(from.at, -1)
+	} else {
+		s.start = &from
+	}
+	return s
+}
