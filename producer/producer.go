@@ -197,6 +197,11 @@ func (p *Producer) ProduceSync(ctx context.Context, r *troupe.Record) error {
 	done := make(chan error, 1)
 	p.Produce(ctx, r, func(_ *troupe.Record, err error) { done <- err })
 	select {
+	case err := <-done: // refused at the door: the callback ran before Produce returned
+		return err
+	default:
+	}
+	select {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
@@ -235,8 +240,21 @@ func (p *Producer) Close(ctx context.Context) error {
 		defer cancel()
 		stopErr := p.proc.Stop(stopCtx)
 		if p.ownsClient {
-			if err := p.client.Close(stopCtx); err != nil && stopErr == nil {
+			clientCtx := stopCtx
+			if flushErr != nil {
+				// Past the deadline, requests still in flight are not waited for: the
+				// client's connections are cancelled at once (their records have been
+				// reported), and Close waits only for them to exit.
+				var cancelClient context.CancelFunc
+				clientCtx, cancelClient = context.WithCancel(context.Background())
+				cancelClient()
+			}
+			if err := p.client.Close(clientCtx); err != nil && flushErr == nil && stopErr == nil {
 				stopErr = err
+			}
+			select {
+			case <-p.client.Done():
+			case <-stopCtx.Done():
 			}
 		}
 		switch {

@@ -109,7 +109,9 @@ func (tp *topicProducer) route(recs []Pending, now time.Time) {
 			tp.failAll(recs, fmt.Errorf("%w: %w", ErrUnknownTopic, t.Err))
 			return
 		}
-		tp.hold(recs, now)
+		// Only a topic the cluster said it does not know is held to its share of the
+		// budget; one not looked up yet (every topic, at first) is not.
+		tp.hold(recs, now, t != nil)
 		return
 	}
 	if len(tp.waiting) > 0 {
@@ -188,13 +190,13 @@ func (tp *topicProducer) partition(id int32) actor.Ref[partMsg] {
 
 // hold keeps records for a topic the cluster does not know yet, within the topic's share
 // of the budget, and asks for metadata.
-func (tp *topicProducer) hold(recs []Pending, now time.Time) {
+func (tp *topicProducer) hold(recs []Pending, now time.Time, unknown bool) {
 	if len(tp.waiting) == 0 && len(recs) > 0 {
 		tp.since = now
 	}
 	limit := int(float64(tp.p.cfg.MaxBufferedRecords) * tp.p.cfg.UnknownTopicShare)
 	for _, r := range recs {
-		if len(tp.waiting) >= max(1, limit) {
+		if unknown && len(tp.waiting) >= max(1, limit) {
 			tp.fail(r, -1, fmt.Errorf("%w: %q: more records wait for it than UnknownTopicShare allows", ErrUnknownTopic, tp.topic))
 			continue
 		}

@@ -399,3 +399,23 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A connection whose reader waits for the next call (nothing in flight) stops at once
+// when cancelled: teardown must release the reader before joining it.
+func TestIdleConnectionStopsPromptlyOnCancel(t *testing.T) {
+	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1))
+	p, err := broker.NewPool(broker.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := p.Start(context.Background())
+	h, _ := p.Conn(broker.Node{ID: -1, Addr: seeds[0]}, broker.Admin)
+	if _, err := h.Do(ctxT(t), metadataReq()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := proc.Cancel(ctx); err != nil {
+		t.Fatalf("cancelling a pool with an idle connection: %v", err)
+	}
+}

@@ -242,7 +242,10 @@ func (c *conn) closeInflight() {
 // everything queued to OnDrop, which fails it fast.) teardown runs even when Run panics.
 func (c *conn) teardown(cause error) {
 	if c.nc != nil {
-		_ = c.nc.Close()
+		_ = c.nc.Close() // unblocks a reader waiting for a response
+	}
+	if c.inflight != nil {
+		c.closeInflight() // unblocks a reader waiting for a call; no more are written
 	}
 	if c.rd != nil {
 		<-c.rd.done
