@@ -24,8 +24,9 @@ type Record struct {
 	Value []byte
 	// Headers are the record headers, in order. Keys may repeat.
 	Headers []Header
-	// Timestamp is the record's timestamp. A zero Timestamp on produce means "now", taken
-	// when the record is accepted.
+	// Timestamp is the record's timestamp. A zero Timestamp on produce means "now": the
+	// producer sets it as it takes the record into its pipeline (microseconds after
+	// Produce accepts it).
 	Timestamp time.Time
 	// LeaderEpoch is the leader epoch of the partition leader that wrote the record, or -1
 	// when unknown.

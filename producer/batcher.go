@@ -20,6 +20,8 @@ type batcher struct {
 	recs  []Pending
 	since time.Time // when the open batch got its first record
 	free  [][]byte  // storage of acknowledged batches, for the next ones
+	last  int       // records and bytes of the last sealed batch: the next is sized for
+	lastN int       // as much, so its storage does not grow by doubling
 }
 
 func newBatcher(c *record.Compressor, maxBytes, maxRecords int, linger time.Duration) *batcher {
@@ -29,7 +31,10 @@ func newBatcher(c *record.Compressor, maxBytes, maxRecords int, linger time.Dura
 // fits reports whether p can join the open batch without taking it past maxBytes. An
 // empty batch takes any record (records larger than a batch were refused at Produce).
 func (bt *batcher) fits(p *Pending) bool {
-	return len(bt.recs) == 0 || bt.b.SizeWith(p.rec) <= bt.maxBytes
+	// p.size bounds the record's encoding but for its framing (length, attributes, two
+	// deltas: at most 21 bytes of varints); compressed batches are sized as if the
+	// records did not compress.
+	return len(bt.recs) == 0 || bt.b.Size()+int(p.size)+21 <= bt.maxBytes
 }
 
 // add appends p to the open batch.
@@ -40,7 +45,11 @@ func (bt *batcher) add(p Pending, now time.Time) {
 		if n := len(bt.free); n > 0 {
 			buf, bt.free = bt.free[n-1], bt.free[:n-1]
 		}
+		if cap(buf) < bt.last {
+			buf = make([]byte, 0, min(bt.last+bt.last/8, bt.maxBytes+1024))
+		}
 		bt.b.Reset(buf)
+		bt.recs = getPendings(bt.lastN)
 	}
 	bt.b.Append(p.rec)
 	bt.recs = append(bt.recs, p)
@@ -72,6 +81,7 @@ func (bt *batcher) ready(now time.Time, flushing bool) bool {
 // caller stamps the batch (sequencer.seal) and then calls seal.
 func (bt *batcher) take() *batch {
 	b := &batch{recs: bt.recs, count: int32(len(bt.recs)), sealedAt: bt.since}
+	bt.last, bt.lastN = bt.b.Size(), len(bt.recs)
 	b.deadline = b.recs[0].deadline
 	for i := range b.recs {
 		b.deadline = min(b.deadline, b.recs[i].deadline)
@@ -91,10 +101,10 @@ func (bt *batcher) seal(b *batch) error {
 	return nil
 }
 
-// recycle keeps the storage of an acknowledged batch for a later one (at most two, so an
-// idle partition holds little memory).
+// recycle keeps the storage of an acknowledged batch for a later one (as many as can be
+// in flight, so an idle partition holds little memory).
 func (bt *batcher) recycle(raw []byte) {
-	if len(bt.free) < 2 && cap(raw) > 0 {
+	if len(bt.free) < 6 && cap(raw) > 0 {
 		bt.free = append(bt.free, raw[:0])
 	}
 }

@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/supervisor"
@@ -41,10 +42,26 @@ func (d *dispatcher) Run(ctx context.Context, in *actor.Inbox[Pending]) error {
 			var closed bool
 			batch, closed = in.Drain(batch[:0])
 			if len(batch) > 0 {
+				d.stamp(batch)
 				batch = d.dispatch(batch)
 			}
 			if closed {
 				return nil
+			}
+		}
+	}
+}
+
+// stamp sets the delivery deadline of records taken into the pipeline, and the timestamp
+// of those without one, from one reading of the clock.
+func (d *dispatcher) stamp(batch []Pending) {
+	now := time.Now()
+	deadline := now.Add(d.p.cfg.DeliveryTimeout).UnixNano()
+	for i := range batch {
+		if batch[i].deadline == 0 {
+			batch[i].deadline = deadline
+			if batch[i].rec.Timestamp.IsZero() {
+				batch[i].rec.Timestamp = now
 			}
 		}
 	}
@@ -64,16 +81,18 @@ func (d *dispatcher) dispatch(batch []Pending) []Pending {
 	}
 	if single {
 		d.send(topic, batch)
-		return nil // the topic producer owns it now
+		return getPendings(len(batch)) // the topic producer owns the batch now
 	}
 	groups := make(map[string][]Pending)
 	var order []string
 	for i := range batch {
 		t := batch[i].rec.Topic
-		if _, ok := groups[t]; !ok {
+		g, ok := groups[t]
+		if !ok {
 			order = append(order, t)
+			g = getPendings(len(batch))
 		}
-		groups[t] = append(groups[t], batch[i])
+		groups[t] = append(g, batch[i])
 	}
 	for _, t := range order {
 		d.send(t, groups[t])

@@ -120,6 +120,7 @@ func (pp *partition) handle(m *partMsg, now time.Time) {
 	switch {
 	case m.recs != nil:
 		pp.accept(m.recs, now)
+		putPendings(m.recs)
 	case m.result != nil:
 		pp.outcome(m.result, now)
 	case m.refreshed != nil:
@@ -455,6 +456,7 @@ func (pp *partition) report(b *batch, err error) {
 		}
 	}
 	pp.p.budget.release(b.recs)
+	putPendings(b.recs)
 	b.recs = nil
 	if b.state == inflight {
 		// Reported while a connection still has it: its late outcome comes back to

@@ -179,11 +179,10 @@ func (p *Producer) Produce(ctx context.Context, r *troupe.Record, cb func(*troup
 		refuse(err)
 		return
 	}
-	now := time.Now()
-	if r.Timestamp.IsZero() {
-		r.Timestamp = now
-	}
-	pend := Pending{rec: r, cb: cb, size: int32(size), gen: gen, deadline: now.Add(p.cfg.DeliveryTimeout).UnixNano()}
+	// The dispatcher stamps the delivery deadline (and a zero timestamp) for a whole batch
+	// with one reading of the clock: on some machines time.Now costs ~100ns, a third of
+	// the producer's whole budget per record.
+	pend := Pending{rec: r, cb: cb, size: int32(size), gen: gen}
 	if err := p.first.TrySend(pend); err != nil {
 		p.budget.release([]Pending{pend})
 		refuse(fmt.Errorf("%w: %w", errProducerClosed, err))

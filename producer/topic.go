@@ -121,6 +121,7 @@ func (tp *topicProducer) route(recs []Pending, now time.Time) {
 	if len(recs) == 0 {
 		return
 	}
+	defer putPendings(recs) // every record goes on below, into its partition's share
 	n := len(t.Partitions)
 	if snap.Generation != tp.gen {
 		tp.gen = snap.Generation
@@ -148,6 +149,9 @@ func (tp *topicProducer) route(recs []Pending, now time.Time) {
 		if p < 0 || p >= n {
 			tp.fail(recs[i], -1, errInvalidPartition(tp.topic, int64(p), n))
 			continue
+		}
+		if tp.out[p] == nil {
+			tp.out[p] = getPendings(len(recs) / n)
 		}
 		tp.out[p] = append(tp.out[p], recs[i])
 	}
