@@ -43,8 +43,11 @@ type batch struct {
 	// maybeWritten: an attempt may have been appended and no answer since says it was
 	// not; the batch must not be restamped until one does.
 	maybeWritten bool
-	deadline     int64 // the earliest delivery deadline of its records (unix ns)
-	failure      failKind
+	// suspect: an OUT_OF_ORDER or UNKNOWN_PRODUCER_ID answer was retried once against
+	// fresh metadata before being believed.
+	suspect  bool
+	deadline int64 // the earliest delivery deadline of its records (unix ns)
+	failure  failKind
 
 	// Routing and outcome, for reporting.
 	leaderEpoch int32 // of the leader it was last sent to

@@ -1,6 +1,8 @@
 package producer_test
 
 import (
+	"time"
+
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/record"
 )
@@ -10,3 +12,5 @@ func clusterAuto() cluster.Config { return cluster.Config{AllowAutoTopicCreation
 func codecs() []record.Compression {
 	return []record.Compression{{Codec: record.None}, {Codec: record.Gzip}, {Codec: record.Snappy}, {Codec: record.LZ4}, {Codec: record.Zstd}}
 }
+
+func clusterFast() cluster.Config { return cluster.Config{MinRefreshInterval: 10 * time.Millisecond} }

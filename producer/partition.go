@@ -10,6 +10,7 @@ import (
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/troupe-go/troupe/wire/cluster"
+	"github.com/troupe-go/troupe/wire/codec"
 	"github.com/troupe-go/troupe/wire/errcode"
 	"github.com/troupe-go/troupe/wire/record"
 )
@@ -62,9 +63,10 @@ type partition struct {
 
 	route       *brokerEntry // the broker producer of the leader, while known
 	leaderEpoch int32
-	refreshing  bool // a metadata refresh is under way
-	askingID    bool // a producer ID request is under way
-	needRoute   bool // the leader must be looked up again before sending
+	topicID     codec.UUID // the topic's ID when the route was found
+	refreshing  bool       // a metadata refresh is under way
+	askingID    bool       // a producer ID request is under way
+	needRoute   bool       // the leader must be looked up again before sending
 
 	failures int       // consecutive failed attempts, for the retry backoff
 	retryAt  time.Time // no sending before this
@@ -248,6 +250,12 @@ func (pp *partition) findRoute() bool {
 		pp.refresh()
 		return false
 	}
+	if t := snap.Topic(pp.topic); t.ID != pp.topicID {
+		if pp.topicID != (codec.UUID{}) && t.ID != (codec.UUID{}) {
+			pp.seq.reset() // recreated under a new ID: sequences start afresh
+		}
+		pp.topicID = t.ID
+	}
 	node := leader.Node()
 	if pp.route == nil || pp.route.node != node {
 		next := pp.p.brokers.acquire(node)
@@ -337,6 +345,9 @@ func (pp *partition) outcome(r *result, now time.Time) {
 		return
 	}
 	o, err, reroute := classify(r, pp.p.cfg.Acks)
+	if (o == outOfOrder || o == unknownPID) && pp.seq.wouldFail(b) {
+		o = pp.sequenceLost(b, o)
+	}
 	switch {
 	case o == appended:
 		b.baseOffset = r.baseOffset
@@ -358,6 +369,27 @@ func (pp *partition) outcome(r *result, now time.Time) {
 		pp.refresh()
 	}
 	pp.seq.resolve(b, o)
+}
+
+// sequenceLost decides what an OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID for the
+// partition's oldest unresolved batch means. If the topic was recreated under a new ID
+// (the broker rightly has no state for this producer on the new partition), sequences
+// start afresh and the batch is retried. Otherwise the partition looks at fresh metadata
+// once (the recreation may not have been seen yet) before the batch fails with
+// ErrSequenceLost.
+func (pp *partition) sequenceLost(b *batch, o outcome) outcome {
+	if t := pp.p.client.Snapshot().Topic(pp.topic); t != nil && t.ID != pp.topicID && t.ID != (codec.UUID{}) {
+		pp.topicID = t.ID
+		pp.seq.reset() // the sequencer now treats the answer as the echo it is
+		return o
+	}
+	if !b.suspect {
+		b.suspect = true
+		pp.needRoute = true
+		pp.refresh()
+		return notAppended
+	}
+	return o
 }
 
 // split replaces a batch the broker refused as too large with one batch per record; a

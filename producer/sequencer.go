@@ -332,6 +332,13 @@ func (s *sequencer) nextDeadline() int64 {
 	return d
 }
 
+// wouldFail reports whether an OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID answer
+// for b would fail it (rather than be an echo): b is the oldest unresolved batch and the
+// sequence chain is not known to be broken already.
+func (s *sequencer) wouldFail(b *batch) bool {
+	return s.idempotent && !s.recover && s.isFirstUnresolved(b)
+}
+
 func (s *sequencer) isFirstUnresolved(b *batch) bool {
 	for _, x := range s.q {
 		if x == b {

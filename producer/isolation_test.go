@@ -1,0 +1,170 @@
+package producer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/troupe-go/troupe"
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/internal/kafkatest"
+	"github.com/troupe-go/troupe/producer"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// A broker that stops answering holds up only the partitions it leads.
+func TestDeadBrokerDoesNotStallOtherPartitions(t *testing.T) {
+	c, seeds := kafkatest.Start(t, kfake.NumBrokers(3), kfake.SeedTopics(3, "t"))
+	for p := range int32(3) {
+		if err := c.MoveTopicPartition("t", p, p); err != nil { // partition p led by node p
+			t.Fatal(err)
+		}
+	}
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if c.CurrentNode() == 0 {
+			return nil, nil, true // node 0 swallows produce requests
+		}
+		return nil, nil, false
+	})
+	p, err := producer.New(producer.Config{Seeds: seeds[1:], Partitioner: producer.ManualPartitioner(), Linger: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	healthy := newOutcomes(200)
+	stuck := newOutcomes(50)
+	for i := range 250 {
+		part := int32(1 + i%2)
+		o := healthy
+		if i >= 200 {
+			part, o = 0, stuck
+		}
+		p.Produce(context.Background(), &troupe.Record{Topic: "t", Partition: part, Value: []byte(fmt.Sprint(i))}, o.cb)
+	}
+	healthy.wait(t) // completes although node 0 holds partition 0's batches
+	for r, err := range healthy.got {
+		if err != nil {
+			t.Fatalf("%s on a healthy broker: %v", r.Value, err)
+		}
+	}
+	stuck.mu.Lock()
+	if len(stuck.got) != 0 {
+		t.Fatalf("%d records to the dead broker reported already", len(stuck.got))
+	}
+	stuck.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_ = p.Close(ctx)
+	stuck.wait(t)
+	for _, err := range stuck.got {
+		if !errors.Is(err, troupe.ErrMaybeWritten) && !errors.Is(err, troupe.ErrNotWritten) {
+			t.Fatalf("record to the dead broker: %v", err)
+		}
+	}
+}
+
+// A topic deleted and created again under a new ID: its partitions start their sequences
+// afresh, and records keep flowing.
+func TestRecreatedTopicStartsSequencesAfresh(t *testing.T) {
+	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	p := newProducer(t, producer.Config{Seeds: seeds, Linger: time.Millisecond, RetryBackoff: time.Millisecond,
+		Cluster: clusterFast()})
+	for i := range 100 {
+		if err := p.ProduceSync(context.Background(), &troupe.Record{Topic: "t", Value: []byte(fmt.Sprint("before", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	del := kmsg.NewPtrDeleteTopicsRequest()
+	del.SetVersion(4)
+	del.TopicNames = []string{"t"}
+	kafkatest.Admin(t, seeds[0], del)
+	ct := kmsg.NewPtrCreateTopicsRequest()
+	ct.SetVersion(7)
+	tt := kmsg.NewCreateTopicsRequestTopic()
+	tt.Topic, tt.NumPartitions, tt.ReplicationFactor = "t", 1, 1
+	ct.Topics = append(ct.Topics, tt)
+	kafkatest.Admin(t, seeds[0], ct)
+	for i := range 100 {
+		if err := p.ProduceSync(context.Background(), &troupe.Record{Topic: "t", Value: []byte(fmt.Sprint("after", i))}); err != nil {
+			t.Fatalf("record %d after recreation: %v", i, err)
+		}
+	}
+	if got := len(kafkatest.ReadAll(t, seeds, "t")[0]); got != 100 {
+		t.Fatalf("the recreated topic holds %d records, want 100", got)
+	}
+}
+
+// upper is a custom stage: it upper-cases values and refuses empty ones.
+type upper struct{}
+
+func (upper) Name() string { return "upper" }
+
+func (upper) New(next producer.Next) actor.Actor[producer.Pending] {
+	return actor.Func[producer.Pending](func(ctx context.Context, in *actor.Inbox[producer.Pending]) error {
+		var batch, out []producer.Pending
+		for {
+			var (
+				closed bool
+				err    error
+			)
+			batch, closed, err = in.Receive(batch[:0])
+			if err != nil {
+				return err
+			}
+			out = out[:0]
+			for _, pd := range batch {
+				r := pd.Record()
+				if len(r.Value) == 0 {
+					next.Fail(pd, errors.New("empty value"))
+					continue
+				}
+				for i, b := range r.Value {
+					if 'a' <= b && b <= 'z' {
+						r.Value[i] = b - 'a' + 'A'
+					}
+				}
+				out = append(out, pd)
+			}
+			if err := next.Send(ctx, out); err != nil {
+				return err
+			}
+			if closed {
+				return nil
+			}
+		}
+	})
+}
+
+func TestCustomStageSeesRecordsBeforePartitioning(t *testing.T) {
+	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	p := newProducer(t, producer.Config{Seeds: seeds, Stages: []producer.Stage{upper{}}})
+	var mu sync.Mutex
+	o := newOutcomes(3)
+	p.Produce(context.Background(), &troupe.Record{Topic: "t", Value: []byte("hello")}, o.cb)
+	p.Produce(context.Background(), &troupe.Record{Topic: "t", Value: []byte("")}, o.cb)
+	p.Produce(context.Background(), &troupe.Record{Topic: "t", Value: []byte("world")}, o.cb)
+	o.wait(t)
+	mu.Lock()
+	defer mu.Unlock()
+	var ok, refused int
+	for r, err := range o.got {
+		switch {
+		case err == nil:
+			ok++
+			if string(r.Value) != "HELLO" && string(r.Value) != "WORLD" {
+				t.Fatalf("stage did not run: %s", r.Value)
+			}
+		case errors.Is(err, troupe.ErrNotWritten):
+			refused++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if ok != 2 || refused != 1 {
+		t.Fatalf("%d written, %d refused", ok, refused)
+	}
+}
