@@ -255,6 +255,9 @@ func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartiti
 		return
 	}
 	s.failures = 0
+	if len(pd.Records) > 0 && b.c.faults.take(&b.c.faults.brokerConsumer) {
+		panic("consumer: injected broker consumer failure")
+	}
 	b.scan.Reset(pd.Records)
 	var batches []record.Batch
 	for b.scan.Next() {
@@ -327,11 +330,18 @@ func giveToDispatcher(from *actor.Owner, s *subscription) {
 // releaseBrokerConsumer is the broker consumers' release hook: after an incarnation ends
 // (a failure, or a stop), every subscription it owned goes back to its dispatcher, or is
 // released if its partition stopped. A fetch in flight is abandoned; its partitions are
-// fetched again from the same positions.
-func releaseBrokerConsumer(a actor.Actor[brokerMsg], _ error) {
+// fetched again from the same positions. After a failure each partition handed back is
+// reported (Unsubscribed, with the failure). If that was the broker consumer's last
+// subscription it is removed rather than restarted, and the dispatchers' next
+// subscription starts a fresh one; otherwise (subscriptions lent to feeders come back to
+// it) the supervisor restarts it on the same mailbox.
+func releaseBrokerConsumer(a actor.Actor[brokerMsg], err error) {
 	b, ok := a.(*brokerConsumer)
 	if !ok || b.owner == nil {
 		return
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		b.c.cfg.Logger.Error("broker consumer failed", "broker", b.e.name, "err", err)
 	}
 	subs := b.subs
 	b.subs, b.flight = nil, nil
@@ -341,6 +351,9 @@ func releaseBrokerConsumer(a actor.Actor[brokerMsg], _ error) {
 			continue
 		}
 		s.refresh = true
+		if err != nil && !errors.Is(err, context.Canceled) {
+			b.c.ev.emit(Unsubscribed{About: s.p.about, Broker: b.e.node.ID, Err: err})
+		}
 		giveToDispatcher(b.owner, s)
 	}
 }

@@ -36,6 +36,8 @@ type Consumer struct {
 	brokers *brokerSet
 	parts   *supervisor.Supervisor
 
+	faults faults // for tests
+
 	mu     sync.Mutex
 	active map[About]*part
 	seq    int
@@ -139,7 +141,8 @@ func (c *Consumer) ConsumePartition(ctx context.Context, topic string, partition
 		return nil, fmt.Errorf("%w: %s", ErrAlreadyConsuming, a)
 	}
 	c.seq++
-	p := &part{c: c, about: a, name: fmt.Sprintf("%s/%d #%d", topic, partition, c.seq), out: newHandoff()}
+	p := &part{c: c, about: a, name: fmt.Sprintf("%s/%d #%d", topic, partition, c.seq)}
+	p.out = newHandoff(&p.position)
 	c.active[a] = p
 	c.mu.Unlock()
 

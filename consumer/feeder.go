@@ -85,7 +85,9 @@ func (f *feeder) Run(ctx context.Context, in *actor.Inbox[feedMsg]) error {
 				return nil
 			}
 		case <-f.p.out.taken:
-			if f.offered {
+			// The signal may be stale (a take seen by an earlier incarnation): what counts
+			// is whether the batch offered is still in the handoff.
+			if f.offered && !f.p.out.holds(f.queue[0]) {
 				f.offered = false
 				f.delivered()
 			}
@@ -143,6 +145,9 @@ func (f *feeder) deliver() {
 		if p.stage.IsZero() {
 			if !f.offered {
 				f.offered = p.out.offer(b)
+				if f.offered && p.c.faults.take(&p.c.faults.feeder) {
+					panic("consumer: injected feeder failure")
+				}
 			}
 			return // the rest waits for the take
 		}
@@ -179,10 +184,7 @@ func (f *feeder) deliver() {
 func (f *feeder) delivered() {
 	b := f.queue[0]
 	f.queue = f.queue[1:]
-	if b.Err == nil {
-		f.p.position.Store(b.NextOffset)
-	}
-	b.Release(f.owner)
+	b.Release(f.owner) // the position moved on at the take (handoff.next)
 }
 
 // settle decides what becomes of the subscription: kept while a batch waits for its

@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // handoff is where a partition's feeder hands batches to the partition's user: a cell
@@ -20,13 +21,15 @@ type handoff struct {
 	closed bool
 	failed error // terminal: returned by Next once nothing is left before it
 
+	position *atomic.Int64 // the partition's Position, moved on at each take
+
 	offered chan struct{} // capacity 1: an item was offered, or the state changed
 	taken   chan struct{} // capacity 1: the item was taken (the feeder waits on it)
 	done    chan struct{} // closed once closed or failed
 }
 
-func newHandoff() *handoff {
-	return &handoff{offered: make(chan struct{}, 1), taken: make(chan struct{}, 1), done: make(chan struct{})}
+func newHandoff(position *atomic.Int64) *handoff {
+	return &handoff{position: position, offered: make(chan struct{}, 1), taken: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 func signal(c chan struct{}) {
@@ -61,6 +64,13 @@ func (h *handoff) withdraw() *Batch {
 	return b
 }
 
+// holds reports whether b is still in the cell, not taken.
+func (h *handoff) holds(b *Batch) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.item == b
+}
+
 // next is Next: it waits, bounded by ctx, for a batch the partition is not paused for,
 // and takes it. A batch carrying an error is returned as that error; a terminal one
 // also fails the handoff, so every later call returns it.
@@ -76,6 +86,9 @@ func (h *handoff) next(ctx context.Context) (*Batch, error) {
 			h.item = nil
 			if b.terminal {
 				h.failLocked(b.Err)
+			}
+			if b.Err == nil {
+				h.position.Store(b.NextOffset)
 			}
 			h.mu.Unlock()
 			signal(h.taken)

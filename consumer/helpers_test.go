@@ -176,7 +176,8 @@ func produceWith(t testing.TB, cl *kgo.Client, topic string, partition int32, fi
 }
 
 // reader collects what a partition delivers and checks, as it goes, that offsets only
-// increase and that values are the numbered sequence produce writes.
+// increase and that values are the numbered sequence produce writes. Its methods may run
+// on goroutines other than the test's: they report with Errorf and stop.
 type reader struct {
 	t    testing.TB
 	pc   *PartitionConsumer
@@ -189,46 +190,82 @@ func newReader(t testing.TB, pc *PartitionConsumer, first int) *reader {
 	return &reader{t: t, pc: pc, next: first, last: -1}
 }
 
-// read takes batches until n more records have arrived.
-func (r *reader) read(n int) {
-	r.t.Helper()
+// read takes batches until n more records have arrived, and reports whether all went
+// well.
+func (r *reader) read(n int) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	want := len(r.got) + n
 	for len(r.got) < want {
 		b, err := r.pc.Next(ctx)
 		if err != nil {
-			r.t.Fatalf("%s[%d]: after %d of %d records: %v", r.pc.Topic(), r.pc.Partition(), len(r.got), want, err)
+			r.t.Errorf("%s[%d]: after %d of %d records: %v", r.pc.Topic(), r.pc.Partition(), len(r.got), want, err)
+			return false
 		}
-		r.check(b)
+		if !r.check(b) {
+			return false
+		}
 	}
 	if len(r.got) != want {
-		r.t.Fatalf("%s[%d]: %d records, want %d", r.pc.Topic(), r.pc.Partition(), len(r.got), want)
+		r.t.Errorf("%s[%d]: %d records, want %d", r.pc.Topic(), r.pc.Partition(), len(r.got), want)
+		return false
+	}
+	return true
+}
+
+// mustRead is read on the test's goroutine: it stops the test on failure.
+func (r *reader) mustRead(n int) {
+	r.t.Helper()
+	if !r.read(n) {
+		r.t.FailNow()
 	}
 }
 
-func (r *reader) check(b *Batch) {
-	r.t.Helper()
+func (r *reader) check(b *Batch) bool {
 	if len(b.Records) == 0 {
-		r.t.Fatal("an empty batch")
+		r.t.Errorf("an empty batch")
+		return false
 	}
 	for i := range b.Records {
 		rec := &b.Records[i]
 		if rec.Topic != r.pc.Topic() || rec.Partition != r.pc.Partition() {
-			r.t.Fatalf("record of %s[%d] delivered on %s[%d]", rec.Topic, rec.Partition, r.pc.Topic(), r.pc.Partition())
+			r.t.Errorf("record of %s[%d] delivered on %s[%d]", rec.Topic, rec.Partition, r.pc.Topic(), r.pc.Partition())
+			return false
 		}
 		if rec.Offset <= r.last {
-			r.t.Fatalf("offset %d after %d: repeated or reordered", rec.Offset, r.last)
+			r.t.Errorf("%s[%d]: offset %d after %d: repeated or reordered", rec.Topic, rec.Partition, rec.Offset, r.last)
+			return false
 		}
 		if want := value(rec.Topic, rec.Partition, r.next); string(rec.Value) != want {
-			r.t.Fatalf("offset %d: value %q, want %q (lost or repeated records)", rec.Offset, rec.Value, want)
+			r.t.Errorf("%s[%d]: offset %d: value %q, want %q (lost or repeated records)", rec.Topic, rec.Partition, rec.Offset, rec.Value, want)
+			return false
 		}
 		r.last = rec.Offset
 		r.next++
 		r.got = append(r.got, *rec)
 	}
 	if b.NextOffset <= r.last {
-		r.t.Fatalf("batch NextOffset %d not after its last record %d", b.NextOffset, r.last)
+		r.t.Errorf("batch NextOffset %d not after its last record %d", b.NextOffset, r.last)
+		return false
+	}
+	return true
+}
+
+// readAll reads n more records on every reader at once, each on its own goroutine, and
+// stops the test if any failed.
+func readAll(t testing.TB, rs []*reader, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.read(n)
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
 	}
 }
 
