@@ -36,3 +36,17 @@ func FreePort(t testing.TB) int {
 	port, _ := strconv.Atoi(p)
 	return port
 }
+
+// Embedded starts a kfake cluster of brokers on 127.0.0.1 for an example program (no
+// testing.TB): the caller closes it. topics are created with partitions each.
+func Embedded(brokers int, partitions int32, topics ...string) (*kfake.Cluster, []string, error) {
+	opts := []kfake.Opt{kfake.NumBrokers(brokers)}
+	if len(topics) > 0 {
+		opts = append(opts, kfake.SeedTopics(partitions, topics...))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, c.ListenAddrs(), nil
+}
