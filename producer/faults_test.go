@@ -246,6 +246,18 @@ func TestAcksLeaderAndNone(t *testing.T) {
 			}
 		}
 	}
+	// With acks=none a record's success means it left on the connection: the broker may
+	// not have appended the last ones yet when the callbacks have run. Wait for them.
+	deadline := time.After(20 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for kafkatest.EndOffsets(t, seeds, "t")[0] < 600 {
+		select {
+		case <-deadline:
+			t.Fatalf("log holds %d records, want 600", kafkatest.EndOffsets(t, seeds, "t")[0])
+		case <-tick.C:
+		}
+	}
 	if got := len(kafkatest.ReadAll(t, seeds, "t")[0]); got != 600 {
 		t.Fatalf("log holds %d records, want 600", got)
 	}
