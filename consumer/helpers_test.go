@@ -190,8 +190,8 @@ func newReader(t testing.TB, pc *PartitionConsumer, first int) *reader {
 	return &reader{t: t, pc: pc, next: first, last: -1}
 }
 
-// read takes batches until n more records have arrived, and reports whether all went
-// well.
+// read takes batches until at least n more records have arrived (batches do not split),
+// and reports whether all went well.
 func (r *reader) read(n int) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -206,17 +206,26 @@ func (r *reader) read(n int) bool {
 			return false
 		}
 	}
-	if len(r.got) != want {
-		r.t.Errorf("%s[%d]: %d records, want %d", r.pc.Topic(), r.pc.Partition(), len(r.got), want)
+	return true
+}
+
+// readTo reads until total records have arrived in all, and no more.
+func (r *reader) readTo(total int) bool {
+	if !r.read(total - len(r.got)) {
+		return false
+	}
+	if len(r.got) != total {
+		r.t.Errorf("%s[%d]: %d records, want %d", r.pc.Topic(), r.pc.Partition(), len(r.got), total)
 		return false
 	}
 	return true
 }
 
-// mustRead is read on the test's goroutine: it stops the test on failure.
+// mustRead reads exactly n more records, on the test's goroutine: it stops the test on
+// failure.
 func (r *reader) mustRead(n int) {
 	r.t.Helper()
-	if !r.read(n) {
+	if !r.readTo(len(r.got) + n) {
 		r.t.FailNow()
 	}
 }
@@ -251,7 +260,7 @@ func (r *reader) check(b *Batch) bool {
 	return true
 }
 
-// readAll reads n more records on every reader at once, each on its own goroutine, and
+// readAll reads exactly n more records on every reader at once, each on its own goroutine, and
 // stops the test if any failed.
 func readAll(t testing.TB, rs []*reader, n int) {
 	t.Helper()
@@ -260,7 +269,7 @@ func readAll(t testing.TB, rs []*reader, n int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.read(n)
+			r.readTo(len(r.got) + n)
 		}()
 	}
 	wg.Wait()
