@@ -1,0 +1,103 @@
+// Command kgo runs one benchmark job (produce or consume) with franz-go's kgo client; the
+// bench driver starts it, one process per run. See bench/README.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/troupe-go/troupe/bench/internal/workload"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func main() {
+	workload.Main("kgo", "github.com/twmb/franz-go", produce, consume)
+}
+
+// produce writes the job's records one Produce call each and waits for every promise.
+func produce(j *workload.Job, t *workload.Tally) error {
+	j.Describe("RequiredAcks(AllISRAcks()), ProducerLinger(10ms), ProducerBatchMaxBytes(1 MiB), " +
+		"RecordPartitioner(RoundRobinPartitioner()), ProducerBatchCompression(NoCompression()), MaxBufferedRecords(100000); " +
+		"idempotent (default), so 5 produce requests in flight per broker (MaxProduceRequestsInflightPerBroker has no effect with idempotence)")
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(j.Brokers...),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(10*time.Millisecond),
+		kgo.ProducerBatchMaxBytes(1<<20),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.MaxBufferedRecords(100_000),
+	)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: workload.Topic, Value: workload.Value(0)}).FirstErr(); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	if err := j.Ready(); err != nil {
+		return err
+	}
+	promise := func(r *kgo.Record, err error) {
+		if err != nil {
+			t.Fail(err)
+			return
+		}
+		t.Add(1, len(r.Value))
+	}
+	for i := range j.Records {
+		cl.Produce(ctx, &kgo.Record{Topic: workload.Topic, Value: workload.Value(i)}, promise)
+	}
+	<-t.Done()
+	j.Finish()
+	return nil
+}
+
+// consume reads every partition from offset 0 by direct assignment (ConsumePartitions, no
+// group), polling fetches until the job's record count is reached.
+func consume(j *workload.Job, t *workload.Tally) error {
+	if err := j.Ready(); err != nil {
+		return err
+	}
+	j.Describe("ConsumePartitions(every partition at NewOffset().At(0)), FetchMinBytes(1), FetchMaxBytes(50 MiB), " +
+		"FetchMaxPartitionBytes(1 MiB), FetchMaxWait(500ms); one goroutine calling PollFetches")
+	offsets := make(map[int32]kgo.Offset, workload.Partitions)
+	for p := range int32(workload.Partitions) {
+		offsets[p] = kgo.NewOffset().At(0)
+	}
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(j.Brokers...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{workload.Topic: offsets}),
+		kgo.FetchMinBytes(1),
+		kgo.FetchMaxBytes(50<<20),
+		kgo.FetchMaxPartitionBytes(1<<20),
+		kgo.FetchMaxWait(500*time.Millisecond),
+	)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	for {
+		select {
+		case <-t.Done():
+			j.Finish()
+			return nil
+		default:
+		}
+		fs := cl.PollFetches(ctx)
+		if errs := fs.Errors(); len(errs) > 0 {
+			e := errs[0]
+			return fmt.Errorf("partition %d: %w", e.Partition, e.Err)
+		}
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			n := 0
+			for _, r := range p.Records {
+				n += len(r.Value)
+			}
+			t.Add(len(p.Records), n)
+		})
+	}
+}

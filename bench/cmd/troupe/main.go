@@ -1,0 +1,122 @@
+// Command troupe runs one benchmark job (produce or consume) with troupe's producer or
+// consumer; the bench driver starts it, one process per run. See bench/README.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/troupe-go/troupe"
+	"github.com/troupe-go/troupe/bench/internal/workload"
+	"github.com/troupe-go/troupe/consumer"
+	"github.com/troupe-go/troupe/producer"
+)
+
+func main() {
+	workload.Main("troupe", "github.com/troupe-go/troupe", produce, consume)
+}
+
+// produce writes the job's records one Produce call each, as an application would, and
+// waits for every callback.
+func produce(j *workload.Job, t *workload.Tally) error {
+	cfg := producer.Config{
+		Seeds:               j.Brokers,
+		Acks:                producer.AcksAll,
+		Linger:              10 * time.Millisecond,
+		MaxBatchBytes:       1 << 20,
+		MaxInflightRequests: 5,
+		Partitioner:         producer.RoundRobinPartitioner(),
+		// Compression: zero, none.
+	}
+	j.Describe("producer.Config{Acks: AcksAll, Linger: 10ms, MaxBatchBytes: 1 MiB, MaxInflightRequests: 5 (per broker), " +
+		"Partitioner: RoundRobinPartitioner(), no compression}; idempotent (default); budget 100000 records / 64 MiB (defaults)")
+	p, err := producer.New(cfg)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	defer p.Close(ctx)
+	// Warm up: metadata, connections, producer ID.
+	if err := p.ProduceSync(ctx, &troupe.Record{Topic: workload.Topic, Value: workload.Value(0)}); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	if err := j.Ready(); err != nil {
+		return err
+	}
+	cb := func(r *troupe.Record, err error) {
+		if err != nil {
+			t.Fail(err)
+			return
+		}
+		t.Add(1, len(r.Value))
+	}
+	for i := range j.Records {
+		p.Produce(ctx, &troupe.Record{Topic: workload.Topic, Value: workload.Value(i)}, cb)
+	}
+	<-t.Done()
+	j.Finish()
+	return p.Close(ctx)
+}
+
+// consume reads every partition from offset 0 with one PartitionConsumer each (no group),
+// taking whole batches with Next, until the job's record count is reached.
+func consume(j *workload.Job, t *workload.Tally) error {
+	if err := j.Ready(); err != nil {
+		return err
+	}
+	cfg := consumer.Config{
+		Brokers:           j.Brokers,
+		MinBytes:          1,
+		MaxBytes:          50 << 20,
+		MaxPartitionBytes: 1 << 20,
+		MaxWait:           500 * time.Millisecond,
+	}
+	j.Describe("consumer.Config{MinBytes: 1, MaxBytes: 50 MiB, MaxPartitionBytes: 1 MiB, MaxWait: 500ms}; " +
+		"ConsumePartition(topic, p, At(0)) for each partition, one goroutine per partition calling Next")
+	c, err := consumer.New(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, workload.Partitions)
+	for p := range int32(workload.Partitions) {
+		pc, err := c.ConsumePartition(ctx, workload.Topic, p, consumer.At(0))
+		if err != nil {
+			cancel()
+			wg.Wait()
+			c.Close(context.Background())
+			return err
+		}
+		wg.Go(func() {
+			for {
+				b, err := pc.Next(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						errs <- fmt.Errorf("partition %d: %w", p, err)
+					}
+					return
+				}
+				n := 0
+				for i := range b.Records {
+					n += len(b.Records[i].Value)
+				}
+				t.Add(len(b.Records), n)
+			}
+		})
+	}
+	select {
+	case <-t.Done():
+	case err = <-errs:
+	}
+	j.Finish()
+	cancel()
+	wg.Wait()
+	if cerr := c.Close(context.Background()); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,172 @@
+package workload
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"runtime/pprof"
+	"strings"
+	"time"
+)
+
+// Mode is what a run measures.
+type Mode string
+
+// The modes a runner supports. Whether the broker stores produced records or discards
+// them (kfake.BlackholeProduce) is the broker's business: a runner produces the same way.
+const (
+	Produce Mode = "produce"
+	Consume Mode = "consume"
+)
+
+// Job is one run of one client, as the driver asked for it on the command line, plus the
+// clock of its timed phase. Runners call Ready once set up, then Finish once the work is
+// done; Main does the rest.
+type Job struct {
+	// Mode is Produce or Consume.
+	Mode Mode
+	// Brokers are the seed addresses of the cluster.
+	Brokers []string
+	// Records is how many records to produce, or to consume before stopping.
+	Records int
+
+	client     string
+	module     string
+	cpuprofile string
+	profile    *os.File
+	config     string
+	start, end time.Time
+	stdin      *bufio.Reader
+}
+
+// Result is the line a runner prints when it is done; the driver parses it.
+type Result struct {
+	Client  string `json:"client"`
+	Version string `json:"version"`
+	Mode    Mode   `json:"mode"`
+	// Records and Bytes (of values) the timed phase produced and had acknowledged, or
+	// consumed.
+	Records int64 `json:"records"`
+	Bytes   int64 `json:"bytes"`
+	// Seconds is the wall time from "go" to the last acknowledgement, or to the last
+	// record consumed.
+	Seconds float64 `json:"seconds"`
+	// Config describes the client's configuration in this run, for the report.
+	Config string `json:"config"`
+	// Error is empty on success.
+	Error string `json:"error,omitempty"`
+}
+
+// Main parses the runner's flags (for the client named client, whose Go module is module)
+// and runs produce or consume, then prints the Result line. It exits with status 1 when
+// the run failed, after printing the Result with its Error.
+func Main(client, module string, produce, consume func(*Job, *Tally) error) {
+	j := &Job{client: client, module: module, stdin: bufio.NewReader(os.Stdin)}
+	mode := flag.String("mode", "", "produce or consume")
+	brokers := flag.String("brokers", "", "comma-separated seed addresses")
+	flag.IntVar(&j.Records, "records", 1_000_000, "records to produce, or to consume before stopping")
+	flag.StringVar(&j.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed phase to `file`")
+	flag.Parse()
+	j.Mode = Mode(*mode)
+	j.Brokers = strings.Split(*brokers, ",")
+
+	var err error
+	tally := newTally(j.Records)
+	switch {
+	case *brokers == "":
+		err = fmt.Errorf("-brokers is required")
+	case j.Mode == Produce:
+		err = produce(j, tally)
+	case j.Mode == Consume:
+		err = consume(j, tally)
+	default:
+		err = fmt.Errorf("-mode must be produce or consume, not %q", *mode)
+	}
+	j.Finish()
+	records, bytes := tally.Counts()
+	res := Result{
+		Client:  client,
+		Version: moduleVersion(module),
+		Mode:    j.Mode,
+		Records: records,
+		Bytes:   bytes,
+		Seconds: j.end.Sub(j.start).Seconds(),
+		Config:  j.config,
+	}
+	if err == nil {
+		err = tally.Err()
+	}
+	if err != nil {
+		res.Error = err.Error()
+	}
+	line, _ := json.Marshal(res)
+	fmt.Println(string(line))
+	if err != nil {
+		os.Exit(1)
+	}
+}
+
+// Describe records the client's configuration for the report: the settings that matter
+// for the comparison, in the client's own terms.
+func (j *Job) Describe(config string) { j.config = config }
+
+// Ready tells the driver the runner is set up and waits for its "go"; the timed phase
+// (and the CPU profile, if asked for) starts when Ready returns.
+func (j *Job) Ready() error {
+	fmt.Println("ready")
+	line, err := j.stdin.ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("waiting for go: %w", err)
+	}
+	if strings.TrimSpace(line) != "go" {
+		return fmt.Errorf("waiting for go: got %q", line)
+	}
+	if j.cpuprofile != "" {
+		f, err := os.Create(j.cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		j.profile = f
+	}
+	j.start = time.Now()
+	return nil
+}
+
+// Finish ends the timed phase: call it once every record is acknowledged or consumed,
+// before closing the client. Later calls do nothing.
+func (j *Job) Finish() {
+	if !j.end.IsZero() || j.start.IsZero() {
+		return
+	}
+	j.end = time.Now()
+	if j.profile != nil {
+		pprof.StopCPUProfile()
+		j.profile.Close()
+	}
+}
+
+// moduleVersion is the version of module linked into this binary, with the replacement
+// noted when a replace directive points elsewhere (troupe is built from the checkout).
+func moduleVersion(module string) string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	for _, m := range info.Deps {
+		if m.Path != module {
+			continue
+		}
+		if m.Replace != nil {
+			return "local checkout (replace => " + m.Replace.Path + ")"
+		}
+		return m.Version
+	}
+	return "unknown"
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/troupe-go/troupe/bench/internal/workload"
+)
+
+// measurement is what one run of one client yields.
+type measurement struct {
+	result workload.Result
+	broker workload.BrokerStats // counters from "go" to the runner's exit
+	cpu    time.Duration        // the runner process's user+sys CPU time, whole life
+	maxRSS int64                // the runner process's peak resident set, bytes
+	err    error
+}
+
+// recordsPerSecond is the timed phase's throughput.
+func (m measurement) recordsPerSecond() float64 {
+	if m.result.Seconds <= 0 {
+		return 0
+	}
+	return float64(m.result.Records) / m.result.Seconds
+}
+
+// cpuPerMillion is the process's CPU seconds per million records of the timed phase.
+func (m measurement) cpuPerMillion() float64 {
+	if m.result.Records == 0 {
+		return 0
+	}
+	return m.cpu.Seconds() * 1e6 / float64(m.result.Records)
+}
+
+// runJob is one runner invocation.
+type runJob struct {
+	bins       string // directory of the runner binaries
+	client     string // binary name
+	mode       workload.Mode
+	records    int64
+	cpuprofile string // file, or empty
+	timeout    time.Duration
+	verbose    bool
+}
+
+// runClient runs one client process against b: it waits for the runner's "ready",
+// resets the broker's counters, says "go", reads the Result line, waits for the exit, and
+// collects the process's rusage and the broker's counters. A run that fails or takes
+// longer than the job's timeout is killed after a goroutine dump, which is saved next to
+// the binaries and named in the error.
+func runClient(j runJob, b *broker) measurement {
+	args := []string{"-mode", string(j.mode), "-brokers", b.addrs, "-records", strconv.FormatInt(j.records, 10)}
+	if j.cpuprofile != "" {
+		args = append(args, "-cpuprofile", j.cpuprofile)
+	}
+	var m measurement
+	p, err := start(j.client, filepath.Join(j.bins, j.client), args, j.verbose)
+	if err != nil {
+		m.err = err
+		return m
+	}
+	fail := func(err error) measurement {
+		dump := p.kill()
+		f, ferr := os.CreateTemp(j.bins, j.client+"-"+string(j.mode)+"-*.stderr")
+		if ferr == nil {
+			f.WriteString(dump)
+			f.Close()
+			err = fmt.Errorf("%w (stderr with goroutine dump: %s)", err, f.Name())
+		}
+		m.err = err
+		return m
+	}
+	deadline := time.Now().Add(j.timeout)
+	line, err := p.readLine(time.Until(deadline))
+	if err != nil {
+		return fail(err)
+	}
+	if line != "ready" {
+		return fail(fmt.Errorf("%s: expected ready, got %q", j.client, line))
+	}
+	if err := b.reset(); err != nil {
+		return fail(err)
+	}
+	if err := p.send("go"); err != nil {
+		return fail(err)
+	}
+	line, err = p.readLine(time.Until(deadline))
+	if err != nil {
+		return fail(err)
+	}
+	if err := json.Unmarshal([]byte(line), &m.result); err != nil {
+		return fail(fmt.Errorf("%s: bad result line %q: %w", j.client, line, err))
+	}
+	if err := p.wait(time.Until(deadline) + 10*time.Second); err != nil && m.result.Error == "" {
+		return fail(err)
+	}
+	m.cpu, m.maxRSS = p.usage()
+	if m.broker, err = b.stats(); err != nil {
+		m.err = err
+	}
+	if m.result.Error != "" {
+		m.err = fmt.Errorf("%s: %s; stderr tail:\n%s", j.client, m.result.Error, lastLines(p.errs.String(), 20))
+	}
+	return m
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
