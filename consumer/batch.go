@@ -44,24 +44,27 @@ type Batch struct {
 	// last batch.
 	Err error
 
-	terminal  bool  // Err ends the partition
-	from      int64 // the position the fetch started at: where to go back to if undelivered
-	fromEpoch int32
+	terminal bool     // Err ends the partition
+	src      *fetched // what it was decoded from, kept until it is taken
 }
 
 // fetched is one partition's share of a fetch response, as a broker consumer hands it
 // to the partition's feeder: the whole, CRC-checked batches that hold records at or
 // after from (headers parsed, records not yet decoded), and the log bounds. It aliases
-// the response.
+// the response. It is an owned value: the broker consumer creates and gives it, the
+// feeder takes it and releases it once the Batch made from it was taken by the user —
+// until then, a feeder that fails puts it back in its mailbox for its next incarnation.
+// A result without batches only moves the position (past transaction markers).
 type fetched struct {
-	from      int64
-	fromEpoch int32
-	next      int64 // the position after these batches
-	batches   []record.Batch
-	hwm       int64
-	lso       int64
-	logStart  int64
-	err       error // a terminal error after the batches (corrupt data)
+	actor.Owned
+	counted  bool // it holds records: it counts against the partition's prefetch
+	from     int64
+	next     int64 // the position after these batches
+	batches  []record.Batch
+	hwm      int64
+	lso      int64
+	logStart int64
+	err      error // a terminal error after the batches (corrupt data)
 }
 
 // decodeFetched decodes f into one Batch for topic and partition, skipping the records
@@ -78,7 +81,7 @@ func decodeFetched(dec *record.Decoder, topic string, partition int32, f *fetche
 	out := &Batch{
 		Topic: topic, Partition: partition, NextOffset: f.next,
 		HighWaterMark: f.hwm, LastStableOffset: f.lso, LogStartOffset: f.logStart,
-		from: f.from, fromEpoch: f.fromEpoch,
+		src: f,
 	}
 	for i := range f.batches {
 		b := &f.batches[i]

@@ -15,24 +15,24 @@ import (
 	"github.com/troupe-go/troupe/wire/record"
 )
 
-// brokerMsg is a message to a broker consumer: a subscription handed to it (subscribed
-// by a dispatcher, or returned by a feeder), the outcome of its fetch, or, when both are
-// nil, a wake-up to let go of stopped and paused partitions at once.
+// brokerMsg is a message to a broker consumer: a subscription a dispatcher handed to it,
+// the outcome of its fetch, or, when both are nil, a wake-up: a partition stopped, was
+// paused or went slow, or its feeder made room for more.
 type brokerMsg struct {
 	sub  *subscription
 	call *broker.Call
 }
 
 // brokerConsumer fetches for every partition subscribed to one broker: one Fetch request
-// at a time, over the broker's fetch connection, carrying every partition it owns that
-// is not paused. From each response it hands each partition's result, with the
-// partition's subscription, to the partition's feeder (the partition is then not fetched
-// until the feeder returns the subscription, after its user took the batch), keeps the
-// partitions that got nothing, and hands the partitions that failed — leader moved,
-// epoch fenced, offset out of range, connection lost — back to their dispatchers.
+// at a time, over the broker's fetch connection, carrying every partition it owns whose
+// feeder has room (holds fewer than prefetch undelivered results). From each response it
+// hands each partition's result to the partition's feeder and hands the partitions that
+// failed — leader moved, epoch fenced, offset out of range, connection lost — back to
+// their dispatchers, as it does paused partitions and slow ones (whose feeder held a
+// batch past MaxProcessingTime).
 //
-// It never waits for a feeder: a slow partition is simply not in the next request, so
-// it cannot hold back the others.
+// It never waits for a feeder: a partition whose feeder is full is simply not in the
+// next request, so a slow partition cannot hold back the others.
 //
 // Owner: the Consumer's "brokers" supervisor, which restarts it after a failure (its
 // release hook hands back the subscriptions it owned) and stops it when its last
@@ -44,7 +44,7 @@ type brokerConsumer struct {
 	in     *actor.Inbox[brokerMsg]
 	owner  *actor.Owner
 	conn   *broker.Handle
-	subs   []*subscription // owned, not lent; in the order fetches rotate through
+	subs   []*subscription // owned; in the order fetches rotate through
 	rot    int             // where the next request starts in subs
 	flight *flight         // the fetch in flight, if any
 	scan   record.Scanner
@@ -103,8 +103,8 @@ func (b *brokerConsumer) Run(ctx context.Context, in *actor.Inbox[brokerMsg]) er
 	}
 }
 
-// sweep lets go of stopped partitions (released) and paused ones (back to their
-// dispatchers, which keep them until Resume).
+// sweep lets go of stopped partitions (released) and of paused and slow ones (back to
+// their dispatchers, which keep them until Resume, or until the feeder caught up).
 func (b *brokerConsumer) sweep() {
 	for i := 0; i < len(b.subs); {
 		s := b.subs[i]
@@ -112,7 +112,7 @@ func (b *brokerConsumer) sweep() {
 		case s.p.stopped.Load():
 			b.remove(i)
 			b.releaseSub(s)
-		case s.p.paused.Load():
+		case s.p.paused.Load() || s.p.slow.Load():
 			b.remove(i)
 			b.handBack(s, nil)
 		default:
@@ -123,22 +123,37 @@ func (b *brokerConsumer) sweep() {
 
 func (b *brokerConsumer) remove(i int) { b.subs = slices.Delete(b.subs, i, i+1) }
 
-// owns reports whether s is owned by b now (not lent, not handed back).
+// owns reports whether s is owned by b now (not handed back or released).
 func (b *brokerConsumer) owns(s *subscription) bool { return slices.Contains(b.subs, s) }
 
-// fetch sends one Fetch request for every partition b owns, if it owns any.
+// fetch sends one Fetch request for every partition b owns whose feeder has room, if
+// there is any.
 func (b *brokerConsumer) fetch(ctx context.Context) {
 	b.sweep()
-	if len(b.subs) == 0 {
-		return
+	ready := 0
+	for _, s := range b.subs {
+		if s.p.held.Load() < prefetch {
+			ready++
+		}
+	}
+	if ready == 0 {
+		return // a feeder that makes room wakes us
 	}
 	cfg := &b.c.cfg
 	req := &api.FetchRequest{}
 	req.Default()
-	req.MaxWaitMs = int32(cfg.MaxWait / time.Millisecond)
+	wait := cfg.MaxWait
+	if ready < len(b.subs) {
+		// Partitions left out wait for their users, and will want fetching as soon as
+		// a batch is taken: a long poll for the others, which may have nothing new,
+		// must not hold them back for MaxWait. MaxProcessingTime bounds how long they
+		// can be left out; this poll is a tenth of it.
+		wait = min(wait, max(cfg.MaxProcessingTime/10, time.Millisecond))
+	}
+	req.MaxWaitMs = int32(wait / time.Millisecond)
 	req.MinBytes, req.MaxBytes = cfg.MinBytes, cfg.MaxBytes
 	req.IsolationLevel = int8(cfg.IsolationLevel)
-	fl := &flight{subs: make(map[fetchKey]*subscription, len(b.subs)), ids: make(map[codec.UUID]string)}
+	fl := &flight{subs: make(map[fetchKey]*subscription, ready), ids: make(map[codec.UUID]string)}
 	byTopic := make(map[string]int)
 	withoutIDs := false
 	// Rotate which partition comes first: a broker fills a response in request order, and
@@ -148,6 +163,9 @@ func (b *brokerConsumer) fetch(ctx context.Context) {
 	b.rot++
 	for k := range n {
 		s := b.subs[(start+k)%n]
+		if s.p.held.Load() >= prefetch {
+			continue
+		}
 		s.Check(b.owner)
 		t := s.p.about.Topic
 		i, ok := byTopic[t]
@@ -270,24 +288,53 @@ func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartiti
 	corrupt := b.scan.Err()
 	if len(st.deliver) == 0 && corrupt == nil {
 		if st.moved {
-			p.position.Store(s.cur.next) // passed control records: the feeder holds nothing
+			b.advanced(s)
 		}
-		return // keep fetching it
+		return
 	}
 	f := &fetched{
-		from: st.from, fromEpoch: st.fromEpoch, next: s.cur.next, batches: st.deliver,
-		hwm: s.cur.hwm, lso: s.cur.lso, logStart: s.cur.logStart,
+		from: st.from, next: s.cur.next, batches: st.deliver,
+		hwm: s.cur.hwm, lso: s.cur.lso, logStart: s.cur.logStart, counted: true,
 	}
 	if corrupt != nil {
 		f.err = &CorruptError{Topic: p.about.Topic, Partition: p.about.Partition, Offset: s.cur.next, Next: -1, Err: corrupt}
 	}
-	// Lend the subscription to the feeder with the result; it comes back once the user
-	// took the batch.
-	b.remove(slices.Index(b.subs, s))
-	s.Give(b.owner)
-	if err := p.feeder.TrySend(feedMsg{sub: s, fetched: f}); err != nil {
-		s.Take(b.owner) // the partition is stopping
+	b.send(s, f)
+	if corrupt != nil {
+		// Terminal: the feeder delivers what came before and ends the partition.
+		b.remove(slices.Index(b.subs, s))
 		b.releaseSub(s)
+	}
+}
+
+// advanced tells the user that the position moved past records that deliver nothing
+// (transaction markers): at once if the feeder holds nothing, or else after what it
+// holds, by a result without batches.
+func (b *brokerConsumer) advanced(s *subscription) {
+	p := s.p
+	if p.held.Load() == 0 {
+		p.position.Store(s.cur.next) // the feeder holds nothing, and only we add to it
+		return
+	}
+	b.send(s, &fetched{from: s.cur.next, next: s.cur.next, hwm: s.cur.hwm, lso: s.cur.lso, logStart: s.cur.logStart})
+}
+
+// send hands a fetch result to s's feeder, counting it against the partition's prefetch
+// if it holds records.
+func (b *brokerConsumer) send(s *subscription, f *fetched) {
+	p := s.p
+	f.Acquire(b.owner)
+	f.Give(b.owner)
+	if f.counted {
+		p.held.Add(1)
+	}
+	if err := p.feeder.TrySend(feedMsg{fetched: f}); err != nil {
+		// The partition is stopping: the result is dropped with it.
+		f.Take(b.owner)
+		f.Release(b.owner)
+		if f.counted {
+			p.held.Add(-1)
+		}
 	}
 }
 
@@ -331,10 +378,10 @@ func giveToDispatcher(from *actor.Owner, s *subscription) {
 // (a failure, or a stop), every subscription it owned goes back to its dispatcher, or is
 // released if its partition stopped. A fetch in flight is abandoned; its partitions are
 // fetched again from the same positions. After a failure each partition handed back is
-// reported (Unsubscribed, with the failure). If that was the broker consumer's last
-// subscription it is removed rather than restarted, and the dispatchers' next
-// subscription starts a fresh one; otherwise (subscriptions lent to feeders come back to
-// it) the supervisor restarts it on the same mailbox.
+// reported (Unsubscribed, with the failure). Handing back its last subscription removes
+// the broker consumer rather than letting the supervisor restart it; the dispatchers'
+// next subscriptions start a fresh one. (A subscription on its way to it, in its mailbox,
+// keeps it counted: the supervisor restarts it on the same mailbox.)
 func releaseBrokerConsumer(a actor.Actor[brokerMsg], err error) {
 	b, ok := a.(*brokerConsumer)
 	if !ok || b.owner == nil {

@@ -26,7 +26,7 @@ type brokerSet struct {
 }
 
 // brokerEntry is one broker consumer and its reference count: the subscriptions that
-// belong to it (owned by it, on their way to it, or lent to a feeder and coming back).
+// belong to it (owned by it, or on their way to it).
 type brokerEntry struct {
 	node broker.Node
 	name string

@@ -37,16 +37,21 @@ type Config struct {
 	// consumer raises its limit for that partition, up to MaxBytes, until it does, then
 	// returns to this value. Zero means 1 MiB, or MaxBytes if that is smaller.
 	MaxPartitionBytes int32
-	// MaxWait is how long a broker may hold a fetch waiting for MinBytes. Zero means
+	// MaxWait is how long a broker may hold a fetch waiting for MinBytes. While a
+	// partition at that broker is left out of fetches because its user has not taken
+	// what was fetched, fetches wait at most MaxProcessingTime/10 instead, so that the
+	// partition is not held back by a long poll once its user takes a batch. Zero means
 	// 500ms.
 	MaxWait time.Duration
 	// MaxProcessingTime is how long a partition's feeder waits for the user (Next) or
-	// its custom stage to take a batch before it gives the partition's subscription back
-	// to its broker consumer. The partition is never fetched while it holds an untaken
-	// batch, so other partitions do not wait for it either way; this bounds how long a
-	// slow partition keeps its place, and its broker consumer alive, while it waits. It
-	// resubscribes once the batch is taken: nothing is lost, duplicated or reordered.
-	// Zero means 100ms, as in Sarama.
+	// the partition's custom stage to take a batch before the partition gives up its
+	// place at its broker consumer (which hands its subscription back to the partition's
+	// dispatcher). A partition whose feeder already holds the most it may (two fetch
+	// results) is left out of fetches anyway, so other partitions never wait for a slow
+	// one; this bounds how long a slow partition keeps its place, and its broker consumer
+	// alive. It subscribes again once its feeder has delivered what it holds: nothing is
+	// lost, repeated or reordered. Time paused does not count. Zero means 100ms, as in
+	// Sarama.
 	MaxProcessingTime time.Duration
 	// OffsetReset decides what happens when a partition's position is outside its log
 	// (retention deleted the records, or the offset asked for does not exist yet). Zero

@@ -87,8 +87,8 @@ func (c *Consumer) Actors() []actor.Info { return c.root.Children() }
 func (c *Consumer) Client() *cluster.Client { return c.client }
 
 // ConsumePartition starts consuming one partition of topic from the offset from, and
-// returns its PartitionConsumer. It checks its input against fresh metadata, bounded by
-// ctx: an unknown topic fails with an *UnknownTopicError (ErrUnknownTopic), a partition
+// returns its PartitionConsumer. It checks its input against metadata (refreshed, bounded
+// by ctx, unless the client's snapshot knows the topic and partition already): an unknown topic fails with an *UnknownTopicError (ErrUnknownTopic), a partition
 // the topic does not have with ErrUnknownPartition, a negative offset other than
 // OffsetNewest and OffsetOldest with ErrInvalidOffset, and a partition this Consumer
 // already consumes with ErrAlreadyConsuming. Resolving Oldest, Newest or AtTime to an
@@ -112,9 +112,14 @@ func (c *Consumer) ConsumePartition(ctx context.Context, topic string, partition
 	if c.isClosed() {
 		return nil, ErrClosed
 	}
-	snap, err := c.client.Refresh(ctx, topic)
-	if err != nil {
-		return nil, fmt.Errorf("consumer: metadata for %q: %w", topic, err)
+	// The snapshot will do if it knows the topic and the partition: a refresh waits for a
+	// new metadata request, and those are spaced by the client's MinRefreshInterval.
+	snap := c.client.Snapshot()
+	if t := snap.Topic(topic); t == nil || t.Err != nil || int(partition) >= len(t.Partitions) {
+		var err error
+		if snap, err = c.client.Refresh(ctx, topic); err != nil {
+			return nil, fmt.Errorf("consumer: metadata for %q: %w", topic, err)
+		}
 	}
 	t := snap.Topic(topic)
 	switch {
@@ -200,9 +205,10 @@ func (c *Consumer) startActors(p *part, o partitionOptions) error {
 		Kind:    "feeder",
 		Restart: supervisor.Transient,
 		New:     func() actor.Actor[feedMsg] { return newFeeder(p, &c.cfg) },
-		// Unbounded, and bounded all the same: it holds at most one fetch result (the
-		// partition's one subscription comes with it), the dispatcher's error notices
-		// (at most one per subscription attempt), and one coalesced wake-up.
+		// Unbounded, and bounded all the same: at most prefetch fetch results with
+		// records (a broker consumer sends no more until one is taken) and as many
+		// position marks, the dispatcher's error notices (at most one per subscription
+		// attempt), and one coalesced wake-up.
 		Mailbox: actor.MailboxConfig[feedMsg]{Capacity: actor.Unbounded, OnDrop: dropFeedMsg},
 		Release: releaseFeeder,
 	})
@@ -310,7 +316,11 @@ func dropSubscription(s *subscription) {
 }
 
 func dropFeedMsg(m feedMsg) {
-	dropSubscription(m.sub)
+	if r := m.fetched; r != nil {
+		o := actor.NewOwner("dropped", nil)
+		r.Take(o)
+		r.Release(o)
+	}
 	if m.notice != nil {
 		dropBatch(m.notice)
 	}

@@ -62,9 +62,6 @@ type step struct {
 	deliver []record.Batch
 	// from is the position the fetch started at: records below it are skipped.
 	from int64
-	// fromEpoch is the epoch of the position before the fetch, to go back to if what was
-	// fetched cannot be delivered.
-	fromEpoch int32
 	// moved reports that the position advanced.
 	moved bool
 	// grew reports that the partition's fetch size was raised because its first batch
@@ -77,7 +74,7 @@ type step struct {
 // before the position (a repeated or stale batch) are dropped, so nothing is delivered
 // twice whatever a broker returns.
 func (c *cursor) apply(f partitionFetch) step {
-	s := step{from: c.next, fromEpoch: c.lastEpoch}
+	s := step{from: c.next}
 	if f.hwm >= 0 {
 		c.hwm = f.hwm
 	}

@@ -166,8 +166,8 @@ func TestCursorApply(t *testing.T) {
 			if got := bases(s.deliver); !slices.Equal(got, tc.deliver) {
 				t.Errorf("deliver %v, want %v", got, tc.deliver)
 			}
-			if s.from != tc.start || s.fromEpoch != tc.epoch {
-				t.Errorf("from %d/%d, want %d/%d", s.from, s.fromEpoch, tc.start, tc.epoch)
+			if s.from != tc.start {
+				t.Errorf("from %d, want %d", s.from, tc.start)
 			}
 			if c.next != tc.next || c.lastEpoch != tc.last {
 				t.Errorf("next %d epoch %d, want %d epoch %d", c.next, c.lastEpoch, tc.next, tc.last)

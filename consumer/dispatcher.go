@@ -24,7 +24,9 @@ var errTopicRecreated = errors.New("topic recreated under a new topic ID")
 // Failures are retried with exponential backoff and jitter; terminal ones (the topic is
 // gone, ResetNone) end the partition with an error for its user.
 //
-// While the partition is paused it keeps the subscription until Resume.
+// While the partition is paused it keeps the subscription until Resume; while it is slow
+// (its feeder held a batch past MaxProcessingTime), until the feeder has delivered what
+// it holds.
 //
 // Owner: the partition's slot under the Consumer's "partitions" supervisor, which
 // restarts it after a failure; its release hook puts the subscription it held back in
@@ -94,8 +96,8 @@ func (d *dispatcher) step(ctx context.Context, timer *time.Timer) {
 		d.sub = nil
 		s.Release(d.owner)
 		return
-	case p.paused.Load():
-		return // until Resume wakes us
+	case p.paused.Load() || p.slow.Load():
+		return // until Resume, or the feeder catching up, wakes us
 	}
 	if wait := time.Until(d.due); wait > 0 {
 		timer.Reset(wait)

@@ -46,8 +46,8 @@ type Unsubscribed struct {
 }
 
 // SlowPartition: the user (or the partition's stage) did not take a batch within
-// MaxProcessingTime, so the feeder gave the partition's place at its broker back. It
-// resubscribes once the batch is taken.
+// MaxProcessingTime, so the partition gave up its place at its broker consumer. It
+// subscribes again once its feeder has delivered what it holds.
 type SlowPartition struct {
 	About
 	Waited time.Duration

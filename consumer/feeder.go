@@ -9,30 +9,31 @@ import (
 	"github.com/troupe-go/troupe/wire/record"
 )
 
-// feedMsg is a message to a feeder: a fetch result lent with the partition's
-// subscription by a broker consumer, an error for the user from the dispatcher, or, when
-// all are nil, a wake-up (pause, resume, close).
+// feedMsg is a message to a feeder: a fetch result from a broker consumer, an error for
+// the user from the dispatcher, or, when both are nil, a wake-up (pause, resume, close).
 type feedMsg struct {
-	sub     *subscription
 	fetched *fetched
 	notice  *Batch
 }
 
 // feeder delivers a partition's fetch results to its user: it decodes each result into
 // one Batch and hands it to Next (through the partition's handoff) or to the partition's
-// custom stage, then returns the subscription it was lent, so that the partition is
-// fetched again while the user processes the batch.
+// custom stage, in order, with the dispatcher's error notices in their place. It holds at
+// most prefetch results; each batch the user takes makes room, and it wakes the broker
+// consumer to fetch more.
 //
-// If the batch is not taken within MaxProcessingTime, or the partition is paused, the
-// feeder first gives the partition's place at its broker consumer back (the broker
-// consumer is not waiting for it: it fetches for its other partitions meanwhile), then
-// waits for the batch to be taken however long that takes, and hands the subscription
-// to the dispatcher to subscribe again. Nothing is lost, repeated or reordered, because
-// nothing is fetched for the partition while the feeder holds its subscription.
+// If the batch at its head is not taken within MaxProcessingTime (paused time does not
+// count), it marks the partition slow: its broker consumer gives the subscription back
+// to the dispatcher — it was not waiting for this partition anyway, only the partition's
+// place is given up — and the feeder delivers what it holds, however long that takes.
+// Once it has delivered everything it clears the mark and the dispatcher subscribes the
+// partition again. Nothing is lost, repeated or reordered: nothing more is fetched for
+// the partition meanwhile, and what was fetched is delivered first.
 //
 // Owner: the partition's slot under the Consumer's "partitions" supervisor, which
-// restarts it after a failure; its release hook takes back the batch it was offering
-// and rewinds the subscription to it, so the next incarnation delivers it again.
+// restarts it after a failure; its release hook takes back the batch it was offering, if
+// the user had not taken it, and puts every result not handed over back in its mailbox,
+// so the next incarnation delivers them.
 type feeder struct {
 	p   *part
 	cfg *Config
@@ -41,13 +42,11 @@ type feeder struct {
 	owner *actor.Owner
 	dec   record.Decoder
 
-	sub     *subscription // lent by a broker consumer, or left its broker consumer
-	left    bool          // sub has given up its place at its broker consumer
-	queue   []*Batch      // to hand over, oldest first
-	offered bool          // queue[0] sits in the handoff, not taken yet
-	since   time.Time     // when the batch being handed over arrived
-	full    bool          // the stage's mailbox was full at the last try
-	dead    bool          // a terminal error was queued: the subscription is released
+	queue   []*Batch  // to hand over, oldest first: batches, error notices, position marks
+	offered bool      // queue[0] sits in the handoff, not taken yet
+	since   time.Time // since when queue[0] has been waiting for its user
+	full    bool      // the stage's mailbox was full at the last try
+	dead    bool      // a terminal error is queued: whatever comes after is dropped
 }
 
 func newFeeder(p *part, cfg *Config) *feeder {
@@ -89,7 +88,7 @@ func (f *feeder) Run(ctx context.Context, in *actor.Inbox[feedMsg]) error {
 			// is whether the batch offered is still in the handoff.
 			if f.offered && !f.p.out.holds(f.queue[0]) {
 				f.offered = false
-				f.delivered()
+				f.pop()
 			}
 		case <-room:
 			f.full = false
@@ -102,35 +101,81 @@ func (f *feeder) handle(m feedMsg) {
 	switch {
 	case m.notice != nil:
 		m.notice.Take(f.owner)
+		if f.dead {
+			m.notice.Release(f.owner)
+			return
+		}
 		f.enqueue(m.notice)
-	case m.sub != nil:
-		m.sub.Take(f.owner)
-		f.sub, f.left, f.since = m.sub, false, time.Now()
-		b, err := decodeFetched(&f.dec, f.p.about.Topic, f.p.about.Partition, m.fetched)
+	case m.fetched != nil:
+		r := m.fetched
+		r.Take(f.owner)
+		if f.dead {
+			f.done(r)
+			return
+		}
+		var b *Batch
+		var err error
+		if len(r.batches) > 0 {
+			b, err = decodeFetched(&f.dec, f.p.about.Topic, f.p.about.Partition, r)
+		} else {
+			b = &Batch{NextOffset: r.next, src: r}
+		}
 		if err == nil {
-			err = m.fetched.err
+			err = r.err
 		}
-		if len(b.Records) > 0 {
-			b.Acquire(f.owner)
-			f.enqueue(b)
-		} else if len(f.queue) == 0 {
-			f.p.position.Store(b.NextOffset) // nothing to hand over, nothing before it
+		if len(b.Records) == 0 {
+			b.Records = nil // nothing to hand over: only a position mark
 		}
+		b.Acquire(f.owner)
+		f.enqueue(b)
 		if err != nil {
 			f.fail(err)
 		}
 	}
 }
 
-func (f *feeder) enqueue(b *Batch) { f.queue = append(f.queue, b) }
+func (f *feeder) enqueue(b *Batch) {
+	if len(f.queue) == 0 {
+		f.since = time.Now()
+	}
+	f.queue = append(f.queue, b)
+}
 
-// fail queues a terminal error after what is queued; the subscription is released.
+// fail queues a terminal error after what is queued, and stops the partition.
 func (f *feeder) fail(err error) {
 	n := &Batch{Topic: f.p.about.Topic, Partition: f.p.about.Partition, Err: err, terminal: true}
 	n.Acquire(f.owner)
 	f.enqueue(n)
 	f.dead = true
 	f.p.failed(err)
+}
+
+// pop removes the head of the queue, handed over.
+func (f *feeder) pop() {
+	b := f.queue[0]
+	f.queue[0] = nil
+	f.queue = f.queue[1:]
+	f.since = time.Now()
+	f.finish(b)
+}
+
+// finish ends the life in the feeder of b, handed over or dropped, and of the result it
+// was made from.
+func (f *feeder) finish(b *Batch) {
+	if r := b.src; r != nil {
+		b.src = nil
+		f.done(r)
+	}
+	b.Release(f.owner)
+}
+
+// done ends a fetch result's life: it no longer counts against the partition's prefetch,
+// and the broker consumer is woken if that makes room.
+func (f *feeder) done(r *fetched) {
+	if r.counted && f.p.held.Add(-1) == prefetch-1 {
+		f.p.wakeHome()
+	}
+	r.Release(f.owner)
 }
 
 // deliver hands over as much of the queue as the user or stage takes now.
@@ -142,6 +187,11 @@ func (f *feeder) deliver() {
 	}
 	for len(f.queue) > 0 {
 		b := f.queue[0]
+		if b.Err == nil && len(b.Records) == 0 {
+			p.position.Store(b.NextOffset) // a position mark: everything before it is taken
+			f.pop()
+			continue
+		}
 		if p.stage.IsZero() {
 			if !f.offered {
 				f.offered = p.out.offer(b)
@@ -154,6 +204,9 @@ func (f *feeder) deliver() {
 		if f.full {
 			return
 		}
+		// Once handed over, b is the stage's: detach its source result first.
+		src := b.src
+		b.src = nil
 		ran, err := p.out.tryStage(func() error {
 			b.Give(f.owner)
 			if err := p.stage.TrySend(b); err != nil {
@@ -162,6 +215,9 @@ func (f *feeder) deliver() {
 			}
 			return nil
 		})
+		if !ran || err != nil {
+			b.src = src
+		}
 		switch {
 		case !ran:
 			return // paused
@@ -172,67 +228,49 @@ func (f *feeder) deliver() {
 			f.drop() // the stage is gone: the partition is stopping
 			return
 		}
+		// The stage owns b now; its source result is done with.
+		f.queue[0] = nil
 		f.queue = f.queue[1:]
-		p.position.Store(max(p.position.Load(), b.NextOffset))
-		if b.terminal {
+		f.since = time.Now()
+		if src != nil {
+			f.done(src)
+		}
+		if b.Err == nil {
+			p.position.Store(b.NextOffset)
+		} else if b.terminal {
 			p.out.fail(b.Err)
 		}
 	}
 }
 
-// delivered is called when the user took queue[0] from the handoff.
-func (f *feeder) delivered() {
-	b := f.queue[0]
-	f.queue = f.queue[1:]
-	b.Release(f.owner) // the position moved on at the take (handoff.next)
-}
-
-// settle decides what becomes of the subscription: kept while a batch waits for its
-// user; given up at its broker consumer when that takes longer than MaxProcessingTime
-// or the partition is paused; returned once everything was handed over.
+// settle keeps track of MaxProcessingTime: a batch waiting longer for its user marks
+// the partition slow, and an empty queue clears the mark.
 func (f *feeder) settle(timer *time.Timer) {
-	s := f.sub
-	if s == nil {
+	p := f.p
+	if len(f.queue) == 0 {
+		timer.Stop()
+		if p.slow.Load() {
+			p.slow.Store(false)
+			p.wakeDispatcher() // caught up: subscribe again
+		}
 		return
 	}
-	p := f.p
-	switch {
-	case f.dead || p.stopped.Load():
-		f.sub = nil
-		f.leave(s)
-		s.Release(f.owner)
-	case len(f.queue) == 0:
-		f.sub = nil
+	if f.dead || p.slow.Load() {
+		return
+	}
+	if p.paused.Load() {
+		f.since = time.Now() // waiting while paused is not being slow
 		timer.Stop()
-		if !f.left && s.home != nil {
-			home := s.home
-			s.Give(f.owner)
-			if home.ref.TrySend(brokerMsg{sub: s}) == nil {
-				return
-			}
-			s.Take(f.owner)
-		}
-		giveToDispatcher(f.owner, s) // counts it out of its broker consumer, if it is still in
-	case !f.left:
-		waited := time.Since(f.since)
-		if paused := p.paused.Load(); paused || waited >= f.cfg.MaxProcessingTime {
-			f.leave(s)
-			if !paused {
-				p.c.ev.emit(SlowPartition{About: p.about, Waited: waited})
-			}
-			return
-		}
+		return
+	}
+	waited := time.Since(f.since)
+	if waited < f.cfg.MaxProcessingTime {
 		timer.Reset(f.cfg.MaxProcessingTime - waited)
+		return
 	}
-}
-
-// leave gives up s's place at its broker consumer.
-func (f *feeder) leave(s *subscription) {
-	f.left = true
-	if e := s.home; e != nil {
-		s.home = nil
-		f.p.c.brokers.release(e)
-	}
+	p.slow.Store(true)
+	p.c.ev.emit(SlowPartition{About: p.about, Waited: waited})
+	p.wakeHome() // its broker consumer gives the subscription back
 }
 
 // drop releases everything the feeder holds: the partition stopped.
@@ -242,52 +280,48 @@ func (f *feeder) drop() {
 		f.offered = false
 	}
 	for _, b := range f.queue {
-		b.Release(f.owner)
+		f.finish(b)
 	}
 	clear(f.queue)
 	f.queue = f.queue[:0]
 }
 
 // releaseFeeder is the feeders' release hook. After a failure, the batch the feeder was
-// offering is taken back if the user had not taken it, and the subscription is rewound to
-// the first batch not handed over and given to the dispatcher, so that the next
-// incarnation delivers from there: nothing is lost or repeated. Error notices not yet
-// handed over go back to the head of the mailbox. After a stop, everything is released.
+// offering is taken back if the user had not taken it, and every result and notice not
+// handed over goes back, in order, to the head of the mailbox, for the next incarnation
+// to deliver: nothing is lost or repeated. After a stop, everything is released.
 func releaseFeeder(a actor.Actor[feedMsg], _ error) {
 	f, ok := a.(*feeder)
 	if !ok || f.owner == nil {
 		return
 	}
 	if f.offered && f.p.out.withdraw() == nil {
-		f.delivered() // taken just before the end
+		f.pop() // taken just before the end
 	}
 	f.offered = false
+	if f.p.stopped.Load() {
+		for _, b := range f.queue {
+			if b.terminal {
+				f.p.out.fail(b.Err) // what it was about to say
+			}
+		}
+		f.drop()
+		return
+	}
 	var keep []feedMsg
-	rewound := false
 	for _, b := range f.queue {
-		switch {
-		case b.Err != nil && !f.p.stopped.Load():
+		switch r := b.src; {
+		case r != nil:
+			b.src = nil
+			b.Release(f.owner)
+			r.Give(f.owner)
+			keep = append(keep, feedMsg{fetched: r})
+		default:
 			b.Give(f.owner)
 			keep = append(keep, feedMsg{notice: b})
-		case b.Err == nil && !rewound && f.sub != nil:
-			f.sub.cur.seek(b.from, b.fromEpoch)
-			rewound = true
-			b.Release(f.owner)
-		default:
-			b.Release(f.owner)
 		}
 	}
+	clear(f.queue)
 	f.queue = nil
-	if s := f.sub; s != nil {
-		f.sub = nil
-		if f.dead || f.p.stopped.Load() {
-			f.leave(s)
-			s.Release(f.owner)
-		} else {
-			giveToDispatcher(f.owner, s)
-		}
-	}
-	if len(keep) > 0 {
-		f.in.Unread(keep)
-	}
+	f.in.Unread(keep)
 }

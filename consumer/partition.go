@@ -37,8 +37,10 @@ type part struct {
 	children   []string          // the actors' names under the partitions supervisor, in start order
 
 	out     *handoff
-	stopped atomic.Bool // closed or failed: whoever owns the subscription releases it
-	paused  atomic.Bool // mirrors out.paused, for the broker consumer
+	stopped atomic.Bool  // closed or failed: whoever owns the subscription releases it
+	paused  atomic.Bool  // mirrors out.paused, for the broker consumer and dispatcher
+	slow    atomic.Bool  // the feeder held a batch past MaxProcessingTime and still holds some
+	held    atomic.Int32 // fetch results sent to the feeder and not yet taken (<= prefetch)
 	home    atomic.Pointer[brokerEntry]
 
 	hwm, lso, logStart, position atomic.Int64
@@ -62,8 +64,9 @@ func (p *part) wakeFeeder() {
 	}
 }
 
-// wakeHome nudges the broker consumer the partition was last subscribed to, so that it
-// lets go of a stopped or paused partition without waiting for its fetch to return.
+// wakeHome nudges the broker consumer the partition was last subscribed to: to let go of
+// a stopped, paused or slow partition at once, or to fetch for it again once its feeder
+// has room.
 func (p *part) wakeHome() {
 	if e := p.home.Load(); e != nil {
 		_ = e.ref.TrySend(brokerMsg{})
@@ -101,8 +104,9 @@ func (pc *PartitionConsumer) Partition() int32 { return pc.p.about.Partition }
 // consumer retry (authorization, say). Next returns ErrStageAttached on a partition
 // whose batches go to a custom stage.
 //
-// Taking a batch is what lets the partition be fetched again: the fetch of the next
-// batch overlaps the caller's processing of this one.
+// The partition is fetched up to two batches ahead of its user: the fetch of the next
+// batch overlaps the caller's processing of this one, and taking a batch makes room for
+// another.
 func (pc *PartitionConsumer) Next(ctx context.Context) (*Batch, error) {
 	if !pc.p.stage.IsZero() {
 		return nil, ErrStageAttached
@@ -150,11 +154,11 @@ func (pc *PartitionConsumer) Position() int64 { return pc.p.position.Load() }
 func (pc *PartitionConsumer) Lag() int64 { return lag(pc.p.hwm.Load(), pc.p.position.Load()) }
 
 // Pause stops the partition: once Pause returns, no batch is handed to Next or the
-// stage, and no more is fetched, until Resume. Data already fetched is kept, not
-// dropped: the at most one batch the feeder holds is delivered first after Resume, and
-// fetching resumes after it, so nothing is skipped, fetched twice, or reordered. While
-// paused, the partition gives up its place at its broker consumer. Other partitions are
-// not affected.
+// stage, and no more is fetched (a fetch already in flight may still bring one more
+// result), until Resume. Data already fetched is kept, not dropped: the at most two
+// results the feeder holds are delivered first after Resume, and fetching resumes after
+// them, so nothing is skipped, fetched twice, or reordered. While paused, the partition
+// gives up its place at its broker consumer. Other partitions are not affected.
 func (pc *PartitionConsumer) Pause() {
 	p := pc.p
 	p.out.setPaused(true)

@@ -102,17 +102,17 @@ func TestOffsetOutOfRangeResetPolicies(t *testing.T) {
 
 func TestOffsetOutOfRangeWhileConsuming(t *testing.T) {
 	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
-	produceBatches(t, seeds, "t", 0, 0, 100, 10)
+	produceBatches(t, seeds, "t", 0, 0, 300, 10)
 	rec := newRecorder()
 	cfg := testConfig(seeds, rec)
-	cfg.MaxPartitionBytes = 1 << 10 // a few batches per fetch
+	cfg.MaxPartitionBytes = 1 << 10 // a few batches per fetch, and at most two fetched ahead
 	c := newConsumer(t, cfg)
 	pc := consume(t, c, "t", 0, Oldest)
 	b, err := pc.Next(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	deleteRecords(t, c, "t", 0, 90)
+	deleteRecords(t, c, "t", 0, 250)
 	// What was fetched before the deletion is still delivered; then the position is out
 	// of range and moves to the new log start, which is reported.
 	var offsets []int64
@@ -120,7 +120,7 @@ func TestOffsetOutOfRangeWhileConsuming(t *testing.T) {
 		for _, r := range b.Records {
 			offsets = append(offsets, r.Offset)
 		}
-		if offsets[len(offsets)-1] == 99 {
+		if offsets[len(offsets)-1] == 299 {
 			break
 		}
 		if b, err = pc.Next(ctxT(t)); err != nil {
@@ -128,14 +128,14 @@ func TestOffsetOutOfRangeWhileConsuming(t *testing.T) {
 		}
 	}
 	e := rec.waitFor(t, "OffsetReset", isA[OffsetReset]).(OffsetReset)
-	if e.To != 90 || e.From >= 90 || e.Policy != ResetEarliest {
+	if e.To != 250 || e.From >= 250 || e.Policy != ResetEarliest {
 		t.Fatalf("reset %+v", e)
 	}
 	var want []int64
 	for o := range e.From {
 		want = append(want, o)
 	}
-	for o := int64(90); o < 100; o++ {
+	for o := int64(250); o < 300; o++ {
 		want = append(want, o)
 	}
 	if !slices.Equal(offsets, want) {

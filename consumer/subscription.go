@@ -8,17 +8,16 @@ import (
 // subscription is a partition's right to be fetched, and everything fetching needs: the
 // fetch-offset bookkeeping, the leader epoch it is subscribed under, and the broker
 // consumer it belongs to. Exactly one actor owns it at a time, and it moves only by
-// explicit hand-off (actor.Owned; checked under -tags troupecheck):
+// explicit hand-off (actor.Owned; checked under -tags troupecheck), between the
+// partition's dispatcher and the broker consumer of the partition's leader:
 //
-//	             subscribe (Hand)                       lend with a fetch result
-//	dispatcher ───────────────────> broker consumer ───────────────────────────> feeder
-//	     ▲  <──────────────────────                  <───────────────────────────  │
-//	     │   hand back: leader moved, epoch               return once the user      │
-//	     │   fenced, broker gone, out of range,           took the batch            │
-//	     │   paused                                                                 │
-//	     └──────────────────────────────────────────────────────────────────────────┘
-//	         after MaxProcessingTime (or a pause) the feeder leaves its broker consumer,
-//	         delivers what it holds, then hands the subscription to the dispatcher
+//	             subscribe: Hand (Give, send, Take)
+//	dispatcher ─────────────────────────────────────> broker consumer ──fetched──> feeder
+//	     ▲                                                  │          (results, owned
+//	     └──────────────────────────────────────────────────┘           values too)
+//	      hand back: leader moved, epoch fenced, broker gone, connection lost,
+//	      offset out of range; or parked: paused, or slow (its feeder held a batch
+//	      past MaxProcessingTime) until Resume, or until the feeder caught up
 //
 // Whoever owns it may read and write its fields; nobody else may touch them. The fields
 // below the line are messages to the dispatcher, set by whoever hands it there.
@@ -29,9 +28,8 @@ type subscription struct {
 	cur     cursor
 	topicID codec.UUID // from metadata; zero if the cluster reports none
 	epoch   int32      // the leader epoch it was last subscribed under; -1 before
-	// home is the broker consumer the subscription belongs to while subscribed, counted
-	// in that broker consumer's reference count — also while it is lent to the feeder.
-	// Nil while the dispatcher has it, and once the feeder has left.
+	// home is the broker consumer it is subscribed to, counted in that broker consumer's
+	// reference count; nil while the dispatcher has it.
 	home *brokerEntry
 
 	// For the dispatcher.
@@ -51,3 +49,9 @@ func newSubscription(p *part, from Offset, topicID codec.UUID, cfg *Config) *sub
 	}
 	return s
 }
+
+// prefetch is how many fetch results a partition's feeder may hold undelivered: the
+// broker consumer leaves the partition out of its fetches while the feeder holds this
+// many. Two let the next fetch overlap the user's processing of the current batch, and
+// bound what a partition holds in memory to about two MaxPartitionBytes.
+const prefetch = 2
