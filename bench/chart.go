@@ -18,9 +18,9 @@ var colors = map[string]string{
 }
 
 const (
-	chartWidth  = 960
+	chartWidth  = 980
 	chartHeight = 400
-	panelWidth  = 440
+	panelWidth  = 420
 	panelHeight = 270
 	panelTop    = 70
 )
@@ -31,15 +31,15 @@ func (r *report) chart() string {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		chartWidth, chartHeight, chartWidth, chartHeight)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", chartWidth, chartHeight)
-	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="15" font-weight="bold" text-anchor="middle">Kafka clients against kfake, %d records of 100 bytes, 6 partitions, acks=all: medians of %d runs</text>`+"\n",
-		chartWidth/2, r.opts.records, r.opts.runs)
+	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="15" font-weight="bold" text-anchor="middle">Kafka clients against kfake, %d records of 100 bytes, 6 partitions, acks=all: %s</text>`+"\n",
+		chartWidth/2, r.opts.records, medianOf(r.opts.runs))
 	fmt.Fprintf(&b, `<text x="%d" y="40" fill="#555" text-anchor="middle">%s, %d cores, %s, %s</text>`+"\n",
 		chartWidth/2, xmlEscape(r.env.cpu), r.env.cores, r.env.goVersion, r.started.UTC().Format("2006-01-02"))
 
 	rps := r.values(func(s summary) float64 { return s.recordsPerSecond / 1e6 })
 	cpu := r.values(func(s summary) float64 { return s.cpuPerMillion })
 	r.panel(&b, 50, "records/s (millions), higher is better", rps, "%.2f")
-	r.panel(&b, 50+panelWidth+50, "client CPU-seconds per 1M records, lower is better", cpu, "%.2f")
+	r.panel(&b, 50+panelWidth+60, "client CPU-seconds per 1M records, lower is better", cpu, "%.2f")
 
 	// Legend.
 	x := chartWidth/2 - 60*len(r.opts.clients)
@@ -113,6 +113,14 @@ func (r *report) panel(b *strings.Builder, x0 int, title string, vals [][]float6
 		}
 		fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", gx+groupWidth/2, bottom+16, xmlEscape(shortTitle(r.results[i])))
 	}
+}
+
+// medianOf says what the figures are.
+func medianOf(runs int) string {
+	if runs == 1 {
+		return "a single run"
+	}
+	return fmt.Sprintf("medians of %d runs", runs)
 }
 
 // shortTitle names a scenario under its bar group.

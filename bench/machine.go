@@ -15,7 +15,7 @@ type machine struct {
 	cores     int
 	goVersion string
 	os        string
-	troupe    string // the checkout's commit
+	troupe    string // what the troupe runner was built from
 	loadStart string // /proc/loadavg before and after the runs
 	loadEnd   string
 }
@@ -26,13 +26,12 @@ func describeMachine() machine {
 		cores:     runtime.NumCPU(),
 		goVersion: runtime.Version(),
 		os:        runtime.GOOS + "/" + runtime.GOARCH,
-		troupe:    troupeCommit(),
 		loadStart: loadAverage(),
 	}
 }
 
 func (m machine) summary() string {
-	return fmt.Sprintf("%s, %d cores, %s, troupe %s, load average %s", m.cpu, m.cores, m.goVersion, m.troupe, m.loadStart)
+	return fmt.Sprintf("%s, %d cores, %s, load average %s", m.cpu, m.cores, m.goVersion, m.loadStart)
 }
 
 // cpuModel is the first "model name" of /proc/cpuinfo.

@@ -7,6 +7,7 @@
 //	go run .                           # the full run: 1M records, 3 runs per client and mode
 //	go run . -quick                    # a sanity run: 100k records, 1 run, docs left alone
 //	go run . -runs 5 -cpuprofile prof  # more runs; CPU profiles of every client run
+//	go run . -rev HEAD                 # troupe as committed, not the working tree
 //
 // Every client runs in a process of its own (bench/cmd/<client>), so that its CPU time
 // (user+sys) and peak RSS can be read from the process's rusage; the broker
@@ -59,8 +60,10 @@ type options struct {
 	preloader  string
 	docs       string
 	cpuprofile string
+	rev        string
 	timeout    time.Duration
 	verbose    bool
+	args       string // the command line's arguments, for the report
 }
 
 func main() {
@@ -86,9 +89,13 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.preloader, "preloader", "kgo", "the client that writes the records every consumer reads")
 	flag.StringVar(&o.docs, "docs", "../docs", "directory of benchmarks.md and benchmarks.svg to update; empty: print only")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of every client run's timed phase into `dir`")
+	flag.StringVar(&o.rev, "rev", "", "build troupe from this git `revision` (e.g. HEAD) instead of the working tree")
 	flag.DurationVar(&o.timeout, "timeout", 3*time.Minute, "longest a client run may take before it is killed (with a goroutine dump)")
 	flag.BoolVar(&o.verbose, "v", false, "copy the runners' and the broker's stderr to ours")
 	flag.Parse()
+	for _, a := range os.Args[1:] {
+		o.args += " " + a
+	}
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *quick {
@@ -154,11 +161,11 @@ func run(o options) error {
 		return err
 	}
 	log.Printf("building the broker and the client runners into %s", bins)
-	if err := buildRunners(bins); err != nil {
+	env := describeMachine()
+	if env.troupe, err = buildRunners(bins, o.rev); err != nil {
 		return err
 	}
-	env := describeMachine()
-	log.Printf("%s; %d records per run, %d runs per client and mode", env.summary(), o.records, o.runs)
+	log.Printf("%s; troupe from %s; %d records per run, %d runs per client and mode", env.summary(), env.troupe, o.records, o.runs)
 
 	rep := &report{opts: o, env: env, started: time.Now()}
 	for _, s := range o.scenarios {
@@ -264,8 +271,8 @@ func logRun(s scenario, r, runs int, c string, m measurement) {
 	if s.mode == workload.Consume {
 		extra = fmt.Sprintf("%6d fetch requests", m.broker.FetchRequests)
 	}
-	log.Printf("%-26s run %d/%d  %-8s %6.3fM records/s  %5.2f CPU-s/1M  %6.1f MiB peak RSS  %s  (broker %.2f CPU-s)",
-		s.title, r+1, runs, c, m.recordsPerSecond()/1e6, m.cpuPerMillion(), mib(m.maxRSS), extra, m.broker.CPUSeconds)
+	log.Printf("%-26s run %d/%d  %-8s %6.3fM records/s  %5.2f CPU-s/1M (timed phase %4.2f)  %6.1f MiB peak RSS  %s  (broker %.2f CPU-s)",
+		s.title, r+1, runs, c, m.recordsPerSecond()/1e6, m.cpuPerMillion(), m.phaseCPUPerMillion(), mib(m.maxRSS), extra, m.broker.CPUSeconds)
 }
 
 func ratio(a, b int64) float64 {

@@ -57,11 +57,15 @@ func (r *report) write(dir string) error {
 func (r *report) markdown() string {
 	var b strings.Builder
 	e := r.env
-	fmt.Fprintf(&b, "Measured %s (%s of runs) with `cd bench && go run . -records %d -runs %d` on %s, %d cores, %s, %s.\n",
-		r.started.UTC().Format("2006-01-02"), r.finished.Sub(r.started).Round(time.Second), r.opts.records, r.opts.runs,
+	fmt.Fprintf(&b, "Measured %s (%s of runs) with `cd bench && go run .%s` (%d records per run, %s per client and mode) on %s, %d cores, %s, %s.\n",
+		r.started.UTC().Format("2006-01-02"), r.finished.Sub(r.started).Round(time.Second), r.opts.args, r.opts.records, plural(r.opts.runs, "run"),
 		e.cpu, e.cores, e.goVersion, e.os)
-	fmt.Fprintf(&b, "Load average (1, 5, 15 min) before: %s, after: %s. The machine is shared (other engineers' test suites may run at the same time), so every figure is the **median of %d runs** and comes with its ratio to kgo measured in the same invocation.\n\n",
-		e.loadStart, e.loadEnd, r.opts.runs)
+	what := fmt.Sprintf("every figure is the **median of %d runs**", r.opts.runs)
+	if r.opts.runs == 1 {
+		what = "figures from a single run are rough (use -runs 3 or more for medians)"
+	}
+	fmt.Fprintf(&b, "Load average (1, 5, 15 min) before: %s, after: %s. The machine is shared (other engineers' test suites may run at the same time), so %s, and each comes with its ratio to kgo measured in the same invocation.\n\n",
+		e.loadStart, e.loadEnd, what)
 	b.WriteString("![records/s and client CPU-seconds per 1M records, per client and mode](benchmarks.svg)\n\n")
 	fmt.Fprintf(&b, "Clients: %s. Broker: kfake (`github.com/twmb/franz-go/pkg/kfake` %s), 3 brokers, one topic of 6 partitions, in a process of its own.\n\n",
 		r.versions(), kfakeVersion())
@@ -101,7 +105,7 @@ func (r *report) versions() string {
 	for _, c := range r.opts.clients {
 		v := seen[c]
 		if c == "troupe" {
-			v = "commit " + r.env.troupe
+			v = "built from " + r.env.troupe
 		}
 		parts = append(parts, fmt.Sprintf("%s %s", c, v))
 	}
@@ -223,9 +227,17 @@ const method = `### How each figure is measured
 - **Records per batch**: the broker process counts the record batches and their records in every Produce request it receives (a kfake ` + "`ControlKey`" + ` observer that reads the batch headers and returns handled=false, so kfake then serves the request as usual); the driver resets the counters at "go" and reads them after the run, so the warm-up is not counted. For consumers it is the preloaded (stored) batch size, the same for every consumer.
 - **Fetch requests** (consumers) and **broker CPU-s per 1M records** come from the same broker process: the Fetch requests it received during the run, and its own user+sys CPU time from "go" to the run's end (the broker is a separate process: this is never charged to a client).
 - **Medians**: each figure's median over the runs is taken on its own; the spread is (max - min) / 2 of records/s, relative to the median. A run that fails or hangs (it is killed after ` + "`-timeout`" + ` with a goroutine dump) is left out and reported in the runs column.
-- **Ratios** (× kgo) divide by kgo's median from the same invocation: absolute figures drift on this shared machine, ratios much less. The broker and the client share 2 cores, and kfake serves every request on one goroutine, so in stored mode throughput is bounded by kfake more than by the client; BlackholeProduce shows the producers' own ceiling.
+- **Ratios** (× kgo) divide by kgo's median from the same invocation: absolute figures drift on this shared machine, ratios much less. The broker and the client share the machine's cores (the broker's CPU time is in the tables); kfake handles requests on one goroutine and, in stored mode, keeps every record; BlackholeProduce takes storage out and shows the producers' own ceiling.
 
 `
+
+// plural is "1 run" or "3 runs".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
 
 // times formats a/b as a ratio, or "–" when b is unknown.
 func times(a, b float64) string {

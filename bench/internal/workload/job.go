@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -39,6 +40,8 @@ type Job struct {
 	profile    *os.File
 	config     string
 	start, end time.Time
+	cpuStart   time.Duration // process CPU time at start
+	cpuEnd     time.Duration
 	stdin      *bufio.Reader
 }
 
@@ -54,6 +57,9 @@ type Result struct {
 	// Seconds is the wall time from "go" to the last acknowledgement, or to the last
 	// record consumed.
 	Seconds float64 `json:"seconds"`
+	// PhaseCPUSeconds is the process's user+sys CPU time during the same phase (the
+	// driver measures the whole process's too, from its rusage at exit).
+	PhaseCPUSeconds float64 `json:"phase_cpu_seconds"`
 	// Config describes the client's configuration in this run, for the report.
 	Config string `json:"config"`
 	// Error is empty on success.
@@ -95,6 +101,8 @@ func Main(client, module string, produce, consume func(*Job, *Tally) error) {
 		Bytes:   bytes,
 		Seconds: j.end.Sub(j.start).Seconds(),
 		Config:  j.config,
+
+		PhaseCPUSeconds: (j.cpuEnd - j.cpuStart).Seconds(),
 	}
 	if err == nil {
 		err = tally.Err()
@@ -135,6 +143,7 @@ func (j *Job) Ready() error {
 		}
 		j.profile = f
 	}
+	j.cpuStart = processCPU()
 	j.start = time.Now()
 	return nil
 }
@@ -146,10 +155,20 @@ func (j *Job) Finish() {
 		return
 	}
 	j.end = time.Now()
+	j.cpuEnd = processCPU()
 	if j.profile != nil {
 		pprof.StopCPUProfile()
 		j.profile.Close()
 	}
+}
+
+// processCPU is the user+sys CPU time of this process (all its threads) so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // moduleVersion is the version of module linked into this binary, with the replacement
