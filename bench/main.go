@@ -60,6 +60,7 @@ type options struct {
 	preloader  string
 	docs       string
 	cpuprofile string
+	memprofile string
 	rev        string
 	timeout    time.Duration
 	verbose    bool
@@ -89,6 +90,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.preloader, "preloader", "kgo", "the client that writes the records every consumer reads")
 	flag.StringVar(&o.docs, "docs", "../docs", "directory of benchmarks.md and benchmarks.svg to update; empty: print only")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of every client run's timed phase into `dir`")
+	flag.StringVar(&o.memprofile, "memprofile", "", "write a heap profile at the end of every client run's timed phase into `dir`")
 	flag.StringVar(&o.rev, "rev", "", "build troupe from this git `revision` (e.g. HEAD) instead of the working tree")
 	flag.DurationVar(&o.timeout, "timeout", 3*time.Minute, "longest a client run may take before it is killed (with a goroutine dump)")
 	flag.BoolVar(&o.verbose, "v", false, "copy the runners' and the broker's stderr to ours")
@@ -151,8 +153,11 @@ func run(o options) error {
 	if _, err := os.Stat("cmd/kfakebroker"); err != nil {
 		return fmt.Errorf("run me from bench/ (go run .): %w", err)
 	}
-	if o.cpuprofile != "" {
-		if err := os.MkdirAll(o.cpuprofile, 0o755); err != nil {
+	for _, dir := range []string{o.cpuprofile, o.memprofile} {
+		if dir == "" {
+			continue
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
 	}
@@ -256,8 +261,12 @@ func runConsume(o options, s scenario, bins string) (scenarioResult, error) {
 // job is the runner invocation of client c in run r of scenario s.
 func (o options) job(bins, c string, s scenario, r int, records int64) runJob {
 	j := runJob{bins: bins, client: binary(c), mode: s.mode, records: records, timeout: o.timeout, verbose: o.verbose}
+	name := fmt.Sprintf("%s-%s-%d.pprof", s.key, binary(c), r+1)
 	if o.cpuprofile != "" {
-		j.cpuprofile = filepath.Join(o.cpuprofile, fmt.Sprintf("%s-%s-%d.pprof", s.key, binary(c), r+1))
+		j.cpuprofile = filepath.Join(o.cpuprofile, name)
+	}
+	if o.memprofile != "" {
+		j.memprofile = filepath.Join(o.memprofile, name)
 	}
 	return j
 }

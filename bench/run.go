@@ -53,6 +53,7 @@ type runJob struct {
 	mode       workload.Mode
 	records    int64
 	cpuprofile string // file, or empty
+	memprofile string // file, or empty
 	timeout    time.Duration
 	verbose    bool
 }
@@ -66,6 +67,9 @@ func runClient(j runJob, b *broker) measurement {
 	args := []string{"-mode", string(j.mode), "-brokers", b.addrs, "-records", strconv.FormatInt(j.records, 10)}
 	if j.cpuprofile != "" {
 		args = append(args, "-cpuprofile", j.cpuprofile)
+	}
+	if j.memprofile != "" {
+		args = append(args, "-memprofile", j.memprofile)
 	}
 	var m measurement
 	p, err := start(j.client, filepath.Join(j.bins, j.client), args, j.verbose)

@@ -37,6 +37,7 @@ type Job struct {
 	client     string
 	module     string
 	cpuprofile string
+	memprofile string
 	profile    *os.File
 	config     string
 	start, end time.Time
@@ -75,6 +76,7 @@ func Main(client, module string, produce, consume func(*Job, *Tally) error) {
 	brokers := flag.String("brokers", "", "comma-separated seed addresses")
 	flag.IntVar(&j.Records, "records", 1_000_000, "records to produce, or to consume before stopping")
 	flag.StringVar(&j.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed phase to `file`")
+	flag.StringVar(&j.memprofile, "memprofile", "", "write a heap profile to `file` at the end of the timed phase")
 	flag.Parse()
 	j.Mode = Mode(*mode)
 	j.Brokers = strings.Split(*brokers, ",")
@@ -159,6 +161,12 @@ func (j *Job) Finish() {
 	if j.profile != nil {
 		pprof.StopCPUProfile()
 		j.profile.Close()
+	}
+	if j.memprofile != "" {
+		if f, err := os.Create(j.memprofile); err == nil {
+			pprof.Lookup("heap").WriteTo(f, 0)
+			f.Close()
+		}
 	}
 }
 
