@@ -54,7 +54,8 @@ type Batch struct {
 // the response. It is an owned value: the broker consumer creates and gives it, the
 // feeder takes it and releases it once the Batch made from it was taken by the user —
 // until then, a feeder that fails puts it back in its mailbox for its next incarnation.
-// A result without batches only moves the position (past transaction markers).
+// A result without batches only moves the position: past transaction markers (from a
+// broker consumer), or to where a reset or a truncation moved it (from the dispatcher).
 type fetched struct {
 	actor.Owned
 	counted  bool // it holds records: it counts against the partition's prefetch

@@ -308,15 +308,16 @@ func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartiti
 }
 
 // advanced tells the user that the position moved past records that deliver nothing
-// (transaction markers): at once if the feeder holds nothing, or else after what it
-// holds, by a result without batches.
+// (transaction markers): at once if the feeder holds no result, or else by a result
+// without batches, after what it holds. That result counts against the prefetch like
+// any other, which bounds them too.
 func (b *brokerConsumer) advanced(s *subscription) {
 	p := s.p
 	if p.held.Load() == 0 {
-		p.position.Store(s.cur.next) // the feeder holds nothing, and only we add to it
+		p.position.Store(s.cur.next) // the feeder holds no result, and only we add them
 		return
 	}
-	b.send(s, &fetched{from: s.cur.next, next: s.cur.next, hwm: s.cur.hwm, lso: s.cur.lso, logStart: s.cur.logStart})
+	b.send(s, &fetched{from: s.cur.next, next: s.cur.next, hwm: s.cur.hwm, lso: s.cur.lso, logStart: s.cur.logStart, counted: true})
 }
 
 // send hands a fetch result to s's feeder, counting it against the partition's prefetch

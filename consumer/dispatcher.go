@@ -149,6 +149,19 @@ func (d *dispatcher) notify(err error) {
 	}
 }
 
+// mark moves the partition's Position to offset once the feeder has delivered what it
+// holds from before: a reset or a truncation moved the position.
+func (d *dispatcher) mark(offset int64) {
+	p := d.p
+	r := &fetched{from: offset, next: offset}
+	r.Acquire(d.owner)
+	r.Give(d.owner)
+	if p.feeder.TrySend(feedMsg{fetched: r}) != nil {
+		r.Take(d.owner)
+		r.Release(d.owner)
+	}
+}
+
 // attempt finds the partition's leader and subscribes s to its broker consumer, doing
 // first whatever s asks for. On success s belongs to the broker consumer.
 func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
@@ -210,7 +223,7 @@ func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
 		s.cur.seek(off, le)
 		c.ev.emit(OffsetReset{About: p.about, From: from, To: off, Policy: d.cfg.OffsetReset, Cause: s.reset})
 		s.reset, s.epoch = nil, epoch
-		p.position.Store(off)
+		d.mark(off)
 	case s.epoch >= 0 && epoch != s.epoch && s.cur.lastEpoch >= 0:
 		if err := d.validate(ctx, s, node, epoch); err != nil {
 			return err
@@ -274,7 +287,7 @@ func (d *dispatcher) validate(ctx context.Context, s *subscription, node broker.
 	d.c.ev.emit(LogTruncation{About: p.about, Err: te})
 	d.notify(te)
 	s.cur.seek(end, endEpoch)
-	p.position.Store(end)
+	d.mark(end)
 	return nil
 }
 

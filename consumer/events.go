@@ -91,7 +91,7 @@ func (e Unsubscribed) String() string {
 	return fmt.Sprintf("%s: unsubscribed from broker %d: %v", e.About, e.Broker, e.Err)
 }
 func (e SlowPartition) String() string {
-	return fmt.Sprintf("%s: batch not taken within %v; gave up its place at the broker", e.About, e.Waited.Round(time.Millisecond))
+	return fmt.Sprintf("%s: batch not taken within %v; gave up its place at its broker consumer", e.About, e.Waited.Round(time.Millisecond))
 }
 func (e OffsetReset) String() string {
 	return fmt.Sprintf("%s: offset reset %d -> %d (%s): %v", e.About, e.From, e.To, e.Policy, e.Cause)
