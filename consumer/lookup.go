@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/troupe-go/troupe/wire/api"
 	"github.com/troupe-go/troupe/wire/broker"
@@ -25,6 +26,7 @@ func (c *Consumer) listOffset(ctx context.Context, node broker.Node, a About, ep
 	req.Default()
 	req.ReplicaID = -1
 	req.IsolationLevel = int8(c.cfg.IsolationLevel)
+	req.TimeoutMs = int32(min(c.cfg.RequestTimeout/time.Millisecond, 1<<31-1)) // v10+: for tiered storage lookups
 	var rp api.ListOffsetsRequestPartition
 	rp.Default()
 	rp.PartitionIndex, rp.CurrentLeaderEpoch, rp.Timestamp = a.Partition, epoch, ts
