@@ -31,8 +31,8 @@ func (r *report) chart() string {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		chartWidth, chartHeight, chartWidth, chartHeight)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", chartWidth, chartHeight)
-	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="15" font-weight="bold" text-anchor="middle">Kafka clients against kfake, %d records of 100 bytes, 6 partitions, acks=all: %s</text>`+"\n",
-		chartWidth/2, r.opts.records, medianOf(r.opts.runs))
+	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="15" font-weight="bold" text-anchor="middle">Kafka clients against kfake, %s records of 100 bytes, 6 partitions, acks=all: %s</text>`+"\n",
+		chartWidth/2, count(r.opts.records), medianOf(r.opts.runs))
 	fmt.Fprintf(&b, `<text x="%d" y="40" fill="#555" text-anchor="middle">%s, %d cores, %s, %s</text>`+"\n",
 		chartWidth/2, xmlEscape(r.env.cpu), r.env.cores, r.env.goVersion, r.started.UTC().Format("2006-01-02"))
 
