@@ -49,7 +49,7 @@ func TestStartOffsets(t *testing.T) {
 	// records below 37 must be skipped.
 	gz := kgo.ProducerBatchCompression(kgo.GzipCompression())
 	produce(t, seeds, "t", 0, 0, 50, gz)
-	mid := time.Now()
+	mid := nextMillisecond()
 	produce(t, seeds, "t", 0, 50, 50, gz)
 	c := newConsumer(t, testConfig(seeds, newRecorder()))
 
@@ -234,5 +234,23 @@ func TestEveryCodec(t *testing.T) {
 	}
 	for _, r := range rs {
 		r.mustRead(200)
+	}
+}
+
+// TestTopicsShareABrokerConsumer reads two topics' partitions from one broker: one broker
+// consumer, one Fetch per round naming both topics (by topic ID, at this kfake's version).
+func TestTopicsShareABrokerConsumer(t *testing.T) {
+	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "a", "b"))
+	var rs []*reader
+	c := newConsumer(t, testConfig(seeds, newRecorder()))
+	for _, topic := range []string{"a", "b"} {
+		produceAll(t, seeds, topic, 2, 0, 40)
+		for p := range int32(2) {
+			rs = append(rs, newReader(t, consume(t, c, topic, p, Oldest), 0))
+		}
+	}
+	readAll(t, rs, 40)
+	if bs := brokerConsumers(c); len(bs) != 1 {
+		t.Fatalf("broker consumers: %v", bs)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/wire/api"
 	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/troupe-go/troupe/wire/errcode"
 )
@@ -265,13 +266,19 @@ func (d *dispatcher) resolve(ctx context.Context, node broker.Node, epoch int32,
 // (KIP-320). If it ends before, the log was truncated under the partition: that is
 // reported, and the position moves to where the leader's log diverges.
 //
-// A leader that does not know the epoch at all answers -1: it cannot say where its log
+// A broker without a version of OffsetForLeaderEpoch troupe speaks cannot be asked: the
+// position is kept. A leader that does not know the epoch at all answers -1: it cannot say where its log
 // diverges. The position is kept; if the log is now shorter than it, the next fetch is
 // out of range and the reset policy applies (and is reported). kfake answers this way
 // for a plain leader move with no writes since, where nothing was lost.
 func (d *dispatcher) validate(ctx context.Context, s *subscription, node broker.Node, epoch int32) error {
 	p := d.p
 	end, endEpoch, err := d.c.epochEnd(ctx, node, p.about, epoch, s.cur.lastEpoch)
+	if errors.Is(err, api.ErrNoCommonVersion) {
+		d.c.cfg.Logger.Info("the leader cannot check for truncation (no OffsetForLeaderEpoch version in common); keeping the position",
+			"partition", p.about.String(), "offset", s.cur.next)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

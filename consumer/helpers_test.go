@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -284,4 +285,16 @@ func startKfake(t testing.TB, opts ...kfake.Opt) (*kfake.Cluster, []string) {
 
 func testBrokerConfig() broker.Config {
 	return broker.Config{Backoff: supervisor.Backoff{Min: 5 * time.Millisecond, Max: 100 * time.Millisecond}}
+}
+
+// nextMillisecond waits for the wall clock to enter a new millisecond and returns its
+// start: every record stamped before the call has an earlier timestamp, every record
+// stamped after it a later or equal one (timestamps are in milliseconds). It waits less
+// than a millisecond.
+func nextMillisecond() time.Time {
+	start := time.Now().UnixMilli()
+	for time.Now().UnixMilli() == start {
+		runtime.Gosched()
+	}
+	return time.UnixMilli(start + 1)
 }
