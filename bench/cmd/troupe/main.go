@@ -37,7 +37,7 @@ func produce(j *workload.Job, t *workload.Tally) error {
 		return err
 	}
 	ctx := context.Background()
-	defer p.Close(ctx)
+	defer p.Close(ctx) // on the early returns; Close is idempotent
 	// Warm up: metadata, connections, producer ID.
 	if err := p.ProduceSync(ctx, &troupe.Record{Topic: workload.Topic, Value: workload.Value(0)}); err != nil {
 		return fmt.Errorf("warm-up: %w", err)

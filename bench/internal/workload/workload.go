@@ -1,6 +1,6 @@
-// Package workload is what every client runner under bench/cmd shares: the records to
-// produce, the flags, the ready/go handshake with the driver, and the result line the
-// driver reads back.
+// Package workload is what the bench driver and the processes it starts share: the
+// records to produce, the runners' flags, the ready/go handshake, the result line the
+// driver reads back, and the broker's stats line (BrokerStats).
 //
 // A client runner is one process per run, so that the driver can read that process's CPU
 // time and peak RSS from its rusage. It speaks a line protocol on stdin/stdout:
