@@ -37,7 +37,8 @@ func (bt *batcher) fits(p *Pending) bool {
 	return len(bt.recs) == 0 || bt.b.Size()+int(p.size)+21 <= bt.maxBytes
 }
 
-// add appends p to the open batch.
+// add appends p to the open batch, giving the record the time now if it has none (a
+// zero timestamp on produce means "now").
 func (bt *batcher) add(p Pending, now time.Time) {
 	if len(bt.recs) == 0 {
 		bt.since = now
@@ -46,10 +47,13 @@ func (bt *batcher) add(p Pending, now time.Time) {
 			buf, bt.free = bt.free[n-1], bt.free[:n-1]
 		}
 		if cap(buf) < bt.last {
-			buf = make([]byte, 0, min(bt.last+bt.last/8, bt.maxBytes+1024))
+			buf = make([]byte, 0, min(bt.last+bt.last/4, bt.maxBytes+1024))
 		}
 		bt.b.Reset(buf)
-		bt.recs = getPendings(bt.lastN)
+		bt.recs = getPendings(bt.lastN + bt.lastN/4)
+	}
+	if p.rec.Timestamp.IsZero() {
+		p.rec.Timestamp = now
 	}
 	bt.b.Append(p.rec)
 	bt.recs = append(bt.recs, p)
@@ -104,7 +108,7 @@ func (bt *batcher) seal(b *batch) error {
 // recycle keeps the storage of an acknowledged batch for a later one (as many as can be
 // in flight, so an idle partition holds little memory).
 func (bt *batcher) recycle(raw []byte) {
-	if len(bt.free) < 6 && cap(raw) > 0 {
+	if len(bt.free) < 3 && cap(raw) > 0 {
 		bt.free = append(bt.free, raw[:0])
 	}
 }

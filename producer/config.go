@@ -113,7 +113,9 @@ type Config struct {
 
 	// MaxBufferedRecords and MaxBufferedBytes are the producer-wide budget: a record takes
 	// its share when Produce accepts it and returns it at its final outcome; Produce waits
-	// while the budget is spent. Zero means 100000 records and 64 MiB.
+	// while the budget is spent. Zero means 20000 records and 32 MiB: enough to keep
+	// several large batches in flight per partition; a larger budget buys memory, not
+	// throughput, when Produce outruns the network.
 	MaxBufferedRecords int
 	MaxBufferedBytes   int64
 	// UnknownTopicWait is how long records wait for a topic that the cluster does not know
@@ -142,8 +144,8 @@ const (
 	DefaultRequestTimeout      = 30 * time.Second
 	DefaultDeliveryTimeout     = 2 * time.Minute
 	DefaultRetryBackoff        = 100 * time.Millisecond
-	DefaultMaxBufferedRecords  = 100000
-	DefaultMaxBufferedBytes    = 64 << 20
+	DefaultMaxBufferedRecords  = 20000
+	DefaultMaxBufferedBytes    = 32 << 20
 	DefaultUnknownTopicWait    = 10 * time.Second
 	DefaultUnknownTopicShare   = 0.25
 	maxRetryBackoff            = time.Second

@@ -23,6 +23,9 @@ type dispatcher struct {
 	topics map[string]actor.Ref[topicMsg]
 }
 
+// dispatchMax is the most records the dispatcher takes from its mailbox at a time.
+const dispatchMax = 4096
+
 func (d *dispatcher) Run(ctx context.Context, in *actor.Inbox[Pending]) error {
 	d.topics = make(map[string]actor.Ref[topicMsg])
 	sub := d.p.client.Subscribe()
@@ -39,8 +42,11 @@ func (d *dispatcher) Run(ctx context.Context, in *actor.Inbox[Pending]) error {
 				}
 			}
 		case <-in.Ready():
+			// A bounded bite at a time: a burst of records moves on in slices of at most
+			// dispatchMax, which bounds the memory of every slice downstream and lets
+			// partitions seal their batches on time.
 			var closed bool
-			batch, closed = in.Drain(batch[:0])
+			batch, closed = in.DrainMax(batch[:0], dispatchMax)
 			if len(batch) > 0 {
 				d.stamp(batch)
 				batch = d.dispatch(batch)
@@ -52,17 +58,18 @@ func (d *dispatcher) Run(ctx context.Context, in *actor.Inbox[Pending]) error {
 	}
 }
 
-// stamp sets the delivery deadline of records taken into the pipeline, and the timestamp
-// of those without one, from one reading of the clock.
+// stamp sets the delivery deadline of records taken into the pipeline from one reading of
+// the clock. Custom stages may have changed a record's topic: after them, the topic is
+// read again from the record.
 func (d *dispatcher) stamp(batch []Pending) {
-	now := time.Now()
-	deadline := now.Add(d.p.cfg.DeliveryTimeout).UnixNano()
+	deadline := time.Now().Add(d.p.cfg.DeliveryTimeout).UnixNano()
+	stages := len(d.p.cfg.Stages) > 0
 	for i := range batch {
 		if batch[i].deadline == 0 {
 			batch[i].deadline = deadline
-			if batch[i].rec.Timestamp.IsZero() {
-				batch[i].rec.Timestamp = now
-			}
+		}
+		if stages {
+			batch[i].topic = batch[i].rec.Topic
 		}
 	}
 }
@@ -71,10 +78,10 @@ func (d *dispatcher) stamp(batch []Pending) {
 // caller may reuse for the next batch. A batch for a single topic (the common case) is
 // handed over whole.
 func (d *dispatcher) dispatch(batch []Pending) []Pending {
-	topic := batch[0].rec.Topic
+	topic := batch[0].topic
 	single := true
 	for i := range batch {
-		if batch[i].rec.Topic != topic {
+		if batch[i].topic != topic {
 			single = false
 			break
 		}
@@ -86,7 +93,7 @@ func (d *dispatcher) dispatch(batch []Pending) []Pending {
 	groups := make(map[string][]Pending)
 	var order []string
 	for i := range batch {
-		t := batch[i].rec.Topic
+		t := batch[i].topic
 		g, ok := groups[t]
 		if !ok {
 			order = append(order, t)
@@ -128,11 +135,11 @@ func (d *dispatcher) send(topic string, recs []Pending) {
 // is stopped for good.
 func (p *Producer) dropTopicMsg(m topicMsg) {
 	for _, r := range m.recs {
-		p.failPending(r, notWritten(r.rec.Topic, -1, errProducerClosed))
+		p.failPending(r, notWritten(r.topic, -1, errProducerClosed))
 	}
 }
 
 // dropPending fails a record that the dispatcher's or a stage's mailbox discards.
 func (p *Producer) dropPending(r Pending) {
-	p.failPending(r, notWritten(r.rec.Topic, -1, errProducerClosed))
+	p.failPending(r, notWritten(r.topic, -1, errProducerClosed))
 }

@@ -148,6 +148,9 @@ func (pp *partition) handle(m *partMsg, now time.Time) {
 // accept adds records to the open batch, sealing it whenever the next record would not
 // fit or it is full.
 func (pp *partition) accept(recs []Pending, now time.Time) {
+	if pp.bt.ready(now, pp.flushing) { // lingered long enough while other messages were handled
+		pp.seal()
+	}
 	for i := range recs {
 		if !pp.bt.fits(&recs[i]) {
 			pp.seal()
