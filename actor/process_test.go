@@ -199,3 +199,36 @@ func TestParentContextCancellationEndsActor(t *testing.T) {
 		t.Fatalf("an actor whose parent went away reports %v, want context.Canceled", p.Err())
 	}
 }
+
+func TestReceiveBatchDrainsInOrderAndStopsOnError(t *testing.T) {
+	var got []int
+	bad := errors.New("bad")
+	mb := actor.NewMailbox(actor.MailboxConfig[int]{})
+	p := actor.Spawn(context.Background(), "batches", actor.ReceiveBatch(func(ctx context.Context, batch []int) error {
+		for _, n := range batch {
+			if n < 0 {
+				return bad
+			}
+			got = append(got, n)
+		}
+		return nil
+	}), mb, actor.Options{})
+	_, _ = mb.Ref().SendBatch(context.Background(), []int{1, 2, 3})
+	_, _ = mb.Ref().SendBatch(context.Background(), []int{4, -1})
+	waitDone(t, p)
+	if !errors.Is(p.Err(), bad) || len(got) < 4 || got[0] != 1 || got[3] != 4 {
+		t.Fatalf("got %v, err %v", got, p.Err())
+	}
+	// A drain stop ends it normally once everything accepted is handled.
+	var sum int
+	ref, p2 := actor.Start(context.Background(), "sum", actor.ReceiveBatch(func(ctx context.Context, batch []int) error {
+		for _, n := range batch {
+			sum += n
+		}
+		return nil
+	}))
+	_, _ = ref.SendBatch(context.Background(), []int{1, 2, 3, 4})
+	if err := p2.Stop(context.Background()); err != nil || sum != 10 {
+		t.Fatalf("stop: %v, sum %d", err, sum)
+	}
+}

@@ -50,3 +50,41 @@ func (r receiver[M]) Run(ctx context.Context, in *Inbox[M]) error {
 		}
 	}
 }
+
+// ReceiveBatch adapts a handler of whole batches into an Actor: the framework waits for
+// messages, takes everything queued (Inbox.Receive), and calls handle with it, in order.
+// The batch slice is reused for the next call: handle must not keep it (copy what it
+// keeps). When handle returns an error, the actor fails with it; the batch counts as
+// processed (handle releases what it held). After a drain stop's last batch the actor
+// returns nil.
+func ReceiveBatch[M any](handle func(ctx context.Context, batch []M) error) Actor[M] {
+	return batchReceiver[M]{handle: handle}
+}
+
+type batchReceiver[M any] struct {
+	handle func(context.Context, []M) error
+}
+
+func (r batchReceiver[M]) Run(ctx context.Context, in *Inbox[M]) error {
+	var batch []M
+	for {
+		var (
+			closed bool
+			err    error
+		)
+		batch, closed, err = in.Receive(batch[:0])
+		if err != nil {
+			return err
+		}
+		if len(batch) > 0 {
+			err = r.handle(ctx, batch)
+			clear(batch)
+			if err != nil {
+				return err
+			}
+		}
+		if closed {
+			return nil
+		}
+	}
+}

@@ -104,38 +104,23 @@ type upper struct{}
 func (upper) Name() string { return "upper" }
 
 func (upper) New(next producer.Next) actor.Actor[producer.Pending] {
-	return actor.Func[producer.Pending](func(ctx context.Context, in *actor.Inbox[producer.Pending]) error {
-		var batch, out []producer.Pending
-		for {
-			var (
-				closed bool
-				err    error
-			)
-			batch, closed, err = in.Receive(batch[:0])
-			if err != nil {
-				return err
+	var out []producer.Pending
+	return actor.ReceiveBatch(func(ctx context.Context, batch []producer.Pending) error {
+		out = out[:0]
+		for _, pd := range batch {
+			r := pd.Record()
+			if len(r.Value) == 0 {
+				next.Fail(pd, errors.New("empty value"))
+				continue
 			}
-			out = out[:0]
-			for _, pd := range batch {
-				r := pd.Record()
-				if len(r.Value) == 0 {
-					next.Fail(pd, errors.New("empty value"))
-					continue
+			for i, b := range r.Value {
+				if 'a' <= b && b <= 'z' {
+					r.Value[i] = b - 'a' + 'A'
 				}
-				for i, b := range r.Value {
-					if 'a' <= b && b <= 'z' {
-						r.Value[i] = b - 'a' + 'A'
-					}
-				}
-				out = append(out, pd)
 			}
-			if err := next.Send(ctx, out); err != nil {
-				return err
-			}
-			if closed {
-				return nil
-			}
+			out = append(out, pd)
 		}
+		return next.Send(ctx, out)
 	})
 }
 

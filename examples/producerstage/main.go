@@ -49,37 +49,22 @@ type enrich struct {
 func (enrich) Name() string { return "enrich" }
 
 func (e enrich) New(next producer.Next) actor.Actor[producer.Pending] {
-	return actor.Func[producer.Pending](func(ctx context.Context, in *actor.Inbox[producer.Pending]) error {
-		var batch, out []producer.Pending
-		for {
-			var (
-				closed bool
-				err    error
-			)
-			batch, closed, err = in.Receive(batch[:0])
-			if err != nil {
-				return err
+	var out []producer.Pending
+	return actor.ReceiveBatch(func(ctx context.Context, batch []producer.Pending) error {
+		out = out[:0]
+		for _, p := range batch {
+			r := p.Record()
+			if len(r.Key) == 0 {
+				next.Fail(p, errors.New("records need a key"))
+				continue
 			}
-			out = out[:0]
-			for _, p := range batch {
-				r := p.Record()
-				if len(r.Key) == 0 {
-					next.Fail(p, errors.New("records need a key"))
-					continue
-				}
-				*e.seq++
-				r.Headers = append(r.Headers,
-					troupe.Header{Key: "stage", Value: []byte("enrich")},
-					troupe.Header{Key: "seq", Value: []byte(strconv.FormatInt(*e.seq, 10))})
-				out = append(out, p)
-			}
-			if err := next.Send(ctx, out); err != nil {
-				return err
-			}
-			if closed {
-				return nil
-			}
+			*e.seq++
+			r.Headers = append(r.Headers,
+				troupe.Header{Key: "stage", Value: []byte("enrich")},
+				troupe.Header{Key: "seq", Value: []byte(strconv.FormatInt(*e.seq, 10))})
+			out = append(out, p)
 		}
+		return next.Send(ctx, out)
 	})
 }
 
