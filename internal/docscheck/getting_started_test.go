@@ -12,10 +12,10 @@ import (
 	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/consumer"
-	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/producer"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/cluster"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // The functions in this file are the snippets of docs/getting-started.md, verbatim
@@ -332,9 +332,19 @@ func supervise(ctx context.Context) error {
 	return nil
 }
 
-// embedded starts a one-broker kfake cluster with the topic "greetings" (one partition).
+// startBroker starts an in-memory Kafka cluster: one broker on 127.0.0.1 with the topic
+// "greetings" (one partition). Close it when done.
+func startBroker() (*kfake.Cluster, []string, error) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "greetings"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return cluster, cluster.ListenAddrs(), nil
+}
+
+// embedded starts the examples' broker.
 func embedded() (seeds []string, stop func()) {
-	c, seeds, err := kafkatest.Embedded(1, 1, "greetings")
+	c, seeds, err := startBroker()
 	if err != nil {
 		panic(err)
 	}
