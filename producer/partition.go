@@ -325,7 +325,11 @@ func (pp *partition) arm(t *time.Timer, now time.Time) {
 		consider(due)
 	}
 	if pp.seq.pending() {
-		consider(pp.retryAt)
+		// A retry time that has passed wakes nothing: step has acted on it already, and
+		// what it waits for now (outcomes, a route, an ID) comes as a message.
+		if pp.retryAt.After(now) {
+			consider(pp.retryAt)
+		}
 		if d := pp.seq.nextDeadline(); d > 0 {
 			consider(time.Unix(0, d))
 		}
