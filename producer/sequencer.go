@@ -35,6 +35,13 @@ import (
 //     (KIP-360: a partition leader accepts a higher epoch starting at 0). It waits until no
 //     batch is in flight and none has an unknown outcome, so a restamp can never duplicate
 //     a record. At epoch MaxInt16 the partition needs a new producer ID first.
+//   - Until a batch stamped with the current producer ID has been appended, one batch at a
+//     time. A partition leader with no state for a producer takes any first sequence
+//     number from it when the partition holds records (Kafka 2.5+, KIP-360; only an empty
+//     partition insists on 0, KAFKA-15591), so nothing on the broker stops a later batch
+//     from being appended ahead of an earlier one that failed without being sent. Once a
+//     batch is appended the leader has state for the producer, and its sequence check
+//     keeps order from then on (a new epoch, too, must start at sequence 0).
 //   - Outcomes are reported in sequence order: a batch that resolved early waits for the
 //     ones before it, so callbacks run in offset order.
 //
@@ -51,6 +58,9 @@ type sequencer struct {
 	hold    bool // a failure happened: send nothing until nothing is in flight
 	recover bool // the sequence chain is broken: restamp before sending more
 	needID  bool // the epochs of this producer ID are used up: get a new ID to recover
+	// confirmed: a batch stamped with the current producer ID was appended, so the leader
+	// holds state for it and checks its sequence numbers. Until then, one batch at a time.
+	confirmed bool
 }
 
 // batchState is where a batch is in its life, as far as the sequencer knows.
@@ -98,6 +108,7 @@ func (s *sequencer) setProducer(id int64, epoch int16) {
 	}
 	if s.needID {
 		s.needID = false
+		s.confirmed = false // a new ID: the leader has no state for it
 		s.restamp(epoch)
 	}
 }
@@ -155,8 +166,12 @@ func (s *sequencer) ready(dst []*batch) []*batch {
 	if i := s.firstInDoubt(); i >= 0 {
 		limit = i + 1
 	}
+	most := s.maxInflight
+	if s.idempotent && !s.confirmed {
+		most = 1
+	}
 	unresolvedBefore := false
-	for i := 0; i < limit && s.sent < s.maxInflight; i++ {
+	for i := 0; i < limit && s.sent < most; i++ {
 		b := s.q[i]
 		switch b.state {
 		case inflight, done:
@@ -187,6 +202,9 @@ func (s *sequencer) resolve(b *batch, o outcome) {
 	switch o {
 	case appended:
 		b.state = done
+		if b.stamp.ID == s.stamp.ID {
+			s.confirmed = true
+		}
 		return
 	case notAppended:
 		// This attempt was not written; an earlier one may have been.
@@ -271,6 +289,7 @@ func (s *sequencer) expire(now int64, dst []*batch) []*batch {
 func (s *sequencer) reset() {
 	if s.idempotent {
 		s.recover = true
+		s.confirmed = false // a new partition: its leader has no state for this producer
 	}
 }
 

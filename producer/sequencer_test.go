@@ -12,9 +12,12 @@ import (
 
 // brokerModel is a partition leader's idempotence logic, as Kafka documents it: per
 // producer ID an epoch, the last appended sequence, and the last five batches for
-// duplicate detection. It accepts a higher epoch only at sequence 0 (KIP-360).
+// duplicate detection. It accepts a higher epoch only at sequence 0 (KIP-360). A producer
+// it has never seen may start at any sequence number if the partition holds records
+// (Kafka 2.5+, KIP-360), at 0 only if it holds none (KAFKA-15591).
 type brokerModel struct {
-	log      []int // batch IDs, one per appended record... per appended batch
+	log      []int          // batch IDs, one per appended batch (-1: another producer's)
+	known    map[int64]bool // producer IDs it has had state for
 	hasState bool
 	pid      int64
 	epoch    int16
@@ -44,8 +47,17 @@ func (m *brokerModel) produce(st record.Producer, count int32, id int) produceRe
 	}
 	if !m.hasState || st.ID != m.pid {
 		if st.BaseSequence != 0 {
-			return resUnknownPID
+			switch {
+			case len(m.log) == 0:
+				return resOutOfOrder // KAFKA-15591
+			case m.known[st.ID]:
+				// Its state expired. (Kafka 2.5+ takes any sequence here too; the model keeps
+				// the older answer, which the sequencer can act on.)
+				return resUnknownPID
+			}
+			// Never seen, and the partition holds records: taken as the start.
 		}
+		m.known[st.ID] = true
 		m.hasState, m.pid, m.epoch = true, st.ID, st.Epoch
 		m.recent = nil
 		return m.append(st, count, id)
@@ -96,7 +108,10 @@ func TestPropertySequencerAgainstBrokerModel(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		idempotent := rapid.Bool().Draw(rt, "idempotent")
 		s := newSequencer(idempotent, 5)
-		m := &brokerModel{}
+		m := &brokerModel{known: map[int64]bool{}}
+		if rapid.Bool().Draw(rt, "partitionHoldsRecords") {
+			m.log = []int{-1} // written by another producer before
+		}
 		pid := int64(1000)
 		if idempotent {
 			start := rapid.SampledFrom([]int32{0, math.MaxInt32 - 3}).Draw(rt, "startSeq")
@@ -104,6 +119,7 @@ func TestPropertySequencerAgainstBrokerModel(t *testing.T) {
 			s.setProducer(pid, epoch)
 			s.stamp.BaseSequence = start
 			m.hasState, m.pid, m.epoch, m.last = true, pid, epoch, addSeq(start, -1+0)
+			m.known[pid] = true
 			if start == 0 {
 				m.hasState = false
 			} else {
@@ -308,6 +324,7 @@ func TestEpochExhaustionNeedsNewProducerID(t *testing.T) {
 func TestOutOfOrderEchoIsSilentButAtHeadIsReported(t *testing.T) {
 	s := newSequencer(true, 5)
 	s.setProducer(1, 0)
+	s.confirmed = true // the leader has state for the producer: batches go out five at a time
 	var bs []*batch
 	for range 3 {
 		b := &batch{count: 1}
@@ -346,6 +363,7 @@ func TestOutOfOrderEchoIsSilentButAtHeadIsReported(t *testing.T) {
 func TestNothingIsRestampedWhileAnOutcomeIsUnknown(t *testing.T) {
 	s := newSequencer(true, 5)
 	s.setProducer(1, 0)
+	s.confirmed = true // the leader has state for the producer: batches go out five at a time
 	a, b, c := &batch{count: 1}, &batch{count: 1}, &batch{count: 1}
 	s.seal(a)
 	s.seal(b)
@@ -362,5 +380,43 @@ func TestNothingIsRestampedWhileAnOutcomeIsUnknown(t *testing.T) {
 	got = s.ready(nil)
 	if len(got) != 1 || got[0] != c || c.stamp.Epoch != 1 || c.stamp.BaseSequence != 0 {
 		t.Fatalf("after the unknown resolved: %v stamp %+v", len(got), c.stamp)
+	}
+}
+
+// Until a batch of the producer ID is appended, one batch at a time: the leader has no
+// state for the producer and would take a later batch as the start of its sequence.
+func TestOneBatchInFlightUntilTheLeaderKnowsTheProducer(t *testing.T) {
+	s := newSequencer(true, 5)
+	s.setProducer(1, 0)
+	a, b, c := &batch{count: 1}, &batch{count: 1}, &batch{count: 1}
+	s.seal(a)
+	s.seal(b)
+	s.seal(c)
+	if got := s.ready(nil); len(got) != 1 || got[0] != a {
+		t.Fatalf("a new producer ID sent %d batches at once", len(got))
+	}
+	s.resolve(a, notAppended) // failed without being sent: it goes again, first
+	if got := s.ready(nil); len(got) != 1 || got[0] != a {
+		t.Fatalf("after a failure, sent %d batches, the first %v", len(got), got[0] == a)
+	}
+	s.resolve(a, appended)
+	if got := s.ready(nil); len(got) != 2 {
+		t.Fatalf("once a batch was appended, sent %d of the 2 left", len(got))
+	}
+
+	// A new producer ID (the epochs ran out) starts again at one at a time.
+	s = newSequencer(true, 5)
+	s.setProducer(1, math.MaxInt16)
+	s.confirmed = true
+	d, e := &batch{count: 1}, &batch{count: 1}
+	s.seal(d)
+	s.seal(e)
+	s.resolve(s.ready(nil)[0], rejected) // a gap at epoch MaxInt16: a new ID is needed
+	s.resolve(e, notAppended)
+	s.ready(nil)
+	s.seal(&batch{count: 1})
+	s.setProducer(2, 0)
+	if got := s.ready(nil); len(got) != 1 {
+		t.Fatalf("a new producer ID after epoch exhaustion sent %d batches at once", len(got))
 	}
 }
