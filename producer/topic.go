@@ -42,6 +42,7 @@ type topicProducer struct {
 	waiting    []Pending            // records held while the topic is unknown
 	since      time.Time            // when the oldest of them started waiting
 	refreshing bool
+	retryAt    time.Time   // after a failed refresh, no new one before this
 	out        [][]Pending // per-partition scratch
 }
 
@@ -69,9 +70,14 @@ func (tp *topicProducer) Run(ctx context.Context, in *actor.Inbox[topicMsg]) err
 				return nil
 			}
 		}
-		tp.route(nil, time.Now())
+		now := time.Now()
+		tp.route(nil, now)
 		if len(tp.waiting) > 0 {
-			timer.Reset(max(time.Until(tp.since.Add(tp.p.cfg.UnknownTopicWait)), 0))
+			next := tp.since.Add(tp.p.cfg.UnknownTopicWait)
+			if !tp.refreshing && tp.retryAt.After(now) && tp.retryAt.Before(next) {
+				next = tp.retryAt
+			}
+			timer.Reset(max(next.Sub(now), 0))
 		}
 	}
 }
@@ -82,6 +88,11 @@ func (tp *topicProducer) handle(m *topicMsg) {
 		tp.route(m.recs, time.Now())
 	case m.refreshed != nil:
 		tp.refreshing = false
+		if m.refreshed.err != nil {
+			// A refresh can fail at once (the client closed, its metadata breaker open):
+			// asking again at once would spin.
+			tp.retryAt = time.Now().Add(tp.p.cfg.RetryBackoff)
+		}
 	case m.flush:
 		for _, ref := range tp.parts {
 			_ = ref.TrySend(partMsg{flush: true})
@@ -210,7 +221,7 @@ func (tp *topicProducer) hold(recs []Pending, now time.Time, unknown bool) {
 		tp.failWaiting(fmt.Errorf("%w: %q did not appear within %v", ErrUnknownTopic, tp.topic, tp.p.cfg.UnknownTopicWait))
 		return
 	}
-	if len(tp.waiting) > 0 && !tp.refreshing {
+	if len(tp.waiting) > 0 && !tp.refreshing && !now.Before(tp.retryAt) {
 		tp.refreshing = true
 		self := tp.in.Ref()
 		tp.p.client.RefreshAsync(func(_ *cluster.Snapshot, err error) {
