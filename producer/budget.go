@@ -123,6 +123,11 @@ func (b *budget) mark() uint32 {
 	defer b.mu.Unlock()
 	cur := b.gens[len(b.gens)-1].gen
 	b.gens = append(b.gens, genCount{gen: cur + 1})
+	// Keep the head non-empty unless it is the current generation, alone (waitFor relies
+	// on it): the generation just closed may have had no records.
+	for len(b.gens) > 1 && b.gens[0].n == 0 {
+		b.gens = b.gens[1:]
+	}
 	return cur
 }
 
