@@ -517,6 +517,12 @@ func (pp *partition) abandon(cause error) {
 	pp.seal()
 	pp.batches = pp.seq.abandonAll(pp.batches[:0])
 	for _, b := range pp.batches {
+		if b.failure == noFailure {
+			// Appended, and only waiting to be reported (its result came in the last
+			// drain, or behind an earlier batch): it is written.
+			pp.report(b, nil)
+			continue
+		}
 		err := &RecordError{Topic: pp.topic, Partition: pp.id, MaybeWritten: b.maybeWritten || b.state == inflight, Err: cause}
 		pp.report(b, err)
 	}
