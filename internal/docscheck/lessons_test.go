@@ -212,11 +212,13 @@ func (l *batchLog) of(topic string) (records, bytes []int) {
 // the broker in batches that the aggregation decides — held for Linger, sealed at
 // MaxBatchRecords or before MaxBatchBytes — separately from the I/O that sends them.
 // (A Flush would seal whatever has reached the partition when it arrives, so the batches
-// checked here are all sealed by a limit.)
+// checked here are all sealed by linger or a limit.)
 func TestLingerAndLimitsShapeBatches(t *testing.T) {
 	c, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "linger", "count", "bytes"))
 	log := watchBatches(t, c)
-	produce := func(p *producer.Producer, topic string, n, size int) *sync.WaitGroup {
+	// produce produces n records of size bytes and returns a function that waits, with a
+	// deadline, for all their callbacks.
+	produce := func(p *producer.Producer, topic string, n, size int) (wait func()) {
 		t.Helper()
 		var wg sync.WaitGroup
 		wg.Add(n)
@@ -229,30 +231,52 @@ func TestLingerAndLimitsShapeBatches(t *testing.T) {
 				}
 			})
 		}
-		return &wg
+		return func() {
+			t.Helper()
+			done := make(chan struct{})
+			go func() { wg.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(testTimeout):
+				t.Fatalf("%s: the records' callbacks did not all run within %v", topic, testTimeout)
+			}
+		}
 	}
 
-	// Linger: the first 49 records wait in the open batch (for up to an hour) until the
-	// 50th fills it, so all 50 travel together. Without the linger they would leave in
-	// several batches, as they reach the partition.
-	lingering := newProducer(t, producer.Config{Seeds: seeds, Linger: time.Hour, MaxBatchRecords: 50})
-	produce(lingering, "linger", 50, 10).Wait()
-	if recs, _ := log.of("linger"); !slices.Equal(recs, []int{50}) {
-		t.Errorf("50 records produced within the linger travelled in batches of %v, want one of 50", recs)
+	// Linger: the open batch waits that long after its first record, so records that
+	// arrive meanwhile travel together, and none leaves before the linger is up. (A
+	// slower machine only makes the wait look longer.)
+	const linger = time.Second
+	lingering := newProducer(t, producer.Config{Seeds: seeds, Linger: linger})
+	begin := time.Now()
+	produce(lingering, "linger", 20, 10)()
+	if waited := time.Since(begin); waited < linger {
+		t.Errorf("20 records were acknowledged %v after they were produced, before the linger of %v", waited, linger)
+	}
+	if recs, _ := log.of("linger"); !slices.Equal(recs, []int{20}) {
+		t.Errorf("20 records produced within the linger travelled in batches of %v, want one of 20", recs)
 	}
 
 	// MaxBatchRecords seals a batch as soon as it holds that many.
 	counted := newProducer(t, producer.Config{Seeds: seeds, Linger: time.Hour, MaxBatchRecords: 10})
-	produce(counted, "count", 100, 10).Wait()
-	if recs, _ := log.of("count"); !slices.Equal(recs, []int{10, 10, 10, 10, 10, 10, 10, 10, 10, 10}) {
-		t.Errorf("100 records with MaxBatchRecords 10 travelled in batches of %v", recs)
+	wait := produce(counted, "count", 95, 10)
+	waitFor(t, "nine batches sealed by count", func() bool {
+		recs, _ := log.of("count")
+		return len(recs) >= 9
+	})
+	if recs, _ := log.of("count"); !slices.Equal(recs, []int{10, 10, 10, 10, 10, 10, 10, 10, 10}) {
+		t.Errorf("95 records with MaxBatchRecords 10 travelled in batches of %v before the flush", recs)
 	}
+	if err := counted.Flush(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	wait()
 
 	// MaxBatchBytes seals a batch before the record that would take it past the limit;
 	// the last, partly filled batch waits for its linger (the Flush below).
 	const limit, value = 4096, 100
 	sized := newProducer(t, producer.Config{Seeds: seeds, Linger: time.Hour, MaxBatchBytes: limit})
-	wg := produce(sized, "bytes", 200, value)
+	wait = produce(sized, "bytes", 200, value)
 	waitFor(t, "batches sealed by size", func() bool {
 		recs, _ := log.of("bytes")
 		sum := 0
@@ -274,5 +298,5 @@ func TestLingerAndLimitsShapeBatches(t *testing.T) {
 	if err := sized.Flush(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	wg.Wait()
+	wait()
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/producer"
 	"github.com/troupe-go/troupe/supervisor"
+	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -42,15 +43,24 @@ func TestObservedDefaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cl.Close(ctxT(t))
-		if _, err := cl.Refresh(ctxT(t)); err != nil { // opens an admin connection
+		snap, err := cl.Refresh(ctxT(t))
+		if err != nil {
 			t.Fatal(err)
 		}
-		conns := cl.Brokers()
-		if len(conns) == 0 {
-			t.Fatal("no connection after a refresh")
+		if _, err := cl.Conn(snap.Nodes()[0], broker.Produce); err != nil { // made, not dialled
+			t.Fatal(err)
 		}
-		if want := docDefault[int](t, page, "broker.Config", "QueueSize"); conns[0].Mailbox.Cap != want {
-			t.Errorf("QueueSize: a connection's mailbox holds %d calls; the page says %d", conns[0].Mailbox.Cap, want)
+		var conn *actor.Info
+		for _, c := range cl.Brokers() {
+			if strings.Contains(c.Name, " produce ") {
+				conn = &c
+			}
+		}
+		if conn == nil {
+			t.Fatalf("no produce connection among %v", cl.Brokers())
+		}
+		if want := docDefault[int](t, page, "broker.Config", "QueueSize"); conn.Mailbox.Cap != want {
+			t.Errorf("QueueSize: a connection's mailbox holds %d calls; the page says %d", conn.Mailbox.Cap, want)
 		}
 	})
 	t.Run("actor", func(t *testing.T) {
@@ -460,7 +470,7 @@ func observeSupervisorDefaults(t *testing.T, page configPage) {
 			case <-time.After(time.Until(opened.Until) + time.Minute):
 			}
 			if want := docDefault[int](t, page, "supervisor.BreakerConfig", "Successes"); (want == 1) != closed {
-				t.Errorf("BreakerConfig.Successes: after one healthy incarnation the breaker closed: %v; the page says %d successes close it", closed, want)
+				t.Errorf("BreakerConfig.Successes: after one healthy incarnation the breaker closed: %v; the page says %d healthy incarnation(s) close it", closed, want)
 			}
 			_ = proc.Stop(context.Background())
 		})
