@@ -97,12 +97,20 @@ func TestDocsCiteRealTestsAndFiles(t *testing.T) {
 		page := readPage(t, name)
 		for _, m := range linkRE.FindAllStringSubmatch(page, -1) {
 			target := m[1]
-			if strings.Contains(target, "://") || strings.HasPrefix(target, "#") || strings.HasPrefix(target, "mailto:") {
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
 				continue
 			}
-			target, _, _ = strings.Cut(target, "#")
-			if _, err := os.Stat(filepath.Join(docs, filepath.FromSlash(target))); err != nil {
+			target, fragment, _ := strings.Cut(target, "#")
+			if target == "" {
+				target = name
+			}
+			path := filepath.Join(docs, filepath.FromSlash(target))
+			if _, err := os.Stat(path); err != nil {
 				t.Errorf("%s links to %s, which does not exist", name, m[1])
+				continue
+			}
+			if fragment != "" && !anchors(t, path)[fragment] {
+				t.Errorf("%s links to %s: %s has no heading with that anchor", name, m[1], target)
 			}
 		}
 		cited := 0
@@ -119,6 +127,32 @@ func TestDocsCiteRealTestsAndFiles(t *testing.T) {
 		}
 		t.Logf("%s: %d tests named", name, cited)
 	}
+}
+
+var notInSlug = regexp.MustCompile(`[^\p{L}\p{N} _-]`)
+
+// anchors returns the anchors of a markdown file's headings, as GitHub makes them:
+// lower case, punctuation dropped, spaces made hyphens.
+func anchors(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	inCode := false
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "```") {
+			inCode = !inCode
+		}
+		if inCode || !strings.HasPrefix(line, "#") {
+			continue
+		}
+		title := strings.TrimSpace(strings.TrimLeft(line, "#"))
+		slug := notInSlug.ReplaceAllString(strings.ToLower(title), "")
+		out[strings.ReplaceAll(slug, " ", "-")] = true
+	}
+	return out
 }
 
 func contains(list []string, s string) bool {
