@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -43,11 +44,15 @@ type brokerConsumer struct {
 
 	in     *actor.Inbox[brokerMsg]
 	owner  *actor.Owner
+	log    *slog.Logger
 	conn   *broker.Handle
 	subs   []*subscription // owned; in the order fetches rotate through
 	rot    int             // where the next request starts in subs
 	flight *flight         // the fetch in flight, if any
 	scan   record.Scanner
+
+	drained []brokerMsg // the messages being handled; those from handled on are not yet
+	handled int         // (a failure puts them back in the mailbox)
 }
 
 // flight is a fetch request in flight and the subscriptions it asked for.
@@ -63,7 +68,7 @@ type fetchKey struct {
 }
 
 func newBrokerConsumer(c *Consumer, e *brokerEntry) *brokerConsumer {
-	return &brokerConsumer{c: c, e: e}
+	return &brokerConsumer{c: c, e: e, log: c.cfg.Logger.With("actor", e.name)}
 }
 
 // Run is one incarnation of the broker consumer.
@@ -74,7 +79,6 @@ func (b *brokerConsumer) Run(ctx context.Context, in *actor.Inbox[brokerMsg]) er
 		return fmt.Errorf("%s: %w", b.e.name, err)
 	}
 	b.conn = conn
-	var batch []brokerMsg
 	for {
 		if b.flight == nil {
 			b.fetch(ctx)
@@ -84,17 +88,20 @@ func (b *brokerConsumer) Run(ctx context.Context, in *actor.Inbox[brokerMsg]) er
 			return ctx.Err()
 		case <-in.Ready():
 			var closed bool
-			batch, closed = in.Drain(batch[:0])
-			for _, m := range batch {
+			b.drained, closed = in.Drain(b.drained[:0])
+			for b.handled = 0; b.handled < len(b.drained); {
+				m := b.drained[b.handled]
+				b.handled++
 				switch {
 				case m.sub != nil:
 					m.sub.Take(b.owner)
 					b.subs = append(b.subs, m.sub)
+					b.log.Debug("partition subscribed", "partition", m.sub.p.about.String(), "offset", m.sub.cur.next)
 				case m.call != nil:
 					b.outcome(m.call)
 				}
 			}
-			clear(batch)
+			clear(b.drained)
 			b.sweep()
 			if closed {
 				return nil
@@ -204,6 +211,7 @@ func (b *brokerConsumer) fetch(ctx context.Context) {
 		return
 	}
 	b.flight = fl
+	b.log.Debug("fetch sent", "partitions", ready, "of", len(b.subs), "wait", wait)
 }
 
 // outcome handles the end of the fetch in flight.
@@ -213,6 +221,7 @@ func (b *brokerConsumer) outcome(call *broker.Call) {
 		return // from an earlier incarnation's request
 	}
 	b.flight = nil
+	b.log.Debug("fetch done", "err", call.Err)
 	if call.Err != nil {
 		b.failAll(call.Err)
 		return
@@ -269,6 +278,7 @@ func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartiti
 			s.refresh = true
 			s.failures++
 		}
+		s.cause = err
 		b.handBack(s, err)
 		return
 	}
@@ -378,7 +388,8 @@ func giveToDispatcher(from *actor.Owner, s *subscription) {
 // releaseBrokerConsumer is the broker consumers' release hook: after an incarnation ends
 // (a failure, or a stop), every subscription it owned goes back to its dispatcher, or is
 // released if its partition stopped. A fetch in flight is abandoned; its partitions are
-// fetched again from the same positions. After a failure each partition handed back is
+// fetched again from the same positions; subscriptions still on their way to it go back
+// to its mailbox. After a failure each partition handed back is
 // reported (Unsubscribed, with the failure). Handing back its last subscription removes
 // the broker consumer rather than letting the supervisor restart it; the dispatchers'
 // next subscriptions start a fresh one. (A subscription on its way to it, in its mailbox,
@@ -391,6 +402,18 @@ func releaseBrokerConsumer(a actor.Actor[brokerMsg], err error) {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		b.c.cfg.Logger.Error("broker consumer failed", "broker", b.e.name, "err", err)
 	}
+	// Subscriptions drained but not reached yet were never taken: they go back to the
+	// mailbox, still on their way to this broker consumer (and counted for it), for the
+	// next incarnation. A fetch outcome among them is dropped with the fetch.
+	var unread []brokerMsg
+	for _, m := range b.drained[b.handled:] {
+		if m.sub != nil {
+			unread = append(unread, m)
+		}
+	}
+	clear(b.drained)
+	b.drained = nil
+	b.in.Unread(unread)
 	subs := b.subs
 	b.subs, b.flight = nil, nil
 	for _, s := range subs {

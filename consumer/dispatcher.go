@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -41,6 +42,9 @@ type dispatcher struct {
 	owner *actor.Owner
 	sub   *subscription // held, not yet subscribed
 	due   time.Time     // no attempt before this
+
+	drained []*subscription // the messages being handled; those from handled on are
+	handled int             // not yet (a failure puts them back in the mailbox)
 }
 
 // Run is one incarnation of the dispatcher.
@@ -49,7 +53,6 @@ func (d *dispatcher) Run(ctx context.Context, in *actor.Inbox[*subscription]) er
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
-	var batch []*subscription
 	for {
 		d.step(ctx, timer)
 		select {
@@ -58,13 +61,15 @@ func (d *dispatcher) Run(ctx context.Context, in *actor.Inbox[*subscription]) er
 		case <-in.Ready():
 			d.p.dispatcherWoken.Store(false)
 			var closed bool
-			batch, closed = in.Drain(batch[:0])
-			for _, s := range batch {
+			d.drained, closed = in.Drain(d.drained[:0])
+			for d.handled = 0; d.handled < len(d.drained); {
+				s := d.drained[d.handled]
+				d.handled++
 				if s != nil {
 					d.take(s)
 				}
 			}
-			clear(batch)
+			clear(d.drained)
 			if closed {
 				return nil
 			}
@@ -99,6 +104,15 @@ func (d *dispatcher) step(ctx context.Context, timer *time.Timer) {
 		return
 	case p.paused.Load() || p.slow.Load():
 		return // until Resume, or the feeder catching up, wakes us
+	}
+	if cause := s.cause; cause != nil {
+		s.cause = nil
+		if terminal(cause) { // the broker refuses the partition for good (authorization)
+			d.sub = nil
+			s.Release(d.owner)
+			d.fail(fmt.Errorf("consumer: %s: %w", p.about, cause))
+			return
+		}
 	}
 	if wait := time.Until(d.due); wait > 0 {
 		timer.Reset(wait)
@@ -299,19 +313,25 @@ func (d *dispatcher) validate(ctx context.Context, s *subscription, node broker.
 }
 
 // releaseDispatcher is the dispatchers' release hook: a subscription the incarnation
-// held goes back to the head of its mailbox, for the next incarnation; if the partition
-// stopped, it is released.
+// held, or had drained from its mailbox and not reached, goes back to the head of its
+// mailbox, for the next incarnation; if the partition stopped, one it held is released
+// (one never taken is dropped with the mailbox).
 func releaseDispatcher(a actor.Actor[*subscription], _ error) {
 	d, ok := a.(*dispatcher)
-	if !ok || d.owner == nil || d.sub == nil {
+	if !ok || d.owner == nil {
 		return
 	}
-	s := d.sub
-	d.sub = nil
-	if d.p.stopped.Load() {
-		s.Release(d.owner)
-		return
+	var back []*subscription
+	if s := d.sub; s != nil {
+		d.sub = nil
+		if d.p.stopped.Load() {
+			s.Release(d.owner)
+		} else {
+			s.Give(d.owner)
+			back = append(back, s)
+		}
 	}
-	s.Give(d.owner)
-	d.in.Unread([]*subscription{s})
+	back = append(back, d.drained[d.handled:]...) // drained, not reached: never taken
+	d.drained = nil
+	d.in.Unread(back)
 }

@@ -7,7 +7,9 @@ import (
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/supervisor"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // consumeAll starts a reader on every partition of topic, from the oldest record.
@@ -136,4 +138,23 @@ func TestActorFailuresLoseNothing(t *testing.T) {
 		u, ok := e.(Unsubscribed)
 		return ok && errors.Is(u.Err, actor.ErrPanic)
 	})
+}
+
+// TestTransientFetchErrorsAreRetried: partition errors Kafka lets a consumer retry
+// (injected with kfake faults) hand the partition back and resubscribe it, losing nothing.
+func TestTransientFetchErrorsAreRetried(t *testing.T) {
+	kc, seeds := startKfake(t, kfake.NumBrokers(2), kfake.SeedTopics(1, "t"))
+	produce(t, seeds, "t", 0, 0, 30)
+	rec := newRecorder()
+	c := newConsumer(t, testConfig(seeds, rec))
+	for _, e := range []*kerr.Error{kerr.NotLeaderForPartition, kerr.FencedLeaderEpoch, kerr.UnknownLeaderEpoch, kerr.KafkaStorageError, kerr.UnknownServerError} {
+		kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: "t", Err: e, Count: 2})
+	}
+	r := newReader(t, consume(t, c, "t", 0, Oldest), 0)
+	r.mustRead(30)
+	produce(t, seeds, "t", 0, 30, 10)
+	r.mustRead(10)
+	if n := rec.count(isA[Unsubscribed]); n < 10 {
+		t.Fatalf("%d hand-backs for 10 injected errors:\n%s", n, rec.dump())
+	}
 }

@@ -47,6 +47,9 @@ type feeder struct {
 	since   time.Time // since when queue[0] has been waiting for its user
 	full    bool      // the stage's mailbox was full at the last try
 	dead    bool      // a terminal error is queued: whatever comes after is dropped
+
+	drained []feedMsg // the messages being handled; those from handled on are not yet
+	handled int       // (a failure puts them back in the mailbox)
 }
 
 func newFeeder(p *part, cfg *Config) *feeder {
@@ -61,7 +64,6 @@ func (f *feeder) Run(ctx context.Context, in *actor.Inbox[feedMsg]) error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
-	var batch []feedMsg
 	for {
 		f.deliver()
 		f.settle(timer)
@@ -75,11 +77,13 @@ func (f *feeder) Run(ctx context.Context, in *actor.Inbox[feedMsg]) error {
 		case <-in.Ready():
 			f.p.feederWoken.Store(false)
 			var closed bool
-			batch, closed = in.Drain(batch[:0])
-			for _, m := range batch {
+			f.drained, closed = in.Drain(f.drained[:0])
+			for f.handled = 0; f.handled < len(f.drained); {
+				m := f.drained[f.handled]
+				f.handled++
 				f.handle(m)
 			}
-			clear(batch)
+			clear(f.drained)
 			if closed {
 				return nil
 			}
@@ -288,8 +292,9 @@ func (f *feeder) drop() {
 
 // releaseFeeder is the feeders' release hook. After a failure, the batch the feeder was
 // offering is taken back if the user had not taken it, and every result and notice not
-// handed over goes back, in order, to the head of the mailbox, for the next incarnation
-// to deliver: nothing is lost or repeated. After a stop, everything is released.
+// handed over — queued, or drained from the mailbox and not reached yet — goes back, in
+// order, to the head of the mailbox, for the next incarnation to deliver: nothing is lost
+// or repeated. After a stop, everything is released.
 func releaseFeeder(a actor.Actor[feedMsg], _ error) {
 	f, ok := a.(*feeder)
 	if !ok || f.owner == nil {
@@ -299,6 +304,8 @@ func releaseFeeder(a actor.Actor[feedMsg], _ error) {
 		f.pop() // taken just before the end
 	}
 	f.offered = false
+	rest := f.drained[f.handled:] // drained, not reached: never taken
+	f.drained = nil
 	if f.p.stopped.Load() {
 		for _, b := range f.queue {
 			if b.terminal {
@@ -306,6 +313,9 @@ func releaseFeeder(a actor.Actor[feedMsg], _ error) {
 			}
 		}
 		f.drop()
+		for _, m := range rest {
+			dropFeedMsg(m)
+		}
 		return
 	}
 	var keep []feedMsg
@@ -323,5 +333,5 @@ func releaseFeeder(a actor.Actor[feedMsg], _ error) {
 	}
 	clear(f.queue)
 	f.queue = nil
-	f.in.Unread(keep)
+	f.in.Unread(append(keep, rest...))
 }

@@ -8,7 +8,9 @@ import (
 	"github.com/troupe-go/troupe/wire/api"
 	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/troupe-go/troupe/wire/errcode"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // deleteRecords deletes the records of topic/partition below offset, through troupe's
@@ -151,4 +153,22 @@ func TestOffsetBeyondTheEndResets(t *testing.T) {
 	pc := consume(t, c, "t", 0, At(1000))
 	resetTo(rec, t, 1000, 0, ResetEarliest)
 	newReader(t, pc, 0).mustRead(20)
+}
+
+// TestAuthorizationFailureIsTerminal: a fetch refused for good (TOPIC_AUTHORIZATION_FAILED,
+// injected with a kfake fault) ends the partition with that error, matchable with
+// errors.Is, and leaves the other partition alone.
+func TestAuthorizationFailureIsTerminal(t *testing.T) {
+	kc, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	produceAll(t, seeds, "t", 2, 0, 10)
+	rec := newRecorder()
+	c := newConsumer(t, testConfig(seeds, rec))
+	kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: "t", Partitions: []int32{1}, Err: kerr.TopicAuthorizationFailed, Count: -1})
+	ok := newReader(t, consume(t, c, "t", 0, Oldest), 0)
+	denied := consume(t, c, "t", 1, Oldest)
+	if _, err := denied.Next(ctxT(t)); !errors.Is(err, errcode.TopicAuthorizationFailed) {
+		t.Fatalf("Next on a partition the broker refuses: %v", err)
+	}
+	<-denied.Done()
+	ok.mustRead(10)
 }

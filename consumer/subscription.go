@@ -36,6 +36,7 @@ type subscription struct {
 	start    *Offset // not nil: the position is still to be resolved from this
 	reset    error   // not nil: the position is out of range (or the topic was recreated)
 	refresh  bool    // the leader may have changed: refresh metadata first
+	cause    error   // why a broker consumer handed it back, if it did because of an error
 	failures int     // consecutive failed subscriptions or hand-backs, for backoff
 }
 
