@@ -194,11 +194,13 @@ func (pp *partition) step(now time.Time) {
 	if !pp.seq.pending() {
 		return
 	}
-	if !pp.seq.hasProducer() || pp.seq.needID {
-		pp.askForID()
+	// The backoff after a failure applies to asking for a producer ID too: that request
+	// can fail at once (the connection's breaker open), and asking again at once would spin.
+	if now.Before(pp.retryAt) {
 		return
 	}
-	if now.Before(pp.retryAt) {
+	if !pp.seq.hasProducer() || pp.seq.needID {
+		pp.askForID()
 		return
 	}
 	if pp.needRoute || pp.route == nil {
