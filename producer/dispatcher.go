@@ -19,15 +19,29 @@ import (
 // Owner: the producer's supervisor. It is the only actor whose mailbox receives records
 // one at a time; everything after it moves records in slices.
 type dispatcher struct {
-	p      *Producer
+	p *Producer
+	// topics are the topic producers by topic. The map belongs to the producer, not to one
+	// incarnation of the dispatcher: a restarted dispatcher finds its topic producers again.
 	topics map[string]actor.Ref[topicMsg]
+	unsent [][]Pending // while dispatching: the records not yet handed to a topic producer
+}
+
+// releaseDispatcher is the supervisor's release hook: records the dispatcher had taken
+// and not yet handed on fail, not written, so that nothing it held is lost.
+func releaseDispatcher(a actor.Actor[Pending], err error) {
+	d := a.(*dispatcher)
+	for _, recs := range d.unsent {
+		for _, r := range recs {
+			d.p.failPending(r, notWritten(r.topic, -1, fmt.Errorf("dispatcher failed: %w", err)))
+		}
+	}
+	d.unsent = nil
 }
 
 // dispatchMax is the most records the dispatcher takes from its mailbox at a time.
 const dispatchMax = 4096
 
 func (d *dispatcher) Run(ctx context.Context, in *actor.Inbox[Pending]) error {
-	d.topics = make(map[string]actor.Ref[topicMsg])
 	sub := d.p.client.Subscribe()
 	defer sub.Close()
 	var batch []Pending
@@ -87,7 +101,9 @@ func (d *dispatcher) dispatch(batch []Pending) []Pending {
 		}
 	}
 	if single {
+		d.unsent = append(d.unsent[:0], batch)
 		d.send(topic, batch)
+		d.unsent = d.unsent[:0]
 		return getPendings(len(batch)) // the topic producer owns the batch now
 	}
 	groups := make(map[string][]Pending)
@@ -101,10 +117,15 @@ func (d *dispatcher) dispatch(batch []Pending) []Pending {
 		}
 		groups[t] = append(g, batch[i])
 	}
+	d.unsent = d.unsent[:0]
 	for _, t := range order {
-		d.send(t, groups[t])
+		d.unsent = append(d.unsent, groups[t])
 	}
 	clear(batch)
+	for _, t := range order {
+		d.send(t, groups[t])
+		d.unsent = d.unsent[1:]
+	}
 	return batch[:0]
 }
 
@@ -112,13 +133,15 @@ func (d *dispatcher) send(topic string, recs []Pending) {
 	ref, ok := d.topics[topic]
 	if !ok {
 		p := d.p
+		parts := &partRefs{}
 		var err error
 		ref, err = supervisor.Add(p.topics, supervisor.ChildSpec[topicMsg]{
 			Name: topic,
 			Kind: "topic-producer",
-			New:  func() actor.Actor[topicMsg] { return &topicProducer{p: p, topic: topic} },
+			New:  func() actor.Actor[topicMsg] { return &topicProducer{p: p, topic: topic, parts: parts} },
 			// Unbounded, and bounded all the same: it holds records within the budget.
 			Mailbox: actor.MailboxConfig[topicMsg]{Capacity: actor.Unbounded, OnDrop: p.dropTopicMsg},
+			Release: releaseTopic,
 		})
 		if err == nil {
 			d.topics[topic] = ref

@@ -153,3 +153,48 @@ func TestCustomStageSeesRecordsBeforePartitioning(t *testing.T) {
 		t.Fatalf("%d written, %d refused", ok, refused)
 	}
 }
+
+// A partitioner (user code, run by the topic producer) that panics fails the records the
+// topic producer held — they are reported, not lost — and the topic producer restarts.
+func TestPanickingPartitionerLosesNothing(t *testing.T) {
+	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	var calls sync.Mutex
+	panicked := false
+	part := producer.PartitionerFunc(func(topic string, r *troupe.Record, n int) int {
+		calls.Lock()
+		defer calls.Unlock()
+		if string(r.Value) == "boom" && !panicked {
+			panicked = true
+			panic("partitioner bug")
+		}
+		return 0
+	})
+	p := newProducer(t, producer.Config{Seeds: seeds, Partitioner: part})
+	// Warm up: the topic's metadata is known, so the next records are routed at once.
+	if err := p.ProduceSync(context.Background(), &troupe.Record{Topic: "t", Value: []byte("first")}); err != nil {
+		t.Fatal(err)
+	}
+	o := newOutcomes(3)
+	for _, v := range []string{"a", "boom", "b"} {
+		p.Produce(context.Background(), &troupe.Record{Topic: "t", Value: []byte(v)}, o.cb)
+	}
+	o.wait(t)
+	var failed int
+	for r, err := range o.got {
+		if err != nil {
+			if !errors.Is(err, troupe.ErrNotWritten) || !errors.Is(err, actor.ErrPanic) {
+				t.Fatalf("%s: %v", r.Value, err)
+			}
+			failed++
+		}
+	}
+	if failed == 0 {
+		t.Fatal("no record failed with the panic")
+	}
+	if n, _ := p.Buffered(); n != 0 {
+		t.Fatalf("%d records still hold budget", n)
+	}
+	if err := p.ProduceSync(context.Background(), &troupe.Record{Topic: "t", Value: []byte("after")}); err != nil {
+		t.Fatalf("after the topic producer's restart: %v", err)
+	}
+}

@@ -109,13 +109,15 @@ func (p *Producer) build() error {
 			return err
 		}
 	}
+	topics := make(map[string]actor.Ref[topicMsg]) // one dispatcher incarnation at a time uses it
 	dispatch, err := supervisor.Add(p.sup, supervisor.ChildSpec[Pending]{
 		Name: "dispatcher",
 		Kind: "dispatcher",
-		New:  func() actor.Actor[Pending] { return &dispatcher{p: p} },
+		New:  func() actor.Actor[Pending] { return &dispatcher{p: p, topics: topics} },
 		// Never full: Produce takes budget first, and the budget holds no more records
 		// than fit here.
 		Mailbox: actor.MailboxConfig[Pending]{Capacity: p.cfg.MaxBufferedRecords + 1, OnDrop: p.dropPending},
+		Release: releaseDispatcher,
 	})
 	if err != nil {
 		return err
@@ -129,6 +131,7 @@ func (p *Producer) build() error {
 			Kind:    "producer-stage",
 			New:     func() actor.Actor[Pending] { return st.New(next) },
 			Mailbox: actor.MailboxConfig[Pending]{Capacity: p.cfg.MaxBufferedRecords + 1, OnDrop: p.dropPending},
+			Release: func(a actor.Actor[Pending], err error) { p.releaseStage(st, a, err) },
 		})
 		if err != nil {
 			return err
@@ -256,6 +259,11 @@ func (p *Producer) Close(ctx context.Context) error {
 			case <-p.client.Done():
 			case <-stopCtx.Done():
 			}
+		}
+		if held, _ := p.budget.held(); held > 0 && stopErr == nil {
+			// Only a custom stage that failed without saying what it held (Holder) can
+			// leave records with no one to report them.
+			stopErr = fmt.Errorf("%d records were lost by a failed custom stage and got no outcome", held)
 		}
 		switch {
 		case flushErr != nil:

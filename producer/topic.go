@@ -37,13 +37,15 @@ type topicProducer struct {
 
 	in         *actor.Inbox[topicMsg]
 	part       TopicPartitioner
-	parts      []actor.Ref[partMsg] // partition producers, by partition, created on demand
+	parts      *partRefs            // partition producers, by partition; kept across restarts
 	gen        uint64               // snapshot generation the availability was taken from
 	waiting    []Pending            // records held while the topic is unknown
 	since      time.Time            // when the oldest of them started waiting
 	refreshing bool
 	retryAt    time.Time   // after a failed refresh, no new one before this
-	out        [][]Pending // per-partition scratch
+	out        [][]Pending // per-partition shares being built
+	inHand     []Pending   // the records being routed; those from next on are not yet placed
+	next       int
 }
 
 func (tp *topicProducer) Run(ctx context.Context, in *actor.Inbox[topicMsg]) error {
@@ -94,13 +96,13 @@ func (tp *topicProducer) handle(m *topicMsg) {
 			tp.retryAt = time.Now().Add(tp.p.cfg.RetryBackoff)
 		}
 	case m.flush:
-		for _, ref := range tp.parts {
+		for _, ref := range tp.parts.refs {
 			_ = ref.TrySend(partMsg{flush: true})
 		}
 	case m.changes != nil:
 		for _, c := range m.changes {
 			if _, ok := c.(cluster.TopicRecreated); ok {
-				for _, ref := range tp.parts {
+				for _, ref := range tp.parts.refs {
 					_ = ref.TrySend(partMsg{reset: true})
 				}
 			}
@@ -132,7 +134,9 @@ func (tp *topicProducer) route(recs []Pending, now time.Time) {
 	if len(recs) == 0 {
 		return
 	}
-	defer putPendings(recs) // every record goes on below, into its partition's share
+	// Until every record is in its partition's share or failed, recs[tp.next:] are in
+	// hand: the release hook fails them if the partitioner (user code) panics.
+	tp.inHand, tp.next = recs, 0
 	n := len(t.Partitions)
 	if snap.Generation != tp.gen {
 		tp.gen = snap.Generation
@@ -152,11 +156,13 @@ func (tp *topicProducer) route(recs []Pending, now time.Time) {
 		r := recs[i].rec
 		if validator != nil {
 			if err := validator.Validate(r, n); err != nil {
+				tp.next = i + 1
 				tp.fail(recs[i], -1, err)
 				continue
 			}
 		}
 		p := tp.part.Partition(r, n, int(recs[i].size))
+		tp.next = i + 1
 		if p < 0 || p >= n {
 			tp.fail(recs[i], -1, errInvalidPartition(tp.topic, int64(p), n))
 			continue
@@ -166,6 +172,8 @@ func (tp *topicProducer) route(recs []Pending, now time.Time) {
 		}
 		tp.out[p] = append(tp.out[p], recs[i])
 	}
+	tp.inHand = nil
+	putPendings(recs) // every record is in its partition's share now, or failed
 	for p := 0; p < n; p++ {
 		if len(tp.out[p]) == 0 {
 			continue
@@ -178,12 +186,20 @@ func (tp *topicProducer) route(recs []Pending, now time.Time) {
 	}
 }
 
+// partRefs are a topic's partition producers, by partition. They belong to the topic, not
+// to one incarnation of its topic producer: a restarted topic producer finds them again
+// (the partition producers, children of the "partitions" supervisor, outlive it).
+type partRefs struct {
+	refs []actor.Ref[partMsg]
+}
+
 // partition returns the producer of partition id, creating it on first use.
 func (tp *topicProducer) partition(id int32) actor.Ref[partMsg] {
-	for int(id) >= len(tp.parts) {
-		tp.parts = append(tp.parts, actor.Ref[partMsg]{})
+	refs := &tp.parts.refs
+	for int(id) >= len(*refs) {
+		*refs = append(*refs, actor.Ref[partMsg]{})
 	}
-	if tp.parts[id].IsZero() {
+	if (*refs)[id].IsZero() {
 		p, topic := tp.p, tp.topic
 		ref, err := supervisor.Add(tp.p.partitions, supervisor.ChildSpec[partMsg]{
 			Name: fmt.Sprintf("%s[%d]", tp.topic, id),
@@ -197,10 +213,10 @@ func (tp *topicProducer) partition(id int32) actor.Ref[partMsg] {
 		if err != nil {
 			return actor.Ref[partMsg]{} // the producer is closing; TrySend fails, OnDrop is not involved
 		}
-		tp.parts[id] = ref
+		(*refs)[id] = ref
 		tp.p.registerPartition(ref)
 	}
-	return tp.parts[id]
+	return (*refs)[id]
 }
 
 // hold keeps records for a topic the cluster does not know yet, within the topic's share
@@ -253,5 +269,23 @@ func (tp *topicProducer) fail(p Pending, partition int32, err error) {
 func (p *Producer) dropPartMsg(m partMsg) {
 	for _, r := range m.recs {
 		p.failPending(r, notWritten(r.topic, -1, errProducerClosed))
+	}
+}
+
+// releaseTopic is the supervisor's release hook: a topic producer that failed (its
+// partitioner panicked, say) fails every record it held, not written — those waiting for
+// the topic, those placed in partition shares not yet handed on, and those not yet placed
+// — so that their callbacks run and their budget returns.
+func releaseTopic(a actor.Actor[topicMsg], err error) {
+	tp := a.(*topicProducer)
+	cause := fmt.Errorf("topic producer of %q failed: %w", tp.topic, err)
+	tp.failWaiting(cause)
+	for p := range tp.out {
+		tp.failAll(tp.out[p], cause)
+		tp.out[p] = nil
+	}
+	if tp.inHand != nil {
+		tp.failAll(tp.inHand[tp.next:], cause)
+		tp.inHand = nil
 	}
 }
