@@ -1,0 +1,338 @@
+package faults
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ClusterConfig configures a Cluster.
+type ClusterConfig struct {
+	// Brokers is the number of brokers. Zero means 3.
+	Brokers int
+	// Ports are the brokers' ports, one per broker. Nil means free ports chosen at start
+	// (on 127.0.0.1); either way a restart uses the same ones.
+	Ports []int
+	// Listen is kfake's ListenFn: Proxies.Listen, or a VirtualNetwork's Listen. Nil means
+	// net.Listen.
+	Listen func(network, address string) (net.Listener, error)
+	// DataDir is where the cluster keeps its data, so that a restart finds it again.
+	// Required.
+	DataDir string
+	// Dial opens the Cluster's own connections to the brokers, straight to their ports on
+	// 127.0.0.1, past any proxy or fault (a VirtualNetwork's DialContext for a cluster on
+	// one). Nil means a net.Dialer.
+	Dial DialFunc
+	// Opts are more kfake options (topics, broker configs, a logger).
+	Opts []kfake.Opt
+}
+
+// Cluster is a kfake cluster that can be restarted with its data on the same ports, and
+// that installs protocol faults it can heal. Its methods are safe for concurrent use.
+type Cluster struct {
+	cfg ClusterConfig
+
+	mu       sync.Mutex
+	c        *kfake.Cluster
+	faults   []*kfake.FaultHandle
+	controls []*control
+	closed   bool
+}
+
+// StartCluster starts a cluster.
+func StartCluster(cfg ClusterConfig) (*Cluster, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("faults: a Cluster needs a DataDir")
+	}
+	if cfg.Brokers == 0 {
+		cfg.Brokers = 3
+	}
+	if cfg.Ports == nil {
+		for range cfg.Brokers {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return nil, err
+			}
+			cfg.Ports = append(cfg.Ports, l.Addr().(*net.TCPAddr).Port)
+			l.Close()
+		}
+	}
+	if len(cfg.Ports) != cfg.Brokers {
+		return nil, fmt.Errorf("faults: %d ports for %d brokers", len(cfg.Ports), cfg.Brokers)
+	}
+	c := &Cluster{cfg: cfg}
+	kc, err := c.start()
+	if err != nil {
+		return nil, err
+	}
+	c.c = kc
+	return c, nil
+}
+
+func (c *Cluster) start() (*kfake.Cluster, error) {
+	opts := append(slices.Clone(c.cfg.Opts), kfake.Ports(c.cfg.Ports...), kfake.DataDir(c.cfg.DataDir))
+	if c.cfg.Listen != nil {
+		opts = append(opts, kfake.ListenFn(c.cfg.Listen))
+	}
+	return kfake.NewCluster(opts...)
+}
+
+// Kfake returns the running kfake cluster (a new one after each Restart).
+func (c *Cluster) Kfake() *kfake.Cluster {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.c
+}
+
+// Addrs returns the addresses the brokers advertise, by node.
+func (c *Cluster) Addrs() []string { return c.Kfake().ListenAddrs() }
+
+// Restart stops every broker and starts them again on the same ports with the data they
+// had (kfake persists the log, topics and producer state in DataDir on Close and loads it
+// at start). Connections are closed; requests the brokers had not answered are lost
+// (they may or may not have been applied). Protocol faults do not survive it: they
+// belonged to the old brokers.
+//
+// Each partition then gets a leader epoch above the one it had: a real cluster's leader
+// epochs never go back (they live in the controller's metadata, and a restart elects
+// leaders anew), but kfake derives a reloaded partition's epoch from its last batch, or
+// starts it at 0. Without this, clients that know the newer epoch rightly take every
+// answer as stale and wait for the cluster to catch up, forever.
+func (c *Cluster) Restart() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return errors.New("faults: cluster closed")
+	}
+	c.healLocked() // first: an injected fault must not answer the Cluster's own requests
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	before, err := c.leaders(ctx)
+	if err != nil {
+		return fmt.Errorf("faults: leader epochs before the restart: %w", err)
+	}
+	c.c.Close()
+	kc, err := c.start()
+	if err != nil {
+		return fmt.Errorf("faults: restarting the cluster: %w", err)
+	}
+	c.c = kc
+	after, err := c.leaders(ctx)
+	if err != nil {
+		return fmt.Errorf("faults: leader epochs after the restart: %w", err)
+	}
+	for tp, was := range before {
+		now, ok := after[tp]
+		if !ok {
+			continue
+		}
+		// MoveTopicPartition to the same leader bumps the epoch by one.
+		for e := now.epoch; e <= was.epoch; e++ {
+			if err := kc.MoveTopicPartition(tp.topic, tp.partition, now.leader); err != nil {
+				return fmt.Errorf("faults: restoring the leader epoch of %s[%d]: %w", tp.topic, tp.partition, err)
+			}
+		}
+	}
+	return nil
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+type leadership struct {
+	leader, epoch int32
+}
+
+// leaders asks a broker, directly, for the leader and leader epoch of every partition.
+func (c *Cluster) leaders(ctx context.Context) (map[topicPartition]leadership, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	req.SetVersion(12)
+	req.Topics = nil // every topic
+	resp, err := c.request(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[topicPartition]leadership)
+	for _, t := range resp.(*kmsg.MetadataResponse).Topics {
+		if t.Topic == nil {
+			continue
+		}
+		for _, p := range t.Partitions {
+			out[topicPartition{*t.Topic, p.Partition}] = leadership{p.Leader, p.LeaderEpoch}
+		}
+	}
+	return out, nil
+}
+
+// request sends req (its version set) to the first broker on a connection of its own,
+// straight to its port, and returns the answer.
+func (c *Cluster) request(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	dial := c.cfg.Dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	nc, err := dial(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(c.cfg.Ports[0])))
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	if d, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(d)
+	}
+	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("faults"))
+	if _, err := nc.Write(f.AppendRequest(nil, req, 1)); err != nil {
+		return nil, err
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(nc, size[:]); err != nil {
+		return nil, err
+	}
+	body := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(nc, body); err != nil {
+		return nil, err
+	}
+	resp := req.ResponseKind()
+	resp.SetVersion(req.GetVersion())
+	r := kbin.Reader{Src: body}
+	r.Int32() // correlation ID
+	if resp.IsFlexible() && req.Key() != int16(kmsg.ApiVersions) {
+		kmsg.SkipTags(&r)
+	}
+	if err := resp.ReadFrom(r.Src); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// Close stops the cluster (its data stays in DataDir).
+func (c *Cluster) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.healLocked()
+	c.c.Close()
+}
+
+// ProtocolFault is a fault at the Kafka protocol level: requests of one kind, for one
+// topic's partitions, answered with an error code, or their connection closed.
+type ProtocolFault struct {
+	// Key is the request kind (kmsg.Produce, kmsg.Fetch, ...).
+	Key kmsg.Key
+	// Topic and Partitions select what is affected: a request is affected if it names one
+	// of the partitions (nil Partitions: any) of Topic. For a closed connection ("" Err),
+	// only Key and Node select.
+	Topic      string
+	Partitions []int32
+	// Node, if not negative, restricts the fault to requests to that broker. Set it to
+	// -1 for any broker.
+	Node int32
+	// Err is the error code to answer with. kfake answers REQUEST_TIMED_OUT and
+	// NOT_ENOUGH_REPLICAS_AFTER_APPEND to a produce after appending the batch, any other
+	// code before. Nil means: close the connection without answering (and without acting
+	// on the request).
+	Err *kerr.Error
+	// Count is how many requests the fault affects (at least one).
+	Count int
+}
+
+func (f ProtocolFault) String() string {
+	what := "close connection"
+	if f.Err != nil {
+		what = f.Err.Message
+	}
+	node := "any node"
+	if f.Node >= 0 {
+		node = fmt.Sprintf("node %d", f.Node)
+	}
+	return fmt.Sprintf("%s %v %v on %s x%d: %s", kmsg.NameForKey(int16(f.Key)), f.Topic, f.Partitions, node, f.Count, what)
+}
+
+// Inject installs f until it has affected Count requests, or until HealProtocol or
+// Restart.
+func (c *Cluster) Inject(f ProtocolFault) {
+	count := max(f.Count, 1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f.Err != nil {
+		kf := kfake.Fault{Keys: []kmsg.Key{f.Key}, Topic: f.Topic, Partitions: f.Partitions, Err: f.Err, Count: count}
+		if f.Node >= 0 {
+			kf.Nodes = []int32{f.Node}
+		}
+		c.faults = append(c.faults, c.c.Fault(kf))
+		return
+	}
+	ctl := &control{left: count}
+	kc := c.c
+	kc.ControlKey(int16(f.Key), func(kmsg.Request) (kmsg.Response, error, bool) {
+		if f.Node >= 0 && kc.CurrentNode() != f.Node {
+			return nil, nil, false
+		}
+		if !ctl.take() {
+			kc.DropControl()
+			return nil, nil, false
+		}
+		kc.KeepControl()
+		return nil, errInjectedClose, true
+	})
+	c.controls = append(c.controls, ctl)
+}
+
+var errInjectedClose = errors.New("faults: connection closed by an injected fault")
+
+// HealProtocol removes every protocol fault still installed.
+func (c *Cluster) HealProtocol() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.healLocked()
+}
+
+func (c *Cluster) healLocked() {
+	for _, h := range c.faults {
+		h.Remove()
+	}
+	c.faults = nil
+	for _, ctl := range c.controls {
+		ctl.heal()
+	}
+	c.controls = nil
+}
+
+// control is the state of one closed-connection fault: kfake control functions cannot be
+// removed from outside, so a healed one drops itself the next time it runs.
+type control struct {
+	mu   sync.Mutex
+	left int
+}
+
+func (c *control) take() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.left <= 0 {
+		return false
+	}
+	c.left--
+	return true
+}
+
+func (c *control) heal() {
+	c.mu.Lock()
+	c.left = 0
+	c.mu.Unlock()
+}

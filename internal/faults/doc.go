@@ -1,0 +1,20 @@
+// Package faults injects faults into a Kafka cluster for troupe's property tests, and
+// checks what the client did under them. It is test support shared by property_test/ and
+// any package that wants the same tools; nothing in the client depends on it.
+//
+// It has four parts:
+//
+//   - Network faults on the path between the client and each broker, described by one
+//     Toxic type and applied by an Injector. Proxies puts an in-process toxiproxy in front
+//     of every broker of a kfake cluster (its Listen is kfake's ListenFn): the cluster
+//     advertises the proxies, so every byte passes through them. Network does the same on
+//     an in-memory network (kfake's VirtualNetwork), for tests under testing/synctest,
+//     where real sockets cannot be used.
+//   - Cluster: a kfake cluster that can be restarted with its data (kfake's DataDir) on
+//     the same ports, and protocol faults (kfake Fault and ControlKey) that can be healed:
+//     error codes before or after the append, closed connections.
+//   - ReadLog: an independent reader (franz-go's kgo) of a topic's whole log.
+//   - Check: the log checker. Given what was produced and how each record's callback
+//     ended, the log, and what consumers delivered, it reports every violated property
+//     (see History and Check).
+package faults

@@ -1,0 +1,54 @@
+package property_test
+
+import (
+	"testing"
+
+	"github.com/troupe-go/troupe/internal/faults"
+	"go.uber.org/goleak"
+	"pgregory.net/rapid"
+)
+
+// toxiproxyLeftovers are goroutines of toxiproxy that may outlive its proxies. Only these
+// are ignored, by function name; each says why.
+var toxiproxyLeftovers = []goleak.Option{}
+
+// sharedClusterGoroutines are the goroutines of the suite's shared cluster and proxies,
+// which outlive every check: the per-check goroutine check (P8) ignores them by function.
+// A restart inside a check starts new ones; the package's TestMain checks, after the
+// cluster and proxies are closed, that none is left at all.
+var sharedClusterGoroutines = []goleak.Option{
+	// kfake's cluster loop and each broker's accept loop (a cluster restarted inside a
+	// check has new ones).
+	goleak.IgnoreAnyFunction("github.com/twmb/franz-go/pkg/kfake.(*Cluster).run"),
+	goleak.IgnoreAnyFunction("github.com/twmb/franz-go/pkg/kfake.(*broker).listen"),
+	// A proxy brought back up inside a check (a Down fault healed) has a new accept loop
+	// and its shutdown helper.
+	goleak.IgnoreAnyFunction("github.com/Shopify/toxiproxy/v2.(*Proxy).server"),
+	goleak.IgnoreAnyFunction("github.com/Shopify/toxiproxy/v2.(*Proxy).freeBlocker"),
+}
+
+// TestPropertyUnderNetworkFaults runs the real producer and consumer against a 3-broker
+// kfake cluster behind in-process toxiproxy proxies, in real time, with network faults
+// (reset_peer, timeout, latency, proxies down and up) and protocol faults, leader moves,
+// broker restarts, and producer and consumer restarts; then heals everything and checks
+// P1-P8. The cluster is shared by all checks; each check has its own topic.
+func TestPropertyUnderNetworkFaults(t *testing.T) {
+	useRapid(t, 12, 25)
+	proxies := faults.NewProxies()
+	t.Cleanup(proxies.Close)
+	c, err := faults.StartCluster(faults.ClusterConfig{Brokers: 3, Listen: proxies.Listen, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	e := &env{
+		name:    "toxiproxy",
+		cluster: c,
+		net:     proxies,
+		healNet: proxies.HealAll,
+		brokers: 3,
+		shared:  true,
+		leaks:   sharedClusterGoroutines,
+	}
+	rapid.Check(t, func(rt *rapid.T) { checkOnce(rt, e, mode{idempotent: true}, t.Name()) })
+}
