@@ -1,0 +1,172 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func ctx30(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func produceN(t *testing.T, seeds []string, topic string, n int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := range n {
+		if err := cl.ProduceSync(ctx30(t), &kgo.Record{Key: []byte(fmt.Sprint(i % 3)), Value: []byte(fmt.Sprint(i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The brokers behind proxies advertise the proxies; a proxy taken down cuts its broker
+// off, and healing brings it back; a restart keeps the data and the addresses, and moves
+// every leader epoch forward.
+func TestProxiedClusterRestartsWithItsData(t *testing.T) {
+	proxies := NewProxies()
+	defer proxies.Close()
+	c, err := StartCluster(ClusterConfig{Brokers: 2, Listen: proxies.Listen, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got, want := strings.Join(c.Addrs(), ","), strings.Join(proxies.Addrs(), ","); got != want {
+		t.Fatalf("the cluster advertises %s, the proxies are %s", got, want)
+	}
+	seeds := c.Addrs()
+	if err := CreateTopic(ctx30(t), seeds, nil, "t", 2); err != nil {
+		t.Fatal(err)
+	}
+	produceN(t, seeds, "t", 20)
+	before, err := c.leaders(ctx30(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for n := range 2 {
+		if err := proxies.Inject(n, Toxic{Kind: Down}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := EndOffsets(short, seeds, nil, "t"); err == nil {
+		t.Fatal("the cluster answered with every proxy down")
+	}
+	if err := proxies.HealAll(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := c.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Addrs(), ","); got != strings.Join(seeds, ",") {
+		t.Fatalf("after the restart the cluster advertises %s, before %s", got, strings.Join(seeds, ","))
+	}
+	after, err := c.leaders(ctx30(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tp, b := range before {
+		if a := after[tp]; a.epoch <= b.epoch {
+			t.Fatalf("%v: leader epoch %d after the restart, %d before", tp, a.epoch, b.epoch)
+		}
+	}
+	log, end, err := ReadLog(ctx30(t), seeds, nil, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := end[0] + end[1]; n != 20 || len(log[0])+len(log[1]) != 20 {
+		t.Fatalf("after the restart the log holds %d records (%d read), want 20", n, len(log[0])+len(log[1]))
+	}
+}
+
+// Protocol faults answer with an error code, or close the connection, for as many
+// requests as asked, and stop when healed.
+func TestProtocolFaults(t *testing.T) {
+	c, err := StartCluster(ClusterConfig{Brokers: 1, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := CreateTopic(ctx30(t), c.Addrs(), nil, "t", 1); err != nil {
+		t.Fatal(err)
+	}
+	offsets := func() error {
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.SetVersion(7)
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = "t"
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Timestamp = -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := c.request(ctx30(t), req)
+		if err != nil {
+			return err
+		}
+		return kerr.ErrorForCode(resp.(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0].ErrorCode)
+	}
+	c.Inject(ProtocolFault{Key: kmsg.ListOffsets, Topic: "t", Node: -1, Err: kerr.NotLeaderForPartition, Count: 2})
+	for i := range 2 {
+		if err := offsets(); !errors.Is(err, kerr.NotLeaderForPartition) {
+			t.Fatalf("request %d under the fault: %v", i, err)
+		}
+	}
+	if err := offsets(); err != nil {
+		t.Fatalf("after the fault's count: %v", err)
+	}
+	c.Inject(ProtocolFault{Key: kmsg.ListOffsets, Node: -1, Count: 5}) // close the connection
+	if err := offsets(); err == nil {
+		t.Fatal("a closed-connection fault answered")
+	}
+	c.HealProtocol()
+	if err := offsets(); err != nil {
+		t.Fatalf("after healing: %v", err)
+	}
+}
+
+// Tap logs each request and response it sees, as the client reads them.
+func TestTapSummarizesTheExchange(t *testing.T) {
+	c, err := StartCluster(ClusterConfig{Brokers: 1, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var mu sync.Mutex
+	var lines []string
+	tap := Tap(netDial(), func(format string, args ...any) {
+		mu.Lock()
+		lines = append(lines, fmt.Sprintf(format, args...))
+		mu.Unlock()
+	})
+	if err := CreateTopic(ctx30(t), c.Addrs(), tap, "t", 1); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	all := strings.Join(lines, "\n")
+	for _, want := range []string{"> CreateTopics", "< CreateTopics", "> Metadata", "< Metadata"} {
+		if !strings.Contains(all, want) {
+			t.Fatalf("no %q in the tap's lines:\n%s", want, all)
+		}
+	}
+}
+
+func netDial() DialFunc { return (&net.Dialer{}).DialContext }
