@@ -96,6 +96,7 @@ const (
 	ResetNone
 )
 
+// String names the policy: "earliest", "latest" or "none".
 func (p ResetPolicy) String() string {
 	switch p {
 	case ResetEarliest:

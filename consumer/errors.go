@@ -62,6 +62,7 @@ type UnknownTopicError struct {
 	Cause error // what the metadata said, if anything
 }
 
+// Error describes what happened and to which partition (or topic).
 func (e *UnknownTopicError) Error() string {
 	s := fmt.Sprintf("consumer: unknown topic %q", e.Topic)
 	if e.Cause != nil {
@@ -87,6 +88,7 @@ type OutOfRangeError struct {
 	Offset    int64 // the position that was out of range
 }
 
+// Error describes what happened and to which partition (or topic).
 func (e *OutOfRangeError) Error() string {
 	return fmt.Sprintf("consumer: %s[%d]: offset %d out of range and the reset policy is none", e.Topic, e.Partition, e.Offset)
 }
@@ -109,6 +111,7 @@ type TruncationError struct {
 	EndEpoch  int32
 }
 
+// Error describes what happened and to which partition (or topic).
 func (e *TruncationError) Error() string {
 	return fmt.Sprintf("consumer: %s[%d]: log truncated: fetched up to %d in epoch %d, the leader's log has epoch %d end at %d; continuing there",
 		e.Topic, e.Partition, e.Offset, e.Epoch, e.EndEpoch, e.EndOffset)
@@ -129,6 +132,7 @@ type CorruptError struct {
 	Err       error // from wire/record: ErrChecksum, ErrCorrupt, ErrTooLarge, ErrUnsupported
 }
 
+// Error describes what happened and to which partition (or topic).
 func (e *CorruptError) Error() string {
 	return fmt.Sprintf("consumer: %s[%d]: batch at offset %d unreadable: %v", e.Topic, e.Partition, e.Offset, e.Err)
 }

@@ -25,6 +25,7 @@ type About struct {
 	Partition int32
 }
 
+// String names the partition as "topic[partition]".
 func (a About) String() string { return fmt.Sprintf("%s[%d]", a.Topic, a.Partition) }
 
 // Subscribed: a partition's dispatcher subscribed it to the broker consumer of Broker
@@ -84,22 +85,35 @@ type ActorEvent struct {
 	Event supervisor.Event
 }
 
+// String describes the event in one line, as it is logged.
 func (e Subscribed) String() string {
 	return fmt.Sprintf("%s: subscribed to broker %d (leader epoch %d) at offset %d", e.About, e.Broker, e.LeaderEpoch, e.Offset)
 }
+
+// String describes the event in one line, as it is logged.
 func (e Unsubscribed) String() string {
 	return fmt.Sprintf("%s: unsubscribed from broker %d: %v", e.About, e.Broker, e.Err)
 }
+
+// String describes the event in one line, as it is logged.
 func (e SlowPartition) String() string {
 	return fmt.Sprintf("%s: batch not taken within %v; gave up its place at its broker consumer", e.About, e.Waited.Round(time.Millisecond))
 }
+
+// String describes the event in one line, as it is logged.
 func (e OffsetReset) String() string {
 	return fmt.Sprintf("%s: offset reset %d -> %d (%s): %v", e.About, e.From, e.To, e.Policy, e.Cause)
 }
+
+// String describes the event in one line, as it is logged.
 func (e LogTruncation) String() string { return e.Err.Error() }
+
+// String describes the event in one line, as it is logged.
 func (e PartitionFailed) String() string {
 	return fmt.Sprintf("%s: failed: %v", e.About, e.Err)
 }
+
+// String describes the event in one line, as it is logged.
 func (e ActorEvent) String() string { return e.Event.String() }
 
 func (Subscribed) level() slog.Level    { return slog.LevelDebug }
