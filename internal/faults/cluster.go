@@ -48,6 +48,7 @@ type Cluster struct {
 	c        *kfake.Cluster
 	faults   []*kfake.FaultHandle
 	controls []*control
+	healed   map[kmsg.Key]bool // request kinds with healed controls that may still be installed
 	closed   bool
 }
 
@@ -119,11 +120,15 @@ func (c *Cluster) Restart() error {
 	c.healLocked() // first: an injected fault must not answer the Cluster's own requests
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if err := c.dropHealedControls(ctx); err != nil {
+		return err
+	}
 	before, err := c.leaders(ctx)
 	if err != nil {
 		return fmt.Errorf("faults: leader epochs before the restart: %w", err)
 	}
 	c.c.Close()
+	c.healed = nil // the new brokers have no controls
 	kc, err := c.start()
 	if err != nil {
 		return fmt.Errorf("faults: restarting the cluster: %w", err)
@@ -145,6 +150,46 @@ func (c *Cluster) Restart() error {
 			}
 		}
 	}
+	return nil
+}
+
+// dropHealedControls makes every healed control remove itself before the brokers stop.
+// kfake runs a control function on a goroutine of its own and, while it runs, serves
+// other work, Close's shutdown included: a request that a control looked at and let
+// through can then be applied after Close saved the cluster's state, so its batch is in
+// the log but not in the producer's deduplication window, and a retry of it is appended
+// again after the restart. A healed control drops itself the next time it runs, so one
+// empty request of each kind it watches, sent here, removes it.
+func (c *Cluster) dropHealedControls(ctx context.Context) error {
+	if len(c.healed) == 0 {
+		return nil
+	}
+	vreq := kmsg.NewPtrApiVersionsRequest()
+	vreq.SetVersion(3)
+	vreq.ClientSoftwareName, vreq.ClientSoftwareVersion = "faults", "1"
+	resp, err := c.request(ctx, vreq)
+	if err != nil {
+		return fmt.Errorf("faults: ApiVersions: %w", err)
+	}
+	versions := make(map[int16]int16)
+	for _, k := range resp.(*kmsg.ApiVersionsResponse).ApiKeys {
+		versions[k.ApiKey] = k.MaxVersion
+	}
+	for key := range c.healed {
+		req := kmsg.RequestForKey(int16(key))
+		v, ok := versions[int16(key)]
+		if req == nil || !ok {
+			continue
+		}
+		req.SetVersion(min(v, req.MaxVersion()))
+		if p, ok := req.(*kmsg.ProduceRequest); ok {
+			p.Acks = -1
+		}
+		if _, err := c.request(ctx, req); err != nil {
+			return fmt.Errorf("faults: an empty %s to drop healed controls: %w", kmsg.NameForKey(int16(key)), err)
+		}
+	}
+	c.healed = nil
 	return nil
 }
 
@@ -278,7 +323,7 @@ func (c *Cluster) Inject(f ProtocolFault) {
 		c.faults = append(c.faults, c.c.Fault(kf))
 		return
 	}
-	ctl := &control{left: count}
+	ctl := &control{left: count, key: f.Key}
 	kc := c.c
 	kc.ControlKey(int16(f.Key), func(kmsg.Request) (kmsg.Response, error, bool) {
 		if f.Node >= 0 && kc.CurrentNode() != f.Node {
@@ -310,6 +355,10 @@ func (c *Cluster) healLocked() {
 	c.faults = nil
 	for _, ctl := range c.controls {
 		ctl.heal()
+		if c.healed == nil {
+			c.healed = make(map[kmsg.Key]bool)
+		}
+		c.healed[ctl.key] = true
 	}
 	c.controls = nil
 }
@@ -319,6 +368,7 @@ func (c *Cluster) healLocked() {
 type control struct {
 	mu   sync.Mutex
 	left int
+	key  kmsg.Key
 }
 
 func (c *control) take() bool {
