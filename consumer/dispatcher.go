@@ -166,12 +166,18 @@ func (d *dispatcher) notify(err error) {
 
 // mark moves the partition's Position to offset once the feeder has delivered what it
 // holds from before: a reset or a truncation moved the position.
+//
+// The mark counts against the prefetch until the feeder has passed it, so that a broker
+// consumer that moves the position on afterwards (past transaction markers) queues its
+// own mark behind this one rather than setting the position before it.
 func (d *dispatcher) mark(offset int64) {
 	p := d.p
-	r := &fetched{from: offset, next: offset}
+	r := &fetched{from: offset, next: offset, counted: true}
 	r.Acquire(d.owner)
 	r.Give(d.owner)
+	p.held.Add(1)
 	if p.feeder.TrySend(feedMsg{fetched: r}) != nil {
+		p.held.Add(-1)
 		r.Take(d.owner)
 		r.Release(d.owner)
 	}
