@@ -37,10 +37,10 @@ type topicProducer struct {
 
 	in         *actor.Inbox[topicMsg]
 	part       TopicPartitioner
-	parts      *partRefs            // partition producers, by partition; kept across restarts
-	gen        uint64               // snapshot generation the availability was taken from
-	waiting    []Pending            // records held while the topic is unknown
-	since      time.Time            // when the oldest of them started waiting
+	parts      *partRefs // partition producers, by partition; kept across restarts
+	gen        uint64    // snapshot generation the availability was taken from
+	waiting    []Pending // records held while the topic is unknown
+	since      time.Time // when the oldest of them started waiting
 	refreshing bool
 	retryAt    time.Time   // after a failed refresh, no new one before this
 	out        [][]Pending // per-partition shares being built
