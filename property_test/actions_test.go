@@ -242,20 +242,27 @@ func (r *run) actPause(t *rapid.T) {
 	rd.paused = !rd.paused
 }
 
-// duplicateOnPurpose is the negative control's ending: every produce for the topic is
-// answered REQUEST_TIMED_OUT after the append, a few times, while records are produced.
-// Without idempotence each retry appends its batch again.
+// duplicateOnPurpose is the negative control's ending. With everything healed and the
+// producer's routes fresh (a first round of records has gone through), every produce
+// for the topic is answered REQUEST_TIMED_OUT after the append, three times, while
+// records are produced. Without idempotence each retry appends its batch again. (A
+// leader answers that after appending; kfake's other brokers answer it without
+// appending anything, hence the fresh routes.)
 func (r *run) duplicateOnPurpose() {
-	f := faults.ProtocolFault{Key: kmsg.Produce, Err: kerr.RequestTimedOut, Topic: r.topic, Node: -1, Count: 3}
-	r.note("negative control: %v, then produce 20 records", f)
 	if err := r.env.healNet(); err != nil {
 		r.t.Fatalf("healing the network: %v", err)
 	}
-	r.env.cluster.Inject(f)
+	r.env.cluster.HealProtocol()
 	keys := make([]int, 20)
 	for i := range keys {
 		keys[i] = i % r.opts.keys
 	}
+	r.note("negative control: healed; produce 20 records and wait for their outcomes")
+	r.produce(keys)
+	r.waitFor(bound, func() bool { return r.hist.Unreported(0) == 0 })
+	f := faults.ProtocolFault{Key: kmsg.Produce, Err: kerr.RequestTimedOut, Topic: r.topic, Node: -1, Count: 3}
+	r.note("negative control: %v, then produce 20 records", f)
+	r.env.cluster.Inject(f)
 	r.produce(keys)
 	r.waitFor(bound, func() bool { return r.hist.Unreported(0) == 0 })
 }

@@ -11,7 +11,7 @@ import (
 // records are produced: the checker must report duplicates (P4) every time, which proves
 // that P4's check can fail. Every other property must still hold.
 func TestPropertyNegativeControl(t *testing.T) {
-	useRapid(t, 10, 15)
+	useRapid(t, 20, 15)
 	rapid.Check(t, func(rt *rapid.T) {
 		defer watchdog(t.Name())()
 		rapid.SyncTest(rt, func(rt *rapid.T) { syncCheck(rt, mode{idempotent: false, control: true}, t.Name()) })

@@ -10,7 +10,19 @@ import (
 
 // toxiproxyLeftovers are goroutines of toxiproxy that may outlive its proxies. Only these
 // are ignored, by function name; each says why.
-var toxiproxyLeftovers = []goleak.Option{}
+var toxiproxyLeftovers = []goleak.Option{
+	// When a toxic is added to a link whose connection is closing, toxiproxy's
+	// ToxicLink.AddToxic restarts the link's previous stage, which can be left forever
+	// sending its last chunk into a stage that has already exited (toxiproxy v2.5.0,
+	// link.go). It holds one chunk of a dead connection and nothing else.
+	goleak.IgnoreTopFunction("github.com/Shopify/toxiproxy/v2/toxics.(*NoopToxic).Pipe"),
+	// The latency toxic's stage hands its chunk on with the same unguarded send, and is
+	// restarted the same way.
+	goleak.IgnoreTopFunction("github.com/Shopify/toxiproxy/v2/toxics.(*LatencyToxic).Pipe"),
+	// The reading half of such a broken link: it read a chunk from its connection and
+	// waits forever to hand it to the first stage, which is stuck as above.
+	goleak.IgnoreTopFunction("github.com/Shopify/toxiproxy/v2/stream.(*ChanWriter).Write"),
+}
 
 // sharedClusterGoroutines are the goroutines of the suite's shared cluster and proxies,
 // which outlive every check: the per-check goroutine check (P8) ignores them by function.
@@ -33,7 +45,7 @@ var sharedClusterGoroutines = []goleak.Option{
 // broker restarts, and producer and consumer restarts; then heals everything and checks
 // P1-P8. The cluster is shared by all checks; each check has its own topic.
 func TestPropertyUnderNetworkFaults(t *testing.T) {
-	useRapid(t, 12, 25)
+	useRapid(t, 20, 25)
 	proxies := faults.NewProxies()
 	t.Cleanup(proxies.Close)
 	c, err := faults.StartCluster(faults.ClusterConfig{Brokers: 3, Listen: proxies.Listen, DataDir: t.TempDir()})
@@ -48,7 +60,7 @@ func TestPropertyUnderNetworkFaults(t *testing.T) {
 		healNet: proxies.HealAll,
 		brokers: 3,
 		shared:  true,
-		leaks:   sharedClusterGoroutines,
+		leaks:   append(sharedClusterGoroutines, toxiproxyLeftovers...),
 	}
 	rapid.Check(t, func(rt *rapid.T) { checkOnce(rt, e, mode{idempotent: true}, t.Name()) })
 }

@@ -24,7 +24,7 @@ const virtualBase, virtualBrokers = 9092, 3
 // machine's speed, so a failing sequence of actions shrinks and replays the same way.
 // Each check has a bubble, and so a cluster, of its own.
 func TestPropertyDeterministic(t *testing.T) {
-	useRapid(t, 60, 30)
+	useRapid(t, 100, 30)
 	rapid.Check(t, func(rt *rapid.T) {
 		defer watchdog(t.Name())()
 		rapid.SyncTest(rt, func(rt *rapid.T) { syncCheck(rt, mode{idempotent: true}, t.Name()) })
