@@ -36,6 +36,12 @@ type Client struct {
 
 // Open validates cfg and starts the client's actors. It does not contact any broker: the
 // first Refresh (or connection use) does.
+//
+// ctx is the parent context of the client's actors, so it bounds the client's whole
+// life: when it ends, the actors stop at once (a cancel, without Close's drain of what
+// was written) and the client is unusable. Pass a context that lives as long as the
+// client (context.Background(), or a program's signal context), not one meant for the
+// call, and stop the client with Close.
 func Open(ctx context.Context, cfg Config) (*Client, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
