@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +56,63 @@ func TestAbandonReportsAnAppendedBatchAsWritten(t *testing.T) {
 		}
 	default:
 		t.Fatal("no outcome")
+	}
+}
+
+// A batch that failed for its own reason (rejected by the broker) and waits to be
+// reported behind a batch still in flight keeps its own error when the partition gives
+// up; only the batches without an outcome take the cause of the abandon.
+func TestAbandonKeepsAResolvedBatchsOwnError(t *testing.T) {
+	p, err := New(Config{Seeds: []string{"localhost:1"}, MaxBatchRecords: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = p.Close(ctx)
+	}()
+	first := &troupe.Record{Topic: "t", Value: []byte("a")}
+	second := &troupe.Record{Topic: "t", Value: []byte("b")}
+	got := make(map[*troupe.Record]error)
+	_, proc := actor.Start(context.Background(), "partition", actor.Func[partMsg](func(_ context.Context, in *actor.Inbox[partMsg]) error {
+		pp := newPartition(p, "t", 0)
+		pp.in = in
+		gen, err := p.budget.acquire(context.Background(), 20)
+		if err != nil {
+			return err
+		}
+		if _, err := p.budget.acquire(context.Background(), 20); err != nil {
+			return err
+		}
+		cb := func(r *troupe.Record, err error) { got[r] = err }
+		pp.accept([]Pending{
+			{rec: first, topic: "t", size: 20, gen: gen, cb: cb},
+			{rec: second, topic: "t", size: 20, gen: gen, cb: cb},
+		}, time.Now())
+		pp.seal()
+		pp.seq.setProducer(1, 0)
+		pp.seq.confirmed = true // the leader already knows this producer: five may be in flight
+		sent := pp.seq.ready(nil)
+		if len(sent) != 2 {
+			return errors.New("both batches were not sent")
+		}
+		sent[1].err = errors.New("CORRUPT_MESSAGE")
+		pp.seq.resolve(sent[1], rejected)
+		pp.abandon(errProducerClosed)
+		return nil
+	}))
+	if err := proc.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var re *RecordError
+	if err := got[first]; !errors.As(err, &re) || !re.MaybeWritten || !errors.Is(err, errProducerClosed) {
+		t.Fatalf("the batch in flight: %v (want maybe written, producer closed)", err)
+	}
+	if err := got[second]; !errors.As(err, &re) || re.MaybeWritten || errors.Is(err, errProducerClosed) || err.Error() == "" {
+		t.Fatalf("the rejected batch: %v (want its own error, not written)", err)
+	}
+	if got := got[second].Error(); !strings.Contains(got, "CORRUPT_MESSAGE") {
+		t.Fatalf("the rejected batch's error %q does not name its cause", got)
 	}
 }

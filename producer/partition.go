@@ -457,23 +457,28 @@ func classify(r *result, acks Acks) (outcome, error, bool) {
 func (pp *partition) reportDone() {
 	pp.batches = pp.seq.takeDone(pp.batches[:0])
 	for _, b := range pp.batches {
-		var err error
-		if b.failure != noFailure {
-			err = b.err
-			if err == nil {
-				err = ErrRejected
-			}
-			switch b.failure {
-			case expired:
-				err = ErrDeliveryTimeout
-			case abandoned:
-				err = errProducerClosed
-			}
-			err = &RecordError{Topic: pp.topic, Partition: pp.id, MaybeWritten: b.maybeWritten, Err: err}
-		}
-		pp.report(b, err)
+		pp.report(b, pp.outcomeErr(b, errProducerClosed))
 	}
 	clear(pp.batches)
+}
+
+// outcomeErr is the error a resolved batch reports: nil when it was appended, else a
+// RecordError with its own cause (cause if it was abandoned).
+func (pp *partition) outcomeErr(b *batch, cause error) error {
+	if b.failure == noFailure {
+		return nil
+	}
+	err := b.err
+	if err == nil {
+		err = ErrRejected
+	}
+	switch b.failure {
+	case expired:
+		err = ErrDeliveryTimeout
+	case abandoned:
+		err = cause
+	}
+	return &RecordError{Topic: pp.topic, Partition: pp.id, MaybeWritten: b.maybeWritten || b.state == inflight, Err: err}
 }
 
 // report runs b's callbacks with err (nil: success), returns its budget, and recycles its
@@ -519,14 +524,9 @@ func (pp *partition) abandon(cause error) {
 	pp.seal()
 	pp.batches = pp.seq.abandonAll(pp.batches[:0])
 	for _, b := range pp.batches {
-		if b.failure == noFailure {
-			// Appended, and only waiting to be reported (its result came in the last
-			// drain, or behind an earlier batch): it is written.
-			pp.report(b, nil)
-			continue
-		}
-		err := &RecordError{Topic: pp.topic, Partition: pp.id, MaybeWritten: b.maybeWritten || b.state == inflight, Err: cause}
-		pp.report(b, err)
+		// A batch resolved before (appended, or failed for its own reason) and only
+		// waiting to be reported behind an earlier one keeps its own outcome.
+		pp.report(b, pp.outcomeErr(b, cause))
 	}
 	clear(pp.batches)
 	if pp.route != nil {
