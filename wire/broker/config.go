@@ -42,7 +42,8 @@ type Config struct {
 	// Breaker puts each connection behind a circuit breaker: after Errors failures
 	// (dial or I/O) without a quiet Timeout, calls to that broker fail at once with an
 	// error matching ErrUnavailable until a reconnect is let through. Zero Errors means
-	// 3; zero Timeout means 5s.
+	// 3; zero Timeout means 5s. DropQueued is always on here, whatever the field says:
+	// calls queued for a broker whose breaker opens fail at once rather than wait it out.
 	Breaker supervisor.BreakerConfig
 	// Backoff spaces reconnects after failures. Zero fields mean 50ms, 5s, 10s.
 	Backoff supervisor.Backoff
