@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe"
+	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/consumer"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/producer"
@@ -161,54 +162,62 @@ func consume(ctx context.Context, seeds []string, topic string, ends map[int32]i
 	defer cancel()
 	start := time.Now()
 	var (
-		total atomic.Int64
-		wg    sync.WaitGroup
-		errs  = make(chan error, len(ends))
+		readers []*partitionReader
+		procs   []*actor.Process
+		failed  error
 	)
 	for part, end := range ends {
 		pc, err := c.ConsumePartition(ctx, topic, part, consumer.Oldest)
 		if err != nil {
-			return 0, 0, err
+			failed = err
+			cancel() // the readers already started stop, and are waited for below
+			break
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n, err := drain(ctx, pc, end)
-			total.Add(int64(n))
-			if err != nil {
-				errs <- fmt.Errorf("partition %d: %w", part, err)
-			}
-		}()
+		r := &partitionReader{pc: pc, end: end}
+		_, proc := actor.Start[struct{}](ctx, fmt.Sprintf("reader-%d", part), r)
+		readers, procs = append(readers, r), append(procs, proc)
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	close(errs)
-	for err := range errs {
-		return 0, 0, err
+	total := 0
+	for i, proc := range procs {
+		<-proc.Done()
+		total += readers[i].n
+		if err := proc.Err(); err != nil && failed == nil {
+			failed = fmt.Errorf("partition %d: %w", readers[i].pc.Partition(), err)
+		}
 	}
-	return int(total.Load()), elapsed, nil
+	if failed != nil {
+		return 0, 0, failed
+	}
+	return total, time.Since(start), nil
 }
 
-// drain reads one partition up to end and checks its order.
-func drain(ctx context.Context, pc *consumer.PartitionConsumer, end int64) (int, error) {
-	defer pc.Close(context.Background())
-	n := 0
+// partitionReader is an actor that reads one partition up to end and checks that send
+// indexes increase; it takes no messages. consume starts one per partition, owns them
+// all, and waits for each to end; n is read only after that.
+type partitionReader struct {
+	pc  *consumer.PartitionConsumer
+	end int64
+	n   int
+}
+
+func (r *partitionReader) Run(ctx context.Context, _ *actor.Inbox[struct{}]) error {
+	defer r.pc.Close(context.Background())
 	last := int64(-1)
-	for pc.Position() < end {
-		b, err := pc.Next(ctx)
+	for r.pc.Position() < r.end {
+		b, err := r.pc.Next(ctx)
 		if err != nil {
-			return n, err
+			return err
 		}
 		for i := range b.Records {
 			idx := int64(binary.BigEndian.Uint64(b.Records[i].Value))
 			if idx <= last {
-				return n, fmt.Errorf("record %d after %d at offset %d: out of order", idx, last, b.Records[i].Offset)
+				return fmt.Errorf("record %d after %d at offset %d: out of order", idx, last, b.Records[i].Offset)
 			}
 			last = idx
-			n++
+			r.n++
 		}
 	}
-	return n, nil
+	return nil
 }
 
 // progress draws a one-line progress bar.

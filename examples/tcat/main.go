@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe"
+	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/consumer"
 	"github.com/troupe-go/troupe/producer"
 	"github.com/troupe-go/troupe/wire/api"
@@ -289,8 +290,6 @@ func consumeRecords(ctx context.Context, client *cluster.Client, snap *cluster.S
 	var (
 		mu      sync.Mutex
 		printed int
-		wg      sync.WaitGroup
-		errs    = make(chan error, len(parts))
 	)
 	emit := func(r *troupe.Record) bool { // reports whether to go on
 		mu.Lock()
@@ -315,6 +314,7 @@ func consumeRecords(ctx context.Context, client *cluster.Client, snap *cluster.S
 			return err
 		}
 	}
+	var procs []*actor.Process
 	for _, part := range parts {
 		end := ends[part]
 		if c.exitAtEnd && nothingToRead(c.offset, starts[part], end) {
@@ -322,24 +322,49 @@ func consumeRecords(ctx context.Context, client *cluster.Client, snap *cluster.S
 		}
 		pc, err := cons.ConsumePartition(ctx, c.topic, part, from)
 		if err != nil {
+			cancel() // the printers already started stop
+			waitAll(procs)
 			return err
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer pc.Close(context.Background())
-			if err := readPartition(ctx, pc, end, c.exitAtEnd, emit); err != nil && ctx.Err() == nil {
-				errs <- fmt.Errorf("partition %d: %w", pc.Partition(), err)
-				cancel()
-			}
-		}()
+		pr := &partitionPrinter{pc: pc, end: end, exitAtEnd: c.exitAtEnd, emit: emit, failed: cancel}
+		_, proc := actor.Start[struct{}](ctx, fmt.Sprintf("print-%d", part), pr)
+		procs = append(procs, proc)
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		return err
+	return waitAll(procs)
+}
+
+// waitAll waits for every process to end and returns the first error among them.
+func waitAll(procs []*actor.Process) error {
+	var first error
+	for _, proc := range procs {
+		<-proc.Done()
+		if err := proc.Err(); err != nil && first == nil {
+			first = err
+		}
 	}
-	return nil
+	return first
+}
+
+// partitionPrinter is an actor that prints one partition's records (readPartition); it
+// takes no messages. consume starts one per partition, owns them all and waits for each
+// to end. The first to fail cancels the others' context through failed, so that tcat
+// exits with that error; the others then end without one.
+type partitionPrinter struct {
+	pc        *consumer.PartitionConsumer
+	end       int64
+	exitAtEnd bool
+	emit      func(*troupe.Record) bool
+	failed    context.CancelFunc
+}
+
+func (p *partitionPrinter) Run(ctx context.Context, _ *actor.Inbox[struct{}]) error {
+	defer p.pc.Close(context.Background())
+	err := readPartition(ctx, p.pc, p.end, p.exitAtEnd, p.emit)
+	if err == nil || ctx.Err() != nil {
+		return nil
+	}
+	p.failed()
+	return fmt.Errorf("partition %d: %w", p.pc.Partition(), err)
 }
 
 // readPartition prints one partition's records until ctx ends, or with exitAtEnd until
