@@ -9,6 +9,7 @@ import (
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // brokerConsumers lists the running broker consumers.
@@ -147,4 +148,38 @@ func dumpActors(as []actor.Info) string {
 	}
 	walk(as)
 	return b.String()
+}
+
+// A consumer that opened its own cluster client does not wait for its fetches' answers
+// when it closes: Close with a context far shorter than MaxWait returns without error
+// while a long poll is in flight (the broker holds it for MaxWait), and leaves no
+// goroutine behind (TestMain).
+func TestCloseDoesNotWaitOutALongPoll(t *testing.T) {
+	cl, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	polling := make(chan struct{}, 1)
+	cl.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cl.KeepControl()
+		select {
+		case polling <- struct{}{}:
+		default:
+		}
+		return nil, nil, false
+	})
+	cfg := testConfig(seeds, newRecorder())
+	cfg.MaxWait = time.Minute // the partition is empty: the broker holds every fetch this long
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consume(t, c, "t", 0, Oldest)
+	select {
+	case <-polling:
+	case <-ctxT(t).Done():
+		t.Fatal("no fetch reached the broker")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Close(ctx); err != nil {
+		t.Fatalf("Close during a long poll: %v", err)
+	}
 }

@@ -294,7 +294,9 @@ func (c *Consumer) Close(ctx context.Context) error {
 	}
 	err := c.proc.Stop(ctx)
 	if c.own {
-		err = errors.Join(err, c.client.Close(ctx))
+		// Its fetches are all this consumer's, and their answers are of no use now: do
+		// not wait out a long poll (up to MaxWait).
+		err = errors.Join(err, c.client.Cancel(ctx))
 	}
 	return err
 }

@@ -91,6 +91,21 @@ func (c *Client) Close(ctx context.Context) error {
 	return err
 }
 
+// Cancel stops the client at once, without Close's drain: connections are closed without
+// waiting for the answers to what was sent, and calls in flight fail with retriable
+// errors that say the request may have been written. It is for an owner with nothing
+// left to learn from those answers (a consumer's long polls, which a broker may hold for
+// their whole MaxWait). It returns like Close.
+func (c *Client) Cancel(ctx context.Context) error {
+	err := c.proc.Cancel(ctx)
+	c.subsMu.Lock()
+	for s := range c.subs {
+		s.close()
+	}
+	c.subsMu.Unlock()
+	return err
+}
+
 // Done is closed once the client's actors have all stopped.
 func (c *Client) Done() <-chan struct{} { return c.proc.Done() }
 
