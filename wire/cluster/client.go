@@ -83,11 +83,7 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 // refreshes fail with ErrClosed. It returns when they have stopped or ctx ends.
 func (c *Client) Close(ctx context.Context) error {
 	err := c.proc.Stop(ctx)
-	c.subsMu.Lock()
-	for s := range c.subs {
-		s.close()
-	}
-	c.subsMu.Unlock()
+	c.closeSubscriptions()
 	return err
 }
 
@@ -98,12 +94,16 @@ func (c *Client) Close(ctx context.Context) error {
 // their whole MaxWait). It returns like Close.
 func (c *Client) Cancel(ctx context.Context) error {
 	err := c.proc.Cancel(ctx)
+	c.closeSubscriptions()
+	return err
+}
+
+func (c *Client) closeSubscriptions() {
 	c.subsMu.Lock()
+	defer c.subsMu.Unlock()
 	for s := range c.subs {
 		s.close()
 	}
-	c.subsMu.Unlock()
-	return err
 }
 
 // Done is closed once the client's actors have all stopped.
