@@ -291,7 +291,10 @@ func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartiti
 	for b.scan.Next() {
 		batches = append(batches, *b.scan.Batch())
 	}
-	st := s.cur.apply(partitionFetch{hwm: pd.HighWatermark, lso: pd.LastStableOffset, logStart: pd.LogStartOffset, batches: batches, tail: b.scan.Tail()})
+	st := s.cur.apply(partitionFetch{
+		hwm: pd.HighWatermark, lso: pd.LastStableOffset, logStart: pd.LogStartOffset,
+		batches: batches, tail: b.scan.Tail(), aborted: pd.AbortedTransactions,
+	})
 	p.hwm.Store(s.cur.hwm)
 	p.lso.Store(s.cur.lso)
 	p.logStart.Store(s.cur.logStart)

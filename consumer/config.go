@@ -57,9 +57,10 @@ type Config struct {
 	// (retention deleted the records, or the offset asked for does not exist yet). Zero
 	// means ResetEarliest. Every reset is reported as an OffsetReset event.
 	OffsetReset ResetPolicy
-	// IsolationLevel is ReadUncommitted, the only level supported now: records of
-	// aborted transactions are delivered too (control records never are).
-	// ReadCommitted is refused with ErrInvalidConfig until it is implemented.
+	// IsolationLevel says which transactional records are delivered (control records
+	// never are). Zero means ReadUncommitted: every data record, those of aborted and
+	// open transactions included. ReadCommitted: nothing of aborted transactions, and
+	// nothing past the start of an open one until it ends.
 	IsolationLevel IsolationLevel
 	// Backoff spaces a partition's attempts to subscribe again after failures (no
 	// leader, a broker down): Min·2^(n-1) capped at Max with jitter. The first attempt
@@ -116,8 +117,11 @@ const (
 	// ReadUncommitted delivers every data record, including those of transactions that
 	// are still open or were aborted.
 	ReadUncommitted IsolationLevel = 0
-	// ReadCommitted would deliver only committed transactional records. Not supported
-	// yet: it needs the aborted-transaction index of each fetch response applied.
+	// ReadCommitted delivers the records of committed transactions and records written
+	// outside transactions, and nothing of aborted transactions. Fetches stop at the last
+	// stable offset (the first offset of the oldest open transaction), so a partition
+	// with an open transaction delivers nothing past its start until it ends; Newest
+	// means the last stable offset, and Lag counts up to it.
 	ReadCommitted IsolationLevel = 1
 )
 
@@ -146,8 +150,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.OffsetReset > ResetNone {
 		return c, fmt.Errorf("%w: reset policy %d", ErrInvalidConfig, c.OffsetReset)
 	}
-	if c.IsolationLevel != ReadUncommitted {
-		return c, fmt.Errorf("%w: isolation level %d: only ReadUncommitted is supported", ErrInvalidConfig, c.IsolationLevel)
+	if c.IsolationLevel != ReadUncommitted && c.IsolationLevel != ReadCommitted {
+		return c, fmt.Errorf("%w: isolation level %d", ErrInvalidConfig, c.IsolationLevel)
 	}
 	if c.MinBytes == 0 {
 		c.MinBytes = DefaultMinBytes

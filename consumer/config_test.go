@@ -66,7 +66,7 @@ func TestDocumentedDefaultsAreTheRealOnes(t *testing.T) {
 			t.Errorf("Config.%s: the comment does not say %q:\n%s", field, says, docs[field])
 		}
 	}
-	if c.IsolationLevel != ReadUncommitted || !strings.Contains(docs["IsolationLevel"], "ReadUncommitted, the only level supported") {
+	if c.IsolationLevel != ReadUncommitted || !strings.Contains(docs["IsolationLevel"], "Zero means ReadUncommitted") {
 		t.Errorf("IsolationLevel: %v", c.IsolationLevel)
 	}
 	// And the exported constants are the values.
@@ -103,7 +103,7 @@ func TestInvalidConfigsAreRefused(t *testing.T) {
 		"negative MaxWait":    {Brokers: seeds, MaxWait: -time.Second},
 		"MaxWait too long":    {Brokers: seeds, MaxWait: 1000 * time.Hour},
 		"partition above all": {Brokers: seeds, MaxBytes: 100, MaxPartitionBytes: 200},
-		"read committed":      {Brokers: seeds, IsolationLevel: ReadCommitted},
+		"isolation level":     {Brokers: seeds, IsolationLevel: 2},
 		"reset policy":        {Brokers: seeds, OffsetReset: 7},
 		"bad seed":            {Brokers: []string{"no port"}},
 	} {

@@ -1,6 +1,12 @@
 package consumer
 
-import "github.com/troupe-go/troupe/wire/record"
+import (
+	"cmp"
+	"slices"
+
+	"github.com/troupe-go/troupe/wire/api"
+	"github.com/troupe-go/troupe/wire/record"
+)
 
 // cursor is one partition's fetch-offset bookkeeping: where the next fetch starts, the
 // leader epoch of what was fetched last (for KIP-320 truncation checks), the partition's
@@ -20,6 +26,9 @@ import "github.com/troupe-go/troupe/wire/record"
 //     partition's fetch size is raised to the batch's declared size, and at least
 //     doubled (bounded by the response limit); once a fetch makes progress again, it
 //     returns to the configured size.
+//   - Under ReadCommitted the broker returns the log only up to the last stable offset,
+//     with the transactions aborted in the range it returned (txnFilter): their data
+//     batches advance the position but deliver nothing.
 type cursor struct {
 	next      int64 // offset the next fetch starts at
 	lastEpoch int32 // leader epoch of the last batch fetched, or of the position; -1 unknown
@@ -31,6 +40,9 @@ type cursor struct {
 	hwm      int64 // high-water mark from the last fetch response; -1 unknown
 	lso      int64 // last stable offset; -1 unknown
 	logStart int64 // log start offset; -1 unknown
+
+	readCommitted bool      // skip the data of aborted transactions
+	txns          txnFilter // per fetch, under readCommitted; kept for its storage
 }
 
 // newCursor returns a cursor at offset 0 with fetch size base, growing up to ceiling.
@@ -53,6 +65,9 @@ type partitionFetch struct {
 	hwm, lso, logStart int64
 	batches            []record.Batch
 	tail               record.Tail
+	// aborted lists the aborted transactions overlapping the batches (ReadCommitted
+	// fetches only), in any order; apply may reorder it.
+	aborted []api.FetchResponseAbortedTransaction
 }
 
 // step is what the cursor made of one partitionFetch.
@@ -84,9 +99,13 @@ func (c *cursor) apply(f partitionFetch) step {
 	if f.logStart >= 0 {
 		c.logStart = f.logStart
 	}
+	if c.readCommitted {
+		c.txns.reset(f.aborted)
+	}
 	out := f.batches[:0]
 	for i := range f.batches {
 		b := &f.batches[i]
+		aborted := c.readCommitted && c.txns.skip(b) // every batch, in order: it tracks markers
 		end := b.NextOffset()
 		if end <= c.next {
 			continue // wholly below the position
@@ -96,8 +115,10 @@ func (c *cursor) apply(f partitionFetch) step {
 			c.lastEpoch = b.LeaderEpoch
 		}
 		s.moved = true
-		if b.Attributes.Control() || b.NumRecords == 0 && b.Magic == 2 {
-			continue // a transaction marker, or emptied by compaction: nothing to deliver
+		if b.Attributes.Control() || b.NumRecords == 0 && b.Magic == 2 || aborted {
+			// A transaction marker, emptied by compaction, or written by a transaction
+			// that was aborted: nothing to deliver.
+			continue
 		}
 		out = append(out, *b)
 	}
@@ -109,6 +130,51 @@ func (c *cursor) apply(f partitionFetch) step {
 		s.grew = c.grow(f.tail.Need)
 	}
 	return s
+}
+
+// txnFilter finds, in one ReadCommitted fetch result, the batches written by aborted
+// transactions, as Kafka's own consumer does. The broker lists each aborted transaction
+// that overlaps the batches it returned: its producer and first offset. Walking the
+// batches in offset order, a producer becomes aborted when the walk reaches its aborted
+// transaction's first offset, and stops being aborted at its next marker (the ABORT that
+// ends that transaction); in between, its transactional batches are skipped. A
+// producer's transactions never overlap, so this needs no state across fetches: a later
+// fetch lists the transaction again if its marker comes later still.
+type txnFilter struct {
+	pending []api.FetchResponseAbortedTransaction // by first offset, not yet reached
+	active  []int64                               // producers inside an aborted transaction
+}
+
+// reset starts the filter over for one fetch result's batches.
+func (t *txnFilter) reset(aborted []api.FetchResponseAbortedTransaction) {
+	slices.SortFunc(aborted, func(a, b api.FetchResponseAbortedTransaction) int { return cmp.Compare(a.FirstOffset, b.FirstOffset) })
+	t.pending = aborted
+	t.active = t.active[:0]
+}
+
+// skip reports whether b, the next batch in offset order, holds records of an aborted
+// transaction. A marker is never data, and it ends its producer's transaction: after
+// an aborted transaction's first offset, the producer's next marker is that
+// transaction's ABORT (its previous transaction's marker came before the first offset),
+// so the marker's key need not be read.
+func (t *txnFilter) skip(b *record.Batch) bool {
+	if b.ProducerID < 0 {
+		return false
+	}
+	last := b.NextOffset() - 1
+	for len(t.pending) > 0 && t.pending[0].FirstOffset <= last {
+		if pid := t.pending[0].ProducerID; !slices.Contains(t.active, pid) {
+			t.active = append(t.active, pid)
+		}
+		t.pending = t.pending[1:]
+	}
+	if b.Attributes.Control() {
+		if i := slices.Index(t.active, b.ProducerID); i >= 0 {
+			t.active = slices.Delete(t.active, i, i+1)
+		}
+		return false
+	}
+	return b.Attributes.Transactional() && slices.Contains(t.active, b.ProducerID)
 }
 
 // grow raises the fetch size after a fetch that made no progress because the batch at

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/troupe-go/troupe/wire/api"
 	"github.com/troupe-go/troupe/wire/record"
 	"pgregory.net/rapid"
 )
@@ -355,4 +356,116 @@ func TestPropertyCursorDeliversEveryRecordOnceInOrder(t *testing.T) {
 			t.Fatalf("epoch %d, want %d", c.lastEpoch, wantEpoch)
 		}
 	})
+}
+
+// txb is a transactional data batch of producer pid (single record, at offset base);
+// mark is producer pid's transaction marker at offset base; plainb is a record written
+// outside transactions (by an idempotent producer pid, or none with -1).
+func txb(base, pid int64) record.Batch {
+	b := hb(base, 0, 1, 1)
+	b.ProducerID, b.Attributes = pid, record.AttrTransactional
+	return b
+}
+
+func mark(base, pid int64) record.Batch {
+	b := txb(base, pid)
+	return control(b)
+}
+
+func plainb(base, pid int64) record.Batch {
+	b := hb(base, 0, 1, 1)
+	b.ProducerID = pid
+	return b
+}
+
+func aborted(pidFirst ...int64) []api.FetchResponseAbortedTransaction {
+	var out []api.FetchResponseAbortedTransaction
+	for i := 0; i < len(pidFirst); i += 2 {
+		out = append(out, api.FetchResponseAbortedTransaction{ProducerID: pidFirst[i], FirstOffset: pidFirst[i+1]})
+	}
+	return out
+}
+
+// Under ReadCommitted the cursor drops the batches of aborted transactions, using the
+// aborted-transaction list of the fetch response as Kafka's consumer does; the position
+// moves past them all the same. Under ReadUncommitted it delivers them.
+func TestCursorSkipsAbortedTransactions(t *testing.T) {
+	cases := []struct {
+		name      string
+		start     int64
+		fetch     partitionFetch
+		committed []int64 // base offsets delivered under ReadCommitted
+		next      int64
+	}{
+		{
+			name:  "interleaved transactions, one aborted, one committed, and plain records",
+			fetch: partitionFetch{batches: []record.Batch{txb(0, 1), txb(1, 2), txb(2, 1), plainb(3, -1), mark(4, 1), txb(5, 2), mark(6, 2), plainb(7, 9)}, aborted: aborted(1, 0)},
+			// pid 1 aborted at 4: its data at 0 and 2 is dropped; pid 2 committed at 6.
+			committed: []int64{1, 3, 5, 7}, next: 8,
+		},
+		{
+			name:      "an aborted transaction, then a committed one of the same producer",
+			fetch:     partitionFetch{batches: []record.Batch{txb(0, 1), mark(1, 1), txb(2, 1), mark(3, 1)}, aborted: aborted(1, 0)},
+			committed: []int64{2}, next: 4,
+		},
+		{
+			name:      "a committed transaction, then an aborted one of the same producer",
+			fetch:     partitionFetch{batches: []record.Batch{txb(0, 1), mark(1, 1), txb(2, 1), mark(3, 1)}, aborted: aborted(1, 2)},
+			committed: []int64{0}, next: 4,
+		},
+		{
+			name:      "an aborted transaction that began before the position",
+			start:     2,
+			fetch:     partitionFetch{batches: []record.Batch{txb(2, 1), txb(3, 3), mark(4, 1)}, aborted: aborted(1, 0)},
+			committed: []int64{3}, next: 5,
+		},
+		{
+			name:      "an aborted transaction whose marker is in a later fetch",
+			fetch:     partitionFetch{batches: []record.Batch{txb(0, 1), txb(1, 2), txb(2, 1)}, aborted: aborted(1, 0)},
+			committed: []int64{1}, next: 3,
+		},
+		{
+			name:      "aborted transactions listed out of order",
+			fetch:     partitionFetch{batches: []record.Batch{txb(0, 1), txb(1, 2), mark(2, 1), mark(3, 2), txb(4, 3)}, aborted: aborted(2, 1, 1, 0)},
+			committed: []int64{4}, next: 5,
+		},
+		{
+			name:      "a batch of the aborted producer outside any transaction is delivered",
+			fetch:     partitionFetch{batches: []record.Batch{txb(0, 1), plainb(1, 1), mark(2, 1)}, aborted: aborted(1, 0)},
+			committed: []int64{1}, next: 3,
+		},
+		{
+			name:      "no aborted transactions",
+			fetch:     partitionFetch{batches: []record.Batch{txb(0, 1), mark(1, 1), plainb(2, -1)}},
+			committed: []int64{0, 2}, next: 3,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, readCommitted := range []bool{true, false} {
+				f := tc.fetch
+				f.batches = slices.Clone(tc.fetch.batches)
+				f.aborted = slices.Clone(tc.fetch.aborted)
+				want := tc.committed
+				if !readCommitted {
+					want = nil
+					for _, b := range f.batches {
+						if !b.Attributes.Control() && b.NextOffset() > tc.start {
+							want = append(want, b.BaseOffset)
+						}
+					}
+				}
+				c := newCursor(100, 1000)
+				c.readCommitted = readCommitted
+				c.seek(tc.start, -1)
+				s := c.apply(f)
+				if got := bases(s.deliver); !slices.Equal(got, want) {
+					t.Errorf("read committed %v: deliver %v, want %v", readCommitted, got, want)
+				}
+				if c.next != tc.next || !s.moved {
+					t.Errorf("read committed %v: next %d moved %v, want %d", readCommitted, c.next, s.moved, tc.next)
+				}
+			}
+		})
+	}
 }

@@ -148,10 +148,23 @@ func (pc *PartitionConsumer) HighWaterMark() int64 { return pc.p.hwm.Load() }
 // still being looked up.
 func (pc *PartitionConsumer) Position() int64 { return pc.p.position.Load() }
 
-// Lag is how many offsets the partition's user is behind the high-water mark:
-// HighWaterMark - Position, never negative, or -1 while either is unknown. Offsets of
-// control records count, as in Kafka's own lag figures.
-func (pc *PartitionConsumer) Lag() int64 { return lag(pc.p.hwm.Load(), pc.p.position.Load()) }
+// LastStableOffset is the partition's last stable offset (the first offset of its oldest
+// open transaction, or the high-water mark when none is open) as the last fetch response
+// reported it, or -1 before the first (or from a broker too old to report it). Under
+// ReadCommitted, consumption stops there until the transaction ends.
+func (pc *PartitionConsumer) LastStableOffset() int64 { return pc.p.lso.Load() }
+
+// Lag is how many offsets the partition's user is behind the end of what it may read:
+// HighWaterMark - Position (LastStableOffset - Position under ReadCommitted), never
+// negative, or -1 while either is unknown. Offsets of control records count, as in
+// Kafka's own lag figures.
+func (pc *PartitionConsumer) Lag() int64 {
+	end := pc.p.hwm.Load()
+	if pc.p.c.cfg.IsolationLevel == ReadCommitted {
+		end = pc.p.lso.Load()
+	}
+	return lag(end, pc.p.position.Load())
+}
 
 // Pause stops the partition: once Pause returns, no batch is handed to Next or the
 // stage, and no more is fetched (a fetch already in flight may still bring one more

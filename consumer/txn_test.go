@@ -1,8 +1,11 @@
 package consumer
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -66,4 +69,74 @@ func TestTransactionalBatchesFromAnotherClient(t *testing.T) {
 	}
 	r.mustRead(3)
 	waitFor(t, func() bool { return pc.Lag() == 0 && pc.Position() == pc.HighWaterMark() })
+}
+
+// TestReadCommitted reads, under ReadCommitted, what franz-go wrote in two transactions
+// open at the same time on one partition, one aborted and one committed, between plain
+// records: the aborted transaction's records never arrive (their values are numbered
+// apart, so the reader's sequence check would catch one), the committed one's do, in
+// offset order. Then an open transaction holds back everything after its start, the
+// plain records written after it included, until it commits.
+func TestReadCommitted(t *testing.T) {
+	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	begin := func(id string) *kgo.Client {
+		tx := kgoClient(t, seeds, kgo.TransactionalID(id))
+		if err := tx.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	end := func(tx *kgo.Client, commit bool) {
+		if err := tx.EndTransaction(ctxT(t), kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	abort, commit := begin("troupe-abort"), begin("troupe-commit")
+	produceWith(t, abort, "t", 0, 1000, 10) // offsets 0-9
+	produceWith(t, commit, "t", 0, 0, 10)   // 10-19
+	produceWith(t, abort, "t", 0, 1010, 5)  // 20-24
+	produce(t, seeds, "t", 0, 10, 5)        // 25-29, plain
+	end(abort, false)                       // marker at 30
+	end(commit, true)                       // marker at 31
+	produce(t, seeds, "t", 0, 15, 5)        // 32-36, plain
+
+	cfg := testConfig(seeds, newRecorder())
+	cfg.IsolationLevel = ReadCommitted
+	c := newConsumer(t, cfg)
+	pc := consume(t, c, "t", 0, Oldest)
+	r := newReader(t, pc, 0)
+	r.mustRead(20)
+	if first, last := r.got[0].Offset, r.got[len(r.got)-1].Offset; first != 10 || last != 36 {
+		t.Fatalf("read offsets %d to %d, want 10 to 36", first, last)
+	}
+	waitFor(t, func() bool { return pc.Lag() == 0 && pc.Position() == 37 })
+
+	open := begin("troupe-open")
+	produceWith(t, open, "t", 0, 20, 5) // 37-41, in the open transaction
+	produce(t, seeds, "t", 0, 25, 3)    // 42-44, plain, after its start
+	waitFor(t, func() bool { return pc.HighWaterMark() == 45 && pc.LastStableOffset() == 37 })
+	if pc.Lag() != 0 {
+		t.Fatalf("lag %d at the last stable offset", pc.Lag())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if b, err := pc.Next(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a record past the last stable offset was delivered: %v %v", b, err)
+	}
+	end(open, true) // marker at 45
+	r.mustRead(8)
+	waitFor(t, func() bool { return pc.Lag() == 0 && pc.Position() == 46 })
+
+	// Newest, under ReadCommitted, is the last stable offset.
+	open = begin("troupe-open-2")
+	produceWith(t, open, "t", 0, 2000, 2) // 46-47
+	if err := pc.Close(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	late := consume(t, c, "t", 0, Newest)
+	waitFor(t, func() bool { return late.Position() >= 0 })
+	if late.Position() != 46 {
+		t.Fatalf("Newest under ReadCommitted is %d, want the last stable offset 46", late.Position())
+	}
+	end(open, false)
 }
