@@ -84,6 +84,9 @@ func (r *run) startConsumer(from start, back int64, final bool) {
 		RequestTimeout:    5 * time.Second,
 		Logger:            logger,
 	}
+	if r.opts.readCommitted {
+		cfg.IsolationLevel = consumer.ReadCommitted
+	}
 	if r.client == nil {
 		cfg.Brokers = r.env.cluster.Addrs()
 		cfg.Cluster = r.clusterConfig(who)

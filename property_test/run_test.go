@@ -69,12 +69,13 @@ type options struct {
 	maxPartitionBytes int32
 	maxProcessing     time.Duration
 	readerDelay       time.Duration
+	readCommitted     bool // the producer is not transactional: the same records either way
 }
 
 func (o options) String() string {
-	return fmt.Sprintf("  partitions=%d keys=%d\n  producer: linger=%v maxBatchRecords=%d maxInflight=%d codec=%v deliveryTimeout=%v sharedClient=%v\n  consumer: maxWait=%v maxPartitionBytes=%d maxProcessingTime=%v readerDelay=%v",
+	return fmt.Sprintf("  partitions=%d keys=%d\n  producer: linger=%v maxBatchRecords=%d maxInflight=%d codec=%v deliveryTimeout=%v sharedClient=%v\n  consumer: maxWait=%v maxPartitionBytes=%d maxProcessingTime=%v readerDelay=%v readCommitted=%v",
 		o.partitions, o.keys, o.linger, o.maxBatchRecords, o.maxInflight, o.codec, o.deliveryTimeout, o.sharedClient,
-		o.maxWait, o.maxPartitionBytes, o.maxProcessing, o.readerDelay)
+		o.maxWait, o.maxPartitionBytes, o.maxProcessing, o.readerDelay, o.readCommitted)
 }
 
 func drawOptions(t *rapid.T) options {
@@ -91,6 +92,7 @@ func drawOptions(t *rapid.T) options {
 		maxPartitionBytes: rapid.SampledFrom([]int32{200, 4 << 10, 1 << 20}).Draw(t, "maxPartitionBytes"),
 		maxProcessing:     rapid.SampledFrom([]time.Duration{5 * time.Millisecond, 100 * time.Millisecond}).Draw(t, "maxProcessingTime"),
 		readerDelay:       rapid.SampledFrom([]time.Duration{0, 0, 2 * time.Millisecond, 20 * time.Millisecond}).Draw(t, "readerDelay"),
+		readCommitted:     rapid.Bool().Draw(t, "readCommitted"),
 	}
 }
 
