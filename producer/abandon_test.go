@@ -88,9 +88,21 @@ func TestAbandonKeepsAResolvedBatchsOwnError(t *testing.T) {
 		if len(sent) != 2 {
 			return errors.New("both batches were not sent")
 		}
+		conn := actor.NewOwner("connection", nil) // stands in for the broker producer and connection
+		defer conn.Close()
+		for _, b := range sent {
+			b.Give(pp.in.Owner())
+			b.Take(conn)
+		}
+		// The second comes back rejected; the first is still in flight when the
+		// partition gives up, and its late outcome only releases it.
+		sent[1].Give(conn)
+		sent[1].Take(pp.in.Owner())
 		sent[1].err = errors.New("CORRUPT_MESSAGE")
 		pp.seq.resolve(sent[1], rejected)
 		pp.abandon(errProducerClosed)
+		sent[0].Give(conn)
+		pp.outcome(&result{b: sent[0], code: 0, baseOffset: 7}, time.Now())
 		return nil
 	})
 	var re *RecordError
