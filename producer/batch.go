@@ -5,6 +5,7 @@ import (
 
 	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/wire/codec"
 	"github.com/troupe-go/troupe/wire/record"
 )
 
@@ -51,7 +52,8 @@ type batch struct {
 	failure  failKind
 
 	// Routing and outcome, for reporting.
-	leaderEpoch int32 // of the leader it was last sent to
+	topicID     codec.UUID // the topic's ID when it was last sent (zero if unknown)
+	leaderEpoch int32      // of the leader it was last sent to
 	baseOffset  int64
 	appendTime  int64 // log-append time (ms) when the topic uses it, else -1
 	err         error

@@ -10,6 +10,7 @@ import (
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/api"
 	"github.com/troupe-go/troupe/wire/broker"
+	"github.com/troupe-go/troupe/wire/codec"
 )
 
 // bpMsg is a message to a broker producer: a sealed batch to send, or word that one of
@@ -94,7 +95,16 @@ func (bp *brokerProducer) flush() {
 	req.TimeoutMs = int32(bp.p.cfg.RequestTimeout / time.Millisecond)
 	var batches []*batch
 	size := 0
-	topics := make(map[string]int) // topic -> index in req.TopicData
+	type topicKey struct {
+		name string
+		id   codec.UUID
+	}
+	topics := make(map[topicKey]int) // -> index in req.TopicData
+	var (
+		names []string     // by index in req.TopicData
+		ids   []codec.UUID // likewise
+	)
+	named := false // some topic's ID is unknown: name topics (v12 at most)
 	next := bp.order[:0]
 	for i, part := range bp.order {
 		q := bp.queues[part]
@@ -110,11 +120,14 @@ func (bp *brokerProducer) flush() {
 			next = append(next, part)
 		}
 		size += len(b.raw)
-		ti, ok := topics[part.topic]
+		key := topicKey{part.topic, b.topicID}
+		ti, ok := topics[key]
 		if !ok {
 			ti = len(req.TopicData)
-			topics[part.topic] = ti
+			topics[key] = ti
 			req.TopicData = append(req.TopicData, api.ProduceRequestTopicProduceData{Name: part.topic})
+			names, ids = append(names, part.topic), append(ids, b.topicID)
+			named = named || b.topicID.IsZero()
 		}
 		req.TopicData[ti].PartitionData = append(req.TopicData[ti].PartitionData,
 			api.ProduceRequestPartitionProduceData{Index: part.id, Records: b.raw})
@@ -124,10 +137,27 @@ func (bp *brokerProducer) flush() {
 	bp.order = next
 	self := bp.in.Ref()
 	acks := bp.p.cfg.Acks
+	versionCap := int16(0) // the highest both sides speak
+	if named {
+		versionCap = 12
+	}
 	call := &broker.Call{
-		Request: req,
-		// Produce v13 names topics by ID; troupe names them, so it stops at v12.
-		VersionCap: 12,
+		Request:    req,
+		VersionCap: versionCap,
+		Prepare: func(version int16) error {
+			// Produce v13 names topics by ID (KIP-516), earlier versions by name. A topic
+			// recreated under a new ID is then refused (UNKNOWN_TOPIC_ID) rather than
+			// written to by a producer that has not seen the recreation yet.
+			for i := range req.TopicData {
+				t := &req.TopicData[i]
+				if version >= 13 {
+					t.Name, t.TopicID = "", ids[i]
+				} else {
+					t.Name, t.TopicID = names[i], codec.UUID{}
+				}
+			}
+			return nil
+		},
 		Deadline:   time.Now().Add(bp.p.cfg.RequestTimeout + 10*time.Second),
 		NoResponse: acks == AcksNone,
 		Done: func(c *broker.Call) {
@@ -156,7 +186,7 @@ func deliverResults(c *broker.Call, batches []*batch) {
 		if c.Err == nil {
 			if resp == nil { // acks=0: written, offset unknown
 				r.code = 0
-			} else if pr := findPartition(resp, b.part.topic, b.part.id); pr == nil {
+			} else if pr := findPartition(resp, b.part.topic, b.topicID, b.part.id); pr == nil {
 				r.err = fmt.Errorf("%w: the response does not mention %s[%d]", broker.ErrProtocol, b.part.topic, b.part.id)
 			} else {
 				r.code, r.baseOffset, r.appendTime = pr.ErrorCode, pr.BaseOffset, pr.LogAppendTimeMs
@@ -173,10 +203,12 @@ func deliverResults(c *broker.Call, batches []*batch) {
 	}
 }
 
-func findPartition(resp *api.ProduceResponse, topic string, id int32) *api.ProduceResponsePartitionProduceResponse {
+// findPartition finds a partition's answer in resp: by topic name, or by topic ID from
+// v13 on.
+func findPartition(resp *api.ProduceResponse, topic string, topicID codec.UUID, id int32) *api.ProduceResponsePartitionProduceResponse {
 	for i := range resp.Responses {
 		t := &resp.Responses[i]
-		if t.Name != topic {
+		if t.Name != topic && (t.TopicID.IsZero() || t.TopicID != topicID) {
 			continue
 		}
 		for j := range t.PartitionResponses {

@@ -224,7 +224,7 @@ func (pp *partition) send() {
 			}
 			b.restamped = false
 		}
-		b.leaderEpoch = pp.leaderEpoch
+		b.leaderEpoch, b.topicID = pp.leaderEpoch, pp.topicID
 		b.Give(pp.in.Owner())
 		if err := pp.route.ref.TrySend(bpMsg{b: b}); err != nil {
 			// The broker producer is gone (its leader left) or unavailable: nothing of
@@ -439,7 +439,8 @@ func classify(r *result, acks Acks) (outcome, error, bool) {
 		return maybeApplied, code, false
 	case errors.Is(code, errcode.NotLeaderOrFollower), errors.Is(code, errcode.FencedLeaderEpoch),
 		errors.Is(code, errcode.UnknownLeaderEpoch), errors.Is(code, errcode.LeaderNotAvailable),
-		errors.Is(code, errcode.UnknownTopicOrPartition), errors.Is(code, errcode.KafkaStorageError):
+		errors.Is(code, errcode.UnknownTopicOrPartition), errors.Is(code, errcode.UnknownTopicID),
+		errors.Is(code, errcode.KafkaStorageError):
 		return notAppended, code, true
 	case errors.Is(code, errcode.MessageTooLarge), errors.Is(code, errcode.RecordListTooLarge):
 		return rejected, fmt.Errorf("%w: %w", ErrRecordTooLarge, code), false

@@ -24,6 +24,12 @@ type Call struct {
 	// VersionCap, if positive, is the highest version to send the request at; the
 	// connection uses the highest version both sides speak, up to the cap.
 	VersionCap int16
+	// Prepare, if set, is called with the version chosen for the request, on the
+	// connection's goroutine, before the request is validated and encoded — again with
+	// the next connection's version if the call is sent again after a reconnect. It
+	// adapts a request whose fields differ by version (a topic named by name, or by ID
+	// from Produce v13). An error fails the call as not sent.
+	Prepare func(version int16) error
 	// Deadline bounds the whole call: waiting to be written, and the response. Zero means
 	// the connection's Config.RequestTimeout from when the call is written.
 	Deadline time.Time

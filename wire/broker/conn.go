@@ -167,6 +167,11 @@ func (c *conn) prepare(call *Call, now time.Time) error {
 	if err != nil {
 		return c.fail(key, false, err, nil)
 	}
+	if call.Prepare != nil {
+		if err := call.Prepare(v); err != nil {
+			return c.fail(key, false, err, nil)
+		}
+	}
 	if err := call.Request.Validate(v); err != nil {
 		return c.fail(key, false, err, nil)
 	}
