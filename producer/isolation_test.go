@@ -70,7 +70,27 @@ func TestDeadBrokerDoesNotStallOtherPartitions(t *testing.T) {
 // A topic deleted and created again under a new ID: its partitions start their sequences
 // afresh, and records keep flowing.
 func TestRecreatedTopicStartsSequencesAfresh(t *testing.T) {
-	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	c, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	var (
+		mu        sync.Mutex
+		recreated bool
+		before    = map[[16]byte]bool{} // topic IDs produce requests used before the recreation
+		staleIDs  int                   // requests after it that still used an old ID
+	)
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, t := range req.(*kmsg.ProduceRequest).Topics {
+			switch {
+			case !recreated:
+				before[t.TopicID] = true
+			case before[t.TopicID]:
+				staleIDs++
+			}
+		}
+		return nil, nil, false
+	})
 	p := newProducer(t, producer.Config{Seeds: seeds, Linger: time.Millisecond, RetryBackoff: time.Millisecond,
 		Cluster: clusterFast()})
 	for i := range 100 {
@@ -88,6 +108,9 @@ func TestRecreatedTopicStartsSequencesAfresh(t *testing.T) {
 	tt.Topic, tt.NumPartitions, tt.ReplicationFactor = "t", 1, 1
 	ct.Topics = append(ct.Topics, tt)
 	kafkatest.Admin(t, seeds[0], ct)
+	mu.Lock()
+	recreated = true
+	mu.Unlock()
 	for i := range 100 {
 		if err := p.ProduceSync(context.Background(), &troupe.Record{Topic: "t", Value: []byte(fmt.Sprint("after", i))}); err != nil {
 			t.Fatalf("record %d after recreation: %v", i, err)
@@ -95,6 +118,13 @@ func TestRecreatedTopicStartsSequencesAfresh(t *testing.T) {
 	}
 	if got := len(kafkatest.ReadAll(t, seeds, "t")[0]); got != 100 {
 		t.Fatalf("the recreated topic holds %d records, want 100", got)
+	}
+	// The producer had not seen the recreation when it sent its next batch: that request
+	// named the old topic ID (Produce v13) and was refused, not written to the new topic.
+	mu.Lock()
+	defer mu.Unlock()
+	if staleIDs == 0 {
+		t.Fatal("no produce request used the old topic ID after the recreation")
 	}
 }
 
