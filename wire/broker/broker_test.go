@@ -419,3 +419,28 @@ func TestIdleConnectionStopsPromptlyOnCancel(t *testing.T) {
 		t.Fatalf("cancelling a pool with an idle connection: %v", err)
 	}
 }
+
+// Prepare sees the version the connection picked (the highest both sides speak, within
+// VersionCap) before the request is validated, and an error from it fails the call as
+// not sent.
+func TestPrepareSeesThePickedVersion(t *testing.T) {
+	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1))
+	p := startPool(t, broker.Config{})
+	h, _ := p.Conn(broker.Node{ID: -1, Addr: seeds[0]}, broker.Admin)
+	for _, vcap := range []int16{0, 9} {
+		var seen int16 = -1
+		call := &broker.Call{Request: metadataReq(), VersionCap: vcap, Prepare: func(v int16) error { seen = v; return nil }}
+		if err := h.DoCall(ctxT(t), call); err != nil {
+			t.Fatal(err)
+		}
+		if seen != call.Version || (vcap > 0 && seen != vcap) || (vcap == 0 && seen != 13) {
+			t.Fatalf("cap %d: Prepare saw v%d, the call went at v%d", vcap, seen, call.Version)
+		}
+	}
+	refuse := errors.New("no")
+	call := &broker.Call{Request: metadataReq(), Prepare: func(int16) error { return refuse }}
+	err := h.DoCall(ctxT(t), call)
+	if !errors.Is(err, refuse) || !errors.Is(err, broker.ErrNotSent) {
+		t.Fatalf("a refusing Prepare: %v", err)
+	}
+}
