@@ -29,6 +29,10 @@ type budget struct {
 	closed  bool
 	gens    []genCount    // outstanding records by flush generation, oldest first
 	drained chan struct{} // closed when a generation empties, if someone waits; then replaced
+
+	// onSpent, if set, is called (without the lock) when a Produce starts waiting for a
+	// budget that was not already being waited for: once per time the budget runs out.
+	onSpent func()
 }
 
 type genCount struct {
@@ -61,11 +65,15 @@ func (b *budget) acquire(ctx context.Context, size int64) (uint32, error) {
 			b.mu.Unlock()
 			return gen, nil
 		}
-		if b.wake == nil {
+		spent := b.wake == nil
+		if spent {
 			b.wake = make(chan struct{})
 		}
 		wake := b.wake
 		b.mu.Unlock()
+		if spent && b.onSpent != nil {
+			b.onSpent()
+		}
 		select {
 		case <-wake:
 		case <-ctx.Done():

@@ -22,10 +22,17 @@ type partMsg struct {
 	refreshed *refreshed // the answer to its metadata refresh
 	id        *idAnswer  // the answer to its producer ID request
 	flush     bool       // seal now: a Flush or Close is waiting
+	spent     *share     // the budget ran out: seal now if the open batch holds this share
 	reset     bool       // the topic was recreated: start sequences afresh
 }
 
 type refreshed struct{ err error }
+
+// share is a part of the producer's budget: records and their bytes.
+type share struct {
+	records int
+	bytes   int64
+}
 
 type idAnswer struct {
 	id  producerID
@@ -139,6 +146,8 @@ func (pp *partition) handle(m *partMsg, now time.Time) {
 		pp.seq.setProducer(m.id.id.id, m.id.id.epoch)
 	case m.flush:
 		pp.flushing = true
+	case m.spent != nil:
+		pp.flushing = pp.flushing || len(pp.bt.recs) >= m.spent.records || int64(pp.bt.b.Size()) >= m.spent.bytes
 	case m.reset:
 		pp.seq.reset()
 		pp.needRoute = true

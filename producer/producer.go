@@ -74,6 +74,10 @@ func New(cfg Config) (*Producer, error) {
 		budget:     newBudget(cfg.MaxBufferedRecords, cfg.MaxBufferedBytes),
 		ids:        &idSource{client: client, timeout: cfg.RequestTimeout},
 	}
+	// When the budget runs out, no record can join an open batch until an outcome
+	// returns some: lingering would only delay the outcomes that free the budget, so
+	// every partition seals what it has and sends it.
+	p.budget.onSpent = p.sealFull
 	if err := p.build(); err != nil {
 		if owns {
 			_ = client.Close(context.Background())
@@ -218,12 +222,31 @@ func (p *Producer) Flush(ctx context.Context) error {
 	gen := p.budget.mark()
 	p.flushing.Add(1)
 	defer p.flushing.Add(-1)
+	p.sealAll()
+	return p.budget.waitFor(ctx, gen)
+}
+
+// sealFull tells the partition producers whose open batch holds at least half of an
+// even share of the budget (in records or bytes) to seal it now. Sealing every open
+// batch instead would shrink batches to whatever arrived since the last outcome: more
+// requests and more CPU per record for little more throughput.
+func (p *Producer) sealFull() {
 	p.partsMu.Lock()
+	defer p.partsMu.Unlock()
+	n := int64(2 * max(1, len(p.parts)))
+	half := &share{records: int(max(1, int64(p.cfg.MaxBufferedRecords)/n)), bytes: max(1, p.cfg.MaxBufferedBytes/n)}
+	for _, ref := range p.parts {
+		_ = ref.TrySend(partMsg{spent: half})
+	}
+}
+
+// sealAll tells every partition producer to seal its open batch now.
+func (p *Producer) sealAll() {
+	p.partsMu.Lock()
+	defer p.partsMu.Unlock()
 	for _, ref := range p.parts {
 		_ = ref.TrySend(partMsg{flush: true})
 	}
-	p.partsMu.Unlock()
-	return p.budget.waitFor(ctx, gen)
 }
 
 // Close stops accepting records (Produce and waiting Produces fail with troupe.ErrClosed),

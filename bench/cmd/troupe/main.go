@@ -31,7 +31,7 @@ func produce(j *workload.Job, t *workload.Tally) error {
 		// Compression: zero, none.
 	}
 	j.Describe("producer.Config{Acks: AcksAll, Linger: 10ms, MaxBatchBytes: 1 MiB, MaxInflightRequests: 5 (per broker), " +
-		"Partitioner: RoundRobinPartitioner(), no compression}; idempotent (default); budget 100000 records / 64 MiB (defaults)")
+		"Partitioner: RoundRobinPartitioner(), no compression}; idempotent (default); budget 20000 records / 32 MiB (defaults)")
 	p, err := producer.New(cfg)
 	if err != nil {
 		return err
