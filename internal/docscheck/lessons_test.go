@@ -174,14 +174,24 @@ type batchLog struct {
 	bytes   map[string][]int
 }
 
-func watchBatches(t *testing.T, c *kfake.Cluster) *batchLog {
+func watchBatches(t *testing.T, c *kfake.Cluster, topics ...string) *batchLog {
 	l := &batchLog{records: map[string][]int{}, bytes: map[string][]int{}}
+	// From Produce v13 requests name topics by ID. (kfake cannot be asked from inside a
+	// control function, so the IDs are looked up first.)
+	names := map[[16]byte]string{}
+	for _, topic := range topics {
+		names[c.TopicInfo(topic).TopicID] = topic
+	}
 	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
 		pr := req.(*kmsg.ProduceRequest)
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		for _, topic := range pr.Topics {
+			name := topic.Topic
+			if name == "" {
+				name = names[topic.TopicID]
+			}
 			for _, part := range topic.Partitions {
 				// Record batches v2, back to back: batchLength at offset 8 counts the bytes
 				// after it; recordCount is at offset 57.
@@ -191,8 +201,8 @@ func watchBatches(t *testing.T, c *kfake.Cluster) *batchLog {
 						t.Errorf("a batch of %d bytes in %d", size, len(b))
 						break
 					}
-					l.records[topic.Topic] = append(l.records[topic.Topic], int(binary.BigEndian.Uint32(b[57:61])))
-					l.bytes[topic.Topic] = append(l.bytes[topic.Topic], size)
+					l.records[name] = append(l.records[name], int(binary.BigEndian.Uint32(b[57:61])))
+					l.bytes[name] = append(l.bytes[name], size)
 					b = b[size:]
 				}
 			}
@@ -215,7 +225,7 @@ func (l *batchLog) of(topic string) (records, bytes []int) {
 // checked here are all sealed by linger or a limit.)
 func TestLingerAndLimitsShapeBatches(t *testing.T) {
 	c, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "linger", "count", "bytes"))
-	log := watchBatches(t, c)
+	log := watchBatches(t, c, "linger", "count", "bytes")
 	// produce produces n records of size bytes and returns a function that waits, with a
 	// deadline, for all their callbacks.
 	produce := func(p *producer.Producer, topic string, n, size int) (wait func()) {

@@ -169,10 +169,10 @@ func describeRequest(req kmsg.Request) string {
 			for _, p := range t.Partitions {
 				var rb kmsg.RecordBatch
 				if err := rb.ReadFrom(p.Records); err != nil {
-					fmt.Fprintf(&b, " %s[%d] unreadable batch", t.Topic, p.Partition)
+					fmt.Fprintf(&b, " %s%s[%d] unreadable batch", t.Topic, shortID(t.TopicID), p.Partition)
 					continue
 				}
-				fmt.Fprintf(&b, " %s[%d] pid=%d epoch=%d seq=%d+%d", t.Topic, p.Partition, rb.ProducerID, rb.ProducerEpoch, rb.FirstSequence, rb.NumRecords)
+				fmt.Fprintf(&b, " %s%s[%d] pid=%d epoch=%d seq=%d+%d", t.Topic, shortID(t.TopicID), p.Partition, rb.ProducerID, rb.ProducerEpoch, rb.FirstSequence, rb.NumRecords)
 			}
 		}
 	case *kmsg.FetchRequest:
@@ -209,7 +209,7 @@ func describeResponse(resp kmsg.Response) string {
 	case *kmsg.ProduceResponse:
 		for _, t := range r.Topics {
 			for _, p := range t.Partitions {
-				fmt.Fprintf(&b, " %s[%d] %s base=%d", t.Topic, p.Partition, errName(p.ErrorCode), p.BaseOffset)
+				fmt.Fprintf(&b, " %s%s[%d] %s base=%d", t.Topic, shortID(t.TopicID), p.Partition, errName(p.ErrorCode), p.BaseOffset)
 			}
 		}
 	case *kmsg.FetchResponse:
