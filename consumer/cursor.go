@@ -122,6 +122,7 @@ func (c *cursor) apply(f partitionFetch) step {
 		}
 		out = append(out, *b)
 	}
+	c.txns.pending = nil // the response's list: not kept past this fetch
 	s.deliver = out
 	switch {
 	case s.moved:
