@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/troupe-go/troupe"
@@ -119,6 +120,8 @@ type run struct {
 	incStart int // the index of the first record the current producer was given
 	cons     *consumerRun
 
+	openConns atomic.Int64 // connections the check's clients opened and have not closed
+
 	netFaults   map[int]bool // nodes with network faults
 	protoFaults int          // protocol faults injected since the last heal
 	problems    []string     // violations found along the way (P7, P8), beside the checker's
@@ -200,7 +203,7 @@ func (r *run) clusterConfig(who string) cluster.Config {
 		MinRefreshInterval: 10 * time.Millisecond,
 		Breaker:            supervisor.BreakerConfig{Errors: 5, Timeout: 250 * time.Millisecond},
 		Broker: broker.Config{
-			Dial:           broker.DialFunc(faults.Tap(dial, r.logf(who))),
+			Dial:           broker.DialFunc(faults.Tap(dial, r.logf(who), &r.openConns)),
 			ConnectTimeout: 2 * time.Second,
 			RequestTimeout: 5 * time.Second,
 			Backoff:        supervisor.Backoff{Min: 5 * time.Millisecond, Max: 250 * time.Millisecond},
@@ -396,6 +399,9 @@ func (r *run) finish(before goleak.Option) {
 		}
 		ccancel()
 		r.client = nil
+	}
+	if n := r.openConns.Load(); n != 0 {
+		r.problem("P8: %d connections the clients opened were still open after they closed", n)
 	}
 	if before != nil {
 		if err := goleak.Find(append([]goleak.Option{before}, r.env.leaks...)...); err != nil {

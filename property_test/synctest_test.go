@@ -26,7 +26,7 @@ const virtualBase, virtualBrokers = 9092, 3
 func TestPropertyDeterministic(t *testing.T) {
 	useRapid(t, 100, 30)
 	rapid.Check(t, func(rt *rapid.T) {
-		defer watchdog(t.Name())()
+		defer watchdog(t.Name(), stallLimit, stalled)()
 		rapid.SyncTest(rt, func(rt *rapid.T) { syncCheck(rt, mode{idempotent: true}, t.Name()) })
 	})
 }
@@ -37,11 +37,15 @@ func TestPropertyDeterministic(t *testing.T) {
 // advance and the check would hang until the test binary's timeout.
 const stallLimit = 3 * time.Minute
 
-// watchdog starts a real-time timer (outside the bubble) that, if the check outlives
-// stallLimit, writes every goroutine's stack to the test's artefact directory and
-// crashes the test binary saying so. The returned function stops it.
-func watchdog(test string) (stop func()) {
-	timer := time.AfterFunc(stallLimit, func() {
+// stalled says why a check under synctest outlived stallLimit.
+const stalled = "some goroutine never blocks durably (a busy loop?), so fake time cannot advance"
+
+// watchdog starts a real-time timer (outside any bubble) that, if the check outlives
+// limit, writes every goroutine's stack to the test's artefact directory and crashes the
+// test binary saying why, rather than leaving a hang to the binary's timeout. The
+// returned function stops it.
+func watchdog(test string, limit time.Duration, why string) (stop func()) {
+	timer := time.AfterFunc(limit, func() {
 		buf := make([]byte, 64<<20)
 		buf = buf[:runtime.Stack(buf, true)]
 		dir := artefactDir(test)
@@ -49,7 +53,7 @@ func watchdog(test string) (stop func()) {
 		if os.MkdirAll(dir, 0o755) == nil && os.WriteFile(filepath.Join(dir, "stacks.txt"), buf, 0o644) == nil {
 			where = filepath.Join(dir, "stacks.txt")
 		}
-		panic(fmt.Sprintf("a check under synctest ran for %v of real time: some goroutine never blocks durably (a busy loop?), so fake time cannot advance; goroutine stacks in %s", stallLimit, where))
+		panic(fmt.Sprintf("a check ran for %v of real time: %s; goroutine stacks in %s", limit, why, where))
 	})
 	return func() { timer.Stop() }
 }

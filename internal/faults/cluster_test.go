@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,11 +152,12 @@ func TestTapSummarizesTheExchange(t *testing.T) {
 	defer c.Close()
 	var mu sync.Mutex
 	var lines []string
+	var open atomic.Int64
 	tap := Tap(netDial(), func(format string, args ...any) {
 		mu.Lock()
 		lines = append(lines, fmt.Sprintf(format, args...))
 		mu.Unlock()
-	})
+	}, &open)
 	if err := CreateTopic(ctx30(t), c.Addrs(), tap, "t", 1); err != nil {
 		t.Fatal(err)
 	}
@@ -166,6 +168,9 @@ func TestTapSummarizesTheExchange(t *testing.T) {
 		if !strings.Contains(all, want) {
 			t.Fatalf("no %q in the tap's lines:\n%s", want, all)
 		}
+	}
+	if n := open.Load(); n != 0 {
+		t.Fatalf("%d tapped connections still open after CreateTopic returned", n)
 	}
 }
 

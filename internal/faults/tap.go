@@ -21,9 +21,14 @@ import (
 // the client reads, where the client reads it (put it nearest the client, before any
 // fault), so a failure's log shows the protocol exchange as the client saw it.
 //
-// logf must be safe for concurrent use; it is called on the connection's goroutines.
-func Tap(dial DialFunc, logf func(format string, args ...any)) DialFunc {
+// logf must be safe for concurrent use; it is called on the connection's goroutines. If
+// open is not nil, it counts the connections the tap opened that the client has not
+// closed yet.
+func Tap(dial DialFunc, logf func(format string, args ...any), open *atomic.Int64) DialFunc {
 	var ids atomic.Int64
+	if open == nil {
+		open = new(atomic.Int64)
+	}
 	return func(ctx context.Context, network, address string) (net.Conn, error) {
 		c, err := dial(ctx, network, address)
 		if err != nil {
@@ -31,16 +36,19 @@ func Tap(dial DialFunc, logf func(format string, args ...any)) DialFunc {
 			return nil, err
 		}
 		id := ids.Add(1)
+		open.Add(1)
 		logf("wire conn %d: connected to %s", id, address)
-		return &tapConn{Conn: c, id: id, logf: logf, pending: make(map[int32]kmsg.Request)}, nil
+		return &tapConn{Conn: c, id: id, logf: logf, open: open, pending: make(map[int32]kmsg.Request)}, nil
 	}
 }
 
 // tapConn parses the byte streams of one connection into frames.
 type tapConn struct {
 	net.Conn
-	id   int64
-	logf func(string, ...any)
+	id     int64
+	logf   func(string, ...any)
+	open   *atomic.Int64
+	closed atomic.Bool
 
 	mu      sync.Mutex
 	pending map[int32]kmsg.Request // by correlation ID: what each response answers
@@ -72,7 +80,10 @@ func (c *tapConn) Read(b []byte) (int, error) {
 }
 
 func (c *tapConn) Close() error {
-	c.logf("wire conn %d: closed by the client", c.id)
+	if c.closed.CompareAndSwap(false, true) {
+		c.open.Add(-1)
+		c.logf("wire conn %d: closed by the client", c.id)
+	}
 	return c.Conn.Close()
 }
 
