@@ -2,17 +2,15 @@ package faults
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -238,29 +236,7 @@ func (c *Cluster) request(ctx context.Context, req kmsg.Request) (kmsg.Response,
 	if d, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(d)
 	}
-	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("faults"))
-	if _, err := nc.Write(f.AppendRequest(nil, req, 1)); err != nil {
-		return nil, err
-	}
-	var size [4]byte
-	if _, err := io.ReadFull(nc, size[:]); err != nil {
-		return nil, err
-	}
-	body := make([]byte, binary.BigEndian.Uint32(size[:]))
-	if _, err := io.ReadFull(nc, body); err != nil {
-		return nil, err
-	}
-	resp := req.ResponseKind()
-	resp.SetVersion(req.GetVersion())
-	r := kbin.Reader{Src: body}
-	r.Int32() // correlation ID
-	if resp.IsFlexible() && req.Key() != int16(kmsg.ApiVersions) {
-		kmsg.SkipTags(&r)
-	}
-	if err := resp.ReadFrom(r.Src); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return kafkatest.RoundTrip(nc, req, "faults")
 }
 
 // Close stops the cluster (its data stays in DataDir).

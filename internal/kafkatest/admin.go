@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -33,7 +34,14 @@ func AdminErr(addr string, req kmsg.Request) (kmsg.Response, error) {
 	}
 	defer nc.Close()
 	_ = nc.SetDeadline(time.Now().Add(30 * time.Second))
-	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("kafkatest"))
+	return RoundTrip(nc, req, "kafkatest")
+}
+
+// RoundTrip writes req (its version set), encoded by kmsg, on nc as the connection's
+// only request, and returns kmsg's decoding of the answer. The caller owns nc and its
+// deadline.
+func RoundTrip(nc net.Conn, req kmsg.Request, clientID string) (kmsg.Response, error) {
+	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID))
 	if _, err := nc.Write(f.AppendRequest(nil, req, 1)); err != nil {
 		return nil, err
 	}
@@ -47,14 +55,15 @@ func AdminErr(addr string, req kmsg.Request) (kmsg.Response, error) {
 	}
 	resp := req.ResponseKind()
 	resp.SetVersion(req.GetVersion())
-	body = body[4:] // correlation ID
+	r := kbin.Reader{Src: body}
+	r.Int32() // correlation ID
 	if resp.IsFlexible() && req.Key() != int16(kmsg.ApiVersions) {
-		if len(body) == 0 || body[0] != 0 {
-			return nil, fmt.Errorf("unexpected tagged fields in the response header")
-		}
-		body = body[1:]
+		kmsg.SkipTags(&r)
 	}
-	if err := resp.ReadFrom(body); err != nil {
+	if !r.Ok() {
+		return nil, fmt.Errorf("kafkatest: a response of %d bytes, shorter than its header", len(body))
+	}
+	if err := resp.ReadFrom(r.Src); err != nil {
 		return nil, err
 	}
 	return resp, nil
