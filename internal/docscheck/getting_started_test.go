@@ -355,30 +355,32 @@ func exampleCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), testTimeout)
 }
 
-func Example_produce() {
+// withEmbedded runs the page's steps in order against a fresh embedded cluster, printing
+// any step's error.
+func withEmbedded(steps ...func(ctx context.Context, seeds []string) error) {
 	seeds, stop := embedded()
 	defer stop()
 	ctx, cancel := exampleCtx()
 	defer cancel()
-	if err := produce(ctx, seeds); err != nil {
-		fmt.Println(err)
+	for _, step := range steps {
+		if err := step(ctx, seeds); err != nil {
+			fmt.Println(err)
+		}
 	}
+}
+
+// consumeAll reads back the 1001 records produce writes.
+func consumeAll(ctx context.Context, seeds []string) error { return consume(ctx, seeds, 1001) }
+
+func Example_produce() {
+	withEmbedded(produce)
 	// Output:
 	// first record: partition 0 offset 0
 	// failed: 0
 }
 
 func Example_consume() {
-	seeds, stop := embedded()
-	defer stop()
-	ctx, cancel := exampleCtx()
-	defer cancel()
-	if err := produce(ctx, seeds); err != nil {
-		fmt.Println(err)
-	}
-	if err := consume(ctx, seeds, 1001); err != nil {
-		fmt.Println(err)
-	}
+	withEmbedded(produce, consumeAll)
 	// Output:
 	// first record: partition 0 offset 0
 	// failed: 0
@@ -387,41 +389,20 @@ func Example_consume() {
 }
 
 func Example_shareOneClient() {
-	seeds, stop := embedded()
-	defer stop()
-	ctx, cancel := exampleCtx()
-	defer cancel()
-	if err := shareOneClient(ctx, seeds); err != nil {
-		fmt.Println(err)
-	}
+	withEmbedded(shareOneClient)
 	// Output:
 	// read back: hello again
 }
 
 func Example_producerStage() {
-	seeds, stop := embedded()
-	defer stop()
-	ctx, cancel := exampleCtx()
-	defer cancel()
-	if err := produceThroughStage(ctx, seeds); err != nil {
-		fmt.Println(err)
-	}
+	withEmbedded(produceThroughStage)
 	// Output:
 	// with a key: <nil>
 	// without a key, not written: true
 }
 
 func Example_consumerStage() {
-	seeds, stop := embedded()
-	defer stop()
-	ctx, cancel := exampleCtx()
-	defer cancel()
-	if err := produce(ctx, seeds); err != nil {
-		fmt.Println(err)
-	}
-	if err := consumeThroughStage(ctx, seeds, 1001); err != nil {
-		fmt.Println(err)
-	}
+	withEmbedded(produce, func(ctx context.Context, seeds []string) error { return consumeThroughStage(ctx, seeds, 1001) })
 	// Output:
 	// first record: partition 0 offset 0
 	// failed: 0
