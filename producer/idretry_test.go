@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/troupe-go/troupe"
@@ -23,43 +22,34 @@ import (
 // from ever getting there (found by property_test's deterministic suite). Without the
 // backoff this test never ends.
 func TestProducerIDRequestsBackOff(t *testing.T) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		synctest.Test(t, func(t *testing.T) {
-			vn := &kfake.VirtualNetwork{}
-			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(9092), kfake.ListenFn(vn.Listen), kfake.SeedTopics(1, "t"))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer c.Close()
-			c.ControlKey(int16(kmsg.InitProducerID), func(kmsg.Request) (kmsg.Response, error, bool) {
-				c.KeepControl()
-				return nil, errors.New("no producer IDs today"), true // close the connection
-			})
-			p, err := producer.New(producer.Config{
-				Seeds:           c.ListenAddrs(),
-				DeliveryTimeout: 2 * time.Second,
-				Cluster: cluster.Config{Broker: broker.Config{
-					Dial:    vn.DialContext,
-					Breaker: supervisor.BreakerConfig{Errors: 3, Timeout: time.Second},
-				}},
-			})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer p.Close(context.Background())
-			err = p.ProduceSync(context.Background(), &troupe.Record{Topic: "t", Value: []byte("x")})
-			if !errors.Is(err, producer.ErrDeliveryTimeout) || !errors.Is(err, troupe.ErrNotWritten) {
-				t.Errorf("a record without a producer ID: %v", err)
-			}
+	syncTestWithin(t, 20*time.Second, "the bubble's clock could not reach the delivery timeout", func(t *testing.T) {
+		vn := &kfake.VirtualNetwork{}
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(9092), kfake.ListenFn(vn.Listen), kfake.SeedTopics(1, "t"))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		c.ControlKey(int16(kmsg.InitProducerID), func(kmsg.Request) (kmsg.Response, error, bool) {
+			c.KeepControl()
+			return nil, errors.New("no producer IDs today"), true // close the connection
 		})
-	}()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the producer's goroutines never all blocked: the bubble's clock could not reach the delivery timeout (a busy loop)")
-	}
+		p, err := producer.New(producer.Config{
+			Seeds:           c.ListenAddrs(),
+			DeliveryTimeout: 2 * time.Second,
+			Cluster: cluster.Config{Broker: broker.Config{
+				Dial:    vn.DialContext,
+				Breaker: supervisor.BreakerConfig{Errors: 3, Timeout: time.Second},
+			}},
+		})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer p.Close(context.Background())
+		err = p.ProduceSync(context.Background(), &troupe.Record{Topic: "t", Value: []byte("x")})
+		if !errors.Is(err, producer.ErrDeliveryTimeout) || !errors.Is(err, troupe.ErrNotWritten) {
+			t.Errorf("a record without a producer ID: %v", err)
+		}
+	})
 }

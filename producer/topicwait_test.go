@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/troupe-go/troupe"
@@ -19,38 +18,29 @@ import (
 // testing/synctest kept the bubble's clock from ever reaching that deadline (found by
 // property_test's deterministic suite). Without the backoff this test never ends.
 func TestUnknownTopicWaitBacksOffWhenRefreshesFailAtOnce(t *testing.T) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		synctest.Test(t, func(t *testing.T) {
-			c, err := cluster.Open(context.Background(), cluster.Config{Seeds: []string{"localhost:1"}})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if err := c.Close(context.Background()); err != nil {
-				t.Error(err)
-				return
-			}
-			p, err := producer.New(producer.Config{Client: c, UnknownTopicWait: time.Second})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer p.Close(context.Background())
-			start := time.Now()
-			err = p.ProduceSync(context.Background(), &troupe.Record{Topic: "t", Value: []byte("x")})
-			if !errors.Is(err, producer.ErrUnknownTopic) || !errors.Is(err, troupe.ErrNotWritten) {
-				t.Errorf("a record for a topic metadata cannot describe: %v", err)
-			}
-			if waited := time.Since(start); waited < time.Second {
-				t.Errorf("failed after %v, before UnknownTopicWait", waited)
-			}
-		})
-	}()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the producer's goroutines never all blocked: the bubble's clock could not reach UnknownTopicWait (a busy loop)")
-	}
+	syncTestWithin(t, 20*time.Second, "the bubble's clock could not reach UnknownTopicWait", func(t *testing.T) {
+		c, err := cluster.Open(context.Background(), cluster.Config{Seeds: []string{"localhost:1"}})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if err := c.Close(context.Background()); err != nil {
+			t.Error(err)
+			return
+		}
+		p, err := producer.New(producer.Config{Client: c, UnknownTopicWait: time.Second})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer p.Close(context.Background())
+		start := time.Now()
+		err = p.ProduceSync(context.Background(), &troupe.Record{Topic: "t", Value: []byte("x")})
+		if !errors.Is(err, producer.ErrUnknownTopic) || !errors.Is(err, troupe.ErrNotWritten) {
+			t.Errorf("a record for a topic metadata cannot describe: %v", err)
+		}
+		if waited := time.Since(start); waited < time.Second {
+			t.Errorf("failed after %v, before UnknownTopicWait", waited)
+		}
+	})
 }
