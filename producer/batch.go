@@ -14,12 +14,12 @@ import (
 // Produce hands it to the first stage); after that records travel in slices and batches.
 // Custom stages see Pendings: they read the record and hand the Pending on (Next).
 type Pending struct {
-	rec      *troupe.Record
-	topic    string // rec.Topic, read while the caller's record is still in cache
-	cb       func(*troupe.Record, error)
-	size     int32 // budget bytes taken for it
-	gen      uint32
-	deadline int64 // delivery deadline, unix nanoseconds
+	rec   *troupe.Record
+	topic string // rec.Topic, read while the caller's record is still in cache
+	cb    func(*troupe.Record, error)
+	size  int32 // budget bytes taken for it
+	gen   uint32
+	taken int64 // when the producer took it in (unix ns): its deadline counts from here
 }
 
 // Record is the record this Pending carries. A stage may modify it (it is the caller's

@@ -3,59 +3,78 @@ package producer
 import (
 	"time"
 
+	"github.com/troupe-go/troupe"
+
 	"github.com/troupe-go/troupe/wire/record"
 )
 
 // batcher accumulates one partition's records into its open batch and decides when the
 // batch is sealed: before a record that would take it past maxBytes, when it holds
 // maxRecords, or once linger has passed since its first record (at once while a flush is
-// under way). It encodes records as they arrive, into a buffer that becomes the sealed
-// batch. It is plain deterministic code; the partition producer gives it the time.
+// under way). It is plain deterministic code; the partition producer gives it the time.
+//
+// Records are sized as they arrive and encoded when their batch is sealed, so that the
+// batch's storage is taken once, of exactly the size it needs, from a pool shared by
+// every partition (batchBuffers), instead of growing while it fills and being kept for a
+// partition's next batches of unknown size.
 type batcher struct {
 	maxBytes   int
 	maxRecords int
 	linger     time.Duration
+	timeout    time.Duration // DeliveryTimeout: a record's deadline is its intake time plus this
 
-	b     *record.Builder
-	recs  []Pending
-	since time.Time // when the open batch got its first record
-	free  [][]byte  // storage of acknowledged batches, for the next ones
-	last  int       // records and bytes of the last sealed batch: the next is sized for
-	lastN int       // as much, so its storage does not grow by doubling
+	comp    *record.Compressor // nil: no compression
+	b       *record.Builder
+	recs    []Pending
+	encoded int       // bytes of the open batch's records, encoded (uncompressed)
+	firstTS int64     // the open batch's first timestamp (Unix ms), which the others' count from
+	since   time.Time // when the open batch got its first record
+	// wantN is the record count of the largest batches of late (a high-water mark that
+	// decays by an eighth per batch): a new batch's record slice gets room for as many.
+	wantN int
 }
 
-func newBatcher(c *record.Compressor, maxBytes, maxRecords int, linger time.Duration) *batcher {
-	return &batcher{maxBytes: maxBytes, maxRecords: maxRecords, linger: linger, b: record.NewBuilder(c)}
+func newBatcher(c *record.Compressor, maxBytes, maxRecords int, linger, timeout time.Duration) *batcher {
+	return &batcher{maxBytes: maxBytes, maxRecords: maxRecords, linger: linger, timeout: timeout, comp: c, b: record.NewBuilder(c)}
 }
+
+// bound returns an upper bound on the sealed size of the open batch: exact uncompressed,
+// and for compressed batches as if the records did not compress.
+func (bt *batcher) bound() int { return bt.b.SizeFor(bt.encoded) }
 
 // fits reports whether p can join the open batch without taking it past maxBytes. An
 // empty batch takes any record (records larger than a batch were refused at Produce).
 func (bt *batcher) fits(p *Pending) bool {
-	// p.size bounds the record's encoding but for its framing (length, attributes, two
-	// deltas: at most 21 bytes of varints); compressed batches are sized as if the
-	// records did not compress.
-	return len(bt.recs) == 0 || bt.b.Size()+int(p.size)+21 <= bt.maxBytes
+	if len(bt.recs) == 0 {
+		return true
+	}
+	n := record.EncodedLen(stamped(p), int32(len(bt.recs)), bt.firstTS)
+	return bt.b.SizeFor(bt.encoded+n) <= bt.maxBytes
 }
 
-// add appends p to the open batch, giving the record the time now if it has none (a
-// zero timestamp on produce means "now").
+// stamped returns p's record after giving it the time the producer took it in if it has
+// no timestamp (a zero timestamp on produce means "now").
+func stamped(p *Pending) *troupe.Record {
+	if p.rec.Timestamp.IsZero() {
+		p.rec.Timestamp = time.Unix(0, p.taken)
+	}
+	return p.rec
+}
+
+// add appends p to the open batch.
 func (bt *batcher) add(p Pending, now time.Time) {
+	r := stamped(&p)
 	if len(bt.recs) == 0 {
 		bt.since = now
-		var buf []byte
-		if n := len(bt.free); n > 0 {
-			buf, bt.free = bt.free[n-1], bt.free[:n-1]
-		}
-		if cap(buf) < bt.last {
-			buf = make([]byte, 0, min(bt.last+bt.last/4, bt.maxBytes+1024))
-		}
-		bt.b.Reset(buf)
-		bt.recs = getPendings(bt.lastN + bt.lastN/4)
+		bt.recs = getPendings(bt.wantN)
+		bt.firstTS = record.TimestampMillis(r)
 	}
-	if p.rec.Timestamp.IsZero() {
-		p.rec.Timestamp = now
+	if len(bt.recs) == cap(bt.recs) { // grow through the pool, which takes the old slice back
+		recs := append(getPendings(2*len(bt.recs)), bt.recs...)
+		putPendings(bt.recs)
+		bt.recs = recs
 	}
-	bt.b.Append(p.rec)
+	bt.encoded += record.EncodedLen(r, int32(len(bt.recs)), bt.firstTS)
 	bt.recs = append(bt.recs, p)
 }
 
@@ -81,20 +100,26 @@ func (bt *batcher) ready(now time.Time, flushing bool) bool {
 	return flushing || bt.full() || !now.Before(bt.since.Add(bt.linger))
 }
 
-// take ends the open batch: it returns its records and a batch to seal them into. The
-// caller stamps the batch (sequencer.seal) and then calls seal.
+// take ends the open batch: it encodes its records, into storage of the size they need,
+// and returns a batch to seal them into. The caller stamps the batch (sequencer.seal) and
+// then calls seal.
 func (bt *batcher) take() *batch {
 	b := &batch{recs: bt.recs, count: int32(len(bt.recs)), sealedAt: bt.since}
-	bt.last, bt.lastN = bt.b.Size(), len(bt.recs)
-	b.deadline = b.recs[0].deadline
+	bt.b.Reset(getBatchBuffer(bt.bound()))
 	for i := range b.recs {
-		b.deadline = min(b.deadline, b.recs[i].deadline)
+		bt.b.Append(b.recs[i].rec)
 	}
-	bt.recs = nil
+	bt.wantN = max(len(bt.recs), bt.wantN-bt.wantN/8)
+	taken := b.recs[0].taken
+	for i := range b.recs {
+		taken = min(taken, b.recs[i].taken)
+	}
+	b.deadline = taken + int64(bt.timeout)
+	bt.recs, bt.encoded = nil, 0
 	return b
 }
 
-// seal encodes the batch header with b's stamp.
+// seal finishes the batch take encoded, with b's stamp in its header.
 func (bt *batcher) seal(b *batch) error {
 	raw, err := bt.b.Seal(b.stamp)
 	if err != nil {
@@ -105,21 +130,13 @@ func (bt *batcher) seal(b *batch) error {
 	return nil
 }
 
-// recycle keeps the storage of an acknowledged batch for a later one (as many as can be
-// in flight, so an idle partition holds little memory).
-func (bt *batcher) recycle(raw []byte) {
-	if len(bt.free) < 3 && cap(raw) > 0 {
-		bt.free = append(bt.free, raw[:0])
-	}
-}
-
-// encodeAlone builds a batch of the single record p, for splitting a batch the broker
-// refused as too large.
-func encodeAlone(c *record.Compressor, p Pending) (*batch, error) {
-	bld := record.NewBuilder(c)
+// alone builds a batch of the single record p, for splitting a batch the broker refused
+// as too large.
+func (bt *batcher) alone(p Pending) (*batch, error) {
+	bld := record.NewBuilder(bt.comp)
 	bld.Reset(nil)
 	bld.Append(p.rec)
-	b := &batch{recs: []Pending{p}, count: 1, deadline: p.deadline}
+	b := &batch{recs: []Pending{p}, count: 1, deadline: p.taken + int64(bt.timeout)}
 	raw, err := bld.Seal(record.NoProducer())
 	b.raw = raw
 	b.restamped = true

@@ -72,15 +72,16 @@ func (d *dispatcher) Run(ctx context.Context, in *actor.Inbox[Pending]) error {
 	}
 }
 
-// stamp sets the delivery deadline of records taken into the pipeline from one reading of
-// the clock. Custom stages may have changed a record's topic: after them, the topic is
-// read again from the record.
+// stamp sets the intake time of records taken into the pipeline (their delivery
+// deadline counts from it, and it is the timestamp of those without one) from one
+// reading of the clock. Custom stages may have changed a record's topic: after them, the
+// topic is read again from the record.
 func (d *dispatcher) stamp(batch []Pending) {
-	deadline := time.Now().Add(d.p.cfg.DeliveryTimeout).UnixNano()
+	now := time.Now().UnixNano()
 	stages := len(d.p.cfg.Stages) > 0
 	for i := range batch {
-		if batch[i].deadline == 0 {
-			batch[i].deadline = deadline
+		if batch[i].taken == 0 {
+			batch[i].taken = now
 		}
 		if stages {
 			batch[i].topic = batch[i].rec.Topic
@@ -104,7 +105,7 @@ func (d *dispatcher) dispatch(batch []Pending) []Pending {
 		d.unsent = append(d.unsent[:0], batch)
 		d.send(topic, batch)
 		d.unsent = d.unsent[:0]
-		return getPendings(len(batch)) // the topic producer owns the batch now
+		return getPendings(dispatchMax) // the topic producer owns the batch now; the next bite fits
 	}
 	groups := make(map[string][]Pending)
 	var order []string

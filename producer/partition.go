@@ -88,7 +88,7 @@ func newPartition(p *Producer, topic string, id int32) *partition {
 		topic: topic,
 		id:    id,
 		seq:   newSequencer(p.cfg.idempotent(), 5),
-		bt:    newBatcher(p.compressor, p.cfg.MaxBatchBytes, p.cfg.MaxBatchRecords, p.cfg.Linger),
+		bt:    newBatcher(p.compressor, p.cfg.MaxBatchBytes, p.cfg.MaxBatchRecords, p.cfg.Linger, p.cfg.DeliveryTimeout),
 	}
 }
 
@@ -147,7 +147,7 @@ func (pp *partition) handle(m *partMsg, now time.Time) {
 	case m.flush:
 		pp.flushing = true
 	case m.spent != nil:
-		pp.flushing = pp.flushing || len(pp.bt.recs) >= m.spent.records || int64(pp.bt.b.Size()) >= m.spent.bytes
+		pp.flushing = pp.flushing || len(pp.bt.recs) >= m.spent.records || int64(pp.bt.bound()) >= m.spent.bytes
 	case m.reset:
 		pp.seq.reset()
 		pp.needRoute = true
@@ -415,7 +415,7 @@ func (pp *partition) sequenceLost(b *batch, o outcome) outcome {
 func (pp *partition) split(b *batch) {
 	parts := make([]*batch, 0, len(b.recs))
 	for _, p := range b.recs {
-		part, err := encodeAlone(pp.p.compressor, p)
+		part, err := pp.bt.alone(p)
 		part.part = pp
 		part.Acquire(pp.in.Owner())
 		if err != nil {
@@ -521,7 +521,7 @@ func (pp *partition) report(b *batch, err error) {
 		return
 	}
 	if err == nil {
-		pp.bt.recycle(b.raw)
+		putBatchBuffer(b.raw)
 	}
 	b.raw = nil
 	b.Release(pp.in.Owner())

@@ -90,6 +90,12 @@ func (b *Builder) Size() int {
 	return headerSize + compressBound(b.codec, b.recordsLen())
 }
 
+// SizeFor returns an upper bound on the size of a sealed batch whose records take n bytes
+// encoded: what Size would return once they were appended.
+func (b *Builder) SizeFor(n int) int {
+	return headerSize + compressBound(b.codec, n)
+}
+
 // SizeWith returns what Size would return after Append(r), without appending r. A caller
 // that must keep batches under a limit seals the current batch first when SizeWith exceeds
 // the limit and the batch is not empty.
@@ -128,7 +134,9 @@ func (b *Builder) Append(r *troupe.Record) {
 	// Make room once, then write in place: cheaper than an append per field.
 	w := b.records
 	if need := 5 + body; cap(w)-len(w) < need {
-		w = slices.Grow(w, need)
+		// At least double: growing a large batch by append's quarter at a time would
+		// copy it several times over.
+		w = slices.Grow(w, max(need, cap(w)))
 	}
 	p := len(w)
 	w = w[:cap(w)]
@@ -199,13 +207,31 @@ func (b *Builder) Seal(p Producer) ([]byte, error) {
 	return batch, nil
 }
 
+// TimestampMillis returns r's timestamp as a batch encodes it: Unix milliseconds, or -1
+// ("no timestamp") for the zero time.
+func TimestampMillis(r *troupe.Record) int64 {
+	if r.Timestamp.IsZero() {
+		return -1
+	}
+	return r.Timestamp.UnixMilli()
+}
+
+// EncodedLen returns the bytes r takes encoded in a batch as its record number
+// offsetDelta, in a batch whose first record has timestamp firstTS (as TimestampMillis
+// gives it): what Append(r) adds to the records of an uncompressed batch.
+func EncodedLen(r *troupe.Record, offsetDelta int32, firstTS int64) int {
+	var tsDelta int64
+	if offsetDelta > 0 {
+		tsDelta = TimestampMillis(r) - firstTS
+	}
+	body := recordBodyLen(r, offsetDelta, tsDelta)
+	return varintLen(int32(min(body, math.MaxInt32))) + body
+}
+
 // timestampDelta returns r's timestamp in milliseconds (-1 for the zero time) and its
 // delta from the batch's first timestamp (0 for the first record).
 func (b *Builder) timestampDelta(r *troupe.Record) (delta, ts int64) {
-	ts = -1
-	if !r.Timestamp.IsZero() {
-		ts = r.Timestamp.UnixMilli()
-	}
+	ts = TimestampMillis(r)
 	if b.n == 0 {
 		return 0, ts
 	}

@@ -46,6 +46,29 @@ func TestSizeBoundsSealedBatch(t *testing.T) {
 	})
 }
 
+// TestEncodedLenIsWhatAppendAdds: a producer sizes records with EncodedLen and
+// TimestampMillis before it encodes them, and takes storage of that size; the two must
+// agree with Append to the byte, for any keys, values, headers and timestamps (zero,
+// before the first record's, far after it).
+func TestEncodedLenIsWhatAppendAdds(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		recs := genRecords(t)
+		b := NewBuilder(nil)
+		sum, firstTS := b.Size(), int64(0)
+		for i := range recs {
+			r := &recs[i]
+			if i == 0 {
+				firstTS = TimestampMillis(r)
+			}
+			sum += EncodedLen(r, int32(i), firstTS)
+			b.Append(r)
+			if b.Size() != sum {
+				t.Fatalf("record %d: Size %d after Append, EncodedLen summed to %d", i, b.Size(), sum)
+			}
+		}
+	})
+}
+
 func TestCompressorLevels(t *testing.T) {
 	ok := []Compression{
 		{None, 0}, {Gzip, 0}, {Gzip, 1}, {Gzip, 9}, {Snappy, 0}, {Snappy, 1},
