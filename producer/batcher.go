@@ -42,16 +42,6 @@ func newBatcher(c *record.Compressor, maxBytes, maxRecords int, linger, timeout 
 // and for compressed batches as if the records did not compress.
 func (bt *batcher) bound() int { return bt.b.SizeFor(bt.encoded) }
 
-// fits reports whether p can join the open batch without taking it past maxBytes. An
-// empty batch takes any record (records larger than a batch were refused at Produce).
-func (bt *batcher) fits(p *Pending) bool {
-	if len(bt.recs) == 0 {
-		return true
-	}
-	n := record.EncodedLen(stamped(p), int32(len(bt.recs)), bt.firstTS)
-	return bt.b.SizeFor(bt.encoded+n) <= bt.maxBytes
-}
-
 // stamped returns p's record after giving it the time the producer took it in if it has
 // no timestamp (a zero timestamp on produce means "now").
 func stamped(p *Pending) *troupe.Record {
@@ -61,21 +51,28 @@ func stamped(p *Pending) *troupe.Record {
 	return p.rec
 }
 
-// add appends p to the open batch.
-func (bt *batcher) add(p Pending, now time.Time) {
+// offer adds p to the open batch, opening one if there is none, unless p would take it
+// past maxBytes; it reports whether p was added. An empty batch takes any record (records
+// larger than a batch were refused at Produce).
+func (bt *batcher) offer(p Pending, now time.Time) bool {
 	r := stamped(&p)
 	if len(bt.recs) == 0 {
 		bt.since = now
 		bt.recs = getPendings(bt.wantN)
 		bt.firstTS = record.TimestampMillis(r)
 	}
+	n := record.EncodedLen(r, int32(len(bt.recs)), bt.firstTS)
+	if len(bt.recs) > 0 && bt.b.SizeFor(bt.encoded+n) > bt.maxBytes {
+		return false
+	}
 	if len(bt.recs) == cap(bt.recs) { // grow through the pool, which takes the old slice back
 		recs := append(getPendings(2*len(bt.recs)), bt.recs...)
 		putPendings(bt.recs)
 		bt.recs = recs
 	}
-	bt.encoded += record.EncodedLen(r, int32(len(bt.recs)), bt.firstTS)
 	bt.recs = append(bt.recs, p)
+	bt.encoded += n
+	return true
 }
 
 // full reports whether the open batch has reached maxRecords.

@@ -161,10 +161,10 @@ func (pp *partition) accept(recs []Pending, now time.Time) {
 		pp.seal()
 	}
 	for i := range recs {
-		if !pp.bt.fits(&recs[i]) {
+		if !pp.bt.offer(recs[i], now) { // it would not fit: it opens the next batch
 			pp.seal()
+			pp.bt.offer(recs[i], now)
 		}
-		pp.bt.add(recs[i], now)
 		if pp.bt.full() {
 			pp.seal()
 		}
