@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe"
-
 	"github.com/troupe-go/troupe/wire/record"
 )
 
@@ -13,10 +12,10 @@ import (
 // maxRecords, or once linger has passed since its first record (at once while a flush is
 // under way). It is plain deterministic code; the partition producer gives it the time.
 //
-// Records are sized as they arrive and encoded when their batch is sealed, so that the
-// batch's storage is taken once, of exactly the size it needs, from a pool shared by
-// every partition (batchBuffers), instead of growing while it fills and being kept for a
-// partition's next batches of unknown size.
+// Records are sized exactly as they arrive and encoded when their batch is sealed, so that
+// the batch's storage is taken once, from a pool shared by every partition (batchBuffers),
+// in the smallest size class that holds it, instead of growing while it fills and being
+// kept for the partition's next batches, whose size nobody knows yet.
 type batcher struct {
 	maxBytes   int
 	maxRecords int
@@ -97,7 +96,7 @@ func (bt *batcher) ready(now time.Time, flushing bool) bool {
 	return flushing || bt.full() || !now.Before(bt.since.Add(bt.linger))
 }
 
-// take ends the open batch: it encodes its records, into storage of the size they need,
+// take ends the open batch: it encodes its records, into pooled storage that holds them,
 // and returns a batch to seal them into. The caller stamps the batch (sequencer.seal) and
 // then calls seal.
 func (bt *batcher) take() *batch {
