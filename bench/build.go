@@ -37,6 +37,24 @@ func buildRunners(dir, rev string) (string, error) {
 	return built, cmd.Run()
 }
 
+// buildBase builds the troupe runner from git revision rev into dir as baseBinary, for
+// an A/B comparison with the troupe runner buildRunners built, and returns its commit.
+func buildBase(dir, rev string) (string, error) {
+	base := filepath.Join(dir, "base")
+	commit, err := exportRevision(rev, filepath.Join(base, "troupe-src"))
+	if err != nil {
+		return "", err
+	}
+	modfile, err := modfileReplacing(base, filepath.Join(base, "troupe-src"))
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("go", "build", "-modfile", modfile, "-o", filepath.Join(dir, baseBinary), "./cmd/troupe")
+	cmd.Stdout = os.Stderr
+	cmd.Stderr = os.Stderr
+	return "commit " + commit, cmd.Run()
+}
+
 // exportRevision extracts the tree of rev into dir and returns its short commit hash.
 func exportRevision(rev, dir string) (string, error) {
 	out, err := exec.Command("git", "-C", "..", "rev-parse", "--short", rev+"^{commit}").Output()

@@ -16,6 +16,7 @@ type machine struct {
 	goVersion string
 	os        string
 	troupe    string // what the troupe runner was built from
+	base      string // what the troupe@base runner was built from (-base), if any
 	loadStart string // /proc/loadavg before and after the runs
 	loadEnd   string
 }

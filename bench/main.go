@@ -8,6 +8,7 @@
 //	go run . -quick                    # a sanity run: 100k records, 1 run, docs left alone
 //	go run . -runs 5 -cpuprofile prof  # more runs; CPU profiles of every client run
 //	go run . -rev HEAD                 # troupe as committed, not the working tree
+//	go run . -base HEAD -clients troupe,kgo -docs ''   # A/B: the working tree against HEAD
 //
 // Every client runs in a process of its own (bench/cmd/<client>), so that its CPU time
 // (user+sys) and peak RSS can be read from the process's rusage; the broker
@@ -62,6 +63,7 @@ type options struct {
 	cpuprofile string
 	memprofile string
 	rev        string
+	base       string // also run troupe built from this revision, as client baseClient
 	timeout    time.Duration
 	verbose    bool
 	args       string // the command line's arguments, for the report
@@ -92,6 +94,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of every client run's timed phase into `dir`")
 	flag.StringVar(&o.memprofile, "memprofile", "", "write a heap profile at the end of every client run's timed phase into `dir`")
 	flag.StringVar(&o.rev, "rev", "", "build troupe from this git `revision` (e.g. HEAD) instead of the working tree")
+	flag.StringVar(&o.base, "base", "", "also run troupe built from this git `revision`, as client "+baseClient+", in the same invocation (an A/B comparison); docs are not written unless -docs is given")
 	flag.DurationVar(&o.timeout, "timeout", 3*time.Minute, "longest a client run may take before it is killed (with a goroutine dump)")
 	flag.BoolVar(&o.verbose, "v", false, "copy the runners' and the broker's stderr to ours")
 	flag.Parse()
@@ -107,6 +110,13 @@ func parseFlags() (options, error) {
 		if !set["runs"] {
 			o.runs = 1
 		}
+		if !set["docs"] {
+			o.docs = ""
+		}
+	}
+	if o.base != "" {
+		clients = append(clients, struct{ name, bin string }{baseClient, baseBinary})
+		names += "," + baseClient
 		if !set["docs"] {
 			o.docs = ""
 		}
@@ -137,6 +147,12 @@ func parseFlags() (options, error) {
 	}
 	return o, nil
 }
+
+// baseClient and baseBinary name troupe built from -base's revision.
+const (
+	baseClient = "troupe@base"
+	baseBinary = "troupe-base"
+)
 
 // binary is the runner binary of the named client, or "" if there is none.
 func binary(client string) string {
@@ -170,7 +186,16 @@ func run(o options) error {
 	if env.troupe, err = buildRunners(bins, o.rev); err != nil {
 		return err
 	}
-	log.Printf("%s; troupe from %s; %d records per run, %d runs per client and mode", env.summary(), env.troupe, o.records, o.runs)
+	if o.base != "" {
+		if env.base, err = buildBase(bins, o.base); err != nil {
+			return err
+		}
+	}
+	from := env.troupe
+	if env.base != "" {
+		from += ", " + baseClient + " from " + env.base
+	}
+	log.Printf("%s; troupe from %s; %d records per run, %d runs per client and mode", env.summary(), from, o.records, o.runs)
 
 	rep := &report{opts: o, env: env, started: time.Now()}
 	for _, s := range o.scenarios {

@@ -105,8 +105,11 @@ func (r *report) versions() string {
 	var parts []string
 	for _, c := range r.opts.clients {
 		v := seen[c]
-		if c == "troupe" {
+		switch c {
+		case "troupe":
 			v = "built from " + r.env.troupe
+		case baseClient:
+			v = "built from " + r.env.base
 		}
 		parts = append(parts, fmt.Sprintf("%s %s", c, v))
 	}
