@@ -5,86 +5,82 @@ import (
 	"sync"
 )
 
-// pendingSlices recycles the []Pending slices that carry records between the actors (the
-// dispatcher's bites, the topic producer's per-partition shares, a batch's records) so
-// that moving records in batches allocates nothing in the steady state. The slices are
-// pooled by capacity class, a power of two from 2^minPendingClass to 2^maxPendingClass:
-// one pool for all sizes would hand a large request a small slice, which it would drop
-// for a new one, and a small request a large slice, which would then sit in a small use.
-// A slice put back must no longer be referenced by its giver; it is cleared before reuse
-// so that it holds no records alive.
-var pendingSlices [maxPendingClass + 1]sync.Pool
-
-const (
-	minPendingClass = 6  // 64 records
-	maxPendingClass = 20 // about a million records; larger slices are not pooled
-)
-
-// pendingClass returns the smallest class whose slices hold n records.
-func pendingClass(n int) int {
-	if n <= 1<<minPendingClass {
-		return minPendingClass
-	}
-	return bits.Len(uint(n - 1))
+// classPool recycles slices of T by capacity class: a power of two from 2^minClass to
+// 2^maxClass elements. One pool for all sizes would hand a large request a small slice,
+// which it would drop for a new one, and a small request a large slice, which would then
+// sit in a small use; with few classes, a slice of the right one is likely to be there
+// when asked for, at the price of up to twice the room needed. Slices outside the classes
+// are not pooled: smaller ones are cheap to make, larger ones rare.
+type classPool[T any] struct {
+	minClass, maxClass int
+	// strict serves from the pool only requests of at least the smallest class's size
+	// (smaller ones get a slice of their own size), and takes back only slices it made:
+	// another slice would go to the class below its capacity, and be up to four times the
+	// size asked for when handed out again. Otherwise small requests get a slice of the
+	// smallest class, and any slice is taken back.
+	strict bool
+	// clear zeroes a slice put back, so that pooled slices hold nothing alive.
+	clear bool
+	pools []sync.Pool // by class
 }
 
-// getPendings returns an empty slice with room for at least n records.
-func getPendings(n int) []Pending {
-	c := pendingClass(n)
-	if c > maxPendingClass {
-		return make([]Pending, 0, n)
+func newClassPool[T any](minClass, maxClass int, strict, clear bool) *classPool[T] {
+	return &classPool[T]{minClass: minClass, maxClass: maxClass, strict: strict, clear: clear, pools: make([]sync.Pool, maxClass+1)}
+}
+
+// get returns an empty slice with room for at least n elements.
+func (cp *classPool[T]) get(n int) []T {
+	c := bits.Len(uint(max(n, 1) - 1)) // the smallest class holding n
+	if c < cp.minClass {
+		if cp.strict {
+			return make([]T, 0, n)
+		}
+		c = cp.minClass
 	}
-	if s, ok := pendingSlices[c].Get().(*[]Pending); ok {
+	if c > cp.maxClass {
+		return make([]T, 0, n)
+	}
+	if s, ok := cp.pools[c].Get().(*[]T); ok {
 		return (*s)[:0]
 	}
-	return make([]Pending, 0, 1<<c)
+	return make([]T, 0, 1<<c)
 }
 
-// putPendings recycles s into the class its capacity fills (a slice grown by append
-// past its class's size goes to the class below the one it would need).
-func putPendings(s []Pending) {
+// put recycles s, which its giver must no longer use.
+func (cp *classPool[T]) put(s []T) {
 	c := bits.Len(uint(cap(s))) - 1 // 2^c <= cap(s)
-	if c < minPendingClass || c > maxPendingClass {
+	if c < cp.minClass || c > cp.maxClass || (cp.strict && cap(s) != 1<<c) {
 		return
 	}
-	clear(s)
+	if cp.clear {
+		clear(s)
+	}
 	s = s[:0]
-	pendingSlices[c].Put(&s)
+	cp.pools[c].Put(&s)
 }
+
+// pendingSlices recycles the []Pending slices that carry records between the actors (the
+// dispatcher's bites, the topic producer's per-partition shares, a batch's records) so
+// that moving records in batches allocates nothing in the steady state: from 64 records
+// to about a million. A slice grown by append is pooled too, in the class below its
+// capacity.
+var pendingSlices = newClassPool[Pending](6, 20, false, true)
+
+// getPendings returns an empty slice with room for at least n records.
+func getPendings(n int) []Pending { return pendingSlices.get(n) }
+
+// putPendings recycles s, clearing it so that it holds no records alive.
+func putPendings(s []Pending) { pendingSlices.put(s) }
 
 // batchBuffers recycles the storage of sealed batches once the broker has acknowledged
-// them, for batches sealed later by any partition. A batch's storage is taken when it
-// is sealed, at the size it needs, so the buffers are pooled by size class: a power of two
-// from 2^minBufferClass to 2^maxBufferClass bytes. Few classes make a buffer of the right
-// one likely to be there when asked for, at the price of up to twice the room needed.
-// Smaller batches are too cheap to pool, and larger ones too rare.
-var batchBuffers [maxBufferClass + 1]sync.Pool
-
-const (
-	minBufferClass = 12 // 4 KiB
-	maxBufferClass = 26 // 64 MiB
-)
+// them, for batches sealed later by any partition, from 4 KiB to 64 MiB. A batch's
+// storage is taken when it is sealed, in the smallest class that holds it; a buffer the
+// pool did not make (one a Builder grew, or a split batch's) is left to the garbage
+// collector.
+var batchBuffers = newClassPool[byte](12, 26, true, false)
 
 // getBatchBuffer returns an empty buffer with room for at least n bytes.
-func getBatchBuffer(n int) []byte {
-	c := bits.Len(uint(n - 1)) // 2^c >= n
-	if c < minBufferClass || c > maxBufferClass {
-		return make([]byte, 0, n)
-	}
-	if b, ok := batchBuffers[c].Get().(*[]byte); ok {
-		return (*b)[:0]
-	}
-	return make([]byte, 0, 1<<c)
-}
+func getBatchBuffer(n int) []byte { return batchBuffers.get(n) }
 
-// putBatchBuffer recycles b, which nothing may use any more, if getBatchBuffer made it:
-// a buffer of another size (one a Builder grew, or a split batch's) would be up to four
-// times the size asked for when handed out again.
-func putBatchBuffer(b []byte) {
-	c := bits.Len(uint(cap(b))) - 1 // 2^c <= cap(b)
-	if c < minBufferClass || c > maxBufferClass || cap(b) != 1<<c {
-		return
-	}
-	b = b[:0]
-	batchBuffers[c].Put(&b)
-}
+// putBatchBuffer recycles b, which nothing may use any more.
+func putBatchBuffer(b []byte) { batchBuffers.put(b) }
