@@ -99,8 +99,8 @@ func (c *conn) writeLoop(ctx context.Context) error {
 }
 
 // writeQueued writes every queued call: it encodes them into one buffer and writes it
-// with one system call, flushing early when the pipelining limit is reached and it must
-// wait for the reader to make room. A call that cannot be sent at all (its deadline has
+// with one system call, flushing early when the buffer reaches flushAt, and when the
+// pipelining limit is reached and it must wait for the reader to make room. A call that cannot be sent at all (its deadline has
 // passed, no common version, invalid for its version) fails here, not sent.
 func (c *conn) writeQueued(ctx context.Context) error {
 	now := time.Now()
@@ -140,7 +140,7 @@ func (c *conn) writeQueued(ctx context.Context) error {
 			return c.fail(-1, false, ErrProtocol, err)
 		}
 		c.unsent = append(c.unsent, unsent{call: call, start: start})
-		if len(c.wbuf) >= 1<<20 {
+		if len(c.wbuf) >= flushAt {
 			if err := c.flush(); err != nil {
 				return err
 			}
@@ -149,6 +149,12 @@ func (c *conn) writeQueued(ctx context.Context) error {
 	c.queued = nil
 	return c.flush()
 }
+
+// flushAt is how full the write buffer may get before it is written: small requests
+// queued together go out in one system call, while a large one (a produce request of
+// whole batches) goes out on its own, so the buffer holds about one request rather than
+// every request queued.
+const flushAt = 64 << 10
 
 // unsent is a call encoded into the write buffer and not yet written, with where its
 // frame starts in the buffer.
