@@ -33,8 +33,9 @@ func (v *APIVersionsRequest) Default() {
 	v.NodeID = -1
 }
 
-// appendTo appends v encoded at the given version.
-func (v *APIVersionsRequest) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *APIVersionsRequest) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 3
 	if version >= 3 {
 		dst = codec.AppendString(dst, v.ClientSoftwareName, flexible)
@@ -96,7 +97,12 @@ func (*APIVersionsRequest) isRequest() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *APIVersionsRequest) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *APIVersionsRequest) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -162,13 +168,14 @@ func (v *APIVersionsResponse) Default() {
 	v.FinalizedFeaturesEpoch = -1
 }
 
-// appendTo appends v encoded at the given version.
-func (v *APIVersionsResponse) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *APIVersionsResponse) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 3
 	dst = codec.AppendInt16(dst, v.ErrorCode)
 	dst = codec.AppendArrayLen(dst, len(v.APIKeys), flexible)
 	for i := range v.APIKeys {
-		dst = v.APIKeys[i].appendTo(dst, version)
+		dst = v.APIKeys[i].appendTo(dst, version, sp)
 	}
 	if version >= 1 {
 		dst = codec.AppendInt32(dst, v.ThrottleTimeMs)
@@ -200,7 +207,7 @@ func (v *APIVersionsResponse) appendTo(dst []byte, version int16) []byte {
 			dst, mark = codec.BeginSized(dst)
 			dst = codec.AppendArrayLen(dst, len(v.SupportedFeatures), flexible)
 			for i := range v.SupportedFeatures {
-				dst = v.SupportedFeatures[i].appendTo(dst, version)
+				dst = v.SupportedFeatures[i].appendTo(dst, version, nil)
 			}
 			dst = codec.EndSized(dst, mark)
 		}
@@ -219,7 +226,7 @@ func (v *APIVersionsResponse) appendTo(dst []byte, version int16) []byte {
 			dst, mark = codec.BeginSized(dst)
 			dst = codec.AppendArrayLen(dst, len(v.FinalizedFeatures), flexible)
 			for i := range v.FinalizedFeatures {
-				dst = v.FinalizedFeatures[i].appendTo(dst, version)
+				dst = v.FinalizedFeatures[i].appendTo(dst, version, nil)
 			}
 			dst = codec.EndSized(dst, mark)
 		}
@@ -349,7 +356,12 @@ func (*APIVersionsResponse) isResponse() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *APIVersionsResponse) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *APIVersionsResponse) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -408,8 +420,9 @@ func (v *APIVersionsResponseAPIVersion) isDefault() bool {
 		v.MaxVersion == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *APIVersionsResponseAPIVersion) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *APIVersionsResponseAPIVersion) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 3
 	dst = codec.AppendInt16(dst, v.APIKey)
 	dst = codec.AppendInt16(dst, v.MinVersion)
@@ -467,8 +480,9 @@ func (v *APIVersionsResponseSupportedFeatureKey) isDefault() bool {
 		v.MaxVersion == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *APIVersionsResponseSupportedFeatureKey) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *APIVersionsResponseSupportedFeatureKey) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 3
 	if version >= 3 {
 		dst = codec.AppendString(dst, v.Name, flexible)
@@ -547,8 +561,9 @@ func (v *APIVersionsResponseFinalizedFeatureKey) isDefault() bool {
 		v.MinVersionLevel == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *APIVersionsResponseFinalizedFeatureKey) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *APIVersionsResponseFinalizedFeatureKey) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 3
 	if version >= 3 {
 		dst = codec.AppendString(dst, v.Name, flexible)

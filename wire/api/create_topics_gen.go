@@ -31,12 +31,13 @@ func (v *CreateTopicsRequest) Default() {
 	v.TimeoutMs = 60000
 }
 
-// appendTo appends v encoded at the given version.
-func (v *CreateTopicsRequest) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *CreateTopicsRequest) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 5
 	dst = codec.AppendArrayLen(dst, len(v.Topics), flexible)
 	for i := range v.Topics {
-		dst = v.Topics[i].appendTo(dst, version)
+		dst = v.Topics[i].appendTo(dst, version, sp)
 	}
 	dst = codec.AppendInt32(dst, v.TimeoutMs)
 	dst = codec.AppendBool(dst, v.ValidateOnly)
@@ -85,7 +86,12 @@ func (*CreateTopicsRequest) isRequest() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *CreateTopicsRequest) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *CreateTopicsRequest) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -154,19 +160,20 @@ func (v *CreateTopicsRequestCreatableTopic) isDefault() bool {
 		len(v.Configs) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *CreateTopicsRequestCreatableTopic) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *CreateTopicsRequestCreatableTopic) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 5
 	dst = codec.AppendString(dst, v.Name, flexible)
 	dst = codec.AppendInt32(dst, v.NumPartitions)
 	dst = codec.AppendInt16(dst, v.ReplicationFactor)
 	dst = codec.AppendArrayLen(dst, len(v.Assignments), flexible)
 	for i := range v.Assignments {
-		dst = v.Assignments[i].appendTo(dst, version)
+		dst = v.Assignments[i].appendTo(dst, version, sp)
 	}
 	dst = codec.AppendArrayLen(dst, len(v.Configs), flexible)
 	for i := range v.Configs {
-		dst = v.Configs[i].appendTo(dst, version)
+		dst = v.Configs[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -244,8 +251,9 @@ func (v *CreateTopicsRequestCreatableReplicaAssignment) isDefault() bool {
 		len(v.BrokerIDs) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *CreateTopicsRequestCreatableReplicaAssignment) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *CreateTopicsRequestCreatableReplicaAssignment) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 5
 	dst = codec.AppendInt32(dst, v.PartitionIndex)
 	dst = codec.AppendArrayLen(dst, len(v.BrokerIDs), flexible)
@@ -308,8 +316,9 @@ func (v *CreateTopicsRequestCreatableTopicConfig) isDefault() bool {
 		(v.Value == nil || *v.Value == "")
 }
 
-// appendTo appends v encoded at the given version.
-func (v *CreateTopicsRequestCreatableTopicConfig) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *CreateTopicsRequestCreatableTopicConfig) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 5
 	dst = codec.AppendString(dst, v.Name, flexible)
 	dst = codec.AppendNullableString(dst, v.Value, flexible)
@@ -355,13 +364,14 @@ func (v *CreateTopicsResponse) Default() {
 	*v = CreateTopicsResponse{}
 }
 
-// appendTo appends v encoded at the given version.
-func (v *CreateTopicsResponse) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *CreateTopicsResponse) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 5
 	dst = codec.AppendInt32(dst, v.ThrottleTimeMs)
 	dst = codec.AppendArrayLen(dst, len(v.Topics), flexible)
 	for i := range v.Topics {
-		dst = v.Topics[i].appendTo(dst, version)
+		dst = v.Topics[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -407,7 +417,12 @@ func (*CreateTopicsResponse) isResponse() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *CreateTopicsResponse) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *CreateTopicsResponse) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -485,8 +500,9 @@ func (v *CreateTopicsResponseCreatableTopicResult) isDefault() bool {
 		len(v.Configs) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *CreateTopicsResponseCreatableTopicResult) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *CreateTopicsResponseCreatableTopicResult) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 5
 	dst = codec.AppendString(dst, v.Name, flexible)
 	if version == 7 {
@@ -506,7 +522,7 @@ func (v *CreateTopicsResponseCreatableTopicResult) appendTo(dst []byte, version 
 		} else {
 			dst = codec.AppendArrayLen(dst, len(v.Configs), flexible)
 			for i := range v.Configs {
-				dst = v.Configs[i].appendTo(dst, version)
+				dst = v.Configs[i].appendTo(dst, version, sp)
 			}
 		}
 	}
@@ -626,8 +642,9 @@ func (v *CreateTopicsResponseCreatableTopicConfigs) isDefault() bool {
 		!v.IsSensitive
 }
 
-// appendTo appends v encoded at the given version.
-func (v *CreateTopicsResponseCreatableTopicConfigs) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *CreateTopicsResponseCreatableTopicConfigs) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 5
 	if version >= 5 {
 		dst = codec.AppendString(dst, v.Name, flexible)

@@ -26,12 +26,13 @@ func (v *DeleteRecordsRequest) Default() {
 	*v = DeleteRecordsRequest{}
 }
 
-// appendTo appends v encoded at the given version.
-func (v *DeleteRecordsRequest) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *DeleteRecordsRequest) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version == 2
 	dst = codec.AppendArrayLen(dst, len(v.Topics), flexible)
 	for i := range v.Topics {
-		dst = v.Topics[i].appendTo(dst, version)
+		dst = v.Topics[i].appendTo(dst, version, sp)
 	}
 	dst = codec.AppendInt32(dst, v.TimeoutMs)
 	if flexible {
@@ -78,7 +79,12 @@ func (*DeleteRecordsRequest) isRequest() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *DeleteRecordsRequest) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *DeleteRecordsRequest) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -134,13 +140,14 @@ func (v *DeleteRecordsRequestTopic) isDefault() bool {
 		len(v.Partitions) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *DeleteRecordsRequestTopic) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *DeleteRecordsRequestTopic) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version == 2
 	dst = codec.AppendString(dst, v.Name, flexible)
 	dst = codec.AppendArrayLen(dst, len(v.Partitions), flexible)
 	for i := range v.Partitions {
-		dst = v.Partitions[i].appendTo(dst, version)
+		dst = v.Partitions[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -202,8 +209,9 @@ func (v *DeleteRecordsRequestPartition) isDefault() bool {
 		v.Offset == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *DeleteRecordsRequestPartition) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *DeleteRecordsRequestPartition) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version == 2
 	dst = codec.AppendInt32(dst, v.PartitionIndex)
 	dst = codec.AppendInt64(dst, v.Offset)
@@ -249,13 +257,14 @@ func (v *DeleteRecordsResponse) Default() {
 	*v = DeleteRecordsResponse{}
 }
 
-// appendTo appends v encoded at the given version.
-func (v *DeleteRecordsResponse) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *DeleteRecordsResponse) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version == 2
 	dst = codec.AppendInt32(dst, v.ThrottleTimeMs)
 	dst = codec.AppendArrayLen(dst, len(v.Topics), flexible)
 	for i := range v.Topics {
-		dst = v.Topics[i].appendTo(dst, version)
+		dst = v.Topics[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -301,7 +310,12 @@ func (*DeleteRecordsResponse) isResponse() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *DeleteRecordsResponse) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *DeleteRecordsResponse) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -357,13 +371,14 @@ func (v *DeleteRecordsResponseTopicResult) isDefault() bool {
 		len(v.Partitions) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *DeleteRecordsResponseTopicResult) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *DeleteRecordsResponseTopicResult) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version == 2
 	dst = codec.AppendString(dst, v.Name, flexible)
 	dst = codec.AppendArrayLen(dst, len(v.Partitions), flexible)
 	for i := range v.Partitions {
-		dst = v.Partitions[i].appendTo(dst, version)
+		dst = v.Partitions[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -429,8 +444,9 @@ func (v *DeleteRecordsResponsePartitionResult) isDefault() bool {
 		v.ErrorCode == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *DeleteRecordsResponsePartitionResult) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *DeleteRecordsResponsePartitionResult) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version == 2
 	dst = codec.AppendInt32(dst, v.PartitionIndex)
 	dst = codec.AppendInt64(dst, v.LowWatermark)

@@ -61,8 +61,9 @@ func (v *FetchRequest) Default() {
 	v.SessionEpoch = -1
 }
 
-// appendTo appends v encoded at the given version.
-func (v *FetchRequest) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *FetchRequest) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 12
 	if version <= 14 {
 		dst = codec.AppendInt32(dst, v.ReplicaID)
@@ -79,12 +80,12 @@ func (v *FetchRequest) appendTo(dst []byte, version int16) []byte {
 	}
 	dst = codec.AppendArrayLen(dst, len(v.Topics), flexible)
 	for i := range v.Topics {
-		dst = v.Topics[i].appendTo(dst, version)
+		dst = v.Topics[i].appendTo(dst, version, sp)
 	}
 	if version >= 7 {
 		dst = codec.AppendArrayLen(dst, len(v.ForgottenTopicsData), flexible)
 		for i := range v.ForgottenTopicsData {
-			dst = v.ForgottenTopicsData[i].appendTo(dst, version)
+			dst = v.ForgottenTopicsData[i].appendTo(dst, version, sp)
 		}
 	}
 	if version >= 11 {
@@ -115,7 +116,7 @@ func (v *FetchRequest) appendTo(dst []byte, version int16) []byte {
 			dst = codec.AppendUvarint(dst, 1)
 			var mark int
 			dst, mark = codec.BeginSized(dst)
-			dst = v.ReplicaState.appendTo(dst, version)
+			dst = v.ReplicaState.appendTo(dst, version, nil)
 			dst = codec.EndSized(dst, mark)
 		}
 		dst = v.UnknownTags.AppendRest(dst, i)
@@ -233,7 +234,12 @@ func (*FetchRequest) isRequest() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *FetchRequest) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *FetchRequest) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -292,8 +298,9 @@ func (v *FetchRequestReplicaState) isDefault() bool {
 		v.ReplicaEpoch == -1
 }
 
-// appendTo appends v encoded at the given version.
-func (v *FetchRequestReplicaState) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *FetchRequestReplicaState) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 12
 	if version >= 15 {
 		dst = codec.AppendInt32(dst, v.ReplicaID)
@@ -362,8 +369,9 @@ func (v *FetchRequestTopic) isDefault() bool {
 		len(v.Partitions) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *FetchRequestTopic) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *FetchRequestTopic) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 12
 	if version <= 12 {
 		dst = codec.AppendString(dst, v.Topic, flexible)
@@ -373,7 +381,7 @@ func (v *FetchRequestTopic) appendTo(dst []byte, version int16) []byte {
 	}
 	dst = codec.AppendArrayLen(dst, len(v.Partitions), flexible)
 	for i := range v.Partitions {
-		dst = v.Partitions[i].appendTo(dst, version)
+		dst = v.Partitions[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -467,8 +475,9 @@ func (v *FetchRequestPartition) isDefault() bool {
 		v.HighWatermark == 9223372036854775807
 }
 
-// appendTo appends v encoded at the given version.
-func (v *FetchRequestPartition) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *FetchRequestPartition) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 12
 	dst = codec.AppendInt32(dst, v.Partition)
 	if version >= 9 {
@@ -599,8 +608,9 @@ func (v *FetchRequestForgottenTopic) isDefault() bool {
 		len(v.Partitions) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *FetchRequestForgottenTopic) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *FetchRequestForgottenTopic) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 12
 	if version >= 7 && version <= 12 {
 		dst = codec.AppendString(dst, v.Topic, flexible)
@@ -681,8 +691,9 @@ func (v *FetchResponse) Default() {
 	*v = FetchResponse{}
 }
 
-// appendTo appends v encoded at the given version.
-func (v *FetchResponse) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *FetchResponse) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 12
 	dst = codec.AppendInt32(dst, v.ThrottleTimeMs)
 	if version >= 7 {
@@ -693,7 +704,7 @@ func (v *FetchResponse) appendTo(dst []byte, version int16) []byte {
 	}
 	dst = codec.AppendArrayLen(dst, len(v.Responses), flexible)
 	for i := range v.Responses {
-		dst = v.Responses[i].appendTo(dst, version)
+		dst = v.Responses[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		n := len(v.UnknownTags)
@@ -710,7 +721,7 @@ func (v *FetchResponse) appendTo(dst []byte, version int16) []byte {
 			dst, mark = codec.BeginSized(dst)
 			dst = codec.AppendArrayLen(dst, len(v.NodeEndpoints), flexible)
 			for i := range v.NodeEndpoints {
-				dst = v.NodeEndpoints[i].appendTo(dst, version)
+				dst = v.NodeEndpoints[i].appendTo(dst, version, nil)
 			}
 			dst = codec.EndSized(dst, mark)
 		}
@@ -800,7 +811,12 @@ func (*FetchResponse) isResponse() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *FetchResponse) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *FetchResponse) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -859,8 +875,9 @@ func (v *FetchResponseFetchableTopicResponse) isDefault() bool {
 		len(v.Partitions) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *FetchResponseFetchableTopicResponse) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *FetchResponseFetchableTopicResponse) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 12
 	if version <= 12 {
 		dst = codec.AppendString(dst, v.Topic, flexible)
@@ -870,7 +887,7 @@ func (v *FetchResponseFetchableTopicResponse) appendTo(dst []byte, version int16
 	}
 	dst = codec.AppendArrayLen(dst, len(v.Partitions), flexible)
 	for i := range v.Partitions {
-		dst = v.Partitions[i].appendTo(dst, version)
+		dst = v.Partitions[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -978,8 +995,9 @@ func (v *FetchResponsePartitionData) isDefault() bool {
 		len(v.Records) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *FetchResponsePartitionData) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *FetchResponsePartitionData) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 12
 	dst = codec.AppendInt32(dst, v.PartitionIndex)
 	dst = codec.AppendInt16(dst, v.ErrorCode)
@@ -993,13 +1011,13 @@ func (v *FetchResponsePartitionData) appendTo(dst []byte, version int16) []byte 
 	} else {
 		dst = codec.AppendArrayLen(dst, len(v.AbortedTransactions), flexible)
 		for i := range v.AbortedTransactions {
-			dst = v.AbortedTransactions[i].appendTo(dst, version)
+			dst = v.AbortedTransactions[i].appendTo(dst, version, sp)
 		}
 	}
 	if version >= 11 {
 		dst = codec.AppendInt32(dst, v.PreferredReadReplica)
 	}
-	dst = codec.AppendNullableBytes(dst, v.Records, flexible)
+	dst = codec.AppendNullableRecords(dst, v.Records, flexible, sp)
 	if flexible {
 		n := len(v.UnknownTags)
 		hasDivergingEpoch := version >= 12 && !(v.DivergingEpoch.isDefault())
@@ -1021,7 +1039,7 @@ func (v *FetchResponsePartitionData) appendTo(dst []byte, version int16) []byte 
 			dst = codec.AppendUvarint(dst, 0)
 			var mark int
 			dst, mark = codec.BeginSized(dst)
-			dst = v.DivergingEpoch.appendTo(dst, version)
+			dst = v.DivergingEpoch.appendTo(dst, version, nil)
 			dst = codec.EndSized(dst, mark)
 		}
 		if hasCurrentLeader {
@@ -1029,7 +1047,7 @@ func (v *FetchResponsePartitionData) appendTo(dst []byte, version int16) []byte 
 			dst = codec.AppendUvarint(dst, 1)
 			var mark int
 			dst, mark = codec.BeginSized(dst)
-			dst = v.CurrentLeader.appendTo(dst, version)
+			dst = v.CurrentLeader.appendTo(dst, version, nil)
 			dst = codec.EndSized(dst, mark)
 		}
 		if hasSnapshotID {
@@ -1037,7 +1055,7 @@ func (v *FetchResponsePartitionData) appendTo(dst []byte, version int16) []byte 
 			dst = codec.AppendUvarint(dst, 2)
 			var mark int
 			dst, mark = codec.BeginSized(dst)
-			dst = v.SnapshotID.appendTo(dst, version)
+			dst = v.SnapshotID.appendTo(dst, version, nil)
 			dst = codec.EndSized(dst, mark)
 		}
 		dst = v.UnknownTags.AppendRest(dst, i)
@@ -1171,8 +1189,9 @@ func (v *FetchResponseEpochEndOffset) isDefault() bool {
 		v.EndOffset == -1
 }
 
-// appendTo appends v encoded at the given version.
-func (v *FetchResponseEpochEndOffset) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *FetchResponseEpochEndOffset) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 12
 	if version >= 12 {
 		dst = codec.AppendInt32(dst, v.Epoch)
@@ -1241,8 +1260,9 @@ func (v *FetchResponseLeaderIDAndEpoch) isDefault() bool {
 		v.LeaderEpoch == -1
 }
 
-// appendTo appends v encoded at the given version.
-func (v *FetchResponseLeaderIDAndEpoch) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *FetchResponseLeaderIDAndEpoch) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 12
 	if version >= 12 {
 		dst = codec.AppendInt32(dst, v.LeaderID)
@@ -1310,8 +1330,9 @@ func (v *FetchResponseSnapshotID) isDefault() bool {
 		v.Epoch == -1
 }
 
-// appendTo appends v encoded at the given version.
-func (v *FetchResponseSnapshotID) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *FetchResponseSnapshotID) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 12
 	dst = codec.AppendInt64(dst, v.EndOffset)
 	dst = codec.AppendInt32(dst, v.Epoch)
@@ -1364,8 +1385,9 @@ func (v *FetchResponseAbortedTransaction) isDefault() bool {
 		v.FirstOffset == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *FetchResponseAbortedTransaction) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *FetchResponseAbortedTransaction) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 12
 	dst = codec.AppendInt64(dst, v.ProducerID)
 	dst = codec.AppendInt64(dst, v.FirstOffset)
@@ -1424,8 +1446,9 @@ func (v *FetchResponseNodeEndpoint) isDefault() bool {
 		v.Rack == nil
 }
 
-// appendTo appends v encoded at the given version.
-func (v *FetchResponseNodeEndpoint) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *FetchResponseNodeEndpoint) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 12
 	if version >= 16 {
 		dst = codec.AppendInt32(dst, v.NodeID)

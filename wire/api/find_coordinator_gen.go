@@ -28,8 +28,9 @@ func (v *FindCoordinatorRequest) Default() {
 	*v = FindCoordinatorRequest{}
 }
 
-// appendTo appends v encoded at the given version.
-func (v *FindCoordinatorRequest) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *FindCoordinatorRequest) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 3
 	if version <= 3 {
 		dst = codec.AppendString(dst, v.Key, flexible)
@@ -91,7 +92,12 @@ func (*FindCoordinatorRequest) isRequest() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *FindCoordinatorRequest) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *FindCoordinatorRequest) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -152,8 +158,9 @@ func (v *FindCoordinatorResponse) Default() {
 	*v = FindCoordinatorResponse{}
 }
 
-// appendTo appends v encoded at the given version.
-func (v *FindCoordinatorResponse) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *FindCoordinatorResponse) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 3
 	dst = codec.AppendInt32(dst, v.ThrottleTimeMs)
 	if version <= 3 {
@@ -174,7 +181,7 @@ func (v *FindCoordinatorResponse) appendTo(dst []byte, version int16) []byte {
 	if version >= 4 {
 		dst = codec.AppendArrayLen(dst, len(v.Coordinators), flexible)
 		for i := range v.Coordinators {
-			dst = v.Coordinators[i].appendTo(dst, version)
+			dst = v.Coordinators[i].appendTo(dst, version, sp)
 		}
 	}
 	if flexible {
@@ -255,7 +262,12 @@ func (*FindCoordinatorResponse) isResponse() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *FindCoordinatorResponse) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *FindCoordinatorResponse) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -324,8 +336,9 @@ func (v *FindCoordinatorResponseCoordinator) isDefault() bool {
 		(v.ErrorMessage == nil || *v.ErrorMessage == "")
 }
 
-// appendTo appends v encoded at the given version.
-func (v *FindCoordinatorResponseCoordinator) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *FindCoordinatorResponseCoordinator) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 3
 	if version >= 4 {
 		dst = codec.AppendString(dst, v.Key, flexible)

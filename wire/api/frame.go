@@ -10,6 +10,14 @@ import (
 // the request header (its version chosen by [RequestHeaderVersion]) and the body encoded at
 // version.
 func AppendRequest(dst []byte, req Request, version int16, correlationID int32, clientID *string) ([]byte, error) {
+	return AppendRequestSpliced(dst, req, version, correlationID, clientID, nil)
+}
+
+// AppendRequestSpliced is AppendRequest leaving the request's record batches (those of a
+// produce request) to sp when sp is not nil: the frame in dst then lacks their bytes,
+// which belong at the offsets sp notes, and its size prefix counts them. See
+// [codec.Splicer].
+func AppendRequestSpliced(dst []byte, req Request, version int16, correlationID int32, clientID *string, sp *codec.Splicer) ([]byte, error) {
 	hv, err := RequestHeaderVersion(req.APIKey(), version)
 	if err != nil {
 		return dst, err
@@ -20,8 +28,12 @@ func AppendRequest(dst []byte, req Request, version int16, correlationID int32, 
 	dst, mark := codec.BeginFrame(dst)
 	h := codec.RequestHeader{APIKey: int16(req.APIKey()), APIVersion: version, CorrelationID: correlationID, ClientID: clientID}
 	dst = h.AppendTo(dst, hv)
-	dst = req.Encode(dst, version)
-	return codec.EndFrame(dst, mark), nil
+	if sp == nil {
+		return codec.EndFrame(req.Encode(dst, version), mark), nil
+	}
+	before := sp.Len()
+	dst = req.encodeSpliced(dst, version, sp)
+	return codec.EndFrameSpliced(dst, mark, sp.Len()-before), nil
 }
 
 // ReadResponse decodes a response frame body (as [codec.ReadFrame] returns it: without the

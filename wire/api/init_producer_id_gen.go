@@ -37,8 +37,9 @@ func (v *InitProducerIDRequest) Default() {
 	v.ProducerEpoch = -1
 }
 
-// appendTo appends v encoded at the given version.
-func (v *InitProducerIDRequest) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *InitProducerIDRequest) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 2
 	dst = codec.AppendNullableString(dst, v.TransactionalID, flexible)
 	dst = codec.AppendInt32(dst, v.TransactionTimeoutMs)
@@ -92,7 +93,12 @@ func (*InitProducerIDRequest) isRequest() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *InitProducerIDRequest) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *InitProducerIDRequest) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -147,8 +153,9 @@ func (v *InitProducerIDResponse) Default() {
 	v.ProducerID = -1
 }
 
-// appendTo appends v encoded at the given version.
-func (v *InitProducerIDResponse) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *InitProducerIDResponse) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 2
 	dst = codec.AppendInt32(dst, v.ThrottleTimeMs)
 	dst = codec.AppendInt16(dst, v.ErrorCode)
@@ -188,7 +195,12 @@ func (*InitProducerIDResponse) isResponse() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *InitProducerIDResponse) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *InitProducerIDResponse) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported

@@ -38,8 +38,9 @@ func (v *ListOffsetsRequest) Default() {
 	*v = ListOffsetsRequest{}
 }
 
-// appendTo appends v encoded at the given version.
-func (v *ListOffsetsRequest) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *ListOffsetsRequest) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 6
 	dst = codec.AppendInt32(dst, v.ReplicaID)
 	if version >= 2 {
@@ -47,7 +48,7 @@ func (v *ListOffsetsRequest) appendTo(dst []byte, version int16) []byte {
 	}
 	dst = codec.AppendArrayLen(dst, len(v.Topics), flexible)
 	for i := range v.Topics {
-		dst = v.Topics[i].appendTo(dst, version)
+		dst = v.Topics[i].appendTo(dst, version, sp)
 	}
 	if version == 10 {
 		dst = codec.AppendInt32(dst, v.TimeoutMs)
@@ -105,7 +106,12 @@ func (*ListOffsetsRequest) isRequest() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *ListOffsetsRequest) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *ListOffsetsRequest) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -161,13 +167,14 @@ func (v *ListOffsetsRequestTopic) isDefault() bool {
 		len(v.Partitions) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *ListOffsetsRequestTopic) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *ListOffsetsRequestTopic) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 6
 	dst = codec.AppendString(dst, v.Name, flexible)
 	dst = codec.AppendArrayLen(dst, len(v.Partitions), flexible)
 	for i := range v.Partitions {
-		dst = v.Partitions[i].appendTo(dst, version)
+		dst = v.Partitions[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -233,8 +240,9 @@ func (v *ListOffsetsRequestPartition) isDefault() bool {
 		v.Timestamp == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *ListOffsetsRequestPartition) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *ListOffsetsRequestPartition) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 6
 	dst = codec.AppendInt32(dst, v.PartitionIndex)
 	if version >= 4 {
@@ -286,15 +294,16 @@ func (v *ListOffsetsResponse) Default() {
 	*v = ListOffsetsResponse{}
 }
 
-// appendTo appends v encoded at the given version.
-func (v *ListOffsetsResponse) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *ListOffsetsResponse) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 6
 	if version >= 2 {
 		dst = codec.AppendInt32(dst, v.ThrottleTimeMs)
 	}
 	dst = codec.AppendArrayLen(dst, len(v.Topics), flexible)
 	for i := range v.Topics {
-		dst = v.Topics[i].appendTo(dst, version)
+		dst = v.Topics[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -342,7 +351,12 @@ func (*ListOffsetsResponse) isResponse() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *ListOffsetsResponse) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *ListOffsetsResponse) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -398,13 +412,14 @@ func (v *ListOffsetsResponseTopicResponse) isDefault() bool {
 		len(v.Partitions) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *ListOffsetsResponseTopicResponse) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *ListOffsetsResponseTopicResponse) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 6
 	dst = codec.AppendString(dst, v.Name, flexible)
 	dst = codec.AppendArrayLen(dst, len(v.Partitions), flexible)
 	for i := range v.Partitions {
-		dst = v.Partitions[i].appendTo(dst, version)
+		dst = v.Partitions[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -479,8 +494,9 @@ func (v *ListOffsetsResponsePartitionResponse) isDefault() bool {
 		v.LeaderEpoch == -1
 }
 
-// appendTo appends v encoded at the given version.
-func (v *ListOffsetsResponsePartitionResponse) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *ListOffsetsResponsePartitionResponse) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 6
 	dst = codec.AppendInt32(dst, v.PartitionIndex)
 	dst = codec.AppendInt16(dst, v.ErrorCode)

@@ -1,5 +1,7 @@
 package api
 
+import "github.com/troupe-go/troupe/wire/codec"
+
 // Message is a Kafka request or response body that encodes and decodes itself at any
 // version troupe supports for its API.
 type Message interface {
@@ -20,6 +22,7 @@ type Message interface {
 type Request interface {
 	Message
 	isRequest()
+	encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte
 }
 
 // Response is a Message sent by a broker.

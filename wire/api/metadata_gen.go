@@ -32,15 +32,16 @@ func (v *MetadataRequest) Default() {
 	v.AllowAutoTopicCreation = true
 }
 
-// appendTo appends v encoded at the given version.
-func (v *MetadataRequest) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *MetadataRequest) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 9
 	if v.Topics == nil && version >= 1 {
 		dst = codec.AppendNullArrayLen(dst, flexible)
 	} else {
 		dst = codec.AppendArrayLen(dst, len(v.Topics), flexible)
 		for i := range v.Topics {
-			dst = v.Topics[i].appendTo(dst, version)
+			dst = v.Topics[i].appendTo(dst, version, sp)
 		}
 	}
 	if version >= 4 {
@@ -113,7 +114,12 @@ func (*MetadataRequest) isRequest() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *MetadataRequest) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *MetadataRequest) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -169,8 +175,9 @@ func (v *MetadataRequestTopic) isDefault() bool {
 		(v.Name == nil || *v.Name == "")
 }
 
-// appendTo appends v encoded at the given version.
-func (v *MetadataRequestTopic) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *MetadataRequestTopic) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 9
 	if version >= 10 {
 		dst = codec.AppendUUID(dst, v.TopicID)
@@ -242,15 +249,16 @@ func (v *MetadataResponse) Default() {
 	v.ClusterAuthorizedOperations = -2147483648
 }
 
-// appendTo appends v encoded at the given version.
-func (v *MetadataResponse) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *MetadataResponse) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 9
 	if version >= 3 {
 		dst = codec.AppendInt32(dst, v.ThrottleTimeMs)
 	}
 	dst = codec.AppendArrayLen(dst, len(v.Brokers), flexible)
 	for i := range v.Brokers {
-		dst = v.Brokers[i].appendTo(dst, version)
+		dst = v.Brokers[i].appendTo(dst, version, sp)
 	}
 	if version >= 2 {
 		dst = codec.AppendNullableString(dst, v.ClusterID, flexible)
@@ -260,7 +268,7 @@ func (v *MetadataResponse) appendTo(dst []byte, version int16) []byte {
 	}
 	dst = codec.AppendArrayLen(dst, len(v.Topics), flexible)
 	for i := range v.Topics {
-		dst = v.Topics[i].appendTo(dst, version)
+		dst = v.Topics[i].appendTo(dst, version, sp)
 	}
 	if version >= 8 && version <= 10 {
 		dst = codec.AppendInt32(dst, v.ClusterAuthorizedOperations)
@@ -345,7 +353,12 @@ func (*MetadataResponse) isResponse() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *MetadataResponse) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *MetadataResponse) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -408,8 +421,9 @@ func (v *MetadataResponseBroker) isDefault() bool {
 		v.Rack == nil
 }
 
-// appendTo appends v encoded at the given version.
-func (v *MetadataResponseBroker) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *MetadataResponseBroker) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 9
 	dst = codec.AppendInt32(dst, v.NodeID)
 	dst = codec.AppendString(dst, v.Host, flexible)
@@ -487,8 +501,9 @@ func (v *MetadataResponseTopic) isDefault() bool {
 		v.TopicAuthorizedOperations == -2147483648
 }
 
-// appendTo appends v encoded at the given version.
-func (v *MetadataResponseTopic) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *MetadataResponseTopic) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 9
 	dst = codec.AppendInt16(dst, v.ErrorCode)
 	if version >= 12 {
@@ -504,7 +519,7 @@ func (v *MetadataResponseTopic) appendTo(dst []byte, version int16) []byte {
 	}
 	dst = codec.AppendArrayLen(dst, len(v.Partitions), flexible)
 	for i := range v.Partitions {
-		dst = v.Partitions[i].appendTo(dst, version)
+		dst = v.Partitions[i].appendTo(dst, version, sp)
 	}
 	if version >= 8 {
 		dst = codec.AppendInt32(dst, v.TopicAuthorizedOperations)
@@ -602,8 +617,9 @@ func (v *MetadataResponsePartition) isDefault() bool {
 		len(v.OfflineReplicas) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *MetadataResponsePartition) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *MetadataResponsePartition) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 9
 	dst = codec.AppendInt16(dst, v.ErrorCode)
 	dst = codec.AppendInt32(dst, v.PartitionIndex)

@@ -38,8 +38,9 @@ func (v *OffsetCommitRequest) Default() {
 	v.RetentionTimeMs = -1
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetCommitRequest) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetCommitRequest) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 8
 	dst = codec.AppendString(dst, v.GroupID, flexible)
 	dst = codec.AppendInt32(dst, v.GenerationIDOrMemberEpoch)
@@ -52,7 +53,7 @@ func (v *OffsetCommitRequest) appendTo(dst []byte, version int16) []byte {
 	}
 	dst = codec.AppendArrayLen(dst, len(v.Topics), flexible)
 	for i := range v.Topics {
-		dst = v.Topics[i].appendTo(dst, version)
+		dst = v.Topics[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -109,7 +110,12 @@ func (*OffsetCommitRequest) isRequest() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *OffsetCommitRequest) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *OffsetCommitRequest) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -168,8 +174,9 @@ func (v *OffsetCommitRequestTopic) isDefault() bool {
 		len(v.Partitions) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetCommitRequestTopic) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetCommitRequestTopic) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 8
 	if version <= 9 {
 		dst = codec.AppendString(dst, v.Name, flexible)
@@ -179,7 +186,7 @@ func (v *OffsetCommitRequestTopic) appendTo(dst []byte, version int16) []byte {
 	}
 	dst = codec.AppendArrayLen(dst, len(v.Partitions), flexible)
 	for i := range v.Partitions {
-		dst = v.Partitions[i].appendTo(dst, version)
+		dst = v.Partitions[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -259,8 +266,9 @@ func (v *OffsetCommitRequestPartition) isDefault() bool {
 		(v.CommittedMetadata == nil || *v.CommittedMetadata == "")
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetCommitRequestPartition) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetCommitRequestPartition) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 8
 	dst = codec.AppendInt32(dst, v.PartitionIndex)
 	dst = codec.AppendInt64(dst, v.CommittedOffset)
@@ -314,15 +322,16 @@ func (v *OffsetCommitResponse) Default() {
 	*v = OffsetCommitResponse{}
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetCommitResponse) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetCommitResponse) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 8
 	if version >= 3 {
 		dst = codec.AppendInt32(dst, v.ThrottleTimeMs)
 	}
 	dst = codec.AppendArrayLen(dst, len(v.Topics), flexible)
 	for i := range v.Topics {
-		dst = v.Topics[i].appendTo(dst, version)
+		dst = v.Topics[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -370,7 +379,12 @@ func (*OffsetCommitResponse) isResponse() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *OffsetCommitResponse) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *OffsetCommitResponse) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -429,8 +443,9 @@ func (v *OffsetCommitResponseTopic) isDefault() bool {
 		len(v.Partitions) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetCommitResponseTopic) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetCommitResponseTopic) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 8
 	if version <= 9 {
 		dst = codec.AppendString(dst, v.Name, flexible)
@@ -440,7 +455,7 @@ func (v *OffsetCommitResponseTopic) appendTo(dst []byte, version int16) []byte {
 	}
 	dst = codec.AppendArrayLen(dst, len(v.Partitions), flexible)
 	for i := range v.Partitions {
-		dst = v.Partitions[i].appendTo(dst, version)
+		dst = v.Partitions[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -513,8 +528,9 @@ func (v *OffsetCommitResponsePartition) isDefault() bool {
 		v.ErrorCode == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetCommitResponsePartition) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetCommitResponsePartition) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 8
 	dst = codec.AppendInt32(dst, v.PartitionIndex)
 	dst = codec.AppendInt16(dst, v.ErrorCode)

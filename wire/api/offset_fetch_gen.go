@@ -32,8 +32,9 @@ func (v *OffsetFetchRequest) Default() {
 	*v = OffsetFetchRequest{}
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetFetchRequest) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetFetchRequest) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 6
 	if version <= 7 {
 		dst = codec.AppendString(dst, v.GroupID, flexible)
@@ -44,14 +45,14 @@ func (v *OffsetFetchRequest) appendTo(dst []byte, version int16) []byte {
 		} else {
 			dst = codec.AppendArrayLen(dst, len(v.Topics), flexible)
 			for i := range v.Topics {
-				dst = v.Topics[i].appendTo(dst, version)
+				dst = v.Topics[i].appendTo(dst, version, sp)
 			}
 		}
 	}
 	if version >= 8 {
 		dst = codec.AppendArrayLen(dst, len(v.Groups), flexible)
 		for i := range v.Groups {
-			dst = v.Groups[i].appendTo(dst, version)
+			dst = v.Groups[i].appendTo(dst, version, sp)
 		}
 	}
 	if version >= 7 {
@@ -139,7 +140,12 @@ func (*OffsetFetchRequest) isRequest() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *OffsetFetchRequest) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *OffsetFetchRequest) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -195,8 +201,9 @@ func (v *OffsetFetchRequestTopic) isDefault() bool {
 		len(v.PartitionIndexes) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetFetchRequestTopic) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetFetchRequestTopic) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 6
 	if version <= 7 {
 		dst = codec.AppendString(dst, v.Name, flexible)
@@ -282,8 +289,9 @@ func (v *OffsetFetchRequestGroup) isDefault() bool {
 		len(v.Topics) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetFetchRequestGroup) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetFetchRequestGroup) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 6
 	if version >= 8 {
 		dst = codec.AppendString(dst, v.GroupID, flexible)
@@ -300,7 +308,7 @@ func (v *OffsetFetchRequestGroup) appendTo(dst []byte, version int16) []byte {
 		} else {
 			dst = codec.AppendArrayLen(dst, len(v.Topics), flexible)
 			for i := range v.Topics {
-				dst = v.Topics[i].appendTo(dst, version)
+				dst = v.Topics[i].appendTo(dst, version, sp)
 			}
 		}
 	}
@@ -383,8 +391,9 @@ func (v *OffsetFetchRequestTopics) isDefault() bool {
 		len(v.PartitionIndexes) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetFetchRequestTopics) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetFetchRequestTopics) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 6
 	if version >= 8 && version <= 9 {
 		dst = codec.AppendString(dst, v.Name, flexible)
@@ -468,8 +477,9 @@ func (v *OffsetFetchResponse) Default() {
 	*v = OffsetFetchResponse{}
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetFetchResponse) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetFetchResponse) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 6
 	if version >= 3 {
 		dst = codec.AppendInt32(dst, v.ThrottleTimeMs)
@@ -477,7 +487,7 @@ func (v *OffsetFetchResponse) appendTo(dst []byte, version int16) []byte {
 	if version <= 7 {
 		dst = codec.AppendArrayLen(dst, len(v.Topics), flexible)
 		for i := range v.Topics {
-			dst = v.Topics[i].appendTo(dst, version)
+			dst = v.Topics[i].appendTo(dst, version, sp)
 		}
 	}
 	if version >= 2 && version <= 7 {
@@ -486,7 +496,7 @@ func (v *OffsetFetchResponse) appendTo(dst []byte, version int16) []byte {
 	if version >= 8 {
 		dst = codec.AppendArrayLen(dst, len(v.Groups), flexible)
 		for i := range v.Groups {
-			dst = v.Groups[i].appendTo(dst, version)
+			dst = v.Groups[i].appendTo(dst, version, sp)
 		}
 	}
 	if flexible {
@@ -565,7 +575,12 @@ func (*OffsetFetchResponse) isResponse() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *OffsetFetchResponse) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *OffsetFetchResponse) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -621,8 +636,9 @@ func (v *OffsetFetchResponseTopic) isDefault() bool {
 		len(v.Partitions) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetFetchResponseTopic) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetFetchResponseTopic) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 6
 	if version <= 7 {
 		dst = codec.AppendString(dst, v.Name, flexible)
@@ -630,7 +646,7 @@ func (v *OffsetFetchResponseTopic) appendTo(dst []byte, version int16) []byte {
 	if version <= 7 {
 		dst = codec.AppendArrayLen(dst, len(v.Partitions), flexible)
 		for i := range v.Partitions {
-			dst = v.Partitions[i].appendTo(dst, version)
+			dst = v.Partitions[i].appendTo(dst, version, sp)
 		}
 	}
 	if flexible {
@@ -715,8 +731,9 @@ func (v *OffsetFetchResponsePartition) isDefault() bool {
 		v.ErrorCode == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetFetchResponsePartition) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetFetchResponsePartition) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 6
 	if version <= 7 {
 		dst = codec.AppendInt32(dst, v.PartitionIndex)
@@ -809,8 +826,9 @@ func (v *OffsetFetchResponseGroup) isDefault() bool {
 		v.ErrorCode == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetFetchResponseGroup) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetFetchResponseGroup) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 6
 	if version >= 8 {
 		dst = codec.AppendString(dst, v.GroupID, flexible)
@@ -818,7 +836,7 @@ func (v *OffsetFetchResponseGroup) appendTo(dst []byte, version int16) []byte {
 	if version >= 8 {
 		dst = codec.AppendArrayLen(dst, len(v.Topics), flexible)
 		for i := range v.Topics {
-			dst = v.Topics[i].appendTo(dst, version)
+			dst = v.Topics[i].appendTo(dst, version, sp)
 		}
 	}
 	if version >= 8 {
@@ -905,8 +923,9 @@ func (v *OffsetFetchResponseTopics) isDefault() bool {
 		len(v.Partitions) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetFetchResponseTopics) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetFetchResponseTopics) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 6
 	if version >= 8 && version <= 9 {
 		dst = codec.AppendString(dst, v.Name, flexible)
@@ -917,7 +936,7 @@ func (v *OffsetFetchResponseTopics) appendTo(dst []byte, version int16) []byte {
 	if version >= 8 {
 		dst = codec.AppendArrayLen(dst, len(v.Partitions), flexible)
 		for i := range v.Partitions {
-			dst = v.Partitions[i].appendTo(dst, version)
+			dst = v.Partitions[i].appendTo(dst, version, sp)
 		}
 	}
 	if flexible {
@@ -1008,8 +1027,9 @@ func (v *OffsetFetchResponsePartitions) isDefault() bool {
 		v.ErrorCode == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetFetchResponsePartitions) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetFetchResponsePartitions) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 6
 	if version >= 8 {
 		dst = codec.AppendInt32(dst, v.PartitionIndex)

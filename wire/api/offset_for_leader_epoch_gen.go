@@ -29,15 +29,16 @@ func (v *OffsetForLeaderEpochRequest) Default() {
 	v.ReplicaID = -2
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetForLeaderEpochRequest) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetForLeaderEpochRequest) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version == 4
 	if version >= 3 {
 		dst = codec.AppendInt32(dst, v.ReplicaID)
 	}
 	dst = codec.AppendArrayLen(dst, len(v.Topics), flexible)
 	for i := range v.Topics {
-		dst = v.Topics[i].appendTo(dst, version)
+		dst = v.Topics[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -85,7 +86,12 @@ func (*OffsetForLeaderEpochRequest) isRequest() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *OffsetForLeaderEpochRequest) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *OffsetForLeaderEpochRequest) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -142,13 +148,14 @@ func (v *OffsetForLeaderEpochRequestOffsetForLeaderTopic) isDefault() bool {
 		len(v.Partitions) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetForLeaderEpochRequestOffsetForLeaderTopic) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetForLeaderEpochRequestOffsetForLeaderTopic) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version == 4
 	dst = codec.AppendString(dst, v.Topic, flexible)
 	dst = codec.AppendArrayLen(dst, len(v.Partitions), flexible)
 	for i := range v.Partitions {
-		dst = v.Partitions[i].appendTo(dst, version)
+		dst = v.Partitions[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -219,8 +226,9 @@ func (v *OffsetForLeaderEpochRequestOffsetForLeaderPartition) isDefault() bool {
 		v.LeaderEpoch == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetForLeaderEpochRequestOffsetForLeaderPartition) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetForLeaderEpochRequestOffsetForLeaderPartition) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version == 4
 	dst = codec.AppendInt32(dst, v.Partition)
 	dst = codec.AppendInt32(dst, v.CurrentLeaderEpoch)
@@ -269,13 +277,14 @@ func (v *OffsetForLeaderEpochResponse) Default() {
 	*v = OffsetForLeaderEpochResponse{}
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetForLeaderEpochResponse) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetForLeaderEpochResponse) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version == 4
 	dst = codec.AppendInt32(dst, v.ThrottleTimeMs)
 	dst = codec.AppendArrayLen(dst, len(v.Topics), flexible)
 	for i := range v.Topics {
-		dst = v.Topics[i].appendTo(dst, version)
+		dst = v.Topics[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -321,7 +330,12 @@ func (*OffsetForLeaderEpochResponse) isResponse() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *OffsetForLeaderEpochResponse) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *OffsetForLeaderEpochResponse) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -378,13 +392,14 @@ func (v *OffsetForLeaderEpochResponseOffsetForLeaderTopicResult) isDefault() boo
 		len(v.Partitions) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetForLeaderEpochResponseOffsetForLeaderTopicResult) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetForLeaderEpochResponseOffsetForLeaderTopicResult) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version == 4
 	dst = codec.AppendString(dst, v.Topic, flexible)
 	dst = codec.AppendArrayLen(dst, len(v.Partitions), flexible)
 	for i := range v.Partitions {
-		dst = v.Partitions[i].appendTo(dst, version)
+		dst = v.Partitions[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -455,8 +470,9 @@ func (v *OffsetForLeaderEpochResponseEpochEndOffset) isDefault() bool {
 		v.EndOffset == -1
 }
 
-// appendTo appends v encoded at the given version.
-func (v *OffsetForLeaderEpochResponseEpochEndOffset) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *OffsetForLeaderEpochResponseEpochEndOffset) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version == 4
 	dst = codec.AppendInt16(dst, v.ErrorCode)
 	dst = codec.AppendInt32(dst, v.Partition)

@@ -33,15 +33,16 @@ func (v *ProduceRequest) Default() {
 	*v = ProduceRequest{}
 }
 
-// appendTo appends v encoded at the given version.
-func (v *ProduceRequest) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *ProduceRequest) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 9
 	dst = codec.AppendNullableString(dst, v.TransactionalID, flexible)
 	dst = codec.AppendInt16(dst, v.Acks)
 	dst = codec.AppendInt32(dst, v.TimeoutMs)
 	dst = codec.AppendArrayLen(dst, len(v.TopicData), flexible)
 	for i := range v.TopicData {
-		dst = v.TopicData[i].appendTo(dst, version)
+		dst = v.TopicData[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -89,7 +90,12 @@ func (*ProduceRequest) isRequest() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *ProduceRequest) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *ProduceRequest) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -148,8 +154,9 @@ func (v *ProduceRequestTopicProduceData) isDefault() bool {
 		len(v.PartitionData) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *ProduceRequestTopicProduceData) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *ProduceRequestTopicProduceData) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 9
 	if version <= 12 {
 		dst = codec.AppendString(dst, v.Name, flexible)
@@ -159,7 +166,7 @@ func (v *ProduceRequestTopicProduceData) appendTo(dst []byte, version int16) []b
 	}
 	dst = codec.AppendArrayLen(dst, len(v.PartitionData), flexible)
 	for i := range v.PartitionData {
-		dst = v.PartitionData[i].appendTo(dst, version)
+		dst = v.PartitionData[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -233,11 +240,12 @@ func (v *ProduceRequestPartitionProduceData) isDefault() bool {
 		len(v.Records) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *ProduceRequestPartitionProduceData) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *ProduceRequestPartitionProduceData) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 9
 	dst = codec.AppendInt32(dst, v.Index)
-	dst = codec.AppendNullableBytes(dst, v.Records, flexible)
+	dst = codec.AppendNullableRecords(dst, v.Records, flexible, sp)
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
 	}
@@ -284,12 +292,13 @@ func (v *ProduceResponse) Default() {
 	*v = ProduceResponse{}
 }
 
-// appendTo appends v encoded at the given version.
-func (v *ProduceResponse) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *ProduceResponse) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 9
 	dst = codec.AppendArrayLen(dst, len(v.Responses), flexible)
 	for i := range v.Responses {
-		dst = v.Responses[i].appendTo(dst, version)
+		dst = v.Responses[i].appendTo(dst, version, sp)
 	}
 	dst = codec.AppendInt32(dst, v.ThrottleTimeMs)
 	if flexible {
@@ -307,7 +316,7 @@ func (v *ProduceResponse) appendTo(dst []byte, version int16) []byte {
 			dst, mark = codec.BeginSized(dst)
 			dst = codec.AppendArrayLen(dst, len(v.NodeEndpoints), flexible)
 			for i := range v.NodeEndpoints {
-				dst = v.NodeEndpoints[i].appendTo(dst, version)
+				dst = v.NodeEndpoints[i].appendTo(dst, version, nil)
 			}
 			dst = codec.EndSized(dst, mark)
 		}
@@ -388,7 +397,12 @@ func (*ProduceResponse) isResponse() {}
 // the fields that exist at version; call Validate first to learn of set fields the version
 // would drop. version must be in the supported range.
 func (v *ProduceResponse) Encode(dst []byte, version int16) []byte {
-	return v.appendTo(dst, version)
+	return v.appendTo(dst, version, nil)
+}
+
+// encodeSpliced is Encode leaving record batches to sp.
+func (v *ProduceResponse) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {
+	return v.appendTo(dst, version, sp)
 }
 
 // Decode replaces v with the message src holds at version. It fails for an unsupported
@@ -447,8 +461,9 @@ func (v *ProduceResponseTopicProduceResponse) isDefault() bool {
 		len(v.PartitionResponses) == 0
 }
 
-// appendTo appends v encoded at the given version.
-func (v *ProduceResponseTopicProduceResponse) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *ProduceResponseTopicProduceResponse) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 9
 	if version <= 12 {
 		dst = codec.AppendString(dst, v.Name, flexible)
@@ -458,7 +473,7 @@ func (v *ProduceResponseTopicProduceResponse) appendTo(dst []byte, version int16
 	}
 	dst = codec.AppendArrayLen(dst, len(v.PartitionResponses), flexible)
 	for i := range v.PartitionResponses {
-		dst = v.PartitionResponses[i].appendTo(dst, version)
+		dst = v.PartitionResponses[i].appendTo(dst, version, sp)
 	}
 	if flexible {
 		dst = v.UnknownTags.AppendTagSection(dst)
@@ -558,8 +573,9 @@ func (v *ProduceResponsePartitionProduceResponse) isDefault() bool {
 		v.CurrentLeader.isDefault()
 }
 
-// appendTo appends v encoded at the given version.
-func (v *ProduceResponsePartitionProduceResponse) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *ProduceResponsePartitionProduceResponse) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 9
 	dst = codec.AppendInt32(dst, v.Index)
 	dst = codec.AppendInt16(dst, v.ErrorCode)
@@ -571,7 +587,7 @@ func (v *ProduceResponsePartitionProduceResponse) appendTo(dst []byte, version i
 	if version >= 8 {
 		dst = codec.AppendArrayLen(dst, len(v.RecordErrors), flexible)
 		for i := range v.RecordErrors {
-			dst = v.RecordErrors[i].appendTo(dst, version)
+			dst = v.RecordErrors[i].appendTo(dst, version, sp)
 		}
 	}
 	if version >= 8 {
@@ -590,7 +606,7 @@ func (v *ProduceResponsePartitionProduceResponse) appendTo(dst []byte, version i
 			dst = codec.AppendUvarint(dst, 0)
 			var mark int
 			dst, mark = codec.BeginSized(dst)
-			dst = v.CurrentLeader.appendTo(dst, version)
+			dst = v.CurrentLeader.appendTo(dst, version, nil)
 			dst = codec.EndSized(dst, mark)
 		}
 		dst = v.UnknownTags.AppendRest(dst, i)
@@ -692,8 +708,9 @@ func (v *ProduceResponseBatchIndexAndErrorMessage) isDefault() bool {
 		v.BatchIndexErrorMessage == nil
 }
 
-// appendTo appends v encoded at the given version.
-func (v *ProduceResponseBatchIndexAndErrorMessage) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *ProduceResponseBatchIndexAndErrorMessage) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 9
 	if version >= 8 {
 		dst = codec.AppendInt32(dst, v.BatchIndex)
@@ -763,8 +780,9 @@ func (v *ProduceResponseLeaderIDAndEpoch) isDefault() bool {
 		v.LeaderEpoch == -1
 }
 
-// appendTo appends v encoded at the given version.
-func (v *ProduceResponseLeaderIDAndEpoch) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *ProduceResponseLeaderIDAndEpoch) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 9
 	if version >= 10 {
 		dst = codec.AppendInt32(dst, v.LeaderID)
@@ -837,8 +855,9 @@ func (v *ProduceResponseNodeEndpoint) isDefault() bool {
 		v.Rack == nil
 }
 
-// appendTo appends v encoded at the given version.
-func (v *ProduceResponseNodeEndpoint) appendTo(dst []byte, version int16) []byte {
+// appendTo appends v encoded at the given version, leaving record batches to sp if it is
+// not nil.
+func (v *ProduceResponseNodeEndpoint) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {
 	flexible := version >= 9
 	if version >= 10 {
 		dst = codec.AppendInt32(dst, v.NodeID)

@@ -134,15 +134,15 @@ func open(w *writer, cond string) string {
 
 func (g *gmsg) emitAppend(w *writer, s *gstruct) {
 	min, max := g.api.Min, g.api.Max
-	w.comment("", "appendTo appends v encoded at the given version.")
-	w.p("func (v *%s) appendTo(dst []byte, version int16) []byte {", s.name)
+	w.comment("", "appendTo appends v encoded at the given version, leaving record batches to sp if it is not nil.")
+	w.p("func (v *%s) appendTo(dst []byte, version int16, sp *codec.Splicer) []byte {", s.name)
 	g.flexDecl(w)
 	for _, gf := range s.fields {
 		if gf.f.Tag != nil {
 			continue
 		}
 		end := open(w, gf.versions.cond(min, max))
-		encodeValue(w, gf, "v."+gf.goName)
+		encodeValue(w, gf, "v."+gf.goName, "sp")
 		if end != "" {
 			w.p("%s", end)
 		}
@@ -171,7 +171,7 @@ func (g *gmsg) emitAppend(w *writer, s *gstruct) {
 			w.p("\t\t\tdst = codec.AppendUvarint(dst, %d)", gf.tag)
 			w.p("\t\t\tvar mark int")
 			w.p("\t\t\tdst, mark = codec.BeginSized(dst)")
-			encodeValue(w, gf, "v."+gf.goName)
+			encodeValue(w, gf, "v."+gf.goName, "nil") // the size prefix counts only what is in dst
 			w.p("\t\t\tdst = codec.EndSized(dst, mark)")
 			w.p("\t\t}")
 		}
@@ -183,8 +183,9 @@ func (g *gmsg) emitAppend(w *writer, s *gstruct) {
 	w.p("")
 }
 
-// encodeValue writes statements appending x, the value of field gf, to dst.
-func encodeValue(w *writer, gf *gfield, x string) {
+// encodeValue writes statements appending x, the value of field gf, to dst; sp is the Go
+// expression of the Splicer that record batches are left to (nil: copy them).
+func encodeValue(w *writer, gf *gfield, x, sp string) {
 	c := gf.compact
 	switch gf.kind {
 	case "string":
@@ -205,7 +206,11 @@ func encodeValue(w *writer, gf *gfield, x string) {
 		case "false":
 			w.p("dst = codec.AppendBytes(dst, %s, %s)", x, c)
 		case "":
-			w.p("dst = codec.AppendNullableBytes(dst, %s, %s)", x, c)
+			if gf.records {
+				w.p("dst = codec.AppendNullableRecords(dst, %s, %s, %s)", x, c, sp)
+			} else {
+				w.p("dst = codec.AppendNullableBytes(dst, %s, %s)", x, c)
+			}
 		default:
 			w.p("if %s {", nc)
 			w.p("dst = codec.AppendNullableBytes(dst, %s, %s)", x, c)
@@ -214,7 +219,7 @@ func encodeValue(w *writer, gf *gfield, x string) {
 			w.p("}")
 		}
 	case "struct":
-		w.p("dst = %s.appendTo(dst, version)", x)
+		w.p("dst = %s.appendTo(dst, version, %s)", x, sp)
 	case "array":
 		nc := gf.nullCond()
 		closer := ""
@@ -230,7 +235,7 @@ func encodeValue(w *writer, gf *gfield, x string) {
 		w.p("dst = codec.AppendArrayLen(dst, len(%s), %s)", x, c)
 		if gf.elemKind == "struct" {
 			w.p("for i := range %s {", x)
-			w.p("dst = %s[i].appendTo(dst, version)", x)
+			w.p("dst = %s[i].appendTo(dst, version, %s)", x, sp)
 		} else {
 			w.p("for _, e := range %s {", x)
 			w.p("%s", appendPrimitive(gf.elemKind, "e", c))
@@ -430,7 +435,12 @@ func (g *gmsg) emitTop(w *writer, s *gstruct) {
 	w.p("")
 	w.comment("", "Encode appends v encoded at version to dst and returns the extended slice. It writes only the fields that exist at version; call Validate first to learn of set fields the version would drop. version must be in the supported range.")
 	w.p("func (v *%s) Encode(dst []byte, version int16) []byte {", s.name)
-	w.p("\treturn v.appendTo(dst, version)")
+	w.p("\treturn v.appendTo(dst, version, nil)")
+	w.p("}")
+	w.p("")
+	w.comment("", "encodeSpliced is Encode leaving record batches to sp.")
+	w.p("func (v *%s) encodeSpliced(dst []byte, version int16, sp *codec.Splicer) []byte {", s.name)
+	w.p("\treturn v.appendTo(dst, version, sp)")
 	w.p("}")
 	w.p("")
 	w.comment("", "Decode replaces v with the message src holds at version. It fails for an unsupported version, malformed or truncated input, and bytes left over. Byte slices in v alias src.")

@@ -47,6 +47,7 @@ type gfield struct {
 	tagged   vrange   // within versions; empty when not tagged
 	tag      int
 	compact  string // Go expression: whether strings, bytes and arrays use compact encodings
+	records  bool   // bytes that hold record batches: spliced, not copied, when encoding with a Splicer
 }
 
 var primitives = map[string]int{
@@ -128,6 +129,7 @@ func (g *gmsg) resolve(s *gstruct, fields []*field) error {
 			gf.kind = typ
 		} else if typ == "bytes" || typ == "records" {
 			gf.kind = "bytes"
+			gf.records = typ == "records"
 		} else {
 			gf.kind = "struct"
 		}
