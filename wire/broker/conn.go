@@ -38,8 +38,11 @@ type conn struct {
 	queued   []*Call    // drained from the mailbox, not yet written
 	inflight chan *Call // handed to the reader in write order, awaiting a response
 	wbuf     []byte
-	unsent   []unsent // encoded into wbuf, not yet written
-	notSent  []*Call  // a failed write did not reach them: to be sent again
+	sp       codec.Splicer // record batches of the requests in wbuf, written from their own storage
+	segs     net.Buffers   // wbuf and the spliced batches, in order, for one vectored write
+	writing  chan struct{} // holds a token while a write is under way; shared with the reader
+	unsent   []unsent      // encoded into wbuf, not yet written
+	notSent  []*Call       // a failed write did not reach them: to be sent again
 	rd       *reader
 
 	inflightClosed bool
@@ -67,7 +70,9 @@ func (c *conn) Run(ctx context.Context, in *actor.Inbox[*Call]) (err error) {
 	}
 	in.MarkHealthy()
 	c.inflight = make(chan *Call, c.cfg.MaxInflight)
-	c.rd = &reader{name: c.name, nc: c.nc, inflight: c.inflight, maxBytes: c.cfg.MaxResponseBytes, done: make(chan struct{})}
+	c.sp.Min = spliceMin
+	c.writing = make(chan struct{}, 1)
+	c.rd = &reader{name: c.name, nc: c.nc, inflight: c.inflight, writing: c.writing, maxBytes: c.cfg.MaxResponseBytes, done: make(chan struct{})}
 	go c.rd.run()
 	return c.writeLoop(ctx)
 }
@@ -130,17 +135,17 @@ func (c *conn) writeQueued(ctx context.Context) error {
 			}
 		}
 		c.queued = c.queued[1:]
-		start := len(c.wbuf)
+		start := len(c.wbuf) + c.sp.Len() // where the frame starts in what flush writes
 		var err error
 		clientID := c.cfg.ClientID
-		if c.wbuf, err = api.AppendRequest(c.wbuf, call.Request, call.Version, call.corr, &clientID); err != nil {
+		if c.wbuf, err = api.AppendRequestSpliced(c.wbuf, call.Request, call.Version, call.corr, &clientID, &c.sp); err != nil {
 			// prepare checked everything AppendRequest checks; this cannot happen, and
 			// the connection cannot continue with a call in flight that was never written.
 			call.finish(c.fail(call.Request.APIKey(), false, ErrProtocol, err))
 			return c.fail(-1, false, ErrProtocol, err)
 		}
 		c.unsent = append(c.unsent, unsent{call: call, start: start})
-		if len(c.wbuf) >= flushAt {
+		if len(c.wbuf)+c.sp.Len() >= flushAt {
 			if err := c.flush(); err != nil {
 				return err
 			}
@@ -150,11 +155,16 @@ func (c *conn) writeQueued(ctx context.Context) error {
 	return c.flush()
 }
 
-// flushAt is how full the write buffer may get before it is written: small requests
+// flushAt is how many bytes of requests may wait before they are written: small requests
 // queued together go out in one system call, while a large one (a produce request of
-// whole batches) goes out on its own, so the buffer holds about one request rather than
-// every request queued.
+// whole batches) goes out on its own.
 const flushAt = 64 << 10
+
+// spliceMin is the smallest record batch written from its own storage rather than copied
+// into the write buffer: a batch is referenced by the vectored write (writev) that sends
+// it, which saves copying it and keeps the write buffer about as small as the requests'
+// headers.
+const spliceMin = 4 << 10
 
 // unsent is a call encoded into the write buffer and not yet written, with where its
 // frame starts in the buffer.
@@ -194,12 +204,26 @@ func (c *conn) prepare(call *Call, now time.Time) error {
 // was written definitely did not leave: they are kept (c.notSent) to be sent again on the
 // next connection; the others may have been sent.
 func (c *conn) flush() error {
-	if len(c.wbuf) == 0 {
+	if len(c.wbuf) == 0 && c.sp.Len() == 0 {
 		return nil
 	}
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.cfg.RequestTimeout))
-	n, err := c.nc.Write(c.wbuf)
+	var n int
+	var err error
+	c.writing <- struct{}{} // the spliced batches are not their owner's again until the write returns
+	if len(c.sp.Splices()) == 0 {
+		n, err = c.nc.Write(c.wbuf)
+	} else {
+		c.segs = c.sp.Segments(c.wbuf, c.segs[:0])
+		bufs := c.segs // WriteTo consumes its receiver
+		var n64 int64
+		n64, err = bufs.WriteTo(c.nc)
+		n = int(n64)
+		clear(c.segs[:cap(c.segs)]) // no references to batches left behind
+	}
+	<-c.writing
 	c.wbuf = c.wbuf[:0]
+	c.sp.Reset()
 	for _, u := range c.unsent {
 		if u.start < n {
 			u.call.sent.Store(true)
