@@ -221,6 +221,12 @@ func TestPanickingPartitionerLosesNothing(t *testing.T) {
 	if failed == 0 {
 		t.Fatal("no record failed with the panic")
 	}
+	// A record's budget comes back just after its callback returns; Flush waits for that.
+	flushCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Flush(flushCtx); err != nil {
+		t.Fatal(err)
+	}
 	if n, _ := p.Buffered(); n != 0 {
 		t.Fatalf("%d records still hold budget", n)
 	}

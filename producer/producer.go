@@ -217,7 +217,7 @@ func (p *Producer) ProduceSync(ctx context.Context, r *troupe.Record) error {
 }
 
 // Flush seals every open batch at once and waits until every record accepted before the
-// call has its outcome, or ctx ends.
+// call has its outcome (its callback has returned and its budget is back), or ctx ends.
 func (p *Producer) Flush(ctx context.Context) error {
 	gen := p.budget.mark()
 	p.flushing.Add(1)
@@ -301,7 +301,9 @@ func (p *Producer) Close(ctx context.Context) error {
 // Actors lists the producer's actor tree for observability.
 func (p *Producer) Actors() []actor.Info { return p.sup.Children() }
 
-// Buffered returns the records and bytes accepted and not yet reported.
+// Buffered returns the records and bytes that hold budget: accepted, and not yet
+// reported. A record gives its budget back just after its callback returns, so a callback
+// may still see itself counted; once Flush returns, the records it waited for are not.
 func (p *Producer) Buffered() (records, bytes int64) { return p.budget.held() }
 
 func (p *Producer) registerPartition(ref actor.Ref[partMsg]) {

@@ -113,6 +113,11 @@ func TestProduceDeliversInOrderWithOffsets(t *testing.T) {
 	if total != n || len(byPart) != 6 {
 		t.Fatalf("%d records over %d partitions", total, len(byPart))
 	}
+	flushCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Flush(flushCtx); err != nil { // budget comes back just after each callback
+		t.Fatal(err)
+	}
 	if rec, by := p.Buffered(); rec != 0 || by != 0 {
 		t.Fatalf("budget still holds %d records, %d bytes", rec, by)
 	}
