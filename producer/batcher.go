@@ -102,20 +102,18 @@ func (bt *batcher) ready(now time.Time, flushing bool) bool {
 func (bt *batcher) take() *batch {
 	b := &batch{recs: bt.recs, count: int32(len(bt.recs)), sealedAt: bt.since}
 	bt.b.Reset(getBatchBuffer(bt.bound()))
+	taken := b.recs[0].taken // the earliest intake: the batch's deadline counts from it
 	for i := range b.recs {
 		bt.b.Append(b.recs[i].rec)
-	}
-	bt.wantN = max(len(bt.recs), bt.wantN-bt.wantN/8)
-	taken := b.recs[0].taken
-	for i := range b.recs {
 		taken = min(taken, b.recs[i].taken)
 	}
+	bt.wantN = max(len(bt.recs), bt.wantN-bt.wantN/8)
 	b.deadline = taken + int64(bt.timeout)
 	bt.recs, bt.encoded = nil, 0
 	return b
 }
 
-// seal finishes the batch take encoded, with b's stamp in its header.
+// seal finishes the batch that take encoded, writing b's stamp into its header.
 func (bt *batcher) seal(b *batch) error {
 	raw, err := bt.b.Seal(b.stamp)
 	if err != nil {
