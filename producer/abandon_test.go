@@ -34,7 +34,7 @@ func inPartition(t *testing.T, recs []*troupe.Record, cb func(*troupe.Record, er
 			if err != nil {
 				return err
 			}
-			pending = append(pending, Pending{rec: r, topic: "t", size: 20, gen: gen, cb: cb})
+			pending = append(pending, Pending{rec: r, size: 20, gen: gen, cb: cb})
 		}
 		pp.accept(pending, time.Now())
 		pp.seal()

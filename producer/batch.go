@@ -15,7 +15,6 @@ import (
 // Custom stages see Pendings: they read the record and hand the Pending on (Next).
 type Pending struct {
 	rec   *troupe.Record
-	topic string // rec.Topic, read while the caller's record is still in cache
 	cb    func(*troupe.Record, error)
 	size  int32 // budget bytes taken for it
 	gen   uint32

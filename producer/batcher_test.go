@@ -51,7 +51,7 @@ func TestBatcherPacksWithinLimits(t *testing.T) {
 			if want[i].Timestamp.IsZero() {
 				want[i].Timestamp = taken
 			}
-			in[i] = Pending{rec: r, topic: "t", size: int32(recordSize(r)), taken: taken.UnixNano()}
+			in[i] = Pending{rec: r, size: int32(recordSize(r)), taken: taken.UnixNano()}
 		}
 
 		var sealed [][]Pending

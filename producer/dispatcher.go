@@ -32,7 +32,7 @@ func releaseDispatcher(a actor.Actor[Pending], err error) {
 	d := a.(*dispatcher)
 	for _, recs := range d.unsent {
 		for _, r := range recs {
-			d.p.failPending(r, notWritten(r.topic, -1, fmt.Errorf("dispatcher failed: %w", err)))
+			d.p.failPending(r, notWritten(r.rec.Topic, -1, fmt.Errorf("dispatcher failed: %w", err)))
 		}
 	}
 	d.unsent = nil
@@ -74,17 +74,12 @@ func (d *dispatcher) Run(ctx context.Context, in *actor.Inbox[Pending]) error {
 
 // stamp sets the intake time of records taken into the pipeline (their delivery
 // deadline counts from it, and it is the timestamp of those without one) from one
-// reading of the clock. Custom stages may have changed a record's topic: after them, the
-// topic is read again from the record.
+// reading of the clock.
 func (d *dispatcher) stamp(batch []Pending) {
 	now := time.Now().UnixNano()
-	stages := len(d.p.cfg.Stages) > 0
 	for i := range batch {
 		if batch[i].taken == 0 {
 			batch[i].taken = now
-		}
-		if stages {
-			batch[i].topic = batch[i].rec.Topic
 		}
 	}
 }
@@ -93,10 +88,10 @@ func (d *dispatcher) stamp(batch []Pending) {
 // caller may reuse for the next batch. A batch for a single topic (the common case) is
 // handed over whole.
 func (d *dispatcher) dispatch(batch []Pending) []Pending {
-	topic := batch[0].topic
+	topic := batch[0].rec.Topic
 	single := true
 	for i := range batch {
-		if batch[i].topic != topic {
+		if batch[i].rec.Topic != topic {
 			single = false
 			break
 		}
@@ -110,7 +105,7 @@ func (d *dispatcher) dispatch(batch []Pending) []Pending {
 	groups := make(map[string][]Pending)
 	var order []string
 	for i := range batch {
-		t := batch[i].topic
+		t := batch[i].rec.Topic
 		g, ok := groups[t]
 		if !ok {
 			order = append(order, t)
@@ -159,11 +154,11 @@ func (d *dispatcher) send(topic string, recs []Pending) {
 // is stopped for good.
 func (p *Producer) dropTopicMsg(m topicMsg) {
 	for _, r := range m.recs {
-		p.failPending(r, notWritten(r.topic, -1, errProducerClosed))
+		p.failPending(r, notWritten(r.rec.Topic, -1, errProducerClosed))
 	}
 }
 
 // dropPending fails a record that the dispatcher's or a stage's mailbox discards.
 func (p *Producer) dropPending(r Pending) {
-	p.failPending(r, notWritten(r.topic, -1, errProducerClosed))
+	p.failPending(r, notWritten(r.rec.Topic, -1, errProducerClosed))
 }

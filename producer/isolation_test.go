@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -181,6 +183,49 @@ func TestCustomStageSeesRecordsBeforePartitioning(t *testing.T) {
 	}
 	if ok != 2 || refused != 1 {
 		t.Fatalf("%d written, %d refused", ok, refused)
+	}
+}
+
+// reroute sends records whose value starts with "bad" to the topic "dlq" instead.
+type reroute struct{}
+
+func (reroute) Name() string { return "reroute" }
+
+func (reroute) New(next producer.Next) actor.Actor[producer.Pending] {
+	return actor.ReceiveBatch(func(ctx context.Context, batch []producer.Pending) error {
+		for _, pd := range batch {
+			if r := pd.Record(); strings.HasPrefix(string(r.Value), "bad") {
+				r.Topic = "dlq"
+			}
+		}
+		return next.Send(ctx, batch)
+	})
+}
+
+// A stage may change a record's topic: the dispatcher, after the stages, routes by the
+// topic the record has then.
+func TestCustomStageCanChangeTheTopic(t *testing.T) {
+	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t", "dlq"))
+	p := newProducer(t, producer.Config{Seeds: seeds, Stages: []producer.Stage{reroute{}}})
+	values := []string{"good 1", "bad 1", "good 2", "bad 2", "good 3"}
+	o := newOutcomes(len(values))
+	for _, v := range values {
+		p.Produce(context.Background(), &troupe.Record{Topic: "t", Value: []byte(v)}, o.cb)
+	}
+	o.wait(t)
+	for _, err := range o.got {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for topic, want := range map[string][]string{"t": {"good 1", "good 2", "good 3"}, "dlq": {"bad 1", "bad 2"}} {
+		var got []string
+		for _, r := range kafkatest.ReadAll(t, seeds, topic)[0] {
+			got = append(got, string(r.Value))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("topic %s holds %q, want %q", topic, got, want)
+		}
 	}
 }
 

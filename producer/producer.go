@@ -190,7 +190,7 @@ func (p *Producer) Produce(ctx context.Context, r *troupe.Record, cb func(*troup
 	// the timestamp of a record without one) on a whole bite of records with one reading
 	// of the clock: on some machines time.Now costs ~100ns, a third of the producer's whole
 	// budget per record.
-	pend := Pending{rec: r, topic: r.Topic, cb: cb, size: int32(size), gen: gen}
+	pend := Pending{rec: r, cb: cb, size: int32(size), gen: gen}
 	if err := p.first.TrySend(pend); err != nil {
 		p.budget.release([]Pending{pend})
 		refuse(fmt.Errorf("%w: %w", errProducerClosed, err))

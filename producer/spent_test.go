@@ -63,7 +63,7 @@ func TestSpentBudgetSealsBatchesHoldingTheirShare(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				recs = append(recs, Pending{rec: &troupe.Record{Topic: "t"}, topic: "t", size: 20, gen: gen})
+				recs = append(recs, Pending{rec: &troupe.Record{Topic: "t"}, size: 20, gen: gen})
 			}
 			pp.accept(recs, now)
 			return nil

@@ -20,7 +20,7 @@ func (n Next) Send(ctx context.Context, ps []Pending) error {
 	sent, err := n.to.SendBatch(ctx, ps)
 	if err != nil {
 		for _, r := range ps[sent:] {
-			n.p.failPending(r, notWritten(r.topic, -1, err))
+			n.p.failPending(r, notWritten(r.rec.Topic, -1, err))
 		}
 	}
 	return err
@@ -29,7 +29,7 @@ func (n Next) Send(ctx context.Context, ps []Pending) error {
 // Fail reports p's record as not written, with err, and returns its budget: for a stage
 // that refuses a record (validation).
 func (n Next) Fail(p Pending, err error) {
-	n.p.failPending(p, notWritten(p.topic, -1, fmt.Errorf("stage: %w", err)))
+	n.p.failPending(p, notWritten(p.rec.Topic, -1, fmt.Errorf("stage: %w", err)))
 }
 
 // Holder is implemented by a stage's actor that holds records across messages (batching
@@ -50,6 +50,6 @@ func (p *Producer) releaseStage(st Stage, a actor.Actor[Pending], err error) {
 		return
 	}
 	for _, r := range h.Held() {
-		p.failPending(r, notWritten(r.topic, -1, fmt.Errorf("stage %s failed: %w", st.Name(), err)))
+		p.failPending(r, notWritten(r.rec.Topic, -1, fmt.Errorf("stage %s failed: %w", st.Name(), err)))
 	}
 }

@@ -268,7 +268,7 @@ func (tp *topicProducer) fail(p Pending, partition int32, err error) {
 // records reported when the partition gave up.
 func (p *Producer) dropPartMsg(m partMsg) {
 	for _, r := range m.recs {
-		p.failPending(r, notWritten(r.topic, -1, errProducerClosed))
+		p.failPending(r, notWritten(r.rec.Topic, -1, errProducerClosed))
 	}
 }
 
