@@ -40,7 +40,7 @@ type conn struct {
 	wbuf     []byte
 	sp       codec.Splicer // record batches of the requests in wbuf, written from their own storage
 	segs     net.Buffers   // wbuf and the spliced batches, in order, for one vectored write
-	writing  chan struct{} // holds a token while a write is under way; shared with the reader
+	writing  chan struct{} // the writer holds its token while calls it handed to the reader are unwritten
 	unsent   []unsent      // encoded into wbuf, not yet written
 	notSent  []*Call       // a failed write did not reach them: to be sent again
 	rd       *reader
@@ -105,9 +105,18 @@ func (c *conn) writeLoop(ctx context.Context) error {
 
 // writeQueued writes every queued call: it encodes them into one buffer and writes it
 // with one system call, flushing early when the buffer reaches flushAt, and when the
-// pipelining limit is reached and it must wait for the reader to make room. A call that cannot be sent at all (its deadline has
-// passed, no common version, invalid for its version) fails here, not sent.
+// pipelining limit is reached and it must wait for the reader to make room. A call that
+// cannot be sent at all (its deadline has passed, no common version, invalid for its
+// version) fails here, not sent.
+//
+// The writer holds the writing token from before it hands the first call to the reader
+// until everything it handed over has been written, and gives it up only while it waits
+// for a pipelining slot with nothing unwritten. The reader, which may take a call the
+// moment it is handed over, completes a call it fails only once it has had the token
+// (see reader.failed).
 func (c *conn) writeQueued(ctx context.Context) error {
+	c.writing <- struct{}{}
+	defer func() { <-c.writing }()
 	now := time.Now()
 	for len(c.queued) > 0 {
 		call := c.queued[0]
@@ -125,12 +134,24 @@ func (c *conn) writeQueued(ctx context.Context) error {
 				if err := c.flush(); err != nil {
 					return err
 				}
+				<-c.writing // everything handed over is written
+				var err error
 				select {
 				case c.inflight <- call:
 				case <-ctx.Done():
-					return ctx.Err() // the call stays queued
+					err = ctx.Err() // the call stays queued
 				case <-c.rd.done:
-					return c.rd.err
+					err = c.rd.err
+				}
+				c.writing <- struct{}{}
+				if err != nil {
+					return err
+				}
+				if call.finished.Load() {
+					// The reader took it and failed it (the connection broke) before the
+					// token was back: it is settled, and must not be written.
+					c.queued = c.queued[1:]
+					continue
 				}
 			}
 		}
@@ -200,9 +221,9 @@ func (c *conn) prepare(call *Call, now time.Time) error {
 	return nil
 }
 
-// flush writes the buffer. After a failed write, the calls whose frames start beyond what
-// was written definitely did not leave: they are kept (c.notSent) to be sent again on the
-// next connection; the others may have been sent.
+// flush writes the buffer; the caller holds the writing token. After a failed write, the
+// calls whose frames start beyond what was written definitely did not leave: they are kept
+// (c.notSent) to be sent again on the next connection; the others may have been sent.
 func (c *conn) flush() error {
 	if len(c.wbuf) == 0 && c.sp.Len() == 0 {
 		return nil
@@ -210,7 +231,6 @@ func (c *conn) flush() error {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.cfg.RequestTimeout))
 	var n int
 	var err error
-	c.writing <- struct{}{} // the spliced batches are not their owner's again until the write returns
 	if len(c.sp.Splices()) == 0 {
 		n, err = c.nc.Write(c.wbuf)
 	} else {
@@ -221,7 +241,6 @@ func (c *conn) flush() error {
 		n = int(n64)
 		clear(c.segs[:cap(c.segs)]) // no references to batches left behind
 	}
-	<-c.writing
 	c.wbuf = c.wbuf[:0]
 	c.sp.Reset()
 	for _, u := range c.unsent {

@@ -22,7 +22,7 @@ type reader struct {
 	name     string
 	nc       net.Conn
 	inflight <-chan *Call
-	writing  chan struct{} // holds a token while the writer's write is under way
+	writing  chan struct{} // the writer holds its token while calls it handed over are unwritten
 	maxBytes int
 
 	done chan struct{} // closed when run returns
@@ -41,11 +41,12 @@ func (r *reader) run() {
 
 // failed closes the socket before the failing call completes, so that whoever reacts to
 // that completion finds the connection closed: the writer's next write fails at once,
-// with nothing written, and its calls go to the next connection instead. The call may
-// still be being written (the reader takes a call as soon as it is queued for writing):
-// it completes only once the write under way has returned (closing the socket makes it
-// return), so that its record batches, written from their own storage, are not handed
-// back to their owner while the kernel may still read them.
+// with nothing written, and its calls go to the next connection instead. The reader
+// takes a call as soon as it is handed over, before it is encoded and written: the call
+// completes only once the writer gives up the writing token, which it holds until
+// everything it handed over has been written (closing the socket ends a write under
+// way), so that its record batches, written from their own storage, are not handed back
+// to their owner while the writer or the kernel may still read them.
 func (r *reader) failed(call *Call, err *Error) error {
 	_ = r.nc.Close()
 	r.writing <- struct{}{} // a channel, not a mutex: waiting on it is durable under testing/synctest
