@@ -3,12 +3,14 @@ package producer_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/producer"
+	"github.com/troupe-go/troupe/wire/record"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -115,6 +117,63 @@ func BenchmarkProduce(b *testing.B) {
 			b.StopTimer()
 			report(b)
 		})
+	}
+}
+
+// BenchmarkProduceFloor measures, in one goroutine, the work on each record that no
+// producer can avoid: the caller allocates the record (as bench/'s runners do), the
+// record is encoded into a batch, the batch sealed (its CRC) every 1600 records (troupe's
+// batch size in bench/), and each record's callback counts it with an atomic add. Up to
+// 20000 records are alive at a time, as many as the producer's default budget holds, so
+// the garbage collector has as much to mark. Left out: handing records between
+// goroutines, partitioning, the network, and responses. An op is a record and its ns/op
+// is CPU time: divided by 1000, it is CPU-seconds per 1M records, the unit of
+// docs/benchmarks.md, where it is a floor for the producer's figure.
+//
+//	go test -run '^$' -bench ProduceFloor ./producer/
+func BenchmarkProduceFloor(b *testing.B) {
+	const perBatch, live = 1600, 20000
+	var records, bytes atomic.Int64
+	cb := func(r *troupe.Record, err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+		bytes.Add(int64(len(r.Value)))
+		records.Add(1)
+	}
+	bl := record.NewBuilder(nil)
+	buf := make([]byte, 0, 1<<20)
+	alive := make([]*troupe.Record, live)
+	open := make([]*troupe.Record, 0, perBatch)
+	cbs := make([]func(*troupe.Record, error), 0, perBatch)
+	b.ReportAllocs()
+	bl.Reset(buf)
+	i, now := 0, time.Now() // one clock reading per batch, as the dispatcher takes one per bite
+	for b.Loop() {
+		r := &troupe.Record{Topic: "bench", Value: benchValue, Timestamp: now}
+		alive[i%live] = r
+		i++
+		bl.Append(r)
+		open, cbs = append(open, r), append(cbs, cb)
+		if len(open) < perBatch {
+			continue
+		}
+		raw, err := bl.Seal(record.NoProducer())
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf = raw[:0]
+		for j, r := range open {
+			cbs[j](r, nil)
+		}
+		clear(open)
+		clear(cbs)
+		open, cbs = open[:0], cbs[:0]
+		bl.Reset(buf)
+		now = time.Now()
+	}
+	if records.Load() != int64(b.N/perBatch*perBatch) {
+		b.Fatalf("%d records counted, want %d", records.Load(), b.N/perBatch*perBatch)
 	}
 }
 
