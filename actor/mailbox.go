@@ -302,8 +302,18 @@ func (mb *Mailbox[M]) appendLocked(m M) {
 	if mb.n == len(mb.ring) {
 		mb.growLocked(mb.n + 1)
 	}
-	mb.ring[(mb.head+mb.n)%len(mb.ring)] = m
+	mb.ring[mb.wrap(mb.head+mb.n)] = m
 	mb.n++
+}
+
+// wrap returns ring index i, which may run past the end of the ring by less than its
+// length (head + n does), wrapped to the start: a compare, where % would divide on every
+// send (rings are powers of two only until a capacity limit sets their size).
+func (mb *Mailbox[M]) wrap(i int) int {
+	if i >= len(mb.ring) {
+		i -= len(mb.ring)
+	}
+	return i
 }
 
 func (mb *Mailbox[M]) growLocked(need int) {
@@ -339,7 +349,7 @@ func (mb *Mailbox[M]) popLocked() M {
 	var zero M
 	m := mb.ring[mb.head]
 	mb.ring[mb.head] = zero
-	mb.head = (mb.head + 1) % len(mb.ring)
+	mb.head = mb.wrap(mb.head + 1)
 	mb.n--
 	return m
 }
@@ -380,7 +390,7 @@ func (mb *Mailbox[M]) drain(dst []M, most int) ([]M, bool) {
 			copy(out[n1:], mb.ring[:end-len(mb.ring)])
 			clear(mb.ring[:end-len(mb.ring)])
 		}
-		mb.head = (mb.head + k) % len(mb.ring)
+		mb.head = mb.wrap(mb.head + k)
 		mb.n -= k
 		if mb.n == 0 {
 			mb.head = 0
