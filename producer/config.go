@@ -51,9 +51,10 @@ func (a Acks) String() string {
 // Stage is a custom step a user puts into the pipeline before partitioning (enrich,
 // validate, rate-limit). It is an actor: it receives records in batches (Inbox.Receive),
 // and hands each record on, or fails it, through the Next it is given. A Stage keeps
-// offset order within a topic if it hands records on in the order received. Stages run
-// in the order configured, under the producer's supervisor; the budget bounds what they
-// can hold.
+// offset order within a topic if it hands records on in the order received. It may
+// change a record, its Topic included: records are routed by the topic they have when
+// they leave the last stage. Stages run in the order configured, under the producer's
+// supervisor; the budget bounds what they can hold.
 type Stage interface {
 	// Name names the stage's actor.
 	Name() string
