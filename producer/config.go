@@ -53,7 +53,7 @@ func (a Acks) String() string {
 // and hands each record on, or fails it, through the Next it is given. A Stage keeps
 // offset order within a topic if it hands records on in the order received. It may
 // change a record, its Topic included: records are routed by the topic they have when
-// they leave the last stage. Stages run in the order configured, under the producer's
+// they leave the last stage (one left without a topic fails with ErrInvalidRecord). Stages run in the order configured, under the producer's
 // supervisor; the budget bounds what they can hold.
 type Stage interface {
 	// Name names the stage's actor.

@@ -126,6 +126,12 @@ func (d *dispatcher) dispatch(batch []Pending) []Pending {
 }
 
 func (d *dispatcher) send(topic string, recs []Pending) {
+	if topic == "" { // Produce refuses records without a topic: a custom stage took it away
+		for _, r := range recs {
+			d.p.failPending(r, notWritten(topic, -1, fmt.Errorf("%w: no topic after the custom stages", ErrInvalidRecord)))
+		}
+		return
+	}
 	ref, ok := d.topics[topic]
 	if !ok {
 		p := d.p

@@ -12,7 +12,8 @@ import (
 var (
 	// ErrInvalidConfig: a Config that cannot work (returned by New).
 	ErrInvalidConfig = errors.New("producer: invalid config")
-	// ErrInvalidRecord: a nil record, or one without a topic.
+	// ErrInvalidRecord: a nil record, or one without a topic (at Produce, or after the
+	// custom stages).
 	ErrInvalidRecord = errors.New("producer: invalid record")
 	// ErrRecordTooLarge: a record larger than MaxRecordBytes, or one the broker refused as
 	// too large even on its own (MESSAGE_TOO_LARGE).

@@ -186,7 +186,8 @@ func TestCustomStageSeesRecordsBeforePartitioning(t *testing.T) {
 	}
 }
 
-// reroute sends records whose value starts with "bad" to the topic "dlq" instead.
+// reroute sends records whose value starts with "bad" to the topic "dlq" instead, and
+// takes the topic away from those whose value starts with "lost".
 type reroute struct{}
 
 func (reroute) Name() string { return "reroute" }
@@ -194,8 +195,11 @@ func (reroute) Name() string { return "reroute" }
 func (reroute) New(next producer.Next) actor.Actor[producer.Pending] {
 	return actor.ReceiveBatch(func(ctx context.Context, batch []producer.Pending) error {
 		for _, pd := range batch {
-			if r := pd.Record(); strings.HasPrefix(string(r.Value), "bad") {
+			switch r := pd.Record(); {
+			case strings.HasPrefix(string(r.Value), "bad"):
 				r.Topic = "dlq"
+			case strings.HasPrefix(string(r.Value), "lost"):
+				r.Topic = ""
 			}
 		}
 		return next.Send(ctx, batch)
@@ -203,19 +207,23 @@ func (reroute) New(next producer.Next) actor.Actor[producer.Pending] {
 }
 
 // A stage may change a record's topic: the dispatcher, after the stages, routes by the
-// topic the record has then.
+// topic the record has then. A record a stage left without a topic fails, not written.
 func TestCustomStageCanChangeTheTopic(t *testing.T) {
 	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t", "dlq"))
 	p := newProducer(t, producer.Config{Seeds: seeds, Stages: []producer.Stage{reroute{}}})
-	values := []string{"good 1", "bad 1", "good 2", "bad 2", "good 3"}
+	values := []string{"good 1", "bad 1", "lost 1", "good 2", "bad 2", "good 3"}
 	o := newOutcomes(len(values))
 	for _, v := range values {
 		p.Produce(context.Background(), &troupe.Record{Topic: "t", Value: []byte(v)}, o.cb)
 	}
 	o.wait(t)
-	for _, err := range o.got {
-		if err != nil {
-			t.Fatal(err)
+	for r, err := range o.got {
+		lost := strings.HasPrefix(string(r.Value), "lost")
+		switch {
+		case lost && (!errors.Is(err, producer.ErrInvalidRecord) || !errors.Is(err, troupe.ErrNotWritten)):
+			t.Errorf("%q, left without a topic: %v, want an invalid record, not written", r.Value, err)
+		case !lost && err != nil:
+			t.Errorf("%q: %v", r.Value, err)
 		}
 	}
 	for topic, want := range map[string][]string{"t": {"good 1", "good 2", "good 3"}, "dlq": {"bad 1", "bad 2"}} {
