@@ -145,9 +145,13 @@ func (d *dispatcher) send(topic string, recs []Pending) {
 			Mailbox: actor.MailboxConfig[topicMsg]{Capacity: actor.Unbounded, OnDrop: p.dropTopicMsg},
 			Release: releaseTopic,
 		})
-		if err == nil {
-			d.topics[topic] = ref
+		if err != nil { // the producer's supervisor is stopping
+			for _, r := range recs {
+				d.p.failPending(r, notWritten(topic, -1, fmt.Errorf("%w: %w", errProducerClosed, err)))
+			}
+			return
 		}
+		d.topics[topic] = ref
 	}
 	if err := ref.TrySend(topicMsg{recs: recs}); err != nil {
 		for _, r := range recs {
