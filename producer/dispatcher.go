@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -145,9 +146,12 @@ func (d *dispatcher) send(topic string, recs []Pending) {
 			Mailbox: actor.MailboxConfig[topicMsg]{Capacity: actor.Unbounded, OnDrop: p.dropTopicMsg},
 			Release: releaseTopic,
 		})
-		if err != nil { // the producer's supervisor is stopping
+		if err != nil {
+			if errors.Is(err, actor.ErrStopped) { // the producer is closing
+				err = fmt.Errorf("%w: %w", errProducerClosed, err)
+			}
 			for _, r := range recs {
-				d.p.failPending(r, notWritten(topic, -1, fmt.Errorf("%w: %w", errProducerClosed, err)))
+				d.p.failPending(r, notWritten(topic, -1, err))
 			}
 			return
 		}
