@@ -15,7 +15,9 @@ import (
 // Records are sized exactly as they arrive and encoded when their batch is sealed, so that
 // the batch's storage is taken once, from a pool shared by every partition (batchBuffers),
 // in the smallest size class that holds it, instead of growing while it fills and being
-// kept for the partition's next batches, whose size nobody knows yet.
+// kept for the partition's next batches, whose size nobody knows yet. (Encoding records as
+// they arrive, into storage that grows through the pool, saved 4–11% of CPU but held
+// storage from a batch's first record, 2–20 MiB more at peak: docs/benchmarks.md.)
 type batcher struct {
 	maxBytes   int
 	maxRecords int

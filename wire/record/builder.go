@@ -100,9 +100,7 @@ func (b *Builder) SizeFor(n int) int {
 // that must keep batches under a limit seals the current batch first when SizeWith exceeds
 // the limit and the batch is not empty.
 func (b *Builder) SizeWith(r *troupe.Record) int {
-	tsDelta, _ := b.timestampDelta(r)
-	body := recordBodyLen(r, b.n, tsDelta)
-	return headerSize + compressBound(b.codec, b.recordsLen()+varintLen(int32(min(body, math.MaxInt32)))+body)
+	return b.SizeFor(b.recordsLen() + EncodedLen(r, b.n, b.firstTS))
 }
 
 // Append encodes r at the end of the batch: offset delta Len(), timestamp delta from the
