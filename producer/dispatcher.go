@@ -126,12 +126,20 @@ func (d *dispatcher) dispatch(batch []Pending) []Pending {
 	return batch[:0]
 }
 
+// send hands recs to their topic producer, or fails them all, not written.
 func (d *dispatcher) send(topic string, recs []Pending) {
-	if topic == "" { // Produce refuses records without a topic: a custom stage took it away
+	if err := d.sendTo(topic, recs); err != nil {
 		for _, r := range recs {
-			d.p.failPending(r, notWritten(topic, -1, fmt.Errorf("%w: no topic after the custom stages", ErrInvalidRecord)))
+			d.p.failPending(r, notWritten(topic, -1, err))
 		}
-		return
+	}
+}
+
+// sendTo hands recs to topic's producer, creating it on the topic's first records. On
+// error, it has handed over none of them.
+func (d *dispatcher) sendTo(topic string, recs []Pending) error {
+	if topic == "" { // Produce refuses records without a topic: a custom stage took it away
+		return fmt.Errorf("%w: no topic after the custom stages", ErrInvalidRecord)
 	}
 	ref, ok := d.topics[topic]
 	if !ok {
@@ -146,22 +154,17 @@ func (d *dispatcher) send(topic string, recs []Pending) {
 			Mailbox: actor.MailboxConfig[topicMsg]{Capacity: actor.Unbounded, OnDrop: p.dropTopicMsg},
 			Release: releaseTopic,
 		})
-		if err != nil {
-			if errors.Is(err, actor.ErrStopped) { // the producer is closing
-				err = fmt.Errorf("%w: %w", errProducerClosed, err)
-			}
-			for _, r := range recs {
-				d.p.failPending(r, notWritten(topic, -1, err))
-			}
-			return
+		if errors.Is(err, actor.ErrStopped) { // the producer is closing
+			return fmt.Errorf("%w: %w", errProducerClosed, err)
+		} else if err != nil {
+			return err
 		}
 		d.topics[topic] = ref
 	}
 	if err := ref.TrySend(topicMsg{recs: recs}); err != nil {
-		for _, r := range recs {
-			d.p.failPending(r, notWritten(topic, -1, fmt.Errorf("%w: %w", errProducerClosed, err)))
-		}
+		return fmt.Errorf("%w: %w", errProducerClosed, err)
 	}
+	return nil
 }
 
 // dropTopicMsg fails the records a topic producer's mailbox discards when the producer
