@@ -51,6 +51,11 @@ type Config struct {
 	Logger *slog.Logger
 	// OnEvent receives the connection supervisor's events (restarts, breaker changes).
 	OnEvent func(supervisor.Event)
+
+	// handedOver, set only by this package's tests, is called by a connection's writer
+	// after it hands a call to the reader and before it encodes it: the window the
+	// writing token guards (see conn.writeQueued).
+	handedOver func(*Call)
 }
 
 // Documented defaults of Config.
