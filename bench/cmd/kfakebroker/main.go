@@ -42,11 +42,15 @@ type counters struct {
 
 func main() {
 	blackhole := flag.Bool("blackhole", false, "accept produced records without storing them (kfake.BlackholeProduce)")
+	partitions := flag.Int("partitions", workload.Partitions, "the partition count of the seeded topic")
 	flag.Parse()
 	log.SetPrefix("kfakebroker: ")
 	log.SetFlags(0)
+	if *partitions <= 0 || *partitions > 1<<20 {
+		log.Fatalf("-partitions %d: must be between 1 and %d", *partitions, 1<<20)
+	}
 
-	opts := []kfake.Opt{kfake.NumBrokers(workload.Brokers), kfake.SeedTopics(workload.Partitions, workload.Topic)}
+	opts := []kfake.Opt{kfake.NumBrokers(workload.Brokers), kfake.SeedTopics(int32(*partitions), workload.Topic)}
 	if *blackhole {
 		opts = append(opts, kfake.BlackholeProduce())
 	}

@@ -15,26 +15,42 @@ func main() {
 	workload.Main("kgo", "github.com/twmb/franz-go", produce, consume)
 }
 
-// produce writes the job's records one Produce call each and waits for every promise.
+// produce writes the job's records one Produce call each and waits for every promise. In
+// the idle mode it then watches the idle client (Job.MeasureIdle) before closing it.
 func produce(j *workload.Job, t *workload.Tally) error {
-	j.Describe("RequiredAcks(AllISRAcks()), ProducerLinger(10ms), ProducerBatchMaxBytes(1 MiB), " +
-		"RecordPartitioner(RoundRobinPartitioner()), ProducerBatchCompression(NoCompression()), MaxBufferedRecords(100000); " +
-		"idempotent (default), so 5 produce requests in flight per broker (MaxProduceRequestsInflightPerBroker has no effect with idempotence)")
-	cl, err := kgo.NewClient(
+	partitioner, partitionerName := kgo.RoundRobinPartitioner(), "RoundRobinPartitioner()"
+	if j.Keyed {
+		partitioner, partitionerName = kgo.StickyKeyPartitioner(nil), "StickyKeyPartitioner(nil) (murmur2 of the key)"
+	}
+	maxBuffered := 100_000
+	if j.MaxBuffered > 0 {
+		maxBuffered = j.MaxBuffered
+	}
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(j.Brokers...),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerLinger(10*time.Millisecond),
-		kgo.ProducerBatchMaxBytes(1<<20),
-		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+		kgo.ProducerLinger(10 * time.Millisecond),
+		kgo.ProducerBatchMaxBytes(1 << 20),
+		kgo.RecordPartitioner(partitioner),
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
-		kgo.MaxBufferedRecords(100_000),
-	)
+		kgo.MaxBufferedRecords(maxBuffered),
+	}
+	metadata := ""
+	if j.MetadataRefresh > 0 {
+		opts = append(opts, kgo.MetadataMaxAge(j.MetadataRefresh))
+		metadata = fmt.Sprintf(", MetadataMaxAge(%v)", j.MetadataRefresh)
+	}
+	j.Describe(fmt.Sprintf("RequiredAcks(AllISRAcks()), ProducerLinger(10ms), ProducerBatchMaxBytes(1 MiB), "+
+		"RecordPartitioner(%s), ProducerBatchCompression(NoCompression()), MaxBufferedRecords(%d)%s; "+
+		"idempotent (default), so 5 produce requests in flight per broker (MaxProduceRequestsInflightPerBroker has no effect with idempotence)",
+		partitionerName, maxBuffered, metadata))
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	ctx := context.Background()
-	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: workload.Topic, Value: workload.Value(0)}).FirstErr(); err != nil {
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: workload.Topic, Key: j.Key(0), Value: workload.Value(0)}).FirstErr(); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	if err := j.Ready(); err != nil {
@@ -48,10 +64,11 @@ func produce(j *workload.Job, t *workload.Tally) error {
 		t.Add(1, len(r.Value))
 	}
 	for i := range j.Records {
-		cl.Produce(ctx, &kgo.Record{Topic: workload.Topic, Value: workload.Value(i)}, promise)
+		cl.Produce(ctx, &kgo.Record{Topic: workload.Topic, Key: j.Key(i), Value: workload.Value(i)}, promise)
 	}
 	<-t.Done()
 	j.Finish()
+	j.MeasureIdle()
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/troupe-go/troupe/bench/internal/workload"
 	"github.com/troupe-go/troupe/consumer"
 	"github.com/troupe-go/troupe/producer"
+	"github.com/troupe-go/troupe/wire/cluster"
 )
 
 func main() {
@@ -19,19 +20,34 @@ func main() {
 }
 
 // produce writes the job's records one Produce call each, as an application would, and
-// waits for every callback.
+// waits for every callback. In the idle mode it then watches the idle producer
+// (Job.MeasureIdle) before closing it.
 func produce(j *workload.Job, t *workload.Tally) error {
+	partitioner, partitionerName := producer.RoundRobinPartitioner(), "RoundRobinPartitioner()"
+	if j.Keyed {
+		partitioner, partitionerName = producer.HashPartitioner(), "HashPartitioner() (murmur2 of the key)"
+	}
 	cfg := producer.Config{
 		Seeds:               j.Brokers,
 		Acks:                producer.AcksAll,
 		Linger:              10 * time.Millisecond,
 		MaxBatchBytes:       1 << 20,
 		MaxInflightRequests: 5,
-		Partitioner:         producer.RoundRobinPartitioner(),
+		Partitioner:         partitioner,
+		MaxBufferedRecords:  j.MaxBuffered, // zero: the default
+		Cluster:             cluster.Config{RefreshInterval: j.MetadataRefresh},
 		// Compression: zero, none.
 	}
-	j.Describe("producer.Config{Acks: AcksAll, Linger: 10ms, MaxBatchBytes: 1 MiB, MaxInflightRequests: 5 (per broker), " +
-		"Partitioner: RoundRobinPartitioner(), no compression}; idempotent (default); budget 20000 records / 32 MiB (defaults)")
+	budget := "budget 20000 records / 32 MiB (defaults)"
+	if j.MaxBuffered > 0 {
+		budget = fmt.Sprintf("budget %d records (MaxBufferedRecords) / 32 MiB (default)", j.MaxBuffered)
+	}
+	metadata := ""
+	if j.MetadataRefresh > 0 {
+		metadata = fmt.Sprintf(", Cluster.RefreshInterval: %v", j.MetadataRefresh)
+	}
+	j.Describe(fmt.Sprintf("producer.Config{Acks: AcksAll, Linger: 10ms, MaxBatchBytes: 1 MiB, MaxInflightRequests: 5 (per broker), "+
+		"Partitioner: %s, no compression%s}; idempotent (default); %s", partitionerName, metadata, budget))
 	p, err := producer.New(cfg)
 	if err != nil {
 		return err
@@ -39,7 +55,7 @@ func produce(j *workload.Job, t *workload.Tally) error {
 	ctx := context.Background()
 	defer p.Close(ctx) // on the early returns; Close is idempotent
 	// Warm up: metadata, connections, producer ID.
-	if err := p.ProduceSync(ctx, &troupe.Record{Topic: workload.Topic, Value: workload.Value(0)}); err != nil {
+	if err := p.ProduceSync(ctx, &troupe.Record{Topic: workload.Topic, Key: j.Key(0), Value: workload.Value(0)}); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	if err := j.Ready(); err != nil {
@@ -53,10 +69,11 @@ func produce(j *workload.Job, t *workload.Tally) error {
 		t.Add(1, len(r.Value))
 	}
 	for i := range j.Records {
-		p.Produce(ctx, &troupe.Record{Topic: workload.Topic, Value: workload.Value(i)}, cb)
+		p.Produce(ctx, &troupe.Record{Topic: workload.Topic, Key: j.Key(i), Value: workload.Value(i)}, cb)
 	}
 	<-t.Done()
 	j.Finish()
+	j.MeasureIdle()
 	return p.Close(ctx)
 }
 

@@ -21,6 +21,9 @@ type Mode string
 const (
 	Produce Mode = "produce"
 	Consume Mode = "consume"
+	// Idle produces one record to each partition (Records is the partition count), then
+	// measures the open producer doing nothing (Job.MeasureIdle).
+	Idle Mode = "idle"
 )
 
 // Job is one run of one client, as the driver asked for it on the command line, plus the
@@ -33,6 +36,19 @@ type Job struct {
 	Brokers []string
 	// Records is how many records to produce, or to consume before stopping.
 	Records int
+	// Partitions is the topic's partition count (the broker seeds the topic).
+	Partitions int
+	// Keyed says records carry keys (Key) for the client to partition with murmur2;
+	// otherwise they have none and the client partitions round robin.
+	Keyed bool
+	// MetadataRefresh is the metadata refresh interval to give the client; zero leaves
+	// the client's default.
+	MetadataRefresh time.Duration
+	// MaxBuffered caps the records the client buffers; zero leaves the runner's usual
+	// setting.
+	MaxBuffered int
+	// IdleFor is how long MeasureIdle watches the idle producer.
+	IdleFor time.Duration
 
 	client     string
 	module     string
@@ -44,6 +60,13 @@ type Job struct {
 	cpuStart   time.Duration // process CPU time at start
 	cpuEnd     time.Duration
 	stdin      *bufio.Reader
+	keys       *KeySet
+
+	setupStart    time.Time     // once the flags are parsed and the keys chosen
+	setupCPUStart time.Duration // process CPU time then
+	setup         time.Duration // from setupStart to ready
+	setupCPU      time.Duration
+	idle          *IdleResult
 }
 
 // Result is the line a runner prints when it is done; the driver parses it.
@@ -61,6 +84,12 @@ type Result struct {
 	// PhaseCPUSeconds is the process's user+sys CPU time during the same phase (the
 	// driver measures the whole process's too, from its rusage at exit).
 	PhaseCPUSeconds float64 `json:"phase_cpu_seconds"`
+	// SetupSeconds and SetupCPUSeconds are the wall and CPU time from the runner's
+	// start to its "ready": creating the client, connecting, metadata, the warm-up.
+	SetupSeconds    float64 `json:"setup_seconds"`
+	SetupCPUSeconds float64 `json:"setup_cpu_seconds"`
+	// Idle is what Job.MeasureIdle measured (Idle mode only).
+	Idle *IdleResult `json:"idle,omitempty"`
 	// Config describes the client's configuration in this run, for the report.
 	Config string `json:"config"`
 	// Error is empty on success.
@@ -75,6 +104,11 @@ func Main(client, module string, produce, consume func(*Job, *Tally) error) {
 	mode := flag.String("mode", "", "produce or consume")
 	brokers := flag.String("brokers", "", "comma-separated seed addresses")
 	flag.IntVar(&j.Records, "records", 1_000_000, "records to produce, or to consume before stopping")
+	flag.IntVar(&j.Partitions, "partitions", Partitions, "the topic's partition count")
+	flag.BoolVar(&j.Keyed, "keyed", false, "give records keys, partitioned by murmur2 (otherwise no keys, round robin)")
+	flag.DurationVar(&j.MetadataRefresh, "metadata-refresh", 0, "the client's metadata refresh interval (0: the client's default)")
+	flag.IntVar(&j.MaxBuffered, "max-buffered", 0, "the client's cap on buffered records (0: the runner's usual setting)")
+	flag.DurationVar(&j.IdleFor, "idle", 10*time.Second, "how long the idle mode watches the idle producer")
 	flag.StringVar(&j.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed phase to `file`")
 	flag.StringVar(&j.memprofile, "memprofile", "", "write a heap profile to `file` at the end of the timed phase")
 	flag.Parse()
@@ -82,16 +116,28 @@ func Main(client, module string, produce, consume func(*Job, *Tally) error) {
 	j.Brokers = strings.Split(*brokers, ",")
 
 	var err error
+	if j.Partitions <= 0 || j.Records <= 0 || j.IdleFor < 0 {
+		err = fmt.Errorf("-partitions and -records must be positive, -idle not negative")
+	}
+	if j.Keyed && err == nil {
+		j.keys = NewKeySet(j.Partitions)
+	}
+	j.setupStart, j.setupCPUStart = time.Now(), processCPU()
 	tally := newTally(j.Records)
 	switch {
+	case err != nil:
 	case *brokers == "":
 		err = fmt.Errorf("-brokers is required")
 	case j.Mode == Produce:
 		err = produce(j, tally)
+	case j.Mode == Idle:
+		if err = produce(j, tally); err == nil && j.idle == nil {
+			err = fmt.Errorf("the %s runner has no idle mode (it does not call Job.MeasureIdle)", client)
+		}
 	case j.Mode == Consume:
 		err = consume(j, tally)
 	default:
-		err = fmt.Errorf("-mode must be produce or consume, not %q", *mode)
+		err = fmt.Errorf("-mode must be produce, idle or consume, not %q", *mode)
 	}
 	j.Finish()
 	records, bytes := tally.Counts()
@@ -103,8 +149,11 @@ func Main(client, module string, produce, consume func(*Job, *Tally) error) {
 		Bytes:   bytes,
 		Seconds: j.end.Sub(j.start).Seconds(),
 		Config:  j.config,
+		Idle:    j.idle,
 
 		PhaseCPUSeconds: (j.cpuEnd - j.cpuStart).Seconds(),
+		SetupSeconds:    j.setup.Seconds(),
+		SetupCPUSeconds: j.setupCPU.Seconds(),
 	}
 	if err == nil {
 		err = tally.Err()
@@ -126,6 +175,7 @@ func (j *Job) Describe(config string) { j.config = config }
 // Ready tells the driver the runner is set up and waits for its "go"; the timed phase
 // (and the CPU profile, if asked for) starts when Ready returns.
 func (j *Job) Ready() error {
+	j.setup, j.setupCPU = time.Since(j.setupStart), processCPU()-j.setupCPUStart
 	fmt.Println("ready")
 	line, err := j.stdin.ReadString('\n')
 	if err != nil {
@@ -168,6 +218,19 @@ func (j *Job) Finish() {
 			f.Close()
 		}
 	}
+}
+
+// Key returns the key of record i: nil unless Keyed; in Idle mode a key of partition
+// i, so that the records 0 to Partitions-1 reach every partition once. Callers must not
+// modify it.
+func (j *Job) Key(i int) []byte {
+	switch {
+	case j.keys == nil:
+		return nil
+	case j.Mode == Idle:
+		return j.keys.ForPartition(i)
+	}
+	return j.keys.Key(i)
 }
 
 // processCPU is the user+sys CPU time of this process (all its threads) so far.
