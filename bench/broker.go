@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,11 +17,15 @@ type broker struct {
 	addrs string // comma-separated, as runners take them
 }
 
-// startBroker starts a fresh cluster; blackhole makes it discard produced records.
-func startBroker(bins string, blackhole, verbose bool) (*broker, error) {
+// startBroker starts a fresh cluster; blackhole makes it discard produced records;
+// partitions is the topic's partition count (zero: workload.Partitions).
+func startBroker(bins string, blackhole bool, partitions int, verbose bool) (*broker, error) {
 	var args []string
 	if blackhole {
 		args = append(args, "-blackhole")
+	}
+	if partitions > 0 {
+		args = append(args, "-partitions", strconv.Itoa(partitions))
 	}
 	p, err := start("kfakebroker", bins+"/kfakebroker", args, verbose)
 	if err != nil {

@@ -67,6 +67,7 @@ type options struct {
 	timeout    time.Duration
 	verbose    bool
 	args       string // the command line's arguments, for the report
+	scale      scaleOptions
 }
 
 func main() {
@@ -97,6 +98,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.base, "base", "", "also run troupe built from this git `revision`, as client "+baseClient+", in the same invocation (an A/B comparison); docs are not written unless -docs is given")
 	flag.DurationVar(&o.timeout, "timeout", 3*time.Minute, "longest a client run may take before it is killed (with a goroutine dump)")
 	flag.BoolVar(&o.verbose, "v", false, "copy the runners' and the broker's stderr to ours")
+	scaleFlags(&o.scale)
 	flag.Parse()
 	for _, a := range os.Args[1:] {
 		o.args += " " + a
@@ -120,6 +122,9 @@ func parseFlags() (options, error) {
 		if !set["docs"] {
 			o.docs = ""
 		}
+	}
+	if o.scale.on {
+		return o, o.scaleDefaults(set, names, modes)
 	}
 	if o.records <= 0 || o.runs <= 0 {
 		return o, fmt.Errorf("-records and -runs must be positive")
@@ -195,6 +200,10 @@ func run(o options) error {
 	if env.base != "" {
 		from += ", " + baseClient + " from " + env.base
 	}
+	if o.scale.on {
+		log.Printf("%s; troupe from %s; scale mode, %d runs per client and point", env.summary(), from, o.runs)
+		return scale(o, bins, env)
+	}
 	log.Printf("%s; troupe from %s; %d records per run, %d runs per client and mode", env.summary(), from, o.records, o.runs)
 
 	rep := &report{opts: o, env: env, started: time.Now()}
@@ -235,7 +244,7 @@ func runProduce(o options, s scenario, bins string) (scenarioResult, error) {
 	for r := range o.runs {
 		for i := range o.clients {
 			c := o.clients[(i+r)%len(o.clients)]
-			b, err := startBroker(bins, s.blackhole, o.verbose)
+			b, err := startBroker(bins, s.blackhole, 0, o.verbose)
 			if err != nil {
 				return sr, err
 			}
@@ -255,7 +264,7 @@ func runProduce(o options, s scenario, bins string) (scenarioResult, error) {
 // commits).
 func runConsume(o options, s scenario, bins string) (scenarioResult, error) {
 	sr := newScenarioResult(s, o.clients)
-	b, err := startBroker(bins, false, o.verbose)
+	b, err := startBroker(bins, false, 0, o.verbose)
 	if err != nil {
 		return sr, err
 	}

@@ -32,7 +32,15 @@ const baseline = "kgo"
 
 // write updates benchmarks.md and benchmarks.svg in dir.
 func (r *report) write(dir string) error {
-	path := filepath.Join(dir, "benchmarks.md")
+	if err := replaceSection(filepath.Join(dir, "benchmarks.md"), beginMarker, endMarker, r.markdown()); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "benchmarks.svg"), []byte(r.chart()), 0o644)
+}
+
+// replaceSection replaces what lies between the lines beginMarker and endMarker of the
+// document at path with text, leaving the rest of the document as it is.
+func replaceSection(path, beginMarker, endMarker, text string) error {
 	doc, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -45,12 +53,9 @@ func (r *report) write(dir string) error {
 	var out bytes.Buffer
 	out.Write(doc[:begin])
 	out.WriteString(beginMarker + "\n\n")
-	out.WriteString(r.markdown())
+	out.WriteString(text)
 	out.Write(doc[end:])
-	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "benchmarks.svg"), []byte(r.chart()), 0o644)
+	return os.WriteFile(path, out.Bytes(), 0o644)
 }
 
 // markdown is the generated section: context, the tables, the targets, the configuration
@@ -186,19 +191,7 @@ func (r *report) targets() string {
 			maxCPU = 0.25
 		}
 		row := func(what, target, got string, value, limit float64, atMost bool) {
-			met := value <= limit
-			if !atMost {
-				met = value >= limit
-			}
-			verdict := "met"
-			switch {
-			case met:
-			case math.Abs(value-limit) <= 0.05*limit:
-				verdict = "missed by less than 5% (within noise)"
-			default:
-				verdict = "**missed**"
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", sr.title, what+" "+target, got, verdict)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", sr.title, what+" "+target, got, verdict(value, limit, atMost))
 		}
 		row("CPU-s per 1M records", fmt.Sprintf("<= %.2f", maxCPU), fmt.Sprintf("%.2f", t.cpuPerMillion), t.cpuPerMillion, maxCPU, true)
 		row("records/s", ">= kgo", times(t.recordsPerSecond, k.recordsPerSecond)+" kgo", t.recordsPerSecond, k.recordsPerSecond, false)
@@ -206,6 +199,21 @@ func (r *report) targets() string {
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// verdict says whether value meets limit, as an upper bound (atMost) or a lower one.
+func verdict(value, limit float64, atMost bool) string {
+	met := value <= limit
+	if !atMost {
+		met = value >= limit
+	}
+	switch {
+	case met:
+		return "met"
+	case math.Abs(value-limit) <= 0.05*limit:
+		return "missed by less than 5% (within noise)"
+	}
+	return "**missed**"
 }
 
 // configuration lists what each runner reported about its client's configuration.

@@ -46,6 +46,19 @@ func (m measurement) phaseCPUPerMillion() float64 {
 	return m.result.PhaseCPUSeconds * 1e6 / float64(m.result.Records)
 }
 
+// setupCPU is the runner's CPU time before its "ready" (client, connections, metadata,
+// warm-up); closeCPU is what the process spent after the timed phase (and after the idle
+// watch): closing the client and exiting.
+func (m measurement) setupCPU() float64 { return m.result.SetupCPUSeconds }
+
+func (m measurement) closeCPU() float64 {
+	c := m.cpu.Seconds() - m.result.SetupCPUSeconds - m.result.PhaseCPUSeconds
+	if m.result.Idle != nil {
+		c -= m.result.Idle.CPUSeconds
+	}
+	return max(c, 0)
+}
+
 // runJob is one runner invocation.
 type runJob struct {
 	bins       string // directory of the runner binaries
@@ -56,6 +69,13 @@ type runJob struct {
 	memprofile string // file, or empty
 	timeout    time.Duration
 	verbose    bool
+
+	// The scale mode's settings; zero values leave the runner's defaults.
+	partitions      int
+	keyed           bool
+	idle            time.Duration
+	metadataRefresh time.Duration
+	maxBuffered     int
 }
 
 // runClient runs one client process against b: it waits for the runner's "ready",
@@ -71,6 +91,7 @@ func runClient(j runJob, b *broker) measurement {
 	if j.memprofile != "" {
 		args = append(args, "-memprofile", j.memprofile)
 	}
+	args = append(args, j.scaleArgs()...)
 	var m measurement
 	p, err := start(j.client, filepath.Join(j.bins, j.client), args, j.verbose)
 	if err != nil {
@@ -120,6 +141,27 @@ func runClient(j runJob, b *broker) measurement {
 		m.err = fmt.Errorf("%s: %s; stderr tail:\n%s", j.client, m.result.Error, lastLines(p.errs.String(), 20))
 	}
 	return m
+}
+
+// scaleArgs are the runner flags of the scale mode's settings that are set.
+func (j runJob) scaleArgs() []string {
+	var args []string
+	if j.partitions > 0 {
+		args = append(args, "-partitions", strconv.Itoa(j.partitions))
+	}
+	if j.keyed {
+		args = append(args, "-keyed")
+	}
+	if j.idle > 0 {
+		args = append(args, "-idle", j.idle.String())
+	}
+	if j.metadataRefresh > 0 {
+		args = append(args, "-metadata-refresh", j.metadataRefresh.String())
+	}
+	if j.maxBuffered > 0 {
+		args = append(args, "-max-buffered", strconv.Itoa(j.maxBuffered))
+	}
+	return args
 }
 
 // lastLines returns the last n lines of s.

@@ -13,6 +13,10 @@ type scenarioResult struct {
 	// the topic then held. Consume scenarios only.
 	preload measurement
 	stored  int64
+	// partitions and records are the topic's partition count and the records per run
+	// of a scale point; zero in the usual mode (6 partitions, -records).
+	partitions int
+	records    int64
 }
 
 func newScenarioResult(s scenario, clients []string) scenarioResult {
@@ -35,6 +39,12 @@ type summary struct {
 	recordsPerBatch  float64
 	fetchRequests    float64
 	brokerCPU        float64 // the broker process's CPU seconds per 1M records
+	phaseCPU         float64 // CPU seconds per 1M records in the timed phase alone
+	setupCPU         float64 // CPU seconds before "ready"
+	setupSeconds     float64 // wall seconds before "ready"
+	closeCPU         float64 // CPU seconds after the timed phase (and the idle watch)
+	// The idle watch (idle mode): CPU seconds, live heap bytes and goroutines at its end.
+	idleCPU, liveHeap, goroutines float64
 	// spread is (max-min)/median of records/s over the runs: how noisy they were.
 	spread float64
 }
@@ -44,6 +54,7 @@ type summary struct {
 func (sr *scenarioResult) summarize(client string) summary {
 	s := summary{client: client}
 	var rps, cpu, rss, rpb, fetches, broker []float64
+	var phase, setup, setupWall, closing, idle, heap, gs []float64
 	for _, m := range sr.runs[client] {
 		if m.err != nil {
 			s.failed++
@@ -58,6 +69,15 @@ func (sr *scenarioResult) summarize(client string) summary {
 		cpu = append(cpu, m.cpuPerMillion())
 		rss = append(rss, float64(m.maxRSS))
 		fetches = append(fetches, float64(m.broker.FetchRequests))
+		phase = append(phase, m.phaseCPUPerMillion())
+		setup = append(setup, m.setupCPU())
+		setupWall = append(setupWall, m.result.SetupSeconds)
+		closing = append(closing, m.closeCPU())
+		if i := m.result.Idle; i != nil {
+			idle = append(idle, i.CPUSeconds)
+			heap = append(heap, float64(i.LiveHeapBytes))
+			gs = append(gs, float64(i.Goroutines))
+		}
 		if m.result.Records > 0 {
 			broker = append(broker, m.broker.CPUSeconds*1e6/float64(m.result.Records))
 		}
@@ -76,6 +96,9 @@ func (sr *scenarioResult) summarize(client string) summary {
 	s.recordsPerBatch = median(rpb)
 	s.fetchRequests = median(fetches)
 	s.brokerCPU = median(broker)
+	s.phaseCPU = median(phase)
+	s.setupCPU, s.setupSeconds, s.closeCPU = median(setup), median(setupWall), median(closing)
+	s.idleCPU, s.liveHeap, s.goroutines = median(idle), median(heap), median(gs)
 	if s.recordsPerSecond > 0 {
 		s.spread = (slices.Max(rps) - slices.Min(rps)) / s.recordsPerSecond
 	}

@@ -1,0 +1,235 @@
+package main
+
+// The scale mode (-scale): the producers of troupe and kgo at 6 to 10000 partitions, and
+// an idle producer of thousands of partitions. Its report is its own section of
+// docs/benchmarks.md (scalereport.go) with its own chart (scalechart.go).
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/troupe-go/troupe/bench/internal/workload"
+)
+
+// scaleOptions are the scale mode's flags.
+type scaleOptions struct {
+	on              bool
+	partitionList   string
+	partitions      []int
+	perPartition    int64
+	minRecords      int64
+	storedMax       int
+	scenarios       []scenario
+	idle            time.Duration
+	idlePartitions  int
+	metadataRefresh time.Duration
+	maxBuffered     int
+}
+
+// scaleScenarios are what the scale mode can measure (-modes).
+var scaleScenarios = []scenario{
+	{key: "blackhole", title: "produce, BlackholeProduce", mode: workload.Produce, blackhole: true},
+	{key: "stored", title: "produce, stored", mode: workload.Produce},
+	{key: "idle", title: "idle producer", mode: workload.Idle},
+}
+
+// scaleClients are the clients whose runners take keyed records and the idle mode.
+var scaleClients = []string{"troupe", "kgo", baseClient}
+
+// scaleFlags declares the scale mode's flags.
+func scaleFlags(s *scaleOptions) {
+	flag.BoolVar(&s.on, "scale", false, "the scale mode: troupe's and kgo's producers at -partitions, keyed records, and an idle producer; see README.md")
+	flag.StringVar(&s.partitionList, "partitions", "6,300,3000,10000", "scale mode: the partition counts, comma-separated")
+	flag.Int64Var(&s.perPartition, "per-partition", 1000, "scale mode: records per partition in a run (a run has at least -min-records)")
+	flag.Int64Var(&s.minRecords, "min-records", 1_000_000, "scale mode: the least records in a run, whatever the partition count")
+	flag.IntVar(&s.storedMax, "stored-max", 3000, "scale mode: the stored mode runs only at partition counts up to this (kfake keeps every record in memory)")
+	flag.DurationVar(&s.idle, "idle", 10*time.Second, "scale mode: how long the idle producer is watched")
+	flag.IntVar(&s.idlePartitions, "idle-partitions", 3000, "scale mode: the idle producer's partitions (it writes one record to each first)")
+	flag.DurationVar(&s.metadataRefresh, "metadata-refresh", 5*time.Minute, "scale mode: the metadata refresh interval given to every client")
+	flag.IntVar(&s.maxBuffered, "max-buffered", 0, "scale mode: the cap on buffered records given to every client (0: each runner's usual setting, troupe 20000, kgo 100000)")
+}
+
+// scaleDefaults applies the scale mode's defaults to the flags not given (names and
+// modes are the raw -clients and -modes) and checks them.
+func (o *options) scaleDefaults(set map[string]bool, names, modes string) error {
+	s := &o.scale
+	quick := set["quick"] // -quick set records and runs for the usual mode: redo it here
+	if !set["runs"] {
+		o.runs = 5
+		if quick {
+			o.runs = 1
+		}
+	}
+	if quick {
+		if !set["partitions"] {
+			s.partitionList = "6,300"
+		}
+		if !set["per-partition"] {
+			s.perPartition = 200
+		}
+		if !set["min-records"] {
+			s.minRecords = 0
+		}
+		if !set["idle"] {
+			s.idle = 2 * time.Second
+		}
+		if !set["idle-partitions"] {
+			s.idlePartitions = 300
+		}
+	}
+	if !set["clients"] {
+		names = "troupe,kgo"
+		if o.base != "" {
+			names += "," + baseClient
+		}
+	}
+	if !set["modes"] {
+		modes = "blackhole,stored,idle"
+	}
+	if !set["timeout"] {
+		o.timeout = 15 * time.Minute
+	}
+	if o.runs <= 0 || s.perPartition < 0 || s.minRecords < 0 || s.idlePartitions <= 0 || s.idle <= 0 || s.maxBuffered < 0 || s.metadataRefresh < 0 {
+		return fmt.Errorf("-runs, -idle-partitions and -idle must be positive; -per-partition, -min-records, -max-buffered and -metadata-refresh not negative")
+	}
+	s.partitions = nil
+	for _, f := range strings.Split(s.partitionList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("-partitions: %q is not a positive partition count", f)
+		}
+		s.partitions = append(s.partitions, n)
+	}
+	o.clients = nil
+	for _, n := range strings.Split(names, ",") {
+		if !contains(scaleClients, n) {
+			return fmt.Errorf("-scale: client %q has no scale mode (keyed records, idle); use %s", n, strings.Join(scaleClients[:2], ","))
+		}
+		o.clients = append(o.clients, n)
+	}
+	for _, m := range strings.Split(modes, ",") {
+		found := false
+		for _, sc := range scaleScenarios {
+			if sc.key == m {
+				s.scenarios = append(s.scenarios, sc)
+				found = true
+			}
+		}
+		if !found {
+			return fmt.Errorf("-scale: unknown mode %q (blackhole, stored, idle)", m)
+		}
+	}
+	if s.records(s.partitions[0]) <= 0 {
+		return fmt.Errorf("-scale: -per-partition and -min-records give no records")
+	}
+	return nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// records is the records per run at n partitions.
+func (s scaleOptions) records(n int) int64 {
+	return max(s.minRecords, s.perPartition*int64(n))
+}
+
+// runs reports whether scenario sc runs at n partitions.
+func (s scaleOptions) runs(sc scenario, n int) bool {
+	return !(sc.key == "stored" && n > s.storedMax)
+}
+
+// runScale runs the scale mode: o.runs rounds, each of every scenario at every partition
+// count with every client, the clients' order rotating from round to round, each run on a
+// fresh broker. It returns every point measured, in the report's order.
+func runScale(o options, bins string) ([]*scenarioResult, error) {
+	s := o.scale
+	var points []*scenarioResult
+	for _, sc := range s.scenarios {
+		counts := s.partitions
+		if sc.mode == workload.Idle {
+			counts = []int{s.idlePartitions}
+		}
+		for _, n := range counts {
+			if !s.runs(sc, n) {
+				continue
+			}
+			sr := newScenarioResult(sc, o.clients)
+			sr.partitions, sr.records = n, s.records(n)
+			if sc.mode == workload.Idle {
+				sr.records = int64(n)
+			}
+			points = append(points, &sr)
+		}
+	}
+	for r := range o.runs {
+		for _, sr := range points {
+			for i := range o.clients {
+				c := o.clients[(i+r)%len(o.clients)]
+				b, err := startBroker(bins, sr.blackhole, sr.partitions, o.verbose)
+				if err != nil {
+					return nil, err
+				}
+				m := runClient(o.scaleJob(bins, c, sr, r), b)
+				if err := b.stop(); err != nil {
+					return nil, fmt.Errorf("stopping the broker: %w", err)
+				}
+				sr.add(c, m)
+				logScaleRun(sr, r, o.runs, c, m)
+			}
+		}
+	}
+	return points, nil
+}
+
+// pointKey names one point of the scale mode.
+func pointKey(sc scenario, partitions int) string {
+	return fmt.Sprintf("%s-%d", sc.key, partitions)
+}
+
+// scaleJob is the runner invocation of client c in run r at point sr.
+func (o options) scaleJob(bins, c string, sr *scenarioResult, r int) runJob {
+	s := o.scale
+	j := runJob{
+		bins: bins, client: binary(c), mode: sr.mode, records: sr.records, timeout: o.timeout, verbose: o.verbose,
+		partitions: sr.partitions, keyed: true, metadataRefresh: s.metadataRefresh, maxBuffered: s.maxBuffered,
+	}
+	if sr.mode == workload.Idle {
+		j.idle = s.idle
+	}
+	name := fmt.Sprintf("scale-%s-%s-%d.pprof", pointKey(sr.scenario, sr.partitions), binary(c), r+1)
+	if o.cpuprofile != "" {
+		j.cpuprofile = filepath.Join(o.cpuprofile, name)
+	}
+	if o.memprofile != "" {
+		j.memprofile = filepath.Join(o.memprofile, name)
+	}
+	return j
+}
+
+// logScaleRun prints one run's figures as it ends.
+func logScaleRun(sr *scenarioResult, r, runs int, c string, m measurement) {
+	what := fmt.Sprintf("%s, %d partitions", sr.title, sr.partitions)
+	switch {
+	case m.err != nil:
+		log.Printf("%-40s run %d/%d  %-11s FAILED: %v", what, r+1, runs, c, m.err)
+	case m.result.Idle != nil:
+		i := m.result.Idle
+		log.Printf("%-40s run %d/%d  %-11s %5.3f CPU-s in %.0fs idle  %6.1f MiB live heap  %5d goroutines  %6.1f MiB peak RSS  (setup %.3f CPU-s, %.2fs)",
+			what, r+1, runs, c, i.CPUSeconds, i.Seconds, mib(int64(i.LiveHeapBytes)), i.Goroutines, mib(m.maxRSS), m.setupCPU(), m.result.SetupSeconds)
+	default:
+		log.Printf("%-40s run %d/%d  %-11s %6.3fM records/s  %5.2f CPU-s/1M (timed phase)  %6.1f MiB peak RSS  %6.1f records/batch  setup %.3f CPU-s (%.2fs)  close %.3f CPU-s  (broker %.2f CPU-s)",
+			what, r+1, runs, c, m.recordsPerSecond()/1e6, m.phaseCPUPerMillion(), mib(m.maxRSS), ratio(m.broker.Records, m.broker.Batches),
+			m.setupCPU(), m.result.SetupSeconds, m.closeCPU(), m.broker.CPUSeconds)
+	}
+}
