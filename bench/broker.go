@@ -17,15 +17,25 @@ type broker struct {
 	addrs string // comma-separated, as runners take them
 }
 
-// startBroker starts a fresh cluster; blackhole makes it discard produced records;
-// partitions is the topic's partition count (zero: workload.Partitions).
-func startBroker(bins string, blackhole bool, partitions int, verbose bool) (*broker, error) {
+// brokerOptions say how bench/cmd/kfakebroker serves: zero values are the usual mode's
+// broker (6 partitions, storing what is produced).
+type brokerOptions struct {
+	blackhole  bool // discard produced records (kfake.BlackholeProduce)
+	partitions int  // the topic's partition count; zero: workload.Partitions
+	synthetic  int  // answer fetches with a canned batch of this many records (kfake.SyntheticFetch); zero: off
+}
+
+// startBroker starts a fresh cluster.
+func startBroker(bins string, bo brokerOptions, verbose bool) (*broker, error) {
 	var args []string
-	if blackhole {
+	if bo.blackhole {
 		args = append(args, "-blackhole")
 	}
-	if partitions > 0 {
-		args = append(args, "-partitions", strconv.Itoa(partitions))
+	if bo.partitions > 0 {
+		args = append(args, "-partitions", strconv.Itoa(bo.partitions))
+	}
+	if bo.synthetic > 0 {
+		args = append(args, "-synthetic", strconv.Itoa(bo.synthetic))
 	}
 	p, err := start("kfakebroker", bins+"/kfakebroker", args, verbose)
 	if err != nil {

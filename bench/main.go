@@ -244,7 +244,7 @@ func runProduce(o options, s scenario, bins string) (scenarioResult, error) {
 	for r := range o.runs {
 		for i := range o.clients {
 			c := o.clients[(i+r)%len(o.clients)]
-			b, err := startBroker(bins, s.blackhole, 0, o.verbose)
+			b, err := startBroker(bins, brokerOptions{blackhole: s.blackhole}, o.verbose)
 			if err != nil {
 				return sr, err
 			}
@@ -264,7 +264,7 @@ func runProduce(o options, s scenario, bins string) (scenarioResult, error) {
 // commits).
 func runConsume(o options, s scenario, bins string) (scenarioResult, error) {
 	sr := newScenarioResult(s, o.clients)
-	b, err := startBroker(bins, false, 0, o.verbose)
+	b, err := startBroker(bins, brokerOptions{}, o.verbose)
 	if err != nil {
 		return sr, err
 	}

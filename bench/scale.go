@@ -36,6 +36,7 @@ var scaleScenarios = []scenario{
 	{key: "blackhole", title: "produce, BlackholeProduce", mode: workload.Produce, blackhole: true},
 	{key: "stored", title: "produce, stored", mode: workload.Produce},
 	{key: "idle", title: "idle producer", mode: workload.Idle},
+	{key: "consume", title: "consume", mode: workload.Consume},
 }
 
 // scaleClients are the clients whose runners take keyed records and the idle mode.
@@ -89,7 +90,7 @@ func (o *options) scaleDefaults(set map[string]bool, names, modes string) error 
 		}
 	}
 	if !set["modes"] {
-		modes = "blackhole,stored,idle"
+		modes = "blackhole,stored,idle,consume"
 	}
 	if !set["timeout"] {
 		o.timeout = 15 * time.Minute
@@ -121,8 +122,11 @@ func (o *options) scaleDefaults(set map[string]bool, names, modes string) error 
 			}
 		}
 		if !found {
-			return fmt.Errorf("-scale: unknown mode %q (blackhole, stored, idle)", m)
+			return fmt.Errorf("-scale: unknown mode %q (blackhole, stored, idle, consume)", m)
 		}
+	}
+	if !contains(scaleClients, o.preloader) {
+		return fmt.Errorf("-scale: the preloader %q cannot write keyed records; use kgo or troupe", o.preloader)
 	}
 	if s.records(s.partitions[0]) <= 0 {
 		return fmt.Errorf("-scale: -per-partition and -min-records give no records")
@@ -149,12 +153,13 @@ func (s scaleOptions) runs(sc scenario, n int) bool {
 	return !(sc.key == "stored" && n > s.storedMax)
 }
 
-// runScale runs the scale mode: o.runs rounds, each of every scenario at every partition
-// count with every client, the clients' order rotating from round to round, each run on a
-// fresh broker. It returns every point measured, in the report's order.
+// runScale runs the scale mode and returns every point measured, in the report's order.
+// The producer points run in o.runs rounds, each of every point with every client, the
+// clients' order rotating from round to round, each run on a fresh broker. Then each
+// consume point runs its rounds against one broker: preloaded once, or synthetic.
 func runScale(o options, bins string) ([]*scenarioResult, error) {
 	s := o.scale
-	var points []*scenarioResult
+	var points, produce []*scenarioResult
 	for _, sc := range s.scenarios {
 		counts := s.partitions
 		if sc.mode == workload.Idle {
@@ -166,17 +171,23 @@ func runScale(o options, bins string) ([]*scenarioResult, error) {
 			}
 			sr := newScenarioResult(sc, o.clients)
 			sr.partitions, sr.records = n, s.records(n)
-			if sc.mode == workload.Idle {
+			switch {
+			case sc.mode == workload.Idle:
 				sr.records = int64(n)
+			case sc.mode == workload.Consume && n > s.storedMax:
+				sr.synthetic = int(min(max(s.perPartition, 1), 10_000))
 			}
 			points = append(points, &sr)
+			if sc.mode != workload.Consume {
+				produce = append(produce, &sr)
+			}
 		}
 	}
 	for r := range o.runs {
-		for _, sr := range points {
+		for _, sr := range produce {
 			for i := range o.clients {
 				c := o.clients[(i+r)%len(o.clients)]
-				b, err := startBroker(bins, sr.blackhole, sr.partitions, o.verbose)
+				b, err := startBroker(bins, brokerOptions{blackhole: sr.blackhole, partitions: sr.partitions}, o.verbose)
 				if err != nil {
 					return nil, err
 				}
@@ -189,7 +200,53 @@ func runScale(o options, bins string) ([]*scenarioResult, error) {
 			}
 		}
 	}
+	for _, sr := range points {
+		if sr.mode == workload.Consume {
+			if err := runScaleConsume(o, bins, sr); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return points, nil
+}
+
+// runScaleConsume runs one consume point: a broker that either the preloader fills with
+// the point's records (keyed, so every partition holds its share) or that answers every
+// fetch from a canned batch (sr.synthetic), then o.runs rounds of every client's
+// consumer against it.
+func runScaleConsume(o options, bins string, sr *scenarioResult) error {
+	b, err := startBroker(bins, brokerOptions{partitions: sr.partitions, synthetic: sr.synthetic}, o.verbose)
+	if err != nil {
+		return err
+	}
+	defer b.stop()
+	sr.stored = sr.records
+	if sr.synthetic == 0 {
+		j := o.scaleJob(bins, o.preloader, sr, 0)
+		j.mode, j.cpuprofile, j.memprofile = workload.Produce, "", ""
+		pre := runClient(j, b)
+		if pre.err != nil {
+			return fmt.Errorf("preloading %d partitions with %s: %w", sr.partitions, o.preloader, pre.err)
+		}
+		st, err := b.stats()
+		if err != nil {
+			return err
+		}
+		sr.preload, sr.stored = pre, st.TotalRecords
+		log.Printf("consume, %d partitions: preloaded %d records (%d incl. the warm-up record) with %s in %d batches, %.1f records per batch",
+			sr.partitions, pre.result.Records, st.TotalRecords, o.preloader, pre.broker.Batches, ratio(pre.broker.Records, pre.broker.Batches))
+	}
+	for r := range o.runs {
+		for i := range o.clients {
+			c := o.clients[(i+r)%len(o.clients)]
+			j := o.scaleJob(bins, c, sr, r)
+			j.records = sr.stored
+			m := runClient(j, b)
+			sr.add(c, m)
+			logScaleRun(sr, r, o.runs, c, m)
+		}
+	}
+	return nil
 }
 
 // pointKey names one point of the scale mode.
@@ -223,6 +280,9 @@ func logScaleRun(sr *scenarioResult, r, runs int, c string, m measurement) {
 	switch {
 	case m.err != nil:
 		log.Printf("%-40s run %d/%d  %-11s FAILED: %v", what, r+1, runs, c, m.err)
+	case sr.mode == workload.Consume:
+		log.Printf("%-40s run %d/%d  %-11s %6.3fM records/s  %5.2f CPU-s/1M (timed phase)  %6.1f MiB peak RSS  %6d fetch requests  (broker %.2f CPU-s)",
+			what, r+1, runs, c, m.recordsPerSecond()/1e6, m.phaseCPUPerMillion(), mib(m.maxRSS), m.broker.FetchRequests, m.broker.CPUSeconds)
 	case m.result.Idle != nil:
 		i := m.result.Idle
 		log.Printf("%-40s run %d/%d  %-11s %5.3f CPU-s in %.0fs idle  %6.1f MiB live heap  %5d goroutines  %6.1f MiB peak RSS  (setup %.3f CPU-s, %.2fs)",

@@ -10,8 +10,8 @@ import (
 
 // The scale chart is SVG written by hand: three panels (records/s, CPU-seconds per 1M
 // records, peak RSS), each with the partition counts along the x axis (evenly spaced,
-// not to scale) and one line per client and produce scenario: solid for
-// BlackholeProduce, dashed for stored.
+// not to scale) and one line per client and scenario: solid for BlackholeProduce and
+// for consumers, dashed for stored. Producers and consumers get a chart each.
 
 const (
 	scaleChartWidth  = 1120
@@ -29,17 +29,53 @@ type scaleSeries struct {
 	values []float64
 }
 
-// chart renders the produce points as an SVG document.
-func (r *scaleReport) chart() string {
+// scaleChart is one SVG file of the scale report.
+type scaleChart struct {
+	file, what, svg string
+}
+
+// charts are the scale report's charts: one of the producers, one of the consumers, each
+// when its scenarios ran.
+func (r *scaleReport) charts() []scaleChart {
+	var out []scaleChart
+	if len(r.chartScenarios(false)) > 0 {
+		out = append(out, scaleChart{scaleChartFile, "producers", r.chart(false)})
+	}
+	if len(r.chartScenarios(true)) > 0 {
+		out = append(out, scaleChart{consumeChartFile, "consumers", r.chart(true)})
+	}
+	return out
+}
+
+// chartScenarios are the scenarios drawn in the consumers' chart or the producers'.
+func (r *scaleReport) chartScenarios(consume bool) []scenario {
+	var out []scenario
+	for _, sc := range r.opts.scale.scenarios {
+		if sc.mode != workload.Idle && (sc.mode == workload.Consume) == consume {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+// chart renders the producers' or the consumers' points as an SVG document.
+func (r *scaleReport) chart(consume bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		scaleChartWidth, scaleChartHeight, scaleChartWidth, scaleChartHeight)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", scaleChartWidth, scaleChartHeight)
-	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="15" font-weight="bold" text-anchor="middle">Producers against kfake by partition count: keyed 100-byte records, murmur2, acks=all, %s</text>`+"\n",
-		scaleChartWidth/2, medianOf(r.opts.runs))
-	fmt.Fprintf(&b, `<text x="%d" y="40" fill="#555" text-anchor="middle">%s, %d cores, %s, %s; at least %s records per partition and %s per run</text>`+"\n",
-		scaleChartWidth/2, xmlEscape(r.env.cpu), r.env.cores, r.env.goVersion, r.started.UTC().Format("2006-01-02"),
-		count(r.opts.scale.perPartition), count(r.opts.scale.minRecords))
+	title := "Producers against kfake by partition count: keyed 100-byte records, murmur2, acks=all"
+	if consume {
+		title = "Consumers against kfake by partition count: 100-byte records, every partition from offset 0"
+	}
+	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="15" font-weight="bold" text-anchor="middle">%s, %s</text>`+"\n",
+		scaleChartWidth/2, title, medianOf(r.opts.runs))
+	records := fmt.Sprintf("%s records per partition", count(r.opts.scale.perPartition))
+	if r.opts.scale.minRecords > 0 {
+		records += fmt.Sprintf(", at least %s per run", count(r.opts.scale.minRecords))
+	}
+	fmt.Fprintf(&b, `<text x="%d" y="40" fill="#555" text-anchor="middle">%s, %d cores, %s, %s; %s</text>`+"\n",
+		scaleChartWidth/2, xmlEscape(r.env.cpu), r.env.cores, r.env.goVersion, r.started.UTC().Format("2006-01-02"), records)
 
 	counts := r.opts.scale.partitions
 	panels := []struct {
@@ -53,20 +89,17 @@ func (r *scaleReport) chart() string {
 	}
 	for i, p := range panels {
 		x0 := scalePanelLeft + i*(scalePanelWidth+scalePanelGap)
-		r.scalePanel(&b, x0, p.title, p.format, counts, r.series(counts, p.value))
+		r.scalePanel(&b, x0, p.title, p.format, counts, r.series(r.chartScenarios(consume), counts, p.value))
 	}
-	r.scaleLegend(&b)
+	r.scaleLegend(&b, r.chartScenarios(consume))
 	b.WriteString("</svg>\n")
 	return b.String()
 }
 
-// series collects value of every client in every produce scenario, by partition count.
-func (r *scaleReport) series(counts []int, value func(summary) float64) []scaleSeries {
+// series collects value of every client in every scenario of scs, by partition count.
+func (r *scaleReport) series(scs []scenario, counts []int, value func(summary) float64) []scaleSeries {
 	var out []scaleSeries
-	for _, sc := range r.opts.scale.scenarios {
-		if sc.mode == workload.Idle {
-			continue
-		}
+	for _, sc := range scs {
 		for _, c := range r.opts.clients {
 			s := scaleSeries{client: c, sc: sc}
 			for _, n := range counts {
@@ -120,9 +153,9 @@ func (r *scaleReport) scalePanel(b *strings.Builder, x0 int, title, format strin
 		fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle">%d</text>`+"\n", x(i), bottom+16, n)
 	}
 	fmt.Fprintf(b, `<text x="%d" y="%d" fill="#555" text-anchor="middle">partitions</text>`+"\n", x0+scalePanelWidth/2, bottom+32)
-	for _, s := range series {
+	for k, s := range series {
 		dash := ""
-		if !s.sc.blackhole {
+		if !s.sc.blackhole && s.sc.mode != workload.Consume {
 			dash = ` stroke-dasharray="6 4"`
 		}
 		color := clientColor(s.client)
@@ -140,13 +173,19 @@ func (r *scaleReport) scalePanel(b *strings.Builder, x0 int, title, format strin
 			label := fmt.Sprintf(format, v)
 			fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s, %s, %d partitions: %s</title></circle>`+"\n",
 				x(i), y(v), color, s.client, s.sc.title, counts[i], label)
-			fmt.Fprintf(b, `<text x="%.1f" y="%.1f" font-size="9" fill="%s" text-anchor="start">%s</text>`+"\n", x(i)+4, y(v)-4, color, label)
+			// Every other series labels its points on the left, so that close points'
+			// labels overlap less.
+			lx, anchor := x(i)+4, "start"
+			if k%2 == 1 {
+				lx, anchor = x(i)-4, "end"
+			}
+			fmt.Fprintf(b, `<text x="%.1f" y="%.1f" font-size="9" fill="%s" text-anchor="%s">%s</text>`+"\n", lx, y(v)-4, color, anchor, label)
 		}
 	}
 }
 
 // scaleLegend names the clients' colors and the scenarios' strokes.
-func (r *scaleReport) scaleLegend(b *strings.Builder) {
+func (r *scaleReport) scaleLegend(b *strings.Builder, scs []scenario) {
 	x := scaleChartWidth/2 - 90*(len(r.opts.clients)+2)/2
 	yl := scaleChartHeight - 20
 	for _, c := range r.opts.clients {
@@ -154,15 +193,13 @@ func (r *scaleReport) scaleLegend(b *strings.Builder) {
 			x, x+20, yl-4, yl-4, clientColor(c), x+24, yl, c)
 		x += 90
 	}
-	for _, sc := range r.opts.scale.scenarios {
-		if sc.mode == workload.Idle {
-			continue
-		}
-		dash := ""
-		name := "BlackholeProduce"
-		if !sc.blackhole {
-			dash = ` stroke-dasharray="6 4"`
-			name = "stored"
+	for _, sc := range scs {
+		dash, name := "", "BlackholeProduce"
+		switch {
+		case sc.mode == workload.Consume:
+			name = "consume"
+		case !sc.blackhole:
+			dash, name = ` stroke-dasharray="6 4"`, "stored"
 		}
 		fmt.Fprintf(b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="#333" stroke-width="2"%s/><text x="%d" y="%d">%s</text>`+"\n",
 			x, x+20, yl-4, yl-4, dash, x+24, yl, name)

@@ -17,6 +17,9 @@ type scenarioResult struct {
 	// of a scale point; zero in the usual mode (6 partitions, -records).
 	partitions int
 	records    int64
+	// synthetic is the record count of the canned batch a scale point's consumers read
+	// (kfake.SyntheticFetch); zero when they read what the preloader stored.
+	synthetic int
 }
 
 func newScenarioResult(s scenario, clients []string) scenarioResult {

@@ -85,8 +85,8 @@ func consume(j *workload.Job, t *workload.Tally) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, workload.Partitions)
-	readers := make([]*kafka.Reader, workload.Partitions)
+	errs := make(chan error, j.Partitions)
+	readers := make([]*kafka.Reader, j.Partitions)
 	for p := range readers {
 		r := kafka.NewReader(kafka.ReaderConfig{
 			Brokers:     j.Brokers,

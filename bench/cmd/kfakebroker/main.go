@@ -13,6 +13,9 @@
 // handled=false, so kfake then handles every request as usual): every Produce request
 // is counted, with the record batches and records in it, read from the batch headers.
 // That measures records per batch the same way for every client.
+//
+// With -synthetic, every fetch is answered from one canned batch (kfake.SyntheticFetch):
+// a topic of thousands of partitions can be read without storing it first.
 package main
 
 import (
@@ -43,6 +46,7 @@ type counters struct {
 func main() {
 	blackhole := flag.Bool("blackhole", false, "accept produced records without storing them (kfake.BlackholeProduce)")
 	partitions := flag.Int("partitions", workload.Partitions, "the partition count of the seeded topic")
+	synthetic := flag.Int("synthetic", 0, "answer every fetch with a canned batch of this many records of workload.ValueBytes (kfake.SyntheticFetch), and store nothing produced; 0: off")
 	flag.Parse()
 	log.SetPrefix("kfakebroker: ")
 	log.SetFlags(0)
@@ -51,8 +55,11 @@ func main() {
 	}
 
 	opts := []kfake.Opt{kfake.NumBrokers(workload.Brokers), kfake.SeedTopics(int32(*partitions), workload.Topic)}
-	if *blackhole {
+	if *blackhole || *synthetic > 0 {
 		opts = append(opts, kfake.BlackholeProduce())
+	}
+	if *synthetic > 0 {
+		opts = append(opts, kfake.SyntheticFetch(kfake.SyntheticBatch{Records: *synthetic, RecordBytes: workload.ValueBytes}))
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {

@@ -80,8 +80,8 @@ func consume(j *workload.Job, t *workload.Tally) error {
 	}
 	j.Describe("ConsumePartitions(every partition at NewOffset().At(0)), FetchMinBytes(1), FetchMaxBytes(50 MiB), " +
 		"FetchMaxPartitionBytes(1 MiB), FetchMaxWait(500ms); one goroutine calling PollFetches")
-	offsets := make(map[int32]kgo.Offset, workload.Partitions)
-	for p := range int32(workload.Partitions) {
+	offsets := make(map[int32]kgo.Offset, j.Partitions)
+	for p := range int32(j.Partitions) {
 		offsets[p] = kgo.NewOffset().At(0)
 	}
 	cl, err := kgo.NewClient(

@@ -97,9 +97,9 @@ func consume(j *workload.Job, t *workload.Tally) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	errs := make(chan error, workload.Partitions)
+	errs := make(chan error, j.Partitions)
 	var pcs []sarama.PartitionConsumer
-	for p := range int32(workload.Partitions) {
+	for p := range int32(j.Partitions) {
 		pc, err := c.ConsumePartition(workload.Topic, p, sarama.OffsetOldest)
 		if err != nil {
 			cancel()

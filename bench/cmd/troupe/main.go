@@ -99,8 +99,8 @@ func consume(j *workload.Job, t *workload.Tally) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, workload.Partitions)
-	for p := range int32(workload.Partitions) {
+	errs := make(chan error, j.Partitions)
+	for p := range int32(j.Partitions) {
 		pc, err := c.ConsumePartition(ctx, workload.Topic, p, consumer.At(0))
 		if err != nil {
 			cancel()
