@@ -9,6 +9,8 @@
 //	go run . -runs 5 -cpuprofile prof  # more runs; CPU profiles of every client run
 //	go run . -rev HEAD                 # troupe as committed, not the working tree
 //	go run . -base HEAD -clients troupe,kgo -docs ''   # A/B: the working tree against HEAD
+//	go run . -scale                    # troupe and kgo at 6 to 10000 partitions (scale.go)
+//	go run . -scale -quick             # its smoke run: 6 and 300 partitions, docs left alone
 //
 // Every client runs in a process of its own (bench/cmd/<client>), so that its CPU time
 // (user+sys) and peak RSS can be read from the process's rusage; the broker
@@ -122,6 +124,9 @@ func parseFlags() (options, error) {
 		if !set["docs"] {
 			o.docs = ""
 		}
+	}
+	if err := checkScaleFlags(o.scale.on, set); err != nil {
+		return o, err
 	}
 	if o.scale.on {
 		return o, o.scaleDefaults(set, names, modes)

@@ -55,6 +55,25 @@ func scaleFlags(s *scaleOptions) {
 	flag.IntVar(&s.maxBuffered, "max-buffered", 0, "scale mode: the cap on buffered records given to every client (0: each runner's usual setting, troupe 20000, kgo 100000)")
 }
 
+// scaleOnly are the flags that only the scale mode reads.
+var scaleOnly = []string{"partitions", "per-partition", "min-records", "stored-max", "idle", "idle-partitions", "metadata-refresh", "max-buffered"}
+
+// checkScaleFlags refuses flags that the chosen mode would ignore (set holds the flags
+// given on the command line).
+func checkScaleFlags(scale bool, set map[string]bool) error {
+	if scale && set["records"] {
+		return fmt.Errorf("-records does not apply to -scale: use -per-partition and -min-records")
+	}
+	if !scale {
+		for _, f := range scaleOnly {
+			if set[f] {
+				return fmt.Errorf("-%s applies only with -scale", f)
+			}
+		}
+	}
+	return nil
+}
+
 // scaleDefaults applies the scale mode's defaults to the flags not given (names and
 // modes are the raw -clients and -modes) and checks them.
 func (o *options) scaleDefaults(set map[string]bool, names, modes string) error {
