@@ -207,7 +207,7 @@ func (r *scaleReport) idleTable(b *strings.Builder) {
 	fmt.Fprintf(b, "### Scale: idle producer of %d partitions\n\n", p.partitions)
 	fmt.Fprintf(b, "Each client writes one record to each of %d partitions and waits for them, then does nothing for %v with the producer open (linger 10 ms, metadata refresh interval %v for both). CPU is the process's rusage over those %v; the live heap and the goroutines are read in the client's process after a garbage collection at the end (the runner's own slabs, ~%.1f MiB, are in both clients' figures).\n\n",
 		p.partitions, r.opts.scale.idle, r.opts.scale.metadataRefresh, r.opts.scale.idle, mib(int64(idleRunnerBytes(p.partitions))))
-	b.WriteString("| client | CPU-s while idle | × kgo | live heap | × kgo | goroutines | × kgo | peak RSS | × kgo | setup CPU-s (wall s) | runs |\n")
+	b.WriteString("| client | CPU ms while idle | × kgo | live heap | × kgo | goroutines | × kgo | peak RSS | × kgo | setup CPU-s (wall s) | runs |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	base := p.summarize(baseline)
 	for _, c := range p.clients {
@@ -216,8 +216,8 @@ func (r *scaleReport) idleTable(b *strings.Builder) {
 			fmt.Fprintf(b, "| %s | failed |%s 0 of %d: %s |\n", c, strings.Repeat(" |", 8), s.failed, oneLine(s.firstErr))
 			continue
 		}
-		fmt.Fprintf(b, "| %s | %.3f | %s | %.1f MiB | %s | %.0f | %s | %.0f MiB | %s | %.3f (%.2f) | %s |\n",
-			c, s.idleCPU, times(s.idleCPU, base.idleCPU), mib(int64(s.liveHeap)), times(s.liveHeap, base.liveHeap),
+		fmt.Fprintf(b, "| %s | %.1f | %s | %.1f MiB | %s | %.0f | %s | %.0f MiB | %s | %.3f (%.2f) | %s |\n",
+			c, 1000*s.idleCPU, times(s.idleCPU, base.idleCPU), mib(int64(s.liveHeap)), times(s.liveHeap, base.liveHeap),
 			s.goroutines, times(s.goroutines, base.goroutines), mib(int64(s.maxRSS)), times(s.maxRSS, base.maxRSS),
 			s.setupCPU, s.setupSeconds, runsColumn(s))
 	}
