@@ -73,6 +73,7 @@ type runJob struct {
 	// The scale mode's settings; zero values leave the runner's defaults.
 	partitions      int
 	keyed           bool
+	spread          bool // with keyed: record i to partition i
 	idle            time.Duration
 	metadataRefresh time.Duration
 	maxBuffered     int
@@ -151,6 +152,9 @@ func (j runJob) scaleArgs() []string {
 	}
 	if j.keyed {
 		args = append(args, "-keyed")
+	}
+	if j.spread {
+		args = append(args, "-spread")
 	}
 	if j.idle > 0 {
 		args = append(args, "-idle", j.idle.String())

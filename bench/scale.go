@@ -37,6 +37,18 @@ var scaleScenarios = []scenario{
 	{key: "stored", title: "produce, stored", mode: workload.Produce},
 	{key: "idle", title: "idle producer", mode: workload.Idle},
 	{key: "consume", title: "consume", mode: workload.Consume},
+	{key: "idle-consume", title: "idle consumer", mode: workload.IdleConsume},
+}
+
+// consumes reports whether sc's runs are consumers, which run against a broker prepared
+// once per point (runScaleConsume).
+func consumes(sc scenario) bool {
+	return sc.mode == workload.Consume || sc.mode == workload.IdleConsume
+}
+
+// idles reports whether sc watches an idle client.
+func idles(sc scenario) bool {
+	return sc.mode == workload.Idle || sc.mode == workload.IdleConsume
 }
 
 // scaleClients are the clients whose runners take keyed records and the idle mode.
@@ -109,7 +121,7 @@ func (o *options) scaleDefaults(set map[string]bool, names, modes string) error 
 		}
 	}
 	if !set["modes"] {
-		modes = "blackhole,stored,idle,consume"
+		modes = "blackhole,stored,idle,consume,idle-consume"
 	}
 	if !set["timeout"] {
 		o.timeout = 15 * time.Minute
@@ -141,7 +153,7 @@ func (o *options) scaleDefaults(set map[string]bool, names, modes string) error 
 			}
 		}
 		if !found {
-			return fmt.Errorf("-scale: unknown mode %q (blackhole, stored, idle, consume)", m)
+			return fmt.Errorf("-scale: unknown mode %q (blackhole, stored, idle, consume, idle-consume)", m)
 		}
 	}
 	if !contains(scaleClients, o.preloader) {
@@ -181,7 +193,7 @@ func runScale(o options, bins string) ([]*scenarioResult, error) {
 	var points, produce []*scenarioResult
 	for _, sc := range s.scenarios {
 		counts := s.partitions
-		if sc.mode == workload.Idle {
+		if idles(sc) {
 			counts = []int{s.idlePartitions}
 		}
 		for _, n := range counts {
@@ -191,13 +203,13 @@ func runScale(o options, bins string) ([]*scenarioResult, error) {
 			sr := newScenarioResult(sc, o.clients)
 			sr.partitions, sr.records = n, s.records(n)
 			switch {
-			case sc.mode == workload.Idle:
+			case idles(sc):
 				sr.records = int64(n)
 			case sc.mode == workload.Consume && n > s.storedMax:
 				sr.synthetic = int(min(max(s.perPartition, 1), 10_000))
 			}
 			points = append(points, &sr)
-			if sc.mode != workload.Consume {
+			if !consumes(sc) {
 				produce = append(produce, &sr)
 			}
 		}
@@ -220,7 +232,7 @@ func runScale(o options, bins string) ([]*scenarioResult, error) {
 		}
 	}
 	for _, sr := range points {
-		if sr.mode == workload.Consume {
+		if consumes(sr.scenario) {
 			if err := runScaleConsume(o, bins, sr); err != nil {
 				return nil, err
 			}
@@ -229,10 +241,10 @@ func runScale(o options, bins string) ([]*scenarioResult, error) {
 	return points, nil
 }
 
-// runScaleConsume runs one consume point: a broker that either the preloader fills with
-// the point's records (keyed, so every partition holds its share) or that answers every
-// fetch from a canned batch (sr.synthetic), then o.runs rounds of every client's
-// consumer against it.
+// runScaleConsume runs one consume or idle-consume point: a broker that either the
+// preloader fills with the point's records (keyed, so every partition holds its share;
+// for the idle consumer one record per partition) or that answers every fetch from a
+// canned batch (sr.synthetic), then o.runs rounds of every client's consumer against it.
 func runScaleConsume(o options, bins string, sr *scenarioResult) error {
 	b, err := startBroker(bins, brokerOptions{partitions: sr.partitions, synthetic: sr.synthetic}, o.verbose)
 	if err != nil {
@@ -242,7 +254,8 @@ func runScaleConsume(o options, bins string, sr *scenarioResult) error {
 	sr.stored = sr.records
 	if sr.synthetic == 0 {
 		j := o.scaleJob(bins, o.preloader, sr, 0)
-		j.mode, j.cpuprofile, j.memprofile = workload.Produce, "", ""
+		j.mode, j.idle, j.cpuprofile, j.memprofile = workload.Produce, 0, "", ""
+		j.spread = sr.mode == workload.IdleConsume
 		pre := runClient(j, b)
 		if pre.err != nil {
 			return fmt.Errorf("preloading %d partitions with %s: %w", sr.partitions, o.preloader, pre.err)
@@ -252,8 +265,8 @@ func runScaleConsume(o options, bins string, sr *scenarioResult) error {
 			return err
 		}
 		sr.preload, sr.stored = pre, st.TotalRecords
-		log.Printf("consume, %d partitions: preloaded %d records (%d incl. the warm-up record) with %s in %d batches, %.1f records per batch",
-			sr.partitions, pre.result.Records, st.TotalRecords, o.preloader, pre.broker.Batches, ratio(pre.broker.Records, pre.broker.Batches))
+		log.Printf("%s, %d partitions: preloaded %d records (%d incl. the warm-up record) with %s in %d batches, %.1f records per batch",
+			sr.title, sr.partitions, pre.result.Records, st.TotalRecords, o.preloader, pre.broker.Batches, ratio(pre.broker.Records, pre.broker.Batches))
 	}
 	for r := range o.runs {
 		for i := range o.clients {
@@ -280,7 +293,7 @@ func (o options) scaleJob(bins, c string, sr *scenarioResult, r int) runJob {
 		bins: bins, client: binary(c), mode: sr.mode, records: sr.records, timeout: o.timeout, verbose: o.verbose,
 		partitions: sr.partitions, keyed: true, metadataRefresh: s.metadataRefresh, maxBuffered: s.maxBuffered,
 	}
-	if sr.mode == workload.Idle {
+	if idles(sr.scenario) {
 		j.idle = s.idle
 	}
 	name := fmt.Sprintf("scale-%s-%s-%d.pprof", pointKey(sr.scenario, sr.partitions), binary(c), r+1)

@@ -51,7 +51,7 @@ func (r *scaleReport) charts() []scaleChart {
 func (r *scaleReport) chartScenarios(consume bool) []scenario {
 	var out []scenario
 	for _, sc := range r.opts.scale.scenarios {
-		if sc.mode != workload.Idle && (sc.mode == workload.Consume) == consume {
+		if !idles(sc) && consumes(sc) == consume {
 			out = append(out, sc)
 		}
 	}

@@ -122,8 +122,8 @@ func (r *scaleReport) tables() string {
 	var b strings.Builder
 	for _, sc := range r.opts.scale.scenarios {
 		switch sc.mode {
-		case workload.Idle:
-			r.idleTable(&b)
+		case workload.Idle, workload.IdleConsume:
+			r.idleTable(&b, sc)
 		case workload.Consume:
 			r.consumeTable(&b)
 		default:
@@ -198,15 +198,22 @@ func (r *scaleReport) consumeTable(b *strings.Builder) {
 	b.WriteString("\n")
 }
 
-func (r *scaleReport) idleTable(b *strings.Builder) {
-	points := r.produce("idle")
+func (r *scaleReport) idleTable(b *strings.Builder, sc scenario) {
+	points := r.produce(sc.key)
 	if len(points) == 0 {
 		return
 	}
-	p := points[0]
-	fmt.Fprintf(b, "### Scale: idle producer of %d partitions\n\n", p.partitions)
-	fmt.Fprintf(b, "Each client writes one record to each of %d partitions and waits for them, then does nothing for %v with the producer open (linger 10 ms, metadata refresh interval %v for both). CPU is the process's rusage over those %v; the live heap and the goroutines are read in the client's process after a garbage collection at the end (the runner's own slabs, ~%.1f MiB, are in both clients' figures).\n\n",
-		p.partitions, r.opts.scale.idle, r.opts.scale.metadataRefresh, r.opts.scale.idle, mib(int64(idleRunnerBytes(p.partitions))))
+	p, s := points[0], r.opts.scale
+	fmt.Fprintf(b, "### Scale: %s of %d partitions\n\n", sc.title, p.partitions)
+	if sc.mode == workload.IdleConsume {
+		fmt.Fprintf(b, "%s wrote one record to each of %d partitions beforehand. Each client's consumer reads them from offset 0 and then, caught up, keeps polling (max wait 500 ms for both) for %v with nothing to read.",
+			r.opts.preloader, p.partitions, s.idle)
+	} else {
+		fmt.Fprintf(b, "Each client writes one record to each of %d partitions and waits for them, then does nothing for %v with the producer open (linger 10 ms, metadata refresh interval %v for both).",
+			p.partitions, s.idle, s.metadataRefresh)
+	}
+	fmt.Fprintf(b, " CPU is the process's rusage over those %v; the live heap and the goroutines are read in the client's process after a garbage collection at the end (the runner's own slabs, ~%.1f MiB, are in both clients' figures).\n\n",
+		s.idle, mib(int64(idleRunnerBytes(p.partitions))))
 	b.WriteString("| client | CPU ms while idle | × kgo | live heap | × kgo | goroutines | × kgo | peak RSS | × kgo | setup CPU-s (wall s) | runs |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	base := p.summarize(baseline)
@@ -271,7 +278,7 @@ func (r *scaleReport) targets() string {
 		}
 		point := fmt.Sprintf("%s, %d partitions", p.title, p.partitions)
 		switch {
-		case p.mode == workload.Idle:
+		case idles(p.scenario):
 			row(point, "CPU while idle", t.idleCPU, k.idleCPU, 1, true)
 			row(point, "live heap", t.liveHeap, k.liveHeap, 1, true)
 		case p.mode == workload.Consume: // issue 20
@@ -304,9 +311,9 @@ func (r *scaleReport) configuration() string {
 	for _, p := range r.points {
 		for _, c := range p.clients {
 			s := p.summarize(c)
-			key := c + " " + string(p.mode)
-			if p.mode == workload.Idle {
-				key = c + " " + string(workload.Produce)
+			key := c + " " + string(workload.Produce)
+			if consumes(p.scenario) {
+				key = c + " " + string(workload.Consume)
 			}
 			if s.ok == 0 || seen[key] {
 				continue

@@ -73,7 +73,8 @@ func produce(j *workload.Job, t *workload.Tally) error {
 }
 
 // consume reads every partition from offset 0 by direct assignment (ConsumePartitions, no
-// group), polling fetches until the job's record count is reached.
+// group), polling fetches until the job's record count is reached. In the idle-consume
+// mode it then keeps polling while watchIdle watches the caught-up consumer.
 func consume(j *workload.Job, t *workload.Tally) error {
 	if err := j.Ready(); err != nil {
 		return err
@@ -96,15 +97,25 @@ func consume(j *workload.Job, t *workload.Tally) error {
 		return err
 	}
 	defer cl.Close()
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := t.Done()
 	for {
 		select {
-		case <-t.Done():
+		case <-done:
 			j.Finish()
-			return nil
+			if j.Mode != workload.IdleConsume {
+				return nil
+			}
+			// Keep polling, as a user waiting for records would, while the watch runs.
+			done = nil
+			go watchIdle(j, cancel)
 		default:
 		}
 		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil // the idle watch is over
+		}
 		if errs := fs.Errors(); len(errs) > 0 {
 			e := errs[0]
 			return fmt.Errorf("partition %d: %w", e.Partition, e.Err)
@@ -117,4 +128,11 @@ func consume(j *workload.Job, t *workload.Tally) error {
 			t.Add(len(p.Records), n)
 		})
 	}
+}
+
+// watchIdle measures the idle consumer (Job.MeasureIdle) while consume keeps polling, then
+// stops the polling.
+func watchIdle(j *workload.Job, stop context.CancelFunc) {
+	j.MeasureIdle()
+	stop()
 }

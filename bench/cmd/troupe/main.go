@@ -78,7 +78,8 @@ func produce(j *workload.Job, t *workload.Tally) error {
 }
 
 // consume reads every partition from offset 0 with one PartitionConsumer each (no group),
-// taking whole batches with Next, until the job's record count is reached.
+// taking whole batches with Next, until the job's record count is reached. In the
+// idle-consume mode it then watches the caught-up consumer (Job.MeasureIdle).
 func consume(j *workload.Job, t *workload.Tally) error {
 	if err := j.Ready(); err != nil {
 		return err
@@ -127,6 +128,8 @@ func consume(j *workload.Job, t *workload.Tally) error {
 	}
 	select {
 	case <-t.Done():
+		j.Finish()
+		j.MeasureIdle() // idle-consume: the partitions' goroutines keep waiting in Next meanwhile
 	case err = <-errs:
 	}
 	j.Finish()

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// IdleResult is what MeasureIdle saw of a producer with nothing to do.
+// IdleResult is what MeasureIdle saw of a producer or a consumer with nothing to do.
 type IdleResult struct {
 	// Seconds is how long the producer was watched; CPUSeconds the process's user+sys
 	// CPU time meanwhile: what the client's timers, tickers and refreshes cost.
@@ -20,12 +20,14 @@ type IdleResult struct {
 	Goroutines int `json:"goroutines"`
 }
 
-// MeasureIdle watches the idle producer for IdleFor: call it in Idle mode after Finish,
-// with the client still open. It collects garbage first, so the watch does not pay for
+// MeasureIdle watches the idle client for IdleFor: call it in the Idle and IdleConsume
+// modes after Finish, with the client still open (a consumer still polling, as a user
+// waiting for records would). It collects garbage first, so the watch does not pay for
 // the work before it, then reads the process's CPU time before and after, then collects
-// again and reads the live heap and the goroutine count. In other modes it does nothing.
+// again and reads the live heap and the goroutine count. In other modes, and once it has
+// measured, it does nothing.
 func (j *Job) MeasureIdle() {
-	if j.Mode != Idle || j.idle != nil {
+	if j.Mode != Idle && j.Mode != IdleConsume || j.idle != nil {
 		return
 	}
 	runtime.GC()

@@ -24,6 +24,9 @@ const (
 	// Idle produces one record to each partition (Records is the partition count), then
 	// measures the open producer doing nothing (Job.MeasureIdle).
 	Idle Mode = "idle"
+	// IdleConsume consumes the job's records (one per partition), then measures the
+	// consumer, caught up and still polling, doing nothing (Job.MeasureIdle).
+	IdleConsume Mode = "idle-consume"
 )
 
 // Job is one run of one client, as the driver asked for it on the command line, plus the
@@ -41,6 +44,9 @@ type Job struct {
 	// Keyed says records carry keys (Key) for the client to partition with murmur2;
 	// otherwise they have none and the client partitions round robin.
 	Keyed bool
+	// Spread keys record i for partition i (modulo Partitions), so that the first
+	// Partitions records reach every partition once, as in the Idle mode.
+	Spread bool
 	// MetadataRefresh is the metadata refresh interval to give the client; zero leaves
 	// the client's default.
 	MetadataRefresh time.Duration
@@ -106,6 +112,7 @@ func Main(client, module string, produce, consume func(*Job, *Tally) error) {
 	flag.IntVar(&j.Records, "records", 1_000_000, "records to produce, or to consume before stopping")
 	flag.IntVar(&j.Partitions, "partitions", Partitions, "the topic's partition count")
 	flag.BoolVar(&j.Keyed, "keyed", false, "give records keys, partitioned by murmur2 (otherwise no keys, round robin)")
+	flag.BoolVar(&j.Spread, "spread", false, "with -keyed: key record i for partition i (one record per partition in turn)")
 	flag.DurationVar(&j.MetadataRefresh, "metadata-refresh", 0, "the client's metadata refresh interval (0: the client's default)")
 	flag.IntVar(&j.MaxBuffered, "max-buffered", 0, "the client's cap on buffered records (0: the runner's usual setting)")
 	flag.DurationVar(&j.IdleFor, "idle", 10*time.Second, "how long the idle mode watches the idle producer")
@@ -136,8 +143,12 @@ func Main(client, module string, produce, consume func(*Job, *Tally) error) {
 		}
 	case j.Mode == Consume:
 		err = consume(j, tally)
+	case j.Mode == IdleConsume:
+		if err = consume(j, tally); err == nil && j.idle == nil {
+			err = fmt.Errorf("the %s runner has no idle consume mode (it does not call Job.MeasureIdle)", client)
+		}
 	default:
-		err = fmt.Errorf("-mode must be produce, idle or consume, not %q", *mode)
+		err = fmt.Errorf("-mode must be produce, idle, consume or idle-consume, not %q", *mode)
 	}
 	j.Finish()
 	records, bytes := tally.Counts()
@@ -220,14 +231,14 @@ func (j *Job) Finish() {
 	}
 }
 
-// Key returns the key of record i: nil unless Keyed; in Idle mode a key of partition
-// i, so that the records 0 to Partitions-1 reach every partition once. Callers must not
-// modify it.
+// Key returns the key of record i: nil unless Keyed; in Idle mode or with Spread a key
+// of partition i, so that the records 0 to Partitions-1 reach every partition once.
+// Callers must not modify it.
 func (j *Job) Key(i int) []byte {
 	switch {
 	case j.keys == nil:
 		return nil
-	case j.Mode == Idle:
+	case j.Mode == Idle || j.Spread:
 		return j.keys.ForPartition(i)
 	}
 	return j.keys.Key(i)
