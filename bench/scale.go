@@ -1,8 +1,9 @@
 package main
 
-// The scale mode (-scale): the producers of troupe and kgo at 6 to 10000 partitions, and
-// an idle producer of thousands of partitions. Its report is its own section of
-// docs/benchmarks.md (scalereport.go) with its own chart (scalechart.go).
+// The scale mode (-scale): the producers and consumers of troupe and kgo at 6 to 10000
+// partitions, and an idle producer and consumer of thousands of partitions. Its report is
+// its own section of docs/benchmarks.md (scalereport.go) with charts of its own
+// (scalechart.go).
 
 import (
 	"flag"
@@ -56,7 +57,7 @@ var scaleClients = []string{"troupe", "kgo", baseClient}
 
 // scaleFlags declares the scale mode's flags.
 func scaleFlags(s *scaleOptions) {
-	flag.BoolVar(&s.on, "scale", false, "the scale mode: troupe's and kgo's producers at -partitions, keyed records, and an idle producer; see README.md")
+	flag.BoolVar(&s.on, "scale", false, "the scale mode: troupe's and kgo's producers and consumers at each of -partitions, and idle ones; see README.md")
 	flag.StringVar(&s.partitionList, "partitions", "6,300,3000,10000", "scale mode: the partition counts, comma-separated")
 	flag.Int64Var(&s.perPartition, "per-partition", 1000, "scale mode: records per partition in a run (a run has at least -min-records)")
 	flag.Int64Var(&s.minRecords, "min-records", 1_000_000, "scale mode: the least records in a run, whatever the partition count")
@@ -179,8 +180,8 @@ func (s scaleOptions) records(n int) int64 {
 	return max(s.minRecords, s.perPartition*int64(n))
 }
 
-// runs reports whether scenario sc runs at n partitions.
-func (s scaleOptions) runs(sc scenario, n int) bool {
+// measures reports whether scenario sc runs at n partitions.
+func (s scaleOptions) measures(sc scenario, n int) bool {
 	return !(sc.key == "stored" && n > s.storedMax)
 }
 
@@ -197,7 +198,7 @@ func runScale(o options, bins string) ([]*scenarioResult, error) {
 			counts = []int{s.idlePartitions}
 		}
 		for _, n := range counts {
-			if !s.runs(sc, n) {
+			if !s.measures(sc, n) {
 				continue
 			}
 			sr := newScenarioResult(sc, o.clients)
