@@ -128,8 +128,9 @@ type ChildSpec[M any] struct {
 	// restart never drops data. It must not block.
 	Release func(a actor.Actor[M], err error)
 
-	mailbox  *actor.Mailbox[M]   // a mailbox that already exists (a nested supervisor's)
-	children func() []actor.Info // a nested supervisor's Children
+	mailbox    *actor.Mailbox[M]   // a mailbox that already exists (a nested supervisor's)
+	children   func() []actor.Info // a nested supervisor's Children
+	discardAll func() int          // a nested supervisor's discardAll
 }
 
 // DefaultStopTimeout is the StopTimeout of a ChildSpec that leaves it zero.

@@ -20,7 +20,15 @@ const breakerRecheck = time.Millisecond
 // then reacts to its children's exits, health notices, timers and requests until it is
 // stopped: a drain stop (its mailbox closed) stops the children for good, in reverse
 // order; a cancellation stops them and keeps their mailboxes (suspended) for a next
-// incarnation, as does a failure. Run is called by the framework; do not call it.
+// incarnation, as does a failure. (A supervisor that has no next incarnation, a top-level
+// one or one its parent will not restart, has its children's mailboxes discarded by
+// whoever ran it.) Run is called by the framework; do not call it.
+//
+// A drain stop returns nil only if every message accepted for the children was handled.
+// A child that fails or overruns its StopTimeout during its drain is not restarted, and a
+// child that was down (waiting out its backoff or its breaker) is not started: the
+// messages still queued for them go to their mailboxes' OnDrop, and Run returns an error
+// naming each such child and wrapping its error.
 func (s *Supervisor) Run(ctx context.Context, in *actor.Inbox[Control]) error {
 	s.window.times = s.window.times[:0]
 	s.adopt()
@@ -63,8 +71,7 @@ func (s *Supervisor) Run(ctx context.Context, in *actor.Inbox[Control]) error {
 			}
 			clear(batch)
 			if closed {
-				s.shutdown(true)
-				return nil
+				return s.shutdown(true)
 			}
 		}
 	}
@@ -103,7 +110,7 @@ func (s *Supervisor) handle(ctx context.Context, c Control) error {
 func (s *Supervisor) failed(ctx context.Context, sl *slot, err error) error {
 	now := time.Now()
 	if !shouldRestart(sl.restart, err) {
-		sl.discard()
+		_ = sl.discard() // OnDrop is the report
 		s.forget(sl)
 		return nil
 	}
@@ -240,13 +247,15 @@ func (s *Supervisor) startChild(ctx context.Context, sl *slot) error {
 }
 
 // stopChild stops sl's running incarnation: a drain stop (final) or a cancel stop (to
-// restart it), within its StopTimeout. A child that overruns is reported and left as a
-// zombie in sl.proc: it is not restarted until it has really exited, because two
-// incarnations must never drain one mailbox.
-func (s *Supervisor) stopChild(sl *slot, drain bool) {
+// restart it), within its StopTimeout, and returns how it ended. A child that overruns is
+// reported and left as a zombie in sl.proc: it is not restarted until it has really
+// exited, because two incarnations must never drain one mailbox. A child that fails while
+// it is being stopped is reported with an Exited event (the loop will not see its exit
+// notice: the incarnation is no longer current).
+func (s *Supervisor) stopChild(sl *slot, drain bool) error {
 	p := sl.proc
 	if p == nil {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), sl.stopTimeout)
 	defer cancel()
@@ -258,9 +267,13 @@ func (s *Supervisor) stopChild(sl *slot, drain bool) {
 	}
 	if errors.Is(err, actor.ErrStopTimeout) {
 		s.emit(StopTimedOut{About: s.about(sl), Err: err})
-		return
+		return err
 	}
 	s.setProc(sl, nil, err)
+	if err != nil {
+		s.emit(Exited{About: s.about(sl), Err: err, Uptime: time.Since(sl.started)})
+	}
+	return err
 }
 
 // noteUptime resets sl's backoff if the incarnation ending at now ran well: it marked
@@ -295,24 +308,50 @@ func (s *Supervisor) remove(name string, answer actor.Reply[struct{}]) {
 		answer.Send(struct{}{}, fmt.Errorf("%w: %q under %q", ErrUnknownChild, name, s.cfg.Name))
 		return
 	}
-	s.stopChild(sl, true)
-	sl.discard()
+	lastErr := sl.lastErr
+	err := s.stopChild(sl, true)
+	err = s.unfinished(sl, err, lastErr, sl.discard())
 	s.forget(sl)
-	answer.Send(struct{}{}, nil)
+	answer.Send(struct{}{}, err)
 }
 
 // shutdown stops every child in reverse start order. A final (drain) shutdown discards
-// their mailboxes; otherwise they are suspended, with their queues, until a next
-// incarnation of the supervisor resumes them.
-func (s *Supervisor) shutdown(final bool) {
+// their mailboxes and returns what unfinished reports for each child; otherwise they are
+// suspended, with their queues, until a next incarnation of the supervisor resumes them
+// (or whoever ran it discards them: see Start), and it returns nil.
+func (s *Supervisor) shutdown(final bool) error {
+	var errs []error
 	for i := len(s.slots) - 1; i >= 0; i-- {
 		sl := s.slots[i]
-		s.stopChild(sl, final)
+		lastErr := sl.lastErr
+		err := s.stopChild(sl, final)
 		if final {
-			sl.discard()
+			errs = append(errs, s.unfinished(sl, err, lastErr, sl.discard()))
 		} else {
 			sl.suspend(fmt.Errorf("%w: %q: %w", actor.ErrUnavailable, sl.name, ErrSupervisorDown))
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// unfinished says why a child's drain stop did not handle everything accepted for it:
+// stopErr is how its drain stop ended, downErr how its previous incarnation ended (if it
+// was down when the stop began), dropped how many queued messages went to OnDrop. It
+// returns nil for a clean drain.
+func (s *Supervisor) unfinished(sl *slot, stopErr, downErr error, dropped int) error {
+	var what string
+	if dropped > 0 {
+		what = fmt.Sprintf("; %d queued messages went to OnDrop", dropped)
+	}
+	switch {
+	case stopErr != nil:
+		return fmt.Errorf("supervisor %q: drain stop of %q: %w%s", s.cfg.Name, sl.name, stopErr, what)
+	case dropped == 0:
+		return nil
+	case downErr != nil:
+		return fmt.Errorf("supervisor %q: drain stop of %q: it was down after %w%s", s.cfg.Name, sl.name, downErr, what)
+	default:
+		return fmt.Errorf("supervisor %q: drain stop of %q: it did not drain its mailbox%s", s.cfg.Name, sl.name, what)
 	}
 }
 

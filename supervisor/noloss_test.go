@@ -1,0 +1,237 @@
+package supervisor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/supervisor"
+)
+
+// ledger records, per message, how many handler invocations it was passed to, how many
+// of them returned (nil or an error), and how many times it was reported through OnDrop.
+type ledger struct {
+	mu       sync.Mutex
+	passed   map[int]int
+	returned map[int]int
+	dropped  map[int]int
+}
+
+func newLedger() *ledger {
+	return &ledger{passed: map[int]int{}, returned: map[int]int{}, dropped: map[int]int{}}
+}
+
+func (l *ledger) pass(m int) {
+	l.mu.Lock()
+	l.passed[m]++
+	l.mu.Unlock()
+}
+
+func (l *ledger) ret(m int) {
+	l.mu.Lock()
+	l.returned[m]++
+	l.mu.Unlock()
+}
+
+func (l *ledger) drop(m int) {
+	l.mu.Lock()
+	l.dropped[m]++
+	l.mu.Unlock()
+}
+
+func (l *ledger) count(of map[int]int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, c := range of {
+		n += c
+	}
+	return n
+}
+
+// check returns what breaks the guarantee: every accepted message is passed to at most
+// one handler invocation, and either that invocation returned and the message was never
+// reported, or it was reported through OnDrop exactly once (never passed to a handler, or
+// passed to one that panicked). No message that was not accepted appears.
+func (l *ledger) check(accepted []int) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	acc := make(map[int]bool, len(accepted))
+	var bad []string
+	for _, m := range accepted {
+		acc[m] = true
+		p, r, d := l.passed[m], l.returned[m], l.dropped[m]
+		if p > 1 || !(r == 1 && d == 0 || r == 0 && d == 1) {
+			bad = append(bad, fmt.Sprintf("%d: passed %d, returned %d, dropped %d", m, p, r, d))
+		}
+	}
+	for _, of := range []map[int]int{l.passed, l.dropped} {
+		for m := range of {
+			if !acc[m] {
+				bad = append(bad, fmt.Sprintf("%d: seen but never accepted", m))
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	sort.Strings(bad)
+	if len(bad) > 10 {
+		bad = append(bad[:10], fmt.Sprintf("... %d in all", len(bad)))
+	}
+	return fmt.Errorf("%d of %d accepted messages broke the guarantee: %v", len(bad), len(accepted), bad)
+}
+
+// receiveChild is a supervised child built with actor.Receive whose handler records in l
+// and then does what outcome says about the message.
+func receiveChild(name string, l *ledger, outcome func(int) string) supervisor.ChildSpec[int] {
+	return supervisor.ChildSpec[int]{
+		Name:    name,
+		Mailbox: actor.MailboxConfig[int]{OnDrop: l.drop},
+		New: func() actor.Actor[int] {
+			return actor.Receive(func(ctx context.Context, m int) error {
+				l.pass(m)
+				switch outcome(m) {
+				case "panic":
+					panic(fmt.Sprintf("poison %d", m))
+				case "error":
+					l.ret(m)
+					return fmt.Errorf("message %d: %w", m, errInjected)
+				}
+				l.ret(m)
+				return nil
+			})
+		},
+	}
+}
+
+// TestReceivePanicKeepsTheRestOfTheBatch is the first case of issue 15: a supervised
+// Receive child is sent 50 messages and panics on every multiple of 10. The 45 others are
+// all handled (the rest of each panicking batch waits for the next incarnation), and each
+// poison message is reported through OnDrop once, not retried.
+func TestReceivePanicKeepsTheRestOfTheBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLedger()
+		s := supervisor.New(supervisor.Config{Intensity: 100, Period: time.Minute})
+		ref, err := supervisor.Add(s, receiveChild("w", l, func(m int) string {
+			if m%10 == 0 {
+				return "panic"
+			}
+			return ""
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		accepted := make([]int, 50)
+		for i := range accepted {
+			accepted[i] = i
+			send := ref.TrySend(i) // queued before the child starts: one batch
+			if send != nil {
+				t.Fatal(send)
+			}
+		}
+		p := s.Start(context.Background())
+		time.Sleep(time.Minute) // fake time: every restart's backoff has passed
+		synctest.Wait()
+		stop(t, p)
+		if err := l.check(accepted); err != nil {
+			t.Fatal(err)
+		}
+		if h, d := l.count(l.returned), l.count(l.dropped); h != 45 || d != 5 {
+			t.Fatalf("handled %d, dropped %d; want 45 and the 5 poison messages", h, d)
+		}
+	})
+}
+
+// TestChildFailingDuringDrainStopIsReported is the second case of issue 15: a child whose
+// handler fails on the 5th of 10 queued messages while its supervisor is drain-stopped.
+// The supervisor does not restart it during the drain: the 5 messages after the failure
+// go to OnDrop, the Exited event names the failure, and Stop returns an error wrapping
+// it.
+func TestChildFailingDuringDrainStopIsReported(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLedger()
+		j := &journal{}
+		s := supervisor.New(supervisor.Config{OnEvent: j.event})
+		ref, err := supervisor.Add(s, receiveChild("w", l, func(m int) string {
+			if m == 4 {
+				return "error"
+			}
+			return ""
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		accepted := make([]int, 10)
+		for i := range accepted {
+			accepted[i] = i
+			if err := ref.TrySend(i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := s.Start(context.Background())
+		err = p.Stop(context.Background())
+		if !errors.Is(err, errInjected) {
+			t.Fatalf("Stop returned %v, want an error wrapping the child's failure", err)
+		}
+		if err := l.check(accepted); err != nil {
+			t.Fatal(err)
+		}
+		if h, d := l.count(l.returned), l.count(l.dropped); h != 5 || d != 5 {
+			t.Fatalf("handled %d, dropped %d; want 5 (the failing one included) and 5", h, d)
+		}
+		exits := j.eventsOf("supervisor.Exited")
+		if len(exits) != 1 || !errors.Is(exits[0].(supervisor.Exited).Err, errInjected) {
+			t.Fatalf("Exited events %v, want one naming the failure", exits)
+		}
+	})
+}
+
+// TestGivingUpReportsEveryAcceptedMessage is the third case of issue 15: children fail
+// until their supervisor exceeds its intensity and gives up. Of 1000 accepted messages,
+// every one is handled or reported through OnDrop, exactly once.
+func TestGivingUpReportsEveryAcceptedMessage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLedger()
+		s := supervisor.New(supervisor.Config{Intensity: 3, Period: time.Minute})
+		var refs []actor.Ref[int]
+		for _, name := range []string{"a", "b"} {
+			ref, err := supervisor.Add(s, receiveChild(name, l, func(m int) string {
+				if m%97 == 96 {
+					return "error"
+				}
+				return ""
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			refs = append(refs, ref)
+		}
+		p := s.Start(context.Background())
+		var accepted []int
+		for i := range 1000 {
+			if err := refs[i%2].Send(context.Background(), i); err == nil {
+				accepted = append(accepted, i)
+			}
+		}
+		<-p.Done()
+		if !errors.Is(p.Err(), supervisor.ErrIntensity) {
+			t.Fatalf("supervisor ended with %v, want ErrIntensity", p.Err())
+		}
+		if len(accepted) != 1000 {
+			t.Fatalf("%d sends accepted, want 1000 (the mailboxes have room)", len(accepted))
+		}
+		if err := l.check(accepted); err != nil {
+			t.Fatal(err)
+		}
+		if l.count(l.dropped) == 0 {
+			t.Fatalf("nothing was reported: the supervisor gave up before the children had handled everything, so some must be")
+		}
+	})
+}
