@@ -24,11 +24,11 @@ const breakerRecheck = time.Millisecond
 // one or one its parent will not restart, has its children's mailboxes discarded by
 // whoever ran it.) Run is called by the framework; do not call it.
 //
-// A drain stop returns nil only if every message accepted for the children was handled.
-// A child that fails or overruns its StopTimeout during its drain is not restarted, and a
-// child that was down (waiting out its backoff or its breaker) is not started: the
-// messages still queued for them go to their mailboxes' OnDrop, and Run returns an error
-// naming each such child and wrapping its error.
+// A drain stop does not restart a child that fails during its drain, nor start one that
+// was down (waiting out its backoff or its breaker): the messages still queued for them go
+// to their mailboxes' OnDrop, and Run returns an error naming each such child and
+// wrapping its error, as it does for a child that overran its StopTimeout. Run returns
+// nil when every child drained its mailbox.
 func (s *Supervisor) Run(ctx context.Context, in *actor.Inbox[Control]) error {
 	s.window.times = s.window.times[:0]
 	s.adopt()
@@ -337,23 +337,33 @@ func (s *Supervisor) shutdown(final bool) error {
 // unfinished says why a child's drain stop did not handle everything accepted for it:
 // stopErr is how its drain stop ended, downErr how its previous incarnation ended (if it
 // was down when the stop began), dropped how many queued messages went to OnDrop. It
-// returns nil for a clean drain.
+// returns nil when nothing queued was left over and the child did not overrun its
+// StopTimeout: a child that fails during its drain having handled everything is reported
+// by its Exited event alone. A nested supervisor whose own drain was unfinished passes
+// its report up.
 func (s *Supervisor) unfinished(sl *slot, stopErr, downErr error, dropped int) error {
-	var what string
-	if dropped > 0 {
-		what = fmt.Sprintf("; %d queued messages went to OnDrop", dropped)
-	}
+	var nested *unfinishedError
+	var err error
 	switch {
-	case stopErr != nil:
-		return fmt.Errorf("supervisor %q: drain stop of %q: %w%s", s.cfg.Name, sl.name, stopErr, what)
+	case dropped == 0 && (errors.Is(stopErr, actor.ErrStopTimeout) || errors.As(stopErr, &nested)):
+		err = fmt.Errorf("supervisor %q: drain stop of %q: %w", s.cfg.Name, sl.name, stopErr)
 	case dropped == 0:
 		return nil
+	case stopErr != nil:
+		err = fmt.Errorf("supervisor %q: drain stop of %q: %d queued messages went to OnDrop after %w", s.cfg.Name, sl.name, dropped, stopErr)
 	case downErr != nil:
-		return fmt.Errorf("supervisor %q: drain stop of %q: it was down after %w%s", s.cfg.Name, sl.name, downErr, what)
+		err = fmt.Errorf("supervisor %q: drain stop of %q: %d queued messages went to OnDrop; it was down after %w", s.cfg.Name, sl.name, dropped, downErr)
 	default:
-		return fmt.Errorf("supervisor %q: drain stop of %q: it did not drain its mailbox%s", s.cfg.Name, sl.name, what)
+		err = fmt.Errorf("supervisor %q: drain stop of %q: %d queued messages went to OnDrop; it did not drain them", s.cfg.Name, sl.name, dropped)
 	}
+	return &unfinishedError{err}
 }
+
+// unfinishedError marks a report of unfinished's, so that a parent supervisor recognises
+// it in its nested supervisor's exit error. It reads as the error it carries.
+type unfinishedError struct{ error }
+
+func (e *unfinishedError) Unwrap() error { return e.error }
 
 // arm sets the timer for the earliest thing due, if any.
 func (s *Supervisor) arm(t *time.Timer) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/supervisor"
+	"pgregory.net/rapid"
 )
 
 // ledger records, per message, how many handler invocations it was passed to, how many
@@ -43,6 +44,21 @@ func (l *ledger) drop(m int) {
 	l.mu.Lock()
 	l.dropped[m]++
 	l.mu.Unlock()
+}
+
+// droppedUnpassed lists the messages reported through OnDrop that no handler was given:
+// those a drain stop, a discard or a give-up reported, rather than poison messages.
+func (l *ledger) droppedUnpassed() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []int
+	for m := range l.dropped {
+		if l.passed[m] == 0 {
+			out = append(out, m)
+		}
+	}
+	sort.Ints(out)
+	return out
 }
 
 func (l *ledger) count(of map[int]int) int {
@@ -89,12 +105,21 @@ func (l *ledger) check(accepted []int) error {
 }
 
 // receiveChild is a supervised child built with actor.Receive whose handler records in l
-// and then does what outcome says about the message.
+// and then does what outcome says about the message: "panic", "error", or handle it.
 func receiveChild(name string, l *ledger, outcome func(int) string) supervisor.ChildSpec[int] {
-	return supervisor.ChildSpec[int]{
+	return handlerChild(name, false, 0, l, outcome)
+}
+
+// handlerChild is receiveChild built with actor.ReceiveBatch when batch is set: the batch
+// handler panics if outcome says so of any message in its batch, else fails if it says so
+// of any. capacity is the child's mailbox capacity (zero: the default).
+func handlerChild(name string, batch bool, capacity int, l *ledger, outcome func(int) string) supervisor.ChildSpec[int] {
+	spec := supervisor.ChildSpec[int]{
 		Name:    name,
-		Mailbox: actor.MailboxConfig[int]{OnDrop: l.drop},
-		New: func() actor.Actor[int] {
+		Mailbox: actor.MailboxConfig[int]{Capacity: capacity, OnDrop: l.drop},
+	}
+	if !batch {
+		spec.New = func() actor.Actor[int] {
 			return actor.Receive(func(ctx context.Context, m int) error {
 				l.pass(m)
 				switch outcome(m) {
@@ -107,8 +132,34 @@ func receiveChild(name string, l *ledger, outcome func(int) string) supervisor.C
 				l.ret(m)
 				return nil
 			})
-		},
+		}
+		return spec
 	}
+	spec.New = func() actor.Actor[int] {
+		return actor.ReceiveBatch(func(ctx context.Context, b []int) error {
+			worst := ""
+			for _, m := range b {
+				l.pass(m)
+				switch o := outcome(m); {
+				case o == "panic":
+					worst = o
+				case o == "error" && worst == "":
+					worst = o
+				}
+			}
+			if worst == "panic" {
+				panic(fmt.Sprintf("poison in %v", b))
+			}
+			for _, m := range b {
+				l.ret(m)
+			}
+			if worst == "error" {
+				return fmt.Errorf("batch %v: %w", b, errInjected)
+			}
+			return nil
+		})
+	}
+	return spec
 }
 
 // TestReceivePanicKeepsTheRestOfTheBatch is the first case of issue 15: a supervised
@@ -232,6 +283,111 @@ func TestGivingUpReportsEveryAcceptedMessage(t *testing.T) {
 		}
 		if l.count(l.dropped) == 0 {
 			t.Fatalf("nothing was reported: the supervisor gave up before the children had handled everything, so some must be")
+		}
+	})
+}
+
+// propStep is one step of TestPropertyEveryAcceptedMessageEndsOnce: messages to TrySend to
+// a child, or a pause (fake time) that lets restarts and backoffs run.
+type propStep struct {
+	child int
+	msgs  []int
+	pause time.Duration
+}
+
+// TestPropertyEveryAcceptedMessageEndsOnce drives a tree (children built with Receive or
+// ReceiveBatch, directly under the top-level supervisor or under a nested one) with a
+// random schedule of sends whose handlers succeed, fail or panic, so that children
+// restart by their strategy, supervisors exceed their intensity (a nested one is
+// restarted by its parent, the top-level one gives up), and ends it with a drain stop or
+// a cancel stop unless it gave up first. Under testing/synctest (fake time), it checks
+// that every accepted message is passed to at most one handler invocation and ends
+// exactly once: in an invocation that returned, or in one report through OnDrop. A drain
+// stop that returns nil must have reported no message that a handler was not given (the
+// only reports then are of poison messages).
+func TestPropertyEveryAcceptedMessageEndsOnce(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		n := rapid.IntRange(1, 3).Draw(rt, "children")
+		nested := rapid.Bool().Draw(rt, "nested")
+		strategy := supervisor.Strategy(rapid.IntRange(0, 2).Draw(rt, "strategy"))
+		intensity := rapid.IntRange(1, 5).Draw(rt, "intensity")
+		capacity := rapid.IntRange(1, 16).Draw(rt, "capacity")
+		batch := rapid.SliceOfN(rapid.Bool(), n, n).Draw(rt, "batchHandler")
+		var outcomes []string
+		steps := make([]propStep, rapid.IntRange(1, 16).Draw(rt, "steps"))
+		for i := range steps {
+			if rapid.IntRange(0, 3).Draw(rt, "pause") == 0 {
+				steps[i].pause = time.Duration(rapid.IntRange(0, 300).Draw(rt, "pauseMs")) * time.Millisecond
+				continue
+			}
+			steps[i].child = rapid.IntRange(0, n-1).Draw(rt, "child")
+			for _, o := range rapid.SliceOfN(rapid.IntRange(0, 9), 1, 8).Draw(rt, "outcomes") {
+				steps[i].msgs = append(steps[i].msgs, len(outcomes))
+				switch o {
+				case 0:
+					outcomes = append(outcomes, "error")
+				case 1:
+					outcomes = append(outcomes, "panic")
+				default:
+					outcomes = append(outcomes, "")
+				}
+			}
+		}
+		drain := rapid.Bool().Draw(rt, "drainStop")
+
+		var failure string
+		synctest.Test(t, func(t *testing.T) {
+			l := newLedger()
+			cfg := supervisor.Config{Name: "root", Strategy: strategy, Intensity: intensity, Period: time.Minute}
+			root := supervisor.New(cfg)
+			parent := root
+			if nested {
+				cfg.Name = "inner"
+				parent = supervisor.New(cfg)
+				if _, err := supervisor.Add(root, parent.Spec()); err != nil {
+					failure = err.Error()
+					return
+				}
+			}
+			refs := make([]actor.Ref[int], n)
+			for i := range refs {
+				ref, err := supervisor.Add(parent, handlerChild(fmt.Sprintf("c%d", i), batch[i], capacity, l, func(m int) string { return outcomes[m] }))
+				if err != nil {
+					failure = err.Error()
+					return
+				}
+				refs[i] = ref
+			}
+			p := root.Start(context.Background())
+			var accepted []int
+			for _, st := range steps {
+				if st.msgs == nil {
+					time.Sleep(st.pause)
+					continue
+				}
+				for _, m := range st.msgs {
+					if refs[st.child].TrySend(m) == nil {
+						accepted = append(accepted, m)
+					}
+				}
+			}
+			if drain {
+				if err := p.Stop(context.Background()); err == nil {
+					if un := l.droppedUnpassed(); len(un) > 0 {
+						failure = fmt.Sprintf("a drain stop returned nil, but messages %v were reported without being passed to a handler", un)
+						return
+					}
+				}
+			} else {
+				_ = p.Cancel(context.Background())
+			}
+			<-p.Done()
+			if err := l.check(accepted); err != nil {
+				failure = fmt.Sprintf("%v (supervisor ended with %v)", err, p.Err())
+			}
+		})
+		if failure != "" {
+			rt.Fatalf("%s", failure)
 		}
 	})
 }
