@@ -38,7 +38,8 @@ type Started struct {
 	Incarnation int
 }
 
-// Exited: an incarnation of a child ended, unasked. Err is nil for a normal end.
+// Exited: an incarnation of a child ended unasked, or failed while it was being stopped
+// (a drain stop, or a cancel stop to restart it). Err is nil for a normal end.
 type Exited struct {
 	About
 	Err    error

@@ -110,7 +110,10 @@ func (s *Supervisor) Start(ctx context.Context) *actor.Process {
 
 // Spec describes the supervisor as a child of another supervisor: Add(parent, s.Spec()).
 // If it fails (its intensity is exceeded), the parent restarts it, and it starts its
-// children again; their mailboxes, and the messages queued in them, are kept.
+// children again; their mailboxes, and the messages queued in them, are kept. When the
+// parent will not restart it (its restart type, Remove, or the parent itself ending for
+// good), its children's mailboxes are discarded with it: what is queued goes to their
+// OnDrop.
 func (s *Supervisor) Spec() ChildSpec[Control] {
 	return ChildSpec[Control]{
 		Name:        s.cfg.Name,
@@ -153,7 +156,9 @@ func Add[M any](s *Supervisor, spec ChildSpec[M]) (actor.Ref[M], error) {
 
 // Remove stops the named child for good (a drain stop within its StopTimeout), discards
 // its mailbox (queued messages go to its OnDrop) and forgets it. It waits, bounded by ctx,
-// for the supervisor's loop to do so; the supervisor must be running.
+// for the supervisor's loop to do so; the supervisor must be running. Like a drain stop of
+// the supervisor, it returns an error naming the child if the drain left messages queued
+// (the child failed during it, or was down) or overran the StopTimeout.
 func (s *Supervisor) Remove(ctx context.Context, name string) error {
 	_, err := actor.Ask(ctx, s.mb.Ref(), func(r actor.Reply[struct{}]) Control {
 		return Control{kind: ctlRemove, name: name, answer: r}
