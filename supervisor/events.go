@@ -148,6 +148,9 @@ var ErrIntensity = errors.New("supervisor: restart intensity exceeded")
 var ErrBreakerOpen = breakerErrOpen
 
 // ErrSupervisorDown is matched, together with actor.ErrUnavailable, by the error sends to
-// a child get while its supervisor is not running (it failed, or it is being restarted by
-// its own parent). Queued messages are kept for the supervisor's next incarnation.
+// a child get while its supervisor is not running but may run again (it failed or was
+// cancelled, and its parent may restart it). Queued messages are kept for the
+// supervisor's next incarnation. Once a supervisor has ended for good (a top-level one,
+// however it ended), its children's mailboxes are discarded: sends get actor.ErrStopped
+// and what was queued has gone to OnDrop.
 var ErrSupervisorDown = errors.New("supervisor: not running")

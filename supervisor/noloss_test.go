@@ -319,6 +319,10 @@ func TestGivingUpReportsEveryAcceptedMessage(t *testing.T) {
 		if l.count(l.dropped) == 0 {
 			t.Fatalf("nothing was reported: the supervisor gave up before the children had handled everything, so some must be")
 		}
+		// It has ended for good: its children's mailboxes are discarded, not suspended.
+		if err := refs[0].TrySend(-1); !errors.Is(err, actor.ErrStopped) {
+			t.Fatalf("send after giving up: %v, want ErrStopped", err)
+		}
 	})
 }
 
