@@ -308,9 +308,9 @@ func (s *Supervisor) remove(name string, answer actor.Reply[struct{}]) {
 		answer.Send(struct{}{}, fmt.Errorf("%w: %q under %q", ErrUnknownChild, name, s.cfg.Name))
 		return
 	}
-	lastErr := sl.lastErr
+	downErr := sl.downErr()
 	err := s.stopChild(sl, true)
-	err = s.unfinished(sl, err, lastErr, sl.discard())
+	err = s.unfinished(sl, err, downErr, sl.discard())
 	s.forget(sl)
 	answer.Send(struct{}{}, err)
 }
@@ -323,10 +323,10 @@ func (s *Supervisor) shutdown(final bool) error {
 	var errs []error
 	for i := len(s.slots) - 1; i >= 0; i-- {
 		sl := s.slots[i]
-		lastErr := sl.lastErr
+		downErr := sl.downErr()
 		err := s.stopChild(sl, final)
 		if final {
-			errs = append(errs, s.unfinished(sl, err, lastErr, sl.discard()))
+			errs = append(errs, s.unfinished(sl, err, downErr, sl.discard()))
 		} else {
 			sl.suspend(fmt.Errorf("%w: %q: %w", actor.ErrUnavailable, sl.name, ErrSupervisorDown))
 		}
@@ -357,6 +357,15 @@ func (s *Supervisor) unfinished(sl *slot, stopErr, downErr error, dropped int) e
 		err = fmt.Errorf("supervisor %q: drain stop of %q: %d queued messages went to OnDrop; it did not drain them", s.cfg.Name, sl.name, dropped)
 	}
 	return &unfinishedError{err}
+}
+
+// downErr is how sl's last incarnation ended if sl is down (no incarnation running), else
+// nil.
+func (sl *slot) downErr() error {
+	if sl.proc != nil {
+		return nil
+	}
+	return sl.lastErr
 }
 
 // unfinishedError marks a report of unfinished's, so that a parent supervisor recognises
