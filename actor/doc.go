@@ -28,6 +28,12 @@
 // until their context ends; a stop that does not finish in time is logged and returned as
 // a *StopTimeoutError naming the actor, never ignored.
 //
+// An accepted message is never lost silently: it is passed to exactly one handler
+// invocation, or handed to the mailbox's OnDrop exactly once (a message a Receive handler
+// panicked on is both: passed once, then reported, never retried). The framework keeps
+// that account for what is queued and for the Receive and ReceiveBatch loops; an actor
+// with its own Run keeps it for the messages it has taken.
+//
 // Ask sends a request that carries a Reply and waits, bounded by its context, for the
 // answer. A Reply has room for its one answer, so a late answer never blocks the replier.
 //

@@ -76,7 +76,8 @@ func (in *Inbox[M]) DrainMax(dst []M, most int) (batch []M, closed bool) {
 // Unread puts drained messages back at the head of the mailbox, in order and ignoring the
 // capacity (they were accepted once already). An actor that cannot finish a batch (it
 // was cancelled, or it is about to fail) unreads the rest so that they are processed by
-// its next incarnation, or handed to OnDrop when the mailbox is discarded.
+// its next incarnation, or handed to OnDrop when the mailbox is discarded (at once, if it
+// already has been: an actor that overran its stop and was given up on loses nothing).
 func (in *Inbox[M]) Unread(ms []M) { in.mb.unread(ms) }
 
 // Len is the number of messages queued now.

@@ -49,10 +49,13 @@ type MailboxConfig[M any] struct {
 	Capacity int
 	// Overflow is the policy when the mailbox is full. Zero means Block.
 	Overflow Overflow
-	// OnDrop, if set, receives every message the mailbox discards: the oldest one under
-	// DropOldest, and every message still queued when a closed mailbox is discarded
-	// after its owner has exited without draining it. It runs on the goroutine that
-	// caused the drop, never under the mailbox's lock, and must not block.
+	// OnDrop, if set, receives every accepted message that will not be handled, once:
+	// the oldest one under DropOldest; every message still queued when the mailbox is
+	// discarded (Discard, DropQueued), and any put back (Inbox.Unread) after that; and a
+	// message that a Receive handler panicked on, or every message of a batch that a
+	// ReceiveBatch handler panicked on. It is where whoever owns what a message carries
+	// releases or fails it. It runs on the goroutine that caused the drop, never under
+	// the mailbox's lock, and must not block.
 	OnDrop func(M)
 }
 
@@ -406,12 +409,20 @@ func (mb *Mailbox[M]) drain(dst []M, most int) ([]M, bool) {
 }
 
 // unread puts ms back at the head of the queue, oldest first, regardless of capacity:
-// they were accepted once already.
+// they were accepted once already. Into a discarded mailbox, where nothing would ever
+// take them again, they go to OnDrop instead.
 func (mb *Mailbox[M]) unread(ms []M) {
 	if len(ms) == 0 {
 		return
 	}
 	mb.mu.Lock()
+	if mb.discarded {
+		mb.mu.Unlock()
+		for _, m := range ms {
+			mb.drop(m)
+		}
+		return
+	}
 	need := mb.n + len(ms)
 	if need > len(mb.ring) {
 		mb.growLocked(need)

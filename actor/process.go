@@ -23,6 +23,12 @@ import (
 // Run must not leave goroutines behind: every goroutine it starts is itself an actor or a
 // structured goroutine that has exited before Run returns. A panic in Run is recovered by
 // the framework and turned into a *PanicError carrying the stack.
+//
+// The framework accounts for every message still in the mailbox: it is taken by a later
+// incarnation or handed to OnDrop once. A message Run has taken (Receive, Drain) is Run's
+// to finish, Unread, or hand back from a supervisor's Release hook when Run fails; the
+// framework cannot see it. Receive and ReceiveBatch are Run loops that keep that account
+// themselves, panics included.
 type Actor[M any] interface {
 	Run(ctx context.Context, in *Inbox[M]) error
 }

@@ -125,11 +125,15 @@ type ChildSpec[M any] struct {
 	// Release, if set, runs after every incarnation of the child ends, on the child's
 	// goroutine, with the incarnation's actor value and how it ended, before any restart.
 	// It gives back whatever the incarnation owned (through the hand-off protocol), so a
-	// restart never drops data. It must not block.
+	// restart never drops data: for a child with its own Run loop, that includes the
+	// messages it had taken from its mailbox and neither finished nor put back (Unread),
+	// which the supervisor cannot see. Children built with actor.Receive or
+	// actor.ReceiveBatch need none for their messages. It must not block.
 	Release func(a actor.Actor[M], err error)
 
-	mailbox  *actor.Mailbox[M]   // a mailbox that already exists (a nested supervisor's)
-	children func() []actor.Info // a nested supervisor's Children
+	mailbox    *actor.Mailbox[M]   // a mailbox that already exists (a nested supervisor's)
+	children   func() []actor.Info // a nested supervisor's Children
+	discardAll func() int          // a nested supervisor's discardAll
 }
 
 // DefaultStopTimeout is the StopTimeout of a ChildSpec that leaves it zero.

@@ -29,4 +29,10 @@
 // Stopping a supervisor's Process with Stop stops the tree for good: children stop in
 // reverse start order, each with its StopTimeout, and a child that overruns it is reported
 // (StopTimedOut) rather than waited for forever.
+//
+// No accepted message is lost silently. Each one is passed to a handler or handed to its
+// mailbox's OnDrop once: a drain stop does not restart a child that fails during it, and
+// Stop returns an error naming every child whose queue went to OnDrop that way; a
+// top-level supervisor that gives up or is cancelled hands its children's queues to
+// OnDrop before its Process counts as exited.
 package supervisor

@@ -38,7 +38,8 @@ type Started struct {
 	Incarnation int
 }
 
-// Exited: an incarnation of a child ended, unasked. Err is nil for a normal end.
+// Exited: an incarnation of a child ended unasked, or failed while it was being stopped
+// (a drain stop, or a cancel stop to restart it). Err is nil for a normal end.
 type Exited struct {
 	About
 	Err    error
@@ -147,6 +148,9 @@ var ErrIntensity = errors.New("supervisor: restart intensity exceeded")
 var ErrBreakerOpen = breakerErrOpen
 
 // ErrSupervisorDown is matched, together with actor.ErrUnavailable, by the error sends to
-// a child get while its supervisor is not running (it failed, or it is being restarted by
-// its own parent). Queued messages are kept for the supervisor's next incarnation.
+// a child get while its supervisor is not running but may run again (it failed or was
+// cancelled, and its parent may restart it). Queued messages are kept for the
+// supervisor's next incarnation. Once a supervisor has ended for good (a top-level one,
+// however it ended), its children's mailboxes are discarded: sends get actor.ErrStopped
+// and what was queued has gone to OnDrop.
 var ErrSupervisorDown = errors.New("supervisor: not running")

@@ -20,7 +20,15 @@ const breakerRecheck = time.Millisecond
 // then reacts to its children's exits, health notices, timers and requests until it is
 // stopped: a drain stop (its mailbox closed) stops the children for good, in reverse
 // order; a cancellation stops them and keeps their mailboxes (suspended) for a next
-// incarnation, as does a failure. Run is called by the framework; do not call it.
+// incarnation, as does a failure. (A supervisor that has no next incarnation, a top-level
+// one or one its parent will not restart, has its children's mailboxes discarded by
+// whoever ran it.) Run is called by the framework; do not call it.
+//
+// A drain stop does not restart a child that fails during its drain, nor start one that
+// was down (waiting out its backoff or its breaker): the messages still queued for them go
+// to their mailboxes' OnDrop, and Run returns an error naming each such child and
+// wrapping its error, as it does for a child that overran its StopTimeout. Run returns
+// nil when every child drained its mailbox.
 func (s *Supervisor) Run(ctx context.Context, in *actor.Inbox[Control]) error {
 	s.window.times = s.window.times[:0]
 	s.adopt()
@@ -63,8 +71,7 @@ func (s *Supervisor) Run(ctx context.Context, in *actor.Inbox[Control]) error {
 			}
 			clear(batch)
 			if closed {
-				s.shutdown(true)
-				return nil
+				return s.shutdown(true)
 			}
 		}
 	}
@@ -103,7 +110,7 @@ func (s *Supervisor) handle(ctx context.Context, c Control) error {
 func (s *Supervisor) failed(ctx context.Context, sl *slot, err error) error {
 	now := time.Now()
 	if !shouldRestart(sl.restart, err) {
-		sl.discard()
+		_ = sl.discard() // OnDrop is the report
 		s.forget(sl)
 		return nil
 	}
@@ -240,13 +247,15 @@ func (s *Supervisor) startChild(ctx context.Context, sl *slot) error {
 }
 
 // stopChild stops sl's running incarnation: a drain stop (final) or a cancel stop (to
-// restart it), within its StopTimeout. A child that overruns is reported and left as a
-// zombie in sl.proc: it is not restarted until it has really exited, because two
-// incarnations must never drain one mailbox.
-func (s *Supervisor) stopChild(sl *slot, drain bool) {
+// restart it), within its StopTimeout, and returns how it ended. A child that overruns is
+// reported and left as a zombie in sl.proc: it is not restarted until it has really
+// exited, because two incarnations must never drain one mailbox. A child that fails while
+// it is being stopped is reported with an Exited event (the loop will not see its exit
+// notice: the incarnation is no longer current).
+func (s *Supervisor) stopChild(sl *slot, drain bool) error {
 	p := sl.proc
 	if p == nil {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), sl.stopTimeout)
 	defer cancel()
@@ -258,9 +267,13 @@ func (s *Supervisor) stopChild(sl *slot, drain bool) {
 	}
 	if errors.Is(err, actor.ErrStopTimeout) {
 		s.emit(StopTimedOut{About: s.about(sl), Err: err})
-		return
+		return err
 	}
 	s.setProc(sl, nil, err)
+	if err != nil {
+		s.emit(Exited{About: s.about(sl), Err: err, Uptime: time.Since(sl.started)})
+	}
+	return err
 }
 
 // noteUptime resets sl's backoff if the incarnation ending at now ran well: it marked
@@ -295,26 +308,71 @@ func (s *Supervisor) remove(name string, answer actor.Reply[struct{}]) {
 		answer.Send(struct{}{}, fmt.Errorf("%w: %q under %q", ErrUnknownChild, name, s.cfg.Name))
 		return
 	}
-	s.stopChild(sl, true)
-	sl.discard()
+	downErr := sl.downErr()
+	err := s.stopChild(sl, true)
+	err = s.unfinished(sl, err, downErr, sl.discard())
 	s.forget(sl)
-	answer.Send(struct{}{}, nil)
+	answer.Send(struct{}{}, err)
 }
 
 // shutdown stops every child in reverse start order. A final (drain) shutdown discards
-// their mailboxes; otherwise they are suspended, with their queues, until a next
-// incarnation of the supervisor resumes them.
-func (s *Supervisor) shutdown(final bool) {
+// their mailboxes and returns what unfinished reports for each child; otherwise they are
+// suspended, with their queues, until a next incarnation of the supervisor resumes them
+// (or whoever ran it discards them: see Start), and it returns nil.
+func (s *Supervisor) shutdown(final bool) error {
+	var errs []error
 	for i := len(s.slots) - 1; i >= 0; i-- {
 		sl := s.slots[i]
-		s.stopChild(sl, final)
+		downErr := sl.downErr()
+		err := s.stopChild(sl, final)
 		if final {
-			sl.discard()
+			errs = append(errs, s.unfinished(sl, err, downErr, sl.discard()))
 		} else {
 			sl.suspend(fmt.Errorf("%w: %q: %w", actor.ErrUnavailable, sl.name, ErrSupervisorDown))
 		}
 	}
+	return errors.Join(errs...)
 }
+
+// unfinished says why a child's drain stop did not handle everything accepted for it:
+// stopErr is how its drain stop ended, downErr how its previous incarnation ended (if it
+// was down when the stop began), dropped how many queued messages went to OnDrop. It
+// returns nil when nothing queued was left over and the child did not overrun its
+// StopTimeout: a child that fails during its drain having handled everything is reported
+// by its Exited event alone. A nested supervisor whose own drain was unfinished passes
+// its report up.
+func (s *Supervisor) unfinished(sl *slot, stopErr, downErr error, dropped int) error {
+	var nested *unfinishedError
+	var err error
+	switch {
+	case dropped == 0 && (errors.Is(stopErr, actor.ErrStopTimeout) || errors.As(stopErr, &nested)):
+		err = fmt.Errorf("supervisor %q: drain stop of %q: %w", s.cfg.Name, sl.name, stopErr)
+	case dropped == 0:
+		return nil
+	case stopErr != nil:
+		err = fmt.Errorf("supervisor %q: drain stop of %q: %d queued messages went to OnDrop after %w", s.cfg.Name, sl.name, dropped, stopErr)
+	case downErr != nil:
+		err = fmt.Errorf("supervisor %q: drain stop of %q: %d queued messages went to OnDrop; it was down after %w", s.cfg.Name, sl.name, dropped, downErr)
+	default:
+		err = fmt.Errorf("supervisor %q: drain stop of %q: %d queued messages went to OnDrop; it did not drain them", s.cfg.Name, sl.name, dropped)
+	}
+	return &unfinishedError{err}
+}
+
+// downErr is how sl's last incarnation ended if sl is down (no incarnation running), else
+// nil.
+func (sl *slot) downErr() error {
+	if sl.proc != nil {
+		return nil
+	}
+	return sl.lastErr
+}
+
+// unfinishedError marks a report of unfinished's, so that a parent supervisor recognises
+// it in its nested supervisor's exit error. It reads as the error it carries.
+type unfinishedError struct{ error }
+
+func (e *unfinishedError) Unwrap() error { return e.error }
 
 // arm sets the timer for the earliest thing due, if any.
 func (s *Supervisor) arm(t *time.Timer) {

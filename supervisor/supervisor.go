@@ -95,13 +95,25 @@ func (s *Supervisor) Name() string { return s.cfg.Name }
 // returned Process to stop the tree: children stop in reverse start order, each within its
 // StopTimeout. The Process fails with an error matching ErrIntensity if children fail
 // faster than the supervisor's Intensity allows.
+//
+// A top-level supervisor has no next incarnation: however it ends (a drain stop, a cancel
+// stop, giving up), every message still queued for its children, or for theirs if they are
+// supervisors, is handed to the OnDrop of the child's mailbox before the Process counts as
+// exited.
 func (s *Supervisor) Start(ctx context.Context) *actor.Process {
-	return actor.Spawn(ctx, s.cfg.Name, actor.Actor[Control](s), s.mb, actor.Options{Kind: "supervisor", Logger: s.cfg.Logger})
+	return actor.Spawn(ctx, s.cfg.Name, actor.Actor[Control](s), s.mb, actor.Options{
+		Kind:   "supervisor",
+		Logger: s.cfg.Logger,
+		OnExit: func(error) { s.discardAll() },
+	})
 }
 
 // Spec describes the supervisor as a child of another supervisor: Add(parent, s.Spec()).
 // If it fails (its intensity is exceeded), the parent restarts it, and it starts its
-// children again; their mailboxes, and the messages queued in them, are kept.
+// children again; their mailboxes, and the messages queued in them, are kept. When the
+// parent will not restart it (its restart type, Remove, or the parent itself ending for
+// good), its children's mailboxes are discarded with it: what is queued goes to their
+// OnDrop.
 func (s *Supervisor) Spec() ChildSpec[Control] {
 	return ChildSpec[Control]{
 		Name:        s.cfg.Name,
@@ -110,6 +122,7 @@ func (s *Supervisor) Spec() ChildSpec[Control] {
 		StopTimeout: 30 * time.Second,
 		mailbox:     s.mb,
 		children:    s.Children,
+		discardAll:  s.discardAll,
 	}
 }
 
@@ -143,7 +156,9 @@ func Add[M any](s *Supervisor, spec ChildSpec[M]) (actor.Ref[M], error) {
 
 // Remove stops the named child for good (a drain stop within its StopTimeout), discards
 // its mailbox (queued messages go to its OnDrop) and forgets it. It waits, bounded by ctx,
-// for the supervisor's loop to do so; the supervisor must be running.
+// for the supervisor's loop to do so; the supervisor must be running. Like a drain stop of
+// the supervisor, it returns an error naming the child if the drain left messages queued
+// (the child failed during it, or was down) or overran the StopTimeout.
 func (s *Supervisor) Remove(ctx context.Context, name string) error {
 	_, err := actor.Ask(ctx, s.mb.Ref(), func(r actor.Reply[struct{}]) Control {
 		return Control{kind: ctlRemove, name: name, answer: r}
@@ -170,6 +185,20 @@ func (s *Supervisor) Children() []actor.Info {
 		out = append(out, sl.info())
 	}
 	return out
+}
+
+// discardAll discards every child's mailbox, and its children's if it is a supervisor:
+// the supervisor has ended for good, so what is queued for them goes to their OnDrop. It
+// returns how many messages it handed to OnDrop. Discarding is idempotent.
+func (s *Supervisor) discardAll() int {
+	s.mu.Lock()
+	all := append(slices.Clone(s.slots), s.pending...)
+	s.mu.Unlock()
+	n := 0
+	for _, sl := range all {
+		n += sl.discard()
+	}
+	return n
 }
 
 // adopt moves the children added since the last call to the end of the start order. Only
@@ -211,7 +240,7 @@ type slot struct {
 	spawn    func(ctx context.Context, opts actor.Options) (*actor.Process, error)
 	suspend  func(error)
 	resume   func()
-	discard  func()
+	discard  func() int // closes the mailbox for good; returns how many went to OnDrop
 	drop     func()
 	stats    func() actor.MailboxStats
 	children func() []actor.Info // for a nested supervisor
@@ -251,10 +280,18 @@ func newSlot[M any](spec ChildSpec[M], mb *actor.Mailbox[M]) *slot {
 		breakerCfg:  spec.Breaker,
 		suspend:     mb.Suspend,
 		resume:      mb.Resume,
-		discard:     mb.Discard,
 		drop:        mb.DropQueued,
 		stats:       mb.Stats,
 		children:    spec.children,
+	}
+	sl.discard = func() int {
+		if spec.discardAll != nil { // a nested supervisor: what counts is its children's
+			mb.Discard()
+			return spec.discardAll()
+		}
+		before := mb.Stats().Dropped
+		mb.Discard()
+		return int(mb.Stats().Dropped - before)
 	}
 	if sl.stopTimeout <= 0 {
 		sl.stopTimeout = DefaultStopTimeout
