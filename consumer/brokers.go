@@ -41,7 +41,7 @@ func newBrokerSet(c *Consumer) *brokerSet {
 			Name: "brokers",
 			// A broker consumer fails only on a bug (fetch errors are handed back to the
 			// partitions, not failures); restarting it never gives up, with backoff.
-			Intensity: 1 << 30,
+			Intensity: supervisor.Unlimited,
 			OnEvent:   c.actorEvent,
 			Logger:    c.cfg.Logger,
 		}),

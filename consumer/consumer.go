@@ -64,7 +64,7 @@ func New(cfg Config) (*Consumer, error) {
 		Name: "partitions",
 		// A partition's actors fail only on a bug, or a custom stage's failure; each is
 		// restarted on its own, with backoff, without ever giving up on the others.
-		Intensity: 1 << 30,
+		Intensity: supervisor.Unlimited,
 		OnEvent:   c.actorEvent,
 		Logger:    cfg.Logger,
 	})

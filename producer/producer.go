@@ -93,7 +93,7 @@ func New(cfg Config) (*Producer, error) {
 // producers, and broker producers last, so that on Close records flow downstream before
 // the stages below them stop.
 func (p *Producer) build() error {
-	many := supervisor.Config{Intensity: 1000, Period: time.Second, OnEvent: p.cfg.OnEvent, Logger: p.cfg.Logger}
+	many := supervisor.Config{Intensity: supervisor.Unlimited, OnEvent: p.cfg.OnEvent, Logger: p.cfg.Logger}
 	root := many
 	root.Name = "producer"
 	p.sup = supervisor.New(root)

@@ -67,9 +67,11 @@ type Config struct {
 	Strategy Strategy
 	// Intensity is the most restarts allowed within Period; one more and the supervisor
 	// stops its children and fails with an error matching ErrIntensity, to its parent.
-	// Zero means 5.
+	// Zero means 5. Unlimited (or any negative value) means the supervisor never gives
+	// up: its children are restarted, with backoff, however often they fail.
 	Intensity int
-	// Period is the window of Intensity. Zero means 10s.
+	// Period is the window of Intensity. Zero means 10s; it does not matter when
+	// Intensity is Unlimited.
 	Period time.Duration
 	// Backoff spaces restarts of a child that keeps failing.
 	Backoff Backoff
@@ -86,11 +88,20 @@ const (
 	DefaultPeriod    = 10 * time.Second
 )
 
+// Unlimited, as Config.Intensity, makes a supervisor that never gives up: no number of
+// restarts within Period exceeds it, so it never fails with ErrIntensity. Use it where
+// something else bounds what failures cost (a circuit breaker, the backoff between
+// restarts) and a supervisor that gave up would take a healthy subtree down with it.
+const Unlimited = -1
+
 func (c Config) withDefaults() Config {
 	if c.Name == "" {
 		c.Name = "supervisor"
 	}
-	if c.Intensity <= 0 {
+	switch {
+	case c.Intensity < 0:
+		c.Intensity = Unlimited
+	case c.Intensity == 0:
 		c.Intensity = DefaultIntensity
 	}
 	if c.Period <= 0 {

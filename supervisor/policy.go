@@ -65,15 +65,19 @@ func (b Backoff) Delay(failures int, u float64) time.Duration {
 }
 
 // intensity counts restarts in a sliding window: more than max restarts within period
-// means the children cannot be kept up, and the supervisor gives up to its parent.
+// means the children cannot be kept up, and the supervisor gives up to its parent. A
+// negative max (Unlimited) allows any number.
 type intensity struct {
-	max    int
+	max    int // < 0: unlimited
 	period time.Duration
 	times  []time.Time // restart times within the window, oldest first
 }
 
 // record notes a restart at now and reports whether it is still within the limit.
 func (w *intensity) record(now time.Time) bool {
+	if w.max < 0 {
+		return true // nothing to count: the window would only grow
+	}
 	cut := 0
 	for cut < len(w.times) && now.Sub(w.times[cut]) >= w.period {
 		cut++

@@ -70,6 +70,30 @@ func TestIntensityWindow(t *testing.T) {
 	}
 }
 
+// TestUnlimitedIntensityNeverRefuses: Unlimited (and any negative Intensity) allows any
+// number of restarts at one instant, and keeps no window, while zero still means the
+// default.
+func TestUnlimitedIntensityNeverRefuses(t *testing.T) {
+	for _, max := range []int{Unlimited, -7} {
+		cfg := Config{Intensity: max}.withDefaults()
+		if cfg.Intensity != Unlimited {
+			t.Fatalf("Intensity %d became %d, want Unlimited", max, cfg.Intensity)
+		}
+		w := intensity{max: cfg.Intensity, period: cfg.Period}
+		for i := range 10000 {
+			if !w.record(time.Unix(0, 0)) {
+				t.Fatalf("Intensity %d: restart %d refused", max, i+1)
+			}
+		}
+		if len(w.times) != 0 {
+			t.Fatalf("Intensity %d: the window holds %d restarts, want none", max, len(w.times))
+		}
+	}
+	if got := (Config{}).withDefaults().Intensity; got != DefaultIntensity {
+		t.Fatalf("zero Intensity became %d, want the default %d", got, DefaultIntensity)
+	}
+}
+
 func TestIntensityMatchesModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		max := rapid.IntRange(1, 6).Draw(t, "max")

@@ -333,7 +333,7 @@ func observeSupervisorDefaults(t *testing.T, page configPage) {
 					once.Do(func() { close(enough) })
 				}
 			}
-			s := supervisor.New(supervisor.Config{Intensity: 1 << 20, OnEvent: ev.add})
+			s := supervisor.New(supervisor.Config{Intensity: supervisor.Unlimited, OnEvent: ev.add})
 			_, _ = supervisor.Add(s, supervisor.ChildSpec[int]{Name: "c", New: failing(0)})
 			proc := s.Start(context.Background())
 			<-enough

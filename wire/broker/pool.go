@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/supervisor"
@@ -88,8 +87,7 @@ func NewPool(cfg Config) (*Pool, error) {
 		Name: "brokers",
 		// Connection failures are handled by each connection's breaker; the pool itself
 		// should never give up on them.
-		Intensity: 1 << 30,
-		Period:    time.Second,
+		Intensity: supervisor.Unlimited,
 		Backoff:   cfg.Backoff,
 		OnEvent:   cfg.OnEvent,
 		Logger:    cfg.Logger,
