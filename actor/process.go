@@ -237,20 +237,36 @@ func (p *Process) State() State { return State(p.state.Load()) }
 // *StopTimeoutError naming it (matching ErrStopTimeout), logged at warning level; the
 // actor's goroutine may then still be running.
 func (p *Process) Stop(ctx context.Context) error {
+	p.BeginStop()
+	return p.wait(ctx, true)
+}
+
+// BeginStop begins a drain stop, as Stop does, and returns at once: Done is closed once
+// the actor has exited, and Err then says how it ended. It reports no timeout: whoever
+// calls it keeps the deadline (a supervisor's loop keeps one per child on its timer, so
+// that one slow stop holds up nothing else) and calls BeginCancel when it passes. Calling
+// it again, or after the actor has exited, does nothing more.
+func (p *Process) BeginStop() {
 	p.requested.Store(true)
 	p.state.CompareAndSwap(int32(Running), int32(Stopping))
 	p.closeMailbox()
-	return p.wait(ctx, true)
 }
 
 // Cancel is a cancel stop: it cancels the actor's context and waits for it to exit. The
 // mailbox is left as it is: whether queued messages are kept (a supervised actor, to be
 // restarted) or discarded (OnDrop) depends on Options.KeepMailbox. It returns like Stop.
 func (p *Process) Cancel(ctx context.Context) error {
+	p.BeginCancel()
+	return p.wait(ctx, false)
+}
+
+// BeginCancel begins a cancel stop, as Cancel does, and returns at once; like BeginStop,
+// it leaves the waiting, and the deadline, to the caller. It also cuts short a drain stop
+// begun before.
+func (p *Process) BeginCancel() {
 	p.requested.Store(true)
 	p.state.CompareAndSwap(int32(Running), int32(Stopping))
 	p.cancel(errStopRequested)
-	return p.wait(ctx, false)
 }
 
 func (p *Process) wait(ctx context.Context, drain bool) error {

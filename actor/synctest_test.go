@@ -2,6 +2,7 @@ package actor_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -72,5 +73,58 @@ func TestWorksUnderSynctest(t *testing.T) {
 		}
 		close(release)
 		<-stubborn.Done()
+	})
+}
+
+// TestBeginStopReturnsAtOnce: BeginStop closes the mailbox and returns while the actor is
+// still draining; Done closes when it has drained. BeginCancel cuts a drain short: the
+// actor's context is cancelled and its end counts as normal.
+func TestBeginStopReturnsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		handled := 0
+		slow := actor.Receive(func(ctx context.Context, m int) error {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			handled++
+			return nil
+		})
+		ref, p := actor.Start(context.Background(), "slow", slow)
+		for i := range 3 {
+			if err := ref.TrySend(i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p.BeginStop()
+		if err := ref.TrySend(9); !errors.Is(err, actor.ErrStopped) {
+			t.Fatalf("send after BeginStop: %v, want ErrStopped", err)
+		}
+		synctest.Wait()
+		select {
+		case <-p.Done():
+			t.Fatal("the actor exited before draining what it was sent")
+		default:
+		}
+		close(release)
+		<-p.Done()
+		if p.Err() != nil || handled != 3 {
+			t.Fatalf("drained %d of 3, ended with %v", handled, p.Err())
+		}
+
+		ref, p = actor.Start(context.Background(), "stuck", actor.Receive(func(ctx context.Context, m int) error {
+			<-ctx.Done()
+			return ctx.Err()
+		}))
+		_ = ref.TrySend(1)
+		p.BeginStop()
+		synctest.Wait()
+		p.BeginCancel()
+		<-p.Done()
+		if p.Err() != nil || p.State() != actor.Stopped {
+			t.Fatalf("a cancelled drain ended %v in state %v, want a normal stop", p.Err(), p.State())
+		}
 	})
 }
