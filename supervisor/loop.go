@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/eapache/go-resiliency/breaker"
@@ -31,9 +32,11 @@ const breakerRecheck = time.Millisecond
 // nil when every child drained its mailbox.
 func (s *Supervisor) Run(ctx context.Context, in *actor.Inbox[Control]) error {
 	s.window.times = s.window.times[:0]
+	s.takedown = nil
 	s.adopt()
 	s.mu.Lock()
 	for _, sl := range s.slots {
+		sl.held = false
 		if sl.state != slotBroken {
 			sl.state = slotNew
 			sl.resume()
@@ -73,6 +76,11 @@ func (s *Supervisor) Run(ctx context.Context, in *actor.Inbox[Control]) error {
 			if closed {
 				return s.shutdown(true)
 			}
+			// A stop that ended may have let a takedown go on, or a restart happen.
+			if err := s.runDue(ctx, time.Now()); err != nil {
+				s.shutdown(false)
+				return err
+			}
 		}
 	}
 }
@@ -93,15 +101,24 @@ func (s *Supervisor) handle(ctx context.Context, c Control) error {
 		}
 		p := sl.proc
 		<-p.Done() // the exit notice is sent from the child's exit hook, just before Done
-		s.setProc(sl, nil, p.Err())
-		if sl.state != slotRunning {
-			return nil // a child that overran its stop has finally exited; its restart is scheduled
+		if sl.stop != nil {
+			s.stopEnded(sl) // a stop the loop began has ended
+			return nil
 		}
 		err := p.Err()
+		s.setProc(sl, nil, err)
+		if sl.state != slotRunning {
+			// Taken down by the strategy, it ended before its stop began: as if it had
+			// failed while being stopped. Its restart is scheduled.
+			if err != nil {
+				s.emit(Exited{About: s.about(sl), Err: err, Uptime: time.Since(sl.started)})
+			}
+			return nil
+		}
 		s.emit(Exited{About: s.about(sl), Err: err, Uptime: time.Since(sl.started)})
 		return s.failed(ctx, sl, err)
 	case ctlRemove:
-		s.remove(c.name, c.answer)
+		s.remove(c.name, c.answer, time.Now())
 	}
 	return nil
 }
@@ -139,19 +156,21 @@ func (s *Supervisor) failed(ctx context.Context, sl *slot, err error) error {
 		}
 	}
 
-	// Stop the others the strategy takes down with it, in reverse start order, then
-	// schedule every affected child's restart after the failed child's backoff.
+	// The others the strategy takes down with it join the takedown, which stops them in
+	// reverse start order without holding up the loop; every affected child's restart is
+	// due after the failed child's backoff, and waits for the takedown to end.
 	idx := s.index(sl)
 	group := affected(s.cfg.Strategy, len(s.slots), idx)
 	for i := len(group) - 1; i >= 0; i-- {
 		if o := s.slots[group[i]]; o != sl && o.state == slotRunning {
 			s.noteUptime(o, now)
-			s.stopChild(o, false)
+			s.takedown = append(s.takedown, o)
 		}
 	}
 	sl.delay = s.cfg.Backoff.Delay(sl.failures, rand.Float64())
 	for _, i := range group {
 		o := s.slots[i]
+		o.held = len(group) > 1
 		if o.state == slotBroken {
 			continue // waits for its breaker
 		}
@@ -162,12 +181,23 @@ func (s *Supervisor) failed(ctx context.Context, sl *slot, err error) error {
 	return s.runDue(ctx, now)
 }
 
-// runDue does whatever is due at now: restarts whose backoff has passed, probes of
-// breakers whose timeout has passed, and health by uptime.
+// runDue does whatever is due at now: stops that overran their StopTimeout are
+// reported, the takedown goes on, then restarts whose backoff has passed, probes of
+// breakers whose timeout has passed, health by uptime, and the start of children that
+// waited for an old incarnation to exit.
 func (s *Supervisor) runDue(ctx context.Context, now time.Time) error {
+	s.overdue(now)
+	s.advance(now)
 	for _, sl := range append([]*slot(nil), s.slots...) {
+		if sl.removed {
+			continue // forgotten while this loop ran
+		}
 		switch {
-		case sl.state == slotWaiting && sl.proc == nil && !now.Before(sl.restartAt):
+		case sl.state == slotNew && s.canStart(sl):
+			if err := s.startChild(ctx, sl); err != nil {
+				return err
+			}
+		case sl.state == slotWaiting && s.canStart(sl) && !now.Before(sl.restartAt):
 			if err := s.restartChild(ctx, sl); err != nil {
 				return err
 			}
@@ -179,7 +209,7 @@ func (s *Supervisor) runDue(ctx context.Context, now time.Time) error {
 			s.emit(BreakerHalfOpen{About: s.about(sl)})
 			sl.resume()
 			sl.delay = sl.breakerCfg.Timeout // what the restart waited for
-			if sl.proc == nil {
+			if s.canStart(sl) {
 				if err := s.restartChild(ctx, sl); err != nil {
 					return err
 				}
@@ -194,6 +224,7 @@ func (s *Supervisor) runDue(ctx context.Context, now time.Time) error {
 }
 
 func (s *Supervisor) restartChild(ctx context.Context, sl *slot) error {
+	sl.held = false
 	s.mu.Lock()
 	sl.restarts++
 	s.mu.Unlock()
@@ -246,36 +277,6 @@ func (s *Supervisor) startChild(ctx context.Context, sl *slot) error {
 	return nil
 }
 
-// stopChild stops sl's running incarnation: a drain stop (final) or a cancel stop (to
-// restart it), within its StopTimeout, and returns how it ended. A child that overruns is
-// reported and left as a zombie in sl.proc: it is not restarted until it has really
-// exited, because two incarnations must never drain one mailbox. A child that fails while
-// it is being stopped is reported with an Exited event (the loop will not see its exit
-// notice: the incarnation is no longer current).
-func (s *Supervisor) stopChild(sl *slot, drain bool) error {
-	p := sl.proc
-	if p == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), sl.stopTimeout)
-	defer cancel()
-	var err error
-	if drain {
-		err = p.Stop(ctx)
-	} else {
-		err = p.Cancel(ctx)
-	}
-	if errors.Is(err, actor.ErrStopTimeout) {
-		s.emit(StopTimedOut{About: s.about(sl), Err: err})
-		return err
-	}
-	s.setProc(sl, nil, err)
-	if err != nil {
-		s.emit(Exited{About: s.about(sl), Err: err, Uptime: time.Since(sl.started)})
-	}
-	return err
-}
-
 // noteUptime resets sl's backoff if the incarnation ending at now ran well: it marked
 // itself healthy or ran for Backoff.ResetAfter (the health timer may not have fired yet at
 // that very instant).
@@ -300,29 +301,20 @@ func (s *Supervisor) markHealthy(sl *slot) {
 	}
 }
 
-func (s *Supervisor) remove(name string, answer actor.Reply[struct{}]) {
-	s.mu.Lock()
-	sl := s.names[name]
-	s.mu.Unlock()
-	if sl == nil {
-		answer.Send(struct{}{}, fmt.Errorf("%w: %q under %q", ErrUnknownChild, name, s.cfg.Name))
-		return
-	}
-	downErr := sl.downErr()
-	err := s.stopChild(sl, true)
-	err = s.unfinished(sl, err, downErr, sl.discard())
-	s.forget(sl)
-	answer.Send(struct{}{}, err)
-}
-
 // shutdown stops every child in reverse start order. A final (drain) shutdown discards
 // their mailboxes and returns what unfinished reports for each child; otherwise they are
 // suspended, with their queues, until a next incarnation of the supervisor resumes them
 // (or whoever ran it discards them: see Start), and it returns nil.
 func (s *Supervisor) shutdown(final bool) error {
+	s.takedown = nil
 	var errs []error
-	for i := len(s.slots) - 1; i >= 0; i-- {
-		sl := s.slots[i]
+	slots := slices.Clone(s.slots)
+	for i := len(slots) - 1; i >= 0; i-- {
+		sl := slots[i]
+		if sl.removing { // a removal under way: finished as Remove said, answered to it
+			s.finishRemove(sl, s.stopChild(sl, true))
+			continue
+		}
 		downErr := sl.downErr()
 		err := s.stopChild(sl, final)
 		if final {
@@ -377,20 +369,22 @@ func (e *unfinishedError) Unwrap() error { return e.error }
 // arm sets the timer for the earliest thing due, if any.
 func (s *Supervisor) arm(t *time.Timer) {
 	var next time.Time
-	for _, sl := range s.slots {
-		var due time.Time
-		switch {
-		case sl.state == slotWaiting && sl.proc == nil:
-			due = sl.restartAt
-		case sl.state == slotBroken:
-			due = sl.probeAt
-		case sl.state == slotRunning && !sl.healthy:
-			due = sl.healthyAt
-		default:
-			continue
-		}
+	consider := func(due time.Time) {
 		if next.IsZero() || due.Before(next) {
 			next = due
+		}
+	}
+	for _, sl := range s.slots {
+		if st := sl.stop; st != nil && !st.timedOut {
+			consider(st.deadline)
+		}
+		switch {
+		case sl.state == slotWaiting && s.canStart(sl):
+			consider(sl.restartAt)
+		case sl.state == slotBroken:
+			consider(sl.probeAt)
+		case sl.state == slotRunning && !sl.healthy:
+			consider(sl.healthyAt)
 		}
 	}
 	if next.IsZero() {

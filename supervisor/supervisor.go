@@ -47,8 +47,9 @@ type Supervisor struct {
 	names   map[string]*slot // every child, by name
 
 	// Owned by the supervisor's run loop (one incarnation at a time).
-	window  intensity
-	onEvent func(Event)
+	window   intensity
+	takedown []*slot // children the strategy is stopping, in order, one at a time
+	onEvent  func(Event)
 }
 
 // Control is a message to a supervisor's own mailbox. Its contents are private: a
@@ -260,6 +261,13 @@ type slot struct {
 	restartAt time.Time
 	healthyAt time.Time
 	probeAt   time.Time
+	stop      *stopping // the stop of proc the loop has begun, until proc exits
+	held      bool      // its restart waits for the strategy's takedown to end
+	removing  bool      // Remove asked for it: it is stopped for good, then forgotten
+	// removeDown is how its last incarnation had ended if it was down when Remove was
+	// asked; removers are who wait for the removal (a RemoveAsync's is the zero Reply).
+	removeDown error
+	removers   []actor.Reply[struct{}]
 }
 
 type slotState uint8
