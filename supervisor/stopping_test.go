@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -134,6 +135,74 @@ func TestSlowRemoveTimesOutAndAccountsForItsMessages(t *testing.T) {
 		}
 		if got := names(s); !slices.Equal(got, []string{"b"}) {
 			t.Fatalf("children after the removal: %v", got)
+		}
+		stop(t, p)
+	})
+}
+
+// TestTakedownStopsInReverseOrderWithoutHoldingUpTheLoop: under one-for-all, a's failure
+// takes down b and slow, whose cancel stop takes long. The supervisor stops slow first and
+// b only once slow has exited (reverse start order), meanwhile starts a child added to it,
+// holds a's restart past its backoff until the takedown is over, and then restarts a, b
+// and slow in start order.
+func TestTakedownStopsInReverseOrderWithoutHoldingUpTheLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j := &journal{hang: make(chan struct{})}
+		released := false
+		release := func() {
+			if !released {
+				released = true
+				close(j.hang)
+			}
+		}
+		s := supervisor.New(supervisor.Config{Strategy: supervisor.OneForAll, OnEvent: j.event})
+		ended := func(c *supervisor.ChildSpec[cmd]) {
+			name := c.Name
+			c.Release = func(actor.Actor[cmd], error) { j.add(name + ":ended") }
+			c.StopTimeout = time.Minute
+		}
+		a := addWorker(t, s, j, "a", ended)
+		addWorker(t, s, j, "b", ended)
+		slow := addWorker(t, s, j, "slow", ended)
+		p := s.Start(context.Background())
+		end := func() { release(); _ = p.Cancel(context.Background()) }
+		defer end() // let everything end, even when the test fails
+		synctest.Wait()
+		send(t, slow, cmd{op: "hang"}) // ignores its context until released
+		synctest.Wait()
+		send(t, a, cmd{op: "fail"})
+		synctest.Wait()
+
+		addWorker(t, s, j, "d", nil)
+		time.Sleep(time.Second) // past a's backoff
+		synctest.Wait()
+		if j.count("d:start") != 1 {
+			t.Fatalf("a child added during the takedown did not start: %v", j.all())
+		}
+		if j.count("b:ended") != 0 || j.count("a:start") != 1 {
+			t.Fatalf("b stopped or a restarted before slow had exited: %v", j.all())
+		}
+
+		release()
+		synctest.Wait()
+		var exits []string
+		for _, e := range j.all() {
+			if n, ok := strings.CutSuffix(e, ":ended"); ok {
+				exits = append(exits, n)
+			}
+		}
+		if !slices.Equal(exits, []string{"a", "slow", "b"}) {
+			t.Fatalf("incarnations ended in the order %v, want [a slow b]", exits)
+		}
+		var order []string
+		for _, e := range j.eventsOf("supervisor.Started") {
+			order = append(order, e.ChildName())
+		}
+		if !slices.Equal(order, []string{"a", "b", "slow", "d", "a", "b", "slow"}) {
+			t.Fatalf("start order %v, want a b slow, d, then a b slow again", order)
+		}
+		if n := len(j.eventsOf("supervisor.StopTimedOut")); n != 0 {
+			t.Fatalf("%d stop timeouts reported, want none", n)
 		}
 		stop(t, p)
 	})
