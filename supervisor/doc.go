@@ -26,6 +26,11 @@
 // is plain deterministic code; the supervisor's loop is a thin driver around it. Every
 // decision is reported as a typed Event to Config.OnEvent and as a log record.
 //
+// A running supervisor stops a child (Remove, or a strategy taking down the siblings of a
+// failed child, one at a time in reverse start order) without waiting for it in its loop:
+// a child that is slow to stop holds up no other child's restart, breaker or health
+// check. No new incarnation of a child reads its mailbox until the old one has exited.
+//
 // Stopping a supervisor's Process with Stop stops the tree for good: children stop in
 // reverse start order, each with its StopTimeout, and a child that overruns it is reported
 // (StopTimedOut) rather than waited for forever.

@@ -157,9 +157,10 @@ func Add[M any](s *Supervisor, spec ChildSpec[M]) (actor.Ref[M], error) {
 
 // Remove stops the named child for good (a drain stop within its StopTimeout), discards
 // its mailbox (queued messages go to its OnDrop) and forgets it. It waits, bounded by ctx,
-// for the supervisor's loop to do so; the supervisor must be running. Like a drain stop of
-// the supervisor, it returns an error naming the child if the drain left messages queued
-// (the child failed during it, or was down) or overran the StopTimeout.
+// for the child to be removed; the supervisor must be running, and goes on serving its
+// other children while this one drains. Like a drain stop of the supervisor, it returns
+// an error naming the child if the drain left messages queued (the child failed during
+// it, or was down) or overran the StopTimeout (matching actor.ErrStopTimeout).
 func (s *Supervisor) Remove(ctx context.Context, name string) error {
 	_, err := actor.Ask(ctx, s.mb.Ref(), func(r actor.Reply[struct{}]) Control {
 		return Control{kind: ctlRemove, name: name, answer: r}
