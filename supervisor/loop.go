@@ -49,16 +49,16 @@ func (s *Supervisor) Run(ctx context.Context, in *actor.Inbox[Control]) error {
 		return err
 	}
 
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	var alarm actor.Alarm
+	defer alarm.Stop()
 	var batch []Control
 	for {
-		s.arm(timer)
+		alarm.Set(s.nextDue())
 		select {
 		case <-ctx.Done():
 			s.shutdown(false)
 			return ctx.Err()
-		case <-timer.C:
+		case <-alarm.C():
 			if err := s.runDue(ctx, time.Now()); err != nil {
 				s.shutdown(false)
 				return err
@@ -367,32 +367,24 @@ type unfinishedError struct{ error }
 
 func (e *unfinishedError) Unwrap() error { return e.error }
 
-// arm sets the timer for the earliest thing due, if any.
-func (s *Supervisor) arm(t *time.Timer) {
+// nextDue is when the earliest thing runDue does is due: a stop's deadline, a restart, a
+// breaker probe, health by uptime; zero when nothing is.
+func (s *Supervisor) nextDue() time.Time {
 	var next time.Time
-	consider := func(due time.Time) {
-		if next.IsZero() || due.Before(next) {
-			next = due
-		}
-	}
 	for _, sl := range s.slots {
 		if st := sl.stop; st != nil && !st.timedOut {
-			consider(st.deadline)
+			next = actor.Earlier(next, st.deadline)
 		}
 		switch {
 		case sl.state == slotWaiting && s.canStart(sl):
-			consider(sl.restartAt)
+			next = actor.Earlier(next, sl.restartAt)
 		case sl.state == slotBroken:
-			consider(sl.probeAt)
+			next = actor.Earlier(next, sl.probeAt)
 		case sl.state == slotRunning && !sl.healthy:
-			consider(sl.healthyAt)
+			next = actor.Earlier(next, sl.healthyAt)
 		}
 	}
-	if next.IsZero() {
-		t.Stop()
-		return
-	}
-	t.Reset(max(time.Until(next), 0))
+	return next
 }
 
 func (s *Supervisor) setProc(sl *slot, p *actor.Process, err error) {
