@@ -21,8 +21,8 @@ const breakerRecheck = time.Millisecond
 // then reacts to its children's exits, health notices, timers and requests until it is
 // stopped. It never waits for a child to stop while it runs (see stopping.go); once it is
 // stopped, it stops them in turn: a drain stop (its mailbox closed) stops the children
-// for good, in reverse order; a cancellation stops them and keeps their mailboxes (suspended) for a next
-// incarnation, as does a failure. (A supervisor that has no next incarnation, a top-level
+// for good, in reverse order; a cancellation stops them and keeps their mailboxes
+// (suspended) for a next incarnation, as does a failure. (A supervisor that has no next incarnation, a top-level
 // one or one its parent will not restart, has its children's mailboxes discarded by
 // whoever ran it.) Run is called by the framework; do not call it.
 //
