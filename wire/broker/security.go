@@ -1,0 +1,159 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+
+	"github.com/troupe-go/troupe/wire/api"
+	"github.com/troupe-go/troupe/wire/codec"
+	"github.com/troupe-go/troupe/wire/errcode"
+)
+
+// Errors of a secured connection. A connection that fails with one of them fails every
+// call waiting for it with a *Error matching it (and ErrNotSent); unlike ErrNetwork, they
+// are not Retriable: they do not go away by waiting. Neither error ever holds a password
+// or token.
+var (
+	// ErrAuthentication: SASL authentication failed. The broker rejected the credentials
+	// or the mechanism (SASL_AUTHENTICATION_FAILED, UNSUPPORTED_SASL_MECHANISM), closed
+	// the connection during SaslAuthenticate (what some brokers do on a wrong password),
+	// or the mechanism refused the server (a SCRAM server that does not know the
+	// password). The error names the broker and the mechanism.
+	ErrAuthentication = errors.New("broker: authentication failed")
+	// ErrTLS: the TLS handshake failed: an unknown certificate authority, a name mismatch,
+	// a rejected client certificate, or a listener that does not speak TLS.
+	ErrTLS = errors.New("broker: TLS handshake failed")
+)
+
+// maxSASLSteps bounds the SaslAuthenticate round trips of one authentication, so that a
+// server (or a mechanism) that never ends the exchange cannot hold the connection.
+const maxSASLSteps = 16
+
+// startTLS wraps nc in TLS for the broker at addr and shakes hands within ctx.
+func (c *conn) startTLS(ctx context.Context, nc net.Conn) (net.Conn, error) {
+	cfg := c.cfg.TLS.Clone()
+	if cfg.ServerName == "" {
+		host, _, err := net.SplitHostPort(c.addr)
+		if err != nil {
+			host = c.addr
+		}
+		cfg.ServerName = host
+	}
+	tc := tls.Client(nc, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			// A plaintext Kafka listener closes the connection on a ClientHello, whose
+			// first bytes read as a huge frame size; a lenient one waits for the frame.
+			return nil, c.fail(-1, false, ErrNetwork, fmt.Errorf("no TLS answer within ConnectTimeout (the listener may be plaintext): %w", err))
+		}
+		if closedEarly(err) {
+			err = fmt.Errorf("broker closed the connection (the listener may be plaintext): %w", err)
+		}
+		return nil, c.fail(-1, false, ErrTLS, err)
+	}
+	return tc, nil
+}
+
+// tlsAlert reports whether err is an alert the TLS peer sent.
+func tlsAlert(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "remote error"
+}
+
+// closedEarly reports whether err is the peer closing or resetting the connection.
+func closedEarly(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// authenticate runs the SASL exchange on nc, after ApiVersions: SaslHandshake names the
+// mechanism, then SaslAuthenticate carries the mechanism's messages until its session is
+// done. Nothing else is written on nc meanwhile (the connection has no reader yet).
+func (c *conn) authenticate(ctx context.Context, nc net.Conn, vers *Versions) error {
+	mech := c.cfg.SASL.Name()
+	authErr := func(format string, args ...any) error {
+		return c.fail(-1, false, ErrAuthentication, fmt.Errorf("%s: "+format, append([]any{mech}, args...)...))
+	}
+	hv, err := vers.Pick(api.SaslHandshake, 0)
+	if err != nil {
+		return authErr("the broker does not speak SaslHandshake v1: %w", err)
+	}
+	av, err := vers.Pick(api.SaslAuthenticate, 0)
+	if err != nil {
+		return authErr("the broker does not speak SaslAuthenticate: %w", err)
+	}
+	var hs api.SaslHandshakeResponse
+	if err := c.roundTrip(nc, &api.SaslHandshakeRequest{Mechanism: mech}, hv, &hs); err != nil {
+		return c.ioFailure(ctx, "SaslHandshake", err)
+	}
+	if code := errcode.ForCode(hs.ErrorCode); code != nil {
+		return authErr("SaslHandshake: %w (the broker enables %v)", code, hs.Mechanisms)
+	}
+	sess, msg, err := c.cfg.SASL.Start(ctx, c.addr)
+	if err != nil {
+		return authErr("%w", err)
+	}
+	for range maxSASLSteps {
+		var ar api.SaslAuthenticateResponse
+		if err := c.roundTrip(nc, &api.SaslAuthenticateRequest{AuthBytes: msg}, av, &ar); err != nil {
+			if closedEarly(err) && ctx.Err() == nil {
+				return authErr("the broker closed the connection during SaslAuthenticate (wrong credentials or mechanism?): %w", err)
+			}
+			return c.ioFailure(ctx, "SaslAuthenticate", err)
+		}
+		if code := errcode.ForCode(ar.ErrorCode); code != nil {
+			if ar.ErrorMessage != nil && *ar.ErrorMessage != "" {
+				return authErr("%w: %s", code, *ar.ErrorMessage)
+			}
+			return authErr("%w", code)
+		}
+		var done bool
+		msg, done, err = sess.Step(ar.AuthBytes)
+		if err != nil {
+			return authErr("%w", err)
+		}
+		if done {
+			return nil
+		}
+	}
+	return authErr("the exchange did not end within %d SaslAuthenticate round trips", maxSASLSteps)
+}
+
+// ioFailure is the error for a request of the connection's setup that could not be
+// written or answered.
+func (c *conn) ioFailure(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil && !errors.Is(err, ErrProtocol) {
+		err = fmt.Errorf("%w: %w", err, context.Cause(ctx))
+	}
+	if errors.Is(err, ErrProtocol) {
+		return c.fail(-1, false, ErrProtocol, fmt.Errorf("%s: %w", what, err))
+	}
+	return c.fail(-1, false, ErrNetwork, fmt.Errorf("%s: %w", what, err))
+}
+
+// roundTrip writes req at version v and reads its response into resp, on a connection
+// that has no reader yet.
+func (c *conn) roundTrip(nc net.Conn, req api.Request, v int16, resp api.Response) error {
+	c.corr++
+	clientID := c.cfg.ClientID
+	frame, err := api.AppendRequest(nil, req, v, c.corr, &clientID)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	if _, err := nc.Write(frame); err != nil {
+		return err
+	}
+	body, err := codec.ReadFrame(nc, nil, c.cfg.MaxResponseBytes)
+	if err != nil {
+		return err
+	}
+	if err := api.ReadResponse(body, resp, v, c.corr); err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	return nil
+}
