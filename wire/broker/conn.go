@@ -44,6 +44,7 @@ type conn struct {
 	unsent   []unsent      // encoded into wbuf, not yet written
 	notSent  []*Call       // a failed write did not reach them: to be sent again
 	rd       *reader
+	reauth   time.Time // when to authenticate again (KIP-368); zero: never
 
 	inflightClosed bool
 }
@@ -87,7 +88,31 @@ func (c *conn) Run(ctx context.Context, in *actor.Inbox[*Call]) (err error) {
 // stop), the context ends, or the connection fails.
 func (c *conn) writeLoop(ctx context.Context) error {
 	var batch []*Call
+	var timer *time.Timer
+	var reauth <-chan time.Time // timer's channel while it is armed for c.reauth
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
+		if !c.reauth.IsZero() {
+			if !time.Now().Before(c.reauth) {
+				if err := c.reauthenticate(ctx); err != nil {
+					return err
+				}
+				reauth = nil
+				continue
+			}
+			if reauth == nil {
+				if timer == nil {
+					timer = time.NewTimer(time.Until(c.reauth))
+				} else {
+					timer.Reset(time.Until(c.reauth))
+				}
+				reauth = timer.C
+			}
+		}
 		// Take whatever is queued before waiting: the wake-up that made the connection
 		// dial has been consumed already.
 		var closed bool
@@ -105,6 +130,7 @@ func (c *conn) writeLoop(ctx context.Context) error {
 		case <-c.rd.done:
 			return c.rd.err
 		case <-c.in.Ready():
+		case <-reauth:
 		}
 	}
 }
@@ -352,6 +378,7 @@ func (c *conn) teardown(cause error) {
 		c.in.Unread(keep)
 	}
 	c.queued, c.unsent, c.notSent, c.inflight, c.rd, c.nc = nil, nil, nil, nil, nil, nil
+	c.reauth = time.Time{}
 	c.inflightClosed = false
 }
 
@@ -404,9 +431,12 @@ func (c *conn) connect(ctx context.Context) error {
 		return c.fail(-1, false, ErrNetwork, fmt.Errorf("handshake with %s: %w", c.addr, err))
 	}
 	if c.cfg.SASL != nil {
-		if err := c.authenticate(ctx, nc, vers); err != nil {
+		start := time.Now()
+		lifetime, err := c.authenticate(ctx, nc, vers)
+		if err != nil {
 			return err
 		}
+		c.reauth = reauthAt(start, lifetime)
 	}
 	_ = nc.SetDeadline(time.Time{})
 	c.vers = vers

@@ -34,6 +34,10 @@ type reader struct {
 func (r *reader) run() {
 	defer close(r.done)
 	for call := range r.inflight {
+		if call.barrier != nil {
+			close(call.barrier) // nothing before it is unanswered; the writer has the socket
+			continue
+		}
 		if err := r.read(call); err != nil {
 			r.err = err
 			return

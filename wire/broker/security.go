@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/troupe-go/troupe/wire/api"
 	"github.com/troupe-go/troupe/wire/codec"
@@ -74,10 +76,13 @@ func closedEarly(err error) bool {
 // authenticate runs the SASL exchange on nc, after ApiVersions: SaslHandshake names the
 // mechanism, then SaslAuthenticate carries the mechanism's messages until its session is
 // done. Nothing else is written on nc meanwhile (the connection has no reader yet).
-func (c *conn) authenticate(ctx context.Context, nc net.Conn, vers *Versions) error {
+//
+// It returns the session's lifetime (SessionLifetimeMs of the last SaslAuthenticate,
+// KIP-368), zero when the broker sets none.
+func (c *conn) authenticate(ctx context.Context, nc net.Conn, vers *Versions) (time.Duration, error) {
 	mech := c.cfg.SASL.Name()
-	authErr := func(format string, args ...any) error {
-		return c.fail(-1, false, ErrAuthentication, fmt.Errorf("%s: "+format, append([]any{mech}, args...)...))
+	authErr := func(format string, args ...any) (time.Duration, error) {
+		return 0, c.fail(-1, false, ErrAuthentication, fmt.Errorf("%s: "+format, append([]any{mech}, args...)...))
 	}
 	hv, err := vers.Pick(api.SaslHandshake, 0)
 	if err != nil {
@@ -89,7 +94,7 @@ func (c *conn) authenticate(ctx context.Context, nc net.Conn, vers *Versions) er
 	}
 	var hs api.SaslHandshakeResponse
 	if err := c.roundTrip(nc, &api.SaslHandshakeRequest{Mechanism: mech}, hv, &hs); err != nil {
-		return c.ioFailure(ctx, "SaslHandshake", err)
+		return 0, c.ioFailure(ctx, "SaslHandshake", err)
 	}
 	if code := errcode.ForCode(hs.ErrorCode); code != nil {
 		return authErr("SaslHandshake: %w (the broker enables %v)", code, hs.Mechanisms)
@@ -104,7 +109,7 @@ func (c *conn) authenticate(ctx context.Context, nc net.Conn, vers *Versions) er
 			if closedEarly(err) && ctx.Err() == nil {
 				return authErr("the broker closed the connection during SaslAuthenticate (wrong credentials or mechanism?): %w", err)
 			}
-			return c.ioFailure(ctx, "SaslAuthenticate", err)
+			return 0, c.ioFailure(ctx, "SaslAuthenticate", err)
 		}
 		if code := errcode.ForCode(ar.ErrorCode); code != nil {
 			if ar.ErrorMessage != nil && *ar.ErrorMessage != "" {
@@ -118,7 +123,7 @@ func (c *conn) authenticate(ctx context.Context, nc net.Conn, vers *Versions) er
 			return authErr("%w", err)
 		}
 		if done {
-			return nil
+			return time.Duration(max(ar.SessionLifetimeMs, 0)) * time.Millisecond, nil
 		}
 	}
 	return authErr("the exchange did not end within %d SaslAuthenticate round trips", maxSASLSteps)
@@ -155,5 +160,52 @@ func (c *conn) roundTrip(nc net.Conn, req api.Request, v int16, resp api.Respons
 	if err := api.ReadResponse(body, resp, v, c.corr); err != nil {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
+	return nil
+}
+
+// reauthAt is when to authenticate again a session of the given lifetime that began at
+// start: at a random point between 85% and 95% of it (KIP-368), so that the connections
+// of many clients do not all re-authenticate at once, and none is cut off by the broker.
+// Zero lifetime means never (the zero time).
+func reauthAt(start time.Time, lifetime time.Duration) time.Time {
+	if lifetime <= 0 {
+		return time.Time{}
+	}
+	return start.Add(time.Duration(float64(lifetime) * (0.85 + 0.10*rand.Float64())))
+}
+
+// reauthenticate authenticates the connection again before its session expires
+// (KIP-368). It stops writing calls, hands the reader a barrier and waits until every
+// call written so far has been answered; then, with the reader idle and nothing else
+// written, it runs SaslHandshake and every SaslAuthenticate on the socket itself. Calls
+// queued meanwhile are written after it. A failure ends the connection incarnation.
+func (c *conn) reauthenticate(ctx context.Context) error {
+	marker := &Call{barrier: make(chan struct{})}
+	select {
+	case c.inflight <- marker:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.rd.done:
+		return c.rd.err
+	}
+	select {
+	case <-marker.barrier:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.rd.done:
+		return c.rd.err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	_ = c.nc.SetDeadline(deadline)
+	start := time.Now()
+	lifetime, err := c.authenticate(ctx, c.nc, c.vers)
+	if err != nil {
+		return err
+	}
+	_ = c.nc.SetDeadline(time.Time{})
+	c.reauth = reauthAt(start, lifetime)
+	c.cfg.Logger.Debug("re-authenticated", "conn", c.name, "mechanism", c.cfg.SASL.Name(), "lifetime", lifetime)
 	return nil
 }

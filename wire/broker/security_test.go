@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -270,5 +272,100 @@ func TestTLSSilentPlaintextListener(t *testing.T) {
 	err := metadataOver(t, broker.Config{TLS: certs.ClientConfig(false), ConnectTimeout: 500 * time.Millisecond}, seeds[0])
 	if !errors.Is(err, broker.ErrNetwork) || !strings.Contains(err.Error(), "the listener may be plaintext") {
 		t.Fatalf("got %v, want a network error hinting at a plaintext listener", err)
+	}
+}
+
+// TestSASLReauthentication: with connections.max.reauth.ms set, the broker announces a
+// session lifetime and the connection authenticates again before it ends (KIP-368), on
+// the same connection, while calls keep coming. kfake sees every request of the one
+// connection in order: after each SaslHandshake, the SaslAuthenticate requests of the
+// exchange must follow with no other request between them.
+func TestSASLReauthentication(t *testing.T) {
+	for _, m := range []sasl.Mechanism{
+		sasl.Plain{User: "alice", Password: secret},
+		sasl.SCRAMSHA256{User: "alice", Password: secret},
+	} {
+		t.Run(m.Name(), func(t *testing.T) {
+			c, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.EnableSASL(), kfake.Superuser(m.Name(), "alice", secret),
+				kfake.BrokerConfigs(map[string]string{"connections.max.reauth.ms": "300"}))
+			steps := 1 // SaslAuthenticate requests per exchange
+			if m.Name() != "PLAIN" {
+				steps = 2
+			}
+			var mu sync.Mutex
+			var keys []int16
+			handshakes := make(chan struct{}, 100)
+			c.Control(func(req kmsg.Request) (kmsg.Response, error, bool) {
+				c.KeepControl()
+				mu.Lock()
+				keys = append(keys, req.Key())
+				mu.Unlock()
+				if req.Key() == int16(kmsg.SASLHandshake) {
+					handshakes <- struct{}{}
+				}
+				return nil, nil, false
+			})
+			var dials atomic.Int32
+			p := startPool(t, broker.Config{SASL: m, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				dials.Add(1)
+				var d net.Dialer
+				return d.DialContext(ctx, network, addr)
+			}})
+			h, err := p.Conn(broker.Node{ID: -1, Addr: seeds[0]}, broker.Admin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := ctxT(t)
+			// Keep calls in flight, several at a time, until three handshakes: the first
+			// authentication and two re-authentications.
+			seen := 0
+			for seen < 3 {
+				calls := make(chan *broker.Call, 4)
+				for range cap(calls) {
+					if err := h.Send(ctx, &broker.Call{Request: metadataReq(), Done: func(c *broker.Call) { calls <- c }}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for range cap(calls) {
+					select {
+					case call := <-calls:
+						if call.Err != nil {
+							t.Fatal(call.Err)
+						}
+					case <-ctx.Done():
+						t.Fatalf("calls not answered; %d handshakes", seen)
+					}
+				}
+				for drained := false; !drained; {
+					select {
+					case <-handshakes:
+						seen++
+					default:
+						drained = true
+					}
+				}
+			}
+			// A handshake kfake has seen is one the writer is in the middle of: a call
+			// sent now is written after the exchange, so its answer means the whole
+			// exchange reached kfake.
+			if _, err := h.Do(ctx, metadataReq()); err != nil {
+				t.Fatal(err)
+			}
+			if n := dials.Load(); n != 1 {
+				t.Fatalf("%d connections, want the one connection re-authenticated", n)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for i, k := range keys {
+				if k != int16(kmsg.SASLHandshake) {
+					continue
+				}
+				for j := 1; j <= steps; j++ {
+					if i+j >= len(keys) || keys[i+j] != int16(kmsg.SASLAuthenticate) {
+						t.Fatalf("request %d after a SaslHandshake is not SaslAuthenticate: %v", j, keys[i:min(i+steps+2, len(keys))])
+					}
+				}
+			}
+		})
 	}
 }
