@@ -17,7 +17,8 @@ type Mechanism interface {
 	// Start begins authenticating one connection to broker (its "host:port") and returns
 	// the session with the client's first message. ctx bounds any work Start does (fetching
 	// a token); it ends when the connection's ConnectTimeout does. Its errors must not
-	// contain the credentials.
+	// contain the credentials, and need not name the mechanism: the connection's error
+	// around them does.
 	Start(ctx context.Context, broker string) (Session, []byte, error)
 }
 
@@ -29,7 +30,7 @@ type Session interface {
 	// Step takes the server's answer to the client's last message. It returns the client's
 	// next message, or done when the client has accepted the server and sends nothing
 	// more (response is then ignored). An error ends the exchange; it must not contain the
-	// credentials.
+	// credentials (and, as with Start, need not name the mechanism).
 	Step(challenge []byte) (response []byte, done bool, err error)
 }
 
@@ -58,9 +59,10 @@ type ServerError struct {
 	Message string
 }
 
-// Error names the mechanism and the server's message.
+// Error gives the server's message; the connection's error around it names the
+// mechanism.
 func (e *ServerError) Error() string {
-	return fmt.Sprintf("%s server error: %s", e.Mechanism, e.Message)
+	return "sasl: server error: " + e.Message
 }
 
 // redacted is what a credential prints as.

@@ -51,11 +51,11 @@ func (OAuthBearer) Name() string { return "OAUTHBEARER" }
 // and with the token source's error.
 func (o OAuthBearer) Start(ctx context.Context, _ string) (Session, []byte, error) {
 	if o.TokenSource == nil {
-		return nil, nil, fmt.Errorf("%w: OAUTHBEARER needs a TokenSource", ErrInvalidConfig)
+		return nil, nil, fmt.Errorf("%w: needs a TokenSource", ErrInvalidConfig)
 	}
 	tok, err := o.TokenSource(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("OAUTHBEARER token source: %w", err)
+		return nil, nil, fmt.Errorf("token source: %w", err)
 	}
 	msg, err := appendOAuthInitial(nil, tok)
 	if err != nil {
@@ -71,10 +71,10 @@ func (o OAuthBearer) Start(ctx context.Context, _ string) (Session, []byte, erro
 // with the extensions in key order and the "auth" pair last.
 func appendOAuthInitial(dst []byte, t Token) ([]byte, error) {
 	if !b64token(t.Value) {
-		return nil, fmt.Errorf("%w: OAUTHBEARER token is empty or has characters RFC 6750 does not allow", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: token is empty or has characters RFC 6750 does not allow", ErrInvalidConfig)
 	}
 	if strings.ContainsAny(t.AuthzID, ",=\x00") {
-		return nil, fmt.Errorf("%w: OAUTHBEARER authorization identity holds ',', '=' or NUL", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: authorization identity holds ',', '=' or NUL", ErrInvalidConfig)
 	}
 	dst = append(dst, "n,"...)
 	if t.AuthzID != "" {
@@ -84,10 +84,10 @@ func appendOAuthInitial(dst []byte, t Token) ([]byte, error) {
 	for _, k := range slices.Sorted(maps.Keys(t.Extensions)) {
 		v := t.Extensions[k]
 		if !extensionKey(k) || k == "auth" {
-			return nil, fmt.Errorf("%w: OAUTHBEARER extension key %q is not letters, or is \"auth\"", ErrInvalidConfig, k)
+			return nil, fmt.Errorf("%w: extension key %q is not letters, or is \"auth\"", ErrInvalidConfig, k)
 		}
 		if !extensionValue(v) {
-			return nil, fmt.Errorf("%w: OAUTHBEARER extension %q has a character RFC 7628 does not allow", ErrInvalidConfig, k)
+			return nil, fmt.Errorf("%w: extension %q has a character RFC 7628 does not allow", ErrInvalidConfig, k)
 		}
 		dst = append(append(append(append(dst, k...), '='), v...), 1)
 	}
@@ -102,41 +102,41 @@ func parseOAuthInitial(msg []byte) (Token, error) {
 	s := string(msg)
 	gs2, rest, ok := strings.Cut(s, "\x01")
 	if !ok || !strings.HasSuffix(rest, "\x01") {
-		return t, fmt.Errorf("%w: OAUTHBEARER message is not framed by 0x01", ErrProtocol)
+		return t, fmt.Errorf("%w: message is not framed by 0x01", ErrProtocol)
 	}
 	parts := strings.Split(gs2, ",")
 	if len(parts) != 3 || parts[0] != "n" || parts[2] != "" {
-		return t, fmt.Errorf("%w: OAUTHBEARER gs2 header %q", ErrProtocol, gs2)
+		return t, fmt.Errorf("%w: gs2 header %q", ErrProtocol, gs2)
 	}
 	if parts[1] != "" {
 		a, ok := strings.CutPrefix(parts[1], "a=")
 		if !ok || a == "" {
-			return t, fmt.Errorf("%w: OAUTHBEARER gs2 header %q", ErrProtocol, gs2)
+			return t, fmt.Errorf("%w: gs2 header %q", ErrProtocol, gs2)
 		}
 		t.AuthzID = a
 	}
 	pairs := strings.Split(strings.TrimSuffix(rest, "\x01"), "\x01")
 	if len(pairs) == 0 || pairs[len(pairs)-1] != "" {
-		return t, fmt.Errorf("%w: OAUTHBEARER message does not end with two 0x01", ErrProtocol)
+		return t, fmt.Errorf("%w: message does not end with two 0x01", ErrProtocol)
 	}
 	for _, p := range pairs[:len(pairs)-1] {
 		k, v, ok := strings.Cut(p, "=")
 		if !ok || !extensionKey(k) {
-			return t, fmt.Errorf("%w: OAUTHBEARER pair without a valid key", ErrProtocol)
+			return t, fmt.Errorf("%w: pair without a valid key", ErrProtocol)
 		}
 		if k == "auth" {
 			val, ok := strings.CutPrefix(v, "Bearer ")
 			if !ok || !b64token(val) || t.Value != "" {
-				return t, fmt.Errorf("%w: OAUTHBEARER auth pair is not one \"Bearer <token>\"", ErrProtocol)
+				return t, fmt.Errorf("%w: auth pair is not one \"Bearer <token>\"", ErrProtocol)
 			}
 			t.Value = val
 			continue
 		}
 		if !extensionValue(v) {
-			return t, fmt.Errorf("%w: OAUTHBEARER extension %q has an invalid value", ErrProtocol, k)
+			return t, fmt.Errorf("%w: extension %q has an invalid value", ErrProtocol, k)
 		}
 		if _, dup := t.Extensions[k]; dup {
-			return t, fmt.Errorf("%w: OAUTHBEARER extension %q repeated", ErrProtocol, k)
+			return t, fmt.Errorf("%w: extension %q repeated", ErrProtocol, k)
 		}
 		if t.Extensions == nil {
 			t.Extensions = map[string]string{}
@@ -144,7 +144,7 @@ func parseOAuthInitial(msg []byte) (Token, error) {
 		t.Extensions[k] = v
 	}
 	if t.Value == "" {
-		return t, fmt.Errorf("%w: OAUTHBEARER message has no token", ErrProtocol)
+		return t, fmt.Errorf("%w: message has no token", ErrProtocol)
 	}
 	return t, nil
 }
@@ -180,7 +180,7 @@ func parseOAuthError(msg []byte) (string, error) {
 		Scope  string `json:"scope"`
 	}
 	if err := json.Unmarshal(msg, &e); err != nil || e.Status == "" {
-		return "", fmt.Errorf("%w: OAUTHBEARER server answer is not an error status", ErrProtocol)
+		return "", fmt.Errorf("%w: server answer is not an error status", ErrProtocol)
 	}
 	if e.Scope != "" {
 		return e.Status + " (scope " + e.Scope + ")", nil

@@ -25,10 +25,10 @@ func (Plain) Name() string { return "PLAIN" }
 // It fails with ErrInvalidConfig for an empty user or a NUL byte in a field.
 func (p Plain) Start(context.Context, string) (Session, []byte, error) {
 	if p.User == "" {
-		return nil, nil, fmt.Errorf("%w: PLAIN needs a user", ErrInvalidConfig)
+		return nil, nil, fmt.Errorf("%w: needs a user", ErrInvalidConfig)
 	}
 	if strings.ContainsRune(p.AuthzID+p.User+p.Password, 0) {
-		return nil, nil, fmt.Errorf("%w: PLAIN fields cannot hold a NUL byte", ErrInvalidConfig)
+		return nil, nil, fmt.Errorf("%w: fields cannot hold a NUL byte", ErrInvalidConfig)
 	}
 	msg := make([]byte, 0, len(p.AuthzID)+len(p.User)+len(p.Password)+2)
 	msg = append(append(append(msg, p.AuthzID...), 0), p.User...)
@@ -57,7 +57,7 @@ type oneShot struct {
 // Step accepts the server's answer once; another is a protocol error.
 func (s *oneShot) Step([]byte) ([]byte, bool, error) {
 	if s.done {
-		return nil, false, fmt.Errorf("%w: %s expects one server answer", ErrProtocol, s.name)
+		return nil, false, fmt.Errorf("%w: more than one server answer", ErrProtocol)
 	}
 	s.done = true
 	return nil, true, nil

@@ -102,7 +102,7 @@ type scramSession struct {
 // startSCRAM begins an exchange with the given client nonce (random, except in tests).
 func startSCRAM(v scramVariant, user, password, nonce string) (Session, []byte, error) {
 	if user == "" {
-		return nil, nil, fmt.Errorf("%w: %s needs a user", ErrInvalidConfig, v.name)
+		return nil, nil, fmt.Errorf("%w: needs a user", ErrInvalidConfig)
 	}
 	s := &scramSession{v: v, password: password, clientNonce: nonce}
 	s.clientFirst = "n=" + escapeSCRAMName(user) + ",r=" + nonce
@@ -125,14 +125,14 @@ func (s *scramSession) Step(challenge []byte) ([]byte, bool, error) {
 			return nil, false, err
 		}
 		if len(first.nonce) <= len(s.clientNonce) || !strings.HasPrefix(first.nonce, s.clientNonce) {
-			return nil, false, fmt.Errorf("%w: %s server nonce does not extend the client nonce", ErrProtocol, s.v.name)
+			return nil, false, fmt.Errorf("%w: server nonce does not extend the client nonce", ErrProtocol)
 		}
 		if first.iterations < MinIterations {
-			return nil, false, fmt.Errorf("%w: %s server asks for %d iterations, fewer than %d", ErrProtocol, s.v.name, first.iterations, MinIterations)
+			return nil, false, fmt.Errorf("%w: server asks for %d iterations, fewer than %d", ErrProtocol, first.iterations, MinIterations)
 		}
 		salted, err := pbkdf2.Key(s.v.hash, s.password, first.salt, first.iterations, s.v.hash().Size())
 		if err != nil {
-			return nil, false, fmt.Errorf("%w: %s: %w", ErrProtocol, s.v.name, err)
+			return nil, false, fmt.Errorf("%w: %w", ErrProtocol, err)
 		}
 		withoutProof := "c=biws,r=" + first.nonce // biws: base64 of the gs2 header "n,,"
 		authMessage := []byte(s.clientFirst + "," + string(challenge) + "," + withoutProof)
@@ -152,11 +152,11 @@ func (s *scramSession) Step(challenge []byte) ([]byte, bool, error) {
 			return nil, false, err
 		}
 		if !hmac.Equal(sig, s.serverSig) {
-			return nil, false, fmt.Errorf("%w (%s)", ErrServerSignature, s.v.name)
+			return nil, false, ErrServerSignature
 		}
 		return nil, true, nil
 	default:
-		return nil, false, fmt.Errorf("%w: %s message after the exchange ended", ErrProtocol, s.v.name)
+		return nil, false, fmt.Errorf("%w: message after the exchange ended", ErrProtocol)
 	}
 }
 
@@ -182,27 +182,27 @@ func parseServerFirst(mech, msg string) (serverFirst, error) {
 		return f, &ServerError{Mechanism: mech, Message: v}
 	}
 	if len(attrs) < 3 {
-		return f, fmt.Errorf("%w: %s server-first message has %d attributes, want 3", ErrProtocol, mech, len(attrs))
+		return f, fmt.Errorf("%w: server-first message has %d attributes, want 3", ErrProtocol, len(attrs))
 	}
 	if strings.HasPrefix(attrs[0], "m=") {
-		return f, fmt.Errorf("%w: %s server requires an unsupported extension", ErrProtocol, mech)
+		return f, fmt.Errorf("%w: server requires an unsupported extension", ErrProtocol)
 	}
 	nonce, ok := strings.CutPrefix(attrs[0], "r=")
 	if !ok || !printable(nonce) {
-		return f, fmt.Errorf("%w: %s server-first message lacks a valid nonce", ErrProtocol, mech)
+		return f, fmt.Errorf("%w: server-first message lacks a valid nonce", ErrProtocol)
 	}
 	salt64, ok := strings.CutPrefix(attrs[1], "s=")
 	if !ok {
-		return f, fmt.Errorf("%w: %s server-first message lacks the salt", ErrProtocol, mech)
+		return f, fmt.Errorf("%w: server-first message lacks the salt", ErrProtocol)
 	}
 	salt, err := base64.StdEncoding.Strict().DecodeString(salt64)
 	if err != nil || len(salt) == 0 {
-		return f, fmt.Errorf("%w: %s server-first message has an invalid salt", ErrProtocol, mech)
+		return f, fmt.Errorf("%w: server-first message has an invalid salt", ErrProtocol)
 	}
 	count, ok := strings.CutPrefix(attrs[2], "i=")
 	n, err := strconv.Atoi(count)
 	if !ok || err != nil || n <= 0 || count[0] == '+' {
-		return f, fmt.Errorf("%w: %s server-first message has an invalid iteration count", ErrProtocol, mech)
+		return f, fmt.Errorf("%w: server-first message has an invalid iteration count", ErrProtocol)
 	}
 	return serverFirst{nonce: nonce, salt: salt, iterations: n}, nil
 }
@@ -216,11 +216,11 @@ func parseServerFinal(mech, msg string) ([]byte, error) {
 	}
 	v, ok := strings.CutPrefix(first, "v=")
 	if !ok {
-		return nil, fmt.Errorf("%w: %s server-final message has neither v= nor e=", ErrProtocol, mech)
+		return nil, fmt.Errorf("%w: server-final message has neither v= nor e=", ErrProtocol)
 	}
 	sig, err := base64.StdEncoding.Strict().DecodeString(v)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s server signature is not base64", ErrProtocol, mech)
+		return nil, fmt.Errorf("%w: server signature is not base64", ErrProtocol)
 	}
 	return sig, nil
 }
