@@ -32,7 +32,9 @@ func ExampleOAuthBearer() {
 
 // tokenMechanism is a mechanism of one's own: it sends a signed token once and accepts
 // the broker's answer.
-type tokenMechanism struct{ sign func(broker string) ([]byte, error) }
+type tokenMechanism struct {
+	sign func(broker string) ([]byte, error)
+}
 
 func (tokenMechanism) Name() string { return "PLAIN" } // the name the broker enables
 
