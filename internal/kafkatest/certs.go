@@ -7,15 +7,18 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
 
 // Certs are certificates made for one test: a certificate authority, a server certificate
 // it signed for 127.0.0.1 and "localhost", and a client certificate it signed, for mutual
-// TLS. Nothing is written to disk.
+// TLS. Nothing is written to disk unless WritePEM is called.
 type Certs struct {
 	// Pool holds the authority: a client's RootCAs, or a server's ClientCAs.
 	Pool *x509.CertPool
@@ -23,6 +26,8 @@ type Certs struct {
 	Server tls.Certificate
 	// Client is the client's certificate and key.
 	Client tls.Certificate
+
+	ca *x509.Certificate
 }
 
 // NewCerts makes a fresh authority and the certificates it signs, valid for an hour.
@@ -47,7 +52,7 @@ func NewCerts(t testing.TB) *Certs {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Certs{Pool: x509.NewCertPool()}
+	c := &Certs{Pool: x509.NewCertPool(), ca: ca}
 	c.Pool.AddCert(ca)
 	leaf := func(serial int64, name string, usage x509.ExtKeyUsage, server bool) tls.Certificate {
 		key := newKey(t)
@@ -93,6 +98,29 @@ func (c *Certs) ClientConfig(mutual bool) *tls.Config {
 		cfg.Certificates = []tls.Certificate{c.Client}
 	}
 	return cfg
+}
+
+// WritePEM writes the authority, and the client's certificate and key, as PEM files in
+// dir for tools outside Go (kcat), and returns their paths.
+func (c *Certs) WritePEM(t testing.TB, dir string) (caFile, certFile, keyFile string) {
+	t.Helper()
+	key, err := x509.MarshalPKCS8PrivateKey(c.Client.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := []struct {
+		name, kind string
+		der        []byte
+	}{{"ca.pem", "CERTIFICATE", c.ca.Raw}, {"client.pem", "CERTIFICATE", c.Client.Certificate[0]}, {"client-key.pem", "PRIVATE KEY", key}}
+	var paths []string
+	for _, f := range files {
+		path := filepath.Join(dir, f.name)
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: f.kind, Bytes: f.der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	return paths[0], paths[1], paths[2]
 }
 
 func newKey(t testing.TB) *ecdsa.PrivateKey {

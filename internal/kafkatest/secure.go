@@ -49,6 +49,8 @@ type Secured struct {
 	TLS *tls.Config
 	// Kgo are the options that give a kgo client the same access.
 	Kgo []kgo.Opt
+	// Certs made the cluster's certificates (nil without TLS).
+	Certs *Certs
 }
 
 // SecureUser and SecurePassword are the superuser of a secured cluster.
@@ -82,6 +84,7 @@ func StartSecure(t testing.TB, s Security, opts ...kfake.Opt) *Secured {
 	}
 	if s.TLS || s.Mutual {
 		certs := NewCerts(t)
+		out.Certs = certs
 		opts = append(opts, kfake.TLS(certs.ServerConfig(s.Mutual)))
 		out.TLS = certs.ClientConfig(s.Mutual)
 		kc := certs.ClientConfig(s.Mutual)
