@@ -9,6 +9,7 @@
 //
 // -X takes kcat's (librdkafka's) property names for TLS and SASL; see security.go for the
 // list.
+//
 // Consuming reads every partition of the topic (or only -p), from -o (default
 // beginning); with -e it stops once it has read up to where each partition ended when it
 // started; -c stops after N records. -J prints one JSON object per record. Errors —
