@@ -96,22 +96,21 @@ func (c *conn) writeLoop(ctx context.Context) error {
 		}
 	}()
 	for {
-		if !c.reauth.IsZero() {
-			if !time.Now().Before(c.reauth) {
-				if err := c.reauthenticate(ctx); err != nil {
-					return err
-				}
-				reauth = nil
-				continue
+		if !c.reauth.IsZero() && !time.Now().Before(c.reauth) {
+			// Then write what queued meanwhile, even if the next one is due already (a
+			// tiny lifetime): re-authenticating must not starve the calls.
+			if err := c.reauthenticate(ctx); err != nil {
+				return err
 			}
-			if reauth == nil {
-				if timer == nil {
-					timer = time.NewTimer(time.Until(c.reauth))
-				} else {
-					timer.Reset(time.Until(c.reauth))
-				}
-				reauth = timer.C
+			reauth = nil
+		}
+		if !c.reauth.IsZero() && reauth == nil {
+			if timer == nil {
+				timer = time.NewTimer(time.Until(c.reauth))
+			} else {
+				timer.Reset(time.Until(c.reauth))
 			}
+			reauth = timer.C
 		}
 		// Take whatever is queued before waiting: the wake-up that made the connection
 		// dial has been consumed already.

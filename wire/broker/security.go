@@ -199,6 +199,8 @@ func (c *conn) reauthenticate(ctx context.Context) error {
 	defer cancel()
 	deadline, _ := ctx.Deadline()
 	_ = c.nc.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) }) // unblock on cancel
+	defer stop()
 	start := time.Now()
 	lifetime, err := c.authenticate(ctx, c.nc, c.vers)
 	if err != nil {
