@@ -33,6 +33,10 @@ var (
 	ErrTLS = errors.New("broker: TLS handshake failed")
 )
 
+// maxLifetimeMs caps the session lifetime a broker announces (about 100 years), so that
+// any value converts to a time.Duration without overflow.
+const maxLifetimeMs = 100 * 365 * 24 * 3600 * 1000
+
 // maxSASLSteps bounds the SaslAuthenticate round trips of one authentication, so that a
 // server (or a mechanism) that never ends the exchange cannot hold the connection.
 const maxSASLSteps = 16
@@ -49,6 +53,9 @@ func (c *conn) startTLS(ctx context.Context, nc net.Conn) (net.Conn, error) {
 	}
 	tc := tls.Client(nc, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil, c.fail(-1, false, ErrNetwork, fmt.Errorf("TLS handshake: %w", context.Cause(ctx)))
+		}
 		if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
 			// A plaintext Kafka listener closes the connection on a ClientHello, whose
 			// first bytes read as a huge frame size; a lenient one waits for the frame.
@@ -75,7 +82,8 @@ func closedEarly(err error) bool {
 
 // authenticate runs the SASL exchange on nc, after ApiVersions: SaslHandshake names the
 // mechanism, then SaslAuthenticate carries the mechanism's messages until its session is
-// done. Nothing else is written on nc meanwhile (the connection has no reader yet).
+// done. Nothing else is written or read on nc meanwhile: during setup the connection has
+// no reader yet, and during re-authentication its reader waits, with nothing in flight.
 //
 // It returns the session's lifetime (SessionLifetimeMs of the last SaslAuthenticate,
 // KIP-368), zero when the broker sets none.
@@ -123,7 +131,8 @@ func (c *conn) authenticate(ctx context.Context, nc net.Conn, vers *Versions) (t
 			return authErr("%w", err)
 		}
 		if done {
-			return time.Duration(max(ar.SessionLifetimeMs, 0)) * time.Millisecond, nil
+			// Clamped: a lifetime of centuries is no lifetime, and must not overflow.
+			return time.Duration(min(max(ar.SessionLifetimeMs, 0), maxLifetimeMs)) * time.Millisecond, nil
 		}
 	}
 	return authErr("the exchange did not end within %d SaslAuthenticate round trips", maxSASLSteps)
@@ -142,7 +151,7 @@ func (c *conn) ioFailure(ctx context.Context, what string, err error) error {
 }
 
 // roundTrip writes req at version v and reads its response into resp, on a connection
-// that has no reader yet.
+// whose reader is not reading (it has none yet, or it waits at a barrier).
 func (c *conn) roundTrip(nc net.Conn, req api.Request, v int16, resp api.Response) error {
 	c.corr++
 	clientID := c.cfg.ClientID
