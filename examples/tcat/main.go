@@ -4,6 +4,11 @@
 //	tcat -b host:9092 -L [-t topic]                         list brokers, topics, partitions
 //	tcat -b host:9092 -P -t topic [-K :] [-p 0] [-H k=v]   produce stdin lines (key:value with -K)
 //	tcat -b host:9092 -C -t topic [-p 0] [-o beginning|end|N|@unixms] [-e] [-c N] [-K :] [-J]
+//	tcat ... -X security.protocol=sasl_ssl -X sasl.mechanism=SCRAM-SHA-512 \
+//	         -X sasl.username=alice -X sasl.password=... -X ssl.ca.location=ca.pem
+//
+// -X takes kcat's (librdkafka's) property names for TLS and SASL; see security.go for the
+// list.
 //
 // Consuming reads every partition of the topic (or only -p), from -o (default
 // beginning); with -e it stops once it has read up to where each partition ended when it
@@ -51,6 +56,7 @@ type config struct {
 	json      bool
 	headers   []string
 	timeout   time.Duration
+	security  securityProps
 }
 
 // errUsage marks a bad command line (exit status 2).
@@ -73,7 +79,7 @@ func main() {
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
-	var c config
+	c := config{security: securityProps{}}
 	fs := flag.NewFlagSet("tcat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.brokers, "b", "", "comma-separated bootstrap brokers (required)")
@@ -94,6 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		c.headers = append(c.headers, s)
 		return nil
 	})
+	fs.Func("X", "security property=value, as kcat takes it (repeatable): security.protocol, sasl.*, ssl.*", c.security.set)
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "how long to wait for the cluster to answer")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -125,7 +132,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 
 func run(ctx context.Context, c config, stdin io.Reader, stdout, stderr io.Writer) error {
 	// One retry for a topic that is not there: a command-line user wants a quick answer.
-	client, err := cluster.Open(ctx, cluster.Config{Seeds: strings.Split(c.brokers, ","), TopicRetries: 1})
+	ccfg := cluster.Config{Seeds: strings.Split(c.brokers, ","), TopicRetries: 1}
+	if err := c.security.apply(&ccfg.Broker); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	client, err := cluster.Open(ctx, ccfg)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}

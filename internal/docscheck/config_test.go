@@ -119,6 +119,8 @@ var configs = map[string]configStruct{
 		"SoftwareName":       val(broker.DefaultSoftwareName),
 		"SoftwareVersion":    val(broker.DefaultSoftwareVersion),
 		"Dial":               none,
+		"TLS":                none,
+		"SASL":               none,
 		"ConnectTimeout":     val(broker.DefaultConnectTimeout),
 		"RequestTimeout":     val(broker.DefaultRequestTimeout),
 		"MaxInflight":        val(broker.DefaultMaxInflight),

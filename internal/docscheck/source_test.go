@@ -192,6 +192,7 @@ var layer = map[string]int{
 	"supervisor":   1,
 	"wire/codec":   2,
 	"wire/errcode": 2,
+	"wire/sasl":    2,
 	"wire/api":     3,
 	"wire/record":  3,
 	"wire/broker":  4,

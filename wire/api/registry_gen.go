@@ -77,4 +77,16 @@ var generated = []apiInfo{
 		newRequest:  func() Request { return new(OffsetForLeaderEpochRequest) },
 		newResponse: func() Response { return new(OffsetForLeaderEpochResponse) },
 	},
+	{
+		key: SaslHandshake, min: 1, max: 1,
+		requestFlexible: -1, responseFlexible: -1,
+		newRequest:  func() Request { return new(SaslHandshakeRequest) },
+		newResponse: func() Response { return new(SaslHandshakeResponse) },
+	},
+	{
+		key: SaslAuthenticate, min: 0, max: 2,
+		requestFlexible: 2, responseFlexible: 2,
+		newRequest:  func() Request { return new(SaslAuthenticateRequest) },
+		newResponse: func() Response { return new(SaslAuthenticateResponse) },
+	},
 }

@@ -25,6 +25,8 @@ func TestSupportedRanges(t *testing.T) {
 		api.DeleteRecords:        {0, 2},
 		api.InitProducerID:       {0, 5},
 		api.OffsetForLeaderEpoch: {2, 4},
+		api.SaslHandshake:        {1, 1},
+		api.SaslAuthenticate:     {0, 2},
 	}
 	keys := api.SupportedKeys()
 	if len(keys) != len(want) {

@@ -53,6 +53,9 @@ type Call struct {
 	deadline time.Time
 	sent     atomic.Bool // some of the request's bytes were written
 	finished atomic.Bool // Done has been called
+	// barrier, set only on the connection's own marker calls, is closed by the reader
+	// when it reaches the marker: every call written before it has been answered.
+	barrier chan struct{}
 }
 
 // finish records the outcome and calls Done. The connection calls it once per call; the

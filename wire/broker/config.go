@@ -2,12 +2,14 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
 	"time"
 
 	"github.com/troupe-go/troupe/supervisor"
+	"github.com/troupe-go/troupe/wire/sasl"
 )
 
 // DialFunc opens a connection to a broker. Replace it to add TLS, a proxy, or an in-memory
@@ -23,9 +25,21 @@ type Config struct {
 	// means "troupe" and "0.1.0".
 	SoftwareName    string
 	SoftwareVersion string
-	// Dial opens connections. Nil means a net.Dialer's DialContext.
+	// Dial opens connections. Nil means a net.Dialer's DialContext. With TLS set, Dial
+	// opens the plain connection that TLS then wraps.
 	Dial DialFunc
-	// ConnectTimeout bounds dialing and the ApiVersions handshake. Zero means 10s.
+	// TLS, when not nil, wraps every connection in TLS (after Dial, before ApiVersions).
+	// Each connection uses a clone whose ServerName is its broker's host unless ServerName
+	// is set; put a client certificate in Certificates for mutual TLS. Nil means
+	// plaintext. A failed handshake fails the connection with an error matching ErrTLS.
+	TLS *tls.Config
+	// SASL, when not nil, authenticates every connection with this mechanism right after
+	// ApiVersions (SaslHandshake, then SaslAuthenticate until the mechanism is done),
+	// within ConnectTimeout. Nil means no SASL. A rejection fails the connection with an
+	// error matching ErrAuthentication that names the broker and the mechanism.
+	SASL sasl.Mechanism
+	// ConnectTimeout bounds dialing, the TLS handshake, ApiVersions and SASL
+	// authentication together. Zero means 10s.
 	ConnectTimeout time.Duration
 	// RequestTimeout is the deadline of a call without one, counted from when it is
 	// written, and bounds every write. Zero means 30s.

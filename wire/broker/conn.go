@@ -44,6 +44,7 @@ type conn struct {
 	unsent   []unsent      // encoded into wbuf, not yet written
 	notSent  []*Call       // a failed write did not reach them: to be sent again
 	rd       *reader
+	reauth   time.Time // when to authenticate again (KIP-368); zero: never
 
 	inflightClosed bool
 }
@@ -62,9 +63,15 @@ func (c *conn) Run(ctx context.Context, in *actor.Inbox[*Call]) (err error) {
 	if err := c.connect(ctx); err != nil {
 		// The calls waiting for this connection fail with its error, so that callers
 		// learn at once that the broker cannot be reached (and can route around it).
+		kind := ErrNetwork
+		for _, k := range []error{ErrAuthentication, ErrTLS} {
+			if errors.Is(err, k) {
+				kind = k
+			}
+		}
 		left, _ := in.Drain(nil)
 		for _, call := range left {
-			call.finish(c.fail(call.Request.APIKey(), false, ErrNetwork, err))
+			call.finish(c.fail(call.Request.APIKey(), false, kind, err))
 		}
 		return err
 	}
@@ -72,7 +79,7 @@ func (c *conn) Run(ctx context.Context, in *actor.Inbox[*Call]) (err error) {
 	c.inflight = make(chan *Call, c.cfg.MaxInflight)
 	c.sp.Min = spliceMin
 	c.writing = make(chan struct{}, 1)
-	c.rd = &reader{name: c.name, nc: c.nc, inflight: c.inflight, writing: c.writing, maxBytes: c.cfg.MaxResponseBytes, done: make(chan struct{})}
+	c.rd = &reader{name: c.name, nc: c.nc, inflight: c.inflight, writing: c.writing, maxBytes: c.cfg.MaxResponseBytes, noSASL: c.cfg.SASL == nil, done: make(chan struct{})}
 	go c.rd.run()
 	return c.writeLoop(ctx)
 }
@@ -81,7 +88,30 @@ func (c *conn) Run(ctx context.Context, in *actor.Inbox[*Call]) (err error) {
 // stop), the context ends, or the connection fails.
 func (c *conn) writeLoop(ctx context.Context) error {
 	var batch []*Call
+	var timer *time.Timer
+	var reauth <-chan time.Time // timer's channel while it is armed for c.reauth
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
+		if !c.reauth.IsZero() && !time.Now().Before(c.reauth) {
+			// Then write what queued meanwhile, even if the next one is due already (a
+			// tiny lifetime): re-authenticating must not starve the calls.
+			if err := c.reauthenticate(ctx); err != nil {
+				return err
+			}
+			reauth = nil
+		}
+		if !c.reauth.IsZero() && reauth == nil {
+			if timer == nil {
+				timer = time.NewTimer(time.Until(c.reauth))
+			} else {
+				timer.Reset(time.Until(c.reauth))
+			}
+			reauth = timer.C
+		}
 		// Take whatever is queued before waiting: the wake-up that made the connection
 		// dial has been consumed already.
 		var closed bool
@@ -99,6 +129,7 @@ func (c *conn) writeLoop(ctx context.Context) error {
 		case <-c.rd.done:
 			return c.rd.err
 		case <-c.in.Ready():
+		case <-reauth:
 		}
 	}
 }
@@ -346,6 +377,7 @@ func (c *conn) teardown(cause error) {
 		c.in.Unread(keep)
 	}
 	c.queued, c.unsent, c.notSent, c.inflight, c.rd, c.nc = nil, nil, nil, nil, nil, nil
+	c.reauth = time.Time{}
 	c.inflightClosed = false
 }
 
@@ -357,7 +389,10 @@ func (c *conn) fail(key api.Key, sent bool, kind, cause error) error {
 	}
 	var be *Error
 	if errors.As(cause, &be) {
-		err = fmt.Errorf("%w: %w", kind, be.Err)
+		err = be.Err
+		if !errors.Is(be.Err, kind) {
+			err = fmt.Errorf("%w: %w", kind, be.Err)
+		}
 	}
 	return &Error{Broker: c.name, Key: key, Sent: sent, Err: err}
 }
@@ -375,12 +410,32 @@ func (c *conn) connect(ctx context.Context) error {
 	_ = nc.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) }) // unblock on cancel
 	defer stop()
+	if c.cfg.TLS != nil {
+		tc, err := c.startTLS(ctx, nc)
+		if err != nil {
+			return err
+		}
+		nc, c.nc = tc, tc // closing the TLS connection closes the one it wraps
+	}
 	vers, err := c.handshake(nc)
 	if err != nil {
+		if c.cfg.TLS != nil && tlsAlert(err) {
+			// TLS 1.3 settles client certificates after the client's side of the
+			// handshake: a rejected one shows as an alert on the first read.
+			return c.fail(-1, false, ErrTLS, err)
+		}
 		if ctx.Err() != nil && !errors.Is(err, ErrProtocol) {
 			err = fmt.Errorf("%w: %w", err, context.Cause(ctx))
 		}
 		return c.fail(-1, false, ErrNetwork, fmt.Errorf("handshake with %s: %w", c.addr, err))
+	}
+	if c.cfg.SASL != nil {
+		start := time.Now()
+		lifetime, err := c.authenticate(ctx, nc, vers)
+		if err != nil {
+			return err
+		}
+		c.reauth = reauthAt(start, lifetime)
 	}
 	_ = nc.SetDeadline(time.Time{})
 	c.vers = vers
@@ -409,8 +464,10 @@ func (c *conn) handshake(nc net.Conn) (*Versions, error) {
 		}
 		body, err := codec.ReadFrame(nc, nil, c.cfg.MaxResponseBytes)
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = fmt.Errorf("broker closed the connection during the handshake: %w", err)
+			if closedEarly(err) && c.cfg.TLS == nil {
+				err = fmt.Errorf("broker closed the connection during ApiVersions (the listener may require TLS): %w", err)
+			} else if errors.Is(err, io.EOF) {
+				err = fmt.Errorf("broker closed the connection during ApiVersions: %w", err)
 			}
 			return nil, err
 		}

@@ -6,9 +6,10 @@
 //	                                     ▼
 //	caller <──call.Done──── reader <────bytes──── broker
 //
-// A connection dials lazily, on its first call, through a replaceable DialFunc; shakes
-// hands with ApiVersions (retrying at the broker's version when it rejects ours, KIP-511);
-// then drains its mailbox in batches, encoding each batch into one buffer written with one
+// A connection dials lazily, on its first call, through a replaceable DialFunc; wraps the
+// connection in TLS when Config.TLS is set; shakes hands with ApiVersions (retrying at the
+// broker's version when it rejects ours, KIP-511); authenticates with Config.SASL when it
+// is set (and again before the session expires, KIP-368); then drains its mailbox in batches, encoding each batch into one buffer written with one
 // system call and pipelining up to Config.MaxInflight requests. Its reader goroutine reads
 // responses in order, each before its call's deadline, into a fresh buffer that the decoded
 // response aliases.

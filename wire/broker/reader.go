@@ -24,6 +24,8 @@ type reader struct {
 	inflight <-chan *Call
 	writing  chan struct{} // the writer holds its token while calls it handed over are unwritten
 	maxBytes int
+	noSASL   bool // the connection did not authenticate: a close before any answer hints at SASL
+	answered bool // a response has been read
 
 	done chan struct{} // closed when run returns
 	err  error         // why it stopped (nil: the in-flight queue was closed and emptied)
@@ -32,6 +34,10 @@ type reader struct {
 func (r *reader) run() {
 	defer close(r.done)
 	for call := range r.inflight {
+		if call.barrier != nil {
+			close(call.barrier) // nothing before it is unanswered; the writer has the socket
+			continue
+		}
 		if err := r.read(call); err != nil {
 			r.err = err
 			return
@@ -70,6 +76,8 @@ func (r *reader) read(call *Call) error {
 			kind = ErrRequestTimeout
 		} else if errors.Is(err, codec.ErrFrameTooLarge) || errors.Is(err, codec.ErrInvalidLength) {
 			kind = ErrProtocol
+		} else if errors.Is(err, io.EOF) && r.noSASL && !r.answered {
+			err = fmt.Errorf("broker closed the connection before answering the first request after ApiVersions (the broker may require SASL): %w", err)
 		} else if errors.Is(err, io.EOF) {
 			err = fmt.Errorf("broker closed the connection: %w", err)
 		}
@@ -85,6 +93,7 @@ func (r *reader) read(call *Call) error {
 	if err := api.ReadResponse(body, resp, call.Version, call.corr); err != nil {
 		return r.failed(call, &Error{Broker: r.name, Key: key, Sent: true, Err: fmt.Errorf("%w: %w", ErrProtocol, err)})
 	}
+	r.answered = true
 	call.finish(nil)
 	return nil
 }

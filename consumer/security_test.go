@@ -1,0 +1,155 @@
+package consumer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/troupe-go/troupe/internal/kafkatest"
+	"github.com/troupe-go/troupe/supervisor"
+	"github.com/troupe-go/troupe/wire/broker"
+	"github.com/troupe-go/troupe/wire/cluster"
+	"github.com/troupe-go/troupe/wire/sasl"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestConsumeSecured writes records with kgo over each security setting and reads them
+// back with a consumer configured once, in its cluster.Config.Broker, with the same
+// credentials: each SASL mechanism, TLS, mutual TLS, and SASL over both.
+func TestConsumeSecured(t *testing.T) {
+	const n = 30
+	for _, s := range []kafkatest.Security{
+		{Mechanism: "PLAIN"},
+		{Mechanism: "SCRAM-SHA-256"},
+		{Mechanism: "SCRAM-SHA-512"},
+		{TLS: true},
+		{Mutual: true},
+		{Mechanism: "SCRAM-SHA-512", TLS: true},
+		{Mechanism: "SCRAM-SHA-256", Mutual: true},
+	} {
+		t.Run(s.String(), func(t *testing.T) {
+			sc := kafkatest.StartSecure(t, s, kfake.NumBrokers(2), kfake.SeedTopics(1, "t"))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cl, err := kgo.NewClient(append(sc.Kgo, kgo.SeedBrokers(sc.Seeds...), kgo.DefaultProduceTopic("t"))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				if err := cl.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "v%d", i)}).FirstErr(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cl.Close()
+
+			c, err := New(Config{Brokers: sc.Seeds, Cluster: cluster.Config{Broker: broker.Config{SASL: sc.SASL, TLS: sc.TLS}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := c.Close(context.Background()); err != nil {
+					t.Error(err)
+				}
+			}()
+			pc, err := c.ConsumePartition(ctx, "t", 0, Oldest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := 0
+			for r, err := range pc.Records(ctx) {
+				if err != nil {
+					t.Fatalf("after %d records: %v", i, err)
+				}
+				if want := fmt.Sprintf("v%d", i); string(r.Value) != want {
+					t.Fatalf("record %d is %q, want %q", i, r.Value, want)
+				}
+				if i++; i == n {
+					break
+				}
+			}
+		})
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that slog handlers on several goroutines may share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestCredentialsStayHidden runs a consumer over SCRAM-SHA-256 and TLS, once with the
+// right password and once with a wrong one, capturing its debug logs and its client's,
+// its events and the client's supervisor events, Actors(), the errors it returns, and
+// the configs printed with %v, %+v and %#v: neither password appears in any of them.
+func TestCredentialsStayHidden(t *testing.T) {
+	const wrong = "Wr0ng-consumer-pa55word"
+	sc := kafkatest.StartSecure(t, kafkatest.Security{Mechanism: "SCRAM-SHA-256", TLS: true}, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	cl, err := kgo.NewClient(append(sc.Kgo, kgo.SeedBrokers(sc.Seeds...), kgo.DefaultProduceTopic("t"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	var out lockedBuffer
+	logger := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	for _, password := range []string{kafkatest.SecurePassword, wrong} {
+		cfg := Config{
+			Brokers: sc.Seeds,
+			Logger:  logger,
+			OnEvent: func(e Event) { fmt.Fprintf(&out, "event %v %+v\n", e, e) },
+			Cluster: cluster.Config{
+				Logger:  logger,
+				OnEvent: func(e supervisor.Event) { fmt.Fprintf(&out, "event %v %+v\n", e, e) },
+				Broker:  broker.Config{TLS: sc.TLS, SASL: sasl.SCRAMSHA256{User: kafkatest.SecureUser, Password: password}},
+			},
+		}
+		fmt.Fprintf(&out, "config %v\n%+v\n%#v\n", cfg, cfg, cfg)
+		c, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		pc, err := c.ConsumePartition(ctx, "t", 0, Oldest)
+		if err == nil {
+			var b *Batch
+			if b, err = pc.Next(ctx); err == nil {
+				fmt.Fprintf(&out, "batch of %d records: %+v\n", len(b.Records), b.Records)
+			}
+		}
+		if (password == wrong) != (err != nil) {
+			t.Fatalf("password %s: %v", map[bool]string{true: "wrong", false: "right"}[password == wrong], err)
+		}
+		fmt.Fprintf(&out, "consume: %v %+v\nactors %+v\n", err, err, c.Actors())
+		fmt.Fprintf(&out, "close: %v\n", c.Close(ctx))
+		cancel()
+	}
+	all := out.String()
+	if !strings.Contains(all, "authentication failed") || !strings.Contains(all, kafkatest.SecureUser) {
+		t.Fatalf("the outputs lack the authentication failure or the user name, so they prove nothing:\n%s", all)
+	}
+	for _, secret := range []string{kafkatest.SecurePassword, wrong} {
+		if i := strings.Index(all, secret); i >= 0 {
+			t.Fatalf("a password appears in the outputs: …%s…", all[max(0, i-200):min(len(all), i+100)])
+		}
+	}
+}

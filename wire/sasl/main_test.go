@@ -1,0 +1,9 @@
+package sasl
+
+import (
+	"testing"
+
+	"github.com/troupe-go/troupe/internal/testmain"
+)
+
+func TestMain(m *testing.M) { testmain.Run(m) }
