@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -357,7 +358,10 @@ func (c *conn) fail(key api.Key, sent bool, kind, cause error) error {
 	}
 	var be *Error
 	if errors.As(cause, &be) {
-		err = fmt.Errorf("%w: %w", kind, be.Err)
+		err = be.Err // the connection's own failure: its kind is said once
+		if !errors.Is(err, kind) {
+			err = fmt.Errorf("%w: %w", kind, be.Err)
+		}
 	}
 	return &Error{Broker: c.name, Key: key, Sent: sent, Err: err}
 }
@@ -368,7 +372,10 @@ func (c *conn) connect(ctx context.Context) error {
 	defer cancel()
 	nc, err := c.cfg.Dial(ctx, "tcp", c.addr)
 	if err != nil {
-		return c.fail(-1, false, ErrNetwork, fmt.Errorf("dial %s: %w", c.addr, err))
+		if !strings.Contains(err.Error(), c.addr) { // net's errors name the address already
+			err = fmt.Errorf("dial %s: %w", c.addr, err)
+		}
+		return c.fail(-1, false, ErrNetwork, err)
 	}
 	c.nc = nc
 	deadline, _ := ctx.Deadline()

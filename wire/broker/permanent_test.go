@@ -35,7 +35,8 @@ func TestPermanentCauseSurvivesTheConnectionAndIsNotRetriable(t *testing.T) {
 		t.Fatalf("a dial failure: %v", err)
 	case broker.Retriable(err):
 		t.Fatalf("a permanent cause reads as retriable: %v", err)
-	case !strings.Contains(err.Error(), addr), strings.Count(err.Error(), "credentials refused") != 1:
+	case !strings.Contains(err.Error(), addr), strings.Count(err.Error(), "credentials refused") != 1,
+		strings.Count(err.Error(), "network error") != 1:
 		t.Fatalf("the error does not name the broker's address once and its cause once: %v", err)
 	}
 	if transient := fmt.Errorf("%w: dial: refused", broker.ErrNetwork); !broker.Retriable(transient) {
