@@ -18,8 +18,13 @@ var (
 	// ErrRecordTooLarge: a record larger than MaxRecordBytes, or one the broker refused as
 	// too large even on its own (MESSAGE_TOO_LARGE).
 	ErrRecordTooLarge = errors.New("producer: record too large")
-	// ErrUnknownTopic: the topic did not appear within UnknownTopicWait, or the records
-	// waiting for it would exceed UnknownTopicShare of the budget.
+	// ErrUnknownTopic: the brokers said the topic does not exist, and it did not appear
+	// within UnknownTopicWait (or the records waiting for it would exceed
+	// UnknownTopicShare of the budget). The error also matches
+	// errcode.UnknownTopicOrPartition, as the consumer's does. A topic that could not be
+	// looked up because no broker answered does not read as unknown: its records fail
+	// with the last metadata failure, which matches cluster.ErrUnavailable and names the
+	// broker and the cause (a refused connection, say).
 	ErrUnknownTopic = errors.New("producer: unknown topic")
 	// ErrDeliveryTimeout: the record's DeliveryTimeout passed before its outcome was known.
 	ErrDeliveryTimeout = errors.New("producer: delivery timeout")

@@ -45,7 +45,8 @@ type Producer struct {
 	closeErr  error
 
 	partsMu sync.Mutex
-	parts   []actor.Ref[partMsg] // every partition producer, for flush notices
+	parts   []actor.Ref[partMsg]  // every partition producer, for flush notices
+	topicsR []actor.Ref[topicMsg] // every topic producer, for Close's notice
 }
 
 // New validates cfg, opens (or adopts) the cluster client and starts the producer's
@@ -279,7 +280,10 @@ func (p *Producer) sealAll() {
 }
 
 // Close stops accepting records (Produce and waiting Produces fail with troupe.ErrClosed),
-// sends everything accepted, and waits for its outcomes. If ctx ends first, every record
+// sends everything accepted, and waits for its outcomes. Records waiting for a topic that
+// metadata cannot describe do not wait out UnknownTopicWait: they fail (not written,
+// matching troupe.ErrClosed and the cause) at once if the last metadata request failed,
+// else as soon as a metadata answer still does not describe the topic. If ctx ends first, every record
 // still without an outcome fails — not written, or may have been written if it was in
 // flight — before Close returns. Then the actors stop, and the cluster client if the
 // producer opened it. Close is idempotent; later calls return the first's result.
@@ -287,6 +291,7 @@ func (p *Producer) Close(ctx context.Context) error {
 	p.closeOnce.Do(func() {
 		p.closed.Store(true)
 		p.budget.close()
+		p.tellTopicsClosing()
 		flushErr := p.Flush(ctx)
 		// A drain stop of the tree, upstream first: whatever is still anywhere reaches a
 		// partition producer or is failed on the way, and partition producers fail what
@@ -334,6 +339,27 @@ func (p *Producer) Actors() []actor.Info { return p.sup.Children() }
 // reported. A record gives its budget back just after its callback returns, so a callback
 // may still see itself counted; once Flush returns, the records it waited for are not.
 func (p *Producer) Buffered() (records, bytes int64) { return p.budget.held() }
+
+// registerTopic adds a new topic producer to the list Close tells it has begun, and tells
+// it at once if Close has begun already.
+func (p *Producer) registerTopic(ref actor.Ref[topicMsg]) {
+	p.partsMu.Lock()
+	p.topicsR = append(p.topicsR, ref)
+	p.partsMu.Unlock()
+	if p.closed.Load() {
+		_ = ref.TrySend(topicMsg{closing: true})
+	}
+}
+
+// tellTopicsClosing tells every topic producer that Close has begun: records waiting for
+// a topic that metadata cannot describe stop waiting.
+func (p *Producer) tellTopicsClosing() {
+	p.partsMu.Lock()
+	defer p.partsMu.Unlock()
+	for _, ref := range p.topicsR {
+		_ = ref.TrySend(topicMsg{closing: true})
+	}
+}
 
 func (p *Producer) registerPartition(ref actor.Ref[partMsg]) {
 	p.partsMu.Lock()

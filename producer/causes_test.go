@@ -1,0 +1,91 @@
+package producer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/troupe-go/troupe"
+	"github.com/troupe-go/troupe/internal/kafkatest"
+	"github.com/troupe-go/troupe/producer"
+	"github.com/troupe-go/troupe/supervisor"
+	"github.com/troupe-go/troupe/wire/broker"
+	"github.com/troupe-go/troupe/wire/cluster"
+)
+
+// refusedSeed is an address on 127.0.0.1 where nothing listens: connections to it are
+// refused at once.
+func refusedSeed(t *testing.T) string {
+	return fmt.Sprintf("127.0.0.1:%d", kafkatest.FreePort(t))
+}
+
+// refusedCluster opens metadata's breaker at the first failure, so that a refresh
+// against refused seeds fails (with its cause) long before the test's waits end.
+func refusedCluster() cluster.Config {
+	return cluster.Config{Breaker: supervisor.BreakerConfig{Errors: 1, Timeout: time.Hour}}
+}
+
+// checkRefused checks err is a record error for seed's refused connection: not written,
+// the cluster unavailable, the network error with the broker's address — not an unknown
+// topic.
+func checkRefused(t *testing.T, err error, seed string) {
+	t.Helper()
+	switch {
+	case !errors.Is(err, troupe.ErrNotWritten):
+		t.Fatalf("not 'not written': %v", err)
+	case !errors.Is(err, cluster.ErrUnavailable):
+		t.Fatalf("does not match cluster.ErrUnavailable: %v", err)
+	case !errors.Is(err, broker.ErrNetwork), !errors.Is(err, syscall.ECONNREFUSED):
+		t.Fatalf("does not carry the refused connection: %v", err)
+	case !strings.Contains(err.Error(), seed):
+		t.Fatalf("does not name the broker %s: %v", seed, err)
+	case strings.Count(err.Error(), "network error") != 1:
+		t.Fatalf("does not read once: %v", err)
+	case errors.Is(err, producer.ErrUnknownTopic):
+		t.Fatalf("reads as an unknown topic though no broker answered: %v", err)
+	}
+}
+
+// A producer whose seeds refuse connections fails its records, after UnknownTopicWait,
+// with what went wrong: no broker answered (cluster.ErrUnavailable), which one, and why.
+// Before, the record failed with "unknown topic: did not appear within ...", and the
+// refused connection showed only in the logs.
+func TestRefusedSeedsFailRecordsWithTheCause(t *testing.T) {
+	seed := refusedSeed(t)
+	p := newProducer(t, producer.Config{Seeds: []string{seed}, Cluster: refusedCluster(), UnknownTopicWait: 2 * time.Second})
+	begin := time.Now()
+	err := p.ProduceSync(context.Background(), &troupe.Record{Topic: "events", Value: []byte("x")})
+	checkRefused(t, err, seed)
+	if waited := time.Since(begin); waited < 2*time.Second {
+		t.Fatalf("failed after %v, before UnknownTopicWait", waited)
+	}
+}
+
+// Close does not wait out UnknownTopicWait for records whose topic no broker can
+// describe: they fail at once, as closed, with the cause. Before, Close blocked for the
+// rest of UnknownTopicWait (7s of the default 10s in the report).
+func TestCloseDoesNotWaitOutUnknownTopicWaitWhenNoBrokerAnswers(t *testing.T) {
+	seed := refusedSeed(t)
+	p, err := producer.New(producer.Config{Seeds: []string{seed}, Cluster: refusedCluster(), UnknownTopicWait: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcome := make(chan error, 1)
+	p.Produce(context.Background(), &troupe.Record{Topic: "events", Value: []byte("x")}, func(_ *troupe.Record, err error) { outcome <- err })
+	// Close's context is far shorter than UnknownTopicWait: a Close that waits out the
+	// topic wait ends with it instead, and reports records failed at its deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	err = <-outcome
+	checkRefused(t, err, seed)
+	if !errors.Is(err, troupe.ErrClosed) {
+		t.Fatalf("does not say the producer closed: %v", err)
+	}
+}
