@@ -30,6 +30,7 @@ type conn struct {
 	name     string // "node 1 produce 127.0.0.1:9092"
 	addr     string
 	versions *atomic.Pointer[Versions] // shared with Handles; survives reconnects
+	lastFail *atomic.Pointer[Error]    // shared with Handles: how an incarnation last failed
 
 	// One incarnation's state.
 	in       *actor.Inbox[*Call]
@@ -52,7 +53,10 @@ type conn struct {
 // Run is one incarnation of the connection.
 func (c *conn) Run(ctx context.Context, in *actor.Inbox[*Call]) (err error) {
 	c.in = in
-	defer func() { c.teardown(err) }()
+	defer func() {
+		c.teardown(err)
+		c.noteFailure(err)
+	}()
 
 	// Connect lazily: a connection nobody uses never dials.
 	select {
@@ -348,6 +352,16 @@ func (c *conn) teardown(cause error) {
 	}
 	c.queued, c.unsent, c.notSent, c.inflight, c.rd, c.nc = nil, nil, nil, nil, nil, nil
 	c.inflightClosed = false
+}
+
+// noteFailure keeps how this incarnation failed, for the errors of sends refused while
+// the breaker it may open is open. A stop is not a failure.
+func (c *conn) noteFailure(err error) {
+	var be *Error
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrConnStopped) || !errors.As(err, &be) {
+		return
+	}
+	c.lastFail.Store(be)
 }
 
 // fail builds the *Error for a call of key.
