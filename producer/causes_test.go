@@ -15,6 +15,7 @@ import (
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/troupe-go/troupe/wire/cluster"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // refusedSeed is an address on 127.0.0.1 where nothing listens: connections to it are
@@ -87,5 +88,58 @@ func TestCloseDoesNotWaitOutUnknownTopicWaitWhenNoBrokerAnswers(t *testing.T) {
 	checkRefused(t, err, seed)
 	if !errors.Is(err, troupe.ErrClosed) {
 		t.Fatalf("does not say the producer closed: %v", err)
+	}
+}
+
+// An outage after the producer has worked does not fail accepted records early: they
+// wait for the brokers until DeliveryTimeout, and then fail with the last cause (here
+// the refused connection, with the broker's address). The outage is reported as it
+// starts, by an event naming the broker connection that failed.
+func TestOutageAfterWorkingWaitsForDeliveryTimeoutAndKeepsTheCause(t *testing.T) {
+	c, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	outage := make(chan supervisor.Exited, 16)
+	const deliveryTimeout = 1500 * time.Millisecond
+	p := newProducer(t, producer.Config{
+		Seeds: seeds, Linger: -1, DeliveryTimeout: deliveryTimeout, RetryBackoff: 10 * time.Millisecond,
+		OnEvent: func(e supervisor.Event) {
+			if x, ok := e.(supervisor.Exited); ok && x.Err != nil && strings.Contains(x.Child, "produce") {
+				select {
+				case outage <- x:
+				default:
+				}
+			}
+		},
+	})
+	if err := p.ProduceSync(context.Background(), &troupe.Record{Topic: "t", Value: []byte("before")}); err != nil {
+		t.Fatal(err)
+	}
+	c.Close() // every broker gone: the connections break, and new ones are refused
+	begin := time.Now()
+	result := make(chan error, 1)
+	go func() {
+		result <- p.ProduceSync(context.Background(), &troupe.Record{Topic: "t", Value: []byte("during")})
+	}()
+	var err error
+	select {
+	case e := <-outage:
+		if !errors.Is(e.Err, broker.ErrNetwork) || !strings.Contains(e.Child, seeds[0]) {
+			t.Fatalf("the outage event does not name the broker and a network failure: %v", e)
+		}
+	case err = <-result:
+		t.Fatalf("the record failed (%v) before any event reported the outage", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no event reported the outage")
+	}
+	err = <-result
+	if waited := time.Since(begin); waited < deliveryTimeout {
+		t.Fatalf("failed after %v, before DeliveryTimeout: %v", waited, err)
+	}
+	switch {
+	// Not written, or maybe written if the first attempt went out on a connection the
+	// closed cluster had not yet broken: either is true.
+	case !errors.Is(err, producer.ErrDeliveryTimeout), errors.Is(err, troupe.ErrNotWritten) == errors.Is(err, troupe.ErrMaybeWritten):
+		t.Fatalf("the record's outcome: %v", err)
+	case !errors.Is(err, broker.ErrNetwork), !errors.Is(err, syscall.ECONNREFUSED), !strings.Contains(err.Error(), seeds[0]):
+		t.Fatalf("the delivery timeout does not carry the last cause with the broker's address: %v", err)
 	}
 }

@@ -27,6 +27,11 @@ var (
 	// broker and the cause (a refused connection, say).
 	ErrUnknownTopic = errors.New("producer: unknown topic")
 	// ErrDeliveryTimeout: the record's DeliveryTimeout passed before its outcome was known.
+	// The error wraps the last failure that kept the record from being written, if there
+	// was one (a broker unreachable: a *broker.Error naming it, matching
+	// broker.ErrNetwork or broker.ErrUnavailable; no leader; ...). Transient failures
+	// (brokers down, connections refused after the producer has worked) never fail a
+	// record before its DeliveryTimeout.
 	ErrDeliveryTimeout = errors.New("producer: delivery timeout")
 	// ErrSequenceLost: the broker reported OUT_OF_ORDER_SEQUENCE_NUMBER or
 	// UNKNOWN_PRODUCER_ID for the oldest unacknowledged batch of a partition: it lost

@@ -76,6 +76,7 @@ type partition struct {
 	needRoute   bool       // the leader must be looked up again before sending
 
 	failures int       // consecutive failed attempts, for the retry backoff
+	lastErr  error     // the last failure of an attempt, a route or an ID; nil after a success
 	retryAt  time.Time // no sending before this
 	flushing bool      // a flush asked to seal now (until the open batch is sealed)
 
@@ -135,11 +136,13 @@ func (pp *partition) handle(m *partMsg, now time.Time) {
 	case m.refreshed != nil:
 		pp.refreshing = false
 		if m.refreshed.err != nil {
+			pp.lastErr = m.refreshed.err
 			pp.backoff(now)
 		}
 	case m.id != nil:
 		pp.askingID = false
 		if m.id.err != nil {
+			pp.lastErr = m.id.err
 			pp.backoff(now)
 			break
 		}
@@ -197,7 +200,7 @@ func (pp *partition) step(now time.Time) {
 		pp.flushing = false
 	}
 	for _, b := range pp.seq.expire(now.UnixNano(), pp.batches[:0]) {
-		b.err = ErrDeliveryTimeout
+		b.err = pp.expiredErr(b)
 	}
 	pp.reportDone()
 	if !pp.seq.pending() {
@@ -238,6 +241,7 @@ func (pp *partition) send() {
 		if err := pp.route.ref.TrySend(bpMsg{b: b}); err != nil {
 			// The broker producer is gone (its leader left) or unavailable: nothing of
 			// this or the following batches was sent.
+			pp.lastErr = fmt.Errorf("broker producer of %s: %w", pp.route.node, err)
 			b.Take(pp.in.Owner())
 			for _, rest := range pp.batches[i:] {
 				pp.seq.resolve(rest, notAppended)
@@ -371,6 +375,7 @@ func (pp *partition) outcome(r *result, now time.Time) {
 		b.baseOffset = r.baseOffset
 		b.appendTime = r.appendTime
 		pp.failures = 0
+		pp.lastErr = nil
 	case errors.Is(err, errcode.MessageTooLarge) && b.count > 1:
 		pp.seq.resolve(b, notAppended)
 		pp.split(b)
@@ -378,6 +383,7 @@ func (pp *partition) outcome(r *result, now time.Time) {
 	}
 	if o != appended {
 		b.err = err
+		pp.lastErr = err
 		if o != rejected {
 			pp.backoff(now)
 		}
@@ -472,6 +478,20 @@ func (pp *partition) reportDone() {
 	clear(pp.batches)
 }
 
+// expiredErr is the error of a batch whose delivery deadline passed: ErrDeliveryTimeout,
+// wrapping the last thing that kept the partition from writing it (its own last failure,
+// or the partition's: a broker unreachable, no leader, no producer ID), if any.
+func (pp *partition) expiredErr(b *batch) error {
+	cause := b.err
+	if cause == nil {
+		cause = pp.lastErr
+	}
+	if cause == nil {
+		return ErrDeliveryTimeout
+	}
+	return fmt.Errorf("%w: %w", ErrDeliveryTimeout, cause)
+}
+
 // outcomeErr is the error a resolved batch reports: nil when it was appended, else a
 // RecordError with its own cause (cause if it was abandoned).
 func (pp *partition) outcomeErr(b *batch, cause error) error {
@@ -484,7 +504,9 @@ func (pp *partition) outcomeErr(b *batch, cause error) error {
 	}
 	switch b.failure {
 	case expired:
-		err = ErrDeliveryTimeout
+		if !errors.Is(err, ErrDeliveryTimeout) {
+			err = ErrDeliveryTimeout
+		}
 	case abandoned:
 		err = cause
 	}
