@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -142,4 +144,65 @@ func TestOutageAfterWorkingWaitsForDeliveryTimeoutAndKeepsTheCause(t *testing.T)
 	case !errors.Is(err, broker.ErrNetwork), !errors.Is(err, syscall.ECONNREFUSED), !strings.Contains(err.Error(), seeds[0]):
 		t.Fatalf("the delivery timeout does not carry the last cause with the broker's address: %v", err)
 	}
+}
+
+// errCredentials stands for a cause that the brokers' security settings give and that
+// waiting will not cure (credentials refused, TLS expected): the security work's errors
+// join the same class, broker.ErrPermanent.
+var errCredentials = errors.New("credentials refused")
+
+// checkPermanent checks err is a record error carrying errCredentials as a permanent
+// cause, and returned before ctx (far shorter than the producer's waits) ended.
+func checkPermanent(t *testing.T, ctx context.Context, err error) {
+	t.Helper()
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("the record waited though the cause will not go away: %v", err)
+	case !errors.Is(err, broker.ErrPermanent), !errors.Is(err, errCredentials):
+		t.Fatalf("does not carry the permanent cause: %v", err)
+	case errors.Is(err, troupe.ErrNotWritten) == errors.Is(err, troupe.ErrMaybeWritten):
+		t.Fatalf("not exactly one of the two classes: %v", err)
+	case errors.Is(err, producer.ErrUnknownTopic), errors.Is(err, producer.ErrDeliveryTimeout):
+		t.Fatalf("reads as a wait that ran out: %v", err)
+	}
+}
+
+// Records whose topic cannot be looked up because every connection fails for a cause
+// waiting will not cure fail at once with that cause, not after UnknownTopicWait.
+func TestPermanentCauseFailsWaitingRecordsAtOnce(t *testing.T) {
+	seed := refusedSeed(t)
+	cc := cluster.Config{Broker: broker.Config{Dial: func(context.Context, string, string) (net.Conn, error) {
+		return nil, broker.Permanent(errCredentials)
+	}}}
+	p := newProducer(t, producer.Config{Seeds: []string{seed}, Cluster: cc, UnknownTopicWait: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := p.ProduceSync(ctx, &troupe.Record{Topic: "events", Value: []byte("x")})
+	checkPermanent(t, ctx, err)
+	if !errors.Is(err, troupe.ErrNotWritten) || !strings.Contains(err.Error(), seed) {
+		t.Fatalf("not written, naming the broker: %v", err)
+	}
+}
+
+// Records of a partition whose broker starts refusing the producer for a cause waiting
+// will not cure fail at once with it, not after DeliveryTimeout.
+func TestPermanentCauseAfterWorkingFailsRecordsAtOnce(t *testing.T) {
+	c, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	var refuse atomic.Bool
+	var d net.Dialer
+	cc := cluster.Config{Broker: broker.Config{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if refuse.Load() {
+			return nil, broker.Permanent(errCredentials)
+		}
+		return d.DialContext(ctx, network, addr)
+	}}}
+	p := newProducer(t, producer.Config{Seeds: seeds, Cluster: cc, Linger: -1, DeliveryTimeout: time.Minute, RetryBackoff: 10 * time.Millisecond})
+	if err := p.ProduceSync(context.Background(), &troupe.Record{Topic: "t", Value: []byte("before")}); err != nil {
+		t.Fatal(err)
+	}
+	refuse.Store(true)
+	c.Close() // the connections break; new ones meet the permanent cause
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	checkPermanent(t, ctx, p.ProduceSync(ctx, &troupe.Record{Topic: "t", Value: []byte("after")}))
 }

@@ -77,6 +77,7 @@ type partition struct {
 
 	failures int       // consecutive failed attempts, for the retry backoff
 	lastErr  error     // the last failure of an attempt, a route or an ID; nil after a success
+	lasting  error     // a failure that waiting will not cure (broker.ErrPermanent), until step fails the batches
 	retryAt  time.Time // no sending before this
 	flushing bool      // a flush asked to seal now (until the open batch is sealed)
 
@@ -136,13 +137,13 @@ func (pp *partition) handle(m *partMsg, now time.Time) {
 	case m.refreshed != nil:
 		pp.refreshing = false
 		if m.refreshed.err != nil {
-			pp.lastErr = m.refreshed.err
+			pp.noteErr(m.refreshed.err)
 			pp.backoff(now)
 		}
 	case m.id != nil:
 		pp.askingID = false
 		if m.id.err != nil {
-			pp.lastErr = m.id.err
+			pp.noteErr(m.id.err)
 			pp.backoff(now)
 			break
 		}
@@ -202,6 +203,14 @@ func (pp *partition) step(now time.Time) {
 	for _, b := range pp.seq.expire(now.UnixNano(), pp.batches[:0]) {
 		b.err = pp.expiredErr(b)
 	}
+	if pp.lasting != nil {
+		// Waiting until DeliveryTimeout would not help: every batch not in flight fails
+		// now. Records that come later try again, and fail the same way if it persists.
+		for _, b := range pp.seq.giveUp(pp.batches[:0]) {
+			b.err = pp.lasting
+		}
+		pp.lasting = nil
+	}
 	pp.reportDone()
 	if !pp.seq.pending() {
 		return
@@ -241,7 +250,7 @@ func (pp *partition) send() {
 		if err := pp.route.ref.TrySend(bpMsg{b: b}); err != nil {
 			// The broker producer is gone (its leader left) or unavailable: nothing of
 			// this or the following batches was sent.
-			pp.lastErr = fmt.Errorf("broker producer of %s: %w", pp.route.node, err)
+			pp.noteErr(fmt.Errorf("broker producer of %s: %w", pp.route.node, err))
 			b.Take(pp.in.Owner())
 			for _, rest := range pp.batches[i:] {
 				pp.seq.resolve(rest, notAppended)
@@ -383,7 +392,7 @@ func (pp *partition) outcome(r *result, now time.Time) {
 	}
 	if o != appended {
 		b.err = err
-		pp.lastErr = err
+		pp.noteErr(err)
 		if o != rejected {
 			pp.backoff(now)
 		}
@@ -476,6 +485,15 @@ func (pp *partition) reportDone() {
 		pp.report(b, pp.outcomeErr(b, errProducerClosed))
 	}
 	clear(pp.batches)
+}
+
+// noteErr keeps err as the partition's last failure, and as a lasting one if waiting
+// will not cure it (broker.ErrPermanent: credentials or TLS refused).
+func (pp *partition) noteErr(err error) {
+	pp.lastErr = err
+	if errors.Is(err, broker.ErrPermanent) {
+		pp.lasting = err
+	}
 }
 
 // expiredErr is the error of a batch whose delivery deadline passed: ErrDeliveryTimeout,
