@@ -283,9 +283,9 @@ func (p *Producer) sealAll() {
 // sends everything accepted, and waits for its outcomes. Records waiting for a topic that
 // metadata cannot describe do not wait out UnknownTopicWait: they fail (not written,
 // matching troupe.ErrClosed and the cause) at once if the last metadata request failed,
-// else as soon as a metadata answer still does not describe the topic. If ctx ends first, every record
-// still without an outcome fails — not written, or may have been written if it was in
-// flight — before Close returns. Then the actors stop, and the cluster client if the
+// else as soon as a metadata answer still does not describe the topic. If ctx ends
+// first, every record still without an outcome fails — not written, or may have been
+// written if it was in flight — before Close returns. Then the actors stop, and the cluster client if the
 // producer opened it. Close is idempotent; later calls return the first's result.
 func (p *Producer) Close(ctx context.Context) error {
 	p.closeOnce.Do(func() {

@@ -264,7 +264,7 @@ func (tp *topicProducer) waitErr(when string) error {
 	t := tp.p.client.Snapshot().Topic(tp.topic)
 	switch {
 	case t != nil && errors.Is(t.Err, errcode.UnknownTopicOrPartition):
-		return fmt.Errorf("%w: the brokers do not know %q (%s): %w", ErrUnknownTopic, tp.topic, when, t.Err)
+		return fmt.Errorf("%w: the brokers do not know %q, and it did not appear %s: %w", ErrUnknownTopic, tp.topic, when, t.Err)
 	case t != nil && t.Err != nil:
 		return fmt.Errorf("topic %q not ready %s: %w", tp.topic, when, t.Err)
 	case t != nil:
@@ -290,7 +290,7 @@ func (tp *topicProducer) hold(recs []Pending, now time.Time, unknown bool) {
 		tp.waiting = append(tp.waiting, r)
 	}
 	if len(tp.waiting) > 0 && now.Sub(tp.since) >= tp.p.cfg.UnknownTopicWait {
-		tp.failWaiting(tp.waitErr(fmt.Sprintf("within UnknownTopicWait (%v)", tp.p.cfg.UnknownTopicWait)))
+		tp.failWaiting(tp.waitErr(fmt.Sprintf("within UnknownTopicWait, %v", tp.p.cfg.UnknownTopicWait)))
 		return
 	}
 	if len(tp.waiting) > 0 && !tp.refreshing && !now.Before(tp.retryAt) {
