@@ -7,13 +7,14 @@ import "errors"
 // its own could duplicate the record.
 var (
 	// ErrNotWritten marks an error after which the record is definitely not in the log:
-	// it was refused at the door, rejected by the broker without being appended, or never
-	// left the client.
+	// it was refused at the door (its context was done before it was accepted, too),
+	// rejected by the broker without being appended, or never left the client.
 	ErrNotWritten = errors.New("troupe: record not written")
 
 	// ErrMaybeWritten marks an error after which the record may or may not be in the log:
-	// a request timed out or a connection broke after the request was sent, or the delivery
-	// timeout or a Close deadline expired while the outcome was unknown.
+	// a request timed out or a connection broke after the request was sent, the delivery
+	// timeout or a Close deadline expired while the outcome was unknown, or a caller
+	// stopped waiting (its context ended) after the record was accepted.
 	ErrMaybeWritten = errors.New("troupe: record may have been written")
 )
 

@@ -91,8 +91,12 @@ func (c *Consumer) Client() *cluster.Client { return c.client }
 // by ctx, unless the client's snapshot knows the topic and partition already): an unknown topic fails with an *UnknownTopicError (ErrUnknownTopic), a partition
 // the topic does not have with ErrUnknownPartition, a negative offset other than
 // OffsetNewest and OffsetOldest with ErrInvalidOffset, and a partition this Consumer
-// already consumes with ErrAlreadyConsuming. Resolving Oldest, Newest or AtTime to an
-// offset happens after it returns, at the partition's leader.
+// already consumes with ErrAlreadyConsuming. When no broker answers the metadata request
+// (seeds that refuse connections, say), it fails with an error matching
+// cluster.ErrUnavailable that wraps the last failure: the broker's name and address and
+// the cause (broker.ErrNetwork and the dial error); it never reads as an unknown topic
+// then. Resolving Oldest, Newest or AtTime to an offset happens after it returns, at the
+// partition's leader.
 //
 // With WithStage, batches go to the given stage instead of Next.
 func (c *Consumer) ConsumePartition(ctx context.Context, topic string, partition int32, from Offset, opts ...Option) (*PartitionConsumer, error) {

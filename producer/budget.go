@@ -46,7 +46,7 @@ func newBudget(records int, bytes int64) *budget {
 
 // acquire takes one record of size bytes, waiting while the budget is spent. It returns
 // the record's flush generation, ErrClosed-wrapping errors once the producer closes, or
-// the context's cause.
+// an error matching the context's error (and its cause) if ctx ends while it waits.
 func (b *budget) acquire(ctx context.Context, size int64) (uint32, error) {
 	b.mu.Lock()
 	for {
@@ -77,7 +77,7 @@ func (b *budget) acquire(ctx context.Context, size int64) (uint32, error) {
 		select {
 		case <-wake:
 		case <-ctx.Done():
-			return 0, context.Cause(ctx)
+			return 0, contextErr(ctx, "refused while waiting for budget")
 		}
 		b.mu.Lock()
 	}

@@ -120,7 +120,9 @@ type Config struct {
 	MaxBufferedRecords int
 	MaxBufferedBytes   int64
 	// UnknownTopicWait is how long records wait for a topic that the cluster does not know
-	// (yet) before they fail. Zero means 10s.
+	// (yet) before they fail: with ErrUnknownTopic if the brokers said it does not exist,
+	// with the last metadata failure (matching cluster.ErrUnavailable) if no broker
+	// answered. Zero means 10s.
 	UnknownTopicWait time.Duration
 	// UnknownTopicShare is the share of the budget that records waiting for one unknown
 	// topic may hold; beyond it they fail at once, so one bad topic cannot starve the

@@ -160,6 +160,7 @@ func (d *dispatcher) sendTo(topic string, recs []Pending) error {
 			return err
 		}
 		d.topics[topic] = ref
+		p.registerTopic(ref)
 	}
 	if err := ref.TrySend(topicMsg{recs: recs}); err != nil {
 		return fmt.Errorf("%w: %w", errProducerClosed, err)

@@ -18,10 +18,20 @@ var (
 	// ErrRecordTooLarge: a record larger than MaxRecordBytes, or one the broker refused as
 	// too large even on its own (MESSAGE_TOO_LARGE).
 	ErrRecordTooLarge = errors.New("producer: record too large")
-	// ErrUnknownTopic: the topic did not appear within UnknownTopicWait, or the records
-	// waiting for it would exceed UnknownTopicShare of the budget.
+	// ErrUnknownTopic: the brokers said the topic does not exist, and it did not appear
+	// within UnknownTopicWait (or the records waiting for it would exceed
+	// UnknownTopicShare of the budget). The error also matches
+	// errcode.UnknownTopicOrPartition, as the consumer's does. A topic that could not be
+	// looked up because no broker answered does not read as unknown: its records fail
+	// with the last metadata failure, which matches cluster.ErrUnavailable and names the
+	// broker and the cause (a refused connection, say).
 	ErrUnknownTopic = errors.New("producer: unknown topic")
 	// ErrDeliveryTimeout: the record's DeliveryTimeout passed before its outcome was known.
+	// The error wraps the last failure that kept the record from being written, if there
+	// was one (a broker unreachable: a *broker.Error naming it, matching
+	// broker.ErrNetwork or broker.ErrUnavailable; no leader; ...). Transient failures
+	// (brokers down, connections refused after the producer has worked) never fail a
+	// record before its DeliveryTimeout.
 	ErrDeliveryTimeout = errors.New("producer: delivery timeout")
 	// ErrSequenceLost: the broker reported OUT_OF_ORDER_SEQUENCE_NUMBER or
 	// UNKNOWN_PRODUCER_ID for the oldest unacknowledged batch of a partition: it lost

@@ -14,6 +14,8 @@ import (
 	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/producer"
+	"github.com/troupe-go/troupe/wire/cluster"
+	"github.com/troupe-go/troupe/wire/errcode"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -223,7 +225,8 @@ func TestUnknownTopicFailsAfterWaitAndAutoCreation(t *testing.T) {
 	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(2))
 	p := newProducer(t, producer.Config{Seeds: seeds, UnknownTopicWait: 300 * time.Millisecond})
 	err := p.ProduceSync(context.Background(), &troupe.Record{Topic: "nope", Value: []byte("x")})
-	if !errors.Is(err, producer.ErrUnknownTopic) || !errors.Is(err, troupe.ErrNotWritten) {
+	if !errors.Is(err, producer.ErrUnknownTopic) || !errors.Is(err, troupe.ErrNotWritten) ||
+		!errors.Is(err, errcode.UnknownTopicOrPartition) || errors.Is(err, cluster.ErrUnavailable) {
 		t.Fatalf("unknown topic: %v", err)
 	}
 	auto := newProducer(t, producer.Config{Seeds: seeds, Cluster: clusterAuto()})

@@ -76,6 +76,8 @@ type partition struct {
 	needRoute   bool       // the leader must be looked up again before sending
 
 	failures int       // consecutive failed attempts, for the retry backoff
+	lastErr  error     // the last failure of an attempt, a route or an ID; nil after a success
+	lasting  error     // a failure that waiting will not cure (broker.ErrPermanent), until step fails the batches
 	retryAt  time.Time // no sending before this
 	flushing bool      // a flush asked to seal now (until the open batch is sealed)
 
@@ -135,11 +137,13 @@ func (pp *partition) handle(m *partMsg, now time.Time) {
 	case m.refreshed != nil:
 		pp.refreshing = false
 		if m.refreshed.err != nil {
+			pp.noteErr(m.refreshed.err)
 			pp.backoff(now)
 		}
 	case m.id != nil:
 		pp.askingID = false
 		if m.id.err != nil {
+			pp.noteErr(m.id.err)
 			pp.backoff(now)
 			break
 		}
@@ -197,7 +201,15 @@ func (pp *partition) step(now time.Time) {
 		pp.flushing = false
 	}
 	for _, b := range pp.seq.expire(now.UnixNano(), pp.batches[:0]) {
-		b.err = ErrDeliveryTimeout
+		b.err = pp.expiredErr(b)
+	}
+	if pp.lasting != nil {
+		// Waiting until DeliveryTimeout would not help: every batch not in flight fails
+		// now. Records that come later try again, and fail the same way if it persists.
+		for _, b := range pp.seq.giveUp(pp.batches[:0]) {
+			b.err = pp.lasting
+		}
+		pp.lasting = nil
 	}
 	pp.reportDone()
 	if !pp.seq.pending() {
@@ -238,6 +250,7 @@ func (pp *partition) send() {
 		if err := pp.route.ref.TrySend(bpMsg{b: b}); err != nil {
 			// The broker producer is gone (its leader left) or unavailable: nothing of
 			// this or the following batches was sent.
+			pp.noteErr(fmt.Errorf("broker producer of %s: %w", pp.route.node, err))
 			b.Take(pp.in.Owner())
 			for _, rest := range pp.batches[i:] {
 				pp.seq.resolve(rest, notAppended)
@@ -371,6 +384,7 @@ func (pp *partition) outcome(r *result, now time.Time) {
 		b.baseOffset = r.baseOffset
 		b.appendTime = r.appendTime
 		pp.failures = 0
+		pp.lastErr = nil
 	case errors.Is(err, errcode.MessageTooLarge) && b.count > 1:
 		pp.seq.resolve(b, notAppended)
 		pp.split(b)
@@ -378,6 +392,7 @@ func (pp *partition) outcome(r *result, now time.Time) {
 	}
 	if o != appended {
 		b.err = err
+		pp.noteErr(err)
 		if o != rejected {
 			pp.backoff(now)
 		}
@@ -472,6 +487,29 @@ func (pp *partition) reportDone() {
 	clear(pp.batches)
 }
 
+// noteErr keeps err as the partition's last failure, and as a lasting one if waiting
+// will not cure it (broker.ErrPermanent: credentials or TLS refused).
+func (pp *partition) noteErr(err error) {
+	pp.lastErr = err
+	if errors.Is(err, broker.ErrPermanent) {
+		pp.lasting = err
+	}
+}
+
+// expiredErr is the error of a batch whose delivery deadline passed: ErrDeliveryTimeout,
+// wrapping the last thing that kept the partition from writing it (its own last failure,
+// or the partition's: a broker unreachable, no leader, no producer ID), if any.
+func (pp *partition) expiredErr(b *batch) error {
+	cause := b.err
+	if cause == nil {
+		cause = pp.lastErr
+	}
+	if cause == nil {
+		return ErrDeliveryTimeout
+	}
+	return fmt.Errorf("%w: %w", ErrDeliveryTimeout, cause)
+}
+
 // outcomeErr is the error a resolved batch reports: nil when it was appended, else a
 // RecordError with its own cause (cause if it was abandoned).
 func (pp *partition) outcomeErr(b *batch, cause error) error {
@@ -484,7 +522,9 @@ func (pp *partition) outcomeErr(b *batch, cause error) error {
 	}
 	switch b.failure {
 	case expired:
-		err = ErrDeliveryTimeout
+		if !errors.Is(err, ErrDeliveryTimeout) {
+			err = ErrDeliveryTimeout
+		}
 	case abandoned:
 		err = cause
 	}

@@ -45,7 +45,8 @@ type Producer struct {
 	closeErr  error
 
 	partsMu sync.Mutex
-	parts   []actor.Ref[partMsg] // every partition producer, for flush notices
+	parts   []actor.Ref[partMsg]  // every partition producer, for flush notices
+	topicsR []actor.Ref[topicMsg] // every topic producer, for Close's notice
 }
 
 // New validates cfg, opens (or adopts) the cluster client and starts the producer's
@@ -145,14 +146,20 @@ func (p *Producer) build() error {
 	return nil
 }
 
-// Produce hands r to the producer. The context bounds only the wait to be accepted (while
-// the budget is spent); once accepted, only DeliveryTimeout and Close decide r's fate.
-// cb runs exactly once: with a nil error once r is written (its Partition, Offset and
-// LeaderEpoch set), or with a *RecordError matching troupe.ErrNotWritten or
-// troupe.ErrMaybeWritten. cb runs on a producer goroutine, in offset order within a
-// partition, and must not block; for a record refused at the door (no topic, larger than
-// MaxRecordBytes, producer closed, budget wait cancelled) it runs before Produce returns.
-// A nil cb discards the outcome.
+// Produce hands r to the producer. cb runs exactly once: with a nil error once r is
+// written (its Partition, Offset and LeaderEpoch set), or with a *RecordError matching
+// troupe.ErrNotWritten or troupe.ErrMaybeWritten. cb runs on a producer goroutine, in
+// offset order within a partition, and must not block; for a record refused at the door
+// (no topic, larger than MaxRecordBytes, producer closed, context done) it runs before
+// Produce returns. A nil cb discards the outcome.
+//
+// The context bounds only the wait to be accepted:
+//   - A context already done when Produce is called, or that ends while Produce waits for
+//     budget, refuses r: cb gets an error matching troupe.ErrNotWritten and the context's
+//     error (context.Canceled or context.DeadlineExceeded), and nothing of r reaches the
+//     log.
+//   - Once r is accepted, the context has no effect on its outcome: only DeliveryTimeout
+//     and Close decide it.
 //
 // The producer keeps r until cb has run: do not modify it before then.
 func (p *Producer) Produce(ctx context.Context, r *troupe.Record, cb func(*troupe.Record, error)) {
@@ -181,6 +188,10 @@ func (p *Producer) Produce(ctx context.Context, r *troupe.Record, cb func(*troup
 		refuse(fmt.Errorf("%w: %d bytes, MaxRecordBytes is %d", ErrRecordTooLarge, size, p.cfg.MaxRecordBytes))
 		return
 	}
+	if ctx.Err() != nil { // the budget lets a record in without looking at ctx when it has room
+		refuse(contextErr(ctx, "refused at the door"))
+		return
+	}
 	gen, err := p.budget.acquire(ctx, int64(size))
 	if err != nil {
 		refuse(err)
@@ -197,9 +208,13 @@ func (p *Producer) Produce(ctx context.Context, r *troupe.Record, cb func(*troup
 	}
 }
 
-// ProduceSync produces r and waits for its outcome. ctx bounds the wait to be accepted
-// and the wait for the outcome; if ctx ends after r was accepted, ProduceSync returns
-// ctx's error and r's outcome is still decided (and discarded) by the producer.
+// ProduceSync produces r and waits for its outcome, which it returns: nil once r is
+// written, else an error matching troupe.ErrNotWritten or troupe.ErrMaybeWritten. ctx
+// bounds the wait to be accepted, as for Produce (a context done before r is accepted
+// refuses it: troupe.ErrNotWritten and the context's error), and the wait for the
+// outcome: if ctx ends after r was accepted and before its outcome is known, ProduceSync
+// returns an error matching troupe.ErrMaybeWritten and the context's error, and r's
+// outcome is still decided (and discarded) by the producer, as if ctx had not ended.
 func (p *Producer) ProduceSync(ctx context.Context, r *troupe.Record) error {
 	done := make(chan error, 1)
 	p.Produce(ctx, r, func(_ *troupe.Record, err error) { done <- err })
@@ -212,8 +227,23 @@ func (p *Producer) ProduceSync(ctx context.Context, r *troupe.Record) error {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		return context.Cause(ctx)
+		select {
+		case err := <-done: // the outcome came as the context ended: it is known
+			return err
+		default:
+		}
+		return &RecordError{Topic: r.Topic, Partition: -1, MaybeWritten: true, Err: contextErr(ctx, "stopped waiting for the outcome")}
 	}
+}
+
+// contextErr is the error for a context that ended: it matches ctx.Err() and, when the
+// context was cancelled with a cause of its own, that cause too.
+func contextErr(ctx context.Context, what string) error {
+	err, cause := ctx.Err(), context.Cause(ctx)
+	if cause != nil && cause != err {
+		return fmt.Errorf("%s: %w (%w)", what, err, cause)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // Flush seals every open batch at once and waits until every record accepted before the
@@ -250,14 +280,18 @@ func (p *Producer) sealAll() {
 }
 
 // Close stops accepting records (Produce and waiting Produces fail with troupe.ErrClosed),
-// sends everything accepted, and waits for its outcomes. If ctx ends first, every record
-// still without an outcome fails — not written, or may have been written if it was in
-// flight — before Close returns. Then the actors stop, and the cluster client if the
+// sends everything accepted, and waits for its outcomes. Records waiting for a topic that
+// metadata cannot describe do not wait out UnknownTopicWait: they fail (not written,
+// matching troupe.ErrClosed and the cause) at once if the last metadata request failed,
+// else as soon as a metadata answer still does not describe the topic. If ctx ends
+// first, every record still without an outcome fails — not written, or may have been
+// written if it was in flight — before Close returns. Then the actors stop, and the cluster client if the
 // producer opened it. Close is idempotent; later calls return the first's result.
 func (p *Producer) Close(ctx context.Context) error {
 	p.closeOnce.Do(func() {
 		p.closed.Store(true)
 		p.budget.close()
+		p.tellTopicsClosing()
 		flushErr := p.Flush(ctx)
 		// A drain stop of the tree, upstream first: whatever is still anywhere reaches a
 		// partition producer or is failed on the way, and partition producers fail what
@@ -305,6 +339,27 @@ func (p *Producer) Actors() []actor.Info { return p.sup.Children() }
 // reported. A record gives its budget back just after its callback returns, so a callback
 // may still see itself counted; once Flush returns, the records it waited for are not.
 func (p *Producer) Buffered() (records, bytes int64) { return p.budget.held() }
+
+// registerTopic adds a new topic producer to the list Close tells it has begun, and tells
+// it at once if Close has begun already.
+func (p *Producer) registerTopic(ref actor.Ref[topicMsg]) {
+	p.partsMu.Lock()
+	p.topicsR = append(p.topicsR, ref)
+	p.partsMu.Unlock()
+	if p.closed.Load() {
+		_ = ref.TrySend(topicMsg{closing: true})
+	}
+}
+
+// tellTopicsClosing tells every topic producer that Close has begun: records waiting for
+// a topic that metadata cannot describe stop waiting.
+func (p *Producer) tellTopicsClosing() {
+	p.partsMu.Lock()
+	defer p.partsMu.Unlock()
+	for _, ref := range p.topicsR {
+		_ = ref.TrySend(topicMsg{closing: true})
+	}
+}
 
 func (p *Producer) registerPartition(ref actor.Ref[partMsg]) {
 	p.partsMu.Lock()

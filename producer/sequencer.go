@@ -284,6 +284,24 @@ func (s *sequencer) expire(now int64, dst []*batch) []*batch {
 	return dst
 }
 
+// giveUp fails, as rejected, every batch neither in flight nor done, for a partition that
+// cannot write them for a cause waiting will not cure, and appends them to dst. Like an
+// expiry, it breaks the sequence chain: later batches are restamped.
+func (s *sequencer) giveUp(dst []*batch) []*batch {
+	for _, b := range s.q {
+		if b.state == inflight || b.state == done {
+			continue
+		}
+		b.state = done
+		b.failure = failedRejected
+		dst = append(dst, b)
+		if s.idempotent {
+			s.recover = true
+		}
+	}
+	return dst
+}
+
 // reset starts the partition's sequences afresh (its topic was recreated): the unresolved
 // batches are restamped once nothing is in flight or unknown.
 func (s *sequencer) reset() {

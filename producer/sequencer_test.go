@@ -420,3 +420,38 @@ func TestOneBatchInFlightUntilTheLeaderKnowsTheProducer(t *testing.T) {
 		t.Fatalf("a new producer ID after epoch exhaustion sent %d batches at once", len(got))
 	}
 }
+
+// giveUp (a cause waiting will not cure) fails every batch not in flight, keeps the one in
+// flight for its outcome, reports them in order, and, like an expiry, breaks the sequence
+// chain: the next batch goes out under a bumped epoch from sequence 0.
+func TestGiveUpFailsWhatIsNotInFlight(t *testing.T) {
+	s := newSequencer(true, 5)
+	s.setProducer(1, 0)
+	s.confirmed = true
+	a, b, c := &batch{count: 1}, &batch{count: 1}, &batch{count: 1}
+	s.seal(a)
+	if got := s.ready(nil); len(got) != 1 || got[0] != a {
+		t.Fatalf("sent %d batches", len(got))
+	}
+	s.seal(b)
+	s.seal(c)
+	got := s.giveUp(nil)
+	if len(got) != 2 || got[0] != b || got[1] != c || b.failure != failedRejected || c.failure != failedRejected {
+		t.Fatalf("gave up %d batches (want b and c, rejected)", len(got))
+	}
+	if a.state != inflight || a.failure != noFailure {
+		t.Fatalf("the batch in flight was given up too")
+	}
+	if done := s.takeDone(nil); len(done) != 0 {
+		t.Fatalf("reported %d batches behind one in flight", len(done))
+	}
+	s.resolve(a, appended)
+	if done := s.takeDone(nil); len(done) != 3 || done[0] != a || done[1] != b || done[2] != c {
+		t.Fatalf("reported %d batches, out of order or incomplete", len(done))
+	}
+	d := &batch{count: 1}
+	s.seal(d)
+	if got := s.ready(nil); len(got) != 1 || got[0] != d || d.stamp.Epoch != 1 || d.stamp.BaseSequence != 0 {
+		t.Fatalf("after giving up, the next batch's stamp %+v", d.stamp)
+	}
+}

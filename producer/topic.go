@@ -8,17 +8,19 @@ import (
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/supervisor"
+	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/errcode"
 )
 
 // topicMsg is a message to a topic producer: records from the dispatcher, a metadata
-// answer, a flush, or topic changes.
+// answer, a flush, topic changes, or the news that Close has begun.
 type topicMsg struct {
 	recs      []Pending
 	refreshed *refreshed
 	flush     bool
 	changes   []cluster.Change
+	closing   bool
 }
 
 // topicProducer is the actor that routes one topic's records to its partitions. It
@@ -26,7 +28,9 @@ type topicMsg struct {
 // partitioner and the partition count agree, and hands each partition producer its share
 // as one message. Records for a topic the cluster does not know (yet) wait here for up to
 // UnknownTopicWait, holding at most UnknownTopicShare of the budget, while it asks for
-// metadata; then they fail.
+// metadata; then they fail with what kept the topic away (see waitErr). They fail at once
+// when a metadata request failed for a cause waiting will not cure (broker.ErrPermanent),
+// and, once Close has begun, as soon as metadata still cannot describe the topic.
 //
 // Owner: the producer's "topics" supervisor; created by the dispatcher on the topic's
 // first record. It creates the topic's partition producers (children of the "partitions"
@@ -43,6 +47,8 @@ type topicProducer struct {
 	since      time.Time // when the oldest of them started waiting
 	refreshing bool
 	retryAt    time.Time   // after a failed refresh, no new one before this
+	lastErr    error       // the last refresh's failure, nil after one succeeded
+	closing    bool        // Close has begun: waiting records wait no longer than metadata needs to answer
 	out        [][]Pending // per-partition shares being built
 	inHand     []Pending   // the records being routed; those from next on are not yet placed
 	next       int
@@ -50,6 +56,7 @@ type topicProducer struct {
 
 func (tp *topicProducer) Run(ctx context.Context, in *actor.Inbox[topicMsg]) error {
 	tp.in = in
+	tp.closing = tp.p.closed.Load() // a restarted incarnation may have missed Close's notice
 	tp.part = tp.p.cfg.Partitioner.ForTopic(tp.topic)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -90,10 +97,22 @@ func (tp *topicProducer) handle(m *topicMsg) {
 		tp.route(m.recs, time.Now())
 	case m.refreshed != nil:
 		tp.refreshing = false
+		tp.lastErr = m.refreshed.err
 		if m.refreshed.err != nil {
 			// A refresh can fail at once (the client closed, its metadata breaker open):
 			// asking again at once would spin.
 			tp.retryAt = time.Now().Add(tp.p.cfg.RetryBackoff)
+		}
+		switch {
+		case errors.Is(m.refreshed.err, broker.ErrPermanent):
+			tp.failWaiting(fmt.Errorf("topic %q cannot be described: %w", tp.topic, m.refreshed.err))
+		case tp.closing:
+			tp.failIfUndescribed()
+		}
+	case m.closing:
+		tp.closing = true
+		if tp.lastErr != nil {
+			tp.failIfUndescribed() // metadata has been failing: do not wait for it
 		}
 	case m.flush:
 		for _, ref := range tp.parts.refs {
@@ -115,11 +134,12 @@ func (tp *topicProducer) handle(m *topicMsg) {
 func (tp *topicProducer) route(recs []Pending, now time.Time) {
 	snap := tp.p.client.Snapshot()
 	t := snap.Topic(tp.topic)
-	if t == nil || t.Err != nil || len(t.Partitions) == 0 {
+	if !routable(t) {
 		if t != nil && t.Err != nil && !errors.Is(t.Err, errcode.UnknownTopicOrPartition) && !errcode.Retriable(t.Err) {
 			// The cluster refuses the topic (authorization, invalid name): waiting
 			// will not help.
-			tp.failAll(recs, fmt.Errorf("%w: %w", ErrUnknownTopic, t.Err))
+			tp.failAll(recs, fmt.Errorf("topic %q refused: %w", tp.topic, t.Err))
+			tp.failWaiting(fmt.Errorf("topic %q refused: %w", tp.topic, t.Err))
 			return
 		}
 		// Only a topic the cluster said it does not know is held to its share of the
@@ -219,6 +239,42 @@ func (tp *topicProducer) partition(id int32) actor.Ref[partMsg] {
 	return (*refs)[id]
 }
 
+// failIfUndescribed fails, as closed, the records waiting for the topic if the snapshot
+// still cannot route them: Close does not wait out UnknownTopicWait.
+func (tp *topicProducer) failIfUndescribed() {
+	if len(tp.waiting) == 0 || routable(tp.p.client.Snapshot().Topic(tp.topic)) {
+		return
+	}
+	tp.failWaiting(fmt.Errorf("%w: %w", errProducerClosed, tp.waitErr("before Close")))
+}
+
+// routable reports whether records for t can be partitioned: the topic is described,
+// without error, with partitions.
+func routable(t *cluster.Topic) bool { return t != nil && t.Err == nil && len(t.Partitions) > 0 }
+
+// waitErr says why the records waiting for the topic could not be routed (within when):
+//   - the brokers said the topic does not exist: ErrUnknownTopic, also matching
+//     errcode.UnknownTopicOrPartition;
+//   - the topic exists but metadata lists no usable partitions (no leader yet): its
+//     Kafka error, errcode.LeaderNotAvailable if metadata gave none;
+//   - no broker described it: the last metadata failure, which matches
+//     cluster.ErrUnavailable and names the broker and the cause, or cluster.ErrUnavailable
+//     if no answer came at all.
+func (tp *topicProducer) waitErr(when string) error {
+	t := tp.p.client.Snapshot().Topic(tp.topic)
+	switch {
+	case t != nil && errors.Is(t.Err, errcode.UnknownTopicOrPartition):
+		return fmt.Errorf("%w: the brokers do not know %q, and it did not appear %s: %w", ErrUnknownTopic, tp.topic, when, t.Err)
+	case t != nil && t.Err != nil:
+		return fmt.Errorf("topic %q not ready %s: %w", tp.topic, when, t.Err)
+	case t != nil:
+		return fmt.Errorf("topic %q has no usable partitions %s: %w", tp.topic, when, errcode.LeaderNotAvailable)
+	case tp.lastErr != nil:
+		return fmt.Errorf("topic %q not described %s: %w", tp.topic, when, tp.lastErr)
+	}
+	return fmt.Errorf("%w: topic %q: no metadata answer %s", cluster.ErrUnavailable, tp.topic, when)
+}
+
 // hold keeps records for a topic the cluster does not know yet, within the topic's share
 // of the budget, and asks for metadata.
 func (tp *topicProducer) hold(recs []Pending, now time.Time, unknown bool) {
@@ -228,13 +284,13 @@ func (tp *topicProducer) hold(recs []Pending, now time.Time, unknown bool) {
 	limit := int(float64(tp.p.cfg.MaxBufferedRecords) * tp.p.cfg.UnknownTopicShare)
 	for _, r := range recs {
 		if unknown && len(tp.waiting) >= max(1, limit) {
-			tp.fail(r, -1, fmt.Errorf("%w: %q: more records wait for it than UnknownTopicShare allows", ErrUnknownTopic, tp.topic))
+			tp.fail(r, -1, fmt.Errorf("%w; more records wait for it than UnknownTopicShare allows", tp.waitErr("yet")))
 			continue
 		}
 		tp.waiting = append(tp.waiting, r)
 	}
 	if len(tp.waiting) > 0 && now.Sub(tp.since) >= tp.p.cfg.UnknownTopicWait {
-		tp.failWaiting(fmt.Errorf("%w: %q did not appear within %v", ErrUnknownTopic, tp.topic, tp.p.cfg.UnknownTopicWait))
+		tp.failWaiting(tp.waitErr(fmt.Sprintf("within UnknownTopicWait, %v", tp.p.cfg.UnknownTopicWait)))
 		return
 	}
 	if len(tp.waiting) > 0 && !tp.refreshing && !now.Before(tp.retryAt) {

@@ -36,7 +36,7 @@ func TestUnknownTopicWaitBacksOffWhenRefreshesFailAtOnce(t *testing.T) {
 		defer p.Close(context.Background())
 		start := time.Now()
 		err = p.ProduceSync(context.Background(), &troupe.Record{Topic: "t", Value: []byte("x")})
-		if !errors.Is(err, producer.ErrUnknownTopic) || !errors.Is(err, troupe.ErrNotWritten) {
+		if !errors.Is(err, cluster.ErrClosed) || !errors.Is(err, troupe.ErrNotWritten) || errors.Is(err, producer.ErrUnknownTopic) {
 			t.Errorf("a record for a topic metadata cannot describe: %v", err)
 		}
 		if waited := time.Since(start); waited < time.Second {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -102,15 +103,15 @@ func observeProducerDefaults(t *testing.T, page configPage) {
 		})
 		return p
 	}
-	cancelled, cancel := context.WithCancel(context.Background())
-	cancel()
-	// fill produces records of size bytes (as the budget counts them) with a cancelled
-	// context, which only matters once the budget is spent: Produce then refuses at once.
+	// fill produces records of size bytes (as the budget counts them) with a context that
+	// ends the moment Produce waits on it, which it does only once the budget is spent:
+	// Produce then refuses at once. (A context already done is refused at the door.)
 	fill := func(t *testing.T, p *producer.Producer, size, most int) (accepted int) {
 		value := make([]byte, size-16) // the budget counts key + value + 16
+		ctx := &endsWhenWaitedOn{Context: context.Background()}
 		for accepted < most {
 			var refused error
-			p.Produce(cancelled, &troupe.Record{Topic: "t", Value: value}, func(_ *troupe.Record, err error) {
+			p.Produce(ctx, &troupe.Record{Topic: "t", Value: value}, func(_ *troupe.Record, err error) {
 				refused = err // runs before Produce returns only for a refused record
 			})
 			if refused != nil {
@@ -475,4 +476,25 @@ func observeSupervisorDefaults(t *testing.T, page configPage) {
 			_ = proc.Stop(context.Background())
 		})
 	})
+}
+
+// endsWhenWaitedOn is a context that is cancelled the first time someone waits on it
+// (calls Done), and not before.
+type endsWhenWaitedOn struct {
+	context.Context
+	waited atomic.Bool
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (c *endsWhenWaitedOn) Done() <-chan struct{} {
+	c.waited.Store(true)
+	return closedChan
+}
+
+func (c *endsWhenWaitedOn) Err() error {
+	if c.waited.Load() {
+		return context.Canceled
+	}
+	return nil
 }

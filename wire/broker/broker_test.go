@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -247,8 +248,12 @@ func TestDialFailuresOpenTheBreaker(t *testing.T) {
 			t.Fatal("a call to nothing succeeded")
 		}
 		if errors.Is(err, broker.ErrUnavailable) {
-			if !errors.Is(err, broker.ErrNotSent) || !broker.Retriable(err) {
+			if !errors.Is(err, broker.ErrNotSent) || errors.Is(err, broker.ErrMaybeSent) || !broker.Retriable(err) {
 				t.Fatalf("breaker-open failure: %v", err)
+			}
+			// It says what opened the breaker, not only that it is open.
+			if !errors.Is(err, broker.ErrNetwork) || !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Fatalf("breaker-open failure without the failure that opened it: %v", err)
 			}
 			break
 		}

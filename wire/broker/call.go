@@ -126,9 +126,13 @@ func (e *Error) Is(target error) bool {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Retriable reports whether a call that failed with err may succeed if sent again, here
-// or to another broker: network failures, timeouts, stopped or unavailable connections.
-// Kafka error codes inside a response are judged by package errcode, not here.
+// or to another broker: network failures, timeouts, stopped or unavailable connections —
+// unless the cause is permanent (it matches ErrPermanent). Kafka error codes inside a
+// response are judged by package errcode, not here.
 func Retriable(err error) bool {
+	if errors.Is(err, ErrPermanent) {
+		return false
+	}
 	return errors.Is(err, ErrNetwork) || errors.Is(err, ErrRequestTimeout) ||
 		errors.Is(err, ErrConnStopped) || errors.Is(err, errUnavailable)
 }

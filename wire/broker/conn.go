@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,7 @@ type conn struct {
 	name     string // "node 1 produce 127.0.0.1:9092"
 	addr     string
 	versions *atomic.Pointer[Versions] // shared with Handles; survives reconnects
+	lastFail *atomic.Pointer[Error]    // shared with Handles: how an incarnation last failed
 
 	// One incarnation's state.
 	in       *actor.Inbox[*Call]
@@ -52,7 +54,10 @@ type conn struct {
 // Run is one incarnation of the connection.
 func (c *conn) Run(ctx context.Context, in *actor.Inbox[*Call]) (err error) {
 	c.in = in
-	defer func() { c.teardown(err) }()
+	defer func() {
+		c.teardown(err)
+		c.noteFailure(err)
+	}()
 
 	// Connect lazily: a connection nobody uses never dials.
 	select {
@@ -381,6 +386,16 @@ func (c *conn) teardown(cause error) {
 	c.inflightClosed = false
 }
 
+// noteFailure keeps how this incarnation failed, for the errors of sends refused while
+// the breaker it may open is open. A stop is not a failure.
+func (c *conn) noteFailure(err error) {
+	var be *Error
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrConnStopped) || !errors.As(err, &be) {
+		return
+	}
+	c.lastFail.Store(be)
+}
+
 // fail builds the *Error for a call of key.
 func (c *conn) fail(key api.Key, sent bool, kind, cause error) error {
 	err := kind
@@ -389,8 +404,8 @@ func (c *conn) fail(key api.Key, sent bool, kind, cause error) error {
 	}
 	var be *Error
 	if errors.As(cause, &be) {
-		err = be.Err
-		if !errors.Is(be.Err, kind) {
+		err = be.Err // the connection's own failure: its kind is said once
+		if !errors.Is(err, kind) {
 			err = fmt.Errorf("%w: %w", kind, be.Err)
 		}
 	}
@@ -403,7 +418,10 @@ func (c *conn) connect(ctx context.Context) error {
 	defer cancel()
 	nc, err := c.cfg.Dial(ctx, "tcp", c.addr)
 	if err != nil {
-		return c.fail(-1, false, ErrNetwork, fmt.Errorf("dial %s: %w", c.addr, err))
+		if !strings.Contains(err.Error(), c.addr) { // net's errors name the address already
+			err = fmt.Errorf("dial %s: %w", c.addr, err)
+		}
+		return c.fail(-1, false, ErrNetwork, err)
 	}
 	c.nc = nc
 	deadline, _ := ctx.Deadline()

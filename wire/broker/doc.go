@@ -23,7 +23,9 @@
 // across a reconnect, like the producer, orders its own retries. The Pool's supervisor
 // reconnects with backoff; after repeated failures the connection's breaker opens, the
 // queued calls fail (ErrUnavailable, not sent), and Send fails at once with
-// ErrUnavailable until a reconnect is let through.
+// ErrUnavailable until a reconnect is let through. Those errors also wrap the failure
+// that opened the breaker (a refused connection, say), so callers learn why. Causes that
+// waiting will not cure match ErrPermanent (see there).
 //
 // A Pool keys connections by broker node ID, address and purpose (admin, produce, fetch):
 // a broker that comes back on a new port gets new connections, and Retain stops those of

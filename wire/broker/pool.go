@@ -55,7 +55,9 @@ func (p Purpose) String() string {
 var errUnavailable = actor.ErrUnavailable
 
 // ErrUnavailable is matched by Send's error while the connection's circuit breaker is open
-// (the broker failed repeatedly); route around it. It is actor.ErrUnavailable.
+// (the broker failed repeatedly); route around it. It is actor.ErrUnavailable. The error
+// also wraps the kind and cause of the connection's last failure (ErrNetwork and the
+// dial error, say).
 var ErrUnavailable = actor.ErrUnavailable
 
 // Pool keeps the connections of a client: one supervised connection actor per broker node,
@@ -114,7 +116,7 @@ func (p *Pool) Conn(node Node, purpose Purpose) (*Handle, error) {
 	breakerCfg.DropQueued = true // pending calls fail fast rather than wait out the breaker
 	p.seq++
 	h := &Handle{node: node, purpose: purpose, name: fmt.Sprintf("%s %s %s #%d", nodeName(node), purpose, node.Addr, p.seq)}
-	c := &conn{cfg: &p.cfg, name: h.name, addr: node.Addr, versions: &h.versions}
+	c := &conn{cfg: &p.cfg, name: h.name, addr: node.Addr, versions: &h.versions, lastFail: &h.lastFail}
 	ref, err := supervisor.Add(p.sup, supervisor.ChildSpec[*Call]{
 		Name: h.name,
 		Kind: "broker-conn",
@@ -129,7 +131,7 @@ func (p *Pool) Conn(node Node, purpose Purpose) (*Handle, error) {
 			OnDrop: func(call *Call) {
 				cause := ErrConnStopped
 				if !h.retired.Load() {
-					cause = fmt.Errorf("%w: %s: breaker open", ErrUnavailable, h.name)
+					cause = h.withLastFailure(fmt.Errorf("%w: breaker open", ErrUnavailable))
 				}
 				call.finish(&Error{Broker: h.name, Key: call.Request.APIKey(), Err: cause})
 			},
@@ -189,6 +191,19 @@ type Handle struct {
 	ref      actor.Ref[*Call]
 	versions atomic.Pointer[Versions]
 	retired  atomic.Bool
+	lastFail atomic.Pointer[Error] // how the connection last failed; written by its incarnations
+}
+
+// withLastFailure adds to err, the error of a send refused while the breaker is open, the
+// failure that opened it: what went wrong (a refused connection, a timeout), not only
+// that the broker is being avoided. The failure's kind and cause are wrapped (ErrNetwork,
+// a syscall error, ErrPermanent), not its *Error, whose ErrMaybeSent would not hold for
+// the refused send.
+func (h *Handle) withLastFailure(err error) error {
+	if last := h.lastFail.Load(); last != nil {
+		return fmt.Errorf("%w; the last failure: %w", err, last.Err)
+	}
+	return err
 }
 
 // Node is the broker this connection goes to.
@@ -220,7 +235,7 @@ func (h *Handle) Send(ctx context.Context, call *Call) error {
 	case errors.Is(err, actor.ErrStopped):
 		kind = ErrConnStopped
 	case errors.Is(err, actor.ErrUnavailable):
-		kind = err // keeps ErrUnavailable and the breaker's error
+		kind = h.withLastFailure(err) // keeps ErrUnavailable and the breaker's error
 	}
 	return &Error{Broker: h.name, Key: call.Request.APIKey(), Err: kind}
 }
@@ -236,8 +251,11 @@ func (h *Handle) TrySend(call *Call) error {
 		return &Error{Broker: h.name, Key: call.Request.APIKey(), Err: ErrConnStopped}
 	}
 	if err := h.ref.TrySend(call); err != nil {
-		if errors.Is(err, actor.ErrStopped) {
+		switch {
+		case errors.Is(err, actor.ErrStopped):
 			err = ErrConnStopped
+		case errors.Is(err, actor.ErrUnavailable):
+			err = h.withLastFailure(err)
 		}
 		return &Error{Broker: h.name, Key: call.Request.APIKey(), Err: err}
 	}

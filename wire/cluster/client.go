@@ -28,6 +28,7 @@ type Client struct {
 
 	snap     atomic.Pointer[Snapshot]
 	interest map[string]bool // owned by the metadata actor's incarnations
+	lastErr  error           // the last metadata request's failure, nil after a success; owned by them too
 	breaker  *breaker.Breaker
 
 	subsMu sync.Mutex

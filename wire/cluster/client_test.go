@@ -3,15 +3,19 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/supervisor"
+	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/errcode"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -308,6 +312,10 @@ func TestDeadSeedsOpenTheMetadataBreaker(t *testing.T) {
 	if !errors.Is(err, cluster.ErrUnavailable) || !errors.Is(err, actor.ErrUnavailable) {
 		t.Fatalf("refresh against dead seeds: %v", err)
 	}
+	// The error says which broker failed and why, not only that the breaker is open.
+	if !errors.Is(err, broker.ErrNetwork) || !errors.Is(err, syscall.ECONNREFUSED) || !strings.Contains(err.Error(), dead) {
+		t.Fatalf("refresh against dead seeds does not carry the last failure with its address: %v", err)
+	}
 	// Fails fast from now on.
 	begin := time.Now()
 	if _, err := c.Refresh(ctxT(t)); !errors.Is(err, cluster.ErrUnavailable) {
@@ -391,5 +399,23 @@ func TestRefreshAsyncAnswersOnce(t *testing.T) {
 	c.RefreshAsync(func(_ *cluster.Snapshot, err error) { errs <- err }, "")
 	if err := <-errs; !errors.Is(err, cluster.ErrInvalidConfig) {
 		t.Fatalf("empty topic: %v", err)
+	}
+}
+
+// A metadata request that fails for a cause waiting will not cure (here a dial that
+// says so) fails the refresh at once, with that cause, instead of after the breaker's
+// repeated failures.
+func TestPermanentCauseFailsRefreshAtOnce(t *testing.T) {
+	errRefused := errors.New("credentials refused")
+	c := open(t, cluster.Config{Seeds: []string{"127.0.0.1:9"}, MinRefreshInterval: time.Hour,
+		Broker: broker.Config{Dial: func(context.Context, string, string) (net.Conn, error) {
+			return nil, broker.Permanent(errRefused)
+		}}})
+	_, err := c.Refresh(ctxT(t), "t")
+	if !errors.Is(err, broker.ErrPermanent) || !errors.Is(err, errRefused) || errors.Is(err, cluster.ErrUnavailable) {
+		t.Fatalf("refresh after a permanent failure: %v", err)
+	}
+	if !strings.Contains(err.Error(), "127.0.0.1:9") {
+		t.Fatalf("the error does not name the broker: %v", err)
 	}
 }

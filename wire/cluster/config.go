@@ -32,8 +32,8 @@ type Config struct {
 	// (if the brokers are configured to). Off by default.
 	AllowAutoTopicCreation bool
 	// Breaker guards metadata requests: after Errors failed metadata requests without a
-	// quiet Timeout, refreshes fail at once with an error matching ErrUnavailable until
-	// Timeout has passed. Zero Errors means 5; zero Timeout means 5s. DropQueued does not
+	// quiet Timeout, refreshes fail at once with an error matching ErrUnavailable (and
+	// wrapping the last failure) until Timeout has passed. Zero Errors means 5; zero Timeout means 5s. DropQueued does not
 	// apply: no request waits in a queue for this breaker (callers waiting on a refresh
 	// fail with ErrUnavailable as soon as it opens).
 	Breaker supervisor.BreakerConfig

@@ -14,7 +14,10 @@
 //   - Partitions added, topics recreated under a new topic ID, and topics gone are
 //     reported to subscribers, which never block the actor.
 //   - Metadata requests go to the known brokers in turn (then the seeds), behind a circuit
-//     breaker: after repeated failures refreshes fail fast with ErrUnavailable.
+//     breaker: after repeated failures refreshes fail fast with ErrUnavailable, which
+//     wraps the last failure (the broker's name and address, and the cause: a refused
+//     connection, a timeout). A failure matching broker.ErrPermanent (a cause waiting
+//     will not cure) fails the waiting refreshes at once, with that cause.
 //   - After every snapshot the connection pool is told which brokers exist; connections
 //     to brokers that left are stopped.
 //

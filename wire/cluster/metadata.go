@@ -158,7 +158,11 @@ func (m *metadata) maybeSend(ctx context.Context, now time.Time) {
 		return
 	}
 	if m.breaker.GetState() == breaker.Open {
-		m.failWaiters(fmt.Errorf("cluster: metadata requests failing: %w: %w", ErrUnavailable, breaker.ErrBreakerOpen))
+		last := m.c.lastErr
+		if last == nil { // the failures were seen by an earlier incarnation
+			last = breaker.ErrBreakerOpen
+		}
+		m.failWaiters(fmt.Errorf("%w: metadata requests keep failing; the last: %w", ErrUnavailable, last))
 		m.nextAt = time.Time{}
 		m.lastSent = now // the periodic refresh waits too
 		return
@@ -235,11 +239,23 @@ func (m *metadata) outcome(call *bk.Call, seq uint64) {
 	if err != nil {
 		m.turn++ // try another broker next
 		m.c.cfg.Logger.Warn("metadata request failed", "broker", sent.node.String(), "err", err)
+		var be *bk.Error
+		if !errors.As(err, &be) { // a *broker.Error names the broker already
+			err = fmt.Errorf("metadata from %s: %w", sent.node, err)
+		}
+		m.c.lastErr = err
+		if errors.Is(err, bk.ErrPermanent) {
+			// Asking again will not help (credentials or TLS refused): whoever waits
+			// learns it now rather than when the breaker opens.
+			m.failWaiters(fmt.Errorf("cluster: %w", err))
+			return
+		}
 		if len(m.waiters) > 0 {
 			m.nextAt = time.Now().Add(m.cfg.MinRefreshInterval)
 		}
 		return
 	}
+	m.c.lastErr = nil
 
 	prev := m.c.snap.Load()
 	next, changes := merge(prev, resp, sent.all, sent.at)
@@ -304,12 +320,3 @@ func releaseMetadata(a actor.Actor[metaMsg], err error) {
 		m.failWaiters(fmt.Errorf("cluster: metadata actor failed: %w", err))
 	}
 }
-
-// Errors of the cluster client.
-var (
-	// ErrClosed: the client is closed.
-	ErrClosed = errors.New("cluster: client closed")
-	// ErrUnavailable: metadata requests keep failing (the breaker is open); it is
-	// actor.ErrUnavailable, so callers treat it like an unavailable broker.
-	ErrUnavailable = actor.ErrUnavailable
-)
