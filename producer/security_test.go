@@ -3,6 +3,8 @@ package producer
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -134,5 +136,51 @@ func TestCredentialsStayHidden(t *testing.T) {
 		if i := strings.Index(all, secret); i >= 0 {
 			t.Fatalf("a password appears in the outputs: …%s…", all[max(0, i-200):min(len(all), i+100)])
 		}
+	}
+}
+
+// TestSecurityFailuresFailRecordsAtOnce: a wrong password and an untrusted certificate do
+// not go away by waiting, so the records waiting on them fail as not written with the
+// cause, long before UnknownTopicWait (set far beyond the test's deadline here), and the
+// error names the broker's address.
+func TestSecurityFailuresFailRecordsAtOnce(t *testing.T) {
+	cases := []struct {
+		name  string
+		sec   kafkatest.Security
+		cfg   func(sc *kafkatest.Secured) broker.Config
+		cause error
+	}{
+		{"wrong password", kafkatest.Security{Mechanism: "SCRAM-SHA-256"}, func(sc *kafkatest.Secured) broker.Config {
+			return broker.Config{SASL: sasl.SCRAMSHA256{User: kafkatest.SecureUser, Password: "not-the-password"}}
+		}, broker.ErrAuthentication},
+		{"untrusted certificate", kafkatest.Security{TLS: true}, func(sc *kafkatest.Secured) broker.Config {
+			return broker.Config{TLS: &tls.Config{MinVersion: tls.VersionTLS12}} // the system roots do not know the test CA
+		}, broker.ErrTLS},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sc := kafkatest.StartSecure(t, c.sec, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+			p, err := New(Config{Seeds: sc.Seeds, UnknownTopicWait: time.Hour,
+				Cluster: cluster.Config{Broker: c.cfg(sc)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			err = p.ProduceSync(ctx, &troupe.Record{Topic: "t", Value: []byte("v")})
+			switch {
+			case err == nil:
+				t.Fatal("the record was written")
+			case ctx.Err() != nil:
+				t.Fatalf("the record waited for the test's deadline: %v", err)
+			case !errors.Is(err, troupe.ErrNotWritten), !errors.Is(err, c.cause), !errors.Is(err, broker.ErrPermanent):
+				t.Fatalf("err = %v; want not written, %v and permanent", err, c.cause)
+			case !strings.Contains(err.Error(), sc.Seeds[0]):
+				t.Fatalf("err = %v; it does not name the broker %s", err, sc.Seeds[0])
+			}
+			if err := p.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

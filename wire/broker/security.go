@@ -19,18 +19,19 @@ import (
 
 // Errors of a secured connection. A connection that fails with one of them fails every
 // call waiting for it with a *Error matching it (and ErrNotSent); unlike ErrNetwork, they
-// are not Retriable: they do not go away by waiting. Neither error ever holds a password
-// or token.
+// are not Retriable: they do not go away by waiting, and both match ErrPermanent, so the
+// cluster client and the producer fail what waits on them at once. Neither error ever
+// holds a password or token.
 var (
 	// ErrAuthentication: SASL authentication failed. The broker rejected the credentials
 	// or the mechanism (SASL_AUTHENTICATION_FAILED, UNSUPPORTED_SASL_MECHANISM), closed
 	// the connection during SaslAuthenticate (what some brokers do on a wrong password),
 	// or the mechanism refused the server (a SCRAM server that does not know the
 	// password). The error names the broker and the mechanism.
-	ErrAuthentication = errors.New("broker: authentication failed")
+	ErrAuthentication = Permanent(errors.New("broker: authentication failed"))
 	// ErrTLS: the TLS handshake failed: an unknown certificate authority, a name mismatch,
 	// a rejected client certificate, or a listener that does not speak TLS.
-	ErrTLS = errors.New("broker: TLS handshake failed")
+	ErrTLS = Permanent(errors.New("broker: TLS handshake failed"))
 )
 
 // maxLifetimeMs caps the session lifetime a broker announces (about 100 years), so that
