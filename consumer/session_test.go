@@ -245,3 +245,19 @@ func TestFetchWithoutSessions(t *testing.T) {
 		}
 	}
 }
+
+// TestFetchSessionClosed: a broker consumer whose last partition leaves closes its
+// session (the session's ID with the final epoch).
+func TestFetchSessionClosed(t *testing.T) {
+	kc, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	log := watchFetches(kc)
+	produceAll(t, seeds, "t", 1, 0, 10)
+	c := newConsumer(t, testConfig(seeds, newRecorder()))
+	r := newReader(t, consume(t, c, "t", 0, Oldest), 0)
+	r.mustRead(10)
+	open := log.waitFor(t, "in a session", 0, func(f seenFetch) bool { return f.epoch > 0 })
+	if err := r.pc.Close(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	log.waitFor(t, "closing the session", open.at, func(f seenFetch) bool { return f.id == open.id && f.epoch == -1 && len(f.named) == 0 })
+}
