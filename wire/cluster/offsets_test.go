@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"errors"
+	"maps"
 	"testing"
 	"time"
 
@@ -62,8 +63,38 @@ func list(t *testing.T, c *cluster.Client, iso cluster.Isolation, topic string, 
 // TestListOffsetsEndsAndTimes asks the oldest and newest offsets of every partition of a
 // topic spread over three brokers, empty and after writes, and the offsets by timestamp.
 func TestListOffsetsEndsAndTimes(t *testing.T) {
-	_, seeds := kafkatest.Start(t, kfake.NumBrokers(3), kfake.SeedTopics(6, "t"))
+	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(3), kfake.SeedTopics(6, "t"))
 	c := open(t, cluster.Config{Seeds: seeds})
+	snap, err := c.Refresh(ctxT(t), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaders := map[int32]int{}
+	for p := range int32(6) {
+		b, _, err := snap.Leader("t", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaders[b.ID] = 1
+	}
+	// One call for six partitions: one request per leader.
+	asked := make(chan int32, 16)
+	kc.ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
+		select {
+		case asked <- kc.CurrentNode():
+			kc.KeepControl()
+		default: // enough seen: stop watching rather than block the broker
+		}
+		return nil, nil, false
+	})
+	list(t, c, cluster.ReadUncommitted, "t", 6, cluster.OffsetNewest)
+	nodes := map[int32]int{}
+	for len(asked) > 0 {
+		nodes[<-asked]++
+	}
+	if !maps.Equal(nodes, leaders) {
+		t.Fatalf("requests per broker %v, want one to each leader %v", nodes, leaders)
+	}
 	for _, at := range []int64{cluster.OffsetOldest, cluster.OffsetNewest} {
 		for p, off := range list(t, c, cluster.ReadUncommitted, "t", 6, at) {
 			if off != 0 {
@@ -200,8 +231,11 @@ func TestListOffsetsLeaderMoved(t *testing.T) {
 	// Count the ListOffsets requests each broker answers.
 	asked := make(chan int32, 16)
 	kc.ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
-		asked <- kc.CurrentNode()
-		kc.KeepControl()
+		select {
+		case asked <- kc.CurrentNode():
+			kc.KeepControl()
+		default: // enough seen: stop watching rather than block the broker
+		}
 		return nil, nil, false
 	})
 	if err := kc.MoveTopicPartition("t", 0, to); err != nil {
