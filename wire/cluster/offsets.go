@@ -98,7 +98,9 @@ func (c *Client) ListOffsets(ctx context.Context, isolation Isolation, queries .
 	}
 	snap, fresh := c.Snapshot(), false
 	for attempt := 0; len(pending) > 0; attempt++ {
-		if snap == nil || attempt > 0 {
+		// A topic the snapshot has never heard of is described first (the client
+		// describes only the topics it was asked about).
+		if snap == nil || attempt > 0 || !knowsAll(snap, queries, pending) {
 			var err error
 			if snap, err = c.Refresh(ctx, pendingTopics(queries, pending)...); err != nil {
 				failPending(out, pending, err)
@@ -114,6 +116,15 @@ func (c *Client) ListOffsets(ctx context.Context, isolation Isolation, queries .
 		}
 	}
 	return out, nil
+}
+
+func knowsAll(snap *Snapshot, queries []OffsetQuery, pending []int) bool {
+	for _, i := range pending {
+		if snap.Topic(queries[i].Topic) == nil {
+			return false
+		}
+	}
+	return true
 }
 
 func pendingTopics(queries []OffsetQuery, pending []int) []string {

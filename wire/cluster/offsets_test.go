@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"testing"
@@ -246,5 +247,28 @@ func TestListOffsetsLeaderMoved(t *testing.T) {
 	}
 	if first, second := <-asked, <-asked; first != old.ID || second != to {
 		t.Fatalf("asked node %d then %d; the leader moved from %d to %d", first, second, old.ID, to)
+	}
+}
+
+// TestListOffsetsContextEnds: a broker that never answers holds a query only until the
+// context ends, and the query fails with the context's error.
+func TestListOffsetsContextEnds(t *testing.T) {
+	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	c := open(t, cluster.Config{Seeds: seeds})
+	if _, err := c.Refresh(ctxT(t), "t"); err != nil {
+		t.Fatal(err)
+	}
+	kc.ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
+		kc.KeepControl()
+		return nil, nil, true // no answer
+	})
+	ctx, cancel := context.WithTimeout(ctxT(t), 200*time.Millisecond)
+	defer cancel()
+	got, err := c.ListOffsets(ctx, cluster.ReadUncommitted, cluster.OffsetQuery{Topic: "t", At: cluster.OffsetNewest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(got[0].Err, context.DeadlineExceeded) {
+		t.Fatalf("%v, want the context's deadline", got[0].Err)
 	}
 }
