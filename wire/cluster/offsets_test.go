@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/internal/kafkatest"
+	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/errcode"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -254,7 +255,8 @@ func TestListOffsetsLeaderMoved(t *testing.T) {
 // context ends, and the query fails with the context's error.
 func TestListOffsetsContextEnds(t *testing.T) {
 	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
-	c := open(t, cluster.Config{Seeds: seeds})
+	// The connections' own deadline is far away: only the context can end the wait.
+	c := open(t, cluster.Config{Seeds: seeds, Broker: broker.Config{RequestTimeout: time.Hour}})
 	if _, err := c.Refresh(ctxT(t), "t"); err != nil {
 		t.Fatal(err)
 	}
@@ -264,11 +266,20 @@ func TestListOffsetsContextEnds(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(ctxT(t), 200*time.Millisecond)
 	defer cancel()
-	got, err := c.ListOffsets(ctx, cluster.ReadUncommitted, cluster.OffsetQuery{Topic: "t", At: cluster.OffsetNewest})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !errors.Is(got[0].Err, context.DeadlineExceeded) {
-		t.Fatalf("%v, want the context's deadline", got[0].Err)
+	done := make(chan []cluster.ListedOffset, 1)
+	go func() {
+		got, err := c.ListOffsets(ctx, cluster.ReadUncommitted, cluster.OffsetQuery{Topic: "t", At: cluster.OffsetNewest})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- got
+	}()
+	select {
+	case got := <-done:
+		if got != nil && !errors.Is(got[0].Err, context.DeadlineExceeded) {
+			t.Fatalf("%v, want the context's deadline", got[0].Err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("ListOffsets still waiting 20s after its context ended")
 	}
 }
