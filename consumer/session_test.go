@@ -91,6 +91,16 @@ func (l *fetchLog) all() []seenFetch {
 	return slices.Clone(l.seen)
 }
 
+// sessionConfig is testConfig with a MaxProcessingTime no test run reaches: a partition
+// handed back as slow would leave the session and come back, and a broker consumer whose
+// partitions all went slow at once would stop and start a new session, which these tests
+// count.
+func sessionConfig(seeds []string, rec *recorder) Config {
+	cfg := testConfig(seeds, rec)
+	cfg.MaxProcessingTime = testTimeout
+	return cfg
+}
+
 // TestFetchSessionNamesOnlyChanges: after the first full fetch, requests name only the
 // partitions added or moved, an idle session polls with requests that name none, and a
 // partition closed is forgotten; every record arrives in order, all in one session.
@@ -98,7 +108,7 @@ func TestFetchSessionNamesOnlyChanges(t *testing.T) {
 	kc, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(4, "t"))
 	log := watchFetches(kc)
 	produceAll(t, seeds, "t", 4, 0, 10)
-	c := newConsumer(t, testConfig(seeds, newRecorder()))
+	c := newConsumer(t, sessionConfig(seeds, newRecorder()))
 	rs := []*reader{newReader(t, consume(t, c, "t", 0, Oldest), 0), newReader(t, consume(t, c, "t", 1, Oldest), 0), newReader(t, consume(t, c, "t", 2, Oldest), 0)}
 	readAll(t, rs, 10)
 	log.waitFor(t, "naming nothing in a session", 0, func(f seenFetch) bool { return f.epoch > 0 && len(f.named) == 0 && len(f.forgotten) == 0 })
@@ -146,7 +156,7 @@ func TestFetchSessionPauseResume(t *testing.T) {
 	kc, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
 	log := watchFetches(kc)
 	produceAll(t, seeds, "t", 2, 0, 10)
-	c := newConsumer(t, testConfig(seeds, newRecorder()))
+	c := newConsumer(t, sessionConfig(seeds, newRecorder()))
 	rs := []*reader{newReader(t, consume(t, c, "t", 0, Oldest), 0), newReader(t, consume(t, c, "t", 1, Oldest), 0)}
 	readAll(t, rs, 10)
 
@@ -172,7 +182,7 @@ func TestFetchSessionRestart(t *testing.T) {
 	kc, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
 	log := watchFetches(kc)
 	produceAll(t, seeds, "t", 2, 0, 10)
-	c := newConsumer(t, testConfig(seeds, newRecorder()))
+	c := newConsumer(t, sessionConfig(seeds, newRecorder()))
 	rs := []*reader{newReader(t, consume(t, c, "t", 0, Oldest), 0), newReader(t, consume(t, c, "t", 1, Oldest), 0)}
 	readAll(t, rs, 10)
 	first := log.waitFor(t, "in a session", 0, func(f seenFetch) bool { return f.epoch > 0 })
@@ -195,7 +205,7 @@ func TestFetchSessionLost(t *testing.T) {
 	log := watchFetches(kc)
 	produceAll(t, seeds, "t", 2, 0, 10)
 	rec := newRecorder()
-	c := newConsumer(t, testConfig(seeds, rec))
+	c := newConsumer(t, sessionConfig(seeds, rec))
 	rs := []*reader{newReader(t, consume(t, c, "t", 0, Oldest), 0), newReader(t, consume(t, c, "t", 1, Oldest), 0)}
 	readAll(t, rs, 10)
 	log.waitFor(t, "in a session", 0, func(f seenFetch) bool { return f.epoch > 0 })
@@ -234,7 +244,7 @@ func TestFetchWithoutSessions(t *testing.T) {
 	kc, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"), kfake.MaxVersions(v))
 	log := watchFetches(kc)
 	produceAll(t, seeds, "t", 2, 0, 10)
-	c := newConsumer(t, testConfig(seeds, newRecorder()))
+	c := newConsumer(t, sessionConfig(seeds, newRecorder()))
 	rs := []*reader{newReader(t, consume(t, c, "t", 0, Oldest), 0), newReader(t, consume(t, c, "t", 1, Oldest), 0)}
 	readAll(t, rs, 10)
 	produceAll(t, seeds, "t", 2, 10, 10)
@@ -252,7 +262,7 @@ func TestFetchSessionClosed(t *testing.T) {
 	kc, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
 	log := watchFetches(kc)
 	produceAll(t, seeds, "t", 1, 0, 10)
-	c := newConsumer(t, testConfig(seeds, newRecorder()))
+	c := newConsumer(t, sessionConfig(seeds, newRecorder()))
 	r := newReader(t, consume(t, c, "t", 0, Oldest), 0)
 	r.mustRead(10)
 	open := log.waitFor(t, "in a session", 0, func(f seenFetch) bool { return f.epoch > 0 })
