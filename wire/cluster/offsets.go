@@ -233,11 +233,15 @@ func (c *Client) listOffsetsRound(ctx context.Context, isolation Isolation, snap
 			continue
 		}
 		req := oc.call.Request.(*api.ListOffsetsRequest)
+		// v10+: how long the broker may take over a lookup in tiered storage.
 		timeout := c.cfg.Broker.RequestTimeout
 		if timeout <= 0 {
 			timeout = broker.DefaultRequestTimeout
 		}
-		req.TimeoutMs = int32(min(timeout/time.Millisecond, 1<<31-1)) // v10+: tiered storage lookups
+		if !deadline.IsZero() {
+			timeout = min(timeout, max(time.Until(deadline), time.Millisecond))
+		}
+		req.TimeoutMs = int32(min(timeout/time.Millisecond, 1<<31-1))
 		oc.call.Deadline = deadline
 		oc.call.Done = func(call *broker.Call) { done <- call }
 		if err := h.Send(ctx, &oc.call); err != nil {
