@@ -35,6 +35,9 @@ type brokerMsg struct {
 // It never waits for a feeder: a partition whose feeder is full is simply not in the
 // next request, so a slow partition cannot hold back the others.
 //
+// Its requests go in a fetch session (KIP-227, see fetchSession): after a full fetch,
+// each names only the partitions added or changed and forgets those no longer wanted.
+//
 // Owner: the Consumer's "brokers" supervisor, which restarts it after a failure (its
 // release hook hands back the subscriptions it owned) and stops it when its last
 // subscription leaves (brokerSet.release).
