@@ -35,6 +35,9 @@ type brokerMsg struct {
 // It never waits for a feeder: a partition whose feeder is full is simply not in the
 // next request, so a slow partition cannot hold back the others.
 //
+// Its requests go in a fetch session (KIP-227, see fetchSession): after a full fetch,
+// each names only the partitions added or changed and forgets those no longer wanted.
+//
 // Owner: the Consumer's "brokers" supervisor, which restarts it after a failure (its
 // release hook hands back the subscriptions it owned) and stops it when its last
 // subscription leaves (brokerSet.release).
@@ -42,14 +45,15 @@ type brokerConsumer struct {
 	c *Consumer
 	e *brokerEntry
 
-	in     *actor.Inbox[brokerMsg]
-	owner  *actor.Owner
-	log    *slog.Logger
-	conn   *broker.Handle
-	subs   []*subscription // owned; in the order fetches rotate through
-	rot    int             // where the next request starts in subs
-	flight *flight         // the fetch in flight, if any
-	scan   record.Scanner
+	in      *actor.Inbox[brokerMsg]
+	owner   *actor.Owner
+	log     *slog.Logger
+	conn    *broker.Handle
+	subs    []*subscription // owned; in the order fetches rotate through
+	rot     int             // where the next request starts in subs
+	flight  *flight         // the fetch in flight, if any
+	session fetchSession    // this incarnation's fetch session with the broker
+	scan    record.Scanner
 
 	drained []brokerMsg // the messages being handled; those from handled on are not yet
 	handled int         // (a failure puts them back in the mailbox)
@@ -104,6 +108,7 @@ func (b *brokerConsumer) Run(ctx context.Context, in *actor.Inbox[brokerMsg]) er
 			clear(b.drained)
 			b.sweep()
 			if closed {
+				b.closeSession()
 				return nil
 			}
 		}
@@ -161,39 +166,54 @@ func (b *brokerConsumer) fetch(ctx context.Context) {
 	req.MinBytes, req.MaxBytes = cfg.MinBytes, cfg.MaxBytes
 	req.IsolationLevel = int8(cfg.IsolationLevel)
 	fl := &flight{subs: make(map[fetchKey]*subscription, ready), ids: make(map[codec.UUID]string)}
-	byTopic := make(map[string]int)
-	withoutIDs := false
 	// Rotate which partition comes first: a broker fills a response in request order, and
 	// gives the first partition with data its first batch whole whatever the limits.
 	n := len(b.subs)
 	start := b.rot % n
 	b.rot++
+	want := make([]sessionPart, 0, ready)
+	wantSubs := make([]*subscription, 0, ready)
+	withoutIDs := false
 	for k := range n {
 		s := b.subs[(start+k)%n]
 		if s.p.held.Load() >= prefetch {
 			continue
 		}
 		s.Check(b.owner)
-		t := s.p.about.Topic
-		i, ok := byTopic[t]
+		key := fetchKey{s.p.about.Topic, s.p.about.Partition}
+		want = append(want, sessionPart{key: key, topicID: s.topicID, offset: s.cur.next, epoch: s.epoch, maxBytes: s.cur.maxBytes})
+		wantSubs = append(wantSubs, s)
+		fl.subs[key] = s
+		if s.topicID == (codec.UUID{}) {
+			withoutIDs = true
+		} else {
+			fl.ids[s.topicID] = key.topic
+		}
+	}
+	plan := b.session.plan(want, b.sessions())
+	req.SessionID, req.SessionEpoch = plan.id, plan.epoch
+	byTopic := make(map[string]int)
+	for _, i := range plan.send {
+		w, s := &want[i], wantSubs[i]
+		t, ok := byTopic[w.key.topic]
 		if !ok {
-			i = len(req.Topics)
-			byTopic[t] = i
-			req.Topics = append(req.Topics, api.FetchRequestTopic{Topic: t, TopicID: s.topicID})
-			if s.topicID == (codec.UUID{}) {
-				withoutIDs = true
-			} else {
-				fl.ids[s.topicID] = t
-			}
+			t = len(req.Topics)
+			byTopic[w.key.topic] = t
+			req.Topics = append(req.Topics, api.FetchRequestTopic{Topic: w.key.topic, TopicID: s.topicID})
 		}
 		var fp api.FetchRequestPartition
 		fp.Default()
-		fp.Partition = s.p.about.Partition
-		fp.CurrentLeaderEpoch = s.epoch
-		fp.FetchOffset = s.cur.next
-		fp.PartitionMaxBytes = s.cur.maxBytes
-		req.Topics[i].Partitions = append(req.Topics[i].Partitions, fp)
-		fl.subs[fetchKey{t, fp.Partition}] = s
+		fp.Partition = w.key.partition
+		fp.CurrentLeaderEpoch = w.epoch
+		fp.FetchOffset = w.offset
+		fp.PartitionMaxBytes = w.maxBytes
+		req.Topics[t].Partitions = append(req.Topics[t].Partitions, fp)
+	}
+	req.ForgottenTopicsData = forgottenTopics(plan.forget)
+	for _, f := range plan.forget {
+		if f.topicID == (codec.UUID{}) {
+			withoutIDs = true
+		}
 	}
 	self := b.in.Ref()
 	call := &broker.Call{
@@ -201,17 +221,28 @@ func (b *brokerConsumer) fetch(ctx context.Context) {
 		Deadline: time.Now().Add(cfg.MaxWait + cfg.RequestTimeout),
 		// The mailbox is unbounded: the outcome is never refused while b runs.
 		Done: func(c *broker.Call) { _ = self.TrySend(brokerMsg{call: c}) },
+		// A request planned as part of a session cannot go at a version without them
+		// (a connection that reconnected to an older broker): it fails as not sent,
+		// and the next one is a full fetch.
+		Prepare: func(version int16) error {
+			if version < minSessionVersion && !plan.full {
+				return errSessionVersion
+			}
+			return nil
+		},
 	}
 	if withoutIDs {
 		call.VersionCap = 12 // v13+ names topics by ID only
 	}
 	fl.call = call
 	if err := b.conn.Send(ctx, call); err != nil {
+		b.session.failed()
 		b.failAll(err)
 		return
 	}
 	b.flight = fl
-	b.log.Debug("fetch sent", "partitions", ready, "of", len(b.subs), "wait", wait)
+	b.log.Debug("fetch sent", "partitions", ready, "of", len(b.subs), "named", len(plan.send), "forgotten", len(plan.forget),
+		"session", plan.id, "epoch", plan.epoch, "wait", wait)
 }
 
 // outcome handles the end of the fetch in flight.
@@ -223,15 +254,25 @@ func (b *brokerConsumer) outcome(call *broker.Call) {
 	b.flight = nil
 	b.log.Debug("fetch done", "err", call.Err)
 	if call.Err != nil {
+		b.session.failed()
 		b.failAll(call.Err)
 		return
 	}
 	resp, ok := call.Response.(*api.FetchResponse)
 	if !ok {
+		b.session.failed()
 		b.failAll(fmt.Errorf("fetch: unexpected response %T", call.Response))
 		return
 	}
-	if err := errcode.ForCode(resp.ErrorCode); err != nil {
+	err := errcode.ForCode(resp.ErrorCode)
+	b.session.answered(resp.SessionID, err)
+	if isSessionError(err) {
+		// The broker lost the session (evicted, restarted) or the epochs crossed: the
+		// next request is a full fetch, at the same positions.
+		b.log.Info("fetch session reset", "err", err)
+		return
+	}
+	if err != nil {
 		b.failAll(fmt.Errorf("fetch: %w", err))
 		return
 	}

@@ -221,7 +221,7 @@ func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
 
 	switch {
 	case s.start != nil:
-		off, le, err := d.resolve(ctx, node, epoch, *s.start)
+		off, le, err := d.resolve(ctx, *s.start)
 		if err != nil {
 			return err
 		}
@@ -237,7 +237,7 @@ func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
 		if d.cfg.OffsetReset == ResetLatest {
 			spec = Newest
 		}
-		off, le, err := d.resolve(ctx, node, epoch, spec)
+		off, le, err := d.resolve(ctx, spec)
 		if err != nil {
 			return err
 		}
@@ -271,12 +271,12 @@ func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
 }
 
 // resolve turns an offset spec into an offset at the leader.
-func (d *dispatcher) resolve(ctx context.Context, node broker.Node, epoch int32, spec Offset) (int64, int32, error) {
+func (d *dispatcher) resolve(ctx context.Context, spec Offset) (int64, int32, error) {
 	ts, _ := spec.listTimestamp()
-	off, le, err := d.c.listOffset(ctx, node, d.p.about, epoch, ts)
+	off, le, err := d.c.listOffset(ctx, d.p.about, ts)
 	if err == nil && off < 0 && spec.kind == kindTime {
 		// No record at or after the time: start at the end.
-		off, le, err = d.c.listOffset(ctx, node, d.p.about, epoch, OffsetNewest)
+		off, le, err = d.c.listOffset(ctx, d.p.about, OffsetNewest)
 	}
 	return off, le, err
 }

@@ -4,49 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/troupe-go/troupe/wire/api"
 	"github.com/troupe-go/troupe/wire/broker"
+	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/errcode"
 )
 
-// The two lookups a dispatcher makes at a partition's leader, each a request on the
-// leader's admin connection: where an offset spec points (ListOffsets) and where a leader
-// epoch ends (OffsetForLeaderEpoch, KIP-320). Both send the leader epoch the dispatcher
-// found in metadata, so a leader that moved on answers FENCED_LEADER_EPOCH or
-// UNKNOWN_LEADER_EPOCH rather than a stale answer.
+// The two lookups a dispatcher makes: where an offset spec points, asked through the
+// cluster client's ListOffsets (which finds the leader, names the leader epoch it knows,
+// and retries after a leader move), and where a leader epoch ends (OffsetForLeaderEpoch,
+// KIP-320), asked at the leader the dispatcher found in metadata under the epoch it found
+// there, so a leader that moved on answers FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH
+// rather than a stale answer.
 
-// listOffset asks the leader node, under leader epoch epoch, for the offset of the
-// partition at ts: OffsetOldest, OffsetNewest or a timestamp in milliseconds. For a
-// timestamp after every record it answers -1. It returns the offset and the leader epoch
-// of the record there (-1 if unknown).
-func (c *Consumer) listOffset(ctx context.Context, node broker.Node, a About, epoch int32, ts int64) (int64, int32, error) {
-	req := &api.ListOffsetsRequest{}
-	req.Default()
-	req.ReplicaID = -1
-	req.IsolationLevel = int8(c.cfg.IsolationLevel)
-	req.TimeoutMs = int32(min(c.cfg.RequestTimeout/time.Millisecond, 1<<31-1)) // v10+: for tiered storage lookups
-	var rp api.ListOffsetsRequestPartition
-	rp.Default()
-	rp.PartitionIndex, rp.CurrentLeaderEpoch, rp.Timestamp = a.Partition, epoch, ts
-	req.Topics = []api.ListOffsetsRequestTopic{{Name: a.Topic, Partitions: []api.ListOffsetsRequestPartition{rp}}}
-	resp, err := c.adminCall(ctx, node, req)
+// listOffset asks where the partition is at ts: OffsetOldest, OffsetNewest (the last
+// stable offset under ReadCommitted) or a timestamp in milliseconds. For a timestamp
+// after every record it answers -1. It returns the offset and the leader epoch of the
+// record there (-1 if unknown).
+func (c *Consumer) listOffset(ctx context.Context, a About, ts int64) (int64, int32, error) {
+	got, err := c.client.ListOffsets(ctx, cluster.Isolation(c.cfg.IsolationLevel),
+		cluster.OffsetQuery{Topic: a.Topic, Partition: a.Partition, At: ts})
 	if err != nil {
 		return 0, -1, err
 	}
-	for _, t := range resp.(*api.ListOffsetsResponse).Topics {
-		for _, p := range t.Partitions {
-			if t.Name != a.Topic || p.PartitionIndex != a.Partition {
-				continue
-			}
-			if err := errcode.ForCode(p.ErrorCode); err != nil {
-				return 0, -1, fmt.Errorf("list offsets %s at %d: %w", a, ts, err)
-			}
-			return p.Offset, p.LeaderEpoch, nil
-		}
-	}
-	return 0, -1, fmt.Errorf("list offsets %s: %w: no answer for the partition", a, broker.ErrProtocol)
+	return got[0].Offset, got[0].LeaderEpoch, got[0].Err
 }
 
 // epochEnd asks the leader node, under leader epoch epoch, where leader epoch last ends

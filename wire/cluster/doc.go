@@ -21,6 +21,11 @@
 //   - After every snapshot the connection pool is told which brokers exist; connections
 //     to brokers that left are stopped.
 //
+// ListOffsets asks partitions' oldest, newest and last stable offsets, or their offsets
+// by time, for many partitions at once: one request per leader, sent to all leaders at
+// once, retried after a metadata refresh when a leader moved, with an error per
+// partition.
+//
 // The merge of a response into a snapshot (merge, in snapshot.go) is a plain
 // deterministic function, tested without a network.
 package cluster
