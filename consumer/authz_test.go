@@ -1,8 +1,12 @@
 package consumer
 
 import (
+	"context"
 	"errors"
+	"github.com/troupe-go/troupe/wire/broker"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/wire/errcode"
@@ -53,4 +57,24 @@ func TestAuthorizationFailuresEndThePartition(t *testing.T) {
 			t.Fatalf("Err() = %v; want TOPIC_AUTHORIZATION_FAILED", pc.Err())
 		}
 	})
+}
+
+// TestWrongPasswordFailsAtOnce: an authentication failure does not go away by waiting, so
+// ConsumePartition fails at once with it (naming the broker), not after retries.
+func TestWrongPasswordFailsAtOnce(t *testing.T) {
+	sc := kafkatest.StartSecure(t, kafkatest.Security{Mechanism: "SCRAM-SHA-256"}, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	cfg := testConfig(sc.Seeds, newRecorder())
+	cfg.Cluster.Broker.SASL = sasl.SCRAMSHA256{User: kafkatest.SecureUser, Password: "not-the-password"}
+	c := newConsumer(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.ConsumePartition(ctx, "t", 0, At(OffsetOldest))
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("ConsumePartition waited for the test's deadline: %v", err)
+	case !errors.Is(err, broker.ErrAuthentication), !errors.Is(err, broker.ErrPermanent):
+		t.Fatalf("err = %v; want an authentication failure", err)
+	case !strings.Contains(err.Error(), sc.Seeds[0]):
+		t.Fatalf("err = %v does not name the broker %s", err, sc.Seeds[0])
+	}
 }
