@@ -229,6 +229,9 @@ func (r *run) actLeave(t *rapid.T) {
 		t.Skip("a broker has left already")
 	}
 	node := int32(rapid.IntRange(0, r.env.brokers-1).Draw(t, "node"))
+	if node == r.env.cluster.Controller() {
+		t.Skip("kfake's controller cannot leave")
+	}
 	r.note("node %d leaves the cluster", node)
 	if err := r.env.net.Inject(int(node), faults.Toxic{Kind: faults.Down}); err != nil {
 		t.Fatalf("taking node %d's path down: %v", node, err)

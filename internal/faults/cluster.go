@@ -204,13 +204,16 @@ func (c *Cluster) Start(shuffle bool) error {
 
 // Leave takes broker node out of the cluster until Return (kfake's RemoveNode): it stops
 // listening, its partitions get other leaders, and metadata no longer lists it, as a
-// real cluster's metadata omits a broker that is down (one broker restarting, say). One
-// broker at least stays.
+// real cluster's metadata omits a broker that is down (one broker restarting, say). The
+// controller cannot leave (see Controller).
 func (c *Cluster) Leave(node int32) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.c == nil {
 		return errors.New("faults: cluster stopped")
+	}
+	if node == c.controller() {
+		return fmt.Errorf("faults: node %d is the controller, which cannot leave", node)
 	}
 	if c.away[node] {
 		return fmt.Errorf("faults: node %d has left already", node)
@@ -242,6 +245,14 @@ func (c *Cluster) Return(node int32) error {
 	delete(c.away, node)
 	return nil
 }
+
+// Controller is the node that kfake makes its controller: the last one. kfake chooses it
+// once, when the cluster starts, and keeps the broker it chose: a controller that left
+// and returned (a new broker with the same ID) would leave the cluster without a working
+// controller, refusing to create or delete topics (NOT_CONTROLLER) until a restart.
+func (c *Cluster) Controller() int32 { return c.controller() }
+
+func (c *Cluster) controller() int32 { return int32(len(c.cfg.Ports) - 1) }
 
 // Away lists the nodes that have left (Leave) and not returned, in order.
 func (c *Cluster) Away() []int32 {
