@@ -63,7 +63,7 @@ const hangLimit = 6 * time.Minute
 // broker restarts, and producer and consumer restarts; then heals everything and checks
 // P1-P8. The cluster is shared by all checks; each check has its own topic.
 func TestPropertyUnderNetworkFaults(t *testing.T) {
-	useRapid(t, 20, 25)
+	useRapid(t, 12, 25)
 	proxies := faults.NewProxies()
 	t.Cleanup(proxies.Close)
 	c, err := faults.StartCluster(faults.ClusterConfig{Brokers: 3, Listen: proxies.Listen, DataDir: t.TempDir()})
