@@ -34,15 +34,18 @@ var (
 )
 
 // PanicError is the error an actor exits with when its Run (or its exit hook) panics.
-// It carries the panic value and the stack of the panicking goroutine.
+// It carries the panic value and the stack of the panicking goroutine. Its message is one
+// line, naming the actor and the value; the stack stays on the value (Stack), and the
+// actor's "actor failed" log record carries it as the attribute "stack".
 type PanicError struct {
 	Actor string // name of the actor that panicked
 	Value any    // the value passed to panic
 	Stack []byte // the goroutine's stack at the time of the panic
 }
 
+// Error reads "actor NAME panicked: VALUE", on one line.
 func (e *PanicError) Error() string {
-	return fmt.Sprintf("actor %q panicked: %v\n%s", e.Actor, e.Value, e.Stack)
+	return fmt.Sprintf("actor %q panicked: %v", e.Actor, e.Value)
 }
 
 // Is reports whether target is ErrPanic.

@@ -81,7 +81,7 @@ func (in *Inbox[M]) DrainMax(dst []M, most int) (batch []M, closed bool) {
 func (in *Inbox[M]) Unread(ms []M) { in.mb.unread(ms) }
 
 // Len is the number of messages queued now.
-func (in *Inbox[M]) Len() int { return in.mb.Len() }
+func (in *Inbox[M]) Len() int { return in.mb.queued() }
 
 // Cap is the mailbox capacity, or Unbounded.
 func (in *Inbox[M]) Cap() int { return in.mb.limit }
@@ -94,7 +94,7 @@ func (in *Inbox[M]) Closed() <-chan struct{} { return in.mb.closedCh }
 func (in *Inbox[M]) Ref() Ref[M] { return in.mb.Ref() }
 
 // Name is the actor's name.
-func (in *Inbox[M]) Name() string { return in.mb.Name() }
+func (in *Inbox[M]) Name() string { return in.mb.ownerName() }
 
 // Owner is this incarnation's ownership account: values the actor takes by hand-off are
 // taken on it, and anything it still owns when Run returns is reported in checked mode.

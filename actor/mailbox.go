@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/troupe-go/troupe/internal/actorhook"
 )
 
 // Overflow says what a send does when the mailbox holds its capacity.
@@ -51,7 +53,8 @@ type MailboxConfig[M any] struct {
 	Overflow Overflow
 	// OnDrop, if set, receives every accepted message that will not be handled, once:
 	// the oldest one under DropOldest; every message still queued when the mailbox is
-	// discarded (Discard, DropQueued), and any put back (Inbox.Unread) after that; and a
+	// discarded (its actor exited for good, or its supervisor dropped it), and any put back
+	// (Inbox.Unread) after that; and a
 	// message that a Receive handler panicked on, or every message of a batch that a
 	// ReceiveBatch handler panicked on. It is where whoever owns what a message carries
 	// releases or fails it. It runs on the goroutine that caused the drop, never under
@@ -68,10 +71,10 @@ type MailboxConfig[M any] struct {
 // receives. The ring grows by doubling up to the capacity, so an idle mailbox with a
 // large capacity costs little memory.
 //
-// Senders use a Ref (Mailbox.Ref); the owner uses the Inbox its Run receives. The Mailbox
-// itself carries the control operations (Close, Suspend, Resume, Discard) that belong to
-// whoever created it: the actor's Process, or its supervisor's slot, which keeps the same
-// mailbox across restarts.
+// Senders use a Ref (Mailbox.Ref); the owner uses the Inbox its Run receives. Closing,
+// suspending and discarding the mailbox belong to whoever runs the actor on it: its
+// Process (Stop, Cancel, and its end), or its supervisor's slot, which keeps the same
+// mailbox across restarts. Whoever made it with NewMailbox only hands it to Spawn.
 type Mailbox[M any] struct {
 	mu       sync.Mutex
 	ring     []M // queued messages: ring[(head+i)%len(ring)] for i < n
@@ -119,8 +122,9 @@ func NewMailbox[M any](cfg MailboxConfig[M]) *Mailbox[M] {
 // Ref returns a handle through which any goroutine may send to this mailbox.
 func (mb *Mailbox[M]) Ref() Ref[M] { return Ref[M]{mb: mb} }
 
-// Name is the name of the actor that owns the mailbox, once one has been spawned on it.
-func (mb *Mailbox[M]) Name() string {
+// ownerName is the name of the actor that owns the mailbox, once one has been spawned on
+// it.
+func (mb *Mailbox[M]) ownerName() string {
 	if p := mb.name.Load(); p != nil {
 		return *p
 	}
@@ -129,21 +133,19 @@ func (mb *Mailbox[M]) Name() string {
 
 func (mb *Mailbox[M]) setName(name string) { mb.name.Store(&name) }
 
-// Len is the number of messages queued now.
-func (mb *Mailbox[M]) Len() int {
+// queued is the number of messages queued now.
+func (mb *Mailbox[M]) queued() int {
 	mb.mu.Lock()
 	n := mb.n
 	mb.mu.Unlock()
 	return n
 }
 
-// Cap is the capacity, or Unbounded.
-func (mb *Mailbox[M]) Cap() int { return mb.limit }
-
-// Stats returns counters for observability.
+// Stats returns the mailbox's counters now, for observability (Process.Info carries them
+// too).
 func (mb *Mailbox[M]) Stats() MailboxStats {
 	return MailboxStats{
-		Len:       mb.Len(),
+		Len:       mb.queued(),
 		Cap:       mb.limit,
 		Received:  mb.received.Load(),
 		Dropped:   mb.dropped.Load(),
@@ -438,11 +440,11 @@ func (mb *Mailbox[M]) unread(ms []M) {
 	mb.mu.Unlock()
 }
 
-// Close stops the mailbox from accepting messages: later sends fail with ErrStopped and
+// close stops the mailbox from accepting messages: later sends fail with ErrStopped and
 // blocked senders wake with ErrStopped. Messages already queued stay, so the owner can
 // drain them (a drain stop); Drain reports closed once it has handed out the last one.
-// Close is idempotent.
-func (mb *Mailbox[M]) Close() {
+// close is idempotent.
+func (mb *Mailbox[M]) close() {
 	mb.mu.Lock()
 	if !mb.closed {
 		mb.closed = true
@@ -453,15 +455,12 @@ func (mb *Mailbox[M]) Close() {
 	mb.mu.Unlock()
 }
 
-// Closed returns a channel that is closed once Close has been called.
-func (mb *Mailbox[M]) Closed() <-chan struct{} { return mb.closedCh }
-
-// Discard closes the mailbox and hands every message still queued to OnDrop. It is for
-// the mailbox's creator once the owner has exited for good; afterwards nothing queued
+// discard closes the mailbox and hands every message still queued to OnDrop. It is for
+// whoever runs the actor, once the owner has exited for good; afterwards nothing queued
 // will ever be processed, and Ask calls waiting on this mailbox return ErrStopped.
-// Discard is idempotent.
-func (mb *Mailbox[M]) Discard() {
-	mb.Close()
+// discard is idempotent.
+func (mb *Mailbox[M]) discard() {
+	mb.close()
 	mb.mu.Lock()
 	if mb.discarded {
 		mb.mu.Unlock()
@@ -479,10 +478,10 @@ func (mb *Mailbox[M]) Discard() {
 	}
 }
 
-// DropQueued hands every queued message to OnDrop, leaving the mailbox open and empty.
+// dropQueued hands every queued message to OnDrop, leaving the mailbox open and empty.
 // A supervisor uses it when a child's breaker opens and the child's messages are not worth
 // keeping until it recovers (a connection's pending requests should fail fast instead).
-func (mb *Mailbox[M]) DropQueued() {
+func (mb *Mailbox[M]) dropQueued() {
 	mb.mu.Lock()
 	left := make([]M, mb.n)
 	mb.copyOutLocked(left)
@@ -495,19 +494,30 @@ func (mb *Mailbox[M]) DropQueued() {
 	}
 }
 
-// Suspend makes every send fail at once with err (which should wrap ErrUnavailable) and
-// wakes blocked senders with it, until Resume. Queued messages stay queued. A supervisor
+// suspend makes every send fail at once with err (which should wrap ErrUnavailable) and
+// wakes blocked senders with it, until resume. Queued messages stay queued. A supervisor
 // suspends a child's mailbox while the child's circuit breaker is open.
-func (mb *Mailbox[M]) Suspend(err error) {
+func (mb *Mailbox[M]) suspend(err error) {
 	mb.mu.Lock()
 	mb.unavailable = err
 	mb.wakeSendersLocked()
 	mb.mu.Unlock()
 }
 
-// Resume undoes Suspend.
-func (mb *Mailbox[M]) Resume() {
+// resume undoes suspend.
+func (mb *Mailbox[M]) resume() {
 	mb.mu.Lock()
 	mb.unavailable = nil
 	mb.mu.Unlock()
 }
+
+// mailboxControl gives the library's supervisor (through internal/actorhook) the
+// creator's controls of a mailbox.
+type mailboxControl[M any] struct{ mb *Mailbox[M] }
+
+func (c mailboxControl[M]) Suspend(err error) { c.mb.suspend(err) }
+func (c mailboxControl[M]) Resume()           { c.mb.resume() }
+func (c mailboxControl[M]) DropQueued()       { c.mb.dropQueued() }
+func (c mailboxControl[M]) Discard()          { c.mb.discard() }
+
+func (mb *Mailbox[M]) control() actorhook.MailboxControl { return mailboxControl[M]{mb} }

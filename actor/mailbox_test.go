@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/internal/actorhook"
 )
 
 // drainAll takes everything queued without running an actor, through a throwaway Inbox
@@ -19,7 +20,7 @@ func collect[M any](t *testing.T, mb *actor.Mailbox[M]) []M {
 		b, _ := in.Drain(nil)
 		got <- b
 		return nil
-	}), mb, actor.Options{KeepMailbox: true})
+	}), mb, supervised(actorhook.Supervision{KeepMailbox: true}))
 	waitDone(t, p)
 	return <-got
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/internal/actorhook"
 	"pgregory.net/rapid"
 )
 
@@ -58,7 +59,7 @@ func TestReceivePanicUnreadsTheRestAndDropsThePoison(t *testing.T) {
 		handled = append(handled, m)
 		return nil
 	}
-	p := actor.Spawn(context.Background(), "poisoned", actor.Receive(poisonous), mb, actor.Options{KeepMailbox: true})
+	p := actor.Spawn(context.Background(), "poisoned", actor.Receive(poisonous), mb, supervised(actorhook.Supervision{KeepMailbox: true}))
 	waitDone(t, p)
 	if !errors.Is(p.Err(), actor.ErrPanic) {
 		t.Fatalf("actor ended with %v, want a panic", p.Err())
@@ -95,7 +96,7 @@ func TestReceiveBatchPanicReportsTheBatchOnce(t *testing.T) {
 			panic("poison in the batch")
 		}
 		return nil
-	}), mb, actor.Options{KeepMailbox: true})
+	}), mb, supervised(actorhook.Supervision{KeepMailbox: true}))
 	waitDone(t, p)
 	if !errors.Is(p.Err(), actor.ErrPanic) {
 		t.Fatalf("actor ended with %v, want a panic", p.Err())
@@ -126,7 +127,7 @@ func TestUnreadAfterDiscardGoesToOnDrop(t *testing.T) {
 		<-release // ignores its context: it overruns its stop
 		in.Unread(batch)
 		return nil
-	}), mb, actor.Options{KeepMailbox: true})
+	}), mb, supervised(actorhook.Supervision{KeepMailbox: true}))
 	<-took
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -326,7 +327,7 @@ func TestPropertyEveryAcceptedMessageEndsOnce(t *testing.T) {
 
 		progress := make(chan struct{}, n+1)
 		spawn := func() *actor.Process {
-			return actor.Spawn(context.Background(), "prop", handlers(batch, l, outcomes, progress), mb, actor.Options{KeepMailbox: true})
+			return actor.Spawn(context.Background(), "prop", handlers(batch, l, outcomes, progress), mb, supervised(actorhook.Supervision{KeepMailbox: true}))
 		}
 		p := spawn()
 		invocations := 0

@@ -43,11 +43,4 @@ func (x *Owned) Check(by *Owner) {}
 // Release ends x's life in by's hands; by must own it.
 func (x *Owned) Release(by *Owner) {}
 
-// Violations returns the violations recorded process-wide (those found on accounts
-// without their own reporter); always nil unless built with the troupecheck tag.
-func Violations() []Violation { return nil }
-
-// ResetViolations clears the process-wide list.
-func ResetViolations() {}
-
 func recordViolation(Violation) {}

@@ -9,6 +9,8 @@ import (
 	"runtime/pprof"
 	"sync/atomic"
 	"time"
+
+	"github.com/troupe-go/troupe/internal/actorhook"
 )
 
 // Actor is the contract of a run-loop actor: a value whose Run is its whole life.
@@ -46,21 +48,15 @@ type Options struct {
 	Kind string
 	// Logger receives the actor's lifecycle records. Nil discards them.
 	Logger *slog.Logger
-	// KeepMailbox leaves the mailbox open when the actor exits, for whoever created it to
-	// reuse (a supervisor keeps a child's mailbox across restarts) or Discard. By default
-	// the mailbox is discarded when Run returns: later sends fail with ErrStopped and
-	// anything still queued goes to OnDrop.
-	KeepMailbox bool
-	// OnExit, if set, runs on the actor's goroutine after Run has returned (or panicked)
-	// and before the actor counts as exited, with Run's error. A supervisor uses it to
-	// give back what a failed child owned before restarting it.
-	OnExit func(err error)
-	// OnHealthy, if set, is called (once) when the actor calls Inbox.MarkHealthy.
-	OnHealthy func()
 	// OnViolation receives ownership violations found in checked mode (build tag
-	// troupecheck). Nil records them in the process-wide list returned by Violations
-	// and logs them.
+	// troupecheck). Nil logs them on Logger at error level (and the library's own test
+	// harness fails on them).
 	OnViolation func(Violation)
+
+	// supervision is what the actor's supervisor attached (through internal/actorhook):
+	// the zero value for an actor run on its own, whose mailbox is discarded when Run
+	// returns (later sends fail with ErrStopped, anything still queued goes to OnDrop).
+	supervision actorhook.Supervision
 }
 
 // State is where an actor is in its life.
@@ -128,18 +124,19 @@ func Spawn[M any](ctx context.Context, name string, a Actor[M], mb *Mailbox[M], 
 		log = discardLogger
 	}
 	mb.setName(name)
+	sv := opts.supervision
 	p := &Process{
 		name:         name,
 		kind:         opts.Kind,
 		started:      time.Now(),
 		log:          log.With("actor", name, "kind", opts.Kind),
 		done:         make(chan struct{}),
-		closeMailbox: mb.Close,
+		closeMailbox: mb.close,
 		stats:        mb.Stats,
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	p.cancel = cancel
-	in := &Inbox[M]{mb: mb, ctx: runCtx, owner: NewOwner(name, violationReporter(opts.OnViolation, p.log)), healthy: opts.OnHealthy}
+	in := &Inbox[M]{mb: mb, ctx: runCtx, owner: NewOwner(name, violationReporter(opts.OnViolation, p.log)), healthy: sv.OnHealthy}
 	r := &runner[M]{p: p, actor: a, in: in, mb: mb, opts: opts}
 	go r.run(runCtx)
 	return p
@@ -173,14 +170,14 @@ func (r *runner[M]) run(ctx context.Context) {
 		p.state.CompareAndSwap(int32(Starting), int32(Running))
 		p.log.Debug("actor started")
 		err := r.call(func() error { return r.actor.Run(ctx, r.in) })
-		if r.opts.OnExit != nil {
-			if herr := r.call(func() error { r.opts.OnExit(err); return nil }); herr != nil {
+		if onExit := r.opts.supervision.OnExit; onExit != nil {
+			if herr := r.call(func() error { onExit(err); return nil }); herr != nil {
 				err = errors.Join(err, fmt.Errorf("exit hook: %w", herr))
 			}
 		}
 		r.in.owner.Close()
-		if !r.opts.KeepMailbox {
-			r.mb.Discard()
+		if !r.opts.supervision.KeepMailbox {
+			r.mb.discard()
 		}
 		if err != nil && p.requested.Load() && errors.Is(err, context.Canceled) && !errors.Is(err, ErrPanic) {
 			err = nil // the cancellation we asked for is a normal end
@@ -188,7 +185,11 @@ func (r *runner[M]) run(ctx context.Context) {
 		p.err = err
 		if err != nil {
 			p.state.Store(int32(Failed))
-			p.log.Error("actor failed", "err", err, "uptime", time.Since(p.started))
+			attrs := []any{"err", err, "uptime", time.Since(p.started)}
+			if pe := (*PanicError)(nil); errors.As(err, &pe) {
+				attrs = append(attrs, "stack", string(pe.Stack))
+			}
+			p.log.Error("actor failed", attrs...)
 		} else {
 			p.state.Store(int32(Stopped))
 			p.log.Debug("actor stopped", "uptime", time.Since(p.started))
@@ -208,9 +209,6 @@ func (r *runner[M]) call(f func() error) (err error) {
 
 // Name is the actor's name.
 func (p *Process) Name() string { return p.name }
-
-// Kind is the actor's kind label.
-func (p *Process) Kind() string { return p.kind }
 
 // Done returns a channel closed when the actor has exited: Run has returned and its exit
 // hook has run.
@@ -237,33 +235,33 @@ func (p *Process) State() State { return State(p.state.Load()) }
 // *StopTimeoutError naming it (matching ErrStopTimeout), logged at warning level; the
 // actor's goroutine may then still be running.
 func (p *Process) Stop(ctx context.Context) error {
-	p.BeginStop()
+	p.beginStop()
 	return p.wait(ctx, true)
 }
 
-// BeginStop begins a drain stop, as Stop does, and returns at once: Done is closed once
+// beginStop begins a drain stop, as Stop does, and returns at once: Done is closed once
 // the actor has exited, and Err then says how it ended. It reports no timeout: whoever
 // calls it keeps the deadline (a supervisor's loop keeps one per child on its timer, so
-// that one slow stop holds up nothing else) and calls BeginCancel when it passes. Calling
+// that one slow stop holds up nothing else) and calls beginCancel when it passes. Calling
 // it again, or after the actor has exited, does nothing more.
-func (p *Process) BeginStop() {
+func (p *Process) beginStop() {
 	p.requested.Store(true)
 	p.state.CompareAndSwap(int32(Running), int32(Stopping))
 	p.closeMailbox()
 }
 
 // Cancel is a cancel stop: it cancels the actor's context and waits for it to exit. The
-// mailbox is left as it is: whether queued messages are kept (a supervised actor, to be
-// restarted) or discarded (OnDrop) depends on Options.KeepMailbox. It returns like Stop.
+// messages still queued are kept for the next incarnation of a supervised actor, and
+// handed to OnDrop when the actor ran on its own. It returns like Stop.
 func (p *Process) Cancel(ctx context.Context) error {
-	p.BeginCancel()
+	p.beginCancel()
 	return p.wait(ctx, false)
 }
 
-// BeginCancel begins a cancel stop, as Cancel does, and returns at once; like BeginStop,
+// beginCancel begins a cancel stop, as Cancel does, and returns at once; like beginStop,
 // it leaves the waiting, and the deadline, to the caller. It also cuts short a drain stop
 // begun before.
-func (p *Process) BeginCancel() {
+func (p *Process) beginCancel() {
 	p.requested.Store(true)
 	p.state.CompareAndSwap(int32(Running), int32(Stopping))
 	p.cancel(errStopRequested)
@@ -312,3 +310,25 @@ func (p *Process) Info() Info {
 }
 
 var discardLogger = slog.New(slog.DiscardHandler)
+
+// processControl gives the library's supervisor (through internal/actorhook) the stops
+// that do not wait.
+type processControl struct{ p *Process }
+
+func (c processControl) BeginStop()   { c.p.beginStop() }
+func (c processControl) BeginCancel() { c.p.beginCancel() }
+
+// The library's door into this package (see internal/actorhook).
+func init() {
+	actorhook.Supervise = func(opts any, s actorhook.Supervision) any {
+		o := opts.(Options)
+		o.supervision = s
+		return o
+	}
+	actorhook.Mailbox = func(mb any) actorhook.MailboxControl {
+		return mb.(interface {
+			control() actorhook.MailboxControl
+		}).control()
+	}
+	actorhook.Process = func(p any) actorhook.ProcessControl { return processControl{p.(*Process)} }
+}

@@ -3,6 +3,7 @@ package actor_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"runtime/pprof"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/internal/actorhook"
 )
 
 func TestPanicBecomesErrorWithStack(t *testing.T) {
@@ -30,6 +32,31 @@ func TestPanicBecomesErrorWithStack(t *testing.T) {
 	}
 	if p.State() != actor.Failed {
 		t.Fatalf("state %v, want failed", p.State())
+	}
+	if got, want := err.Error(), `actor "panicker" panicked: boom`; got != want {
+		t.Fatalf("Error() = %q, want %q: one line, the stack stays on the value", got, want)
+	}
+}
+
+func TestPanicStackIsLogged(t *testing.T) {
+	var logs bytes.Buffer
+	mb := actor.NewMailbox(actor.MailboxConfig[int]{})
+	p := actor.Spawn(context.Background(), "panicker", actor.Func[int](func(ctx context.Context, in *actor.Inbox[int]) error {
+		panic("boom")
+	}), mb, actor.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	waitDone(t, p)
+	var failed struct {
+		Msg   string
+		Err   string
+		Stack string
+	}
+	for line := range strings.Lines(logs.String()) {
+		if err := json.Unmarshal([]byte(line), &failed); err == nil && failed.Msg == "actor failed" {
+			break
+		}
+	}
+	if failed.Msg != "actor failed" || strings.Contains(failed.Err, "\n") || !strings.Contains(failed.Stack, "process_test.go") {
+		t.Fatalf("the failure record should carry a one-line err and the stack apart: %+v\n%s", failed, logs.String())
 	}
 }
 
@@ -141,7 +168,7 @@ func TestFailureIsReportedAndExitHookRuns(t *testing.T) {
 			return bad
 		}
 		return nil
-	}), mb, actor.Options{KeepMailbox: true, OnExit: func(err error) { hookErr = err }})
+	}), mb, supervised(actorhook.Supervision{KeepMailbox: true, OnExit: func(err error) { hookErr = err }}))
 	_, _ = mb.Ref().SendBatch(context.Background(), []int{1, 2, 3, 4, 5})
 	waitDone(t, p)
 	if !errors.Is(p.Err(), bad) || !errors.Is(hookErr, bad) {
@@ -156,7 +183,7 @@ func TestFailureIsReportedAndExitHookRuns(t *testing.T) {
 func TestExitHookPanicIsReported(t *testing.T) {
 	mb := actor.NewMailbox(actor.MailboxConfig[int]{})
 	p := actor.Spawn(context.Background(), "hook-panics", actor.Func[int](func(ctx context.Context, in *actor.Inbox[int]) error { return nil }),
-		mb, actor.Options{OnExit: func(error) { panic("in hook") }})
+		mb, supervised(actorhook.Supervision{OnExit: func(error) { panic("in hook") }}))
 	waitDone(t, p)
 	if !errors.Is(p.Err(), actor.ErrPanic) {
 		t.Fatalf("a panicking exit hook must fail the actor, got %v", p.Err())

@@ -49,8 +49,8 @@ func (r Ref[M]) SendBatch(ctx context.Context, ms []M) (int, error) {
 }
 
 // Room returns a channel that is closed once a send may find room: at once if the mailbox
-// has room now, is unbounded, closed or suspended, and otherwise as soon as its owner
-// drains it (or it is closed, suspended or its queue dropped). It lets a sender that got
+// has room now, is unbounded, closed or suspended (by a supervisor), and otherwise as soon
+// as its owner drains it (or it is closed, suspended or its queue dropped). It lets a sender that got
 // ErrFull from TrySend wait for room in a select, together with its own mailbox and
 // timers, instead of blocking in Send:
 //
@@ -79,7 +79,7 @@ func (r Ref[M]) Name() string {
 	if r.mb == nil {
 		return ""
 	}
-	return r.mb.Name()
+	return r.mb.ownerName()
 }
 
 // Len is the number of messages queued for the actor now.
@@ -87,7 +87,7 @@ func (r Ref[M]) Len() int {
 	if r.mb == nil {
 		return 0
 	}
-	return r.mb.Len()
+	return r.mb.queued()
 }
 
 // IsZero reports whether r is the zero Ref.

@@ -69,8 +69,8 @@ func New(cfg Config) (*Consumer, error) {
 		Logger:    cfg.Logger,
 	})
 	c.root = supervisor.New(supervisor.Config{Name: "consumer", OnEvent: c.actorEvent, Logger: cfg.Logger})
-	for _, spec := range []supervisor.ChildSpec[supervisor.Control]{c.brokers.sup.Spec(), c.parts.Spec()} {
-		if _, err := supervisor.Add(c.root, spec); err != nil {
+	for _, s := range []*supervisor.Supervisor{c.brokers.sup, c.parts} {
+		if err := c.root.AddSupervisor(s); err != nil {
 			return nil, err
 		}
 	}

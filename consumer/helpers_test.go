@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe"
-	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/internal/actorhook"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/broker"
@@ -119,9 +119,9 @@ func newConsumer(t testing.TB, cfg Config) *Consumer {
 		if err := c.Close(ctx); err != nil {
 			t.Errorf("close: %v", err)
 		}
-		if vs := actor.Violations(); len(vs) > 0 {
+		if vs := actorhook.Violations(); len(vs) > 0 {
 			t.Errorf("ownership violations: %v", vs)
-			actor.ResetViolations()
+			actorhook.ResetViolations()
 		}
 	})
 	return c

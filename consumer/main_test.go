@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/internal/actorhook"
 	"go.uber.org/goleak"
 )
 
@@ -25,7 +25,7 @@ type checkOwnership struct{ m *testing.M }
 
 func (c checkOwnership) Run() int {
 	code := c.m.Run()
-	if vs := actor.Violations(); len(vs) > 0 {
+	if vs := actorhook.Violations(); len(vs) > 0 {
 		for _, v := range vs {
 			fmt.Fprintln(os.Stderr, v)
 		}

@@ -101,6 +101,7 @@ func (p *Producer) build() error {
 	nested := func(name string) *supervisor.Supervisor {
 		c := many
 		c.Name = name
+		c.StopTimeout = p.cfg.RequestTimeout + 30*time.Second
 		return supervisor.New(c)
 	}
 	brokerSup := nested("brokers")
@@ -108,9 +109,7 @@ func (p *Producer) build() error {
 	p.topics = nested("topics")
 	p.brokers = &brokers{p: p, sup: brokerSup, m: make(map[broker.Node]*brokerEntry)}
 	for _, s := range []*supervisor.Supervisor{brokerSup, p.partitions, p.topics} {
-		spec := s.Spec()
-		spec.StopTimeout = p.cfg.RequestTimeout + 30*time.Second
-		if _, err := supervisor.Add(p.sup, spec); err != nil {
+		if err := p.sup.AddSupervisor(s); err != nil {
 			return err
 		}
 	}

@@ -80,12 +80,17 @@ type Config struct {
 	OnEvent func(Event)
 	// Logger receives the supervisor's events as log records. Nil discards them.
 	Logger *slog.Logger
+	// StopTimeout bounds each stop of the supervisor as the child of another
+	// (AddSupervisor), its children's stops included: they stop in reverse start order,
+	// each within its own StopTimeout. Zero means 30s.
+	StopTimeout time.Duration
 }
 
 // Documented defaults of Config.
 const (
-	DefaultIntensity = 5
-	DefaultPeriod    = 10 * time.Second
+	DefaultIntensity             = 5
+	DefaultPeriod                = 10 * time.Second
+	DefaultSupervisorStopTimeout = 30 * time.Second
 )
 
 // Unlimited, as Config.Intensity, makes a supervisor that never gives up: no number of
@@ -106,6 +111,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Period <= 0 {
 		c.Period = DefaultPeriod
+	}
+	if c.StopTimeout <= 0 {
+		c.StopTimeout = DefaultSupervisorStopTimeout
 	}
 	c.Backoff = c.Backoff.withDefaults()
 	if c.Logger == nil {

@@ -51,7 +51,7 @@ func Example() {
 	// stopped: <nil>
 }
 
-func ExampleSupervisor_Spec() {
+func ExampleSupervisor_AddSupervisor() {
 	root := supervisor.New(supervisor.Config{Name: "root"})
 	workers := supervisor.New(supervisor.Config{Name: "workers", Strategy: supervisor.OneForAll})
 	for _, name := range []string{"fetch", "parse"} {
@@ -62,7 +62,7 @@ func ExampleSupervisor_Spec() {
 			},
 		})
 	}
-	_, _ = supervisor.Add(root, workers.Spec()) // a supervisor is a child like any other
+	_ = root.AddSupervisor(workers) // a supervisor is a child like any other
 	proc := root.Start(context.Background())
 	defer proc.Stop(context.Background())
 

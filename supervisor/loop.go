@@ -10,6 +10,7 @@ import (
 
 	"github.com/eapache/go-resiliency/breaker"
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/internal/actorhook"
 )
 
 // breakerRecheck is how soon the loop looks again at a breaker that should have turned
@@ -17,21 +18,21 @@ import (
 // its own, which may run a moment after the loop's timer.
 const breakerRecheck = time.Millisecond
 
-// Run is the supervisor's loop, one incarnation of it. It starts every child in order,
+// run is the supervisor's loop, one incarnation of it. It starts every child in order,
 // then reacts to its children's exits, health notices, timers and requests until it is
 // stopped. It never waits for a child to stop while it runs (see stopping.go); once it is
 // stopped, it stops them in turn: a drain stop (its mailbox closed) stops the children
 // for good, in reverse order; a cancellation stops them and keeps their mailboxes
 // (suspended) for a next incarnation, as does a failure. (A supervisor that has no next incarnation, a top-level
 // one or one its parent will not restart, has its children's mailboxes discarded by
-// whoever ran it.) Run is called by the framework; do not call it.
+// whoever ran it.)
 //
 // A drain stop does not restart a child that fails during its drain, nor start one that
 // was down (waiting out its backoff or its breaker): the messages still queued for them go
 // to their mailboxes' OnDrop, and Run returns an error naming each such child and
-// wrapping its error, as it does for a child that overran its StopTimeout. Run returns
+// wrapping its error, as it does for a child that overran its StopTimeout. run returns
 // nil when every child drained its mailbox.
-func (s *Supervisor) Run(ctx context.Context, in *actor.Inbox[Control]) error {
+func (s *Supervisor) run(ctx context.Context, in *actor.Inbox[control]) error {
 	s.window.times = s.window.times[:0]
 	s.takedown = nil
 	s.adopt()
@@ -40,7 +41,7 @@ func (s *Supervisor) Run(ctx context.Context, in *actor.Inbox[Control]) error {
 		sl.held = false
 		if sl.state != slotBroken {
 			sl.state = slotNew
-			sl.resume()
+			sl.ctl.Resume()
 		}
 	}
 	s.mu.Unlock()
@@ -51,7 +52,7 @@ func (s *Supervisor) Run(ctx context.Context, in *actor.Inbox[Control]) error {
 
 	var alarm actor.Alarm
 	defer alarm.Stop()
-	var batch []Control
+	var batch []control
 	for {
 		alarm.Set(s.nextDue())
 		select {
@@ -86,7 +87,7 @@ func (s *Supervisor) Run(ctx context.Context, in *actor.Inbox[Control]) error {
 	}
 }
 
-func (s *Supervisor) handle(ctx context.Context, c Control) error {
+func (s *Supervisor) handle(ctx context.Context, c control) error {
 	switch c.kind {
 	case ctlWake:
 		s.adopt()
@@ -149,9 +150,9 @@ func (s *Supervisor) failed(ctx context.Context, sl *slot, err error) error {
 		if sl.breaker.GetState() == breaker.Open {
 			sl.state = slotBroken
 			sl.probeAt = now.Add(sl.breakerCfg.Timeout)
-			sl.suspend(sl.unavailable)
+			sl.ctl.Suspend(sl.unavailable)
 			if sl.breakerCfg.DropQueued {
-				sl.drop()
+				sl.ctl.DropQueued()
 			}
 			s.emit(BreakerOpened{About: s.about(sl), Until: sl.probeAt})
 		}
@@ -208,7 +209,7 @@ func (s *Supervisor) runDue(ctx context.Context, now time.Time) error {
 				continue
 			}
 			s.emit(BreakerHalfOpen{About: s.about(sl)})
-			sl.resume()
+			sl.ctl.Resume()
 			sl.delay = sl.breakerCfg.Timeout // what the restart waited for
 			if s.canStart(sl) {
 				if err := s.restartChild(ctx, sl); err != nil {
@@ -251,20 +252,19 @@ func (s *Supervisor) startChild(ctx context.Context, sl *slot) error {
 	sl.inc++
 	inc := sl.inc
 	self := s.mb.Ref()
-	opts := actor.Options{
-		Kind:        sl.kind,
-		Logger:      s.cfg.Logger,
+	opts := actor.Options{Kind: sl.kind, Logger: s.cfg.Logger}
+	sv := actorhook.Supervision{
 		KeepMailbox: true,
 		OnExit: func(error) {
-			_ = self.TrySend(Control{kind: ctlExit, slot: sl, inc: inc})
+			_ = self.TrySend(control{kind: ctlExit, slot: sl, inc: inc})
 		},
 		OnHealthy: func() {
-			_ = self.TrySend(Control{kind: ctlHealthy, slot: sl, inc: inc})
+			_ = self.TrySend(control{kind: ctlHealthy, slot: sl, inc: inc})
 		},
 	}
 	now := time.Now()
 	sl.started, sl.healthy, sl.healthyAt = now, false, now.Add(s.cfg.Backoff.ResetAfter)
-	p, err := sl.spawn(ctx, opts)
+	p, err := sl.spawn(ctx, opts, sv)
 	if err != nil {
 		sl.state = slotRunning
 		s.setProc(sl, nil, err)
@@ -321,7 +321,7 @@ func (s *Supervisor) shutdown(final bool) error {
 		if final {
 			errs = append(errs, s.unfinished(sl, err, downErr, sl.discard()))
 		} else {
-			sl.suspend(fmt.Errorf("%w: %q: %w", actor.ErrUnavailable, sl.name, ErrSupervisorDown))
+			sl.ctl.Suspend(fmt.Errorf("%w: %q: %w", actor.ErrUnavailable, sl.name, ErrSupervisorDown))
 		}
 	}
 	return errors.Join(errs...)

@@ -405,7 +405,7 @@ func TestPropertyEveryAcceptedMessageEndsOnce(t *testing.T) {
 			if nested {
 				cfg.Name = "inner"
 				parent = supervisor.New(cfg)
-				if _, err := supervisor.Add(root, parent.Spec()); err != nil {
+				if err := root.AddSupervisor(parent); err != nil {
 					failure = err.Error()
 					return
 				}

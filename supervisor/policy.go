@@ -44,9 +44,9 @@ func (b Backoff) withDefaults() Backoff {
 	return b
 }
 
-// Ceiling is the delay before a restart after failures consecutive failures, before
+// ceiling is the delay before a restart after failures consecutive failures, before
 // jitter: Min·2^(failures-1) capped at Max; 0 for failures <= 0.
-func (b Backoff) Ceiling(failures int) time.Duration {
+func (b Backoff) ceiling(failures int) time.Duration {
 	if failures <= 0 {
 		return 0
 	}
@@ -57,9 +57,12 @@ func (b Backoff) Ceiling(failures int) time.Duration {
 	return min(d, b.Max)
 }
 
-// Delay is Ceiling(failures) with equal jitter: ceiling/2 + u·ceiling/2 for u in [0,1).
+// Delay is the delay before a restart after failures consecutive failures (failures >= 1):
+// the ceiling Min·2^(failures-1), capped at Max, with equal jitter, ceiling/2 +
+// u·ceiling/2 for u in [0,1); 0 for failures <= 0. It reads Min and Max as they are: a
+// supervisor applies their defaults before it calls it.
 func (b Backoff) Delay(failures int, u float64) time.Duration {
-	c := b.Ceiling(failures)
+	c := b.ceiling(failures)
 	half := c / 2
 	return half + time.Duration(u*float64(c-half))
 }

@@ -11,11 +11,11 @@ func TestBackoffCeilingDoublesToMax(t *testing.T) {
 	b := Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}.withDefaults()
 	want := []time.Duration{0, 10, 20, 40, 80, 100, 100}
 	for n, w := range want {
-		if got := b.Ceiling(n); got != w*time.Millisecond {
-			t.Fatalf("Ceiling(%d) = %v, want %v", n, got, w*time.Millisecond)
+		if got := b.ceiling(n); got != w*time.Millisecond {
+			t.Fatalf("ceiling(%d) = %v, want %v", n, got, w*time.Millisecond)
 		}
 	}
-	if got := b.Ceiling(1000); got != 100*time.Millisecond {
+	if got := b.ceiling(1000); got != 100*time.Millisecond {
 		t.Fatalf("Ceiling(1000) = %v (overflow?)", got)
 	}
 }
@@ -27,7 +27,7 @@ func TestBackoffDelayWithinEqualJitter(t *testing.T) {
 		b := Backoff{Min: min, Max: max}.withDefaults()
 		n := rapid.IntRange(1, 100).Draw(t, "failures")
 		u := rapid.Float64Range(0, 1).Draw(t, "u")
-		d, c := b.Delay(n, u), b.Ceiling(n)
+		d, c := b.Delay(n, u), b.ceiling(n)
 		if d < c/2 || d > c {
 			t.Fatalf("Delay(%d, %v) = %v outside [%v, %v]", n, u, d, c/2, c)
 		}

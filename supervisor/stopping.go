@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/internal/actorhook"
 )
 
 // A running supervisor stops a child without waiting for it: the loop begins the stop
-// (Process.BeginStop or BeginCancel) and goes on serving its other children's exits,
+// (a drain or cancel stop that does not wait, through internal/actorhook) and goes on serving its other children's exits,
 // restarts, breakers and health, and its own requests. The stop's end comes back to the
 // loop as the child's exit notice (ctlExit, sent by its exit hook); its StopTimeout is a
 // deadline on the loop's timer. Until the old incarnation has exited the slot is
@@ -45,9 +46,9 @@ func (s *Supervisor) beginStop(sl *slot, drain bool, now time.Time) {
 	}
 	sl.stop = &stopping{drain: drain, began: now, deadline: now.Add(sl.stopTimeout)}
 	if drain {
-		p.BeginStop()
+		actorhook.Process(p).BeginStop()
 	} else {
-		p.BeginCancel()
+		actorhook.Process(p).BeginCancel()
 	}
 }
 
@@ -76,7 +77,7 @@ func (s *Supervisor) overdue(now time.Time) {
 			continue
 		}
 		st.timedOut = true
-		sl.proc.BeginCancel()
+		actorhook.Process(sl.proc).BeginCancel()
 		err := &actor.StopTimeoutError{Actor: sl.name, Waited: now.Sub(st.began), Drained: st.drain, Cause: context.DeadlineExceeded}
 		s.emit(StopTimedOut{About: s.about(sl), Err: err})
 		if sl.removing {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/eapache/go-resiliency/breaker"
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/internal/actorhook"
 )
 
 var breakerErrOpen = breaker.ErrBreakerOpen
@@ -30,13 +31,14 @@ var (
 // circuit breakers, gives up to its parent when restarts come faster than its Intensity,
 // and stops them in reverse order when it stops.
 //
-// A Supervisor is itself an actor (Actor[Control]). Run it with Start, or make it the
-// child of another supervisor with Add(parent, s.Spec()). Its children's mailboxes belong
-// to it, not to their incarnations: a Ref returned by Add stays valid across restarts and
-// messages queued for a child survive them.
+// A Supervisor is itself an actor. Run it with Start, or make it the child of another
+// supervisor with parent.AddSupervisor(s). Its children's mailboxes belong to it, not to
+// their incarnations: a Ref returned by Add stays valid across restarts and messages
+// queued for a child survive them.
 type Supervisor struct {
 	cfg Config
-	mb  *actor.Mailbox[Control]
+	mb  *actor.Mailbox[control]
+	mbc actorhook.MailboxControl
 
 	// mu guards names, pending, and the slot fields Children reads. The run loop alone
 	// writes slots (always under mu, so that Children can read it); Add appends to
@@ -52,9 +54,9 @@ type Supervisor struct {
 	onEvent  func(Event)
 }
 
-// Control is a message to a supervisor's own mailbox. Its contents are private: a
-// supervisor is driven through its methods.
-type Control struct {
+// control is a message to a supervisor's own mailbox: a supervisor is driven through its
+// methods, which send these.
+type control struct {
 	kind   controlKind
 	slot   *slot
 	inc    int
@@ -82,8 +84,9 @@ func New(cfg Config) *Supervisor {
 		// supervisor's loop, which consumes those notices; Add posts one wake-up per
 		// child added, and Remove waits for its answer. An unbounded mailbox also means
 		// a child's exit can never block on a busy supervisor.
-		mb: actor.NewMailbox(actor.MailboxConfig[Control]{Capacity: actor.Unbounded}),
+		mb: actor.NewMailbox(actor.MailboxConfig[control]{Capacity: actor.Unbounded}),
 	}
+	s.mbc = actorhook.Mailbox(s.mb)
 	s.window = intensity{max: cfg.Intensity, period: cfg.Period}
 	s.onEvent = cfg.OnEvent
 	return s
@@ -102,29 +105,29 @@ func (s *Supervisor) Name() string { return s.cfg.Name }
 // supervisors, is handed to the OnDrop of the child's mailbox before the Process counts as
 // exited.
 func (s *Supervisor) Start(ctx context.Context) *actor.Process {
-	return actor.Spawn(ctx, s.cfg.Name, actor.Actor[Control](s), s.mb, actor.Options{
-		Kind:   "supervisor",
-		Logger: s.cfg.Logger,
-		OnExit: func(error) { s.discardAll() },
-	})
+	opts := actorhook.Supervise(actor.Options{Kind: "supervisor", Logger: s.cfg.Logger},
+		actorhook.Supervision{OnExit: func(error) { s.discardAll() }}).(actor.Options)
+	return actor.Spawn(ctx, s.cfg.Name, actor.Func[control](s.run), s.mb, opts)
 }
 
-// Spec describes the supervisor as a child of another supervisor: Add(parent, s.Spec()).
-// If it fails (its intensity is exceeded), the parent restarts it, and it starts its
-// children again; their mailboxes, and the messages queued in them, are kept. When the
-// parent will not restart it (its restart type, Remove, or the parent itself ending for
-// good), its children's mailboxes are discarded with it: what is queued goes to their
-// OnDrop.
-func (s *Supervisor) Spec() ChildSpec[Control] {
-	return ChildSpec[Control]{
-		Name:        s.cfg.Name,
-		New:         func() actor.Actor[Control] { return s },
+// AddSupervisor puts child under s as a permanent child named by its Config.Name, as Add
+// does for an actor; each stop of it is bounded by its Config.StopTimeout. If child fails
+// (its intensity is exceeded), s restarts it, and it starts its own children again: their
+// mailboxes, and the messages queued in them, are kept. When s will not restart it
+// (Remove, or s itself ending for good), its children's mailboxes are discarded with it:
+// what is queued goes to their OnDrop. A supervisor has one parent at most, and is not
+// also started on its own.
+func (s *Supervisor) AddSupervisor(child *Supervisor) error {
+	_, err := Add(s, ChildSpec[control]{
+		Name:        child.cfg.Name,
+		New:         func() actor.Actor[control] { return actor.Func[control](child.run) },
 		Kind:        "supervisor",
-		StopTimeout: 30 * time.Second,
-		mailbox:     s.mb,
-		children:    s.Children,
-		discardAll:  s.discardAll,
-	}
+		StopTimeout: child.cfg.StopTimeout,
+		mailbox:     child.mb,
+		children:    child.Children,
+		discardAll:  child.discardAll,
+	})
+	return err
 }
 
 // Add puts a child under s and returns the Ref to send to it. If s is running, the child
@@ -148,7 +151,7 @@ func Add[M any](s *Supervisor, spec ChildSpec[M]) (actor.Ref[M], error) {
 	s.names[spec.Name] = sl
 	s.pending = append(s.pending, sl)
 	s.mu.Unlock()
-	if err := s.mb.Ref().TrySend(Control{kind: ctlWake}); err != nil {
+	if err := s.mb.Ref().TrySend(control{kind: ctlWake}); err != nil {
 		s.forget(sl)
 		return actor.Ref[M]{}, fmt.Errorf("supervisor %q: %w", s.cfg.Name, err)
 	}
@@ -162,8 +165,8 @@ func Add[M any](s *Supervisor, spec ChildSpec[M]) (actor.Ref[M], error) {
 // an error naming the child if the drain left messages queued (the child failed during
 // it, or was down) or overran the StopTimeout (matching actor.ErrStopTimeout).
 func (s *Supervisor) Remove(ctx context.Context, name string) error {
-	_, err := actor.Ask(ctx, s.mb.Ref(), func(r actor.Reply[struct{}]) Control {
-		return Control{kind: ctlRemove, name: name, answer: r}
+	_, err := actor.Ask(ctx, s.mb.Ref(), func(r actor.Reply[struct{}]) control {
+		return control{kind: ctlRemove, name: name, answer: r}
 	})
 	return err
 }
@@ -171,7 +174,7 @@ func (s *Supervisor) Remove(ctx context.Context, name string) error {
 // RemoveAsync asks the supervisor to remove the named child as Remove does, without
 // waiting: it returns once the request is queued. An unknown name is ignored.
 func (s *Supervisor) RemoveAsync(name string) error {
-	return s.mb.Ref().TrySend(Control{kind: ctlRemove, name: name})
+	return s.mb.Ref().TrySend(control{kind: ctlRemove, name: name})
 }
 
 // Children lists the children in start order with their state, mailbox, and restart
@@ -239,11 +242,9 @@ type slot struct {
 	breaker     *breaker.Breaker // nil without a breaker
 	unavailable error            // what sends get while the breaker is open
 
-	spawn    func(ctx context.Context, opts actor.Options) (*actor.Process, error)
-	suspend  func(error)
-	resume   func()
-	discard  func() int // closes the mailbox for good; returns how many went to OnDrop
-	drop     func()
+	spawn    func(ctx context.Context, opts actor.Options, sv actorhook.Supervision) (*actor.Process, error)
+	ctl      actorhook.MailboxControl // suspend, resume, drop what is queued
+	discard  func() int               // closes the mailbox for good; returns how many went to OnDrop
 	stats    func() actor.MailboxStats
 	children func() []actor.Info // for a nested supervisor
 
@@ -287,19 +288,17 @@ func newSlot[M any](spec ChildSpec[M], mb *actor.Mailbox[M]) *slot {
 		restart:     spec.Restart,
 		stopTimeout: spec.StopTimeout,
 		breakerCfg:  spec.Breaker,
-		suspend:     mb.Suspend,
-		resume:      mb.Resume,
-		drop:        mb.DropQueued,
+		ctl:         actorhook.Mailbox(mb),
 		stats:       mb.Stats,
 		children:    spec.children,
 	}
 	sl.discard = func() int {
 		if spec.discardAll != nil { // a nested supervisor: what counts is its children's
-			mb.Discard()
+			sl.ctl.Discard()
 			return spec.discardAll()
 		}
 		before := mb.Stats().Dropped
-		mb.Discard()
+		sl.ctl.Discard()
 		return int(mb.Stats().Dropped - before)
 	}
 	if sl.stopTimeout <= 0 {
@@ -315,7 +314,7 @@ func newSlot[M any](spec ChildSpec[M], mb *actor.Mailbox[M]) *slot {
 		sl.breaker = breaker.New(b.Errors, b.Successes, b.Timeout)
 		sl.unavailable = fmt.Errorf("%w: %q: %w", actor.ErrUnavailable, spec.Name, breaker.ErrBreakerOpen)
 	}
-	sl.spawn = func(ctx context.Context, opts actor.Options) (p *actor.Process, err error) {
+	sl.spawn = func(ctx context.Context, opts actor.Options, sv actorhook.Supervision) (p *actor.Process, err error) {
 		defer func() {
 			if v := recover(); v != nil {
 				err = &actor.PanicError{Actor: spec.Name, Value: v, Stack: debug.Stack()}
@@ -326,13 +325,13 @@ func newSlot[M any](spec ChildSpec[M], mb *actor.Mailbox[M]) *slot {
 			return nil, fmt.Errorf("%w: New for %q returned nil", ErrInvalidSpec, spec.Name)
 		}
 		if spec.Release != nil {
-			notify := opts.OnExit
-			opts.OnExit = func(err error) {
+			notify := sv.OnExit
+			sv.OnExit = func(err error) {
 				defer notify(err) // even if Release panics
 				spec.Release(a, err)
 			}
 		}
-		return actor.Spawn(ctx, spec.Name, a, mb, opts), nil
+		return actor.Spawn(ctx, spec.Name, a, mb, actorhook.Supervise(opts, sv).(actor.Options)), nil
 	}
 	return sl
 }

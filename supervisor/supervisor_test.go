@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/internal/actorhook"
 	"github.com/troupe-go/troupe/supervisor"
 )
 
@@ -478,8 +479,8 @@ func TestReleaseHookGetsBackWhatAFailedChildOwned(t *testing.T) {
 			o.Release(home)
 		}
 		stop(t, p)
-		if len(violations) != 0 || len(actor.Violations()) != 0 {
-			t.Fatalf("ownership violations: %v %v", violations, actor.Violations())
+		if len(violations) != 0 || len(actorhook.Violations()) != 0 {
+			t.Fatalf("ownership violations: %v %v", violations, actorhook.Violations())
 		}
 	})
 }
@@ -532,7 +533,7 @@ func TestNestedSupervisorRestartKeepsGrandchildMailbox(t *testing.T) {
 		root := supervisor.New(supervisor.Config{Name: "root", OnEvent: j.event})
 		sub := supervisor.New(supervisor.Config{Name: "sub", Intensity: 1, Period: time.Hour, OnEvent: j.event})
 		leaf := addWorker(t, sub, j, "leaf", nil)
-		if _, err := supervisor.Add(root, sub.Spec()); err != nil {
+		if err := root.AddSupervisor(sub); err != nil {
 			t.Fatal(err)
 		}
 		p := root.Start(context.Background())

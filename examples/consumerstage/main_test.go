@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/internal/actorhook"
 	"go.uber.org/goleak"
 )
 
@@ -31,7 +31,7 @@ func TestStagesDeliverEveryOrderInOrder(t *testing.T) {
 			t.Fatalf("output lacks %q:\n%s", want, s)
 		}
 	}
-	if vs := actor.Violations(); len(vs) > 0 {
+	if vs := actorhook.Violations(); len(vs) > 0 {
 		t.Fatalf("ownership violations: %v", vs)
 	}
 }

@@ -141,13 +141,14 @@ var configs = map[string]configStruct{
 		"Level": none,
 	}},
 	"supervisor.Config": {reflect.TypeFor[supervisor.Config](), map[string]def{
-		"Name":      observed(),
-		"Strategy":  enum("OneForOne", supervisor.OneForOne),
-		"Intensity": val(supervisor.DefaultIntensity),
-		"Period":    val(supervisor.DefaultPeriod),
-		"Backoff":   none,
-		"OnEvent":   none,
-		"Logger":    none,
+		"Name":        observed(),
+		"Strategy":    enum("OneForOne", supervisor.OneForOne),
+		"Intensity":   val(supervisor.DefaultIntensity),
+		"Period":      val(supervisor.DefaultPeriod),
+		"Backoff":     none,
+		"OnEvent":     none,
+		"Logger":      none,
+		"StopTimeout": val(supervisor.DefaultSupervisorStopTimeout),
 	}},
 	"supervisor.ChildSpec": {reflect.TypeFor[supervisor.ChildSpec[M]](), map[string]def{
 		"Name":        none,
@@ -178,9 +179,6 @@ var configs = map[string]configStruct{
 	"actor.Options": {reflect.TypeFor[actor.Options](), map[string]def{
 		"Kind":        observed(),
 		"Logger":      none,
-		"KeepMailbox": val(false),
-		"OnExit":      none,
-		"OnHealthy":   none,
 		"OnViolation": none,
 	}},
 }

@@ -65,7 +65,7 @@ func TestObservedDefaults(t *testing.T) {
 		}
 	})
 	t.Run("actor", func(t *testing.T) {
-		if got, want := actor.NewMailbox(actor.MailboxConfig[int]{}).Cap(), docDefault[int](t, page, "actor.MailboxConfig", "Capacity"); got != want {
+		if got, want := actor.NewMailbox(actor.MailboxConfig[int]{}).Stats().Cap, docDefault[int](t, page, "actor.MailboxConfig", "Capacity"); got != want {
 			t.Errorf("MailboxConfig.Capacity: a zero config makes a mailbox of %d; the page says %d", got, want)
 		}
 		mb := actor.NewMailbox(actor.MailboxConfig[int]{})
@@ -76,7 +76,7 @@ func TestObservedDefaults(t *testing.T) {
 		if err := p.Stop(ctxT(t)); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := p.Kind(), docDefault[string](t, page, "actor.Options", "Kind"); got != want {
+		if got, want := p.Info().Kind, docDefault[string](t, page, "actor.Options", "Kind"); got != want {
 			t.Errorf("Options.Kind: %q; the page says %q", got, want)
 		}
 	})

@@ -8,7 +8,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/internal/actorhook"
 	"go.uber.org/goleak"
 )
 
@@ -21,7 +21,7 @@ const BreakerTimer = "github.com/eapache/go-resiliency/breaker.(*Breaker).timer"
 // violations.
 func Run(m *testing.M, opts ...goleak.Option) {
 	code := m.Run()
-	if vs := actor.Violations(); len(vs) > 0 {
+	if vs := actorhook.Violations(); len(vs) > 0 {
 		fmt.Fprintf(os.Stderr, "testmain: %d ownership violations:\n", len(vs))
 		for _, v := range vs {
 			fmt.Fprintln(os.Stderr, "  ", v)

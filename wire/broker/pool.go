@@ -78,7 +78,7 @@ type connKey struct {
 }
 
 // NewPool returns a pool with no connections. Run it with Start, or nest it in another
-// supervisor with Spec.
+// supervisor with AddTo.
 func NewPool(cfg Config) (*Pool, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -100,8 +100,9 @@ func NewPool(cfg Config) (*Pool, error) {
 // Start runs the pool's supervisor as a top-level actor.
 func (p *Pool) Start(ctx context.Context) *actor.Process { return p.sup.Start(ctx) }
 
-// Spec describes the pool's supervisor as a child of another supervisor.
-func (p *Pool) Spec() supervisor.ChildSpec[supervisor.Control] { return p.sup.Spec() }
+// AddTo puts the pool's supervisor under parent (supervisor.AddSupervisor): the pool runs
+// while parent does, and stops with it.
+func (p *Pool) AddTo(parent *supervisor.Supervisor) error { return parent.AddSupervisor(p.sup) }
 
 // Conn returns the connection to node for purpose, creating it if needed. Creating it does
 // not dial: the connection dials when the first call reaches it.

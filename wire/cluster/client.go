@@ -60,7 +60,7 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 		subs:     make(map[*Subscription]struct{}),
 	}
 	c.sup = supervisor.New(supervisor.Config{Name: "cluster", OnEvent: cfg.OnEvent, Logger: cfg.Logger})
-	if _, err := supervisor.Add(c.sup, pool.Spec()); err != nil {
+	if err := pool.AddTo(c.sup); err != nil {
 		return nil, err
 	}
 	c.meta, err = supervisor.Add(c.sup, supervisor.ChildSpec[metaMsg]{
