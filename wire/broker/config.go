@@ -66,10 +66,10 @@ type Config struct {
 	// OnEvent receives the connection supervisor's events (restarts, breaker changes).
 	OnEvent func(supervisor.Event)
 
-	// handedOver, set only by this package's tests, is called by a connection's writer
-	// after it hands a call to the reader and before it encodes it: the window the
-	// writing token guards (see conn.writeQueued).
-	handedOver func(*Call)
+	// seams are this package's test seams: an empty struct unless built with the
+	// troupecheck tag (seams_checked.go).
+	//lint:ignore U1000 the test seams; an empty struct in normal builds
+	seams seams
 }
 
 // Documented defaults of Config.

@@ -191,9 +191,7 @@ func (c *conn) writeQueued(ctx context.Context) error {
 				}
 			}
 		}
-		if c.cfg.handedOver != nil && !call.NoResponse {
-			c.cfg.handedOver(call)
-		}
+		c.handedOver(call)
 		c.queued = c.queued[1:]
 		start := len(c.wbuf) + c.sp.Len() // where the frame starts in what flush writes
 		var err error

@@ -1,3 +1,8 @@
+//go:build troupecheck
+
+// The seam this test needs exists only in checked builds (seams_checked.go); the house
+// test command builds with -tags troupecheck.
+
 package broker
 
 import (
@@ -54,7 +59,7 @@ func TestReaderCompletesAHandedOverCallOnlyAfterTheWriter(t *testing.T) {
 			}
 			return &endingConn{Conn: nc, armed: &armed}, nil
 		}}
-		cfg.handedOver = func(call *Call) {
+		cfg.seams.handedOver = func(call *Call) {
 			if !armed.Load() {
 				return
 			}

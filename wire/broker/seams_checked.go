@@ -1,0 +1,20 @@
+//go:build troupecheck
+
+package broker
+
+// seams are the hooks this package's tests reach into. They exist only in checked builds
+// (-tags troupecheck, as the house test command builds); otherwise seams is an empty
+// struct and every hook an empty method the compiler inlines away (seams_unchecked.go).
+type seams struct {
+	// handedOver, if set, is called by a connection's writer after it hands a call that
+	// expects a response to the reader and before it encodes it: the window the writing
+	// token guards (see conn.writeQueued).
+	handedOver func(*Call)
+}
+
+// handedOver calls the handedOver seam, if set, for a call that expects a response.
+func (c *conn) handedOver(call *Call) {
+	if h := c.cfg.seams.handedOver; h != nil && !call.NoResponse {
+		h(call)
+	}
+}
