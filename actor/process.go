@@ -185,11 +185,19 @@ func (r *runner[M]) run(ctx context.Context) {
 		p.err = err
 		if err != nil {
 			p.state.Store(int32(Failed))
+			// A supervised actor's failure is its supervisor's to judge and report (an
+			// Exited event, a warning): here it is a debug record, unless it is a panic,
+			// a bug, whose stack goes with it at error level.
+			level := slog.LevelError
+			if r.opts.supervision.KeepMailbox {
+				level = slog.LevelDebug
+			}
 			attrs := []any{"err", err, "uptime", time.Since(p.started)}
 			if pe := (*PanicError)(nil); errors.As(err, &pe) {
+				level = slog.LevelError
 				attrs = append(attrs, "stack", string(pe.Stack))
 			}
-			p.log.Error("actor failed", attrs...)
+			p.log.Log(context.Background(), level, "actor failed", attrs...)
 		} else {
 			p.state.Store(int32(Stopped))
 			p.log.Debug("actor stopped", "uptime", time.Since(p.started))

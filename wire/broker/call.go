@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -106,10 +107,20 @@ func (e *Error) Error() string {
 	if e.Sent {
 		sent = "may have been sent"
 	}
+	cause := withoutPrefix(e.Err)
 	if e.Key < 0 {
-		return fmt.Sprintf("broker %s: %v", e.Broker, e.Err)
+		return fmt.Sprintf("broker %s: %s", e.Broker, cause)
 	}
-	return fmt.Sprintf("broker %s: %v (%s): %v", e.Broker, e.Key, sent, e.Err)
+	return fmt.Sprintf("broker %s: %v (%s): %s", e.Broker, e.Key, sent, cause)
+}
+
+// withoutPrefix is err's message without the "broker: " of this package's sentinels
+// (ErrNetwork, ...), for messages that name the broker already: each says it once.
+func withoutPrefix(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return strings.TrimPrefix(err.Error(), "broker: ")
 }
 
 // Is matches ErrMaybeSent when the request may have been sent and ErrNotSent otherwise.

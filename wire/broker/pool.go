@@ -202,10 +202,20 @@ type Handle struct {
 // the refused send.
 func (h *Handle) withLastFailure(err error) error {
 	if last := h.lastFail.Load(); last != nil {
-		return fmt.Errorf("%w; the last failure: %w", err, last.Err)
+		return &lastFailure{err: err, last: last.Err}
 	}
 	return err
 }
+
+// lastFailure is a refused send's error with the failure that opened the breaker. It
+// reads "ERR; the last failure: LAST" and matches both.
+type lastFailure struct{ err, last error }
+
+func (e *lastFailure) Error() string {
+	return e.err.Error() + "; the last failure: " + withoutPrefix(e.last)
+}
+
+func (e *lastFailure) Unwrap() []error { return []error{e.err, e.last} }
 
 // Node is the broker this connection goes to.
 func (h *Handle) Node() Node { return h.node }
