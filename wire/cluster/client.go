@@ -126,9 +126,10 @@ func (c *Client) Refresh(ctx context.Context, topics ...string) (*Snapshot, erro
 			return nil, fmt.Errorf("%w: empty topic name", ErrInvalidConfig)
 		}
 	}
-	return actor.Ask(ctx, c.meta, func(r actor.Reply[*Snapshot]) metaMsg {
+	snap, err := actor.Ask(ctx, c.meta, func(r actor.Reply[*Snapshot]) metaMsg {
 		return metaMsg{topics: topics, all: len(topics) == 0, reply: r}
 	})
+	return snap, closedIfStopped(err)
 }
 
 // RefreshAsync is Refresh for actors, which must not block: it asks for the refresh and
@@ -144,7 +145,7 @@ func (c *Client) RefreshAsync(done func(*Snapshot, error), topics ...string) {
 		}
 	}
 	if err := c.meta.TrySend(metaMsg{topics: topics, all: len(topics) == 0, notify: done}); err != nil {
-		done(nil, fmt.Errorf("cluster: %w: %w", ErrClosed, err))
+		done(nil, closedIfStopped(err))
 	}
 }
 

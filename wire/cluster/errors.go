@@ -3,13 +3,15 @@ package cluster
 import (
 	"errors"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/actor"
 )
 
 // Errors of the cluster client.
 var (
-	// ErrClosed: the client is closed.
-	ErrClosed = errors.New("cluster: client closed")
+	// ErrClosed: the client is closed. It also matches troupe.ErrClosed, the one "closed"
+	// of every troupe component, so a caller checks for that alone.
+	ErrClosed error = closed{}
 
 	// ErrUnavailable: no broker answered: metadata requests to every known broker and seed
 	// kept failing until the client's metadata breaker opened. The error wraps the last
@@ -20,6 +22,21 @@ var (
 	// broker.ErrPermanent instead, and fails refreshes at once.)
 	ErrUnavailable error = unavailable{}
 )
+
+// closed is ErrClosed's type: its own sentinel, which also matches troupe.ErrClosed.
+type closed struct{}
+
+func (closed) Error() string        { return "cluster: client closed" }
+func (closed) Is(target error) bool { return target == troupe.ErrClosed }
+
+// closedIfStopped reports the metadata actor's end (its mailbox gone for good: the client
+// is closed) as ErrClosed; other errors pass as they are.
+func closedIfStopped(err error) error {
+	if errors.Is(err, actor.ErrStopped) {
+		return ErrClosed
+	}
+	return err
+}
 
 // unavailable is ErrUnavailable's type: its own sentinel, which also matches
 // actor.ErrUnavailable.

@@ -99,7 +99,7 @@ func (m *metadata) Run(ctx context.Context, in *actor.Inbox[metaMsg]) error {
 		m.arm(timer, time.Now())
 		select {
 		case <-ctx.Done():
-			m.failWaiters(fmt.Errorf("cluster: %w", ErrClosed))
+			m.failWaiters(ErrClosed)
 			return ctx.Err()
 		case <-timer.C:
 		case <-in.Ready():
@@ -110,7 +110,7 @@ func (m *metadata) Run(ctx context.Context, in *actor.Inbox[metaMsg]) error {
 			}
 			clear(batch)
 			if closed {
-				m.failWaiters(fmt.Errorf("cluster: %w", ErrClosed))
+				m.failWaiters(ErrClosed)
 				return nil
 			}
 		}
