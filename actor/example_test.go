@@ -122,3 +122,89 @@ func ExampleHand() {
 	<-proc.Done()
 	// Output: 42
 }
+
+func ExampleReceiveBatch() {
+	// Sums arrive in batches: whatever was queued when the actor woke, in order.
+	sums := make(chan int, 10)
+	mb := actor.NewMailbox(actor.MailboxConfig[int]{Capacity: 100})
+	ref := mb.Ref()
+	for i := 1; i <= 10; i++ {
+		_ = ref.TrySend(i) // queued before the actor starts: one batch
+	}
+	proc := actor.Spawn(context.Background(), "summer", actor.ReceiveBatch(func(ctx context.Context, batch []int) error {
+		sum := 0
+		for _, n := range batch {
+			sum += n
+		}
+		sums <- sum
+		return nil
+	}), mb, actor.Options{Kind: "summer"})
+	fmt.Println(<-sums)
+	info := proc.Info()
+	fmt.Println(info.Name, info.Kind, info.State, info.Mailbox.Received)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	fmt.Println(proc.Stop(ctx))
+	// Output:
+	// 55
+	// summer summer running 10
+	// <nil>
+}
+
+// lingerer collects strings and flushes them together a linger after the first one, or
+// when it is stopped: one Alarm for everything its loop waits on besides its mailbox.
+type lingerer struct {
+	linger time.Duration
+	out    chan<- []string
+}
+
+func (l *lingerer) Run(ctx context.Context, in *actor.Inbox[string]) error {
+	var (
+		alarm   actor.Alarm
+		pending []string
+		due     time.Time // zero: nothing due
+		batch   []string
+	)
+	defer alarm.Stop()
+	flush := func() {
+		if len(pending) > 0 {
+			l.out <- pending
+		}
+		pending, due = nil, time.Time{}
+	}
+	for {
+		alarm.Set(due)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-alarm.C():
+			flush()
+		case <-in.Ready():
+			var closed bool
+			batch, closed = in.Drain(batch[:0])
+			if len(pending) == 0 && len(batch) > 0 {
+				due = time.Now().Add(l.linger)
+			}
+			pending = append(pending, batch...)
+			if closed {
+				flush()
+				return nil
+			}
+		}
+	}
+}
+
+func ExampleAlarm() {
+	out := make(chan []string, 2)
+	ref, proc := actor.Start(context.Background(), "lingerer", &lingerer{linger: 10 * time.Millisecond, out: out})
+	_, _ = ref.SendBatch(context.Background(), []string{"a", "b"})
+	fmt.Println(<-out) // a linger later
+	_ = ref.Send(context.Background(), "c")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = proc.Stop(ctx) // flushes what is pending
+	fmt.Println(<-out)
+	// Output:
+	// [a b]
+	// [c]
+}

@@ -77,3 +77,32 @@ func ExampleSupervisor_AddSupervisor() {
 	//   fetch
 	//   parse
 }
+
+func ExampleSupervisor_Remove() {
+	sup := supervisor.New(supervisor.Config{Name: "app"})
+	handled := make(chan string, 1)
+	ref, _ := supervisor.Add(sup, supervisor.ChildSpec[string]{
+		Name: "greeter",
+		New: func() actor.Actor[string] {
+			return actor.Receive(func(ctx context.Context, s string) error {
+				handled <- "hello, " + s
+				return nil
+			})
+		},
+	})
+	proc := sup.Start(context.Background())
+	_ = ref.Send(context.Background(), "world")
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	// A drain stop of the child: what it accepted is handled before it goes.
+	fmt.Println("remove:", sup.Remove(ctx, "greeter"))
+	fmt.Println(<-handled)
+	fmt.Println("send after:", errors.Is(ref.Send(ctx, "again"), actor.ErrStopped))
+	fmt.Println(len(sup.Children()), "children;", "stop:", proc.Stop(ctx))
+	// Output:
+	// remove: <nil>
+	// hello, world
+	// send after: true
+	// 0 children; stop: <nil>
+}
