@@ -4,7 +4,7 @@
 // children behind circuit breakers, and gives up to its own parent when restarts come
 // faster than its intensity allows. It knows nothing about Kafka.
 //
-//	           ┌──────────── Supervisor (an actor: Actor[Control]) ────────────┐
+//	           ┌──────────── Supervisor (itself an actor) ─────────────────────┐
 //	Add ──────>│ slot "a": mailbox ◄── Ref held by senders; survives restarts   │
 //	Remove ───>│           breaker, backoff, incarnation 1, 2, 3 …              │
 //	           │ slot "b": mailbox, …                                          │

@@ -38,7 +38,6 @@ var (
 type Supervisor struct {
 	cfg Config
 	mb  *actor.Mailbox[control]
-	mbc actorhook.MailboxControl
 
 	// mu guards names, pending, and the slot fields Children reads. The run loop alone
 	// writes slots (always under mu, so that Children can read it); Add appends to
@@ -86,7 +85,6 @@ func New(cfg Config) *Supervisor {
 		// a child's exit can never block on a busy supervisor.
 		mb: actor.NewMailbox(actor.MailboxConfig[control]{Capacity: actor.Unbounded}),
 	}
-	s.mbc = actorhook.Mailbox(s.mb)
 	s.window = intensity{max: cfg.Intensity, period: cfg.Period}
 	s.onEvent = cfg.OnEvent
 	return s
