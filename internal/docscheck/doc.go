@@ -11,7 +11,10 @@
 //     goroutines in library code, every unbounded mailbox argued, broker producers shared
 //     and stopped with their last partition, batches shaped by linger and limits, one
 //     unknown topic not holding back another, a burst costing the owner one wake-up,
-//     imports pointing down).
+//     imports pointing down);
+//   - the actor framework's public surface (actor/, supervisor/): every exported func,
+//     type and method is on a list, so that what only the library needs stays behind
+//     internal/actorhook.
 //
 // It is a test-only package: nothing imports it.
 package docscheck
