@@ -527,6 +527,37 @@ func TestStopIsReverseOrderWithDeadlines(t *testing.T) {
 	})
 }
 
+// A nested supervisor's stop, its children's stops included, is bounded by its own
+// Config.StopTimeout, not by the longer StopTimeout of a child that will not stop.
+func TestNestedSupervisorStopIsBoundedByItsStopTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j := &journal{hang: make(chan struct{})}
+		root := supervisor.New(supervisor.Config{Name: "root", OnEvent: j.event})
+		sub := supervisor.New(supervisor.Config{Name: "sub", StopTimeout: 2 * time.Second})
+		w := addWorker(t, sub, j, "w", func(c *supervisor.ChildSpec[cmd]) { c.StopTimeout = 10 * time.Second })
+		if err := root.AddSupervisor(sub); err != nil {
+			t.Fatal(err)
+		}
+		p := root.Start(context.Background())
+		synctest.Wait()
+		send(t, w, cmd{op: "hang"})
+		synctest.Wait()
+		begin := time.Now()
+		err := p.Stop(context.Background())
+		waited := time.Since(begin)
+		close(j.hang) // let w's goroutine, and sub's waiting for it, end
+		if !errors.Is(err, actor.ErrStopTimeout) || !strings.Contains(err.Error(), `"sub"`) {
+			t.Fatalf("Stop returned %v, want sub's stop timeout", err)
+		}
+		if waited != 2*time.Second {
+			t.Fatalf("stop took %v; sub's StopTimeout is 2s", waited)
+		}
+		if evs := j.eventsOf("supervisor.StopTimedOut"); len(evs) != 1 || evs[0].ChildName() != "sub" {
+			t.Fatalf("StopTimedOut events %v, want one about sub", evs)
+		}
+	})
+}
+
 func TestNestedSupervisorRestartKeepsGrandchildMailbox(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		j := &journal{}
