@@ -124,7 +124,7 @@ func (b *brokerConsumer) sweep() {
 		case s.p.stopped.Load():
 			b.remove(i)
 			b.releaseSub(s)
-		case s.p.paused.Load() || s.p.slow.Load():
+		case s.p.parked():
 			b.remove(i)
 			b.handBack(s, nil)
 		default:
@@ -144,7 +144,7 @@ func (b *brokerConsumer) fetch(ctx context.Context) {
 	b.sweep()
 	ready := 0
 	for _, s := range b.subs {
-		if s.p.held.Load() < prefetch {
+		if s.p.wantsFetch() {
 			ready++
 		}
 	}
@@ -176,7 +176,7 @@ func (b *brokerConsumer) fetch(ctx context.Context) {
 	withoutIDs := false
 	for k := range n {
 		s := b.subs[(start+k)%n]
-		if s.p.held.Load() >= prefetch {
+		if !s.p.wantsFetch() {
 			continue
 		}
 		s.Check(b.owner)
@@ -383,7 +383,7 @@ func (b *brokerConsumer) send(s *subscription, f *fetched) {
 	if f.counted {
 		p.held.Add(1)
 	}
-	if err := p.feeder.TrySend(feedMsg{fetched: f}); err != nil {
+	if !p.deliver(feedMsg{fetched: f}) {
 		// The partition is stopping: the result is dropped with it.
 		f.Take(b.owner)
 		f.Release(b.owner)
@@ -406,7 +406,7 @@ func (b *brokerConsumer) handBack(s *subscription, err error) {
 func (b *brokerConsumer) releaseSub(s *subscription) {
 	home := s.home
 	s.home = nil
-	s.Release(b.owner)
+	s.end(b.owner)
 	if home != nil {
 		b.c.brokers.release(home)
 	}
@@ -420,9 +420,9 @@ func giveToDispatcher(from *actor.Owner, s *subscription) {
 	s.home = nil
 	p := s.p
 	s.Give(from)
-	if p.stopped.Load() || p.dispatcher.TrySend(s) != nil {
+	if p.stopped.Load() || p.disp.ref.TrySend(s) != nil {
 		s.Take(from)
-		s.Release(from)
+		s.end(from)
 	}
 	if home != nil {
 		p.c.brokers.release(home)

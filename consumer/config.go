@@ -37,6 +37,11 @@ type Config struct {
 	// consumer raises its limit for that partition, up to MaxBytes, until it does, then
 	// returns to this value. Zero means 1 MiB, or MaxBytes if that is smaller.
 	MaxPartitionBytes int32
+	// MaxBufferedBytes is a Reader's byte budget: the records bytes it may hold fetched
+	// and not yet returned by Poll, over all its partitions. While it holds this much,
+	// its partitions are left out of fetches; a fetch already in flight may still add up
+	// to MaxBytes per broker. Zero means MaxBytes.
+	MaxBufferedBytes int64
 	// MaxWait is how long a broker may hold a fetch waiting for MinBytes. While a
 	// partition at that broker is left out of fetches because its user has not taken
 	// what was fetched, fetches wait at most MaxProcessingTime/10 instead, so that the
@@ -143,7 +148,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: neither a Client nor Brokers", ErrInvalidConfig)
 	}
 	if c.MinBytes < 0 || c.MaxBytes < 0 || c.MaxPartitionBytes < 0 || c.MaxWait < 0 ||
-		c.MaxProcessingTime < 0 || c.RequestTimeout < 0 || c.MaxDecompressedSize < 0 ||
+		c.MaxProcessingTime < 0 || c.MaxBufferedBytes < 0 || c.RequestTimeout < 0 || c.MaxDecompressedSize < 0 ||
 		c.Backoff.Min < 0 || c.Backoff.Max < 0 {
 		return c, fmt.Errorf("%w: negative size or duration", ErrInvalidConfig)
 	}
@@ -164,6 +169,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxPartitionBytes > c.MaxBytes {
 		return c, fmt.Errorf("%w: MaxPartitionBytes %d above MaxBytes %d", ErrInvalidConfig, c.MaxPartitionBytes, c.MaxBytes)
+	}
+	if c.MaxBufferedBytes == 0 {
+		c.MaxBufferedBytes = int64(c.MaxBytes)
 	}
 	if c.MaxWait == 0 {
 		c.MaxWait = DefaultMaxWait

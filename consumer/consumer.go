@@ -39,8 +39,9 @@ type Consumer struct {
 	faults faults // for tests
 
 	mu     sync.Mutex
-	active map[About]*part
-	seq    int
+	active  map[About]*part
+	readers map[*Reader]struct{}
+	seq     int
 	closed bool
 }
 
@@ -51,7 +52,7 @@ func New(cfg Config) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Consumer{cfg: cfg, ev: events{log: cfg.Logger, hook: cfg.OnEvent}, active: make(map[About]*part)}
+	c := &Consumer{cfg: cfg, ev: events{log: cfg.Logger, hook: cfg.OnEvent}, active: make(map[About]*part), readers: make(map[*Reader]struct{})}
 	c.client = cfg.Client
 	if c.client == nil {
 		if c.client, err = cluster.Open(context.Background(), cfg.Cluster); err != nil {
@@ -107,36 +108,15 @@ func (c *Consumer) ConsumePartition(ctx context.Context, topic string, partition
 	if o.stage != nil && o.stage.New == nil {
 		return nil, fmt.Errorf("%w: a Stage needs a New function", ErrInvalidConfig)
 	}
-	if topic == "" {
-		return nil, &UnknownTopicError{Topic: topic}
+	if partition < 0 {
+		return nil, fmt.Errorf("%w: %s has no partition %d", ErrUnknownPartition, topic, partition)
 	}
 	if from.kind == kindExact && from.at < 0 {
 		return nil, fmt.Errorf("%w: %d (the special offsets are %d, newest, and %d, oldest)", ErrInvalidOffset, from.at, OffsetNewest, OffsetOldest)
 	}
-	if c.isClosed() {
-		return nil, ErrClosed
-	}
-	// The snapshot will do if it knows the topic and the partition: a refresh waits for a
-	// new metadata request, and those are spaced by the client's MinRefreshInterval.
-	snap := c.client.Snapshot()
-	if t := snap.Topic(topic); t == nil || t.Err != nil || int(partition) >= len(t.Partitions) {
-		var err error
-		if snap, err = c.client.Refresh(ctx, topic); err != nil {
-			return nil, fmt.Errorf("consumer: metadata for %q: %w", topic, err)
-		}
-	}
-	t := snap.Topic(topic)
-	switch {
-	case t == nil || errors.Is(t.Err, errcode.UnknownTopicOrPartition):
-		var cause error
-		if t != nil {
-			cause = t.Err
-		}
-		return nil, &UnknownTopicError{Topic: topic, Cause: cause}
-	case t.Err != nil:
-		return nil, fmt.Errorf("consumer: topic %q: %w", topic, t.Err)
-	case partition < 0 || int(partition) >= len(t.Partitions):
-		return nil, fmt.Errorf("%w: %s has %d partitions, not %d", ErrUnknownPartition, topic, len(t.Partitions), partition)
+	t, err := c.topic(ctx, topic, partition)
+	if err != nil {
+		return nil, err
 	}
 
 	a := About{Topic: topic, Partition: partition}
@@ -150,7 +130,7 @@ func (c *Consumer) ConsumePartition(ctx context.Context, topic string, partition
 		return nil, fmt.Errorf("%w: %s", ErrAlreadyConsuming, a)
 	}
 	c.seq++
-	p := &part{c: c, about: a, name: fmt.Sprintf("%s/%d #%d", topic, partition, c.seq)}
+	p := &part{c: c, about: a, name: fmt.Sprintf("%s/%d #%d", topic, partition, c.seq), released: make(chan struct{}), disp: &waker{}}
 	p.out = newHandoff(&p.position)
 	c.active[a] = p
 	c.mu.Unlock()
@@ -171,12 +151,46 @@ func (c *Consumer) ConsumePartition(ctx context.Context, topic string, partition
 	sub := newSubscription(p, from, t.ID, &c.cfg)
 	setup := actor.NewOwner("consume "+p.name, nil)
 	sub.Acquire(setup)
-	if err := actor.Hand(ctx, setup, p.dispatcher, sub); err != nil {
-		sub.Release(setup)
+	if err := actor.Hand(ctx, setup, p.disp.ref, sub); err != nil {
+		sub.end(setup)
 		_ = c.closePartition(context.Background(), p)
 		return nil, err
 	}
 	return &PartitionConsumer{p: p}, nil
+}
+
+// topic returns the metadata of topic, checking that it exists and has partition
+// (a negative partition is not checked). The client's snapshot will do if it knows the
+// topic and the partition: a refresh waits for a new metadata request, and those are
+// spaced by the client's MinRefreshInterval.
+func (c *Consumer) topic(ctx context.Context, topic string, partition int32) (*cluster.Topic, error) {
+	if topic == "" {
+		return nil, &UnknownTopicError{Topic: topic}
+	}
+	if c.isClosed() {
+		return nil, ErrClosed
+	}
+	snap := c.client.Snapshot()
+	if t := snap.Topic(topic); t == nil || t.Err != nil || int(partition) >= len(t.Partitions) {
+		var err error
+		if snap, err = c.client.Refresh(ctx, topic); err != nil {
+			return nil, fmt.Errorf("consumer: metadata for %q: %w", topic, err)
+		}
+	}
+	t := snap.Topic(topic)
+	switch {
+	case t == nil || errors.Is(t.Err, errcode.UnknownTopicOrPartition):
+		var cause error
+		if t != nil {
+			cause = t.Err
+		}
+		return nil, &UnknownTopicError{Topic: topic, Cause: cause}
+	case t.Err != nil:
+		return nil, fmt.Errorf("consumer: topic %q: %w", topic, t.Err)
+	case int(partition) >= len(t.Partitions):
+		return nil, fmt.Errorf("%w: %s has %d partitions, not %d", ErrUnknownPartition, topic, len(t.Partitions), partition)
+	}
+	return t, nil
 }
 
 // startActors puts the partition's actors under the partitions supervisor: the stage
@@ -227,7 +241,7 @@ func (c *Consumer) startActors(p *part, o partitionOptions) error {
 		Name:    name,
 		Kind:    "dispatcher",
 		Restart: supervisor.Transient,
-		New:     func() actor.Actor[*subscription] { return &dispatcher{p: p, c: c, cfg: &c.cfg} },
+		New:     func() actor.Actor[*subscription] { return &dispatcher{c: c, cfg: &c.cfg, w: p.disp} },
 		// Unbounded, and bounded all the same: the partition's one subscription, and
 		// one coalesced wake-up.
 		Mailbox: actor.MailboxConfig[*subscription]{Capacity: actor.Unbounded, OnDrop: dropSubscription},
@@ -236,7 +250,7 @@ func (c *Consumer) startActors(p *part, o partitionOptions) error {
 	if err != nil {
 		return err
 	}
-	p.dispatcher = dref
+	p.disp.ref = dref
 	p.children = append(p.children, name)
 	return nil
 }
@@ -290,10 +304,21 @@ func (c *Consumer) Close(ctx context.Context) error {
 	for _, p := range c.active {
 		parts = append(parts, p)
 	}
+	readers := make([]*Reader, 0, len(c.readers))
+	for r := range c.readers {
+		readers = append(readers, r)
+	}
+	c.mu.Unlock()
+	for _, r := range readers {
+		r.shut() // Poll returns ErrClosed
+	}
+	c.mu.Lock()
 	clear(c.active)
 	c.mu.Unlock()
 	for _, p := range parts {
-		p.out.close()
+		if p.out != nil {
+			p.out.close()
+		}
 		p.stop()
 	}
 	err := c.proc.Stop(ctx)
@@ -318,7 +343,7 @@ func dropSubscription(s *subscription) {
 		s.home = nil
 		s.p.c.brokers.release(e)
 	}
-	s.Release(o)
+	s.end(o)
 }
 
 func dropFeedMsg(m feedMsg) {

@@ -52,6 +52,12 @@ func newSubscription(p *part, from Offset, topicID codec.UUID, cfg *Config) *sub
 	return s
 }
 
+// end releases s for good (owned by o): its partition stopped, or failed.
+func (s *subscription) end(o *actor.Owner) {
+	s.Release(o)
+	s.p.subEnded()
+}
+
 // prefetch is how many fetch results a partition's feeder may hold undelivered: the
 // broker consumer leaves the partition out of its fetches while the feeder holds this
 // many. Two let the next fetch overlap the user's processing of the current batch, and
