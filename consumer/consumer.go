@@ -38,11 +38,11 @@ type Consumer struct {
 
 	faults faults // for tests
 
-	mu     sync.Mutex
+	mu      sync.Mutex
 	active  map[About]*part
 	readers map[*Reader]struct{}
 	seq     int
-	closed bool
+	closed  bool
 }
 
 // New validates cfg and starts the consumer's actors (and its own cluster client when
