@@ -301,3 +301,39 @@ func TestReaderBudgetAndSlowPoll(t *testing.T) {
 		t.Fatalf("read %d", check.n)
 	}
 }
+
+// TestReaderSurvivesLeaderMovesAndFailures moves leaders and injects broker consumer
+// failures while a reader reads: the subscriptions go back to the reader's dispatcher and
+// out again, and every record arrives once, in order per partition, with no loss reported.
+func TestReaderSurvivesLeaderMovesAndFailures(t *testing.T) {
+	const parts, per = 6, 50
+	kc, seeds := startKfake(t, kfake.NumBrokers(3), kfake.SeedTopics(parts, "t"))
+	rec := newRecorder()
+	c := newConsumer(t, testConfig(seeds, rec))
+	ctx := ctxT(t)
+	r, err := c.ReadTopics(ctx, Oldest, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := newReaderCheck(t)
+	for round := range 6 {
+		produceAll(t, seeds, "t", parts, round*per, per)
+		switch round % 3 {
+		case 0:
+			for p := range int32(parts) {
+				if err := kc.MoveTopicPartition("t", p, (kc.LeaderFor("t", p)+1)%3); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case 1:
+			kc.ShufflePartitionLeaders()
+		case 2:
+			c.faults.brokerConsumer.Store(2)
+		}
+		check.pollUntil(ctx, r, (round+1)*parts*per)
+	}
+	rec.waitFor(t, "Unsubscribed", isA[Unsubscribed])
+	if n := rec.count(isA[LogTruncation]) + rec.count(isA[OffsetReset]); n > 0 {
+		t.Fatalf("leader moves without loss reported loss:\n%s", rec.dump())
+	}
+}
