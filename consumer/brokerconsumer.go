@@ -45,15 +45,19 @@ type brokerConsumer struct {
 	c *Consumer
 	e *brokerEntry
 
-	in      *actor.Inbox[brokerMsg]
-	owner   *actor.Owner
-	log     *slog.Logger
-	conn    *broker.Handle
-	subs    []*subscription // owned; in the order fetches rotate through
-	rot     int             // where the next request starts in subs
-	flight  *flight         // the fetch in flight, if any
-	session fetchSession    // this incarnation's fetch session with the broker
-	scan    record.Scanner
+	in     *actor.Inbox[brokerMsg]
+	owner  *actor.Owner
+	log    *slog.Logger
+	conn   *broker.Handle
+	subs   []*subscription // owned; in the order fetches rotate through
+	rot    int             // where the next request starts in subs
+	flight *flight         // the fetch in flight, if any
+	spare  *flight         // a finished flight, whose maps the next fetch reuses
+
+	want     []sessionPart   // fetch's scratch space, reused
+	wantSubs []*subscription // (cleared after each fetch)
+	session  fetchSession    // this incarnation's fetch session with the broker
+	scan     record.Scanner
 
 	drained []brokerMsg // the messages being handled; those from handled on are not yet
 	handled int         // (a failure puts them back in the mailbox)
@@ -165,14 +169,23 @@ func (b *brokerConsumer) fetch(ctx context.Context) {
 	req.MaxWaitMs = int32(wait / time.Millisecond)
 	req.MinBytes, req.MaxBytes = cfg.MinBytes, cfg.MaxBytes
 	req.IsolationLevel = int8(cfg.IsolationLevel)
-	fl := &flight{subs: make(map[fetchKey]*subscription, ready), ids: make(map[codec.UUID]string)}
+	fl := b.spare // the last flight's maps: at thousands of partitions, fresh ones per fetch cost more than the fetch
+	b.spare = nil
+	if fl == nil {
+		fl = &flight{subs: make(map[fetchKey]*subscription, ready), ids: make(map[codec.UUID]string)}
+	}
+	clear(fl.subs)
+	clear(fl.ids)
 	// Rotate which partition comes first: a broker fills a response in request order, and
 	// gives the first partition with data its first batch whole whatever the limits.
 	n := len(b.subs)
 	start := b.rot % n
 	b.rot++
-	want := make([]sessionPart, 0, ready)
-	wantSubs := make([]*subscription, 0, ready)
+	want, wantSubs := b.want[:0], b.wantSubs[:0]
+	defer func() {
+		clear(wantSubs)
+		b.want, b.wantSubs = want[:0], wantSubs[:0]
+	}()
 	withoutIDs := false
 	for k := range n {
 		s := b.subs[(start+k)%n]
@@ -238,6 +251,7 @@ func (b *brokerConsumer) fetch(ctx context.Context) {
 	if err := b.conn.Send(ctx, call); err != nil {
 		b.session.failed()
 		b.failAll(err)
+		b.spare = fl
 		return
 	}
 	b.flight = fl
@@ -252,6 +266,7 @@ func (b *brokerConsumer) outcome(call *broker.Call) {
 		return // from an earlier incarnation's request
 	}
 	b.flight = nil
+	defer func() { b.spare = fl }() // its maps are free once the outcome is handled
 	b.log.Debug("fetch done", "err", call.Err)
 	if call.Err != nil {
 		b.session.failed()

@@ -136,6 +136,9 @@ func (d *dispatcher) step(ctx context.Context, timer *time.Timer) {
 	}
 	clear(d.subs[len(keep):])
 	d.subs = keep
+	if len(keep) == 0 && cap(keep) > 64 {
+		d.subs = nil // a reader's thousands were subscribed: do not keep their room
+	}
 	if next.IsZero() {
 		timer.Stop()
 		return
