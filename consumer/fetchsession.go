@@ -54,7 +54,6 @@ type fetchSession struct {
 	spare map[fetchKey]sessionPart
 }
 
-
 // The session epochs with a meaning of their own (KIP-227).
 const (
 	// epochInitial, with session ID 0, asks for a full fetch and a new session.
