@@ -54,10 +54,8 @@ type brokerConsumer struct {
 	flight *flight         // the fetch in flight, if any
 	spare  *flight         // a finished flight, whose maps the next fetch reuses
 
-	want     []sessionPart   // fetch's scratch space, reused
-	wantSubs []*subscription // (cleared after each fetch)
-	session  fetchSession    // this incarnation's fetch session with the broker
-	scan     record.Scanner
+	session fetchSession // this incarnation's fetch session with the broker
+	scan    record.Scanner
 
 	drained []brokerMsg // the messages being handled; those from handled on are not yet
 	handled int         // (a failure puts them back in the mailbox)
@@ -181,11 +179,8 @@ func (b *brokerConsumer) fetch(ctx context.Context) {
 	n := len(b.subs)
 	start := b.rot % n
 	b.rot++
-	want, wantSubs := b.want[:0], b.wantSubs[:0]
-	defer func() {
-		clear(wantSubs)
-		b.want, b.wantSubs = want[:0], wantSubs[:0]
-	}()
+	want := make([]sessionPart, 0, ready)
+	wantSubs := make([]*subscription, 0, ready)
 	withoutIDs := false
 	for k := range n {
 		s := b.subs[(start+k)%n]

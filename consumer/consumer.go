@@ -130,12 +130,11 @@ func (c *Consumer) ConsumePartition(ctx context.Context, topic string, partition
 		return nil, fmt.Errorf("%w: %s", ErrAlreadyConsuming, a)
 	}
 	c.seq++
-	p := &part{c: c, about: a, name: fmt.Sprintf("%s/%d #%d", topic, partition, c.seq), released: make(chan struct{}), disp: &waker{}}
+	p := &part{c: c, about: a, name: fmt.Sprintf("%s/%d #%d", topic, partition, c.seq), disp: &waker{}}
 	p.out = newHandoff(&p.position)
 	c.active[a] = p
 	c.mu.Unlock()
 
-	p.ctx, p.cancel = context.WithCancel(context.Background())
 	for _, v := range []interface{ Store(int64) }{&p.hwm, &p.lso, &p.logStart, &p.position} {
 		v.Store(-1)
 	}
@@ -215,7 +214,6 @@ func (c *Consumer) startActors(p *part, o partitionOptions) error {
 			return err
 		}
 		p.stage = ref
-		p.children = append(p.children, name)
 	}
 	name := "feeder " + p.name
 	fref, err := supervisor.Add(c.parts, supervisor.ChildSpec[feedMsg]{
@@ -234,7 +232,6 @@ func (c *Consumer) startActors(p *part, o partitionOptions) error {
 		return err
 	}
 	p.feeder = fref
-	p.children = append(p.children, name)
 
 	name = "dispatcher " + p.name
 	dref, err := supervisor.Add(c.parts, supervisor.ChildSpec[*subscription]{
@@ -251,7 +248,6 @@ func (c *Consumer) startActors(p *part, o partitionOptions) error {
 		return err
 	}
 	p.disp.ref = dref
-	p.children = append(p.children, name)
 	return nil
 }
 
@@ -280,8 +276,18 @@ func (c *Consumer) closePartition(ctx context.Context, p *part) error {
 // removeActors stops the partition's actors for good, dispatcher first.
 func (c *Consumer) removeActors(ctx context.Context, p *part) error {
 	var errs []error
-	for i := len(p.children) - 1; i >= 0; i-- {
-		err := c.parts.Remove(ctx, p.children[i])
+	var children []string // the actors' names under the partitions supervisor, in stop order
+	if !p.disp.ref.IsZero() {
+		children = append(children, "dispatcher "+p.name)
+	}
+	if !p.feeder.IsZero() {
+		children = append(children, "feeder "+p.name)
+	}
+	if !p.stage.IsZero() {
+		children = append(children, "stage "+p.name)
+	}
+	for _, name := range children {
+		err := c.parts.Remove(ctx, name)
 		if err != nil && !errors.Is(err, supervisor.ErrUnknownChild) && !errors.Is(err, actor.ErrStopped) {
 			errs = append(errs, err)
 		}

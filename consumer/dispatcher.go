@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,10 +58,38 @@ type heldSub struct {
 	due time.Time // no attempt before this
 }
 
-// waker is a dispatcher's ref and a flag that coalesces wake-ups to it.
+// waker is a dispatcher's ref and a flag that coalesces wake-ups to it, and the
+// partition it is making an attempt for, so that stopping that partition interrupts the
+// attempt's lookups (a partition has no context of its own: at thousands of partitions,
+// one each costs more than the partition's other state).
 type waker struct {
 	ref   actor.Ref[*subscription] // nil message: look again (resume, close)
 	woken atomic.Bool              // a wake-up is queued: do not queue another
+
+	mu     sync.Mutex
+	cur    *part              // the partition of the attempt in progress, if any
+	cancel context.CancelFunc // ends that attempt's lookups
+}
+
+// attempting records that the dispatcher is making an attempt for p, which cancel
+// interrupts (nil, nil: the attempt is over). It reports false if p has stopped already.
+func (w *waker) attempting(p *part, cancel context.CancelFunc) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cur, w.cancel = p, cancel
+	return p == nil || !p.stopped.Load()
+}
+
+// interrupt ends the lookups of an attempt in progress for p, if there is one.
+func (w *waker) interrupt(p *part) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cur == p && w.cancel != nil {
+		w.cancel()
+	}
 }
 
 func (w *waker) wake() {
@@ -237,7 +266,10 @@ func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
 	p, c := s.p, d.c
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.RequestTimeout)
 	defer cancel()
-	defer context.AfterFunc(p.ctx, cancel)() // Close interrupts a lookup
+	if !d.w.attempting(p, cancel) { // stopping the partition interrupts a lookup
+		return ErrClosed
+	}
+	defer d.w.attempting(nil, nil)
 
 	snap := c.client.Snapshot()
 	_, epoch, err := snap.Leader(p.about.Topic, p.about.Partition)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"iter"
-	"sync"
 	"sync/atomic"
 
 	"github.com/troupe-go/troupe"
@@ -26,30 +25,27 @@ type PartitionConsumer struct {
 // its user, and figures published for HighWaterMark and Lag. Its fields are set before
 // the partition's actors start and never change, except the atomics.
 type part struct {
-	c      *Consumer
-	about  About
-	name   string // "orders/3 #2": unique among the consumer's partitions, past and present
-	ctx    context.Context
-	cancel context.CancelFunc // ends ctx when the partition stops
+	c     *Consumer
+	about About
+	name  string // "orders/3 #2": unique among the consumer's partitions, past and present
 
-	disp     *waker // the dispatcher: the partition's own, or its reader's
-	feeder   actor.Ref[feedMsg]
-	stage    actor.Ref[*Batch] // zero without a stage
-	children []string          // the actors' names under the partitions supervisor, in start order
+	disp   *waker // the dispatcher: the partition's own, or its reader's
+	feeder actor.Ref[feedMsg]
+	stage  actor.Ref[*Batch] // zero without a stage
 
 	// Exactly one of out and r is set: a PartitionConsumer's partition is delivered by
 	// its feeder through out; a Reader's partition has no feeder, its results go to the
 	// reader's buffer (see reader).
 	out *handoff
 	r   *Reader
+	q   partQueue // in r's buffer, guarded by r.mu
 
-	stopped  atomic.Bool  // closed or failed: whoever owns the subscription releases it
-	paused   atomic.Bool  // mirrors out.paused (or the reader's), for the broker consumer and dispatcher
-	slow     atomic.Bool  // the feeder held a batch past MaxProcessingTime and still holds some
-	held     atomic.Int32 // fetch results handed on and not yet taken (<= prefetch)
-	home     atomic.Pointer[brokerEntry]
-	released chan struct{} // closed once the subscription has ended (subEnded)
-	endOnce  sync.Once
+	stopped atomic.Bool  // closed or failed: whoever owns the subscription releases it
+	paused  atomic.Bool  // mirrors out.paused (or the reader's), for the broker consumer and dispatcher
+	slow    atomic.Bool  // the feeder held a batch past MaxProcessingTime and still holds some
+	held    atomic.Int32 // fetch results handed on and not yet taken (<= prefetch)
+	home    atomic.Pointer[brokerEntry]
+	ended   atomic.Bool // the subscription has ended (subEnded)
 
 	hwm, lso, logStart, position atomic.Int64
 
@@ -89,7 +85,12 @@ func (p *part) wantsFetch() bool {
 
 // subEnded records that the partition's subscription has ended (been released): a
 // Reader's Remove waits for it.
-func (p *part) subEnded() { p.endOnce.Do(func() { close(p.released) }) }
+func (p *part) subEnded() {
+	p.ended.Store(true)
+	if p.r != nil {
+		p.r.ended.broadcast()
+	}
+}
 
 func (p *part) wakeFeeder() {
 	if p.feeder.IsZero() {
@@ -114,9 +115,7 @@ func (p *part) wakeHome() {
 // stop makes every owner of the subscription release it, and wakes them.
 func (p *part) stop() {
 	p.stopped.Store(true)
-	if p.cancel != nil {
-		p.cancel()
-	}
+	p.disp.interrupt(p)
 	p.wakeDispatcher()
 	p.wakeFeeder()
 	p.wakeHome()

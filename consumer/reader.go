@@ -43,6 +43,7 @@ type Reader struct {
 	disp *waker // the reader's dispatcher
 
 	owner *actor.Owner // owns the results queued in buf
+	ended broadcast    // a partition's subscription ended (Remove waits for it)
 
 	mu       sync.Mutex
 	buf      readerBuffer
@@ -190,8 +191,7 @@ func (r *Reader) Add(ctx context.Context, from Offset, parts ...About) error {
 	for i, a := range parts {
 		c.seq++
 		p := &part{c: c, about: a, name: fmt.Sprintf("%s/%d #%d", a.Topic, a.Partition, c.seq),
-			r: r, disp: r.disp, released: make(chan struct{})}
-		p.ctx, p.cancel = context.WithCancel(context.Background())
+			r: r, disp: r.disp}
 		for _, v := range []*atomic.Int64{&p.hwm, &p.lso, &p.logStart, &p.position} {
 			v.Store(-1)
 		}
@@ -334,13 +334,45 @@ func (r *Reader) Remove(ctx context.Context, parts ...About) error {
 		p.stop()
 	}
 	for _, p := range stopped {
-		select {
-		case <-p.released:
-		case <-ctx.Done():
-			return fmt.Errorf("consumer: removing %s: %w", p.about, context.Cause(ctx))
+		for !p.ended.Load() {
+			ch := r.ended.wait()
+			if p.ended.Load() {
+				break
+			}
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return fmt.Errorf("consumer: removing %s: %w", p.about, context.Cause(ctx))
+			}
 		}
 	}
 	return nil
+}
+
+// broadcast is a condition to wait on with a context: wait returns a channel that the
+// next broadcast closes. (A partition has no channel of its own to say its subscription
+// ended: at thousands of partitions, one each costs more than the partition's state.)
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (b *broadcast) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
+	return b.ch
+}
+
+func (b *broadcast) broadcast() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch != nil {
+		close(b.ch)
+		b.ch = nil
+	}
 }
 
 // forgetLocked takes p out of the reader and its consumer and releases what the buffer

@@ -18,17 +18,19 @@ package consumer
 //     returned to the caller to release.
 //   - bytes is the records bytes of every queued result: the reader fetches only while it
 //     is below the reader's budget.
+//
+// Each partition's queue lives in its part (no map: at thousands of partitions, one entry
+// each would cost more than the queues).
 type readerBuffer struct {
-	queues map[*part]*partQueue
-	ring   []*partQueue // partitions with something queued, in rotation order
-	rot    int          // where the next take starts in ring
-	bytes  int64
+	ring  []*part // partitions with something queued, in rotation order
+	rot   int     // where the next take starts in ring
+	bytes int64
 }
 
-// partQueue is one partition's queued results.
+// partQueue is one partition's queued results, in its part; the reader's mutex guards it.
 type partQueue struct {
-	p      *part
 	items  []feedMsg
+	live   bool // added and not removed
 	paused bool
 	inRing bool
 }
@@ -39,25 +41,24 @@ type taken struct {
 	m feedMsg
 }
 
-func newReaderBuffer() readerBuffer {
-	return readerBuffer{queues: make(map[*part]*partQueue)}
-}
+func newReaderBuffer() readerBuffer { return readerBuffer{} }
 
 // add starts a queue for p.
-func (b *readerBuffer) add(p *part) { b.queues[p] = &partQueue{p: p} }
+func (b *readerBuffer) add(p *part) { p.q = partQueue{live: true} }
 
 // has reports whether p has a queue (was added and not removed).
-func (b *readerBuffer) has(p *part) bool { return b.queues[p] != nil }
+func (b *readerBuffer) has(p *part) bool { return p.q.live }
 
 // remove ends p's queue and returns what was queued, for the caller to release.
 func (b *readerBuffer) remove(p *part) []feedMsg {
-	q := b.queues[p]
-	if q == nil {
+	q := &p.q
+	if !q.live {
 		return nil
 	}
-	delete(b.queues, p)
+	q.live = false
 	if q.inRing {
-		i := b.index(q)
+		q.inRing = false
+		i := b.index(p)
 		b.ring = append(b.ring[:i], b.ring[i+1:]...)
 		if b.rot > i {
 			b.rot--
@@ -66,12 +67,14 @@ func (b *readerBuffer) remove(p *part) []feedMsg {
 	for _, m := range q.items {
 		b.bytes -= resultBytes(m)
 	}
-	return q.items
+	items := q.items
+	q.items = nil
+	return items
 }
 
-func (b *readerBuffer) index(q *partQueue) int {
+func (b *readerBuffer) index(p *part) int {
 	for i, x := range b.ring {
-		if x == q {
+		if x == p {
 			return i
 		}
 	}
@@ -89,8 +92,8 @@ const (
 
 // push queues m for p.
 func (b *readerBuffer) push(p *part, m feedMsg) pushOutcome {
-	q := b.queues[p]
-	if q == nil {
+	q := &p.q
+	if !q.live {
 		return pushRefused
 	}
 	if len(q.items) == 0 && isMark(m) {
@@ -100,15 +103,15 @@ func (b *readerBuffer) push(p *part, m feedMsg) pushOutcome {
 	b.bytes += resultBytes(m)
 	if !q.inRing {
 		q.inRing = true
-		b.ring = append(b.ring, q)
+		b.ring = append(b.ring, p)
 	}
 	return pushQueued
 }
 
 // setPaused pauses or resumes p's queue; it reports whether p has one.
 func (b *readerBuffer) setPaused(p *part, paused bool) bool {
-	q := b.queues[p]
-	if q == nil {
+	q := &p.q
+	if !q.live {
 		return false
 	}
 	q.paused = paused
@@ -117,8 +120,8 @@ func (b *readerBuffer) setPaused(p *part, paused bool) bool {
 
 // ready reports whether take would hand out anything.
 func (b *readerBuffer) ready() bool {
-	for _, q := range b.ring {
-		if !q.paused {
+	for _, p := range b.ring {
+		if !p.q.paused {
 			return true
 		}
 	}
@@ -137,7 +140,8 @@ func (b *readerBuffer) take(out []taken, limit int) []taken {
 	b.rot = start + 1
 	got := 0
 	for k := range n {
-		q := b.ring[(start+k)%n]
+		p := b.ring[(start+k)%n]
+		q := &p.q
 		if limit > 0 && got == limit {
 			break
 		}
@@ -149,7 +153,7 @@ func (b *readerBuffer) take(out []taken, limit int) []taken {
 			q.items[0] = feedMsg{}
 			q.items = q.items[1:]
 			b.bytes -= resultBytes(m)
-			out = append(out, taken{p: q.p, m: m})
+			out = append(out, taken{p: p, m: m})
 			if !isMark(m) {
 				got++
 				break
@@ -163,9 +167,9 @@ func (b *readerBuffer) take(out []taken, limit int) []taken {
 	// Drop the emptied queues from the ring, keeping the rotation where it was.
 	keep := b.ring[:0]
 	rot := b.rot
-	for i, q := range b.ring {
-		if q.inRing {
-			keep = append(keep, q)
+	for i, p := range b.ring {
+		if p.q.inRing {
+			keep = append(keep, p)
 		} else if i < b.rot {
 			rot--
 		}
