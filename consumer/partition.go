@@ -80,7 +80,10 @@ func (p *part) parked() bool {
 // wantsFetch reports whether the partition may be in its broker consumer's next fetch:
 // its user has room for another result (and its reader is within its byte budget).
 func (p *part) wantsFetch() bool {
-	return p.held.Load() < prefetch && (p.r == nil || p.r.roomy())
+	if p.r != nil {
+		return p.held.Load() < readerPrefetch && p.r.roomy()
+	}
+	return p.held.Load() < prefetch
 }
 
 // subEnded records that the partition's subscription has ended (been released): a

@@ -439,7 +439,7 @@ func (r *Reader) push(p *part, m feedMsg) bool {
 // done ends a taken result's count against p's prefetch, waking p's broker consumer if
 // that makes room, and releases it. r.mu is held.
 func (r *Reader) done(p *part, f *fetched) {
-	if f.counted && p.held.Add(-1) == prefetch-1 {
+	if f.counted && p.held.Add(-1) == readerPrefetch-1 {
 		p.wakeHome()
 	}
 	f.Release(r.owner)

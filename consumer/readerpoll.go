@@ -73,7 +73,7 @@ func (r *Reader) takeLocked() []taken {
 			// Stored before the count drops: a broker consumer that moves the position
 			// on once nothing is held (advanced) comes after this.
 			t.p.position.Store(f.next)
-			if f.counted && t.p.held.Add(-1) == prefetch-1 {
+			if f.counted && t.p.held.Add(-1) == readerPrefetch-1 {
 				t.p.wakeHome()
 			}
 		}
