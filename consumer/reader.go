@@ -25,8 +25,9 @@ import (
 // state, moved by explicit hand-off between the reader's one dispatcher and the broker
 // consumers of the partitions' leaders (one per broker, shared with every other reader
 // and PartitionConsumer of the Consumer), which put what they fetch in the reader's
-// buffer. The buffer holds at most Config.MaxBufferedBytes (and two fetch results per
-// partition); Poll visits the partitions in rotation, at most one batch each per call,
+// buffer. The buffer holds at most Config.MaxBufferedBytes (and one fetch result per
+// partition: the fetch that refills a partition overlaps the caller's processing of what
+// Poll returned); Poll visits the partitions in rotation, at most one batch each per call,
 // so a busy partition cannot starve the others. MaxProcessingTime applies to the reader
 // as a whole: when ready batches wait longer than that for Poll, the reader gives up its
 // partitions' places at their broker consumers (a SlowReader event) and takes them back
