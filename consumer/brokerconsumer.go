@@ -378,7 +378,7 @@ func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartiti
 func (b *brokerConsumer) advanced(s *subscription) {
 	p := s.p
 	if p.held.Load() == 0 {
-		p.position.Store(s.cur.next) // the feeder holds no result, and only we add them
+		p.moved(s.cur.next) // nothing is held for the user, and only we add results
 		return
 	}
 	b.send(s, &fetched{from: s.cur.next, next: s.cur.next, hwm: s.cur.hwm, lso: s.cur.lso, logStart: s.cur.logStart, counted: true})

@@ -307,7 +307,7 @@ func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
 		}
 		s.cur.seek(off, le)
 		s.start, s.epoch = nil, epoch
-		p.position.Store(off)
+		p.moved(off)
 	case s.reset != nil:
 		from := s.cur.next
 		if d.cfg.OffsetReset == ResetNone {

@@ -54,6 +54,16 @@ type part struct {
 
 func (p *part) wakeDispatcher() { p.disp.wake() }
 
+// moved stores the partition's new position, set outside a delivery (a start resolved,
+// transaction markers passed with nothing held), and tells a reader waiting to be caught
+// up (UntilCaughtUp) to look again.
+func (p *part) moved(position int64) {
+	p.position.Store(position)
+	if p.r != nil {
+		signal(p.r.ready)
+	}
+}
+
 // deliver hands m (given by its owner) to whoever delivers p's results to its user: its
 // feeder, or its reader's buffer. It reports false, with m not taken, when the partition
 // is stopping.

@@ -3,11 +3,13 @@ package consumer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // readerCheck checks what a Reader delivers: per partition, the values produced by
@@ -335,5 +337,81 @@ func TestReaderSurvivesLeaderMovesAndFailures(t *testing.T) {
 	rec.waitFor(t, "Unsubscribed", isA[Unsubscribed])
 	if n := rec.count(isA[LogTruncation]) + rec.count(isA[OffsetReset]); n > 0 {
 		t.Fatalf("leader moves without loss reported loss:\n%s", rec.dump())
+	}
+}
+
+// TestReaderCatchesUpPastTransactionMarkers reads, until caught up, a partition whose
+// log ends with a transaction's commit marker and one holding only an aborted
+// transaction, under ReadCommitted: the positions reach the ends by passing markers and
+// aborted records that deliver nothing, and the iteration ends.
+func TestReaderCatchesUpPastTransactionMarkers(t *testing.T) {
+	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	for p, commit := range []bool{true, false} {
+		tx := kgoClient(t, seeds, kgo.TransactionalID(fmt.Sprint("troupe-reader-", p)))
+		if err := tx.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		produceWith(t, tx, "t", int32(p), 0, 10)
+		if err := tx.EndTransaction(ctxT(t), kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := testConfig(seeds, newRecorder())
+	cfg.IsolationLevel = ReadCommitted
+	c := newConsumer(t, cfg)
+	ctx := ctxT(t)
+	r, err := c.ReadTopics(ctx, Oldest, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.UntilCaughtUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check := newReaderCheck(t)
+	for b, err := range r.Batches(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		check.batch(b)
+	}
+	if check.n != 10 || check.next[About{"t", 0}] != 10 {
+		t.Fatalf("read %d records (%v); want partition 0's 10 committed ones", check.n, check.next)
+	}
+	for p := range int32(2) {
+		if pos := r.Position(About{"t", p}); pos != 11 {
+			t.Fatalf("partition %d at %d, want 11 (after the marker)", p, pos)
+		}
+	}
+}
+
+// TestReaderCatchesUpOnNothingButAnAbortedTransaction: the only partition holds an aborted
+// transaction and its marker, so under ReadCommitted nothing is delivered and the position
+// reaches the end only by passing them; Poll must notice that and end.
+func TestReaderCatchesUpOnNothingButAnAbortedTransaction(t *testing.T) {
+	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	tx := kgoClient(t, seeds, kgo.TransactionalID("troupe-reader-aborted"))
+	if err := tx.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	produceWith(t, tx, "t", 0, 0, 10)
+	if err := tx.EndTransaction(ctxT(t), kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(seeds, newRecorder())
+	cfg.IsolationLevel = ReadCommitted
+	c := newConsumer(t, cfg)
+	ctx := ctxT(t)
+	r, err := c.ReadTopics(ctx, Oldest, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.UntilCaughtUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if bs, err := r.Poll(ctx); !errors.Is(err, ErrCaughtUp) {
+		t.Fatalf("poll: %d batches, %v; want ErrCaughtUp", len(bs), err)
+	}
+	if pos := r.Position(About{"t", 0}); pos != 11 {
+		t.Fatalf("position %d, want 11", pos)
 	}
 }
