@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
@@ -49,10 +48,11 @@ type brokerConsumer struct {
 	owner  *actor.Owner
 	log    *slog.Logger
 	conn   *broker.Handle
-	subs   []*subscription // owned; in the order fetches rotate through
-	rot    int             // where the next request starts in subs
-	flight *flight         // the fetch in flight, if any
-	spare  *flight         // a finished flight, whose maps the next fetch reuses
+	subs   []*subscription            // owned (and some let go of since the last sweep); in the order fetches rotate through
+	own    map[*subscription]struct{} // the subscriptions b owns now
+	rot    int                        // where the next request starts in subs
+	flight *flight                    // the fetch in flight, if any
+	spare  *flight                    // a finished flight, whose maps the next fetch reuses
 
 	session fetchSession // this incarnation's fetch session with the broker
 	scan    record.Scanner
@@ -101,7 +101,7 @@ func (b *brokerConsumer) Run(ctx context.Context, in *actor.Inbox[brokerMsg]) er
 				switch {
 				case m.sub != nil:
 					m.sub.Take(b.owner)
-					b.subs = append(b.subs, m.sub)
+					b.add(m.sub)
 					b.log.Debug("partition subscribed", "partition", m.sub.p.about.String(), "offset", m.sub.cur.next)
 				case m.call != nil:
 					b.outcome(m.call)
@@ -119,26 +119,46 @@ func (b *brokerConsumer) Run(ctx context.Context, in *actor.Inbox[brokerMsg]) er
 
 // sweep lets go of stopped partitions (released) and of paused and slow ones (back to
 // their dispatchers, which keep them until Resume, or until the feeder caught up).
+// It also drops from subs those let go of since (letGo), in one pass.
 func (b *brokerConsumer) sweep() {
-	for i := 0; i < len(b.subs); {
-		s := b.subs[i]
+	keep := b.subs[:0]
+	for _, s := range b.subs {
 		switch {
+		case !b.owns(s):
+			// Let go of already: handed back or released, and so not ours to look at.
 		case s.p.stopped.Load():
-			b.remove(i)
+			b.letGo(s)
 			b.releaseSub(s)
 		case s.p.parked():
-			b.remove(i)
+			b.letGo(s)
 			b.handBack(s, nil)
 		default:
-			i++
+			keep = append(keep, s)
 		}
 	}
+	clear(b.subs[len(keep):])
+	b.subs = keep
 }
 
-func (b *brokerConsumer) remove(i int) { b.subs = slices.Delete(b.subs, i, i+1) }
+// add makes s one of b's subscriptions.
+func (b *brokerConsumer) add(s *subscription) {
+	if b.own == nil {
+		b.own = make(map[*subscription]struct{})
+	}
+	b.own[s] = struct{}{}
+	b.subs = append(b.subs, s)
+}
+
+// letGo records that b no longer owns s (it is about to hand it back or release it).
+// subs keeps the pointer until the next sweep, which drops it without touching it:
+// removing it from subs at once would cost a pass over subs per partition let go of.
+func (b *brokerConsumer) letGo(s *subscription) { delete(b.own, s) }
 
 // owns reports whether s is owned by b now (not handed back or released).
-func (b *brokerConsumer) owns(s *subscription) bool { return slices.Contains(b.subs, s) }
+func (b *brokerConsumer) owns(s *subscription) bool {
+	_, ok := b.own[s]
+	return ok
+}
 
 // fetch sends one Fetch request for every partition b owns whose feeder has room, if
 // there is any.
@@ -311,6 +331,10 @@ func (b *brokerConsumer) failAll(err error) {
 	subs := b.subs
 	b.subs = nil
 	for _, s := range subs {
+		if !b.owns(s) {
+			continue
+		}
+		b.letGo(s)
 		s.refresh = true
 		s.failures++
 		b.handBack(s, err)
@@ -321,7 +345,7 @@ func (b *brokerConsumer) failAll(err error) {
 func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartitionData) {
 	p := s.p
 	if err := errcode.ForCode(pd.ErrorCode); err != nil {
-		b.remove(slices.Index(b.subs, s))
+		b.letGo(s)
 		switch {
 		case errors.Is(err, errcode.OffsetOutOfRange):
 			s.reset = fmt.Errorf("offset %d: %w", s.cur.next, err)
@@ -366,7 +390,7 @@ func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartiti
 	b.send(s, f)
 	if corrupt != nil {
 		// Terminal: the feeder delivers what came before and ends the partition.
-		b.remove(slices.Index(b.subs, s))
+		b.letGo(s)
 		b.releaseSub(s)
 	}
 }
@@ -471,6 +495,10 @@ func releaseBrokerConsumer(a actor.Actor[brokerMsg], err error) {
 	subs := b.subs
 	b.subs, b.flight = nil, nil
 	for _, s := range subs {
+		if !b.owns(s) {
+			continue
+		}
+		b.letGo(s)
 		if s.p.stopped.Load() {
 			b.releaseSub(s)
 			continue
