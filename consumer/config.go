@@ -55,8 +55,10 @@ type Config struct {
 	// results) is left out of fetches anyway, so other partitions never wait for a slow
 	// one; this bounds how long a slow partition keeps its place, and its broker consumer
 	// alive. It subscribes again once its feeder has delivered what it holds: nothing is
-	// lost, repeated or reordered. Time paused does not count. Zero means 100ms, as in
-	// Sarama.
+	// lost, repeated or reordered. Time paused does not count. For a Reader it applies to
+	// the reader as a whole: when ready batches wait longer than this for Poll, none of
+	// its partitions is fetched until the next Poll (a SlowReader event). Zero means
+	// 100ms, as in Sarama.
 	MaxProcessingTime time.Duration
 	// OffsetReset decides what happens when a partition's position is outside its log
 	// (retention deleted the records, or the offset asked for does not exist yet). Zero

@@ -171,8 +171,7 @@ func (ev *events) emit(e Event) {
 }
 
 // SlowReader: ready batches waited longer than MaxProcessingTime for the named Reader's
-// Poll, so its partitions gave up their places at their broker consumers; they take them
-// back at the next Poll.
+// Poll, so none of its partitions is fetched until the next Poll.
 type SlowReader struct {
 	Reader string
 	Waited time.Duration
@@ -180,7 +179,7 @@ type SlowReader struct {
 
 // String describes the event in one line, as it is logged.
 func (e SlowReader) String() string {
-	return fmt.Sprintf("%s: batches not polled within %v; its partitions gave up their places at their broker consumers", e.Reader, e.Waited.Round(time.Millisecond))
+	return fmt.Sprintf("%s: batches not polled within %v; its partitions are not fetched until the next poll", e.Reader, e.Waited.Round(time.Millisecond))
 }
 
 func (SlowReader) level() slog.Level { return slog.LevelInfo }

@@ -27,7 +27,7 @@ type PartitionConsumer struct {
 type part struct {
 	c     *Consumer
 	about About
-	name  string // "orders/3 #2": unique among the consumer's partitions, past and present
+	name  string // "orders/3 #2": unique among the consumer's partitions, past and present; its actors' names (none for a Reader's)
 
 	disp   *waker // the dispatcher: the partition's own, or its reader's
 	feeder actor.Ref[feedMsg]
@@ -82,16 +82,18 @@ func (p *part) failDirect(err error) {
 }
 
 // parked reports whether the partition's subscription is to stay with its dispatcher:
-// paused, or its user is slow.
+// paused, or its user is slow (a PartitionConsumer's; a slow Reader's partitions keep
+// their places, see Reader.watch).
 func (p *part) parked() bool {
-	return p.paused.Load() || p.slow.Load() || p.r != nil && p.r.slow.Load()
+	return p.paused.Load() || p.slow.Load()
 }
 
 // wantsFetch reports whether the partition may be in its broker consumer's next fetch:
-// its user has room for another result (and its reader is within its byte budget).
+// its user has room for another result (and its reader is within its byte budget and
+// not slow).
 func (p *part) wantsFetch() bool {
 	if p.r != nil {
-		return p.held.Load() < readerPrefetch && p.r.roomy()
+		return p.held.Load() < readerPrefetch && p.r.roomy() && !p.r.slow.Load()
 	}
 	return p.held.Load() < prefetch
 }

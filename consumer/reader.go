@@ -29,9 +29,9 @@ import (
 // partition: the fetch that refills a partition overlaps the caller's processing of what
 // Poll returned); Poll visits the partitions in rotation, at most one batch each per call,
 // so a busy partition cannot starve the others. MaxProcessingTime applies to the reader
-// as a whole: when ready batches wait longer than that for Poll, the reader gives up its
-// partitions' places at their broker consumers (a SlowReader event) and takes them back
-// at the next Poll; nothing is lost, repeated or reordered.
+// as a whole: when ready batches wait longer than that for Poll, the reader is slow (a
+// SlowReader event) and none of its partitions is fetched until the next Poll; nothing
+// is lost, repeated or reordered.
 //
 // Poll is meant for one goroutine at a time; the other methods are safe for concurrent
 // use. Close it (or its Consumer) when done. A Reader has no custom stages: a caller that
@@ -190,9 +190,7 @@ func (r *Reader) Add(ctx context.Context, from Offset, parts ...About) error {
 	}
 	added := make([]*part, len(parts))
 	for i, a := range parts {
-		c.seq++
-		p := &part{c: c, about: a, name: fmt.Sprintf("%s/%d #%d", a.Topic, a.Partition, c.seq),
-			r: r, disp: r.disp}
+		p := &part{c: c, about: a, r: r, disp: r.disp} // no actors of its own, so no name for them
 		for _, v := range []*atomic.Int64{&p.hwm, &p.lso, &p.logStart, &p.position} {
 			v.Store(-1)
 		}
@@ -451,6 +449,14 @@ func (r *Reader) roomy() bool { return r.bytes.Load() < r.cfg.MaxBufferedBytes }
 
 // watch keeps MaxProcessingTime for the reader; its dispatcher calls it on each wake-up.
 // It returns when to call it again (zero: when woken).
+//
+// A slow reader's partitions keep their subscriptions and places at their broker
+// consumers, and are only left out of fetches until the next Poll. Handing them back, as
+// a slow PartitionConsumer's partition is, would cost a reader whose caller takes longer
+// than MaxProcessingTime per poll a round of hand-backs, broker consumer stops, fetch
+// sessions closed and opened again, on every poll, for nothing: the partitions sharing
+// their broker consumers are not held back by them either way (a partition left out of
+// fetches shortens the long poll for the others, see brokerConsumer.fetch).
 func (r *Reader) watch(now time.Time) time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -461,9 +467,8 @@ func (r *Reader) watch(now time.Time) time.Time {
 	if waited < r.cfg.MaxProcessingTime {
 		return r.since.Add(r.cfg.MaxProcessingTime)
 	}
-	r.slow.Store(true)
+	r.slow.Store(true) // its partitions are left out of fetches from now on
 	r.c.ev.emit(SlowReader{Reader: r.name, Waited: waited})
-	r.wakeHomesLocked() // they hand the subscriptions back; the dispatcher keeps them
 	return time.Time{}
 }
 

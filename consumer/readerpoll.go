@@ -80,7 +80,7 @@ func (r *Reader) takeLocked() []taken {
 	}
 	if r.slow.Load() {
 		r.slow.Store(false)
-		r.disp.wake() // it subscribes the partitions again
+		r.wakeHomesLocked() // its partitions may be fetched again
 	}
 	r.since = time.Time{}
 	if r.buf.ready() {
