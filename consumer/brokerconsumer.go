@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
@@ -45,14 +44,17 @@ type brokerConsumer struct {
 	c *Consumer
 	e *brokerEntry
 
-	in      *actor.Inbox[brokerMsg]
-	owner   *actor.Owner
-	log     *slog.Logger
-	conn    *broker.Handle
-	subs    []*subscription // owned; in the order fetches rotate through
-	rot     int             // where the next request starts in subs
-	flight  *flight         // the fetch in flight, if any
-	session fetchSession    // this incarnation's fetch session with the broker
+	in     *actor.Inbox[brokerMsg]
+	owner  *actor.Owner
+	log    *slog.Logger
+	conn   *broker.Handle
+	subs   []*subscription            // owned (and some let go of since the last sweep); in the order fetches rotate through
+	own    map[*subscription]struct{} // the subscriptions b owns now
+	rot    int                        // where the next request starts in subs
+	flight *flight                    // the fetch in flight, if any
+	spare  *flight                    // a finished flight, whose maps the next fetch reuses
+
+	session fetchSession // this incarnation's fetch session with the broker
 	scan    record.Scanner
 
 	drained []brokerMsg // the messages being handled; those from handled on are not yet
@@ -99,7 +101,7 @@ func (b *brokerConsumer) Run(ctx context.Context, in *actor.Inbox[brokerMsg]) er
 				switch {
 				case m.sub != nil:
 					m.sub.Take(b.owner)
-					b.subs = append(b.subs, m.sub)
+					b.add(m.sub)
 					b.log.Debug("partition subscribed", "partition", m.sub.p.about.String(), "offset", m.sub.cur.next)
 				case m.call != nil:
 					b.outcome(m.call)
@@ -117,26 +119,46 @@ func (b *brokerConsumer) Run(ctx context.Context, in *actor.Inbox[brokerMsg]) er
 
 // sweep lets go of stopped partitions (released) and of paused and slow ones (back to
 // their dispatchers, which keep them until Resume, or until the feeder caught up).
+// It also drops from subs those let go of since (letGo), in one pass.
 func (b *brokerConsumer) sweep() {
-	for i := 0; i < len(b.subs); {
-		s := b.subs[i]
+	keep := b.subs[:0]
+	for _, s := range b.subs {
 		switch {
+		case !b.owns(s):
+			// Let go of already: handed back or released, and so not ours to look at.
 		case s.p.stopped.Load():
-			b.remove(i)
+			b.letGo(s)
 			b.releaseSub(s)
-		case s.p.paused.Load() || s.p.slow.Load():
-			b.remove(i)
+		case s.p.parked():
+			b.letGo(s)
 			b.handBack(s, nil)
 		default:
-			i++
+			keep = append(keep, s)
 		}
 	}
+	clear(b.subs[len(keep):])
+	b.subs = keep
 }
 
-func (b *brokerConsumer) remove(i int) { b.subs = slices.Delete(b.subs, i, i+1) }
+// add makes s one of b's subscriptions.
+func (b *brokerConsumer) add(s *subscription) {
+	if b.own == nil {
+		b.own = make(map[*subscription]struct{})
+	}
+	b.own[s] = struct{}{}
+	b.subs = append(b.subs, s)
+}
+
+// letGo records that b no longer owns s (it is about to hand it back or release it).
+// subs keeps the pointer until the next sweep, which drops it without touching it:
+// removing it from subs at once would cost a pass over subs per partition let go of.
+func (b *brokerConsumer) letGo(s *subscription) { delete(b.own, s) }
 
 // owns reports whether s is owned by b now (not handed back or released).
-func (b *brokerConsumer) owns(s *subscription) bool { return slices.Contains(b.subs, s) }
+func (b *brokerConsumer) owns(s *subscription) bool {
+	_, ok := b.own[s]
+	return ok
+}
 
 // fetch sends one Fetch request for every partition b owns whose feeder has room, if
 // there is any.
@@ -144,7 +166,7 @@ func (b *brokerConsumer) fetch(ctx context.Context) {
 	b.sweep()
 	ready := 0
 	for _, s := range b.subs {
-		if s.p.held.Load() < prefetch {
+		if s.p.wantsFetch() {
 			ready++
 		}
 	}
@@ -165,7 +187,13 @@ func (b *brokerConsumer) fetch(ctx context.Context) {
 	req.MaxWaitMs = int32(wait / time.Millisecond)
 	req.MinBytes, req.MaxBytes = cfg.MinBytes, cfg.MaxBytes
 	req.IsolationLevel = int8(cfg.IsolationLevel)
-	fl := &flight{subs: make(map[fetchKey]*subscription, ready), ids: make(map[codec.UUID]string)}
+	fl := b.spare // the last flight's maps: at thousands of partitions, fresh ones per fetch cost more than the fetch
+	b.spare = nil
+	if fl == nil {
+		fl = &flight{subs: make(map[fetchKey]*subscription, ready), ids: make(map[codec.UUID]string)}
+	}
+	clear(fl.subs)
+	clear(fl.ids)
 	// Rotate which partition comes first: a broker fills a response in request order, and
 	// gives the first partition with data its first batch whole whatever the limits.
 	n := len(b.subs)
@@ -176,7 +204,7 @@ func (b *brokerConsumer) fetch(ctx context.Context) {
 	withoutIDs := false
 	for k := range n {
 		s := b.subs[(start+k)%n]
-		if s.p.held.Load() >= prefetch {
+		if !s.p.wantsFetch() {
 			continue
 		}
 		s.Check(b.owner)
@@ -238,6 +266,7 @@ func (b *brokerConsumer) fetch(ctx context.Context) {
 	if err := b.conn.Send(ctx, call); err != nil {
 		b.session.failed()
 		b.failAll(err)
+		b.spare = fl
 		return
 	}
 	b.flight = fl
@@ -252,6 +281,7 @@ func (b *brokerConsumer) outcome(call *broker.Call) {
 		return // from an earlier incarnation's request
 	}
 	b.flight = nil
+	defer func() { b.spare = fl }() // its maps are free once the outcome is handled
 	b.log.Debug("fetch done", "err", call.Err)
 	if call.Err != nil {
 		b.session.failed()
@@ -301,6 +331,10 @@ func (b *brokerConsumer) failAll(err error) {
 	subs := b.subs
 	b.subs = nil
 	for _, s := range subs {
+		if !b.owns(s) {
+			continue
+		}
+		b.letGo(s)
 		s.refresh = true
 		s.failures++
 		b.handBack(s, err)
@@ -311,7 +345,7 @@ func (b *brokerConsumer) failAll(err error) {
 func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartitionData) {
 	p := s.p
 	if err := errcode.ForCode(pd.ErrorCode); err != nil {
-		b.remove(slices.Index(b.subs, s))
+		b.letGo(s)
 		switch {
 		case errors.Is(err, errcode.OffsetOutOfRange):
 			s.reset = fmt.Errorf("offset %d: %w", s.cur.next, err)
@@ -356,7 +390,7 @@ func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartiti
 	b.send(s, f)
 	if corrupt != nil {
 		// Terminal: the feeder delivers what came before and ends the partition.
-		b.remove(slices.Index(b.subs, s))
+		b.letGo(s)
 		b.releaseSub(s)
 	}
 }
@@ -368,7 +402,7 @@ func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartiti
 func (b *brokerConsumer) advanced(s *subscription) {
 	p := s.p
 	if p.held.Load() == 0 {
-		p.position.Store(s.cur.next) // the feeder holds no result, and only we add them
+		p.moved(s.cur.next) // nothing is held for the user, and only we add results
 		return
 	}
 	b.send(s, &fetched{from: s.cur.next, next: s.cur.next, hwm: s.cur.hwm, lso: s.cur.lso, logStart: s.cur.logStart, counted: true})
@@ -383,7 +417,7 @@ func (b *brokerConsumer) send(s *subscription, f *fetched) {
 	if f.counted {
 		p.held.Add(1)
 	}
-	if err := p.feeder.TrySend(feedMsg{fetched: f}); err != nil {
+	if !p.deliver(feedMsg{fetched: f}) {
 		// The partition is stopping: the result is dropped with it.
 		f.Take(b.owner)
 		f.Release(b.owner)
@@ -406,7 +440,7 @@ func (b *brokerConsumer) handBack(s *subscription, err error) {
 func (b *brokerConsumer) releaseSub(s *subscription) {
 	home := s.home
 	s.home = nil
-	s.Release(b.owner)
+	s.end(b.owner)
 	if home != nil {
 		b.c.brokers.release(home)
 	}
@@ -420,9 +454,9 @@ func giveToDispatcher(from *actor.Owner, s *subscription) {
 	s.home = nil
 	p := s.p
 	s.Give(from)
-	if p.stopped.Load() || p.dispatcher.TrySend(s) != nil {
+	if p.stopped.Load() || p.disp.ref.TrySend(s) != nil {
 		s.Take(from)
-		s.Release(from)
+		s.end(from)
 	}
 	if home != nil {
 		p.c.brokers.release(home)
@@ -461,6 +495,10 @@ func releaseBrokerConsumer(a actor.Actor[brokerMsg], err error) {
 	subs := b.subs
 	b.subs, b.flight = nil, nil
 	for _, s := range subs {
+		if !b.owns(s) {
+			continue
+		}
+		b.letGo(s)
 		if s.p.stopped.Load() {
 			b.releaseSub(s)
 			continue

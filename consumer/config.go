@@ -37,6 +37,11 @@ type Config struct {
 	// consumer raises its limit for that partition, up to MaxBytes, until it does, then
 	// returns to this value. Zero means 1 MiB, or MaxBytes if that is smaller.
 	MaxPartitionBytes int32
+	// MaxBufferedBytes is a Reader's byte budget: the records bytes it may hold fetched
+	// and not yet returned by Poll, over all its partitions. While it holds this much,
+	// its partitions are left out of fetches; a fetch already in flight may still add up
+	// to MaxBytes per broker. Zero means MaxBytes.
+	MaxBufferedBytes int64
 	// MaxWait is how long a broker may hold a fetch waiting for MinBytes. While a
 	// partition at that broker is left out of fetches because its user has not taken
 	// what was fetched, fetches wait at most MaxProcessingTime/10 instead, so that the
@@ -50,8 +55,10 @@ type Config struct {
 	// results) is left out of fetches anyway, so other partitions never wait for a slow
 	// one; this bounds how long a slow partition keeps its place, and its broker consumer
 	// alive. It subscribes again once its feeder has delivered what it holds: nothing is
-	// lost, repeated or reordered. Time paused does not count. Zero means 100ms, as in
-	// Sarama.
+	// lost, repeated or reordered. Time paused does not count. For a Reader it applies to
+	// the reader as a whole: when ready batches wait longer than this for Poll, none of
+	// its partitions is fetched until the next Poll (a SlowReader event). Zero means
+	// 100ms, as in Sarama.
 	MaxProcessingTime time.Duration
 	// OffsetReset decides what happens when a partition's position is outside its log
 	// (retention deleted the records, or the offset asked for does not exist yet). Zero
@@ -143,7 +150,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: neither a Client nor Brokers", ErrInvalidConfig)
 	}
 	if c.MinBytes < 0 || c.MaxBytes < 0 || c.MaxPartitionBytes < 0 || c.MaxWait < 0 ||
-		c.MaxProcessingTime < 0 || c.RequestTimeout < 0 || c.MaxDecompressedSize < 0 ||
+		c.MaxProcessingTime < 0 || c.MaxBufferedBytes < 0 || c.RequestTimeout < 0 || c.MaxDecompressedSize < 0 ||
 		c.Backoff.Min < 0 || c.Backoff.Max < 0 {
 		return c, fmt.Errorf("%w: negative size or duration", ErrInvalidConfig)
 	}
@@ -164,6 +171,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxPartitionBytes > c.MaxBytes {
 		return c, fmt.Errorf("%w: MaxPartitionBytes %d above MaxBytes %d", ErrInvalidConfig, c.MaxPartitionBytes, c.MaxBytes)
+	}
+	if c.MaxBufferedBytes == 0 {
+		c.MaxBufferedBytes = int64(c.MaxBytes)
 	}
 	if c.MaxWait == 0 {
 		c.MaxWait = DefaultMaxWait

@@ -56,6 +56,7 @@ func TestDocumentedDefaultsAreTheRealOnes(t *testing.T) {
 		"MaxBytes":            fmt.Sprintf("Zero means %s.", mib(c.MaxBytes)),
 		"MaxPartitionBytes":   fmt.Sprintf("Zero means %s,", mib(c.MaxPartitionBytes)),
 		"MaxWait":             fmt.Sprintf("Zero means %v.", c.MaxWait),
+		"MaxBufferedBytes":    "Zero means MaxBytes.",
 		"MaxProcessingTime":   fmt.Sprintf("Zero means %v,", c.MaxProcessingTime),
 		"OffsetReset":         "Zero means Reset" + strings.ToUpper(c.OffsetReset.String()[:1]) + c.OffsetReset.String()[1:] + ".",
 		"Backoff":             fmt.Sprintf("Zero fields mean %v and %v;", c.Backoff.Min, c.Backoff.Max),

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/troupe-go/troupe/wire/errcode"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestConsumeFromOldest(t *testing.T) {
@@ -122,13 +124,24 @@ func waitFor(t testing.TB, cond func() bool) {
 }
 
 func TestLagAndHighWaterMark(t *testing.T) {
-	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	kc, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
 	produce(t, seeds, "t", 0, 0, 30)
+	// The first fetch waits until the test has looked at the figures from before it (a
+	// fetch can otherwise be answered before ConsumePartition's caller looks).
+	release := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // before the cluster closes: cleanups run last in, first out
+	kc.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		<-release
+		return nil, nil, false
+	})
 	c := newConsumer(t, testConfig(seeds, newRecorder()))
 	pc := consume(t, c, "t", 0, At(10))
-	if pc.HighWaterMark() != -1 {
-		t.Fatalf("high-water mark before any fetch: %d", pc.HighWaterMark())
+	if pc.HighWaterMark() != -1 || pc.Lag() != -1 {
+		t.Fatalf("high-water mark %d, lag %d before any fetch", pc.HighWaterMark(), pc.Lag())
 	}
+	unblock()
 	// The first batch is fetched and waits for Next: the high-water mark is known, the
 	// position has not moved.
 	waitFor(t, func() bool { return pc.HighWaterMark() == 30 })

@@ -38,10 +38,11 @@ type Consumer struct {
 
 	faults faults // for tests
 
-	mu     sync.Mutex
-	active map[About]*part
-	seq    int
-	closed bool
+	mu      sync.Mutex
+	active  map[About]*part
+	readers map[*Reader]struct{}
+	seq     int
+	closed  bool
 }
 
 // New validates cfg and starts the consumer's actors (and its own cluster client when
@@ -51,7 +52,7 @@ func New(cfg Config) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Consumer{cfg: cfg, ev: events{log: cfg.Logger, hook: cfg.OnEvent}, active: make(map[About]*part)}
+	c := &Consumer{cfg: cfg, ev: events{log: cfg.Logger, hook: cfg.OnEvent}, active: make(map[About]*part), readers: make(map[*Reader]struct{})}
 	c.client = cfg.Client
 	if c.client == nil {
 		if c.client, err = cluster.Open(context.Background(), cfg.Cluster); err != nil {
@@ -107,17 +108,67 @@ func (c *Consumer) ConsumePartition(ctx context.Context, topic string, partition
 	if o.stage != nil && o.stage.New == nil {
 		return nil, fmt.Errorf("%w: a Stage needs a New function", ErrInvalidConfig)
 	}
-	if topic == "" {
-		return nil, &UnknownTopicError{Topic: topic}
+	if partition < 0 {
+		return nil, fmt.Errorf("%w: %s has no partition %d", ErrUnknownPartition, topic, partition)
 	}
 	if from.kind == kindExact && from.at < 0 {
 		return nil, fmt.Errorf("%w: %d (the special offsets are %d, newest, and %d, oldest)", ErrInvalidOffset, from.at, OffsetNewest, OffsetOldest)
 	}
+	t, err := c.topic(ctx, topic, partition)
+	if err != nil {
+		return nil, err
+	}
+
+	a := About{Topic: topic, Partition: partition}
+	c.mu.Lock()
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		return nil, ErrClosed
+	case c.active[a] != nil:
+		c.mu.Unlock()
+		return nil, fmt.Errorf("%w: %s", ErrAlreadyConsuming, a)
+	}
+	c.seq++
+	p := &part{c: c, about: a, name: fmt.Sprintf("%s/%d #%d", topic, partition, c.seq), disp: &waker{}}
+	p.out = newHandoff(&p.position)
+	c.active[a] = p
+	c.mu.Unlock()
+
+	for _, v := range []interface{ Store(int64) }{&p.hwm, &p.lso, &p.logStart, &p.position} {
+		v.Store(-1)
+	}
+	if from.kind == kindExact {
+		p.position.Store(from.at)
+	}
+	if err := c.startActors(p, o); err != nil {
+		c.forget(p)
+		p.stop()
+		c.removeActors(context.Background(), p)
+		return nil, err
+	}
+	sub := newSubscription(p, from, t.ID, &c.cfg)
+	setup := actor.NewOwner("consume "+p.name, nil)
+	sub.Acquire(setup)
+	if err := actor.Hand(ctx, setup, p.disp.ref, sub); err != nil {
+		sub.end(setup)
+		_ = c.closePartition(context.Background(), p)
+		return nil, err
+	}
+	return &PartitionConsumer{p: p}, nil
+}
+
+// topic returns the metadata of topic, checking that it exists and has partition
+// (a negative partition is not checked). The client's snapshot will do if it knows the
+// topic and the partition: a refresh waits for a new metadata request, and those are
+// spaced by the client's MinRefreshInterval.
+func (c *Consumer) topic(ctx context.Context, topic string, partition int32) (*cluster.Topic, error) {
+	if topic == "" {
+		return nil, &UnknownTopicError{Topic: topic}
+	}
 	if c.isClosed() {
 		return nil, ErrClosed
 	}
-	// The snapshot will do if it knows the topic and the partition: a refresh waits for a
-	// new metadata request, and those are spaced by the client's MinRefreshInterval.
 	snap := c.client.Snapshot()
 	if t := snap.Topic(topic); t == nil || t.Err != nil || int(partition) >= len(t.Partitions) {
 		var err error
@@ -135,48 +186,10 @@ func (c *Consumer) ConsumePartition(ctx context.Context, topic string, partition
 		return nil, &UnknownTopicError{Topic: topic, Cause: cause}
 	case t.Err != nil:
 		return nil, fmt.Errorf("consumer: topic %q: %w", topic, t.Err)
-	case partition < 0 || int(partition) >= len(t.Partitions):
+	case int(partition) >= len(t.Partitions):
 		return nil, fmt.Errorf("%w: %s has %d partitions, not %d", ErrUnknownPartition, topic, len(t.Partitions), partition)
 	}
-
-	a := About{Topic: topic, Partition: partition}
-	c.mu.Lock()
-	switch {
-	case c.closed:
-		c.mu.Unlock()
-		return nil, ErrClosed
-	case c.active[a] != nil:
-		c.mu.Unlock()
-		return nil, fmt.Errorf("%w: %s", ErrAlreadyConsuming, a)
-	}
-	c.seq++
-	p := &part{c: c, about: a, name: fmt.Sprintf("%s/%d #%d", topic, partition, c.seq)}
-	p.out = newHandoff(&p.position)
-	c.active[a] = p
-	c.mu.Unlock()
-
-	p.ctx, p.cancel = context.WithCancel(context.Background())
-	for _, v := range []interface{ Store(int64) }{&p.hwm, &p.lso, &p.logStart, &p.position} {
-		v.Store(-1)
-	}
-	if from.kind == kindExact {
-		p.position.Store(from.at)
-	}
-	if err := c.startActors(p, o); err != nil {
-		c.forget(p)
-		p.stop()
-		c.removeActors(context.Background(), p)
-		return nil, err
-	}
-	sub := newSubscription(p, from, t.ID, &c.cfg)
-	setup := actor.NewOwner("consume "+p.name, nil)
-	sub.Acquire(setup)
-	if err := actor.Hand(ctx, setup, p.dispatcher, sub); err != nil {
-		sub.Release(setup)
-		_ = c.closePartition(context.Background(), p)
-		return nil, err
-	}
-	return &PartitionConsumer{p: p}, nil
+	return t, nil
 }
 
 // startActors puts the partition's actors under the partitions supervisor: the stage
@@ -201,7 +214,6 @@ func (c *Consumer) startActors(p *part, o partitionOptions) error {
 			return err
 		}
 		p.stage = ref
-		p.children = append(p.children, name)
 	}
 	name := "feeder " + p.name
 	fref, err := supervisor.Add(c.parts, supervisor.ChildSpec[feedMsg]{
@@ -220,14 +232,13 @@ func (c *Consumer) startActors(p *part, o partitionOptions) error {
 		return err
 	}
 	p.feeder = fref
-	p.children = append(p.children, name)
 
 	name = "dispatcher " + p.name
 	dref, err := supervisor.Add(c.parts, supervisor.ChildSpec[*subscription]{
 		Name:    name,
 		Kind:    "dispatcher",
 		Restart: supervisor.Transient,
-		New:     func() actor.Actor[*subscription] { return &dispatcher{p: p, c: c, cfg: &c.cfg} },
+		New:     func() actor.Actor[*subscription] { return &dispatcher{c: c, cfg: &c.cfg, w: p.disp} },
 		// Unbounded, and bounded all the same: the partition's one subscription, and
 		// one coalesced wake-up.
 		Mailbox: actor.MailboxConfig[*subscription]{Capacity: actor.Unbounded, OnDrop: dropSubscription},
@@ -236,8 +247,7 @@ func (c *Consumer) startActors(p *part, o partitionOptions) error {
 	if err != nil {
 		return err
 	}
-	p.dispatcher = dref
-	p.children = append(p.children, name)
+	p.disp.ref = dref
 	return nil
 }
 
@@ -266,8 +276,18 @@ func (c *Consumer) closePartition(ctx context.Context, p *part) error {
 // removeActors stops the partition's actors for good, dispatcher first.
 func (c *Consumer) removeActors(ctx context.Context, p *part) error {
 	var errs []error
-	for i := len(p.children) - 1; i >= 0; i-- {
-		err := c.parts.Remove(ctx, p.children[i])
+	var children []string // the actors' names under the partitions supervisor, in stop order
+	if !p.disp.ref.IsZero() {
+		children = append(children, "dispatcher "+p.name)
+	}
+	if !p.feeder.IsZero() {
+		children = append(children, "feeder "+p.name)
+	}
+	if !p.stage.IsZero() {
+		children = append(children, "stage "+p.name)
+	}
+	for _, name := range children {
+		err := c.parts.Remove(ctx, name)
 		if err != nil && !errors.Is(err, supervisor.ErrUnknownChild) && !errors.Is(err, actor.ErrStopped) {
 			errs = append(errs, err)
 		}
@@ -290,10 +310,21 @@ func (c *Consumer) Close(ctx context.Context) error {
 	for _, p := range c.active {
 		parts = append(parts, p)
 	}
+	readers := make([]*Reader, 0, len(c.readers))
+	for r := range c.readers {
+		readers = append(readers, r)
+	}
+	c.mu.Unlock()
+	for _, r := range readers {
+		r.shut() // Poll returns ErrClosed
+	}
+	c.mu.Lock()
 	clear(c.active)
 	c.mu.Unlock()
 	for _, p := range parts {
-		p.out.close()
+		if p.out != nil {
+			p.out.close()
+		}
 		p.stop()
 	}
 	err := c.proc.Stop(ctx)
@@ -318,7 +349,7 @@ func dropSubscription(s *subscription) {
 		s.home = nil
 		s.p.c.brokers.release(e)
 	}
-	s.Release(o)
+	s.end(o)
 }
 
 func dropFeedMsg(m feedMsg) {

@@ -41,8 +41,8 @@ type cursor struct {
 	lso      int64 // last stable offset; -1 unknown
 	logStart int64 // log start offset; -1 unknown
 
-	readCommitted bool      // skip the data of aborted transactions
-	txns          txnFilter // per fetch, under readCommitted; kept for its storage
+	readCommitted bool       // skip the data of aborted transactions
+	txns          *txnFilter // per fetch, under readCommitted (nil otherwise); kept for its storage
 }
 
 // newCursor returns a cursor at offset 0 with fetch size base, growing up to ceiling.
@@ -100,6 +100,9 @@ func (c *cursor) apply(f partitionFetch) step {
 		c.logStart = f.logStart
 	}
 	if c.readCommitted {
+		if c.txns == nil {
+			c.txns = new(txnFilter)
+		}
 		c.txns.reset(f.aborted)
 	}
 	out := f.batches[:0]
@@ -122,7 +125,9 @@ func (c *cursor) apply(f partitionFetch) step {
 		}
 		out = append(out, *b)
 	}
-	c.txns.pending = nil // the response's list: not kept past this fetch
+	if c.txns != nil {
+		c.txns.pending = nil // the response's list: not kept past this fetch
+	}
 	s.deliver = out
 	switch {
 	case s.moved:

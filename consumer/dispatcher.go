@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
@@ -17,34 +19,88 @@ import (
 // created again: the old positions mean nothing in the new topic.
 var errTopicRecreated = errors.New("topic recreated under a new topic ID")
 
-// dispatcher subscribes its partition to the broker consumer of the partition's leader,
-// whenever the partition's subscription comes to it: at the start, and each time a
-// broker consumer or the feeder hands it back. Before subscribing it does what the
-// subscription asks for: refresh metadata (the leader may have moved), resolve the
-// starting offset or reset an out-of-range one (ListOffsets), and after a leader change
-// check the log was not truncated under the partition (OffsetForLeaderEpoch, KIP-320).
-// Failures are retried with exponential backoff and jitter; terminal ones (the topic is
-// gone, ResetNone) end the partition with an error for its user.
+// dispatcher subscribes partitions to the broker consumers of their leaders, whenever a
+// partition's subscription comes to it: at the start, and each time a broker consumer or
+// the partition's feeder hands it back. A PartitionConsumer has a dispatcher of its own;
+// a Reader has one for all its partitions, so partitions cost no goroutine of their own.
+// Before subscribing it does what the subscription asks for: refresh metadata (the
+// leader may have moved), resolve the starting offset or reset an out-of-range one
+// (ListOffsets), and after a leader change check the log was not truncated under the
+// partition (OffsetForLeaderEpoch, KIP-320). Failures are retried with exponential
+// backoff and jitter, per partition; terminal ones (the topic is gone, ResetNone) end
+// the partition with an error for its user.
 //
-// While the partition is paused it keeps the subscription until Resume; while it is slow
-// (its feeder held a batch past MaxProcessingTime), until the feeder has delivered what
-// it holds.
+// While a partition is paused it keeps the subscription until Resume; while it is slow
+// (its user held a batch past MaxProcessingTime), until what was fetched is delivered.
 //
-// Owner: the partition's slot under the Consumer's "partitions" supervisor, which
-// restarts it after a failure; its release hook puts the subscription it held back in
-// its mailbox for the next incarnation.
+// A Reader's dispatcher also keeps the reader's MaxProcessingTime (see reader.watch).
+//
+// Owner: a slot under the Consumer's "partitions" supervisor (the partition's, or the
+// reader's), which restarts it after a failure; its release hook puts the subscriptions
+// it held back in its mailbox for the next incarnation.
 type dispatcher struct {
-	p   *part
 	c   *Consumer
 	cfg *Config
+	w   *waker  // its wake-up flag, shared with the partitions it serves
+	r   *Reader // the reader it serves, or nil for one PartitionConsumer
 
 	in    *actor.Inbox[*subscription]
 	owner *actor.Owner
-	sub   *subscription // held, not yet subscribed
-	due   time.Time     // no attempt before this
+	subs  []heldSub // held, not yet subscribed
 
 	drained []*subscription // the messages being handled; those from handled on are
 	handled int             // not yet (a failure puts them back in the mailbox)
+}
+
+// heldSub is a subscription a dispatcher holds and when to try it next.
+type heldSub struct {
+	s   *subscription
+	due time.Time // no attempt before this
+}
+
+// waker is a dispatcher's ref and a flag that coalesces wake-ups to it, and the
+// partition it is making an attempt for, so that stopping that partition interrupts the
+// attempt's lookups (a partition has no context of its own: at thousands of partitions,
+// one each costs more than the partition's other state).
+type waker struct {
+	ref   actor.Ref[*subscription] // nil message: look again (resume, close)
+	woken atomic.Bool              // a wake-up is queued: do not queue another
+
+	mu     sync.Mutex
+	cur    *part              // the partition of the attempt in progress, if any
+	cancel context.CancelFunc // ends that attempt's lookups
+}
+
+// attempting records that the dispatcher is making an attempt for p, which cancel
+// interrupts (nil, nil: the attempt is over). It reports false if p has stopped already.
+func (w *waker) attempting(p *part, cancel context.CancelFunc) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cur, w.cancel = p, cancel
+	return p == nil || !p.stopped.Load()
+}
+
+// interrupt ends the lookups of an attempt in progress for p, if there is one.
+func (w *waker) interrupt(p *part) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cur == p && w.cancel != nil {
+		w.cancel()
+	}
+}
+
+func (w *waker) wake() {
+	if w == nil {
+		return
+	}
+	if w.woken.CompareAndSwap(false, true) {
+		if w.ref.TrySend(nil) != nil {
+			w.woken.Store(false)
+		}
+	}
 }
 
 // Run is one incarnation of the dispatcher.
@@ -59,7 +115,7 @@ func (d *dispatcher) Run(ctx context.Context, in *actor.Inbox[*subscription]) er
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-in.Ready():
-			d.p.dispatcherWoken.Store(false)
+			d.w.woken.Store(false)
 			var closed bool
 			d.drained, closed = in.Drain(d.drained[:0])
 			for d.handled = 0; d.handled < len(d.drained); {
@@ -81,102 +137,123 @@ func (d *dispatcher) Run(ctx context.Context, in *actor.Inbox[*subscription]) er
 // take accepts a subscription handed to the dispatcher.
 func (d *dispatcher) take(s *subscription) {
 	s.Take(d.owner)
-	d.sub = s
-	d.due = time.Now()
+	due := time.Now()
 	if s.failures > 1 {
 		// Handed back again soon after the last time: the broker it was subscribed to
 		// keeps failing. The first retry is immediate; later ones back off.
-		d.due = d.due.Add(d.cfg.Backoff.Delay(s.failures-1, rand.Float64()))
+		due = due.Add(d.cfg.Backoff.Delay(s.failures-1, rand.Float64()))
 	}
+	d.subs = append(d.subs, heldSub{s: s, due: due})
 }
 
-// step makes one attempt to subscribe the held subscription, if one is due.
+// step makes one attempt to subscribe each held subscription that is due, and sets the
+// timer for the next one due.
 func (d *dispatcher) step(ctx context.Context, timer *time.Timer) {
-	s := d.sub
-	if s == nil {
+	var next time.Time
+	if d.r != nil {
+		next = d.r.watch(time.Now())
+	}
+	keep := d.subs[:0]
+	for _, h := range d.subs {
+		if !d.stepOne(ctx, &h) {
+			continue
+		}
+		keep = append(keep, h)
+		if !h.s.p.parked() && (next.IsZero() || h.due.Before(next)) {
+			next = h.due
+		}
+	}
+	clear(d.subs[len(keep):])
+	d.subs = keep
+	if len(keep) == 0 && cap(keep) > 64 {
+		d.subs = nil // a reader's thousands were subscribed: do not keep their room
+	}
+	if next.IsZero() {
+		timer.Stop()
 		return
 	}
-	p := d.p
+	timer.Reset(max(time.Until(next), 0))
+}
+
+// stepOne makes one attempt to subscribe h's subscription if it is due, and reports
+// whether the dispatcher still holds it.
+func (d *dispatcher) stepOne(ctx context.Context, h *heldSub) bool {
+	s := h.s
+	p := s.p
 	switch {
 	case p.stopped.Load():
-		d.sub = nil
-		s.Release(d.owner)
-		return
-	case p.paused.Load() || p.slow.Load():
-		return // until Resume, or the feeder catching up, wakes us
+		s.end(d.owner)
+		return false
+	case p.parked():
+		return true // until Resume, or the user catching up, wakes us
 	}
 	if cause := s.cause; cause != nil {
 		s.cause = nil
 		if terminal(cause) { // the broker refuses the partition for good (authorization)
-			d.sub = nil
-			s.Release(d.owner)
-			d.fail(fmt.Errorf("consumer: %s: %w", p.about, cause))
-			return
+			s.end(d.owner)
+			d.fail(p, fmt.Errorf("consumer: %s: %w", p.about, cause))
+			return false
 		}
 	}
-	if wait := time.Until(d.due); wait > 0 {
-		timer.Reset(wait)
-		return
+	if time.Until(h.due) > 0 {
+		return true
 	}
 	err := d.attempt(ctx, s)
 	switch {
 	case err == nil:
-		d.sub = nil
+		return false
 	case terminal(err):
-		d.sub = nil
-		s.Release(d.owner)
-		d.fail(err)
+		s.end(d.owner)
+		d.fail(p, err)
+		return false
 	case ctx.Err() != nil || p.stopped.Load():
 		// Stopping: the next step or the exit releases it.
 	default:
 		s.failures++
 		s.refresh = true
-		d.due = time.Now().Add(d.cfg.Backoff.Delay(s.failures, rand.Float64()))
-		d.c.cfg.Logger.Debug("subscribing failed; retrying", "partition", p.about.String(), "err", err, "after", time.Until(d.due))
-		timer.Reset(time.Until(d.due))
+		h.due = time.Now().Add(d.cfg.Backoff.Delay(s.failures, rand.Float64()))
+		d.c.cfg.Logger.Debug("subscribing failed; retrying", "partition", p.about.String(), "err", err, "after", time.Until(h.due))
 	}
+	return true
 }
 
-// fail ends the partition with err, handed to its user after whatever the feeder holds.
-func (d *dispatcher) fail(err error) {
-	p := d.p
+// fail ends p with err, handed to its user after whatever was fetched before.
+func (d *dispatcher) fail(p *part, err error) {
 	n := &Batch{Topic: p.about.Topic, Partition: p.about.Partition, Err: err, terminal: true}
 	n.Acquire(d.owner)
 	n.Give(d.owner)
-	if p.feeder.TrySend(feedMsg{notice: n}) != nil {
+	if !p.deliver(feedMsg{notice: n}) {
 		n.Take(d.owner)
 		n.Release(d.owner)
-		p.out.fail(err)
+		p.failDirect(err)
 	}
 	p.failed(err)
 }
 
-// notify hands a non-terminal error to the user through the feeder, in order: it comes
-// before any batch fetched after it.
-func (d *dispatcher) notify(err error) {
-	p := d.p
+// notify hands a non-terminal error to p's user, in order: it comes before any batch
+// fetched after it.
+func (d *dispatcher) notify(p *part, err error) {
 	n := &Batch{Topic: p.about.Topic, Partition: p.about.Partition, Err: err}
 	n.Acquire(d.owner)
 	n.Give(d.owner)
-	if p.feeder.TrySend(feedMsg{notice: n}) != nil {
+	if !p.deliver(feedMsg{notice: n}) {
 		n.Take(d.owner)
 		n.Release(d.owner)
 	}
 }
 
-// mark moves the partition's Position to offset once the feeder has delivered what it
-// holds from before: a reset or a truncation moved the position.
+// mark moves p's Position to offset once its user has taken what was fetched before: a
+// reset or a truncation moved the position.
 //
-// The mark counts against the prefetch until the feeder has passed it, so that a broker
+// The mark counts against the prefetch until the user has passed it, so that a broker
 // consumer that moves the position on afterwards (past transaction markers) queues its
 // own mark behind this one rather than setting the position before it.
-func (d *dispatcher) mark(offset int64) {
-	p := d.p
+func (d *dispatcher) mark(p *part, offset int64) {
 	r := &fetched{from: offset, next: offset, counted: true}
 	r.Acquire(d.owner)
 	r.Give(d.owner)
 	p.held.Add(1)
-	if p.feeder.TrySend(feedMsg{fetched: r}) != nil {
+	if !p.deliver(feedMsg{fetched: r}) {
 		p.held.Add(-1)
 		r.Take(d.owner)
 		r.Release(d.owner)
@@ -186,10 +263,13 @@ func (d *dispatcher) mark(offset int64) {
 // attempt finds the partition's leader and subscribes s to its broker consumer, doing
 // first whatever s asks for. On success s belongs to the broker consumer.
 func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
-	p, c := d.p, d.c
+	p, c := s.p, d.c
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.RequestTimeout)
 	defer cancel()
-	defer context.AfterFunc(p.ctx, cancel)() // Close interrupts a lookup
+	if !d.w.attempting(p, cancel) { // stopping the partition interrupts a lookup
+		return ErrClosed
+	}
+	defer d.w.attempting(nil, nil)
 
 	snap := c.client.Snapshot()
 	_, epoch, err := snap.Leader(p.about.Topic, p.about.Partition)
@@ -221,13 +301,13 @@ func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
 
 	switch {
 	case s.start != nil:
-		off, le, err := d.resolve(ctx, *s.start)
+		off, le, err := d.resolve(ctx, p, *s.start)
 		if err != nil {
 			return err
 		}
 		s.cur.seek(off, le)
 		s.start, s.epoch = nil, epoch
-		p.position.Store(off)
+		p.moved(off)
 	case s.reset != nil:
 		from := s.cur.next
 		if d.cfg.OffsetReset == ResetNone {
@@ -237,14 +317,14 @@ func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
 		if d.cfg.OffsetReset == ResetLatest {
 			spec = Newest
 		}
-		off, le, err := d.resolve(ctx, spec)
+		off, le, err := d.resolve(ctx, p, spec)
 		if err != nil {
 			return err
 		}
 		s.cur.seek(off, le)
 		c.ev.emit(OffsetReset{About: p.about, From: from, To: off, Policy: d.cfg.OffsetReset, Cause: s.reset})
 		s.reset, s.epoch = nil, epoch
-		d.mark(off)
+		d.mark(p, off)
 	case s.epoch >= 0 && epoch != s.epoch && s.cur.lastEpoch >= 0:
 		if err := d.validate(ctx, s, node, epoch); err != nil {
 			return err
@@ -271,12 +351,12 @@ func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
 }
 
 // resolve turns an offset spec into an offset at the leader.
-func (d *dispatcher) resolve(ctx context.Context, spec Offset) (int64, int32, error) {
+func (d *dispatcher) resolve(ctx context.Context, p *part, spec Offset) (int64, int32, error) {
 	ts, _ := spec.listTimestamp()
-	off, le, err := d.c.listOffset(ctx, d.p.about, ts)
+	off, le, err := d.c.listOffset(ctx, p.about, ts)
 	if err == nil && off < 0 && spec.kind == kindTime {
 		// No record at or after the time: start at the end.
-		off, le, err = d.c.listOffset(ctx, d.p.about, OffsetNewest)
+		off, le, err = d.c.listOffset(ctx, p.about, OffsetNewest)
 	}
 	return off, le, err
 }
@@ -292,7 +372,7 @@ func (d *dispatcher) resolve(ctx context.Context, spec Offset) (int64, int32, er
 // out of range and the reset policy applies (and is reported). kfake answers this way
 // for a plain leader move with no writes since, where nothing was lost.
 func (d *dispatcher) validate(ctx context.Context, s *subscription, node broker.Node, epoch int32) error {
-	p := d.p
+	p := s.p
 	end, endEpoch, err := d.c.epochEnd(ctx, node, p.about, epoch, s.cur.lastEpoch)
 	if errors.Is(err, api.ErrNoCommonVersion) {
 		d.c.cfg.Logger.Info("the leader cannot check for truncation (no OffsetForLeaderEpoch version in common); keeping the position",
@@ -312,31 +392,31 @@ func (d *dispatcher) validate(ctx context.Context, s *subscription, node broker.
 	}
 	te := &TruncationError{Topic: p.about.Topic, Partition: p.about.Partition, Offset: s.cur.next, Epoch: s.cur.lastEpoch, EndOffset: end, EndEpoch: endEpoch}
 	d.c.ev.emit(LogTruncation{About: p.about, Err: te})
-	d.notify(te)
+	d.notify(p, te)
 	s.cur.seek(end, endEpoch)
-	d.mark(end)
+	d.mark(p, end)
 	return nil
 }
 
-// releaseDispatcher is the dispatchers' release hook: a subscription the incarnation
-// held, or had drained from its mailbox and not reached, goes back to the head of its
-// mailbox, for the next incarnation; if the partition stopped, one it held is released
-// (one never taken is dropped with the mailbox).
+// releaseDispatcher is the dispatchers' release hook: the subscriptions the incarnation
+// held, or had drained from its mailbox and not reached, go back to the head of its
+// mailbox, for the next incarnation; those of stopped partitions that it held are
+// released (one never taken is dropped with the mailbox).
 func releaseDispatcher(a actor.Actor[*subscription], _ error) {
 	d, ok := a.(*dispatcher)
 	if !ok || d.owner == nil {
 		return
 	}
 	var back []*subscription
-	if s := d.sub; s != nil {
-		d.sub = nil
-		if d.p.stopped.Load() {
-			s.Release(d.owner)
+	for _, h := range d.subs {
+		if h.s.p.stopped.Load() {
+			h.s.end(d.owner)
 		} else {
-			s.Give(d.owner)
-			back = append(back, s)
+			h.s.Give(d.owner)
+			back = append(back, h.s)
 		}
 	}
+	d.subs = nil
 	back = append(back, d.drained[d.handled:]...) // drained, not reached: never taken
 	d.drained = nil
 	d.in.Unread(back)

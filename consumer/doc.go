@@ -2,6 +2,15 @@
 // Sarama's design (the "Ownership Semantics" and "Feeding the User" parts of the talk),
 // built from troupe's actors, typed, supervised and bounded.
 //
+// A Reader reads any set of partitions — whole topics (Consumer.ReadTopics), several
+// topics, partitions added and removed as it runs — through one call, Poll (and the
+// iterators Batches and Records), which returns the next ready batches across all of
+// them. Its partitions cost no goroutine: their subscriptions move between the reader's
+// one dispatcher and the broker consumers, which push what they fetch into the reader's
+// buffer (a byte budget, fair rotation; see Reader). UntilCaughtUp reads up to the ends
+// the partitions have now. ConsumePartition reads one partition with actors of its own,
+// as drawn here; it is what custom stages (WithStage) attach to:
+//
 //	                        ┌───────────── per broker, shared, counted ─────────────┐
 //	ConsumePartition        │                                                       │
 //	      │     subscribe   │  broker consumer: one Fetch at a time, for every      │

@@ -10,7 +10,7 @@ import (
 )
 
 // Event is something that happened to a partition, or to the consumer's actors: one of
-// Subscribed, Unsubscribed, SlowPartition, OffsetReset, LogTruncation, PartitionFailed
+// Subscribed, Unsubscribed, SlowPartition, SlowReader, OffsetReset, LogTruncation, PartitionFailed
 // and ActorEvent. Switch on the concrete type. Events go to Config.OnEvent and, as log
 // records, to Config.Logger.
 type Event interface {
@@ -169,3 +169,18 @@ func (ev *events) emit(e Event) {
 		ev.hook(e)
 	}
 }
+
+// SlowReader: ready batches waited longer than MaxProcessingTime for the named Reader's
+// Poll, so none of its partitions is fetched until the next Poll.
+type SlowReader struct {
+	Reader string
+	Waited time.Duration
+}
+
+// String describes the event in one line, as it is logged.
+func (e SlowReader) String() string {
+	return fmt.Sprintf("%s: batches not polled within %v; its partitions are not fetched until the next poll", e.Reader, e.Waited.Round(time.Millisecond))
+}
+
+func (SlowReader) level() slog.Level { return slog.LevelInfo }
+func (e SlowReader) attrs() []any    { return []any{"reader", e.Reader, "waited", e.Waited} }

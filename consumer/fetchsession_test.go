@@ -328,3 +328,45 @@ func TestFetchSessionAgainstBrokerModel(t *testing.T) {
 		t.Logf("%d accepted, %d incremental", accepted, incremental)
 	})
 }
+
+// TestFetchSessionSteadyStateIsFree: once a session holds thousands of partitions and
+// nothing changes (an idle consumer's long polls), planning a request and learning its
+// answer allocate nothing, and a change reuses the replaced view's map.
+func TestFetchSessionSteadyStateIsFree(t *testing.T) {
+	var f fetchSession
+	want := make([]sessionPart, 3000)
+	for i := range want {
+		want[i] = sessPart("t", int32(i), 7)
+	}
+	f.plan(want, true)
+	f.answered(42, nil)
+	if p := f.plan(want, true); len(p.send) != 0 || len(p.forget) != 0 || p.full {
+		t.Fatalf("an unchanged session named %d and forgot %d", len(p.send), len(p.forget))
+	}
+	f.answered(42, nil)
+	if n := testing.AllocsPerRun(20, func() {
+		f.plan(want, true)
+		f.answered(42, nil)
+	}); n != 0 {
+		t.Fatalf("%v allocations per unchanged request", n)
+	}
+	// One partition moves on: only it is named; the view is rebuilt in a spare map.
+	want[5].offset = 8
+	p := f.plan(want, true)
+	if got := named(want, p); len(got) != 1 || got[0] != want[5].key || len(p.forget) != 0 {
+		t.Fatalf("named %v, forgot %v", got, forgotten(p))
+	}
+	f.answered(42, nil)
+	if f.spare == nil || f.view[want[5].key].offset != 8 {
+		t.Fatal("the replaced view was not kept for reuse, or the new one is wrong")
+	}
+	if n := testing.AllocsPerRun(10, func() {
+		want[6].offset++ // a change every time: the maps are reused, only the plan's list is new
+		if p := f.plan(want, true); len(p.send) != 1 {
+			t.Fatalf("named %d", len(p.send))
+		}
+		f.answered(42, nil)
+	}); n > 1 {
+		t.Fatalf("%v allocations for a changed request with a spare map", n)
+	}
+}

@@ -69,6 +69,25 @@ func (r *recorder) waitFor(t testing.TB, what string, match func(Event) bool) Ev
 	}
 }
 
+// waitCount waits until n events satisfying match have been recorded (since the start).
+func (r *recorder) waitCount(t testing.TB, what string, n int, match func(Event) bool) {
+	t.Helper()
+	deadline := time.After(testTimeout)
+	for {
+		r.mu.Lock()
+		ch := r.ch
+		r.mu.Unlock()
+		if r.count(match) >= n {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("fewer than %d %s within %v; events:\n%s", n, what, testTimeout, r.dump())
+		}
+	}
+}
+
 func (r *recorder) count(match func(Event) bool) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()

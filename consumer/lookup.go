@@ -78,3 +78,39 @@ func terminal(err error) bool {
 	return errors.As(err, &unknown) || errors.As(err, &oor) ||
 		errors.Is(err, errcode.TopicAuthorizationFailed) || errors.Is(err, errcode.ClusterAuthorizationFailed)
 }
+
+// listOffsets asks where each of parts is at ts (OffsetOldest, OffsetNewest — the last
+// stable offset under ReadCommitted — or milliseconds; a time after every record answers
+// the end), in one ListOffsets call. Partitions whose answer is an error are left out.
+func (c *Consumer) listOffsets(ctx context.Context, ts int64, parts []About) (map[About]start, error) {
+	qs := make([]cluster.OffsetQuery, len(parts))
+	for i, a := range parts {
+		qs[i] = cluster.OffsetQuery{Topic: a.Topic, Partition: a.Partition, At: ts}
+	}
+	got, err := c.client.ListOffsets(ctx, cluster.Isolation(c.cfg.IsolationLevel), qs...)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[About]start, len(got))
+	var late []About
+	for _, l := range got {
+		a := About{Topic: l.Topic, Partition: l.Partition}
+		switch {
+		case l.Err != nil:
+		case l.Offset < 0 && ts >= 0:
+			late = append(late, a) // no record at or after the time: the end
+		default:
+			out[a] = start{off: l.Offset, epoch: l.LeaderEpoch}
+		}
+	}
+	if len(late) > 0 {
+		ends, err := c.listOffsets(ctx, OffsetNewest, late)
+		if err != nil {
+			return nil, err
+		}
+		for a, s := range ends {
+			out[a] = s
+		}
+	}
+	return out, nil
+}

@@ -25,38 +25,92 @@ type PartitionConsumer struct {
 // its user, and figures published for HighWaterMark and Lag. Its fields are set before
 // the partition's actors start and never change, except the atomics.
 type part struct {
-	c      *Consumer
-	about  About
-	name   string // "orders/3 #2": unique among the consumer's partitions, past and present
-	ctx    context.Context
-	cancel context.CancelFunc // ends ctx when the partition stops
+	c     *Consumer
+	about About
+	name  string // "orders/3 #2": unique among the consumer's partitions, past and present; its actors' names (none for a Reader's)
 
-	dispatcher actor.Ref[*subscription] // nil message: look again (resume, close)
-	feeder     actor.Ref[feedMsg]
-	stage      actor.Ref[*Batch] // zero without a stage
-	children   []string          // the actors' names under the partitions supervisor, in start order
+	disp   *waker // the dispatcher: the partition's own, or its reader's
+	feeder actor.Ref[feedMsg]
+	stage  actor.Ref[*Batch] // zero without a stage
 
-	out     *handoff
+	// Exactly one of out and r is set: a PartitionConsumer's partition is delivered by
+	// its feeder through out; a Reader's partition has no feeder, its results go to the
+	// reader's buffer (see reader).
+	out *handoff
+	r   *Reader
+	q   partQueue // in r's buffer, guarded by r.mu
+
 	stopped atomic.Bool  // closed or failed: whoever owns the subscription releases it
-	paused  atomic.Bool  // mirrors out.paused, for the broker consumer and dispatcher
+	paused  atomic.Bool  // mirrors out.paused (or the reader's), for the broker consumer and dispatcher
 	slow    atomic.Bool  // the feeder held a batch past MaxProcessingTime and still holds some
-	held    atomic.Int32 // fetch results sent to the feeder and not yet taken (<= prefetch)
+	held    atomic.Int32 // fetch results handed on and not yet taken (<= prefetch)
 	home    atomic.Pointer[brokerEntry]
+	ended   atomic.Bool // the subscription has ended (subEnded)
 
 	hwm, lso, logStart, position atomic.Int64
 
-	dispatcherWoken, feederWoken atomic.Bool // a wake-up is queued: do not queue another
+	feederWoken atomic.Bool // a wake-up is queued: do not queue another
 }
 
-func (p *part) wakeDispatcher() {
-	if p.dispatcherWoken.CompareAndSwap(false, true) {
-		if p.dispatcher.TrySend(nil) != nil {
-			p.dispatcherWoken.Store(false)
-		}
+func (p *part) wakeDispatcher() { p.disp.wake() }
+
+// moved stores the partition's new position, set outside a delivery (a start resolved,
+// transaction markers passed with nothing held), and tells a reader waiting to be caught
+// up (UntilCaughtUp) to look again.
+func (p *part) moved(position int64) {
+	p.position.Store(position)
+	if p.r != nil {
+		signal(p.r.ready)
+	}
+}
+
+// deliver hands m (given by its owner) to whoever delivers p's results to its user: its
+// feeder, or its reader's buffer. It reports false, with m not taken, when the partition
+// is stopping.
+func (p *part) deliver(m feedMsg) bool {
+	if p.r != nil {
+		return p.r.push(p, m)
+	}
+	return p.feeder.TrySend(m) == nil
+}
+
+// failDirect ends delivery with err when err could not be queued after what was fetched.
+func (p *part) failDirect(err error) {
+	if p.out != nil {
+		p.out.fail(err)
+	}
+}
+
+// parked reports whether the partition's subscription is to stay with its dispatcher:
+// paused, or its user is slow (a PartitionConsumer's; a slow Reader's partitions keep
+// their places, see Reader.watch).
+func (p *part) parked() bool {
+	return p.paused.Load() || p.slow.Load()
+}
+
+// wantsFetch reports whether the partition may be in its broker consumer's next fetch:
+// its user has room for another result (and its reader is within its byte budget and
+// not slow).
+func (p *part) wantsFetch() bool {
+	if p.r != nil {
+		return p.held.Load() < readerPrefetch && p.r.roomy() && !p.r.slow.Load()
+	}
+	return p.held.Load() < prefetch
+}
+
+// subEnded records that the partition's subscription has ended (been released): a
+// Reader's Remove waits for it.
+func (p *part) subEnded() {
+	p.ended.Store(true)
+	if p.r != nil {
+		p.r.ended.broadcast()
 	}
 }
 
 func (p *part) wakeFeeder() {
+	if p.feeder.IsZero() {
+		return
+	}
 	if p.feederWoken.CompareAndSwap(false, true) {
 		if p.feeder.TrySend(feedMsg{}) != nil {
 			p.feederWoken.Store(false)
@@ -76,7 +130,7 @@ func (p *part) wakeHome() {
 // stop makes every owner of the subscription release it, and wakes them.
 func (p *part) stop() {
 	p.stopped.Store(true)
-	p.cancel()
+	p.disp.interrupt(p)
 	p.wakeDispatcher()
 	p.wakeFeeder()
 	p.wakeHome()

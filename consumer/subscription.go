@@ -52,8 +52,21 @@ func newSubscription(p *part, from Offset, topicID codec.UUID, cfg *Config) *sub
 	return s
 }
 
+// end releases s for good (owned by o): its partition stopped, or failed.
+func (s *subscription) end(o *actor.Owner) {
+	s.Release(o)
+	s.p.subEnded()
+}
+
 // prefetch is how many fetch results a partition's feeder may hold undelivered: the
 // broker consumer leaves the partition out of its fetches while the feeder holds this
 // many. Two let the next fetch overlap the user's processing of the current batch, and
 // bound what a partition holds in memory to about two MaxPartitionBytes.
 const prefetch = 2
+
+// readerPrefetch is prefetch for a Reader's partitions: one fetch result each. A reader
+// polls for all its partitions at once, so the fetch that refills a partition overlaps
+// the caller's processing of what Poll returned for every other one; a second result per
+// partition would double what a reader holds (as franz-go holds one fetch per broker)
+// without making it faster.
+const readerPrefetch = 1

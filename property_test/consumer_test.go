@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/troupe-go/troupe/consumer"
@@ -12,47 +13,129 @@ import (
 	"github.com/troupe-go/troupe/wire/cluster"
 )
 
-// consumerRun is a running consumer: a partition consumer per partition, each read by a
-// goroutine of its own that records what it delivers.
+// consumerRun is a running consumer: one consumer.Reader of every partition consumed,
+// polled by one goroutine (loop) that records what each partition delivers, as a user
+// reading a whole topic would. Partitions are added to and removed from the reader on
+// that goroutine too (do), so no batch polled before a Remove is recorded after it.
 type consumerRun struct {
 	c       *consumer.Consumer
-	readers map[int32]*reader
-}
+	rd      *consumer.Reader
+	topic   string
+	readers map[int32]*reader // written only by commands, on the loop's goroutine
 
-// reader is the user of one partition consumer.
-type reader struct {
-	pc     *consumer.PartitionConsumer
-	sess   *faults.Session
-	done   chan struct{}
+	cmds   chan func()
+	kickMu sync.Mutex
+	kick   context.CancelFunc // ends the Poll in progress, so a command runs at once
+	done   chan struct{}      // closed when loop returns
 	cancel context.CancelFunc
-	paused bool
 }
 
-// run takes batches until the partition consumer is closed, records each, and waits
-// delay after each (a slow user).
-func (rd *reader) run(ctx context.Context, h *faults.History, delay time.Duration) {
-	defer close(rd.done)
+// reader is the user's view of one partition of the reader.
+type reader struct {
+	pc     partHandle
+	sess   *faults.Session
+	paused bool
+	failed bool // an error ended its session: nothing more is recorded on it
+}
+
+// partHandle pauses and resumes one partition of the reader.
+type partHandle struct {
+	rd *consumer.Reader
+	a  consumer.About
+}
+
+func (h partHandle) Pause()  { h.rd.Pause(h.a) }
+func (h partHandle) Resume() { h.rd.Resume(h.a) }
+
+// loop polls the reader until the consumer is closed, records each batch on its
+// partition's session, runs the commands it is given between polls, and waits delay
+// after each poll (a slow user).
+func (c *consumerRun) loop(ctx context.Context, h *faults.History, delay time.Duration) {
+	defer close(c.done)
 	for {
-		b, err := rd.pc.Next(ctx)
+		select {
+		case cmd := <-c.cmds:
+			cmd()
+			continue
+		default:
+		}
+		pctx, cancel := context.WithCancel(ctx)
+		c.kickMu.Lock()
+		c.kick = cancel
+		c.kickMu.Unlock()
+		if len(c.cmds) > 0 {
+			cancel() // queued before the kick was in place
+		}
+		bs, err := c.rd.Poll(pctx)
+		cancel()
 		if err != nil {
-			if !errors.Is(err, consumer.ErrClosed) && ctx.Err() == nil {
-				h.Fail(rd.sess, err)
-			}
-			return
-		}
-		recs := make([]faults.Stored, len(b.Records))
-		for i, rec := range b.Records {
-			recs[i] = faults.Stored{Offset: rec.Offset, Key: string(rec.Key), Value: string(rec.Value)}
-		}
-		h.Deliver(rd.sess, recs)
-		if delay > 0 {
-			wait := time.NewTimer(delay)
-			select {
-			case <-wait.C:
-			case <-ctx.Done():
-				wait.Stop()
+			if ctx.Err() != nil || errors.Is(err, consumer.ErrClosed) {
 				return
 			}
+			// Kicked: a command waits. (Nothing else is expected; the checks would find
+			// what it cost.)
+			continue
+		}
+		for _, b := range bs {
+			rd := c.readers[b.Partition]
+			if rd == nil || rd.failed {
+				continue
+			}
+			if b.Err != nil {
+				h.Fail(rd.sess, b.Err)
+				rd.failed = true
+				rctx, rcancel := context.WithTimeout(ctx, bound)
+				_ = c.rd.Remove(rctx, consumer.About{Topic: c.topic, Partition: b.Partition})
+				rcancel()
+				continue
+			}
+			recs := make([]faults.Stored, len(b.Records))
+			for i, rec := range b.Records {
+				recs[i] = faults.Stored{Offset: rec.Offset, Key: string(rec.Key), Value: string(rec.Value)}
+			}
+			h.Deliver(rd.sess, recs)
+		}
+		if delay > 0 {
+			wait := time.NewTimer(delay)
+		waiting:
+			for {
+				select {
+				case <-wait.C:
+					break waiting
+				case cmd := <-c.cmds:
+					cmd()
+				case <-ctx.Done():
+					wait.Stop()
+					return
+				}
+			}
+		}
+	}
+}
+
+// do runs f on the loop's goroutine, between polls, and returns once it has run; false if
+// the loop has ended.
+func (c *consumerRun) do(f func()) bool {
+	ran := make(chan struct{})
+	select {
+	case c.cmds <- func() { f(); close(ran) }:
+	case <-c.done:
+		return false
+	}
+	c.kickMu.Lock()
+	if c.kick != nil {
+		c.kick()
+	}
+	c.kickMu.Unlock()
+	select {
+	case <-ran:
+		return true
+	case <-c.done:
+		select {
+		case <-ran:
+			return true
+		default:
+			return false
 		}
 	}
 }
@@ -95,7 +178,14 @@ func (r *run) startConsumer(from start, back int64, final bool) {
 	if err != nil {
 		r.t.Fatalf("consumer.New: %v", err)
 	}
-	r.cons = &consumerRun{c: c, readers: make(map[int32]*reader)}
+	rd, err := c.NewReader()
+	if err != nil {
+		r.t.Fatalf("NewReader: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cons = &consumerRun{c: c, rd: rd, topic: r.topic, readers: make(map[int32]*reader),
+		cmds: make(chan func(), 1), done: make(chan struct{}), cancel: cancel}
+	go r.cons.loop(ctx, r.hist, r.opts.readerDelay)
 	for p := range r.opts.partitions {
 		r.startPartition(p, from, back, final)
 	}
@@ -114,72 +204,69 @@ func (r *run) startPartition(p int32, from start, back int64, final bool) {
 	if final {
 		wait = bound
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	pc, err := r.consumePartition(ctx, p, off)
+	var err error
+	ran := r.cons.do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		if err = r.addPartition(ctx, p, off); err == nil {
+			a := consumer.About{Topic: r.topic, Partition: p}
+			r.cons.readers[p] = &reader{pc: partHandle{rd: r.cons.rd, a: a}, sess: r.hist.StartSession(p, at)}
+		}
+	})
+	if !ran {
+		err = consumer.ErrClosed
+	}
 	if err != nil {
 		if final {
 			r.problem("P6: consuming partition %d from %v after healing: %v", p, off, err)
 		} else {
 			r.note("  partition %d not consumed: %v", p, err)
 		}
-		return
 	}
-	rctx, rcancel := context.WithCancel(context.Background())
-	rd := &reader{pc: pc, sess: r.hist.StartSession(p, at), done: make(chan struct{}), cancel: rcancel}
-	r.cons.readers[p] = rd
-	go rd.run(rctx, r.hist, r.opts.readerDelay)
 }
 
-// consumePartition calls ConsumePartition until it succeeds, fails for good, or ctx ends.
-// ConsumePartition fails at once, without waiting within its context, while the client's
-// metadata breaker is open (after repeated failed metadata requests); a user retries that,
-// as this does, every 50ms.
-func (r *run) consumePartition(ctx context.Context, p int32, off consumer.Offset) (*consumer.PartitionConsumer, error) {
+// addPartition adds the partition to the reader until that succeeds, fails for good, or
+// ctx ends. Add fails at once, without waiting within its context, while the client's
+// metadata breaker is open (after repeated failed metadata requests); a user retries
+// that, as this does, every 50ms.
+func (r *run) addPartition(ctx context.Context, p int32, off consumer.Offset) error {
 	for {
-		pc, err := r.cons.c.ConsumePartition(ctx, r.topic, p, off)
+		err := r.cons.rd.Add(ctx, off, consumer.About{Topic: r.topic, Partition: p})
 		if err == nil || !errors.Is(err, cluster.ErrUnavailable) {
-			return pc, err
+			return err
 		}
-		r.note("  partition %d: ConsumePartition: %v; again in 50ms", p, err)
+		r.note("  partition %d: Add: %v; again in 50ms", p, err)
 		retry := time.NewTimer(50 * time.Millisecond)
 		select {
 		case <-retry.C:
 		case <-ctx.Done():
 			retry.Stop()
-			return nil, err
+			return err
 		}
 	}
 }
 
-// stopPartition closes one partition consumer within d and waits for its reader.
+// stopPartition removes one partition from the reader within d.
 func (r *run) stopPartition(p int32, d time.Duration) {
-	rd := r.cons.readers[p]
-	if rd == nil {
+	if r.cons.readers[p] == nil {
 		return
 	}
-	delete(r.cons.readers, p)
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	if err := rd.pc.Close(ctx); err != nil {
-		r.problem("P8: closing partition consumer %d: %v", p, err)
+	start := time.Now()
+	var err error
+	r.cons.do(func() {
+		delete(r.cons.readers, p)
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		err = r.cons.rd.Remove(ctx, consumer.About{Topic: r.topic, Partition: p})
+	})
+	if err != nil {
+		r.problem("P8: removing partition %d from the reader: %v", p, err)
+	} else if took := time.Since(start); took > d {
+		r.problem("P8: removing partition %d took %v, more than %v", p, took, d)
 	}
-	r.waitReader(rd, d)
 }
 
-func (r *run) waitReader(rd *reader, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-rd.done:
-	case <-t.C:
-		r.problem("P8: partition %d's Next did not return within %v of Close", rd.sess.Partition, d)
-	}
-	rd.cancel()
-	<-rd.done
-}
-
-// stopConsumer closes the consumer within d and waits for its readers.
+// stopConsumer closes the consumer within d and waits for its reader's loop.
 func (r *run) stopConsumer(d time.Duration) {
 	if r.cons == nil {
 		return
@@ -191,9 +278,15 @@ func (r *run) stopConsumer(d time.Duration) {
 	if err := cons.c.Close(ctx); err != nil {
 		r.problem("P8: consumer Close: %v", err)
 	}
-	for _, rd := range cons.readers {
-		r.waitReader(rd, d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-cons.done:
+	case <-t.C:
+		r.problem("P8: the reader's Poll did not return within %v of Close", d)
 	}
+	cons.cancel()
+	<-cons.done
 }
 
 func (c *consumerRun) resumeAll() {

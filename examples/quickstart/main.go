@@ -6,9 +6,10 @@
 //
 // With no -brokers it starts an embedded kfake cluster (3 brokers on 127.0.0.1, the topic
 // with 6 partitions). It produces -n keyed records of 100 bytes with a progress bar,
-// consumes every partition back from the oldest offset, checks that every record arrived
-// exactly once and that each partition holds its records in the order they were sent,
-// and prints the throughput of both halves.
+// reads the whole topic back from the oldest offset until caught up, through one
+// consumer.Reader, checks that every record arrived exactly once and that each
+// partition holds its records in the order they were sent, and prints the throughput of
+// both halves.
 package main
 
 import (
@@ -25,7 +26,6 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe"
-	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/consumer"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/producer"
@@ -146,8 +146,10 @@ func produce(ctx context.Context, bar io.Writer, seeds []string, o options) (map
 	return ends, elapsed, nil
 }
 
-// consume reads every partition from the oldest offset to the end the producer saw, in
-// parallel, checking that send indexes increase within each partition.
+// consume reads every partition of topic back from the oldest offset through one
+// consumer.Reader, up to the ends the partitions had when it started (UntilCaughtUp),
+// checking that send indexes increase within each partition. The produced ends are
+// checked too: the reader must have reached them.
 func consume(ctx context.Context, seeds []string, topic string, ends map[int32]int64) (int, time.Duration, error) {
 	c, err := consumer.New(consumer.Config{Brokers: seeds})
 	if err != nil {
@@ -161,63 +163,33 @@ func consume(ctx context.Context, seeds []string, topic string, ends map[int32]i
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	var (
-		readers []*partitionReader
-		procs   []*actor.Process
-		failed  error
-	)
-	for part, end := range ends {
-		pc, err := c.ConsumePartition(ctx, topic, part, consumer.Oldest)
+	r, err := c.ReadTopics(ctx, consumer.Oldest, topic)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := r.UntilCaughtUp(ctx); err != nil {
+		return 0, 0, err
+	}
+	total, last := 0, map[int32]int64{}
+	for b, err := range r.Batches(ctx) {
 		if err != nil {
-			failed = err
-			cancel() // the readers already started stop, and are waited for below
-			break
-		}
-		r := &partitionReader{pc: pc, end: end}
-		_, proc := actor.Start[struct{}](ctx, fmt.Sprintf("reader-%d", part), r)
-		readers, procs = append(readers, r), append(procs, proc)
-	}
-	total := 0
-	for i, proc := range procs {
-		<-proc.Done()
-		total += readers[i].n
-		if err := proc.Err(); err != nil && failed == nil {
-			failed = fmt.Errorf("partition %d: %w", readers[i].pc.Partition(), err)
-		}
-	}
-	if failed != nil {
-		return 0, 0, failed
-	}
-	return total, time.Since(start), nil
-}
-
-// partitionReader is an actor that reads one partition up to end and checks that send
-// indexes increase; it takes no messages. consume starts one per partition, owns them
-// all, and waits for each to end; n is read only after that.
-type partitionReader struct {
-	pc  *consumer.PartitionConsumer
-	end int64
-	n   int
-}
-
-func (r *partitionReader) Run(ctx context.Context, _ *actor.Inbox[struct{}]) error {
-	defer r.pc.Close(context.Background())
-	last := int64(-1)
-	for r.pc.Position() < r.end {
-		b, err := r.pc.Next(ctx)
-		if err != nil {
-			return err
+			return 0, 0, err
 		}
 		for i := range b.Records {
 			idx := int64(binary.BigEndian.Uint64(b.Records[i].Value))
-			if idx <= last {
-				return fmt.Errorf("record %d after %d at offset %d: out of order", idx, last, b.Records[i].Offset)
+			if prev, ok := last[b.Partition]; ok && idx <= prev {
+				return 0, 0, fmt.Errorf("partition %d: record %d after %d at offset %d: out of order", b.Partition, idx, prev, b.Records[i].Offset)
 			}
-			last = idx
-			r.n++
+			last[b.Partition] = idx
+			total++
 		}
 	}
-	return nil
+	for part, end := range ends {
+		if pos := r.Position(consumer.About{Topic: topic, Partition: part}); pos < end {
+			return 0, 0, fmt.Errorf("partition %d: caught up at %d, before the last record produced (%d)", part, pos, end-1)
+		}
+	}
+	return total, time.Since(start), nil
 }
 
 // progress draws a one-line progress bar.

@@ -82,6 +82,7 @@ var configs = map[string]configStruct{
 		"MinBytes":            val(int32(consumer.DefaultMinBytes)),
 		"MaxBytes":            val(int32(consumer.DefaultMaxBytes)),
 		"MaxPartitionBytes":   val(int32(consumer.DefaultMaxPartitionBytes)),
+		"MaxBufferedBytes":    unchecked("derived: the value of MaxBytes; the consumer package's TestDocumentedDefaultsAreTheRealOnes checks it"),
 		"MaxWait":             val(consumer.DefaultMaxWait),
 		"MaxProcessingTime":   val(consumer.DefaultMaxProcessingTime),
 		"OffsetReset":         enum("ResetEarliest", consumer.ResetEarliest),

@@ -44,6 +44,30 @@ func TestGettingStartedSnippetsAreCompiled(t *testing.T) {
 	}
 }
 
+// TestReadingATopicTakesNoMoreLinesThanKgo keeps getting-started.md's "read a whole
+// topic until caught up" (readTopic) within the 26 lines franz-go's kgo needs for the same
+// job (a client, ListEndOffsets, a PollFetches loop comparing each partition's offset
+// with its end) — issue 20's target.
+func TestReadingATopicTakesNoMoreLinesThanKgo(t *testing.T) {
+	page := readPage(t, "getting-started.md")
+	for _, b := range goBlockRE.FindAllStringSubmatch(page, -1) {
+		if !strings.Contains(b[1], "func readTopic(") {
+			continue
+		}
+		lines := 0
+		for _, l := range strings.Split(b[1], "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "//") {
+				lines++
+			}
+		}
+		if lines > 26 {
+			t.Fatalf("readTopic has %d lines of code; kgo's equivalent has 26", lines)
+		}
+		return
+	}
+	t.Fatal("getting-started.md has no readTopic snippet")
+}
+
 var (
 	linkRE = regexp.MustCompile(`\]\(([^)\s]+)\)`)
 	// A test, example, benchmark or fuzz target named in backticks, optionally qualified

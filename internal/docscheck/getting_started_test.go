@@ -61,6 +61,33 @@ func produce(ctx context.Context, seeds []string) error {
 	return p.Close(closeCtx)
 }
 
+// readTopic reads every record written so far to the topic "greetings", all its
+// partitions through one reader, and stops at the end, empty partitions included.
+func readTopic(ctx context.Context, seeds []string) error {
+	c, err := consumer.New(consumer.Config{Brokers: seeds})
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+
+	r, err := c.ReadTopics(ctx, consumer.Oldest, "greetings")
+	if err != nil {
+		return err
+	}
+	if err := r.UntilCaughtUp(ctx); err != nil { // the ends as of now (ListOffsets)
+		return err
+	}
+	n := 0
+	for b, err := range r.Batches(ctx) { // ends once every partition reached its end
+		if err != nil { // one partition's error (b names it), or the context's
+			return err
+		}
+		n += len(b.Records) // b: one partition's next records, in offset order
+	}
+	fmt.Println("read", n, "records")
+	return nil
+}
+
 // consume reads the first n records of partition 0 of "greetings", a batch at a time.
 func consume(ctx context.Context, seeds []string, n int) error {
 	c, err := consumer.New(consumer.Config{Brokers: seeds})
@@ -386,6 +413,15 @@ func Example_consume() {
 	// failed: 0
 	// offset 0: hello
 	// read 1001 records; position 1001 lag 0
+}
+
+func Example_readTopic() {
+	withEmbedded(readTopic, produce, readTopic)
+	// Output:
+	// read 0 records
+	// first record: partition 0 offset 0
+	// failed: 0
+	// read 1001 records
 }
 
 func Example_shareOneClient() {

@@ -157,6 +157,7 @@ func (c *conn) writeQueued(ctx context.Context) error {
 	for len(c.queued) > 0 {
 		call := c.queued[0]
 		if err := c.prepare(call, now); err != nil {
+			c.queued[0] = nil // the array must not keep a finished call (and its request and response) alive
 			c.queued = c.queued[1:]
 			call.finish(err)
 			continue
@@ -186,12 +187,14 @@ func (c *conn) writeQueued(ctx context.Context) error {
 				if call.finished.Load() {
 					// The reader took it and failed it (the connection broke) before the
 					// token was back: it is settled, and must not be written.
+					c.queued[0] = nil // the array must not keep a finished call (and its request and response) alive
 					c.queued = c.queued[1:]
 					continue
 				}
 			}
 		}
 		c.handedOver(call)
+		c.queued[0] = nil // the array must not keep a finished call (and its request and response) alive
 		c.queued = c.queued[1:]
 		start := len(c.wbuf) + c.sp.Len() // where the frame starts in what flush writes
 		var err error

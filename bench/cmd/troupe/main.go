@@ -77,9 +77,10 @@ func produce(j *workload.Job, t *workload.Tally) error {
 	return p.Close(ctx)
 }
 
-// consume reads every partition from offset 0 with one PartitionConsumer each (no group),
-// taking whole batches with Next, until the job's record count is reached. In the
-// idle-consume mode it then watches the caught-up consumer (Job.MeasureIdle).
+// consume reads every partition from offset 0 through one consumer.Reader (no group),
+// taking whole batches with Poll on one goroutine, until the job's record count is
+// reached. In the idle-consume mode it then watches the caught-up consumer
+// (Job.MeasureIdle).
 func consume(j *workload.Job, t *workload.Tally) error {
 	if err := j.Ready(); err != nil {
 		return err
@@ -92,29 +93,33 @@ func consume(j *workload.Job, t *workload.Tally) error {
 		MaxWait:           500 * time.Millisecond,
 	}
 	j.Describe("consumer.Config{MinBytes: 1, MaxBytes: 50 MiB, MaxPartitionBytes: 1 MiB, MaxWait: 500ms}; " +
-		"ConsumePartition(topic, p, At(0)) for each partition, one goroutine per partition calling Next")
+		"ReadTopics(At(0), topic): one Reader of every partition, one goroutine calling Poll")
 	c, err := consumer.New(cfg)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	r, err := c.ReadTopics(ctx, consumer.At(0), workload.Topic)
+	if err != nil {
+		c.Close(context.Background())
+		return err
+	}
 	var wg sync.WaitGroup
-	errs := make(chan error, j.Partitions)
-	for p := range int32(j.Partitions) {
-		pc, err := c.ConsumePartition(ctx, workload.Topic, p, consumer.At(0))
-		if err != nil {
-			cancel()
-			wg.Wait()
-			c.Close(context.Background())
-			return err
-		}
-		wg.Go(func() {
-			for {
-				b, err := pc.Next(ctx)
-				if err != nil {
+	errs := make(chan error, 1)
+	wg.Go(func() {
+		for {
+			bs, err := r.Poll(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					errs <- err
+				}
+				return
+			}
+			for _, b := range bs {
+				if b.Err != nil {
 					if ctx.Err() == nil {
-						errs <- fmt.Errorf("partition %d: %w", p, err)
+						errs <- fmt.Errorf("partition %d: %w", b.Partition, b.Err)
 					}
 					return
 				}
@@ -124,12 +129,12 @@ func consume(j *workload.Job, t *workload.Tally) error {
 				}
 				t.Add(len(b.Records), n)
 			}
-		})
-	}
+		}
+	})
 	select {
 	case <-t.Done():
 		j.Finish()
-		j.MeasureIdle() // idle-consume: the partitions' goroutines keep waiting in Next meanwhile
+		j.MeasureIdle() // idle-consume: the polling goroutine keeps waiting in Poll meanwhile
 	case err = <-errs:
 	}
 	j.Finish()

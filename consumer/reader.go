@@ -1,0 +1,483 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/supervisor"
+	"github.com/troupe-go/troupe/wire/record"
+)
+
+// Reader reads any set of partitions — whole topics, several topics, single partitions —
+// through one call: Poll returns the next ready batches across all of them, as franz-go's
+// PollFetches does, and Batches and Records iterate over them. Per partition, records
+// come in offset order, each exactly once, across leader moves, broker failures and
+// restarts of the consumer's actors; partitions can be added, removed, paused and
+// resumed while it runs, and each has its Position, HighWaterMark and Lag.
+//
+// A partition costs no goroutine of its own: its fetch position and subscription are
+// state, moved by explicit hand-off between the reader's one dispatcher and the broker
+// consumers of the partitions' leaders (one per broker, shared with every other reader
+// and PartitionConsumer of the Consumer), which put what they fetch in the reader's
+// buffer. The buffer holds at most Config.MaxBufferedBytes (and one fetch result per
+// partition: the fetch that refills a partition overlaps the caller's processing of what
+// Poll returned); Poll visits the partitions in rotation, at most one batch each per call,
+// so a busy partition cannot starve the others. MaxProcessingTime applies to the reader
+// as a whole: when ready batches wait longer than that for Poll, the reader is slow (a
+// SlowReader event) and none of its partitions is fetched until the next Poll; nothing
+// is lost, repeated or reordered.
+//
+// Poll is meant for one goroutine at a time; the other methods are safe for concurrent
+// use. Close it (or its Consumer) when done. A Reader has no custom stages: a caller that
+// wants per-partition actors hands them the batches Poll returns (or uses
+// ConsumePartition with WithStage).
+type Reader struct {
+	c    *Consumer
+	cfg  *Config
+	name string // "reader #3"
+	disp *waker // the reader's dispatcher
+
+	owner *actor.Owner // owns the results queued in buf
+	ended broadcast    // a partition's subscription ended (Remove waits for it)
+
+	mu       sync.Mutex
+	buf      readerBuffer
+	parts    map[About]*part
+	ends     map[About]int64 // with UntilCaughtUp: where each partition counts as caught up
+	until    bool
+	closed   bool
+	since    time.Time // since when ready results have waited for Poll; zero: none wait
+	bytes    atomic.Int64
+	slow     atomic.Bool   // ready results waited past MaxProcessingTime: fetching stopped
+	ready    chan struct{} // capacity 1: something became ready, or the state changed
+	pollMu   sync.Mutex    // one Poll at a time: it owns dec and the slices below
+	dec      record.Decoder
+	takenBuf []taken
+}
+
+// ErrCaughtUp is returned by Poll, after UntilCaughtUp, once every partition the
+// reader reads has reached the end it had when asked. Batches and Records end then.
+var ErrCaughtUp = errors.New("consumer: caught up")
+
+// NewReader returns a Reader of no partitions yet; Add or AddTopics gives it some. It
+// fails only with ErrClosed.
+func (c *Consumer) NewReader() (*Reader, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	c.seq++
+	r := &Reader{
+		c: c, cfg: &c.cfg, name: fmt.Sprintf("reader #%d", c.seq), disp: &waker{},
+		buf: newReaderBuffer(), parts: make(map[About]*part), ready: make(chan struct{}, 1),
+	}
+	c.readers[r] = struct{}{}
+	c.mu.Unlock()
+	r.owner = actor.NewOwner(r.name, nil)
+	r.dec.MaxDecompressedSize = c.cfg.MaxDecompressedSize
+	name := "dispatcher " + r.name
+	ref, err := supervisor.Add(c.parts, supervisor.ChildSpec[*subscription]{
+		Name:    name,
+		Kind:    "dispatcher",
+		Restart: supervisor.Transient,
+		New:     func() actor.Actor[*subscription] { return &dispatcher{c: c, cfg: &c.cfg, w: r.disp, r: r} },
+		// Unbounded, and bounded all the same: each of the reader's partitions has one
+		// subscription, and wake-ups are coalesced into one.
+		Mailbox: actor.MailboxConfig[*subscription]{Capacity: actor.Unbounded, OnDrop: dropSubscription},
+		Release: releaseDispatcher,
+	})
+	if err != nil {
+		c.mu.Lock()
+		delete(c.readers, r)
+		c.mu.Unlock()
+		return nil, err
+	}
+	r.disp.ref = ref
+	return r, nil
+}
+
+// ReadTopics returns a Reader of every partition of topics, each starting at from: the
+// usual way to read whole topics (AddTopics on a NewReader).
+func (c *Consumer) ReadTopics(ctx context.Context, from Offset, topics ...string) (*Reader, error) {
+	r, err := c.NewReader()
+	if err != nil {
+		return nil, err
+	}
+	if err := r.AddTopics(ctx, from, topics...); err != nil {
+		_ = r.Close(context.Background())
+		return nil, err
+	}
+	return r, nil
+}
+
+// AddTopics adds every partition the topics have now, each starting at from. Errors are
+// those of Add.
+func (r *Reader) AddTopics(ctx context.Context, from Offset, topics ...string) error {
+	var parts []About
+	for _, topic := range topics {
+		t, err := r.c.topic(ctx, topic, 0)
+		if err != nil {
+			return err
+		}
+		for p := range t.Partitions {
+			parts = append(parts, About{Topic: topic, Partition: int32(p)})
+		}
+	}
+	return r.Add(ctx, from, parts...)
+}
+
+// Add starts reading parts, each from from; the reader looks up the starting offsets in
+// one ListOffsets request per broker (a lookup that fails is retried by the reader's
+// dispatcher). It checks its input first and adds nothing if any of it is wrong: an
+// unknown topic fails with an *UnknownTopicError, a partition the topic does not have
+// with ErrUnknownPartition, a negative offset other than OffsetNewest and OffsetOldest
+// with ErrInvalidOffset, a partition this Consumer already reads (in any Reader or
+// PartitionConsumer) with ErrAlreadyConsuming, a closed reader with ErrClosed.
+//
+// Add is how a partition is handed to the reader; Remove hands it back.
+func (r *Reader) Add(ctx context.Context, from Offset, parts ...About) error {
+	if from.kind == kindExact && from.at < 0 {
+		return fmt.Errorf("%w: %d (the special offsets are %d, newest, and %d, oldest)", ErrInvalidOffset, from.at, OffsetNewest, OffsetOldest)
+	}
+	c := r.c
+	ids := make(map[string][16]byte)
+	counts := make(map[string]int)
+	for _, a := range parts {
+		if a.Partition < 0 {
+			return fmt.Errorf("%w: %s", ErrUnknownPartition, a)
+		}
+		n, ok := counts[a.Topic]
+		if !ok || int(a.Partition) >= n {
+			t, err := c.topic(ctx, a.Topic, a.Partition)
+			if err != nil {
+				return err
+			}
+			ids[a.Topic], counts[a.Topic] = t.ID, len(t.Partitions)
+		}
+	}
+	for i, a := range parts {
+		if slices.Contains(parts[:i], a) {
+			return fmt.Errorf("%w: %s named twice", ErrAlreadyConsuming, a)
+		}
+	}
+
+	// Register them all, or none.
+	c.mu.Lock()
+	r.mu.Lock()
+	var err error
+	switch {
+	case c.closed || r.closed:
+		err = ErrClosed
+	default:
+		for _, a := range parts {
+			if c.active[a] != nil {
+				err = fmt.Errorf("%w: %s", ErrAlreadyConsuming, a)
+				break
+			}
+		}
+	}
+	if err != nil {
+		r.mu.Unlock()
+		c.mu.Unlock()
+		return err
+	}
+	added := make([]*part, len(parts))
+	for i, a := range parts {
+		p := &part{c: c, about: a, r: r, disp: r.disp} // no actors of its own, so no name for them
+		for _, v := range []*atomic.Int64{&p.hwm, &p.lso, &p.logStart, &p.position} {
+			v.Store(-1)
+		}
+		c.active[a] = p
+		r.parts[a] = p
+		r.buf.add(p)
+		added[i] = p
+	}
+	until := r.until
+	r.mu.Unlock()
+	c.mu.Unlock()
+
+	// Where each starts, and (after UntilCaughtUp) where each ends: looked up together,
+	// so that thousands of partitions cost a few requests, not thousands.
+	starts := r.lookup(ctx, from, parts)
+	if until {
+		if err := r.lookupEnds(ctx, added); err != nil {
+			_ = r.Remove(context.Background(), parts...)
+			return err
+		}
+	}
+	setup := actor.NewOwner("add "+r.name, nil)
+	for i, p := range added {
+		s := newSubscription(p, from, ids[p.about.Topic], r.cfg)
+		if st, ok := starts[p.about]; ok {
+			s.start = nil
+			s.cur.seek(st.off, st.epoch)
+			p.position.Store(st.off)
+		} else if from.kind == kindExact {
+			p.position.Store(from.at)
+		}
+		s.Acquire(setup)
+		if err := actor.Hand(ctx, setup, r.disp.ref, s); err != nil {
+			s.end(setup)
+			_ = r.Remove(context.Background(), parts[i:]...)
+			return err
+		}
+	}
+	return nil
+}
+
+type start struct {
+	off   int64
+	epoch int32
+}
+
+// lookup resolves from for parts with ListOffsets; partitions it could not resolve are
+// left out (their dispatcher resolves them, with retries).
+func (r *Reader) lookup(ctx context.Context, from Offset, parts []About) map[About]start {
+	ts, ok := from.listTimestamp()
+	if !ok {
+		return nil
+	}
+	out := make(map[About]start, len(parts))
+	got, err := r.c.listOffsets(ctx, ts, parts)
+	if err != nil {
+		return nil
+	}
+	for a, l := range got {
+		if l.off >= 0 {
+			out[a] = l
+		}
+	}
+	return out
+}
+
+// UntilCaughtUp makes the reader stop at the end of what its partitions hold now: it
+// looks up each partition's end (its high-water mark, or last stable offset under
+// ReadCommitted) with ListOffsets, and from then on Poll returns ErrCaughtUp once every
+// partition's Position has reached its end — at once for empty partitions, which never
+// block it. Partitions added later get their end when added; a partition that fails
+// (or is removed) no longer counts.
+func (r *Reader) UntilCaughtUp(ctx context.Context) error {
+	r.mu.Lock()
+	parts := make([]*part, 0, len(r.parts))
+	for _, p := range r.parts {
+		parts = append(parts, p)
+	}
+	r.until = true
+	r.mu.Unlock()
+	return r.lookupEnds(ctx, parts)
+}
+
+func (r *Reader) lookupEnds(ctx context.Context, parts []*part) error {
+	abouts := make([]About, len(parts))
+	for i, p := range parts {
+		abouts[i] = p.about
+	}
+	got, err := r.c.listOffsets(ctx, OffsetNewest, abouts)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	if r.ends == nil {
+		r.ends = make(map[About]int64, len(got))
+	}
+	for a, l := range got {
+		r.ends[a] = l.off
+	}
+	r.mu.Unlock()
+	signal(r.ready)
+	return nil
+}
+
+// caughtUp reports whether UntilCaughtUp's ends are all reached. r.mu is held.
+func (r *Reader) caughtUp() bool {
+	if !r.until {
+		return false
+	}
+	for a, p := range r.parts {
+		end, ok := r.ends[a]
+		if !ok || p.position.Load() < end {
+			return false
+		}
+	}
+	return true
+}
+
+// Remove stops reading parts and hands them back: what was fetched for them and not yet
+// returned by Poll is dropped, and Remove returns once their subscriptions have ended
+// (no broker consumer fetches them any more), or with the context's cause. Their
+// Position, read before Remove, is the offset after the last batch Poll returned: what a
+// group member commits before giving a partition up. Partitions the reader does not read
+// are ignored. Afterwards they may be added again, here or elsewhere.
+func (r *Reader) Remove(ctx context.Context, parts ...About) error {
+	var stopped []*part
+	r.c.mu.Lock()
+	r.mu.Lock()
+	for _, a := range parts {
+		p := r.parts[a]
+		if p == nil {
+			continue
+		}
+		stopped = append(stopped, p)
+		r.forgetLocked(p)
+	}
+	r.mu.Unlock()
+	r.c.mu.Unlock()
+	for _, p := range stopped {
+		p.stop()
+	}
+	for _, p := range stopped {
+		for !p.ended.Load() {
+			ch := r.ended.wait()
+			if p.ended.Load() {
+				break
+			}
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return fmt.Errorf("consumer: removing %s: %w", p.about, context.Cause(ctx))
+			}
+		}
+	}
+	return nil
+}
+
+// broadcast is a condition to wait on with a context: wait returns a channel that the
+// next broadcast closes. (A partition has no channel of its own to say its subscription
+// ended: at thousands of partitions, one each costs more than the partition's state.)
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (b *broadcast) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
+	return b.ch
+}
+
+func (b *broadcast) broadcast() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch != nil {
+		close(b.ch)
+		b.ch = nil
+	}
+}
+
+// forgetLocked takes p out of the reader and its consumer and releases what the buffer
+// held for it. r.c.mu and r.mu are held.
+func (r *Reader) forgetLocked(p *part) {
+	if r.parts[p.about] == p {
+		delete(r.parts, p.about)
+	}
+	if r.c.active[p.about] == p {
+		delete(r.c.active, p.about)
+	}
+	delete(r.ends, p.about)
+	for _, m := range r.buf.remove(p) {
+		r.releaseMsg(m)
+	}
+	r.bytes.Store(r.buf.bytes)
+}
+
+// releaseMsg ends the life of a queued result the user will not get.
+func (r *Reader) releaseMsg(m feedMsg) {
+	if f := m.fetched; f != nil {
+		f.Release(r.owner)
+	}
+	if n := m.notice; n != nil {
+		n.Release(r.owner)
+	}
+}
+
+// push queues m, given by its owner, for p's user; false if p is no longer read.
+func (r *Reader) push(p *part, m feedMsg) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	wasReady := r.buf.ready()
+	switch r.buf.push(p, m) {
+	case pushRefused:
+		return false
+	case pushMark:
+		// Nothing queued before it: the position moves now.
+		m.fetched.Take(r.owner)
+		p.position.Store(m.fetched.next)
+		r.done(p, m.fetched)
+		signal(r.ready) // UntilCaughtUp may be reached
+		return true
+	}
+	if m.fetched != nil {
+		m.fetched.Take(r.owner)
+	} else if m.notice != nil {
+		m.notice.Take(r.owner)
+	}
+	r.bytes.Store(r.buf.bytes)
+	if !wasReady && r.buf.ready() {
+		if r.since.IsZero() {
+			r.since = time.Now()
+			r.disp.wake() // it keeps MaxProcessingTime (watch)
+		}
+		signal(r.ready)
+	}
+	return true
+}
+
+// done ends a taken result's count against p's prefetch, waking p's broker consumer if
+// that makes room, and releases it. r.mu is held.
+func (r *Reader) done(p *part, f *fetched) {
+	if f.counted && p.held.Add(-1) == readerPrefetch-1 {
+		p.wakeHome()
+	}
+	f.Release(r.owner)
+}
+
+// roomy reports whether the reader is within its byte budget.
+func (r *Reader) roomy() bool { return r.bytes.Load() < r.cfg.MaxBufferedBytes }
+
+// watch keeps MaxProcessingTime for the reader; its dispatcher calls it on each wake-up.
+// It returns when to call it again (zero: when woken).
+//
+// A slow reader's partitions keep their subscriptions and places at their broker
+// consumers, and are only left out of fetches until the next Poll. Handing them back, as
+// a slow PartitionConsumer's partition is, would cost a reader whose caller takes longer
+// than MaxProcessingTime per poll a round of hand-backs, broker consumer stops, fetch
+// sessions closed and opened again, on every poll, for nothing: the partitions sharing
+// their broker consumers are not held back by them either way (a partition left out of
+// fetches shortens the long poll for the others, see brokerConsumer.fetch).
+func (r *Reader) watch(now time.Time) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.since.IsZero() || r.slow.Load() || !r.buf.ready() {
+		return time.Time{}
+	}
+	waited := now.Sub(r.since)
+	if waited < r.cfg.MaxProcessingTime {
+		return r.since.Add(r.cfg.MaxProcessingTime)
+	}
+	r.slow.Store(true) // its partitions are left out of fetches from now on
+	r.c.ev.emit(SlowReader{Reader: r.name, Waited: waited})
+	return time.Time{}
+}
+
+func (r *Reader) wakeHomesLocked() {
+	seen := make(map[*brokerEntry]bool)
+	for _, p := range r.parts {
+		if e := p.home.Load(); e != nil && !seen[e] {
+			seen[e] = true
+			_ = e.ref.TrySend(brokerMsg{})
+		}
+	}
+}

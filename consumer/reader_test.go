@@ -1,0 +1,417 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// readerCheck checks what a Reader delivers: per partition, the values produced by
+// produce, in order, each once.
+type readerCheck struct {
+	t    testing.TB
+	next map[About]int // the index of the next record expected
+	n    int
+}
+
+func newReaderCheck(t testing.TB) *readerCheck {
+	return &readerCheck{t: t, next: make(map[About]int)}
+}
+
+func (c *readerCheck) batch(b *Batch) {
+	c.t.Helper()
+	if b.Err != nil {
+		c.t.Fatalf("%s[%d]: %v", b.Topic, b.Partition, b.Err)
+	}
+	if len(b.Records) == 0 {
+		c.t.Fatal("an empty batch")
+	}
+	a := About{b.Topic, b.Partition}
+	for i := range b.Records {
+		r := &b.Records[i]
+		if r.Topic != b.Topic || r.Partition != b.Partition {
+			c.t.Fatalf("record of %s[%d] in a batch of %s", r.Topic, r.Partition, a)
+		}
+		if want := value(r.Topic, r.Partition, c.next[a]); string(r.Value) != want {
+			c.t.Fatalf("%s: offset %d: %q, want %q (lost, repeated or reordered)", a, r.Offset, r.Value, want)
+		}
+		c.next[a]++
+		c.n++
+	}
+}
+
+// pollUntil polls r until check holds n records.
+func (c *readerCheck) pollUntil(ctx context.Context, r *Reader, n int) {
+	c.t.Helper()
+	for c.n < n {
+		bs, err := r.Poll(ctx)
+		if err != nil {
+			c.t.Fatalf("poll after %d of %d records: %v", c.n, n, err)
+		}
+		seen := map[About]bool{}
+		for _, b := range bs {
+			a := About{b.Topic, b.Partition}
+			if seen[a] {
+				c.t.Fatalf("two batches of %s in one poll", a)
+			}
+			seen[a] = true
+			c.batch(b)
+		}
+	}
+	if c.n != n {
+		c.t.Fatalf("read %d records, want %d", c.n, n)
+	}
+}
+
+func countKind(c *Consumer, kind string) int {
+	n := 0
+	for _, line := range strings.Split(dumpActors(c.Actors()), "\n") {
+		if strings.Contains(line, kind) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestReaderReadsTopicsWithoutActorsPerPartition reads two topics of 12 partitions over
+// two brokers through one Reader: every record arrives once, in order per partition,
+// and the only actors are the reader's dispatcher and one broker consumer per broker.
+func TestReaderReadsTopicsWithoutActorsPerPartition(t *testing.T) {
+	_, seeds := startKfake(t, kfake.NumBrokers(2), kfake.SeedTopics(12, "a", "b"))
+	for _, topic := range []string{"a", "b"} {
+		for p := range int32(12) {
+			produce(t, seeds, topic, p, 0, 20)
+		}
+	}
+	c := newConsumer(t, testConfig(seeds, newRecorder()))
+	ctx := ctxT(t)
+	r, err := c.ReadTopics(ctx, Oldest, "a", "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(r.Partitions()); got != 24 {
+		t.Fatalf("%d partitions", got)
+	}
+	check := newReaderCheck(t)
+	check.pollUntil(ctx, r, 24*20)
+	if n := countKind(c, "feeder"); n != 0 {
+		t.Fatalf("%d feeders:\n%s", n, dumpActors(c.Actors()))
+	}
+	if n := countKind(c, "dispatcher"); n != 1 {
+		t.Fatalf("%d dispatchers, want the reader's one:\n%s", n, dumpActors(c.Actors()))
+	}
+	if n := countKind(c, "broker-consumer"); n != 2 {
+		t.Fatalf("%d broker consumers, want one per broker:\n%s", n, dumpActors(c.Actors()))
+	}
+	a := About{"a", 3}
+	if r.Position(a) != 20 || r.HighWaterMark(a) != 20 || r.Lag(a) != 0 {
+		t.Fatalf("position %d, high-water mark %d, lag %d", r.Position(a), r.HighWaterMark(a), r.Lag(a))
+	}
+	// New records keep coming through the same reader.
+	produce(t, seeds, "b", 7, 20, 5)
+	check.pollUntil(ctx, r, 24*20+5)
+	if err := r.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Poll(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("poll after close: %v", err)
+	}
+}
+
+// TestReaderUntilCaughtUp reads a topic whose partitions are partly empty up to the end
+// it had: the iteration ends, and empty partitions do not block it.
+func TestReaderUntilCaughtUp(t *testing.T) {
+	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(4, "t"))
+	produce(t, seeds, "t", 0, 0, 30)
+	produce(t, seeds, "t", 2, 0, 7)
+	c := newConsumer(t, testConfig(seeds, newRecorder()))
+	ctx := ctxT(t)
+	r, err := c.ReadTopics(ctx, Oldest, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.UntilCaughtUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check := newReaderCheck(t)
+	for b, err := range r.Batches(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		check.batch(b)
+	}
+	if check.n != 37 {
+		t.Fatalf("read %d records, want 37", check.n)
+	}
+	// All empty: caught up at once.
+	_, seeds2 := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(3, "empty"))
+	c2 := newConsumer(t, testConfig(seeds2, newRecorder()))
+	r2, err := c2.ReadTopics(ctx, Oldest, "empty")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r2.UntilCaughtUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if bs, err := r2.Poll(ctx); !errors.Is(err, ErrCaughtUp) {
+		t.Fatalf("poll of empty partitions: %d batches, %v", len(bs), err)
+	}
+}
+
+// TestReaderAddRemove hands partitions to a reader and back: a removed partition is no
+// longer delivered, its Position is where a new reader continues without a gap or a
+// repeat, and bad input is refused with matchable errors, adding nothing.
+func TestReaderAddRemove(t *testing.T) {
+	_, seeds := startKfake(t, kfake.NumBrokers(2), kfake.SeedTopics(3, "t"))
+	for p := range int32(3) {
+		produce(t, seeds, "t", p, 0, 10)
+	}
+	c := newConsumer(t, testConfig(seeds, newRecorder()))
+	ctx := ctxT(t)
+	r, err := c.NewReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		parts []About
+		from  Offset
+		want  error
+	}{
+		{[]About{{"nope", 0}}, Oldest, ErrUnknownTopic},
+		{[]About{{"t", 0}, {"t", 3}}, Oldest, ErrUnknownPartition},
+		{[]About{{"t", -1}}, Oldest, ErrUnknownPartition},
+		{[]About{{"t", 0}}, At(-5), ErrInvalidOffset},
+		{[]About{{"t", 0}, {"t", 0}}, Oldest, ErrAlreadyConsuming},
+	} {
+		if err := r.Add(ctx, tc.from, tc.parts...); !errors.Is(err, tc.want) {
+			t.Fatalf("Add(%v, %v): %v, want %v", tc.parts, tc.from, err, tc.want)
+		}
+	}
+	if len(r.Partitions()) != 0 {
+		t.Fatalf("bad input added %v", r.Partitions())
+	}
+	pc := consume(t, c, "t", 2, Oldest)
+	if err := r.Add(ctx, Oldest, About{"t", 2}); !errors.Is(err, ErrAlreadyConsuming) {
+		t.Fatalf("adding a partition a PartitionConsumer reads: %v", err)
+	}
+	if err := pc.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Add(ctx, At(0), About{"t", 0}, About{"t", 1}); err != nil {
+		t.Fatal(err)
+	}
+	check := newReaderCheck(t)
+	check.pollUntil(ctx, r, 20)
+	produce(t, seeds, "t", 1, 10, 5)
+	produce(t, seeds, "t", 0, 10, 5)
+	// Remove partition 1 once its position is known; what the reader fetched of it and
+	// did not return is dropped, and a second reader carries on from its position.
+	a1 := About{"t", 1}
+	if err := r.Remove(ctx, a1); err != nil {
+		t.Fatal(err)
+	}
+	if r.Position(a1) != -1 || len(r.Partitions()) != 1 {
+		t.Fatalf("partition 1 still read: %v", r.Partitions())
+	}
+	check.pollUntil(ctx, r, 25) // partition 0's five
+	r2, err := c.NewReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r2.Add(ctx, At(10), a1); err != nil {
+		t.Fatal(err)
+	}
+	check.pollUntil(ctx, r2, 30)
+	if check.next[a1] != 15 {
+		t.Fatalf("partition 1 at %d", check.next[a1])
+	}
+}
+
+// TestReaderPauseResume pauses one partition of a reader: Poll returns nothing of it
+// while the others flow, and everything after Resume, in order.
+func TestReaderPauseResume(t *testing.T) {
+	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	c := newConsumer(t, testConfig(seeds, newRecorder()))
+	ctx := ctxT(t)
+	r, err := c.ReadTopics(ctx, Oldest, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0 := About{"t", 0}
+	r.Pause(p0)
+	if !r.Paused(p0) {
+		t.Fatal("not paused")
+	}
+	produce(t, seeds, "t", 0, 0, 10)
+	produce(t, seeds, "t", 1, 0, 10)
+	check := newReaderCheck(t)
+	check.pollUntil(ctx, r, 10)
+	if check.next[p0] != 0 {
+		t.Fatal("a paused partition was delivered")
+	}
+	produce(t, seeds, "t", 1, 10, 10)
+	check.pollUntil(ctx, r, 20)
+	r.Resume(p0)
+	check.pollUntil(ctx, r, 30)
+	if check.next[p0] != 10 {
+		t.Fatalf("partition 0 at %d", check.next[p0])
+	}
+}
+
+// TestReaderBudgetAndSlowPoll reads with a byte budget smaller than the data and a short
+// MaxProcessingTime, leaving batches unpolled: the reader reports itself slow and gives
+// up its partitions' places, and everything still arrives, in order, once it polls.
+func TestReaderBudgetAndSlowPoll(t *testing.T) {
+	_, seeds := startKfake(t, kfake.NumBrokers(2), kfake.SeedTopics(6, "t"))
+	for p := range int32(6) {
+		produce(t, seeds, "t", p, 0, 200)
+	}
+	rec := newRecorder()
+	cfg := testConfig(seeds, rec)
+	cfg.MaxBufferedBytes = 4 << 10
+	cfg.MaxPartitionBytes = 1 << 10
+	cfg.MaxBytes = 2 << 10
+	cfg.MaxProcessingTime = 20 * time.Millisecond
+	c := newConsumer(t, cfg)
+	ctx := ctxT(t)
+	r, err := c.ReadTopics(ctx, Oldest, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, "SlowReader", isA[SlowReader])
+	check := newReaderCheck(t)
+	for check.n < 6*200 {
+		// At most the budget, plus one response per broker fetched before it was reached.
+		if held := r.bytes.Load(); held >= cfg.MaxBufferedBytes+2*int64(cfg.MaxBytes)+2*(1<<10) {
+			t.Fatalf("the reader holds %d bytes; budget %d", held, cfg.MaxBufferedBytes)
+		}
+		bs, err := r.Poll(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bs {
+			check.batch(b)
+		}
+	}
+	if check.n != 6*200 {
+		t.Fatalf("read %d", check.n)
+	}
+}
+
+// TestReaderSurvivesLeaderMovesAndFailures moves leaders and injects broker consumer
+// failures while a reader reads: the subscriptions go back to the reader's dispatcher and
+// out again, and every record arrives once, in order per partition, with no loss reported.
+func TestReaderSurvivesLeaderMovesAndFailures(t *testing.T) {
+	const parts, per = 6, 50
+	kc, seeds := startKfake(t, kfake.NumBrokers(3), kfake.SeedTopics(parts, "t"))
+	rec := newRecorder()
+	c := newConsumer(t, testConfig(seeds, rec))
+	ctx := ctxT(t)
+	r, err := c.ReadTopics(ctx, Oldest, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := newReaderCheck(t)
+	for round := range 6 {
+		produceAll(t, seeds, "t", parts, round*per, per)
+		switch round % 3 {
+		case 0:
+			for p := range int32(parts) {
+				if err := kc.MoveTopicPartition("t", p, (kc.LeaderFor("t", p)+1)%3); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case 1:
+			kc.ShufflePartitionLeaders()
+		case 2:
+			c.faults.brokerConsumer.Store(2)
+		}
+		check.pollUntil(ctx, r, (round+1)*parts*per)
+	}
+	rec.waitFor(t, "Unsubscribed", isA[Unsubscribed])
+	if n := rec.count(isA[LogTruncation]) + rec.count(isA[OffsetReset]); n > 0 {
+		t.Fatalf("leader moves without loss reported loss:\n%s", rec.dump())
+	}
+}
+
+// TestReaderCatchesUpPastTransactionMarkers reads, until caught up, a partition whose
+// log ends with a transaction's commit marker and one holding only an aborted
+// transaction, under ReadCommitted: the positions reach the ends by passing markers and
+// aborted records that deliver nothing, and the iteration ends.
+func TestReaderCatchesUpPastTransactionMarkers(t *testing.T) {
+	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	for p, commit := range []bool{true, false} {
+		tx := kgoClient(t, seeds, kgo.TransactionalID(fmt.Sprint("troupe-reader-", p)))
+		if err := tx.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		produceWith(t, tx, "t", int32(p), 0, 10)
+		if err := tx.EndTransaction(ctxT(t), kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := testConfig(seeds, newRecorder())
+	cfg.IsolationLevel = ReadCommitted
+	c := newConsumer(t, cfg)
+	ctx := ctxT(t)
+	r, err := c.ReadTopics(ctx, Oldest, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.UntilCaughtUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check := newReaderCheck(t)
+	for b, err := range r.Batches(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		check.batch(b)
+	}
+	if check.n != 10 || check.next[About{"t", 0}] != 10 {
+		t.Fatalf("read %d records (%v); want partition 0's 10 committed ones", check.n, check.next)
+	}
+	for p := range int32(2) {
+		if pos := r.Position(About{"t", p}); pos != 11 {
+			t.Fatalf("partition %d at %d, want 11 (after the marker)", p, pos)
+		}
+	}
+}
+
+// TestReaderCatchesUpOnNothingButAnAbortedTransaction: the only partition holds an aborted
+// transaction and its marker, so under ReadCommitted nothing is delivered and the position
+// reaches the end only by passing them; Poll must notice that and end.
+func TestReaderCatchesUpOnNothingButAnAbortedTransaction(t *testing.T) {
+	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	tx := kgoClient(t, seeds, kgo.TransactionalID("troupe-reader-aborted"))
+	if err := tx.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	produceWith(t, tx, "t", 0, 0, 10)
+	if err := tx.EndTransaction(ctxT(t), kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(seeds, newRecorder())
+	cfg.IsolationLevel = ReadCommitted
+	c := newConsumer(t, cfg)
+	ctx := ctxT(t)
+	r, err := c.ReadTopics(ctx, Oldest, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.UntilCaughtUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if bs, err := r.Poll(ctx); !errors.Is(err, ErrCaughtUp) {
+		t.Fatalf("poll: %d batches, %v; want ErrCaughtUp", len(bs), err)
+	}
+	if pos := r.Position(About{"t", 0}); pos != 11 {
+		t.Fatalf("position %d, want 11", pos)
+	}
+}

@@ -1,0 +1,197 @@
+package consumer
+
+// readerBuffer is a Reader's buffer accounting and rotation: what its partitions' broker
+// consumers have fetched and its user has not taken yet, queued per partition in order,
+// the bytes all of it holds, and the order in which Poll visits the partitions. It is a
+// plain deterministic struct — no goroutines, no clock, no I/O, no locking (the reader's
+// mutex guards it) — tested on its own in readerbuf_test.go.
+//
+// The rules it implements:
+//   - Per partition, results leave in the order they came (fetch results, error notices
+//     and position marks alike).
+//   - A position mark (a result without batches) that reaches the head of an empty queue
+//     is applied at once; one queued behind other results waits for them.
+//   - take visits the partitions with something to deliver in rotation: each call starts
+//     one partition further round the ring, and takes at most one result per partition,
+//     so a partition that always has data cannot starve the others, whatever the limit.
+//   - A paused partition keeps its queue and is skipped by take; a removed one's queue is
+//     returned to the caller to release.
+//   - bytes is the records bytes of every queued result: the reader fetches only while it
+//     is below the reader's budget.
+//
+// Each partition's queue lives in its part (no map: at thousands of partitions, one entry
+// each would cost more than the queues).
+type readerBuffer struct {
+	ring  []*part // partitions with something queued, in rotation order
+	rot   int     // where the next take starts in ring
+	bytes int64
+}
+
+// partQueue is one partition's queued results, in its part; the reader's mutex guards it.
+type partQueue struct {
+	items  []feedMsg
+	live   bool // added and not removed
+	paused bool
+	inRing bool
+}
+
+// taken is one result take hands out, with its partition.
+type taken struct {
+	p *part
+	m feedMsg
+}
+
+func newReaderBuffer() readerBuffer { return readerBuffer{} }
+
+// add starts a queue for p.
+func (b *readerBuffer) add(p *part) { p.q = partQueue{live: true} }
+
+// has reports whether p has a queue (was added and not removed).
+func (b *readerBuffer) has(p *part) bool { return p.q.live }
+
+// remove ends p's queue and returns what was queued, for the caller to release.
+func (b *readerBuffer) remove(p *part) []feedMsg {
+	q := &p.q
+	if !q.live {
+		return nil
+	}
+	q.live = false
+	if q.inRing {
+		q.inRing = false
+		i := b.index(p)
+		b.ring = append(b.ring[:i], b.ring[i+1:]...)
+		if b.rot > i {
+			b.rot--
+		}
+	}
+	for _, m := range q.items {
+		b.bytes -= resultBytes(m)
+	}
+	items := q.items
+	q.items = nil
+	return items
+}
+
+func (b *readerBuffer) index(p *part) int {
+	for i, x := range b.ring {
+		if x == p {
+			return i
+		}
+	}
+	return -1
+}
+
+// pushOutcome says what push did with a result.
+type pushOutcome uint8
+
+const (
+	pushRefused pushOutcome = iota // p has no queue: the caller keeps the result
+	pushQueued                     // queued for take
+	pushMark                       // a position mark with nothing before it: the caller applies it now
+)
+
+// push queues m for p.
+func (b *readerBuffer) push(p *part, m feedMsg) pushOutcome {
+	q := &p.q
+	if !q.live {
+		return pushRefused
+	}
+	if len(q.items) == 0 && isMark(m) {
+		return pushMark
+	}
+	q.items = append(q.items, m)
+	b.bytes += resultBytes(m)
+	if !q.inRing {
+		q.inRing = true
+		b.ring = append(b.ring, p)
+	}
+	return pushQueued
+}
+
+// setPaused pauses or resumes p's queue; it reports whether p has one.
+func (b *readerBuffer) setPaused(p *part, paused bool) bool {
+	q := &p.q
+	if !q.live {
+		return false
+	}
+	q.paused = paused
+	return true
+}
+
+// ready reports whether take would hand out anything.
+func (b *readerBuffer) ready() bool {
+	for _, p := range b.ring {
+		if !p.q.paused {
+			return true
+		}
+	}
+	return false
+}
+
+// take appends to out, in rotation, at most one result (with the marks queued before
+// it) from each partition that has one and is not paused, up to limit results other
+// than marks (0: no limit), and returns out.
+func (b *readerBuffer) take(out []taken, limit int) []taken {
+	n := len(b.ring)
+	if n == 0 {
+		return out
+	}
+	start := b.rot % n
+	b.rot = start + 1
+	got := 0
+	for k := range n {
+		p := b.ring[(start+k)%n]
+		q := &p.q
+		if limit > 0 && got == limit {
+			break
+		}
+		if q.paused {
+			continue
+		}
+		for len(q.items) > 0 {
+			m := q.items[0]
+			q.items[0] = feedMsg{}
+			q.items = q.items[1:]
+			b.bytes -= resultBytes(m)
+			out = append(out, taken{p: p, m: m})
+			if !isMark(m) {
+				got++
+				break
+			}
+		}
+		if len(q.items) == 0 {
+			q.items = nil
+			q.inRing = false
+		}
+	}
+	// Drop the emptied queues from the ring, keeping the rotation where it was.
+	keep := b.ring[:0]
+	rot := b.rot
+	for i, p := range b.ring {
+		if p.q.inRing {
+			keep = append(keep, p)
+		} else if i < b.rot {
+			rot--
+		}
+	}
+	clear(b.ring[len(keep):])
+	b.ring, b.rot = keep, rot
+	return out
+}
+
+// isMark reports whether m only moves the position: a fetch result without batches.
+func isMark(m feedMsg) bool {
+	return m.fetched != nil && len(m.fetched.batches) == 0 && m.fetched.err == nil
+}
+
+// resultBytes is the records bytes m holds.
+func resultBytes(m feedMsg) int64 {
+	if m.fetched == nil {
+		return 0
+	}
+	var n int64
+	for i := range m.fetched.batches {
+		n += 12 + int64(m.fetched.batches[i].Length)
+	}
+	return n
+}
