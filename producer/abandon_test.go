@@ -26,7 +26,8 @@ func inPartition(t *testing.T, recs []*troupe.Record, cb func(*troupe.Record, er
 		_ = p.Close(ctx)
 	}()
 	_, proc := actor.Start(context.Background(), "partition", actor.Func[partMsg](func(_ context.Context, in *actor.Inbox[partMsg]) error {
-		pp := newPartition(p, "t", 0)
+		acc := &partAcc{p: p, topic: "t", id: 0, bt: newBatcher(nil, 1<<20, 1, time.Hour, time.Hour)}
+		pp := newPartition(p, acc)
 		pp.in = in
 		pending := make([]Pending, 0, len(recs))
 		for _, r := range recs {
@@ -36,8 +37,8 @@ func inPartition(t *testing.T, recs []*troupe.Record, cb func(*troupe.Record, er
 			}
 			pending = append(pending, Pending{rec: r, size: 20, gen: gen, cb: cb})
 		}
-		pp.accept(pending, time.Now())
-		pp.seal()
+		acc.add(pending, time.Now()) // one record per batch: each is sealed
+		pp.collect(time.Now(), false)
 		pp.seq.setProducer(1, 0)
 		return body(pp)
 	}))

@@ -15,7 +15,7 @@ import (
 func TestArmIgnoresAPastRetryTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		now := time.Now()
-		pp := &partition{seq: newSequencer(true, 5), bt: newBatcher(nil, 1<<20, 100, time.Millisecond, time.Hour)}
+		pp := &partition{seq: newSequencer(true, 5)}
 		pp.seq.setProducer(1, 0)
 		pp.seq.seal(&batch{count: 1, deadline: now.Add(time.Hour).UnixNano()})
 		pp.seq.ready(nil) // the batch is in flight: the partition waits for its outcome

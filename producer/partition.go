@@ -17,12 +17,10 @@ import (
 
 // partMsg is a message to a partition producer; one of its fields is set.
 type partMsg struct {
-	recs      []Pending  // records from the topic producer, in order
+	poke      bool       // its accumulator holds sealed batches, or an open batch to watch
 	result    *result    // the outcome of one attempt of one of its batches
 	refreshed *refreshed // the answer to its metadata refresh
 	id        *idAnswer  // the answer to its producer ID request
-	flush     bool       // seal now: a Flush or Close is waiting
-	spent     *share     // the budget ran out: seal now if the open batch holds this share
 	reset     bool       // the topic was recreated: start sequences afresh
 }
 
@@ -50,11 +48,14 @@ type result struct {
 	message    string
 }
 
-// partition is the partition producer: the actor that owns one partition's records from
-// the moment the topic producer routes them to it until their callbacks run. It batches
-// them (batcher), stamps and orders the batches (sequencer), hands them to the broker
-// producer of the partition's leader, and turns each outcome into retries, a re-route to a
-// new leader, or the records' callbacks — in offset order, on its goroutine.
+// partition is the partition producer: the actor that owns one partition's batches from
+// the moment they are sealed in its accumulator (partAcc) until their records' callbacks
+// run. It seals the open batch when it has lingered long enough, stamps and orders the
+// sealed batches (sequencer), hands them to the broker producer of the partition's leader,
+// and turns each outcome into retries, a re-route to a new leader, or the records'
+// callbacks — in offset order, on its goroutine. Records never reach it one by one: the
+// callers of Produce and the topic producer append them to the accumulator, and it wakes
+// per poke (a batch sealed, or an open batch to watch), never per record.
 //
 // Owner: the producer's "partitions" supervisor. It holds a reference on the broker
 // producer it routes to (the broker registry) and releases it when the leader moves. Its
@@ -65,8 +66,9 @@ type partition struct {
 	id    int32
 
 	in  *actor.Inbox[partMsg]
+	acc *partAcc // its accumulator, which outlives its incarnations
 	seq sequencer
-	bt  *batcher
+	due time.Time // when the open batch in the accumulator must be sealed (zero: none)
 
 	route       *brokerEntry // the broker producer of the leader, while known
 	leaderEpoch int32
@@ -79,18 +81,17 @@ type partition struct {
 	lastErr  error     // the last failure of an attempt, a route or an ID; nil after a success
 	lasting  error     // a failure that waiting will not cure (broker.ErrPermanent), until step fails the batches
 	retryAt  time.Time // no sending before this
-	flushing bool      // a flush asked to seal now (until the open batch is sealed)
 
 	batches []*batch // scratch for the sequencer's answers
 }
 
-func newPartition(p *Producer, topic string, id int32) *partition {
+func newPartition(p *Producer, acc *partAcc) *partition {
 	return &partition{
 		p:     p,
-		topic: topic,
-		id:    id,
+		topic: acc.topic,
+		id:    acc.id,
+		acc:   acc,
 		seq:   newSequencer(p.cfg.idempotent(), 5),
-		bt:    newBatcher(p.compressor, p.cfg.MaxBatchBytes, p.cfg.MaxBatchRecords, p.cfg.Linger, p.cfg.DeliveryTimeout),
 	}
 }
 
@@ -129,9 +130,7 @@ func (pp *partition) Run(ctx context.Context, in *actor.Inbox[partMsg]) error {
 
 func (pp *partition) handle(m *partMsg, now time.Time) {
 	switch {
-	case m.recs != nil:
-		pp.accept(m.recs, now)
-		putPendings(m.recs)
+	case m.poke: // step takes what the accumulator holds
 	case m.result != nil:
 		pp.outcome(m.result, now)
 	case m.refreshed != nil:
@@ -148,58 +147,33 @@ func (pp *partition) handle(m *partMsg, now time.Time) {
 			break
 		}
 		pp.seq.setProducer(m.id.id.id, m.id.id.epoch)
-	case m.flush:
-		pp.flushing = true
-	case m.spent != nil:
-		pp.flushing = pp.flushing || len(pp.bt.recs) >= m.spent.records || int64(pp.bt.bound()) >= m.spent.bytes
 	case m.reset:
 		pp.seq.reset()
 		pp.needRoute = true
 	}
 }
 
-// accept adds records to the open batch, sealing it whenever the next record would not
-// fit or it is full.
-func (pp *partition) accept(recs []Pending, now time.Time) {
-	if pp.bt.ready(now, pp.flushing) { // lingered long enough while other messages were handled
-		pp.seal()
-	}
-	for i := range recs {
-		if !pp.bt.offer(recs[i], now) { // it would not fit: it opens the next batch
-			pp.seal()
-			pp.bt.offer(recs[i], now)
+// collect takes the batches sealed in the accumulator (and the open batch, if it is due
+// at now or the partition producer stops for good) and queues them in the sequencer.
+func (pp *partition) collect(now time.Time, final bool) {
+	pp.batches, pp.due = pp.acc.take(pp.batches[:0], now, pp.p.flushing.Load() > 0, final)
+	for _, b := range pp.batches {
+		b.part = pp
+		b.Acquire(pp.in.Owner())
+		if b.err != nil { // it could not be encoded: it was never in the sequence
+			pp.report(b, notWritten(pp.topic, pp.id, b.err))
+			continue
 		}
-		if pp.bt.full() {
-			pp.seal()
-		}
+		pp.seq.seal(b)
 	}
-}
-
-// seal ends the open batch: it is stamped and queued for sending.
-func (pp *partition) seal() {
-	if pp.bt.empty() {
-		return
-	}
-	b := pp.bt.take()
-	b.part = pp
-	b.Acquire(pp.in.Owner())
-	pp.seq.seal(b)
-	if err := pp.bt.seal(b); err != nil {
-		// Only a batch past 2 GiB fails here, which MaxBatchBytes rules out.
-		b.err = err
-		pp.seq.unseal(b)
-		pp.report(b, notWritten(pp.topic, pp.id, err))
-	}
+	clear(pp.batches)
 }
 
 // step does what the time and state call for: seal a lingering batch, give up expired
 // batches, ask for a producer ID or a route, send what the sequencer allows, and report
 // what is resolved.
 func (pp *partition) step(now time.Time) {
-	if pp.bt.ready(now, pp.flushing || pp.p.flushing.Load() > 0) {
-		pp.seal()
-		pp.flushing = false
-	}
+	pp.collect(now, false)
 	for _, b := range pp.seq.expire(now.UnixNano(), pp.batches[:0]) {
 		b.err = pp.expiredErr(b)
 	}
@@ -345,9 +319,7 @@ func (pp *partition) arm(t *time.Timer, now time.Time) {
 			next = at
 		}
 	}
-	if due, ok := pp.bt.due(); ok {
-		consider(due)
-	}
+	consider(pp.due)
 	if pp.seq.pending() {
 		// A retry time that has passed wakes nothing: step has acted on it already, and
 		// what it waits for now (outcomes, a route, an ID) comes as a message.
@@ -430,7 +402,7 @@ func (pp *partition) sequenceLost(b *batch, o outcome) outcome {
 func (pp *partition) split(b *batch) {
 	parts := make([]*batch, 0, len(b.recs))
 	for _, p := range b.recs {
-		part, err := pp.bt.alone(p)
+		part, err := pp.acc.bt.alone(p) // alone reads only what never changes
 		part.part = pp
 		part.Acquire(pp.in.Owner())
 		if err != nil {
@@ -571,7 +543,7 @@ func (pp *partition) report(b *batch, err error) {
 // incarnation): the open batch and every batch not yet reported, in order. In-flight
 // batches may have been written; a late outcome for them is ignored.
 func (pp *partition) abandon(cause error) {
-	pp.seal()
+	pp.collect(time.Now(), pp.p.closed.Load())
 	pp.batches = pp.seq.abandonAll(pp.batches[:0])
 	for _, b := range pp.batches {
 		// A batch resolved before (appended, or failed for its own reason) and only
