@@ -134,26 +134,27 @@ func (ta *topicAcc) partition(id int) *partAcc {
 
 // partAcc is one partition's accumulator: its open batch (batcher) and the batches sealed
 // and not yet taken by the partition producer, under one mutex. Records join it from the
-// callers of Produce and from the topic producer; batches are sealed there (full, or at
-// a Flush or when the budget runs out) or by the partition producer (linger), and from
-// sealing on they belong to the partition producer.
+// callers of Produce and from the topic producer; batches are sealed there (full, at a
+// Flush or when the budget runs out), or by the lingerer once their linger has passed,
+// and from sealing on they belong to the partition producer.
 //
-// Whoever seals a batch or opens one the partition producer does not watch yet pokes the
-// partition producer, at most one poke outstanding: it takes the sealed batches and arms
-// its linger timer for the open batch. No bounded send happens under the lock (a poke is
-// a try-send to an unbounded mailbox, after the lock is released).
+// Whoever seals a batch pokes the partition producer, with at most one poke outstanding:
+// it takes every sealed batch on the poke. Opening a batch pushes its linger deadline
+// onto the producer's linger queue; the partition producer is not woken for it. No
+// bounded send happens under the lock (a poke is a try-send to an unbounded mailbox, after
+// the lock is released).
 type partAcc struct {
 	p     *Producer
 	topic string
 	id    int32
 	ref   actor.Ref[partMsg] // the partition producer
 
-	mu       sync.Mutex
-	bt       *batcher
-	sealed   []*batch // sealed, in order, not yet taken by the partition producer
-	poked    bool     // a poke is on its way and not yet handled
-	watching bool     // the partition producer has armed its linger for the open batch
-	closed   bool     // the partition producer stopped for good: appends fail
+	mu     sync.Mutex
+	bt     *batcher
+	opens  uint64   // batches opened so far: the number of the open batch, for the lingerer
+	sealed []*batch // sealed, in order, not yet taken by the partition producer
+	poked  bool     // a poke is on its way and not yet handled
+	closed bool     // the partition producer stopped for good: appends fail
 }
 
 // add appends recs, in order, to the open batch, sealing it whenever the next record
@@ -168,12 +169,19 @@ func (pa *partAcc) add(recs []Pending, now time.Time) bool {
 		return false
 	}
 	bt := pa.bt
-	if bt.ready(now, false) { // lingered long enough while the partition producer slept
+	if bt.ready(now, false) { // lingered long enough, and the lingerer has not come yet
 		pa.sealLocked()
 	}
+	opened := false
 	for i := range recs {
+		if bt.empty() {
+			pa.opens++
+			opened = true
+		}
 		if !bt.offer(recs[i], now) { // it would not fit: it opens the next batch
 			pa.sealLocked()
+			pa.opens++
+			opened = true
 			bt.offer(recs[i], now)
 		}
 		if bt.full() {
@@ -183,8 +191,16 @@ func (pa *partAcc) add(recs []Pending, now time.Time) bool {
 	if flushing {
 		pa.sealLocked()
 	}
+	var linger lingerEntry
+	if opened && !bt.empty() {
+		due, _ := bt.due()
+		linger = lingerEntry{due: due, pa: pa, open: pa.opens}
+	}
 	poke := pa.pokeLocked()
 	pa.mu.Unlock()
+	if linger.pa != nil {
+		pa.p.linger.push(linger)
+	}
 	if poke {
 		pa.poke()
 	}
@@ -206,13 +222,12 @@ func (pa *partAcc) sealLocked() {
 		b.err = err
 	}
 	pa.sealed = append(pa.sealed, b)
-	pa.watching = false
 }
 
 // pokeLocked reports whether the partition producer must be poked (sealed batches wait
-// for it, or an open batch it does not watch), and notes the poke; pa.mu is held.
+// for it and no poke is outstanding), and notes the poke; pa.mu is held.
 func (pa *partAcc) pokeLocked() bool {
-	if pa.poked || (len(pa.sealed) == 0 && (pa.bt.empty() || pa.watching)) {
+	if pa.poked || len(pa.sealed) == 0 {
 		return false
 	}
 	pa.poked = true
@@ -236,12 +251,25 @@ func (pa *partAcc) sealNow(s *share) {
 	}
 }
 
-// take hands the partition producer the sealed batches (appended to dst) and, when the
-// open batch must be sealed at now, that one too; it returns when the open batch is due
-// (zero if there is none), which the partition producer's timer then watches. When final
-// is set the partition producer is stopping for good: the open batch is sealed whatever
-// its age, and later appends fail.
-func (pa *partAcc) take(dst []*batch, now time.Time, flushing, final bool) ([]*batch, time.Time) {
+// sealLingered seals batch number open if it is still the open batch and its linger has
+// passed at now (the lingerer's call), and pokes the partition producer.
+func (pa *partAcc) sealLingered(open uint64, now time.Time) {
+	pa.mu.Lock()
+	if pa.opens == open && pa.bt.ready(now, false) {
+		pa.sealLocked()
+	}
+	poke := pa.pokeLocked()
+	pa.mu.Unlock()
+	if poke {
+		pa.poke()
+	}
+}
+
+// take hands the partition producer the sealed batches (appended to dst), and the open
+// batch too if it is due at now (or a flush is under way). When final is set the
+// partition producer is stopping for good: the open batch is sealed whatever its age, and
+// later appends fail.
+func (pa *partAcc) take(dst []*batch, now time.Time, flushing, final bool) []*batch {
 	pa.mu.Lock()
 	defer pa.mu.Unlock()
 	if final {
@@ -254,7 +282,5 @@ func (pa *partAcc) take(dst []*batch, now time.Time, flushing, final bool) ([]*b
 	clear(pa.sealed)
 	pa.sealed = pa.sealed[:0]
 	pa.poked = false
-	due, open := pa.bt.due()
-	pa.watching = open
-	return dst, due
+	return dst
 }

@@ -103,7 +103,10 @@ func (bt *batcher) ready(now time.Time, flushing bool) bool {
 // then calls seal.
 func (bt *batcher) take() *batch {
 	b := &batch{recs: bt.recs, count: int32(len(bt.recs)), sealedAt: bt.since}
-	bt.b.Reset(getBatchBuffer(bt.bound()))
+	// Append asks for room for a record's longest length prefix (5 bytes) before it
+	// writes a shorter one: without that slack, a buffer of exactly the batch's size
+	// would grow, doubled and copied, at the last record.
+	bt.b.Reset(getBatchBuffer(bt.bound() + 5))
 	taken := b.recs[0].taken // the earliest intake: the batch's deadline counts from it
 	for i := range b.recs {
 		bt.b.Append(b.recs[i].rec)

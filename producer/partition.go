@@ -17,7 +17,7 @@ import (
 
 // partMsg is a message to a partition producer; one of its fields is set.
 type partMsg struct {
-	poke      bool       // its accumulator holds sealed batches, or an open batch to watch
+	poke      bool       // its accumulator holds sealed batches
 	result    *result    // the outcome of one attempt of one of its batches
 	refreshed *refreshed // the answer to its metadata refresh
 	id        *idAnswer  // the answer to its producer ID request
@@ -50,12 +50,11 @@ type result struct {
 
 // partition is the partition producer: the actor that owns one partition's batches from
 // the moment they are sealed in its accumulator (partAcc) until their records' callbacks
-// run. It seals the open batch when it has lingered long enough, stamps and orders the
-// sealed batches (sequencer), hands them to the broker producer of the partition's leader,
+// run. It stamps and orders the sealed batches (sequencer), hands them to the broker producer of the partition's leader,
 // and turns each outcome into retries, a re-route to a new leader, or the records'
 // callbacks — in offset order, on its goroutine. Records never reach it one by one: the
 // callers of Produce and the topic producer append them to the accumulator, and it wakes
-// per poke (a batch sealed, or an open batch to watch), never per record.
+// per poke (batches sealed), never per record.
 //
 // Owner: the producer's "partitions" supervisor. It holds a reference on the broker
 // producer it routes to (the broker registry) and releases it when the leader moves. Its
@@ -68,7 +67,6 @@ type partition struct {
 	in  *actor.Inbox[partMsg]
 	acc *partAcc // its accumulator, which outlives its incarnations
 	seq sequencer
-	due time.Time // when the open batch in the accumulator must be sealed (zero: none)
 
 	route       *brokerEntry // the broker producer of the leader, while known
 	leaderEpoch int32
@@ -156,7 +154,7 @@ func (pp *partition) handle(m *partMsg, now time.Time) {
 // collect takes the batches sealed in the accumulator (and the open batch, if it is due
 // at now or the partition producer stops for good) and queues them in the sequencer.
 func (pp *partition) collect(now time.Time, final bool) {
-	pp.batches, pp.due = pp.acc.take(pp.batches[:0], now, pp.p.flushing.Load() > 0, final)
+	pp.batches = pp.acc.take(pp.batches[:0], now, pp.p.flushing.Load() > 0, final)
 	for _, b := range pp.batches {
 		b.part = pp
 		b.Acquire(pp.in.Owner())
@@ -310,8 +308,9 @@ func (pp *partition) backoff(now time.Time) {
 	pp.retryAt = now.Add(d)
 }
 
-// arm sets the timer for the next thing due: the linger of the open batch, the retry
-// backoff, or the earliest delivery deadline.
+// arm sets the timer for the next thing due: the retry backoff, or the earliest delivery
+// deadline. (The open batch's linger is the lingerer's: a partition producer is not woken
+// for a batch until it is sealed.)
 func (pp *partition) arm(t *time.Timer, now time.Time) {
 	var next time.Time
 	consider := func(at time.Time) {
@@ -319,7 +318,6 @@ func (pp *partition) arm(t *time.Timer, now time.Time) {
 			next = at
 		}
 	}
-	consider(pp.due)
 	if pp.seq.pending() {
 		// A retry time that has passed wakes nothing: step has acted on it already, and
 		// what it waits for now (outcomes, a route, an ID) comes as a message.

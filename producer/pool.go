@@ -73,11 +73,12 @@ func getPendings(n int) []Pending { return pendingSlices.get(n) }
 func putPendings(s []Pending) { pendingSlices.put(s) }
 
 // batchBuffers recycles the storage of sealed batches once the broker has acknowledged
-// them, for batches sealed later by any partition, from 4 KiB to 64 MiB. A batch's
+// them, for batches sealed later by any partition, from 256 bytes to 64 MiB (at
+// thousands of partitions most batches hold a few records). A batch's
 // storage is taken when it is sealed, in the smallest class that holds it; a buffer the
 // pool did not make (one a Builder grew, or a split batch's) is left to the garbage
 // collector.
-var batchBuffers = newClassPool[byte](12, 26, true, false)
+var batchBuffers = newClassPool[byte](8, 26, true, false)
 
 // getBatchBuffer returns an empty buffer with room for at least n bytes.
 func getBatchBuffer(n int) []byte { return batchBuffers.get(n) }

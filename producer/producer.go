@@ -47,6 +47,7 @@ type Producer struct {
 	first      actor.Ref[Pending] // where the actor path starts: the first stage, or the dispatcher
 	direct     bool               // no custom stages: Produce appends records itself when it can
 	accs       sync.Map           // topic name -> *topicAcc
+	linger     *lingerQueue       // the open batches' linger deadlines
 
 	flushing  atomic.Int32
 	closed    atomic.Bool
@@ -84,6 +85,7 @@ func New(cfg Config) (*Producer, error) {
 		budget:     newBudget(cfg.MaxBufferedRecords, cfg.MaxBufferedBytes),
 		ids:        &idSource{client: client, timeout: cfg.RequestTimeout},
 		direct:     len(cfg.Stages) == 0,
+		linger:     newLingerQueue(),
 	}
 	// When the budget runs out, no record can join an open batch until an outcome
 	// returns some: lingering would only delay the outcomes that free the budget, so
@@ -117,6 +119,16 @@ func (p *Producer) build() error {
 	p.partitions = nested("partitions")
 	p.topics = nested("topics")
 	p.brokers = &brokers{p: p, sup: brokerSup, m: make(map[broker.Node]*brokerEntry)}
+	// The lingerer starts first and stops last: batches keep being sealed on time while
+	// the rest drains.
+	if _, err := supervisor.Add(p.sup, supervisor.ChildSpec[struct{}]{
+		Name:    "lingerer",
+		Kind:    "lingerer",
+		New:     func() actor.Actor[struct{}] { return &lingerer{q: p.linger} },
+		Mailbox: actor.MailboxConfig[struct{}]{Capacity: 1},
+	}); err != nil {
+		return err
+	}
 	for _, s := range []*supervisor.Supervisor{brokerSup, p.partitions, p.topics} {
 		spec := s.Spec()
 		spec.StopTimeout = p.cfg.RequestTimeout + 30*time.Second
