@@ -46,7 +46,9 @@ type Producer struct {
 	proc       *actor.Process
 	first      actor.Ref[Pending] // where the actor path starts: the first stage, or the dispatcher
 	direct     bool               // no custom stages: Produce appends records itself when it can
-	accs       sync.Map           // topic name -> *topicAcc
+	accs       atomic.Pointer[topicAccs]
+	topicsMu   sync.Mutex // serialises additions to accs
+	clock      clock      // intake times on the direct path
 	linger     *lingerQueue       // the open batches' linger deadlines
 
 	flushing  atomic.Int32
@@ -87,6 +89,8 @@ func New(cfg Config) (*Producer, error) {
 		direct:     len(cfg.Stages) == 0,
 		linger:     newLingerQueue(),
 	}
+	p.accs.Store(&topicAccs{})
+	p.clock.init()
 	// When the budget runs out, no record can join an open batch until an outcome
 	// returns some: lingering would only delay the outcomes that free the budget, so
 	// every partition seals what it has and sends it.
@@ -251,7 +255,7 @@ func (p *Producer) produceDirect(ta *topicAcc, pend Pending) bool {
 	if !routable(t) {
 		return false
 	}
-	now := time.Now()
+	now := p.clock.now()
 	pend.taken = now.UnixNano()
 	ta.mu.Lock()
 	ta.learn(t, snap.Generation)
