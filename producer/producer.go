@@ -47,9 +47,9 @@ type Producer struct {
 	first      actor.Ref[Pending] // where the actor path starts: the first stage, or the dispatcher
 	direct     bool               // no custom stages: Produce appends records itself when it can
 	accs       atomic.Pointer[topicAccs]
-	topicsMu   sync.Mutex // serialises additions to accs
-	clock      clock      // intake times on the direct path
-	linger     *lingerQueue       // the open batches' linger deadlines
+	topicsMu   sync.Mutex   // serialises additions to accs
+	clock      clock        // intake times on the direct path
+	linger     *lingerQueue // the open batches' linger deadlines
 
 	flushing  atomic.Int32
 	closed    atomic.Bool
