@@ -179,8 +179,10 @@ type partAcc struct {
 // whatever it holds is sealed at once. It reports false, having added none of them, if the
 // partition producer is gone for good.
 func (pa *partAcc) add(recs []Pending, now time.Time) bool {
-	flushing := pa.p.flushing.Load() > 0
 	pa.mu.Lock()
+	// Read under the lock: a Flush raises the count before it seals each open batch under
+	// this lock, so either it seals what this call leaves open, or this call sees it.
+	flushing := pa.p.flushing.Load() > 0
 	if pa.closed {
 		pa.mu.Unlock()
 		return false
