@@ -1,14 +1,12 @@
 package producer
 
 import (
-	"fmt"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
-	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/record"
 )
@@ -119,8 +117,9 @@ func (ta *topicAcc) choose(r Pending, n int) (part int, err error) {
 	return part, nil
 }
 
-// partition returns the accumulator of partition id, starting its partition producer on
-// first use; ta.mu is held. It returns nil if the producer is closing.
+// partition returns the accumulator of partition id, creating it and its partition
+// producer (given to one of the drivers) on first use; ta.mu is held. It returns nil if
+// the producer is closing.
 func (ta *topicAcc) partition(id int) *partAcc {
 	for id >= len(ta.parts) {
 		ta.parts = append(ta.parts, nil)
@@ -131,19 +130,15 @@ func (ta *topicAcc) partition(id int) *partAcc {
 	p, topic := ta.p, ta.name
 	pa := &partAcc{p: p, topic: topic, id: int32(id),
 		bt: newBatcher(p.compressor, p.cfg.MaxBatchBytes, p.cfg.MaxBatchRecords, p.cfg.Linger, p.cfg.DeliveryTimeout)}
-	ref, err := supervisor.Add(p.partitions, supervisor.ChildSpec[partMsg]{
-		Name: fmt.Sprintf("%s[%d]", topic, id),
-		Kind: "partition-producer",
-		New:  func() actor.Actor[partMsg] { return newPartition(p, pa) },
-		// Unbounded, and bounded all the same: it receives one notice per poke (at most
-		// one outstanding), one result per batch attempt in flight, and a few answers.
-		Mailbox: actor.MailboxConfig[partMsg]{Capacity: actor.Unbounded},
-		Release: releasePartition,
-	})
-	if err != nil {
+	pp := newPartition(p, pa)
+	pp.ref = p.drivers[p.nextDriver.Add(1)%uint32(len(p.drivers))]
+	pa.pp = pp
+	// The first message puts the partition in its driver's set. If the driver's mailbox
+	// took it, the driver will report whatever the partition holds when it stops for
+	// good; if not, the producer is closing and the partition is not created.
+	if pp.tell(partMsg{poke: true}) != nil {
 		return nil
 	}
-	pa.ref = ref
 	ta.parts[id] = pa
 	p.registerPartition(pa)
 	return pa
@@ -164,7 +159,7 @@ type partAcc struct {
 	p     *Producer
 	topic string
 	id    int32
-	ref   actor.Ref[partMsg] // the partition producer
+	pp    *partition // the partition producer
 
 	mu     sync.Mutex
 	bt     *batcher
@@ -254,7 +249,7 @@ func (pa *partAcc) pokeLocked() bool {
 }
 
 // poke wakes the partition producer. It never blocks.
-func (pa *partAcc) poke() { _ = pa.ref.TrySend(partMsg{poke: true}) }
+func (pa *partAcc) poke() { _ = pa.pp.tell(partMsg{poke: true}) }
 
 // sealNow seals the open batch if it holds at least the given share of the budget (all of
 // it for a nil share), and pokes the partition producer.

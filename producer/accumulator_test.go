@@ -14,7 +14,7 @@ import (
 func newTestAcc(t *testing.T, maxRecords int) (*partAcc, func(n int) []Pending) {
 	t.Helper()
 	p := &Producer{budget: newBudget(1000, 1<<20), linger: newLingerQueue()}
-	acc := &partAcc{p: p, topic: "t", bt: newBatcher(nil, 1<<20, maxRecords, 10*time.Millisecond, time.Hour)}
+	acc := &partAcc{p: p, topic: "t", bt: newBatcher(nil, 1<<20, maxRecords, 10*time.Millisecond, time.Hour), pp: &partition{}}
 	next := 0
 	recs := func(n int) []Pending {
 		out := make([]Pending, 0, n)

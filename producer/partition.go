@@ -1,7 +1,6 @@
 package producer
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -15,7 +14,8 @@ import (
 	"github.com/troupe-go/troupe/wire/record"
 )
 
-// partMsg is a message to a partition producer; one of its fields is set.
+// partMsg is a message to a partition producer (through its driver); one of its fields is
+// set.
 type partMsg struct {
 	poke      bool       // its accumulator holds sealed batches
 	result    *result    // the outcome of one attempt of one of its batches
@@ -48,25 +48,33 @@ type result struct {
 	message    string
 }
 
-// partition is the partition producer: the actor that owns one partition's batches from
+// partition is the partition producer: the state that owns one partition's batches from
 // the moment they are sealed in its accumulator (partAcc) until their records' callbacks
-// run. It stamps and orders the sealed batches (sequencer), hands them to the broker producer of the partition's leader,
-// and turns each outcome into retries, a re-route to a new leader, or the records'
-// callbacks — in offset order, on its goroutine. Records never reach it one by one: the
-// callers of Produce and the topic producer append them to the accumulator, and it wakes
-// per poke (batches sealed), never per record.
+// run. It stamps and orders the sealed batches (sequencer), hands them to the broker
+// producer of the partition's leader, and turns each outcome into retries, a re-route to
+// a new leader, or the records' callbacks, in offset order. It is not an actor of its own:
+// a partition needs state, not a goroutine, and one of the producer's drivers
+// (partDriver) runs it, on the driver's goroutine, with the driver's ownership account.
+// Records never reach it one by one: the callers of Produce and the topic producer append
+// them to the accumulator, and it is stepped per poke (batches sealed), never per record.
 //
-// Owner: the producer's "partitions" supervisor. It holds a reference on the broker
-// producer it routes to (the broker registry) and releases it when the leader moves. Its
-// batches are owned by it except while a broker producer or connection has them in flight.
+// Owner: the driver it was given when it was created, for the producer's life. It holds a
+// reference on the broker producer it routes to (the broker registry) and releases it when
+// the leader moves. Its batches are owned by its driver except while a broker producer or
+// connection has them in flight.
 type partition struct {
 	p     *Producer
 	topic string
 	id    int32
 
-	in  *actor.Inbox[partMsg]
-	acc *partAcc // its accumulator, which outlives its incarnations
-	seq sequencer
+	ref   actor.Ref[driveMsg] // the mailbox of the driver that drives it, for messages to it
+	owner *actor.Owner        // the ownership account of the driver's current incarnation
+	acc   *partAcc            // its accumulator
+	// Scheduling, kept by its driver.
+	driven bool      // in its driver's set
+	dirty  bool      // in its driver's list of partitions to step
+	wakeAt time.Time // when its driver's timer must step it next (zero: never)
+	seq    sequencer
 
 	route       *brokerEntry // the broker producer of the leader, while known
 	leaderEpoch int32
@@ -90,41 +98,14 @@ func newPartition(p *Producer, acc *partAcc) *partition {
 		id:    acc.id,
 		acc:   acc,
 		seq:   newSequencer(p.cfg.idempotent(), 5),
+		// The leader is looked up before the first send.
+		needRoute: true,
 	}
 }
 
-// Run is the partition producer's loop.
-func (pp *partition) Run(ctx context.Context, in *actor.Inbox[partMsg]) error {
-	pp.in = in
-	pp.needRoute = true
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	var msgs []partMsg
-	for {
-		now := time.Now()
-		pp.step(now)
-		pp.arm(timer, now)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-		case <-in.Ready():
-			var closed bool
-			msgs, closed = in.Drain(msgs[:0])
-			now = time.Now()
-			for i := range msgs {
-				pp.handle(&msgs[i], now)
-			}
-			clear(msgs)
-			if closed {
-				// A drain stop comes after Flush has seen every record reported; anything
-				// still here has nowhere to go.
-				pp.abandon(errProducerClosed)
-				return nil
-			}
-		}
-	}
-}
+// tell hands m to the partition from any goroutine: to the driver that drives it. It
+// never blocks.
+func (pp *partition) tell(m partMsg) error { return pp.ref.TrySend(driveMsg{pp: pp, m: m}) }
 
 func (pp *partition) handle(m *partMsg, now time.Time) {
 	switch {
@@ -157,7 +138,7 @@ func (pp *partition) collect(now time.Time, final bool) {
 	pp.batches = pp.acc.take(pp.batches[:0], now, pp.p.flushing.Load() > 0, final)
 	for _, b := range pp.batches {
 		b.part = pp
-		b.Acquire(pp.in.Owner())
+		b.Acquire(pp.owner)
 		if b.err != nil { // it could not be encoded: it was never in the sequence
 			pp.report(b, notWritten(pp.topic, pp.id, b.err))
 			continue
@@ -218,12 +199,12 @@ func (pp *partition) send() {
 			b.restamped = false
 		}
 		b.leaderEpoch, b.topicID = pp.leaderEpoch, pp.topicID
-		b.Give(pp.in.Owner())
+		b.Give(pp.owner)
 		if err := pp.route.ref.TrySend(bpMsg{b: b}); err != nil {
 			// The broker producer is gone (its leader left) or unavailable: nothing of
 			// this or the following batches was sent.
 			pp.noteErr(fmt.Errorf("broker producer of %s: %w", pp.route.node, err))
-			b.Take(pp.in.Owner())
+			b.Take(pp.owner)
 			for _, rest := range pp.batches[i:] {
 				pp.seq.resolve(rest, notAppended)
 			}
@@ -273,9 +254,8 @@ func (pp *partition) refresh() {
 		return
 	}
 	pp.refreshing = true
-	self := pp.in.Ref()
 	pp.p.client.RefreshAsync(func(_ *cluster.Snapshot, err error) {
-		_ = self.TrySend(partMsg{refreshed: &refreshed{err: err}})
+		_ = pp.tell(partMsg{refreshed: &refreshed{err: err}})
 	}, pp.topic)
 }
 
@@ -284,9 +264,8 @@ func (pp *partition) askForID() {
 		return
 	}
 	pp.askingID = true
-	self := pp.in.Ref()
 	done := func(id producerID, err error) {
-		_ = self.TrySend(partMsg{id: &idAnswer{id: id, err: err}})
+		_ = pp.tell(partMsg{id: &idAnswer{id: id, err: err}})
 	}
 	if pp.seq.needID {
 		pp.p.ids.fresh(done)
@@ -308,10 +287,11 @@ func (pp *partition) backoff(now time.Time) {
 	pp.retryAt = now.Add(d)
 }
 
-// arm sets the timer for the next thing due: the retry backoff, or the earliest delivery
-// deadline. (The open batch's linger is the lingerer's: a partition producer is not woken
-// for a batch until it is sealed.)
-func (pp *partition) arm(t *time.Timer, now time.Time) {
+// next returns when the partition must be stepped next, if no message comes first: the
+// retry backoff, or the earliest delivery deadline; zero if nothing is due. (The open
+// batch's linger is the lingerer's: a partition is not stepped for a batch until it is
+// sealed.)
+func (pp *partition) next(now time.Time) time.Time {
 	var next time.Time
 	consider := func(at time.Time) {
 		if !at.IsZero() && (next.IsZero() || at.Before(next)) {
@@ -328,21 +308,17 @@ func (pp *partition) arm(t *time.Timer, now time.Time) {
 			consider(time.Unix(0, d))
 		}
 	}
-	if next.IsZero() {
-		t.Stop()
-		return
-	}
-	t.Reset(max(next.Sub(now), 0))
+	return next
 }
 
 // outcome turns one attempt's result into the sequencer's terms, and into retries, a
 // re-route, a split, or failures.
 func (pp *partition) outcome(r *result, now time.Time) {
 	b := r.b
-	b.Take(pp.in.Owner())
+	b.Take(pp.owner)
 	if b.orphan {
 		// Abandoned while in flight (Close past its deadline) and already reported.
-		b.Release(pp.in.Owner())
+		b.Release(pp.owner)
 		return
 	}
 	o, err, reroute := classify(r, pp.p.cfg.Acks)
@@ -402,13 +378,13 @@ func (pp *partition) split(b *batch) {
 	for _, p := range b.recs {
 		part, err := pp.acc.bt.alone(p) // alone reads only what never changes
 		part.part = pp
-		part.Acquire(pp.in.Owner())
+		part.Acquire(pp.owner)
 		if err != nil {
 			part.err = err
 		}
 		parts = append(parts, part)
 	}
-	b.Release(pp.in.Owner())
+	b.Release(pp.owner)
 	pp.seq.split(b, parts)
 }
 
@@ -534,7 +510,7 @@ func (pp *partition) report(b *batch, err error) {
 		putBatchBuffer(b.raw)
 	}
 	b.raw = nil
-	b.Release(pp.in.Owner())
+	b.Release(pp.owner)
 }
 
 // abandon fails everything the partition holds (Close past its deadline, or a failed
@@ -553,18 +529,4 @@ func (pp *partition) abandon(cause error) {
 		pp.p.brokers.release(pp.route)
 		pp.route = nil
 	}
-}
-
-// releasePartition is the supervisor's release hook: a partition producer that failed, or
-// was stopped, reports everything it still holds.
-func releasePartition(a actor.Actor[partMsg], err error) {
-	pp := a.(*partition)
-	if pp.in == nil {
-		return
-	}
-	cause := err
-	if cause == nil {
-		cause = errProducerClosed
-	}
-	pp.abandon(cause)
 }

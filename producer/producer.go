@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,9 +48,11 @@ type Producer struct {
 	first      actor.Ref[Pending] // where the actor path starts: the first stage, or the dispatcher
 	direct     bool               // no custom stages: Produce appends records itself when it can
 	accs       atomic.Pointer[topicAccs]
-	topicsMu   sync.Mutex   // serialises additions to accs
-	clock      clock        // intake times on the direct path
-	linger     *lingerQueue // the open batches' linger deadlines
+	topicsMu   sync.Mutex            // serialises additions to accs
+	clock      clock                 // intake times on the direct path
+	linger     *lingerQueue          // the open batches' linger deadlines
+	drivers    []actor.Ref[driveMsg] // the partition producers' drivers
+	nextDriver atomic.Uint32         // the driver of the next partition created, round robin
 
 	flushing  atomic.Int32
 	closed    atomic.Bool
@@ -139,6 +142,22 @@ func (p *Producer) build() error {
 		if _, err := supervisor.Add(p.sup, spec); err != nil {
 			return err
 		}
+	}
+	for i := range max(2, runtime.GOMAXPROCS(0)) {
+		set := &driven{}
+		ref, err := supervisor.Add(p.partitions, supervisor.ChildSpec[driveMsg]{
+			Name: fmt.Sprintf("driver %d", i+1),
+			Kind: "partition-driver",
+			New:  func() actor.Actor[driveMsg] { return &partDriver{set: set} },
+			// Unbounded, and bounded all the same: per partition it drives, at most one
+			// poke outstanding, one result per batch in flight, and a few answers.
+			Mailbox: actor.MailboxConfig[driveMsg]{Capacity: actor.Unbounded},
+			Release: releaseDriver,
+		})
+		if err != nil {
+			return err
+		}
+		p.drivers = append(p.drivers, ref)
 	}
 	topics := make(map[string]actor.Ref[topicMsg]) // one dispatcher incarnation at a time uses it
 	dispatch, err := supervisor.Add(p.sup, supervisor.ChildSpec[Pending]{

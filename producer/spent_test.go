@@ -54,7 +54,7 @@ func TestBudgetReportsRunningOutOncePerTime(t *testing.T) {
 // outcomes wait for batches to be sent), and lingers otherwise.
 func TestSpentBudgetSealsBatchesHoldingTheirShare(t *testing.T) {
 	p := &Producer{budget: newBudget(100, 1<<20), linger: newLingerQueue()}
-	acc := &partAcc{p: p, topic: "t", bt: newBatcher(nil, 1<<20, 100, time.Hour, time.Hour), poked: true}
+	acc := &partAcc{p: p, topic: "t", bt: newBatcher(nil, 1<<20, 100, time.Hour, time.Hour), pp: &partition{}}
 	now := time.Now()
 	fill := func(n int) { // n records of 20 bytes into the open batch
 		recs := make([]Pending, 0, n)

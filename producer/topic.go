@@ -119,7 +119,7 @@ func (tp *topicProducer) handle(m *topicMsg) {
 				tp.acc.mu.Lock()
 				for _, pa := range tp.acc.parts {
 					if pa != nil {
-						_ = pa.ref.TrySend(partMsg{reset: true})
+						_ = pa.pp.tell(partMsg{reset: true})
 					}
 				}
 				tp.acc.mu.Unlock()

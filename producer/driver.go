@@ -1,0 +1,158 @@
+package producer
+
+import (
+	"container/heap"
+	"context"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+)
+
+// driveMsg is a message to one of the partitions a driver drives.
+type driveMsg struct {
+	pp *partition
+	m  partMsg
+}
+
+// partDriver is the actor that runs the partition producers given to it: it takes their
+// messages (pokes, results, answers) in one drain, steps each partition that got one,
+// and keeps one timer for all of them (retry backoffs, delivery deadlines) in a heap. A
+// partition needs state, not a goroutine of its own: at 3000 partitions, 3000 partition
+// goroutines woke once per sealed batch each, and an idle producer kept 3000 goroutines and
+// their stacks (docs/benchmarks.md). A driver's wake-up serves every partition that has
+// something to do; one partition never blocks another (nothing in a step waits), so the
+// isolation of partitions is kept.
+//
+// The producer starts a fixed number of drivers (GOMAXPROCS, at least 2) and gives each
+// new partition to the next, round robin; a partition stays with its driver for the
+// producer's life, so it never needs a hand-off.
+//
+// Owner: the producer's "partitions" supervisor. Its set of partitions belongs to its
+// slot and survives a restart; the release hook of a failed incarnation reports everything
+// its partitions held (not written, or maybe written if in flight), and the next
+// incarnation steps them all afresh.
+type partDriver struct {
+	set *driven
+}
+
+// driven is the set of partitions a driver drives, kept across its incarnations.
+type driven struct {
+	parts []*partition
+	in    *actor.Inbox[driveMsg] // the current incarnation's, for the release hook
+}
+
+// wakeHeap orders partitions by when their driver must step them; an entry whose time is
+// no longer its partition's wakeAt is stale and skipped.
+type wakeHeap []wakeEntry
+
+type wakeEntry struct {
+	at time.Time
+	pp *partition
+}
+
+func (h wakeHeap) Len() int           { return len(h) }
+func (h wakeHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h wakeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *wakeHeap) Push(x any)        { *h = append(*h, x.(wakeEntry)) }
+func (h *wakeHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = wakeEntry{}
+	*h = old[:len(old)-1]
+	return e
+}
+
+func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
+	d.set.in = in
+	var dirty []*partition
+	for _, pp := range d.set.parts { // a new incarnation: everyone is stepped afresh
+		pp.owner = in.Owner()
+		pp.wakeAt = time.Time{}
+		pp.dirty = true
+		dirty = append(dirty, pp)
+	}
+	var wakes wakeHeap
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var msgs []driveMsg
+	for {
+		now := time.Now()
+		for _, pp := range dirty {
+			pp.dirty = false
+			pp.step(now)
+			if at := pp.next(now); !at.Equal(pp.wakeAt) {
+				pp.wakeAt = at
+				if !at.IsZero() {
+					heap.Push(&wakes, wakeEntry{at: at, pp: pp})
+				}
+			}
+		}
+		clear(dirty)
+		dirty = dirty[:0]
+		for len(wakes) > 0 && !wakes[0].at.Equal(wakes[0].pp.wakeAt) {
+			heap.Pop(&wakes) // stale
+		}
+		if len(wakes) > 0 {
+			timer.Reset(max(wakes[0].at.Sub(now), 0))
+		} else {
+			timer.Stop()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			now = time.Now()
+			for len(wakes) > 0 && !wakes[0].at.After(now) {
+				e := heap.Pop(&wakes).(wakeEntry)
+				if e.at.Equal(e.pp.wakeAt) && !e.pp.dirty {
+					e.pp.wakeAt = time.Time{}
+					e.pp.dirty = true
+					dirty = append(dirty, e.pp)
+				}
+			}
+		case <-in.Ready():
+			var closed bool
+			msgs, closed = in.Drain(msgs[:0])
+			now = time.Now()
+			for i := range msgs {
+				pp := msgs[i].pp
+				if !pp.driven { // a new partition
+					pp.driven = true
+					pp.owner = in.Owner()
+					d.set.parts = append(d.set.parts, pp)
+				}
+				pp.handle(&msgs[i].m, now)
+				if !pp.dirty {
+					pp.dirty = true
+					dirty = append(dirty, pp)
+				}
+			}
+			clear(msgs)
+			if closed {
+				// A drain stop comes after Flush has seen every record reported; anything
+				// still here has nowhere to go.
+				for _, pp := range d.set.parts {
+					pp.abandon(errProducerClosed)
+				}
+				return nil
+			}
+		}
+	}
+}
+
+// releaseDriver is the supervisor's release hook: a driver that failed, or was stopped,
+// reports everything its partitions still hold.
+func releaseDriver(a actor.Actor[driveMsg], err error) {
+	d := a.(*partDriver)
+	if d.set.in == nil {
+		return
+	}
+	cause := err
+	if cause == nil {
+		cause = errProducerClosed
+	}
+	for _, pp := range d.set.parts {
+		pp.abandon(cause)
+	}
+}
