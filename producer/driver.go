@@ -16,7 +16,8 @@ type driveMsg struct {
 
 // partDriver is the actor that runs the partition producers given to it: it takes their
 // messages (pokes, results, answers) in one drain, steps each partition that got one,
-// and keeps one timer for all of them (retry backoffs, delivery deadlines) in a heap. A
+// and keeps one timer for all of them (retry backoffs, delivery deadlines), with the
+// partitions that have such a time in a heap. A
 // partition needs state, not a goroutine of its own: at 3000 partitions, 3000 partition
 // goroutines woke once per sealed batch each, and an idle producer kept 3000 goroutines and
 // their stacks (docs/benchmarks.md). A driver's wake-up serves every partition that has
@@ -41,25 +42,47 @@ type driven struct {
 	in    *actor.Inbox[driveMsg] // the current incarnation's, for the release hook
 }
 
-// wakeHeap orders partitions by when their driver must step them; an entry whose time is
-// no longer its partition's wakeAt is stale and skipped.
-type wakeHeap []wakeEntry
-
-type wakeEntry struct {
-	at time.Time
-	pp *partition
-}
+// wakeHeap orders the partitions that have a time to be stepped at (wakeAt) by that
+// time; each partition is in it at most once (wakeIdx), so it holds no more entries than
+// the driver has partitions.
+type wakeHeap []*partition
 
 func (h wakeHeap) Len() int           { return len(h) }
-func (h wakeHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h wakeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *wakeHeap) Push(x any)        { *h = append(*h, x.(wakeEntry)) }
+func (h wakeHeap) Less(i, j int) bool { return h[i].wakeAt.Before(h[j].wakeAt) }
+func (h wakeHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].wakeIdx, h[j].wakeIdx = i, j
+}
+func (h *wakeHeap) Push(x any) {
+	pp := x.(*partition)
+	pp.wakeIdx = len(*h)
+	*h = append(*h, pp)
+}
 func (h *wakeHeap) Pop() any {
 	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = wakeEntry{}
+	pp := old[len(old)-1]
+	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
-	return e
+	pp.wakeIdx = -1
+	return pp
+}
+
+// schedule sets when pp must be stepped next (zero: only when a message comes).
+func (h *wakeHeap) schedule(pp *partition, at time.Time) {
+	if at.Equal(pp.wakeAt) && (pp.wakeIdx >= 0) == !at.IsZero() {
+		return
+	}
+	pp.wakeAt = at
+	switch {
+	case at.IsZero():
+		if pp.wakeIdx >= 0 {
+			heap.Remove(h, pp.wakeIdx)
+		}
+	case pp.wakeIdx >= 0:
+		heap.Fix(h, pp.wakeIdx)
+	default:
+		heap.Push(h, pp)
+	}
 }
 
 func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
@@ -67,7 +90,7 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 	var dirty []*partition
 	for _, pp := range d.set.parts { // a new incarnation: everyone is stepped afresh
 		pp.owner = in.Owner()
-		pp.wakeAt = time.Time{}
+		pp.wakeAt, pp.wakeIdx = time.Time{}, -1
 		pp.dirty = true
 		dirty = append(dirty, pp)
 	}
@@ -81,20 +104,12 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 		for _, pp := range dirty {
 			pp.dirty = false
 			pp.step(now)
-			if at := pp.next(now); !at.Equal(pp.wakeAt) {
-				pp.wakeAt = at
-				if !at.IsZero() {
-					heap.Push(&wakes, wakeEntry{at: at, pp: pp})
-				}
-			}
+			wakes.schedule(pp, pp.next(now))
 		}
 		clear(dirty)
 		dirty = dirty[:0]
-		for len(wakes) > 0 && !wakes[0].at.Equal(wakes[0].pp.wakeAt) {
-			heap.Pop(&wakes) // stale
-		}
 		if len(wakes) > 0 {
-			timer.Reset(max(wakes[0].at.Sub(now), 0))
+			timer.Reset(max(wakes[0].wakeAt.Sub(now), 0))
 		} else {
 			timer.Stop()
 		}
@@ -103,12 +118,12 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 			return ctx.Err()
 		case <-timer.C:
 			now = time.Now()
-			for len(wakes) > 0 && !wakes[0].at.After(now) {
-				e := heap.Pop(&wakes).(wakeEntry)
-				if e.at.Equal(e.pp.wakeAt) && !e.pp.dirty {
-					e.pp.wakeAt = time.Time{}
-					e.pp.dirty = true
-					dirty = append(dirty, e.pp)
+			for len(wakes) > 0 && !wakes[0].wakeAt.After(now) {
+				pp := heap.Pop(&wakes).(*partition)
+				pp.wakeAt = time.Time{}
+				if !pp.dirty {
+					pp.dirty = true
+					dirty = append(dirty, pp)
 				}
 			}
 		case <-in.Ready():

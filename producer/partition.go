@@ -71,10 +71,11 @@ type partition struct {
 	owner *actor.Owner        // the ownership account of the driver's current incarnation
 	acc   *partAcc            // its accumulator
 	// Scheduling, kept by its driver.
-	driven bool      // in its driver's set
-	dirty  bool      // in its driver's list of partitions to step
-	wakeAt time.Time // when its driver's timer must step it next (zero: never)
-	seq    sequencer
+	driven  bool      // in its driver's set
+	dirty   bool      // in its driver's list of partitions to step
+	wakeAt  time.Time // when its driver's timer must step it next (zero: never)
+	wakeIdx int       // its place in its driver's wakeHeap, -1 if not there
+	seq     sequencer
 
 	route       *brokerEntry // the broker producer of the leader, while known
 	leaderEpoch int32
@@ -100,6 +101,7 @@ func newPartition(p *Producer, acc *partAcc) *partition {
 		seq:   newSequencer(p.cfg.idempotent(), 5),
 		// The leader is looked up before the first send.
 		needRoute: true,
+		wakeIdx:   -1,
 	}
 }
 
