@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -166,11 +167,31 @@ func (bp *brokerProducer) flush() {
 		},
 	}
 	bp.inflight++
-	if err := bp.conn.TrySend(call); err != nil {
+	if err := bp.send(call); err != nil {
 		bp.inflight--
 		call.Err = err
 		deliverResults(call, batches)
 	}
+}
+
+// send hands call to the broker's produce connection. A connection is retired when a
+// metadata response no longer lists its broker (it went down), and a retired Handle
+// refuses every call from then on; the broker may be back, at the same address, by the
+// time partitions route to it again. So a call the connection refuses as stopped is
+// handed to the pool's current connection for the broker, a new one if the old was
+// retired. If the broker is still gone, that one fails the call too (not sent) and the
+// partitions look for their leaders again.
+func (bp *brokerProducer) send(call *broker.Call) error {
+	err := bp.conn.TrySend(call)
+	if err == nil || !errors.Is(err, broker.ErrConnStopped) {
+		return err
+	}
+	conn, cerr := bp.p.client.Conn(bp.node, broker.Produce)
+	if cerr != nil || conn == bp.conn {
+		return err // the client is closing: the connection is stopped for good
+	}
+	bp.conn = conn
+	return conn.TrySend(call)
 }
 
 // deliverResults hands every batch of a finished request its result, at its partition

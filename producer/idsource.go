@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -106,7 +107,13 @@ func (s *idSource) requestFrom(snap *cluster.Snapshot, done func(producerID, err
 		}
 		resp := c.Response.(*api.InitProducerIDResponse)
 		if err := errcode.ForCode(resp.ErrorCode); err != nil {
-			done(producerID{}, fmt.Errorf("producer: InitProducerId: %w", err))
+			err = fmt.Errorf("producer: InitProducerId: %w", err)
+			if refused(err) {
+				// The cluster will not give this user an ID however long we ask: the
+				// records waiting for one fail now, as not written.
+				err = broker.Permanent(err)
+			}
+			done(producerID{}, err)
 			return
 		}
 		done(producerID{id: resp.ProducerID, epoch: resp.ProducerEpoch}, nil)
@@ -114,4 +121,12 @@ func (s *idSource) requestFrom(snap *cluster.Snapshot, done func(producerID, err
 	if err := h.TrySend(call); err != nil {
 		done(producerID{}, err)
 	}
+}
+
+// refused reports whether err is the cluster refusing the user an operation: an
+// authorization failure, which no retry cures.
+func refused(err error) bool {
+	return errors.Is(err, errcode.TopicAuthorizationFailed) ||
+		errors.Is(err, errcode.ClusterAuthorizationFailed) ||
+		errors.Is(err, errcode.TransactionalIDAuthorizationFailed)
 }

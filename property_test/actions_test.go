@@ -2,6 +2,7 @@ package property_test
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/troupe-go/troupe/internal/faults"
@@ -65,6 +66,10 @@ func (r *run) actionMap() map[string]func(*rapid.T) {
 		"move leader":      r.actMoveLeader,
 		"shuffle leaders":  r.actShuffle,
 		"restart brokers":  r.actRestart,
+		"stop brokers":     r.actStopBrokers,
+		"broker leaves":    r.actLeave,
+		"broker returns":   r.actReturn,
+		"start brokers":    r.actStartBrokers,
 		"restart producer": r.actRestartProducer,
 
 		"start consumer":    r.actStartConsumer,
@@ -135,6 +140,7 @@ func (r *run) actNetHeal(t *rapid.T) {
 }
 
 func (r *run) actProtocolFault(t *rapid.T) {
+	r.skipWhileStopped(t)
 	kind := rapid.SampledFrom(protocolFaults).Draw(t, "fault")
 	f := faults.ProtocolFault{Key: kind.key, Err: kind.err, Topic: r.topic, Node: -1,
 		Count: rapid.IntRange(1, 8).Draw(t, "count")}
@@ -159,25 +165,99 @@ func (r *run) actProtocolHeal(t *rapid.T) {
 }
 
 func (r *run) actMoveLeader(t *rapid.T) {
+	r.skipWhileStopped(t)
 	p := int32(rapid.IntRange(0, int(r.opts.partitions)-1).Draw(t, "partition"))
 	node := int32(rapid.IntRange(0, r.env.brokers-1).Draw(t, "node"))
+	if slices.Contains(r.env.cluster.Away(), node) {
+		t.Skip("that broker has left the cluster")
+	}
 	r.note("move partition %d's leader to node %d", p, node)
 	if err := r.env.cluster.Kfake().MoveTopicPartition(r.topic, p, node); err != nil {
 		t.Fatalf("moving %s[%d]: %v", r.topic, p, err)
 	}
 }
 
-func (r *run) actShuffle(*rapid.T) {
+func (r *run) actShuffle(t *rapid.T) {
+	r.skipWhileStopped(t)
 	r.note("shuffle every partition's leader")
 	r.env.cluster.Kfake().ShufflePartitionLeaders()
 }
 
 func (r *run) actRestart(t *rapid.T) {
-	r.note("restart every broker (same ports, same data)")
-	if err := r.env.cluster.Restart(); err != nil {
+	r.skipWhileStopped(t)
+	shuffle := rapid.Bool().Draw(t, "move leaders")
+	r.note("restart every broker (same ports, same data; leaders move: %v)", shuffle)
+	if err := r.env.cluster.Restart(shuffle); err != nil {
 		t.Fatalf("restarting the brokers: %v", err)
 	}
 	r.protoFaults = 0
+}
+
+// actStopBrokers stops every broker until "start brokers" or the heal: a restart that
+// lasts while other actions run (records produced, the producer restarted, proxies taken
+// down or healed), so that the clients' retries, reconnects and breakers run into
+// refused connections for a while.
+func (r *run) actStopBrokers(t *rapid.T) {
+	r.skipWhileStopped(t)
+	r.note("stop every broker")
+	if err := r.env.cluster.Stop(); err != nil {
+		t.Fatalf("stopping the brokers: %v", err)
+	}
+	r.protoFaults = 0
+}
+
+func (r *run) actStartBrokers(t *rapid.T) {
+	if !r.env.cluster.Stopped() {
+		t.Skip("the brokers are running")
+	}
+	shuffle := rapid.Bool().Draw(t, "move leaders")
+	r.note("start every broker again (same ports, same data; leaders move: %v)", shuffle)
+	if err := r.env.cluster.Start(shuffle); err != nil {
+		t.Fatalf("starting the brokers: %v", err)
+	}
+}
+
+// actLeave takes one broker out of the cluster: metadata stops listing it (as it omits a
+// broker that is down while the others run) and its partitions get other leaders. Its
+// path is taken down too, which closes the connections to it, as a broker going down
+// does (kfake's RemoveNode only stops listening: the old broker would go on answering on
+// them, NOT_LEADER for everything, forever). The clients retire its connections, and
+// must find it again when it returns at the same address.
+func (r *run) actLeave(t *rapid.T) {
+	r.skipWhileStopped(t)
+	if len(r.env.cluster.Away()) > 0 {
+		t.Skip("a broker has left already")
+	}
+	node := int32(rapid.IntRange(0, r.env.brokers-1).Draw(t, "node"))
+	if node == r.env.cluster.Controller() {
+		t.Skip("kfake's controller cannot leave")
+	}
+	r.note("node %d leaves the cluster", node)
+	if err := r.env.net.Inject(int(node), faults.Toxic{Kind: faults.Down}); err != nil {
+		t.Fatalf("taking node %d's path down: %v", node, err)
+	}
+	r.netFaults[int(node)] = true
+	if err := r.env.cluster.Leave(node); err != nil {
+		t.Fatalf("taking node %d out: %v", node, err)
+	}
+}
+
+// actReturn brings back the broker that left, at its address, with its path healed (it
+// comes back without the network faults it had).
+func (r *run) actReturn(t *rapid.T) {
+	r.skipWhileStopped(t)
+	away := r.env.cluster.Away()
+	if len(away) == 0 {
+		t.Skip("no broker has left")
+	}
+	r.note("node %d returns at its address (leaders move)", away[0])
+	r.returnNode(away[0])
+}
+
+func (r *run) skipWhileStopped(t *rapid.T) {
+	if r.env.cluster.Stopped() {
+		t.Skip("the brokers are stopped")
+	}
 }
 
 func (r *run) actRestartProducer(t *rapid.T) {
@@ -249,6 +329,7 @@ func (r *run) actPause(t *rapid.T) {
 // leader answers that after appending; kfake's other brokers answer it without
 // appending anything, hence the fresh routes.)
 func (r *run) duplicateOnPurpose() {
+	r.startBrokers()
 	if err := r.env.healNet(); err != nil {
 		r.t.Fatalf("healing the network: %v", err)
 	}

@@ -14,6 +14,6 @@ func TestPropertyNegativeControl(t *testing.T) {
 	useRapid(t, 20, 15)
 	rapid.Check(t, func(rt *rapid.T) {
 		defer watchdog(t.Name(), stallLimit, stalled)()
-		rapid.SyncTest(rt, func(rt *rapid.T) { syncCheck(rt, mode{idempotent: false, control: true}, t.Name()) })
+		rapid.SyncTest(rt, func(rt *rapid.T) { syncCheck(rt, mode{idempotent: false, control: true}, t.Name(), nil) })
 	})
 }

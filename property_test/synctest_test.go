@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/internal/faults"
+	"github.com/troupe-go/troupe/wire/broker"
+	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/goleak"
 	"pgregory.net/rapid"
@@ -25,10 +27,12 @@ const virtualBase, virtualBrokers = 9092, 3
 // Each check has a bubble, and so a cluster, of its own.
 func TestPropertyDeterministic(t *testing.T) {
 	useRapid(t, 100, 30)
+	heals := &healStats{}
 	rapid.Check(t, func(rt *rapid.T) {
 		defer watchdog(t.Name(), stallLimit, stalled)()
-		rapid.SyncTest(rt, func(rt *rapid.T) { syncCheck(rt, mode{idempotent: true}, t.Name()) })
+		rapid.SyncTest(rt, func(rt *rapid.T) { syncCheck(rt, mode{idempotent: true}, t.Name(), heals) })
 	})
+	t.Logf("%v", heals)
 }
 
 // stallLimit is how much real time one check under synctest may take. Checks take well
@@ -58,10 +62,21 @@ func watchdog(test string, limit time.Duration, why string) (stop func()) {
 	return func() { timer.Stop() }
 }
 
+// breakerTimersEnd lets the bubble's clock pass the longest circuit-breaker timeout the
+// checks use. A breaker that opened sleeps out its timeout on a goroutine of its own (an
+// uncancellable sleep, design.md) that holds nothing and ends by itself, but may outlive
+// the clients; a bubble cannot end while it sleeps, since its clock stops once the
+// check's goroutine has returned. On the fake clock this takes no real time, and waits
+// for nothing but those timers: everything else has stopped.
+func breakerTimersEnd() {
+	time.Sleep(max(cluster.DefaultBreakerTimeout, broker.DefaultBreakerTimeout, quickBreakerTimeout))
+}
+
 // syncCheck runs one check in a fresh bubble-owned cluster and then verifies, with
 // everything closed (the cluster too), that no goroutine of the bubble is left.
-func syncCheck(rt *rapid.T, m mode, test string) {
+func syncCheck(rt *rapid.T, m mode, test string, heals *healStats) {
 	before := goleak.IgnoreCurrent()
+	rt.Cleanup(breakerTimersEnd) // the last cleanup: a failed check's clients have closed
 	vn := &kfake.VirtualNetwork{}
 	nw := faults.NewNetwork(vn.DialContext, virtualBase, virtualBrokers)
 	dir, err := os.MkdirTemp("", "troupe-property-")
@@ -88,9 +103,13 @@ func syncCheck(rt *rapid.T, m mode, test string) {
 		dial:    nw.Dial,
 		brokers: virtualBrokers,
 		logTo:   func(logf func(string, ...any)) { nw.Logf = logf },
+
+		exactTime:   true,
+		slowestHeal: heals,
 	}
 	checkOnce(rt, e, m, test)
 	c.Close()
+	breakerTimersEnd()
 	if err := goleak.Find(before); err != nil {
 		rt.Fatalf("P8: goroutines left in the bubble after everything closed: %v", err)
 	}

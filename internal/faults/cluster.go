@@ -43,7 +43,10 @@ type Cluster struct {
 	cfg ClusterConfig
 
 	mu       sync.Mutex
-	c        *kfake.Cluster
+	c        *kfake.Cluster                // nil while stopped
+	addrs    []string                      // what the brokers advertise; the same after every restart
+	before   map[topicPartition]leadership // while stopped: leaders and epochs at the stop
+	away     map[int32]bool                // nodes taken out of the cluster (Leave)
 	faults   []*kfake.FaultHandle
 	controls []*control
 	healed   map[kmsg.Key]bool // request kinds with healed controls that may still be installed
@@ -77,6 +80,7 @@ func StartCluster(cfg ClusterConfig) (*Cluster, error) {
 		return nil, err
 	}
 	c.c = kc
+	c.addrs = kc.ListenAddrs()
 	return c, nil
 }
 
@@ -88,32 +92,51 @@ func (c *Cluster) start() (*kfake.Cluster, error) {
 	return kfake.NewCluster(opts...)
 }
 
-// Kfake returns the running kfake cluster (a new one after each Restart).
+// Kfake returns the running kfake cluster (a new one after each Restart), or nil while
+// the cluster is stopped.
 func (c *Cluster) Kfake() *kfake.Cluster {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.c
 }
 
-// Addrs returns the addresses the brokers advertise, by node.
-func (c *Cluster) Addrs() []string { return c.Kfake().ListenAddrs() }
+// Addrs returns the addresses the brokers advertise, by node: the same while the cluster
+// is stopped and after it starts again.
+func (c *Cluster) Addrs() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.addrs)
+}
+
+// Stopped reports whether the cluster is stopped (Stop without Start).
+func (c *Cluster) Stopped() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.c == nil && !c.closed
+}
 
 // Restart stops every broker and starts them again on the same ports with the data they
-// had (kfake persists the log, topics and producer state in DataDir on Close and loads it
-// at start). Connections are closed; requests the brokers had not answered are lost
-// (they may or may not have been applied). Protocol faults do not survive it: they
-// belonged to the old brokers.
-//
-// Each partition then gets a leader epoch above the one it had: a real cluster's leader
-// epochs never go back (they live in the controller's metadata, and a restart elects
-// leaders anew), but kfake derives a reloaded partition's epoch from its last batch, or
-// starts it at 0. Without this, clients that know the newer epoch rightly take every
-// answer as stale and wait for the cluster to catch up, forever.
-func (c *Cluster) Restart() error {
+// had: Stop, then Start. With shuffle, the partitions' leaders move as the brokers come
+// back (a leader election that picks other brokers), before any client reconnects.
+func (c *Cluster) Restart(shuffle bool) error {
+	if err := c.Stop(); err != nil {
+		return err
+	}
+	return c.Start(shuffle)
+}
+
+// Stop stops every broker until Start: connections are closed and new ones refused;
+// requests the brokers had not answered are lost (they may or may not have been
+// applied). kfake persists the log, topics and producer state in DataDir. Protocol faults
+// do not survive it: they belonged to the old brokers.
+func (c *Cluster) Stop() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return errors.New("faults: cluster closed")
+	}
+	if c.c == nil {
+		return errors.New("faults: cluster already stopped")
 	}
 	c.healLocked() // first: an injected fault must not answer the Cluster's own requests
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -123,20 +146,44 @@ func (c *Cluster) Restart() error {
 	}
 	before, err := c.leaders(ctx)
 	if err != nil {
-		return fmt.Errorf("faults: leader epochs before the restart: %w", err)
+		return fmt.Errorf("faults: leader epochs before the stop: %w", err)
 	}
 	c.c.Close()
+	c.c, c.before = nil, before
 	c.healed = nil // the new brokers have no controls
+	return nil
+}
+
+// Start starts the stopped brokers again on the same ports, with their data.
+//
+// Each partition then gets a leader epoch above the one it had: a real cluster's leader
+// epochs never go back (they live in the controller's metadata, and a restart elects
+// leaders anew), but kfake derives a reloaded partition's epoch from its last batch, or
+// starts it at 0, when its saved state does not match its log. Without this, clients that
+// know the newer epoch rightly take every answer as stale and wait for the cluster to
+// catch up, forever. With shuffle, every partition's leader then moves (kfake's
+// ShufflePartitionLeaders), as an election after a restart may move them.
+func (c *Cluster) Start(shuffle bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return errors.New("faults: cluster closed")
+	}
+	if c.c != nil {
+		return errors.New("faults: cluster not stopped")
+	}
 	kc, err := c.start()
 	if err != nil {
 		return fmt.Errorf("faults: restarting the cluster: %w", err)
 	}
-	c.c = kc
+	c.c, c.away = kc, nil // every broker starts, those that had left too
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	after, err := c.leaders(ctx)
 	if err != nil {
 		return fmt.Errorf("faults: leader epochs after the restart: %w", err)
 	}
-	for tp, was := range before {
+	for tp, was := range c.before {
 		now, ok := after[tp]
 		if !ok {
 			continue
@@ -148,7 +195,76 @@ func (c *Cluster) Restart() error {
 			}
 		}
 	}
+	c.before = nil
+	if shuffle {
+		kc.ShufflePartitionLeaders()
+	}
 	return nil
+}
+
+// Leave takes broker node out of the cluster until Return (kfake's RemoveNode): it stops
+// listening, its partitions get other leaders, and metadata no longer lists it, as a
+// real cluster's metadata omits a broker that is down (one broker restarting, say). The
+// controller cannot leave (see Controller).
+func (c *Cluster) Leave(node int32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c == nil {
+		return errors.New("faults: cluster stopped")
+	}
+	if node == c.controller() {
+		return fmt.Errorf("faults: node %d is the controller, which cannot leave", node)
+	}
+	if c.away[node] {
+		return fmt.Errorf("faults: node %d has left already", node)
+	}
+	if err := c.c.RemoveNode(node); err != nil {
+		return fmt.Errorf("faults: node %d leaving: %w", node, err)
+	}
+	if c.away == nil {
+		c.away = make(map[int32]bool)
+	}
+	c.away[node] = true
+	return nil
+}
+
+// Return brings back a node that left, at its old port and so its old address (kfake's
+// AddNode); kfake then moves every partition's leader, so it may lead some again.
+func (c *Cluster) Return(node int32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c == nil {
+		return errors.New("faults: cluster stopped")
+	}
+	if !c.away[node] {
+		return fmt.Errorf("faults: node %d has not left", node)
+	}
+	if _, _, err := c.c.AddNode(node, c.cfg.Ports[node]); err != nil {
+		return fmt.Errorf("faults: node %d returning: %w", node, err)
+	}
+	delete(c.away, node)
+	return nil
+}
+
+// Controller is the node that kfake makes its controller: the last one. kfake chooses it
+// once, when the cluster starts, and keeps the broker it chose: a controller that left
+// and returned (a new broker with the same ID) would leave the cluster without a working
+// controller, refusing to create or delete topics (NOT_CONTROLLER) until a restart.
+func (c *Cluster) Controller() int32 { return c.controller() }
+
+func (c *Cluster) controller() int32 { return int32(len(c.cfg.Ports) - 1) }
+
+// Away lists the nodes that have left (Leave) and not returned, in order.
+func (c *Cluster) Away() []int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []int32
+	for n := range int32(len(c.cfg.Ports)) {
+		if c.away[n] {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // dropHealedControls makes every healed control remove itself before the brokers stop.
@@ -228,7 +344,14 @@ func (c *Cluster) request(ctx context.Context, req kmsg.Request) (kmsg.Response,
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
-	nc, err := dial(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(c.cfg.Ports[0])))
+	port := c.cfg.Ports[0]
+	for node, p := range c.cfg.Ports {
+		if !c.away[int32(node)] {
+			port = p
+			break
+		}
+	}
+	nc, err := dial(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +371,9 @@ func (c *Cluster) Close() {
 	}
 	c.closed = true
 	c.healLocked()
-	c.c.Close()
+	if c.c != nil {
+		c.c.Close()
+	}
 }
 
 // ProtocolFault is a fault at the Kafka protocol level: requests of one kind, for one
@@ -286,11 +411,14 @@ func (f ProtocolFault) String() string {
 }
 
 // Inject installs f until it has affected Count requests, or until HealProtocol or
-// Restart.
+// Stop. While the cluster is stopped it does nothing.
 func (c *Cluster) Inject(f ProtocolFault) {
 	count := max(f.Count, 1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.c == nil {
+		return
+	}
 	if f.Err != nil {
 		kf := kfake.Fault{Keys: []kmsg.Key{f.Key}, Topic: f.Topic, Partitions: f.Partitions, Err: f.Err, Count: count}
 		if f.Node >= 0 {

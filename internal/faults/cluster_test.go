@@ -74,7 +74,7 @@ func TestProxiedClusterRestartsWithItsData(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := c.Restart(); err != nil {
+	if err := c.Restart(false); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(c.Addrs(), ","); got != strings.Join(seeds, ",") {
