@@ -8,7 +8,6 @@ import (
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/wire/cluster"
-	"github.com/troupe-go/troupe/wire/record"
 )
 
 // The accumulator is where records join their partition's open batch: the caller of
@@ -221,21 +220,15 @@ func (pa *partAcc) add(recs []Pending, now time.Time) bool {
 	return true
 }
 
-// sealLocked ends the open batch: its records are encoded into pooled storage and it
-// joins the sealed ones, with no producer stamp yet (the partition producer's sequencer
-// stamps it when it takes it). pa.mu is held.
+// sealLocked ends the open batch: it joins the sealed ones, its records sized and not
+// yet encoded (the partition producer encodes it once its sequencer has stamped it, in
+// its driver's goroutine: encoding here would put all of it in the goroutines calling
+// Produce). pa.mu is held.
 func (pa *partAcc) sealLocked() {
 	if pa.bt.empty() {
 		return
 	}
-	b := pa.bt.take()
-	b.stamp = record.NoProducer()
-	if err := pa.bt.seal(b); err != nil {
-		// Only a batch past 2 GiB fails here, which MaxBatchBytes rules out; the
-		// partition producer reports it.
-		b.err = err
-	}
-	pa.sealed = append(pa.sealed, b)
+	pa.sealed = append(pa.sealed, pa.bt.cut())
 }
 
 // pokeLocked reports whether the partition producer must be poked (sealed batches wait

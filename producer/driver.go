@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/wire/record"
 )
 
 // driveMsg is a message to one of the partitions a driver drives.
@@ -33,6 +34,7 @@ type driveMsg struct {
 // its partitions held (not written, or maybe written if in flight), and the next
 // incarnation steps them all afresh.
 type partDriver struct {
+	p   *Producer
 	set *driven
 }
 
@@ -40,6 +42,7 @@ type partDriver struct {
 type driven struct {
 	parts []*partition
 	in    *actor.Inbox[driveMsg] // the current incarnation's, for the release hook
+	bld   *record.Builder        // encodes the batches of every partition it drives
 }
 
 // wakeHeap orders the partitions that have a time to be stepped at (wakeAt) by that
@@ -87,9 +90,12 @@ func (h *wakeHeap) schedule(pp *partition, at time.Time) {
 
 func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 	d.set.in = in
+	if d.set.bld == nil {
+		d.set.bld = record.NewBuilder(d.p.compressor)
+	}
 	var dirty []*partition
 	for _, pp := range d.set.parts { // a new incarnation: everyone is stepped afresh
-		pp.owner = in.Owner()
+		pp.owner, pp.bld = in.Owner(), d.set.bld
 		pp.wakeAt, pp.wakeIdx = time.Time{}, -1
 		pp.dirty = true
 		dirty = append(dirty, pp)
@@ -134,7 +140,7 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 				pp := msgs[i].pp
 				if !pp.driven { // a new partition
 					pp.driven = true
-					pp.owner = in.Owner()
+					pp.owner, pp.bld = in.Owner(), d.set.bld
 					d.set.parts = append(d.set.parts, pp)
 				}
 				pp.handle(&msgs[i].m, now)

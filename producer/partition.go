@@ -70,6 +70,7 @@ type partition struct {
 	ref   actor.Ref[driveMsg] // the mailbox of the driver that drives it, for messages to it
 	owner *actor.Owner        // the ownership account of the driver's current incarnation
 	acc   *partAcc            // its accumulator
+	bld   *record.Builder     // encodes its batches: its driver's
 	// Scheduling, kept by its driver.
 	driven  bool      // in its driver's set
 	dirty   bool      // in its driver's list of partitions to step
@@ -135,17 +136,24 @@ func (pp *partition) handle(m *partMsg, now time.Time) {
 }
 
 // collect takes the batches sealed in the accumulator (and the open batch, if it is due
-// at now or the partition producer stops for good) and queues them in the sequencer.
+// at now or the partition producer stops for good), queues them in the sequencer, which
+// stamps them, and encodes them.
 func (pp *partition) collect(now time.Time, final bool) {
 	pp.batches = pp.acc.take(pp.batches[:0], now, pp.p.flushing.Load() > 0, final)
+	if pp.bld == nil {
+		pp.bld = record.NewBuilder(pp.p.compressor)
+	}
 	for _, b := range pp.batches {
 		b.part = pp
 		b.Acquire(pp.owner)
-		if b.err != nil { // it could not be encoded: it was never in the sequence
-			pp.report(b, notWritten(pp.topic, pp.id, b.err))
-			continue
-		}
 		pp.seq.seal(b)
+		if err := encode(pp.bld, b); err != nil {
+			// Only a batch past 2 GiB fails here, which MaxBatchBytes rules out. It
+			// was last in the sequence and never sent: its sequence numbers go back.
+			pp.seq.unseal(b)
+			b.err = err
+			pp.report(b, notWritten(pp.topic, pp.id, err))
+		}
 	}
 	clear(pp.batches)
 }

@@ -148,7 +148,7 @@ func (p *Producer) build() error {
 		ref, err := supervisor.Add(p.partitions, supervisor.ChildSpec[driveMsg]{
 			Name: fmt.Sprintf("driver %d", i+1),
 			Kind: "partition-driver",
-			New:  func() actor.Actor[driveMsg] { return &partDriver{set: set} },
+			New:  func() actor.Actor[driveMsg] { return &partDriver{p: p, set: set} },
 			// Unbounded, and bounded all the same: per partition it drives, at most one
 			// poke outstanding, one result per batch in flight, and a few answers.
 			Mailbox: actor.MailboxConfig[driveMsg]{Capacity: actor.Unbounded},

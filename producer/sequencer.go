@@ -346,6 +346,17 @@ func (s *sequencer) abandonAll(dst []*batch) []*batch {
 	return dst
 }
 
+// unseal takes back the batch just sealed (it could not be encoded): it was the last in
+// the queue and never sent, so its sequence numbers are given back.
+func (s *sequencer) unseal(b *batch) {
+	if n := len(s.q); n > 0 && s.q[n-1] == b {
+		s.q = s.q[:n-1]
+		if s.idempotent && b.stamp.ID == s.stamp.ID && b.stamp.Epoch == s.stamp.Epoch {
+			s.stamp.BaseSequence = b.stamp.BaseSequence
+		}
+	}
+}
+
 // nextDeadline returns the earliest delivery deadline of a batch that can still expire
 // (not in flight, not done), or 0.
 func (s *sequencer) nextDeadline() int64 {
