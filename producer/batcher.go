@@ -10,9 +10,11 @@ import (
 // batcher accumulates one partition's records into its open batch and decides when the
 // batch is sealed: before a record that would take it past maxBytes, when it holds
 // maxRecords, or once linger has passed since its first record (at once while a flush is
-// under way). It is plain deterministic code; the partition producer gives it the time.
+// under way). It is plain deterministic code; whoever drives it (the accumulator, under
+// the partition's mutex) gives it the time.
 //
-// Records are sized exactly as they arrive and encoded when their batch is sealed, so that
+// Records are sized exactly as they arrive and encoded once their batch is sealed (by the
+// partition producer, with its stamp: cut, then encode), so that
 // the batch's storage is taken once, from a pool shared by every partition (batchBuffers),
 // in the smallest size class that holds it, instead of growing while it fills and being
 // kept for the partition's next batches, whose size nobody knows yet. (Encoding records as
