@@ -78,7 +78,6 @@ func syncCheck(rt *rapid.T, m mode, test string, heals *healStats) {
 	before := goleak.IgnoreCurrent()
 	rt.Cleanup(breakerTimersEnd) // the last cleanup: a failed check's clients have closed
 	vn := &kfake.VirtualNetwork{}
-	nw := faults.NewNetwork(vn.DialContext, virtualBase, virtualBrokers)
 	dir, err := os.MkdirTemp("", "troupe-property-")
 	if err != nil {
 		rt.Fatal(err)
@@ -88,6 +87,7 @@ func syncCheck(rt *rapid.T, m mode, test string, heals *healStats) {
 	for i := range ports {
 		ports[i] = virtualBase + i
 	}
+	nw := faults.NewNetwork(vn.DialContext, ports)
 	c, err := faults.StartCluster(faults.ClusterConfig{Brokers: virtualBrokers, Ports: ports, Listen: vn.Listen, Dial: vn.DialContext, DataDir: dir})
 	if err != nil {
 		rt.Fatal(err)
