@@ -194,8 +194,8 @@ func (r *run) actRestart(t *rapid.T) {
 }
 
 // actStopBrokers stops every broker until "start brokers" or the heal: a restart that
-// lasts while other actions run (records produced, the producer restarted, proxies taken
-// down or healed), so that the clients' retries, reconnects and breakers run into
+// lasts while other actions run (records produced, the producer restarted, brokers' paths
+// taken down or healed), so that the clients' retries, reconnects and breakers run into
 // refused connections for a while.
 func (r *run) actStopBrokers(t *rapid.T) {
 	r.skipWhileStopped(t)

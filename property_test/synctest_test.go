@@ -20,8 +20,8 @@ import (
 const virtualBase, virtualBrokers = 9092, 3
 
 // TestPropertyDeterministic is the same check under testing/synctest: the cluster listens
-// on kfake's in-memory VirtualNetwork, the clients dial through faults.Network (the
-// in-memory counterpart of the toxiproxy proxies), and time is the bubble's fake clock.
+// on kfake's in-memory VirtualNetwork, the clients dial through a faults.Network on it
+// (the same faults as on loopback TCP), and time is the bubble's fake clock.
 // Every timeout, backoff, linger and delay takes no real time and does not depend on the
 // machine's speed, so a failing sequence of actions shrinks and replays the same way.
 // Each check has a bubble, and so a cluster, of its own.
