@@ -137,8 +137,8 @@ func (nw *Network) Inject(node int, t Toxic) error {
 	return nil
 }
 
-// Heal removes node's toxics and brings it up. Connections that lost data to a Timeout
-// are closed now if they were not yet.
+// Heal removes node's toxics and brings it up. Connections that lost data to a Reset or
+// a Timeout are closed now if they were not yet; the others stay up.
 func (nw *Network) Heal(node int) error {
 	if node < 0 || node >= len(nw.nodes) {
 		return fmt.Errorf("faults: no node %d", node)
