@@ -73,8 +73,16 @@ func (e *RecordError) Is(target error) bool {
 
 func (e *RecordError) Unwrap() error { return e.Err }
 
-// errProducerClosed is what Produce, Flush and records refused after Close get.
-var errProducerClosed = fmt.Errorf("producer: %w", troupe.ErrClosed)
+// errProducerClosed is the cause of records refused after Close, or failed by it. It
+// matches troupe.ErrClosed and reads "producer closed", so that a record's error says
+// "producer" once ("producer: record for t[0] not written: producer closed").
+var errProducerClosed error = producerClosed{}
+
+// producerClosed is errProducerClosed's type.
+type producerClosed struct{}
+
+func (producerClosed) Error() string        { return "producer closed" }
+func (producerClosed) Is(target error) bool { return target == troupe.ErrClosed }
 
 func notWritten(topic string, partition int32, err error) error {
 	return &RecordError{Topic: topic, Partition: partition, Err: err}
