@@ -426,8 +426,26 @@ func (p *Producer) Close(ctx context.Context) error {
 	return p.closeErr
 }
 
-// Actors lists the producer's actor tree for observability.
-func (p *Producer) Actors() []actor.Info { return p.sup.Children() }
+// Actors lists the producer's actor tree for observability. When the producer opened its
+// own client (from Seeds), the client's tree is listed too, as "cluster"; a shared client
+// (Config.Client) is its owner's to list.
+func (p *Producer) Actors() []actor.Info {
+	out := p.sup.Children()
+	if p.ownsClient {
+		state := actor.Running
+		select {
+		case <-p.client.Done():
+			state = actor.Stopped
+		default:
+		}
+		out = append(out, actor.Info{Name: "cluster", Kind: "supervisor", State: state, Children: p.client.Actors()})
+	}
+	return out
+}
+
+// Client is the cluster client the producer uses: Config.Client, or the one it opened
+// from Seeds (which it closes on Close).
+func (p *Producer) Client() *cluster.Client { return p.client }
 
 // Buffered returns the records and bytes that hold budget: accepted, and not yet
 // reported. A record gives its budget back just after its callback returns, so a callback
