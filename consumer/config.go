@@ -3,6 +3,7 @@ package consumer
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/troupe-go/troupe/supervisor"
@@ -10,16 +11,18 @@ import (
 	"github.com/troupe-go/troupe/wire/record"
 )
 
-// Config configures a Consumer. Either Client or Brokers is required; every other zero
-// field means its documented default (the Default... constants, checked by a test).
+// Config configures a Consumer. Either Client or Seeds (or Cluster.Seeds) is required;
+// every other zero field means its documented default (the Default... constants, checked
+// by a test).
 type Config struct {
 	// Client is the cluster client to consume through. The Consumer uses it and leaves it
 	// open when it closes; producers and other consumers may share it.
 	Client *cluster.Client
-	// Brokers are seed "host:port" addresses, used when Client is nil: the Consumer then
-	// opens a client of its own (configured by Cluster, whose Seeds Brokers replace) and
-	// closes it when it closes.
-	Brokers []string
+	// Seeds are "host:port" addresses of brokers to bootstrap from, used when Client is
+	// nil: the Consumer then opens a client of its own (configured by Cluster) and closes
+	// it when it closes. Empty means Cluster.Seeds; both set and different is an
+	// ErrInvalidConfig.
+	Seeds []string
 	// Cluster configures the client the Consumer opens when Client is nil. Zero means the
 	// cluster package's defaults.
 	Cluster cluster.Config
@@ -146,8 +149,11 @@ const (
 
 // withDefaults fills in the defaults and checks what cannot work.
 func (c Config) withDefaults() (Config, error) {
-	if c.Client == nil && len(c.Brokers) == 0 && len(c.Cluster.Seeds) == 0 {
-		return c, fmt.Errorf("%w: neither a Client nor Brokers", ErrInvalidConfig)
+	if c.Client == nil && len(c.Seeds) == 0 && len(c.Cluster.Seeds) == 0 {
+		return c, fmt.Errorf("%w: neither a Client nor Seeds", ErrInvalidConfig)
+	}
+	if len(c.Seeds) > 0 && len(c.Cluster.Seeds) > 0 && !slices.Equal(c.Seeds, c.Cluster.Seeds) {
+		return c, fmt.Errorf("%w: Seeds %v and Cluster.Seeds %v differ", ErrInvalidConfig, c.Seeds, c.Cluster.Seeds)
 	}
 	if c.MinBytes < 0 || c.MaxBytes < 0 || c.MaxPartitionBytes < 0 || c.MaxWait < 0 ||
 		c.MaxProcessingTime < 0 || c.MaxBufferedBytes < 0 || c.RequestTimeout < 0 || c.MaxDecompressedSize < 0 ||
@@ -201,8 +207,8 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Client == nil {
-		if len(c.Brokers) > 0 {
-			c.Cluster.Seeds = c.Brokers
+		if len(c.Seeds) > 0 {
+			c.Cluster.Seeds = c.Seeds
 		}
 		if c.Cluster.Logger == nil {
 			c.Cluster.Logger = c.Logger

@@ -11,7 +11,7 @@ import (
 // Errors of the consumer, matched with errors.Is.
 var (
 	// ErrInvalidConfig: a Config that cannot work (negative sizes, an unsupported
-	// isolation level, neither a Client nor Brokers).
+	// isolation level, neither a Client nor Seeds).
 	ErrInvalidConfig = errors.New("consumer: invalid config")
 
 	// ErrUnknownTopic: ConsumePartition was asked for a topic the cluster does not know,

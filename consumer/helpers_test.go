@@ -115,7 +115,7 @@ func isA[E Event](e Event) bool { _, ok := e.(E); return ok }
 // testConfig is a Config tuned for fast tests: short waits and backoffs.
 func testConfig(seeds []string, rec *recorder) Config {
 	return Config{
-		Brokers:  seeds,
+		Seeds:    seeds,
 		Cluster:  cluster.Config{MinRefreshInterval: 10 * time.Millisecond, Broker: testBrokerConfig()},
 		MaxWait:  50 * time.Millisecond,
 		Backoff:  supervisor.Backoff{Min: 5 * time.Millisecond, Max: 100 * time.Millisecond},

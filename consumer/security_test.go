@@ -48,7 +48,7 @@ func TestConsumeSecured(t *testing.T) {
 			}
 			cl.Close()
 
-			c, err := New(Config{Brokers: sc.Seeds, Cluster: cluster.Config{Broker: broker.Config{SASL: sc.SASL, TLS: sc.TLS}}})
+			c, err := New(Config{Seeds: sc.Seeds, Cluster: cluster.Config{Broker: broker.Config{SASL: sc.SASL, TLS: sc.TLS}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,7 +114,7 @@ func TestCredentialsStayHidden(t *testing.T) {
 	logger := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	for _, password := range []string{kafkatest.SecurePassword, wrong} {
 		cfg := Config{
-			Brokers: sc.Seeds,
+			Seeds:   sc.Seeds,
 			Logger:  logger,
 			OnEvent: func(e Event) { fmt.Fprintf(&out, "event %v %+v\n", e, e) },
 			Cluster: cluster.Config{

@@ -171,7 +171,7 @@ func (r *run) startConsumer(from start, back int64, final bool) {
 		cfg.IsolationLevel = consumer.ReadCommitted
 	}
 	if r.client == nil {
-		cfg.Brokers = r.env.cluster.Addrs()
+		cfg.Seeds = r.env.cluster.Addrs()
 		cfg.Cluster = r.clusterConfig(who)
 	}
 	c, err := consumer.New(cfg)

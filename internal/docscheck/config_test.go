@@ -77,7 +77,7 @@ var configs = map[string]configStruct{
 	}},
 	"consumer.Config": {reflect.TypeFor[consumer.Config](), map[string]def{
 		"Client":              none,
-		"Brokers":             none,
+		"Seeds":               none,
 		"Cluster":             none,
 		"MinBytes":            val(int32(consumer.DefaultMinBytes)),
 		"MaxBytes":            val(int32(consumer.DefaultMaxBytes)),

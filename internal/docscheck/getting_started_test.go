@@ -64,7 +64,7 @@ func produce(ctx context.Context, seeds []string) error {
 // readTopic reads every record written so far to the topic "greetings", all its
 // partitions through one reader, and stops at the end, empty partitions included.
 func readTopic(ctx context.Context, seeds []string) error {
-	c, err := consumer.New(consumer.Config{Brokers: seeds})
+	c, err := consumer.New(consumer.Config{Seeds: seeds})
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func readTopic(ctx context.Context, seeds []string) error {
 
 // consume reads the first n records of partition 0 of "greetings", a batch at a time.
 func consume(ctx context.Context, seeds []string, n int) error {
-	c, err := consumer.New(consumer.Config{Brokers: seeds})
+	c, err := consumer.New(consumer.Config{Seeds: seeds})
 	if err != nil {
 		return err
 	}
@@ -286,7 +286,7 @@ func consumeThroughStage(ctx context.Context, seeds []string, n int) error {
 	sink, sinkProc := actor.Start(context.Background(), "collector", col)
 	defer sinkProc.Stop(context.Background())
 
-	c, err := consumer.New(consumer.Config{Brokers: seeds})
+	c, err := consumer.New(consumer.Config{Seeds: seeds})
 	if err != nil {
 		return err
 	}

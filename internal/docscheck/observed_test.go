@@ -182,7 +182,7 @@ func observeProducerDefaults(t *testing.T, page configPage) {
 // actor tree.
 func observeStageCapacity(t *testing.T, page configPage) {
 	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "s"))
-	c, err := consumer.New(consumer.Config{Brokers: seeds})
+	c, err := consumer.New(consumer.Config{Seeds: seeds})
 	if err != nil {
 		t.Fatal(err)
 	}
