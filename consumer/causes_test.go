@@ -28,7 +28,7 @@ func TestRefusedSeedsNameTheBrokerAndTheCause(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.ConsumePartition(ctxT(t), "events", 0, At(OffsetOldest))
+	_, err = c.ConsumePartition(ctxT(t), "events", 0, Oldest())
 	switch {
 	case !errors.Is(err, cluster.ErrUnavailable):
 		t.Fatalf("does not match cluster.ErrUnavailable: %v", err)
@@ -60,7 +60,7 @@ func TestOutageNamesTheBrokerAndCloseIsPrompt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc := consume(t, c, "t", 0, At(OffsetOldest))
+	pc := consume(t, c, "t", 0, Oldest())
 	if b, err := pc.Next(ctxT(t)); err != nil || len(b.Records) == 0 {
 		t.Fatalf("first batch: %v", err)
 	}

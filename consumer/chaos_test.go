@@ -55,7 +55,7 @@ func chaos(t *testing.T, seed uint64) {
 	var wg sync.WaitGroup
 	var rs []*reader
 	for p := range int32(parts) {
-		r := newReader(t, consume(t, c, "t", p, Oldest), 0)
+		r := newReader(t, consume(t, c, "t", p, Oldest()), 0)
 		rs = append(rs, r)
 		delay := time.Duration(p) * 5 * time.Millisecond // partition 0 fast, 3 the slowest
 		wg.Add(1)

@@ -90,13 +90,13 @@ func (c *Consumer) Client() *cluster.Client { return c.client }
 // ConsumePartition starts consuming one partition of topic from the offset from, and
 // returns its PartitionConsumer. It checks its input against metadata (refreshed, bounded
 // by ctx, unless the client's snapshot knows the topic and partition already): an unknown topic fails with an *UnknownTopicError (ErrUnknownTopic), a partition
-// the topic does not have with ErrUnknownPartition, a negative offset other than
-// OffsetNewest and OffsetOldest with ErrInvalidOffset, and a partition this Consumer
+// the topic does not have with ErrUnknownPartition, a negative offset (At(n), n < 0)
+// with ErrInvalidOffset, and a partition this Consumer
 // already consumes with ErrAlreadyConsuming. When no broker answers the metadata request
 // (seeds that refuse connections, say), it fails with an error matching
 // cluster.ErrUnavailable that wraps the last failure: the broker's name and address and
 // the cause (broker.ErrNetwork and the dial error); it never reads as an unknown topic
-// then. Resolving Oldest, Newest or AtTime to an offset happens after it returns, at the
+// then. Resolving Oldest(), Newest() or AtTime to an offset happens after it returns, at the
 // partition's leader.
 //
 // With WithStage, batches go to the given stage instead of Next.
@@ -112,7 +112,7 @@ func (c *Consumer) ConsumePartition(ctx context.Context, topic string, partition
 		return nil, fmt.Errorf("%w: %s has no partition %d", ErrUnknownPartition, topic, partition)
 	}
 	if from.kind == kindExact && from.at < 0 {
-		return nil, fmt.Errorf("%w: %d (the special offsets are %d, newest, and %d, oldest)", ErrInvalidOffset, from.at, OffsetNewest, OffsetOldest)
+		return nil, fmt.Errorf("%w: %d is negative (the ends of the log are Oldest() and Newest())", ErrInvalidOffset, from.at)
 	}
 	t, err := c.topic(ctx, topic, partition)
 	if err != nil {

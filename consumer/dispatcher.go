@@ -313,9 +313,9 @@ func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
 		if d.cfg.OffsetReset == ResetNone {
 			return &OutOfRangeError{Topic: p.about.Topic, Partition: p.about.Partition, Offset: from}
 		}
-		spec := Oldest
+		spec := Oldest()
 		if d.cfg.OffsetReset == ResetLatest {
-			spec = Newest
+			spec = Newest()
 		}
 		off, le, err := d.resolve(ctx, p, spec)
 		if err != nil {
@@ -356,7 +356,7 @@ func (d *dispatcher) resolve(ctx context.Context, p *part, spec Offset) (int64, 
 	off, le, err := d.c.listOffset(ctx, p.about, ts)
 	if err == nil && off < 0 && spec.kind == kindTime {
 		// No record at or after the time: start at the end.
-		off, le, err = d.c.listOffset(ctx, p.about, OffsetNewest)
+		off, le, err = d.c.listOffset(ctx, p.about, listNewest)
 	}
 	return off, le, err
 }

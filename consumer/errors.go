@@ -23,8 +23,8 @@ var (
 	// have (negative, or not below its partition count).
 	ErrUnknownPartition = errors.New("consumer: partition out of range")
 
-	// ErrInvalidOffset: ConsumePartition was given a negative offset other than
-	// OffsetNewest and OffsetOldest.
+	// ErrInvalidOffset: ConsumePartition, ReadPartitions or Reader.Add was given
+	// At(n) with n < 0: the ends of the log are Oldest() and Newest(), never -2 and -1.
 	ErrInvalidOffset = errors.New("consumer: invalid offset")
 
 	// ErrAlreadyConsuming: the partition already has a PartitionConsumer in this

@@ -17,7 +17,7 @@ func consumeAll(t *testing.T, c *Consumer, topic string, partitions int) []*read
 	t.Helper()
 	var rs []*reader
 	for p := range int32(partitions) {
-		rs = append(rs, newReader(t, consume(t, c, topic, p, Oldest), 0))
+		rs = append(rs, newReader(t, consume(t, c, topic, p, Oldest()), 0))
 	}
 	return rs
 }
@@ -152,7 +152,7 @@ func TestTransientFetchErrorsAreRetried(t *testing.T) {
 	for _, e := range []*kerr.Error{kerr.NotLeaderForPartition, kerr.FencedLeaderEpoch, kerr.UnknownLeaderEpoch, kerr.KafkaStorageError, kerr.UnknownServerError} {
 		kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: "t", Err: e, Count: 2})
 	}
-	r := newReader(t, consume(t, c, "t", 0, Oldest), 0)
+	r := newReader(t, consume(t, c, "t", 0, Oldest()), 0)
 	r.mustRead(30)
 	produce(t, seeds, "t", 0, 30, 10)
 	r.mustRead(10)

@@ -57,7 +57,7 @@ func TestConsumeSecured(t *testing.T) {
 					t.Error(err)
 				}
 			}()
-			pc, err := c.ConsumePartition(ctx, "t", 0, Oldest)
+			pc, err := c.ConsumePartition(ctx, "t", 0, Oldest())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,7 +129,7 @@ func TestCredentialsStayHidden(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		pc, err := c.ConsumePartition(ctx, "t", 0, Oldest)
+		pc, err := c.ConsumePartition(ctx, "t", 0, Oldest())
 		if err == nil {
 			var b *Batch
 			if b, err = pc.Next(ctx); err == nil {

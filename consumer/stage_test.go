@@ -97,7 +97,7 @@ func TestCustomStageKeepsOrder(t *testing.T) {
 		if p == 0 {
 			g = gate // partition 0's stage is stuck until the gate opens
 		}
-		pcs = append(pcs, consume(t, c, "t", p, Oldest, WithStage(Stage{
+		pcs = append(pcs, consume(t, c, "t", p, Oldest(), WithStage(Stage{
 			New: func(topic string, partition int32) actor.Actor[*Batch] {
 				return &upper{out: outs[partition], gate: g}
 			},

@@ -192,7 +192,7 @@ func (r *run) startConsumer(from start, back int64, final bool) {
 }
 
 func (r *run) startPartition(p int32, from start, back int64, final bool) {
-	off, at := consumer.Oldest, int64(-2)
+	off, at := consumer.Oldest(), int64(-2)
 	if from != fromOldest {
 		at = r.hist.Delivered()[p]
 		if from == fromRewind {

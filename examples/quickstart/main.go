@@ -163,7 +163,7 @@ func consume(ctx context.Context, seeds []string, topic string, ends map[int32]i
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	r, err := c.ReadTopics(ctx, consumer.Oldest, topic)
+	r, err := c.ReadTopics(ctx, consumer.Oldest(), topic)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -70,7 +70,7 @@ func readTopic(ctx context.Context, seeds []string) error {
 	}
 	defer c.Close(context.Background())
 
-	r, err := c.ReadTopics(ctx, consumer.Oldest, "greetings")
+	r, err := c.ReadTopics(ctx, consumer.Oldest(), "greetings")
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func consume(ctx context.Context, seeds []string, n int) error {
 	}
 	defer c.Close(context.Background())
 
-	pc, err := c.ConsumePartition(ctx, "greetings", 0, consumer.Oldest)
+	pc, err := c.ConsumePartition(ctx, "greetings", 0, consumer.Oldest())
 	if err != nil {
 		return err
 	}
@@ -291,7 +291,7 @@ func consumeThroughStage(ctx context.Context, seeds []string, n int) error {
 		return err
 	}
 	defer c.Close(context.Background())
-	if _, err := c.ConsumePartition(ctx, "greetings", 0, consumer.Oldest, consumer.WithStage(upperStage(sink))); err != nil {
+	if _, err := c.ConsumePartition(ctx, "greetings", 0, consumer.Oldest(), consumer.WithStage(upperStage(sink))); err != nil {
 		return err
 	}
 	select {

@@ -195,7 +195,7 @@ func observeStageCapacity(t *testing.T, page configPage) {
 			return nil
 		})
 	}}
-	if _, err := c.ConsumePartition(ctxT(t), "s", 0, consumer.Oldest, consumer.WithStage(stage)); err != nil {
+	if _, err := c.ConsumePartition(ctxT(t), "s", 0, consumer.Oldest(), consumer.WithStage(stage)); err != nil {
 		t.Fatal(err)
 	}
 	parts := child(c.Actors(), "partitions")

@@ -175,7 +175,7 @@ func consumeAll(t *testing.T, seeds []string, topic string, partition int32, n i
 	defer c.Close(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pc, err := c.ConsumePartition(ctx, topic, partition, consumer.Oldest)
+	pc, err := c.ConsumePartition(ctx, topic, partition, consumer.Oldest())
 	if err != nil {
 		t.Fatal(err)
 	}
