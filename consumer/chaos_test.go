@@ -21,6 +21,7 @@ import (
 // different speeds read every partition, most of them slower than MaxProcessingTime.
 // Every record must arrive once, in order, and no loss may be reported.
 func TestEveryRecordOnceInOrderUnderChaos(t *testing.T) {
+	requireFaults(t)
 	for seed := range uint64(chaosSeeds) {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) { chaos(t, seed) })
 	}

@@ -36,7 +36,7 @@ type Consumer struct {
 	brokers *brokerSet
 	parts   *supervisor.Supervisor
 
-	faults faults // for tests
+	faults faults // test seams: empty outside troupecheck builds (faults_unchecked.go)
 
 	mu      sync.Mutex
 	active  map[About]*part

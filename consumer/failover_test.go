@@ -109,6 +109,7 @@ func TestBrokerRemovedAndBack(t *testing.T) {
 }
 
 func TestActorFailuresLoseNothing(t *testing.T) {
+	requireFaults(t)
 	const parts, per = 2, 80
 	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(parts, "t"))
 	rec := newRecorder()

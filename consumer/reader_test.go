@@ -308,6 +308,7 @@ func TestReaderBudgetAndSlowPoll(t *testing.T) {
 // failures while a reader reads: the subscriptions go back to the reader's dispatcher and
 // out again, and every record arrives once, in order per partition, with no loss reported.
 func TestReaderSurvivesLeaderMovesAndFailures(t *testing.T) {
+	requireFaults(t)
 	const parts, per = 6, 50
 	kc, seeds := startKfake(t, kfake.NumBrokers(3), kfake.SeedTopics(parts, "t"))
 	rec := newRecorder()

@@ -179,6 +179,7 @@ func TestFetchSessionPauseResume(t *testing.T) {
 // TestFetchSessionRestart: a broker consumer that fails and restarts opens a new session
 // with a full fetch, and nothing is lost or repeated.
 func TestFetchSessionRestart(t *testing.T) {
+	requireFaults(t)
 	kc, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
 	log := watchFetches(kc)
 	produceAll(t, seeds, "t", 2, 0, 10)

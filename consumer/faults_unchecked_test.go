@@ -1,0 +1,11 @@
+//go:build !troupecheck
+
+package consumer
+
+import "testing"
+
+// requireFaults skips a test that injects failures: the seams exist only in checked builds.
+func requireFaults(t testing.TB) {
+	t.Helper()
+	t.Skip("injects failures: run with -tags troupecheck, where the fault seams exist")
+}
