@@ -3,6 +3,7 @@ package consumer
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"time"
 
@@ -28,23 +29,24 @@ type Config struct {
 	Cluster cluster.Config
 
 	// MinBytes is how many bytes a fetch waits for (up to MaxWait) before the broker
-	// answers. Zero means 1: answer as soon as there is anything.
-	MinBytes int32
+	// answers. Zero means 1: answer as soon as there is anything. At most
+	// math.MaxInt32, as the Fetch request carries it.
+	MinBytes int
 	// MaxBytes caps the records bytes of one fetch response over all its partitions
 	// (Kafka's fetch.max.bytes). A broker still returns a first batch larger than this
 	// (KIP-74), so a large batch never blocks a partition. Keep it below the client's
-	// broker.Config.MaxResponseBytes. Zero means 50 MiB.
-	MaxBytes int32
+	// broker.Config.MaxResponseBytes; at most math.MaxInt32. Zero means 50 MiB.
+	MaxBytes int
 	// MaxPartitionBytes caps the records bytes one partition contributes to a fetch
 	// (max.partition.fetch.bytes). When a partition's first batch does not fit, the
 	// consumer raises its limit for that partition, up to MaxBytes, until it does, then
 	// returns to this value. Zero means 1 MiB, or MaxBytes if that is smaller.
-	MaxPartitionBytes int32
+	MaxPartitionBytes int
 	// MaxBufferedBytes is a Reader's byte budget: the records bytes it may hold fetched
 	// and not yet returned by Poll, over all its partitions. While it holds this much,
 	// its partitions are left out of fetches; a fetch already in flight may still add up
 	// to MaxBytes per broker. Zero means MaxBytes.
-	MaxBufferedBytes int64
+	MaxBufferedBytes int
 	// MaxWait is how long a broker may hold a fetch waiting for MinBytes. While a
 	// partition at that broker is left out of fetches because its user has not taken
 	// what was fetched, fetches wait at most MaxProcessingTime/10 instead, so that the
@@ -175,11 +177,19 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxPartitionBytes == 0 {
 		c.MaxPartitionBytes = min(DefaultMaxPartitionBytes, c.MaxBytes)
 	}
+	for _, f := range []struct {
+		name string
+		n    int
+	}{{"MinBytes", c.MinBytes}, {"MaxBytes", c.MaxBytes}, {"MaxPartitionBytes", c.MaxPartitionBytes}} {
+		if f.n > math.MaxInt32 {
+			return c, fmt.Errorf("%w: %s %d does not fit a fetch request (at most %d)", ErrInvalidConfig, f.name, f.n, math.MaxInt32)
+		}
+	}
 	if c.MaxPartitionBytes > c.MaxBytes {
 		return c, fmt.Errorf("%w: MaxPartitionBytes %d above MaxBytes %d", ErrInvalidConfig, c.MaxPartitionBytes, c.MaxBytes)
 	}
 	if c.MaxBufferedBytes == 0 {
-		c.MaxBufferedBytes = int64(c.MaxBytes)
+		c.MaxBufferedBytes = c.MaxBytes
 	}
 	if c.MaxWait == 0 {
 		c.MaxWait = DefaultMaxWait

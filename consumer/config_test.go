@@ -37,7 +37,7 @@ func fieldDocs(t *testing.T) map[string]string {
 	return docs
 }
 
-func mib(n int32) string {
+func mib(n int) string {
 	if n%(1<<20) == 0 {
 		return fmt.Sprintf("%d MiB", n>>20)
 	}
@@ -73,9 +73,9 @@ func TestDocumentedDefaultsAreTheRealOnes(t *testing.T) {
 	}
 	// And the exported constants are the values.
 	for name, pair := range map[string][2]any{
-		"MinBytes":            {c.MinBytes, int32(DefaultMinBytes)},
-		"MaxBytes":            {c.MaxBytes, int32(DefaultMaxBytes)},
-		"MaxPartitionBytes":   {c.MaxPartitionBytes, int32(DefaultMaxPartitionBytes)},
+		"MinBytes":            {c.MinBytes, int(DefaultMinBytes)},
+		"MaxBytes":            {c.MaxBytes, int(DefaultMaxBytes)},
+		"MaxPartitionBytes":   {c.MaxPartitionBytes, int(DefaultMaxPartitionBytes)},
 		"MaxWait":             {c.MaxWait, DefaultMaxWait},
 		"MaxProcessingTime":   {c.MaxProcessingTime, DefaultMaxProcessingTime},
 		"Backoff.Min":         {c.Backoff.Min, DefaultBackoffMin},
@@ -120,15 +120,17 @@ func TestSeedsComeFromEitherPlace(t *testing.T) {
 func TestInvalidConfigsAreRefused(t *testing.T) {
 	seeds := []string{"127.0.0.1:9092"}
 	for name, cfg := range map[string]Config{
-		"no brokers":          {},
-		"negative MinBytes":   {Seeds: seeds, MinBytes: -1},
-		"negative MaxWait":    {Seeds: seeds, MaxWait: -time.Second},
-		"MaxWait too long":    {Seeds: seeds, MaxWait: 1000 * time.Hour},
-		"partition above all": {Seeds: seeds, MaxBytes: 100, MaxPartitionBytes: 200},
-		"isolation level":     {Seeds: seeds, IsolationLevel: 2},
-		"reset policy":        {Seeds: seeds, OffsetReset: 7},
-		"bad seed":            {Seeds: []string{"no port"}},
-		"seeds differ":        {Seeds: seeds, Cluster: cluster.Config{Seeds: []string{"127.0.0.1:9093"}}},
+		"no brokers":           {},
+		"negative MinBytes":    {Seeds: seeds, MinBytes: -1},
+		"negative MaxWait":     {Seeds: seeds, MaxWait: -time.Second},
+		"MaxWait too long":     {Seeds: seeds, MaxWait: 1000 * time.Hour},
+		"partition above all":  {Seeds: seeds, MaxBytes: 100, MaxPartitionBytes: 200},
+		"MaxBytes above int32": {Seeds: seeds, MaxBytes: 1 << 31},
+		"MinBytes above int32": {Seeds: seeds, MinBytes: 1 << 31},
+		"isolation level":      {Seeds: seeds, IsolationLevel: 2},
+		"reset policy":         {Seeds: seeds, OffsetReset: 7},
+		"bad seed":             {Seeds: []string{"no port"}},
+		"seeds differ":         {Seeds: seeds, Cluster: cluster.Config{Seeds: []string{"127.0.0.1:9093"}}},
 	} {
 		if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: %v", name, err)

@@ -445,7 +445,7 @@ func (r *Reader) done(p *part, f *fetched) {
 }
 
 // roomy reports whether the reader is within its byte budget.
-func (r *Reader) roomy() bool { return r.bytes.Load() < r.cfg.MaxBufferedBytes }
+func (r *Reader) roomy() bool { return r.bytes.Load() < int64(r.cfg.MaxBufferedBytes) }
 
 // watch keeps MaxProcessingTime for the reader; its dispatcher calls it on each wake-up.
 // It returns when to call it again (zero: when woken).

@@ -288,7 +288,7 @@ func TestReaderBudgetAndSlowPoll(t *testing.T) {
 	check := newReaderCheck(t)
 	for check.n < 6*200 {
 		// At most the budget, plus one response per broker fetched before it was reached.
-		if held := r.bytes.Load(); held >= cfg.MaxBufferedBytes+2*int64(cfg.MaxBytes)+2*(1<<10) {
+		if held := r.bytes.Load(); held >= int64(cfg.MaxBufferedBytes+2*cfg.MaxBytes+2*(1<<10)) {
 			t.Fatalf("the reader holds %d bytes; budget %d", held, cfg.MaxBufferedBytes)
 		}
 		bs, err := r.Poll(ctx)

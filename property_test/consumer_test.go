@@ -161,7 +161,7 @@ func (r *run) startConsumer(from start, back int64, final bool) {
 	cfg := consumer.Config{
 		Client:            r.client,
 		MaxWait:           r.opts.maxWait,
-		MaxPartitionBytes: r.opts.maxPartitionBytes,
+		MaxPartitionBytes: int(r.opts.maxPartitionBytes),
 		MaxProcessingTime: r.opts.maxProcessing,
 		Backoff:           supervisor.Backoff{Min: 5 * time.Millisecond, Max: 250 * time.Millisecond},
 		RequestTimeout:    5 * time.Second,
