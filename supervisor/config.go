@@ -75,6 +75,10 @@ type Config struct {
 	Period time.Duration
 	// Backoff spaces restarts of a child that keeps failing.
 	Backoff Backoff
+	// ResetAfter is how long an incarnation must run before it counts as healthy (as if
+	// it had called Inbox.MarkHealthy): its next failure is the first again for Backoff,
+	// and a half-open breaker counts it as a success. Zero means 10s.
+	ResetAfter time.Duration
 	// OnEvent, if set, receives every Event, on the supervisor's goroutine; it must not
 	// block.
 	OnEvent func(Event)
@@ -91,6 +95,7 @@ const (
 	DefaultIntensity             = 5
 	DefaultPeriod                = 10 * time.Second
 	DefaultSupervisorStopTimeout = 30 * time.Second
+	DefaultResetAfter            = 10 * time.Second
 )
 
 // Unlimited, as Config.Intensity, makes a supervisor that never gives up: no number of
@@ -116,6 +121,9 @@ func (c Config) withDefaults() Config {
 		c.StopTimeout = DefaultSupervisorStopTimeout
 	}
 	c.Backoff = c.Backoff.withDefaults()
+	if c.ResetAfter <= 0 {
+		c.ResetAfter = DefaultResetAfter
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -300,8 +300,9 @@ func TestIntensityExceededFailsSupervisor(t *testing.T) {
 func TestBackoffGrowsAndResetsAfterHealth(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		j := &journal{}
-		bo := supervisor.Backoff{Min: 100 * time.Millisecond, Max: 400 * time.Millisecond, ResetAfter: 5 * time.Second}
-		s := supervisor.New(supervisor.Config{Intensity: 100, Backoff: bo, OnEvent: j.event})
+		bo := supervisor.Backoff{Min: 100 * time.Millisecond, Max: 400 * time.Millisecond}
+		const resetAfter = 5 * time.Second
+		s := supervisor.New(supervisor.Config{Intensity: 100, Backoff: bo, ResetAfter: resetAfter, OnEvent: j.event})
 		a := addWorker(t, s, j, "a", nil)
 		p := s.Start(context.Background())
 		for range 4 {
@@ -323,7 +324,7 @@ func TestBackoffGrowsAndResetsAfterHealth(t *testing.T) {
 			}
 		}
 		// Running for ResetAfter makes the next failure the first again.
-		time.Sleep(bo.ResetAfter)
+		time.Sleep(resetAfter)
 		send(t, a, cmd{op: "fail"})
 		time.Sleep(bo.Max)
 		synctest.Wait()

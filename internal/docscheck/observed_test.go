@@ -359,8 +359,8 @@ func observeSupervisorDefaults(t *testing.T, page configPage) {
 			}
 		})
 	})
-	t.Run("Backoff ResetAfter", func(t *testing.T) {
-		reset := docDefault[time.Duration](t, page, "supervisor.Backoff", "ResetAfter")
+	t.Run("ResetAfter", func(t *testing.T) {
+		reset := docDefault[time.Duration](t, page, "supervisor.Config", "ResetAfter")
 		attempts := func(ran time.Duration) []int {
 			var out []int
 			synctest.Test(t, func(t *testing.T) {

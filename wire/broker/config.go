@@ -59,7 +59,8 @@ type Config struct {
 	// 3; zero Timeout means 5s. DropQueued is always on here, whatever the field says:
 	// calls queued for a broker whose breaker opens fail at once rather than wait it out.
 	Breaker supervisor.BreakerConfig
-	// Backoff spaces reconnects after failures. Zero fields mean 50ms, 5s, 10s.
+	// Backoff spaces reconnects after failures; a connection up for the supervisor's
+	// Config.ResetAfter (10s) starts its next run from Min. Zero fields mean 50ms and 5s.
 	Backoff supervisor.Backoff
 	// Logger receives connection records. Nil discards them.
 	Logger *slog.Logger
