@@ -94,11 +94,7 @@ func (s stubborn) Run(ctx context.Context, in *actor.Inbox[*Batch]) error {
 			in.Unread(b)
 			return ctx.Err()
 		case <-in.Ready():
-			bs, _ := in.Drain(nil)
-			for _, b := range bs {
-				b.Take(in.Owner())
-				b.Release(in.Owner())
-			}
+			in.Drain(nil) // the batches are the stage's: dropping them is all it does
 		}
 	}
 }

@@ -206,7 +206,7 @@ func (c *Consumer) startActors(p *part, o partitionOptions) error {
 			Kind:        "stage",
 			Restart:     supervisor.Transient,
 			New:         func() actor.Actor[*Batch] { return st.New(p.about.Topic, p.about.Partition) },
-			Mailbox:     actor.MailboxConfig[*Batch]{Capacity: capacity, OnDrop: dropBatch},
+			Mailbox:     actor.MailboxConfig[*Batch]{Capacity: capacity}, // a batch sent to a stage is the stage's: nothing to account for if it is dropped
 			Release:     st.Release,
 			StopTimeout: st.StopTimeout,
 		})
@@ -367,6 +367,6 @@ func (c *Consumer) dropBrokerMsg(m brokerMsg) { dropSubscription(m.sub) }
 
 func dropBatch(b *Batch) {
 	o := actor.NewOwner("dropped", nil)
-	b.Take(o)
-	b.Release(o)
+	b.own.Take(o)
+	b.own.Release(o)
 }

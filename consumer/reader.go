@@ -396,7 +396,7 @@ func (r *Reader) releaseMsg(m feedMsg) {
 		f.Release(r.owner)
 	}
 	if n := m.notice; n != nil {
-		n.Release(r.owner)
+		n.own.Release(r.owner)
 	}
 }
 
@@ -422,7 +422,7 @@ func (r *Reader) push(p *part, m feedMsg) bool {
 	if m.fetched != nil {
 		m.fetched.Take(r.owner)
 	} else if m.notice != nil {
-		m.notice.Take(r.owner)
+		m.notice.own.Take(r.owner)
 	}
 	r.bytes.Store(r.buf.bytes)
 	if !wasReady && r.buf.ready() {

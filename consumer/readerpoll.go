@@ -98,7 +98,7 @@ func (r *Reader) decode(got []taken) []*Batch {
 		switch {
 		case t.m.notice != nil:
 			n := t.m.notice
-			n.Release(r.owner)
+			n.own.Release(r.owner)
 			out = append(out, n)
 			if n.terminal {
 				r.forget(p)

@@ -28,20 +28,17 @@ func (u *upper) Run(ctx context.Context, in *actor.Inbox[*Batch]) error {
 			return err
 		}
 		for i, b := range batch {
-			b.Take(in.Owner())
 			if u.gate != nil {
 				select {
 				case <-u.gate:
 				case <-ctx.Done():
-					in.Unread(batch[i+1:])
-					b.Release(in.Owner())
+					in.Unread(batch[i:])
 					return ctx.Err()
 				}
 			}
 			for k := range b.Records {
 				b.Records[k].Value = bytes.ToUpper(b.Records[k].Value)
 			}
-			b.Release(in.Owner()) // its records go on; the batch's life in actors ends
 			select {
 			case u.out <- b:
 			case <-ctx.Done():

@@ -230,15 +230,13 @@ func upperStage(sink actor.Ref[[]string]) consumer.Stage {
 				if err != nil {
 					return err
 				}
-				for i, b := range batches {
-					b.Take(in.Owner()) // the batch is the stage's now
+				for i, b := range batches { // each batch is the stage's outright
 					values := make([]string, 0, len(b.Records))
 					for j := range b.Records {
 						values = append(values, strings.ToUpper(string(b.Records[j].Value)))
 					}
-					b.Release(in.Owner()) // done with it (a batch with b.Err set has no records)
 					if err := sink.Send(ctx, values); err != nil {
-						in.Unread(batches[i+1:]) // not taken: the next incarnation gets them
+						in.Unread(batches[i+1:]) // not handled: the next incarnation gets them
 						return err
 					}
 				}

@@ -188,12 +188,7 @@ func observeStageCapacity(t *testing.T, page configPage) {
 	}
 	defer c.Close(ctxT(t))
 	stage := consumer.Stage{New: func(string, int32) actor.Actor[*consumer.Batch] {
-		return actor.Receive(func(ctx context.Context, b *consumer.Batch) error {
-			o := actor.NewOwner("stage", nil)
-			b.Take(o)
-			b.Release(o)
-			return nil
-		})
+		return actor.Receive(func(ctx context.Context, b *consumer.Batch) error { return nil })
 	}}
 	if _, err := c.ConsumePartition(ctxT(t), "s", 0, consumer.Oldest(), consumer.WithStage(stage)); err != nil {
 		t.Fatal(err)
