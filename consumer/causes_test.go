@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/broker"
@@ -65,7 +66,7 @@ func TestOutageNamesTheBrokerAndCloseIsPrompt(t *testing.T) {
 		t.Fatalf("first batch: %v", err)
 	}
 	kc.Close()
-	e := rec.waitFor(t, "unsubscribed with a network error", func(e Event) bool {
+	e := rec.waitFor(t, "unsubscribed with a network error", func(e troupe.Event) bool {
 		u, ok := e.(Unsubscribed)
 		return ok && errors.Is(u.Err, broker.ErrNetwork)
 	}).(Unsubscribed)

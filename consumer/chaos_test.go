@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-go/troupe"
+	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -116,8 +118,11 @@ func chaos(t *testing.T, seed uint64) {
 		t.Errorf("loss reported:\n%s", rec.dump())
 	}
 	t.Logf("%d hand-backs, %d slow-partition events, %d actor events",
-		rec.count(isA[Unsubscribed]), rec.count(isA[SlowPartition]), rec.count(isA[ActorEvent]))
-	if n := rec.count(func(e Event) bool { u, ok := e.(Unsubscribed); return ok && errors.Is(u.Err, broker.ErrRequestTimeout) }); n > 0 {
+		rec.count(isA[Unsubscribed]), rec.count(isA[SlowPartition]), rec.count(isA[supervisor.Restarted]))
+	if n := rec.count(func(e troupe.Event) bool {
+		u, ok := e.(Unsubscribed)
+		return ok && errors.Is(u.Err, broker.ErrRequestTimeout)
+	}); n > 0 {
 		t.Errorf("%d fetches timed out:\n%s\nlog tail:\n%s", n, rec.dump(), logs.tail(100))
 	}
 }

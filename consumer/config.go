@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/record"
@@ -90,9 +91,11 @@ type Config struct {
 	// Logger receives the consumer's records (subscriptions, resets, truncations, slow
 	// partitions, actor restarts). Nil discards them.
 	Logger *slog.Logger
-	// OnEvent, if set, receives every Event, on the library goroutine where it happens;
-	// it must not block.
-	OnEvent func(Event)
+	// OnEvent, if set, receives every event, on the library goroutine where it happens;
+	// it must not block: the consumer's own (Event), and the supervisor events of its
+	// actors and, for a client it opens, of the client's (supervisor.Event), passed as
+	// they are. Nil Cluster.OnEvent (and so Cluster.Broker.OnEvent) becomes this.
+	OnEvent func(troupe.Event)
 }
 
 // ResetPolicy says where a partition goes when its position is out of range.
@@ -222,6 +225,10 @@ func (c Config) withDefaults() (Config, error) {
 		}
 		if c.Cluster.Logger == nil {
 			c.Cluster.Logger = c.Logger
+		}
+		if c.Cluster.OnEvent == nil && c.OnEvent != nil {
+			hook := c.OnEvent
+			c.Cluster.OnEvent = func(e supervisor.Event) { hook(e) }
 		}
 	}
 	return c, nil

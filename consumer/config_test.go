@@ -60,7 +60,7 @@ func TestDocumentedDefaultsAreTheRealOnes(t *testing.T) {
 		"MaxBufferedBytes":    "Zero means MaxBytes.",
 		"MaxProcessingTime":   fmt.Sprintf("Zero means %v,", c.MaxProcessingTime),
 		"OffsetReset":         "Zero means Reset" + strings.ToUpper(c.OffsetReset.String()[:1]) + c.OffsetReset.String()[1:] + ".",
-		"Backoff":             fmt.Sprintf("Zero fields mean %v and %v;", c.Backoff.Min, c.Backoff.Max),
+		"Backoff":             fmt.Sprintf("Zero fields mean %v and %v.", c.Backoff.Min, c.Backoff.Max),
 		"RequestTimeout":      fmt.Sprintf("Zero means %v.", c.RequestTimeout),
 		"MaxDecompressedSize": fmt.Sprintf("Zero means record.DefaultMaxDecompressedSize (%d MiB).", c.MaxDecompressedSize>>20),
 	} {

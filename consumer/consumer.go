@@ -79,10 +79,31 @@ func New(cfg Config) (*Consumer, error) {
 	return c, nil
 }
 
-func (c *Consumer) actorEvent(e supervisor.Event) { c.ev.emit(ActorEvent{Event: e}) }
+// actorEvent passes an event of the consumer's supervisors on to Config.OnEvent as it
+// is; the supervisors log it themselves, to the same Logger.
+func (c *Consumer) actorEvent(e supervisor.Event) {
+	if c.ev.hook != nil {
+		c.ev.hook(e)
+	}
+}
 
-// Actors lists the consumer's actor tree, for observability.
-func (c *Consumer) Actors() []actor.Info { return c.root.Children() }
+// Actors lists the consumer's actor tree, for observability: the broker consumers, the
+// partitions' actors and, when the consumer opened its own client, that client's tree
+// as the subtree "cluster" (a client given as Config.Client is listed by its own
+// Actors, once, wherever it is shared).
+func (c *Consumer) Actors() []actor.Info {
+	out := c.root.Children()
+	if c.own {
+		state := actor.Running
+		select {
+		case <-c.client.Done():
+			state = actor.Stopped
+		default:
+		}
+		out = append(out, actor.Info{Name: "cluster", Kind: "supervisor", State: state, Children: c.client.Actors()})
+	}
+	return out
+}
 
 // Client is the cluster client the consumer uses.
 func (c *Consumer) Client() *cluster.Client { return c.client }

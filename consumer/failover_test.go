@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -101,7 +102,7 @@ func TestBrokerRemovedAndBack(t *testing.T) {
 	}
 	produceAll(t, live, "t", parts, 2*per, per)
 	readAll(t, rs, per)
-	rec.waitFor(t, "subscription at the returned broker", func(e Event) bool {
+	rec.waitFor(t, "subscription at the returned broker", func(e troupe.Event) bool {
 		s, ok := e.(Subscribed)
 		return ok && s.Broker == gone && s.Offset >= per
 	})
@@ -128,16 +129,12 @@ func TestActorFailuresLoseNothing(t *testing.T) {
 	}
 	// Every feeder that failed is back before the test ends: one still down at Close (in
 	// its restart backoff) could not drain its mailbox, and Close would rightly say so.
-	rec.waitCount(t, "feeder restarts", 3, func(e Event) bool {
-		a, ok := e.(ActorEvent)
-		if !ok {
-			return false
-		}
-		r, ok := a.Event.(supervisor.Restarted)
+	rec.waitCount(t, "feeder restarts", 3, func(e troupe.Event) bool {
+		r, ok := e.(supervisor.Restarted)
 		return ok && strings.HasPrefix(r.Child, "feeder ")
 	})
 	// A failed broker consumer hands its partitions back, saying why.
-	rec.waitFor(t, "hand-back after a broker consumer failure", func(e Event) bool {
+	rec.waitFor(t, "hand-back after a broker consumer failure", func(e troupe.Event) bool {
 		u, ok := e.(Unsubscribed)
 		return ok && errors.Is(u.Err, actor.ErrPanic)
 	})

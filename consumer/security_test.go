@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/broker"
@@ -116,7 +117,7 @@ func TestCredentialsStayHidden(t *testing.T) {
 		cfg := Config{
 			Seeds:   sc.Seeds,
 			Logger:  logger,
-			OnEvent: func(e Event) { fmt.Fprintf(&out, "event %v %+v\n", e, e) },
+			OnEvent: func(e troupe.Event) { fmt.Fprintf(&out, "event %v %+v\n", e, e) },
 			Cluster: cluster.Config{
 				Logger:  logger,
 				OnEvent: func(e supervisor.Event) { fmt.Fprintf(&out, "event %v %+v\n", e, e) },

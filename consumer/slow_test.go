@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -38,7 +39,7 @@ func TestSlowPartitionDoesNotHoldOthersBack(t *testing.T) {
 	}
 	fastDone := make(chan bool, 1)
 	go func() { fastDone <- fast.readTo(n) }()
-	rec.waitFor(t, "SlowPartition", func(e Event) bool {
+	rec.waitFor(t, "SlowPartition", func(e troupe.Event) bool {
 		s, ok := e.(SlowPartition)
 		return ok && s.Partition == 0 && s.Waited >= cfg.MaxProcessingTime
 	})

@@ -36,7 +36,7 @@ type Stage struct {
 	// value and how it ended (supervisor.ChildSpec.Release).
 	Release func(a actor.Actor[*Batch], err error)
 	// StopTimeout bounds the stage's drain stop at Close; an overrun is cancelled and
-	// reported as an ActorEvent. Zero means 5s.
+	// reported as a supervisor.StopTimedOut event. Zero means 5s.
 	StopTimeout time.Duration
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/actor"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -105,7 +106,7 @@ func TestCustomStageKeepsOrder(t *testing.T) {
 	}
 	// Partition 1 flows; partition 0's stage is a slow user.
 	stageReader(t, "t", 1, outs[1], 200)
-	rec.waitFor(t, "SlowPartition", func(e Event) bool {
+	rec.waitFor(t, "SlowPartition", func(e troupe.Event) bool {
 		s, ok := e.(SlowPartition)
 		return ok && s.Partition == 0
 	})

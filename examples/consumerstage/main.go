@@ -249,7 +249,7 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 		Client:            client,
 		MaxProcessingTime: 50 * time.Millisecond,
 		MaxPartitionBytes: 1 << 10, // tiny fetches: many small batches, to show them flowing
-		OnEvent: func(e consumer.Event) {
+		OnEvent: func(e troupe.Event) {
 			if s, ok := e.(consumer.SlowPartition); ok {
 				slowEvents.Add(1)
 				say("%v", s)
