@@ -151,7 +151,7 @@ func (s *Supervisor) failed(ctx context.Context, sl *slot, err error) error {
 			sl.state = slotBroken
 			sl.probeAt = now.Add(sl.breakerCfg.Timeout)
 			sl.ctl.Suspend(sl.unavailable)
-			if sl.breakerCfg.DropQueued {
+			if sl.dropQueued {
 				sl.ctl.DropQueued()
 			}
 			s.emit(BreakerOpened{About: s.about(sl), Until: sl.probeAt})

@@ -336,7 +336,7 @@ func supervise(ctx context.Context) error {
 				return nil
 			})
 		},
-		Breaker: supervisor.BreakerConfig{Errors: 3, Timeout: time.Second},
+		Breaker: &supervisor.BreakerConfig{Errors: 3, Timeout: time.Second},
 	})
 	if err != nil {
 		return err

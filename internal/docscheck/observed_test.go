@@ -435,7 +435,7 @@ func observeSupervisorDefaults(t *testing.T, page configPage) {
 			}
 			s := supervisor.New(supervisor.Config{OnEvent: ev.add})
 			first := true
-			_, _ = supervisor.Add(s, supervisor.ChildSpec[int]{Name: "flaky", Breaker: supervisor.BreakerConfig{Errors: 1},
+			_, _ = supervisor.Add(s, supervisor.ChildSpec[int]{Name: "flaky", Breaker: &supervisor.BreakerConfig{Errors: 1},
 				New: func() actor.Actor[int] {
 					fail := first
 					first = false
