@@ -12,7 +12,7 @@ import (
 )
 
 // The ends of a log an OffsetQuery asks for, with the words the consumer uses
-// (consumer.Oldest, consumer.Newest); the values are Kafka's ListOffsets timestamps.
+// (consumer.Oldest(), consumer.Newest()); the values are Kafka's ListOffsets timestamps.
 const (
 	// Newest asks for the end of the log: the high-water mark under ReadUncommitted, the
 	// last stable offset under ReadCommitted.
