@@ -11,7 +11,7 @@ import (
 	"github.com/troupe-go/troupe/actor"
 )
 
-// inPartition runs body as the Run of a partition producer for t[0] of a producer that
+// inPartition runs body as the Run of a driver of a partition producer for t[0] of a producer that
 // never reaches a broker (one record per batch), with the given records accepted, sealed
 // and given producer ID 1; it fails the test if body fails.
 func inPartition(t *testing.T, recs []*troupe.Record, cb func(*troupe.Record, error), body func(pp *partition) error) {
@@ -25,9 +25,10 @@ func inPartition(t *testing.T, recs []*troupe.Record, cb func(*troupe.Record, er
 		defer cancel()
 		_ = p.Close(ctx)
 	}()
-	_, proc := actor.Start(context.Background(), "partition", actor.Func[partMsg](func(_ context.Context, in *actor.Inbox[partMsg]) error {
-		pp := newPartition(p, "t", 0)
-		pp.in = in
+	_, proc := actor.Start(context.Background(), "partition", actor.Func[driveMsg](func(_ context.Context, in *actor.Inbox[driveMsg]) error {
+		acc := &partAcc{p: p, topic: "t", id: 0, bt: newBatcher(nil, 1<<20, 1, time.Hour, time.Hour)}
+		pp := newPartition(p, acc)
+		pp.owner, pp.ref, acc.pp = in.Owner(), in.Ref(), pp
 		pending := make([]Pending, 0, len(recs))
 		for _, r := range recs {
 			gen, err := p.budget.acquire(context.Background(), 20)
@@ -36,8 +37,8 @@ func inPartition(t *testing.T, recs []*troupe.Record, cb func(*troupe.Record, er
 			}
 			pending = append(pending, Pending{rec: r, size: 20, gen: gen, cb: cb})
 		}
-		pp.accept(pending, time.Now())
-		pp.seal()
+		acc.add(pending, time.Now()) // one record per batch: each is sealed
+		pp.collect(time.Now(), false)
 		pp.seq.setProducer(1, 0)
 		return body(pp)
 	}))
@@ -91,13 +92,13 @@ func TestAbandonKeepsAResolvedBatchsOwnError(t *testing.T) {
 		conn := actor.NewOwner("connection", nil) // stands in for the broker producer and connection
 		defer conn.Close()
 		for _, b := range sent {
-			b.Give(pp.in.Owner())
+			b.Give(pp.owner)
 			b.Take(conn)
 		}
 		// The second comes back rejected; the first is still in flight when the
 		// partition gives up, and its late outcome only releases it.
 		sent[1].Give(conn)
-		sent[1].Take(pp.in.Owner())
+		sent[1].Take(pp.owner)
 		sent[1].err = errors.New("CORRUPT_MESSAGE")
 		pp.seq.resolve(sent[1], rejected)
 		pp.abandon(errProducerClosed)

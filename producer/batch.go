@@ -34,6 +34,9 @@ type batch struct {
 	part *partition // the partition producer it belongs to
 	recs []Pending  // its records, in order
 	raw  []byte     // the encoded v2 batch
+	// bound is an upper bound on raw's size, known when the batch is cut (before it is
+	// encoded).
+	bound int
 
 	// Sequencer state.
 	count     int32

@@ -10,9 +10,11 @@ import (
 // batcher accumulates one partition's records into its open batch and decides when the
 // batch is sealed: before a record that would take it past maxBytes, when it holds
 // maxRecords, or once linger has passed since its first record (at once while a flush is
-// under way). It is plain deterministic code; the partition producer gives it the time.
+// under way). It is plain deterministic code; whoever drives it (the accumulator, under
+// the partition's mutex) gives it the time.
 //
-// Records are sized exactly as they arrive and encoded when their batch is sealed, so that
+// Records are sized exactly as they arrive and encoded once their batch is sealed (by the
+// partition producer, with its stamp: cut, then encode), so that
 // the batch's storage is taken once, from a pool shared by every partition (batchBuffers),
 // in the smallest size class that holds it, instead of growing while it fills and being
 // kept for the partition's next batches, whose size nobody knows yet. (Encoding records as
@@ -98,20 +100,49 @@ func (bt *batcher) ready(now time.Time, flushing bool) bool {
 	return flushing || bt.full() || !now.Before(bt.since.Add(bt.linger))
 }
 
-// take ends the open batch: it encodes its records, into pooled storage that holds them,
-// and returns a batch to seal them into. The caller stamps the batch (sequencer.seal) and
-// then calls seal.
-func (bt *batcher) take() *batch {
-	b := &batch{recs: bt.recs, count: int32(len(bt.recs)), sealedAt: bt.since}
-	bt.b.Reset(getBatchBuffer(bt.bound()))
+// cut ends the open batch and returns it, its records not encoded yet (encode does that,
+// in the goroutine of the batch's partition producer, with the stamp the sequencer gave
+// it). The caller holds whatever guards the batcher; encoding is left out of that so that
+// it runs beside the callers of Produce, not in their goroutine.
+func (bt *batcher) cut() *batch {
+	b := &batch{recs: bt.recs, count: int32(len(bt.recs)), sealedAt: bt.since, bound: bt.bound()}
 	taken := b.recs[0].taken // the earliest intake: the batch's deadline counts from it
 	for i := range b.recs {
-		bt.b.Append(b.recs[i].rec)
 		taken = min(taken, b.recs[i].taken)
 	}
 	bt.wantN = max(len(bt.recs), bt.wantN-bt.wantN/8)
 	b.deadline = taken + int64(bt.timeout)
 	bt.recs, bt.encoded = nil, 0
+	return b
+}
+
+// encode encodes b's records with bld into pooled storage that holds them, stamped with
+// b.stamp.
+func encode(bld *record.Builder, b *batch) error {
+	// Append asks for room for a record's longest length prefix (5 bytes) before it
+	// writes a shorter one: without that slack, a buffer of exactly the batch's size
+	// would grow, doubled and copied, at the last record.
+	bld.Reset(getBatchBuffer(b.bound + 5))
+	for i := range b.recs {
+		bld.Append(b.recs[i].rec)
+	}
+	raw, err := bld.Seal(b.stamp)
+	if err != nil {
+		return err
+	}
+	b.raw = raw
+	b.restamped = false
+	return nil
+}
+
+// take ends the open batch and encodes its records with the batcher's own Builder; the
+// caller stamps the batch (sequencer.seal) and then calls seal.
+func (bt *batcher) take() *batch {
+	b := bt.cut()
+	bt.b.Reset(getBatchBuffer(b.bound + 5))
+	for i := range b.recs {
+		bt.b.Append(b.recs[i].rec)
+	}
 	return b
 }
 

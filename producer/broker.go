@@ -195,8 +195,8 @@ func (bp *brokerProducer) send(call *broker.Call) error {
 }
 
 // deliverResults hands every batch of a finished request its result, at its partition
-// producer. It runs on the connection's goroutine and never blocks: partition mailboxes
-// are unbounded (the budget bounds them).
+// producer (through its driver). It runs on the connection's goroutine and never blocks:
+// the drivers' mailboxes are unbounded (the budget bounds them).
 func deliverResults(c *broker.Call, batches []*batch) {
 	var resp *api.ProduceResponse
 	if c.Err == nil && c.Response != nil {
@@ -216,7 +216,7 @@ func deliverResults(c *broker.Call, batches []*batch) {
 				}
 			}
 		}
-		if err := b.part.in.Ref().TrySend(partMsg{result: r}); err != nil {
+		if err := b.part.tell(partMsg{result: r}); err != nil {
 			// The partition producer is gone (the producer closed past its deadline and
 			// already reported these records); nothing is left to tell.
 			continue
@@ -248,7 +248,7 @@ func releaseBrokerProducer(a actor.Actor[bpMsg], _ error) {
 	for _, part := range bp.order {
 		for _, b := range bp.queues[part] {
 			b.Give(bp.in.Owner())
-			_ = part.in.Ref().TrySend(partMsg{result: &result{b: b, err: errBrokerProducerGone}})
+			_ = part.tell(partMsg{result: &result{b: b, err: errBrokerProducerGone}})
 		}
 	}
 	bp.order, bp.queues = nil, nil

@@ -129,7 +129,9 @@ type Config struct {
 	// others. Zero means 0.25.
 	UnknownTopicShare float64
 
-	// Stages are custom actors put before partitioning, in order.
+	// Stages are custom actors put before partitioning, in order. With stages, every
+	// record is handed to the first stage's mailbox; without them, Produce partitions a
+	// record of a topic it knows and appends it to its partition's batch itself.
 	Stages []Stage
 	// Logger receives the producer's records. Nil discards them.
 	Logger *slog.Logger

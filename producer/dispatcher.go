@@ -144,12 +144,12 @@ func (d *dispatcher) sendTo(topic string, recs []Pending) error {
 	ref, ok := d.topics[topic]
 	if !ok {
 		p := d.p
-		parts := &partRefs{}
+		acc := p.topicAcc(topic)
 		var err error
 		ref, err = supervisor.Add(p.topics, supervisor.ChildSpec[topicMsg]{
 			Name: topic,
 			Kind: "topic-producer",
-			New:  func() actor.Actor[topicMsg] { return &topicProducer{p: p, topic: topic, parts: parts} },
+			New:  func() actor.Actor[topicMsg] { return &topicProducer{p: p, topic: topic, acc: acc} },
 			// Unbounded, and bounded all the same: it holds records within the budget.
 			Mailbox: actor.MailboxConfig[topicMsg]{Capacity: actor.Unbounded, OnDrop: p.dropTopicMsg},
 			Release: releaseTopic,

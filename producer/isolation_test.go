@@ -237,8 +237,9 @@ func TestCustomStageCanChangeTheTopic(t *testing.T) {
 	}
 }
 
-// A partitioner (user code, run by the topic producer) that panics fails the records the
-// topic producer held — they are reported, not lost — and the topic producer restarts.
+// A partitioner (user code, run by the goroutine calling Produce or by the topic producer)
+// that panics fails the record it was choosing for — reported, not lost, with the panic —
+// and the producer goes on partitioning the topic's records.
 func TestPanickingPartitionerLosesNothing(t *testing.T) {
 	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
 	var calls sync.Mutex
@@ -284,6 +285,6 @@ func TestPanickingPartitionerLosesNothing(t *testing.T) {
 		t.Fatalf("%d records still hold budget", n)
 	}
 	if err := p.ProduceSync(context.Background(), &troupe.Record{Topic: "t", Value: []byte("after")}); err != nil {
-		t.Fatalf("after the topic producer's restart: %v", err)
+		t.Fatalf("after the panic: %v", err)
 	}
 }

@@ -1,7 +1,6 @@
 package producer
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -15,14 +14,13 @@ import (
 	"github.com/troupe-go/troupe/wire/record"
 )
 
-// partMsg is a message to a partition producer; one of its fields is set.
+// partMsg is a message to a partition producer (through its driver); one of its fields is
+// set.
 type partMsg struct {
-	recs      []Pending  // records from the topic producer, in order
+	poke      bool       // its accumulator holds sealed batches
 	result    *result    // the outcome of one attempt of one of its batches
 	refreshed *refreshed // the answer to its metadata refresh
 	id        *idAnswer  // the answer to its producer ID request
-	flush     bool       // seal now: a Flush or Close is waiting
-	spent     *share     // the budget ran out: seal now if the open batch holds this share
 	reset     bool       // the topic was recreated: start sequences afresh
 }
 
@@ -50,23 +48,35 @@ type result struct {
 	message    string
 }
 
-// partition is the partition producer: the actor that owns one partition's records from
-// the moment the topic producer routes them to it until their callbacks run. It batches
-// them (batcher), stamps and orders the batches (sequencer), hands them to the broker
-// producer of the partition's leader, and turns each outcome into retries, a re-route to a
-// new leader, or the records' callbacks — in offset order, on its goroutine.
+// partition is the partition producer: the state that owns one partition's batches from
+// the moment they are sealed in its accumulator (partAcc) until their records' callbacks
+// run. It stamps and orders the sealed batches (sequencer), hands them to the broker
+// producer of the partition's leader, and turns each outcome into retries, a re-route to
+// a new leader, or the records' callbacks, in offset order. It is not an actor of its own:
+// a partition needs state, not a goroutine, and one of the producer's drivers
+// (partDriver) runs it, on the driver's goroutine, with the driver's ownership account.
+// Records never reach it one by one: the callers of Produce and the topic producer append
+// them to the accumulator, and it is stepped per poke (batches sealed), never per record.
 //
-// Owner: the producer's "partitions" supervisor. It holds a reference on the broker
-// producer it routes to (the broker registry) and releases it when the leader moves. Its
-// batches are owned by it except while a broker producer or connection has them in flight.
+// Owner: the driver it was given when it was created, for the producer's life. It holds a
+// reference on the broker producer it routes to (the broker registry) and releases it when
+// the leader moves. Its batches are owned by its driver except while a broker producer or
+// connection has them in flight.
 type partition struct {
 	p     *Producer
 	topic string
 	id    int32
 
-	in  *actor.Inbox[partMsg]
-	seq sequencer
-	bt  *batcher
+	ref   actor.Ref[driveMsg] // the mailbox of the driver that drives it, for messages to it
+	owner *actor.Owner        // the ownership account of the driver's current incarnation
+	acc   *partAcc            // its accumulator
+	bld   *record.Builder     // encodes its batches: its driver's
+	// Scheduling, kept by its driver.
+	driven  bool      // in its driver's set
+	dirty   bool      // in its driver's list of partitions to step
+	wakeAt  time.Time // when its driver's timer must step it next (zero: never)
+	wakeIdx int       // its place in its driver's wakeHeap, -1 if not there
+	seq     sequencer
 
 	route       *brokerEntry // the broker producer of the leader, while known
 	leaderEpoch int32
@@ -79,59 +89,30 @@ type partition struct {
 	lastErr  error     // the last failure of an attempt, a route or an ID; nil after a success
 	lasting  error     // a failure that waiting will not cure (broker.ErrPermanent), until step fails the batches
 	retryAt  time.Time // no sending before this
-	flushing bool      // a flush asked to seal now (until the open batch is sealed)
 
 	batches []*batch // scratch for the sequencer's answers
 }
 
-func newPartition(p *Producer, topic string, id int32) *partition {
+func newPartition(p *Producer, acc *partAcc) *partition {
 	return &partition{
 		p:     p,
-		topic: topic,
-		id:    id,
+		topic: acc.topic,
+		id:    acc.id,
+		acc:   acc,
 		seq:   newSequencer(p.cfg.idempotent(), 5),
-		bt:    newBatcher(p.compressor, p.cfg.MaxBatchBytes, p.cfg.MaxBatchRecords, p.cfg.Linger, p.cfg.DeliveryTimeout),
+		// The leader is looked up before the first send.
+		needRoute: true,
+		wakeIdx:   -1,
 	}
 }
 
-// Run is the partition producer's loop.
-func (pp *partition) Run(ctx context.Context, in *actor.Inbox[partMsg]) error {
-	pp.in = in
-	pp.needRoute = true
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	var msgs []partMsg
-	for {
-		now := time.Now()
-		pp.step(now)
-		pp.arm(timer, now)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-		case <-in.Ready():
-			var closed bool
-			msgs, closed = in.Drain(msgs[:0])
-			now = time.Now()
-			for i := range msgs {
-				pp.handle(&msgs[i], now)
-			}
-			clear(msgs)
-			if closed {
-				// A drain stop comes after Flush has seen every record reported; anything
-				// still here has nowhere to go.
-				pp.abandon(errProducerClosed)
-				return nil
-			}
-		}
-	}
-}
+// tell hands m to the partition from any goroutine: to the driver that drives it. It
+// never blocks.
+func (pp *partition) tell(m partMsg) error { return pp.ref.TrySend(driveMsg{pp: pp, m: m}) }
 
 func (pp *partition) handle(m *partMsg, now time.Time) {
 	switch {
-	case m.recs != nil:
-		pp.accept(m.recs, now)
-		putPendings(m.recs)
+	case m.poke: // step takes what the accumulator holds
 	case m.result != nil:
 		pp.outcome(m.result, now)
 	case m.refreshed != nil:
@@ -148,58 +129,40 @@ func (pp *partition) handle(m *partMsg, now time.Time) {
 			break
 		}
 		pp.seq.setProducer(m.id.id.id, m.id.id.epoch)
-	case m.flush:
-		pp.flushing = true
-	case m.spent != nil:
-		pp.flushing = pp.flushing || len(pp.bt.recs) >= m.spent.records || int64(pp.bt.bound()) >= m.spent.bytes
 	case m.reset:
 		pp.seq.reset()
 		pp.needRoute = true
 	}
 }
 
-// accept adds records to the open batch, sealing it whenever the next record would not
-// fit or it is full.
-func (pp *partition) accept(recs []Pending, now time.Time) {
-	if pp.bt.ready(now, pp.flushing) { // lingered long enough while other messages were handled
-		pp.seal()
+// collect takes the batches sealed in the accumulator (and the open batch, if it is due
+// at now or the partition producer stops for good), queues them in the sequencer, which
+// stamps them, and encodes them.
+func (pp *partition) collect(now time.Time, final bool) {
+	pp.batches = pp.acc.take(pp.batches[:0], now, pp.p.flushing.Load() > 0, final)
+	if pp.bld == nil {
+		pp.bld = record.NewBuilder(pp.p.compressor)
 	}
-	for i := range recs {
-		if !pp.bt.offer(recs[i], now) { // it would not fit: it opens the next batch
-			pp.seal()
-			pp.bt.offer(recs[i], now)
+	for _, b := range pp.batches {
+		b.part = pp
+		b.Acquire(pp.owner)
+		pp.seq.seal(b)
+		if err := encode(pp.bld, b); err != nil {
+			// Only a batch past 2 GiB fails here, which MaxBatchBytes rules out. It
+			// was last in the sequence and never sent: its sequence numbers go back.
+			pp.seq.unseal(b)
+			b.err = err
+			pp.report(b, notWritten(pp.topic, pp.id, err))
 		}
-		if pp.bt.full() {
-			pp.seal()
-		}
 	}
-}
-
-// seal ends the open batch: it is stamped and queued for sending.
-func (pp *partition) seal() {
-	if pp.bt.empty() {
-		return
-	}
-	b := pp.bt.take()
-	b.part = pp
-	b.Acquire(pp.in.Owner())
-	pp.seq.seal(b)
-	if err := pp.bt.seal(b); err != nil {
-		// Only a batch past 2 GiB fails here, which MaxBatchBytes rules out.
-		b.err = err
-		pp.seq.unseal(b)
-		pp.report(b, notWritten(pp.topic, pp.id, err))
-	}
+	clear(pp.batches)
 }
 
 // step does what the time and state call for: seal a lingering batch, give up expired
 // batches, ask for a producer ID or a route, send what the sequencer allows, and report
 // what is resolved.
 func (pp *partition) step(now time.Time) {
-	if pp.bt.ready(now, pp.flushing || pp.p.flushing.Load() > 0) {
-		pp.seal()
-		pp.flushing = false
-	}
+	pp.collect(now, false)
 	for _, b := range pp.seq.expire(now.UnixNano(), pp.batches[:0]) {
 		b.err = pp.expiredErr(b)
 	}
@@ -246,12 +209,12 @@ func (pp *partition) send() {
 			b.restamped = false
 		}
 		b.leaderEpoch, b.topicID = pp.leaderEpoch, pp.topicID
-		b.Give(pp.in.Owner())
+		b.Give(pp.owner)
 		if err := pp.route.ref.TrySend(bpMsg{b: b}); err != nil {
 			// The broker producer is gone (its leader left) or unavailable: nothing of
 			// this or the following batches was sent.
 			pp.noteErr(fmt.Errorf("broker producer of %s: %w", pp.route.node, err))
-			b.Take(pp.in.Owner())
+			b.Take(pp.owner)
 			for _, rest := range pp.batches[i:] {
 				pp.seq.resolve(rest, notAppended)
 			}
@@ -301,9 +264,8 @@ func (pp *partition) refresh() {
 		return
 	}
 	pp.refreshing = true
-	self := pp.in.Ref()
 	pp.p.client.RefreshAsync(func(_ *cluster.Snapshot, err error) {
-		_ = self.TrySend(partMsg{refreshed: &refreshed{err: err}})
+		_ = pp.tell(partMsg{refreshed: &refreshed{err: err}})
 	}, pp.topic)
 }
 
@@ -312,9 +274,8 @@ func (pp *partition) askForID() {
 		return
 	}
 	pp.askingID = true
-	self := pp.in.Ref()
 	done := func(id producerID, err error) {
-		_ = self.TrySend(partMsg{id: &idAnswer{id: id, err: err}})
+		_ = pp.tell(partMsg{id: &idAnswer{id: id, err: err}})
 	}
 	if pp.seq.needID {
 		pp.p.ids.fresh(done)
@@ -336,17 +297,16 @@ func (pp *partition) backoff(now time.Time) {
 	pp.retryAt = now.Add(d)
 }
 
-// arm sets the timer for the next thing due: the linger of the open batch, the retry
-// backoff, or the earliest delivery deadline.
-func (pp *partition) arm(t *time.Timer, now time.Time) {
+// next returns when the partition must be stepped next, if no message comes first: the
+// retry backoff, or the earliest delivery deadline; zero if nothing is due. (The open
+// batch's linger is the lingerer's: a partition is not stepped for a batch until it is
+// sealed.)
+func (pp *partition) next(now time.Time) time.Time {
 	var next time.Time
 	consider := func(at time.Time) {
 		if !at.IsZero() && (next.IsZero() || at.Before(next)) {
 			next = at
 		}
-	}
-	if due, ok := pp.bt.due(); ok {
-		consider(due)
 	}
 	if pp.seq.pending() {
 		// A retry time that has passed wakes nothing: step has acted on it already, and
@@ -358,21 +318,17 @@ func (pp *partition) arm(t *time.Timer, now time.Time) {
 			consider(time.Unix(0, d))
 		}
 	}
-	if next.IsZero() {
-		t.Stop()
-		return
-	}
-	t.Reset(max(next.Sub(now), 0))
+	return next
 }
 
 // outcome turns one attempt's result into the sequencer's terms, and into retries, a
 // re-route, a split, or failures.
 func (pp *partition) outcome(r *result, now time.Time) {
 	b := r.b
-	b.Take(pp.in.Owner())
+	b.Take(pp.owner)
 	if b.orphan {
 		// Abandoned while in flight (Close past its deadline) and already reported.
-		b.Release(pp.in.Owner())
+		b.Release(pp.owner)
 		return
 	}
 	o, err, reroute := classify(r, pp.p.cfg.Acks)
@@ -430,15 +386,15 @@ func (pp *partition) sequenceLost(b *batch, o outcome) outcome {
 func (pp *partition) split(b *batch) {
 	parts := make([]*batch, 0, len(b.recs))
 	for _, p := range b.recs {
-		part, err := pp.bt.alone(p)
+		part, err := pp.acc.bt.alone(p) // alone reads only what never changes
 		part.part = pp
-		part.Acquire(pp.in.Owner())
+		part.Acquire(pp.owner)
 		if err != nil {
 			part.err = err
 		}
 		parts = append(parts, part)
 	}
-	b.Release(pp.in.Owner())
+	b.Release(pp.owner)
 	pp.seq.split(b, parts)
 }
 
@@ -564,14 +520,14 @@ func (pp *partition) report(b *batch, err error) {
 		putBatchBuffer(b.raw)
 	}
 	b.raw = nil
-	b.Release(pp.in.Owner())
+	b.Release(pp.owner)
 }
 
 // abandon fails everything the partition holds (Close past its deadline, or a failed
 // incarnation): the open batch and every batch not yet reported, in order. In-flight
 // batches may have been written; a late outcome for them is ignored.
 func (pp *partition) abandon(cause error) {
-	pp.seal()
+	pp.collect(time.Now(), pp.p.closed.Load())
 	pp.batches = pp.seq.abandonAll(pp.batches[:0])
 	for _, b := range pp.batches {
 		// A batch resolved before (appended, or failed for its own reason) and only
@@ -583,18 +539,4 @@ func (pp *partition) abandon(cause error) {
 		pp.p.brokers.release(pp.route)
 		pp.route = nil
 	}
-}
-
-// releasePartition is the supervisor's release hook: a partition producer that failed, or
-// was stopped, reports everything it still holds.
-func releasePartition(a actor.Actor[partMsg], err error) {
-	pp := a.(*partition)
-	if pp.in == nil {
-		return
-	}
-	cause := err
-	if cause == nil {
-		cause = errProducerClosed
-	}
-	pp.abandon(cause)
 }

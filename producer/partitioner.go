@@ -9,8 +9,9 @@ import (
 )
 
 // Partitioner chooses the partition of every record of a topic. The producer asks it for
-// one TopicPartitioner per topic and calls that from a single goroutine (the topic's
-// producer actor), so a TopicPartitioner needs no locking.
+// one TopicPartitioner per topic and calls that under the topic's mutex, one call at a
+// time (from the goroutine calling Produce, or from the topic's producer actor), so a
+// TopicPartitioner needs no locking.
 //
 // ForTopic may be called concurrently for different topics; every Partitioner in this
 // package allows that and returns an independent TopicPartitioner on each call, so no
@@ -21,8 +22,9 @@ type Partitioner interface {
 
 // TopicPartitioner picks partitions for one topic.
 //
-// The producer calls it from the topic's producer actor only, so an implementation may keep
-// unsynchronized state. If it also implements Validator, the producer calls Validate first
+// The producer calls it under the topic's mutex, one call at a time, so an implementation
+// may keep unsynchronized state. A panic in it fails the record it was choosing for (not
+// written, matching actor.ErrPanic). If it also implements Validator, the producer calls Validate first
 // and fails the record with the returned error instead of calling Partition. Whatever
 // Partition returns is range-checked by the producer: a result outside [0, n) is a
 // programming error, reported as an error for that record that matches
@@ -48,11 +50,11 @@ type TopicPartitioner interface {
 // all of them as if nothing were known: records then wait for a leader instead of being
 // refused.
 type AvailabilityAware interface {
-	SetAvailable(available []bool) // len == partition count; called by the topic producer whenever it changes
+	SetAvailable(available []bool) // len == partition count; called under the topic's mutex whenever it changes
 }
 
 // Validator is implemented by a TopicPartitioner that can refuse a record before it is
-// partitioned: the producer calls Validate before Partition, from the same goroutine, and
+// partitioned: the producer calls Validate before Partition, under the same mutex, and
 // when it returns an error fails the record with that error without calling Partition.
 // Errors returned by the validators in this package match both ErrInvalidPartition and
 // troupe.ErrNotWritten with errors.Is.
@@ -475,9 +477,10 @@ func fnv1a32(data []byte) uint32 {
 }
 
 // PartitionerFunc returns a partitioner that calls fn for every record, with the record's
-// topic and the topic's partition count n (n > 0). fn is called from each topic's producer
-// actor, so calls for different topics may run concurrently: fn must be safe for that,
-// and must not block, since it runs on the produce path.
+// topic and the topic's partition count n (n > 0). fn is called under each topic's mutex,
+// so calls for different topics may run concurrently: fn must be safe for that, and must
+// not block, since it runs on the produce path (in the goroutine calling Produce, and
+// while it runs no other record of the topic is partitioned).
 //
 // fn should return a partition in [0, n). A result outside that range is a programming
 // error that the producer turns into an error for that record, matching

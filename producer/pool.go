@@ -60,11 +60,12 @@ func (cp *classPool[T]) put(s []T) {
 }
 
 // pendingSlices recycles the []Pending slices that carry records between the actors (the
-// dispatcher's bites, the topic producer's per-partition shares, a batch's records) so
-// that moving records in batches allocates nothing in the steady state: from 64 records
-// to about a million. A slice grown by append is pooled too, in the class below its
-// capacity.
-var pendingSlices = newClassPool[Pending](6, 20, false, true)
+// dispatcher's bites, a batch's records) so that moving records in batches allocates
+// nothing in the steady state: from 4 records to about a million. A slice grown by append
+// is pooled too, in the class below its capacity. (The smallest class was 64 records: at
+// 3000 partitions, where batches hold a few records, that was 2 KiB for each open, sealed
+// and in-flight batch.)
+var pendingSlices = newClassPool[Pending](2, 20, false, true)
 
 // getPendings returns an empty slice with room for at least n records.
 func getPendings(n int) []Pending { return pendingSlices.get(n) }
@@ -73,11 +74,12 @@ func getPendings(n int) []Pending { return pendingSlices.get(n) }
 func putPendings(s []Pending) { pendingSlices.put(s) }
 
 // batchBuffers recycles the storage of sealed batches once the broker has acknowledged
-// them, for batches sealed later by any partition, from 4 KiB to 64 MiB. A batch's
+// them, for batches sealed later by any partition, from 256 bytes to 64 MiB (at
+// thousands of partitions most batches hold a few records). A batch's
 // storage is taken when it is sealed, in the smallest class that holds it; a buffer the
 // pool did not make (one a Builder grew, or a split batch's) is left to the garbage
 // collector.
-var batchBuffers = newClassPool[byte](12, 26, true, false)
+var batchBuffers = newClassPool[byte](8, 26, true, false)
 
 // getBatchBuffer returns an empty buffer with room for at least n bytes.
 func getBatchBuffer(n int) []byte { return batchBuffers.get(n) }

@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,11 +16,18 @@ import (
 	"github.com/troupe-go/troupe/wire/record"
 )
 
-// Producer writes records to Kafka through a pipeline of actors:
+// Producer writes records to Kafka. Produce partitions a record and appends it to its
+// partition's open batch itself, under that partition's lock; from sealing on, batches
+// travel through actors:
 //
-//	Produce ──> [custom stages] ──> dispatcher ──> topic producer ──> partition producer ──> broker producer ──> connection
-//	              (optional)       (by topic)      (partitioner)     (batches, sequences,    (requests to one
-//	                                                                  retries, callbacks)     broker, pipelined)
+//	Produce ──────────────────────────────────────────> accumulator ──> partition producer ──> broker producer ──> connection
+//	   │          (partitioner, under the topic's lock)  (open batch,    (sequences, linger,    (requests to one
+//	   │                                                  per partition)  retries, callbacks)    broker, pipelined)
+//	   └──> [custom stages] ──> dispatcher ──> topic producer ──┘
+//	        (optional)          (by topic)     (topics not described yet)
+//
+// Records take the lower, actor path when custom stages are configured, while their topic
+// is not described yet, and while earlier records of their topic are still on that path.
 //
 // A Producer is safe for concurrent use. Every record handed to Produce ends in exactly
 // one call of its callback: success, with its partition and offset set, or an error that
@@ -37,7 +45,14 @@ type Producer struct {
 	topics     *supervisor.Supervisor
 	partitions *supervisor.Supervisor
 	proc       *actor.Process
-	first      actor.Ref[Pending] // where Produce hands records: the first stage, or the dispatcher
+	first      actor.Ref[Pending] // where the actor path starts: the first stage, or the dispatcher
+	direct     bool               // no custom stages: Produce appends records itself when it can
+	accs       atomic.Pointer[topicAccs]
+	topicsMu   sync.Mutex            // serialises additions to accs
+	clock      clock                 // intake times on the direct path
+	linger     *lingerQueue          // the open batches' linger deadlines
+	drivers    []actor.Ref[driveMsg] // the partition producers' drivers
+	nextDriver atomic.Uint32         // the driver of the next partition created, round robin
 
 	flushing  atomic.Int32
 	closed    atomic.Bool
@@ -45,7 +60,7 @@ type Producer struct {
 	closeErr  error
 
 	partsMu sync.Mutex
-	parts   []actor.Ref[partMsg]  // every partition producer, for flush notices
+	parts   []*partAcc            // every partition's accumulator, for Flush and a spent budget
 	topicsR []actor.Ref[topicMsg] // every topic producer, for Close's notice
 }
 
@@ -74,7 +89,11 @@ func New(cfg Config) (*Producer, error) {
 		compressor: comp,
 		budget:     newBudget(cfg.MaxBufferedRecords, cfg.MaxBufferedBytes),
 		ids:        &idSource{client: client, timeout: cfg.RequestTimeout},
+		direct:     len(cfg.Stages) == 0,
+		linger:     newLingerQueue(),
 	}
+	p.accs.Store(&topicAccs{})
+	p.clock.init()
 	// When the budget runs out, no record can join an open batch until an outcome
 	// returns some: lingering would only delay the outcomes that free the budget, so
 	// every partition seals what it has and sends it.
@@ -108,10 +127,36 @@ func (p *Producer) build() error {
 	p.partitions = nested("partitions")
 	p.topics = nested("topics")
 	p.brokers = &brokers{p: p, sup: brokerSup, m: make(map[broker.Node]*brokerEntry)}
+	// The lingerer starts first and stops last: batches keep being sealed on time while
+	// the rest drains.
+	if _, err := supervisor.Add(p.sup, supervisor.ChildSpec[struct{}]{
+		Name:    "lingerer",
+		Kind:    "lingerer",
+		New:     func() actor.Actor[struct{}] { return &lingerer{q: p.linger} },
+		Mailbox: actor.MailboxConfig[struct{}]{Capacity: 1},
+	}); err != nil {
+		return err
+	}
 	for _, s := range []*supervisor.Supervisor{brokerSup, p.partitions, p.topics} {
 		if err := p.sup.AddSupervisor(s); err != nil {
 			return err
 		}
+	}
+	for i := range max(2, runtime.GOMAXPROCS(0)) {
+		set := &driven{}
+		ref, err := supervisor.Add(p.partitions, supervisor.ChildSpec[driveMsg]{
+			Name: fmt.Sprintf("driver %d", i+1),
+			Kind: "partition-driver",
+			New:  func() actor.Actor[driveMsg] { return &partDriver{p: p, set: set} },
+			// Unbounded, and bounded all the same: per partition it drives, at most one
+			// poke outstanding, one result per batch in flight, and a few answers.
+			Mailbox: actor.MailboxConfig[driveMsg]{Capacity: actor.Unbounded},
+			Release: releaseDriver,
+		})
+		if err != nil {
+			return err
+		}
+		p.drivers = append(p.drivers, ref)
 	}
 	topics := make(map[string]actor.Ref[topicMsg]) // one dispatcher incarnation at a time uses it
 	dispatch, err := supervisor.Add(p.sup, supervisor.ChildSpec[Pending]{
@@ -196,15 +241,60 @@ func (p *Producer) Produce(ctx context.Context, r *troupe.Record, cb func(*troup
 		refuse(err)
 		return
 	}
-	// The dispatcher stamps the intake time (where the delivery deadline counts from, and
-	// the timestamp of a record without one) on a whole bite of records with one reading
-	// of the clock: on some machines time.Now costs ~100ns, a third of the producer's whole
-	// budget per record.
 	pend := Pending{rec: r, cb: cb, size: int32(size), gen: gen}
+	if p.direct {
+		ta := p.topicAcc(r.Topic)
+		if p.produceDirect(ta, pend) {
+			return
+		}
+		ta.viaActor.Add(1) // the actor path: later records of the topic follow it until it drains
+	}
+	// On the actor path, the dispatcher stamps the intake time (where the delivery deadline
+	// counts from, and the timestamp of a record without one) on a whole bite of records
+	// with one reading of the clock.
 	if err := p.first.TrySend(pend); err != nil {
+		p.leftActorPath(r.Topic, 1)
 		p.budget.release([]Pending{pend})
 		refuse(fmt.Errorf("%w: %w", errProducerClosed, err))
 	}
+}
+
+// produceDirect partitions pend's record and appends it to its partition's open batch, in
+// the caller's goroutine, and reports true; or reports false, having done nothing, when
+// the record must take the actor path: its topic is not described (routable) in the
+// current metadata snapshot, or earlier records of the topic are still on the actor path
+// (they must not be overtaken). A record the partitioner refuses fails here, not written.
+func (p *Producer) produceDirect(ta *topicAcc, pend Pending) bool {
+	if ta.viaActor.Load() > 0 {
+		return false
+	}
+	snap := p.client.Snapshot()
+	t := snap.Topic(ta.name)
+	if !routable(t) {
+		return false
+	}
+	now := p.clock.now()
+	pend.taken = now.UnixNano()
+	ta.mu.Lock()
+	ta.learn(t, snap.Generation)
+	part, err := ta.choose(pend, len(t.Partitions))
+	var pa *partAcc
+	if err == nil {
+		if pa = ta.partition(part); pa == nil {
+			err = errProducerClosed
+		}
+	}
+	ta.mu.Unlock()
+	if err == nil && !pa.add([]Pending{pend}, now) {
+		err = errProducerClosed // the partition producer stopped for good: Close is past its deadline
+	}
+	if err != nil {
+		if pend.cb != nil {
+			pend.cb(pend.rec, notWritten(ta.name, -1, err))
+		}
+		p.budget.release([]Pending{pend})
+	}
+	return true
 }
 
 // ProduceSync produces r and waits for its outcome, which it returns: nil once r is
@@ -255,27 +345,32 @@ func (p *Producer) Flush(ctx context.Context) error {
 	return p.budget.waitFor(ctx, gen)
 }
 
-// sealFull tells the partition producers whose open batch holds at least half of an
-// even share of the budget (in records or bytes) to seal it now. Sealing every open
-// batch instead would shrink batches to whatever arrived since the last outcome: more
-// requests and more CPU per record for little more throughput.
+// sealFull seals the open batches that hold at least half of an even share of the budget
+// (in records or bytes). Sealing every open batch instead would shrink batches to
+// whatever arrived since the last outcome: more requests and more CPU per record for
+// little more throughput. It runs in the goroutine of the Produce that found the budget
+// spent, holding no lock.
 func (p *Producer) sealFull() {
-	p.partsMu.Lock()
-	defer p.partsMu.Unlock()
-	n := int64(2 * max(1, len(p.parts)))
+	n := int64(2 * max(1, len(p.accList())))
 	half := &share{records: int(max(1, int64(p.cfg.MaxBufferedRecords)/n)), bytes: max(1, p.cfg.MaxBufferedBytes/n)}
-	for _, ref := range p.parts {
-		_ = ref.TrySend(partMsg{spent: half})
+	for _, pa := range p.accList() {
+		pa.sealNow(half)
 	}
 }
 
-// sealAll tells every partition producer to seal its open batch now.
+// sealAll seals every open batch now.
 func (p *Producer) sealAll() {
+	for _, pa := range p.accList() {
+		pa.sealNow(nil)
+	}
+}
+
+// accList returns every partition's accumulator; the slice only grows, so the snapshot
+// taken under the lock may be read without it.
+func (p *Producer) accList() []*partAcc {
 	p.partsMu.Lock()
 	defer p.partsMu.Unlock()
-	for _, ref := range p.parts {
-		_ = ref.TrySend(partMsg{flush: true})
-	}
+	return p.parts
 }
 
 // Close stops accepting records (Produce and waiting Produces fail with troupe.ErrClosed),
@@ -360,17 +455,18 @@ func (p *Producer) tellTopicsClosing() {
 	}
 }
 
-func (p *Producer) registerPartition(ref actor.Ref[partMsg]) {
+// registerPartition adds a partition's accumulator to the list Flush and a spent budget
+// seal.
+func (p *Producer) registerPartition(pa *partAcc) {
 	p.partsMu.Lock()
-	p.parts = append(p.parts, ref)
+	p.parts = append(p.parts, pa)
 	p.partsMu.Unlock()
-	if p.flushing.Load() > 0 {
-		_ = ref.TrySend(partMsg{flush: true})
-	}
 }
 
-// failPending runs r's callback with err and returns its budget.
+// failPending runs the callback of r, a record on the actor path, with err and returns
+// its budget.
 func (p *Producer) failPending(r Pending, err error) {
+	p.leftActorPath(r.rec.Topic, 1)
 	if r.cb != nil {
 		r.cb(r.rec, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe"
+	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/broker"
@@ -94,25 +96,46 @@ func (s *syncBuffer) String() string {
 }
 
 // TestCredentialsStayHidden runs a producer over SCRAM-SHA-512 and TLS, once with the
-// right password and once with a wrong one, with every output captured: debug logs of
-// the producer and its client, supervisor events, Actors(), the records' errors, and the
-// configs printed with %v, %+v and %#v. Neither password appears in any of them.
+// right password and once with a wrong one, then over OAUTHBEARER (a two-broker kfake
+// behind kafkatest.OAuthBearer), once with the right token and once with a wrong one,
+// with every output captured: debug logs of the producer and its client, supervisor
+// events, Actors(), the records' errors, and the configs printed with %v, %+v and %#v.
+// Then the panics: an actor whose state holds each config panics with the config (its
+// *PanicError, the "actor failed" log record with its stack, and the error's text are
+// captured), and a panic(fmt.Sprint(cfg)) is recovered and printed. Neither password nor
+// either token appears in any of them.
 func TestCredentialsStayHidden(t *testing.T) {
-	const wrong = "Wr0ng-pa55word-for-the-test"
+	const (
+		wrong      = "Wr0ng-pa55word-for-the-test"
+		token      = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ0cm91cGUifQ.good-producer-token"
+		wrongToken = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ0cm91cGUifQ.wrong-producer-token"
+	)
 	sc := kafkatest.StartSecure(t, kafkatest.Security{Mechanism: "SCRAM-SHA-512", TLS: true}, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	_, oauthSeeds := kafkatest.Start(t, kfake.NumBrokers(2), kfake.SeedTopics(2, "t"), kafkatest.OAuthBearer(token))
 	var out syncBuffer
 	logger := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	onEvent := func(e supervisor.Event) { fmt.Fprintf(&out, "event %v %+v\n", e, e) }
-	for _, password := range []string{kafkatest.SecurePassword, wrong} {
+	type run struct {
+		seeds []string
+		sec   broker.Config
+		wrong bool
+	}
+	runs := []run{
+		{sc.Seeds, broker.Config{TLS: sc.TLS, SASL: sasl.SCRAMSHA512{User: kafkatest.SecureUser, Password: kafkatest.SecurePassword}}, false},
+		{sc.Seeds, broker.Config{TLS: sc.TLS, SASL: sasl.SCRAMSHA512{User: kafkatest.SecureUser, Password: wrong}}, true},
+	}
+	for _, tok := range []string{token, wrongToken} {
+		runs = append(runs, run{oauthSeeds, broker.Config{SASL: sasl.OAuthBearer{TokenSource: func(context.Context) (sasl.Token, error) {
+			return sasl.Token{Value: tok, Extensions: map[string]string{"logicalCluster": "lkc-" + kafkatest.SecureUser}}, nil
+		}}}, tok == wrongToken})
+	}
+	for _, r := range runs {
 		cfg := Config{
-			Seeds:            sc.Seeds,
+			Seeds:            r.seeds,
 			UnknownTopicWait: 500 * time.Millisecond,
 			Logger:           logger,
 			OnEvent:          onEvent,
-			Cluster: cluster.Config{Logger: logger, OnEvent: onEvent, Broker: broker.Config{
-				TLS:  sc.TLS,
-				SASL: sasl.SCRAMSHA512{User: kafkatest.SecureUser, Password: password},
-			}},
+			Cluster:          cluster.Config{Logger: logger, OnEvent: onEvent, Broker: r.sec},
 		}
 		fmt.Fprintf(&out, "config %v\n%+v\n%#v\n", cfg, cfg, cfg)
 		p, err := New(cfg)
@@ -120,23 +143,55 @@ func TestCredentialsStayHidden(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err = p.ProduceSync(ctx, &troupe.Record{Topic: "t", Value: []byte("v")})
-		if password == wrong && err == nil {
-			t.Fatal("a wrong password produced a record")
+		for i := range 4 { // both partitions, so both brokers, of the OAUTHBEARER cluster
+			err = p.ProduceSync(ctx, &troupe.Record{Topic: "t", Key: fmt.Append(nil, i), Value: []byte("v")})
+			if r.wrong != (err != nil) {
+				t.Fatalf("%v, wrong credentials %v: %v", r.sec.SASL, r.wrong, err)
+			}
+			fmt.Fprintf(&out, "produce: %v %+v\n", err, err)
 		}
-		fmt.Fprintf(&out, "produce: %v %+v\nactors %+v\n", err, err, p.Actors())
+		fmt.Fprintf(&out, "actors %+v\n", p.Actors())
 		fmt.Fprintf(&out, "close: %v\n", p.Close(ctx))
 		cancel()
+		panicsWith(t, &out, logger, cfg)
 	}
 	all := out.String()
-	if !strings.Contains(all, "authentication failed") || !strings.Contains(all, kafkatest.SecureUser) {
-		t.Fatalf("the outputs lack the authentication failure or the user name, so they prove nothing:\n%s", all)
-	}
-	for _, secret := range []string{kafkatest.SecurePassword, wrong} {
-		if i := strings.Index(all, secret); i >= 0 {
-			t.Fatalf("a password appears in the outputs: …%s…", all[max(0, i-200):min(len(all), i+100)])
+	for _, want := range []string{"authentication failed", kafkatest.SecureUser, "OAUTHBEARER: SASL_AUTHENTICATION_FAILED", "SCRAM-SHA-512", `"holds-config" panicked`, `"msg":"actor failed"`, "recovered: {"} {
+		if !strings.Contains(all, want) {
+			t.Fatalf("the outputs lack %q, so they prove nothing:\n%s", want, all)
 		}
 	}
+	for _, secret := range []string{kafkatest.SecurePassword, wrong, token, wrongToken} {
+		if i := strings.Index(all, secret); i >= 0 {
+			t.Fatalf("%q appears in the outputs: …%s…", secret, all[max(0, i-200):min(len(all), i+100)])
+		}
+	}
+}
+
+// panicsWith writes to out what a panic holding cfg shows: an actor, whose state is cfg,
+// panics with it under logger, and its *PanicError is printed every way; then a
+// panic(fmt.Sprint(cfg)) is recovered and printed.
+func panicsWith(t *testing.T, out io.Writer, logger *slog.Logger, cfg Config) {
+	t.Helper()
+	type state struct{ Cfg Config }
+	st := state{cfg}
+	proc := actor.Spawn(context.Background(), "holds-config", actor.Func[int](func(context.Context, *actor.Inbox[int]) error {
+		panic(st)
+	}), actor.NewMailbox(actor.MailboxConfig[int]{}), actor.Options{Logger: logger})
+	select {
+	case <-proc.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the panicking actor did not end")
+	}
+	var pe *actor.PanicError
+	if !errors.As(proc.Err(), &pe) {
+		t.Fatalf("the actor ended with %v, not a panic", proc.Err())
+	}
+	fmt.Fprintf(out, "actor: %v\n%+v\n%#v\nvalue %v %+v %#v\nstack %s\n", pe, pe, pe, pe.Value, pe.Value, pe.Value, pe.Stack)
+	func() {
+		defer func() { fmt.Fprintf(out, "recovered: %v\n", recover()) }()
+		panic(fmt.Sprint(cfg))
+	}()
 }
 
 // TestSecurityFailuresFailRecordsAtOnce: a wrong password and an untrusted certificate do

@@ -49,48 +49,39 @@ func TestBudgetReportsRunningOutOncePerTime(t *testing.T) {
 	}
 }
 
-// When the budget runs out, a partition producer seals its open batch at once if it
-// holds at least the share it was told (lingering could only add records once outcomes
-// return budget, and those outcomes wait for batches to be sent), and lingers otherwise.
+// When the budget runs out, an open batch is sealed at once if it holds at least the share
+// it is given (lingering could only add records once outcomes return budget, and those
+// outcomes wait for batches to be sent), and lingers otherwise.
 func TestSpentBudgetSealsBatchesHoldingTheirShare(t *testing.T) {
-	inPartition(t, nil, nil, func(pp *partition) error {
-		pp.bt.maxRecords = 100 // one batch for every record here
-		now := time.Now()
-		fill := func(n int) error { // n records of 20 bytes into the open batch
-			recs := make([]Pending, 0, n)
-			for range n {
-				gen, err := pp.p.budget.acquire(context.Background(), 20)
-				if err != nil {
-					return err
-				}
-				recs = append(recs, Pending{rec: &troupe.Record{Topic: "t"}, size: 20, gen: gen})
+	p := &Producer{budget: newBudget(100, 1<<20), linger: newLingerQueue()}
+	acc := &partAcc{p: p, topic: "t", bt: newBatcher(nil, 1<<20, 100, time.Hour, time.Hour), pp: &partition{}}
+	now := time.Now()
+	fill := func(n int) { // n records of 20 bytes into the open batch
+		recs := make([]Pending, 0, n)
+		for range n {
+			gen, err := p.budget.acquire(context.Background(), 20)
+			if err != nil {
+				t.Fatal(err)
 			}
-			pp.accept(recs, now)
-			return nil
+			recs = append(recs, Pending{rec: &troupe.Record{Topic: "t"}, size: 20, gen: gen})
 		}
-		spent := func(records int, bytes int64) {
-			pp.handle(&partMsg{spent: &share{records: records, bytes: bytes}}, now)
-			pp.step(now)
+		if !acc.add(recs, now) {
+			t.Fatal("the accumulator refused records")
 		}
-		if err := fill(3); err != nil {
-			return err
-		}
-		spent(4, 1<<20)
-		if pp.bt.empty() {
-			return errors.New("a batch below its share was sealed")
-		}
-		spent(3, 1<<20)
-		if !pp.bt.empty() {
-			return errors.New("a batch holding its share of records was not sealed when the budget ran out")
-		}
-		if err := fill(3); err != nil { // three records take more than 50 bytes encoded
-			return err
-		}
-		spent(100, 50)
-		if !pp.bt.empty() {
-			return errors.New("a batch holding its share of bytes was not sealed when the budget ran out")
-		}
-		pp.abandon(errProducerClosed)
-		return nil
-	})
+	}
+	sealed := func() int { n := len(acc.sealed); acc.sealed = acc.sealed[:0]; return n }
+	fill(3)
+	acc.sealNow(&share{records: 4, bytes: 1 << 20})
+	if sealed() != 0 || acc.bt.empty() {
+		t.Fatal("a batch below its share was sealed")
+	}
+	acc.sealNow(&share{records: 3, bytes: 1 << 20})
+	if sealed() != 1 || !acc.bt.empty() {
+		t.Fatal("a batch holding its share of records was not sealed when the budget ran out")
+	}
+	fill(3) // three records take more than 50 bytes encoded
+	acc.sealNow(&share{records: 100, bytes: 50})
+	if sealed() != 1 || !acc.bt.empty() {
+		t.Fatal("a batch holding its share of bytes was not sealed when the budget ran out")
+	}
 }

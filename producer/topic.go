@@ -7,42 +7,41 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
-	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/errcode"
 )
 
 // topicMsg is a message to a topic producer: records from the dispatcher, a metadata
-// answer, a flush, topic changes, or the news that Close has begun.
+// answer, topic changes, or the news that Close has begun.
 type topicMsg struct {
 	recs      []Pending
 	refreshed *refreshed
-	flush     bool
 	changes   []cluster.Change
 	closing   bool
 }
 
-// topicProducer is the actor that routes one topic's records to its partitions. It
-// partitions a whole batch of records against one metadata snapshot, so that the
-// partitioner and the partition count agree, and hands each partition producer its share
-// as one message. Records for a topic the cluster does not know (yet) wait here for up to
+// topicProducer is the actor that routes the records of one topic that took the actor
+// path (through custom stages, or while the topic is not described yet) to its
+// partitions. It partitions a whole batch of records against one metadata snapshot, so
+// that the partitioner and the partition count agree, and appends each partition's share
+// to that partition's accumulator, as Produce does for the records it routes itself.
+// Records for a topic the cluster does not know (yet) wait here for up to
 // UnknownTopicWait, holding at most UnknownTopicShare of the budget, while it asks for
 // metadata; then they fail with what kept the topic away (see waitErr). They fail at once
 // when a metadata request failed for a cause waiting will not cure (broker.ErrPermanent),
 // and, once Close has begun, as soon as metadata still cannot describe the topic.
 //
 // Owner: the producer's "topics" supervisor; created by the dispatcher on the topic's
-// first record. It creates the topic's partition producers (children of the "partitions"
-// supervisor) as records reach them.
+// first record that takes the actor path. The topic's routing state (topicAcc: the
+// partitioner, the partitions' accumulators and their partition producers, children of
+// the "partitions" supervisor) is shared with Produce and outlives it.
 type topicProducer struct {
 	p     *Producer
 	topic string
 
 	in         *actor.Inbox[topicMsg]
-	part       TopicPartitioner
-	parts      *partRefs // partition producers, by partition; kept across restarts
-	gen        uint64    // snapshot generation the availability was taken from
+	acc        *topicAcc // the topic's routing state, shared with Produce
 	waiting    []Pending // records held while the topic is unknown
 	since      time.Time // when the oldest of them started waiting
 	refreshing bool
@@ -50,6 +49,7 @@ type topicProducer struct {
 	lastErr    error       // the last refresh's failure, nil after one succeeded
 	closing    bool        // Close has begun: waiting records wait no longer than metadata needs to answer
 	out        [][]Pending // per-partition shares being built
+	parts      []*partAcc  // scratch: the accumulators of the shares
 	inHand     []Pending   // the records being routed; those from next on are not yet placed
 	next       int
 }
@@ -57,7 +57,6 @@ type topicProducer struct {
 func (tp *topicProducer) Run(ctx context.Context, in *actor.Inbox[topicMsg]) error {
 	tp.in = in
 	tp.closing = tp.p.closed.Load() // a restarted incarnation may have missed Close's notice
-	tp.part = tp.p.cfg.Partitioner.ForTopic(tp.topic)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -114,16 +113,16 @@ func (tp *topicProducer) handle(m *topicMsg) {
 		if tp.lastErr != nil {
 			tp.failIfUndescribed() // metadata has been failing: do not wait for it
 		}
-	case m.flush:
-		for _, ref := range tp.parts.refs {
-			_ = ref.TrySend(partMsg{flush: true})
-		}
 	case m.changes != nil:
 		for _, c := range m.changes {
 			if _, ok := c.(cluster.TopicRecreated); ok {
-				for _, ref := range tp.parts.refs {
-					_ = ref.TrySend(partMsg{reset: true})
+				tp.acc.mu.Lock()
+				for _, pa := range tp.acc.parts {
+					if pa != nil {
+						_ = pa.pp.tell(partMsg{reset: true})
+					}
 				}
+				tp.acc.mu.Unlock()
 			}
 		}
 	}
@@ -158,85 +157,54 @@ func (tp *topicProducer) route(recs []Pending, now time.Time) {
 	// hand: the release hook fails them if the partitioner (user code) panics.
 	tp.inHand, tp.next = recs, 0
 	n := len(t.Partitions)
-	if snap.Generation != tp.gen {
-		tp.gen = snap.Generation
-		if aw, ok := tp.part.(AvailabilityAware); ok {
-			avail := make([]bool, n)
-			for i := range t.Partitions {
-				avail[i] = t.Partitions[i].Leader >= 0
-			}
-			aw.SetAvailable(avail)
-		}
-	}
 	for len(tp.out) < n {
 		tp.out = append(tp.out, nil)
 	}
-	validator, _ := tp.part.(Validator)
-	for i := range recs {
-		r := recs[i].rec
-		if validator != nil {
-			if err := validator.Validate(r, n); err != nil {
-				tp.next = i + 1
-				tp.fail(recs[i], -1, err)
-				continue
-			}
-		}
-		p := tp.part.Partition(r, n, int(recs[i].size))
-		tp.next = i + 1
-		if p < 0 || p >= n {
-			tp.fail(recs[i], -1, errInvalidPartition(tp.topic, int64(p), n))
+	parts := tp.split(recs, t, snap.Generation)
+	tp.inHand = nil
+	putPendings(recs) // every record is in its partition's share now, or failed
+	for i, pa := range parts {
+		if len(tp.out[i]) == 0 {
 			continue
 		}
-		if tp.out[p] == nil {
-			tp.out[p] = getPendings(len(recs) / n)
+		if pa == nil || !pa.add(tp.out[i], now) { // the producer is closing, past Close's deadline
+			tp.failAll(tp.out[i], errProducerClosed)
+		} else {
+			tp.p.leftActorPath(tp.topic, len(tp.out[i]))
+		}
+		clear(tp.out[i])
+		tp.out[i] = tp.out[i][:0]
+	}
+}
+
+// split partitions recs into tp.out under the topic's lock (the partitioner is shared
+// with Produce) and returns the partitions' accumulators, by partition. A record the
+// partitioner refuses fails; a panic in it fails the record it was choosing for.
+func (tp *topicProducer) split(recs []Pending, t *cluster.Topic, gen uint64) []*partAcc {
+	ta := tp.acc
+	ta.mu.Lock()
+	defer ta.mu.Unlock()
+	n := len(t.Partitions)
+	ta.learn(t, gen)
+	for i := range recs {
+		p, err := ta.choose(recs[i], n)
+		tp.next = i + 1
+		if err != nil {
+			tp.fail(recs[i], -1, err)
+			continue
 		}
 		tp.out[p] = append(tp.out[p], recs[i])
 	}
-	tp.inHand = nil
-	putPendings(recs) // every record is in its partition's share now, or failed
-	for p := 0; p < n; p++ {
-		if len(tp.out[p]) == 0 {
-			continue
+	parts := tp.parts[:0]
+	for i := 0; i < n; i++ {
+		var pa *partAcc
+		if len(tp.out[i]) > 0 {
+			pa = ta.partition(i)
 		}
-		// The slice goes to the partition producer, which owns it from now on.
-		if err := tp.partition(int32(p)).TrySend(partMsg{recs: tp.out[p]}); err != nil {
-			tp.failAll(tp.out[p], fmt.Errorf("%w: %w", errProducerClosed, err)) // Close is past its deadline
-		}
-		tp.out[p] = nil
+		parts = append(parts, pa)
 	}
-}
-
-// partRefs are a topic's partition producers, by partition. They belong to the topic, not
-// to one incarnation of its topic producer: a restarted topic producer finds them again
-// (the partition producers, children of the "partitions" supervisor, outlive it).
-type partRefs struct {
-	refs []actor.Ref[partMsg]
-}
-
-// partition returns the producer of partition id, creating it on first use.
-func (tp *topicProducer) partition(id int32) actor.Ref[partMsg] {
-	refs := &tp.parts.refs
-	for int(id) >= len(*refs) {
-		*refs = append(*refs, actor.Ref[partMsg]{})
-	}
-	if (*refs)[id].IsZero() {
-		p, topic := tp.p, tp.topic
-		ref, err := supervisor.Add(tp.p.partitions, supervisor.ChildSpec[partMsg]{
-			Name: fmt.Sprintf("%s[%d]", tp.topic, id),
-			Kind: "partition-producer",
-			New:  func() actor.Actor[partMsg] { return newPartition(p, topic, id) },
-			// Unbounded, and bounded all the same: it receives records (within the
-			// budget), one result per batch attempt in flight, and a few notices.
-			Mailbox: actor.MailboxConfig[partMsg]{Capacity: actor.Unbounded, OnDrop: p.dropPartMsg},
-			Release: releasePartition,
-		})
-		if err != nil {
-			return actor.Ref[partMsg]{} // the producer is closing; TrySend fails, OnDrop is not involved
-		}
-		(*refs)[id] = ref
-		tp.p.registerPartition(ref)
-	}
-	return (*refs)[id]
+	tp.parts = parts
+	return parts
 }
 
 // failIfUndescribed fails, as closed, the records waiting for the topic if the snapshot
@@ -317,15 +285,6 @@ func (tp *topicProducer) failAll(recs []Pending, err error) {
 // fail reports one record as not written and returns its budget.
 func (tp *topicProducer) fail(p Pending, partition int32, err error) {
 	tp.p.failPending(p, notWritten(tp.topic, partition, err))
-}
-
-// dropPartMsg handles what a partition producer's mailbox discards when the producer is
-// stopped for good: records fail, not written; results of in-flight batches belong to
-// records reported when the partition gave up.
-func (p *Producer) dropPartMsg(m partMsg) {
-	for _, r := range m.recs {
-		p.failPending(r, notWritten(r.rec.Topic, -1, errProducerClosed))
-	}
 }
 
 // releaseTopic is the supervisor's release hook: a topic producer that failed (its

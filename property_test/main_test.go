@@ -6,4 +6,4 @@ import (
 	"github.com/troupe-go/troupe/internal/testmain"
 )
 
-func TestMain(m *testing.M) { testmain.Run(m, toxiproxyLeftovers...) }
+func TestMain(m *testing.M) { testmain.Run(m) }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -32,13 +31,13 @@ type env struct {
 	cluster *faults.Cluster
 	net     faults.Injector
 	healNet func() error
-	dial    faults.DialFunc // nil: the real network
+	dial    faults.DialFunc // the faults.Network's Dial
 	brokers int
 	// shared says the cluster serves many checks (each has its own topic), so a check
 	// deletes its topic when done and checks goroutines against a snapshot of its own.
 	shared bool
 	// leaks are goleak options for the per-check goroutine check: goroutines of the
-	// shared cluster and proxies that outlive a check by design.
+	// shared cluster that outlive a check by design.
 	leaks []goleak.Option
 	// checks counts the checks run, to name their topics.
 	checks int
@@ -206,14 +205,10 @@ func (r *run) logf(who string) func(format string, args ...any) {
 // clusterConfig configures a cluster client of the check, named who in the logs. Its
 // connections pass through a faults.Tap, which logs the protocol exchange.
 func (r *run) clusterConfig(who string) cluster.Config {
-	dial := r.env.dial
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
-	}
 	cfg := cluster.Config{
 		Seeds: r.env.cluster.Addrs(),
 		Broker: broker.Config{
-			Dial:           broker.DialFunc(faults.Tap(dial, r.logf(who), &r.openConns)),
+			Dial:           broker.DialFunc(faults.Tap(r.env.dial, r.logf(who), &r.openConns)),
 			ConnectTimeout: connectTimeout,
 			RequestTimeout: brokerRequestTimeout,
 		},

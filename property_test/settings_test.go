@@ -23,7 +23,7 @@ const checksEnv = "TROUPE_PROPERTY_CHECKS"
 
 // bound is P7's bound: after the faults are healed, every produce outcome is reported and
 // the consumer reaches the high-water mark within it (fake time under synctest, real time
-// with toxiproxy).
+// on loopback TCP).
 const bound = 60 * time.Second
 
 // The clients' timeouts: those of the outside harness that found records left pending

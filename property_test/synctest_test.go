@@ -20,8 +20,8 @@ import (
 const virtualBase, virtualBrokers = 9092, 3
 
 // TestPropertyDeterministic is the same check under testing/synctest: the cluster listens
-// on kfake's in-memory VirtualNetwork, the clients dial through faults.Network (the
-// in-memory counterpart of the toxiproxy proxies), and time is the bubble's fake clock.
+// on kfake's in-memory VirtualNetwork, the clients dial through a faults.Network on it
+// (the same faults as on loopback TCP), and time is the bubble's fake clock.
 // Every timeout, backoff, linger and delay takes no real time and does not depend on the
 // machine's speed, so a failing sequence of actions shrinks and replays the same way.
 // Each check has a bubble, and so a cluster, of its own.
@@ -78,7 +78,6 @@ func syncCheck(rt *rapid.T, m mode, test string, heals *healStats) {
 	before := goleak.IgnoreCurrent()
 	rt.Cleanup(breakerTimersEnd) // the last cleanup: a failed check's clients have closed
 	vn := &kfake.VirtualNetwork{}
-	nw := faults.NewNetwork(vn.DialContext, virtualBase, virtualBrokers)
 	dir, err := os.MkdirTemp("", "troupe-property-")
 	if err != nil {
 		rt.Fatal(err)
@@ -88,6 +87,7 @@ func syncCheck(rt *rapid.T, m mode, test string, heals *healStats) {
 	for i := range ports {
 		ports[i] = virtualBase + i
 	}
+	nw := faults.NewNetwork(vn.DialContext, ports)
 	c, err := faults.StartCluster(faults.ClusterConfig{Brokers: virtualBrokers, Ports: ports, Listen: vn.Listen, Dial: vn.DialContext, DataDir: dir})
 	if err != nil {
 		rt.Fatal(err)

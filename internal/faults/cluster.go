@@ -23,14 +23,13 @@ type ClusterConfig struct {
 	// Ports are the brokers' ports, one per broker. Nil means free ports chosen at start
 	// (on 127.0.0.1); either way a restart uses the same ones.
 	Ports []int
-	// Listen is kfake's ListenFn: Proxies.Listen, or a VirtualNetwork's Listen. Nil means
-	// net.Listen.
+	// Listen is kfake's ListenFn: a VirtualNetwork's Listen, say. Nil means net.Listen.
 	Listen func(network, address string) (net.Listener, error)
 	// DataDir is where the cluster keeps its data, so that a restart finds it again.
 	// Required.
 	DataDir string
 	// Dial opens the Cluster's own connections to the brokers, straight to their ports on
-	// 127.0.0.1, past any proxy or fault (a VirtualNetwork's DialContext for a cluster on
+	// 127.0.0.1, past any fault (a VirtualNetwork's DialContext for a cluster on
 	// one). Nil means a net.Dialer.
 	Dial DialFunc
 	// Opts are more kfake options (topics, broker configs, a logger).
@@ -99,6 +98,10 @@ func (c *Cluster) Kfake() *kfake.Cluster {
 	defer c.mu.Unlock()
 	return c.c
 }
+
+// Ports returns the brokers' ports, by node: the same after every restart. They are what
+// NewNetwork takes to put faults in front of the brokers.
+func (c *Cluster) Ports() []int { return slices.Clone(c.cfg.Ports) }
 
 // Addrs returns the addresses the brokers advertise, by node: the same while the cluster
 // is stopped and after it starts again.

@@ -36,22 +36,18 @@ func produceN(t *testing.T, seeds []string, topic string, n int) {
 	}
 }
 
-// The brokers behind proxies advertise the proxies; a proxy taken down cuts its broker
-// off, and healing brings it back; a restart keeps the data and the addresses, and moves
-// every leader epoch forward.
-func TestProxiedClusterRestartsWithItsData(t *testing.T) {
-	proxies := NewProxies()
-	defer proxies.Close()
-	c, err := StartCluster(ClusterConfig{Brokers: 2, Listen: proxies.Listen, DataDir: t.TempDir()})
+// A Network on real sockets in front of a cluster: every broker taken down cuts it off,
+// and healing brings it back; a restart keeps the data and the addresses, and moves every
+// leader epoch forward.
+func TestClusterBehindANetworkRestartsWithItsData(t *testing.T) {
+	c, err := StartCluster(ClusterConfig{Brokers: 2, DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if got, want := strings.Join(c.Addrs(), ","), strings.Join(proxies.Addrs(), ","); got != want {
-		t.Fatalf("the cluster advertises %s, the proxies are %s", got, want)
-	}
+	nw := NewNetwork(nil, c.Ports())
 	seeds := c.Addrs()
-	if err := CreateTopic(ctx30(t), seeds, nil, "t", 2); err != nil {
+	if err := CreateTopic(ctx30(t), seeds, nw.Dial, "t", 2); err != nil {
 		t.Fatal(err)
 	}
 	produceN(t, seeds, "t", 20)
@@ -61,17 +57,18 @@ func TestProxiedClusterRestartsWithItsData(t *testing.T) {
 	}
 
 	for n := range 2 {
-		if err := proxies.Inject(n, Toxic{Kind: Down}); err != nil {
+		if err := nw.Inject(n, Toxic{Kind: Down}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	if _, err := EndOffsets(short, seeds, nil, "t"); err == nil {
-		t.Fatal("the cluster answered with every proxy down")
+	if _, err := EndOffsets(short, seeds, nw.Dial, "t"); err == nil {
+		t.Fatal("the cluster answered with every broker down")
 	}
-	if err := proxies.HealAll(); err != nil {
-		t.Fatal(err)
+	nw.HealAll()
+	if _, err := EndOffsets(ctx30(t), seeds, nw.Dial, "t"); err != nil {
+		t.Fatalf("after healing: %v", err)
 	}
 
 	if err := c.Restart(false); err != nil {
@@ -89,7 +86,7 @@ func TestProxiedClusterRestartsWithItsData(t *testing.T) {
 			t.Fatalf("%v: leader epoch %d after the restart, %d before", tp, a.epoch, b.epoch)
 		}
 	}
-	log, end, err := ReadLog(ctx30(t), seeds, nil, "t")
+	log, end, err := ReadLog(ctx30(t), seeds, nw.Dial, "t")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,11 +5,10 @@
 // It has four parts:
 //
 //   - Network faults on the path between the client and each broker, described by one
-//     Toxic type and applied by an Injector. Proxies puts an in-process toxiproxy in front
-//     of every broker of a kfake cluster (its Listen is kfake's ListenFn): the cluster
-//     advertises the proxies, so every byte passes through them. Network does the same on
-//     an in-memory network (kfake's VirtualNetwork), for tests under testing/synctest,
-//     where real sockets cannot be used.
+//     Toxic type (cut, stall, delay, refuse) and applied by an Injector: Network, whose
+//     Dial the client dials with. It wraps real sockets (a net.Dialer's) and kfake's
+//     in-memory VirtualNetwork alike, so the same faults run in real time and under
+//     testing/synctest, on the bubble's fake clock.
 //   - Cluster: a kfake cluster that can be restarted with its data (kfake's DataDir) on
 //     the same ports, and protocol faults (kfake Fault and ControlKey) that can be healed:
 //     error codes before or after the append, closed connections.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -14,18 +15,20 @@ import (
 // VirtualNetwork.DialContext and of troupe's broker.DialFunc.
 type DialFunc func(ctx context.Context, network, address string) (net.Conn, error)
 
-// Network injects the faults of Toxic into connections opened through its Dial, which
-// wraps another dial function: the in-memory equivalent of Proxies, for tests that run
-// under testing/synctest on kfake's VirtualNetwork, where real sockets (and so
-// toxiproxy) cannot be used. Every wait it adds (a latency, a reset's delay, a timeout's
-// close) runs on the clock of the caller's bubble, so it takes no real time there.
+// Network injects the faults of Toxic into the connections opened through its Dial, which
+// wraps another dial function: give Dial to the client (troupe's broker.Config.Dial,
+// kgo.Dialer) and every connection it opens to a broker passes through the faults. It
+// works the same on real sockets (a net.Dialer's connections to brokers on 127.0.0.1) and
+// on kfake's in-memory VirtualNetwork under testing/synctest: every wait it adds (a
+// latency, a cut's delay, a stall's close) is a time.Sleep or time.AfterFunc, so in a
+// bubble it runs on the bubble's fake clock and takes no real time.
 //
-// Brokers are numbered as kfake numbers them when it is given consecutive ports: node i
-// listens on base+i. Only connections to those ports are affected.
+// The faults act on the client's side of each connection, as the client reads and writes
+// it; the broker sees their effects (a request that never arrives, a connection reset).
+// Connections to addresses whose port is not a broker's pass through untouched.
 type Network struct {
-	dial DialFunc
-	base int
-	n    int
+	dial  DialFunc
+	ports map[int]int // broker port -> node
 
 	// Logf, if set, is told what the faults do to connections (data swallowed,
 	// connections closed). Set it before the first Dial; it must be safe for concurrent
@@ -42,24 +45,29 @@ type netNode struct {
 	conns  map[*faultConn]struct{}
 }
 
-// ErrRefused is what Dial returns for a broker that is down.
+// ErrRefused is what Dial returns for a broker that is down. The error also matches
+// syscall.ECONNREFUSED, as a refused dial on a real socket does.
 var ErrRefused = errors.New("faults: connection refused (broker down)")
 
 // errReset is what reads and writes return on a connection a fault closed.
 var errReset = errors.New("faults: connection reset")
 
-// NewNetwork returns a Network for n brokers listening on ports base..base+n-1, opening
-// connections with dial.
-func NewNetwork(dial DialFunc, base, n int) *Network {
-	nw := &Network{dial: dial, base: base, n: n}
-	for range n {
+// NewNetwork returns a Network for the brokers listening on ports (node i on ports[i]),
+// opening connections with dial; nil means a net.Dialer's.
+func NewNetwork(dial DialFunc, ports []int) *Network {
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	nw := &Network{dial: dial, ports: make(map[int]int, len(ports))}
+	for i, p := range ports {
+		nw.ports[p] = i
 		nw.nodes = append(nw.nodes, &netNode{conns: make(map[*faultConn]struct{})})
 	}
 	return nw
 }
 
-// Dial opens a connection through the network's faults. Give it to the client
-// (troupe's broker.Config.Dial, kgo.Dialer).
+// Dial opens a connection through the network's faults. A broker that is down refuses
+// it.
 func (nw *Network) Dial(ctx context.Context, network, address string) (net.Conn, error) {
 	node := nw.nodeOf(address)
 	if node < 0 {
@@ -69,7 +77,7 @@ func (nw *Network) Dial(ctx context.Context, network, address string) (net.Conn,
 	down := nw.nodes[node].down
 	nw.mu.Unlock()
 	if down {
-		return nil, fmt.Errorf("dial %s: %w", address, ErrRefused)
+		return nil, refused(address)
 	}
 	c, err := nw.dial(ctx, network, address)
 	if err != nil {
@@ -80,10 +88,14 @@ func (nw *Network) Dial(ctx context.Context, network, address string) (net.Conn,
 	defer nw.mu.Unlock()
 	if nw.nodes[node].down { // went down while dialing
 		c.Close()
-		return nil, fmt.Errorf("dial %s: %w", address, ErrRefused)
+		return nil, refused(address)
 	}
 	nw.nodes[node].conns[fc] = struct{}{}
 	return fc, nil
+}
+
+func refused(address string) error {
+	return fmt.Errorf("dial %s: %w: %w", address, ErrRefused, syscall.ECONNREFUSED)
 }
 
 func (nw *Network) nodeOf(address string) int {
@@ -92,15 +104,19 @@ func (nw *Network) nodeOf(address string) int {
 		return -1
 	}
 	port, err := strconv.Atoi(p)
-	if err != nil || port < nw.base || port >= nw.base+nw.n {
+	if err != nil {
 		return -1
 	}
-	return port - nw.base
+	node, ok := nw.ports[port]
+	if !ok {
+		return -1
+	}
+	return node
 }
 
 // Inject adds t to node's path. Down closes node's connections and refuses new ones.
 func (nw *Network) Inject(node int, t Toxic) error {
-	if node < 0 || node >= nw.n {
+	if node < 0 || node >= len(nw.nodes) {
 		return fmt.Errorf("faults: no node %d", node)
 	}
 	nw.mu.Lock()
@@ -121,10 +137,10 @@ func (nw *Network) Inject(node int, t Toxic) error {
 	return nil
 }
 
-// Heal removes node's toxics and brings it up. Connections that lost data to a Timeout
-// are closed now if they were not yet.
+// Heal removes node's toxics and brings it up. Connections that lost data to a Reset or
+// a Timeout are closed now if they were not yet; the others stay up.
 func (nw *Network) Heal(node int) error {
-	if node < 0 || node >= nw.n {
+	if node < 0 || node >= len(nw.nodes) {
 		return fmt.Errorf("faults: no node %d", node)
 	}
 	nw.mu.Lock()
@@ -146,7 +162,7 @@ func (nw *Network) Heal(node int) error {
 
 // HealAll heals every node.
 func (nw *Network) HealAll() {
-	for i := range nw.n {
+	for i := range nw.nodes {
 		_ = nw.Heal(i)
 	}
 }
@@ -190,7 +206,8 @@ func (c *faultConn) logf(format string, args ...any) {
 	}
 }
 
-// kill closes the connection now.
+// kill closes the connection now, abruptly: on a TCP socket with a reset (linger 0), so
+// the broker's side fails as under a peer's reset, not as under an orderly close.
 func (c *faultConn) kill() {
 	c.logf("connection closed")
 	c.mu.Lock()
@@ -199,6 +216,9 @@ func (c *faultConn) kill() {
 		c.closer.Stop()
 	}
 	c.mu.Unlock()
+	if l, ok := c.Conn.(interface{ SetLinger(int) error }); ok {
+		_ = l.SetLinger(0)
+	}
 	c.Conn.Close()
 }
 

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,150 +15,305 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// echo serves an echo server on vn at port, recording what reaches it on got.
-func echo(t *testing.T, vn *kfake.VirtualNetwork, port string, got chan<- string) {
-	l, err := vn.Listen("tcp", "127.0.0.1:"+port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
+// echoServer answers every connection on l with what it reads, and tells the test what
+// it read (seen) and how each connection ended (ended).
+type echoServer struct {
+	seen  chan string
+	ended chan error
+
+	mu    sync.Mutex
+	conns []net.Conn
+	wg    sync.WaitGroup
+}
+
+// serveEcho serves an echo server on l until the test ends; its cleanup closes l and
+// every connection and waits for the server's goroutines.
+func serveEcho(t *testing.T, l net.Listener) *echoServer {
+	s := &echoServer{seen: make(chan string, 16), ended: make(chan error, 16)}
+	s.wg.Add(1)
 	go func() {
+		defer s.wg.Done()
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
+			s.mu.Lock()
+			s.conns = append(s.conns, c)
+			s.mu.Unlock()
+			s.wg.Add(1)
 			go func() {
+				defer s.wg.Done()
 				defer c.Close()
 				buf := make([]byte, 64)
 				for {
 					n, err := c.Read(buf)
 					if err != nil {
+						s.ended <- err
 						return
 					}
-					got <- string(buf[:n])
+					s.seen <- string(buf[:n])
 					if _, err := c.Write(buf[:n]); err != nil {
+						s.ended <- err
 						return
 					}
 				}
 			}()
 		}
 	}()
+	t.Cleanup(func() {
+		l.Close()
+		s.mu.Lock()
+		for _, c := range s.conns {
+			c.Close()
+		}
+		s.mu.Unlock()
+		s.wg.Wait()
+	})
+	return s
 }
 
-func TestNetworkFaults(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		toxic Toxic
-		check func(t *testing.T, c net.Conn, seen <-chan string)
-	}{
-		{"latency delays the answer", Toxic{Kind: Latency, Dir: Downstream, Delay: 100 * time.Millisecond}, func(t *testing.T, c net.Conn, seen <-chan string) {
-			start := time.Now()
-			c.Write([]byte("ping"))
-			buf := make([]byte, 4)
-			if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
-				t.Fatalf("read %q, %v", buf, err)
+// testNet is one kind of network the faults are tested on.
+type testNet struct {
+	name string
+	// tcp says connections are real loopback TCP sockets; otherwise they are kfake's
+	// VirtualNetwork's, in a synctest bubble, and every wait is exact.
+	tcp bool
+	// run runs body with a Network in front of one echo server (node 0, at addr).
+	run func(t *testing.T, body func(t *testing.T, nw *Network, srv *echoServer, addr string))
+}
+
+var testNets = []testNet{
+	{
+		name: "loopback TCP",
+		tcp:  true,
+		run: func(t *testing.T, body func(*testing.T, *Network, *echoServer, string)) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
 			}
-			if d := time.Since(start); d != 100*time.Millisecond {
-				t.Fatalf("the answer took %v", d)
-			}
-		}},
-		{"reset downstream: the request arrives, the answer is lost", Toxic{Kind: Reset, Dir: Downstream}, func(t *testing.T, c net.Conn, seen <-chan string) {
-			c.Write([]byte("ping"))
-			if got := <-seen; got != "ping" {
-				t.Fatalf("the server got %q", got)
-			}
-			if n, err := c.Read(make([]byte, 4)); err == nil {
-				t.Fatalf("read %d bytes of a lost answer", n)
-			}
-		}},
-		{"reset upstream: the request is lost, the connection closes", Toxic{Kind: Reset, Dir: Upstream, Delay: 10 * time.Millisecond}, func(t *testing.T, c net.Conn, seen <-chan string) {
-			if _, err := c.Write([]byte("ping")); err != nil {
-				t.Fatalf("a swallowed write failed: %v", err)
-			}
-			if n, err := c.Read(make([]byte, 4)); err == nil {
-				t.Fatalf("read %d bytes", n)
-			}
-			select {
-			case got := <-seen:
-				t.Fatalf("the server got %q", got)
-			default:
-			}
-		}},
-		{"timeout: nothing comes back, the connection closes after the delay", Toxic{Kind: Timeout, Dir: Downstream, Delay: time.Second}, func(t *testing.T, c net.Conn, seen <-chan string) {
-			start := time.Now()
-			c.Write([]byte("ping"))
-			if n, err := c.Read(make([]byte, 4)); err == nil {
-				t.Fatalf("read %d bytes", n)
-			}
-			if d := time.Since(start); d != time.Second {
-				t.Fatalf("closed after %v", d)
-			}
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+			srv := serveEcho(t, l)
+			port := l.Addr().(*net.TCPAddr).Port
+			body(t, NewNetwork(nil, []int{port}), srv, l.Addr().String())
+		},
+	},
+	{
+		name: "VirtualNetwork under synctest",
+		run: func(t *testing.T, body func(*testing.T, *Network, *echoServer, string)) {
 			synctest.Test(t, func(t *testing.T) {
 				vn := &kfake.VirtualNetwork{}
-				seen := make(chan string, 10)
-				echo(t, vn, "9092", seen)
-				nw := NewNetwork(vn.DialContext, 9092, 1)
-				c, err := nw.Dial(context.Background(), "tcp", "localhost:9092")
+				l, err := vn.Listen("tcp", "127.0.0.1:9092")
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer c.Close()
-				if err := nw.Inject(0, tc.toxic); err != nil {
-					t.Fatal(err)
+				srv := serveEcho(t, l)
+				body(t, NewNetwork(vn.DialContext, []int{9092}), srv, "localhost:9092")
+			})
+		},
+	},
+}
+
+// forEachNet runs body on each kind of network.
+func forEachNet(t *testing.T, body func(t *testing.T, tn testNet, nw *Network, srv *echoServer, addr string)) {
+	for _, tn := range testNets {
+		t.Run(tn.name, func(t *testing.T) {
+			tn.run(t, func(t *testing.T, nw *Network, srv *echoServer, addr string) { body(t, tn, nw, srv, addr) })
+		})
+	}
+}
+
+// dialT dials addr through nw, with a deadline on the connection so that a read that the
+// test expects to fail does not hang if it does not.
+func dialT(t *testing.T, nw *Network, addr string) net.Conn {
+	t.Helper()
+	c, err := nw.Dial(context.Background(), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	return c
+}
+
+// ping writes "ping" and reads the echo.
+func ping(t *testing.T, c net.Conn) {
+	t.Helper()
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("read %q, %v", buf, err)
+	}
+}
+
+// readFails requires a read on c to fail, and not by the test's deadline.
+func readFails(t *testing.T, c net.Conn) {
+	t.Helper()
+	n, err := c.Read(make([]byte, 4))
+	if err == nil {
+		t.Fatalf("read %d bytes", n)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the read waited out the test's deadline: the fault never closed the connection")
+	}
+}
+
+// took requires d to be want: exactly on the fake clock, at least on the real one.
+func took(t *testing.T, tn testNet, what string, d, want time.Duration) {
+	t.Helper()
+	if d < want || (!tn.tcp && d != want) {
+		t.Fatalf("%s took %v, want %v", what, d, want)
+	}
+}
+
+// brokerSawReset requires the server's side of the connection to have ended with a TCP
+// reset, on real sockets (the VirtualNetwork has no resets).
+func brokerSawReset(t *testing.T, tn testNet, srv *echoServer) {
+	t.Helper()
+	err := <-srv.ended
+	if tn.tcp && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("the broker's side ended with %v, want a connection reset", err)
+	}
+}
+
+func TestLatencyDelaysEachWay(t *testing.T) {
+	const d = 100 * time.Millisecond
+	forEachNet(t, func(t *testing.T, tn testNet, nw *Network, srv *echoServer, addr string) {
+		c := dialT(t, nw, addr)
+		nw.Inject(0, Toxic{Kind: Latency, Dir: Upstream, Delay: d})
+		start := time.Now()
+		c.Write([]byte("ping"))
+		<-srv.seen
+		took(t, tn, "the request", time.Since(start), d)
+		io.ReadFull(c, make([]byte, 4))
+
+		nw.Heal(0)
+		nw.Inject(0, Toxic{Kind: Latency, Dir: Downstream, Delay: d})
+		start = time.Now()
+		ping(t, c)
+		took(t, tn, "the answer", time.Since(start), d)
+
+		// Healing a latency keeps the connection, without the delay.
+		nw.Heal(0)
+		start = time.Now()
+		ping(t, c)
+		if d := time.Since(start); !tn.tcp && d != 0 {
+			t.Fatalf("after the heal the answer took %v", d)
+		}
+	})
+}
+
+// A cut downstream: the broker gets the request and answers; the answer is lost, and
+// the connection is reset after the delay.
+func TestResetDownstreamLosesTheAnswer(t *testing.T) {
+	const d = 50 * time.Millisecond
+	forEachNet(t, func(t *testing.T, tn testNet, nw *Network, srv *echoServer, addr string) {
+		c := dialT(t, nw, addr)
+		nw.Inject(0, Toxic{Kind: Reset, Dir: Downstream, Delay: d})
+		start := time.Now()
+		c.Write([]byte("ping"))
+		if got := <-srv.seen; got != "ping" {
+			t.Fatalf("the broker got %q", got)
+		}
+		readFails(t, c)
+		took(t, tn, "the reset", time.Since(start), d)
+		brokerSawReset(t, tn, srv)
+	})
+}
+
+// A cut upstream: the write succeeds (into the socket buffer, as it seems), the request
+// never reaches the broker, and the connection is reset after the delay.
+func TestResetUpstreamLosesTheRequest(t *testing.T) {
+	const d = 50 * time.Millisecond
+	forEachNet(t, func(t *testing.T, tn testNet, nw *Network, srv *echoServer, addr string) {
+		c := dialT(t, nw, addr)
+		nw.Inject(0, Toxic{Kind: Reset, Dir: Upstream, Delay: d})
+		start := time.Now()
+		if _, err := c.Write([]byte("ping")); err != nil {
+			t.Fatalf("a swallowed write failed: %v", err)
+		}
+		readFails(t, c)
+		took(t, tn, "the reset", time.Since(start), d)
+		brokerSawReset(t, tn, srv)
+		// The server reports what it read before it reads again, so anything that had
+		// reached it is on seen by now.
+		select {
+		case got := <-srv.seen:
+			t.Fatalf("the broker got %q", got)
+		default:
+		}
+	})
+}
+
+// A stall holds the data, never delivers it, and closes the connection after the delay;
+// downstream, the broker acted on the request.
+func TestTimeoutStallsThenCloses(t *testing.T) {
+	const d = 200 * time.Millisecond
+	for _, dir := range []Direction{Upstream, Downstream} {
+		t.Run(dir.String(), func(t *testing.T) {
+			forEachNet(t, func(t *testing.T, tn testNet, nw *Network, srv *echoServer, addr string) {
+				c := dialT(t, nw, addr)
+				nw.Inject(0, Toxic{Kind: Timeout, Dir: dir, Delay: d})
+				start := time.Now()
+				c.Write([]byte("ping"))
+				readFails(t, c)
+				took(t, tn, "the close", time.Since(start), d)
+				<-srv.ended
+				select {
+				case got := <-srv.seen:
+					if dir == Upstream {
+						t.Fatalf("the broker got %q through a stalled upstream", got)
+					}
+				default:
+					if dir == Downstream {
+						t.Fatal("the broker never got the request")
+					}
 				}
-				tc.check(t, c, seen)
 			})
 		})
 	}
 }
 
-func TestNetworkDownAndUp(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		vn := &kfake.VirtualNetwork{}
-		echo(t, vn, "9092", make(chan string, 10))
-		nw := NewNetwork(vn.DialContext, 9092, 1)
-		c, err := nw.Dial(context.Background(), "tcp", "localhost:9092")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+// Down closes the broker's connections and refuses new ones, as a real refusal does;
+// healing lets them in again.
+func TestDownRefusesUntilHealed(t *testing.T) {
+	forEachNet(t, func(t *testing.T, tn testNet, nw *Network, srv *echoServer, addr string) {
+		c := dialT(t, nw, addr)
+		ping(t, c)
 		nw.Inject(0, Toxic{Kind: Down})
-		if _, err := c.Read(make([]byte, 1)); err == nil {
-			t.Fatal("a connection to a broker taken down still reads")
-		}
-		if _, err := nw.Dial(context.Background(), "tcp", "localhost:9092"); !errors.Is(err, ErrRefused) {
+		readFails(t, c)
+		<-srv.ended
+		_, err := nw.Dial(context.Background(), "tcp", addr)
+		if !errors.Is(err, ErrRefused) || !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Fatalf("dialing a broker that is down: %v", err)
 		}
 		nw.Heal(0)
-		c2, err := nw.Dial(context.Background(), "tcp", "localhost:9092")
-		if err != nil {
-			t.Fatalf("after healing: %v", err)
-		}
-		c2.Close()
+		ping(t, dialT(t, nw, addr))
 	})
 }
 
-// A connection that lost data to a timeout is closed when the fault heals: its byte
-// stream has a hole.
+// A connection that lost data to a stall is closed when the fault heals: its byte
+// stream has a hole. One that lost nothing stays up.
 func TestHealClosesConnectionsWithAHole(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		vn := &kfake.VirtualNetwork{}
-		echo(t, vn, "9092", make(chan string, 10))
-		nw := NewNetwork(vn.DialContext, 9092, 1)
-		c, err := nw.Dial(context.Background(), "tcp", "localhost:9092")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+	forEachNet(t, func(t *testing.T, tn testNet, nw *Network, srv *echoServer, addr string) {
+		holed, whole := dialT(t, nw, addr), dialT(t, nw, addr)
 		nw.Inject(0, Toxic{Kind: Timeout, Dir: Upstream, Delay: time.Hour})
-		c.Write([]byte("lost"))
+		holed.Write([]byte("lost"))
 		nw.Heal(0)
-		if _, err := c.Read(make([]byte, 1)); err == nil {
-			t.Fatal("a connection with a hole survived the heal")
-		}
+		readFails(t, holed)
+		ping(t, whole)
 	})
+}
+
+// Connections to ports that are not a broker's pass through untouched.
+func TestOtherPortsPassThrough(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveEcho(t, l)
+	nw := NewNetwork(nil, []int{l.Addr().(*net.TCPAddr).Port + 1})
+	nw.Inject(0, Toxic{Kind: Down})
+	ping(t, dialT(t, nw, l.Addr().String()))
 }

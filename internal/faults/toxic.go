@@ -9,18 +9,20 @@ import (
 type Kind uint8
 
 const (
-	// Reset closes a connection abruptly once data flows in the toxic's direction, after
-	// Delay: what was in flight in that direction is lost (toxiproxy's reset_peer).
+	// Reset cuts a connection: data flowing in the toxic's direction is swallowed, and
+	// Delay after the first of it the connection is closed abruptly (a TCP reset), so what
+	// was in flight that way is lost (what toxiproxy calls reset_peer).
 	Reset Kind = iota + 1
-	// Timeout swallows all data in the toxic's direction and closes the connection after
-	// Delay (toxiproxy's timeout). A connection that lost data this way is closed when the
-	// toxic is healed, if it was not before: its byte stream has a hole, and Kafka's
-	// framing cannot recover from one.
+	// Timeout stalls a connection: all data in the toxic's direction is held, never
+	// delivered, and the connection is closed Delay after the first of it. A
+	// connection that lost data this way is closed when the toxic is healed, if it was not
+	// before: its byte stream has a hole, and Kafka's framing cannot recover from one.
 	Timeout
-	// Latency delays data in the toxic's direction by Delay (toxiproxy's latency).
+	// Latency delays data in the toxic's direction: each write the client makes, and each
+	// read that returns data to it, waits Delay first.
 	Latency
-	// Down takes the broker off the network: its connections close and new ones are
-	// refused until healed (a toxiproxy proxy disabled). Dir and Delay do not apply.
+	// Down takes the broker off the network: its connections are closed and new ones
+	// refused until healed. Dir and Delay do not apply.
 	Down
 )
 

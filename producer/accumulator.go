@@ -1,0 +1,293 @@
+package producer
+
+import (
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/wire/cluster"
+)
+
+// The accumulator is where records join their partition's open batch: the caller of
+// Produce appends its record there itself, under the partition's lock, and so do the
+// topic producers for the records that took the actor path (custom stages, a topic not
+// described yet). It is not an actor: a partition's open batch is state guarded by a
+// mutex (the talk's "don't be afraid of locks"), because at thousands of partitions a
+// record handed to an actor per partition costs a goroutine wake-up per record, six times
+// kgo's CPU at 3000 partitions (docs/benchmarks.md). The partition producer owns a batch
+// from the moment it is sealed.
+
+// topicAcc is one topic's routing state, shared by the callers of Produce and the topic's
+// producer actor: its partitioner, the snapshot generation the partitioner last learned
+// availability from, and its partitions' accumulators. It outlives the topic producer's
+// incarnations.
+type topicAcc struct {
+	p    *Producer
+	name string
+
+	// viaActor counts the records of this topic that took the actor path (the
+	// dispatcher and the topic producer) and have not joined a partition's open batch or
+	// failed yet. While it is above zero, Produce sends the topic's records the same way,
+	// so that none overtakes an earlier one waiting there. Only kept without custom stages
+	// (with stages every record takes the actor path).
+	viaActor atomic.Int64
+
+	mu    sync.Mutex // guards what follows: the partitioner is called under it
+	part  TopicPartitioner
+	gen   uint64
+	avail []bool
+	parts []*partAcc // by partition; an entry is created with its partition producer
+}
+
+// topicAccs is the producer's routing state by topic: an immutable map, replaced whole
+// (under topicsMu) when a topic is added, so that every Produce reads it without a lock.
+// (sync.Map took 5% of the CPU of a 6-partition run: it hashes through an interface.)
+type topicAccs = map[string]*topicAcc
+
+// topicAcc returns the routing state of topic, creating it on first use.
+func (p *Producer) topicAcc(topic string) *topicAcc {
+	if ta := (*p.accs.Load())[topic]; ta != nil {
+		return ta
+	}
+	p.topicsMu.Lock()
+	defer p.topicsMu.Unlock()
+	old := *p.accs.Load()
+	if ta := old[topic]; ta != nil {
+		return ta
+	}
+	ta := &topicAcc{p: p, name: topic, part: p.cfg.Partitioner.ForTopic(topic)}
+	m := make(topicAccs, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[topic] = ta
+	p.accs.Store(&m)
+	return ta
+}
+
+// leftActorPath counts n records of topic as gone from the actor path (appended to their
+// partition's open batch, or failed).
+func (p *Producer) leftActorPath(topic string, n int) {
+	if !p.direct || n == 0 {
+		return
+	}
+	if ta := (*p.accs.Load())[topic]; ta != nil {
+		ta.viaActor.Add(-int64(n))
+	}
+}
+
+// learn tells an AvailabilityAware partitioner which partitions of t have a leader, once
+// per snapshot generation; ta.mu is held.
+func (ta *topicAcc) learn(t *cluster.Topic, gen uint64) {
+	if gen == ta.gen {
+		return
+	}
+	ta.gen = gen
+	aw, ok := ta.part.(AvailabilityAware)
+	if !ok {
+		return
+	}
+	ta.avail = ta.avail[:0]
+	for i := range t.Partitions {
+		ta.avail = append(ta.avail, t.Partitions[i].Leader >= 0)
+	}
+	aw.SetAvailable(ta.avail)
+}
+
+// choose runs the partitioner (user code) for r among n partitions; ta.mu is held. A
+// panic in it is returned as an *actor.PanicError, with the lock still held.
+func (ta *topicAcc) choose(r Pending, n int) (part int, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &actor.PanicError{Actor: "partitioner of " + ta.name, Value: v, Stack: debug.Stack()}
+		}
+	}()
+	if v, ok := ta.part.(Validator); ok {
+		if err := v.Validate(r.rec, n); err != nil {
+			return -1, err
+		}
+	}
+	part = ta.part.Partition(r.rec, n, int(r.size))
+	if part < 0 || part >= n {
+		return -1, errInvalidPartition(ta.name, int64(part), n)
+	}
+	return part, nil
+}
+
+// partition returns the accumulator of partition id, creating it and its partition
+// producer (given to one of the drivers) on first use; ta.mu is held. It returns nil if
+// the producer is closing.
+func (ta *topicAcc) partition(id int) *partAcc {
+	for id >= len(ta.parts) {
+		ta.parts = append(ta.parts, nil)
+	}
+	if pa := ta.parts[id]; pa != nil {
+		return pa
+	}
+	p, topic := ta.p, ta.name
+	pa := &partAcc{p: p, topic: topic, id: int32(id),
+		bt: newBatcher(p.compressor, p.cfg.MaxBatchBytes, p.cfg.MaxBatchRecords, p.cfg.Linger, p.cfg.DeliveryTimeout)}
+	pp := newPartition(p, pa)
+	pp.ref = p.drivers[p.nextDriver.Add(1)%uint32(len(p.drivers))]
+	pa.pp = pp
+	// The first message puts the partition in its driver's set. If the driver's mailbox
+	// took it, the driver will report whatever the partition holds when it stops for
+	// good; if not, the producer is closing and the partition is not created.
+	if pp.tell(partMsg{poke: true}) != nil {
+		return nil
+	}
+	ta.parts[id] = pa
+	p.registerPartition(pa)
+	return pa
+}
+
+// partAcc is one partition's accumulator: its open batch (batcher) and the batches sealed
+// and not yet taken by the partition producer, under one mutex. Records join it from the
+// callers of Produce and from the topic producer; batches are sealed there (full, at a
+// Flush or when the budget runs out), or by the lingerer once their linger has passed,
+// and from sealing on they belong to the partition producer.
+//
+// Whoever seals a batch pokes the partition producer, with at most one poke outstanding:
+// it takes every sealed batch on the poke. Opening a batch pushes its linger deadline
+// onto the producer's linger queue; the partition producer is not woken for it. No
+// bounded send happens under the lock (a poke is a try-send to an unbounded mailbox, after
+// the lock is released).
+type partAcc struct {
+	p     *Producer
+	topic string
+	id    int32
+	pp    *partition // the partition producer
+
+	mu     sync.Mutex
+	bt     *batcher
+	opens  uint64   // batches opened so far: the number of the open batch, for the lingerer
+	sealed []*batch // sealed, in order, not yet taken by the partition producer
+	poked  bool     // a poke is on its way and not yet handled
+	closed bool     // the partition producer stopped for good: appends fail
+}
+
+// add appends recs, in order, to the open batch, sealing it whenever the next record
+// would not fit, it is full, or it lingered past its time; while a flush is under way
+// whatever it holds is sealed at once. It reports false, having added none of them, if the
+// partition producer is gone for good.
+func (pa *partAcc) add(recs []Pending, now time.Time) bool {
+	pa.mu.Lock()
+	// Read under the lock: a Flush raises the count before it seals each open batch under
+	// this lock, so either it seals what this call leaves open, or this call sees it.
+	flushing := pa.p.flushing.Load() > 0
+	if pa.closed {
+		pa.mu.Unlock()
+		return false
+	}
+	bt := pa.bt
+	if bt.ready(now, false) { // lingered long enough, and the lingerer has not come yet
+		pa.sealLocked()
+	}
+	opened := false
+	for i := range recs {
+		if bt.empty() {
+			pa.opens++
+			opened = true
+		}
+		if !bt.offer(recs[i], now) { // it would not fit: it opens the next batch
+			pa.sealLocked()
+			pa.opens++
+			opened = true
+			bt.offer(recs[i], now)
+		}
+		if bt.full() {
+			pa.sealLocked()
+		}
+	}
+	if flushing {
+		pa.sealLocked()
+	}
+	var linger lingerEntry
+	if opened && !bt.empty() {
+		due, _ := bt.due()
+		linger = lingerEntry{due: due, pa: pa, open: pa.opens}
+	}
+	poke := pa.pokeLocked()
+	pa.mu.Unlock()
+	if linger.pa != nil {
+		pa.p.linger.push(linger)
+	}
+	if poke {
+		pa.poke()
+	}
+	return true
+}
+
+// sealLocked ends the open batch: it joins the sealed ones, its records sized and not
+// yet encoded (the partition producer encodes it once its sequencer has stamped it, in
+// its driver's goroutine: encoding here would put all of it in the goroutines calling
+// Produce). pa.mu is held.
+func (pa *partAcc) sealLocked() {
+	if pa.bt.empty() {
+		return
+	}
+	pa.sealed = append(pa.sealed, pa.bt.cut())
+}
+
+// pokeLocked reports whether the partition producer must be poked (sealed batches wait
+// for it and no poke is outstanding), and notes the poke; pa.mu is held.
+func (pa *partAcc) pokeLocked() bool {
+	if pa.poked || len(pa.sealed) == 0 {
+		return false
+	}
+	pa.poked = true
+	return true
+}
+
+// poke wakes the partition producer. It never blocks.
+func (pa *partAcc) poke() { _ = pa.pp.tell(partMsg{poke: true}) }
+
+// sealNow seals the open batch if it holds at least the given share of the budget (all of
+// it for a nil share), and pokes the partition producer.
+func (pa *partAcc) sealNow(s *share) {
+	pa.mu.Lock()
+	if s == nil || len(pa.bt.recs) >= s.records || int64(pa.bt.bound()) >= s.bytes {
+		pa.sealLocked()
+	}
+	poke := pa.pokeLocked()
+	pa.mu.Unlock()
+	if poke {
+		pa.poke()
+	}
+}
+
+// sealLingered seals batch number open if it is still the open batch and its linger has
+// passed at now (the lingerer's call), and pokes the partition producer.
+func (pa *partAcc) sealLingered(open uint64, now time.Time) {
+	pa.mu.Lock()
+	if pa.opens == open && pa.bt.ready(now, false) {
+		pa.sealLocked()
+	}
+	poke := pa.pokeLocked()
+	pa.mu.Unlock()
+	if poke {
+		pa.poke()
+	}
+}
+
+// take hands the partition producer the sealed batches (appended to dst), and the open
+// batch too if it is due at now (or a flush is under way). When final is set the
+// partition producer is stopping for good: the open batch is sealed whatever its age, and
+// later appends fail.
+func (pa *partAcc) take(dst []*batch, now time.Time, flushing, final bool) []*batch {
+	pa.mu.Lock()
+	defer pa.mu.Unlock()
+	if final {
+		pa.closed = true
+	}
+	if final || pa.bt.ready(now, flushing) {
+		pa.sealLocked()
+	}
+	dst = append(dst, pa.sealed...)
+	clear(pa.sealed)
+	pa.sealed = pa.sealed[:0]
+	pa.poked = false
+	return dst
+}

@@ -1,0 +1,179 @@
+package producer
+
+import (
+	"container/heap"
+	"context"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/wire/record"
+)
+
+// driveMsg is a message to one of the partitions a driver drives.
+type driveMsg struct {
+	pp *partition
+	m  partMsg
+}
+
+// partDriver is the actor that runs the partition producers given to it: it takes their
+// messages (pokes, results, answers) in one drain, steps each partition that got one,
+// and keeps one timer for all of them (retry backoffs, delivery deadlines), with the
+// partitions that have such a time in a heap. A
+// partition needs state, not a goroutine of its own: at 3000 partitions, 3000 partition
+// goroutines woke once per sealed batch each, and an idle producer kept 3000 goroutines and
+// their stacks (docs/benchmarks.md). A driver's wake-up serves every partition that has
+// something to do; one partition never blocks another (nothing in a step waits), so the
+// isolation of partitions is kept.
+//
+// The producer starts a fixed number of drivers (GOMAXPROCS, at least 2) and gives each
+// new partition to the next, round robin; a partition stays with its driver for the
+// producer's life, so it never needs a hand-off.
+//
+// Owner: the producer's "partitions" supervisor. Its set of partitions belongs to its
+// slot and survives a restart; the release hook of a failed incarnation reports everything
+// its partitions held (not written, or maybe written if in flight), and the next
+// incarnation steps them all afresh.
+type partDriver struct {
+	p   *Producer
+	set *driven
+}
+
+// driven is the set of partitions a driver drives, kept across its incarnations.
+type driven struct {
+	parts []*partition
+	in    *actor.Inbox[driveMsg] // the current incarnation's, for the release hook
+	bld   *record.Builder        // encodes the batches of every partition it drives
+}
+
+// wakeHeap orders the partitions that have a time to be stepped at (wakeAt) by that
+// time; each partition is in it at most once (wakeIdx), so it holds no more entries than
+// the driver has partitions.
+type wakeHeap []*partition
+
+func (h wakeHeap) Len() int           { return len(h) }
+func (h wakeHeap) Less(i, j int) bool { return h[i].wakeAt.Before(h[j].wakeAt) }
+func (h wakeHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].wakeIdx, h[j].wakeIdx = i, j
+}
+func (h *wakeHeap) Push(x any) {
+	pp := x.(*partition)
+	pp.wakeIdx = len(*h)
+	*h = append(*h, pp)
+}
+func (h *wakeHeap) Pop() any {
+	old := *h
+	pp := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	pp.wakeIdx = -1
+	return pp
+}
+
+// schedule sets when pp must be stepped next (zero: only when a message comes).
+func (h *wakeHeap) schedule(pp *partition, at time.Time) {
+	if at.Equal(pp.wakeAt) && (pp.wakeIdx >= 0) == !at.IsZero() {
+		return
+	}
+	pp.wakeAt = at
+	switch {
+	case at.IsZero():
+		if pp.wakeIdx >= 0 {
+			heap.Remove(h, pp.wakeIdx)
+		}
+	case pp.wakeIdx >= 0:
+		heap.Fix(h, pp.wakeIdx)
+	default:
+		heap.Push(h, pp)
+	}
+}
+
+func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
+	d.set.in = in
+	if d.set.bld == nil {
+		d.set.bld = record.NewBuilder(d.p.compressor)
+	}
+	var dirty []*partition
+	for _, pp := range d.set.parts { // a new incarnation: everyone is stepped afresh
+		pp.owner, pp.bld = in.Owner(), d.set.bld
+		pp.wakeAt, pp.wakeIdx = time.Time{}, -1
+		pp.dirty = true
+		dirty = append(dirty, pp)
+	}
+	var wakes wakeHeap
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var msgs []driveMsg
+	for {
+		now := time.Now()
+		for _, pp := range dirty {
+			pp.dirty = false
+			pp.step(now)
+			wakes.schedule(pp, pp.next(now))
+		}
+		clear(dirty)
+		dirty = dirty[:0]
+		if len(wakes) > 0 {
+			timer.Reset(max(wakes[0].wakeAt.Sub(now), 0))
+		} else {
+			timer.Stop()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			now = time.Now()
+			for len(wakes) > 0 && !wakes[0].wakeAt.After(now) {
+				pp := heap.Pop(&wakes).(*partition)
+				pp.wakeAt = time.Time{}
+				if !pp.dirty {
+					pp.dirty = true
+					dirty = append(dirty, pp)
+				}
+			}
+		case <-in.Ready():
+			var closed bool
+			msgs, closed = in.Drain(msgs[:0])
+			now = time.Now()
+			for i := range msgs {
+				pp := msgs[i].pp
+				if !pp.driven { // a new partition
+					pp.driven = true
+					pp.owner, pp.bld = in.Owner(), d.set.bld
+					d.set.parts = append(d.set.parts, pp)
+				}
+				pp.handle(&msgs[i].m, now)
+				if !pp.dirty {
+					pp.dirty = true
+					dirty = append(dirty, pp)
+				}
+			}
+			clear(msgs)
+			if closed {
+				// A drain stop comes after Flush has seen every record reported; anything
+				// still here has nowhere to go.
+				for _, pp := range d.set.parts {
+					pp.abandon(errProducerClosed)
+				}
+				return nil
+			}
+		}
+	}
+}
+
+// releaseDriver is the supervisor's release hook: a driver that failed, or was stopped,
+// reports everything its partitions still hold.
+func releaseDriver(a actor.Actor[driveMsg], err error) {
+	d := a.(*partDriver)
+	if d.set.in == nil {
+		return
+	}
+	cause := err
+	if cause == nil {
+		cause = errProducerClosed
+	}
+	for _, pp := range d.set.parts {
+		pp.abandon(cause)
+	}
+}

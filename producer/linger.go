@@ -1,0 +1,116 @@
+package producer
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+)
+
+// lingerQueue holds the linger deadlines of open batches, oldest first. Every partition
+// lingers for the same Config.Linger from its open batch's first record, so deadlines
+// arrive in the order batches open: a FIFO is the heap here. (Two callers opening
+// batches at the same moment may push them a few microseconds out of order; the later
+// one is then sealed that much late.)
+//
+// Whoever opens a batch pushes its deadline; the lingerer is woken only when the queue
+// goes from empty to not empty (its timer covers the rest), so lingering costs one
+// wake-up per linger period, not one per batch, and an idle producer none at all. A
+// batch sealed before its deadline (full, a Flush, the budget spent) leaves a stale entry,
+// which the lingerer skips. Entries are bounded by the budget: at most one per open batch,
+// and a batch holds at least one record.
+type lingerQueue struct {
+	mu   sync.Mutex
+	q    []lingerEntry // a ring: q[head], then on, len n
+	head int
+	n    int
+	wake chan struct{} // room for one: the queue was empty and has an entry now
+}
+
+// lingerEntry is the deadline of one open batch: batch number open of pa.
+type lingerEntry struct {
+	due  time.Time
+	pa   *partAcc
+	open uint64
+}
+
+func newLingerQueue() *lingerQueue { return &lingerQueue{wake: make(chan struct{}, 1)} }
+
+// push adds e at the tail.
+func (lq *lingerQueue) push(e lingerEntry) {
+	lq.mu.Lock()
+	if lq.n == len(lq.q) {
+		grown := make([]lingerEntry, max(16, 2*len(lq.q)))
+		for i := 0; i < lq.n; i++ {
+			grown[i] = lq.q[(lq.head+i)%len(lq.q)]
+		}
+		lq.q, lq.head = grown, 0
+	}
+	lq.q[(lq.head+lq.n)%len(lq.q)] = e
+	lq.n++
+	first := lq.n == 1
+	lq.mu.Unlock()
+	if first {
+		select {
+		case lq.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// due appends to dst the entries due at now, removing them, and returns dst and the
+// deadline of the next entry (zero if none).
+func (lq *lingerQueue) due(now time.Time, dst []lingerEntry) ([]lingerEntry, time.Time) {
+	lq.mu.Lock()
+	defer lq.mu.Unlock()
+	for lq.n > 0 {
+		e := &lq.q[lq.head]
+		if e.due.After(now) {
+			return dst, e.due
+		}
+		dst = append(dst, *e)
+		*e = lingerEntry{}
+		lq.head = (lq.head + 1) % len(lq.q)
+		lq.n--
+	}
+	return dst, time.Time{}
+}
+
+// lingerer is the actor that seals open batches whose linger has passed: it sleeps until
+// the oldest deadline in the producer's linger queue, seals the batches due (each in its
+// partition's accumulator, which pokes the partition producer), and sleeps again. It
+// holds no batch and no record: a restart loses nothing (the queue belongs to the
+// producer).
+//
+// Owner: the producer's supervisor.
+type lingerer struct {
+	q *lingerQueue
+}
+
+func (l *lingerer) Run(ctx context.Context, in *actor.Inbox[struct{}]) error {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var due []lingerEntry
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-in.Closed():
+			return nil
+		case <-l.q.wake:
+		case <-timer.C:
+		}
+		now := time.Now()
+		var next time.Time
+		due, next = l.q.due(now, due[:0])
+		for i := range due {
+			due[i].pa.sealLingered(due[i].open, now)
+		}
+		clear(due)
+		if !next.IsZero() {
+			timer.Reset(next.Sub(now))
+		}
+	}
+}
