@@ -33,14 +33,14 @@ func TestAuthorizationFailuresEndThePartition(t *testing.T) {
 	}
 	t.Run("no describe", func(t *testing.T) {
 		c := start(t)
-		_, err := c.ConsumePartition(ctxT(t), "t", 0, At(OffsetOldest))
+		_, err := c.ConsumePartition(ctxT(t), "t", 0, Oldest())
 		if !errors.Is(err, errcode.TopicAuthorizationFailed) || errors.Is(err, ErrUnknownTopic) {
 			t.Fatalf("err = %v; want TOPIC_AUTHORIZATION_FAILED, not an unknown topic", err)
 		}
 	})
 	t.Run("no read", func(t *testing.T) {
 		c := start(t, allow(kmsg.ACLOperationDescribe))
-		pc, err := c.ConsumePartition(ctxT(t), "t", 0, At(OffsetOldest))
+		pc, err := c.ConsumePartition(ctxT(t), "t", 0, Oldest())
 		if err != nil {
 			if errors.Is(err, errcode.TopicAuthorizationFailed) {
 				t.Log("refused while looking up the offset to start from")
@@ -68,7 +68,7 @@ func TestWrongPasswordFailsAtOnce(t *testing.T) {
 	c := newConsumer(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := c.ConsumePartition(ctx, "t", 0, At(OffsetOldest))
+	_, err := c.ConsumePartition(ctx, "t", 0, Oldest())
 	switch {
 	case ctx.Err() != nil:
 		t.Fatalf("ConsumePartition waited for the test's deadline: %v", err)

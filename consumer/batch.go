@@ -15,12 +15,12 @@ import (
 // the library never writes to them again. Keeping any record of a response keeps that
 // whole response in memory (up to Config.MaxBytes).
 //
-// A Batch is an owned value (it embeds actor.Owned): the feeder hands it over, and from
-// then on it belongs to the receiver. A custom stage must Take it (b.Take(in.Owner()))
-// before using it and Release it, or hand it on, when done; built with -tags troupecheck
-// the hand-off is checked. Next's caller owns what Next returns outright.
+// Whoever receives a Batch (Next's caller, a Reader's Poll, a custom stage) owns it
+// outright: the library never touches it again, and there is nothing to take or release.
+// The library checks its own hand-offs of a batch, up to that point, on an ownership
+// record users do not see (built with -tags troupecheck).
 type Batch struct {
-	actor.Owned
+	own actor.Owned // the library's hand-offs until delivery; released at delivery
 
 	Topic     string
 	Partition int32

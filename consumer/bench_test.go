@@ -106,7 +106,7 @@ func fillBench(b *testing.B, seeds []string, n int) {
 // consumeTroupe reads n records with a troupe Consumer, a goroutine per partition, and
 // returns how many batches they came in.
 func consumeTroupe(b *testing.B, seeds []string, n int) int {
-	c, err := New(Config{Brokers: seeds, MaxBytes: 50 << 20, MaxPartitionBytes: 1 << 20})
+	c, err := New(Config{Seeds: seeds, MaxBytes: 50 << 20, MaxPartitionBytes: 1 << 20})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -185,7 +185,7 @@ func (b *brokerConsumer) fetch(ctx context.Context) {
 		wait = min(wait, max(cfg.MaxProcessingTime/10, time.Millisecond))
 	}
 	req.MaxWaitMs = int32(wait / time.Millisecond)
-	req.MinBytes, req.MaxBytes = cfg.MinBytes, cfg.MaxBytes
+	req.MinBytes, req.MaxBytes = int32(cfg.MinBytes), int32(cfg.MaxBytes) // withDefaults checked they fit
 	req.IsolationLevel = int8(cfg.IsolationLevel)
 	fl := b.spare // the last flight's maps: at thousands of partitions, fresh ones per fetch cost more than the fetch
 	b.spare = nil

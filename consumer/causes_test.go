@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/broker"
@@ -28,7 +29,7 @@ func TestRefusedSeedsNameTheBrokerAndTheCause(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.ConsumePartition(ctxT(t), "events", 0, At(OffsetOldest))
+	_, err = c.ConsumePartition(ctxT(t), "events", 0, Oldest())
 	switch {
 	case !errors.Is(err, cluster.ErrUnavailable):
 		t.Fatalf("does not match cluster.ErrUnavailable: %v", err)
@@ -60,12 +61,12 @@ func TestOutageNamesTheBrokerAndCloseIsPrompt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc := consume(t, c, "t", 0, At(OffsetOldest))
+	pc := consume(t, c, "t", 0, Oldest())
 	if b, err := pc.Next(ctxT(t)); err != nil || len(b.Records) == 0 {
 		t.Fatalf("first batch: %v", err)
 	}
 	kc.Close()
-	e := rec.waitFor(t, "unsubscribed with a network error", func(e Event) bool {
+	e := rec.waitFor(t, "unsubscribed with a network error", func(e troupe.Event) bool {
 		u, ok := e.(Unsubscribed)
 		return ok && errors.Is(u.Err, broker.ErrNetwork)
 	}).(Unsubscribed)

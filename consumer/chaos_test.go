@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-go/troupe"
+	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -21,6 +23,7 @@ import (
 // different speeds read every partition, most of them slower than MaxProcessingTime.
 // Every record must arrive once, in order, and no loss may be reported.
 func TestEveryRecordOnceInOrderUnderChaos(t *testing.T) {
+	requireFaults(t)
 	for seed := range uint64(chaosSeeds) {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) { chaos(t, seed) })
 	}
@@ -55,7 +58,7 @@ func chaos(t *testing.T, seed uint64) {
 	var wg sync.WaitGroup
 	var rs []*reader
 	for p := range int32(parts) {
-		r := newReader(t, consume(t, c, "t", p, Oldest), 0)
+		r := newReader(t, consume(t, c, "t", p, Oldest()), 0)
 		rs = append(rs, r)
 		delay := time.Duration(p) * 5 * time.Millisecond // partition 0 fast, 3 the slowest
 		wg.Add(1)
@@ -115,8 +118,11 @@ func chaos(t *testing.T, seed uint64) {
 		t.Errorf("loss reported:\n%s", rec.dump())
 	}
 	t.Logf("%d hand-backs, %d slow-partition events, %d actor events",
-		rec.count(isA[Unsubscribed]), rec.count(isA[SlowPartition]), rec.count(isA[ActorEvent]))
-	if n := rec.count(func(e Event) bool { u, ok := e.(Unsubscribed); return ok && errors.Is(u.Err, broker.ErrRequestTimeout) }); n > 0 {
+		rec.count(isA[Unsubscribed]), rec.count(isA[SlowPartition]), rec.count(isA[supervisor.Restarted]))
+	if n := rec.count(func(e troupe.Event) bool {
+		u, ok := e.(Unsubscribed)
+		return ok && errors.Is(u.Err, broker.ErrRequestTimeout)
+	}); n > 0 {
 		t.Errorf("%d fetches timed out:\n%s\nlog tail:\n%s", n, rec.dump(), logs.tail(100))
 	}
 }

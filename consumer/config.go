@@ -3,45 +3,51 @@ package consumer
 import (
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/record"
 )
 
-// Config configures a Consumer. Either Client or Brokers is required; every other zero
-// field means its documented default (the Default... constants, checked by a test).
+// Config configures a Consumer. Either Client or Seeds (or Cluster.Seeds) is required;
+// every other zero field means its documented default (the Default... constants, checked
+// by a test).
 type Config struct {
 	// Client is the cluster client to consume through. The Consumer uses it and leaves it
 	// open when it closes; producers and other consumers may share it.
 	Client *cluster.Client
-	// Brokers are seed "host:port" addresses, used when Client is nil: the Consumer then
-	// opens a client of its own (configured by Cluster, whose Seeds Brokers replace) and
-	// closes it when it closes.
-	Brokers []string
+	// Seeds are "host:port" addresses of brokers to bootstrap from, used when Client is
+	// nil: the Consumer then opens a client of its own (configured by Cluster) and closes
+	// it when it closes. Empty means Cluster.Seeds; both set and different is an
+	// ErrInvalidConfig.
+	Seeds []string
 	// Cluster configures the client the Consumer opens when Client is nil. Zero means the
 	// cluster package's defaults.
 	Cluster cluster.Config
 
 	// MinBytes is how many bytes a fetch waits for (up to MaxWait) before the broker
-	// answers. Zero means 1: answer as soon as there is anything.
-	MinBytes int32
+	// answers. Zero means 1: answer as soon as there is anything. At most
+	// math.MaxInt32, as the Fetch request carries it.
+	MinBytes int
 	// MaxBytes caps the records bytes of one fetch response over all its partitions
 	// (Kafka's fetch.max.bytes). A broker still returns a first batch larger than this
 	// (KIP-74), so a large batch never blocks a partition. Keep it below the client's
-	// broker.Config.MaxResponseBytes. Zero means 50 MiB.
-	MaxBytes int32
+	// broker.Config.MaxResponseBytes; at most math.MaxInt32. Zero means 50 MiB.
+	MaxBytes int
 	// MaxPartitionBytes caps the records bytes one partition contributes to a fetch
 	// (max.partition.fetch.bytes). When a partition's first batch does not fit, the
 	// consumer raises its limit for that partition, up to MaxBytes, until it does, then
 	// returns to this value. Zero means 1 MiB, or MaxBytes if that is smaller.
-	MaxPartitionBytes int32
+	MaxPartitionBytes int
 	// MaxBufferedBytes is a Reader's byte budget: the records bytes it may hold fetched
 	// and not yet returned by Poll, over all its partitions. While it holds this much,
 	// its partitions are left out of fetches; a fetch already in flight may still add up
 	// to MaxBytes per broker. Zero means MaxBytes.
-	MaxBufferedBytes int64
+	MaxBufferedBytes int
 	// MaxWait is how long a broker may hold a fetch waiting for MinBytes. While a
 	// partition at that broker is left out of fetches because its user has not taken
 	// what was fetched, fetches wait at most MaxProcessingTime/10 instead, so that the
@@ -71,8 +77,8 @@ type Config struct {
 	IsolationLevel IsolationLevel
 	// Backoff spaces a partition's attempts to subscribe again after failures (no
 	// leader, a broker down): Min·2^(n-1) capped at Max with jitter. The first attempt
-	// after a leader change is immediate. Zero fields mean 100ms and 5s; ResetAfter is
-	// unused.
+	// after a leader change is immediate; a fetch that answers for the partition starts
+	// its next run of failures from Min again. Zero fields mean 100ms and 5s.
 	Backoff supervisor.Backoff
 	// RequestTimeout bounds the metadata refreshes and the ListOffsets and
 	// OffsetForLeaderEpoch requests a partition makes, and is added to MaxWait for the
@@ -85,9 +91,11 @@ type Config struct {
 	// Logger receives the consumer's records (subscriptions, resets, truncations, slow
 	// partitions, actor restarts). Nil discards them.
 	Logger *slog.Logger
-	// OnEvent, if set, receives every Event, on the library goroutine where it happens;
-	// it must not block.
-	OnEvent func(Event)
+	// OnEvent, if set, receives every event, on the library goroutine where it happens;
+	// it must not block: the consumer's own (Event), and the supervisor events of its
+	// actors and, for a client it opens, of the client's (supervisor.Event), passed as
+	// they are. Nil Cluster.OnEvent (and so Cluster.Broker.OnEvent) becomes this.
+	OnEvent func(troupe.Event)
 }
 
 // ResetPolicy says where a partition goes when its position is out of range.
@@ -146,8 +154,11 @@ const (
 
 // withDefaults fills in the defaults and checks what cannot work.
 func (c Config) withDefaults() (Config, error) {
-	if c.Client == nil && len(c.Brokers) == 0 && len(c.Cluster.Seeds) == 0 {
-		return c, fmt.Errorf("%w: neither a Client nor Brokers", ErrInvalidConfig)
+	if c.Client == nil && len(c.Seeds) == 0 && len(c.Cluster.Seeds) == 0 {
+		return c, fmt.Errorf("%w: neither a Client nor Seeds", ErrInvalidConfig)
+	}
+	if len(c.Seeds) > 0 && len(c.Cluster.Seeds) > 0 && !slices.Equal(c.Seeds, c.Cluster.Seeds) {
+		return c, fmt.Errorf("%w: Seeds %v and Cluster.Seeds %v differ", ErrInvalidConfig, c.Seeds, c.Cluster.Seeds)
 	}
 	if c.MinBytes < 0 || c.MaxBytes < 0 || c.MaxPartitionBytes < 0 || c.MaxWait < 0 ||
 		c.MaxProcessingTime < 0 || c.MaxBufferedBytes < 0 || c.RequestTimeout < 0 || c.MaxDecompressedSize < 0 ||
@@ -169,11 +180,19 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxPartitionBytes == 0 {
 		c.MaxPartitionBytes = min(DefaultMaxPartitionBytes, c.MaxBytes)
 	}
+	for _, f := range []struct {
+		name string
+		n    int
+	}{{"MinBytes", c.MinBytes}, {"MaxBytes", c.MaxBytes}, {"MaxPartitionBytes", c.MaxPartitionBytes}} {
+		if f.n > math.MaxInt32 {
+			return c, fmt.Errorf("%w: %s %d does not fit a fetch request (at most %d)", ErrInvalidConfig, f.name, f.n, math.MaxInt32)
+		}
+	}
 	if c.MaxPartitionBytes > c.MaxBytes {
 		return c, fmt.Errorf("%w: MaxPartitionBytes %d above MaxBytes %d", ErrInvalidConfig, c.MaxPartitionBytes, c.MaxBytes)
 	}
 	if c.MaxBufferedBytes == 0 {
-		c.MaxBufferedBytes = int64(c.MaxBytes)
+		c.MaxBufferedBytes = c.MaxBytes
 	}
 	if c.MaxWait == 0 {
 		c.MaxWait = DefaultMaxWait
@@ -201,11 +220,15 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Client == nil {
-		if len(c.Brokers) > 0 {
-			c.Cluster.Seeds = c.Brokers
+		if len(c.Seeds) > 0 {
+			c.Cluster.Seeds = c.Seeds
 		}
 		if c.Cluster.Logger == nil {
 			c.Cluster.Logger = c.Logger
+		}
+		if c.Cluster.OnEvent == nil && c.OnEvent != nil {
+			hook := c.OnEvent
+			c.Cluster.OnEvent = func(e supervisor.Event) { hook(e) }
 		}
 	}
 	return c, nil

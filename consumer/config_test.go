@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/record"
 )
 
@@ -36,7 +37,7 @@ func fieldDocs(t *testing.T) map[string]string {
 	return docs
 }
 
-func mib(n int32) string {
+func mib(n int) string {
 	if n%(1<<20) == 0 {
 		return fmt.Sprintf("%d MiB", n>>20)
 	}
@@ -46,7 +47,7 @@ func mib(n int32) string {
 // TestDocumentedDefaultsAreTheRealOnes reads what each Config field's comment says zero
 // means and checks it against what withDefaults does.
 func TestDocumentedDefaultsAreTheRealOnes(t *testing.T) {
-	c, err := Config{Brokers: []string{"127.0.0.1:9092"}}.withDefaults()
+	c, err := Config{Seeds: []string{"127.0.0.1:9092"}}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestDocumentedDefaultsAreTheRealOnes(t *testing.T) {
 		"MaxBufferedBytes":    "Zero means MaxBytes.",
 		"MaxProcessingTime":   fmt.Sprintf("Zero means %v,", c.MaxProcessingTime),
 		"OffsetReset":         "Zero means Reset" + strings.ToUpper(c.OffsetReset.String()[:1]) + c.OffsetReset.String()[1:] + ".",
-		"Backoff":             fmt.Sprintf("Zero fields mean %v and %v;", c.Backoff.Min, c.Backoff.Max),
+		"Backoff":             fmt.Sprintf("Zero fields mean %v and %v.", c.Backoff.Min, c.Backoff.Max),
 		"RequestTimeout":      fmt.Sprintf("Zero means %v.", c.RequestTimeout),
 		"MaxDecompressedSize": fmt.Sprintf("Zero means record.DefaultMaxDecompressedSize (%d MiB).", c.MaxDecompressedSize>>20),
 	} {
@@ -72,9 +73,9 @@ func TestDocumentedDefaultsAreTheRealOnes(t *testing.T) {
 	}
 	// And the exported constants are the values.
 	for name, pair := range map[string][2]any{
-		"MinBytes":            {c.MinBytes, int32(DefaultMinBytes)},
-		"MaxBytes":            {c.MaxBytes, int32(DefaultMaxBytes)},
-		"MaxPartitionBytes":   {c.MaxPartitionBytes, int32(DefaultMaxPartitionBytes)},
+		"MinBytes":            {c.MinBytes, int(DefaultMinBytes)},
+		"MaxBytes":            {c.MaxBytes, int(DefaultMaxBytes)},
+		"MaxPartitionBytes":   {c.MaxPartitionBytes, int(DefaultMaxPartitionBytes)},
 		"MaxWait":             {c.MaxWait, DefaultMaxWait},
 		"MaxProcessingTime":   {c.MaxProcessingTime, DefaultMaxProcessingTime},
 		"Backoff.Min":         {c.Backoff.Min, DefaultBackoffMin},
@@ -91,22 +92,45 @@ func TestDocumentedDefaultsAreTheRealOnes(t *testing.T) {
 		t.Error("logger or seeds not passed on to the client")
 	}
 	// A smaller MaxBytes caps the per-partition default.
-	if c, _ := (Config{Brokers: []string{"a:1"}, MaxBytes: 1000}).withDefaults(); c.MaxPartitionBytes != 1000 {
+	if c, _ := (Config{Seeds: []string{"a:1"}, MaxBytes: 1000}).withDefaults(); c.MaxPartitionBytes != 1000 {
 		t.Errorf("MaxPartitionBytes with MaxBytes 1000: %d", c.MaxPartitionBytes)
+	}
+}
+
+// TestSeedsComeFromEitherPlace checks the one rule for seeds: the Consumer's own, or its
+// Cluster's when its own are empty; the same seeds in both places are accepted.
+func TestSeedsComeFromEitherPlace(t *testing.T) {
+	seeds := []string{"127.0.0.1:9092"}
+	for name, cfg := range map[string]Config{
+		"Seeds":         {Seeds: seeds},
+		"Cluster.Seeds": {Cluster: cluster.Config{Seeds: seeds}},
+		"both, equal":   {Seeds: seeds, Cluster: cluster.Config{Seeds: []string{"127.0.0.1:9092"}}},
+	} {
+		c, err := cfg.withDefaults()
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if len(c.Cluster.Seeds) != 1 || c.Cluster.Seeds[0] != seeds[0] {
+			t.Errorf("%s: the client's seeds are %v", name, c.Cluster.Seeds)
+		}
 	}
 }
 
 func TestInvalidConfigsAreRefused(t *testing.T) {
 	seeds := []string{"127.0.0.1:9092"}
 	for name, cfg := range map[string]Config{
-		"no brokers":          {},
-		"negative MinBytes":   {Brokers: seeds, MinBytes: -1},
-		"negative MaxWait":    {Brokers: seeds, MaxWait: -time.Second},
-		"MaxWait too long":    {Brokers: seeds, MaxWait: 1000 * time.Hour},
-		"partition above all": {Brokers: seeds, MaxBytes: 100, MaxPartitionBytes: 200},
-		"isolation level":     {Brokers: seeds, IsolationLevel: 2},
-		"reset policy":        {Brokers: seeds, OffsetReset: 7},
-		"bad seed":            {Brokers: []string{"no port"}},
+		"no brokers":           {},
+		"negative MinBytes":    {Seeds: seeds, MinBytes: -1},
+		"negative MaxWait":     {Seeds: seeds, MaxWait: -time.Second},
+		"MaxWait too long":     {Seeds: seeds, MaxWait: 1000 * time.Hour},
+		"partition above all":  {Seeds: seeds, MaxBytes: 100, MaxPartitionBytes: 200},
+		"MaxBytes above int32": {Seeds: seeds, MaxBytes: 1 << 31},
+		"MinBytes above int32": {Seeds: seeds, MinBytes: 1 << 31},
+		"isolation level":      {Seeds: seeds, IsolationLevel: 2},
+		"reset policy":         {Seeds: seeds, OffsetReset: 7},
+		"bad seed":             {Seeds: []string{"no port"}},
+		"seeds differ":         {Seeds: seeds, Cluster: cluster.Config{Seeds: []string{"127.0.0.1:9093"}}},
 	} {
 		if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: %v", name, err)

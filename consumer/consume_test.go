@@ -21,8 +21,8 @@ func TestConsumeFromOldest(t *testing.T) {
 	produce(t, seeds, "t", 1, 0, 50)
 	rec := newRecorder()
 	c := newConsumer(t, testConfig(seeds, rec))
-	r0 := newReader(t, consume(t, c, "t", 0, Oldest), 0)
-	r1 := newReader(t, consume(t, c, "t", 1, Oldest), 0)
+	r0 := newReader(t, consume(t, c, "t", 0, Oldest()), 0)
+	r1 := newReader(t, consume(t, c, "t", 1, Oldest()), 0)
 	r0.mustRead(100)
 	r1.mustRead(50)
 	produce(t, seeds, "t", 0, 100, 10)
@@ -60,10 +60,9 @@ func TestStartOffsets(t *testing.T) {
 		from  Offset
 		first int
 	}{
-		{"oldest", Oldest, 0},
+		{"oldest", Oldest(), 0},
 		{"At(0)", At(0), 0},
 		{"At(37), inside a compressed batch", At(37), 37},
-		{"At(OffsetOldest)", At(OffsetOldest), 0},
 		{"AtTime(between the two batches)", AtTime(mid), 50},
 		{"AtTime(zero)", AtTime(time.UnixMilli(0)), 0},
 	} {
@@ -79,14 +78,14 @@ func TestStartOffsets(t *testing.T) {
 	}
 
 	// Newest, and a time after every record, start at the end: only new records come.
-	for _, from := range []Offset{Newest, At(OffsetNewest), AtTime(time.Now().Add(time.Hour))} {
+	for _, from := range []Offset{Newest(), AtTime(time.Now().Add(time.Hour))} {
 		pc := consume(t, c, "t", 0, from)
 		if got := waitPosition(t, pc); got != 100 {
 			t.Fatalf("%v: position %d, want 100", from, got)
 		}
 		pc.Close(ctxT(t))
 	}
-	pc := consume(t, c, "t", 0, Newest)
+	pc := consume(t, c, "t", 0, Newest())
 	waitPosition(t, pc)
 	produce(t, seeds, "t", 0, 100, 5)
 	r := newReader(t, pc, 100)
@@ -159,7 +158,7 @@ func TestRecordsIterator(t *testing.T) {
 	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
 	produce(t, seeds, "t", 0, 0, 40)
 	c := newConsumer(t, testConfig(seeds, newRecorder()))
-	pc := consume(t, c, "t", 0, Oldest)
+	pc := consume(t, c, "t", 0, Oldest())
 	n := 0
 	for r, err := range pc.Records(ctxT(t)) {
 		if err != nil {
@@ -187,29 +186,29 @@ func TestBadInputIsRefusedClearly(t *testing.T) {
 	c := newConsumer(t, testConfig(seeds, newRecorder()))
 	ctx := ctxT(t)
 
-	_, err := c.ConsumePartition(ctx, "nope", 0, Oldest)
+	_, err := c.ConsumePartition(ctx, "nope", 0, Oldest())
 	var unknown *UnknownTopicError
 	if !errors.Is(err, ErrUnknownTopic) || !errors.Is(err, errcode.UnknownTopicOrPartition) || !errors.As(err, &unknown) || unknown.Topic != "nope" {
 		t.Fatalf("unknown topic: %v", err)
 	}
-	if _, err := c.ConsumePartition(ctx, "", 0, Oldest); !errors.Is(err, ErrUnknownTopic) {
+	if _, err := c.ConsumePartition(ctx, "", 0, Oldest()); !errors.Is(err, ErrUnknownTopic) {
 		t.Fatalf("empty topic: %v", err)
 	}
 	for _, p := range []int32{-1, 3, 1000} {
-		if _, err := c.ConsumePartition(ctx, "t", p, Oldest); !errors.Is(err, ErrUnknownPartition) {
+		if _, err := c.ConsumePartition(ctx, "t", p, Oldest()); !errors.Is(err, ErrUnknownPartition) {
 			t.Fatalf("partition %d: %v", p, err)
 		}
 	}
-	for _, o := range []int64{-3, -100} {
+	for _, o := range []int64{-1, -2, -3, -100} {
 		if _, err := c.ConsumePartition(ctx, "t", 0, At(o)); !errors.Is(err, ErrInvalidOffset) {
 			t.Fatalf("offset %d: %v", o, err)
 		}
 	}
-	pc := consume(t, c, "t", 1, Oldest)
-	if _, err := c.ConsumePartition(ctx, "t", 1, Oldest); !errors.Is(err, ErrAlreadyConsuming) {
+	pc := consume(t, c, "t", 1, Oldest())
+	if _, err := c.ConsumePartition(ctx, "t", 1, Oldest()); !errors.Is(err, ErrAlreadyConsuming) {
 		t.Fatalf("second consumer of a partition: %v", err)
 	}
-	if _, err := c.ConsumePartition(ctx, "t", 2, Oldest, WithStage(Stage{})); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := c.ConsumePartition(ctx, "t", 2, Oldest(), WithStage(Stage{})); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("stage without New: %v", err)
 	}
 	// Closed, the partition can be consumed again.
@@ -219,14 +218,14 @@ func TestBadInputIsRefusedClearly(t *testing.T) {
 	if _, err := pc.Next(ctx); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Next after Close: %v", err)
 	}
-	pc = consume(t, c, "t", 1, Oldest)
+	pc = consume(t, c, "t", 1, Oldest())
 	if err := c.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pc.Next(ctx); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Next after the consumer closed: %v", err)
 	}
-	if _, err := c.ConsumePartition(ctx, "t", 0, Oldest); !errors.Is(err, ErrClosed) {
+	if _, err := c.ConsumePartition(ctx, "t", 0, Oldest()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("consume after Close: %v", err)
 	}
 }
@@ -243,7 +242,7 @@ func TestEveryCodec(t *testing.T) {
 	c := newConsumer(t, testConfig(seeds, newRecorder()))
 	var rs []*reader
 	for i := range codecs {
-		rs = append(rs, newReader(t, consume(t, c, "t", int32(i), Oldest), 0))
+		rs = append(rs, newReader(t, consume(t, c, "t", int32(i), Oldest()), 0))
 	}
 	for _, r := range rs {
 		r.mustRead(200)
@@ -259,7 +258,7 @@ func TestTopicsShareABrokerConsumer(t *testing.T) {
 	for _, topic := range []string{"a", "b"} {
 		produceAll(t, seeds, topic, 2, 0, 40)
 		for p := range int32(2) {
-			rs = append(rs, newReader(t, consume(t, c, topic, p, Oldest), 0))
+			rs = append(rs, newReader(t, consume(t, c, topic, p, Oldest()), 0))
 		}
 	}
 	readAll(t, rs, 40)

@@ -36,7 +36,7 @@ type Consumer struct {
 	brokers *brokerSet
 	parts   *supervisor.Supervisor
 
-	faults faults // for tests
+	faults faults // test seams: empty outside troupecheck builds (faults_unchecked.go)
 
 	mu      sync.Mutex
 	active  map[About]*part
@@ -79,10 +79,31 @@ func New(cfg Config) (*Consumer, error) {
 	return c, nil
 }
 
-func (c *Consumer) actorEvent(e supervisor.Event) { c.ev.emit(ActorEvent{Event: e}) }
+// actorEvent passes an event of the consumer's supervisors on to Config.OnEvent as it
+// is; the supervisors log it themselves, to the same Logger.
+func (c *Consumer) actorEvent(e supervisor.Event) {
+	if c.ev.hook != nil {
+		c.ev.hook(e)
+	}
+}
 
-// Actors lists the consumer's actor tree, for observability.
-func (c *Consumer) Actors() []actor.Info { return c.root.Children() }
+// Actors lists the consumer's actor tree, for observability: the broker consumers, the
+// partitions' actors and, when the consumer opened its own client, that client's tree
+// as the subtree "cluster" (a client given as Config.Client is listed by its own
+// Actors, once, wherever it is shared).
+func (c *Consumer) Actors() []actor.Info {
+	out := c.root.Children()
+	if c.own {
+		state := actor.Running
+		select {
+		case <-c.client.Done():
+			state = actor.Stopped
+		default:
+		}
+		out = append(out, actor.Info{Name: "cluster", Kind: "supervisor", State: state, Children: c.client.Actors()})
+	}
+	return out
+}
 
 // Client is the cluster client the consumer uses.
 func (c *Consumer) Client() *cluster.Client { return c.client }
@@ -90,13 +111,13 @@ func (c *Consumer) Client() *cluster.Client { return c.client }
 // ConsumePartition starts consuming one partition of topic from the offset from, and
 // returns its PartitionConsumer. It checks its input against metadata (refreshed, bounded
 // by ctx, unless the client's snapshot knows the topic and partition already): an unknown topic fails with an *UnknownTopicError (ErrUnknownTopic), a partition
-// the topic does not have with ErrUnknownPartition, a negative offset other than
-// OffsetNewest and OffsetOldest with ErrInvalidOffset, and a partition this Consumer
+// the topic does not have with ErrUnknownPartition, a negative offset (At(n), n < 0)
+// with ErrInvalidOffset, and a partition this Consumer
 // already consumes with ErrAlreadyConsuming. When no broker answers the metadata request
 // (seeds that refuse connections, say), it fails with an error matching
 // cluster.ErrUnavailable that wraps the last failure: the broker's name and address and
 // the cause (broker.ErrNetwork and the dial error); it never reads as an unknown topic
-// then. Resolving Oldest, Newest or AtTime to an offset happens after it returns, at the
+// then. Resolving Oldest(), Newest() or AtTime to an offset happens after it returns, at the
 // partition's leader.
 //
 // With WithStage, batches go to the given stage instead of Next.
@@ -112,7 +133,7 @@ func (c *Consumer) ConsumePartition(ctx context.Context, topic string, partition
 		return nil, fmt.Errorf("%w: %s has no partition %d", ErrUnknownPartition, topic, partition)
 	}
 	if from.kind == kindExact && from.at < 0 {
-		return nil, fmt.Errorf("%w: %d (the special offsets are %d, newest, and %d, oldest)", ErrInvalidOffset, from.at, OffsetNewest, OffsetOldest)
+		return nil, fmt.Errorf("%w: %d is negative (the ends of the log are Oldest() and Newest())", ErrInvalidOffset, from.at)
 	}
 	t, err := c.topic(ctx, topic, partition)
 	if err != nil {
@@ -206,7 +227,7 @@ func (c *Consumer) startActors(p *part, o partitionOptions) error {
 			Kind:        "stage",
 			Restart:     supervisor.Transient,
 			New:         func() actor.Actor[*Batch] { return st.New(p.about.Topic, p.about.Partition) },
-			Mailbox:     actor.MailboxConfig[*Batch]{Capacity: capacity, OnDrop: dropBatch},
+			Mailbox:     actor.MailboxConfig[*Batch]{Capacity: capacity}, // a batch sent to a stage is the stage's: nothing to account for if it is dropped
 			Release:     st.Release,
 			StopTimeout: st.StopTimeout,
 		})
@@ -367,6 +388,6 @@ func (c *Consumer) dropBrokerMsg(m brokerMsg) { dropSubscription(m.sub) }
 
 func dropBatch(b *Batch) {
 	o := actor.NewOwner("dropped", nil)
-	b.Take(o)
-	b.Release(o)
+	b.own.Take(o)
+	b.own.Release(o)
 }

@@ -220,11 +220,11 @@ func (d *dispatcher) stepOne(ctx context.Context, h *heldSub) bool {
 // fail ends p with err, handed to its user after whatever was fetched before.
 func (d *dispatcher) fail(p *part, err error) {
 	n := &Batch{Topic: p.about.Topic, Partition: p.about.Partition, Err: err, terminal: true}
-	n.Acquire(d.owner)
-	n.Give(d.owner)
+	n.own.Acquire(d.owner)
+	n.own.Give(d.owner)
 	if !p.deliver(feedMsg{notice: n}) {
-		n.Take(d.owner)
-		n.Release(d.owner)
+		n.own.Take(d.owner)
+		n.own.Release(d.owner)
 		p.failDirect(err)
 	}
 	p.failed(err)
@@ -234,11 +234,11 @@ func (d *dispatcher) fail(p *part, err error) {
 // fetched after it.
 func (d *dispatcher) notify(p *part, err error) {
 	n := &Batch{Topic: p.about.Topic, Partition: p.about.Partition, Err: err}
-	n.Acquire(d.owner)
-	n.Give(d.owner)
+	n.own.Acquire(d.owner)
+	n.own.Give(d.owner)
 	if !p.deliver(feedMsg{notice: n}) {
-		n.Take(d.owner)
-		n.Release(d.owner)
+		n.own.Take(d.owner)
+		n.own.Release(d.owner)
 	}
 }
 
@@ -313,9 +313,9 @@ func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
 		if d.cfg.OffsetReset == ResetNone {
 			return &OutOfRangeError{Topic: p.about.Topic, Partition: p.about.Partition, Offset: from}
 		}
-		spec := Oldest
+		spec := Oldest()
 		if d.cfg.OffsetReset == ResetLatest {
-			spec = Newest
+			spec = Newest()
 		}
 		off, le, err := d.resolve(ctx, p, spec)
 		if err != nil {
@@ -356,7 +356,7 @@ func (d *dispatcher) resolve(ctx context.Context, p *part, spec Offset) (int64, 
 	off, le, err := d.c.listOffset(ctx, p.about, ts)
 	if err == nil && off < 0 && spec.kind == kindTime {
 		// No record at or after the time: start at the end.
-		off, le, err = d.c.listOffset(ctx, p.about, OffsetNewest)
+		off, le, err = d.c.listOffset(ctx, p.about, listNewest)
 	}
 	return off, le, err
 }

@@ -11,7 +11,7 @@ import (
 // Errors of the consumer, matched with errors.Is.
 var (
 	// ErrInvalidConfig: a Config that cannot work (negative sizes, an unsupported
-	// isolation level, neither a Client nor Brokers).
+	// isolation level, neither a Client nor Seeds).
 	ErrInvalidConfig = errors.New("consumer: invalid config")
 
 	// ErrUnknownTopic: ConsumePartition was asked for a topic the cluster does not know,
@@ -23,8 +23,8 @@ var (
 	// have (negative, or not below its partition count).
 	ErrUnknownPartition = errors.New("consumer: partition out of range")
 
-	// ErrInvalidOffset: ConsumePartition was given a negative offset other than
-	// OffsetNewest and OffsetOldest.
+	// ErrInvalidOffset: ConsumePartition, ReadPartitions or Reader.Add was given
+	// At(n) with n < 0: the ends of the log are Oldest() and Newest(), never -2 and -1.
 	ErrInvalidOffset = errors.New("consumer: invalid offset")
 
 	// ErrAlreadyConsuming: the partition already has a PartitionConsumer in this

@@ -6,15 +6,21 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/supervisor"
 )
 
-// Event is something that happened to a partition, or to the consumer's actors: one of
-// Subscribed, Unsubscribed, SlowPartition, SlowReader, OffsetReset, LogTruncation, PartitionFailed
-// and ActorEvent. Switch on the concrete type. Events go to Config.OnEvent and, as log
-// records, to Config.Logger.
+// The supervisor's events are passed to Config.OnEvent as they are.
+var _ troupe.Event = supervisor.Event(nil)
+
+// Event is something that happened to a partition or a reader: one of Subscribed,
+// Unsubscribed, SlowPartition, SlowReader, OffsetReset, LogTruncation and
+// PartitionFailed. Switch on the concrete type. Each is a troupe.Event: it goes to
+// Config.OnEvent beside the supervisor events of the consumer's actors and of its own
+// client (supervisor.Started, supervisor.Restarted, ..., passed as they are), and, as a
+// log record, to Config.Logger.
 type Event interface {
-	fmt.Stringer
+	troupe.Event
 	level() slog.Level
 	attrs() []any
 }
@@ -27,6 +33,9 @@ type About struct {
 
 // String names the partition as "topic[partition]".
 func (a About) String() string { return fmt.Sprintf("%s[%d]", a.Topic, a.Partition) }
+
+// Source names the partition an event is about, as String does.
+func (a About) Source() string { return a.String() }
 
 // Subscribed: a partition's dispatcher subscribed it to the broker consumer of Broker
 // (the partition's leader under LeaderEpoch), to fetch from Offset.
@@ -79,12 +88,6 @@ type PartitionFailed struct {
 	Err error
 }
 
-// ActorEvent: one of the consumer's supervisors reported Event (an actor failed and was
-// restarted, a stop timed out).
-type ActorEvent struct {
-	Event supervisor.Event
-}
-
 // String describes the event in one line, as it is logged.
 func (e Subscribed) String() string {
 	return fmt.Sprintf("%s: subscribed to broker %d (leader epoch %d) at offset %d", e.About, e.Broker, e.LeaderEpoch, e.Offset)
@@ -113,9 +116,6 @@ func (e PartitionFailed) String() string {
 	return fmt.Sprintf("%s: failed: %v", e.About, e.Err)
 }
 
-// String describes the event in one line, as it is logged.
-func (e ActorEvent) String() string { return e.Event.String() }
-
 func (Subscribed) level() slog.Level    { return slog.LevelDebug }
 func (Unsubscribed) level() slog.Level  { return slog.LevelInfo }
 func (SlowPartition) level() slog.Level { return slog.LevelInfo }
@@ -123,15 +123,6 @@ func (OffsetReset) level() slog.Level   { return slog.LevelWarn }
 func (LogTruncation) level() slog.Level { return slog.LevelWarn }
 func (PartitionFailed) level() slog.Level {
 	return slog.LevelError
-}
-func (e ActorEvent) level() slog.Level {
-	switch e.Event.(type) {
-	case supervisor.Started:
-		return slog.LevelDebug
-	case supervisor.Exited, supervisor.StopTimedOut, supervisor.BreakerOpened:
-		return slog.LevelWarn
-	}
-	return slog.LevelInfo
 }
 
 func (e Subscribed) attrs() []any {
@@ -153,14 +144,11 @@ func (e LogTruncation) attrs() []any {
 func (e PartitionFailed) attrs() []any {
 	return []any{"topic", e.Topic, "partition", e.Partition, "err", e.Err}
 }
-func (e ActorEvent) attrs() []any {
-	return []any{"supervisor", e.Event.SupervisorName(), "child", e.Event.ChildName()}
-}
 
 // events delivers events to the configured hook and logger.
 type events struct {
 	log  *slog.Logger
-	hook func(Event)
+	hook func(troupe.Event)
 }
 
 func (ev *events) emit(e Event) {
@@ -181,6 +169,9 @@ type SlowReader struct {
 func (e SlowReader) String() string {
 	return fmt.Sprintf("%s: batches not polled within %v; its partitions are not fetched until the next poll", e.Reader, e.Waited.Round(time.Millisecond))
 }
+
+// Source names the reader.
+func (e SlowReader) Source() string { return e.Reader }
 
 func (SlowReader) level() slog.Level { return slog.LevelInfo }
 func (e SlowReader) attrs() []any    { return []any{"reader", e.Reader, "waited", e.Waited} }

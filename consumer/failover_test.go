@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -17,7 +18,7 @@ func consumeAll(t *testing.T, c *Consumer, topic string, partitions int) []*read
 	t.Helper()
 	var rs []*reader
 	for p := range int32(partitions) {
-		rs = append(rs, newReader(t, consume(t, c, topic, p, Oldest), 0))
+		rs = append(rs, newReader(t, consume(t, c, topic, p, Oldest()), 0))
 	}
 	return rs
 }
@@ -101,7 +102,7 @@ func TestBrokerRemovedAndBack(t *testing.T) {
 	}
 	produceAll(t, live, "t", parts, 2*per, per)
 	readAll(t, rs, per)
-	rec.waitFor(t, "subscription at the returned broker", func(e Event) bool {
+	rec.waitFor(t, "subscription at the returned broker", func(e troupe.Event) bool {
 		s, ok := e.(Subscribed)
 		return ok && s.Broker == gone && s.Offset >= per
 	})
@@ -109,6 +110,7 @@ func TestBrokerRemovedAndBack(t *testing.T) {
 }
 
 func TestActorFailuresLoseNothing(t *testing.T) {
+	requireFaults(t)
 	const parts, per = 2, 80
 	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(parts, "t"))
 	rec := newRecorder()
@@ -127,16 +129,12 @@ func TestActorFailuresLoseNothing(t *testing.T) {
 	}
 	// Every feeder that failed is back before the test ends: one still down at Close (in
 	// its restart backoff) could not drain its mailbox, and Close would rightly say so.
-	rec.waitCount(t, "feeder restarts", 3, func(e Event) bool {
-		a, ok := e.(ActorEvent)
-		if !ok {
-			return false
-		}
-		r, ok := a.Event.(supervisor.Restarted)
+	rec.waitCount(t, "feeder restarts", 3, func(e troupe.Event) bool {
+		r, ok := e.(supervisor.Restarted)
 		return ok && strings.HasPrefix(r.Child, "feeder ")
 	})
 	// A failed broker consumer hands its partitions back, saying why.
-	rec.waitFor(t, "hand-back after a broker consumer failure", func(e Event) bool {
+	rec.waitFor(t, "hand-back after a broker consumer failure", func(e troupe.Event) bool {
 		u, ok := e.(Unsubscribed)
 		return ok && errors.Is(u.Err, actor.ErrPanic)
 	})
@@ -152,7 +150,7 @@ func TestTransientFetchErrorsAreRetried(t *testing.T) {
 	for _, e := range []*kerr.Error{kerr.NotLeaderForPartition, kerr.FencedLeaderEpoch, kerr.UnknownLeaderEpoch, kerr.KafkaStorageError, kerr.UnknownServerError} {
 		kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: "t", Err: e, Count: 2})
 	}
-	r := newReader(t, consume(t, c, "t", 0, Oldest), 0)
+	r := newReader(t, consume(t, c, "t", 0, Oldest()), 0)
 	r.mustRead(30)
 	produce(t, seeds, "t", 0, 30, 10)
 	r.mustRead(10)

@@ -104,9 +104,9 @@ func (f *feeder) Run(ctx context.Context, in *actor.Inbox[feedMsg]) error {
 func (f *feeder) handle(m feedMsg) {
 	switch {
 	case m.notice != nil:
-		m.notice.Take(f.owner)
+		m.notice.own.Take(f.owner)
 		if f.dead {
-			m.notice.Release(f.owner)
+			m.notice.own.Release(f.owner)
 			return
 		}
 		f.enqueue(m.notice)
@@ -130,7 +130,7 @@ func (f *feeder) handle(m feedMsg) {
 		if len(b.Records) == 0 {
 			b.Records = nil // nothing to hand over: only a position mark
 		}
-		b.Acquire(f.owner)
+		b.own.Acquire(f.owner)
 		f.enqueue(b)
 		if err != nil {
 			f.fail(err)
@@ -148,7 +148,7 @@ func (f *feeder) enqueue(b *Batch) {
 // fail queues a terminal error after what is queued, and stops the partition.
 func (f *feeder) fail(err error) {
 	n := &Batch{Topic: f.p.about.Topic, Partition: f.p.about.Partition, Err: err, terminal: true}
-	n.Acquire(f.owner)
+	n.own.Acquire(f.owner)
 	f.enqueue(n)
 	f.dead = true
 	f.p.failed(err)
@@ -170,7 +170,7 @@ func (f *feeder) finish(b *Batch) {
 		b.src = nil
 		f.done(r)
 	}
-	b.Release(f.owner)
+	b.own.Release(f.owner)
 }
 
 // done ends a fetch result's life: it no longer counts against the partition's prefetch,
@@ -208,13 +208,14 @@ func (f *feeder) deliver() {
 		if f.full {
 			return
 		}
-		// Once handed over, b is the stage's: detach its source result first.
+		// Once handed over, b is the stage's outright (the library's record of it ends
+		// here, as at Next): detach its source result first.
 		src := b.src
 		b.src = nil
 		ran, err := p.out.tryStage(func() error {
-			b.Give(f.owner)
+			b.own.Release(f.owner)
 			if err := p.stage.TrySend(b); err != nil {
-				b.Take(f.owner)
+				b.own.Acquire(f.owner) // not sent: still the feeder's
 				return err
 			}
 			return nil
@@ -323,11 +324,11 @@ func releaseFeeder(a actor.Actor[feedMsg], _ error) {
 		switch r := b.src; {
 		case r != nil:
 			b.src = nil
-			b.Release(f.owner)
+			b.own.Release(f.owner)
 			r.Give(f.owner)
 			keep = append(keep, feedMsg{fetched: r})
 		default:
-			b.Give(f.owner)
+			b.own.Give(f.owner)
 			keep = append(keep, feedMsg{notice: b})
 		}
 	}

@@ -32,13 +32,13 @@ func ctxT(t testing.TB) context.Context {
 // recorder keeps the consumer's events for tests to wait on.
 type recorder struct {
 	mu     sync.Mutex
-	events []Event
+	events []troupe.Event
 	ch     chan struct{} // closed and replaced on every event
 }
 
 func newRecorder() *recorder { return &recorder{ch: make(chan struct{})} }
 
-func (r *recorder) add(e Event) {
+func (r *recorder) add(e troupe.Event) {
 	r.mu.Lock()
 	r.events = append(r.events, e)
 	close(r.ch)
@@ -48,7 +48,7 @@ func (r *recorder) add(e Event) {
 
 // waitFor waits until an event satisfying match has been recorded (since the start) and
 // returns it.
-func (r *recorder) waitFor(t testing.TB, what string, match func(Event) bool) Event {
+func (r *recorder) waitFor(t testing.TB, what string, match func(troupe.Event) bool) troupe.Event {
 	t.Helper()
 	deadline := time.After(testTimeout)
 	for {
@@ -70,7 +70,7 @@ func (r *recorder) waitFor(t testing.TB, what string, match func(Event) bool) Ev
 }
 
 // waitCount waits until n events satisfying match have been recorded (since the start).
-func (r *recorder) waitCount(t testing.TB, what string, n int, match func(Event) bool) {
+func (r *recorder) waitCount(t testing.TB, what string, n int, match func(troupe.Event) bool) {
 	t.Helper()
 	deadline := time.After(testTimeout)
 	for {
@@ -88,7 +88,7 @@ func (r *recorder) waitCount(t testing.TB, what string, n int, match func(Event)
 	}
 }
 
-func (r *recorder) count(match func(Event) bool) int {
+func (r *recorder) count(match func(troupe.Event) bool) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
@@ -110,12 +110,12 @@ func (r *recorder) dump() string {
 	return b.String()
 }
 
-func isA[E Event](e Event) bool { _, ok := e.(E); return ok }
+func isA[E troupe.Event](e troupe.Event) bool { _, ok := e.(E); return ok }
 
 // testConfig is a Config tuned for fast tests: short waits and backoffs.
 func testConfig(seeds []string, rec *recorder) Config {
 	return Config{
-		Brokers:  seeds,
+		Seeds:    seeds,
 		Cluster:  cluster.Config{MinRefreshInterval: 10 * time.Millisecond, Broker: testBrokerConfig()},
 		MaxWait:  50 * time.Millisecond,
 		Backoff:  supervisor.Backoff{Min: 5 * time.Millisecond, Max: 100 * time.Millisecond},

@@ -18,7 +18,7 @@ import (
 // there, so a leader that moved on answers FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH
 // rather than a stale answer.
 
-// listOffset asks where the partition is at ts: OffsetOldest, OffsetNewest (the last
+// listOffset asks where the partition is at ts: listOldest, listNewest (the last
 // stable offset under ReadCommitted) or a timestamp in milliseconds. For a timestamp
 // after every record it answers -1. It returns the offset and the leader epoch of the
 // record there (-1 if unknown).
@@ -79,7 +79,7 @@ func terminal(err error) bool {
 		errors.Is(err, errcode.TopicAuthorizationFailed) || errors.Is(err, errcode.ClusterAuthorizationFailed)
 }
 
-// listOffsets asks where each of parts is at ts (OffsetOldest, OffsetNewest — the last
+// listOffsets asks where each of parts is at ts (listOldest, listNewest — the last
 // stable offset under ReadCommitted — or milliseconds; a time after every record answers
 // the end), in one ListOffsets call. Partitions whose answer is an error are left out.
 func (c *Consumer) listOffsets(ctx context.Context, ts int64, parts []About) (map[About]start, error) {
@@ -104,7 +104,7 @@ func (c *Consumer) listOffsets(ctx context.Context, ts int64, parts []About) (ma
 		}
 	}
 	if len(late) > 0 {
-		ends, err := c.listOffsets(ctx, OffsetNewest, late)
+		ends, err := c.listOffsets(ctx, listNewest, late)
 		if err != nil {
 			return nil, err
 		}

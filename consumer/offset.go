@@ -3,10 +3,13 @@ package consumer
 import (
 	"strconv"
 	"time"
+
+	"github.com/troupe-go/troupe/wire/cluster"
 )
 
 // Offset says where a partition consumer starts: Oldest, Newest, an exact offset (At) or
-// the first record at or after a time (AtTime). The zero Offset is Oldest.
+// the first record at or after a time (AtTime). The zero Offset is Oldest(). Offsets are
+// values: none of them can be changed by a caller.
 type Offset struct {
 	kind offsetKind
 	at   int64 // the exact offset (kind exact), or Unix milliseconds (kind byTime)
@@ -21,36 +24,30 @@ const (
 	kindTime
 )
 
-// The special offsets, as Kafka's ListOffsets spells them: -1 is the end of the log (the
-// high-water mark) and -2 its start (the log start offset). At(-1) and At(-2) mean the
-// same as Newest and Oldest, as in Sarama.
+// The points ListOffsets resolves, as Kafka spells them: -1 is the end of the log (the
+// high-water mark) and -2 its start (the log start offset). They are the cluster
+// package's Newest and Oldest, not offsets: At never takes them.
 const (
-	OffsetNewest int64 = -1
-	OffsetOldest int64 = -2
+	listNewest = cluster.Newest
+	listOldest = cluster.Oldest
 )
 
-var (
-	// Oldest starts at the oldest record still in the partition (its log start offset).
-	Oldest = Offset{kind: kindOldest}
-	// Newest starts at the end of the partition (its high-water mark): only records
-	// written after the consumer starts are delivered.
-	Newest = Offset{kind: kindNewest}
-)
+// Oldest starts at the oldest record still in the partition (its log start offset). It
+// is also the zero Offset.
+func Oldest() Offset { return Offset{kind: kindOldest} }
+
+// Newest starts at the end of the partition (its high-water mark, or its last stable
+// offset under ReadCommitted): only records written after the consumer starts are
+// delivered.
+func Newest() Offset { return Offset{kind: kindNewest} }
 
 // At starts at offset n: the record with offset n, or the first one after it if n falls
-// in a gap (compaction, transaction markers). At(OffsetNewest) is Newest and
-// At(OffsetOldest) is Oldest; any other negative n is refused by ConsumePartition with
-// ErrInvalidOffset. An offset beyond the end of the log, or before its start, is out of
-// range: Config.OffsetReset decides what happens, and the reset is reported.
-func At(n int64) Offset {
-	switch n {
-	case OffsetNewest:
-		return Newest
-	case OffsetOldest:
-		return Oldest
-	}
-	return Offset{kind: kindExact, at: n}
-}
+// in a gap (compaction, transaction markers). A negative n is not an offset: the call
+// that uses it (ConsumePartition, ReadPartitions, Reader.Add) fails with
+// ErrInvalidOffset; say Oldest() or Newest() for the ends of the log. An offset beyond
+// the end of the log, or before its start, is out of range: Config.OffsetReset decides
+// what happens, and the reset is reported.
+func At(n int64) Offset { return Offset{kind: kindExact, at: n} }
 
 // AtTime starts at the first record whose timestamp is at or after t, found with
 // ListOffsets by timestamp; if there is none, at the end of the partition (as Newest).
@@ -75,9 +72,9 @@ func (o Offset) String() string {
 func (o Offset) listTimestamp() (int64, bool) {
 	switch o.kind {
 	case kindOldest:
-		return OffsetOldest, true
+		return listOldest, true
 	case kindNewest:
-		return OffsetNewest, true
+		return listNewest, true
 	case kindTime:
 		return o.at, true
 	}

@@ -137,14 +137,14 @@ func (r *Reader) AddTopics(ctx context.Context, from Offset, topics ...string) e
 // one ListOffsets request per broker (a lookup that fails is retried by the reader's
 // dispatcher). It checks its input first and adds nothing if any of it is wrong: an
 // unknown topic fails with an *UnknownTopicError, a partition the topic does not have
-// with ErrUnknownPartition, a negative offset other than OffsetNewest and OffsetOldest
+// with ErrUnknownPartition, a negative offset (At(n), n < 0)
 // with ErrInvalidOffset, a partition this Consumer already reads (in any Reader or
 // PartitionConsumer) with ErrAlreadyConsuming, a closed reader with ErrClosed.
 //
 // Add is how a partition is handed to the reader; Remove hands it back.
 func (r *Reader) Add(ctx context.Context, from Offset, parts ...About) error {
 	if from.kind == kindExact && from.at < 0 {
-		return fmt.Errorf("%w: %d (the special offsets are %d, newest, and %d, oldest)", ErrInvalidOffset, from.at, OffsetNewest, OffsetOldest)
+		return fmt.Errorf("%w: %d is negative (the ends of the log are Oldest() and Newest())", ErrInvalidOffset, from.at)
 	}
 	c := r.c
 	ids := make(map[string][16]byte)
@@ -279,7 +279,7 @@ func (r *Reader) lookupEnds(ctx context.Context, parts []*part) error {
 	for i, p := range parts {
 		abouts[i] = p.about
 	}
-	got, err := r.c.listOffsets(ctx, OffsetNewest, abouts)
+	got, err := r.c.listOffsets(ctx, listNewest, abouts)
 	if err != nil {
 		return err
 	}
@@ -396,7 +396,7 @@ func (r *Reader) releaseMsg(m feedMsg) {
 		f.Release(r.owner)
 	}
 	if n := m.notice; n != nil {
-		n.Release(r.owner)
+		n.own.Release(r.owner)
 	}
 }
 
@@ -422,7 +422,7 @@ func (r *Reader) push(p *part, m feedMsg) bool {
 	if m.fetched != nil {
 		m.fetched.Take(r.owner)
 	} else if m.notice != nil {
-		m.notice.Take(r.owner)
+		m.notice.own.Take(r.owner)
 	}
 	r.bytes.Store(r.buf.bytes)
 	if !wasReady && r.buf.ready() {
@@ -445,7 +445,7 @@ func (r *Reader) done(p *part, f *fetched) {
 }
 
 // roomy reports whether the reader is within its byte budget.
-func (r *Reader) roomy() bool { return r.bytes.Load() < r.cfg.MaxBufferedBytes }
+func (r *Reader) roomy() bool { return r.bytes.Load() < int64(r.cfg.MaxBufferedBytes) }
 
 // watch keeps MaxProcessingTime for the reader; its dispatcher calls it on each wake-up.
 // It returns when to call it again (zero: when woken).

@@ -91,7 +91,7 @@ func TestReaderReadsTopicsWithoutActorsPerPartition(t *testing.T) {
 	}
 	c := newConsumer(t, testConfig(seeds, newRecorder()))
 	ctx := ctxT(t)
-	r, err := c.ReadTopics(ctx, Oldest, "a", "b")
+	r, err := c.ReadTopics(ctx, Oldest(), "a", "b")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestReaderUntilCaughtUp(t *testing.T) {
 	produce(t, seeds, "t", 2, 0, 7)
 	c := newConsumer(t, testConfig(seeds, newRecorder()))
 	ctx := ctxT(t)
-	r, err := c.ReadTopics(ctx, Oldest, "t")
+	r, err := c.ReadTopics(ctx, Oldest(), "t")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestReaderUntilCaughtUp(t *testing.T) {
 	// All empty: caught up at once.
 	_, seeds2 := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(3, "empty"))
 	c2 := newConsumer(t, testConfig(seeds2, newRecorder()))
-	r2, err := c2.ReadTopics(ctx, Oldest, "empty")
+	r2, err := c2.ReadTopics(ctx, Oldest(), "empty")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,11 +183,11 @@ func TestReaderAddRemove(t *testing.T) {
 		from  Offset
 		want  error
 	}{
-		{[]About{{"nope", 0}}, Oldest, ErrUnknownTopic},
-		{[]About{{"t", 0}, {"t", 3}}, Oldest, ErrUnknownPartition},
-		{[]About{{"t", -1}}, Oldest, ErrUnknownPartition},
+		{[]About{{"nope", 0}}, Oldest(), ErrUnknownTopic},
+		{[]About{{"t", 0}, {"t", 3}}, Oldest(), ErrUnknownPartition},
+		{[]About{{"t", -1}}, Oldest(), ErrUnknownPartition},
 		{[]About{{"t", 0}}, At(-5), ErrInvalidOffset},
-		{[]About{{"t", 0}, {"t", 0}}, Oldest, ErrAlreadyConsuming},
+		{[]About{{"t", 0}, {"t", 0}}, Oldest(), ErrAlreadyConsuming},
 	} {
 		if err := r.Add(ctx, tc.from, tc.parts...); !errors.Is(err, tc.want) {
 			t.Fatalf("Add(%v, %v): %v, want %v", tc.parts, tc.from, err, tc.want)
@@ -196,8 +196,8 @@ func TestReaderAddRemove(t *testing.T) {
 	if len(r.Partitions()) != 0 {
 		t.Fatalf("bad input added %v", r.Partitions())
 	}
-	pc := consume(t, c, "t", 2, Oldest)
-	if err := r.Add(ctx, Oldest, About{"t", 2}); !errors.Is(err, ErrAlreadyConsuming) {
+	pc := consume(t, c, "t", 2, Oldest())
+	if err := r.Add(ctx, Oldest(), About{"t", 2}); !errors.Is(err, ErrAlreadyConsuming) {
 		t.Fatalf("adding a partition a PartitionConsumer reads: %v", err)
 	}
 	if err := pc.Close(ctx); err != nil {
@@ -239,7 +239,7 @@ func TestReaderPauseResume(t *testing.T) {
 	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
 	c := newConsumer(t, testConfig(seeds, newRecorder()))
 	ctx := ctxT(t)
-	r, err := c.ReadTopics(ctx, Oldest, "t")
+	r, err := c.ReadTopics(ctx, Oldest(), "t")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestReaderBudgetAndSlowPoll(t *testing.T) {
 	cfg.MaxProcessingTime = 20 * time.Millisecond
 	c := newConsumer(t, cfg)
 	ctx := ctxT(t)
-	r, err := c.ReadTopics(ctx, Oldest, "t")
+	r, err := c.ReadTopics(ctx, Oldest(), "t")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestReaderBudgetAndSlowPoll(t *testing.T) {
 	check := newReaderCheck(t)
 	for check.n < 6*200 {
 		// At most the budget, plus one response per broker fetched before it was reached.
-		if held := r.bytes.Load(); held >= cfg.MaxBufferedBytes+2*int64(cfg.MaxBytes)+2*(1<<10) {
+		if held := r.bytes.Load(); held >= int64(cfg.MaxBufferedBytes+2*cfg.MaxBytes+2*(1<<10)) {
 			t.Fatalf("the reader holds %d bytes; budget %d", held, cfg.MaxBufferedBytes)
 		}
 		bs, err := r.Poll(ctx)
@@ -308,12 +308,13 @@ func TestReaderBudgetAndSlowPoll(t *testing.T) {
 // failures while a reader reads: the subscriptions go back to the reader's dispatcher and
 // out again, and every record arrives once, in order per partition, with no loss reported.
 func TestReaderSurvivesLeaderMovesAndFailures(t *testing.T) {
+	requireFaults(t)
 	const parts, per = 6, 50
 	kc, seeds := startKfake(t, kfake.NumBrokers(3), kfake.SeedTopics(parts, "t"))
 	rec := newRecorder()
 	c := newConsumer(t, testConfig(seeds, rec))
 	ctx := ctxT(t)
-	r, err := c.ReadTopics(ctx, Oldest, "t")
+	r, err := c.ReadTopics(ctx, Oldest(), "t")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +361,7 @@ func TestReaderCatchesUpPastTransactionMarkers(t *testing.T) {
 	cfg.IsolationLevel = ReadCommitted
 	c := newConsumer(t, cfg)
 	ctx := ctxT(t)
-	r, err := c.ReadTopics(ctx, Oldest, "t")
+	r, err := c.ReadTopics(ctx, Oldest(), "t")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +402,7 @@ func TestReaderCatchesUpOnNothingButAnAbortedTransaction(t *testing.T) {
 	cfg.IsolationLevel = ReadCommitted
 	c := newConsumer(t, cfg)
 	ctx := ctxT(t)
-	r, err := c.ReadTopics(ctx, Oldest, "t")
+	r, err := c.ReadTopics(ctx, Oldest(), "t")
 	if err != nil {
 		t.Fatal(err)
 	}

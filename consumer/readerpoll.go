@@ -59,7 +59,7 @@ func (r *Reader) takeLocked() []taken {
 	r.takenBuf = got
 	before := r.bytes.Load()
 	r.bytes.Store(r.buf.bytes)
-	if before >= r.cfg.MaxBufferedBytes && r.buf.bytes < r.cfg.MaxBufferedBytes {
+	if budget := int64(r.cfg.MaxBufferedBytes); before >= budget && r.buf.bytes < budget {
 		r.wakeHomesLocked() // back within the budget: fetch again
 	}
 	for _, t := range got {
@@ -98,7 +98,7 @@ func (r *Reader) decode(got []taken) []*Batch {
 		switch {
 		case t.m.notice != nil:
 			n := t.m.notice
-			n.Release(r.owner)
+			n.own.Release(r.owner)
 			out = append(out, n)
 			if n.terminal {
 				r.forget(p)

@@ -109,7 +109,7 @@ func TestOffsetOutOfRangeWhileConsuming(t *testing.T) {
 	cfg := testConfig(seeds, rec)
 	cfg.MaxPartitionBytes = 1 << 10 // a few batches per fetch, and at most two fetched ahead
 	c := newConsumer(t, cfg)
-	pc := consume(t, c, "t", 0, Oldest)
+	pc := consume(t, c, "t", 0, Oldest())
 	b, err := pc.Next(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
@@ -164,8 +164,8 @@ func TestAuthorizationFailureIsTerminal(t *testing.T) {
 	rec := newRecorder()
 	c := newConsumer(t, testConfig(seeds, rec))
 	kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: "t", Partitions: []int32{1}, Err: kerr.TopicAuthorizationFailed, Count: -1})
-	ok := newReader(t, consume(t, c, "t", 0, Oldest), 0)
-	denied := consume(t, c, "t", 1, Oldest)
+	ok := newReader(t, consume(t, c, "t", 0, Oldest()), 0)
+	denied := consume(t, c, "t", 1, Oldest())
 	if _, err := denied.Next(ctxT(t)); !errors.Is(err, errcode.TopicAuthorizationFailed) {
 		t.Fatalf("Next on a partition the broker refuses: %v", err)
 	}

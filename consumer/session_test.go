@@ -109,12 +109,12 @@ func TestFetchSessionNamesOnlyChanges(t *testing.T) {
 	log := watchFetches(kc)
 	produceAll(t, seeds, "t", 4, 0, 10)
 	c := newConsumer(t, sessionConfig(seeds, newRecorder()))
-	rs := []*reader{newReader(t, consume(t, c, "t", 0, Oldest), 0), newReader(t, consume(t, c, "t", 1, Oldest), 0), newReader(t, consume(t, c, "t", 2, Oldest), 0)}
+	rs := []*reader{newReader(t, consume(t, c, "t", 0, Oldest()), 0), newReader(t, consume(t, c, "t", 1, Oldest()), 0), newReader(t, consume(t, c, "t", 2, Oldest()), 0)}
 	readAll(t, rs, 10)
 	log.waitFor(t, "naming nothing in a session", 0, func(f seenFetch) bool { return f.epoch > 0 && len(f.named) == 0 && len(f.forgotten) == 0 })
 
 	from := log.mark()
-	rs = append(rs, newReader(t, consume(t, c, "t", 3, Oldest), 0))
+	rs = append(rs, newReader(t, consume(t, c, "t", 3, Oldest()), 0))
 	readAll(t, rs[3:], 10)
 	log.waitFor(t, "adding partition 3 to the session", from, func(f seenFetch) bool {
 		return f.epoch > 0 && slices.Equal(f.named, []int32{3}) && f.offsets[3] == 0
@@ -157,7 +157,7 @@ func TestFetchSessionPauseResume(t *testing.T) {
 	log := watchFetches(kc)
 	produceAll(t, seeds, "t", 2, 0, 10)
 	c := newConsumer(t, sessionConfig(seeds, newRecorder()))
-	rs := []*reader{newReader(t, consume(t, c, "t", 0, Oldest), 0), newReader(t, consume(t, c, "t", 1, Oldest), 0)}
+	rs := []*reader{newReader(t, consume(t, c, "t", 0, Oldest()), 0), newReader(t, consume(t, c, "t", 1, Oldest()), 0)}
 	readAll(t, rs, 10)
 
 	from := log.mark()
@@ -179,11 +179,12 @@ func TestFetchSessionPauseResume(t *testing.T) {
 // TestFetchSessionRestart: a broker consumer that fails and restarts opens a new session
 // with a full fetch, and nothing is lost or repeated.
 func TestFetchSessionRestart(t *testing.T) {
+	requireFaults(t)
 	kc, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
 	log := watchFetches(kc)
 	produceAll(t, seeds, "t", 2, 0, 10)
 	c := newConsumer(t, sessionConfig(seeds, newRecorder()))
-	rs := []*reader{newReader(t, consume(t, c, "t", 0, Oldest), 0), newReader(t, consume(t, c, "t", 1, Oldest), 0)}
+	rs := []*reader{newReader(t, consume(t, c, "t", 0, Oldest()), 0), newReader(t, consume(t, c, "t", 1, Oldest()), 0)}
 	readAll(t, rs, 10)
 	first := log.waitFor(t, "in a session", 0, func(f seenFetch) bool { return f.epoch > 0 })
 
@@ -206,7 +207,7 @@ func TestFetchSessionLost(t *testing.T) {
 	produceAll(t, seeds, "t", 2, 0, 10)
 	rec := newRecorder()
 	c := newConsumer(t, sessionConfig(seeds, rec))
-	rs := []*reader{newReader(t, consume(t, c, "t", 0, Oldest), 0), newReader(t, consume(t, c, "t", 1, Oldest), 0)}
+	rs := []*reader{newReader(t, consume(t, c, "t", 0, Oldest()), 0), newReader(t, consume(t, c, "t", 1, Oldest()), 0)}
 	readAll(t, rs, 10)
 	log.waitFor(t, "in a session", 0, func(f seenFetch) bool { return f.epoch > 0 })
 
@@ -245,7 +246,7 @@ func TestFetchWithoutSessions(t *testing.T) {
 	log := watchFetches(kc)
 	produceAll(t, seeds, "t", 2, 0, 10)
 	c := newConsumer(t, sessionConfig(seeds, newRecorder()))
-	rs := []*reader{newReader(t, consume(t, c, "t", 0, Oldest), 0), newReader(t, consume(t, c, "t", 1, Oldest), 0)}
+	rs := []*reader{newReader(t, consume(t, c, "t", 0, Oldest()), 0), newReader(t, consume(t, c, "t", 1, Oldest()), 0)}
 	readAll(t, rs, 10)
 	produceAll(t, seeds, "t", 2, 10, 10)
 	readAll(t, rs, 10)
@@ -263,7 +264,7 @@ func TestFetchSessionClosed(t *testing.T) {
 	log := watchFetches(kc)
 	produceAll(t, seeds, "t", 1, 0, 10)
 	c := newConsumer(t, sessionConfig(seeds, newRecorder()))
-	r := newReader(t, consume(t, c, "t", 0, Oldest), 0)
+	r := newReader(t, consume(t, c, "t", 0, Oldest()), 0)
 	r.mustRead(10)
 	open := log.waitFor(t, "in a session", 0, func(f seenFetch) bool { return f.epoch > 0 })
 	if err := r.pc.Close(ctxT(t)); err != nil {

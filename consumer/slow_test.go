@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -27,8 +28,8 @@ func TestSlowPartitionDoesNotHoldOthersBack(t *testing.T) {
 	cfg.MaxProcessingTime = 20 * time.Millisecond
 	cfg.MaxPartitionBytes = 1 << 10 // a few batches per fetch: many fetch rounds
 	c := newConsumer(t, cfg)
-	slow := newReader(t, consume(t, c, "t", 0, Oldest), 0)
-	fast := newReader(t, consume(t, c, "t", 1, Oldest), 0)
+	slow := newReader(t, consume(t, c, "t", 0, Oldest()), 0)
+	fast := newReader(t, consume(t, c, "t", 1, Oldest()), 0)
 
 	// The slow partition takes one batch and then nothing for a while: its feeder holds
 	// the next one, and after MaxProcessingTime gives the partition's place back.
@@ -38,7 +39,7 @@ func TestSlowPartitionDoesNotHoldOthersBack(t *testing.T) {
 	}
 	fastDone := make(chan bool, 1)
 	go func() { fastDone <- fast.readTo(n) }()
-	rec.waitFor(t, "SlowPartition", func(e Event) bool {
+	rec.waitFor(t, "SlowPartition", func(e troupe.Event) bool {
 		s, ok := e.(SlowPartition)
 		return ok && s.Partition == 0 && s.Waited >= cfg.MaxProcessingTime
 	})
@@ -75,8 +76,8 @@ func TestPauseKeepsFetchedDataAndResumesInOrder(t *testing.T) {
 	cfg := testConfig(seeds, newRecorder())
 	cfg.MaxPartitionBytes = 1 << 10
 	c := newConsumer(t, cfg)
-	a := newReader(t, consume(t, c, "t", 0, Oldest), 0)
-	b := newReader(t, consume(t, c, "t", 1, Oldest), 0)
+	a := newReader(t, consume(t, c, "t", 0, Oldest()), 0)
+	b := newReader(t, consume(t, c, "t", 1, Oldest()), 0)
 	if !a.read(10) {
 		t.FailNow()
 	}
@@ -120,7 +121,7 @@ func TestNextHonoursItsContextWhilePaused(t *testing.T) {
 	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
 	produce(t, seeds, "t", 0, 0, 10)
 	c := newConsumer(t, testConfig(seeds, newRecorder()))
-	pc := consume(t, c, "t", 0, Oldest)
+	pc := consume(t, c, "t", 0, Oldest())
 	pc.Pause()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -11,9 +11,9 @@ import (
 // partition's batches in order. The feeder hands it each *Batch through its bounded
 // mailbox, under the same rules as a user calling Next:
 //
-//   - ownership: each Batch arrives in transit; the stage Takes it (b.Take(in.Owner()))
-//     and Releases it when done, or hands it on to another actor (actor.Hand). Built with
-//     -tags troupecheck, a batch the stage forgets is reported when it exits;
+//   - ownership: each Batch is the stage's outright once it arrives, as Next's result is
+//     its caller's: nothing to take or release. Values the stage builds and hands on to
+//     actors of its own may use actor.Owned (see examples/consumerstage);
 //   - backpressure: a batch counts as taken once the stage's mailbox accepted it; while
 //     the mailbox is full the partition is not fetched, and after MaxProcessingTime the
 //     partition gives up its place at its broker consumer — a slow stage is a slow user;
@@ -36,7 +36,7 @@ type Stage struct {
 	// value and how it ended (supervisor.ChildSpec.Release).
 	Release func(a actor.Actor[*Batch], err error)
 	// StopTimeout bounds the stage's drain stop at Close; an overrun is cancelled and
-	// reported as an ActorEvent. Zero means 5s.
+	// reported as a supervisor.StopTimedOut event. Zero means 5s.
 	StopTimeout time.Duration
 }
 

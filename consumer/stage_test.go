@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/actor"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -28,20 +29,17 @@ func (u *upper) Run(ctx context.Context, in *actor.Inbox[*Batch]) error {
 			return err
 		}
 		for i, b := range batch {
-			b.Take(in.Owner())
 			if u.gate != nil {
 				select {
 				case <-u.gate:
 				case <-ctx.Done():
-					in.Unread(batch[i+1:])
-					b.Release(in.Owner())
+					in.Unread(batch[i:])
 					return ctx.Err()
 				}
 			}
 			for k := range b.Records {
 				b.Records[k].Value = bytes.ToUpper(b.Records[k].Value)
 			}
-			b.Release(in.Owner()) // its records go on; the batch's life in actors ends
 			select {
 			case u.out <- b:
 			case <-ctx.Done():
@@ -97,7 +95,7 @@ func TestCustomStageKeepsOrder(t *testing.T) {
 		if p == 0 {
 			g = gate // partition 0's stage is stuck until the gate opens
 		}
-		pcs = append(pcs, consume(t, c, "t", p, Oldest, WithStage(Stage{
+		pcs = append(pcs, consume(t, c, "t", p, Oldest(), WithStage(Stage{
 			New: func(topic string, partition int32) actor.Actor[*Batch] {
 				return &upper{out: outs[partition], gate: g}
 			},
@@ -108,7 +106,7 @@ func TestCustomStageKeepsOrder(t *testing.T) {
 	}
 	// Partition 1 flows; partition 0's stage is a slow user.
 	stageReader(t, "t", 1, outs[1], 200)
-	rec.waitFor(t, "SlowPartition", func(e Event) bool {
+	rec.waitFor(t, "SlowPartition", func(e troupe.Event) bool {
 		s, ok := e.(SlowPartition)
 		return ok && s.Partition == 0
 	})

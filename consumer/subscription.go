@@ -42,7 +42,7 @@ type subscription struct {
 
 // newSubscription returns the subscription of p, starting at from.
 func newSubscription(p *part, from Offset, topicID codec.UUID, cfg *Config) *subscription {
-	s := &subscription{p: p, cur: newCursor(cfg.MaxPartitionBytes, cfg.MaxBytes), topicID: topicID, epoch: -1}
+	s := &subscription{p: p, cur: newCursor(int32(cfg.MaxPartitionBytes), int32(cfg.MaxBytes)), topicID: topicID, epoch: -1}
 	s.cur.readCommitted = cfg.IsolationLevel == ReadCommitted
 	if from.kind == kindExact {
 		s.cur.seek(from.at, -1)

@@ -19,7 +19,7 @@ func TestLogTruncationAfterALeaderChange(t *testing.T) {
 	produceBatches(t, seeds, "t", 0, 0, 100, 10)
 	rec := newRecorder()
 	c := newConsumer(t, testConfig(seeds, rec))
-	pc := consume(t, c, "t", 0, Oldest)
+	pc := consume(t, c, "t", 0, Oldest())
 	r := newReader(t, pc, 0)
 	r.mustRead(100)
 	epoch := r.got[99].LeaderEpoch

@@ -37,7 +37,7 @@ func TestTransactionalBatchesFromAnotherClient(t *testing.T) {
 	next += 5
 
 	c := newConsumer(t, testConfig(seeds, newRecorder()))
-	pc := consume(t, c, "t", 0, Oldest)
+	pc := consume(t, c, "t", 0, Oldest())
 	r := newReader(t, pc, 0)
 	r.mustRead(next)
 	// Four markers, each one offset, after each transaction's records.
@@ -103,7 +103,7 @@ func TestReadCommitted(t *testing.T) {
 	cfg := testConfig(seeds, newRecorder())
 	cfg.IsolationLevel = ReadCommitted
 	c := newConsumer(t, cfg)
-	pc := consume(t, c, "t", 0, Oldest)
+	pc := consume(t, c, "t", 0, Oldest())
 	r := newReader(t, pc, 0)
 	r.mustRead(20)
 	if first, last := r.got[0].Offset, r.got[len(r.got)-1].Offset; first != 10 || last != 36 {
@@ -133,7 +133,7 @@ func TestReadCommitted(t *testing.T) {
 	if err := pc.Close(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	late := consume(t, c, "t", 0, Newest)
+	late := consume(t, c, "t", 0, Newest())
 	waitFor(t, func() bool { return late.Position() >= 0 })
 	if late.Position() != 46 {
 		t.Fatalf("Newest under ReadCommitted is %d, want the last stable offset 46", late.Position())

@@ -21,7 +21,7 @@ func TestOlderBrokers(t *testing.T) {
 			produceAll(t, seeds, "t", 2, 30, 30)
 			rec := newRecorder()
 			c := newConsumer(t, testConfig(seeds, rec))
-			rs := []*reader{newReader(t, consume(t, c, "t", 0, Oldest), 0), newReader(t, consume(t, c, "t", 1, AtTime(mid)), 30)}
+			rs := []*reader{newReader(t, consume(t, c, "t", 0, Oldest()), 0), newReader(t, consume(t, c, "t", 1, AtTime(mid)), 30)}
 			readAll(t, rs[:1], 60)
 			readAll(t, rs[1:], 30)
 			for p := range int32(2) {

@@ -161,7 +161,7 @@ func (r *run) startConsumer(from start, back int64, final bool) {
 	cfg := consumer.Config{
 		Client:            r.client,
 		MaxWait:           r.opts.maxWait,
-		MaxPartitionBytes: r.opts.maxPartitionBytes,
+		MaxPartitionBytes: int(r.opts.maxPartitionBytes),
 		MaxProcessingTime: r.opts.maxProcessing,
 		Backoff:           supervisor.Backoff{Min: 5 * time.Millisecond, Max: 250 * time.Millisecond},
 		RequestTimeout:    5 * time.Second,
@@ -171,7 +171,7 @@ func (r *run) startConsumer(from start, back int64, final bool) {
 		cfg.IsolationLevel = consumer.ReadCommitted
 	}
 	if r.client == nil {
-		cfg.Brokers = r.env.cluster.Addrs()
+		cfg.Seeds = r.env.cluster.Addrs()
 		cfg.Cluster = r.clusterConfig(who)
 	}
 	c, err := consumer.New(cfg)
@@ -192,7 +192,7 @@ func (r *run) startConsumer(from start, back int64, final bool) {
 }
 
 func (r *run) startPartition(p int32, from start, back int64, final bool) {
-	off, at := consumer.Oldest, int64(-2)
+	off, at := consumer.Oldest(), int64(-2)
 	if from != fromOldest {
 		at = r.hist.Delivered()[p]
 		if from == fromRewind {

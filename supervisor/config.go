@@ -75,6 +75,10 @@ type Config struct {
 	Period time.Duration
 	// Backoff spaces restarts of a child that keeps failing.
 	Backoff Backoff
+	// ResetAfter is how long an incarnation must run before it counts as healthy (as if
+	// it had called Inbox.MarkHealthy): its next failure is the first again for Backoff,
+	// and a half-open breaker counts it as a success. Zero means 10s.
+	ResetAfter time.Duration
 	// OnEvent, if set, receives every Event, on the supervisor's goroutine; it must not
 	// block.
 	OnEvent func(Event)
@@ -91,6 +95,7 @@ const (
 	DefaultIntensity             = 5
 	DefaultPeriod                = 10 * time.Second
 	DefaultSupervisorStopTimeout = 30 * time.Second
+	DefaultResetAfter            = 10 * time.Second
 )
 
 // Unlimited, as Config.Intensity, makes a supervisor that never gives up: no number of
@@ -116,6 +121,9 @@ func (c Config) withDefaults() Config {
 		c.StopTimeout = DefaultSupervisorStopTimeout
 	}
 	c.Backoff = c.Backoff.withDefaults()
+	if c.ResetAfter <= 0 {
+		c.ResetAfter = DefaultResetAfter
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -139,8 +147,15 @@ type ChildSpec[M any] struct {
 	// StopTimeout bounds each stop of the child; a child that overruns it is cancelled
 	// and reported (a StopTimedOut event). Zero means 5s.
 	StopTimeout time.Duration
-	// Breaker, when Breaker.Errors > 0, puts the child behind a circuit breaker.
-	Breaker BreakerConfig
+	// Breaker, if set, puts the child behind a circuit breaker; nil means none. A zero
+	// BreakerConfig is a breaker with the default figures, as it is wherever the type
+	// appears.
+	Breaker *BreakerConfig
+	// DropQueued, when the child's breaker opens, hands the messages queued for the child
+	// to its mailbox's OnDrop instead of keeping them for the next incarnation: for
+	// children whose pending work should fail fast (a broker connection's requests)
+	// rather than wait out the breaker. It needs a Breaker: Add refuses it without one.
+	DropQueued bool
 	// Release, if set, runs after every incarnation of the child ends, on the child's
 	// goroutine, with the incarnation's actor value and how it ended, before any restart.
 	// It gives back whatever the incarnation owned (through the hand-off protocol), so a
@@ -158,26 +173,29 @@ type ChildSpec[M any] struct {
 // DefaultStopTimeout is the StopTimeout of a ChildSpec that leaves it zero.
 const DefaultStopTimeout = 5 * time.Second
 
-// BreakerConfig configures a child's circuit breaker
-// (github.com/eapache/go-resiliency/breaker). Errors failures without a quiet period of
-// Timeout between them open it. While it is open the child is not restarted and sends to
-// it fail at once with an error matching actor.ErrUnavailable and ErrBreakerOpen; its
-// queued messages are kept. After Timeout it is half-open: one restart is let through;
+// BreakerConfig configures a circuit breaker (github.com/eapache/go-resiliency/breaker).
+// A BreakerConfig always describes a breaker that is on, and its zero fields mean
+// defaults, wherever the type appears: a supervised child's (ChildSpec.Breaker, where nil
+// means no breaker), the cluster client's metadata breaker and each broker connection's
+// (which every client has; their configs document their own default figures).
+//
+// For a child: Errors failures without a quiet period of Timeout between them open it.
+// While it is open the child is not restarted and sends to it fail at once with an error
+// matching actor.ErrUnavailable and ErrBreakerOpen; its queued messages are kept (unless
+// ChildSpec.DropQueued). After Timeout it is half-open: one restart is let through;
 // Successes healthy incarnations close it, and one more failure opens it again.
 type BreakerConfig struct {
-	// Errors is how many failures open the breaker. Zero disables the breaker.
+	// Errors is how many failures open the breaker. Zero means 5 for a child.
 	Errors int
 	// Successes is how many healthy incarnations close a half-open breaker. Zero means 1.
 	Successes int
 	// Timeout is how long the breaker stays open, and the quiet period that forgives
-	// earlier failures. Zero means 10s.
+	// earlier failures. Zero means 10s for a child.
 	Timeout time.Duration
-	// DropQueued, when the breaker opens, hands the messages queued for the child to its
-	// mailbox's OnDrop instead of keeping them for the next incarnation: for children whose
-	// pending work should fail fast (a broker connection's requests) rather than wait out
-	// the breaker.
-	DropQueued bool
 }
 
-// DefaultBreakerTimeout is the Timeout of a BreakerConfig that leaves it zero.
-const DefaultBreakerTimeout = 10 * time.Second
+// Documented defaults of a child's BreakerConfig.
+const (
+	DefaultBreakerErrors  = 5
+	DefaultBreakerTimeout = 10 * time.Second
+)

@@ -19,7 +19,7 @@
 // While a child's breaker is open, it is not restarted, and sends to it fail at once with
 // an error matching actor.ErrUnavailable and ErrBreakerOpen, which callers route around.
 // After the breaker's timeout it is half-open and one restart is let through; a healthy
-// incarnation (one that called Inbox.MarkHealthy, or ran for Backoff.ResetAfter) closes
+// incarnation (one that called Inbox.MarkHealthy, or ran for Config.ResetAfter) closes
 // it.
 //
 // The restart policy (Backoff, the intensity window, which children a strategy restarts)

@@ -9,12 +9,16 @@ import (
 
 // Event is something that happened in a supervisor: one of Started, Exited, Restarted,
 // BreakerOpened, BreakerHalfOpen, BreakerClosed, IntensityExceeded and StopTimedOut.
-// Switch on the concrete type.
+// Switch on the concrete type. It has the shape of troupe.Event (String and Source), so
+// the Kafka components pass supervisor events on to their users as they are.
 type Event interface {
 	// Supervisor names the supervisor the event comes from.
 	SupervisorName() string
 	// Child names the child the event is about ("" when it is about the supervisor).
 	ChildName() string
+	// Source names the actor the event is about as Children lists it: the child, or the
+	// supervisor itself when there is no child.
+	Source() string
 	fmt.Stringer
 	level() slog.Level
 	attrs() []any
@@ -31,6 +35,14 @@ func (a About) SupervisorName() string { return a.Supervisor }
 
 // ChildName names the child the event is about.
 func (a About) ChildName() string { return a.Child }
+
+// Source names the child the event is about, or the supervisor when there is none.
+func (a About) Source() string {
+	if a.Child == "" {
+		return a.Supervisor
+	}
+	return a.Child
+}
 
 // Started: an incarnation of a child was started. Incarnation counts from 1.
 type Started struct {

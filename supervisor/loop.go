@@ -151,7 +151,7 @@ func (s *Supervisor) failed(ctx context.Context, sl *slot, err error) error {
 			sl.state = slotBroken
 			sl.probeAt = now.Add(sl.breakerCfg.Timeout)
 			sl.ctl.Suspend(sl.unavailable)
-			if sl.breakerCfg.DropQueued {
+			if sl.dropQueued {
 				sl.ctl.DropQueued()
 			}
 			s.emit(BreakerOpened{About: s.about(sl), Until: sl.probeAt})
@@ -263,7 +263,7 @@ func (s *Supervisor) startChild(ctx context.Context, sl *slot) error {
 		},
 	}
 	now := time.Now()
-	sl.started, sl.healthy, sl.healthyAt = now, false, now.Add(s.cfg.Backoff.ResetAfter)
+	sl.started, sl.healthy, sl.healthyAt = now, false, now.Add(s.cfg.ResetAfter)
 	p, err := sl.spawn(ctx, opts, sv)
 	if err != nil {
 		sl.state = slotRunning
@@ -279,10 +279,10 @@ func (s *Supervisor) startChild(ctx context.Context, sl *slot) error {
 }
 
 // noteUptime resets sl's backoff if the incarnation ending at now ran well: it marked
-// itself healthy or ran for Backoff.ResetAfter (the health timer may not have fired yet at
+// itself healthy or ran for Config.ResetAfter (the health timer may not have fired yet at
 // that very instant).
 func (s *Supervisor) noteUptime(sl *slot, now time.Time) {
-	if sl.healthy || now.Sub(sl.started) >= s.cfg.Backoff.ResetAfter {
+	if sl.healthy || now.Sub(sl.started) >= s.cfg.ResetAfter {
 		sl.failures = 0
 	}
 }

@@ -9,23 +9,21 @@ import "time"
 // Backoff spaces the restarts of a child that keeps failing: the delay before restart n
 // (n >= 1 consecutive failures) is Min·2^(n-1), capped at Max, with "equal jitter": a
 // uniformly random point in [d/2, d], so children that failed together do not restart in
-// lockstep. A child that ran well for ResetAfter (or called Inbox.MarkHealthy) starts
-// again from Min.
+// lockstep. Backoff says only how delays grow; when a run of failures ends is decided by
+// whoever uses it (a supervisor: Config.ResetAfter; a consumer's partition: the first
+// fetch that answers for it). The consumer and the broker connections use the same type
+// with the same meanings.
 type Backoff struct {
 	// Min is the delay before the first restart. Zero means 50ms.
 	Min time.Duration
 	// Max caps the delay. Zero means 10s.
 	Max time.Duration
-	// ResetAfter is how long an incarnation must run before its failure counts as the
-	// first again (and, with a breaker, before it counts as a success). Zero means 10s.
-	ResetAfter time.Duration
 }
 
 // Documented defaults of Backoff.
 const (
-	DefaultBackoffMin        = 50 * time.Millisecond
-	DefaultBackoffMax        = 10 * time.Second
-	DefaultBackoffResetAfter = 10 * time.Second
+	DefaultBackoffMin = 50 * time.Millisecond
+	DefaultBackoffMax = 10 * time.Second
 )
 
 func (b Backoff) withDefaults() Backoff {
@@ -37,9 +35,6 @@ func (b Backoff) withDefaults() Backoff {
 	}
 	if b.Max < b.Min {
 		b.Max = b.Min
-	}
-	if b.ResetAfter <= 0 {
-		b.ResetAfter = DefaultBackoffResetAfter
 	}
 	return b
 }

@@ -40,11 +40,11 @@ func TestBackoffDelayWithinEqualJitter(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
 	if c.Intensity != DefaultIntensity || c.Period != DefaultPeriod || c.Name != "supervisor" ||
-		c.Backoff.Min != DefaultBackoffMin || c.Backoff.Max != DefaultBackoffMax || c.Backoff.ResetAfter != DefaultBackoffResetAfter {
+		c.Backoff.Min != DefaultBackoffMin || c.Backoff.Max != DefaultBackoffMax || c.ResetAfter != DefaultResetAfter {
 		t.Fatalf("defaults drifted: %+v", c)
 	}
 	if DefaultIntensity != 5 || DefaultPeriod != 10*time.Second || DefaultBackoffMin != 50*time.Millisecond ||
-		DefaultBackoffMax != 10*time.Second || DefaultBackoffResetAfter != 10*time.Second ||
+		DefaultBackoffMax != 10*time.Second || DefaultResetAfter != 10*time.Second ||
 		DefaultStopTimeout != 5*time.Second || DefaultBreakerTimeout != 10*time.Second {
 		t.Fatal("documented default values changed: update the doc comments and docs/actor.md")
 	}

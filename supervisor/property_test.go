@@ -40,10 +40,10 @@ func TestPropertyRestartsObeyStrategyIntensityBackoff(t *testing.T) {
 		period := time.Duration(rapid.IntRange(1, 50).Draw(rt, "period100ms")) * 100 * time.Millisecond
 		bmin := time.Duration(rapid.IntRange(1, 50).Draw(rt, "backoffMinMs")) * time.Millisecond
 		bo := supervisor.Backoff{
-			Min:        bmin,
-			Max:        bmin * time.Duration(rapid.IntRange(1, 8).Draw(rt, "backoffFactor")),
-			ResetAfter: time.Duration(rapid.IntRange(1, 30).Draw(rt, "resetAfter100ms")) * 100 * time.Millisecond,
+			Min: bmin,
+			Max: bmin * time.Duration(rapid.IntRange(1, 8).Draw(rt, "backoffFactor")),
 		}
+		resetAfter := time.Duration(rapid.IntRange(1, 30).Draw(rt, "resetAfter100ms")) * 100 * time.Millisecond
 		type step struct {
 			child int
 			gap   time.Duration
@@ -61,7 +61,7 @@ func TestPropertyRestartsObeyStrategyIntensityBackoff(t *testing.T) {
 			var mu sync.Mutex
 			var events []timedEvent
 			s := supervisor.New(supervisor.Config{
-				Strategy: strategy, Intensity: maxRestarts, Period: period, Backoff: bo,
+				Strategy: strategy, Intensity: maxRestarts, Period: period, Backoff: bo, ResetAfter: resetAfter,
 				OnEvent: func(e supervisor.Event) {
 					mu.Lock()
 					events = append(events, timedEvent{time.Now(), e})
@@ -116,7 +116,7 @@ func TestPropertyRestartsObeyStrategyIntensityBackoff(t *testing.T) {
 				// Model: a child's consecutive-failure count restarts from zero once an
 				// incarnation has run for ResetAfter.
 				m := &model[st.child]
-				if now.Sub(m.started) >= bo.ResetAfter {
+				if now.Sub(m.started) >= resetAfter {
 					m.failures = 0
 				}
 				m.failures++
@@ -153,7 +153,7 @@ func TestPropertyRestartsObeyStrategyIntensityBackoff(t *testing.T) {
 				}
 				group := groupOf(strategy, n, st.child)
 				for _, idx := range group {
-					if idx != st.child && now.Sub(model[idx].started) >= bo.ResetAfter {
+					if idx != st.child && now.Sub(model[idx].started) >= resetAfter {
 						model[idx].failures = 0 // it ran well before it was taken down
 					}
 				}

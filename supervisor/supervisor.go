@@ -18,7 +18,8 @@ var breakerErrOpen = breaker.ErrBreakerOpen
 
 // Errors returned by Add and Remove.
 var (
-	// ErrInvalidSpec: a ChildSpec without a Name or a New function.
+	// ErrInvalidSpec: a ChildSpec without a Name or a New function, or with DropQueued
+	// and no Breaker.
 	ErrInvalidSpec = errors.New("supervisor: invalid child spec")
 	// ErrDuplicateChild: a child of that name is already supervised.
 	ErrDuplicateChild = errors.New("supervisor: duplicate child name")
@@ -136,6 +137,9 @@ func Add[M any](s *Supervisor, spec ChildSpec[M]) (actor.Ref[M], error) {
 	if spec.Name == "" || spec.New == nil {
 		return actor.Ref[M]{}, fmt.Errorf("%w: a child needs a Name and a New function", ErrInvalidSpec)
 	}
+	if spec.DropQueued && spec.Breaker == nil {
+		return actor.Ref[M]{}, fmt.Errorf("%w: %q: DropQueued without a Breaker", ErrInvalidSpec, spec.Name)
+	}
 	mb := spec.mailbox
 	if mb == nil {
 		mb = actor.NewMailbox(spec.Mailbox)
@@ -238,6 +242,7 @@ type slot struct {
 	stopTimeout time.Duration
 	breakerCfg  BreakerConfig
 	breaker     *breaker.Breaker // nil without a breaker
+	dropQueued  bool             // the breaker's opening drops what is queued
 	unavailable error            // what sends get while the breaker is open
 
 	spawn    func(ctx context.Context, opts actor.Options, sv actorhook.Supervision) (*actor.Process, error)
@@ -285,7 +290,6 @@ func newSlot[M any](spec ChildSpec[M], mb *actor.Mailbox[M]) *slot {
 		kind:        spec.Kind,
 		restart:     spec.Restart,
 		stopTimeout: spec.StopTimeout,
-		breakerCfg:  spec.Breaker,
 		ctl:         actorhook.Mailbox(mb),
 		stats:       mb.Stats,
 		children:    spec.children,
@@ -302,7 +306,12 @@ func newSlot[M any](spec ChildSpec[M], mb *actor.Mailbox[M]) *slot {
 	if sl.stopTimeout <= 0 {
 		sl.stopTimeout = DefaultStopTimeout
 	}
-	if b := &sl.breakerCfg; b.Errors > 0 {
+	if spec.Breaker != nil {
+		sl.breakerCfg, sl.dropQueued = *spec.Breaker, spec.DropQueued
+		b := &sl.breakerCfg
+		if b.Errors <= 0 {
+			b.Errors = DefaultBreakerErrors
+		}
 		if b.Successes <= 0 {
 			b.Successes = 1
 		}

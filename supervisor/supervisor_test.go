@@ -300,8 +300,9 @@ func TestIntensityExceededFailsSupervisor(t *testing.T) {
 func TestBackoffGrowsAndResetsAfterHealth(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		j := &journal{}
-		bo := supervisor.Backoff{Min: 100 * time.Millisecond, Max: 400 * time.Millisecond, ResetAfter: 5 * time.Second}
-		s := supervisor.New(supervisor.Config{Intensity: 100, Backoff: bo, OnEvent: j.event})
+		bo := supervisor.Backoff{Min: 100 * time.Millisecond, Max: 400 * time.Millisecond}
+		const resetAfter = 5 * time.Second
+		s := supervisor.New(supervisor.Config{Intensity: 100, Backoff: bo, ResetAfter: resetAfter, OnEvent: j.event})
 		a := addWorker(t, s, j, "a", nil)
 		p := s.Start(context.Background())
 		for range 4 {
@@ -323,7 +324,7 @@ func TestBackoffGrowsAndResetsAfterHealth(t *testing.T) {
 			}
 		}
 		// Running for ResetAfter makes the next failure the first again.
-		time.Sleep(bo.ResetAfter)
+		time.Sleep(resetAfter)
 		send(t, a, cmd{op: "fail"})
 		time.Sleep(bo.Max)
 		synctest.Wait()
@@ -332,6 +333,60 @@ func TestBackoffGrowsAndResetsAfterHealth(t *testing.T) {
 			t.Fatalf("after a healthy run: attempt %d after %v", r.Attempt, r.Delay)
 		}
 		stop(t, p)
+	})
+}
+
+// TestZeroBreakerConfigIsADefaultBreaker checks the one meaning of a zero BreakerConfig:
+// a breaker that is on, with the default figures (it opens on the DefaultBreakerErrors-th
+// failure), while a nil ChildSpec.Breaker means none; DropQueued without a breaker is
+// refused.
+func TestZeroBreakerConfigIsADefaultBreaker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j := &journal{}
+		s := supervisor.New(supervisor.Config{Intensity: supervisor.Unlimited, OnEvent: j.event,
+			Backoff: supervisor.Backoff{Min: time.Millisecond, Max: time.Millisecond}})
+		if _, err := supervisor.Add(s, supervisor.ChildSpec[cmd]{Name: "x", DropQueued: true,
+			New: func() actor.Actor[cmd] { return &worker{name: "x", log: j} }}); !errors.Is(err, supervisor.ErrInvalidSpec) {
+			t.Fatalf("DropQueued without a Breaker: %v", err)
+		}
+		refs := make(map[string]actor.Ref[cmd])
+		for _, name := range []string{"with", "without"} {
+			spec := supervisor.ChildSpec[cmd]{Name: name, New: func() actor.Actor[cmd] { return &worker{name: name, log: j} }}
+			if name == "with" {
+				spec.Breaker = &supervisor.BreakerConfig{}
+			}
+			ref, err := supervisor.Add(s, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refs[name] = ref
+		}
+		p := s.Start(context.Background())
+		for i := 1; i <= supervisor.DefaultBreakerErrors; i++ {
+			for _, name := range []string{"with", "without"} {
+				synctest.Wait()
+				send(t, refs[name], cmd{op: "fail"})
+				time.Sleep(10 * time.Millisecond)
+			}
+			synctest.Wait()
+			opened := j.eventsOf("supervisor.BreakerOpened")
+			if want := 0; i == supervisor.DefaultBreakerErrors {
+				want = 1
+				if len(opened) != want || opened[0].(supervisor.BreakerOpened).Child != "with" {
+					t.Fatalf("after %d failures: %v", i, j.all())
+				}
+			} else if len(opened) != want {
+				t.Fatalf("opened after %d failures, before the default %d: %v", i, supervisor.DefaultBreakerErrors, j.all())
+			}
+		}
+		if err := refs["with"].Send(context.Background(), cmd{op: "work"}); !errors.Is(err, supervisor.ErrBreakerOpen) {
+			t.Fatalf("send to the child whose default breaker is open: %v", err)
+		}
+		if err := p.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(supervisor.DefaultBreakerTimeout) // the breaker's own timer ends (fake time)
+		synctest.Wait()
 	})
 }
 
@@ -349,7 +404,7 @@ func TestBreakerOpensFailsFastHalfOpensAndCloses(t *testing.T) {
 				defer mu.Unlock()
 				return &worker{name: "conn", log: j, healthy: healthy}
 			},
-			Breaker: supervisor.BreakerConfig{Errors: 3, Timeout: time.Minute},
+			Breaker: &supervisor.BreakerConfig{Errors: 3, Timeout: time.Minute},
 		}
 		ref, err := supervisor.Add(s, spec)
 		if err != nil {

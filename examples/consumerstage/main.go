@@ -16,9 +16,9 @@
 //	                                                            orders arrive once,
 //	                                                            in order)
 //
-// Each hand-off moves an owned value: the stage Takes the batch, Releases it once it has
-// built its own *orders value, and Hands that to the sink, which Releases it. Run the
-// example's test with -tags troupecheck and every hand-off is checked.
+// Each batch is the stage's outright once it arrives. The stage builds its own *orders
+// value, an owned value (actor.Owned), and Hands it to the sink, which Takes and Releases
+// it. Run the example's test with -tags troupecheck and that hand-off is checked.
 //
 // With -slow, partition 0's stage takes that long per batch: a slow stage is a slow user.
 // Its feeder holds at most two batches, then the partition is left out of fetches; after
@@ -87,7 +87,8 @@ type order struct {
 }
 
 // orders is what the stage hands the sink: one batch's orders, decoded and enriched. It
-// is an owned value, like the batch it was made from.
+// is an owned value of this program's: it moves between its actors by explicit hand-off
+// (the batch it was made from is simply the stage's, as Next's result is its caller's).
 type orders struct {
 	actor.Owned
 	partition int32
@@ -112,7 +113,6 @@ func (e *enrich) Run(ctx context.Context, in *actor.Inbox[*consumer.Batch]) erro
 			return err
 		}
 		for i, b := range batch {
-			b.Take(me) // ours now
 			out := &orders{partition: b.Partition, err: b.Err, list: make([]order, 0, len(b.Records))}
 			for _, r := range b.Records {
 				var o order
@@ -124,7 +124,6 @@ func (e *enrich) Run(ctx context.Context, in *actor.Inbox[*consumer.Batch]) erro
 				o.Category = category(o.Amount)
 				out.list = append(out.list, o)
 			}
-			b.Release(me) // nothing of it is kept: its life ends here
 			if e.delay > 0 {
 				select {
 				case <-time.After(e.delay): // a slow stage
@@ -250,7 +249,7 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 		Client:            client,
 		MaxProcessingTime: 50 * time.Millisecond,
 		MaxPartitionBytes: 1 << 10, // tiny fetches: many small batches, to show them flowing
-		OnEvent: func(e consumer.Event) {
+		OnEvent: func(e troupe.Event) {
 			if s, ok := e.(consumer.SlowPartition); ok {
 				slowEvents.Add(1)
 				say("%v", s)

@@ -187,7 +187,7 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 		Name:    "flaky",
 		New:     func() actor.Actor[item] { return &flaky{next: sinkRef, rng: rng, cfg: cfg} },
 		Mailbox: actor.MailboxConfig[item]{Capacity: 256},
-		Breaker: supervisor.BreakerConfig{Errors: 3, Timeout: 500 * time.Millisecond},
+		Breaker: &supervisor.BreakerConfig{Errors: 3, Timeout: 500 * time.Millisecond},
 		Release: giveBack,
 	})
 	if err != nil {

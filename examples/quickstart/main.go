@@ -151,7 +151,7 @@ func produce(ctx context.Context, bar io.Writer, seeds []string, o options) (map
 // checking that send indexes increase within each partition. The produced ends are
 // checked too: the reader must have reached them.
 func consume(ctx context.Context, seeds []string, topic string, ends map[int32]int64) (int, time.Duration, error) {
-	c, err := consumer.New(consumer.Config{Brokers: seeds})
+	c, err := consumer.New(consumer.Config{Seeds: seeds})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -163,7 +163,7 @@ func consume(ctx context.Context, seeds []string, topic string, ends map[int32]i
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	r, err := c.ReadTopics(ctx, consumer.Oldest, topic)
+	r, err := c.ReadTopics(ctx, consumer.Oldest(), topic)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -477,9 +477,9 @@ func printRecord(w io.Writer, r *troupe.Record, c config) {
 func parseOffset(s string) (consumer.Offset, error) {
 	switch {
 	case s == "beginning":
-		return consumer.Oldest, nil
+		return consumer.Oldest(), nil
 	case s == "end":
-		return consumer.Newest, nil
+		return consumer.Newest(), nil
 	case strings.HasPrefix(s, "@"):
 		ms, err := strconv.ParseInt(s[1:], 10, 64)
 		if err != nil {

@@ -64,13 +64,13 @@ func produce(ctx context.Context, seeds []string) error {
 // readTopic reads every record written so far to the topic "greetings", all its
 // partitions through one reader, and stops at the end, empty partitions included.
 func readTopic(ctx context.Context, seeds []string) error {
-	c, err := consumer.New(consumer.Config{Brokers: seeds})
+	c, err := consumer.New(consumer.Config{Seeds: seeds})
 	if err != nil {
 		return err
 	}
 	defer c.Close(context.Background())
 
-	r, err := c.ReadTopics(ctx, consumer.Oldest, "greetings")
+	r, err := c.ReadTopics(ctx, consumer.Oldest(), "greetings")
 	if err != nil {
 		return err
 	}
@@ -90,13 +90,13 @@ func readTopic(ctx context.Context, seeds []string) error {
 
 // consume reads the first n records of partition 0 of "greetings", a batch at a time.
 func consume(ctx context.Context, seeds []string, n int) error {
-	c, err := consumer.New(consumer.Config{Brokers: seeds})
+	c, err := consumer.New(consumer.Config{Seeds: seeds})
 	if err != nil {
 		return err
 	}
 	defer c.Close(context.Background())
 
-	pc, err := c.ConsumePartition(ctx, "greetings", 0, consumer.Oldest)
+	pc, err := c.ConsumePartition(ctx, "greetings", 0, consumer.Oldest())
 	if err != nil {
 		return err
 	}
@@ -230,15 +230,13 @@ func upperStage(sink actor.Ref[[]string]) consumer.Stage {
 				if err != nil {
 					return err
 				}
-				for i, b := range batches {
-					b.Take(in.Owner()) // the batch is the stage's now
+				for i, b := range batches { // each batch is the stage's outright
 					values := make([]string, 0, len(b.Records))
 					for j := range b.Records {
 						values = append(values, strings.ToUpper(string(b.Records[j].Value)))
 					}
-					b.Release(in.Owner()) // done with it (a batch with b.Err set has no records)
 					if err := sink.Send(ctx, values); err != nil {
-						in.Unread(batches[i+1:]) // not taken: the next incarnation gets them
+						in.Unread(batches[i+1:]) // not handled: the next incarnation gets them
 						return err
 					}
 				}
@@ -286,12 +284,12 @@ func consumeThroughStage(ctx context.Context, seeds []string, n int) error {
 	sink, sinkProc := actor.Start(context.Background(), "collector", col)
 	defer sinkProc.Stop(context.Background())
 
-	c, err := consumer.New(consumer.Config{Brokers: seeds})
+	c, err := consumer.New(consumer.Config{Seeds: seeds})
 	if err != nil {
 		return err
 	}
 	defer c.Close(context.Background())
-	if _, err := c.ConsumePartition(ctx, "greetings", 0, consumer.Oldest, consumer.WithStage(upperStage(sink))); err != nil {
+	if _, err := c.ConsumePartition(ctx, "greetings", 0, consumer.Oldest(), consumer.WithStage(upperStage(sink))); err != nil {
 		return err
 	}
 	select {
@@ -338,7 +336,7 @@ func supervise(ctx context.Context) error {
 				return nil
 			})
 		},
-		Breaker: supervisor.BreakerConfig{Errors: 3, Timeout: time.Second},
+		Breaker: &supervisor.BreakerConfig{Errors: 3, Timeout: time.Second},
 	})
 	if err != nil {
 		return err

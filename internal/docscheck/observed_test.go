@@ -182,20 +182,15 @@ func observeProducerDefaults(t *testing.T, page configPage) {
 // actor tree.
 func observeStageCapacity(t *testing.T, page configPage) {
 	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "s"))
-	c, err := consumer.New(consumer.Config{Brokers: seeds})
+	c, err := consumer.New(consumer.Config{Seeds: seeds})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close(ctxT(t))
 	stage := consumer.Stage{New: func(string, int32) actor.Actor[*consumer.Batch] {
-		return actor.Receive(func(ctx context.Context, b *consumer.Batch) error {
-			o := actor.NewOwner("stage", nil)
-			b.Take(o)
-			b.Release(o)
-			return nil
-		})
+		return actor.Receive(func(ctx context.Context, b *consumer.Batch) error { return nil })
 	}}
-	if _, err := c.ConsumePartition(ctxT(t), "s", 0, consumer.Oldest, consumer.WithStage(stage)); err != nil {
+	if _, err := c.ConsumePartition(ctxT(t), "s", 0, consumer.Oldest(), consumer.WithStage(stage)); err != nil {
 		t.Fatal(err)
 	}
 	parts := child(c.Actors(), "partitions")
@@ -359,8 +354,8 @@ func observeSupervisorDefaults(t *testing.T, page configPage) {
 			}
 		})
 	})
-	t.Run("Backoff ResetAfter", func(t *testing.T) {
-		reset := docDefault[time.Duration](t, page, "supervisor.Backoff", "ResetAfter")
+	t.Run("ResetAfter", func(t *testing.T) {
+		reset := docDefault[time.Duration](t, page, "supervisor.Config", "ResetAfter")
 		attempts := func(ran time.Duration) []int {
 			var out []int
 			synctest.Test(t, func(t *testing.T) {
@@ -440,7 +435,7 @@ func observeSupervisorDefaults(t *testing.T, page configPage) {
 			}
 			s := supervisor.New(supervisor.Config{OnEvent: ev.add})
 			first := true
-			_, _ = supervisor.Add(s, supervisor.ChildSpec[int]{Name: "flaky", Breaker: supervisor.BreakerConfig{Errors: 1},
+			_, _ = supervisor.Add(s, supervisor.ChildSpec[int]{Name: "flaky", Breaker: &supervisor.BreakerConfig{Errors: 1},
 				New: func() actor.Actor[int] {
 					fail := first
 					first = false

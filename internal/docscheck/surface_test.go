@@ -41,7 +41,7 @@ var surface = map[string][]string{
 	},
 	"supervisor": {
 		"Add", "New",
-		"About", "About.ChildName", "About.SupervisorName",
+		"About", "About.ChildName", "About.Source", "About.SupervisorName",
 		"Backoff", "Backoff.Delay",
 		"BreakerClosed", "BreakerClosed.String", "BreakerConfig", "BreakerHalfOpen", "BreakerHalfOpen.String",
 		"BreakerOpened", "BreakerOpened.String",

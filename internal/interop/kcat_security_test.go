@@ -77,7 +77,7 @@ func TestKcatSecured(t *testing.T) {
 				fmt.Fprintf(&in, "kcat %d\n", i)
 			}
 			runKcat(t, in.String(), append([]string{"-b", sc.Seeds[0], "-P", "-t", "t", "-p", "0"}, props...)...)
-			c, err := consumer.New(consumer.Config{Brokers: sc.Seeds, Cluster: sec})
+			c, err := consumer.New(consumer.Config{Seeds: sc.Seeds, Cluster: sec})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -168,14 +168,14 @@ func TestTroupeReadsWhatKcatWrites(t *testing.T) {
 // consumeAll reads n records of a partition from offset 0 with troupe's consumer.
 func consumeAll(t *testing.T, seeds []string, topic string, partition int32, n int) []troupe.Record {
 	t.Helper()
-	c, err := consumer.New(consumer.Config{Brokers: seeds})
+	c, err := consumer.New(consumer.Config{Seeds: seeds})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pc, err := c.ConsumePartition(ctx, topic, partition, consumer.Oldest)
+	pc, err := c.ConsumePartition(ctx, topic, partition, consumer.Oldest())
 	if err != nil {
 		t.Fatal(err)
 	}

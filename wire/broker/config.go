@@ -55,11 +55,13 @@ type Config struct {
 	QueueSize int
 	// Breaker puts each connection behind a circuit breaker: after Errors failures
 	// (dial or I/O) without a quiet Timeout, calls to that broker fail at once with an
-	// error matching ErrUnavailable until a reconnect is let through. Zero Errors means
-	// 3; zero Timeout means 5s. DropQueued is always on here, whatever the field says:
-	// calls queued for a broker whose breaker opens fail at once rather than wait it out.
+	// error matching ErrUnavailable until a reconnect is let through; calls queued for
+	// a broker whose breaker opens fail at once rather than wait it out. Every connection
+	// has one: a zero BreakerConfig means these defaults, as everywhere. Zero Errors
+	// means 3; zero Timeout means 5s.
 	Breaker supervisor.BreakerConfig
-	// Backoff spaces reconnects after failures. Zero fields mean 50ms, 5s, 10s.
+	// Backoff spaces reconnects after failures; a connection up for the supervisor's
+	// Config.ResetAfter (10s) starts its next run from Min. Zero fields mean 50ms and 5s.
 	Backoff supervisor.Backoff
 	// Logger receives connection records. Nil discards them.
 	Logger *slog.Logger

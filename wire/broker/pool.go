@@ -114,7 +114,6 @@ func (p *Pool) Conn(node Node, purpose Purpose) (*Handle, error) {
 		return h, nil
 	}
 	breakerCfg := p.cfg.Breaker
-	breakerCfg.DropQueued = true // pending calls fail fast rather than wait out the breaker
 	p.seq++
 	h := &Handle{node: node, purpose: purpose, name: fmt.Sprintf("%s %s %s #%d", nodeName(node), purpose, node.Addr, p.seq)}
 	c := &conn{cfg: &p.cfg, name: h.name, addr: node.Addr, versions: &h.versions, lastFail: &h.lastFail}
@@ -137,7 +136,8 @@ func (p *Pool) Conn(node Node, purpose Purpose) (*Handle, error) {
 				call.finish(&Error{Broker: h.name, Key: call.Request.APIKey(), Err: cause})
 			},
 		},
-		Breaker:     breakerCfg,
+		Breaker:     &breakerCfg,
+		DropQueued:  true, // pending calls fail fast rather than wait out the breaker
 		StopTimeout: p.cfg.RequestTimeout,
 	})
 	if err != nil {

@@ -33,9 +33,10 @@ type Config struct {
 	AllowAutoTopicCreation bool
 	// Breaker guards metadata requests: after Errors failed metadata requests without a
 	// quiet Timeout, refreshes fail at once with an error matching ErrUnavailable (and
-	// wrapping the last failure) until Timeout has passed. Zero Errors means 5; zero Timeout means 5s. DropQueued does not
-	// apply: no request waits in a queue for this breaker (callers waiting on a refresh
-	// fail with ErrUnavailable as soon as it opens).
+	// wrapping the last failure) until Timeout has passed; callers waiting on a refresh
+	// fail with ErrUnavailable as soon as it opens. The client always has it: a zero
+	// BreakerConfig means these defaults, as everywhere. Zero Errors means 5; zero
+	// Timeout means 5s.
 	Breaker supervisor.BreakerConfig
 	// Logger receives the client's records. Nil discards them.
 	Logger *slog.Logger

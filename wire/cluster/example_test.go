@@ -132,9 +132,9 @@ func ExampleClient_ListOffsets() {
 	defer c.Close(ctx)
 
 	got, err := c.ListOffsets(ctx, cluster.ReadCommitted,
-		cluster.OffsetQuery{Topic: "events", Partition: 0, At: cluster.OffsetOldest},
-		cluster.OffsetQuery{Topic: "events", Partition: 0, At: cluster.OffsetNewest},
-		cluster.OffsetQuery{Topic: "events", Partition: 1, At: cluster.OffsetNewest},
+		cluster.OffsetQuery{Topic: "events", Partition: 0, At: cluster.Oldest},
+		cluster.OffsetQuery{Topic: "events", Partition: 0, At: cluster.Newest},
+		cluster.OffsetQuery{Topic: "events", Partition: 1, At: cluster.Newest},
 	)
 	if err != nil {
 		fmt.Println(err)

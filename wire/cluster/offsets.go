@@ -11,30 +11,34 @@ import (
 	"github.com/troupe-go/troupe/wire/errcode"
 )
 
-// The special timestamps of an OffsetQuery, as Kafka's ListOffsets spells them.
+// The ends of a log an OffsetQuery asks for, with the words the consumer uses
+// (consumer.Oldest(), consumer.Newest()); the values are Kafka's ListOffsets timestamps.
 const (
-	// OffsetNewest asks for the end of the log: the high-water mark under
-	// ReadUncommitted, the last stable offset under ReadCommitted.
-	OffsetNewest int64 = -1
-	// OffsetOldest asks for the start of the log: the log start offset.
-	OffsetOldest int64 = -2
+	// Newest asks for the end of the log: the high-water mark under ReadUncommitted, the
+	// last stable offset under ReadCommitted.
+	Newest int64 = -1
+	// Oldest asks for the start of the log: the log start offset.
+	Oldest int64 = -2
 )
 
-// Isolation says which end of a partition OffsetNewest means.
+// AtTime is the OffsetQuery.At that asks for the first record whose timestamp is at or
+// after t (compared in milliseconds).
+func AtTime(t time.Time) int64 { return t.UnixMilli() }
+
+// Isolation says which end of a partition Newest means.
 type Isolation int8
 
 const (
-	// ReadUncommitted: OffsetNewest is the high-water mark, the offset after the last
+	// ReadUncommitted: Newest is the high-water mark, the offset after the last
 	// record every in-sync replica has.
 	ReadUncommitted Isolation = 0
-	// ReadCommitted: OffsetNewest is the last stable offset (LSO), the first offset of
+	// ReadCommitted: Newest is the last stable offset (LSO), the first offset of
 	// the oldest transaction still open (the high-water mark when none is open).
 	ReadCommitted Isolation = 1
 )
 
-// OffsetQuery asks where one partition's log is at a point: At is OffsetOldest,
-// OffsetNewest, or a timestamp in Unix milliseconds (the first record whose timestamp is
-// at or after it).
+// OffsetQuery asks where one partition's log is at a point: At is Oldest, Newest, or
+// AtTime(t) (the first record whose timestamp is at or after t).
 type OffsetQuery struct {
 	Topic     string
 	Partition int32
@@ -60,8 +64,8 @@ type ListedOffset struct {
 }
 
 // ErrInvalidQuery is matched by the error ListOffsets returns for a query it cannot send:
-// an empty topic name, a negative partition, or a negative At other than OffsetOldest and
-// OffsetNewest.
+// an empty topic name, a negative partition, or a negative At other than Oldest and
+// Newest.
 var ErrInvalidQuery = errors.New("cluster: invalid offset query")
 
 // listOffsetsAttempts bounds how many times ListOffsets sends a partition's query: after
@@ -90,7 +94,7 @@ func (c *Client) ListOffsets(ctx context.Context, isolation Isolation, queries .
 	out := make([]ListedOffset, len(queries))
 	pending := make([]int, 0, len(queries))
 	for i, q := range queries {
-		if q.Topic == "" || q.Partition < 0 || (q.At < 0 && q.At != OffsetOldest && q.At != OffsetNewest) {
+		if q.Topic == "" || q.Partition < 0 || (q.At < 0 && q.At != Oldest && q.At != Newest) {
 			return nil, fmt.Errorf("%w: %s[%d] at %d", ErrInvalidQuery, q.Topic, q.Partition, q.At)
 		}
 		out[i] = ListedOffset{OffsetQuery: q, Offset: -1, Timestamp: -1, LeaderEpoch: -1}

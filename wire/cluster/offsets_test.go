@@ -89,7 +89,7 @@ func TestListOffsetsEndsAndTimes(t *testing.T) {
 		}
 		return nil, nil, false
 	})
-	list(t, c, cluster.ReadUncommitted, "t", 6, cluster.OffsetNewest)
+	list(t, c, cluster.ReadUncommitted, "t", 6, cluster.Newest)
 	nodes := map[int32]int{}
 	for len(asked) > 0 {
 		nodes[<-asked]++
@@ -97,7 +97,7 @@ func TestListOffsetsEndsAndTimes(t *testing.T) {
 	if !maps.Equal(nodes, leaders) {
 		t.Fatalf("requests per broker %v, want one to each leader %v", nodes, leaders)
 	}
-	for _, at := range []int64{cluster.OffsetOldest, cluster.OffsetNewest} {
+	for _, at := range []int64{cluster.Oldest, cluster.Newest} {
 		for p, off := range list(t, c, cluster.ReadUncommitted, "t", 6, at) {
 			if off != 0 {
 				t.Fatalf("empty partition %d at %d: offset %d", p, at, off)
@@ -111,12 +111,12 @@ func TestListOffsetsEndsAndTimes(t *testing.T) {
 		writeAt(t, cl, "t", p, int(p)+1, base)
 		writeAt(t, cl, "t", p, int(p)+1, base.Add(time.Hour))
 	}
-	oldest := list(t, c, cluster.ReadUncommitted, "t", 6, cluster.OffsetOldest)
-	newest := list(t, c, cluster.ReadUncommitted, "t", 6, cluster.OffsetNewest)
-	lso := list(t, c, cluster.ReadCommitted, "t", 6, cluster.OffsetNewest)
-	atBase := list(t, c, cluster.ReadUncommitted, "t", 6, base.UnixMilli())
-	later := list(t, c, cluster.ReadUncommitted, "t", 6, base.Add(time.Minute).UnixMilli())
-	after := list(t, c, cluster.ReadUncommitted, "t", 6, base.Add(2*time.Hour).UnixMilli())
+	oldest := list(t, c, cluster.ReadUncommitted, "t", 6, cluster.Oldest)
+	newest := list(t, c, cluster.ReadUncommitted, "t", 6, cluster.Newest)
+	lso := list(t, c, cluster.ReadCommitted, "t", 6, cluster.Newest)
+	atBase := list(t, c, cluster.ReadUncommitted, "t", 6, cluster.AtTime(base))
+	later := list(t, c, cluster.ReadUncommitted, "t", 6, cluster.AtTime(base.Add(time.Minute)))
+	after := list(t, c, cluster.ReadUncommitted, "t", 6, cluster.AtTime(base.Add(2*time.Hour)))
 	for p := range 6 {
 		n := int64(p + 1)
 		if oldest[p] != 0 || newest[p] != 2*n || lso[p] != 2*n {
@@ -144,10 +144,10 @@ func TestListOffsetsAfterDeleteRecords(t *testing.T) {
 	if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
 		t.Fatalf("delete records: %v", errcode.ForCode(code))
 	}
-	if o := list(t, c, cluster.ReadUncommitted, "t", 1, cluster.OffsetOldest); o[0] != 4 {
+	if o := list(t, c, cluster.ReadUncommitted, "t", 1, cluster.Oldest); o[0] != 4 {
 		t.Fatalf("oldest %d after deleting up to 4", o[0])
 	}
-	if o := list(t, c, cluster.ReadUncommitted, "t", 1, cluster.OffsetNewest); o[0] != 10 {
+	if o := list(t, c, cluster.ReadUncommitted, "t", 1, cluster.Newest); o[0] != 10 {
 		t.Fatalf("newest %d", o[0])
 	}
 }
@@ -163,17 +163,17 @@ func TestListOffsetsLastStable(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeAt(t, tx, "t", 0, 5, time.Time{})
-	if hwm := list(t, c, cluster.ReadUncommitted, "t", 1, cluster.OffsetNewest); hwm[0] != 8 {
+	if hwm := list(t, c, cluster.ReadUncommitted, "t", 1, cluster.Newest); hwm[0] != 8 {
 		t.Fatalf("high-water mark %d in the open transaction", hwm[0])
 	}
-	if lso := list(t, c, cluster.ReadCommitted, "t", 1, cluster.OffsetNewest); lso[0] != 3 {
+	if lso := list(t, c, cluster.ReadCommitted, "t", 1, cluster.Newest); lso[0] != 3 {
 		t.Fatalf("last stable offset %d with a transaction open from 3", lso[0])
 	}
 	if err := tx.EndTransaction(ctxT(t), kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
 	// The commit marker takes offset 8.
-	if lso := list(t, c, cluster.ReadCommitted, "t", 1, cluster.OffsetNewest); lso[0] != 9 {
+	if lso := list(t, c, cluster.ReadCommitted, "t", 1, cluster.Newest); lso[0] != 9 {
 		t.Fatalf("last stable offset %d after the commit", lso[0])
 	}
 }
@@ -184,9 +184,9 @@ func TestListOffsetsUnknownTopic(t *testing.T) {
 	_, seeds := kafkatest.Start(t, kfake.NumBrokers(2), kfake.SeedTopics(2, "t"))
 	c := open(t, cluster.Config{Seeds: seeds, MinRefreshInterval: time.Millisecond, TopicRetries: 1})
 	got, err := c.ListOffsets(ctxT(t), cluster.ReadUncommitted,
-		cluster.OffsetQuery{Topic: "t", Partition: 1, At: cluster.OffsetNewest},
-		cluster.OffsetQuery{Topic: "missing", Partition: 0, At: cluster.OffsetNewest},
-		cluster.OffsetQuery{Topic: "t", Partition: 7, At: cluster.OffsetOldest},
+		cluster.OffsetQuery{Topic: "t", Partition: 1, At: cluster.Newest},
+		cluster.OffsetQuery{Topic: "missing", Partition: 0, At: cluster.Newest},
+		cluster.OffsetQuery{Topic: "t", Partition: 7, At: cluster.Oldest},
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +243,7 @@ func TestListOffsetsLeaderMoved(t *testing.T) {
 	if err := kc.MoveTopicPartition("t", 0, to); err != nil {
 		t.Fatal(err)
 	}
-	if o := list(t, c, cluster.ReadUncommitted, "t", 1, cluster.OffsetNewest); o[0] != 4 {
+	if o := list(t, c, cluster.ReadUncommitted, "t", 1, cluster.Newest); o[0] != 4 {
 		t.Fatalf("newest %d after the move", o[0])
 	}
 	if first, second := <-asked, <-asked; first != old.ID || second != to {
@@ -268,7 +268,7 @@ func TestListOffsetsContextEnds(t *testing.T) {
 	defer cancel()
 	done := make(chan []cluster.ListedOffset, 1)
 	go func() {
-		got, err := c.ListOffsets(ctx, cluster.ReadUncommitted, cluster.OffsetQuery{Topic: "t", At: cluster.OffsetNewest})
+		got, err := c.ListOffsets(ctx, cluster.ReadUncommitted, cluster.OffsetQuery{Topic: "t", At: cluster.Newest})
 		if err != nil {
 			t.Error(err)
 		}

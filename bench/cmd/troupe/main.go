@@ -86,7 +86,7 @@ func consume(j *workload.Job, t *workload.Tally) error {
 		return err
 	}
 	cfg := consumer.Config{
-		Brokers:           j.Brokers,
+		Seeds:             j.Brokers,
 		MinBytes:          1,
 		MaxBytes:          50 << 20,
 		MaxPartitionBytes: 1 << 20,
