@@ -268,9 +268,19 @@ func TestReaderPauseResume(t *testing.T) {
 // MaxProcessingTime, leaving batches unpolled: the reader reports itself slow and gives
 // up its partitions' places, and everything still arrives, in order, once it polls.
 func TestReaderBudgetAndSlowPoll(t *testing.T) {
-	_, seeds := startKfake(t, kfake.NumBrokers(2), kfake.SeedTopics(6, "t"))
-	for p := range int32(6) {
-		produce(t, seeds, "t", p, 0, 200)
+	// 24 partitions of up to MaxPartitionBytes each would hold far more than the bound
+	// below without the budget: the test fails if the budget is not kept.
+	const parts, per = 24, 60
+	_, seeds := startKfake(t, kfake.NumBrokers(2), kfake.SeedTopics(parts, "t"))
+	// Ten records at a time, so that no batch holds more than ten (a few hundred bytes):
+	// a broker may return a first batch larger than MaxBytes (KIP-74), and the bound
+	// below allows one such batch per response, not a batch of all the records that kgo
+	// may build when handed them all at once.
+	cl := kgoClient(t, seeds)
+	for p := range int32(parts) {
+		for first := 0; first < per; first += 10 {
+			produceWith(t, cl, "t", p, first, 10)
+		}
 	}
 	rec := newRecorder()
 	cfg := testConfig(seeds, rec)
@@ -286,8 +296,9 @@ func TestReaderBudgetAndSlowPoll(t *testing.T) {
 	}
 	rec.waitFor(t, "SlowReader", isA[SlowReader])
 	check := newReaderCheck(t)
-	for check.n < 6*200 {
-		// At most the budget, plus one response per broker fetched before it was reached.
+	for check.n < parts*per {
+		// At most the budget, plus one response per broker fetched before it was reached
+		// (MaxBytes, and at most one batch beyond it).
 		if held := r.bytes.Load(); held >= int64(cfg.MaxBufferedBytes+2*cfg.MaxBytes+2*(1<<10)) {
 			t.Fatalf("the reader holds %d bytes; budget %d", held, cfg.MaxBufferedBytes)
 		}
@@ -299,7 +310,7 @@ func TestReaderBudgetAndSlowPoll(t *testing.T) {
 			check.batch(b)
 		}
 	}
-	if check.n != 6*200 {
+	if check.n != parts*per {
 		t.Fatalf("read %d", check.n)
 	}
 }
