@@ -106,3 +106,37 @@ func ExampleSupervisor_Remove() {
 	// send after: true
 	// 0 children; stop: <nil>
 }
+
+// Shared gives many users one child per key: here two partitions led by the same broker
+// share its sender, which stops when the last of them leaves.
+func ExampleShared() {
+	sup := supervisor.New(supervisor.Config{Name: "brokers"})
+	proc := sup.Start(context.Background())
+	senders := supervisor.NewShared(sup, func(broker int, name string) supervisor.ChildSpec[string] {
+		return supervisor.ChildSpec[string]{
+			New: func() actor.Actor[string] {
+				return actor.Receive(func(ctx context.Context, s string) error { return nil })
+			},
+		}
+	})
+	p0, _ := senders.Acquire(1) // partition 0's leader is broker 1: its sender starts
+	p1, _ := senders.Acquire(1) // so is partition 1's: the same sender
+	fmt.Println(p0.Name(), p0 == p1, senders.Counts())
+	_ = p1.Ref().Send(context.Background(), "batch")
+
+	senders.Release(p0)
+	senders.Release(p1) // the last user left: the sender drains and stops
+	fmt.Println(senders.Counts())
+	again, _ := senders.Acquire(1) // a fresh sender, under a new name
+	fmt.Println(again.Name())
+	senders.Release(again)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	fmt.Println("stopped:", proc.Stop(ctx))
+	// Output:
+	// 1 #1 true map[1:2]
+	// map[]
+	// 1 #2
+	// stopped: <nil>
+}

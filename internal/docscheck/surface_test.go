@@ -47,6 +47,8 @@ var surface = map[string][]string{
 		"BreakerOpened", "BreakerOpened.String",
 		"ChildSpec", "Config", "Event",
 		"Exited", "Exited.String", "IntensityExceeded", "IntensityExceeded.String",
+		"NewShared", "Shared", "Shared.Acquire", "Shared.Counts", "Shared.Release",
+		"SharedChild", "SharedChild.Key", "SharedChild.Name", "SharedChild.Ref",
 		"Restart", "Restart.String", "Restarted", "Restarted.String", "Started", "Started.String",
 		"StopTimedOut", "StopTimedOut.String", "Strategy", "Strategy.String",
 		"Supervisor", "Supervisor.AddSupervisor", "Supervisor.Children", "Supervisor.Name", "Supervisor.Remove",
