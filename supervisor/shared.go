@@ -13,9 +13,10 @@ import (
 // Release of the last reference stops the child with a drain stop (Supervisor.RemoveAsync):
 // it handles what is already in its mailbox, then exits and is forgotten.
 //
-// Each child's name is the key (formatted with %v) and a number, "node 1 (host:9092) #3",
-// unique within the Shared, so a child still draining after its last Release and the
-// child a later Acquire starts for the same key never share a name.
+// Each child's name is the key, formatted with %v (so a key type with a String method
+// chooses it), and a number: "node 1 (host:9092) #3". The number is unique within the
+// Shared, so a child still draining after its last Release and the child a later Acquire
+// starts for the same key never share a name.
 //
 // Bounds: one child per key in use; the set never holds a key nobody holds a reference
 // on. Shared is safe for concurrent use. Its owner is whoever owns the supervisor; Shared
