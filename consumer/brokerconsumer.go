@@ -39,10 +39,11 @@ type brokerMsg struct {
 //
 // Owner: the Consumer's "brokers" supervisor, which restarts it after a failure (its
 // release hook hands back the subscriptions it owned) and stops it when its last
-// subscription leaves (brokerSet.release).
+// subscription leaves (supervisor.Shared.Release).
 type brokerConsumer struct {
-	c *Consumer
-	e *brokerEntry
+	c    *Consumer
+	node broker.Node // the broker it fetches from
+	name string      // its name under the supervisor
 
 	in     *actor.Inbox[brokerMsg]
 	owner  *actor.Owner
@@ -73,16 +74,16 @@ type fetchKey struct {
 	partition int32
 }
 
-func newBrokerConsumer(c *Consumer, e *brokerEntry) *brokerConsumer {
-	return &brokerConsumer{c: c, e: e, log: c.cfg.Logger.With("actor", e.name)}
+func newBrokerConsumer(c *Consumer, node broker.Node, name string) *brokerConsumer {
+	return &brokerConsumer{c: c, node: node, name: name, log: c.cfg.Logger.With("actor", name)}
 }
 
 // Run is one incarnation of the broker consumer.
 func (b *brokerConsumer) Run(ctx context.Context, in *actor.Inbox[brokerMsg]) error {
 	b.in, b.owner = in, in.Owner()
-	conn, err := b.c.client.Conn(b.e.node, broker.Fetch)
+	conn, err := b.c.client.Conn(b.node, broker.Fetch)
 	if err != nil {
-		return fmt.Errorf("%s: %w", b.e.name, err)
+		return fmt.Errorf("%s: %w", b.name, err)
 	}
 	b.conn = conn
 	for {
@@ -431,7 +432,7 @@ func (b *brokerConsumer) send(s *subscription, f *fetched) {
 // paused), and counts it out of b. err says why, for the event; nil for a pause.
 func (b *brokerConsumer) handBack(s *subscription, err error) {
 	if err != nil {
-		b.c.ev.emit(Unsubscribed{About: s.p.about, Broker: b.e.node.ID, Err: err})
+		b.c.ev.emit(Unsubscribed{About: s.p.about, Broker: b.node.ID, Err: err})
 	}
 	giveToDispatcher(b.owner, s)
 }
@@ -442,7 +443,7 @@ func (b *brokerConsumer) releaseSub(s *subscription) {
 	s.home = nil
 	s.end(b.owner)
 	if home != nil {
-		b.c.brokers.release(home)
+		b.c.brokers.Release(home)
 	}
 }
 
@@ -459,7 +460,7 @@ func giveToDispatcher(from *actor.Owner, s *subscription) {
 		s.end(from)
 	}
 	if home != nil {
-		p.c.brokers.release(home)
+		p.c.brokers.Release(home)
 	}
 }
 
@@ -478,7 +479,7 @@ func releaseBrokerConsumer(a actor.Actor[brokerMsg], err error) {
 		return
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
-		b.c.cfg.Logger.Error("broker consumer failed", "broker", b.e.name, "err", err)
+		b.c.cfg.Logger.Error("broker consumer failed", "broker", b.name, "err", err)
 	}
 	// Subscriptions drained but not reached yet were never taken: they go back to the
 	// mailbox, still on their way to this broker consumer (and counted for it), for the
@@ -505,7 +506,7 @@ func releaseBrokerConsumer(a actor.Actor[brokerMsg], err error) {
 		}
 		s.refresh = true
 		if err != nil && !errors.Is(err, context.Canceled) {
-			b.c.ev.emit(Unsubscribed{About: s.p.about, Broker: b.e.node.ID, Err: err})
+			b.c.ev.emit(Unsubscribed{About: s.p.about, Broker: b.node.ID, Err: err})
 		}
 		giveToDispatcher(b.owner, s)
 	}

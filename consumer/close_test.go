@@ -41,12 +41,12 @@ func TestBrokerConsumersAreSharedAndStopWithTheirLastPartition(t *testing.T) {
 	if bs := brokerConsumers(c); len(bs) != 1 {
 		t.Fatalf("broker consumers for three partitions on one broker: %v", bs)
 	}
-	waitFor(t, func() bool { return sum(c.brokers.count()) == 3 })
+	waitFor(t, func() bool { return sum(c.brokers.Counts()) == 3 })
 	for i, pc := range pcs {
 		if err := pc.Close(ctxT(t)); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, func() bool { return sum(c.brokers.count()) == 2-i })
+		waitFor(t, func() bool { return sum(c.brokers.Counts()) == 2-i })
 	}
 	waitFor(t, func() bool { return len(brokerConsumers(c)) == 0 })
 	for _, a := range c.Actors() {

@@ -368,7 +368,7 @@ func dropSubscription(s *subscription) {
 	s.Take(o)
 	if e := s.home; e != nil {
 		s.home = nil
-		s.p.c.brokers.release(e)
+		s.p.c.brokers.Release(e)
 	}
 	s.end(o)
 }

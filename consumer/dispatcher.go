@@ -332,7 +332,7 @@ func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
 	}
 	s.epoch = epoch
 
-	e, err := c.brokers.acquire(node)
+	e, err := c.brokers.Acquire(brokerKey(node))
 	if err != nil {
 		return err
 	}
@@ -340,10 +340,10 @@ func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
 	p.home.Store(e)
 	ev := Subscribed{About: p.about, Broker: node.ID, LeaderEpoch: epoch, Offset: s.cur.next}
 	s.Give(d.owner)
-	if err := e.ref.TrySend(brokerMsg{sub: s}); err != nil {
+	if err := e.Ref().TrySend(brokerMsg{sub: s}); err != nil {
 		s.Take(d.owner)
 		s.home = nil
-		c.brokers.release(e)
+		c.brokers.Release(e)
 		return err
 	}
 	c.ev.emit(ev)

@@ -123,7 +123,7 @@ func (p *part) wakeFeeder() {
 // has room.
 func (p *part) wakeHome() {
 	if e := p.home.Load(); e != nil {
-		_ = e.ref.TrySend(brokerMsg{})
+		_ = e.Ref().TrySend(brokerMsg{})
 	}
 }
 

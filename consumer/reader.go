@@ -477,7 +477,7 @@ func (r *Reader) wakeHomesLocked() {
 	for _, p := range r.parts {
 		if e := p.home.Load(); e != nil && !seen[e] {
 			seen[e] = true
-			_ = e.ref.TrySend(brokerMsg{})
+			_ = e.Ref().TrySend(brokerMsg{})
 		}
 	}
 }

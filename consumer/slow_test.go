@@ -51,7 +51,7 @@ func TestSlowPartitionDoesNotHoldOthersBack(t *testing.T) {
 		t.Fatalf("the slow partition moved on: position %d", slow.pc.Position())
 	}
 	// The broker consumer now counts only the fast partition.
-	waitFor(t, func() bool { return sum(c.brokers.count()) == 1 })
+	waitFor(t, func() bool { return sum(c.brokers.Counts()) == 1 })
 	// The slow partition catches up: nothing lost, repeated or reordered.
 	if !slow.readTo(n) {
 		t.FailNow()
@@ -106,7 +106,7 @@ func TestPauseKeepsFetchedDataAndResumesInOrder(t *testing.T) {
 		t.Fatalf("position moved while paused: %d -> %d", pos, a.pc.Position())
 	}
 	// While paused the partition gave up its place at the broker consumer.
-	waitFor(t, func() bool { return sum(c.brokers.count()) == 1 })
+	waitFor(t, func() bool { return sum(c.brokers.Counts()) == 1 })
 
 	a.pc.Resume()
 	if ok := <-done; !ok {
