@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
@@ -256,68 +255,26 @@ func releaseBrokerProducer(a actor.Actor[bpMsg], _ error) {
 
 var errBrokerProducerGone = &broker.Error{Broker: "broker producer", Key: api.Produce, Err: broker.ErrConnStopped}
 
-// brokers is the registry of broker producers: a reference-counted map from broker node
-// to its broker producer, guarded by a mutex (the talk's "global, locked,
-// reference-counted map"). A partition producer acquires the entry of its leader and
-// releases it when the leader moves; the last release stops the broker producer.
-type brokers struct {
-	p   *Producer
-	sup *supervisor.Supervisor
-
-	mu sync.Mutex
-	m  map[broker.Node]*brokerEntry
-	n  int // numbers broker producer names, so a stopping one and its successor differ
-}
-
-// brokerEntry is one broker producer and how many partitions route to it.
-type brokerEntry struct {
-	node broker.Node
-	name string
-	ref  actor.Ref[bpMsg]
-	refs int
-}
-
-// acquire returns the broker producer of node, starting it if needed, with one more
-// reference.
-func (r *brokers) acquire(node broker.Node) *brokerEntry {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if e := r.m[node]; e != nil {
-		e.refs++
-		return e
-	}
-	r.n++
-	e := &brokerEntry{node: node, name: fmt.Sprintf("%s #%d", node, r.n), refs: 1}
-	ref, err := supervisor.Add(r.sup, supervisor.ChildSpec[bpMsg]{
-		Name: e.name,
-		Kind: "broker-producer",
-		New:  func() actor.Actor[bpMsg] { return &brokerProducer{p: r.p, node: node} },
-		// Unbounded, and bounded all the same: it holds sealed batches (within the
-		// budget) and one notice per request in flight.
-		Mailbox: actor.MailboxConfig[bpMsg]{Capacity: actor.Unbounded},
-		Release: releaseBrokerProducer,
-	})
-	if err != nil {
-		// The supervisor is stopping (Close): a zero Ref fails every send, which the
-		// partition producer treats as "not sent" and retries until it too stops.
-		ref = actor.Ref[bpMsg]{}
-	}
-	e.ref = ref
-	r.m[node] = e
-	return e
-}
-
-// release drops one reference; the last one stops the broker producer (a drain stop: it
+// brokers is the registry of broker producers: a broker producer per broker node, shared
+// by reference count (supervisor.Shared, the talk's "global, locked, reference-counted
+// map"). A partition producer acquires the broker producer of its leader and releases it
+// when the leader moves; the last release stops the broker producer with a drain stop (it
 // sends what it holds first).
-func (r *brokers) release(e *brokerEntry) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e.refs--
-	if e.refs > 0 {
-		return
-	}
-	if r.m[e.node] == e {
-		delete(r.m, e.node)
-	}
-	_ = r.sup.RemoveAsync(e.name)
+type brokers = supervisor.Shared[broker.Node, bpMsg]
+
+// brokerEntry is one broker producer, as the partitions routed to it hold it.
+type brokerEntry = supervisor.SharedChild[broker.Node, bpMsg]
+
+// newBrokers returns the registry of p's broker producers, children of sup.
+func newBrokers(p *Producer, sup *supervisor.Supervisor) *brokers {
+	return supervisor.NewShared(sup, func(node broker.Node, _ string) supervisor.ChildSpec[bpMsg] {
+		return supervisor.ChildSpec[bpMsg]{
+			Kind: "broker-producer",
+			New:  func() actor.Actor[bpMsg] { return &brokerProducer{p: p, node: node} },
+			// Unbounded, and bounded all the same: it holds sealed batches (within the
+			// budget) and one notice per request in flight.
+			Mailbox: actor.MailboxConfig[bpMsg]{Capacity: actor.Unbounded},
+			Release: releaseBrokerProducer,
+		}
+	})
 }

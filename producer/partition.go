@@ -210,10 +210,10 @@ func (pp *partition) send() {
 		}
 		b.leaderEpoch, b.topicID = pp.leaderEpoch, pp.topicID
 		b.Give(pp.owner)
-		if err := pp.route.ref.TrySend(bpMsg{b: b}); err != nil {
+		if err := pp.route.Ref().TrySend(bpMsg{b: b}); err != nil {
 			// The broker producer is gone (its leader left) or unavailable: nothing of
 			// this or the following batches was sent.
-			pp.noteErr(fmt.Errorf("broker producer of %s: %w", pp.route.node, err))
+			pp.noteErr(fmt.Errorf("broker producer of %s: %w", pp.route.Key(), err))
 			b.Take(pp.owner)
 			for _, rest := range pp.batches[i:] {
 				pp.seq.resolve(rest, notAppended)
@@ -247,10 +247,18 @@ func (pp *partition) findRoute() bool {
 		pp.topicID = t.ID
 	}
 	node := leader.Node()
-	if pp.route == nil || pp.route.node != node {
-		next := pp.p.brokers.acquire(node)
+	if pp.route == nil || pp.route.Key() != node {
+		next, err := pp.p.brokers.Acquire(node)
+		if err != nil {
+			// The supervisor is stopping (Close): nothing can be sent; try again after
+			// a backoff, until this partition producer too is stopped.
+			pp.noteErr(fmt.Errorf("broker producer of %s: %w", node, err))
+			pp.needRoute = true
+			pp.backoff(time.Now())
+			return false
+		}
 		if pp.route != nil {
-			pp.p.brokers.release(pp.route)
+			pp.p.brokers.Release(pp.route)
 		}
 		pp.route = next
 	}
@@ -536,7 +544,7 @@ func (pp *partition) abandon(cause error) {
 	}
 	clear(pp.batches)
 	if pp.route != nil {
-		pp.p.brokers.release(pp.route)
+		pp.p.brokers.Release(pp.route)
 		pp.route = nil
 	}
 }

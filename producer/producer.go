@@ -11,7 +11,6 @@ import (
 	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/supervisor"
-	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/record"
 )
@@ -126,7 +125,7 @@ func (p *Producer) build() error {
 	brokerSup := nested("brokers")
 	p.partitions = nested("partitions")
 	p.topics = nested("topics")
-	p.brokers = &brokers{p: p, sup: brokerSup, m: make(map[broker.Node]*brokerEntry)}
+	p.brokers = newBrokers(p, brokerSup)
 	// The lingerer starts first and stops last: batches keep being sealed on time while
 	// the rest drains.
 	if _, err := supervisor.Add(p.sup, supervisor.ChildSpec[struct{}]{
