@@ -63,6 +63,10 @@ var ErrUnavailable = actor.ErrUnavailable
 // Pool keeps the connections of a client: one supervised connection actor per broker node,
 // address and purpose, created on first use and stopped when Retain no longer lists its
 // node. Connections reconnect after failures with backoff, behind a circuit breaker.
+//
+// It is not a supervisor.Shared, whose children stop with their last user: nobody releases
+// a connection (a Handle stays valid, failing with ErrConnStopped once retired), and what
+// retires one is the metadata, through Retain.
 type Pool struct {
 	cfg Config
 	sup *supervisor.Supervisor
