@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
@@ -63,14 +64,16 @@ type Stage interface {
 }
 
 // Config configures a Producer. The zero value of every field is its documented default;
-// a Config needs only Seeds (or Client).
+// a Config needs only Seeds (or Cluster.Seeds, or Client).
 type Config struct {
 	// Client is a cluster client to share with other producers and consumers. If nil,
 	// the producer opens its own from Seeds and Cluster, and closes it on Close.
 	Client *cluster.Client
-	// Seeds are "host:port" addresses to bootstrap from when Client is nil.
+	// Seeds are "host:port" addresses to bootstrap from when Client is nil. Empty means
+	// Cluster.Seeds; both set and different is an ErrInvalidConfig.
 	Seeds []string
-	// Cluster configures the producer's own client (Seeds are taken from Seeds).
+	// Cluster configures the producer's own client, opened from Seeds (or its own Seeds
+	// when Seeds is empty). Ignored with Client.
 	Cluster cluster.Config
 
 	// Acks, default AcksAll.
@@ -162,8 +165,11 @@ func (c Config) withDefaults() (Config, error) {
 	bad := func(format string, args ...any) (Config, error) {
 		return c, fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
 	}
-	if c.Client == nil && len(c.Seeds) == 0 {
-		return bad("need Seeds or a Client")
+	if c.Client == nil && len(c.Seeds) == 0 && len(c.Cluster.Seeds) == 0 {
+		return bad("need Seeds (or Cluster.Seeds) or a Client")
+	}
+	if len(c.Seeds) > 0 && len(c.Cluster.Seeds) > 0 && !slices.Equal(c.Seeds, c.Cluster.Seeds) {
+		return bad("Seeds %v and Cluster.Seeds %v differ", c.Seeds, c.Cluster.Seeds)
 	}
 	if c.Acks > AcksNone {
 		return bad("unknown Acks %d", c.Acks)
@@ -265,7 +271,9 @@ func (c *Config) openClient(ctx context.Context) (*cluster.Client, bool, error) 
 		return c.Client, false, nil
 	}
 	cc := c.Cluster
-	cc.Seeds = c.Seeds
+	if len(c.Seeds) > 0 {
+		cc.Seeds = c.Seeds
+	}
 	if cc.Logger == nil {
 		cc.Logger = c.Logger
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/producer"
+	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -161,5 +162,28 @@ func TestInvalidConfig(t *testing.T) {
 		if _, err := producer.New(cfg); !errors.Is(err, producer.ErrInvalidConfig) {
 			t.Fatalf("%+v: %v", cfg, err)
 		}
+	}
+}
+
+// TestSeedsComeFromEitherPlace checks the one rule for seeds: the producer's own, or its
+// Cluster's when its own are empty; the same seeds in both places are accepted, different
+// ones are an ErrInvalidConfig.
+func TestSeedsComeFromEitherPlace(t *testing.T) {
+	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	for name, cfg := range map[string]producer.Config{
+		"Seeds":         {Seeds: seeds},
+		"Cluster.Seeds": {Cluster: cluster.Config{Seeds: seeds}},
+		"both, equal":   {Seeds: seeds, Cluster: cluster.Config{Seeds: append([]string(nil), seeds...)}},
+	} {
+		p := newProducer(t, cfg)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := p.ProduceSync(ctx, &troupe.Record{Topic: "t", Value: []byte(name)}); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		cancel()
+	}
+	_, err := producer.New(producer.Config{Seeds: seeds, Cluster: cluster.Config{Seeds: []string{"127.0.0.1:1"}}})
+	if !errors.Is(err, producer.ErrInvalidConfig) {
+		t.Fatalf("Seeds and Cluster.Seeds differ: %v", err)
 	}
 }
