@@ -103,7 +103,7 @@ func TestOutageAfterWorkingWaitsForDeliveryTimeoutAndKeepsTheCause(t *testing.T)
 	const deliveryTimeout = 1500 * time.Millisecond
 	p := newProducer(t, producer.Config{
 		Seeds: seeds, Linger: -1, DeliveryTimeout: deliveryTimeout, RetryBackoff: 10 * time.Millisecond,
-		OnEvent: func(e supervisor.Event) {
+		OnEvent: func(e troupe.Event) {
 			if x, ok := e.(supervisor.Exited); ok && x.Err != nil && strings.Contains(x.Child, "produce") {
 				select {
 				case outage <- x:

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/cluster"
@@ -138,8 +139,12 @@ type Config struct {
 	Stages []Stage
 	// Logger receives the producer's records. Nil discards them.
 	Logger *slog.Logger
-	// OnEvent receives supervisor events of the producer's actors.
-	OnEvent func(supervisor.Event)
+	// OnEvent, if set, receives every event, on the library goroutine where it happens:
+	// it must not block. The producer's actors' supervisor events and, when the producer
+	// opened its own client, that client's (its connections' included) are passed as they
+	// are: switch on supervisor.Restarted, supervisor.BreakerOpened, ... Nil Cluster.OnEvent
+	// (and so Cluster.Broker.OnEvent) becomes this.
+	OnEvent func(troupe.Event)
 }
 
 // Documented defaults of Config.
@@ -282,4 +287,13 @@ func (c *Config) openClient(ctx context.Context) (*cluster.Client, bool, error) 
 	}
 	cl, err := cluster.Open(ctx, cc)
 	return cl, true, err
+}
+
+// supervisorHook adapts an OnEvent hook to a supervisor.Config's: a nil hook stays nil,
+// and each supervisor event is passed on as it is.
+func supervisorHook(hook func(troupe.Event)) func(supervisor.Event) {
+	if hook == nil {
+		return nil
+	}
+	return func(e supervisor.Event) { hook(e) }
 }

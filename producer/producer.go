@@ -113,7 +113,7 @@ func New(cfg Config) (*Producer, error) {
 // producers, and broker producers last, so that on Close records flow downstream before
 // the stages below them stop.
 func (p *Producer) build() error {
-	many := supervisor.Config{Intensity: supervisor.Unlimited, OnEvent: p.cfg.OnEvent, Logger: p.cfg.Logger}
+	many := supervisor.Config{Intensity: supervisor.Unlimited, OnEvent: supervisorHook(p.cfg.OnEvent), Logger: p.cfg.Logger}
 	root := many
 	root.Name = "producer"
 	p.sup = supervisor.New(root)
