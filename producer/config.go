@@ -137,7 +137,9 @@ type Config struct {
 	// record is handed to the first stage's mailbox; without them, Produce partitions a
 	// record of a topic it knows and appends it to its partition's batch itself.
 	Stages []Stage
-	// Logger receives the producer's records. Nil discards them.
+	// Logger receives the producer's records: its actors' and, when the producer opened
+	// its own client, that client's (the metadata actor, the connections). Nil discards
+	// them. Nil Cluster.Logger (and so Cluster.Broker.Logger) becomes this.
 	Logger *slog.Logger
 	// OnEvent, if set, receives every event, on the library goroutine where it happens:
 	// it must not block. The producer's actors' supervisor events and, when the producer
@@ -259,6 +261,17 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Client == nil {
+		if len(c.Seeds) > 0 {
+			c.Cluster.Seeds = c.Seeds
+		}
+		if c.Cluster.Logger == nil {
+			c.Cluster.Logger = c.Logger
+		}
+		if c.Cluster.OnEvent == nil {
+			c.Cluster.OnEvent = c.OnEvent
+		}
+	}
 	for i, s := range c.Stages {
 		if s == nil || s.Name() == "" {
 			return bad("stage %d has no name", i)
@@ -275,17 +288,7 @@ func (c *Config) openClient(ctx context.Context) (*cluster.Client, bool, error) 
 	if c.Client != nil {
 		return c.Client, false, nil
 	}
-	cc := c.Cluster
-	if len(c.Seeds) > 0 {
-		cc.Seeds = c.Seeds
-	}
-	if cc.Logger == nil {
-		cc.Logger = c.Logger
-	}
-	if cc.OnEvent == nil {
-		cc.OnEvent = c.OnEvent
-	}
-	cl, err := cluster.Open(ctx, cc)
+	cl, err := cluster.Open(ctx, c.Cluster)
 	return cl, true, err
 }
 
