@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"time"
 
@@ -90,7 +91,8 @@ type Config struct {
 	// before it is sent. Zero means 5ms; negative means no wait.
 	Linger time.Duration
 	// MaxBatchBytes caps a batch's size. It must not exceed the brokers'
-	// message.max.bytes. Zero means 1 MiB.
+	// message.max.bytes; above 2³¹−1 (an int32 on the wire) is an ErrInvalidConfig. Zero
+	// means 1 MiB.
 	MaxBatchBytes int
 	// MaxBatchRecords caps a batch's record count. Zero means 100000.
 	MaxBatchRecords int
@@ -99,7 +101,8 @@ type Config struct {
 	MaxRecordBytes int
 	// MaxInflightRequests caps the produce requests in flight to one broker. Zero means 5.
 	MaxInflightRequests int
-	// MaxRequestBytes caps a produce request. Zero means 16 MiB.
+	// MaxRequestBytes caps a produce request; above 2³¹−1 (an int32 on the wire) is an
+	// ErrInvalidConfig. Zero means 16 MiB.
 	MaxRequestBytes int
 	// Compression of batches. Zero is none.
 	Compression record.Compression
@@ -122,7 +125,7 @@ type Config struct {
 	// several large batches in flight per partition; a larger budget buys memory, not
 	// throughput, when Produce outruns the network.
 	MaxBufferedRecords int
-	MaxBufferedBytes   int64
+	MaxBufferedBytes   int
 	// UnknownTopicWait is how long records wait for a topic that the cluster does not know
 	// (yet) before they fail: with ErrUnknownTopic if the brokers said it does not exist,
 	// with the last metadata failure (matching cluster.ErrUnavailable) if no broker
@@ -198,6 +201,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"MaxRequestBytes", &c.MaxRequestBytes, DefaultMaxRequestBytes},
 		{"MaxBufferedRecords", &c.MaxBufferedRecords, DefaultMaxBufferedRecords},
 		{"MaxRecordBytes", &c.MaxRecordBytes, 0},
+		{"MaxBufferedBytes", &c.MaxBufferedBytes, DefaultMaxBufferedBytes},
 	}
 	for _, f := range ints {
 		if *f.v < 0 {
@@ -215,6 +219,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxRecordBytes > c.MaxBatchBytes-batchOverhead {
 		return bad("MaxRecordBytes %d does not fit in MaxBatchBytes %d", c.MaxRecordBytes, c.MaxBatchBytes)
+	}
+	// A batch's and a request's sizes are int32 on the wire.
+	for _, f := range []struct {
+		name string
+		n    int
+	}{{"MaxBatchBytes", c.MaxBatchBytes}, {"MaxRequestBytes", c.MaxRequestBytes}} {
+		if f.n > math.MaxInt32 {
+			return bad("%s %d does not fit a produce request (at most %d)", f.name, f.n, math.MaxInt32)
+		}
 	}
 	if c.MaxRequestBytes < c.MaxBatchBytes {
 		return bad("MaxRequestBytes %d is below MaxBatchBytes %d", c.MaxRequestBytes, c.MaxBatchBytes)
@@ -237,13 +250,7 @@ func (c Config) withDefaults() (Config, error) {
 			*f.v = f.def
 		}
 	}
-	if c.MaxBufferedBytes < 0 {
-		return bad("MaxBufferedBytes %d is negative", c.MaxBufferedBytes)
-	}
-	if c.MaxBufferedBytes == 0 {
-		c.MaxBufferedBytes = DefaultMaxBufferedBytes
-	}
-	if c.MaxBufferedBytes < int64(c.MaxRecordBytes) {
+	if c.MaxBufferedBytes < c.MaxRecordBytes {
 		return bad("MaxBufferedBytes %d cannot hold one record of MaxRecordBytes %d", c.MaxBufferedBytes, c.MaxRecordBytes)
 	}
 	if c.UnknownTopicShare < 0 || c.UnknownTopicShare > 1 {

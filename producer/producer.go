@@ -87,7 +87,7 @@ func New(cfg Config) (*Producer, error) {
 		client:     client,
 		ownsClient: owns,
 		compressor: comp,
-		budget:     newBudget(cfg.MaxBufferedRecords, cfg.MaxBufferedBytes),
+		budget:     newBudget(cfg.MaxBufferedRecords, int64(cfg.MaxBufferedBytes)),
 		ids:        &idSource{client: client, timeout: cfg.RequestTimeout},
 		direct:     len(cfg.Stages) == 0,
 		linger:     newLingerQueue(),
@@ -352,7 +352,7 @@ func (p *Producer) Flush(ctx context.Context) error {
 // spent, holding no lock.
 func (p *Producer) sealFull() {
 	n := int64(2 * max(1, len(p.accList())))
-	half := &share{records: int(max(1, int64(p.cfg.MaxBufferedRecords)/n)), bytes: max(1, p.cfg.MaxBufferedBytes/n)}
+	half := &share{records: int(max(1, int64(p.cfg.MaxBufferedRecords)/n)), bytes: max(1, int64(p.cfg.MaxBufferedBytes)/n)}
 	for _, pa := range p.accList() {
 		pa.sealNow(half)
 	}
@@ -450,7 +450,10 @@ func (p *Producer) Client() *cluster.Client { return p.client }
 // Buffered returns the records and bytes that hold budget: accepted, and not yet
 // reported. A record gives its budget back just after its callback returns, so a callback
 // may still see itself counted; once Flush returns, the records it waited for are not.
-func (p *Producer) Buffered() (records, bytes int64) { return p.budget.held() }
+func (p *Producer) Buffered() (records, bytes int) {
+	r, b := p.budget.held()
+	return int(r), int(b)
+}
 
 // registerTopic adds a new topic producer to the list Close tells it has begun, and tells
 // it at once if Close has begun already.

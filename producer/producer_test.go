@@ -158,6 +158,9 @@ func TestInvalidConfig(t *testing.T) {
 		{Seeds: []string{"127.0.0.1:1"}, Linger: time.Millisecond, RetryBackoff: -1},
 		{Seeds: []string{"127.0.0.1:1"}, UnknownTopicShare: 2},
 		{Seeds: []string{"127.0.0.1:1"}, Acks: 9},
+		{Seeds: []string{"127.0.0.1:1"}, MaxBufferedBytes: -1},
+		{Seeds: []string{"127.0.0.1:1"}, MaxBatchBytes: 1 << 31, MaxRequestBytes: 1 << 32},
+		{Seeds: []string{"127.0.0.1:1"}, MaxRequestBytes: 1 << 31},
 	} {
 		if _, err := producer.New(cfg); !errors.Is(err, producer.ErrInvalidConfig) {
 			t.Fatalf("%+v: %v", cfg, err)

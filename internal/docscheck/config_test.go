@@ -68,7 +68,7 @@ var configs = map[string]configStruct{
 		"DeliveryTimeout":     val(producer.DefaultDeliveryTimeout),
 		"RetryBackoff":        val(producer.DefaultRetryBackoff),
 		"MaxBufferedRecords":  val(producer.DefaultMaxBufferedRecords),
-		"MaxBufferedBytes":    val(int64(producer.DefaultMaxBufferedBytes)),
+		"MaxBufferedBytes":    val(int(producer.DefaultMaxBufferedBytes)),
 		"UnknownTopicWait":    val(producer.DefaultUnknownTopicWait),
 		"UnknownTopicShare":   val(producer.DefaultUnknownTopicShare),
 		"Stages":              none,
