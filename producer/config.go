@@ -115,9 +115,11 @@ type Config struct {
 	// DeliveryTimeout bounds a record's whole life, from acceptance to its final outcome,
 	// retries included (like Java's delivery.timeout.ms). Zero means 2 minutes.
 	DeliveryTimeout time.Duration
-	// RetryBackoff is the first wait before retrying a partition's failed batches; it
-	// doubles (with jitter) per consecutive failure up to 1s. Zero means 100ms.
-	RetryBackoff time.Duration
+	// Backoff spaces a partition's retries of failed batches: Min·2^(n-1) after the n-th
+	// consecutive failure, capped at Max, with equal jitter; a batch that succeeds starts
+	// the partition's next run of failures from Min again. Min is also the wait before a
+	// topic's failed metadata refresh is asked again. Zero fields mean 100ms and 1s.
+	Backoff supervisor.Backoff
 
 	// MaxBufferedRecords and MaxBufferedBytes are the producer-wide budget: a record takes
 	// its share when Produce accepts it and returns it at its final outcome; Produce waits
@@ -161,12 +163,12 @@ const (
 	DefaultMaxRequestBytes     = 16 << 20
 	DefaultRequestTimeout      = 30 * time.Second
 	DefaultDeliveryTimeout     = 2 * time.Minute
-	DefaultRetryBackoff        = 100 * time.Millisecond
+	DefaultBackoffMin          = 100 * time.Millisecond
+	DefaultBackoffMax          = time.Second
 	DefaultMaxBufferedRecords  = 20000
 	DefaultMaxBufferedBytes    = 32 << 20
 	DefaultUnknownTopicWait    = 10 * time.Second
 	DefaultUnknownTopicShare   = 0.25
-	maxRetryBackoff            = time.Second
 	// batchOverhead bounds a v2 batch's header (61 bytes) plus a record's own framing.
 	batchOverhead = 128
 )
@@ -239,7 +241,8 @@ func (c Config) withDefaults() (Config, error) {
 	}{
 		{"RequestTimeout", &c.RequestTimeout, DefaultRequestTimeout},
 		{"DeliveryTimeout", &c.DeliveryTimeout, DefaultDeliveryTimeout},
-		{"RetryBackoff", &c.RetryBackoff, DefaultRetryBackoff},
+		{"Backoff.Min", &c.Backoff.Min, DefaultBackoffMin},
+		{"Backoff.Max", &c.Backoff.Max, DefaultBackoffMax},
 		{"UnknownTopicWait", &c.UnknownTopicWait, DefaultUnknownTopicWait},
 	}
 	for _, f := range durs {
@@ -250,6 +253,7 @@ func (c Config) withDefaults() (Config, error) {
 			*f.v = f.def
 		}
 	}
+	c.Backoff.Max = max(c.Backoff.Max, c.Backoff.Min)
 	if c.MaxBufferedBytes < c.MaxRecordBytes {
 		return bad("MaxBufferedBytes %d cannot hold one record of MaxRecordBytes %d", c.MaxBufferedBytes, c.MaxRecordBytes)
 	}

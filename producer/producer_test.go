@@ -11,6 +11,7 @@ import (
 	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/producer"
+	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -155,7 +156,7 @@ func TestInvalidConfig(t *testing.T) {
 		{},
 		{Seeds: []string{"127.0.0.1:1"}, MaxBatchBytes: 10},
 		{Seeds: []string{"127.0.0.1:1"}, MaxRecordBytes: 2 << 20},
-		{Seeds: []string{"127.0.0.1:1"}, Linger: time.Millisecond, RetryBackoff: -1},
+		{Seeds: []string{"127.0.0.1:1"}, Linger: time.Millisecond, Backoff: supervisor.Backoff{Min: -1}},
 		{Seeds: []string{"127.0.0.1:1"}, UnknownTopicShare: 2},
 		{Seeds: []string{"127.0.0.1:1"}, Acks: 9},
 		{Seeds: []string{"127.0.0.1:1"}, MaxBufferedBytes: -1},
