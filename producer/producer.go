@@ -111,7 +111,9 @@ func New(cfg Config) (*Producer, error) {
 // build assembles the supervision tree. Children start in this order and stop in the
 // reverse: custom stages first, then the dispatcher, topic producers, partition
 // producers, and broker producers last, so that on Close records flow downstream before
-// the stages below them stop.
+// the stages below them stop. No child has a breaker (every ChildSpec leaves Breaker
+// nil): a partition's failures are spaced by Config.Backoff and bounded by
+// DeliveryTimeout, and the connections below have breakers of their own.
 func (p *Producer) build() error {
 	many := supervisor.Config{Intensity: supervisor.Unlimited, OnEvent: supervisorHook(p.cfg.OnEvent), Logger: p.cfg.Logger}
 	root := many
