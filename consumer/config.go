@@ -226,9 +226,8 @@ func (c Config) withDefaults() (Config, error) {
 		if c.Cluster.Logger == nil {
 			c.Cluster.Logger = c.Logger
 		}
-		if c.Cluster.OnEvent == nil && c.OnEvent != nil {
-			hook := c.OnEvent
-			c.Cluster.OnEvent = func(e supervisor.Event) { hook(e) }
+		if c.Cluster.OnEvent == nil {
+			c.Cluster.OnEvent = c.OnEvent
 		}
 	}
 	return c, nil

@@ -12,7 +12,6 @@ import (
 
 	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/internal/kafkatest"
-	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/sasl"
@@ -150,7 +149,7 @@ func TestCredentialsStayHidden(t *testing.T) {
 			OnEvent: func(e troupe.Event) { fmt.Fprintf(&out, "event %v %+v\n", e, e) },
 			Cluster: cluster.Config{
 				Logger:  logger,
-				OnEvent: func(e supervisor.Event) { fmt.Fprintf(&out, "event %v %+v\n", e, e) },
+				OnEvent: func(e troupe.Event) { fmt.Fprintf(&out, "event %v %+v\n", e, e) },
 				Broker:  r.sec,
 			},
 		}

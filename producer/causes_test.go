@@ -102,8 +102,8 @@ func TestOutageAfterWorkingWaitsForDeliveryTimeoutAndKeepsTheCause(t *testing.T)
 	outage := make(chan supervisor.Exited, 16)
 	const deliveryTimeout = 1500 * time.Millisecond
 	p := newProducer(t, producer.Config{
-		Seeds: seeds, Linger: -1, DeliveryTimeout: deliveryTimeout, RetryBackoff: 10 * time.Millisecond,
-		OnEvent: func(e supervisor.Event) {
+		Seeds: seeds, Linger: -1, DeliveryTimeout: deliveryTimeout, Backoff: supervisor.Backoff{Min: 10 * time.Millisecond},
+		OnEvent: func(e troupe.Event) {
 			if x, ok := e.(supervisor.Exited); ok && x.Err != nil && strings.Contains(x.Child, "produce") {
 				select {
 				case outage <- x:
@@ -196,7 +196,7 @@ func TestPermanentCauseAfterWorkingFailsRecordsAtOnce(t *testing.T) {
 		}
 		return d.DialContext(ctx, network, addr)
 	}}}
-	p := newProducer(t, producer.Config{Seeds: seeds, Cluster: cc, Linger: -1, DeliveryTimeout: time.Minute, RetryBackoff: 10 * time.Millisecond})
+	p := newProducer(t, producer.Config{Seeds: seeds, Cluster: cc, Linger: -1, DeliveryTimeout: time.Minute, Backoff: supervisor.Backoff{Min: 10 * time.Millisecond}})
 	if err := p.ProduceSync(context.Background(), &troupe.Record{Topic: "t", Value: []byte("before")}); err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/cluster"
@@ -63,14 +66,16 @@ type Stage interface {
 }
 
 // Config configures a Producer. The zero value of every field is its documented default;
-// a Config needs only Seeds (or Client).
+// a Config needs only Seeds (or Cluster.Seeds, or Client).
 type Config struct {
 	// Client is a cluster client to share with other producers and consumers. If nil,
 	// the producer opens its own from Seeds and Cluster, and closes it on Close.
 	Client *cluster.Client
-	// Seeds are "host:port" addresses to bootstrap from when Client is nil.
+	// Seeds are "host:port" addresses to bootstrap from when Client is nil. Empty means
+	// Cluster.Seeds; both set and different is an ErrInvalidConfig.
 	Seeds []string
-	// Cluster configures the producer's own client (Seeds are taken from Seeds).
+	// Cluster configures the producer's own client, opened from Seeds (or its own Seeds
+	// when Seeds is empty). Ignored with Client.
 	Cluster cluster.Config
 
 	// Acks, default AcksAll.
@@ -86,7 +91,8 @@ type Config struct {
 	// before it is sent. Zero means 5ms; negative means no wait.
 	Linger time.Duration
 	// MaxBatchBytes caps a batch's size. It must not exceed the brokers'
-	// message.max.bytes. Zero means 1 MiB.
+	// message.max.bytes; above 2³¹−1 (an int32 on the wire) is an ErrInvalidConfig. Zero
+	// means 1 MiB.
 	MaxBatchBytes int
 	// MaxBatchRecords caps a batch's record count. Zero means 100000.
 	MaxBatchRecords int
@@ -95,7 +101,8 @@ type Config struct {
 	MaxRecordBytes int
 	// MaxInflightRequests caps the produce requests in flight to one broker. Zero means 5.
 	MaxInflightRequests int
-	// MaxRequestBytes caps a produce request. Zero means 16 MiB.
+	// MaxRequestBytes caps a produce request; above 2³¹−1 (an int32 on the wire) is an
+	// ErrInvalidConfig. Zero means 16 MiB.
 	MaxRequestBytes int
 	// Compression of batches. Zero is none.
 	Compression record.Compression
@@ -108,9 +115,11 @@ type Config struct {
 	// DeliveryTimeout bounds a record's whole life, from acceptance to its final outcome,
 	// retries included (like Java's delivery.timeout.ms). Zero means 2 minutes.
 	DeliveryTimeout time.Duration
-	// RetryBackoff is the first wait before retrying a partition's failed batches; it
-	// doubles (with jitter) per consecutive failure up to 1s. Zero means 100ms.
-	RetryBackoff time.Duration
+	// Backoff spaces a partition's retries of failed batches: Min·2^(n-1) after the n-th
+	// consecutive failure, capped at Max, with equal jitter; a batch that succeeds starts
+	// the partition's next run of failures from Min again. Min is also the wait before a
+	// topic's failed metadata refresh is asked again. Zero fields mean 100ms and 1s.
+	Backoff supervisor.Backoff
 
 	// MaxBufferedRecords and MaxBufferedBytes are the producer-wide budget: a record takes
 	// its share when Produce accepts it and returns it at its final outcome; Produce waits
@@ -118,7 +127,7 @@ type Config struct {
 	// several large batches in flight per partition; a larger budget buys memory, not
 	// throughput, when Produce outruns the network.
 	MaxBufferedRecords int
-	MaxBufferedBytes   int64
+	MaxBufferedBytes   int
 	// UnknownTopicWait is how long records wait for a topic that the cluster does not know
 	// (yet) before they fail: with ErrUnknownTopic if the brokers said it does not exist,
 	// with the last metadata failure (matching cluster.ErrUnavailable) if no broker
@@ -133,10 +142,16 @@ type Config struct {
 	// record is handed to the first stage's mailbox; without them, Produce partitions a
 	// record of a topic it knows and appends it to its partition's batch itself.
 	Stages []Stage
-	// Logger receives the producer's records. Nil discards them.
+	// Logger receives the producer's records: its actors' and, when the producer opened
+	// its own client, that client's (the metadata actor, the connections). Nil discards
+	// them. Nil Cluster.Logger (and so Cluster.Broker.Logger) becomes this.
 	Logger *slog.Logger
-	// OnEvent receives supervisor events of the producer's actors.
-	OnEvent func(supervisor.Event)
+	// OnEvent, if set, receives every event, on the library goroutine where it happens:
+	// it must not block. The producer's actors' supervisor events and, when the producer
+	// opened its own client, that client's (its connections' included) are passed as they
+	// are: switch on supervisor.Restarted, supervisor.BreakerOpened, ... Nil Cluster.OnEvent
+	// (and so Cluster.Broker.OnEvent) becomes this.
+	OnEvent func(troupe.Event)
 }
 
 // Documented defaults of Config.
@@ -148,12 +163,12 @@ const (
 	DefaultMaxRequestBytes     = 16 << 20
 	DefaultRequestTimeout      = 30 * time.Second
 	DefaultDeliveryTimeout     = 2 * time.Minute
-	DefaultRetryBackoff        = 100 * time.Millisecond
+	DefaultBackoffMin          = 100 * time.Millisecond
+	DefaultBackoffMax          = time.Second
 	DefaultMaxBufferedRecords  = 20000
 	DefaultMaxBufferedBytes    = 32 << 20
 	DefaultUnknownTopicWait    = 10 * time.Second
 	DefaultUnknownTopicShare   = 0.25
-	maxRetryBackoff            = time.Second
 	// batchOverhead bounds a v2 batch's header (61 bytes) plus a record's own framing.
 	batchOverhead = 128
 )
@@ -162,8 +177,11 @@ func (c Config) withDefaults() (Config, error) {
 	bad := func(format string, args ...any) (Config, error) {
 		return c, fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
 	}
-	if c.Client == nil && len(c.Seeds) == 0 {
-		return bad("need Seeds or a Client")
+	if c.Client == nil && len(c.Seeds) == 0 && len(c.Cluster.Seeds) == 0 {
+		return bad("need Seeds (or Cluster.Seeds) or a Client")
+	}
+	if len(c.Seeds) > 0 && len(c.Cluster.Seeds) > 0 && !slices.Equal(c.Seeds, c.Cluster.Seeds) {
+		return bad("Seeds %v and Cluster.Seeds %v differ", c.Seeds, c.Cluster.Seeds)
 	}
 	if c.Acks > AcksNone {
 		return bad("unknown Acks %d", c.Acks)
@@ -185,6 +203,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"MaxRequestBytes", &c.MaxRequestBytes, DefaultMaxRequestBytes},
 		{"MaxBufferedRecords", &c.MaxBufferedRecords, DefaultMaxBufferedRecords},
 		{"MaxRecordBytes", &c.MaxRecordBytes, 0},
+		{"MaxBufferedBytes", &c.MaxBufferedBytes, DefaultMaxBufferedBytes},
 	}
 	for _, f := range ints {
 		if *f.v < 0 {
@@ -203,6 +222,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxRecordBytes > c.MaxBatchBytes-batchOverhead {
 		return bad("MaxRecordBytes %d does not fit in MaxBatchBytes %d", c.MaxRecordBytes, c.MaxBatchBytes)
 	}
+	// A batch's and a request's sizes are int32 on the wire.
+	for _, f := range []struct {
+		name string
+		n    int
+	}{{"MaxBatchBytes", c.MaxBatchBytes}, {"MaxRequestBytes", c.MaxRequestBytes}} {
+		if f.n > math.MaxInt32 {
+			return bad("%s %d does not fit a produce request (at most %d)", f.name, f.n, math.MaxInt32)
+		}
+	}
 	if c.MaxRequestBytes < c.MaxBatchBytes {
 		return bad("MaxRequestBytes %d is below MaxBatchBytes %d", c.MaxRequestBytes, c.MaxBatchBytes)
 	}
@@ -213,7 +241,8 @@ func (c Config) withDefaults() (Config, error) {
 	}{
 		{"RequestTimeout", &c.RequestTimeout, DefaultRequestTimeout},
 		{"DeliveryTimeout", &c.DeliveryTimeout, DefaultDeliveryTimeout},
-		{"RetryBackoff", &c.RetryBackoff, DefaultRetryBackoff},
+		{"Backoff.Min", &c.Backoff.Min, DefaultBackoffMin},
+		{"Backoff.Max", &c.Backoff.Max, DefaultBackoffMax},
 		{"UnknownTopicWait", &c.UnknownTopicWait, DefaultUnknownTopicWait},
 	}
 	for _, f := range durs {
@@ -224,13 +253,8 @@ func (c Config) withDefaults() (Config, error) {
 			*f.v = f.def
 		}
 	}
-	if c.MaxBufferedBytes < 0 {
-		return bad("MaxBufferedBytes %d is negative", c.MaxBufferedBytes)
-	}
-	if c.MaxBufferedBytes == 0 {
-		c.MaxBufferedBytes = DefaultMaxBufferedBytes
-	}
-	if c.MaxBufferedBytes < int64(c.MaxRecordBytes) {
+	c.Backoff.Max = max(c.Backoff.Max, c.Backoff.Min)
+	if c.MaxBufferedBytes < c.MaxRecordBytes {
 		return bad("MaxBufferedBytes %d cannot hold one record of MaxRecordBytes %d", c.MaxBufferedBytes, c.MaxRecordBytes)
 	}
 	if c.UnknownTopicShare < 0 || c.UnknownTopicShare > 1 {
@@ -248,6 +272,17 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Client == nil {
+		if len(c.Seeds) > 0 {
+			c.Cluster.Seeds = c.Seeds
+		}
+		if c.Cluster.Logger == nil {
+			c.Cluster.Logger = c.Logger
+		}
+		if c.Cluster.OnEvent == nil {
+			c.Cluster.OnEvent = c.OnEvent
+		}
+	}
 	for i, s := range c.Stages {
 		if s == nil || s.Name() == "" {
 			return bad("stage %d has no name", i)
@@ -264,14 +299,15 @@ func (c *Config) openClient(ctx context.Context) (*cluster.Client, bool, error) 
 	if c.Client != nil {
 		return c.Client, false, nil
 	}
-	cc := c.Cluster
-	cc.Seeds = c.Seeds
-	if cc.Logger == nil {
-		cc.Logger = c.Logger
-	}
-	if cc.OnEvent == nil {
-		cc.OnEvent = c.OnEvent
-	}
-	cl, err := cluster.Open(ctx, cc)
+	cl, err := cluster.Open(ctx, c.Cluster)
 	return cl, true, err
+}
+
+// supervisorHook adapts an OnEvent hook to a supervisor.Config's: a nil hook stays nil,
+// and each supervisor event is passed on as it is.
+func supervisorHook(hook func(troupe.Event)) func(supervisor.Event) {
+	if hook == nil {
+		return nil
+	}
+	return func(e supervisor.Event) { hook(e) }
 }

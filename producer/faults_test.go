@@ -14,6 +14,7 @@ import (
 	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/producer"
+	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/errcode"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -99,7 +100,7 @@ func countOK(recs []*troupe.Record, o *outcomes) int {
 
 func TestLeaderMovesKeepOrderWithoutDuplicates(t *testing.T) {
 	c, seeds := kafkatest.Start(t, kfake.NumBrokers(3), kfake.SeedTopics(4, "t"))
-	p := newProducer(t, producer.Config{Seeds: seeds, Linger: time.Millisecond, RetryBackoff: time.Millisecond})
+	p := newProducer(t, producer.Config{Seeds: seeds, Linger: time.Millisecond, Backoff: supervisor.Backoff{Min: time.Millisecond}})
 	recs, o := run(t, p, "t", 4000, 20, func(i int) {
 		switch {
 		case i%500 == 250:
@@ -124,7 +125,7 @@ func TestTimeoutsAfterAppendDoNotDuplicate(t *testing.T) {
 		kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.RequestTimedOut, Count: 5},
 		kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.NotEnoughReplicasAfterAppend, Count: 5},
 	)
-	p := newProducer(t, producer.Config{Seeds: seeds, Linger: time.Millisecond, RetryBackoff: time.Millisecond})
+	p := newProducer(t, producer.Config{Seeds: seeds, Linger: time.Millisecond, Backoff: supervisor.Backoff{Min: time.Millisecond}})
 	recs, o := run(t, p, "t", 2000, 10, nil)
 	if ok := countOK(recs, o); ok != len(recs) {
 		t.Fatalf("%d of %d acknowledged", ok, len(recs))
@@ -135,7 +136,7 @@ func TestTimeoutsAfterAppendDoNotDuplicate(t *testing.T) {
 func TestDisabledIdempotenceMayDuplicateButKeepsOrder(t *testing.T) {
 	c, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
 	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.RequestTimedOut, Count: 3})
-	p := newProducer(t, producer.Config{Seeds: seeds, DisableIdempotence: true, Linger: time.Millisecond, RetryBackoff: time.Millisecond})
+	p := newProducer(t, producer.Config{Seeds: seeds, DisableIdempotence: true, Linger: time.Millisecond, Backoff: supervisor.Backoff{Min: time.Millisecond}})
 	recs, o := run(t, p, "t", 500, 5, nil)
 	if ok := countOK(recs, o); ok != len(recs) {
 		t.Fatalf("%d of %d acknowledged", ok, len(recs))
@@ -153,7 +154,7 @@ func TestRejectedBatchAmongInflightFailsOnlyItsRecords(t *testing.T) {
 		return produces.Add(1) == 3
 	}})
 	// Small batches and no linger: many batches in flight at once.
-	p := newProducer(t, producer.Config{Seeds: seeds, Linger: -1, MaxBatchRecords: 20, RetryBackoff: time.Millisecond})
+	p := newProducer(t, producer.Config{Seeds: seeds, Linger: -1, MaxBatchRecords: 20, Backoff: supervisor.Backoff{Min: time.Millisecond}})
 	recs, o := run(t, p, "t", 1000, 1, nil)
 	var failed []*troupe.Record
 	for _, r := range recs {
@@ -176,7 +177,7 @@ func TestRejectedBatchAmongInflightFailsOnlyItsRecords(t *testing.T) {
 func TestSplitsBatchesTheBrokerFindsTooLarge(t *testing.T) {
 	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"),
 		kfake.BrokerConfigs(map[string]string{"message.max.bytes": "2000"}))
-	p := newProducer(t, producer.Config{Seeds: seeds, Linger: 20 * time.Millisecond, RetryBackoff: time.Millisecond})
+	p := newProducer(t, producer.Config{Seeds: seeds, Linger: 20 * time.Millisecond, Backoff: supervisor.Backoff{Min: time.Millisecond}})
 	o := newOutcomes(41)
 	var recs []*troupe.Record
 	for i := range 40 {
@@ -200,7 +201,7 @@ func TestSplitsBatchesTheBrokerFindsTooLarge(t *testing.T) {
 
 func TestBrokerGoneAndBackOnAnotherPort(t *testing.T) {
 	c, seeds := kafkatest.Start(t, kfake.NumBrokers(3), kfake.SeedTopics(3, "t"))
-	p := newProducer(t, producer.Config{Seeds: seeds, Linger: time.Millisecond, RetryBackoff: time.Millisecond})
+	p := newProducer(t, producer.Config{Seeds: seeds, Linger: time.Millisecond, Backoff: supervisor.Backoff{Min: time.Millisecond}})
 	leader := c.LeaderFor("t", 0)
 	recs, o := run(t, p, "t", 3000, 30, func(i int) {
 		switch i {
@@ -388,7 +389,7 @@ func TestCloseDrainsAndCloseExpiredFailsTheRest(t *testing.T) {
 func TestDeliveryTimeout(t *testing.T) {
 	c, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
 	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.NotLeaderForPartition, Count: -1})
-	p := newProducer(t, producer.Config{Seeds: seeds, DeliveryTimeout: 300 * time.Millisecond, RetryBackoff: 10 * time.Millisecond})
+	p := newProducer(t, producer.Config{Seeds: seeds, DeliveryTimeout: 300 * time.Millisecond, Backoff: supervisor.Backoff{Min: 10 * time.Millisecond}})
 	err := p.ProduceSync(context.Background(), &troupe.Record{Topic: "t", Value: []byte("x")})
 	if !errors.Is(err, producer.ErrDeliveryTimeout) || !errors.Is(err, troupe.ErrNotWritten) {
 		t.Fatalf("delivery timeout: %v", err)

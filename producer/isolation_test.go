@@ -14,6 +14,7 @@ import (
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/producer"
+	"github.com/troupe-go/troupe/supervisor"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -93,7 +94,7 @@ func TestRecreatedTopicStartsSequencesAfresh(t *testing.T) {
 		}
 		return nil, nil, false
 	})
-	p := newProducer(t, producer.Config{Seeds: seeds, Linger: time.Millisecond, RetryBackoff: time.Millisecond,
+	p := newProducer(t, producer.Config{Seeds: seeds, Linger: time.Millisecond, Backoff: supervisor.Backoff{Min: time.Millisecond},
 		Cluster: clusterFast()})
 	for i := range 100 {
 		if err := p.ProduceSync(context.Background(), &troupe.Record{Topic: "t", Value: []byte(fmt.Sprint("before", i))}); err != nil {

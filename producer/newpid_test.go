@@ -11,6 +11,7 @@ import (
 	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/producer"
+	"github.com/troupe-go/troupe/supervisor"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -37,7 +38,7 @@ func TestNewProducerIDKeepsOrderWhenItsFirstBatchFailsUnsent(t *testing.T) {
 	}
 
 	p := newProducer(t, producer.Config{Seeds: seeds, Partitioner: producer.ManualPartitioner(),
-		Linger: -1, MaxBatchRecords: 1, MaxInflightRequests: 3, RetryBackoff: time.Millisecond})
+		Linger: -1, MaxBatchRecords: 1, MaxInflightRequests: 3, Backoff: supervisor.Backoff{Min: time.Millisecond}})
 	// Metadata and the producer ID, through partition 1 (node 0).
 	if err := p.ProduceSync(context.Background(), &troupe.Record{Topic: "t", Partition: 1, Value: []byte("warm")}); err != nil {
 		t.Fatal(err)

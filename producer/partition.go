@@ -292,17 +292,11 @@ func (pp *partition) askForID() {
 	pp.p.ids.get(done)
 }
 
-// backoff delays the next attempt: RetryBackoff doubled per consecutive failure, capped
-// at 1s, with equal jitter.
+// backoff delays the next attempt by Config.Backoff after the partition's consecutive
+// failures: Min doubled per failure, capped at Max, with equal jitter.
 func (pp *partition) backoff(now time.Time) {
 	pp.failures++
-	d := pp.p.cfg.RetryBackoff
-	for i := 1; i < pp.failures && d < maxRetryBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, maxRetryBackoff)
-	d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
-	pp.retryAt = now.Add(d)
+	pp.retryAt = now.Add(pp.p.cfg.Backoff.Delay(pp.failures, rand.Float64()))
 }
 
 // next returns when the partition must be stepped next, if no message comes first: the

@@ -86,7 +86,7 @@ func New(cfg Config) (*Producer, error) {
 		client:     client,
 		ownsClient: owns,
 		compressor: comp,
-		budget:     newBudget(cfg.MaxBufferedRecords, cfg.MaxBufferedBytes),
+		budget:     newBudget(cfg.MaxBufferedRecords, int64(cfg.MaxBufferedBytes)),
 		ids:        &idSource{client: client, timeout: cfg.RequestTimeout},
 		direct:     len(cfg.Stages) == 0,
 		linger:     newLingerQueue(),
@@ -110,9 +110,11 @@ func New(cfg Config) (*Producer, error) {
 // build assembles the supervision tree. Children start in this order and stop in the
 // reverse: custom stages first, then the dispatcher, topic producers, partition
 // producers, and broker producers last, so that on Close records flow downstream before
-// the stages below them stop.
+// the stages below them stop. No child has a breaker (every ChildSpec leaves Breaker
+// nil): a partition's failures are spaced by Config.Backoff and bounded by
+// DeliveryTimeout, and the connections below have breakers of their own.
 func (p *Producer) build() error {
-	many := supervisor.Config{Intensity: supervisor.Unlimited, OnEvent: p.cfg.OnEvent, Logger: p.cfg.Logger}
+	many := supervisor.Config{Intensity: supervisor.Unlimited, OnEvent: supervisorHook(p.cfg.OnEvent), Logger: p.cfg.Logger}
 	root := many
 	root.Name = "producer"
 	p.sup = supervisor.New(root)
@@ -351,7 +353,7 @@ func (p *Producer) Flush(ctx context.Context) error {
 // spent, holding no lock.
 func (p *Producer) sealFull() {
 	n := int64(2 * max(1, len(p.accList())))
-	half := &share{records: int(max(1, int64(p.cfg.MaxBufferedRecords)/n)), bytes: max(1, p.cfg.MaxBufferedBytes/n)}
+	half := &share{records: int(max(1, int64(p.cfg.MaxBufferedRecords)/n)), bytes: max(1, int64(p.cfg.MaxBufferedBytes)/n)}
 	for _, pa := range p.accList() {
 		pa.sealNow(half)
 	}
@@ -449,7 +451,10 @@ func (p *Producer) Client() *cluster.Client { return p.client }
 // Buffered returns the records and bytes that hold budget: accepted, and not yet
 // reported. A record gives its budget back just after its callback returns, so a callback
 // may still see itself counted; once Flush returns, the records it waited for are not.
-func (p *Producer) Buffered() (records, bytes int64) { return p.budget.held() }
+func (p *Producer) Buffered() (records, bytes int) {
+	r, b := p.budget.held()
+	return int(r), int(b)
+}
 
 // registerTopic adds a new topic producer to the list Close tells it has begun, and tells
 // it at once if Close has begun already.

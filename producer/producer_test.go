@@ -11,6 +11,8 @@ import (
 	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/producer"
+	"github.com/troupe-go/troupe/supervisor"
+	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -154,12 +156,38 @@ func TestInvalidConfig(t *testing.T) {
 		{},
 		{Seeds: []string{"127.0.0.1:1"}, MaxBatchBytes: 10},
 		{Seeds: []string{"127.0.0.1:1"}, MaxRecordBytes: 2 << 20},
-		{Seeds: []string{"127.0.0.1:1"}, Linger: time.Millisecond, RetryBackoff: -1},
+		{Seeds: []string{"127.0.0.1:1"}, Linger: time.Millisecond, Backoff: supervisor.Backoff{Min: -1}},
 		{Seeds: []string{"127.0.0.1:1"}, UnknownTopicShare: 2},
 		{Seeds: []string{"127.0.0.1:1"}, Acks: 9},
+		{Seeds: []string{"127.0.0.1:1"}, MaxBufferedBytes: -1},
+		{Seeds: []string{"127.0.0.1:1"}, MaxBatchBytes: 1 << 31, MaxRequestBytes: 1 << 32},
+		{Seeds: []string{"127.0.0.1:1"}, MaxRequestBytes: 1 << 31},
 	} {
 		if _, err := producer.New(cfg); !errors.Is(err, producer.ErrInvalidConfig) {
 			t.Fatalf("%+v: %v", cfg, err)
 		}
+	}
+}
+
+// TestSeedsComeFromEitherPlace checks the one rule for seeds: the producer's own, or its
+// Cluster's when its own are empty; the same seeds in both places are accepted, different
+// ones are an ErrInvalidConfig.
+func TestSeedsComeFromEitherPlace(t *testing.T) {
+	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	for name, cfg := range map[string]producer.Config{
+		"Seeds":         {Seeds: seeds},
+		"Cluster.Seeds": {Cluster: cluster.Config{Seeds: seeds}},
+		"both, equal":   {Seeds: seeds, Cluster: cluster.Config{Seeds: append([]string(nil), seeds...)}},
+	} {
+		p := newProducer(t, cfg)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := p.ProduceSync(ctx, &troupe.Record{Topic: "t", Value: []byte(name)}); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		cancel()
+	}
+	_, err := producer.New(producer.Config{Seeds: seeds, Cluster: cluster.Config{Seeds: []string{"127.0.0.1:1"}}})
+	if !errors.Is(err, producer.ErrInvalidConfig) {
+		t.Fatalf("Seeds and Cluster.Seeds differ: %v", err)
 	}
 }

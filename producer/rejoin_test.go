@@ -10,6 +10,7 @@ import (
 	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/producer"
+	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -32,7 +33,7 @@ func TestBrokerBackAtItsAddressGetsRecordsAgain(t *testing.T) {
 		defer cancel()
 		_ = client.Close(ctx)
 	})
-	p := newProducer(t, producer.Config{Client: client, RetryBackoff: 10 * time.Millisecond, DeliveryTimeout: 10 * time.Second})
+	p := newProducer(t, producer.Config{Client: client, Backoff: supervisor.Backoff{Min: 10 * time.Millisecond}, DeliveryTimeout: 10 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := p.ProduceSync(ctx, &troupe.Record{Topic: "t", Value: []byte("before")}); err != nil {

@@ -16,7 +16,6 @@ import (
 	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/internal/kafkatest"
-	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/sasl"
@@ -114,7 +113,7 @@ func TestCredentialsStayHidden(t *testing.T) {
 	_, oauthSeeds := kafkatest.Start(t, kfake.NumBrokers(2), kfake.SeedTopics(2, "t"), kafkatest.OAuthBearer(token))
 	var out syncBuffer
 	logger := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	onEvent := func(e supervisor.Event) { fmt.Fprintf(&out, "event %v %+v\n", e, e) }
+	onEvent := func(e troupe.Event) { fmt.Fprintf(&out, "event %v %+v\n", e, e) }
 	type run struct {
 		seeds []string
 		sec   broker.Config

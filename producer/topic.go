@@ -100,7 +100,7 @@ func (tp *topicProducer) handle(m *topicMsg) {
 		if m.refreshed.err != nil {
 			// A refresh can fail at once (the client closed, its metadata breaker open):
 			// asking again at once would spin.
-			tp.retryAt = time.Now().Add(tp.p.cfg.RetryBackoff)
+			tp.retryAt = time.Now().Add(tp.p.cfg.Backoff.Min)
 		}
 		switch {
 		case errors.Is(m.refreshed.err, broker.ErrPermanent):

@@ -235,7 +235,7 @@ func (r *run) openProducer() {
 		Compression:         record.Compression{Codec: r.opts.codec},
 		RequestTimeout:      produceRequestTimeout,
 		DeliveryTimeout:     r.opts.deliveryTimeout,
-		RetryBackoff:        retryBackoff,
+		Backoff:             supervisor.Backoff{Min: retryBackoff, Max: maxRetryBackoff},
 		Logger:              logger,
 	}
 	if r.client == nil {

@@ -39,7 +39,7 @@ const (
 	// connection) and reconnect backoff are the suite's quick ones or troupe's defaults.
 	quickBreakerTimeout   = 250 * time.Millisecond
 	quickReconnectBackoff = 250 * time.Millisecond
-	// maxRetryBackoff is the producer's cap on a partition's retry backoff.
+	// maxRetryBackoff caps a partition's retry backoff (the producer's Backoff.Max).
 	maxRetryBackoff = time.Second
 )
 

@@ -318,10 +318,10 @@ func consumeRecords(ctx context.Context, client *cluster.Client, snap *cluster.S
 	}
 	var ends, starts map[int32]int64
 	if c.exitAtEnd {
-		if ends, err = listOffsets(ctx, client, snap, c.topic, parts, -1, c.timeout); err != nil {
+		if ends, err = listOffsets(ctx, client, snap, c.topic, parts, cluster.Newest, c.timeout); err != nil {
 			return err
 		}
-		if starts, err = listOffsets(ctx, client, snap, c.topic, parts, -2, c.timeout); err != nil {
+		if starts, err = listOffsets(ctx, client, snap, c.topic, parts, cluster.Oldest, c.timeout); err != nil {
 			return err
 		}
 	}
@@ -413,8 +413,8 @@ func nothingToRead(offset string, start, end int64) bool {
 	return n >= end
 }
 
-// listOffsets asks each partition's leader for an offset: its high-water mark (ts -1) or
-// its log start (ts -2).
+// listOffsets asks each partition's leader for an offset: its high-water mark (ts
+// cluster.Newest) or its log start (ts cluster.Oldest).
 func listOffsets(ctx context.Context, client *cluster.Client, snap *cluster.Snapshot, topic string, parts []int32, ts int64, timeout time.Duration) (map[int32]int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -15,6 +15,7 @@ import (
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/producer"
+	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -134,7 +135,7 @@ func TestProducerBrokerProducersAreSharedAndStopWithTheirLastPartition(t *testin
 	const parts = 4
 	c, seeds := kafkatest.Start(t, kfake.NumBrokers(2), kfake.SeedTopics(parts, "t"))
 	p := newProducer(t, producer.Config{Seeds: seeds, Partitioner: producer.ManualPartitioner(),
-		Linger: time.Millisecond, RetryBackoff: time.Millisecond,
+		Linger: time.Millisecond, Backoff: supervisor.Backoff{Min: time.Millisecond},
 		Cluster: cluster.Config{MinRefreshInterval: 10 * time.Millisecond}})
 	moveAll := func(node int32) {
 		for i := range int32(parts) {

@@ -132,7 +132,7 @@ func observeProducerDefaults(t *testing.T, page configPage) {
 		if want := docDefault[int](t, page, "producer.Config", "MaxBufferedRecords"); n != want {
 			t.Errorf("the budget took %d records; the page says %d", n, want)
 		}
-		if recs, _ := p.Buffered(); recs != int64(n) {
+		if recs, _ := p.Buffered(); recs != n {
 			t.Errorf("Buffered says %d records held, %d were accepted", recs, n)
 		}
 	})
@@ -141,7 +141,7 @@ func observeProducerDefaults(t *testing.T, page configPage) {
 		const size = 512 << 10
 		fill(t, p, size, 1<<20)
 		_, held := p.Buffered()
-		if want := docDefault[int64](t, page, "producer.Config", "MaxBufferedBytes"); want < held || want >= held+size {
+		if want := docDefault[int](t, page, "producer.Config", "MaxBufferedBytes"); want < held || want >= held+size {
 			t.Errorf("the budget took %d bytes in records of %d, so it is in [%d, %d); the page says %d", held, size, held, held+size, want)
 		}
 	})

@@ -223,7 +223,7 @@ func TestBrokerClosingConnectionFailsInflightOnce(t *testing.T) {
 }
 
 func TestDialFailuresOpenTheBreaker(t *testing.T) {
-	var events []supervisor.Event
+	var events []troupe.Event
 	var mu sync.Mutex
 	opened := make(chan struct{}, 1)
 	dead := "127.0.0.1:" + strconv.Itoa(kafkatest.FreePort(t))
@@ -231,7 +231,7 @@ func TestDialFailuresOpenTheBreaker(t *testing.T) {
 		ConnectTimeout: time.Second,
 		Breaker:        supervisor.BreakerConfig{Errors: 2, Timeout: time.Hour},
 		Backoff:        supervisor.Backoff{Min: time.Millisecond, Max: time.Millisecond},
-		OnEvent: func(e supervisor.Event) {
+		OnEvent: func(e troupe.Event) {
 			mu.Lock()
 			events = append(events, e)
 			mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/sasl"
 )
@@ -65,8 +66,10 @@ type Config struct {
 	Backoff supervisor.Backoff
 	// Logger receives connection records. Nil discards them.
 	Logger *slog.Logger
-	// OnEvent receives the connection supervisor's events (restarts, breaker changes).
-	OnEvent func(supervisor.Event)
+	// OnEvent, if set, receives the connection supervisor's events (restarts, breaker
+	// changes), passed as they are (a supervisor.Event is a troupe.Event), on the
+	// supervisor's goroutine: it must not block.
+	OnEvent func(troupe.Event)
 
 	// seams are this package's test seams: an empty struct unless built with the
 	// troupecheck tag (seams_checked.go).
@@ -144,3 +147,12 @@ func (c Config) withDefaults() (Config, error) {
 
 // ErrInvalidConfig is matched by the error for a Config that cannot work.
 var ErrInvalidConfig = fmt.Errorf("broker: invalid config")
+
+// supervisorHook adapts an OnEvent hook to a supervisor.Config's: a nil hook stays nil,
+// and each supervisor event is passed on as it is.
+func supervisorHook(hook func(troupe.Event)) func(supervisor.Event) {
+	if hook == nil {
+		return nil
+	}
+	return func(e supervisor.Event) { hook(e) }
+}

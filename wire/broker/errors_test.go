@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/broker"
@@ -66,7 +67,7 @@ func TestDialFailuresReadOnceAndLogAtWarn(t *testing.T) {
 		Breaker:        supervisor.BreakerConfig{Errors: 3, Timeout: time.Hour},
 		Backoff:        supervisor.Backoff{Min: time.Millisecond, Max: time.Millisecond},
 		Logger:         slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		OnEvent: func(e supervisor.Event) {
+		OnEvent: func(e troupe.Event) {
 			if _, ok := e.(supervisor.Exited); ok {
 				exited <- struct{}{}
 			}

@@ -95,7 +95,7 @@ func NewPool(cfg Config) (*Pool, error) {
 		// should never give up on them.
 		Intensity: supervisor.Unlimited,
 		Backoff:   cfg.Backoff,
-		OnEvent:   cfg.OnEvent,
+		OnEvent:   supervisorHook(cfg.OnEvent),
 		Logger:    cfg.Logger,
 	})
 	return p, nil

@@ -59,7 +59,7 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 		breaker:  breaker.New(cfg.Breaker.Errors, max(1, cfg.Breaker.Successes), cfg.Breaker.Timeout),
 		subs:     make(map[*Subscription]struct{}),
 	}
-	c.sup = supervisor.New(supervisor.Config{Name: "cluster", OnEvent: cfg.OnEvent, Logger: cfg.Logger})
+	c.sup = supervisor.New(supervisor.Config{Name: "cluster", OnEvent: supervisorHook(cfg.OnEvent), Logger: cfg.Logger})
 	if err := pool.AddTo(c.sup); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/supervisor"
@@ -341,8 +342,8 @@ func TestInvalidConfig(t *testing.T) {
 func TestConnectionLossIsVisibleAsSupervisorEvents(t *testing.T) {
 	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
 	var mu sync.Mutex
-	var events []supervisor.Event
-	c := open(t, cluster.Config{Seeds: seeds, MinRefreshInterval: time.Millisecond, OnEvent: func(e supervisor.Event) {
+	var events []troupe.Event
+	c := open(t, cluster.Config{Seeds: seeds, MinRefreshInterval: time.Millisecond, OnEvent: func(e troupe.Event) {
 		mu.Lock()
 		events = append(events, e)
 		mu.Unlock()

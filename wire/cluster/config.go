@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/broker"
 )
@@ -40,8 +41,10 @@ type Config struct {
 	Breaker supervisor.BreakerConfig
 	// Logger receives the client's records. Nil discards them.
 	Logger *slog.Logger
-	// OnEvent receives the client supervisor's events (connection restarts, breakers).
-	OnEvent func(supervisor.Event)
+	// OnEvent, if set, receives the client supervisor's events (connection restarts,
+	// breakers), passed as they are (a supervisor.Event is a troupe.Event), on the
+	// supervisor's goroutine: it must not block. Nil Broker.OnEvent becomes this.
+	OnEvent func(troupe.Event)
 }
 
 // Documented defaults of Config.
@@ -98,4 +101,13 @@ func (c Config) withDefaults() (Config, error) {
 		c.Broker.OnEvent = c.OnEvent
 	}
 	return c, nil
+}
+
+// supervisorHook adapts an OnEvent hook to a supervisor.Config's: a nil hook stays nil,
+// and each supervisor event is passed on as it is.
+func supervisorHook(hook func(troupe.Event)) func(supervisor.Event) {
+	if hook == nil {
+		return nil
+	}
+	return func(e supervisor.Event) { hook(e) }
 }
