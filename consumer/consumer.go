@@ -94,13 +94,7 @@ func (c *Consumer) actorEvent(e supervisor.Event) {
 func (c *Consumer) Actors() []actor.Info {
 	out := c.root.Children()
 	if c.own {
-		state := actor.Running
-		select {
-		case <-c.client.Done():
-			state = actor.Stopped
-		default:
-		}
-		out = append(out, actor.Info{Name: "cluster", Kind: "supervisor", State: state, Children: c.client.Actors()})
+		out = append(out, c.client.Tree())
 	}
 	return out
 }

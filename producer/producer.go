@@ -433,13 +433,7 @@ func (p *Producer) Close(ctx context.Context) error {
 func (p *Producer) Actors() []actor.Info {
 	out := p.sup.Children()
 	if p.ownsClient {
-		state := actor.Running
-		select {
-		case <-p.client.Done():
-			state = actor.Stopped
-		default:
-		}
-		out = append(out, actor.Info{Name: "cluster", Kind: "supervisor", State: state, Children: p.client.Actors()})
+		out = append(out, p.client.Tree())
 	}
 	return out
 }

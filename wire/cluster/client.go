@@ -160,6 +160,19 @@ func (c *Client) Brokers() []actor.Info { return c.pool.Children() }
 // Actors lists the client's whole actor tree for observability.
 func (c *Client) Actors() []actor.Info { return c.sup.Children() }
 
+// Tree is the client as one node of an actor tree: the supervisor "cluster" (running
+// until the client is closed) with Actors as its children. A producer or consumer that
+// opened its own client lists it this way in its Actors.
+func (c *Client) Tree() actor.Info {
+	state := actor.Running
+	select {
+	case <-c.Done():
+		state = actor.Stopped
+	default:
+	}
+	return actor.Info{Name: "cluster", Kind: "supervisor", State: state, Children: c.Actors()}
+}
+
 // Subscribe returns a subscription to changes of the topics the client describes:
 // partitions added, topics recreated or gone. Close it when done.
 func (c *Client) Subscribe() *Subscription {
