@@ -4,74 +4,15 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
-
-// kindLog is a slog handler that records, for each record, the kind of the actor that
-// logged it (the "kind" attribute every actor's logger carries) and its message.
-type kindLog struct {
-	mu    *sync.Mutex
-	kinds map[string]int
-	msgs  *[]string
-	kind  string
-}
-
-func newKindLog() *kindLog {
-	return &kindLog{mu: new(sync.Mutex), kinds: make(map[string]int), msgs: new([]string)}
-}
-
-func (h *kindLog) Enabled(context.Context, slog.Level) bool { return true }
-
-func (h *kindLog) Handle(_ context.Context, r slog.Record) error {
-	kind := h.kind
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "kind" {
-			kind = a.Value.String()
-		}
-		return true
-	})
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.kinds[kind]++
-	*h.msgs = append(*h.msgs, r.Message)
-	return nil
-}
-
-func (h *kindLog) WithAttrs(as []slog.Attr) slog.Handler {
-	c := *h
-	for _, a := range as {
-		if a.Key == "kind" {
-			c.kind = a.Value.String()
-		}
-	}
-	return &c
-}
-
-func (h *kindLog) WithGroup(string) slog.Handler { return h }
-
-func (h *kindLog) has(kind string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.kinds[kind] > 0
-}
-
-func (h *kindLog) said(part string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, m := range *h.msgs {
-		if strings.Contains(m, part) {
-			return true
-		}
-	}
-	return false
-}
 
 // TestOneLoggerAndOnEventReachEveryLayer sets Logger and OnEvent once, on the
 // consumer.Config of a consumer that opens its own client, and checks that both receive
@@ -80,7 +21,7 @@ func (h *kindLog) said(part string) bool {
 func TestOneLoggerAndOnEventReachEveryLayer(t *testing.T) {
 	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
 	produce(t, seeds, "t", 0, 0, 5)
-	log := newKindLog()
+	log := kafkatest.NewKindLog()
 	rec := newRecorder()
 	cfg := testConfig(seeds, rec)
 	cfg.Logger = slog.New(log)
@@ -107,11 +48,11 @@ func TestOneLoggerAndOnEventReachEveryLayer(t *testing.T) {
 		return ok && strings.HasPrefix(s.Child, "feeder ")
 	})
 	for _, kind := range []string{"broker-conn", "metadata", "broker-consumer", "feeder", "dispatcher"} {
-		if !log.has(kind) {
+		if !log.Has(kind) {
 			t.Errorf("the consumer's Logger has no record from a %s actor", kind)
 		}
 	}
-	if !log.said("subscribed to broker") {
+	if !log.Said("subscribed to broker") {
 		t.Error("the consumer's Logger has no record of its own events")
 	}
 

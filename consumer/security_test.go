@@ -1,12 +1,10 @@
 package consumer
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -78,24 +76,6 @@ func TestConsumeSecured(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer that slog handlers on several goroutines may share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestCredentialsStayHidden runs a consumer over SCRAM-SHA-256 and TLS, once with the
 // right password and once with a wrong one, then over OAUTHBEARER (kfake behind
 // kafkatest.OAuthBearer), once with the right token and once with a wrong one,
@@ -126,7 +106,7 @@ func TestCredentialsStayHidden(t *testing.T) {
 		}
 		cl.Close()
 	}
-	var out lockedBuffer
+	var out kafkatest.LockedBuffer
 	logger := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	type run struct {
 		seeds []string

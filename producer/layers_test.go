@@ -15,50 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// kindLog is a slog handler that records, for each record, the kind of the actor that
-// logged it (the "kind" attribute every actor's logger carries).
-type kindLog struct {
-	mu    *sync.Mutex
-	kinds map[string]int
-	kind  string
-}
-
-func newKindLog() *kindLog { return &kindLog{mu: new(sync.Mutex), kinds: make(map[string]int)} }
-
-func (h *kindLog) Enabled(context.Context, slog.Level) bool { return true }
-
-func (h *kindLog) Handle(_ context.Context, r slog.Record) error {
-	kind := h.kind
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "kind" {
-			kind = a.Value.String()
-		}
-		return true
-	})
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.kinds[kind]++
-	return nil
-}
-
-func (h *kindLog) WithAttrs(as []slog.Attr) slog.Handler {
-	c := *h
-	for _, a := range as {
-		if a.Key == "kind" {
-			c.kind = a.Value.String()
-		}
-	}
-	return &c
-}
-
-func (h *kindLog) WithGroup(string) slog.Handler { return h }
-
-func (h *kindLog) has(kind string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.kinds[kind] > 0
-}
-
 // eventLog collects events and lets a test wait, with a deadline, for one that matches.
 type eventLog struct {
 	mu     sync.Mutex
@@ -104,7 +60,7 @@ func (l *eventLog) waitFor(t *testing.T, what string, match func(troupe.Event) b
 // and the broker connections under it. Actors() shows the client's tree.
 func TestOneLoggerAndOnEventReachEveryLayer(t *testing.T) {
 	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
-	log := newKindLog()
+	log := kafkatest.NewKindLog()
 	ev := newEventLog()
 	cfg := producer.Config{Seeds: seeds, Linger: -1, Logger: slog.New(log), OnEvent: ev.add}
 	p := newProducer(t, cfg)
@@ -127,7 +83,7 @@ func TestOneLoggerAndOnEventReachEveryLayer(t *testing.T) {
 		return ok && s.Supervisor == "producer"
 	})
 	for _, kind := range []string{"broker-conn", "metadata", "broker-producer", "partition-driver"} {
-		if !log.has(kind) {
+		if !log.Has(kind) {
 			t.Errorf("the producer's Logger has no record from a %s actor", kind)
 		}
 	}

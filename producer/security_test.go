@@ -1,7 +1,6 @@
 package producer
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -76,24 +74,6 @@ func TestProduceSecured(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that slog handlers on several goroutines may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestCredentialsStayHidden runs a producer over SCRAM-SHA-512 and TLS, once with the
 // right password and once with a wrong one, then over OAUTHBEARER (a two-broker kfake
 // behind kafkatest.OAuthBearer), once with the right token and once with a wrong one,
@@ -111,7 +91,7 @@ func TestCredentialsStayHidden(t *testing.T) {
 	)
 	sc := kafkatest.StartSecure(t, kafkatest.Security{Mechanism: "SCRAM-SHA-512", TLS: true}, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
 	_, oauthSeeds := kafkatest.Start(t, kfake.NumBrokers(2), kfake.SeedTopics(2, "t"), kafkatest.OAuthBearer(token))
-	var out syncBuffer
+	var out kafkatest.LockedBuffer
 	logger := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	onEvent := func(e troupe.Event) { fmt.Fprintf(&out, "event %v %+v\n", e, e) }
 	type run struct {
