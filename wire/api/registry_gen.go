@@ -89,4 +89,52 @@ var generated = []apiInfo{
 		newRequest:  func() Request { return new(SaslAuthenticateRequest) },
 		newResponse: func() Response { return new(SaslAuthenticateResponse) },
 	},
+	{
+		key: JoinGroup, min: 2, max: 9,
+		requestFlexible: 6, responseFlexible: 6,
+		newRequest:  func() Request { return new(JoinGroupRequest) },
+		newResponse: func() Response { return new(JoinGroupResponse) },
+	},
+	{
+		key: Heartbeat, min: 0, max: 4,
+		requestFlexible: 4, responseFlexible: 4,
+		newRequest:  func() Request { return new(HeartbeatRequest) },
+		newResponse: func() Response { return new(HeartbeatResponse) },
+	},
+	{
+		key: LeaveGroup, min: 0, max: 5,
+		requestFlexible: 4, responseFlexible: 4,
+		newRequest:  func() Request { return new(LeaveGroupRequest) },
+		newResponse: func() Response { return new(LeaveGroupResponse) },
+	},
+	{
+		key: SyncGroup, min: 0, max: 5,
+		requestFlexible: 4, responseFlexible: 4,
+		newRequest:  func() Request { return new(SyncGroupRequest) },
+		newResponse: func() Response { return new(SyncGroupResponse) },
+	},
+	{
+		key: DescribeGroups, min: 0, max: 5,
+		requestFlexible: 5, responseFlexible: 5,
+		newRequest:  func() Request { return new(DescribeGroupsRequest) },
+		newResponse: func() Response { return new(DescribeGroupsResponse) },
+	},
+	{
+		key: ListGroups, min: 0, max: 5,
+		requestFlexible: 3, responseFlexible: 3,
+		newRequest:  func() Request { return new(ListGroupsRequest) },
+		newResponse: func() Response { return new(ListGroupsResponse) },
+	},
+	{
+		key: DeleteGroups, min: 0, max: 2,
+		requestFlexible: 2, responseFlexible: 2,
+		newRequest:  func() Request { return new(DeleteGroupsRequest) },
+		newResponse: func() Response { return new(DeleteGroupsResponse) },
+	},
+	{
+		key: OffsetDelete, min: 0, max: 0,
+		requestFlexible: -1, responseFlexible: -1,
+		newRequest:  func() Request { return new(OffsetDeleteRequest) },
+		newResponse: func() Response { return new(OffsetDeleteResponse) },
+	},
 }

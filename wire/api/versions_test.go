@@ -27,6 +27,14 @@ func TestSupportedRanges(t *testing.T) {
 		api.OffsetForLeaderEpoch: {2, 4},
 		api.SaslHandshake:        {1, 1},
 		api.SaslAuthenticate:     {0, 2},
+		api.JoinGroup:            {2, 9},
+		api.Heartbeat:            {0, 4},
+		api.LeaveGroup:           {0, 5},
+		api.SyncGroup:            {0, 5},
+		api.DescribeGroups:       {0, 5},
+		api.ListGroups:           {0, 5},
+		api.DeleteGroups:         {0, 2},
+		api.OffsetDelete:         {0, 0},
 	}
 	keys := api.SupportedKeys()
 	if len(keys) != len(want) {
@@ -42,8 +50,8 @@ func TestSupportedRanges(t *testing.T) {
 			t.Errorf("%v: kmsg cannot check version %d", k, max)
 		}
 	}
-	if _, _, ok := api.SupportedVersions(api.JoinGroup); ok {
-		t.Error("JoinGroup is not implemented yet")
+	if _, _, ok := api.SupportedVersions(api.DescribeAcls); ok {
+		t.Error("DescribeAcls is not implemented yet")
 	}
 }
 
@@ -86,7 +94,7 @@ func TestPickVersion(t *testing.T) {
 		{api.ListOffsets, 0, api.ErrNoCommonVersion}, // broker min above troupe's max
 		{api.Metadata, 1, nil},
 		{api.CreateTopics, 0, api.ErrNoCommonVersion}, // not offered
-		{api.JoinGroup, 0, api.ErrUnknownKey},
+		{api.DescribeAcls, 0, api.ErrUnknownKey},
 	}
 	for _, c := range cases {
 		got, err := api.PickVersion(resp, c.key)
@@ -120,7 +128,7 @@ func TestHeaderVersions(t *testing.T) {
 			t.Errorf("%v v%d: header versions %d/%d (%v %v), want %d/%d", c.key, c.version, req, resp, err1, err2, c.req, c.resp)
 		}
 	}
-	if _, err := api.RequestHeaderVersion(api.Heartbeat, 0); !errors.Is(err, api.ErrUnknownKey) {
+	if _, err := api.RequestHeaderVersion(api.DescribeAcls, 0); !errors.Is(err, api.ErrUnknownKey) {
 		t.Error(err)
 	}
 }
