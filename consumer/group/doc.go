@@ -1,0 +1,12 @@
+// Package group consumes Kafka partitions as a member of a consumer group: the cluster's
+// group coordinator spreads a topic's partitions over the group's members, moves them when
+// members come and go, and keeps the offsets the members commit.
+//
+// Moving a partition between members is the talk's subscription hand-off at cluster scale:
+// the member's actors hand a partition to its consumer.Reader when the coordinator assigns
+// it, and take it back by an explicit protocol when the coordinator revokes it (stop
+// fetching, let the user finish the batch in hand, commit, give the partition up).
+//
+// This package is being built in increments (issue 21); the assignors that decide which
+// member reads which partitions are in assignor.go.
+package group
