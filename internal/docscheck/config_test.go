@@ -174,7 +174,8 @@ var configs = map[string]configStruct{
 		"Overflow": enum("Block", actor.Block),
 		"OnDrop":   none,
 	}},
-	"actor.Options": {reflect.TypeFor[actor.Options](), map[string]def{
+	"actor.Options": {reflect.TypeFor[actor.Options[M]](), map[string]def{
+		"Mailbox":     none,
 		"Kind":        observed(),
 		"Logger":      none,
 		"OnViolation": none,

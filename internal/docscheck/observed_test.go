@@ -65,14 +65,13 @@ func TestObservedDefaults(t *testing.T) {
 		}
 	})
 	t.Run("actor", func(t *testing.T) {
-		if got, want := actor.NewMailbox(actor.MailboxConfig[int]{}).Stats().Cap, docDefault[int](t, page, "actor.MailboxConfig", "Capacity"); got != want {
-			t.Errorf("MailboxConfig.Capacity: a zero config makes a mailbox of %d; the page says %d", got, want)
-		}
-		mb := actor.NewMailbox(actor.MailboxConfig[int]{})
-		p := actor.Spawn(context.Background(), "kind", actor.Func[int](func(ctx context.Context, in *actor.Inbox[int]) error {
+		_, p := actor.Start(context.Background(), "kind", actor.Func[int](func(ctx context.Context, in *actor.Inbox[int]) error {
 			_, _, err := in.Receive(nil)
 			return err
-		}), mb, actor.Options{})
+		}), actor.Options[int]{})
+		if got, want := p.Info().Mailbox.Cap, docDefault[int](t, page, "actor.MailboxConfig", "Capacity"); got != want {
+			t.Errorf("MailboxConfig.Capacity: a zero config makes a mailbox of %d; the page says %d", got, want)
+		}
 		if err := p.Stop(ctxT(t)); err != nil {
 			t.Fatal(err)
 		}
