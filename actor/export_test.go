@@ -48,6 +48,7 @@ func (r Ref[M]) Len() int { return r.mb.queued() }
 
 func (in *Inbox[M]) Name() string { return in.mb.ownerName() }
 func (in *Inbox[M]) Cap() int     { return in.mb.limit }
+func (in *Inbox[M]) Len() int     { return in.mb.queued() }
 
 func (o *Owner) Owns() int    { return o.owns() }
 func (o *Owner) Name() string { return o.name }

@@ -80,9 +80,6 @@ func (in *Inbox[M]) DrainMax(dst []M, most int) (batch []M, closed bool) {
 // already has been: an actor that overran its stop and was given up on loses nothing).
 func (in *Inbox[M]) Unread(ms []M) { in.mb.unread(ms) }
 
-// Len is the number of messages queued now.
-func (in *Inbox[M]) Len() int { return in.mb.queued() }
-
 // Closed returns a channel closed once the mailbox stops accepting messages (a drain
 // stop has begun). Messages may still be queued; Drain reports when they are gone.
 func (in *Inbox[M]) Closed() <-chan struct{} { return in.mb.closedCh }

@@ -91,9 +91,6 @@ func New(cfg Config) *Supervisor {
 	return s
 }
 
-// Name is the supervisor's name.
-func (s *Supervisor) Name() string { return s.cfg.Name }
-
 // Start runs the supervisor as a top-level actor, starting its children in order. Stop the
 // returned Process to stop the tree: children stop in reverse start order, each within its
 // StopTimeout. The Process fails with an error matching ErrIntensity if children fail

@@ -274,9 +274,6 @@ func failing(d time.Duration) func() actor.Actor[int] {
 func observeSupervisorDefaults(t *testing.T, page configPage) {
 	t.Run("Name and Kind", func(t *testing.T) {
 		s := supervisor.New(supervisor.Config{})
-		if want := docDefault[string](t, page, "supervisor.Config", "Name"); s.Name() != want {
-			t.Errorf("Config.Name: %q; the page says %q", s.Name(), want)
-		}
 		ready := make(chan struct{})
 		_, _ = supervisor.Add(s, supervisor.ChildSpec[int]{Name: "c", New: func() actor.Actor[int] {
 			return actor.Func[int](func(ctx context.Context, in *actor.Inbox[int]) error {
@@ -287,6 +284,9 @@ func observeSupervisorDefaults(t *testing.T, page configPage) {
 		}})
 		proc := s.Start(context.Background())
 		<-ready
+		if want, got := docDefault[string](t, page, "supervisor.Config", "Name"), proc.Info().Name; got != want {
+			t.Errorf("Config.Name: %q; the page says %q", got, want)
+		}
 		if want, got := docDefault[string](t, page, "supervisor.ChildSpec", "Kind"), s.Children()[0].Kind; got != want {
 			t.Errorf("ChildSpec.Kind: %q; the page says %q", got, want)
 		}
