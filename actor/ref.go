@@ -106,4 +106,4 @@ var closedChan = func() chan struct{} {
 }()
 
 // control gives a supervisor (actorhook.Mailbox) the creator's controls of r's mailbox.
-func (r Ref[M]) control() actorhook.MailboxControl { return mailboxControl[M]{r.mb} }
+func (r Ref[M]) control() actorhook.MailboxControl { return mailboxControl[M](r) }
