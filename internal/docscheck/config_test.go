@@ -107,6 +107,8 @@ var configs = map[string]configStruct{
 		"MinRefreshInterval":     val(cluster.DefaultMinRefreshInterval),
 		"RefreshInterval":        val(cluster.DefaultRefreshInterval),
 		"TopicRetries":           val(cluster.DefaultTopicRetries),
+		"TopicBackoff.Min":       unchecked("derived: the value of MinRefreshInterval"),
+		"TopicBackoff.Max":       val(cluster.DefaultTopicBackoffMax),
 		"AllowAutoTopicCreation": val(false),
 		"Breaker.Errors":         val(cluster.DefaultBreakerErrors),
 		"Breaker.Successes":      unchecked("a literal (max(1, Successes)) in cluster.Open: no constant, and a breaker's closing is not observable without timing it"),

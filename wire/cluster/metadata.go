@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -275,7 +276,10 @@ func (m *metadata) outcome(call *bk.Call, seq uint64) {
 			w.retries++
 			w.after = seq
 			keep = append(keep, w)
-			at := time.Now().Add(min(m.cfg.MinRefreshInterval<<(w.retries-1), maxTopicBackoff))
+			at := time.Now().Add(m.cfg.TopicBackoff.Delay(w.retries, rand.Float64()))
+			if soonest := m.lastSent.Add(m.cfg.MinRefreshInterval); at.Before(soonest) {
+				at = soonest
+			}
 			if retryAt.IsZero() || at.Before(retryAt) {
 				retryAt = at
 			}
