@@ -102,7 +102,7 @@ func New(cfg Config) *Supervisor {
 // exited.
 func (s *Supervisor) Start(ctx context.Context) *actor.Process {
 	sv := actorhook.Supervision{Kind: "supervisor", Logger: s.cfg.Logger, OnExit: func(error) { s.discardAll() }}
-	return actorhook.Spawn(ctx, s.cfg.Name, actor.Actor[control](actor.Func[control](s.run)), s.mb, sv).(*actor.Process)
+	return actorhook.Spawn(ctx, s.cfg.Name, actor.Func[control](s.run), s.mb, sv).(*actor.Process)
 }
 
 // AddSupervisor puts child under s as a permanent child named by its Config.Name, as Add
