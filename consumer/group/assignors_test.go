@@ -1,0 +1,3 @@
+package group
+
+func allAssignors() []Assignor { return []Assignor{Range(), RoundRobin()} }
