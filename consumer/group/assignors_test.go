@@ -1,3 +1,5 @@
 package group
 
-func allAssignors() []Assignor { return []Assignor{Range(), RoundRobin()} }
+func allAssignors() []Assignor {
+	return []Assignor{Range(), RoundRobin(), Sticky(), CooperativeSticky()}
+}
