@@ -120,5 +120,5 @@ func (a stickyAssignor) Assign(members []Subscription, partitions map[string]int
 	if a.cooperative {
 		st.holdBackMoves()
 	}
-	return assignments(ms, st.result()), nil
+	return st.assignments(), nil
 }

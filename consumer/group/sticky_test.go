@@ -379,7 +379,7 @@ func intended(subs []Subscription, partitions map[string]int32, a Assignor) map[
 	ms, _ := checkInput(subs, partitions)
 	st := newStickyState(ms, partitions, a.(stickyAssignor).claim)
 	st.assign()
-	return assignments(ms, st.result())
+	return st.assignments()
 }
 
 // checkBalanced checks the sticky balance: no member holds a partition that a subscriber

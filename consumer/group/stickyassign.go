@@ -2,7 +2,6 @@ package group
 
 import (
 	"cmp"
-	"maps"
 	"slices"
 )
 
@@ -33,116 +32,132 @@ import (
 // partition could move to a member with two fewer.
 type stickyState struct {
 	ms          []member
-	order       []int // indices into ms, by member ID
-	partitions  map[string]int32
-	topics      []string         // every subscribed topic the cluster knows, sorted
-	subscribers map[string][]int // topic -> its subscribers, in order
+	order       []int            // indices into ms, by member ID
+	topics      []string         // every subscribed topic the cluster knows, sorted; a topic's index is its ID below
+	topicIndex  map[string]int32 // topic -> index in topics
+	partitions  []int32          // topic index -> partition count
+	subscribers [][]int          // topic index -> its subscribers, in order
 
-	// prevOwner is the valid owner of each partition before this rebalance (see above);
-	// contested are the partitions two members claimed in the highest generation.
-	prevOwner map[topicPartition]int
-	contested map[topicPartition]bool
+	// prevOwner is, by topic index and partition, the valid owner before this rebalance
+	// (see above), or noOwner, or contested: two members claimed it in the highest
+	// generation.
+	prevOwner [][]int32
+	// owned is, by member, what it validly owned and still subscribes to, sorted.
+	owned [][]tpIndex
 
-	held      []map[string][]int32 // member -> topic -> partitions assigned so far
-	count     []int                // member -> number of partitions assigned so far
-	potential []int                // member -> number of partitions it could read
+	holder    [][]int32           // topic index -> partition -> member holding it now, or noOwner
+	held      []map[int32][]int32 // member -> topic index -> partitions it holds now
+	count     []int               // member -> number of partitions it holds now
+	potential []int               // member -> number of partitions it could read
 }
+
+const (
+	noOwner   = -1
+	contested = -2
+)
+
+// tpIndex is a partition named by its topic's index in stickyState.topics.
+type tpIndex struct{ t, p int32 }
 
 func newStickyState(ms []member, partitions map[string]int32, claim func(*Subscription) ([]TopicPartitions, int32)) *stickyState {
 	st := &stickyState{
-		ms:          ms,
-		partitions:  partitions,
-		topics:      subscribedTopics(ms),
-		subscribers: make(map[string][]int),
-		prevOwner:   make(map[topicPartition]int),
-		contested:   make(map[topicPartition]bool),
-		held:        make([]map[string][]int32, len(ms)),
-		count:       make([]int, len(ms)),
-		potential:   make([]int, len(ms)),
+		ms:         ms,
+		topics:     subscribedTopics(ms),
+		topicIndex: make(map[string]int32),
+		order:      make([]int, len(ms)),
+		owned:      make([][]tpIndex, len(ms)),
+		held:       make([]map[int32][]int32, len(ms)),
+		count:      make([]int, len(ms)),
+		potential:  make([]int, len(ms)),
 	}
-	st.order = make([]int, len(ms))
+	nt := len(st.topics)
+	st.partitions = make([]int32, nt)
+	st.subscribers = make([][]int, nt)
+	st.prevOwner = make([][]int32, nt)
+	st.holder = make([][]int32, nt)
+	for ti, t := range st.topics {
+		st.topicIndex[t] = int32(ti)
+		n := partitions[t]
+		st.partitions[ti] = n
+		st.prevOwner[ti] = make([]int32, n)
+		st.holder[ti] = make([]int32, n)
+		for p := range n {
+			st.prevOwner[ti][p], st.holder[ti][p] = noOwner, noOwner
+		}
+	}
 	for i := range st.order {
 		st.order[i] = i
-		st.held[i] = make(map[string][]int32)
+		st.held[i] = make(map[int32][]int32)
 		for t := range ms[i].topics {
 			st.potential[i] += int(partitions[t])
 		}
 	}
 	slices.SortFunc(st.order, func(a, b int) int { return cmp.Compare(ms[a].sub.MemberID, ms[b].sub.MemberID) })
 	for _, i := range st.order {
-		for t := range ms[i].topics {
-			st.subscribers[t] = append(st.subscribers[t], i)
+		for ti, t := range st.topics {
+			if ms[i].topics[t] {
+				st.subscribers[ti] = append(st.subscribers[ti], i)
+			}
 		}
 	}
 
 	maxGeneration := int32(-1)
+	var touched []tpIndex // the claims recorded in maxGeneration, to forget if a higher one comes
 	for _, i := range st.order {
-		owned, generation := claim(ms[i].sub)
+		claims, generation := claim(ms[i].sub)
 		if generation < maxGeneration {
 			continue // a stale claim: the group has moved on without it
 		}
 		if generation > maxGeneration {
-			clear(st.prevOwner)
-			clear(st.contested)
+			for _, k := range touched {
+				st.prevOwner[k.t][k.p] = noOwner
+			}
+			touched = touched[:0]
 			maxGeneration = generation
 		}
-		for _, tp := range owned {
-			n, known := partitions[tp.Topic]
-			if !known || len(st.subscribers[tp.Topic]) == 0 {
-				continue
+		for _, tp := range claims {
+			ti, ok := st.topicIndex[tp.Topic]
+			if !ok {
+				continue // a topic no member subscribes to, or the cluster does not know
 			}
 			for _, p := range tp.Partitions {
-				if p < 0 || p >= n {
+				if p < 0 || p >= st.partitions[ti] {
 					continue
 				}
-				k := topicPartition{tp.Topic, p}
-				if prev, ok := st.prevOwner[k]; ok && prev != i {
-					st.contested[k] = true
+				switch cur := st.prevOwner[ti][p]; {
+				case cur == noOwner:
+					st.prevOwner[ti][p] = int32(i)
+					touched = append(touched, tpIndex{ti, p})
+				case cur >= 0 && cur != int32(i):
+					st.prevOwner[ti][p] = contested
 				}
-				st.prevOwner[k] = i
 			}
 		}
 	}
-	for k := range st.contested {
-		delete(st.prevOwner, k)
+	for ti, owners := range st.prevOwner {
+		for p, o := range owners {
+			if o >= 0 && ms[o].topics[st.topics[ti]] {
+				st.owned[o] = append(st.owned[o], tpIndex{int32(ti), int32(p)})
+			}
+		}
 	}
 	return st
 }
 
-// owned returns, sorted, the partitions member i validly owned before this rebalance and
-// still subscribes to.
-func (st *stickyState) owned(i int) []topicPartition {
-	var out []topicPartition
-	for k, o := range st.prevOwner {
-		if o == i && st.ms[i].subscribes(k.topic) {
-			out = append(out, k)
-		}
-	}
-	slices.SortFunc(out, compareTP)
-	return out
-}
-
-func (st *stickyState) give(i int, k topicPartition) {
-	st.held[i][k.topic] = append(st.held[i][k.topic], k.partition)
+func (st *stickyState) give(i int, k tpIndex) {
+	st.held[i][k.t] = append(st.held[i][k.t], k.p)
+	st.holder[k.t][k.p] = int32(i)
 	st.count[i]++
 }
 
 // unassigned returns, sorted by topic and partition, every partition of a subscribed topic
 // that no member holds yet.
-func (st *stickyState) unassigned() []topicPartition {
-	taken := make(map[topicPartition]bool)
-	for i := range st.held {
-		for t, ps := range st.held[i] {
-			for _, p := range ps {
-				taken[topicPartition{t, p}] = true
-			}
-		}
-	}
-	var out []topicPartition
-	for _, t := range st.topics {
-		for p := range st.partitions[t] {
-			if k := (topicPartition{t, p}); !taken[k] {
-				out = append(out, k)
+func (st *stickyState) unassigned() []tpIndex {
+	var out []tpIndex
+	for ti, holders := range st.holder {
+		for p, h := range holders {
+			if h == noOwner {
+				out = append(out, tpIndex{int32(ti), int32(p)})
 			}
 		}
 	}
@@ -156,8 +171,8 @@ func (st *stickyState) assign() {
 		return
 	}
 	same := true
-	for _, i := range st.order[1:] {
-		same = same && maps.Equal(st.ms[i].topics, st.ms[st.order[0]].topics)
+	for _, subs := range st.subscribers {
+		same = same && len(subs) == len(st.ms)
 	}
 	if same {
 		st.constrained()
@@ -169,8 +184,8 @@ func (st *stickyState) assign() {
 // constrained is the Java client's assignment for members with equal subscriptions.
 func (st *stickyState) constrained() {
 	total := 0
-	for _, t := range st.topics {
-		total += int(st.partitions[t])
+	for _, n := range st.partitions {
+		total += int(n)
 	}
 	n := len(st.order)
 	minQuota, extra := total/n, total%n
@@ -182,7 +197,7 @@ func (st *stickyState) constrained() {
 	over := 0
 	var underMin, atMin []int
 	for _, i := range st.order {
-		owned := st.owned(i)
+		owned := st.owned[i]
 		switch {
 		case len(owned) < minQuota:
 			for _, k := range owned {
@@ -253,36 +268,41 @@ func (st *stickyState) leastLoaded(candidates []int) int {
 // stickyState).
 func (st *stickyState) general() {
 	for _, i := range st.order {
-		for _, k := range st.owned(i) {
+		for _, k := range st.owned[i] {
 			st.give(i, k)
 		}
 	}
 	rest := st.unassigned()
-	slices.SortStableFunc(rest, func(a, b topicPartition) int {
-		return cmp.Compare(len(st.subscribers[a.topic]), len(st.subscribers[b.topic]))
+	slices.SortStableFunc(rest, func(a, b tpIndex) int {
+		return cmp.Compare(len(st.subscribers[a.t]), len(st.subscribers[b.t]))
 	})
 	for _, k := range rest {
-		st.give(st.leastLoaded(st.subscribers[k.topic]), k)
+		st.give(st.leastLoaded(st.subscribers[k.t]), k)
 	}
-	for st.moveOne() {
+	byLoad := slices.Clone(st.order)
+	for st.moveOne(byLoad) {
 	}
 }
 
 // moveOne moves one partition from the most loaded member that holds a partition some
 // subscriber with at least two fewer could take, to the least loaded such subscriber. It
-// reports whether it moved one.
-func (st *stickyState) moveOne() bool {
-	byLoad := slices.Clone(st.order)
-	slices.SortStableFunc(byLoad, func(a, b int) int { return cmp.Compare(st.count[b], st.count[a]) })
+// reports whether it moved one. byLoad is scratch space holding every member.
+func (st *stickyState) moveOne(byLoad []int) bool {
+	slices.SortFunc(byLoad, func(a, b int) int {
+		return cmp.Or(cmp.Compare(st.count[b], st.count[a]), cmp.Compare(st.ms[a].sub.MemberID, st.ms[b].sub.MemberID))
+	})
 	for _, from := range byLoad {
-		to, topic := -1, ""
-		for _, t := range st.topics {
-			if len(st.held[from][t]) == 0 {
+		if st.count[from] < 2 {
+			return false // nobody can hold two fewer
+		}
+		to, topic := -1, int32(-1)
+		for ti := range st.topics {
+			if len(st.held[from][int32(ti)]) == 0 {
 				continue
 			}
-			for _, j := range st.subscribers[t] {
+			for _, j := range st.subscribers[ti] {
 				if j != from && st.count[j] <= st.count[from]-2 && (to < 0 || st.count[j] < st.count[to]) {
-					to, topic = j, t
+					to, topic = j, int32(ti)
 				}
 			}
 		}
@@ -292,7 +312,7 @@ func (st *stickyState) moveOne() bool {
 		ps := st.held[from][topic]
 		pick := len(ps) - 1
 		for x := len(ps) - 1; x >= 0; x-- {
-			if o, ok := st.prevOwner[topicPartition{topic, ps[x]}]; !ok || o != from {
+			if st.prevOwner[topic][ps[x]] != int32(from) {
 				pick = x
 				break
 			}
@@ -300,7 +320,7 @@ func (st *stickyState) moveOne() bool {
 		p := ps[pick]
 		st.held[from][topic] = slices.Delete(ps, pick, pick+1)
 		st.count[from]--
-		st.give(to, topicPartition{topic, p})
+		st.give(to, tpIndex{topic, p})
 		return true
 	}
 	return false
@@ -312,11 +332,11 @@ func (st *stickyState) moveOne() bool {
 // assigns it.
 func (st *stickyState) holdBackMoves() {
 	for i := range st.held {
-		for t, ps := range st.held[i] {
-			st.held[i][t] = slices.DeleteFunc(ps, func(p int32) bool {
-				k := topicPartition{t, p}
-				o, owned := st.prevOwner[k]
-				if st.contested[k] || owned && o != i {
+		for ti, ps := range st.held[i] {
+			st.held[i][ti] = slices.DeleteFunc(ps, func(p int32) bool {
+				o := st.prevOwner[ti][p]
+				if o == contested || o >= 0 && o != int32(i) {
+					st.holder[ti][p] = noOwner
 					st.count[i]--
 					return true
 				}
@@ -326,15 +346,21 @@ func (st *stickyState) holdBackMoves() {
 	}
 }
 
-// result returns each member's partitions, indexed as ms.
-func (st *stickyState) result() [][]topicPartition {
-	out := make([][]topicPartition, len(st.ms))
-	for i := range st.held {
-		for t, ps := range st.held[i] {
-			for _, p := range ps {
-				out[i] = append(out[i], topicPartition{t, p})
+// assignments returns the Assign result: every member's partitions, topics by name and
+// partitions ascending.
+func (st *stickyState) assignments() map[string]Assignment {
+	out := make(map[string]Assignment, len(st.ms))
+	for i := range st.ms {
+		var a Assignment
+		for ti := range st.topics {
+			ps := st.held[i][int32(ti)]
+			if len(ps) == 0 {
+				continue
 			}
+			slices.Sort(ps)
+			a.Partitions = append(a.Partitions, TopicPartitions{Topic: st.topics[ti], Partitions: ps})
 		}
+		out[st.ms[i].sub.MemberID] = a
 	}
 	return out
 }
