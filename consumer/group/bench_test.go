@@ -11,7 +11,8 @@ import (
 
 // benchGroup is a leader's input: the members' encoded subscriptions and the partition
 // counts. Topics are 100 with partitions/100 partitions each; with mixed set, member i
-// subscribes to the topics whose index is not 1 mod (i%3+2), so subscriptions differ.
+// subscribes to the topics whose index is not 1 mod (i%3+2), so subscriptions differ
+// (member 0 subscribes to all of them in a scale-out).
 type benchGroup struct {
 	metas      [][]byte
 	ids        []string
@@ -19,8 +20,9 @@ type benchGroup struct {
 }
 
 // newBenchGroup builds the group after one member joins a settled group of members-1 (the
-// common rebalance): the others report what a/troupe's assignor gave them.
-func newBenchGroup(b *testing.B, a Assignor, members, partitions int, mixed bool) benchGroup {
+// common rebalance; with scaleOut, after members-1 join a group of one, which held every
+// partition): the others report what troupe's assignor gave them.
+func newBenchGroup(b *testing.B, a Assignor, members, partitions int, mixed, scaleOut bool) benchGroup {
 	parts := make(map[string]int32)
 	var all []string
 	for i := range 100 {
@@ -42,10 +44,14 @@ func newBenchGroup(b *testing.B, a Assignor, members, partitions int, mixed bool
 			topics[id] = some
 		}
 	}
-	joining := fmt.Sprintf("member-%04d", members-1)
+	joining := func(id string) bool { return id == fmt.Sprintf("member-%04d", members-1) }
+	if scaleOut {
+		joining = func(id string) bool { return id != "member-0000" }
+		topics["member-0000"] = all
+	}
 	settledTopics := make(map[string][]string)
 	for id, ts := range topics {
-		if id != joining {
+		if !joining(id) {
 			settledTopics[id] = ts
 		}
 	}
@@ -56,7 +62,7 @@ func newBenchGroup(b *testing.B, a Assignor, members, partitions int, mixed bool
 	var g benchGroup
 	g.partitions = parts
 	for _, s := range rejoin(a, settled, 5, topics) {
-		if s.MemberID == joining {
+		if joining(s.MemberID) {
 			s.Owned, s.Generation, s.UserData = nil, -1, a.UserData(nil, -1)
 		}
 		meta, err := s.Encode(nil, SubscriptionVersion)
@@ -75,16 +81,20 @@ func newBenchGroup(b *testing.B, a Assignor, members, partitions int, mixed bool
 func BenchmarkLeaderAssign(b *testing.B) {
 	cases := []struct {
 		members, partitions int
-		mixed               bool
-	}{{10, 3000, false}, {10, 3000, true}, {100, 10000, false}, {100, 10000, true}}
+		mixed, scaleOut     bool
+	}{{10, 3000, false, false}, {10, 3000, true, false}, {100, 10000, false, false}, {100, 10000, true, false},
+		{100, 10000, true, true}}
 	for _, a := range allAssignors() {
 		for _, c := range cases {
 			shape := "same"
 			if c.mixed {
 				shape = "mixed"
 			}
+			if c.scaleOut {
+				shape += "-scaleout"
+			}
 			name := fmt.Sprintf("%s/%dm-%dp-%s", a.Name(), c.members, c.partitions, shape)
-			g := newBenchGroup(b, a, c.members, c.partitions, c.mixed)
+			g := newBenchGroup(b, a, c.members, c.partitions, c.mixed, c.scaleOut)
 			b.Run(name+"/troupe", func(b *testing.B) {
 				b.ReportAllocs()
 				var buf []byte

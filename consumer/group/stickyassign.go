@@ -27,9 +27,10 @@ import (
 // of topics with the fewest subscribers first, go each to the least loaded member that
 // subscribes to them (of equally loaded ones, the one that could read the fewest); then,
 // while some member holds a partition that a subscriber with at least two partitions
-// fewer could take, one moves (a partition the holder did not own before, if it has one).
-// Each move lowers the sum of the squared counts, so this ends, and it ends balanced: no
-// partition could move to a member with two fewer.
+// fewer could take, partitions move from the first to the second until their counts are
+// within one (partitions the holder did not own before first). Each single move lowers the
+// sum of the squared counts, so this ends, and it ends balanced: no partition could move
+// to a member with two fewer.
 type stickyState struct {
 	ms          []member
 	order       []int            // indices into ms, by member ID
@@ -284,9 +285,10 @@ func (st *stickyState) general() {
 	}
 }
 
-// moveOne moves one partition from the most loaded member that holds a partition some
-// subscriber with at least two fewer could take, to the least loaded such subscriber. It
-// reports whether it moved one. byLoad is scratch space holding every member.
+// moveOne moves partitions of one topic from the most loaded member that holds a partition
+// some subscriber with at least two fewer could take, to the least loaded such subscriber,
+// until their counts are within one or the topic runs out. It reports whether it moved
+// any. byLoad is scratch space holding every member.
 func (st *stickyState) moveOne(byLoad []int) bool {
 	slices.SortFunc(byLoad, func(a, b int) int {
 		return cmp.Or(cmp.Compare(st.count[b], st.count[a]), cmp.Compare(st.ms[a].sub.MemberID, st.ms[b].sub.MemberID))
@@ -309,18 +311,23 @@ func (st *stickyState) moveOne(byLoad []int) bool {
 		if to < 0 {
 			continue
 		}
-		ps := st.held[from][topic]
-		pick := len(ps) - 1
-		for x := len(ps) - 1; x >= 0; x-- {
-			if st.prevOwner[topic][ps[x]] != int32(from) {
-				pick = x
-				break
+		// Move while the move still helps: each single move lowers the sum of squared
+		// counts, so moving several at once changes nothing of the argument, and saves
+		// rescanning when one member has far more than the others (a group scaling out).
+		for st.count[to] <= st.count[from]-2 && len(st.held[from][topic]) > 0 {
+			ps := st.held[from][topic]
+			pick := len(ps) - 1
+			for x := len(ps) - 1; x >= 0; x-- {
+				if st.prevOwner[topic][ps[x]] != int32(from) {
+					pick = x
+					break
+				}
 			}
+			p := ps[pick]
+			st.held[from][topic] = slices.Delete(ps, pick, pick+1)
+			st.count[from]--
+			st.give(to, tpIndex{topic, p})
 		}
-		p := ps[pick]
-		st.held[from][topic] = slices.Delete(ps, pick, pick+1)
-		st.count[from]--
-		st.give(to, tpIndex{topic, p})
 		return true
 	}
 	return false
