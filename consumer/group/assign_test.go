@@ -172,8 +172,8 @@ func TestEagerAssignorProperties(t *testing.T) {
 // into contiguous ranges handed out in member order with sizes differing by at most one,
 // larger first.
 func checkRangeShape(t *rapid.T, in groupInput, out map[string]Assignment) {
-	ms, _ := checkInput(in.members, in.partitions)
-	slices.SortFunc(ms, func(a, b member) int { return compareMembers(&a, &b) })
+	ms, _ := checkAssignInput(in.members, in.partitions)
+	slices.SortFunc(ms, func(a, b assignMember) int { return compareMembers(&a, &b) })
 	for topic, n := range in.partitions {
 		if len(ms) == 0 || !ms[0].subscribes(topic) {
 			continue

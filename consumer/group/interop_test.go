@@ -30,12 +30,12 @@ func kgoBalancer(name string) kgo.GroupBalancer {
 // members send (encoded at SubscriptionVersion, with troupe's user data), and decodes its
 // assignments with troupe's decoder.
 func kgoAssign(t *rapid.T, name string, subs []Subscription, partitions map[string]int32) map[string]Assignment {
-	ms, err := checkInput(subs, partitions)
+	ms, err := checkAssignInput(subs, partitions)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// kgo's caller hands the balancer members in the protocol's order.
-	slices.SortFunc(ms, func(a, b member) int { return compareMembers(&a, &b) })
+	slices.SortFunc(ms, func(a, b assignMember) int { return compareMembers(&a, &b) })
 	var members []kmsg.JoinGroupResponseMember
 	for _, m := range ms {
 		meta, err := m.sub.Encode(nil, SubscriptionVersion)

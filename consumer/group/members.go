@@ -25,26 +25,26 @@ func compareTP(a, b topicPartition) int {
 	return cmp.Compare(a.partition, b.partition)
 }
 
-// member is one subscription as the assignors see it: its topics reduced to a set of the
+// assignMember is one subscription as the assignors see it: its topics reduced to a set of the
 // topics the cluster knows.
-type member struct {
+type assignMember struct {
 	sub    *Subscription
 	topics map[string]bool
 }
 
 // subscribes reports whether m reads topic.
-func (m *member) subscribes(topic string) bool { return m.topics[topic] }
+func (m *assignMember) subscribes(topic string) bool { return m.topics[topic] }
 
 // checkInput validates what every assignor is given and returns the members with their
 // topic sets (duplicates and topics missing from partitions left out), in input order.
-func checkInput(members []Subscription, partitions map[string]int32) ([]member, error) {
+func checkAssignInput(members []Subscription, partitions map[string]int32) ([]assignMember, error) {
 	for t, n := range partitions {
 		if n < 0 {
 			return nil, fmt.Errorf("topic %q has %d partitions: %w", t, n, ErrInvalidAssignInput)
 		}
 	}
 	seen := make(map[string]bool, len(members))
-	out := make([]member, len(members))
+	out := make([]assignMember, len(members))
 	for i := range members {
 		s := &members[i]
 		if s.MemberID == "" {
@@ -60,7 +60,7 @@ func checkInput(members []Subscription, partitions map[string]int32) ([]member, 
 				topics[t] = true
 			}
 		}
-		out[i] = member{sub: s, topics: topics}
+		out[i] = assignMember{sub: s, topics: topics}
 	}
 	return out, nil
 }
@@ -70,7 +70,7 @@ func checkInput(members []Subscription, partitions map[string]int32) ([]member, 
 // that a static member restarted under a new member ID keeps its place; then dynamic
 // members by member ID. Go compares strings by bytes, Java by UTF-16 code units; the two
 // orders agree on every ID without characters above U+FFFF.
-func compareMembers(a, b *member) int {
+func compareMembers(a, b *assignMember) int {
 	ai, bi := a.sub.InstanceID, b.sub.InstanceID
 	switch {
 	case ai != "" && bi != "":
@@ -88,7 +88,7 @@ func compareMembers(a, b *member) int {
 
 // subscribedTopics returns, sorted, every topic some member subscribes to and the cluster
 // knows.
-func subscribedTopics(ms []member) []string {
+func subscribedTopics(ms []assignMember) []string {
 	set := make(map[string]bool)
 	for i := range ms {
 		for t := range ms[i].topics {
@@ -105,7 +105,7 @@ func subscribedTopics(ms []member) []string {
 
 // assignments turns each member's partitions into the Assign result: every member has an
 // entry, topics sorted by name and partitions ascending within each.
-func assignments(ms []member, parts [][]topicPartition) map[string]Assignment {
+func toAssignments(ms []assignMember, parts [][]topicPartition) map[string]Assignment {
 	out := make(map[string]Assignment, len(ms))
 	for i := range ms {
 		out[ms[i].sub.MemberID] = Assignment{Partitions: groupByTopic(parts[i])}

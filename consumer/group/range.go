@@ -26,7 +26,7 @@ func (rangeAssignor) Cooperative() bool                        { return false }
 func (rangeAssignor) UserData([]TopicPartitions, int32) []byte { return nil }
 
 func (rangeAssignor) Assign(members []Subscription, partitions map[string]int32) (map[string]Assignment, error) {
-	ms, err := checkInput(members, partitions)
+	ms, err := checkAssignInput(members, partitions)
 	if err != nil {
 		return nil, err
 	}
@@ -58,5 +58,5 @@ func (rangeAssignor) Assign(members []Subscription, partitions map[string]int32)
 			}
 		}
 	}
-	return assignments(ms, parts), nil
+	return toAssignments(ms, parts), nil
 }

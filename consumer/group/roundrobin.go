@@ -23,7 +23,7 @@ func (roundRobinAssignor) Cooperative() bool                        { return fal
 func (roundRobinAssignor) UserData([]TopicPartitions, int32) []byte { return nil }
 
 func (roundRobinAssignor) Assign(members []Subscription, partitions map[string]int32) (map[string]Assignment, error) {
-	ms, err := checkInput(members, partitions)
+	ms, err := checkAssignInput(members, partitions)
 	if err != nil {
 		return nil, err
 	}
@@ -47,5 +47,5 @@ func (roundRobinAssignor) Assign(members []Subscription, partitions map[string]i
 			next = (next + 1) % len(order)
 		}
 	}
-	return assignments(ms, parts), nil
+	return toAssignments(ms, parts), nil
 }

@@ -111,7 +111,7 @@ func (a stickyAssignor) claim(s *Subscription) ([]TopicPartitions, int32) {
 }
 
 func (a stickyAssignor) Assign(members []Subscription, partitions map[string]int32) (map[string]Assignment, error) {
-	ms, err := checkInput(members, partitions)
+	ms, err := checkAssignInput(members, partitions)
 	if err != nil {
 		return nil, err
 	}

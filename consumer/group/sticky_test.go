@@ -376,7 +376,7 @@ func validOwners(ci claimInput) (owner map[topicPartition]string, contested map[
 // intended runs the sticky algorithm without the cooperative hold-back: the assignment the
 // group converges to.
 func intended(subs []Subscription, partitions map[string]int32, a Assignor) map[string]Assignment {
-	ms, _ := checkInput(subs, partitions)
+	ms, _ := checkAssignInput(subs, partitions)
 	st := newStickyState(ms, partitions, a.(stickyAssignor).claim)
 	st.assign()
 	return st.assignments()

@@ -6,7 +6,7 @@ import (
 )
 
 // stickyState is one run of the sticky assignors' algorithm: a plain struct, built from
-// the members' subscriptions and claims, that assign fills and result reads out.
+// the members' subscriptions and claims, that assign fills and assignments reads out.
 //
 // Claims are resolved as the Java client's AbstractStickyAssignor resolves them (KIP-792):
 // only the claims made in the highest generation any member reports count; a partition
@@ -32,35 +32,34 @@ import (
 // sum of the squared counts, so this ends, and it ends balanced: no partition could move
 // to a member with two fewer.
 type stickyState struct {
-	ms          []member
+	ms          []assignMember
 	order       []int            // indices into ms, by member ID
-	topics      []string         // every subscribed topic the cluster knows, sorted; a topic's index is its ID below
+	topics      []string         // every subscribed topic the cluster knows, sorted
 	topicIndex  map[string]int32 // topic -> index in topics
 	partitions  []int32          // topic index -> partition count
 	subscribers [][]int          // topic index -> its subscribers, in order
 
-	// prevOwner is, by topic index and partition, the valid owner before this rebalance
-	// (see above), or noOwner, or contested: two members claimed it in the highest
-	// generation.
+	// prevOwner is, by topic index and partition, the valid owner before this
+	// rebalance (see above), stickyNoOwner, or stickyContested.
 	prevOwner [][]int32
 	// owned is, by member, what it validly owned and still subscribes to, sorted.
 	owned [][]tpIndex
 
-	holder    [][]int32           // topic index -> partition -> member holding it now, or noOwner
+	holder    [][]int32           // topic index -> partition -> member holding it now, or stickyNoOwner
 	held      []map[int32][]int32 // member -> topic index -> partitions it holds now
 	count     []int               // member -> number of partitions it holds now
 	potential []int               // member -> number of partitions it could read
 }
 
 const (
-	noOwner   = -1
-	contested = -2
+	stickyNoOwner   = -1 // in prevOwner and holder: nobody
+	stickyContested = -2 // in prevOwner: claimed twice in the highest generation
 )
 
 // tpIndex is a partition named by its topic's index in stickyState.topics.
 type tpIndex struct{ t, p int32 }
 
-func newStickyState(ms []member, partitions map[string]int32, claim func(*Subscription) ([]TopicPartitions, int32)) *stickyState {
+func newStickyState(ms []assignMember, partitions map[string]int32, claim func(*Subscription) ([]TopicPartitions, int32)) *stickyState {
 	st := &stickyState{
 		ms:         ms,
 		topics:     subscribedTopics(ms),
@@ -83,7 +82,7 @@ func newStickyState(ms []member, partitions map[string]int32, claim func(*Subscr
 		st.prevOwner[ti] = make([]int32, n)
 		st.holder[ti] = make([]int32, n)
 		for p := range n {
-			st.prevOwner[ti][p], st.holder[ti][p] = noOwner, noOwner
+			st.prevOwner[ti][p], st.holder[ti][p] = stickyNoOwner, stickyNoOwner
 		}
 	}
 	for i := range st.order {
@@ -111,7 +110,7 @@ func newStickyState(ms []member, partitions map[string]int32, claim func(*Subscr
 		}
 		if generation > maxGeneration {
 			for _, k := range touched {
-				st.prevOwner[k.t][k.p] = noOwner
+				st.prevOwner[k.t][k.p] = stickyNoOwner
 			}
 			touched = touched[:0]
 			maxGeneration = generation
@@ -126,11 +125,11 @@ func newStickyState(ms []member, partitions map[string]int32, claim func(*Subscr
 					continue
 				}
 				switch cur := st.prevOwner[ti][p]; {
-				case cur == noOwner:
+				case cur == stickyNoOwner:
 					st.prevOwner[ti][p] = int32(i)
 					touched = append(touched, tpIndex{ti, p})
 				case cur >= 0 && cur != int32(i):
-					st.prevOwner[ti][p] = contested
+					st.prevOwner[ti][p] = stickyContested
 				}
 			}
 		}
@@ -157,7 +156,7 @@ func (st *stickyState) unassigned() []tpIndex {
 	var out []tpIndex
 	for ti, holders := range st.holder {
 		for p, h := range holders {
-			if h == noOwner {
+			if h == stickyNoOwner {
 				out = append(out, tpIndex{int32(ti), int32(p)})
 			}
 		}
@@ -342,8 +341,8 @@ func (st *stickyState) holdBackMoves() {
 		for ti, ps := range st.held[i] {
 			st.held[i][ti] = slices.DeleteFunc(ps, func(p int32) bool {
 				o := st.prevOwner[ti][p]
-				if o == contested || o >= 0 && o != int32(i) {
-					st.holder[ti][p] = noOwner
+				if o == stickyContested || o >= 0 && o != int32(i) {
+					st.holder[ti][p] = stickyNoOwner
 					st.count[i]--
 					return true
 				}
