@@ -97,7 +97,7 @@ func normTPs(tps []TopicPartitions) []TopicPartitions {
 // TestSubscriptionAgainstKmsg checks the codec against kmsg.ConsumerMemberMetadata, both
 // ways and at every version: what troupe encodes is byte for byte what kmsg encodes, and
 // each decodes what the other wrote to the same values.
-func TestSubscriptionAgainstKmsg(t *testing.T) {
+func TestSubscriptionCodecAgainstKmsg(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		version := int16(rapid.IntRange(0, 3).Draw(t, "version"))
 		s := genSubscription(t, version)
@@ -152,7 +152,7 @@ func TestSubscriptionAgainstKmsg(t *testing.T) {
 }
 
 // TestAssignmentAgainstKmsg does the same for kmsg.ConsumerMemberAssignment.
-func TestAssignmentAgainstKmsg(t *testing.T) {
+func TestAssignmentCodecAgainstKmsg(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		version := int16(rapid.IntRange(0, 3).Draw(t, "version"))
 		a := Assignment{Partitions: genTopicPartitions(t, "assigned"), UserData: genUserData(t)}
