@@ -314,7 +314,7 @@ func (r *reconciler) failed(err error) reconcileStep {
 		return reconcileStep{Left: true}
 	}
 	if r.leaving {
-		return r.startLeave() // best effort: try the leave heartbeat itself
+		return r.leaveAfterError()
 	}
 	r.failures++
 	return reconcileStep{Retry: r.failures, FindCoordinator: true}
@@ -329,7 +329,7 @@ func (r *reconciler) refused(err error) reconcileStep {
 	case errors.Is(err, errcode.FencedMemberEpoch), errors.Is(err, errcode.StaleMemberEpoch):
 		return r.fence(err, false)
 	case r.leaving && (errcode.Retriable(err) || errors.Is(err, errcode.UnreleasedInstanceID)):
-		return r.startLeave() // best effort: try the leave heartbeat itself
+		return r.leaveAfterError()
 	case errors.Is(err, errcode.NotCoordinator), errors.Is(err, errcode.CoordinatorNotAvailable):
 		r.failures++
 		return reconcileStep{Retry: r.failures, FindCoordinator: true}
@@ -362,15 +362,15 @@ func (r *reconciler) fence(err error, unknownID bool) reconcileStep {
 	} else {
 		err = &fenceError{err: err}
 	}
+	if r.state == reconcileRevoking {
+		r.fenced = err
+		return reconcileStep{}
+	}
 	if r.leaving {
 		// The member was on its way out; the coordinator has already let it go.
 		lost := r.named(r.owned)
 		r.owned, r.state = nil, reconcileLeft
 		return reconcileStep{Lost: lost, Left: true}
-	}
-	if r.state == reconcileRevoking {
-		r.fenced = err
-		return reconcileStep{}
 	}
 	return r.lose(err)
 }
@@ -468,6 +468,15 @@ func (r *reconciler) leave() reconcileStep {
 		return reconcileStep{} // revoked or lost goes on
 	case r.inflight != nil:
 		return reconcileStep{} // answered or failed goes on
+	}
+	return r.startLeave()
+}
+
+// leaveAfterError: a heartbeat sent before leave failed; leaving is best effort, so the
+// member goes on to its leave heartbeat (after a revocation in hand, if any).
+func (r *reconciler) leaveAfterError() reconcileStep {
+	if r.state != reconcileStable {
+		return reconcileStep{}
 	}
 	return r.startLeave()
 }
