@@ -28,7 +28,7 @@ type reconcileModel struct {
 	left     bool
 	leaving  bool
 	memberID string
-	newIDOK  bool                // an UNKNOWN_MEMBER_ID was answered: the member ID may change
+	newIDOK  bool               // an UNKNOWN_MEMBER_ID was answered: the member ID may change
 	acked    map[string][]int32 // the partitions the last answered heartbeat said the member owns
 }
 

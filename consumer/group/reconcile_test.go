@@ -71,7 +71,6 @@ func wantStep(t *testing.T, got, want reconcileStep) {
 	}
 }
 
-
 func wireTPs(parts ...any) []api.ConsumerGroupHeartbeatRequestTopicPartitions {
 	out := []api.ConsumerGroupHeartbeatRequestTopicPartitions{}
 	for i := 0; i < len(parts); i += 2 {
