@@ -1,6 +1,8 @@
 package group
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"maps"
@@ -550,6 +552,17 @@ func (r *reconciler) named(set map[codec.UUID][]int32) []TopicPartitions {
 }
 
 func ptr(s string) *string { return &s }
+
+// randomMemberID is a fresh member ID: a random (version 4) UUID written as Kafka writes
+// its Uuid, 22 characters of unpadded URL-safe base64 — what the Java client sends since
+// Kafka 4.0 (KIP-1082), where the member, not the coordinator, makes its ID.
+func randomMemberID() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:])  // crypto/rand.Read never fails (it crashes the program instead)
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	return base64.RawURLEncoding.EncodeToString(u[:])
+}
 
 func compareUUID(a, b codec.UUID) int {
 	for i := range a {

@@ -1,6 +1,7 @@
 package group
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"reflect"
@@ -513,4 +514,19 @@ func TestReconcileIgnoresAnswersToNothing(t *testing.T) {
 	wantStep(t, r.failed(errors.New("x")), reconcileStep{})
 	wantStep(t, r.lost(), reconcileStep{})
 	wantStep(t, r.revoked(), reconcileStep{})
+}
+
+func TestRandomMemberIDIsAKafkaUUID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := randomMemberID()
+		b, err := base64.RawURLEncoding.DecodeString(id)
+		if err != nil || len(id) != 22 || len(b) != 16 || b[6]>>4 != 4 || b[8]>>6 != 2 {
+			t.Fatalf("member ID %q (%x, %v): not a version 4 UUID in Kafka's form", id, b, err)
+		}
+		if seen[id] {
+			t.Fatalf("member ID %q made twice", id)
+		}
+		seen[id] = true
+	}
 }
