@@ -56,7 +56,7 @@ func TestLedgerCommitsOnlyWhatIsAhead(t *testing.T) {
 	if l.committed(tpA) != -1 {
 		t.Fatal("a failed commit counted")
 	}
-	d = l.due() // the failed one is due again
+	d = l.due()        // the failed one is due again
 	l.mark(tpA, 12, 3) // moves while in flight
 	l.sent(succeed(d))
 	if l.committed(tpA) != 10 {
