@@ -29,9 +29,9 @@ type CommitterConfig struct {
 	// DisableAutoCommit turns the interval's commits off: only Commit, CommitAsync,
 	// CommitOffsets and Close commit.
 	DisableAutoCommit bool
-	// RequestTimeout bounds each commit the Committer makes (retries included). Zero
+	// CommitTimeout bounds each commit the Committer makes (retries included). Zero
 	// means 30s.
-	RequestTimeout time.Duration
+	CommitTimeout time.Duration
 	// OnCommit, if set, receives every commit the Committer makes — automatic, on
 	// request, or on Close — with each partition's outcome, on the Committer's goroutine:
 	// it must not block. Failed commits are also logged.
@@ -43,11 +43,11 @@ type CommitterConfig struct {
 // Documented defaults of CommitterConfig.
 const (
 	DefaultAutoCommitInterval = 5 * time.Second
-	DefaultRequestTimeout     = 30 * time.Second
+	DefaultCommitTimeout      = 30 * time.Second
 )
 
 func (c CommitterConfig) withDefaults() (CommitterConfig, error) {
-	if c.AutoCommitInterval < 0 || c.RequestTimeout < 0 {
+	if c.AutoCommitInterval < 0 || c.CommitTimeout < 0 {
 		return c, fmt.Errorf("%w: negative interval or timeout", consumer.ErrInvalidConfig)
 	}
 	if c.Reset > consumer.ResetNone {
@@ -56,8 +56,8 @@ func (c CommitterConfig) withDefaults() (CommitterConfig, error) {
 	if c.AutoCommitInterval == 0 {
 		c.AutoCommitInterval = DefaultAutoCommitInterval
 	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = DefaultRequestTimeout
+	if c.CommitTimeout == 0 {
+		c.CommitTimeout = DefaultCommitTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -487,7 +487,7 @@ func (c *Committer) commitDue(ctx context.Context) CommitResult {
 	if len(due) == 0 {
 		return res
 	}
-	cctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	cctx, cancel := context.WithTimeout(ctx, c.cfg.CommitTimeout)
 	results, err := c.client.CommitOffsets(cctx, c.group, member, due...)
 	cancel()
 	if err != nil { // the ledger holds only valid offsets: not expected, but never lost

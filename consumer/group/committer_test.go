@@ -369,7 +369,7 @@ func TestCommitterInvalidInput(t *testing.T) {
 	if _, err := NewCommitter(nil, "g", CommitterConfig{}); !errors.Is(err, consumer.ErrInvalidConfig) {
 		t.Fatalf("nil consumer: %v", err)
 	}
-	for _, cfg := range []CommitterConfig{{AutoCommitInterval: -1}, {RequestTimeout: -1}, {Reset: 9}} {
+	for _, cfg := range []CommitterConfig{{AutoCommitInterval: -1}, {CommitTimeout: -1}, {Reset: 9}} {
 		if _, err := NewCommitter(c, "g", cfg); !errors.Is(err, consumer.ErrInvalidConfig) {
 			t.Fatalf("%+v: %v", cfg, err)
 		}

@@ -199,6 +199,8 @@ var layer = map[string]int{
 	"wire/cluster": 5,
 	"producer":     6,
 	"consumer":     6,
+	// consumer groups: a member hands partitions to the consumer's readers
+	"consumer/group": 7,
 }
 
 // door is the one internal package library code may import: package actor's door for the
