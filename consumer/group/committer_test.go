@@ -392,3 +392,38 @@ func TestCommitterInvalidInput(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseWhenTheCoordinatorNeverAnswers: Close's context bounds its last commit; the
+// actor is stopped (goleak checks) and the context's error returned.
+func TestCloseWhenTheCoordinatorNeverAnswers(t *testing.T) {
+	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	c := newConsumer(t, seeds)
+	cm := newCommitterT(t, c, "g", CommitterConfig{DisableAutoCommit: true})
+	held := make(chan struct{}, 1)
+	kc.ControlKey(int16(kmsg.OffsetCommit), func(kmsg.Request) (kmsg.Response, error, bool) {
+		kc.KeepControl()
+		select {
+		case held <- struct{}{}:
+		default:
+		}
+		return nil, nil, true // never answered
+	})
+	if err := cm.MarkRecords(&troupe.Record{Topic: "t", Offset: 1}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := cm.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("close: %v", err)
+	}
+	select {
+	case <-held:
+	default:
+		t.Fatal("the last commit was never sent")
+	}
+	select {
+	case <-cm.proc.Done():
+	default:
+		t.Fatal("the committer's actor still runs after Close returned")
+	}
+}

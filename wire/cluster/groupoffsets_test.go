@@ -325,3 +325,55 @@ func TestGroupOffsetsInvalidInput(t *testing.T) {
 		t.Fatalf("isolation 3: %v", err)
 	}
 }
+
+// TestCommitResendsOnlyWhatTheCoordinatorRefused: an answer in which one partition says
+// NOT_COORDINATOR and the other was stored makes the client find the coordinator again
+// and resend that one partition alone.
+func TestCommitResendsOnlyWhatTheCoordinatorRefused(t *testing.T) {
+	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(2), kfake.SeedTopics(2, "t"))
+	c := open(t, quick(seeds))
+	finds := countKey(kc, kmsg.FindCoordinator)
+	sent := make(chan []int32, 4)
+	first := true
+	kc.ControlKey(int16(kmsg.OffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		kc.KeepControl()
+		r := req.(*kmsg.OffsetCommitRequest)
+		var parts []int32
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				parts = append(parts, p.Partition)
+			}
+		}
+		sent <- parts
+		if !first {
+			return nil, nil, false
+		}
+		first = false
+		// Store partition 0 for real, then answer partition 1 NOT_COORDINATOR.
+		resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
+		for _, t := range r.Topics {
+			rt := kmsg.NewOffsetCommitResponseTopic()
+			rt.Topic, rt.TopicID = t.Topic, t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewOffsetCommitResponseTopicPartition()
+				rp.Partition = p.Partition
+				if p.Partition == 1 {
+					rp.ErrorCode = kerr.NotCoordinator.Code
+				}
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+	got := commitAll(t, c, "g", nil, cluster.OffsetCommit{Topic: "t", Partition: 0, Offset: 3}, cluster.OffsetCommit{Topic: "t", Partition: 1, Offset: 4})
+	if got[0].Err != nil || got[1].Err != nil {
+		t.Fatalf("%v, %v", got[0].Err, got[1].Err)
+	}
+	if a, b := <-sent, <-sent; len(a) != 2 || len(b) != 1 || b[0] != 1 {
+		t.Fatalf("sent %v then %v: want both, then partition 1 alone", a, b)
+	}
+	if finds() != 2 {
+		t.Fatalf("%d lookups: want the first and one after NOT_COORDINATOR", finds())
+	}
+}
