@@ -184,6 +184,46 @@ func (c *Client) GroupCoordinator(ctx context.Context, group string) (broker.Nod
 	return a.node, a.err
 }
 
+// Coordinator is one group's coordinator as GroupCoordinators found it: Node, or Err
+// saying why there is none (as GroupCoordinator's error).
+type Coordinator struct {
+	Group string
+	Node  broker.Node
+	Err   error
+}
+
+// GroupCoordinators is GroupCoordinator for many groups at once, one answer per group in
+// order: cached coordinators are answered from the cache, the others looked up together,
+// in one FindCoordinator request from v4 (KIP-699) and one per group below. The error is
+// for the call as a whole: ErrInvalidQuery for an empty group, and then nothing is sent.
+func (c *Client) GroupCoordinators(ctx context.Context, groups ...string) ([]Coordinator, error) {
+	out := make([]Coordinator, len(groups))
+	var ask []string
+	seen := make(map[string]bool, len(groups))
+	for i, g := range groups {
+		if g == "" {
+			return nil, fmt.Errorf("%w: empty group ID", ErrInvalidQuery)
+		}
+		out[i].Group = g
+		if n, ok := c.coords.get(g); ok {
+			out[i].Node = n
+		} else if !seen[g] {
+			seen[g] = true
+			ask = append(ask, g)
+		}
+	}
+	if len(ask) == 0 {
+		return out, nil
+	}
+	got := c.findCoordinators(ctx, ask)
+	for i := range out {
+		if a, ok := got[out[i].Group]; ok {
+			out[i].Node, out[i].Err = a.node, a.err
+		}
+	}
+	return out, nil
+}
+
 // ForgetCoordinator drops the cached coordinator of group if it is still node: a request
 // to it was answered NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE, or its connection
 // failed. The next GroupCoordinator asks again.

@@ -377,3 +377,46 @@ func TestCommitResendsOnlyWhatTheCoordinatorRefused(t *testing.T) {
 		t.Fatalf("%d lookups: want the first and one after NOT_COORDINATOR", finds())
 	}
 }
+
+// TestGroupCoordinatorsBatchedFromV4: from FindCoordinator v4 the groups not cached are
+// asked in one request; below v4, one request per group. Either way each group gets the
+// coordinator kfake says, and the cached ones cost nothing.
+func TestGroupCoordinatorsBatchedFromV4(t *testing.T) {
+	for _, c := range []struct {
+		max      int16
+		requests int
+	}{{6, 1}, {4, 1}, {3, 3}} {
+		vs := kversion.Stable()
+		vs.SetMaxKeyVersion(int16(kmsg.FindCoordinator), c.max)
+		kc, seeds := kafkatest.Start(t, kfake.NumBrokers(3), kfake.MaxVersions(vs))
+		cl := open(t, quick(seeds))
+		if _, err := cl.GroupCoordinator(ctxT(t), "cached"); err != nil {
+			t.Fatal(err)
+		}
+		finds := countKey(kc, kmsg.FindCoordinator)
+		groups := []string{"a", "cached", "b", "c", "a"}
+		got, err := cl.GroupCoordinators(ctxT(t), groups...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, g := range got {
+			if g.Group != groups[i] || g.Err != nil || g.Node.ID != kc.CoordinatorFor(groups[i]) {
+				t.Fatalf("v%d: %+v, kfake says %d", c.max, g, kc.CoordinatorFor(groups[i]))
+			}
+		}
+		if finds() != c.requests {
+			t.Fatalf("v%d: %d FindCoordinator requests, want %d", c.max, finds(), c.requests)
+		}
+	}
+	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(1))
+	cl := open(t, quick(seeds))
+	if _, err := cl.GroupCoordinators(ctxT(t), "a", ""); !errors.Is(err, cluster.ErrInvalidQuery) {
+		t.Fatalf("empty group: %v", err)
+	}
+	// One refused group in a batch fails alone.
+	kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.FindCoordinator}, Group: "denied", Err: kerr.GroupAuthorizationFailed, Count: -1})
+	got, err := cl.GroupCoordinators(ctxT(t), "ok", "denied")
+	if err != nil || got[0].Err != nil || !errors.Is(got[1].Err, broker.ErrPermanent) {
+		t.Fatalf("%v %+v", err, got)
+	}
+}
