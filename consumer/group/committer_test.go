@@ -3,6 +3,8 @@ package group
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -425,5 +427,67 @@ func TestCloseWhenTheCoordinatorNeverAnswers(t *testing.T) {
 	case <-cm.proc.Done():
 	default:
 		t.Fatal("the committer's actor still runs after Close returned")
+	}
+}
+
+// TestConcurrentMarksAndCommits: goroutines mark, commit, commit asynchronously and
+// auto-commit at once while the coordinator moves and refuses now and then; every commit
+// the Committer reports stored moves no partition backwards, and after Close each
+// partition's committed offset is its highest mark + 1.
+func TestConcurrentMarksAndCommits(t *testing.T) {
+	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(3), kfake.SeedTopics(4, "t"))
+	c := newConsumer(t, seeds)
+	var mu sync.Mutex
+	last := map[int32]int64{}
+	backwards := ""
+	cm := newCommitterT(t, c, "g", CommitterConfig{AutoCommitInterval: time.Millisecond, OnCommit: func(r CommitResult) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, o := range r.Offsets {
+			if o.Err != nil {
+				continue
+			}
+			if o.Offset < last[o.Partition] {
+				backwards = fmt.Sprintf("t[%d] from %d to %d", o.Partition, last[o.Partition], o.Offset)
+			}
+			last[o.Partition] = o.Offset
+		}
+	}})
+	kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetCommit}, Group: "g", Err: kerr.NotCoordinator, Count: 5})
+	kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetCommit}, Topic: "t", Partitions: []int32{2}, Err: kerr.UnknownServerError, Count: 3})
+	const n = 300
+	var wg sync.WaitGroup
+	for p := range int32(4) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Out of order on purpose: marks only move forward.
+			for i := range n {
+				off := int64(i)
+				if i%7 == 3 {
+					off = int64(i / 2)
+				}
+				if err := cm.MarkRecords(&troupe.Record{Topic: "t", Partition: p, Offset: off, LeaderEpoch: -1}); err != nil {
+					t.Error(err)
+					return
+				}
+				switch i % 50 {
+				case 10:
+					_ = cm.Commit(ctxT(t)) // may report the injected refusals
+				case 30:
+					cm.CommitAsync(ctxT(t), nil)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := cm.Close(ctxT(t)); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if backwards != "" {
+		t.Fatalf("a commit moved back: %s", backwards)
+	}
+	if got := committed(t, c, "g", "t", 4); got[0] != n || got[1] != n || got[2] != n || got[3] != n {
+		t.Fatalf("committed %v, want %d everywhere", got, n)
 	}
 }
