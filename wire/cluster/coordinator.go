@@ -260,10 +260,13 @@ func (c *Client) findCoordinators(ctx context.Context, groups []string) map[stri
 		}
 		keys := pending
 		var version int16
-		call := &broker.Call{Request: findCoordinatorRequest(keys, 4)}
+		req := findCoordinatorRequest(keys, 4)
+		call := &broker.Call{Request: req}
+		// The request is rebuilt in place for the version picked: the Call belongs to the
+		// connection meanwhile, and its Request field is read by whoever waits for it.
 		call.Prepare = func(v int16) error {
 			version = v
-			call.Request = findCoordinatorRequest(keys, v)
+			*req = *findCoordinatorRequest(keys, v)
 			return nil
 		}
 		err = c.doCall(ctx, node, call)

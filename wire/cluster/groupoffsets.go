@@ -246,14 +246,15 @@ func (c *Client) commitRound(ctx context.Context, group string, member *GroupMem
 		topics[out[i].Topic] = true
 	}
 	ids := c.topicIDs(ctx, topics)
-	call := &broker.Call{Request: offsetCommitRequest(group, member, items, ids, 9), VersionCap: byIDCap(topics, ids)}
+	req := offsetCommitRequest(group, member, items, ids, 9)
+	call := &broker.Call{Request: req, VersionCap: byIDCap(topics, ids)}
 	var version int16
 	call.Prepare = func(v int16) error {
 		if member != nil && member.InstanceID != "" && v < 7 {
 			return fmt.Errorf("%w: a group instance ID needs OffsetCommit v7, the coordinator speaks v%d", api.ErrNoCommonVersion, v)
 		}
 		version = v
-		call.Request = offsetCommitRequest(group, member, items, ids, v)
+		*req = *offsetCommitRequest(group, member, items, ids, v) // in place, as in findCoordinators
 		return nil
 	}
 	if err := c.doCall(ctx, node, call); err != nil {
@@ -379,11 +380,12 @@ func (c *Client) fetchRound(ctx context.Context, group string, stable bool, node
 		topics[out[i].Topic] = true
 	}
 	ids := c.topicIDs(ctx, topics)
-	call := &broker.Call{Request: offsetFetchRequest(group, parts, stable, ids, 9), VersionCap: byIDCap(topics, ids)}
+	req := offsetFetchRequest(group, parts, stable, ids, 9)
+	call := &broker.Call{Request: req, VersionCap: byIDCap(topics, ids)}
 	var version int16
 	call.Prepare = func(v int16) error {
 		version = v
-		call.Request = offsetFetchRequest(group, parts, stable, ids, v)
+		*req = *offsetFetchRequest(group, parts, stable, ids, v) // in place, as in findCoordinators
 		return nil
 	}
 	if err := c.doCall(ctx, node, call); err != nil {
