@@ -31,7 +31,8 @@
 // answered NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE or its connection fails.
 // CommitOffsets and FetchOffsets commit and read a group's offsets there (OffsetCommit v2
 // to v10, OffsetFetch v1 to v10, topics by ID where the version names them so), with a
-// result per partition; they find the coordinator again when it moved, ask a loading one
+// result per partition (FetchGroupsOffsets asks many groups, those sharing a coordinator in
+// one request from v8); they find the coordinator again when it moved, ask a loading one
 // again after a backoff, and report everything else per partition. What to do about each
 // error is one plain function (classifyGroupErr), tested without a network.
 //

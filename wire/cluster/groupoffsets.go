@@ -517,3 +517,163 @@ func parseOffsetFetch(resp *api.OffsetFetchResponse, version int16, group string
 	}
 	return out, fmt.Errorf("%w: no answer for group %q", broker.ErrProtocol, group)
 }
+
+// GroupOffsetsQuery asks for one group's committed offsets of some partitions.
+type GroupOffsetsQuery struct {
+	Group      string
+	Partitions []TopicPartition
+}
+
+// FetchGroupsOffsets is FetchOffsets for many groups: one []CommittedOffset per query, in
+// order, each as FetchOffsets answers it. The groups' coordinators are found together
+// (GroupCoordinators), and the groups that share a coordinator are asked in one
+// OffsetFetch request when it speaks v8 or later (KIP-709); a group whose coordinator
+// speaks an older version, or whose answer must be asked again (the coordinator moved or
+// is loading, an unstable offset), is asked alone as FetchOffsets does. The error is for
+// the call as a whole: ErrInvalidQuery (an empty or repeated group, an empty topic, a
+// negative or repeated partition), and then nothing is sent.
+func (c *Client) FetchGroupsOffsets(ctx context.Context, isolation Isolation, queries ...GroupOffsetsQuery) ([][]CommittedOffset, error) {
+	if isolation != ReadUncommitted && isolation != ReadCommitted {
+		return nil, fmt.Errorf("%w: isolation %d", ErrInvalidQuery, isolation)
+	}
+	groups := make([]string, len(queries))
+	seen := make(map[string]bool, len(queries))
+	out := make([][]CommittedOffset, len(queries))
+	for i, q := range queries {
+		if q.Group == "" || seen[q.Group] {
+			return nil, fmt.Errorf("%w: group %q empty or named twice", ErrInvalidQuery, q.Group)
+		}
+		seen[q.Group] = true
+		groups[i] = q.Group
+		parts := make(map[offsetKey]bool, len(q.Partitions))
+		out[i] = make([]CommittedOffset, len(q.Partitions))
+		for j, p := range q.Partitions {
+			k := offsetKey{p.Topic, p.Partition}
+			if p.Topic == "" || p.Partition < 0 || parts[k] {
+				return nil, fmt.Errorf("%w: fetch offset of %s[%d] for group %q: empty, negative or named twice", ErrInvalidQuery, p.Topic, p.Partition, q.Group)
+			}
+			parts[k] = true
+			out[i][j] = CommittedOffset{TopicPartition: p, Offset: -1, LeaderEpoch: -1}
+		}
+	}
+	coords, err := c.GroupCoordinators(ctx, groups...)
+	if err != nil {
+		return nil, err
+	}
+	byNode := make(map[broker.Node][]int)
+	var nodes []broker.Node
+	for i, co := range coords {
+		if co.Err != nil {
+			for j := range out[i] {
+				out[i][j].Err = co.Err
+			}
+			continue
+		}
+		if _, ok := byNode[co.Node]; !ok {
+			nodes = append(nodes, co.Node)
+		}
+		byNode[co.Node] = append(byNode[co.Node], i)
+	}
+	var alone []int
+	for _, node := range nodes {
+		idx := byNode[node]
+		if len(idx) == 1 {
+			alone = append(alone, idx...)
+			continue
+		}
+		alone = append(alone, c.fetchGroupsBatch(ctx, isolation == ReadCommitted, node, queries, idx, out)...)
+	}
+	for _, i := range alone {
+		got, err := c.FetchOffsets(ctx, isolation, queries[i].Group, queries[i].Partitions...)
+		if err != nil { // validated above: not expected
+			for j := range out[i] {
+				out[i][j].Err = err
+			}
+			continue
+		}
+		out[i] = got
+	}
+	return out, nil
+}
+
+// errNeedsV8 fails a batched OffsetFetch before it is sent when the coordinator speaks no
+// version that lists many groups: the groups are then asked one by one.
+var errNeedsV8 = errors.New("cluster: OffsetFetch of many groups needs v8")
+
+// fetchGroupsBatch asks node, in one OffsetFetch (v8 and later), for the offsets of the
+// queries idx, files the final answers in out, and returns the queries to ask alone.
+func (c *Client) fetchGroupsBatch(ctx context.Context, stable bool, node broker.Node, queries []GroupOffsetsQuery, idx []int, out [][]CommittedOffset) []int {
+	topics := make(map[string]bool)
+	for _, i := range idx {
+		for _, p := range queries[i].Partitions {
+			topics[p.Topic] = true
+		}
+	}
+	ids := c.topicIDs(ctx, topics)
+	build := func(v int16) *api.OffsetFetchRequest {
+		req := offsetFetchRequest(queries[idx[0]].Group, queries[idx[0]].Partitions, stable, ids, v)
+		for _, i := range idx[1:] {
+			more := offsetFetchRequest(queries[i].Group, queries[i].Partitions, stable, ids, v)
+			req.Groups = append(req.Groups, more.Groups...)
+		}
+		return req
+	}
+	req := build(9)
+	call := &broker.Call{Request: req, VersionCap: byIDCap(topics, ids)}
+	var version int16
+	call.Prepare = func(v int16) error {
+		if v < 8 {
+			return errNeedsV8
+		}
+		version = v
+		*req = *build(v) // in place, as in findCoordinators
+		return nil
+	}
+	if err := c.doCall(ctx, node, call); err != nil {
+		if !errors.Is(err, errNeedsV8) && classifyGroupErr(err) == actRefind {
+			c.ForgetCoordinator(queries[idx[0]].Group, node)
+		}
+		return idx // asked alone, with the retries FetchOffsets makes
+	}
+	resp := call.Response.(*api.OffsetFetchResponse)
+	names := namesOf(ids)
+	var alone []int
+	for _, i := range idx {
+		answers, groupErr := parseOffsetFetch(resp, version, queries[i].Group, names)
+		switch {
+		case errors.Is(groupErr, errcode.GroupIDNotFound):
+			continue // no offsets: out[i] already says -1
+		case groupErr != nil:
+			err := fmt.Errorf("fetch offsets of group %q from %s: %w", queries[i].Group, node, groupErr)
+			if classifyGroupErr(err) != actDone {
+				alone = append(alone, i)
+				continue
+			}
+			for j := range out[i] {
+				out[i][j].Err = refusedGroup(err)
+			}
+			continue
+		}
+		again := false
+		for j, p := range queries[i].Partitions {
+			a, ok := answers[offsetKey{p.Topic, p.Partition}]
+			if !ok {
+				out[i][j].Err = fmt.Errorf("fetch offset of %s[%d]: %w: no answer for the partition", p.Topic, p.Partition, broker.ErrProtocol)
+				continue
+			}
+			if a.Err != nil {
+				if classifyGroupErr(a.Err) != actDone {
+					again = true
+					break
+				}
+				a.Err = refusedGroup(fmt.Errorf("fetch offset of %s[%d] from %s: %w", p.Topic, p.Partition, node, a.Err))
+			}
+			a.TopicPartition = p
+			out[i][j] = a
+		}
+		if again {
+			alone = append(alone, i)
+		}
+	}
+	return alone
+}

@@ -420,3 +420,57 @@ func TestGroupCoordinatorsBatchedFromV4(t *testing.T) {
 		t.Fatalf("%v %+v", err, got)
 	}
 }
+
+// TestFetchGroupsOffsetsBatched: groups that share a coordinator are asked in one
+// OffsetFetch from v8, one by one below; a group whose answer must be asked again (its
+// coordinator says NOT_COORDINATOR) is asked alone, and every group gets its own offsets.
+func TestFetchGroupsOffsetsBatched(t *testing.T) {
+	for _, c := range []struct {
+		max   int16
+		fault bool
+	}{{10, false}, {8, false}, {7, false}, {10, true}} {
+		vs := kversion.Stable()
+		vs.SetMaxKeyVersion(int16(kmsg.OffsetFetch), c.max)
+		kc, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"), kfake.MaxVersions(vs))
+		cl := open(t, quick(seeds))
+		groups := []string{"a", "b", "c"}
+		var queries []cluster.GroupOffsetsQuery
+		for i, g := range groups {
+			commitAll(t, cl, g, nil, cluster.OffsetCommit{Topic: "t", Partition: 1, Offset: int64(10 + i), LeaderEpoch: -1})
+			queries = append(queries, cluster.GroupOffsetsQuery{Group: g, Partitions: []cluster.TopicPartition{{Topic: "t", Partition: 0}, {Topic: "t", Partition: 1}}})
+		}
+		queries = append(queries, cluster.GroupOffsetsQuery{Group: "none", Partitions: []cluster.TopicPartition{{Topic: "t", Partition: 1}}})
+		if c.fault {
+			kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Group: "b", Err: kerr.NotCoordinator})
+		}
+		fetches := countKey(kc, kmsg.OffsetFetch)
+		got, err := cl.FetchGroupsOffsets(ctxT(t), cluster.ReadCommitted, queries...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range groups {
+			if g := got[i]; len(g) != 2 || g[0].Offset != -1 || g[0].Err != nil || g[1].Offset != int64(10+i) || g[1].Err != nil || g[1].TopicPartition != queries[i].Partitions[1] {
+				t.Fatalf("v%d fault %v: group %s: %+v", c.max, c.fault, groups[i], g)
+			}
+		}
+		if g := got[3]; g[0].Offset != -1 || g[0].Err != nil {
+			t.Fatalf("v%d: a group without commits: %+v", c.max, g)
+		}
+		// The batch holds a, b, c and none; below v8 each is asked alone; a faulted b is
+		// asked again alone (after finding its coordinator).
+		want := map[bool]int{true: 2, false: 1}[c.fault]
+		if c.max < 8 {
+			want = 4
+		}
+		if fetches() != want {
+			t.Fatalf("v%d fault %v: %d OffsetFetch requests, want %d", c.max, c.fault, fetches(), want)
+		}
+	}
+	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1))
+	cl := open(t, quick(seeds))
+	for _, qs := range [][]cluster.GroupOffsetsQuery{{{Group: ""}}, {{Group: "a"}, {Group: "a"}}, {{Group: "a", Partitions: []cluster.TopicPartition{{Topic: ""}}}}} {
+		if _, err := cl.FetchGroupsOffsets(ctxT(t), cluster.ReadUncommitted, qs...); !errors.Is(err, cluster.ErrInvalidQuery) {
+			t.Fatalf("%+v: %v", qs, err)
+		}
+	}
+}
