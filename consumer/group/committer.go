@@ -240,6 +240,34 @@ func (c *Committer) setMember(m *cluster.GroupMember) {
 	c.member = m
 }
 
+// stoppedLocked returns why the Committer takes no more marks or commits (c.mu held): it
+// was closed, or its actor failed (a panic in OnCommit, say), in which case the error
+// says how; nil while it runs.
+func (c *Committer) stoppedLocked() error {
+	if c.closed {
+		return consumer.ErrClosed
+	}
+	select {
+	case <-c.proc.Done():
+		return c.stopped()
+	default:
+		return nil
+	}
+}
+
+// stopped is the error for a request the actor can no longer take: consumer.ErrClosed,
+// with the actor's failure if it failed.
+func (c *Committer) stopped() error {
+	select {
+	case <-c.proc.Done():
+		if err := c.proc.Err(); err != nil {
+			return fmt.Errorf("%w: the committer of group %q failed: %w", consumer.ErrClosed, c.group, err)
+		}
+	default:
+	}
+	return consumer.ErrClosed
+}
+
 // Group is the group the Committer commits for.
 func (c *Committer) Group() string { return c.group }
 
@@ -335,8 +363,8 @@ func (c *Committer) MarkRecords(recs ...*troupe.Record) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return consumer.ErrClosed
+	if err := c.stoppedLocked(); err != nil {
+		return err
 	}
 	for _, r := range recs {
 		c.l.mark(cluster.TopicPartition{Topic: r.Topic, Partition: r.Partition}, r.Offset+1, r.LeaderEpoch)
@@ -365,8 +393,8 @@ func (c *Committer) MarkBatch(b *consumer.Batch) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return consumer.ErrClosed
+	if err := c.stoppedLocked(); err != nil {
+		return err
 	}
 	c.l.mark(cluster.TopicPartition{Topic: b.Topic, Partition: b.Partition}, b.NextOffset, epoch)
 	return nil
@@ -407,17 +435,20 @@ func (c *Committer) CommitOffsets(ctx context.Context, offsets ...cluster.Offset
 
 func (c *Committer) ask(ctx context.Context, m commitMsg) (CommitResult, error) {
 	c.mu.Lock()
-	closed := c.closed
+	err := c.stoppedLocked()
 	c.mu.Unlock()
-	if closed {
-		return CommitResult{}, consumer.ErrClosed
+	if err != nil {
+		return CommitResult{}, err
 	}
 	res, err := actor.Ask(ctx, c.ref, func(r actor.Reply[CommitResult]) commitMsg {
 		m.reply = r
 		return m
 	})
 	if errors.Is(err, actor.ErrStopped) {
-		return res, consumer.ErrClosed
+		return res, c.stopped()
+	}
+	if err == nil && errors.Is(res.Err, consumer.ErrClosed) {
+		res.Err = c.stopped() // answered by OnDrop: the actor ended before taking it
 	}
 	return res, err
 }
@@ -430,15 +461,15 @@ func (c *Committer) ask(ctx context.Context, m commitMsg) (CommitResult, error) 
 func (c *Committer) CommitAsync(ctx context.Context, done func(CommitResult)) {
 	m := commitMsg{done: done}
 	c.mu.Lock()
-	closed := c.closed
+	err := c.stoppedLocked()
 	c.mu.Unlock()
-	if closed {
-		m.answer(CommitResult{Group: c.group, Err: consumer.ErrClosed})
+	if err != nil {
+		m.answer(CommitResult{Group: c.group, Err: err})
 		return
 	}
 	if err := c.ref.Send(ctx, m); err != nil {
 		if errors.Is(err, actor.ErrStopped) {
-			err = consumer.ErrClosed
+			err = c.stopped()
 		}
 		m.answer(CommitResult{Group: c.group, Err: err})
 	}
@@ -468,7 +499,7 @@ func (c *Committer) Close(ctx context.Context) error {
 		// The last commit did not end in time: stop the actor, abandoning it.
 		_ = c.proc.Cancel(context.Background())
 		if errors.Is(err, actor.ErrStopped) {
-			return consumer.ErrClosed
+			return c.stopped()
 		}
 		return err
 	}

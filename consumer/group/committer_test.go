@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe"
+	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/consumer"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/supervisor"
@@ -489,5 +490,26 @@ func TestConcurrentMarksAndCommits(t *testing.T) {
 	}
 	if got := committed(t, c, "g", "t", 4); got[0] != n || got[1] != n || got[2] != n || got[3] != n {
 		t.Fatalf("committed %v, want %d everywhere", got, n)
+	}
+}
+
+// TestCommitterFailureIsReported: an OnCommit that panics ends the committer's actor;
+// what comes after says so (ErrClosed with the panic), marks are refused rather than kept
+// for commits that will never come, and Close reports it.
+func TestCommitterFailureIsReported(t *testing.T) {
+	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	c := newConsumer(t, seeds)
+	cm := newCommitterT(t, c, "g", CommitterConfig{DisableAutoCommit: true, OnCommit: func(CommitResult) { panic("hook") }})
+	if err := cm.MarkRecords(&troupe.Record{Topic: "t", Offset: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cm.Commit(ctxT(t)); !errors.Is(err, troupe.ErrClosed) || !errors.Is(err, actor.ErrPanic) {
+		t.Fatalf("commit when the hook panics: %v", err)
+	}
+	if err := cm.MarkRecords(&troupe.Record{Topic: "t", Offset: 2}); !errors.Is(err, actor.ErrPanic) {
+		t.Fatalf("mark after the failure: %v", err)
+	}
+	if err := cm.Close(ctxT(t)); !errors.Is(err, actor.ErrPanic) {
+		t.Fatalf("close after the failure: %v", err)
 	}
 }

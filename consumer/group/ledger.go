@@ -48,11 +48,13 @@ func (l *ledger) entry(tp cluster.TopicPartition) *entry {
 	return e
 }
 
-// known records the group's committed offset for tp, as fetched (-1: none). A mark
-// behind it stays unsent.
+// known records the group's committed offset for tp, as fetched (-1: none): the group's
+// state now, lower than what was committed before if someone rewound it since. A mark
+// behind it stays unsent. While a commit of tp is in flight its outcome decides instead.
 func (l *ledger) known(tp cluster.TopicPartition, committed int64) {
-	e := l.entry(tp)
-	e.committed = max(e.committed, committed)
+	if e := l.entry(tp); !e.sending {
+		e.committed = committed
+	}
 }
 
 // mark records that the user has finished with everything before next in tp; epoch is
