@@ -275,8 +275,9 @@ func about(tp cluster.TopicPartition) consumer.About {
 	return consumer.About{Topic: tp.Topic, Partition: tp.Partition}
 }
 
-// Starts returns where each of parts resumes: at the group's committed offset
-// (consumer.At), or, for a partition the group has none for, where the Reset policy says
+// Starts returns where each of parts resumes: at the group's committed offset, with the
+// leader epoch committed with it (consumer.AtEpoch: the reader checks with the leader that
+// the log was not truncated under it since), or, for a partition the group has none for, where the Reset policy says
 // (consumer.Oldest() or consumer.Newest()). Offsets still pending in a transaction are
 // waited for (OffsetFetch with RequireStable). The committed offsets found hold back
 // older marks: the Committer never commits behind them.
@@ -304,7 +305,7 @@ func (c *Committer) Starts(ctx context.Context, parts ...consumer.About) (map[co
 			errs = append(errs, g.Err)
 		case g.Offset >= 0:
 			c.l.known(g.TopicPartition, g.Offset)
-			out[a] = consumer.At(g.Offset)
+			out[a] = consumer.AtEpoch(g.Offset, g.LeaderEpoch)
 		case c.cfg.Reset == consumer.ResetEarliest:
 			out[a] = consumer.Oldest()
 		case c.cfg.Reset == consumer.ResetLatest:

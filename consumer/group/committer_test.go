@@ -167,8 +167,39 @@ func TestCommitOnlyWhatWasFinished(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if starts[parts[0]] != consumer.At(4) || starts[parts[1]] != consumer.At(10) {
+	// The records were written in leader epoch 0, and the commits carry it.
+	if starts[parts[0]] != consumer.AtEpoch(4, 0) || starts[parts[1]] != consumer.AtEpoch(10, 0) {
 		t.Fatalf("starts %v", starts)
+	}
+	// A reader assigned from the commit reads what was not finished, and only that.
+	if err := r.Close(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := c.NewReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close(context.Background())
+	if err := next.Assign(ctxT(t), r2, parts...); err != nil {
+		t.Fatal(err)
+	}
+	var again []int64
+	for len(again) < 6 {
+		batches, err := r2.Poll(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range batches {
+			for _, rec := range b.Records {
+				if rec.Partition != 0 {
+					t.Fatalf("partition %d, all finished, delivered %d again", rec.Partition, rec.Offset)
+				}
+				again = append(again, rec.Offset)
+			}
+		}
+	}
+	if again[0] != 4 || again[5] != 9 {
+		t.Fatalf("read again %v, want 4..9", again)
 	}
 }
 
@@ -177,7 +208,7 @@ func TestCommitOnlyWhatWasFinished(t *testing.T) {
 func TestStartsResetPolicy(t *testing.T) {
 	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
 	c := newConsumer(t, seeds)
-	if _, err := c.Client().CommitOffsets(ctxT(t), "g", nil, cluster.OffsetCommit{Topic: "t", Partition: 1, Offset: 6}); err != nil {
+	if _, err := c.Client().CommitOffsets(ctxT(t), "g", nil, cluster.OffsetCommit{Topic: "t", Partition: 1, Offset: 6, LeaderEpoch: -1}); err != nil {
 		t.Fatal(err)
 	}
 	p0, p1 := consumer.About{Topic: "t", Partition: 0}, consumer.About{Topic: "t", Partition: 1}

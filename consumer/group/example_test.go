@@ -108,9 +108,11 @@ func ExampleCommitter() {
 		return
 	}
 	for _, p := range parts {
+		// With the leader epoch of the last record processed: the reader checks that the
+		// log was not truncated under it (KIP-320).
 		fmt.Printf("%s resumes at %s\n", p, starts[p])
 	}
 	// Output:
-	// orders[0] resumes at 5
-	// orders[1] resumes at 3
+	// orders[0] resumes at 5 (epoch 0)
+	// orders[1] resumes at 3 (epoch 0)
 }

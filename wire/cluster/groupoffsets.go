@@ -39,8 +39,10 @@ type OffsetCommit struct {
 	// Offset is where a reader of the group resumes: the offset after the last record
 	// finished with.
 	Offset int64
-	// LeaderEpoch is the leader epoch of the last record finished with, or -1 when
-	// unknown; a reader resuming from the commit uses it to detect a truncated log.
+	// LeaderEpoch is the leader epoch of the last record finished with (its
+	// troupe.Record.LeaderEpoch), or -1 when unknown — not 0, which is an epoch: a reader
+	// resuming from the commit asks the leader where this epoch ends, and a wrong epoch
+	// makes it report a truncation and read records again.
 	LeaderEpoch int32
 	// Metadata is kept with the offset, for the committer's own use; "" for none.
 	Metadata string
