@@ -221,14 +221,15 @@ func newCommitter(client *cluster.Client, group string, member *cluster.GroupMem
 		return nil, err
 	}
 	c := &Committer{client: client, group: group, cfg: cfg, l: newLedger(), member: member}
-	mb := actor.NewMailbox(actor.MailboxConfig[commitMsg]{
-		Capacity: committerQueue,
-		// A request the actor will never take (it ended) is answered, never lost.
-		OnDrop: func(m commitMsg) { m.answer(CommitResult{Group: group, Err: consumer.ErrClosed}) },
+	c.ref, c.proc = actor.Start(context.Background(), "committer "+group, actor.Actor[commitMsg](&committerActor{c: c}), actor.Options[commitMsg]{
+		Mailbox: actor.MailboxConfig[commitMsg]{
+			Capacity: committerQueue,
+			// A request the actor will never take (it ended) is answered, never lost.
+			OnDrop: func(m commitMsg) { m.answer(CommitResult{Group: group, Err: consumer.ErrClosed}) },
+		},
+		Kind:   "committer",
+		Logger: cfg.Logger,
 	})
-	c.ref = mb.Ref()
-	c.proc = actor.Spawn(context.Background(), "committer "+group, actor.Actor[commitMsg](&committerActor{c: c}), mb,
-		actor.Options{Kind: "committer", Logger: cfg.Logger})
 	return c, nil
 }
 
