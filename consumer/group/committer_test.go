@@ -23,14 +23,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func ctxT(t testing.TB) context.Context {
+func commitCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-// newConsumer opens a consumer whose client retries group requests within milliseconds.
-func newConsumer(t testing.TB, seeds []string) *consumer.Consumer {
+// committerConsumer opens a consumer whose client retries group requests within milliseconds.
+func committerConsumer(t testing.TB, seeds []string) *consumer.Consumer {
 	t.Helper()
 	c, err := consumer.New(consumer.Config{Seeds: seeds, Cluster: cluster.Config{
 		Broker: broker.Config{Backoff: supervisor.Backoff{Min: 2 * time.Millisecond, Max: 10 * time.Millisecond}},
@@ -58,8 +58,8 @@ func newCommitterT(t testing.TB, c *consumer.Consumer, group string, cfg Committ
 	return cm
 }
 
-// produce writes n records to each partition of topic with franz-go.
-func produce(t testing.TB, seeds []string, topic string, partitions int32, n int) {
+// produceTo writes n records to each partition of topic with franz-go.
+func produceTo(t testing.TB, seeds []string, topic string, partitions int32, n int) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
@@ -72,19 +72,19 @@ func produce(t testing.TB, seeds []string, topic string, partitions int32, n int
 			recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Value: []byte("v")})
 		}
 	}
-	if err := cl.ProduceSync(ctxT(t), recs...).FirstErr(); err != nil {
+	if err := cl.ProduceSync(commitCtx(t), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// committed reads the group's committed offsets of topic's partitions [0, n).
-func committed(t testing.TB, c *consumer.Consumer, group, topic string, n int32) []int64 {
+// groupOffsets reads the group's committed offsets of topic's partitions [0, n).
+func groupOffsets(t testing.TB, c *consumer.Consumer, group, topic string, n int32) []int64 {
 	t.Helper()
 	var parts []cluster.TopicPartition
 	for p := range n {
 		parts = append(parts, cluster.TopicPartition{Topic: topic, Partition: p})
 	}
-	got, err := c.Client().FetchOffsets(ctxT(t), cluster.ReadUncommitted, group, parts...)
+	got, err := c.Client().FetchOffsets(commitCtx(t), cluster.ReadUncommitted, group, parts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,8 +113,8 @@ func countCommits(kc *kfake.Cluster) func() int {
 // resumes each partition after the last record marked; a second Committer resumes there.
 func TestCommitOnlyWhatWasFinished(t *testing.T) {
 	_, seeds := kafkatest.Start(t, kfake.NumBrokers(2), kfake.SeedTopics(2, "t"))
-	produce(t, seeds, "t", 2, 10)
-	c := newConsumer(t, seeds)
+	produceTo(t, seeds, "t", 2, 10)
+	c := committerConsumer(t, seeds)
 	cm := newCommitterT(t, c, "g", CommitterConfig{DisableAutoCommit: true})
 	r, err := c.NewReader()
 	if err != nil {
@@ -122,12 +122,12 @@ func TestCommitOnlyWhatWasFinished(t *testing.T) {
 	}
 	defer r.Close(context.Background())
 	parts := []consumer.About{{Topic: "t", Partition: 0}, {Topic: "t", Partition: 1}}
-	if err := cm.Assign(ctxT(t), r, parts...); err != nil {
+	if err := cm.Assign(commitCtx(t), r, parts...); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[int32]int{}
 	for seen[0] < 10 || seen[1] < 10 {
-		batches, err := r.Poll(ctxT(t))
+		batches, err := r.Poll(commitCtx(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,21 +149,21 @@ func TestCommitOnlyWhatWasFinished(t *testing.T) {
 			}
 		}
 	}
-	if got := committed(t, c, "g", "t", 2); got[0] != -1 || got[1] != -1 {
+	if got := groupOffsets(t, c, "g", "t", 2); got[0] != -1 || got[1] != -1 {
 		t.Fatalf("committed %v before any commit", got)
 	}
-	if err := cm.Commit(ctxT(t)); err != nil {
+	if err := cm.Commit(commitCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if got := committed(t, c, "g", "t", 2); got[0] != 4 || got[1] != 10 {
+	if got := groupOffsets(t, c, "g", "t", 2); got[0] != 4 || got[1] != 10 {
 		t.Fatalf("committed %v, want [4 10]", got)
 	}
-	if err := cm.Close(ctxT(t)); err != nil {
+	if err := cm.Close(commitCtx(t)); err != nil {
 		t.Fatal(err)
 	}
 
 	next := newCommitterT(t, c, "g", CommitterConfig{})
-	starts, err := next.Starts(ctxT(t), parts...)
+	starts, err := next.Starts(commitCtx(t), parts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestCommitOnlyWhatWasFinished(t *testing.T) {
 		t.Fatalf("starts %v", starts)
 	}
 	// A reader assigned from the commit reads what was not finished, and only that.
-	if err := r.Close(ctxT(t)); err != nil {
+	if err := r.Close(commitCtx(t)); err != nil {
 		t.Fatal(err)
 	}
 	r2, err := c.NewReader()
@@ -180,12 +180,12 @@ func TestCommitOnlyWhatWasFinished(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r2.Close(context.Background())
-	if err := next.Assign(ctxT(t), r2, parts...); err != nil {
+	if err := next.Assign(commitCtx(t), r2, parts...); err != nil {
 		t.Fatal(err)
 	}
 	var again []int64
 	for len(again) < 6 {
-		batches, err := r2.Poll(ctxT(t))
+		batches, err := r2.Poll(commitCtx(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,20 +207,20 @@ func TestCommitOnlyWhatWasFinished(t *testing.T) {
 // newest record, or fails with ErrNoCommittedOffset, as the reset policy says.
 func TestStartsResetPolicy(t *testing.T) {
 	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
-	c := newConsumer(t, seeds)
-	if _, err := c.Client().CommitOffsets(ctxT(t), "g", nil, cluster.OffsetCommit{Topic: "t", Partition: 1, Offset: 6, LeaderEpoch: -1}); err != nil {
+	c := committerConsumer(t, seeds)
+	if _, err := c.Client().CommitOffsets(commitCtx(t), "g", nil, cluster.OffsetCommit{Topic: "t", Partition: 1, Offset: 6, LeaderEpoch: -1}); err != nil {
 		t.Fatal(err)
 	}
 	p0, p1 := consumer.About{Topic: "t", Partition: 0}, consumer.About{Topic: "t", Partition: 1}
 	for policy, want := range map[consumer.ResetPolicy]consumer.Offset{consumer.ResetEarliest: consumer.Oldest(), consumer.ResetLatest: consumer.Newest()} {
 		cm := newCommitterT(t, c, "g", CommitterConfig{Reset: policy})
-		got, err := cm.Starts(ctxT(t), p0, p1)
+		got, err := cm.Starts(commitCtx(t), p0, p1)
 		if err != nil || got[p0] != want || got[p1] != consumer.At(6) {
 			t.Fatalf("%v: %v %v", policy, got, err)
 		}
 	}
 	cm := newCommitterT(t, c, "g", CommitterConfig{Reset: consumer.ResetNone})
-	got, err := cm.Starts(ctxT(t), p0, p1)
+	got, err := cm.Starts(commitCtx(t), p0, p1)
 	if !errors.Is(err, ErrNoCommittedOffset) || len(got) != 1 || got[p1] != consumer.At(6) {
 		t.Fatalf("reset none: %v %v", got, err)
 	}
@@ -229,7 +229,7 @@ func TestStartsResetPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close(context.Background())
-	if err := cm.Assign(ctxT(t), r, p0, p1); !errors.Is(err, ErrNoCommittedOffset) || len(r.Partitions()) != 0 {
+	if err := cm.Assign(commitCtx(t), r, p0, p1); !errors.Is(err, ErrNoCommittedOffset) || len(r.Partitions()) != 0 {
 		t.Fatalf("assign under reset none: %v, reading %v", err, r.Partitions())
 	}
 }
@@ -238,28 +238,28 @@ func TestStartsResetPolicy(t *testing.T) {
 // it) is not committed; an explicit offset may rewind it.
 func TestCommitNeverBackwards(t *testing.T) {
 	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
-	c := newConsumer(t, seeds)
-	if _, err := c.Client().CommitOffsets(ctxT(t), "g", nil, cluster.OffsetCommit{Topic: "t", Offset: 10}); err != nil {
+	c := committerConsumer(t, seeds)
+	if _, err := c.Client().CommitOffsets(commitCtx(t), "g", nil, cluster.OffsetCommit{Topic: "t", Offset: 10}); err != nil {
 		t.Fatal(err)
 	}
 	cm := newCommitterT(t, c, "g", CommitterConfig{DisableAutoCommit: true})
-	if _, err := cm.Starts(ctxT(t), consumer.About{Topic: "t"}); err != nil {
+	if _, err := cm.Starts(commitCtx(t), consumer.About{Topic: "t"}); err != nil {
 		t.Fatal(err)
 	}
 	commits := countCommits(kc)
 	if err := cm.MarkRecords(&troupe.Record{Topic: "t", Offset: 3, LeaderEpoch: -1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := cm.Commit(ctxT(t)); err != nil || commits() != 0 {
+	if err := cm.Commit(commitCtx(t)); err != nil || commits() != 0 {
 		t.Fatalf("%v after %d commits", err, commits())
 	}
-	if got := committed(t, c, "g", "t", 1); got[0] != 10 {
+	if got := groupOffsets(t, c, "g", "t", 1); got[0] != 10 {
 		t.Fatalf("committed %d", got[0])
 	}
-	if err := cm.CommitOffsets(ctxT(t), cluster.OffsetCommit{Topic: "t", Offset: 2, LeaderEpoch: -1}); err != nil {
+	if err := cm.CommitOffsets(commitCtx(t), cluster.OffsetCommit{Topic: "t", Offset: 2, LeaderEpoch: -1}); err != nil {
 		t.Fatal(err)
 	}
-	if got := committed(t, c, "g", "t", 1); got[0] != 2 {
+	if got := groupOffsets(t, c, "g", "t", 1); got[0] != 2 {
 		t.Fatalf("explicit rewind: committed %d", got[0])
 	}
 }
@@ -269,7 +269,7 @@ func TestCommitNeverBackwards(t *testing.T) {
 // are answered with ErrClosed, never dropped.
 func TestAutoCommitAndClose(t *testing.T) {
 	_, seeds := kafkatest.Start(t, kfake.NumBrokers(2), kfake.SeedTopics(1, "t"))
-	c := newConsumer(t, seeds)
+	c := committerConsumer(t, seeds)
 	events := make(chan CommitResult, 16)
 	cm := newCommitterT(t, c, "g", CommitterConfig{AutoCommitInterval: 10 * time.Millisecond, OnCommit: func(r CommitResult) { events <- r }})
 	if err := cm.MarkRecords(&troupe.Record{Topic: "t", Offset: 4, LeaderEpoch: 1}); err != nil {
@@ -280,7 +280,7 @@ func TestAutoCommitAndClose(t *testing.T) {
 		if r.Err != nil || len(r.Offsets) != 1 || r.Offsets[0].Offset != 5 || r.Offsets[0].LeaderEpoch != 1 {
 			t.Fatalf("auto-commit %+v", r)
 		}
-	case <-ctxT(t).Done():
+	case <-commitCtx(t).Done():
 		t.Fatal("no auto-commit")
 	}
 
@@ -288,35 +288,35 @@ func TestAutoCommitAndClose(t *testing.T) {
 	if err := cm.MarkRecords(&troupe.Record{Topic: "t", Offset: 7, LeaderEpoch: 1}); err != nil {
 		t.Fatal(err)
 	}
-	cm.CommitAsync(ctxT(t), func(r CommitResult) { async <- r })
+	cm.CommitAsync(commitCtx(t), func(r CommitResult) { async <- r })
 	r := <-async
 	if r.Err != nil || (len(r.Offsets) == 1 && r.Offsets[0].Offset != 8) {
 		t.Fatalf("async %+v", r) // empty when the timer's commit took the mark first
 	}
-	if got := committed(t, c, "g", "t", 1); got[0] != 8 {
+	if got := groupOffsets(t, c, "g", "t", 1); got[0] != 8 {
 		t.Fatalf("committed %d", got[0])
 	}
 
 	if err := cm.MarkRecords(&troupe.Record{Topic: "t", Offset: 8, LeaderEpoch: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := cm.Close(ctxT(t)); err != nil {
+	if err := cm.Close(commitCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if got := committed(t, c, "g", "t", 1); got[0] != 9 {
+	if got := groupOffsets(t, c, "g", "t", 1); got[0] != 9 {
 		t.Fatalf("Close committed %d", got[0])
 	}
-	cm.CommitAsync(ctxT(t), func(r CommitResult) { async <- r })
+	cm.CommitAsync(commitCtx(t), func(r CommitResult) { async <- r })
 	if r := <-async; !errors.Is(r.Err, troupe.ErrClosed) {
 		t.Fatalf("async after close: %v", r.Err)
 	}
-	if err := cm.Commit(ctxT(t)); !errors.Is(err, troupe.ErrClosed) {
+	if err := cm.Commit(commitCtx(t)); !errors.Is(err, troupe.ErrClosed) {
 		t.Fatalf("commit after close: %v", err)
 	}
 	if err := cm.MarkRecords(&troupe.Record{Topic: "t", Offset: 9}); !errors.Is(err, troupe.ErrClosed) {
 		t.Fatalf("mark after close: %v", err)
 	}
-	if err := cm.Close(ctxT(t)); err != nil {
+	if err := cm.Close(commitCtx(t)); err != nil {
 		t.Fatalf("second close: %v", err)
 	}
 }
@@ -326,7 +326,7 @@ func TestAutoCommitAndClose(t *testing.T) {
 // committed by the next commit.
 func TestCommitterThroughCoordinatorFaults(t *testing.T) {
 	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(3), kfake.SeedTopics(2, "t"))
-	c := newConsumer(t, seeds)
+	c := committerConsumer(t, seeds)
 	cm := newCommitterT(t, c, "g", CommitterConfig{DisableAutoCommit: true})
 	mark := func(p int32, off int64) {
 		t.Helper()
@@ -336,36 +336,36 @@ func TestCommitterThroughCoordinatorFaults(t *testing.T) {
 	}
 	mark(0, 1)
 	mark(1, 1)
-	if _, err := c.Client().GroupCoordinator(ctxT(t), "g"); err != nil {
+	if _, err := c.Client().GroupCoordinator(commitCtx(t), "g"); err != nil {
 		t.Fatal(err)
 	}
 	kc.RehashCoordinators()
 	kc.RehashCoordinators()
 	kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetCommit}, Group: "g", Err: kerr.CoordinatorLoadInProgress, Count: 2})
 	kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetCommit}, Group: "g", Err: kerr.NotCoordinator, Count: 1})
-	if err := cm.Commit(ctxT(t)); err != nil {
+	if err := cm.Commit(commitCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if got := committed(t, c, "g", "t", 2); got[0] != 2 || got[1] != 2 {
+	if got := groupOffsets(t, c, "g", "t", 2); got[0] != 2 || got[1] != 2 {
 		t.Fatalf("committed %v", got)
 	}
 
 	f := kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetCommit}, Topic: "t", Partitions: []int32{1}, Err: kerr.OffsetMetadataTooLarge})
 	mark(0, 5)
 	mark(1, 5)
-	err := cm.Commit(ctxT(t))
+	err := cm.Commit(commitCtx(t))
 	var ce *CommitError
 	if !errors.As(err, &ce) || !errors.Is(err, errcode.OffsetMetadataTooLarge) || len(ce.Failed) != 1 || ce.Failed[0].Partition != 1 {
 		t.Fatalf("partition refused: %v", err)
 	}
-	if got := committed(t, c, "g", "t", 2); got[0] != 6 || got[1] != 2 {
+	if got := groupOffsets(t, c, "g", "t", 2); got[0] != 6 || got[1] != 2 {
 		t.Fatalf("committed %v", got)
 	}
 	f.Remove()
-	if err := cm.Commit(ctxT(t)); err != nil {
+	if err := cm.Commit(commitCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if got := committed(t, c, "g", "t", 2); got[1] != 6 {
+	if got := groupOffsets(t, c, "g", "t", 2); got[1] != 6 {
 		t.Fatalf("the refused partition was not carried again: %v", got)
 	}
 }
@@ -375,20 +375,20 @@ func TestCommitterThroughCoordinatorFaults(t *testing.T) {
 // marks stay for the next commit under the right identity.
 func TestCommitAsMember(t *testing.T) {
 	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
-	c := newConsumer(t, seeds)
+	c := committerConsumer(t, seeds)
 	cm := newCommitterT(t, c, "g", CommitterConfig{DisableAutoCommit: true})
 	cm.setMember(&cluster.GroupMember{Generation: 3, MemberID: "gone"})
 	if err := cm.MarkRecords(&troupe.Record{Topic: "t", Offset: 2}); err != nil {
 		t.Fatal(err)
 	}
-	if err := cm.Commit(ctxT(t)); !errors.Is(err, errcode.IllegalGeneration) {
+	if err := cm.Commit(commitCtx(t)); !errors.Is(err, errcode.IllegalGeneration) {
 		t.Fatalf("stale generation: %v", err)
 	}
 	cm.setMember(nil)
-	if err := cm.Commit(ctxT(t)); err != nil {
+	if err := cm.Commit(commitCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if got := committed(t, c, "g", "t", 1); got[0] != 3 {
+	if got := groupOffsets(t, c, "g", "t", 1); got[0] != 3 {
 		t.Fatalf("committed %d", got[0])
 	}
 }
@@ -396,7 +396,7 @@ func TestCommitAsMember(t *testing.T) {
 // TestCommitterInvalidInput: bad input is refused with errors to match, never a panic.
 func TestCommitterInvalidInput(t *testing.T) {
 	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
-	c := newConsumer(t, seeds)
+	c := committerConsumer(t, seeds)
 	if _, err := NewCommitter(c, "", CommitterConfig{}); !errors.Is(err, consumer.ErrInvalidConfig) {
 		t.Fatalf("empty group: %v", err)
 	}
@@ -421,7 +421,7 @@ func TestCommitterInvalidInput(t *testing.T) {
 		t.Fatalf("error batch: %v", err)
 	}
 	for _, offs := range [][]cluster.OffsetCommit{{{Topic: ""}}, {{Topic: "t", Offset: -1}}, {{Topic: "t"}, {Topic: "t"}}} {
-		if err := cm.CommitOffsets(ctxT(t), offs...); !errors.Is(err, cluster.ErrInvalidQuery) {
+		if err := cm.CommitOffsets(commitCtx(t), offs...); !errors.Is(err, cluster.ErrInvalidQuery) {
 			t.Fatalf("%+v: %v", offs, err)
 		}
 	}
@@ -431,7 +431,7 @@ func TestCommitterInvalidInput(t *testing.T) {
 // actor is stopped (goleak checks) and the context's error returned.
 func TestCloseWhenTheCoordinatorNeverAnswers(t *testing.T) {
 	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
-	c := newConsumer(t, seeds)
+	c := committerConsumer(t, seeds)
 	cm := newCommitterT(t, c, "g", CommitterConfig{DisableAutoCommit: true})
 	held := make(chan struct{}, 1)
 	kc.ControlKey(int16(kmsg.OffsetCommit), func(kmsg.Request) (kmsg.Response, error, bool) {
@@ -468,7 +468,7 @@ func TestCloseWhenTheCoordinatorNeverAnswers(t *testing.T) {
 // partition's committed offset is its highest mark + 1.
 func TestConcurrentMarksAndCommits(t *testing.T) {
 	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(3), kfake.SeedTopics(4, "t"))
-	c := newConsumer(t, seeds)
+	c := committerConsumer(t, seeds)
 	var mu sync.Mutex
 	last := map[int32]int64{}
 	backwards := ""
@@ -505,21 +505,21 @@ func TestConcurrentMarksAndCommits(t *testing.T) {
 				}
 				switch i % 50 {
 				case 10:
-					_ = cm.Commit(ctxT(t)) // may report the injected refusals
+					_ = cm.Commit(commitCtx(t)) // may report the injected refusals
 				case 30:
-					cm.CommitAsync(ctxT(t), nil)
+					cm.CommitAsync(commitCtx(t), nil)
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	if err := cm.Close(ctxT(t)); err != nil {
+	if err := cm.Close(commitCtx(t)); err != nil {
 		t.Fatalf("close: %v", err)
 	}
 	if backwards != "" {
 		t.Fatalf("a commit moved back: %s", backwards)
 	}
-	if got := committed(t, c, "g", "t", 4); got[0] != n || got[1] != n || got[2] != n || got[3] != n {
+	if got := groupOffsets(t, c, "g", "t", 4); got[0] != n || got[1] != n || got[2] != n || got[3] != n {
 		t.Fatalf("committed %v, want %d everywhere", got, n)
 	}
 }
@@ -529,18 +529,18 @@ func TestConcurrentMarksAndCommits(t *testing.T) {
 // for commits that will never come, and Close reports it.
 func TestCommitterFailureIsReported(t *testing.T) {
 	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
-	c := newConsumer(t, seeds)
+	c := committerConsumer(t, seeds)
 	cm := newCommitterT(t, c, "g", CommitterConfig{DisableAutoCommit: true, OnCommit: func(CommitResult) { panic("hook") }})
 	if err := cm.MarkRecords(&troupe.Record{Topic: "t", Offset: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := cm.Commit(ctxT(t)); !errors.Is(err, troupe.ErrClosed) || !errors.Is(err, actor.ErrPanic) {
+	if err := cm.Commit(commitCtx(t)); !errors.Is(err, troupe.ErrClosed) || !errors.Is(err, actor.ErrPanic) {
 		t.Fatalf("commit when the hook panics: %v", err)
 	}
 	if err := cm.MarkRecords(&troupe.Record{Topic: "t", Offset: 2}); !errors.Is(err, actor.ErrPanic) {
 		t.Fatalf("mark after the failure: %v", err)
 	}
-	if err := cm.Close(ctxT(t)); !errors.Is(err, actor.ErrPanic) {
+	if err := cm.Close(commitCtx(t)); !errors.Is(err, actor.ErrPanic) {
 		t.Fatalf("close after the failure: %v", err)
 	}
 }

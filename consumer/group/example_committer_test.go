@@ -12,9 +12,9 @@ import (
 	"github.com/troupe-go/troupe/internal/kafkatest"
 )
 
-// seed writes n records to each of the partitions of topic with franz-go, so that the
+// writeOrders writes n records to each of the partitions of topic with franz-go, so that the
 // example shows only the consumer side.
-func seed(seeds []string, topic string, partitions int32, n int) error {
+func writeOrders(seeds []string, topic string, partitions int32, n int) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		return err
@@ -41,7 +41,7 @@ func ExampleCommitter() {
 		return
 	}
 	defer kc.Close()
-	if err := seed(seeds, "orders", 2, 5); err != nil {
+	if err := writeOrders(seeds, "orders", 2, 5); err != nil {
 		fmt.Println(err)
 		return
 	}
