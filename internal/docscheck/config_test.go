@@ -14,6 +14,7 @@ import (
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/consumer"
+	"github.com/troupe-go/troupe/consumer/group"
 	"github.com/troupe-go/troupe/producer"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/broker"
@@ -100,6 +101,14 @@ var configs = map[string]configStruct{
 		"Capacity":    observed(),
 		"Release":     none,
 		"StopTimeout": val(supervisor.DefaultStopTimeout),
+	}},
+	"group.CommitterConfig": {reflect.TypeFor[group.CommitterConfig](), map[string]def{
+		"Reset":              enum("ResetEarliest", consumer.ResetEarliest),
+		"AutoCommitInterval": val(group.DefaultAutoCommitInterval),
+		"DisableAutoCommit":  val(false),
+		"CommitTimeout":      val(group.DefaultCommitTimeout),
+		"OnCommit":           none,
+		"Logger":             none,
 	}},
 	"cluster.Config": {reflect.TypeFor[cluster.Config](), map[string]def{
 		"Seeds":                  none,
