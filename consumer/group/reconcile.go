@@ -168,7 +168,7 @@ func (r *reconciler) due() bool {
 	if r.leaving {
 		return r.leaveReady
 	}
-	return !r.joined || !sameAssignment(r.owned, r.acked)
+	return !r.joined || !sameParts(r.owned, r.acked)
 }
 
 // next returns the heartbeat to send now, or nil when none may go: one is in flight, the
@@ -189,17 +189,17 @@ func (r *reconciler) next() *api.ConsumerGroupHeartbeatRequest {
 		req.MemberEpoch = epochLeave
 		if r.instanceID != "" {
 			req.MemberEpoch = epochStaticLeave
-			req.InstanceID = ptr(r.instanceID)
+			req.InstanceID = strPtr(r.instanceID)
 		}
 		r.inflight, r.sentOwned = req, nil
 		return req
 	}
 	if r.full || r.epoch == epochJoin {
 		if r.instanceID != "" {
-			req.InstanceID = ptr(r.instanceID)
+			req.InstanceID = strPtr(r.instanceID)
 		}
 		if r.rack != "" {
-			req.RackID = ptr(r.rack)
+			req.RackID = strPtr(r.rack)
 		}
 		req.RebalanceTimeoutMs = r.rebalMs
 		req.SubscribedTopicNames = slices.Clone(r.topics)
@@ -207,13 +207,13 @@ func (r *reconciler) next() *api.ConsumerGroupHeartbeatRequest {
 			req.SubscribedTopicNames = []string{}
 		}
 		if r.assignor != "" {
-			req.ServerAssignor = ptr(r.assignor)
+			req.ServerAssignor = strPtr(r.assignor)
 		}
 	}
-	if r.full || r.epoch == epochJoin || !sameAssignment(r.owned, r.acked) {
+	if r.full || r.epoch == epochJoin || !sameParts(r.owned, r.acked) {
 		// Joining, the member owns nothing (the coordinator refuses anything else).
-		req.TopicPartitions = wireAssignment(r.owned)
-		r.sentOwned = clone848(r.owned)
+		req.TopicPartitions = ownedToWire(r.owned)
+		r.sentOwned = cloneParts(r.owned)
 	} else {
 		r.sentOwned = nil
 	}
@@ -272,7 +272,7 @@ func (r *reconciler) answered(resp *api.ConsumerGroupHeartbeatResponse) reconcil
 		return reconcileStep{}
 	}
 	if resp.Assignment != nil {
-		r.target = fromWire(resp.Assignment.TopicPartitions)
+		r.target = targetFromWire(resp.Assignment.TopicPartitions)
 		for id := range r.asked {
 			if _, ok := r.target[id]; !ok {
 				delete(r.asked, id)
@@ -426,7 +426,7 @@ func (r *reconciler) revoked() reconcileStep {
 	if r.state != reconcileRevoking {
 		return reconcileStep{}
 	}
-	r.owned = subtract(r.owned, r.revoking)
+	r.owned = subtractParts(r.owned, r.revoking)
 	r.revoking, r.state = nil, reconcileStable
 	if r.fenced != nil {
 		if r.leaving {
@@ -490,7 +490,7 @@ func (r *reconciler) startLeave() reconcileStep {
 		return reconcileStep{Lost: lost, Left: true}
 	}
 	if len(r.owned) > 0 {
-		r.revoking, r.state = clone848(r.owned), reconcileRevoking
+		r.revoking, r.state = cloneParts(r.owned), reconcileRevoking
 		return reconcileStep{Revoke: r.named(r.revoking)}
 	}
 	r.leaveReady = true
@@ -513,14 +513,14 @@ func (r *reconciler) reconcile() reconcileStep {
 			st.Resolve = append(st.Resolve, id)
 		}
 	}
-	slices.SortFunc(st.Resolve, func(a, b codec.UUID) int { return compareUUID(a, b) })
-	if gone := subtract(r.owned, want); len(gone) > 0 {
+	slices.SortFunc(st.Resolve, func(a, b codec.UUID) int { return compareUUIDs(a, b) })
+	if gone := subtractParts(r.owned, want); len(gone) > 0 {
 		r.revoking, r.state = gone, reconcileRevoking
 		st.Revoke = r.named(gone)
 		return st
 	}
-	if added := subtract(want, r.owned); len(added) > 0 {
-		r.owned = union(r.owned, added)
+	if added := subtractParts(want, r.owned); len(added) > 0 {
+		r.owned = unionParts(r.owned, added)
 		st.Assign = r.named(added)
 	}
 	return st
@@ -551,7 +551,7 @@ func (r *reconciler) named(set map[codec.UUID][]int32) []TopicPartitions {
 	return out
 }
 
-func ptr(s string) *string { return &s }
+func strPtr(s string) *string { return &s }
 
 // randomMemberID is a fresh member ID: a random (version 4) UUID written as Kafka writes
 // its Uuid, 22 characters of unpadded URL-safe base64 — what the Java client sends since
@@ -564,7 +564,7 @@ func randomMemberID() string {
 	return base64.RawURLEncoding.EncodeToString(u[:])
 }
 
-func compareUUID(a, b codec.UUID) int {
+func compareUUIDs(a, b codec.UUID) int {
 	for i := range a {
 		if a[i] != b[i] {
 			return int(a[i]) - int(b[i])
@@ -575,7 +575,7 @@ func compareUUID(a, b codec.UUID) int {
 
 // fromWire reads an assignment, merging a topic named twice and dropping duplicate
 // partitions; a topic with no partitions is left out.
-func fromWire(tps []api.ConsumerGroupHeartbeatResponseTopicPartitions) map[codec.UUID][]int32 {
+func targetFromWire(tps []api.ConsumerGroupHeartbeatResponseTopicPartitions) map[codec.UUID][]int32 {
 	out := map[codec.UUID][]int32{}
 	for _, t := range tps {
 		out[t.TopicID] = append(out[t.TopicID], t.Partitions...)
@@ -593,18 +593,18 @@ func fromWire(tps []api.ConsumerGroupHeartbeatResponseTopicPartitions) map[codec
 
 // wireAssignment writes a set as TopicPartitions, sorted by topic ID; never nil, so an
 // empty set is sent as an empty array (what a joining member must send), not as null.
-func wireAssignment(set map[codec.UUID][]int32) []api.ConsumerGroupHeartbeatRequestTopicPartitions {
+func ownedToWire(set map[codec.UUID][]int32) []api.ConsumerGroupHeartbeatRequestTopicPartitions {
 	out := make([]api.ConsumerGroupHeartbeatRequestTopicPartitions, 0, len(set))
 	for id, ps := range set {
 		out = append(out, api.ConsumerGroupHeartbeatRequestTopicPartitions{TopicID: id, Partitions: slices.Clone(ps)})
 	}
 	slices.SortFunc(out, func(a, b api.ConsumerGroupHeartbeatRequestTopicPartitions) int {
-		return compareUUID(a.TopicID, b.TopicID)
+		return compareUUIDs(a.TopicID, b.TopicID)
 	})
 	return out
 }
 
-func clone848(set map[codec.UUID][]int32) map[codec.UUID][]int32 {
+func cloneParts(set map[codec.UUID][]int32) map[codec.UUID][]int32 {
 	out := make(map[codec.UUID][]int32, len(set))
 	for id, ps := range set {
 		out[id] = slices.Clone(ps)
@@ -613,7 +613,7 @@ func clone848(set map[codec.UUID][]int32) map[codec.UUID][]int32 {
 }
 
 // subtract returns the partitions of a not in b (sorted sets).
-func subtract(a, b map[codec.UUID][]int32) map[codec.UUID][]int32 {
+func subtractParts(a, b map[codec.UUID][]int32) map[codec.UUID][]int32 {
 	out := map[codec.UUID][]int32{}
 	for id, ps := range a {
 		var keep []int32
@@ -630,8 +630,8 @@ func subtract(a, b map[codec.UUID][]int32) map[codec.UUID][]int32 {
 }
 
 // union returns the partitions in a or b (sorted sets).
-func union(a, b map[codec.UUID][]int32) map[codec.UUID][]int32 {
-	out := clone848(a)
+func unionParts(a, b map[codec.UUID][]int32) map[codec.UUID][]int32 {
+	out := cloneParts(a)
 	for id, ps := range b {
 		merged := append(out[id], ps...)
 		slices.Sort(merged)
@@ -640,11 +640,11 @@ func union(a, b map[codec.UUID][]int32) map[codec.UUID][]int32 {
 	return out
 }
 
-func sameAssignment(a, b map[codec.UUID][]int32) bool {
-	return maps.EqualFunc(nonEmpty(a), nonEmpty(b), slices.Equal[[]int32])
+func sameParts(a, b map[codec.UUID][]int32) bool {
+	return maps.EqualFunc(nonEmptyParts(a), nonEmptyParts(b), slices.Equal[[]int32])
 }
 
-func nonEmpty(m map[codec.UUID][]int32) map[codec.UUID][]int32 {
+func nonEmptyParts(m map[codec.UUID][]int32) map[codec.UUID][]int32 {
 	if m == nil {
 		return map[codec.UUID][]int32{}
 	}

@@ -196,7 +196,7 @@ func (g *kfakeGroup) settled(partitions int) func() bool {
 			if m.left || m.err != nil {
 				continue
 			}
-			if m.r.due() || m.r.state != reconcileStable || !sameAssignment(m.r.owned, m.r.acked) {
+			if m.r.due() || m.r.state != reconcileStable || !sameParts(m.r.owned, m.r.acked) {
 				return false
 			}
 			n := len(m.owned["t"])

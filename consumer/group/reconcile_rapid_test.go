@@ -39,17 +39,17 @@ func (m *reconcileModel) answer(epoch int32, target *api.ConsumerGroupHeartbeatR
 	if sent.TopicPartitions != nil {
 		m.acked = map[string][]int32{}
 		for _, tp := range sent.TopicPartitions {
-			m.acked[modelTopics[tp.TopicID]] = tp.Partitions
+			m.acked[modelTopics848[tp.TopicID]] = tp.Partitions
 		}
 	}
-	resp := okResp(epoch, target)
+	resp := okResp848(epoch, target)
 	if sent.MemberEpoch < 0 {
-		resp = okResp(sent.MemberEpoch, nil)
+		resp = okResp848(sent.MemberEpoch, nil)
 	}
 	m.apply(m.r.answered(resp))
 }
 
-var modelTopics = map[codec.UUID]string{topicA: "a", topicB: "b", topicC: "c"}
+var modelTopics848 = map[codec.UUID]string{topicA: "a", topicB: "b", topicC: "c"}
 
 func (m *reconcileModel) heldSet() map[string][]int32 {
 	out := map[string][]int32{}
@@ -62,7 +62,7 @@ func (m *reconcileModel) heldSet() map[string][]int32 {
 	return out
 }
 
-func asSet(tps []TopicPartitions) map[string][]int32 {
+func asSet848(tps []TopicPartitions) map[string][]int32 {
 	out := map[string][]int32{}
 	for _, tp := range tps {
 		out[tp.Topic] = append(out[tp.Topic], tp.Partitions...)
@@ -145,7 +145,7 @@ func (m *reconcileModel) apply(st reconcileStep) {
 	if m.dead || m.left {
 		return
 	}
-	if got, want := asSet(m.r.ownedNames()), m.heldSet(); !reflect.DeepEqual(got, want) {
+	if got, want := asSet848(m.r.ownedNames()), m.heldSet(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("the reconciler owns %v, the reader holds %v", got, want)
 	}
 }
@@ -216,7 +216,7 @@ func (m *reconcileModel) send() {
 		if req.TopicPartitions != nil {
 			got := map[string][]int32{}
 			for _, tp := range req.TopicPartitions {
-				got[modelTopics[tp.TopicID]] = tp.Partitions
+				got[modelTopics848[tp.TopicID]] = tp.Partitions
 			}
 			if !reflect.DeepEqual(got, m.heldSet()) {
 				t.Fatalf("heartbeat says the member owns %v, the reader holds %v", got, m.heldSet())
@@ -229,7 +229,7 @@ func (m *reconcileModel) send() {
 	m.inflight = req
 }
 
-func genTarget(t *rapid.T) *api.ConsumerGroupHeartbeatResponseAssignment {
+func genTarget848(t *rapid.T) *api.ConsumerGroupHeartbeatResponseAssignment {
 	if rapid.Bool().Draw(t, "nil") {
 		return nil
 	}
@@ -243,13 +243,13 @@ func genTarget(t *rapid.T) *api.ConsumerGroupHeartbeatResponseAssignment {
 	return a
 }
 
-var modelErrors = []*errcode.Error{
+var modelErrors848 = []*errcode.Error{
 	errcode.UnknownMemberID, errcode.FencedMemberEpoch, errcode.StaleMemberEpoch,
 	errcode.NotCoordinator, errcode.CoordinatorNotAvailable, errcode.CoordinatorLoadInProgress,
 	errcode.UnreleasedInstanceID, errcode.GroupMaxSizeReached, errcode.GroupAuthorizationFailed,
 }
 
-func newModel(t *rapid.T) *reconcileModel {
+func newModel848(t *rapid.T) *reconcileModel {
 	instance := ""
 	if rapid.Bool().Draw(t, "static") {
 		instance = "i1"
@@ -270,7 +270,7 @@ func newModel(t *rapid.T) *reconcileModel {
 // the coordinator's target stays put it ends owning exactly the target.
 func TestReconcileProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		m := newModel(t)
+		m := newModel848(t)
 		m.t = t
 		epoch := int32(1)
 		for i := rapid.IntRange(1, 60).Draw(t, "steps"); i > 0; i-- {
@@ -280,17 +280,17 @@ func TestReconcileProperties(t *testing.T) {
 			case 2, 3:
 				if m.inflight != nil {
 					epoch += rapid.Int32Range(0, 2).Draw(t, "bump")
-					m.answer(epoch, genTarget(t))
+					m.answer(epoch, genTarget848(t))
 				}
 			case 4:
 				if m.inflight != nil {
 					m.inflight = nil
-					e := rapid.SampledFrom(modelErrors).Draw(t, "err")
+					e := rapid.SampledFrom(modelErrors848).Draw(t, "err")
 					if e == errcode.UnknownMemberID {
 						m.newIDOK = true
 					}
 					m.mustFull = true
-					st := m.r.answered(errResp(e))
+					st := m.r.answered(errResp848(e))
 					if st.Fatal != nil && !errors.Is(st.Fatal, e) {
 						t.Fatalf("fatal %v does not match %v", st.Fatal, e)
 					}
@@ -331,16 +331,16 @@ func TestReconcileProperties(t *testing.T) {
 // nothing changes, then checks the member owns the target (or is gone, having left).
 func (m *reconcileModel) settle(epoch int32) {
 	t := m.t
-	target := genTarget(t)
+	target := genTarget848(t)
 	if target == nil {
-		target = assignment()
+		target = assignment848()
 	}
 	m.apply(m.r.resolved(map[codec.UUID]string{topicC: "c"}))
 	want := map[string][]int32{}
 	for _, tp := range target.TopicPartitions {
 		ps := slices.Clone(tp.Partitions)
 		slices.Sort(ps)
-		want[modelTopics[tp.TopicID]] = ps
+		want[modelTopics848[tp.TopicID]] = ps
 	}
 	for range 50 {
 		if m.dead || m.left {

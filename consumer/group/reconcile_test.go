@@ -32,7 +32,7 @@ func newTestReconciler(instance string) *reconciler {
 }
 
 // assignment builds a response assignment: pairs of topic ID and partitions.
-func assignment(parts ...any) *api.ConsumerGroupHeartbeatResponseAssignment {
+func assignment848(parts ...any) *api.ConsumerGroupHeartbeatResponseAssignment {
 	a := &api.ConsumerGroupHeartbeatResponseAssignment{TopicPartitions: []api.ConsumerGroupHeartbeatResponseTopicPartitions{}}
 	for i := 0; i < len(parts); i += 2 {
 		a.TopicPartitions = append(a.TopicPartitions, api.ConsumerGroupHeartbeatResponseTopicPartitions{
@@ -42,15 +42,15 @@ func assignment(parts ...any) *api.ConsumerGroupHeartbeatResponseAssignment {
 	return a
 }
 
-func okResp(epoch int32, a *api.ConsumerGroupHeartbeatResponseAssignment) *api.ConsumerGroupHeartbeatResponse {
+func okResp848(epoch int32, a *api.ConsumerGroupHeartbeatResponseAssignment) *api.ConsumerGroupHeartbeatResponse {
 	return &api.ConsumerGroupHeartbeatResponse{MemberEpoch: epoch, HeartbeatIntervalMs: 250, Assignment: a}
 }
 
-func errResp(e *errcode.Error) *api.ConsumerGroupHeartbeatResponse {
+func errResp848(e *errcode.Error) *api.ConsumerGroupHeartbeatResponse {
 	return &api.ConsumerGroupHeartbeatResponse{ErrorCode: e.Code, MemberEpoch: -1}
 }
 
-func mustNext(t *testing.T, r *reconciler) *api.ConsumerGroupHeartbeatRequest {
+func mustNext848(t *testing.T, r *reconciler) *api.ConsumerGroupHeartbeatRequest {
 	t.Helper()
 	req := r.next()
 	if req == nil {
@@ -59,7 +59,7 @@ func mustNext(t *testing.T, r *reconciler) *api.ConsumerGroupHeartbeatRequest {
 	return req
 }
 
-func wantStep(t *testing.T, got, want reconcileStep) {
+func wantStep848(t *testing.T, got, want reconcileStep) {
 	t.Helper()
 	if want.Fatal != nil {
 		if !errors.Is(got.Fatal, want.Fatal) {
@@ -72,7 +72,7 @@ func wantStep(t *testing.T, got, want reconcileStep) {
 	}
 }
 
-func wireTPs(parts ...any) []api.ConsumerGroupHeartbeatRequestTopicPartitions {
+func wireTPs848(parts ...any) []api.ConsumerGroupHeartbeatRequestTopicPartitions {
 	out := []api.ConsumerGroupHeartbeatRequestTopicPartitions{}
 	for i := 0; i < len(parts); i += 2 {
 		out = append(out, api.ConsumerGroupHeartbeatRequestTopicPartitions{TopicID: parts[i].(codec.UUID), Partitions: parts[i+1].([]int32)})
@@ -82,7 +82,7 @@ func wireTPs(parts ...any) []api.ConsumerGroupHeartbeatRequestTopicPartitions {
 
 // checkFull checks that req carries every field of a full heartbeat of newTestReconciler's
 // member.
-func checkFull(t *testing.T, req *api.ConsumerGroupHeartbeatRequest, instance string) {
+func checkFull848(t *testing.T, req *api.ConsumerGroupHeartbeatRequest, instance string) {
 	t.Helper()
 	if req.GroupID != "g" || req.MemberID == "" || req.RebalanceTimeoutMs != 60000 ||
 		!reflect.DeepEqual(req.SubscribedTopicNames, []string{"a", "b"}) ||
@@ -95,7 +95,7 @@ func checkFull(t *testing.T, req *api.ConsumerGroupHeartbeatRequest, instance st
 	}
 }
 
-func checkPartial(t *testing.T, req *api.ConsumerGroupHeartbeatRequest) {
+func checkPartial848(t *testing.T, req *api.ConsumerGroupHeartbeatRequest) {
 	t.Helper()
 	if req.RebalanceTimeoutMs != -1 || req.SubscribedTopicNames != nil || req.ServerAssignor != nil ||
 		req.RackID != nil || req.InstanceID != nil || req.SubscribedTopicRegex != nil {
@@ -105,13 +105,13 @@ func checkPartial(t *testing.T, req *api.ConsumerGroupHeartbeatRequest) {
 
 // joinWith joins r and answers with epoch 1 and the assignment, then sends and answers the
 // acknowledgement; it returns the join's step.
-func joinWith(t *testing.T, r *reconciler, a *api.ConsumerGroupHeartbeatResponseAssignment) reconcileStep {
+func joinWith848(t *testing.T, r *reconciler, a *api.ConsumerGroupHeartbeatResponseAssignment) reconcileStep {
 	t.Helper()
-	mustNext(t, r)
-	st := r.answered(okResp(1, a))
+	mustNext848(t, r)
+	st := r.answered(okResp848(1, a))
 	if r.due() {
-		mustNext(t, r)
-		r.answered(okResp(1, nil))
+		mustNext848(t, r)
+		r.answered(okResp848(1, nil))
 	}
 	return st
 }
@@ -122,8 +122,8 @@ func TestReconcileJoinSendsEverythingWithOwnIDAndEmptyPartitions(t *testing.T) {
 		if !r.due() {
 			t.Fatal("a new member has no heartbeat due")
 		}
-		req := mustNext(t, r)
-		checkFull(t, req, instance)
+		req := mustNext848(t, r)
+		checkFull848(t, req, instance)
 		if req.MemberID != "m1" || req.MemberEpoch != 0 || len(req.TopicPartitions) != 0 {
 			t.Fatalf("join %+v: want the member's own ID m1 (KIP-1082), epoch 0, empty partitions", req)
 		}
@@ -135,32 +135,32 @@ func TestReconcileJoinSendsEverythingWithOwnIDAndEmptyPartitions(t *testing.T) {
 
 func TestReconcileAssignThenAcknowledgeOnlyChanges(t *testing.T) {
 	r := newTestReconciler("")
-	mustNext(t, r)
-	resp := okResp(3, assignment(topicB, []int32{2, 0}, topicA, []int32{1, 1}))
+	mustNext848(t, r)
+	resp := okResp848(3, assignment848(topicB, []int32{2, 0}, topicA, []int32{1, 1}))
 	resp.HeartbeatIntervalMs = 1234
-	wantStep(t, r.answered(resp), reconcileStep{Assign: tps("a", 1, "b", 0, 2)})
+	wantStep848(t, r.answered(resp), reconcileStep{Assign: tps("a", 1, "b", 0, 2)})
 	if r.heartbeatInterval() != 1234 || r.memberEpoch() != 3 {
 		t.Fatalf("interval %d epoch %d, want those of the answer", r.heartbeatInterval(), r.memberEpoch())
 	}
 	if !r.due() {
 		t.Fatal("no acknowledgement due after taking an assignment")
 	}
-	ack := mustNext(t, r)
-	checkPartial(t, ack)
-	if ack.MemberID != "m1" || ack.MemberEpoch != 3 || !reflect.DeepEqual(ack.TopicPartitions, wireTPs(topicA, []int32{1}, topicB, []int32{0, 2})) {
+	ack := mustNext848(t, r)
+	checkPartial848(t, ack)
+	if ack.MemberID != "m1" || ack.MemberEpoch != 3 || !reflect.DeepEqual(ack.TopicPartitions, wireTPs848(topicA, []int32{1}, topicB, []int32{0, 2})) {
 		t.Fatalf("acknowledgement %+v", ack)
 	}
-	wantStep(t, r.answered(okResp(3, nil)), reconcileStep{})
+	wantStep848(t, r.answered(okResp848(3, nil)), reconcileStep{})
 	if r.due() {
 		t.Fatal("a heartbeat due with nothing to say")
 	}
-	hb := mustNext(t, r)
-	checkPartial(t, hb)
+	hb := mustNext848(t, r)
+	checkPartial848(t, hb)
 	if hb.TopicPartitions != nil {
 		t.Fatalf("unchanged partitions sent again: %+v", hb.TopicPartitions)
 	}
 	// The same assignment again changes nothing.
-	wantStep(t, r.answered(okResp(3, assignment(topicA, []int32{1}, topicB, []int32{0, 2}))), reconcileStep{})
+	wantStep848(t, r.answered(okResp848(3, assignment848(topicA, []int32{1}, topicB, []int32{0, 2}))), reconcileStep{})
 	if r.due() {
 		t.Fatal("an unchanged assignment made a heartbeat due")
 	}
@@ -168,78 +168,78 @@ func TestReconcileAssignThenAcknowledgeOnlyChanges(t *testing.T) {
 
 func TestReconcileRevokesFirstThenAssignsThenAcknowledges(t *testing.T) {
 	r := newTestReconciler("")
-	joinWith(t, r, assignment(topicA, []int32{0, 1, 2}))
-	mustNext(t, r)
+	joinWith848(t, r, assignment848(topicA, []int32{0, 1, 2}))
+	mustNext848(t, r)
 	// The target moves a1, a2 away and adds b0.
-	st := r.answered(okResp(4, assignment(topicA, []int32{0}, topicB, []int32{0})))
-	wantStep(t, st, reconcileStep{Revoke: tps("a", 1, 2)})
+	st := r.answered(okResp848(4, assignment848(topicA, []int32{0}, topicB, []int32{0})))
+	wantStep848(t, st, reconcileStep{Revoke: tps("a", 1, 2)})
 	if r.due() {
 		t.Fatal("an acknowledgement due before the revocation is done")
 	}
 	// Heartbeats go on while the user finishes, without partitions, with the new epoch.
-	hb := mustNext(t, r)
-	checkPartial(t, hb)
+	hb := mustNext848(t, r)
+	checkPartial848(t, hb)
 	if hb.MemberEpoch != 4 || hb.TopicPartitions != nil {
 		t.Fatalf("heartbeat during a revocation: %+v", hb)
 	}
 	// A newer target while revoking waits for the revocation to finish.
-	wantStep(t, r.answered(okResp(5, assignment(topicA, []int32{0}, topicB, []int32{0, 1}))), reconcileStep{})
-	wantStep(t, r.revoked(), reconcileStep{Assign: tps("b", 0, 1)})
-	ack := mustNext(t, r)
-	if ack.MemberEpoch != 5 || !reflect.DeepEqual(ack.TopicPartitions, wireTPs(topicA, []int32{0}, topicB, []int32{0, 1})) {
+	wantStep848(t, r.answered(okResp848(5, assignment848(topicA, []int32{0}, topicB, []int32{0, 1}))), reconcileStep{})
+	wantStep848(t, r.revoked(), reconcileStep{Assign: tps("b", 0, 1)})
+	ack := mustNext848(t, r)
+	if ack.MemberEpoch != 5 || !reflect.DeepEqual(ack.TopicPartitions, wireTPs848(topicA, []int32{0}, topicB, []int32{0, 1})) {
 		t.Fatalf("acknowledgement %+v", ack)
 	}
 	if !reflect.DeepEqual(r.ownedNames(), tps("a", 0, "b", 0, 1)) {
 		t.Fatalf("owned %v", r.ownedNames())
 	}
 	// revoked with nothing being revoked does nothing.
-	wantStep(t, r.revoked(), reconcileStep{})
+	wantStep848(t, r.revoked(), reconcileStep{})
 }
 
 func TestReconcileRevokeOnlyAcknowledgesAtOnce(t *testing.T) {
 	r := newTestReconciler("")
-	joinWith(t, r, assignment(topicA, []int32{0, 1}))
-	mustNext(t, r)
-	wantStep(t, r.answered(okResp(2, assignment(topicA, []int32{1}))), reconcileStep{Revoke: tps("a", 0)})
-	wantStep(t, r.revoked(), reconcileStep{})
+	joinWith848(t, r, assignment848(topicA, []int32{0, 1}))
+	mustNext848(t, r)
+	wantStep848(t, r.answered(okResp848(2, assignment848(topicA, []int32{1}))), reconcileStep{Revoke: tps("a", 0)})
+	wantStep848(t, r.revoked(), reconcileStep{})
 	if !r.due() {
 		t.Fatal("giving up a partition is not acknowledged at once")
 	}
-	if ack := mustNext(t, r); !reflect.DeepEqual(ack.TopicPartitions, wireTPs(topicA, []int32{1})) {
+	if ack := mustNext848(t, r); !reflect.DeepEqual(ack.TopicPartitions, wireTPs848(topicA, []int32{1})) {
 		t.Fatalf("acknowledgement %+v", ack.TopicPartitions)
 	}
 	// Everything taken away: the acknowledgement is an empty array, not null.
-	r.answered(okResp(3, assignment()))
-	wantStep(t, r.revoked(), reconcileStep{})
-	if ack := mustNext(t, r); ack.TopicPartitions == nil || len(ack.TopicPartitions) != 0 {
+	r.answered(okResp848(3, assignment848()))
+	wantStep848(t, r.revoked(), reconcileStep{})
+	if ack := mustNext848(t, r); ack.TopicPartitions == nil || len(ack.TopicPartitions) != 0 {
 		t.Fatalf("acknowledgement of nothing owned: %#v", ack.TopicPartitions)
 	}
 }
 
 func TestReconcileUnknownTopicWaitsForMetadata(t *testing.T) {
 	r := newTestReconciler("")
-	mustNext(t, r)
-	st := r.answered(okResp(1, assignment(topicA, []int32{0}, topicC, []int32{0, 1})))
-	wantStep(t, st, reconcileStep{Assign: tps("a", 0), Resolve: []codec.UUID{topicC}})
+	mustNext848(t, r)
+	st := r.answered(okResp848(1, assignment848(topicA, []int32{0}, topicC, []int32{0, 1})))
+	wantStep848(t, st, reconcileStep{Assign: tps("a", 0), Resolve: []codec.UUID{topicC}})
 	// Asked once: a heartbeat answered with the same target does not ask again.
-	mustNext(t, r)
-	wantStep(t, r.answered(okResp(1, assignment(topicA, []int32{0}, topicC, []int32{0, 1}))), reconcileStep{})
+	mustNext848(t, r)
+	wantStep848(t, r.answered(okResp848(1, assignment848(topicA, []int32{0}, topicC, []int32{0, 1}))), reconcileStep{})
 	// Metadata without it: still waiting, not dropped.
-	wantStep(t, r.resolved(map[codec.UUID]string{}), reconcileStep{})
-	wantStep(t, r.resolved(map[codec.UUID]string{topicC: "c"}), reconcileStep{Assign: tps("c", 0, 1)})
-	if ack := mustNext(t, r); !reflect.DeepEqual(ack.TopicPartitions, wireTPs(topicA, []int32{0}, topicC, []int32{0, 1})) {
+	wantStep848(t, r.resolved(map[codec.UUID]string{}), reconcileStep{})
+	wantStep848(t, r.resolved(map[codec.UUID]string{topicC: "c"}), reconcileStep{Assign: tps("c", 0, 1)})
+	if ack := mustNext848(t, r); !reflect.DeepEqual(ack.TopicPartitions, wireTPs848(topicA, []int32{0}, topicC, []int32{0, 1})) {
 		t.Fatalf("acknowledgement %+v", ack.TopicPartitions)
 	}
 }
 
 func TestReconcileUnresolvedTopicAskedAgainWhenNamedAgain(t *testing.T) {
 	r := newTestReconciler("")
-	mustNext(t, r)
-	wantStep(t, r.answered(okResp(1, assignment(topicC, []int32{0}))), reconcileStep{Resolve: []codec.UUID{topicC}})
-	mustNext(t, r)
-	wantStep(t, r.answered(okResp(2, assignment())), reconcileStep{})
-	mustNext(t, r)
-	wantStep(t, r.answered(okResp(3, assignment(topicC, []int32{0}))), reconcileStep{Resolve: []codec.UUID{topicC}})
+	mustNext848(t, r)
+	wantStep848(t, r.answered(okResp848(1, assignment848(topicC, []int32{0}))), reconcileStep{Resolve: []codec.UUID{topicC}})
+	mustNext848(t, r)
+	wantStep848(t, r.answered(okResp848(2, assignment848())), reconcileStep{})
+	mustNext848(t, r)
+	wantStep848(t, r.answered(okResp848(3, assignment848(topicC, []int32{0}))), reconcileStep{Resolve: []codec.UUID{topicC}})
 }
 
 func TestReconcileFencing(t *testing.T) {
@@ -253,47 +253,47 @@ func TestReconcileFencing(t *testing.T) {
 	} {
 		t.Run(tc.code.Name, func(t *testing.T) {
 			r := newTestReconciler("")
-			joinWith(t, r, assignment(topicA, []int32{0, 1}))
-			mustNext(t, r)
-			wantStep(t, r.answered(errResp(tc.code)), reconcileStep{Lost: tps("a", 0, 1)})
+			joinWith848(t, r, assignment848(topicA, []int32{0, 1}))
+			mustNext848(t, r)
+			wantStep848(t, r.answered(errResp848(tc.code)), reconcileStep{Lost: tps("a", 0, 1)})
 			if r.next() != nil || r.due() {
 				t.Fatal("a heartbeat before the lost partitions are dropped")
 			}
-			wantStep(t, r.lost(), reconcileStep{})
-			req := mustNext(t, r)
-			checkFull(t, req, "")
+			wantStep848(t, r.lost(), reconcileStep{})
+			req := mustNext848(t, r)
+			checkFull848(t, req, "")
 			if req.MemberID != tc.wantID || req.MemberEpoch != 0 || len(req.TopicPartitions) != 0 {
 				t.Fatalf("rejoin %+v: want member %s, epoch 0, nothing owned", req, tc.wantID)
 			}
 			// Rejoined: the same partitions come back as new.
-			wantStep(t, r.answered(okResp(7, assignment(topicA, []int32{0}))), reconcileStep{Assign: tps("a", 0)})
+			wantStep848(t, r.answered(okResp848(7, assignment848(topicA, []int32{0}))), reconcileStep{Assign: tps("a", 0)})
 		})
 	}
 }
 
 func TestReconcileFencedOwningNothingRejoinsAtOnce(t *testing.T) {
 	r := newTestReconciler("")
-	joinWith(t, r, nil)
-	mustNext(t, r)
-	wantStep(t, r.answered(errResp(errcode.UnknownMemberID)), reconcileStep{})
-	if req := mustNext(t, r); req.MemberEpoch != 0 || req.MemberID != "m2" {
+	joinWith848(t, r, nil)
+	mustNext848(t, r)
+	wantStep848(t, r.answered(errResp848(errcode.UnknownMemberID)), reconcileStep{})
+	if req := mustNext848(t, r); req.MemberEpoch != 0 || req.MemberID != "m2" {
 		t.Fatalf("rejoin %+v", req)
 	}
 }
 
 func TestReconcileFencedWhileRevokingLosesTheRestAfterwards(t *testing.T) {
 	r := newTestReconciler("")
-	joinWith(t, r, assignment(topicA, []int32{0, 1, 2}))
-	mustNext(t, r)
-	wantStep(t, r.answered(okResp(2, assignment(topicA, []int32{0}))), reconcileStep{Revoke: tps("a", 1, 2)})
-	mustNext(t, r)
-	wantStep(t, r.answered(errResp(errcode.FencedMemberEpoch)), reconcileStep{})
+	joinWith848(t, r, assignment848(topicA, []int32{0, 1, 2}))
+	mustNext848(t, r)
+	wantStep848(t, r.answered(okResp848(2, assignment848(topicA, []int32{0}))), reconcileStep{Revoke: tps("a", 1, 2)})
+	mustNext848(t, r)
+	wantStep848(t, r.answered(errResp848(errcode.FencedMemberEpoch)), reconcileStep{})
 	if r.next() != nil {
 		t.Fatal("a heartbeat from a fenced member")
 	}
-	wantStep(t, r.revoked(), reconcileStep{Lost: tps("a", 0)})
-	wantStep(t, r.lost(), reconcileStep{})
-	if req := mustNext(t, r); req.MemberEpoch != 0 || req.MemberID != "m1" {
+	wantStep848(t, r.revoked(), reconcileStep{Lost: tps("a", 0)})
+	wantStep848(t, r.lost(), reconcileStep{})
+	if req := mustNext848(t, r); req.MemberEpoch != 0 || req.MemberID != "m1" {
 		t.Fatalf("rejoin %+v", req)
 	}
 }
@@ -306,10 +306,10 @@ func TestReconcileFatalErrors(t *testing.T) {
 	} {
 		t.Run(code.Name, func(t *testing.T) {
 			r := newTestReconciler("")
-			joinWith(t, r, assignment(topicA, []int32{3}))
-			mustNext(t, r)
-			st := r.answered(errResp(code))
-			wantStep(t, st, reconcileStep{Lost: tps("a", 3), Fatal: code})
+			joinWith848(t, r, assignment848(topicA, []int32{3}))
+			mustNext848(t, r)
+			st := r.answered(errResp848(code))
+			wantStep848(t, st, reconcileStep{Lost: tps("a", 3), Fatal: code})
 			if r.next() != nil || r.due() || !reflect.DeepEqual(r.leave(), reconcileStep{}) {
 				t.Fatal("a dead member goes on")
 			}
@@ -317,7 +317,7 @@ func TestReconcileFatalErrors(t *testing.T) {
 	}
 	t.Run("unknown code", func(t *testing.T) {
 		r := newTestReconciler("")
-		mustNext(t, r)
+		mustNext848(t, r)
 		st := r.answered(&api.ConsumerGroupHeartbeatResponse{ErrorCode: 9999})
 		var e *errcode.Error
 		if !errors.As(st.Fatal, &e) || e.Code != 9999 {
@@ -328,9 +328,9 @@ func TestReconcileFatalErrors(t *testing.T) {
 
 func TestReconcileFatalCarriesTheBrokersMessage(t *testing.T) {
 	r := newTestReconciler("")
-	mustNext(t, r)
-	resp := errResp(errcode.UnsupportedAssignor)
-	resp.ErrorMessage = ptr("no assignor named x")
+	mustNext848(t, r)
+	resp := errResp848(errcode.UnsupportedAssignor)
+	resp.ErrorMessage = strPtr("no assignor named x")
 	st := r.answered(resp)
 	if !errors.Is(st.Fatal, errcode.UnsupportedAssignor) || st.Fatal.Error() != `group "g": consumer group heartbeat: UNSUPPORTED_ASSIGNOR (112): no assignor named x` {
 		t.Fatalf("fatal %q", st.Fatal)
@@ -340,42 +340,42 @@ func TestReconcileFatalCarriesTheBrokersMessage(t *testing.T) {
 func TestReconcileUnreleasedInstanceIDWaitsThenGivesUp(t *testing.T) {
 	r := newTestReconciler("i1")
 	for i := 1; i < maxUnreleased848; i++ {
-		mustNext(t, r)
-		wantStep(t, r.answered(errResp(errcode.UnreleasedInstanceID)), reconcileStep{Retry: i})
+		mustNext848(t, r)
+		wantStep848(t, r.answered(errResp848(errcode.UnreleasedInstanceID)), reconcileStep{Retry: i})
 	}
-	mustNext(t, r)
-	wantStep(t, r.answered(errResp(errcode.UnreleasedInstanceID)), reconcileStep{Fatal: errcode.UnreleasedInstanceID})
+	mustNext848(t, r)
+	wantStep848(t, r.answered(errResp848(errcode.UnreleasedInstanceID)), reconcileStep{Fatal: errcode.UnreleasedInstanceID})
 }
 
 func TestReconcileCoordinatorErrorsAndFailures(t *testing.T) {
 	r := newTestReconciler("")
-	joinWith(t, r, assignment(topicA, []int32{0}))
-	mustNext(t, r)
-	wantStep(t, r.answered(errResp(errcode.NotCoordinator)), reconcileStep{Retry: 1, FindCoordinator: true})
-	req := mustNext(t, r)
-	checkFull(t, req, "")
-	if req.MemberEpoch != 1 || !reflect.DeepEqual(req.TopicPartitions, wireTPs(topicA, []int32{0})) {
+	joinWith848(t, r, assignment848(topicA, []int32{0}))
+	mustNext848(t, r)
+	wantStep848(t, r.answered(errResp848(errcode.NotCoordinator)), reconcileStep{Retry: 1, FindCoordinator: true})
+	req := mustNext848(t, r)
+	checkFull848(t, req, "")
+	if req.MemberEpoch != 1 || !reflect.DeepEqual(req.TopicPartitions, wireTPs848(topicA, []int32{0})) {
 		t.Fatalf("after an error: %+v", req)
 	}
-	wantStep(t, r.answered(errResp(errcode.CoordinatorNotAvailable)), reconcileStep{Retry: 2, FindCoordinator: true})
-	mustNext(t, r)
-	wantStep(t, r.answered(errResp(errcode.CoordinatorLoadInProgress)), reconcileStep{Retry: 3})
-	mustNext(t, r)
-	wantStep(t, r.failed(errors.New("connection reset")), reconcileStep{Retry: 4, FindCoordinator: true})
-	checkFull(t, mustNext(t, r), "")
-	wantStep(t, r.answered(okResp(1, nil)), reconcileStep{})
-	checkPartial(t, mustNext(t, r))
-	wantStep(t, r.failed(errors.New("timeout")), reconcileStep{Retry: 1, FindCoordinator: true})
+	wantStep848(t, r.answered(errResp848(errcode.CoordinatorNotAvailable)), reconcileStep{Retry: 2, FindCoordinator: true})
+	mustNext848(t, r)
+	wantStep848(t, r.answered(errResp848(errcode.CoordinatorLoadInProgress)), reconcileStep{Retry: 3})
+	mustNext848(t, r)
+	wantStep848(t, r.failed(errors.New("connection reset")), reconcileStep{Retry: 4, FindCoordinator: true})
+	checkFull848(t, mustNext848(t, r), "")
+	wantStep848(t, r.answered(okResp848(1, nil)), reconcileStep{})
+	checkPartial848(t, mustNext848(t, r))
+	wantStep848(t, r.failed(errors.New("timeout")), reconcileStep{Retry: 1, FindCoordinator: true})
 }
 
 // An acknowledgement whose answer is lost is sent again: the coordinator may not have it.
 func TestReconcileLostAcknowledgementSentAgain(t *testing.T) {
 	r := newTestReconciler("")
-	mustNext(t, r)
-	r.answered(okResp(1, assignment(topicA, []int32{0})))
-	mustNext(t, r)
+	mustNext848(t, r)
+	r.answered(okResp848(1, assignment848(topicA, []int32{0})))
+	mustNext848(t, r)
 	r.failed(errors.New("broken pipe"))
-	if req := mustNext(t, r); !reflect.DeepEqual(req.TopicPartitions, wireTPs(topicA, []int32{0})) {
+	if req := mustNext848(t, r); !reflect.DeepEqual(req.TopicPartitions, wireTPs848(topicA, []int32{0})) {
 		t.Fatalf("resent %+v", req.TopicPartitions)
 	}
 }
@@ -386,23 +386,23 @@ func TestReconcileLeave(t *testing.T) {
 		wantEpoch int32
 	}{{"", -1}, {"i1", -2}} {
 		r := newTestReconciler(tc.instance)
-		joinWith(t, r, assignment(topicA, []int32{0}, topicB, []int32{1}))
-		wantStep(t, r.leave(), reconcileStep{Revoke: tps("a", 0, "b", 1)})
+		joinWith848(t, r, assignment848(topicA, []int32{0}, topicB, []int32{1}))
+		wantStep848(t, r.leave(), reconcileStep{Revoke: tps("a", 0, "b", 1)})
 		if r.next() != nil {
 			t.Fatal("leave heartbeat before the revocation is done")
 		}
-		wantStep(t, r.revoked(), reconcileStep{})
+		wantStep848(t, r.revoked(), reconcileStep{})
 		if !r.due() {
 			t.Fatal("leave heartbeat not due")
 		}
-		req := mustNext(t, r)
+		req := mustNext848(t, r)
 		if req.MemberEpoch != tc.wantEpoch || req.MemberID != "m1" || req.TopicPartitions != nil {
 			t.Fatalf("leave %+v, want epoch %d", req, tc.wantEpoch)
 		}
 		if (tc.instance != "") != (req.InstanceID != nil) {
 			t.Fatalf("leave instance ID %v", req.InstanceID)
 		}
-		wantStep(t, r.answered(okResp(tc.wantEpoch, nil)), reconcileStep{Left: true})
+		wantStep848(t, r.answered(okResp848(tc.wantEpoch, nil)), reconcileStep{Left: true})
 		if r.next() != nil || !reflect.DeepEqual(r.leave(), reconcileStep{}) {
 			t.Fatal("a member that left goes on")
 		}
@@ -411,109 +411,109 @@ func TestReconcileLeave(t *testing.T) {
 
 func TestReconcileLeaveBeforeJoiningOrWhileJoining(t *testing.T) {
 	r := newTestReconciler("")
-	wantStep(t, r.leave(), reconcileStep{Left: true})
+	wantStep848(t, r.leave(), reconcileStep{Left: true})
 	if r.next() != nil {
 		t.Fatal("heartbeat after leaving")
 	}
 
 	r = newTestReconciler("")
-	mustNext(t, r)
-	wantStep(t, r.leave(), reconcileStep{})
+	mustNext848(t, r)
+	wantStep848(t, r.leave(), reconcileStep{})
 	// The join is answered with an assignment: it is not taken; the member leaves.
-	wantStep(t, r.answered(okResp(1, assignment(topicA, []int32{0}))), reconcileStep{})
-	if req := mustNext(t, r); req.MemberEpoch != -1 {
+	wantStep848(t, r.answered(okResp848(1, assignment848(topicA, []int32{0}))), reconcileStep{})
+	if req := mustNext848(t, r); req.MemberEpoch != -1 {
 		t.Fatalf("leave %+v", req)
 	}
-	wantStep(t, r.failed(errors.New("gone")), reconcileStep{Left: true})
+	wantStep848(t, r.failed(errors.New("gone")), reconcileStep{Left: true})
 }
 
 func TestReconcileLeaveWhileRevokingOrFenced(t *testing.T) {
 	r := newTestReconciler("")
-	joinWith(t, r, assignment(topicA, []int32{0, 1}))
-	mustNext(t, r)
-	wantStep(t, r.answered(okResp(2, assignment(topicA, []int32{1}))), reconcileStep{Revoke: tps("a", 0)})
-	wantStep(t, r.leave(), reconcileStep{})
-	wantStep(t, r.revoked(), reconcileStep{Revoke: tps("a", 1)})
-	wantStep(t, r.revoked(), reconcileStep{})
-	if req := mustNext(t, r); req.MemberEpoch != -1 {
+	joinWith848(t, r, assignment848(topicA, []int32{0, 1}))
+	mustNext848(t, r)
+	wantStep848(t, r.answered(okResp848(2, assignment848(topicA, []int32{1}))), reconcileStep{Revoke: tps("a", 0)})
+	wantStep848(t, r.leave(), reconcileStep{})
+	wantStep848(t, r.revoked(), reconcileStep{Revoke: tps("a", 1)})
+	wantStep848(t, r.revoked(), reconcileStep{})
+	if req := mustNext848(t, r); req.MemberEpoch != -1 {
 		t.Fatalf("leave %+v", req)
 	}
 
 	// Fenced, then asked to leave before the lost partitions are dropped.
 	r = newTestReconciler("")
-	joinWith(t, r, assignment(topicA, []int32{0}))
-	mustNext(t, r)
-	r.answered(errResp(errcode.FencedMemberEpoch))
-	wantStep(t, r.leave(), reconcileStep{})
-	wantStep(t, r.lost(), reconcileStep{Left: true})
+	joinWith848(t, r, assignment848(topicA, []int32{0}))
+	mustNext848(t, r)
+	r.answered(errResp848(errcode.FencedMemberEpoch))
+	wantStep848(t, r.leave(), reconcileStep{})
+	wantStep848(t, r.lost(), reconcileStep{Left: true})
 
 	// Fenced while revoking before leaving: what was not revoked is lost.
 	r = newTestReconciler("")
-	joinWith(t, r, assignment(topicA, []int32{0, 1}))
-	wantStep(t, r.leave(), reconcileStep{Revoke: tps("a", 0, 1)})
+	joinWith848(t, r, assignment848(topicA, []int32{0, 1}))
+	wantStep848(t, r.leave(), reconcileStep{Revoke: tps("a", 0, 1)})
 	// A heartbeat in flight before the leave is refused.
 	r2 := newTestReconciler("")
-	joinWith(t, r2, assignment(topicA, []int32{0, 1}))
-	mustNext(t, r2)
-	wantStep(t, r2.leave(), reconcileStep{})
-	wantStep(t, r2.answered(errResp(errcode.UnknownMemberID)), reconcileStep{Lost: tps("a", 0, 1), Left: true})
+	joinWith848(t, r2, assignment848(topicA, []int32{0, 1}))
+	mustNext848(t, r2)
+	wantStep848(t, r2.leave(), reconcileStep{})
+	wantStep848(t, r2.answered(errResp848(errcode.UnknownMemberID)), reconcileStep{Lost: tps("a", 0, 1), Left: true})
 
 	// A heartbeat in flight at leave fails: the member still revokes and tries to leave.
 	r3 := newTestReconciler("")
-	joinWith(t, r3, assignment(topicA, []int32{0}))
-	mustNext(t, r3)
+	joinWith848(t, r3, assignment848(topicA, []int32{0}))
+	mustNext848(t, r3)
 	r3.leave()
-	wantStep(t, r3.answered(errResp(errcode.NotCoordinator)), reconcileStep{Revoke: tps("a", 0)})
+	wantStep848(t, r3.answered(errResp848(errcode.NotCoordinator)), reconcileStep{Revoke: tps("a", 0)})
 	r3.revoked()
-	if req := mustNext(t, r3); req.MemberEpoch != -1 {
+	if req := mustNext848(t, r3); req.MemberEpoch != -1 {
 		t.Fatalf("leave %+v", req)
 	}
 }
 
 func TestReconcileMalformedAnswers(t *testing.T) {
 	for name, resp := range map[string]*api.ConsumerGroupHeartbeatResponse{
-		"epoch 0":            okResp(0, nil),
-		"negative epoch":     okResp(-5, nil),
-		"negative partition": okResp(2, assignment(topicA, []int32{0, -1})),
+		"epoch 0":            okResp848(0, nil),
+		"negative epoch":     okResp848(-5, nil),
+		"negative partition": okResp848(2, assignment848(topicA, []int32{0, -1})),
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := newTestReconciler("")
-			mustNext(t, r)
-			wantStep(t, r.answered(resp), reconcileStep{Fatal: ErrMalformed})
+			mustNext848(t, r)
+			wantStep848(t, r.answered(resp), reconcileStep{Fatal: ErrMalformed})
 		})
 	}
 }
 
 func TestReconcileTakesTheCoordinatorsMemberID(t *testing.T) {
 	r := newTestReconciler("")
-	mustNext(t, r)
-	resp := okResp(1, nil)
-	resp.MemberID = ptr("from-coordinator")
+	mustNext848(t, r)
+	resp := okResp848(1, nil)
+	resp.MemberID = strPtr("from-coordinator")
 	r.answered(resp)
-	if req := mustNext(t, r); req.MemberID != "from-coordinator" {
+	if req := mustNext848(t, r); req.MemberID != "from-coordinator" {
 		t.Fatalf("member ID %q", req.MemberID)
 	}
 }
 
 func TestReconcileSubscribeSendsAFullHeartbeat(t *testing.T) {
 	r := newTestReconciler("")
-	joinWith(t, r, assignment(topicA, []int32{0}))
+	joinWith848(t, r, assignment848(topicA, []int32{0}))
 	r.subscribe([]string{"c", "a"})
-	req := mustNext(t, r)
+	req := mustNext848(t, r)
 	if !reflect.DeepEqual(req.SubscribedTopicNames, []string{"a", "c"}) || req.RebalanceTimeoutMs != 60000 ||
-		!reflect.DeepEqual(req.TopicPartitions, wireTPs(topicA, []int32{0})) {
+		!reflect.DeepEqual(req.TopicPartitions, wireTPs848(topicA, []int32{0})) {
 		t.Fatalf("after subscribe: %+v", req)
 	}
-	r.answered(okResp(2, nil))
-	checkPartial(t, mustNext(t, r))
+	r.answered(okResp848(2, nil))
+	checkPartial848(t, mustNext848(t, r))
 }
 
 func TestReconcileIgnoresAnswersToNothing(t *testing.T) {
 	r := newTestReconciler("")
-	wantStep(t, r.answered(okResp(1, assignment(topicA, []int32{0}))), reconcileStep{})
-	wantStep(t, r.failed(errors.New("x")), reconcileStep{})
-	wantStep(t, r.lost(), reconcileStep{})
-	wantStep(t, r.revoked(), reconcileStep{})
+	wantStep848(t, r.answered(okResp848(1, assignment848(topicA, []int32{0}))), reconcileStep{})
+	wantStep848(t, r.failed(errors.New("x")), reconcileStep{})
+	wantStep848(t, r.lost(), reconcileStep{})
+	wantStep848(t, r.revoked(), reconcileStep{})
 }
 
 func TestRandomMemberIDIsAKafkaUUID(t *testing.T) {
