@@ -442,20 +442,37 @@ func (r *reconciler) revoked() reconcileStep {
 	return r.reconcile()
 }
 
-// resolved takes topic names learnt from metadata (IDs it does not list stay unresolved:
-// they are asked for again when the next target names them).
+// resolved takes topic names learnt from metadata. The request is answered: an ID still
+// without a name is asked for again at once (the driver's metadata client spaces its
+// refreshes), so a topic the metadata does not show yet waits, and is not dropped.
 func (r *reconciler) resolved(names map[codec.UUID]string) reconcileStep {
 	for id, name := range names {
 		if name != "" {
 			r.names[id] = name
-			delete(r.asked, id)
 		}
 	}
+	clear(r.asked)
 	if r.state != reconcileStable || r.leaving {
 		return reconcileStep{}
 	}
 	return r.reconcile()
 }
+
+// expired: no heartbeat has succeeded for the session timeout, so the coordinator has
+// likely given the member's partitions to others. They are lost, and the member joins
+// again with the same ID; a heartbeat still in flight is forgotten (its answer, if it ever
+// comes, is dropped by answered).
+func (r *reconciler) expired() reconcileStep {
+	if r.state == reconcileDead || r.state == reconcileLeft || r.state == reconcileLosing {
+		return reconcileStep{}
+	}
+	r.inflight, r.sentOwned, r.full = nil, nil, true
+	return r.fence(errSessionExpired, false)
+}
+
+// errSessionExpired is why a member whose heartbeats all failed for the session timeout
+// lost its partitions.
+var errSessionExpired = errors.New("group: no heartbeat succeeded within the session timeout")
 
 // leave: the member is closing. It gives up what it owns (revoked: committed first) and
 // then sends the leave heartbeat, epoch -1, or -2 for a static member so the coordinator

@@ -224,8 +224,8 @@ func TestReconcileUnknownTopicWaitsForMetadata(t *testing.T) {
 	// Asked once: a heartbeat answered with the same target does not ask again.
 	mustNext848(t, r)
 	wantStep848(t, r.answered(okResp848(1, assignment848(topicA, []int32{0}, topicC, []int32{0, 1}))), reconcileStep{})
-	// Metadata without it: still waiting, not dropped.
-	wantStep848(t, r.resolved(map[codec.UUID]string{}), reconcileStep{})
+	// Metadata without it: still waiting, not dropped, and asked for again.
+	wantStep848(t, r.resolved(map[codec.UUID]string{}), reconcileStep{Resolve: []codec.UUID{topicC}})
 	wantStep848(t, r.resolved(map[codec.UUID]string{topicC: "c"}), reconcileStep{Assign: tps("c", 0, 1)})
 	if ack := mustNext848(t, r); !reflect.DeepEqual(ack.TopicPartitions, wireTPs848(topicA, []int32{0}, topicC, []int32{0, 1})) {
 		t.Fatalf("acknowledgement %+v", ack.TopicPartitions)
@@ -528,5 +528,26 @@ func TestRandomMemberIDIsAKafkaUUID(t *testing.T) {
 			t.Fatalf("member ID %q made twice", id)
 		}
 		seen[id] = true
+	}
+}
+
+func TestReconcileSessionExpired(t *testing.T) {
+	r := newTestReconciler("")
+	joinWith848(t, r, assignment848(topicA, []int32{0, 1}))
+	mustNext848(t, r) // never answered
+	st := r.expired()
+	wantStep848(t, st, reconcileStep{Lost: tps("a", 0, 1)})
+	if r.next() != nil {
+		t.Fatal("a heartbeat before the lost partitions are dropped")
+	}
+	wantStep848(t, r.lost(), reconcileStep{})
+	req := mustNext848(t, r)
+	if req.MemberEpoch != 0 || req.MemberID != "m1" {
+		t.Fatalf("rejoin %+v", req)
+	}
+	// Expired again while the join is in flight: it is forgotten, and another goes.
+	wantStep848(t, r.expired(), reconcileStep{})
+	if req := mustNext848(t, r); req.MemberEpoch != 0 {
+		t.Fatalf("rejoin %+v", req)
 	}
 }
