@@ -56,9 +56,13 @@ type Reader struct {
 	bytes    atomic.Int64
 	slow     atomic.Bool   // ready results waited past MaxProcessingTime: fetching stopped
 	ready    chan struct{} // capacity 1: something became ready, or the state changed
-	pollMu   sync.Mutex    // one Poll at a time: it owns dec and the slices below
-	dec      record.Decoder
-	takenBuf []taken
+	// pollMu is held by a Poll from taking results to handing them over (never while it
+	// waits): one Poll at a time owns dec and the slices below, and Remove waits on it for
+	// a Poll that may hold results of the partitions it removes.
+	pollMu     sync.Mutex
+	dec        record.Decoder
+	takenBuf   []taken
+	decodedBuf []decoded
 }
 
 // ErrCaughtUp is returned by Poll, after UntilCaughtUp, once every partition the
@@ -309,13 +313,48 @@ func (r *Reader) caughtUp() bool {
 	return true
 }
 
-// Remove stops reading parts and hands them back: what was fetched for them and not yet
-// returned by Poll is dropped, and Remove returns once their subscriptions have ended
-// (no broker consumer fetches them any more), or with the context's cause. Their
-// Position, read before Remove, is the offset after the last batch Poll returned: what a
-// group member commits before giving a partition up. Partitions the reader does not read
-// are ignored. Afterwards they may be added again, here or elsewhere.
+// Remove stops reading parts and hands them back. Partitions the reader does not read
+// are ignored; afterwards the others may be added again, here or elsewhere.
+//
+// What Remove guarantees, also while Poll runs on another goroutine:
+//   - Once Remove returns, no Poll, Batches or Records returns a batch (or an error) of
+//     the removed partitions, until they are added again: what was fetched for them and
+//     not yet returned is dropped, including results a concurrent Poll had taken and not
+//     yet handed over (Remove waits for that Poll to hand over the rest).
+//   - A batch Poll returned before stays the caller's, whole and valid: Remove does not
+//     touch it. Its records count as returned.
+//   - Remove returns once the partitions' subscriptions have ended (no broker consumer
+//     fetches them any more), or with the context's cause; the partitions are out of the
+//     reader either way.
+//
+// The position to commit for a removed partition is the offset after the last record
+// Poll returned of it (the NextOffset of its last batch, or where reading started if
+// none was): Revoke returns it. Position, read before Remove, is that offset only if no
+// Poll runs meanwhile.
 func (r *Reader) Remove(ctx context.Context, parts ...About) error {
+	_, err := r.remove(ctx, parts)
+	return err
+}
+
+// Revoke is Remove that also returns, for each partition it removed, the position to
+// commit: the offset after the last record Poll returned of it, the NextOffset of its
+// last batch (-1 if the partition's starting offset was never known: nothing was
+// returned). With a concurrent Poll, this is exact: every batch of the partition that
+// Poll returns, before or during Revoke, ends at or below it, and none is returned after.
+// It is what a group member commits before giving a partition up, once the batches in
+// hand are processed. Partitions the reader does not read have no entry.
+func (r *Reader) Revoke(ctx context.Context, parts ...About) (map[About]int64, error) {
+	stopped, err := r.remove(ctx, parts)
+	out := make(map[About]int64, len(stopped))
+	for _, p := range stopped {
+		out[p.about] = p.position.Load()
+	}
+	return out, err
+}
+
+// remove takes parts out of the reader and stops them, and waits for a Poll handing
+// over results of theirs and for their subscriptions to end.
+func (r *Reader) remove(ctx context.Context, parts []About) ([]*part, error) {
 	var stopped []*part
 	r.c.mu.Lock()
 	r.mu.Lock()
@@ -329,9 +368,18 @@ func (r *Reader) Remove(ctx context.Context, parts ...About) error {
 	}
 	r.mu.Unlock()
 	r.c.mu.Unlock()
+	if len(stopped) == 0 {
+		return nil, nil
+	}
 	for _, p := range stopped {
 		p.stop()
 	}
+	// A Poll that took results of theirs before they were forgotten drops them when it
+	// hands its results over: once it has, their positions are final but for moves past
+	// transaction markers with nothing held, which need no records returned.
+	r.pollMu.Lock()
+	//lint:ignore SA2001 an empty critical section: it waits for that Poll
+	r.pollMu.Unlock()
 	for _, p := range stopped {
 		for !p.ended.Load() {
 			ch := r.ended.wait()
@@ -341,11 +389,11 @@ func (r *Reader) Remove(ctx context.Context, parts ...About) error {
 			select {
 			case <-ch:
 			case <-ctx.Done():
-				return fmt.Errorf("consumer: removing %s: %w", p.about, context.Cause(ctx))
+				return stopped, fmt.Errorf("consumer: removing %s: %w", p.about, context.Cause(ctx))
 			}
 		}
 	}
-	return nil
+	return stopped, nil
 }
 
 // broadcast is a condition to wait on with a context: wait returns a channel that the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -425,5 +426,125 @@ func TestReaderCatchesUpOnNothingButAnAbortedTransaction(t *testing.T) {
 	}
 	if pos := r.Position(About{"t", 0}); pos != 11 {
 		t.Fatalf("position %d, want 11", pos)
+	}
+}
+
+// TestReaderRevokeWhilePolling hands partitions back and forth while another goroutine
+// polls without pause, as a group member's revocations run beside its user's loop: each
+// round revokes some partitions and adds them again at the position Revoke returned.
+// Every record must arrive exactly once, in order: a batch of a revoked partition
+// returned after its position was taken would come again after the re-add (a repeat),
+// and a position past a batch that was dropped would skip it (a gap).
+func TestReaderRevokeWhilePolling(t *testing.T) {
+	const parts, chunks, per = 4, 40, 5
+	_, seeds := startKfake(t, kfake.NumBrokers(2), kfake.SeedTopics(parts, "t"))
+	cl := kgoClient(t, seeds)
+	for i := range chunks {
+		for p := range int32(parts) {
+			produceWith(t, cl, "t", p, i*per, per) // one record batch each
+		}
+	}
+	cfg := testConfig(seeds, newRecorder())
+	cfg.MaxPartitionBytes = 1 // one record batch per partition per fetch
+	c := newConsumer(t, cfg)
+	ctx := ctxT(t)
+	r, err := c.ReadTopics(ctx, Oldest(), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		mu       sync.Mutex
+		got      = make(map[About][]int64) // offsets received, in order
+		revoking = make(map[About]int)     // revocations begun, per partition
+		revoked  = make(map[About]int)     // revocations returned, per partition
+		total    int
+		failure  string
+	)
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	polled := make(chan struct{})
+	progress := make(chan struct{}, 1) // the user's loop received records
+	go func() { // the user's loop
+		defer close(polled)
+		for {
+			bs, err := r.Poll(pollCtx)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			for _, b := range bs {
+				a := About{b.Topic, b.Partition}
+				if b.Err != nil {
+					failure = fmt.Sprintf("%s: %v", a, b.Err)
+				}
+				for i := range b.Records {
+					got[a] = append(got[a], b.Records[i].Offset)
+				}
+				total += len(b.Records)
+			}
+			mu.Unlock()
+			select {
+			case progress <- struct{}{}:
+			default:
+			}
+		}
+	}()
+
+	for round := 0; ; round++ {
+		mu.Lock()
+		n, fail := total, failure
+		mu.Unlock()
+		if fail != "" {
+			t.Fatal(fail)
+		}
+		if n >= parts*chunks*per {
+			break
+		}
+		// A round per delivery, not faster: a group rebalances far less often, and each
+		// round may stop a broker consumer with a fetch in flight on the shared connection.
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			t.Fatalf("read %d of %d records", n, parts*chunks*per)
+		}
+		which := []About{{"t", int32(round % parts)}, {"t", int32((round + 1) % parts)}}
+		mu.Lock()
+		for _, a := range which {
+			revoking[a]++
+		}
+		mu.Unlock()
+		pos, err := r.Revoke(ctx, which...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		for _, a := range which {
+			revoked[a]++
+		}
+		mu.Unlock()
+		for _, a := range which {
+			at, ok := pos[a]
+			if !ok {
+				t.Fatalf("round %d: no position for %s", round, a)
+			}
+			from := Oldest()
+			if at >= 0 {
+				from = At(at)
+			}
+			if err := r.Add(ctx, from, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	stopPoll()
+	<-polled
+	for p := range int32(parts) {
+		a := About{"t", p}
+		offs := got[a]
+		for i, off := range offs {
+			if off != int64(i) {
+				t.Fatalf("%s: record %d has offset %d (repeated or skipped): %v", a, i, off, offs[max(0, i-10):i+1])
+			}
+		}
 	}
 }
