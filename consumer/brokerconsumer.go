@@ -210,7 +210,7 @@ func (b *brokerConsumer) fetch(ctx context.Context) {
 		}
 		s.Check(b.owner)
 		key := fetchKey{s.p.about.Topic, s.p.about.Partition}
-		want = append(want, sessionPart{key: key, topicID: s.topicID, offset: s.cur.next, epoch: s.epoch, maxBytes: s.cur.maxBytes})
+		want = append(want, sessionPart{key: key, sessionFields: sessionFields{topicID: s.topicID, offset: s.cur.next, epoch: s.epoch, maxBytes: s.cur.maxBytes}})
 		wantSubs = append(wantSubs, s)
 		fl.subs[key] = s
 		if s.topicID == (codec.UUID{}) {

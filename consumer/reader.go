@@ -46,16 +46,18 @@ type Reader struct {
 	owner *actor.Owner // owns the results queued in buf
 	ended broadcast    // a partition's subscription ended (Remove waits for it)
 
-	mu       sync.Mutex
-	buf      readerBuffer
-	parts    map[About]*part
-	ends     map[About]int64 // with UntilCaughtUp: where each partition counts as caught up
-	until    bool
-	closed   bool
-	since    time.Time // since when ready results have waited for Poll; zero: none wait
-	bytes    atomic.Int64
-	slow     atomic.Bool   // ready results waited past MaxProcessingTime: fetching stopped
-	ready    chan struct{} // capacity 1: something became ready, or the state changed
+	mu  sync.Mutex
+	buf readerBuffer
+	// parts are the partitions it reads, each at its index p.idx; the Consumer's active
+	// map finds one by name (a second map here would cost more than the slice).
+	parts  []*part
+	ends   map[About]int64 // with UntilCaughtUp: where each partition counts as caught up
+	until  bool
+	closed bool
+	since  time.Time // since when ready results have waited for Poll; zero: none wait
+	bytes  atomic.Int64
+	slow   atomic.Bool   // ready results waited past MaxProcessingTime: fetching stopped
+	ready  chan struct{} // capacity 1: something became ready, or the state changed
 	// pollMu is held by a Poll from taking results to handing them over (never while it
 	// waits): one Poll at a time owns dec and the slices below, and Remove waits on it for
 	// a Poll that may hold results of the partitions it removes.
@@ -80,7 +82,7 @@ func (c *Consumer) NewReader() (*Reader, error) {
 	c.seq++
 	r := &Reader{
 		c: c, cfg: &c.cfg, name: fmt.Sprintf("reader #%d", c.seq), disp: &waker{},
-		buf: newReaderBuffer(), parts: make(map[About]*part), ready: make(chan struct{}, 1),
+		buf: newReaderBuffer(), ready: make(chan struct{}, 1),
 	}
 	c.readers[r] = struct{}{}
 	c.mu.Unlock()
@@ -199,7 +201,8 @@ func (r *Reader) Add(ctx context.Context, from Offset, parts ...About) error {
 			v.Store(-1)
 		}
 		c.active[a] = p
-		r.parts[a] = p
+		p.idx = int32(len(r.parts))
+		r.parts = append(r.parts, p)
 		r.buf.add(p)
 		added[i] = p
 	}
@@ -269,10 +272,7 @@ func (r *Reader) lookup(ctx context.Context, from Offset, parts []About) map[Abo
 // (or is removed) no longer counts.
 func (r *Reader) UntilCaughtUp(ctx context.Context) error {
 	r.mu.Lock()
-	parts := make([]*part, 0, len(r.parts))
-	for _, p := range r.parts {
-		parts = append(parts, p)
-	}
+	parts := slices.Clone(r.parts)
 	r.until = true
 	r.mu.Unlock()
 	return r.lookupEnds(ctx, parts)
@@ -304,8 +304,8 @@ func (r *Reader) caughtUp() bool {
 	if !r.until {
 		return false
 	}
-	for a, p := range r.parts {
-		end, ok := r.ends[a]
+	for _, p := range r.parts {
+		end, ok := r.ends[p.about]
 		if !ok || p.position.Load() < end {
 			return false
 		}
@@ -359,7 +359,7 @@ func (r *Reader) remove(ctx context.Context, parts []About) ([]*part, error) {
 	r.c.mu.Lock()
 	r.mu.Lock()
 	for _, a := range parts {
-		p := r.parts[a]
+		p := r.lookupLocked(a)
 		if p == nil {
 			continue
 		}
@@ -425,8 +425,15 @@ func (b *broadcast) broadcast() {
 // forgetLocked takes p out of the reader and its consumer and releases what the buffer
 // held for it. r.c.mu and r.mu are held.
 func (r *Reader) forgetLocked(p *part) {
-	if r.parts[p.about] == p {
-		delete(r.parts, p.about)
+	if i := int(p.idx); i < len(r.parts) && r.parts[i] == p {
+		last := len(r.parts) - 1
+		r.parts[i] = r.parts[last]
+		r.parts[i].idx = int32(i)
+		r.parts[last] = nil
+		r.parts = r.parts[:last]
+		if len(r.parts) == 0 {
+			r.parts = nil // thousands removed: do not keep their room
+		}
 	}
 	if r.c.active[p.about] == p {
 		delete(r.c.active, p.about)
@@ -436,6 +443,14 @@ func (r *Reader) forgetLocked(p *part) {
 		r.releaseMsg(m)
 	}
 	r.bytes.Store(r.buf.bytes)
+}
+
+// lookupLocked is the reader's partition a, or nil. r.c.mu is held.
+func (r *Reader) lookupLocked(a About) *part {
+	if p := r.c.active[a]; p != nil && p.r == r {
+		return p
+	}
+	return nil
 }
 
 // releaseMsg ends the life of a queued result the user will not get.

@@ -464,7 +464,7 @@ func TestReaderRevokeWhilePolling(t *testing.T) {
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	polled := make(chan struct{})
 	progress := make(chan struct{}, 1) // the user's loop received records
-	go func() { // the user's loop
+	go func() {                        // the user's loop
 		defer close(polled)
 		for {
 			bs, err := r.Poll(pollCtx)

@@ -31,10 +31,10 @@ type readerBuffer struct {
 // partQueue is one partition's queued results, in its part; the reader's mutex guards it.
 type partQueue struct {
 	items  []feedMsg
-	live   bool // added and not removed
+	taking int32 // results (other than marks) taken and not yet delivered
+	live   bool  // added and not removed
 	paused bool
 	inRing bool
-	taking int // results (other than marks) taken and not yet delivered
 }
 
 // taken is one result take hands out, with its partition.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"slices"
 	"time"
 
 	"github.com/troupe-go/troupe"
@@ -243,16 +244,16 @@ func (r *Reader) Partitions() []About {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]About, 0, len(r.parts))
-	for a := range r.parts {
-		out = append(out, a)
+	for _, p := range r.parts {
+		out = append(out, p.about)
 	}
 	return out
 }
 
 func (r *Reader) part(a About) *part {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.parts[a]
+	r.c.mu.Lock()
+	defer r.c.mu.Unlock()
+	return r.lookupLocked(a)
 }
 
 // Position is partition a's position: the offset the next record Poll returns for it
@@ -306,11 +307,13 @@ func (r *Reader) Resume(parts ...About) {
 }
 
 func (r *Reader) setPaused(parts []About, paused bool) []*part {
+	r.c.mu.Lock()
+	defer r.c.mu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []*part
 	for _, a := range parts {
-		if p := r.parts[a]; p != nil && r.buf.setPaused(p, paused) {
+		if p := r.lookupLocked(a); p != nil && r.buf.setPaused(p, paused) {
 			p.paused.Store(paused)
 			out = append(out, p)
 		}
@@ -348,9 +351,8 @@ func (r *Reader) shut() bool {
 		r.c.mu.Unlock()
 		return false
 	}
-	var parts []*part
-	for _, p := range r.parts {
-		parts = append(parts, p)
+	parts := slices.Clone(r.parts)
+	for _, p := range parts {
 		r.forgetLocked(p)
 	}
 	r.closed = true
