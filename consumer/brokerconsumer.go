@@ -45,11 +45,11 @@ type brokerConsumer struct {
 	node broker.Node // the broker it fetches from
 	name string      // its name under the supervisor
 
-	in     *actor.Inbox[brokerMsg]
-	owner  *actor.Owner
-	log    *slog.Logger
-	conn   *broker.Handle
-	subs []*subscription // owned (and some let go of since the last sweep); in the order fetches rotate through
+	in    *actor.Inbox[brokerMsg]
+	owner *actor.Owner
+	log   *slog.Logger
+	conn  *broker.Handle
+	subs  []*subscription // owned (and some let go of since the last sweep); in the order fetches rotate through
 	// own are the subscriptions b owns now, by partition: also how a response's
 	// partitions find theirs (at thousands of partitions, a map per request would cost
 	// as much again).
