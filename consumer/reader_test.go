@@ -548,3 +548,65 @@ func TestReaderRevokeWhilePolling(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderTerminalErrorEndsOnlyItsPartition reads two partitions, one from an offset
+// past its end under ResetNone: Poll returns that partition's *OutOfRangeError as a
+// batch, the reader stops reading it (it leaves Partitions, its Position is gone), and
+// the other partition's records keep coming.
+func TestReaderTerminalErrorEndsOnlyItsPartition(t *testing.T) {
+	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	produce(t, seeds, "t", 0, 0, 5)
+	produce(t, seeds, "t", 1, 0, 5)
+	cfg := testConfig(seeds, newRecorder())
+	cfg.OffsetReset = ResetNone
+	c := newConsumer(t, cfg)
+	ctx := ctxT(t)
+	r, err := c.NewReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, good := About{"t", 1}, About{"t", 0}
+	if err := r.Add(ctx, At(1000), bad); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Add(ctx, At(0), good); err != nil {
+		t.Fatal(err)
+	}
+	var failed error
+	records := 0
+	for failed == nil || records < 5 {
+		bs, err := r.Poll(ctx)
+		if err != nil {
+			t.Fatalf("poll: %v (failed %v, %d records)", err, failed, records)
+		}
+		for _, b := range bs {
+			a := About{b.Topic, b.Partition}
+			switch {
+			case b.Err != nil && a == bad:
+				failed = b.Err
+			case b.Err != nil:
+				t.Fatalf("%s: %v", a, b.Err)
+			case a == bad:
+				t.Fatalf("records of %s", a)
+			default:
+				records += len(b.Records)
+			}
+		}
+	}
+	var oor *OutOfRangeError
+	if !errors.As(failed, &oor) || oor.Partition != 1 {
+		t.Fatalf("got %v, want an *OutOfRangeError of partition 1", failed)
+	}
+	if ps := r.Partitions(); len(ps) != 1 || ps[0] != good || r.Position(bad) != -1 {
+		t.Fatalf("partitions %v, position of the failed one %d", ps, r.Position(bad))
+	}
+	produce(t, seeds, "t", 0, 5, 3)
+	check := newReaderCheck(t)
+	check.next[good] = 5
+	check.pollUntil(ctx, r, 3)
+	// The failed partition can be added again, at a good offset.
+	if err := r.Add(ctx, At(0), bad); err != nil {
+		t.Fatal(err)
+	}
+	check.pollUntil(ctx, r, 8)
+}

@@ -43,8 +43,9 @@ func (r *Reader) Poll(ctx context.Context) ([]*Batch, error) {
 		case r.buf.ready():
 			got := r.takeLocked()
 			r.mu.Unlock()
-			out := r.deliver(r.decode(got))
+			out, ended := r.deliver(r.decode(got))
 			r.pollMu.Unlock()
+			r.end(ended) // not under pollMu: it emits events, and Remove waits on pollMu
 			if len(out) > 0 {
 				return out, nil
 			}
@@ -138,8 +139,9 @@ func (r *Reader) decode(got []taken) []decoded {
 // still read are returned, and their positions and prefetch counts move on; those of
 // partitions removed since they were taken are dropped, positions unmoved, so that a
 // partition's last position is the offset after the last batch a Poll returned (see
-// Remove). pollMu is held.
-func (r *Reader) deliver(ds []decoded) []*Batch {
+// Remove). It returns the batches, and the results that end their partitions (for end).
+// pollMu is held.
+func (r *Reader) deliver(ds []decoded) ([]*Batch, []decoded) {
 	var out []*Batch
 	var ended []decoded
 	r.mu.Lock()
@@ -176,13 +178,17 @@ func (r *Reader) deliver(ds []decoded) []*Batch {
 	}
 	r.mu.Unlock()
 	clear(ds)
+	return out, ended
+}
+
+// end takes out of the reader the partitions whose terminal errors Poll returns.
+func (r *Reader) end(ended []decoded) {
 	for _, d := range ended {
 		if d.fails {
 			d.p.failed(d.errb.Err) // (a notice's partition was failed by whoever sent it)
 		}
 		r.forget(d.p)
 	}
-	return out
 }
 
 // forget takes p, which failed, out of the reader.
