@@ -44,6 +44,11 @@ func (r *Reader) Poll(ctx context.Context) ([]*Batch, error) {
 			got := r.takeLocked()
 			r.mu.Unlock()
 			out, ended := r.deliver(r.decode(got))
+			if len(got) > keptPollRoom {
+				// A poll of thousands of partitions: their room is not kept for the next
+				// (an idle reader of many partitions would hold it for nothing).
+				r.takenBuf, r.decodedBuf = nil, nil
+			}
 			r.pollMu.Unlock()
 			r.end(ended) // not under pollMu: it emits events, and Remove waits on pollMu
 			if len(out) > 0 {
@@ -60,6 +65,9 @@ func (r *Reader) Poll(ctx context.Context) ([]*Batch, error) {
 		}
 	}
 }
+
+// keptPollRoom is the most results whose room Poll keeps for the next poll.
+const keptPollRoom = 256
 
 // takeLocked takes what Poll returns from the buffer, applying the position marks among
 // it. The other results stay counted against their partitions' prefetch, and their
