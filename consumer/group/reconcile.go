@@ -78,6 +78,8 @@ type reconciler struct {
 	revoking map[codec.UUID][]int32 // given to the driver to revoke, not yet revoked
 
 	full       bool                   // the next heartbeat sends every field
+	fullSeq    uint64                 // counts the reasons to send a full heartbeat
+	sentSeq    uint64                 // fullSeq when the heartbeat in flight was built
 	acked      map[codec.UUID][]int32 // the owned set the coordinator last received
 	inflight   *api.ConsumerGroupHeartbeatRequest
 	sentOwned  map[codec.UUID][]int32 // owned as the in-flight heartbeat carries it, or nil
@@ -217,7 +219,7 @@ func (r *reconciler) next() *api.ConsumerGroupHeartbeatRequest {
 	} else {
 		r.sentOwned = nil
 	}
-	r.inflight = req
+	r.inflight, r.sentSeq = req, r.fullSeq
 	return req
 }
 
@@ -227,6 +229,7 @@ func (r *reconciler) subscribe(topics []string) {
 	r.topics = slices.Clone(topics)
 	sort.Strings(r.topics)
 	r.full = true
+	r.fullSeq++ // a full heartbeat in flight carries the old subscription
 }
 
 // answered takes the coordinator's answer to the heartbeat next returned last.
@@ -255,7 +258,7 @@ func (r *reconciler) answered(resp *api.ConsumerGroupHeartbeatResponse) reconcil
 	if r.sentOwned != nil {
 		r.acked, r.sentOwned = r.sentOwned, nil
 	}
-	if sent.RebalanceTimeoutMs != -1 {
+	if sent.RebalanceTimeoutMs != -1 && r.sentSeq == r.fullSeq {
 		r.full = false
 	}
 	if resp.MemberID != nil && *resp.MemberID != "" {

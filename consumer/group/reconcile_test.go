@@ -506,6 +506,16 @@ func TestReconcileSubscribeSendsAFullHeartbeat(t *testing.T) {
 	}
 	r.answered(okResp848(2, nil))
 	checkPartial848(t, mustNext848(t, r))
+	r.answered(okResp848(2, nil))
+
+	// Changed again while a full heartbeat is in flight: the next is full again.
+	r.subscribe([]string{"a"})
+	mustNext848(t, r)
+	r.subscribe([]string{"b"})
+	r.answered(okResp848(2, nil))
+	if req := mustNext848(t, r); !reflect.DeepEqual(req.SubscribedTopicNames, []string{"b"}) {
+		t.Fatalf("the last subscription was not sent: %+v", req)
+	}
 }
 
 func TestReconcileIgnoresAnswersToNothing(t *testing.T) {
