@@ -77,6 +77,7 @@ type partition struct {
 	wakeAt  time.Time // when its driver's timer must step it next (zero: never)
 	wakeIdx int       // its place in its driver's wakeHeap, -1 if not there
 	seq     sequencer
+	held    bool // what its accumulator was last told by hold
 
 	route       *brokerEntry // the broker producer of the leader, while known
 	leaderEpoch int32
@@ -160,8 +161,23 @@ func (pp *partition) collect(now time.Time, final bool) {
 
 // step does what the time and state call for: seal a lingering batch, give up expired
 // batches, ask for a producer ID or a route, send what the sequencer allows, and report
-// what is resolved.
+// what is resolved. Then it tells the accumulator whether it still holds unresolved
+// batches (partAcc.held), and steps again if the open batch became due meanwhile.
 func (pp *partition) step(now time.Time) {
+	for {
+		pp.stepOnce(now)
+		held := pp.seq.pending()
+		if held == pp.held {
+			return
+		}
+		pp.held = held
+		if !pp.acc.hold(held, now) {
+			return
+		}
+	}
+}
+
+func (pp *partition) stepOnce(now time.Time) {
 	pp.collect(now, false)
 	for _, b := range pp.seq.expire(now.UnixNano(), pp.batches[:0]) {
 		b.err = pp.expiredErr(b)
