@@ -306,9 +306,15 @@ func (pa *partAcc) take(dst []*batch, now time.Time, flushing, final bool) []*ba
 // reports whether it must collect again at once: nothing is held any more and the open
 // batch's linger has passed (the lingerer, or an append, skipped it while it was held).
 // The partition producer calls it at the end of a step whenever the answer changes.
-func (pa *partAcc) hold(held bool, now time.Time) (due bool) {
+//
+// The time is read (clock) under the lock: the lingerer reads its time before it takes
+// the lock, so a lingerer that skipped the batch as held read a time no later than this
+// one, and the batch it found due is due here too. (A time read before the lock, as the
+// driver's step has, can be earlier than the lingerer's: the batch would then be skipped
+// by both and stay open with nobody to seal it.)
+func (pa *partAcc) hold(held bool, clock func() time.Time) (due bool) {
 	pa.mu.Lock()
 	defer pa.mu.Unlock()
 	pa.held = held
-	return !held && pa.bt.ready(now, false)
+	return !held && pa.bt.ready(clock(), false)
 }

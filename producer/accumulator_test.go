@@ -139,7 +139,7 @@ func TestHeldPartitionLingersUntilItsProducerSteps(t *testing.T) {
 	now := time.Now()
 	later := now.Add(20 * time.Millisecond) // past the 10ms linger
 	acc.add(recs(2), now)
-	if acc.hold(true, now) {
+	if acc.hold(true, func() time.Time { return now }) {
 		t.Fatal("hold(true) asked for a collect")
 	}
 	acc.sealLingered(acc.opens, later)
@@ -156,10 +156,10 @@ func TestHeldPartitionLingersUntilItsProducerSteps(t *testing.T) {
 	if len(acc.sealed) != 0 {
 		t.Fatal("sealed by the lingerer while held")
 	}
-	if !acc.hold(false, later) {
+	if !acc.hold(false, func() time.Time { return later }) {
 		t.Fatal("released with a batch past its linger, and hold did not ask for a collect")
 	}
-	if acc.hold(false, now) {
+	if acc.hold(false, func() time.Time { return now }) {
 		t.Fatal("hold asked for a collect before the batch's linger passed")
 	}
 	acc.sealLingered(acc.opens, later)

@@ -171,9 +171,10 @@ func (pp *partition) step(now time.Time) {
 			return
 		}
 		pp.held = held
-		if !pp.acc.hold(held, now) {
+		if !pp.acc.hold(held, time.Now) {
 			return
 		}
+		now = time.Now()
 	}
 }
 
