@@ -101,9 +101,8 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 		dirty = append(dirty, pp)
 	}
 	var wakes wakeHeap
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
+	var alarm actor.Alarm // the earliest partition's time in wakes
+	defer alarm.Stop()
 	var msgs []driveMsg
 	for {
 		now := time.Now()
@@ -114,15 +113,15 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 		}
 		clear(dirty)
 		dirty = dirty[:0]
+		var at time.Time
 		if len(wakes) > 0 {
-			timer.Reset(max(wakes[0].wakeAt.Sub(now), 0))
-		} else {
-			timer.Stop()
+			at = wakes[0].wakeAt
 		}
+		alarm.Set(at)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-timer.C:
+		case <-alarm.C():
 			now = time.Now()
 			for len(wakes) > 0 && !wakes[0].wakeAt.After(now) {
 				pp := heap.Pop(&wakes).(*partition)

@@ -89,9 +89,8 @@ type lingerer struct {
 }
 
 func (l *lingerer) Run(ctx context.Context, in *actor.Inbox[struct{}]) error {
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
+	var alarm actor.Alarm // the oldest deadline in the queue
+	defer alarm.Stop()
 	var due []lingerEntry
 	for {
 		select {
@@ -100,7 +99,7 @@ func (l *lingerer) Run(ctx context.Context, in *actor.Inbox[struct{}]) error {
 		case <-in.Closed():
 			return nil
 		case <-l.q.wake:
-		case <-timer.C:
+		case <-alarm.C():
 		}
 		now := time.Now()
 		var next time.Time
@@ -109,8 +108,6 @@ func (l *lingerer) Run(ctx context.Context, in *actor.Inbox[struct{}]) error {
 			due[i].pa.sealLingered(due[i].open, now)
 		}
 		clear(due)
-		if !next.IsZero() {
-			timer.Reset(next.Sub(now))
-		}
+		alarm.Set(next) // zero when the queue is empty: the next push wakes the lingerer
 	}
 }
