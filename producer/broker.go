@@ -62,6 +62,8 @@ func (bp *brokerProducer) Run(ctx context.Context, in *actor.Inbox[bpMsg]) error
 		if err != nil {
 			return err
 		}
+		bp.p.hops.brokerWakes.Add(1)
+		bp.p.hops.brokerMsgs.Add(uint64(len(msgs)))
 		for _, m := range msgs {
 			if m.finished {
 				bp.inflight = max(0, bp.inflight-1)
@@ -136,6 +138,8 @@ func (bp *brokerProducer) flush() {
 		batches = append(batches, b)
 	}
 	bp.order = next
+	bp.p.hops.requests.Add(1)
+	bp.p.hops.sent.Add(uint64(len(batches)))
 	self := bp.in.Ref()
 	acks := bp.p.cfg.Acks
 	versionCap := int16(0) // the highest both sides speak
@@ -198,6 +202,9 @@ func (bp *brokerProducer) send(call *broker.Call) error {
 // producer (through its driver). It runs on the connection's goroutine and never blocks:
 // the drivers' mailboxes are unbounded (the budget bounds them).
 func deliverResults(c *broker.Call, batches []*batch) {
+	if len(batches) > 0 {
+		batches[0].part.p.hops.results.Add(uint64(len(batches)))
+	}
 	var resp *api.ProduceResponse
 	if c.Err == nil && c.Response != nil {
 		resp = c.Response.(*api.ProduceResponse)

@@ -3,11 +3,25 @@ package producer
 import (
 	"container/heap"
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/wire/record"
 )
+
+// hopCounts counts the hand-offs between the produce path's actors after the
+// accumulator: wake-ups and messages of the drivers and the broker producers, requests
+// and the batches they carry. They are what the choice between drivers and the
+// broker-led ownership of issue 18 turns on, and BenchmarkHandOffs reports them per
+// batch (docs/benchmarks.md). Each is added to once per wake-up or per request, never per
+// record.
+type hopCounts struct {
+	driverWakes, driverMsgs atomic.Uint64 // drivers: wake-ups with messages, messages
+	results                 atomic.Uint64 // results handed to drivers by the connections
+	brokerWakes, brokerMsgs atomic.Uint64 // broker producers: wake-ups, messages (batches and finished notices)
+	requests, sent          atomic.Uint64 // produce requests, and the batches in them
+}
 
 // driveMsg is a message to one of the partitions a driver drives.
 type driveMsg struct {
@@ -134,6 +148,8 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 		case <-in.Ready():
 			var closed bool
 			msgs, closed = in.Drain(msgs[:0])
+			d.p.hops.driverWakes.Add(1)
+			d.p.hops.driverMsgs.Add(uint64(len(msgs)))
 			now = time.Now()
 			for i := range msgs {
 				pp := msgs[i].pp

@@ -52,6 +52,7 @@ type Producer struct {
 	linger     *lingerQueue          // the open batches' linger deadlines
 	drivers    []actor.Ref[driveMsg] // the partition producers' drivers
 	nextDriver atomic.Uint32         // the driver of the next partition created, round robin
+	hops       hopCounts             // hand-offs after the accumulator, for BenchmarkHandOffs
 
 	flushing  atomic.Int32
 	closed    atomic.Bool
