@@ -127,8 +127,7 @@ func (ta *topicAcc) partition(id int) *partAcc {
 		return pa
 	}
 	p, topic := ta.p, ta.name
-	pa := &partAcc{p: p, topic: topic, id: int32(id),
-		bt: newBatcher(p.compressor, p.cfg.MaxBatchBytes, p.cfg.MaxBatchRecords, p.cfg.Linger, p.cfg.DeliveryTimeout)}
+	pa := &partAcc{p: p, topic: topic, id: int32(id), bt: batcher{batchLimits: p.limits}}
 	pp := newPartition(p, pa)
 	pp.ref = p.drivers[p.nextDriver.Add(1)%uint32(len(p.drivers))]
 	pa.pp = pp
@@ -161,7 +160,7 @@ type partAcc struct {
 	pp    *partition // the partition producer
 
 	mu     sync.Mutex
-	bt     *batcher
+	bt     batcher
 	opens  uint64   // batches opened so far: the number of the open batch, for the lingerer
 	sealed []*batch // sealed, in order, not yet taken by the partition producer
 	poked  bool     // a poke is on its way and not yet handled
@@ -191,7 +190,7 @@ func (pa *partAcc) add(recs []Pending, now time.Time) bool {
 		pa.mu.Unlock()
 		return false
 	}
-	bt := pa.bt
+	bt := &pa.bt
 	if !pa.held && bt.ready(now, false) { // lingered long enough, and the lingerer has not come yet
 		pa.sealLocked()
 	}

@@ -36,6 +36,7 @@ type Producer struct {
 	client     *cluster.Client
 	ownsClient bool
 	compressor *record.Compressor
+	limits     *batchLimits // every partition's batcher's
 	budget     *budget
 	ids        *idSource
 	brokers    *brokers
@@ -87,6 +88,7 @@ func New(cfg Config) (*Producer, error) {
 		client:     client,
 		ownsClient: owns,
 		compressor: comp,
+		limits:     newBatchLimits(comp, cfg.MaxBatchBytes, cfg.MaxBatchRecords, cfg.Linger, cfg.DeliveryTimeout),
 		budget:     newBudget(cfg.MaxBufferedRecords, int64(cfg.MaxBufferedBytes)),
 		ids:        &idSource{client: client, timeout: cfg.RequestTimeout},
 		direct:     len(cfg.Stages) == 0,
