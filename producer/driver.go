@@ -57,6 +57,9 @@ type driven struct {
 	parts []*partition
 	in    *actor.Inbox[driveMsg] // the current incarnation's, for the release hook
 	bld   *record.Builder        // encodes the batches of every partition it drives
+	// scratch is its partitions' scratch slice (partition.buf): a driver steps one
+	// partition at a time, and its release hook runs once it has stopped.
+	scratch []*batch
 }
 
 // wakeHeap orders the partitions that have a time to be stepped at (wakeAt) by that
@@ -109,7 +112,7 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 	}
 	var dirty []*partition
 	for _, pp := range d.set.parts { // a new incarnation: everyone is stepped afresh
-		pp.owner, pp.bld = in.Owner(), d.set.bld
+		pp.owner, pp.bld, pp.scratch = in.Owner(), d.set.bld, &d.set.scratch
 		pp.wakeAt, pp.wakeIdx = time.Time{}, -1
 		pp.dirty = true
 		dirty = append(dirty, pp)
@@ -155,7 +158,7 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 				pp := msgs[i].pp
 				if !pp.driven { // a new partition
 					pp.driven = true
-					pp.owner, pp.bld = in.Owner(), d.set.bld
+					pp.owner, pp.bld, pp.scratch = in.Owner(), d.set.bld, &d.set.scratch
 					d.set.parts = append(d.set.parts, pp)
 				}
 				pp.handle(&msgs[i].m, now)
