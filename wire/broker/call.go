@@ -50,8 +50,8 @@ type Call struct {
 	Err error
 
 	// Written by the connection before the call reaches its reader.
-	corr     int32
-	deadline time.Time
+	corr      int32
+	deadline  time.Time
 	sent      atomic.Bool // some of the request's bytes were written
 	finished  atomic.Bool // Done has been called
 	abandoned atomic.Bool // the caller no longer wants it (Abandon)
