@@ -1,0 +1,260 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/consumer"
+	"github.com/troupe-go/troupe/wire/broker"
+)
+
+// ErrNoCommittedOffset is the Err of the batch Poll returns for an assigned partition
+// that has no committed offset when the consumer's OffsetReset is ResetNone: the member
+// does not read it, and the user decides (commit an offset for it, or reset the group's
+// offsets, and let the next rebalance bring it back).
+var ErrNoCommittedOffset = errors.New("group: no committed offset, and the reset policy is none")
+
+type handoffKind uint8
+
+const (
+	handAssign   handoffKind = iota // take parts: committed offsets, OnAssigned, then the reader
+	handRevoke                      // give parts up: stop, wait for the user, OnRevoked, commit
+	handLost                        // drop parts: stop, OnLost, no commit
+	handLostAll                     // drop everything (the member actor restarted)
+	handFatal                       // drop everything and close the reader: Poll reports the end
+	handCloseAll                    // Close: give everything up, as a revocation
+)
+
+// handoffMsg is what the hand-off actor receives, from the member actor (assign,
+// revoke, lost) and from Close.
+type handoffMsg struct {
+	kind  handoffKind
+	parts []TopicPartitions
+	info  *memberInfo // the generation the partitions belong to (assign, revoke)
+	reply actor.Reply[struct{}]
+}
+
+func (h handoffMsg) fail(err error) { h.reply.Send(struct{}{}, err) }
+
+// handoff moves partitions between the group and the member's consumer.Reader, one
+// message at a time, in order, and runs the user's callbacks on its goroutine: the
+// callbacks therefore never run concurrently with each other, and always in the order
+// the coordinator decided. It may wait (for the coordinator's committed offsets, for
+// the user to come back from the batches in hand, for a callback); the member actor,
+// which heartbeats, never waits for it.
+//
+// Owner: the member's supervisor ("group <id>"). The member actor sends it assignments,
+// revocations and losses; Close sends it the final revocation and waits for the answer.
+type handoff struct {
+	m *Member
+}
+
+func (h *handoff) handle(ctx context.Context, msg handoffMsg) error {
+	m := h.m
+	switch msg.kind {
+	case handAssign:
+		h.assign(ctx, abouts(msg.parts), msg.info)
+		m.joinOnce.Do(func() { close(m.joined) })
+	case handRevoke:
+		h.revoke(ctx, abouts(msg.parts), msg.info)
+		_ = m.member.TrySend(memberMsg{revoked: true})
+	case handLost:
+		h.lose(ctx, abouts(msg.parts))
+	case handLostAll:
+		h.lose(ctx, m.Assigned())
+	case handFatal:
+		h.lose(ctx, m.Assigned())
+		_ = m.r.Close(ctx) // Poll returns the member's error from now on
+	case handCloseAll:
+		h.revoke(ctx, m.Assigned(), m.info.Load())
+		msg.reply.Send(struct{}{}, nil)
+	}
+	return nil
+}
+
+func abouts(parts []TopicPartitions) []consumer.About {
+	var out []consumer.About
+	for _, tp := range parts {
+		for _, p := range tp.Partitions {
+			out = append(out, consumer.About{Topic: tp.Topic, Partition: p})
+		}
+	}
+	return out
+}
+
+// assign takes parts: it looks up their committed offsets, runs OnAssigned, and hands
+// them to the reader, each from its committed offset or, without one, from where the
+// consumer's reset policy says.
+func (h *handoff) assign(ctx context.Context, parts []consumer.About, info *memberInfo) {
+	m := h.m
+	if len(parts) == 0 {
+		return
+	}
+	offs := h.committedOffsets(ctx, parts, info)
+	if ctx.Err() != nil {
+		return
+	}
+	if m.cfg.OnAssigned != nil {
+		m.cfg.OnAssigned(ctx, parts)
+	}
+	var fresh []consumer.About
+	m.mu.Lock()
+	for _, a := range parts {
+		m.token++
+		m.owned[a] = m.token
+		delete(m.finished, a)
+		delete(m.committed, a)
+		delete(m.revoking, a)
+		if c, ok := offs[a]; ok {
+			m.committed[a] = c.offset
+		} else if m.ccfg.OffsetReset == consumer.ResetNone {
+			m.pending = append(m.pending, &consumer.Batch{Topic: a.Topic, Partition: a.Partition,
+				Err: fmt.Errorf("%w: %s", ErrNoCommittedOffset, a)})
+		} else {
+			fresh = append(fresh, a)
+		}
+	}
+	m.mu.Unlock()
+	for _, a := range parts {
+		if c, ok := offs[a]; ok {
+			h.add(ctx, consumer.At(c.offset), a)
+		}
+	}
+	from := consumer.Oldest()
+	if m.ccfg.OffsetReset == consumer.ResetLatest {
+		from = consumer.Newest()
+	}
+	if len(fresh) > 0 && m.r.Add(ctx, from, fresh...) != nil {
+		for _, a := range fresh { // one at a time, to say which cannot be read
+			h.add(ctx, from, a)
+		}
+	}
+}
+
+func (h *handoff) add(ctx context.Context, from consumer.Offset, a consumer.About) {
+	if err := h.m.r.Add(ctx, from, a); err != nil && !errors.Is(err, consumer.ErrAlreadyConsuming) {
+		h.m.log.Error("group member: cannot read an assigned partition", "partition", a, "err", err)
+	}
+}
+
+// committedOffsets asks the coordinator, again after failures (with backoff), until it
+// answers or ctx ends.
+func (h *handoff) committedOffsets(ctx context.Context, parts []consumer.About, info *memberInfo) map[consumer.About]committed {
+	m := h.m
+	by := make(map[string][]int32)
+	for _, a := range parts {
+		by[a.Topic] = append(by[a.Topic], a.Partition)
+	}
+	var tps []TopicPartitions
+	for t, ps := range by {
+		tps = append(tps, TopicPartitions{Topic: t, Partitions: ps})
+	}
+	for failures := 0; ; failures++ {
+		if failures > 0 {
+			t := time.NewTimer(m.cfg.Backoff.Delay(failures, rand.Float64()))
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			}
+		}
+		rctx, cancel := context.WithTimeout(ctx, m.ccfg.RequestTimeout)
+		node, have := info.coord, info.haveCoord && failures == 0
+		var err error
+		if !have {
+			node, err = findCoordinator(rctx, m.client, m.cfg.Group)
+		}
+		var got map[consumer.About]committed
+		if err == nil {
+			var conn *broker.Handle
+			if conn, err = m.client.Conn(node, broker.Admin); err == nil {
+				got, err = fetchOffsets(rctx, conn, m.cfg.Group, tps)
+			}
+		}
+		cancel()
+		if err == nil {
+			return got
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		m.log.Warn("group member: fetching committed offsets failed; trying again", "err", err)
+	}
+}
+
+// revoke gives parts up: it stops fetching them, waits (up to ProcessingTime) until the
+// user is back from the batches in hand, runs OnRevoked, commits what was finished (as
+// the member of info's generation), and only then lets them go. A user who does not come
+// back in time loses them instead: nothing is committed for them.
+func (h *handoff) revoke(ctx context.Context, parts []consumer.About, info *memberInfo) {
+	m := h.m
+	if len(parts) == 0 {
+		return
+	}
+	m.mu.Lock()
+	for _, a := range parts {
+		m.revoking[a] = true
+	}
+	m.mu.Unlock()
+	if err := m.r.Remove(ctx, parts...); err != nil {
+		m.log.Warn("group member: stopping revoked partitions", "err", err)
+	}
+	m.mu.Lock()
+	inHand, back := m.inHand, m.back
+	m.mu.Unlock()
+	if inHand {
+		t := time.NewTimer(m.cfg.ProcessingTime)
+		select {
+		case <-back:
+			t.Stop()
+		case <-t.C:
+			m.log.Warn("group member: the user did not come back within ProcessingTime; the revoked partitions are lost",
+				"processing_time", m.cfg.ProcessingTime)
+			h.lose(ctx, parts)
+			return
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+	if m.cfg.OnRevoked != nil {
+		m.cfg.OnRevoked(ctx, parts)
+	}
+	if err := m.commit(ctx, parts, info); err != nil {
+		// At-least-once: the next owner reads them again from the last commit.
+		m.log.Warn("group member: commit on revocation failed", "err", err)
+	}
+	h.forget(parts)
+}
+
+// lose drops parts without committing anything for them and runs OnLost.
+func (h *handoff) lose(ctx context.Context, parts []consumer.About) {
+	m := h.m
+	if len(parts) == 0 {
+		return
+	}
+	h.forget(parts)
+	if err := m.r.Remove(ctx, parts...); err != nil {
+		m.log.Warn("group member: stopping lost partitions", "err", err)
+	}
+	if m.cfg.OnLost != nil {
+		m.cfg.OnLost(ctx, parts)
+	}
+}
+
+func (h *handoff) forget(parts []consumer.About) {
+	m := h.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, a := range parts {
+		delete(m.owned, a)
+		delete(m.finished, a)
+		delete(m.committed, a)
+		delete(m.revoking, a)
+	}
+}

@@ -1,0 +1,165 @@
+package group
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/troupe-go/troupe/consumer"
+	"github.com/troupe-go/troupe/internal/kafkatest"
+	"github.com/troupe-go/troupe/supervisor"
+	"github.com/troupe-go/troupe/wire/broker"
+	"github.com/troupe-go/troupe/wire/cluster"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+)
+
+// testTimeout bounds every wait in these tests: they wait for events, never sleep.
+const testTimeout = 60 * time.Second
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// testRange is the range assignor, written here for the member's tests (the package's
+// own assignors are another increment's): per topic, the members subscribing to it in
+// member ID order get consecutive runs of its partitions, the first ones one more when
+// they do not divide evenly.
+type testRange struct{}
+
+func (testRange) Name() string                               { return "range" }
+func (testRange) Cooperative() bool                          { return false }
+func (testRange) UserData([]TopicPartitions, int32) []byte   { return nil }
+func (testRange) Assign(members []Subscription, partitions map[string]int32) (map[string]Assignment, error) {
+	out := make(map[string]Assignment, len(members))
+	by := make(map[string][]string)
+	for _, m := range members {
+		out[m.MemberID] = Assignment{}
+		for _, t := range m.Topics {
+			by[t] = append(by[t], m.MemberID)
+		}
+	}
+	topics := make([]string, 0, len(by))
+	for t := range by {
+		topics = append(topics, t)
+	}
+	sort.Strings(topics)
+	for _, t := range topics {
+		ids := by[t]
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+		n := partitions[t]
+		per, extra := n/int32(len(ids)), n%int32(len(ids))
+		next := int32(0)
+		for i, id := range ids {
+			k := per
+			if int32(i) < extra {
+				k++
+			}
+			if k == 0 {
+				continue
+			}
+			ps := make([]int32, 0, k)
+			for p := next; p < next+k; p++ {
+				ps = append(ps, p)
+			}
+			next += k
+			a := out[id]
+			a.Partitions = append(a.Partitions, TopicPartitions{Topic: t, Partitions: ps})
+			out[id] = a
+		}
+	}
+	return out, nil
+}
+
+// startKfake starts an in-memory cluster with topic "t" of parts partitions.
+func startKfake(t testing.TB, parts int, opts ...kfake.Opt) (*kfake.Cluster, []string) {
+	t.Helper()
+	return kafkatest.Start(t, append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(int32(parts), "t")}, opts...)...)
+}
+
+// newConsumer starts a consumer tuned for fast tests, closed when the test ends.
+func newConsumer(t testing.TB, seeds []string) *consumer.Consumer {
+	t.Helper()
+	backoff := supervisor.Backoff{Min: 5 * time.Millisecond, Max: 100 * time.Millisecond}
+	c, err := consumer.New(consumer.Config{
+		Seeds:   seeds,
+		Cluster: cluster.Config{MinRefreshInterval: 10 * time.Millisecond, Broker: broker.Config{Backoff: backoff}},
+		MaxWait: 50 * time.Millisecond,
+		Backoff: backoff,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		if err := c.Close(ctx); err != nil {
+			t.Errorf("consumer close: %v", err)
+		}
+	})
+	return c
+}
+
+// testGroupConfig is a Config with fast heartbeats.
+func testGroupConfig(group string) Config {
+	return Config{
+		Group: group, Topics: []string{"t"}, Assignors: []Assignor{testRange{}},
+		SessionTimeout: 10 * time.Second, HeartbeatInterval: 50 * time.Millisecond,
+		ProcessingTime: 10 * time.Second,
+		Backoff:        supervisor.Backoff{Min: 5 * time.Millisecond, Max: 100 * time.Millisecond},
+	}
+}
+
+// produceN writes n records to each of parts partitions of "t", values "p/i" numbered
+// from first.
+func produceN(t testing.TB, seeds []string, parts, first, n int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for p := range parts {
+		for i := first; i < first+n; i++ {
+			recs = append(recs, &kgo.Record{Topic: "t", Partition: int32(p), Value: []byte(fmt.Sprintf("%d/%d", p, i))})
+		}
+	}
+	if err := cl.ProduceSync(ctxT(t), recs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+// committedOffsets reads the group's committed offsets with franz-go's raw requests.
+func committedOffsets(t testing.TB, seeds []string, group string) map[int32]int64 {
+	t.Helper()
+	// Kafka 3.0's versions: OffsetFetch v7, one group per request.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.MaxVersions(kversion.V3_0_0()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group = group
+	resp, err := req.RequestWith(ctxT(t), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[int32]int64)
+	for _, tp := range resp.Topics {
+		for _, p := range tp.Partitions {
+			if p.Offset >= 0 {
+				out[p.Partition] = p.Offset
+			}
+		}
+	}
+	return out
+}

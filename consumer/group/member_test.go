@@ -1,0 +1,199 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/troupe-go/troupe/consumer"
+)
+
+// collector runs one member's Poll loop on a goroutine of the test and keeps what it
+// read, per partition; it checks as it goes that a partition's offsets increase within
+// one ownership.
+type collector struct {
+	t    testing.TB
+	m    *Member
+	name string
+
+	mu     sync.Mutex
+	seen   map[consumer.About][]int64 // offsets read, in order, across ownerships
+	total  int
+	change chan struct{} // closed and replaced on every batch
+	done   chan struct{}
+	err    error
+	events []string // assigned/revoked/lost, in order
+}
+
+func newCollector(t testing.TB, name string) *collector {
+	return &collector{t: t, name: name, seen: make(map[consumer.About][]int64), change: make(chan struct{}), done: make(chan struct{})}
+}
+
+// callbacks sets cfg's callbacks to record into col.
+func (col *collector) callbacks(cfg *Config) {
+	note := func(what string) func(context.Context, []consumer.About) {
+		return func(_ context.Context, parts []consumer.About) {
+			col.mu.Lock()
+			col.events = append(col.events, fmt.Sprintf("%s %v", what, parts))
+			col.mu.Unlock()
+		}
+	}
+	cfg.OnAssigned, cfg.OnRevoked, cfg.OnLost = note("assigned"), note("revoked"), note("lost")
+}
+
+func (col *collector) run(ctx context.Context) {
+	defer close(col.done)
+	for {
+		bs, err := col.m.Poll(ctx)
+		if err != nil {
+			col.mu.Lock()
+			col.err = err
+			col.mu.Unlock()
+			return
+		}
+		col.mu.Lock()
+		for _, b := range bs {
+			if b.Err != nil {
+				col.t.Errorf("%s: partition error: %v", col.name, b.Err)
+				continue
+			}
+			a := consumer.About{Topic: b.Topic, Partition: b.Partition}
+			for _, r := range b.Records {
+				col.seen[a] = append(col.seen[a], r.Offset)
+				col.total++
+			}
+		}
+		close(col.change)
+		col.change = make(chan struct{})
+		col.mu.Unlock()
+	}
+}
+
+// waitFor waits until cond (called with col.mu held) holds.
+func (col *collector) waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(testTimeout)
+	for {
+		col.mu.Lock()
+		ok, ch := cond(), col.change
+		col.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("%s: no %s within %v", col.name, what, testTimeout)
+		}
+	}
+}
+
+// join starts a member of group on its own consumer and a collector polling it.
+func join(t *testing.T, seeds []string, cfg Config, name string) *collector {
+	t.Helper()
+	col := newCollector(t, name)
+	col.callbacks(&cfg)
+	m, err := Join(ctxT(t), newConsumer(t, seeds), cfg)
+	if err != nil {
+		t.Fatalf("%s: join: %v", name, err)
+	}
+	col.m = m
+	ctx, cancel := context.WithCancel(context.Background())
+	go col.run(ctx)
+	t.Cleanup(func() {
+		closeMember(t, col)
+		cancel()
+		<-col.done
+	})
+	return col
+}
+
+// closeMember closes the member and waits for its poll loop to end.
+func closeMember(t testing.TB, col *collector) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := col.m.Close(ctx); err != nil {
+		t.Errorf("%s: close: %v", col.name, err)
+	}
+	select {
+	case <-col.done:
+	case <-ctx.Done():
+		t.Fatalf("%s: Poll did not return after Close", col.name)
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if !errors.Is(col.err, ErrClosed) {
+		t.Errorf("%s: Poll ended with %v, want ErrClosed", col.name, col.err)
+	}
+}
+
+// union merges what the collectors read: per partition, each offset with how often it
+// was read.
+func union(cols ...*collector) map[consumer.About]map[int64]int {
+	out := make(map[consumer.About]map[int64]int)
+	for _, col := range cols {
+		col.mu.Lock()
+		for a, offs := range col.seen {
+			if out[a] == nil {
+				out[a] = make(map[int64]int)
+			}
+			for _, o := range offs {
+				out[a][o]++
+			}
+		}
+		col.mu.Unlock()
+	}
+	return out
+}
+
+// checkAll fails unless every offset below n of each of parts partitions was read at
+// least once.
+func checkAll(t *testing.T, got map[consumer.About]map[int64]int, parts, n int) (dups int) {
+	t.Helper()
+	for p := range parts {
+		a := consumer.About{Topic: "t", Partition: int32(p)}
+		for o := range int64(n) {
+			switch c := got[a][o]; {
+			case c == 0:
+				t.Errorf("%s offset %d never read", a, o)
+			case c > 1:
+				dups += c - 1
+			}
+		}
+	}
+	return dups
+}
+
+func assignedCount(col *collector) int { return len(col.m.Assigned()) }
+
+func TestOneMemberGetsEverything(t *testing.T) {
+	const parts, n = 4, 50
+	_, seeds := startKfake(t, parts)
+	produceN(t, seeds, parts, 0, n)
+	col := join(t, seeds, testGroupConfig("g1"), "m1")
+	if got := assignedCount(col); got != parts {
+		t.Fatalf("assigned %d partitions, want %d: %v", got, parts, col.m.Assigned())
+	}
+	col.waitFor(t, "every record", func() bool { return col.total >= parts*n })
+	closeMember(t, col)
+	if dups := checkAll(t, union(col), parts, n); dups != 0 {
+		t.Errorf("%d records read twice by one member", dups)
+	}
+	// Close committed what the user finished: every Poll but the last one's batches.
+	offs := committedOffsets(t, seeds, "g1")
+	for p := range int32(parts) {
+		if offs[p] <= 0 || offs[p] > n {
+			t.Errorf("partition %d committed at %d, want within (0, %d]", p, offs[p], n)
+		}
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if len(col.events) != 2 || !slices.Equal([]string{col.events[0][:8], col.events[1][:7]}, []string{"assigned", "revoked"}) {
+		t.Errorf("callbacks %q, want assigned then revoked", col.events)
+	}
+}
