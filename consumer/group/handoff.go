@@ -109,6 +109,7 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About, info *memb
 		delete(m.finished, a)
 		delete(m.committed, a)
 		delete(m.revoking, a)
+		m.noteChangeLocked()
 		if c, ok := offs[a]; ok {
 			m.committed[a] = c.offset
 		} else if m.ccfg.OffsetReset == consumer.ResetNone {
@@ -253,6 +254,7 @@ func (h *handoff) forget(parts []consumer.About) {
 	defer m.mu.Unlock()
 	for _, a := range parts {
 		delete(m.owned, a)
+		m.noteChangeLocked()
 		delete(m.finished, a)
 		delete(m.committed, a)
 		delete(m.revoking, a)

@@ -34,9 +34,9 @@ func ctxT(t testing.TB) context.Context {
 // they do not divide evenly.
 type testRange struct{}
 
-func (testRange) Name() string                               { return "range" }
-func (testRange) Cooperative() bool                          { return false }
-func (testRange) UserData([]TopicPartitions, int32) []byte   { return nil }
+func (testRange) Name() string                             { return "range" }
+func (testRange) Cooperative() bool                        { return false }
+func (testRange) UserData([]TopicPartitions, int32) []byte { return nil }
 func (testRange) Assign(members []Subscription, partitions map[string]int32) (map[string]Assignment, error) {
 	out := make(map[string]Assignment, len(members))
 	by := make(map[string][]string)

@@ -199,6 +199,7 @@ type Member struct {
 	committed map[consumer.About]int64
 	revoking  map[consumer.About]bool // being given up: Poll returns nothing of theirs
 	pending   []*consumer.Batch       // error batches for the next Poll
+	changed   chan struct{}           // closed at the next change of owned (settled)
 	inHand    bool
 	back      chan struct{} // closed when the user comes back from the batches in hand
 	fatal     error
@@ -239,7 +240,7 @@ func Join(ctx context.Context, c *consumer.Consumer, cfg Config) (*Member, error
 		joined: make(chan struct{}), owned: make(map[consumer.About]uint64),
 		finished: make(map[consumer.About]committed), committed: make(map[consumer.About]int64),
 		revoking: make(map[consumer.About]bool),
-		back: make(chan struct{}),
+		back:     make(chan struct{}),
 	}
 	close(m.back)
 	m.info.Store(&memberInfo{generation: -1})
@@ -323,6 +324,24 @@ func (m *Member) Assigned() []consumer.About {
 		out = append(out, a)
 	}
 	return out
+}
+
+// settled returns a channel closed at the member's next change of assignment.
+func (m *Member) settled() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.changed == nil {
+		m.changed = make(chan struct{})
+	}
+	return m.changed
+}
+
+// noteChangeLocked wakes those waiting on settled. m.mu is held.
+func (m *Member) noteChangeLocked() {
+	if m.changed != nil {
+		close(m.changed)
+		m.changed = nil
+	}
 }
 
 // Actors lists the member's actors, for observability.

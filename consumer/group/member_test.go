@@ -197,3 +197,124 @@ func TestOneMemberGetsEverything(t *testing.T) {
 		t.Errorf("callbacks %q, want assigned then revoked", col.events)
 	}
 }
+
+// waitAssigned waits until the members own, together, exactly every one of parts
+// partitions, with no partition owned twice, each member owning want[i].
+func waitAssigned(t *testing.T, parts int, want []int, cols ...*collector) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for {
+		owners := make(map[consumer.About]int)
+		ok := true
+		for i, col := range cols {
+			as := col.m.Assigned()
+			if want != nil && len(as) != want[i] {
+				ok = false
+			}
+			for _, a := range as {
+				owners[a]++
+			}
+		}
+		for _, n := range owners {
+			if n > 1 {
+				ok = false
+			}
+		}
+		if ok && len(owners) == parts {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("assignments did not settle to %v over %d partitions: %v", want, parts, owners)
+		}
+		// Assignments change on the members' actors: look again when any of them
+		// reads something or a rebalance is over (the hand-off notes it); poll
+		// sparingly otherwise.
+		select {
+		case <-cols[0].m.settled():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func TestThreeMembersSplitTheTopic(t *testing.T) {
+	const parts, n = 6, 40
+	_, seeds := startKfake(t, parts)
+	cols := []*collector{
+		join(t, seeds, testGroupConfig("g3"), "m1"),
+		join(t, seeds, testGroupConfig("g3"), "m2"),
+		join(t, seeds, testGroupConfig("g3"), "m3"),
+	}
+	waitAssigned(t, parts, []int{2, 2, 2}, cols...)
+	produceN(t, seeds, parts, 0, n)
+	for _, col := range cols {
+		col.waitFor(t, "its partitions' records", func() bool {
+			for _, a := range col.m.Assigned() {
+				if len(col.seen[a]) == 0 || col.seen[a][len(col.seen[a])-1] < n-1 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	// Every record is read; and within the final generation, by one member only.
+	got := union(cols...)
+	checkAll(t, got, parts, n)
+	for _, col := range cols {
+		for _, a := range col.m.Assigned() {
+			for _, other := range cols {
+				if other != col && slices.Contains(other.m.Assigned(), a) {
+					t.Errorf("%s owned by %s and %s", a, col.name, other.name)
+				}
+			}
+		}
+	}
+}
+
+func TestJoinAndLeaveMovePartitionsWithoutSkipping(t *testing.T) {
+	const parts = 6
+	_, seeds := startKfake(t, parts)
+	produceN(t, seeds, parts, 0, 30)
+	m1 := join(t, seeds, testGroupConfig("gm"), "m1")
+	m1.waitFor(t, "the first records", func() bool { return m1.total >= parts*30 })
+
+	// A second member joins: m1 revokes everything (committing what it finished), both
+	// rejoin, and each reads its half from the committed offsets.
+	m2 := join(t, seeds, testGroupConfig("gm"), "m2")
+	waitAssigned(t, parts, []int{3, 3}, m1, m2)
+	produceN(t, seeds, parts, 30, 30)
+	for _, col := range []*collector{m1, m2} {
+		col.waitFor(t, "the second records", func() bool {
+			for _, a := range col.m.Assigned() {
+				if len(col.seen[a]) == 0 || col.seen[a][len(col.seen[a])-1] < 59 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	// m1 leaves (LeaveGroup): m2 takes everything and reads on from m1's commits.
+	closeMember(t, m1)
+	waitAssigned(t, parts, []int{parts}, m2)
+	produceN(t, seeds, parts, 60, 30)
+	m2.waitFor(t, "the third records", func() bool {
+		for p := range int32(parts) {
+			s := m2.seen[consumer.About{Topic: "t", Partition: p}]
+			if len(s) == 0 || s[len(s)-1] < 89 {
+				return false
+			}
+		}
+		return true
+	})
+	dups := checkAll(t, union(m1, m2), parts, 90)
+	// Re-read are only records not committed: at most the batches of each member's last
+	// Poll before a revocation, never more than what a partition held then.
+	if dups > parts*60 {
+		t.Errorf("%d records read twice", dups)
+	}
+	t.Logf("%d records read twice over two rebalances", dups)
+	m1.mu.Lock()
+	defer m1.mu.Unlock()
+	if len(m1.events) < 3 || m1.events[len(m1.events)-1][:7] != "revoked" {
+		t.Errorf("m1's callbacks %q: want assigned, revoked, ..., revoked", m1.events)
+	}
+}
