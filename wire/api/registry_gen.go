@@ -137,4 +137,16 @@ var generated = []apiInfo{
 		newRequest:  func() Request { return new(OffsetDeleteRequest) },
 		newResponse: func() Response { return new(OffsetDeleteResponse) },
 	},
+	{
+		key: ConsumerGroupHeartbeat, min: 0, max: 1,
+		requestFlexible: 0, responseFlexible: 0,
+		newRequest:  func() Request { return new(ConsumerGroupHeartbeatRequest) },
+		newResponse: func() Response { return new(ConsumerGroupHeartbeatResponse) },
+	},
+	{
+		key: ConsumerGroupDescribe, min: 0, max: 0,
+		requestFlexible: 0, responseFlexible: 0,
+		newRequest:  func() Request { return new(ConsumerGroupDescribeRequest) },
+		newResponse: func() Response { return new(ConsumerGroupDescribeResponse) },
+	},
 }

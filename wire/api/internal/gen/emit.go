@@ -91,7 +91,12 @@ func (g *gmsg) emitDefault(w *writer, s *gstruct) {
 	w.p("func (v *%s) Default() {", s.name)
 	w.p("\t*v = %s{}", s.name)
 	for _, gf := range s.fields {
-		if gf.kind == "struct" {
+		if gf.nullableStruct() {
+			if gf.f.defaultString() != "null" {
+				w.p("\tv.%s = new(%s)", gf.goName, gf.st.name)
+				w.p("\tv.%s.Default()", gf.goName)
+			}
+		} else if gf.kind == "struct" {
 			w.p("\tv.%s.Default()", gf.goName)
 		} else if lit := gf.defaultLit(); lit != "" {
 			w.p("\tv.%s = %s", gf.goName, lit)
@@ -219,7 +224,18 @@ func encodeValue(w *writer, gf *gfield, x, sp string) {
 			w.p("}")
 		}
 	case "struct":
+		if !gf.nullableStruct() {
+			w.p("dst = %s.appendTo(dst, version, %s)", x, sp)
+			break
+		}
+		// A nullable struct (null in all its versions): the marker -1 for null, 1 before a
+		// present one.
+		w.p("if %s == nil {", x)
+		w.p("dst = codec.AppendInt8(dst, -1)")
+		w.p("} else {")
+		w.p("dst = codec.AppendInt8(dst, 1)")
 		w.p("dst = %s.appendTo(dst, version, %s)", x, sp)
+		w.p("}")
 	case "array":
 		nc := gf.nullCond()
 		closer := ""
@@ -351,7 +367,17 @@ func decodeValue(w *writer, gf *gfield, x string) {
 			w.p("}")
 		}
 	case "struct":
+		if !gf.nullableStruct() {
+			w.p("%s.readFrom(d, version)", x)
+			break
+		}
+		w.p("if d.Int8() < 0 {")
+		w.p("%s = nil", x)
+		w.p("} else {")
+		w.p("%s = new(%s)", x, gf.st.name)
+		w.p("%s.Default()", x)
 		w.p("%s.readFrom(d, version)", x)
+		w.p("}")
 	case "array":
 		minSize := 1
 		elemType := strings.TrimPrefix(gf.goType(), "[]")
@@ -401,7 +427,13 @@ func (g *gmsg) emitValidate(w *writer, s *gstruct) {
 		}
 		if gf.kind == "struct" || gf.elemKind == "struct" {
 			end := open(w, present)
-			if gf.kind == "struct" {
+			if gf.nullableStruct() {
+				w.p("if %s != nil {", x)
+				w.p("if err := %s.validate(version); err != nil {", x)
+				w.p("return err")
+				w.p("}")
+				w.p("}")
+			} else if gf.kind == "struct" {
 				w.p("if err := %s.validate(version); err != nil {", x)
 				w.p("return err")
 				w.p("}")

@@ -88,3 +88,15 @@ func TestOverlay(t *testing.T) {
 		t.Fatalf("unknown path: %v", err)
 	}
 }
+
+func TestNullableStructOnlyInAllItsVersions(t *testing.T) {
+	m := &message{Name: "XResponse", ValidVersions: "0-3", Fields: []*field{
+		{Name: "Assignment", Type: "Assignment", Versions: "0+", NullableVersions: "2+",
+			Fields: []*field{{Name: "N", Type: "int32", Versions: "0+"}}},
+	}}
+	g := &gmsg{m: m, api: &api{Name: "X", Min: 0, Max: 3}}
+	err := g.resolve(&gstruct{name: m.Name, msg: g}, m.Fields)
+	if err == nil || !strings.Contains(err.Error(), "only some") {
+		t.Fatalf("partly nullable struct: %v", err)
+	}
+}

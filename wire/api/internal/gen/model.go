@@ -134,9 +134,6 @@ func (g *gmsg) resolve(s *gstruct, fields []*field) error {
 			gf.kind = "struct"
 		}
 		if gf.kind == "struct" || gf.elemKind == "struct" {
-			if !gf.nullable.empty() && gf.kind == "struct" {
-				return fmt.Errorf("%s.%s: nullable struct unsupported", s.name, f.Name)
-			}
 			sub := f.Fields
 			if sub == nil {
 				var ok bool
@@ -163,7 +160,11 @@ func (g *gmsg) resolve(s *gstruct, fields []*field) error {
 				}
 			}
 		}
-		if gf.kind != "string" && gf.kind != "bytes" && gf.kind != "array" && !gf.nullable.empty() {
+		if gf.kind == "struct" && !gf.nullable.empty() && gf.nullable != gf.versions {
+			// No schema needs it yet; the encoder would have to write nil as defaults.
+			return fmt.Errorf("%s.%s: struct nullable in only some of its versions unsupported", s.name, f.Name)
+		}
+		if gf.kind != "string" && gf.kind != "bytes" && gf.kind != "array" && gf.kind != "struct" && !gf.nullable.empty() {
 			return fmt.Errorf("%s.%s: nullable %s unsupported", s.name, f.Name, gf.kind)
 		}
 		s.fields = append(s.fields, gf)
@@ -199,6 +200,9 @@ func (gf *gfield) goType() string {
 	case "uuid":
 		return "codec.UUID"
 	case "struct":
+		if gf.nullableStruct() {
+			return "*" + gf.st.name
+		}
 		return gf.st.name
 	case "array":
 		switch gf.elemKind {
@@ -215,6 +219,11 @@ func (gf *gfield) goType() string {
 }
 
 func (gf *gfield) isTagged() bool { return !gf.tagged.empty() }
+
+// nullableStruct reports whether gf is a struct that may be null in some version: its Go
+// type is then a pointer, nil meaning null (encoded as the int8 marker -1 before the
+// struct; 1 marks a present one).
+func (gf *gfield) nullableStruct() bool { return gf.kind == "struct" && !gf.nullable.empty() }
 
 // nullCond returns the condition under which a null is allowed: "" always (within the
 // field's versions), "false" never, or a version test.
@@ -274,6 +283,9 @@ func (gf *gfield) isDefault(x string) string {
 	case "uuid":
 		return x + ".IsZero()"
 	case "struct":
+		if gf.nullableStruct() {
+			return x + " == nil"
+		}
 		return x + ".isDefault()"
 	case "bool":
 		if gf.defaultLit() == "true" {
@@ -307,6 +319,9 @@ func (gf *gfield) minSize(v int) int {
 		}
 		return 4
 	case "struct":
+		if gf.nullable.contains(v) {
+			return 1 // the null marker
+		}
 		return gf.st.minSizeAt(v)
 	default:
 		return primitives[gf.kind]
