@@ -91,8 +91,11 @@ func abouts(parts []TopicPartitions) []consumer.About {
 // consumer's reset policy says.
 func (h *handoff) assign(ctx context.Context, parts []consumer.About, info *memberInfo) {
 	m := h.m
-	if len(parts) == 0 {
-		return
+	m.mu.Lock()
+	closing := m.closing
+	m.mu.Unlock()
+	if len(parts) == 0 || closing {
+		return // nothing to take, or Close gave everything up already
 	}
 	offs := h.committedOffsets(ctx, parts, info)
 	if ctx.Err() != nil {

@@ -251,7 +251,14 @@ func Join(ctx context.Context, c *consumer.Consumer, cfg Config) (*Member, error
 		// Unbounded, and bounded all the same: the member actor sends one message per
 		// step of the protocol and waits for each revocation to finish before it
 		// rejoins, so a handful at most are ever queued.
-		Mailbox: actor.MailboxConfig[handoffMsg]{Capacity: actor.Unbounded, OnDrop: func(h handoffMsg) { h.fail(ErrClosed) }},
+		Mailbox: actor.MailboxConfig[handoffMsg]{Capacity: actor.Unbounded, OnDrop: func(h handoffMsg) {
+			h.fail(ErrClosed)
+			if h.kind == handRevoke {
+				// Not carried out (the hand-off failed on it, or stopped): the member
+				// must not wait for it to rejoin.
+				_ = m.member.TrySend(memberMsg{revoked: true})
+			}
+		}},
 	})
 	if err == nil {
 		m.member, err = supervisor.Add(m.sup, supervisor.ChildSpec[memberMsg]{

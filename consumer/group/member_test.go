@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -204,6 +205,11 @@ func waitAssigned(t *testing.T, parts int, want []int, cols ...*collector) {
 	t.Helper()
 	deadline := time.Now().Add(testTimeout)
 	for {
+		// Channels first, then the check: a change in between is not missed.
+		cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(time.After(time.Until(deadline)))}}
+		for _, col := range cols {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(col.m.settled())})
+		}
 		owners := make(map[consumer.About]int)
 		ok := true
 		for i, col := range cols {
@@ -226,13 +232,7 @@ func waitAssigned(t *testing.T, parts int, want []int, cols ...*collector) {
 		if time.Now().After(deadline) {
 			t.Fatalf("assignments did not settle to %v over %d partitions: %v", want, parts, owners)
 		}
-		// Assignments change on the members' actors: look again when any of them
-		// reads something or a rebalance is over (the hand-off notes it); poll
-		// sparingly otherwise.
-		select {
-		case <-cols[0].m.settled():
-		case <-time.After(20 * time.Millisecond):
-		}
+		reflect.Select(cases) // a member's assignment changed, or the deadline
 	}
 }
 

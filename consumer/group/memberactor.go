@@ -238,6 +238,9 @@ func (a *memberActor) do(s step) {
 	if s.Send == reqNone {
 		return
 	}
+	if s.Send == reqFindCoordinator {
+		a.haveCoord = false // until found again: no heartbeats to the old one
+	}
 	if s.Retry > 0 {
 		a.pending = s
 		a.retryAt = time.Now().Add(a.m.cfg.Backoff.Delay(s.Retry, rand.Float64()))
