@@ -212,6 +212,7 @@ func (h *handoff) revoke(ctx context.Context, parts []consumer.About, info *memb
 	inHand, back := m.inHand, m.back
 	m.mu.Unlock()
 	if inHand {
+		m.log.Debug("group member: revocation waits for the user to come back from the batches in hand", "partitions", parts)
 		t := time.NewTimer(m.cfg.ProcessingTime)
 		select {
 		case <-back:

@@ -4,13 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/consumer"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // collector runs one member's Poll loop on a goroutine of the test and keeps what it
@@ -40,6 +45,8 @@ func (col *collector) callbacks(cfg *Config) {
 		return func(_ context.Context, parts []consumer.About) {
 			col.mu.Lock()
 			col.events = append(col.events, fmt.Sprintf("%s %v", what, parts))
+			close(col.change)
+			col.change = make(chan struct{})
 			col.mu.Unlock()
 		}
 	}
@@ -272,7 +279,7 @@ func TestThreeMembersSplitTheTopic(t *testing.T) {
 
 func TestJoinAndLeaveMovePartitionsWithoutSkipping(t *testing.T) {
 	const parts = 6
-	_, seeds := startKfake(t, parts)
+	kc, seeds := startKfake(t, parts)
 	produceN(t, seeds, parts, 0, 30)
 	m1 := join(t, seeds, testGroupConfig("gm"), "m1")
 	m1.waitFor(t, "the first records", func() bool { return m1.total >= parts*30 })
@@ -293,7 +300,17 @@ func TestJoinAndLeaveMovePartitionsWithoutSkipping(t *testing.T) {
 		})
 	}
 	// m1 leaves (LeaveGroup): m2 takes everything and reads on from m1's commits.
+	left := observeLeaves(kc)
+	id := m1.m.MemberID()
 	closeMember(t, m1)
+	select {
+	case got := <-left:
+		if !slices.Equal(got, []string{id}) {
+			t.Errorf("LeaveGroup for %v, want [%s]", got, id)
+		}
+	default:
+		t.Error("m1 closed without a LeaveGroup")
+	}
 	waitAssigned(t, parts, []int{parts}, m2)
 	produceN(t, seeds, parts, 60, 30)
 	m2.waitFor(t, "the third records", func() bool {
@@ -316,5 +333,171 @@ func TestJoinAndLeaveMovePartitionsWithoutSkipping(t *testing.T) {
 	defer m1.mu.Unlock()
 	if len(m1.events) < 3 || m1.events[len(m1.events)-1][:7] != "revoked" {
 		t.Errorf("m1's callbacks %q: want assigned, revoked, ..., revoked", m1.events)
+	}
+}
+
+// observeLeaves passes the member IDs of every LeaveGroup kfake receives to the channel
+// it returns, leaving kfake to answer them.
+func observeLeaves(kc *kfake.Cluster) <-chan []string {
+	ch := make(chan []string, 16)
+	kc.ControlKey(int16(kmsg.LeaveGroup), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		kc.KeepControl()
+		r := req.(*kmsg.LeaveGroupRequest)
+		ids := []string{}
+		if r.MemberID != "" {
+			ids = append(ids, r.MemberID)
+		}
+		for _, m := range r.Members {
+			ids = append(ids, m.MemberID)
+		}
+		select {
+		case ch <- ids:
+		default:
+		}
+		return nil, nil, false
+	})
+	return ch
+}
+
+func TestStaticMemberDoesNotLeave(t *testing.T) {
+	const parts = 2
+	kc, seeds := startKfake(t, parts)
+	cfg := testGroupConfig("gs")
+	cfg.InstanceID = "instance-1"
+	cfg.SessionTimeout = 30 * time.Second // longer than the test: a rebalance would wait it out
+	m1 := join(t, seeds, cfg, "m1")
+	left := observeLeaves(kc)
+	closeMember(t, m1)
+	select {
+	case ids := <-left:
+		t.Fatalf("a static member sent LeaveGroup for %v", ids)
+	default:
+	}
+	// Its restart takes its place back at once (KIP-345), with its partitions.
+	m2 := join(t, seeds, cfg, "m1 again")
+	waitAssigned(t, parts, []int{parts}, m2)
+}
+
+// logWatch is a slog handler that signals each record whose message contains a word.
+type logWatch struct {
+	word string
+	ch   chan struct{}
+}
+
+func (w *logWatch) Enabled(context.Context, slog.Level) bool { return true }
+func (w *logWatch) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, w.word) {
+		select {
+		case w.ch <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+func (w *logWatch) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *logWatch) WithGroup(string) slog.Handler      { return w }
+
+func TestRevocationWaitsForTheBatchInHand(t *testing.T) {
+	const parts = 2
+	_, seeds := startKfake(t, parts)
+	produceN(t, seeds, parts, 0, 10)
+	var order []string
+	var mu sync.Mutex
+	note := func(s string) {
+		mu.Lock()
+		order = append(order, s)
+		mu.Unlock()
+	}
+	watch := &logWatch{word: "waits for the user", ch: make(chan struct{}, 1)}
+	cfg := testGroupConfig("gh")
+	cfg.Logger = slog.New(watch)
+	cfg.OnRevoked = func(context.Context, []consumer.About) { note("m1 revoked") }
+	m1, err := Join(ctxT(t), newConsumer(t, seeds), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m1.Close(context.Background())
+	inHand, err := m1.Poll(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A second member joins; m1's revocation must wait for m1's user.
+	joined := make(chan *Member, 1)
+	c2 := newConsumer(t, seeds)
+	go func() {
+		m2, err := Join(ctxT(t), c2, testGroupConfig("gh"))
+		if err != nil {
+			t.Error(err)
+		}
+		joined <- m2
+	}()
+	select {
+	case <-watch.ch:
+	case <-time.After(testTimeout):
+		t.Fatal("m1's revocation did not wait for its user")
+	}
+	note("m1 back")
+	// m1's user is back: the batches in hand count as finished and are committed.
+	pollCtx, cancel := context.WithCancel(ctxT(t))
+	polled := make(chan error, 1)
+	go func() {
+		_, err := m1.Poll(pollCtx)
+		polled <- err
+	}()
+	m2 := <-joined
+	if m2 == nil {
+		t.FailNow()
+	}
+	defer m2.Close(context.Background())
+	waitAssigned(t, parts, []int{1, 1}, &collector{m: m1}, &collector{m: m2})
+	cancel()
+	<-polled
+	mu.Lock()
+	if !slices.Equal(order, []string{"m1 back", "m1 revoked"}) {
+		t.Errorf("order %v: the revocation did not wait for the user", order)
+	}
+	mu.Unlock()
+	offs := committedOffsets(t, seeds, "gh")
+	for _, b := range inHand {
+		if got := offs[b.Partition]; got != b.NextOffset {
+			t.Errorf("partition %d committed at %d, want %d (the end of the batch in hand)", b.Partition, got, b.NextOffset)
+		}
+	}
+}
+
+func TestCloseCommitsOnlyWhatWasFinished(t *testing.T) {
+	_, seeds := startKfake(t, 1)
+	produceN(t, seeds, 1, 0, 10)
+	m, err := Join(ctxT(t), newConsumer(t, seeds), testGroupConfig("gc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []*troupe.Record
+	var finished, last int64 // the end of what earlier Polls returned, and of the last
+	for len(recs) < 10 {
+		bs, err := m.Poll(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		finished = last
+		for _, b := range bs {
+			last = b.NextOffset
+			for i := range b.Records {
+				recs = append(recs, &b.Records[i])
+			}
+		}
+	}
+	// Everything was returned, and all but the last Poll's batches finished; of those,
+	// only what Mark names counts.
+	m.Mark(recs[3])
+	if err := m.Close(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := committedOffsets(t, seeds, "gc")[0], max(finished, 4); got != want {
+		t.Errorf("committed %d, want %d (the mark, or the end of the Polls before the last)", got, want)
+	}
+	if _, err := m.Poll(ctxT(t)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Poll after Close: %v, want ErrClosed", err)
 	}
 }

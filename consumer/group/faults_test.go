@@ -1,0 +1,125 @@
+package group
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/troupe-go/troupe/consumer"
+	"github.com/troupe-go/troupe/wire/errcode"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Coordinator errors injected with kfake's ControlKey: the member recovers from each, and
+// no record is skipped.
+
+// injectOnce answers the next request of key with code, once.
+func injectOnce(kc *kfake.Cluster, key int16, code int16) <-chan struct{} {
+	done := make(chan struct{})
+	kc.ControlKey(key, func(req kmsg.Request) (kmsg.Response, error, bool) {
+		resp := req.ResponseKind()
+		switch r := resp.(type) {
+		case *kmsg.HeartbeatResponse:
+			r.ErrorCode = code
+		case *kmsg.JoinGroupResponse:
+			r.ErrorCode = code
+		}
+		close(done)
+		return resp, nil, true
+	})
+	return done
+}
+
+func readsEverything(t *testing.T, col *collector, parts, n int) {
+	t.Helper()
+	col.waitFor(t, "every record", func() bool {
+		for p := range int32(parts) {
+			s := col.seen[consumer.About{Topic: "t", Partition: p}]
+			if len(s) == 0 || s[len(s)-1] < int64(n-1) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestCoordinatorErrorsOnHeartbeat(t *testing.T) {
+	cases := []struct {
+		name string
+		code *kerr.Error
+		want []string // the callbacks after the first assignment
+		dups int      // records read twice, per partition
+	}{
+		{"NOT_COORDINATOR: found again, partitions kept", kerr.NotCoordinator, nil, 0},
+		{"COORDINATOR_NOT_AVAILABLE: found again, partitions kept", kerr.CoordinatorNotAvailable, nil, 0},
+		// A revocation commits what the user finished (all 20: the user was back in
+		// Poll), so nothing is read twice; a loss commits nothing, so everything is.
+		{"REBALANCE_IN_PROGRESS: revoked, then assigned again", kerr.RebalanceInProgress, []string{"revoked", "assigned"}, 0},
+		{"ILLEGAL_GENERATION: lost, then assigned again", kerr.IllegalGeneration, []string{"lost", "assigned"}, 20},
+		{"UNKNOWN_MEMBER_ID: lost, then assigned again", kerr.UnknownMemberID, []string{"lost", "assigned"}, 20},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			const parts = 3
+			kc, seeds := startKfake(t, parts)
+			produceN(t, seeds, parts, 0, 20)
+			cfg := testGroupConfig("gf")
+			// A member that lost its ID rejoins as a new one; the coordinator waits
+			// for the old one (up to the rebalance timeout) before it can assign.
+			cfg.ProcessingTime = 2 * time.Second
+			col := join(t, seeds, cfg, "m1")
+			readsEverything(t, col, parts, 20)
+			<-injectOnce(kc, int16(kmsg.Heartbeat), tc.code.Code)
+			col.waitFor(t, "the callbacks", func() bool { return len(col.events) >= 1+len(tc.want) })
+			produceN(t, seeds, parts, 20, 20)
+			readsEverything(t, col, parts, 40)
+			waitAssigned(t, parts, []int{parts}, col)
+			if dups := checkAll(t, union(col), parts, 40); dups != tc.dups*parts {
+				t.Errorf("%d records read twice, want %d", dups, tc.dups*parts)
+			}
+			col.mu.Lock()
+			defer col.mu.Unlock()
+			var got []string
+			for _, e := range col.events[1:] {
+				got = append(got, e[:strings.IndexByte(e, ' ')])
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("callbacks after the first assignment: %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestJoinRefused(t *testing.T) {
+	cases := []struct {
+		code *kerr.Error
+		want *errcode.Error
+	}{
+		{kerr.GroupAuthorizationFailed, errcode.GroupAuthorizationFailed},
+		{kerr.InconsistentGroupProtocol, errcode.InconsistentGroupProtocol},
+		{kerr.GroupMaxSizeReached, errcode.GroupMaxSizeReached},
+	}
+	for _, tc := range cases {
+		t.Run(tc.want.Name, func(t *testing.T) {
+			kc, seeds := startKfake(t, 1)
+			injectOnce(kc, int16(kmsg.JoinGroup), tc.code.Code)
+			m, err := Join(ctxT(t), newConsumer(t, seeds), testGroupConfig("gr"))
+			if !errors.Is(err, tc.want) || m != nil {
+				t.Fatalf("Join: %v, %v; want an error matching %v", m, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestJoinRetriesALoadingCoordinator(t *testing.T) {
+	kc, seeds := startKfake(t, 1)
+	injected := injectOnce(kc, int16(kmsg.JoinGroup), kerr.CoordinatorLoadInProgress.Code)
+	col := join(t, seeds, testGroupConfig("gl"), "m1")
+	<-injected
+	if got := col.m.Assigned(); len(got) != 1 {
+		t.Errorf("assigned %v", got)
+	}
+}
