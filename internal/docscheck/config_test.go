@@ -14,6 +14,7 @@ import (
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/consumer"
+	"github.com/troupe-go/troupe/consumer/group"
 	"github.com/troupe-go/troupe/producer"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/broker"
@@ -100,6 +101,21 @@ var configs = map[string]configStruct{
 		"Capacity":    observed(),
 		"Release":     none,
 		"StopTimeout": val(supervisor.DefaultStopTimeout),
+	}},
+	"group.Config": {reflect.TypeFor[group.Config](), map[string]def{
+		"Group":             none,
+		"Topics":            none,
+		"Assignors":         none,
+		"InstanceID":        none,
+		"SessionTimeout":    val(group.DefaultSessionTimeout),
+		"HeartbeatInterval": val(group.DefaultHeartbeatInterval),
+		"ProcessingTime":    val(group.DefaultProcessingTime),
+		"Backoff.Min":       val(group.DefaultBackoffMin),
+		"Backoff.Max":       val(group.DefaultBackoffMax),
+		"OnAssigned":        none,
+		"OnRevoked":         none,
+		"OnLost":            none,
+		"Logger":            none,
 	}},
 	"cluster.Config": {reflect.TypeFor[cluster.Config](), map[string]def{
 		"Seeds":                  none,
