@@ -3,6 +3,7 @@ package group
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -122,4 +123,45 @@ func TestJoinRetriesALoadingCoordinator(t *testing.T) {
 	if got := col.m.Assigned(); len(got) != 1 {
 		t.Errorf("assigned %v", got)
 	}
+}
+
+// TestSessionLostWithoutHeartbeats: with every heartbeat failing, the member declares its
+// partitions lost once the session timeout has passed since the last heartbeat that
+// succeeded was sent, commits nothing for them, and joins again once heartbeats work.
+func TestSessionLostWithoutHeartbeats(t *testing.T) {
+	const parts = 2
+	kc, seeds := startKfake(t, parts, kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "100"}))
+	produceN(t, seeds, parts, 0, 10)
+	cfg := testGroupConfig("gl")
+	cfg.SessionTimeout, cfg.ProcessingTime = time.Second, time.Second
+	col := join(t, seeds, cfg, "m1")
+	readsEverything(t, col, parts, 10)
+
+	var mu sync.Mutex
+	failing := true
+	kc.ControlKey(int16(kmsg.Heartbeat), func(kmsg.Request) (kmsg.Response, error, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !failing {
+			kc.DropControl()
+			return nil, nil, false
+		}
+		kc.KeepControl()
+		return nil, errors.New("heartbeats fail"), true // kfake closes the connection
+	})
+	col.waitFor(t, "the partitions lost", func() bool {
+		return len(col.events) >= 2 && strings.HasPrefix(col.events[1], "lost")
+	})
+	if got := col.m.Assigned(); len(got) != 0 {
+		t.Errorf("still owns %v after losing its session", got)
+	}
+	if offs := committedOffsets(t, seeds, "gl"); len(offs) != 0 {
+		t.Errorf("committed %v for lost partitions", offs)
+	}
+	mu.Lock()
+	failing = false
+	mu.Unlock()
+	waitAssigned(t, parts, []int{parts}, col)
+	produceN(t, seeds, parts, 10, 10)
+	readsEverything(t, col, parts, 20)
 }

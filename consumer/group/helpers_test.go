@@ -91,7 +91,11 @@ func newConsumer(t testing.TB, seeds []string) *consumer.Consumer {
 	backoff := supervisor.Backoff{Min: 5 * time.Millisecond, Max: 100 * time.Millisecond}
 	c, err := consumer.New(consumer.Config{
 		Seeds:   seeds,
-		Cluster: cluster.Config{MinRefreshInterval: 10 * time.Millisecond, Broker: broker.Config{Backoff: backoff}},
+		Cluster: cluster.Config{MinRefreshInterval: 10 * time.Millisecond, Broker: broker.Config{
+			Backoff: backoff,
+			// Connections that tests break on purpose come back soon.
+			Breaker: supervisor.BreakerConfig{Timeout: 200 * time.Millisecond},
+		}},
 		MaxWait: 50 * time.Millisecond,
 		Backoff: backoff,
 	})

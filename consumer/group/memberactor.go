@@ -186,6 +186,11 @@ func (a *memberActor) answer(mm memberMsg) {
 		a.do(a.mach.coordinator(err))
 	case reqJoin:
 		resp, _ := call.Response.(*api.JoinGroupResponse)
+		if resp != nil {
+			a.m.log.Debug("group member: JoinGroup answered", "code", resp.ErrorCode, "member", resp.MemberID, "generation", resp.GenerationID, "took", time.Since(mm.sent))
+		} else {
+			a.m.log.Debug("group member: JoinGroup failed", "err", call.Err, "took", time.Since(mm.sent))
+		}
 		a.do(a.mach.joined(resp, call.Err))
 	case reqSync:
 		resp, _ := call.Response.(*api.SyncGroupResponse)

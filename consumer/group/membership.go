@@ -126,7 +126,7 @@ func (m *membership) coordinator(err error) step {
 		m.failures++
 		return step{Send: reqFindCoordinator, Retry: m.failures}
 	}
-	m.failures = 0
+	// failures run on: they count the request that failed, which is yet to succeed.
 	after := m.after
 	m.after = reqNone
 	switch after {

@@ -255,6 +255,17 @@ func TestMembershipTransitions(t *testing.T) {
 				return m.coordinator(nil)
 			},
 			want{state: stateStable, send: reqHeartbeat, memberID: "m1"}},
+		{"a coordinator found again does not reset the backoff of a request still failing", "stable", false,
+			func(m *membership) step {
+				m.heartbeat(3, nil, netErr)
+				m.coordinator(nil)
+				s := m.heartbeat(3, nil, netErr)
+				if s.Retry != 2 {
+					t.Errorf("retry %d after two failed heartbeats, want 2", s.Retry)
+				}
+				return s
+			},
+			want{state: stateStable, send: reqFindCoordinator, retry: true, memberID: "m1"}},
 		{"session lost: partitions lost, find the coordinator, rejoin", "stable", false,
 			func(m *membership) step { return m.sessionLost() },
 			want{state: stateUnjoined, send: reqFindCoordinator, retry: true, lost: owned01, memberID: "m1"}},
