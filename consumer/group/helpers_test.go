@@ -90,7 +90,7 @@ func newConsumer(t testing.TB, seeds []string) *consumer.Consumer {
 	t.Helper()
 	backoff := supervisor.Backoff{Min: 5 * time.Millisecond, Max: 100 * time.Millisecond}
 	c, err := consumer.New(consumer.Config{
-		Seeds:   seeds,
+		Seeds: seeds,
 		Cluster: cluster.Config{MinRefreshInterval: 10 * time.Millisecond, Broker: broker.Config{
 			Backoff: backoff,
 			// Connections that tests break on purpose come back soon.
