@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime/debug"
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
@@ -101,9 +102,7 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About, info *memb
 	if ctx.Err() != nil {
 		return
 	}
-	if m.cfg.OnAssigned != nil {
-		m.cfg.OnAssigned(ctx, parts)
-	}
+	h.callback(ctx, "OnAssigned", m.cfg.OnAssigned, parts)
 	var fresh []consumer.About
 	m.mu.Lock()
 	for _, a := range parts {
@@ -227,9 +226,7 @@ func (h *handoff) revoke(ctx context.Context, parts []consumer.About, info *memb
 			return
 		}
 	}
-	if m.cfg.OnRevoked != nil {
-		m.cfg.OnRevoked(ctx, parts)
-	}
+	h.callback(ctx, "OnRevoked", m.cfg.OnRevoked, parts)
 	if err := m.commit(ctx, parts, info); err != nil {
 		// At-least-once: the next owner reads them again from the last commit.
 		m.log.Warn("group member: commit on revocation failed", "err", err)
@@ -247,9 +244,24 @@ func (h *handoff) lose(ctx context.Context, parts []consumer.About) {
 	if err := m.r.Remove(ctx, parts...); err != nil {
 		m.log.Warn("group member: stopping lost partitions", "err", err)
 	}
-	if m.cfg.OnLost != nil {
-		m.cfg.OnLost(ctx, parts)
+	h.callback(ctx, "OnLost", m.cfg.OnLost, parts)
+}
+
+// callback runs one of the user's callbacks. A callback that panics is logged, with its
+// stack, and the hand-off goes on: a partition given up halfway would wedge the group's
+// rebalance (the member could neither rejoin nor read), so the panic is not allowed to
+// stop the actor, as net/http does not let a handler's panic stop its server.
+func (h *handoff) callback(ctx context.Context, name string, f func(context.Context, []consumer.About), parts []consumer.About) {
+	if f == nil {
+		return
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			h.m.log.Error("group member: a callback panicked; the hand-off goes on", "callback", name,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	f(ctx, parts)
 }
 
 func (h *handoff) forget(parts []consumer.About) {

@@ -244,7 +244,12 @@ func Join(ctx context.Context, c *consumer.Consumer, cfg Config) (*Member, error
 	}
 	close(m.back)
 	m.info.Store(&memberInfo{generation: -1})
-	m.sup = supervisor.New(supervisor.Config{Name: "group " + cfg.Group, Logger: cfg.Logger})
+	m.sup = supervisor.New(supervisor.Config{
+		Name: "group " + cfg.Group, Logger: cfg.Logger, Backoff: cfg.Backoff,
+		// Its actors fail only on a bug; a supervisor that gave up would leave the member
+		// silently dead, its Poll waiting for ever. Restarted, with backoff, they rejoin.
+		Intensity: supervisor.Unlimited,
+	})
 	m.hand, err = supervisor.Add(m.sup, supervisor.ChildSpec[handoffMsg]{
 		Name: "handoff " + cfg.Group, Kind: "group-handoff", Restart: supervisor.Transient,
 		New: func() actor.Actor[handoffMsg] { return actor.Receive((&handoff{m: m}).handle) },

@@ -501,3 +501,30 @@ func TestCloseCommitsOnlyWhatWasFinished(t *testing.T) {
 		t.Errorf("Poll after Close: %v, want ErrClosed", err)
 	}
 }
+
+func TestPanickingCallbacksDoNotWedgeTheMember(t *testing.T) {
+	const parts = 2
+	_, seeds := startKfake(t, parts)
+	produceN(t, seeds, parts, 0, 10)
+	cfg := testGroupConfig("gp")
+	watch := &logWatch{word: "panicked", ch: make(chan struct{}, 1)}
+	cfg.Logger = slog.New(watch)
+	boom := func(context.Context, []consumer.About) { panic("boom") }
+	cfg.OnAssigned, cfg.OnRevoked = boom, boom
+	m, err := Join(ctxT(t), newConsumer(t, seeds), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-watch.ch
+	col := &collector{t: t, m: m, name: "m1", seen: make(map[consumer.About][]int64), change: make(chan struct{}), done: make(chan struct{})}
+	go col.run(context.Background())
+	readsEverything(t, col, parts, 10)
+	closeMember(t, col)
+	// What was finished is committed all the same (the batches of the last Poll may not
+	// be: the collector may not have polled again before Close).
+	for p, off := range committedOffsets(t, seeds, "gp") {
+		if off <= 0 || off > 10 {
+			t.Errorf("partition %d committed at %d after a panicking OnRevoked, want within (0, 10]", p, off)
+		}
+	}
+}
