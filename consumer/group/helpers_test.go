@@ -86,8 +86,12 @@ func startKfake(t testing.TB, parts int, opts ...kfake.Opt) (*kfake.Cluster, []s
 }
 
 // newConsumer starts a consumer tuned for fast tests, closed when the test ends.
-func newConsumer(t testing.TB, seeds []string) *consumer.Consumer {
+func newConsumer(t testing.TB, seeds []string, reset ...consumer.ResetPolicy) *consumer.Consumer {
 	t.Helper()
+	var policy consumer.ResetPolicy
+	if len(reset) > 0 {
+		policy = reset[0]
+	}
 	backoff := supervisor.Backoff{Min: 5 * time.Millisecond, Max: 100 * time.Millisecond}
 	c, err := consumer.New(consumer.Config{
 		Seeds: seeds,
@@ -96,8 +100,9 @@ func newConsumer(t testing.TB, seeds []string) *consumer.Consumer {
 			// Connections that tests break on purpose come back soon.
 			Breaker: supervisor.BreakerConfig{Timeout: 200 * time.Millisecond},
 		}},
-		MaxWait: 50 * time.Millisecond,
-		Backoff: backoff,
+		MaxWait:     50 * time.Millisecond,
+		Backoff:     backoff,
+		OffsetReset: policy,
 	})
 	if err != nil {
 		t.Fatal(err)

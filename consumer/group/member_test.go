@@ -522,9 +522,92 @@ func TestPanickingCallbacksDoNotWedgeTheMember(t *testing.T) {
 	closeMember(t, col)
 	// What was finished is committed all the same (the batches of the last Poll may not
 	// be: the collector may not have polled again before Close).
-	for p, off := range committedOffsets(t, seeds, "gp") {
+	offs := committedOffsets(t, seeds, "gp")
+	if len(offs) != parts {
+		t.Errorf("committed %v, want both partitions", offs)
+	}
+	for p, off := range offs {
 		if off <= 0 || off > 10 {
 			t.Errorf("partition %d committed at %d after a panicking OnRevoked, want within (0, 10]", p, off)
+		}
+	}
+}
+
+// TestStartingPositions: a partition starts at its committed offset; without one, where
+// the consumer's OffsetReset says — and under ResetNone, not at all: Poll reports it.
+func TestStartingPositions(t *testing.T) {
+	const parts = 2
+	_, seeds := startKfake(t, parts)
+	produceN(t, seeds, parts, 0, 10)
+
+	// Newest: nothing of what is there now.
+	m, err := Join(ctxT(t), newConsumer(t, seeds, consumer.ResetLatest), testGroupConfig("gn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	produceN(t, seeds, parts, 10, 1)
+	seen := map[int32]int64{}
+	var last []*troupe.Record
+	for len(seen) < parts {
+		bs, err := m.Poll(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bs {
+			if len(b.Records) == 0 {
+				t.Fatalf("partition %d: %v", b.Partition, b.Err)
+			}
+			if b.Records[0].Offset != 10 {
+				t.Errorf("partition %d started at %d under ResetLatest, want 10", b.Partition, b.Records[0].Offset)
+			}
+			seen[b.Partition] = b.NextOffset
+			last = append(last, &b.Records[len(b.Records)-1])
+		}
+	}
+	m.Mark(last...)
+	if err := m.Commit(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+
+	// Committed offsets come first: a new member of the group reads on from 11.
+	produceN(t, seeds, parts, 11, 1)
+	m, err = Join(ctxT(t), newConsumer(t, seeds, consumer.ResetNone), testGroupConfig("gn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for got := 0; got < parts; {
+		bs, err := m.Poll(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bs {
+			if len(b.Records) == 0 {
+				t.Fatalf("partition %d: %v", b.Partition, b.Err)
+			}
+			if b.Records[0].Offset != 11 {
+				t.Errorf("partition %d: %v, first offset %d; want 11, its committed offset", b.Partition, b.Err, b.Records[0].Offset)
+			}
+			got++
+		}
+	}
+	_ = m.Close(ctxT(t))
+
+	// ResetNone and nothing committed: Poll says so, for each partition.
+	m, err = Join(ctxT(t), newConsumer(t, seeds, consumer.ResetNone), testGroupConfig("other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	bs, err := m.Poll(ctxT(t))
+	if err != nil || len(bs) != parts {
+		t.Fatalf("Poll: %d batches, %v; want %d", len(bs), err, parts)
+	}
+	for _, b := range bs {
+		if !errors.Is(b.Err, ErrNoCommittedOffset) {
+			t.Errorf("partition %d: %v, want ErrNoCommittedOffset", b.Partition, b.Err)
 		}
 	}
 }
