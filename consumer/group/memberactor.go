@@ -262,9 +262,26 @@ func (a *memberActor) plan(topics []string) {
 		a.handle(memberMsg{planSeq: seq, planned: &cluster.Snapshot{}})
 		return
 	}
+	// The client's snapshot will do when it knows every topic, as the Java client's
+	// metadata cache does (it is refreshed on the client's interval): a refresh waits
+	// out the client's MinRefreshInterval since the last one, which the coordinator
+	// lookup has just made.
+	if snap := a.m.client.Snapshot(); snap != nil && knowsAll(snap, topics) {
+		a.handle(memberMsg{planSeq: seq, planned: snap})
+		return
+	}
 	a.m.client.RefreshAsync(func(snap *cluster.Snapshot, err error) {
 		_ = ref.TrySend(memberMsg{planSeq: seq, planned: snap, planErr: err})
 	}, topics...)
+}
+
+func knowsAll(snap *cluster.Snapshot, topics []string) bool {
+	for _, t := range topics {
+		if tp := snap.Topic(t); tp == nil || tp.Err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // publish stores what commits need.
