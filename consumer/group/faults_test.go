@@ -27,6 +27,8 @@ func injectOnce(kc *kfake.Cluster, key int16, code int16) <-chan struct{} {
 			r.ErrorCode = code
 		case *kmsg.JoinGroupResponse:
 			r.ErrorCode = code
+		case *kmsg.OffsetFetchResponse:
+			r.ErrorCode = code
 		}
 		close(done)
 		return resp, nil, true
@@ -164,4 +166,25 @@ func TestSessionLostWithoutHeartbeats(t *testing.T) {
 	waitAssigned(t, parts, []int{parts}, col)
 	produceN(t, seeds, parts, 10, 10)
 	readsEverything(t, col, parts, 20)
+}
+
+// TestCommittedOffsetsRefused: a member that may not read the group's offsets cannot know
+// where to start; Join reports it.
+func TestCommittedOffsetsRefused(t *testing.T) {
+	kc, seeds := startKfake(t, 1)
+	injectOnce(kc, int16(kmsg.OffsetFetch), kerr.GroupAuthorizationFailed.Code)
+	m, err := Join(ctxT(t), newConsumer(t, seeds), testGroupConfig("go"))
+	if !errors.Is(err, errcode.GroupAuthorizationFailed) || m != nil {
+		t.Fatalf("Join: %v, %v; want an error matching GROUP_AUTHORIZATION_FAILED", m, err)
+	}
+}
+
+// TestCommittedOffsetsRetried: a failed offset fetch is asked again.
+func TestCommittedOffsetsRetried(t *testing.T) {
+	kc, seeds := startKfake(t, 1)
+	injected := injectOnce(kc, int16(kmsg.OffsetFetch), kerr.CoordinatorLoadInProgress.Code)
+	produceN(t, seeds, 1, 0, 3)
+	col := join(t, seeds, testGroupConfig("gq"), "m1")
+	<-injected
+	readsEverything(t, col, 1, 3)
 }

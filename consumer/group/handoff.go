@@ -11,6 +11,7 @@ import (
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/consumer"
 	"github.com/troupe-go/troupe/wire/broker"
+	"github.com/troupe-go/troupe/wire/errcode"
 )
 
 // ErrNoCommittedOffset is the Err of the batch Poll returns for an assigned partition
@@ -99,7 +100,7 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About, info *memb
 		return // nothing to take, or Close gave everything up already
 	}
 	offs := h.committedOffsets(ctx, parts, info)
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || m.failure() != nil {
 		return
 	}
 	h.callback(ctx, "OnAssigned", m.cfg.OnAssigned, parts)
@@ -186,6 +187,11 @@ func (h *handoff) committedOffsets(ctx context.Context, parts []consumer.About, 
 		if ctx.Err() != nil {
 			return nil
 		}
+		if errors.Is(err, errcode.GroupAuthorizationFailed) || errors.Is(err, errcode.TopicAuthorizationFailed) {
+			// Asking again will not help: the member cannot know where to start.
+			h.m.fail(fmt.Errorf("group %q: fetching committed offsets: %w", m.cfg.Group, err))
+			return nil
+		}
 		m.log.Warn("group member: fetching committed offsets failed; trying again", "err", err)
 	}
 }
@@ -204,7 +210,7 @@ func (h *handoff) revoke(ctx context.Context, parts []consumer.About, info *memb
 		m.revoking[a] = true
 	}
 	m.mu.Unlock()
-	if err := m.r.Remove(ctx, parts...); err != nil {
+	if err := h.remove(ctx, parts); err != nil {
 		m.log.Warn("group member: stopping revoked partitions", "err", err)
 	}
 	m.mu.Lock()
@@ -241,10 +247,19 @@ func (h *handoff) lose(ctx context.Context, parts []consumer.About) {
 		return
 	}
 	h.forget(parts)
-	if err := m.r.Remove(ctx, parts...); err != nil {
+	if err := h.remove(ctx, parts); err != nil {
 		m.log.Warn("group member: stopping lost partitions", "err", err)
 	}
 	h.callback(ctx, "OnLost", m.cfg.OnLost, parts)
+}
+
+// remove takes parts out of the reader, waiting for their subscriptions to end at most
+// ProcessingTime (the rebalance's own bound): past it they are no longer returned by Poll
+// all the same, and a fetch still in flight for them is dropped when it lands.
+func (h *handoff) remove(ctx context.Context, parts []consumer.About) error {
+	ctx, cancel := context.WithTimeout(ctx, h.m.cfg.ProcessingTime)
+	defer cancel()
+	return h.m.r.Remove(ctx, parts...)
 }
 
 // callback runs one of the user's callbacks. A callback that panics is logged, with its

@@ -321,6 +321,13 @@ func (m *Member) setFatal(err error) {
 	m.joinOnce.Do(func() { close(m.joined) })
 }
 
+// fail ends the member from the hand-off's side: what it owns is lost, Poll returns err,
+// and the member actor stops without leaving the group (Close still tries to).
+func (m *Member) fail(err error) {
+	m.setFatal(err)
+	_ = m.hand.TrySend(handoffMsg{kind: handFatal})
+}
+
 // MemberID is the ID the coordinator gave the member, or "" before it has one.
 func (m *Member) MemberID() string { return m.info.Load().memberID }
 
@@ -615,6 +622,11 @@ func (m *Member) close(ctx context.Context) error {
 	}
 	if err := m.proc.Stop(ctx); err != nil {
 		errs = append(errs, err)
+		// Out of time: stop the actors without their drain (a callback still running
+		// sees its context cancelled), bounded as a supervisor bounds a child's stop.
+		cctx, cancel := context.WithTimeout(context.Background(), supervisor.DefaultStopTimeout)
+		_ = m.proc.Cancel(cctx)
+		cancel()
 	}
 	if err := m.r.Close(ctx); err != nil {
 		errs = append(errs, err)
