@@ -183,26 +183,50 @@ func TestOneMemberGetsEverything(t *testing.T) {
 	const parts, n = 4, 50
 	_, seeds := startKfake(t, parts)
 	produceN(t, seeds, parts, 0, n)
-	col := join(t, seeds, testGroupConfig("g1"), "m1")
-	if got := assignedCount(col); got != parts {
-		t.Fatalf("assigned %d partitions, want %d: %v", got, parts, col.m.Assigned())
+	var events []string
+	cfg := testGroupConfig("g1")
+	cfg.OnAssigned = func(_ context.Context, ps []consumer.About) { events = append(events, fmt.Sprint("assigned ", len(ps))) }
+	cfg.OnRevoked = func(_ context.Context, ps []consumer.About) { events = append(events, fmt.Sprint("revoked ", len(ps))) }
+	m, err := Join(ctxT(t), newConsumer(t, seeds), cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	col.waitFor(t, "every record", func() bool { return col.total >= parts*n })
-	closeMember(t, col)
-	if dups := checkAll(t, union(col), parts, n); dups != 0 {
-		t.Errorf("%d records read twice by one member", dups)
+	if got := len(m.Assigned()); got != parts {
+		t.Fatalf("assigned %d partitions, want %d: %v", got, parts, m.Assigned())
 	}
-	// Close committed what the user finished: every Poll but the last one's batches.
-	offs := committedOffsets(t, seeds, "g1")
-	for p := range int32(parts) {
-		if offs[p] <= 0 || offs[p] > n {
-			t.Errorf("partition %d committed at %d, want within (0, %d]", p, offs[p], n)
+	next := make(map[int32]int64)
+	for total := 0; total < parts*n; {
+		bs, err := m.Poll(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bs {
+			for _, r := range b.Records {
+				if r.Offset != next[b.Partition] {
+					t.Fatalf("partition %d: offset %d, want %d", b.Partition, r.Offset, next[b.Partition])
+				}
+				next[b.Partition]++
+				total++
+			}
 		}
 	}
-	col.mu.Lock()
-	defer col.mu.Unlock()
-	if len(col.events) != 2 || !slices.Equal([]string{col.events[0][:8], col.events[1][:7]}, []string{"assigned", "revoked"}) {
-		t.Errorf("callbacks %q, want assigned then revoked", col.events)
+	// Coming back to Poll finishes what the last one returned (nothing more is there).
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := m.Poll(done); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Poll: %v, want context.Canceled", err)
+	}
+	if err := m.Close(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	offs := committedOffsets(t, seeds, "g1")
+	for p := range int32(parts) {
+		if offs[p] != n {
+			t.Errorf("partition %d committed at %d, want %d", p, offs[p], n)
+		}
+	}
+	if !slices.Equal(events, []string{"assigned 4", "revoked 4"}) {
+		t.Errorf("callbacks %q, want assigned then revoked", events)
 	}
 }
 

@@ -47,15 +47,14 @@ type memberActor struct {
 	haveCoord bool
 	nodeIdx   int // which broker the next coordinator lookup asks
 
-	alarm     actor.Alarm
-	retryAt   time.Time
-	pending   step // sent at retryAt
-	hbDue     time.Time
-	hbFlight  bool
-	aliveAt   time.Time // when the last heartbeat that succeeded was sent
-	planSeq   uint64    // the leader's current metadata request
-	leaving   actor.Reply[struct{}]
-	isLeaving bool
+	alarm    actor.Alarm
+	retryAt  time.Time
+	pending  step // sent at retryAt
+	hbDue    time.Time
+	hbFlight bool
+	aliveAt  time.Time // when the last heartbeat that succeeded was sent
+	planSeq  uint64    // the leader's current metadata request
+	leaving  actor.Reply[struct{}]
 }
 
 func newMemberActor(m *Member) *memberActor {
@@ -103,7 +102,7 @@ func (a *memberActor) Run(ctx context.Context, in *actor.Inbox[memberMsg]) error
 func (a *memberActor) next() time.Time {
 	at := a.retryAt
 	if a.mach.state == stateStable {
-		if !a.hbFlight {
+		if !a.hbFlight && a.haveCoord { // without a coordinator, the lookup's answer wakes it
 			at = actor.Earlier(at, a.hbDue)
 		}
 		at = actor.Earlier(at, a.aliveAt.Add(a.m.cfg.SessionTimeout))
@@ -137,7 +136,7 @@ func (a *memberActor) due(now time.Time) {
 func (a *memberActor) handle(mm memberMsg) {
 	switch {
 	case mm.leave != (actor.Reply[struct{}]{}):
-		a.leaving, a.isLeaving = mm.leave, true
+		a.leaving = mm.leave
 		a.retryAt, a.pending = time.Time{}, step{}
 		a.do(a.mach.leave())
 	case mm.revoked:
