@@ -107,7 +107,7 @@ func (p *replyPool[T]) put(c *replyCell[T], gen uint64) {
 
 // replyPoolFor returns mb's reply pool for answer type T: the first type asked of a
 // mailbox gets the pool; nil for other types.
-func replyPoolFor[M, T any](mb *Mailbox[M]) *replyPool[T] {
+func replyPoolFor[M, T any](mb *mailbox[M]) *replyPool[T] {
 	for {
 		if box := mb.replies.Load(); box != nil {
 			p, _ := (*box).(*replyPool[T])

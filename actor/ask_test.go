@@ -23,7 +23,7 @@ func squarer(t *testing.T) (actor.Ref[square], *actor.Process) {
 		}
 		m.reply.Send(m.n*m.n, nil)
 		return nil
-	}))
+	}), actor.Options[square]{})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -50,7 +50,7 @@ func TestAskDeadlineAndLateReplyDoesNotBlock(t *testing.T) {
 	ref, p := actor.Start(context.Background(), "slow", actor.Receive(func(ctx context.Context, m square) error {
 		held <- m.reply // answer later
 		return nil
-	}))
+	}), actor.Options[square]{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	_, err := actor.Ask(ctx, ref, func(r actor.Reply[int]) square { return square{reply: r} })
@@ -78,7 +78,7 @@ func TestAskTargetGoneReturnsErrStopped(t *testing.T) {
 		close(started)
 		<-in.Ready() // takes nothing; exits leaving the request queued
 		return errors.New("crashed")
-	}), mb, actor.Options{})
+	}), mb, actor.SpawnOptions{})
 	<-started
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -44,7 +44,7 @@ func BenchmarkOneWay(b *testing.B) {
 	b.Run("mailbox-drain", func(b *testing.B) {
 		s := &sink{want: b.N, done: make(chan struct{})}
 		mb := actor.NewMailbox(actor.MailboxConfig[int]{Capacity: 1024})
-		p := actor.Spawn(context.Background(), "sink", s, mb, actor.Options{})
+		p := actor.Spawn(context.Background(), "sink", s, mb, actor.SpawnOptions{})
 		ref := mb.Ref()
 		ctx := context.Background()
 		b.ResetTimer()
@@ -58,7 +58,7 @@ func BenchmarkOneWay(b *testing.B) {
 	b.Run("mailbox-sendbatch-64", func(b *testing.B) {
 		s := &sink{want: b.N, done: make(chan struct{})}
 		mb := actor.NewMailbox(actor.MailboxConfig[int]{Capacity: 1024})
-		p := actor.Spawn(context.Background(), "sink", s, mb, actor.Options{})
+		p := actor.Spawn(context.Background(), "sink", s, mb, actor.SpawnOptions{})
 		ref := mb.Ref()
 		ctx := context.Background()
 		buf := make([]int, 64)
@@ -95,7 +95,7 @@ func BenchmarkOneWayFourSenders(b *testing.B) {
 		per := b.N/senders + 1
 		s := &sink{want: per * senders, done: make(chan struct{})}
 		mb := actor.NewMailbox(actor.MailboxConfig[int]{Capacity: 1024})
-		p := actor.Spawn(context.Background(), "sink", s, mb, actor.Options{})
+		p := actor.Spawn(context.Background(), "sink", s, mb, actor.SpawnOptions{})
 		ref := mb.Ref()
 		ctx := context.Background()
 		b.ResetTimer()
@@ -170,8 +170,8 @@ func BenchmarkPingPong(b *testing.B) {
 		done := make(chan struct{})
 		a := &pinger{peer: mbB.Ref(), done: done}
 		c := &pinger{peer: mbA.Ref(), done: done}
-		pa := actor.Spawn(ctx, "ping", a, mbA, actor.Options{})
-		pb := actor.Spawn(ctx, "pong", c, mbB, actor.Options{})
+		pa := actor.Spawn(ctx, "ping", a, mbA, actor.SpawnOptions{})
+		pb := actor.Spawn(ctx, "pong", c, mbB, actor.SpawnOptions{})
 		b.ResetTimer()
 		_ = mbA.Ref().Send(ctx, 2*b.N) // one message bounces 2N times: N round trips
 		<-done
@@ -219,7 +219,7 @@ func BenchmarkAsk(b *testing.B) {
 		ref, p := actor.Start(context.Background(), "echo", actor.Receive(func(ctx context.Context, m echoReq) error {
 			m.reply.Send(m.n, nil)
 			return nil
-		}))
+		}), actor.Options[echoReq]{})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Hour) // Asks carry deadlines
 		defer cancel()
 		b.ReportAllocs()
@@ -295,11 +295,11 @@ func BenchmarkPipeline4(b *testing.B) {
 		ctx := context.Background()
 		s := &sink{want: b.N, done: make(chan struct{})}
 		last := actor.NewMailbox(actor.MailboxConfig[int]{Capacity: 1024})
-		procs := []*actor.Process{actor.Spawn(ctx, "sink", s, last, actor.Options{})}
+		procs := []*actor.Process{actor.Spawn(ctx, "sink", s, last, actor.SpawnOptions{})}
 		next := last.Ref()
 		for range 3 {
 			mb := actor.NewMailbox(actor.MailboxConfig[int]{Capacity: 1024})
-			procs = append(procs, actor.Spawn(ctx, "stage", &stage{next: next}, mb, actor.Options{}))
+			procs = append(procs, actor.Spawn(ctx, "stage", &stage{next: next}, mb, actor.SpawnOptions{}))
 			next = mb.Ref()
 		}
 		b.ResetTimer()

@@ -5,11 +5,12 @@
 // # The model
 //
 // An actor is a value with a run loop (Actor.Run). The framework starts it on a goroutine
-// it owns (Spawn, Start), labels that goroutine with runtime/pprof labels (actor, kind) so
+// it owns (Start, or a supervisor's Add), labels that goroutine with runtime/pprof labels (actor, kind) so
 // that goroutine dumps and profiles say who it is, turns a panic into a *PanicError with
 // the stack, and exposes the actor's end through Process.Done and Process.Err.
 //
-// Each actor receives from one Mailbox, which it alone drains. Anyone holding a Ref sends:
+// Each actor receives from one mailbox, which it alone drains (Options.Mailbox configures
+// it; nobody else holds it). Anyone holding a Ref sends:
 // Send blocks while the mailbox is full (backpressure, honouring a context), TrySend
 // reports ErrFull and ErrStopped distinctly, SendBatch queues many under one lock. The
 // owner selects on Inbox.Ready together with its timers and outputs and takes everything
@@ -19,7 +20,7 @@
 //
 // # Lifecycle
 //
-//	Spawn ──> Starting ──> Running ──┬── Run returns nil ──────────────> Stopped
+//	Start ──> Starting ──> Running ──┬── Run returns nil ──────────────> Stopped
 //	                                 ├── Stop (drain) / Cancel ───────> Stopping ──> Stopped
 //	                                 └── Run returns error / panics ──> Failed
 //

@@ -34,7 +34,7 @@ func (c *counter) Run(ctx context.Context, in *actor.Inbox[int]) error {
 
 func ExampleStart() {
 	c := &counter{}
-	ref, proc := actor.Start(context.Background(), "counter", c)
+	ref, proc := actor.Start(context.Background(), "counter", c, actor.Options[int]{})
 	for i := 1; i <= 10; i++ {
 		_ = ref.Send(context.Background(), i)
 	}
@@ -62,7 +62,7 @@ func ExampleAsk() {
 		}
 		m.reply.Send(v, nil)
 		return nil
-	}))
+	}), actor.Options[get]{})
 	defer proc.Stop(context.Background())
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -110,7 +110,7 @@ func ExampleHand() {
 			j.Release(in.Owner()) // its life ends here
 		}
 		return nil
-	}))
+	}), actor.Options[*job]{})
 	me := actor.NewOwner("main", nil)
 	j := &job{id: 42}
 	j.Acquire(me)
@@ -126,19 +126,16 @@ func ExampleHand() {
 func ExampleReceiveBatch() {
 	// Sums arrive in batches: whatever was queued when the actor woke, in order.
 	sums := make(chan int, 10)
-	mb := actor.NewMailbox(actor.MailboxConfig[int]{Capacity: 100})
-	ref := mb.Ref()
-	for i := 1; i <= 10; i++ {
-		_ = ref.TrySend(i) // queued before the actor starts: one batch
-	}
-	proc := actor.Spawn(context.Background(), "summer", actor.ReceiveBatch(func(ctx context.Context, batch []int) error {
+	ref, proc := actor.Start(context.Background(), "summer", actor.ReceiveBatch(func(ctx context.Context, batch []int) error {
 		sum := 0
 		for _, n := range batch {
 			sum += n
 		}
 		sums <- sum
 		return nil
-	}), mb, actor.Options{Kind: "summer"})
+	}), actor.Options[int]{Kind: "summer", Mailbox: actor.MailboxConfig[int]{Capacity: 100}})
+	// SendBatch queues all ten under one lock, so the actor wakes to one batch.
+	_, _ = ref.SendBatch(context.Background(), []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
 	fmt.Println(<-sums)
 	info := proc.Info()
 	fmt.Println(info.Name, info.Kind, info.State, info.Mailbox.Received)
@@ -196,7 +193,7 @@ func (l *lingerer) Run(ctx context.Context, in *actor.Inbox[string]) error {
 
 func ExampleAlarm() {
 	out := make(chan []string, 2)
-	ref, proc := actor.Start(context.Background(), "lingerer", &lingerer{linger: 10 * time.Millisecond, out: out})
+	ref, proc := actor.Start(context.Background(), "lingerer", &lingerer{linger: 10 * time.Millisecond, out: out}, actor.Options[string]{})
 	_, _ = ref.SendBatch(context.Background(), []string{"a", "b"})
 	fmt.Println(<-out) // a linger later
 	_ = ref.Send(context.Background(), "c")

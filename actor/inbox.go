@@ -6,7 +6,7 @@ import (
 )
 
 // Inbox is an actor's own view of itself while its Run executes: the receiving side of
-// its mailbox, its name, and its ownership account. It belongs to the goroutine running
+// its mailbox, and its ownership account. It belongs to the goroutine running
 // Run; no other goroutine may call its methods.
 //
 // An actor that only waits for messages loops on Receive. One that also waits for timers
@@ -28,7 +28,7 @@ import (
 //		}
 //	}
 type Inbox[M any] struct {
-	mb      *Mailbox[M]
+	mb      *mailbox[M]
 	ctx     context.Context // the actor's run context
 	owner   *Owner
 	healthy func()
@@ -80,21 +80,12 @@ func (in *Inbox[M]) DrainMax(dst []M, most int) (batch []M, closed bool) {
 // already has been: an actor that overran its stop and was given up on loses nothing).
 func (in *Inbox[M]) Unread(ms []M) { in.mb.unread(ms) }
 
-// Len is the number of messages queued now.
-func (in *Inbox[M]) Len() int { return in.mb.queued() }
-
-// Cap is the mailbox capacity, or Unbounded.
-func (in *Inbox[M]) Cap() int { return in.mb.limit }
-
 // Closed returns a channel closed once the mailbox stops accepting messages (a drain
 // stop has begun). Messages may still be queued; Drain reports when they are gone.
 func (in *Inbox[M]) Closed() <-chan struct{} { return in.mb.closedCh }
 
 // Ref returns a handle to this actor's own mailbox, to give to others as a reply-to.
 func (in *Inbox[M]) Ref() Ref[M] { return in.mb.Ref() }
-
-// Name is the actor's name.
-func (in *Inbox[M]) Name() string { return in.mb.ownerName() }
 
 // Owner is this incarnation's ownership account: values the actor takes by hand-off are
 // taken on it, and anything it still owns when Run returns is reported in checked mode.

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-
-	"github.com/troupe-go/troupe/internal/actorhook"
 )
 
 // Overflow says what a send does when the mailbox holds its capacity.
@@ -43,8 +41,9 @@ const DefaultCapacity = 1024
 // to the choice: infinite buffers smell.
 const Unbounded = -1
 
-// MailboxConfig configures a mailbox. The zero value is a blocking mailbox of
-// DefaultCapacity messages.
+// MailboxConfig configures an actor's mailbox (Options.Mailbox for Start, ChildSpec.Mailbox
+// for a supervised child). The zero value is a blocking mailbox of DefaultCapacity
+// messages.
 type MailboxConfig[M any] struct {
 	// Capacity is the most messages the mailbox holds. Zero means DefaultCapacity;
 	// Unbounded means no limit.
@@ -62,8 +61,10 @@ type MailboxConfig[M any] struct {
 	OnDrop func(M)
 }
 
-// Mailbox is an actor's bounded, owned message queue: many goroutines send, exactly one
-// goroutine (the owner) receives.
+// mailbox is an actor's bounded, owned message queue: many goroutines send, exactly one
+// goroutine (the owner) receives. Users never hold one: Start makes it and returns its
+// Ref, a supervisor makes its children's (through internal/actorhook), and the owner sees
+// it as the Inbox its Run receives.
 //
 // It is a mutex-guarded ring with a wake-up channel rather than a Go channel. Senders pay
 // a lock and a copy; the owner wakes on Ready and takes everything queued in one Drain,
@@ -71,11 +72,10 @@ type MailboxConfig[M any] struct {
 // receives. The ring grows by doubling up to the capacity, so an idle mailbox with a
 // large capacity costs little memory.
 //
-// Senders use a Ref (Mailbox.Ref); the owner uses the Inbox its Run receives. Closing,
-// suspending and discarding the mailbox belong to whoever runs the actor on it: its
-// Process (Stop, Cancel, and its end), or its supervisor's slot, which keeps the same
-// mailbox across restarts. Whoever made it with NewMailbox only hands it to Spawn.
-type Mailbox[M any] struct {
+// Closing, suspending and discarding the mailbox belong to whoever runs the actor on it:
+// its Process (Stop, Cancel, and its end), or its supervisor's slot, which keeps the same
+// mailbox across restarts.
+type mailbox[M any] struct {
 	mu       sync.Mutex
 	ring     []M // queued messages: ring[(head+i)%len(ring)] for i < n
 	head     int
@@ -100,8 +100,8 @@ type Mailbox[M any] struct {
 	highWater atomic.Int64  // deepest the queue has been
 }
 
-// NewMailbox returns an open, empty mailbox.
-func NewMailbox[M any](cfg MailboxConfig[M]) *Mailbox[M] {
+// newMailbox returns an open, empty mailbox.
+func newMailbox[M any](cfg MailboxConfig[M]) *mailbox[M] {
 	limit := cfg.Capacity
 	switch {
 	case limit == 0:
@@ -109,7 +109,7 @@ func NewMailbox[M any](cfg MailboxConfig[M]) *Mailbox[M] {
 	case limit < 0:
 		limit = Unbounded
 	}
-	return &Mailbox[M]{
+	return &mailbox[M]{
 		limit:    limit,
 		overflow: cfg.Overflow,
 		onDrop:   cfg.OnDrop,
@@ -120,30 +120,30 @@ func NewMailbox[M any](cfg MailboxConfig[M]) *Mailbox[M] {
 }
 
 // Ref returns a handle through which any goroutine may send to this mailbox.
-func (mb *Mailbox[M]) Ref() Ref[M] { return Ref[M]{mb: mb} }
+func (mb *mailbox[M]) Ref() Ref[M] { return Ref[M]{mb: mb} }
 
 // ownerName is the name of the actor that owns the mailbox, once one has been spawned on
 // it.
-func (mb *Mailbox[M]) ownerName() string {
+func (mb *mailbox[M]) ownerName() string {
 	if p := mb.name.Load(); p != nil {
 		return *p
 	}
 	return ""
 }
 
-func (mb *Mailbox[M]) setName(name string) { mb.name.Store(&name) }
+func (mb *mailbox[M]) setName(name string) { mb.name.Store(&name) }
 
 // queued is the number of messages queued now.
-func (mb *Mailbox[M]) queued() int {
+func (mb *mailbox[M]) queued() int {
 	mb.mu.Lock()
 	n := mb.n
 	mb.mu.Unlock()
 	return n
 }
 
-// Stats returns the mailbox's counters now, for observability (Process.Info carries them
-// too).
-func (mb *Mailbox[M]) Stats() MailboxStats {
+// Stats returns the mailbox's counters now, for observability (Process.Info carries
+// them).
+func (mb *mailbox[M]) Stats() MailboxStats {
 	return MailboxStats{
 		Len:       mb.queued(),
 		Cap:       mb.limit,
@@ -163,7 +163,7 @@ type MailboxStats struct {
 }
 
 // send implements Ref.Send and Ref.TrySend.
-func (mb *Mailbox[M]) send(ctx context.Context, m M, wait bool) error {
+func (mb *mailbox[M]) send(ctx context.Context, m M, wait bool) error {
 	mb.mu.Lock()
 	for {
 		if err := mb.refuseLocked(); err != nil {
@@ -194,7 +194,7 @@ func (mb *Mailbox[M]) send(ctx context.Context, m M, wait bool) error {
 
 // sendBatch implements Ref.SendBatch: as many as fit go in at once, in order, and the
 // sender waits (policy Block) for room for the rest.
-func (mb *Mailbox[M]) sendBatch(ctx context.Context, ms []M) (int, error) {
+func (mb *mailbox[M]) sendBatch(ctx context.Context, ms []M) (int, error) {
 	if mb.overflow == DropOldest {
 		for i, m := range ms {
 			if err := mb.send(ctx, m, true); err != nil {
@@ -239,7 +239,7 @@ func (mb *Mailbox[M]) sendBatch(ctx context.Context, ms []M) (int, error) {
 }
 
 // refuseLocked returns the error a send gets now, if any.
-func (mb *Mailbox[M]) refuseLocked() error {
+func (mb *mailbox[M]) refuseLocked() error {
 	if mb.closed {
 		return ErrStopped
 	}
@@ -248,7 +248,7 @@ func (mb *Mailbox[M]) refuseLocked() error {
 
 // waitForSpaceLocked is entered with mb.mu held and returns with it released. It returns
 // nil when the sender should retry (re-taking the lock), or the context's error.
-func (mb *Mailbox[M]) waitForSpaceLocked(ctx context.Context) error {
+func (mb *mailbox[M]) waitForSpaceLocked(ctx context.Context) error {
 	if mb.spaceWait == nil {
 		mb.spaceWait = make(chan struct{})
 	}
@@ -268,7 +268,7 @@ func (mb *Mailbox[M]) waitForSpaceLocked(ctx context.Context) error {
 
 // room implements Ref.Room: the channel blocked senders wait on, or a closed one when a
 // send would not wait now.
-func (mb *Mailbox[M]) room() <-chan struct{} {
+func (mb *mailbox[M]) room() <-chan struct{} {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	if mb.closed || mb.unavailable != nil || mb.limit < 0 || mb.n < mb.limit || mb.overflow == DropOldest {
@@ -281,14 +281,14 @@ func (mb *Mailbox[M]) room() <-chan struct{} {
 }
 
 // wakeSendersLocked releases every sender blocked on a full mailbox.
-func (mb *Mailbox[M]) wakeSendersLocked() {
+func (mb *mailbox[M]) wakeSendersLocked() {
 	if mb.spaceWait != nil {
 		close(mb.spaceWait)
 		mb.spaceWait = nil
 	}
 }
 
-func (mb *Mailbox[M]) pushLocked(m M) {
+func (mb *mailbox[M]) pushLocked(m M) {
 	mb.appendLocked(m)
 	mb.noteDepthLocked()
 	if mb.n == 1 {
@@ -296,14 +296,14 @@ func (mb *Mailbox[M]) pushLocked(m M) {
 	}
 }
 
-func (mb *Mailbox[M]) noteDepthLocked() {
+func (mb *mailbox[M]) noteDepthLocked() {
 	if int64(mb.n) > mb.highWater.Load() {
 		mb.highWater.Store(int64(mb.n))
 	}
 }
 
 // appendLocked adds m at the tail, growing the ring by doubling (up to the limit).
-func (mb *Mailbox[M]) appendLocked(m M) {
+func (mb *mailbox[M]) appendLocked(m M) {
 	if mb.n == len(mb.ring) {
 		mb.growLocked(mb.n + 1)
 	}
@@ -314,14 +314,14 @@ func (mb *Mailbox[M]) appendLocked(m M) {
 // wrap returns ring index i, which may run past the end of the ring by less than its
 // length (head + n does), wrapped to the start: a compare, where % would divide on every
 // send (rings are powers of two only until a capacity limit sets their size).
-func (mb *Mailbox[M]) wrap(i int) int {
+func (mb *mailbox[M]) wrap(i int) int {
 	if i >= len(mb.ring) {
 		i -= len(mb.ring)
 	}
 	return i
 }
 
-func (mb *Mailbox[M]) growLocked(need int) {
+func (mb *mailbox[M]) growLocked(need int) {
 	size := max(16, 2*len(mb.ring))
 	for size < need {
 		size *= 2
@@ -336,7 +336,7 @@ func (mb *Mailbox[M]) growLocked(need int) {
 }
 
 // copyOutLocked copies the queued messages, oldest first, to dst (len(dst) >= mb.n).
-func (mb *Mailbox[M]) copyOutLocked(dst []M) {
+func (mb *mailbox[M]) copyOutLocked(dst []M) {
 	if mb.n == 0 {
 		return
 	}
@@ -350,7 +350,7 @@ func (mb *Mailbox[M]) copyOutLocked(dst []M) {
 }
 
 // popLocked removes and returns the oldest message.
-func (mb *Mailbox[M]) popLocked() M {
+func (mb *mailbox[M]) popLocked() M {
 	var zero M
 	m := mb.ring[mb.head]
 	mb.ring[mb.head] = zero
@@ -360,14 +360,14 @@ func (mb *Mailbox[M]) popLocked() M {
 }
 
 // signal leaves a wake-up for the owner; it never blocks.
-func (mb *Mailbox[M]) signal() {
+func (mb *mailbox[M]) signal() {
 	select {
 	case mb.ready <- struct{}{}:
 	default:
 	}
 }
 
-func (mb *Mailbox[M]) drop(m M) {
+func (mb *mailbox[M]) drop(m M) {
 	mb.dropped.Add(1)
 	if mb.onDrop != nil {
 		mb.onDrop(m)
@@ -375,7 +375,7 @@ func (mb *Mailbox[M]) drop(m M) {
 }
 
 // drain implements Inbox.Drain and Inbox.DrainMax.
-func (mb *Mailbox[M]) drain(dst []M, most int) ([]M, bool) {
+func (mb *mailbox[M]) drain(dst []M, most int) ([]M, bool) {
 	mb.mu.Lock()
 	k := mb.n
 	if most > 0 && most < k {
@@ -413,7 +413,7 @@ func (mb *Mailbox[M]) drain(dst []M, most int) ([]M, bool) {
 // unread puts ms back at the head of the queue, oldest first, regardless of capacity:
 // they were accepted once already. Into a discarded mailbox, where nothing would ever
 // take them again, they go to OnDrop instead.
-func (mb *Mailbox[M]) unread(ms []M) {
+func (mb *mailbox[M]) unread(ms []M) {
 	if len(ms) == 0 {
 		return
 	}
@@ -444,7 +444,7 @@ func (mb *Mailbox[M]) unread(ms []M) {
 // blocked senders wake with ErrStopped. Messages already queued stay, so the owner can
 // drain them (a drain stop); Drain reports closed once it has handed out the last one.
 // close is idempotent.
-func (mb *Mailbox[M]) close() {
+func (mb *mailbox[M]) close() {
 	mb.mu.Lock()
 	if !mb.closed {
 		mb.closed = true
@@ -459,7 +459,7 @@ func (mb *Mailbox[M]) close() {
 // whoever runs the actor, once the owner has exited for good; afterwards nothing queued
 // will ever be processed, and Ask calls waiting on this mailbox return ErrStopped.
 // discard is idempotent.
-func (mb *Mailbox[M]) discard() {
+func (mb *mailbox[M]) discard() {
 	mb.close()
 	mb.mu.Lock()
 	if mb.discarded {
@@ -481,7 +481,7 @@ func (mb *Mailbox[M]) discard() {
 // dropQueued hands every queued message to OnDrop, leaving the mailbox open and empty.
 // A supervisor uses it when a child's breaker opens and the child's messages are not worth
 // keeping until it recovers (a connection's pending requests should fail fast instead).
-func (mb *Mailbox[M]) dropQueued() {
+func (mb *mailbox[M]) dropQueued() {
 	mb.mu.Lock()
 	left := make([]M, mb.n)
 	mb.copyOutLocked(left)
@@ -497,7 +497,7 @@ func (mb *Mailbox[M]) dropQueued() {
 // suspend makes every send fail at once with err (which should wrap ErrUnavailable) and
 // wakes blocked senders with it, until resume. Queued messages stay queued. A supervisor
 // suspends a child's mailbox while the child's circuit breaker is open.
-func (mb *Mailbox[M]) suspend(err error) {
+func (mb *mailbox[M]) suspend(err error) {
 	mb.mu.Lock()
 	mb.unavailable = err
 	mb.wakeSendersLocked()
@@ -505,7 +505,7 @@ func (mb *Mailbox[M]) suspend(err error) {
 }
 
 // resume undoes suspend.
-func (mb *Mailbox[M]) resume() {
+func (mb *mailbox[M]) resume() {
 	mb.mu.Lock()
 	mb.unavailable = nil
 	mb.mu.Unlock()
@@ -513,11 +513,14 @@ func (mb *Mailbox[M]) resume() {
 
 // mailboxControl gives the library's supervisor (through internal/actorhook) the
 // creator's controls of a mailbox.
-type mailboxControl[M any] struct{ mb *Mailbox[M] }
+type mailboxControl[M any] struct{ mb *mailbox[M] }
 
 func (c mailboxControl[M]) Suspend(err error) { c.mb.suspend(err) }
 func (c mailboxControl[M]) Resume()           { c.mb.resume() }
 func (c mailboxControl[M]) DropQueued()       { c.mb.dropQueued() }
 func (c mailboxControl[M]) Discard()          { c.mb.discard() }
+func (c mailboxControl[M]) Stats() any        { return c.mb.Stats() }
 
-func (mb *Mailbox[M]) control() actorhook.MailboxControl { return mailboxControl[M]{mb} }
+// newRef makes the mailbox cfg configures and returns its Ref, for a supervisor
+// (actorhook.NewMailbox), which cannot name M.
+func (cfg MailboxConfig[M]) newRef() any { return newMailbox(cfg).Ref() }

@@ -121,7 +121,7 @@ func TestBlockedSenderWakesWhenSpaceFrees(t *testing.T) {
 			got = append(got, b...)
 		}
 		return nil
-	}), mb, actor.Options{})
+	}), mb, actor.SpawnOptions{})
 	waitDone(t, p)
 	if err := <-errc; err != nil {
 		t.Fatal(err)
@@ -176,7 +176,7 @@ func TestCloseLetsOwnerDrainThenReportsClosed(t *testing.T) {
 		}
 		got <- b
 		return nil
-	}), mb, actor.Options{})
+	}), mb, actor.SpawnOptions{})
 	waitDone(t, p)
 	if err := p.Err(); err != nil {
 		t.Fatal(err)
@@ -283,7 +283,7 @@ func TestUnreadAndDrainMaxKeepOrderAcrossWrap(t *testing.T) {
 		}
 		all, _ := in.Drain(nil)
 		return check(all, 0, 1, 2, 3, 4, 5, 6)
-	}), mb, actor.Options{})
+	}), mb, actor.SpawnOptions{})
 	waitDone(t, p)
 	if err := p.Err(); err != nil {
 		t.Fatal(err)

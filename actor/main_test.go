@@ -12,8 +12,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// supervised is the Options a supervisor spawns a child with: the zero Options with s
-// attached through the library's door (internal/actorhook).
-func supervised(s actorhook.Supervision) actor.Options {
-	return actorhook.Supervise(actor.Options{}, s).(actor.Options)
+// supervised is the options a supervisor spawns a child with: s, as the library's door
+// (internal/actorhook) passes it.
+func supervised(s actorhook.Supervision) actor.SpawnOptions {
+	return actor.SpawnOptions{Supervision: s}
 }

@@ -71,7 +71,7 @@ func TestReceivePanicUnreadsTheRestAndDropsThePoison(t *testing.T) {
 		t.Fatalf("%d messages queued after the panic, want the 5 after the poison", mb.Len())
 	}
 	// The next incarnation handles the rest; the poison message is not retried.
-	p = actor.Spawn(context.Background(), "poisoned", actor.Receive(poisonous), mb, actor.Options{})
+	p = actor.Spawn(context.Background(), "poisoned", actor.Receive(poisonous), mb, actor.SpawnOptions{})
 	if err := p.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -39,12 +39,13 @@ type Owned struct {
 	ownedState
 }
 
-// Ownership returns x; with Owned embedded, a type satisfies Ownable.
-func (x *Owned) Ownership() *Owned { return x }
+// ownership returns x: with Owned embedded, a type satisfies Ownable.
+func (x *Owned) ownership() *Owned { return x }
 
-// Ownable is a value that carries its own ownership record.
+// Ownable is a value that carries its own ownership record: a type satisfies it by
+// embedding Owned, and in no other way.
 type Ownable interface {
-	Ownership() *Owned
+	ownership() *Owned
 }
 
 // Owner is an ownership account, one per actor incarnation (Inbox.Owner). Tests and
@@ -63,13 +64,6 @@ func NewOwner(name string, report func(Violation)) *Owner {
 	o.init(report)
 	return o
 }
-
-// Name is the account's name (the actor's name).
-func (o *Owner) Name() string { return o.name }
-
-// Checked reports whether this binary was built with the troupecheck tag, that is,
-// whether ownership hand-offs are verified.
-func Checked() bool { return checked }
 
 // Violation is a breach of the hand-off protocol found in checked mode.
 type Violation struct {
@@ -118,9 +112,9 @@ func (k ViolationKind) String() string {
 // Hand gives v from from to the actor behind to: it calls Give, sends, and if the send
 // fails takes v back on from, so that v has exactly one owner whatever happens.
 func Hand[M Ownable](ctx context.Context, from *Owner, to Ref[M], v M) error {
-	v.Ownership().Give(from)
+	v.ownership().Give(from)
 	if err := to.Send(ctx, v); err != nil {
-		v.Ownership().Take(from)
+		v.ownership().Take(from)
 		return err
 	}
 	return nil

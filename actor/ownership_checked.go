@@ -62,8 +62,8 @@ func (o *Owner) Close() {
 	}
 }
 
-// Owns is the number of values the account owns now.
-func (o *Owner) Owns() int {
+// owns is the number of values the account owns now.
+func (o *Owner) owns() int {
 	o.ownerState.mu.Lock()
 	defer o.ownerState.mu.Unlock()
 	return len(o.items)

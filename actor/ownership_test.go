@@ -109,7 +109,7 @@ func TestOwnedAtActorExitIsReported(t *testing.T) {
 			b.Take(in.Owner())
 		}
 		return nil // exits still owning them
-	}), mb, actor.Options{OnViolation: rec.report})
+	}), mb, actor.SpawnOptions{OnViolation: rec.report})
 	me := actor.NewOwner("test", rec.report)
 	b := &batch{}
 	b.Acquire(me)

@@ -24,9 +24,9 @@ func (o *Owner) init(func(Violation)) {}
 // Close ends the account; in checked mode anything still owned is reported.
 func (o *Owner) Close() {}
 
-// Owns is the number of values the account owns now; always 0 unless built with the
+// owns is the number of values the account owns now; always 0 unless built with the
 // troupecheck tag.
-func (o *Owner) Owns() int { return 0 }
+func (o *Owner) owns() int { return 0 }
 
 // Acquire makes o the first owner of x.
 func (x *Owned) Acquire(o *Owner) {}

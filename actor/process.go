@@ -41,8 +41,11 @@ type Func[M any] func(ctx context.Context, in *Inbox[M]) error
 // Run calls f(ctx, in).
 func (f Func[M]) Run(ctx context.Context, in *Inbox[M]) error { return f(ctx, in) }
 
-// Options configures how an actor is run. The zero value is valid.
-type Options struct {
+// Options configures how Start runs an actor. The zero value is valid: a blocking mailbox
+// of DefaultCapacity messages, kind "actor", records discarded.
+type Options[M any] struct {
+	// Mailbox configures the actor's mailbox.
+	Mailbox MailboxConfig[M]
 	// Kind labels the actor's goroutine (pprof label "kind") and its log records, e.g.
 	// "broker-producer". Empty means "actor".
 	Kind string
@@ -52,11 +55,15 @@ type Options struct {
 	// troupecheck). Nil logs them on Logger at error level (and the library's own test
 	// harness fails on them).
 	OnViolation func(Violation)
+}
 
-	// supervision is what the actor's supervisor attached (through internal/actorhook):
-	// the zero value for an actor run on its own, whose mailbox is discarded when Run
-	// returns (later sends fail with ErrStopped, anything still queued goes to OnDrop).
-	supervision actorhook.Supervision
+// runOptions is how one incarnation is run: Start's Options without the mailbox, or what
+// a supervisor attached (through internal/actorhook). An actor run on its own has the
+// zero Supervision, so its mailbox is discarded when Run returns (later sends fail with
+// ErrStopped, anything still queued goes to OnDrop).
+type runOptions struct {
+	onViolation func(Violation)
+	actorhook.Supervision
 }
 
 // State is where an actor is in its life.
@@ -109,13 +116,27 @@ type Process struct {
 	stats        func() MailboxStats
 }
 
-// Spawn starts a on its own goroutine under name, receiving from mb, and returns its
-// Process. The goroutine carries the pprof labels actor=name and kind=opts.Kind, so
-// goroutine profiles and stack dumps say who it is. Its context is derived from ctx.
+// Start starts a on its own goroutine under name, receiving from a new mailbox configured
+// by opts.Mailbox, and returns a Ref to send to it and its Process, which the caller owns
+// and stops (or ctx's end cancels it). The goroutine carries the pprof labels actor=name
+// and kind=opts.Kind, so goroutine profiles and stack dumps say who it is.
 //
-// Only one actor may receive from a mailbox at a time; spawning a second on a mailbox
-// whose owner is still running is a programming error.
-func Spawn[M any](ctx context.Context, name string, a Actor[M], mb *Mailbox[M], opts Options) *Process {
+// An actor started this way runs once: when Run returns, its mailbox is discarded (what
+// is still queued goes to OnDrop). For restarts with a mailbox that survives them, put
+// the actor under a supervisor instead (supervisor.Add).
+func Start[M any](ctx context.Context, name string, a Actor[M], opts Options[M]) (Ref[M], *Process) {
+	mb := newMailbox(opts.Mailbox)
+	return mb.Ref(), spawn(ctx, name, a, mb, runOptions{
+		onViolation: opts.OnViolation,
+		Supervision: actorhook.Supervision{Kind: opts.Kind, Logger: opts.Logger},
+	})
+}
+
+// spawn starts a on its own goroutine under name, receiving from mb, and returns its
+// Process. Its context is derived from ctx. Only one actor may receive from a mailbox at
+// a time; spawning a second on a mailbox whose owner is still running is a programming
+// error.
+func spawn[M any](ctx context.Context, name string, a Actor[M], mb *mailbox[M], opts runOptions) *Process {
 	if opts.Kind == "" {
 		opts.Kind = "actor"
 	}
@@ -124,7 +145,7 @@ func Spawn[M any](ctx context.Context, name string, a Actor[M], mb *Mailbox[M], 
 		log = discardLogger
 	}
 	mb.setName(name)
-	sv := opts.supervision
+	sv := opts.Supervision
 	p := &Process{
 		name:         name,
 		kind:         opts.Kind,
@@ -136,17 +157,16 @@ func Spawn[M any](ctx context.Context, name string, a Actor[M], mb *Mailbox[M], 
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	p.cancel = cancel
-	in := &Inbox[M]{mb: mb, ctx: runCtx, owner: NewOwner(name, violationReporter(opts.OnViolation, p.log)), healthy: sv.OnHealthy}
-	r := &runner[M]{p: p, actor: a, in: in, mb: mb, opts: opts}
+	in := &Inbox[M]{mb: mb, ctx: runCtx, owner: NewOwner(name, violationReporter(opts.onViolation, p.log)), healthy: sv.OnHealthy}
+	r := &runner[M]{p: p, actor: a, in: in, mb: mb, sv: sv}
 	go r.run(runCtx)
 	return p
 }
 
-// Start spawns a on a new mailbox with the default configuration and options, and returns
-// a Ref to send to it with its Process.
-func Start[M any](ctx context.Context, name string, a Actor[M]) (Ref[M], *Process) {
-	mb := NewMailbox(MailboxConfig[M]{})
-	return mb.Ref(), Spawn(ctx, name, a, mb, Options{})
+// spawnAny is spawn for a supervisor (actorhook.Spawn), which cannot name M: a is an
+// Actor[M].
+func (r Ref[M]) spawnAny(ctx context.Context, name string, a any, sv actorhook.Supervision) *Process {
+	return spawn(ctx, name, a.(Actor[M]), r.mb, runOptions{Supervision: sv})
 }
 
 // runner is the goroutine behind a Process. It owns the actor value and the Inbox for the
@@ -155,8 +175,8 @@ type runner[M any] struct {
 	p     *Process
 	actor Actor[M]
 	in    *Inbox[M]
-	mb    *Mailbox[M]
-	opts  Options
+	mb    *mailbox[M]
+	sv    actorhook.Supervision
 }
 
 func (r *runner[M]) run(ctx context.Context) {
@@ -170,13 +190,13 @@ func (r *runner[M]) run(ctx context.Context) {
 		p.state.CompareAndSwap(int32(Starting), int32(Running))
 		p.log.Debug("actor started")
 		err := r.call(func() error { return r.actor.Run(ctx, r.in) })
-		if onExit := r.opts.supervision.OnExit; onExit != nil {
+		if onExit := r.sv.OnExit; onExit != nil {
 			if herr := r.call(func() error { onExit(err); return nil }); herr != nil {
 				err = errors.Join(err, fmt.Errorf("exit hook: %w", herr))
 			}
 		}
 		r.in.owner.Close()
-		if !r.opts.supervision.KeepMailbox {
+		if !r.sv.KeepMailbox {
 			r.mb.discard()
 		}
 		if err != nil && p.requested.Load() && errors.Is(err, context.Canceled) && !errors.Is(err, ErrPanic) {
@@ -189,7 +209,7 @@ func (r *runner[M]) run(ctx context.Context) {
 			// Exited event, a warning): here it is a debug record, unless it is a panic,
 			// a bug, whose stack goes with it at error level.
 			level := slog.LevelError
-			if r.opts.supervision.KeepMailbox {
+			if r.sv.KeepMailbox {
 				level = slog.LevelDebug
 			}
 			attrs := []any{"err", err, "uptime", time.Since(p.started)}
@@ -215,9 +235,6 @@ func (r *runner[M]) call(f func() error) (err error) {
 	return f()
 }
 
-// Name is the actor's name.
-func (p *Process) Name() string { return p.name }
-
 // Done returns a channel closed when the actor has exited: Run has returned and its exit
 // hook has run.
 func (p *Process) Done() <-chan struct{} { return p.done }
@@ -233,9 +250,6 @@ func (p *Process) Err() error {
 		return nil
 	}
 }
-
-// State returns where the actor is in its life.
-func (p *Process) State() State { return State(p.state.Load()) }
 
 // Stop is a drain stop: it closes the mailbox so that no more messages are accepted, lets
 // the actor handle everything already accepted, and waits for it to exit. It returns the
@@ -310,7 +324,7 @@ func (p *Process) Info() Info {
 	return Info{
 		Name:    p.name,
 		Kind:    p.kind,
-		State:   p.State(),
+		State:   State(p.state.Load()),
 		Started: p.started,
 		Mailbox: p.stats(),
 		Err:     p.Err(),
@@ -328,13 +342,16 @@ func (c processControl) BeginCancel() { c.p.beginCancel() }
 
 // The library's door into this package (see internal/actorhook).
 func init() {
-	actorhook.Supervise = func(opts any, s actorhook.Supervision) any {
-		o := opts.(Options)
-		o.supervision = s
-		return o
+	actorhook.NewMailbox = func(cfg any) any {
+		return cfg.(interface{ newRef() any }).newRef()
 	}
-	actorhook.Mailbox = func(mb any) actorhook.MailboxControl {
-		return mb.(interface {
+	actorhook.Spawn = func(ctx context.Context, name string, a, ref any, sv actorhook.Supervision) any {
+		return ref.(interface {
+			spawnAny(context.Context, string, any, actorhook.Supervision) *Process
+		}).spawnAny(ctx, name, a, sv)
+	}
+	actorhook.Mailbox = func(ref any) actorhook.MailboxControl {
+		return ref.(interface {
 			control() actorhook.MailboxControl
 		}).control()
 	}

@@ -20,7 +20,7 @@ func TestPanicBecomesErrorWithStack(t *testing.T) {
 	boom := errors.New("boom")
 	_, p := actor.Start(context.Background(), "panicker", actor.Func[int](func(ctx context.Context, in *actor.Inbox[int]) error {
 		panic(boom)
-	}))
+	}), actor.Options[int]{})
 	waitDone(t, p)
 	err := p.Err()
 	var pe *actor.PanicError
@@ -43,7 +43,7 @@ func TestPanicStackIsLogged(t *testing.T) {
 	mb := actor.NewMailbox(actor.MailboxConfig[int]{})
 	p := actor.Spawn(context.Background(), "panicker", actor.Func[int](func(ctx context.Context, in *actor.Inbox[int]) error {
 		panic("boom")
-	}), mb, actor.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	}), mb, actor.SpawnOptions{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	waitDone(t, p)
 	var failed struct {
 		Msg   string
@@ -68,7 +68,7 @@ func TestGoroutineCarriesPprofLabels(t *testing.T) {
 		close(running)
 		<-release
 		return nil
-	}), mb, actor.Options{Kind: "test-kind"})
+	}), mb, actor.SpawnOptions{Kind: "test-kind"})
 	<-running
 	var buf bytes.Buffer
 	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
@@ -87,7 +87,7 @@ func TestDrainStopProcessesEverythingAccepted(t *testing.T) {
 	ref, p := actor.Start(context.Background(), "drainer", actor.Receive(func(ctx context.Context, m int) error {
 		handled = append(handled, m)
 		return nil
-	}))
+	}), actor.Options[int]{})
 	for i := range 100 {
 		if err := ref.Send(context.Background(), i); err != nil {
 			t.Fatal(err)
@@ -118,7 +118,7 @@ func TestCancelStopIsANormalEndAndKeepsOrDropsQueue(t *testing.T) {
 		close(started)
 		<-ctx.Done() // never drains
 		return ctx.Err()
-	}), mb, actor.Options{})
+	}), mb, actor.SpawnOptions{})
 	<-started
 	_, _ = mb.Ref().SendBatch(context.Background(), []int{1, 2})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -141,7 +141,7 @@ func TestStopTimeoutIsReportedWithName(t *testing.T) {
 	p := actor.Spawn(context.Background(), "stubborn", actor.Func[int](func(ctx context.Context, in *actor.Inbox[int]) error {
 		<-release // ignores both its mailbox and its context
 		return nil
-	}), mb, actor.Options{Logger: logger})
+	}), mb, actor.SpawnOptions{Logger: logger})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	err := p.Stop(ctx)
@@ -199,7 +199,7 @@ func TestInfoReportsState(t *testing.T) {
 		_ = b
 		<-ctx.Done()
 		return ctx.Err()
-	}), mb, actor.Options{Kind: "obs"})
+	}), mb, actor.SpawnOptions{Kind: "obs"})
 	_, _ = mb.Ref().SendBatch(context.Background(), []int{1, 2, 3})
 	info := p.Info()
 	if info.Name != "observed" || info.Kind != "obs" || info.Mailbox.Len != 3 || info.Mailbox.Cap != 8 {
@@ -219,7 +219,7 @@ func TestInfoReportsState(t *testing.T) {
 
 func TestParentContextCancellationEndsActor(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	_, p := actor.Start(ctx, "child", actor.Receive(func(ctx context.Context, m int) error { return nil }))
+	_, p := actor.Start(ctx, "child", actor.Receive(func(ctx context.Context, m int) error { return nil }), actor.Options[int]{})
 	cancel()
 	waitDone(t, p)
 	if !errors.Is(p.Err(), context.Canceled) {
@@ -239,7 +239,7 @@ func TestReceiveBatchDrainsInOrderAndStopsOnError(t *testing.T) {
 			got = append(got, n)
 		}
 		return nil
-	}), mb, actor.Options{})
+	}), mb, actor.SpawnOptions{})
 	_, _ = mb.Ref().SendBatch(context.Background(), []int{1, 2, 3})
 	_, _ = mb.Ref().SendBatch(context.Background(), []int{4, -1})
 	waitDone(t, p)
@@ -253,7 +253,7 @@ func TestReceiveBatchDrainsInOrderAndStopsOnError(t *testing.T) {
 			sum += n
 		}
 		return nil
-	}))
+	}), actor.Options[int]{})
 	_, _ = ref.SendBatch(context.Background(), []int{1, 2, 3, 4})
 	if err := p2.Stop(context.Background()); err != nil || sum != 10 {
 		t.Fatalf("stop: %v, sum %d", err, sum)

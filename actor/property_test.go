@@ -48,7 +48,7 @@ func TestPropertyNoLossNoDupPerSenderFIFO(t *testing.T) {
 			handled = append(handled, m)
 			handledN <- struct{}{}
 			return nil
-		}), mb, actor.Options{})
+		}), mb, actor.SpawnOptions{})
 
 		ref := mb.Ref()
 		accepted := make([][]int, senders)

@@ -1,6 +1,10 @@
 package actor
 
-import "context"
+import (
+	"context"
+
+	"github.com/troupe-go/troupe/internal/actorhook"
+)
 
 // Ref is a typed handle through which any goroutine sends messages to one actor's mailbox.
 // Refs are small values; copy them freely. A Ref stays valid across restarts of a
@@ -10,9 +14,10 @@ import "context"
 // A message that a send accepted belongs to the receiving actor; a message whose send
 // returned an error still belongs to the sender.
 //
-// The zero Ref refers to no actor: its sends fail with ErrStopped.
+// The zero Ref refers to no actor: its sends fail with ErrStopped (IsZero tells it). Refs
+// are comparable: two are equal when they send to the same mailbox.
 type Ref[M any] struct {
-	mb *Mailbox[M]
+	mb *mailbox[M]
 }
 
 // Send queues m, waiting while the mailbox is full if its overflow policy is Block
@@ -82,15 +87,7 @@ func (r Ref[M]) Name() string {
 	return r.mb.ownerName()
 }
 
-// Len is the number of messages queued for the actor now.
-func (r Ref[M]) Len() int {
-	if r.mb == nil {
-		return 0
-	}
-	return r.mb.queued()
-}
-
-// IsZero reports whether r is the zero Ref.
+// IsZero reports whether r is the zero Ref: an optional actor that is absent.
 func (r Ref[M]) IsZero() bool { return r.mb == nil }
 
 // Done returns a channel closed once nothing queued for the actor will ever be processed
@@ -107,3 +104,6 @@ var closedChan = func() chan struct{} {
 	close(c)
 	return c
 }()
+
+// control gives a supervisor (actorhook.Mailbox) the creator's controls of r's mailbox.
+func (r Ref[M]) control() actorhook.MailboxControl { return mailboxControl[M](r) }

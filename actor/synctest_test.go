@@ -45,7 +45,7 @@ func (a *ticker) Run(ctx context.Context, in *actor.Inbox[int]) error {
 func TestWorksUnderSynctest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := &ticker{every: 10 * time.Millisecond, flushed: make(chan []int, 10)}
-		ref, p := actor.Start(context.Background(), "ticker", a)
+		ref, p := actor.Start(context.Background(), "ticker", a, actor.Options[int]{})
 		start := time.Now()
 		_, _ = ref.SendBatch(context.Background(), []int{1, 2, 3})
 		got := <-a.flushed
@@ -64,7 +64,7 @@ func TestWorksUnderSynctest(t *testing.T) {
 		_, stubborn := actor.Start(context.Background(), "stubborn", actor.Func[int](func(ctx context.Context, in *actor.Inbox[int]) error {
 			<-release
 			return nil
-		}))
+		}), actor.Options[int]{})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		begin := time.Now()
@@ -92,7 +92,7 @@ func TestBeginStopReturnsAtOnce(t *testing.T) {
 			handled++
 			return nil
 		})
-		ref, p := actor.Start(context.Background(), "slow", slow)
+		ref, p := actor.Start(context.Background(), "slow", slow, actor.Options[int]{})
 		for i := range 3 {
 			if err := ref.TrySend(i); err != nil {
 				t.Fatal(err)
@@ -117,7 +117,7 @@ func TestBeginStopReturnsAtOnce(t *testing.T) {
 		ref, p = actor.Start(context.Background(), "stuck", actor.Receive(func(ctx context.Context, m int) error {
 			<-ctx.Done()
 			return ctx.Err()
-		}))
+		}), actor.Options[int]{})
 		_ = ref.TrySend(1)
 		p.BeginStop()
 		synctest.Wait()

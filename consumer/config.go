@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"reflect"
 	"slices"
 	"time"
 
@@ -26,7 +27,8 @@ type Config struct {
 	// ErrInvalidConfig.
 	Seeds []string
 	// Cluster configures the client the Consumer opens when Client is nil. Zero means the
-	// cluster package's defaults.
+	// cluster package's defaults. Setting it, or Seeds, together with Client is an
+	// ErrInvalidConfig: a shared client is configured where it is opened.
 	Cluster cluster.Config
 
 	// MinBytes is how many bytes a fetch waits for (up to MaxWait) before the broker
@@ -159,6 +161,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if len(c.Seeds) > 0 && len(c.Cluster.Seeds) > 0 && !slices.Equal(c.Seeds, c.Cluster.Seeds) {
 		return c, fmt.Errorf("%w: Seeds %v and Cluster.Seeds %v differ", ErrInvalidConfig, c.Seeds, c.Cluster.Seeds)
+	}
+	if c.Client != nil && (len(c.Seeds) > 0 || !reflect.ValueOf(c.Cluster).IsZero()) {
+		return c, fmt.Errorf("%w: Client with Seeds or Cluster: a shared client is configured where it is opened", ErrInvalidConfig)
 	}
 	if c.MinBytes < 0 || c.MaxBytes < 0 || c.MaxPartitionBytes < 0 || c.MaxWait < 0 ||
 		c.MaxProcessingTime < 0 || c.MaxBufferedBytes < 0 || c.RequestTimeout < 0 || c.MaxDecompressedSize < 0 ||

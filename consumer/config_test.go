@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"go/ast"
@@ -119,6 +120,11 @@ func TestSeedsComeFromEitherPlace(t *testing.T) {
 
 func TestInvalidConfigsAreRefused(t *testing.T) {
 	seeds := []string{"127.0.0.1:9092"}
+	shared, err := cluster.Open(context.Background(), cluster.Config{Seeds: seeds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shared.Close(context.Background())
 	for name, cfg := range map[string]Config{
 		"no brokers":           {},
 		"negative MinBytes":    {Seeds: seeds, MinBytes: -1},
@@ -131,6 +137,8 @@ func TestInvalidConfigsAreRefused(t *testing.T) {
 		"reset policy":         {Seeds: seeds, OffsetReset: 7},
 		"bad seed":             {Seeds: []string{"no port"}},
 		"seeds differ":         {Seeds: seeds, Cluster: cluster.Config{Seeds: []string{"127.0.0.1:9093"}}},
+		"Client and Seeds":     {Client: shared, Seeds: seeds},
+		"Client and Cluster":   {Client: shared, Cluster: cluster.Config{MinRefreshInterval: time.Second}},
 	} {
 		if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: %v", name, err)

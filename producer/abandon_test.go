@@ -41,7 +41,7 @@ func inPartition(t *testing.T, recs []*troupe.Record, cb func(*troupe.Record, er
 		pp.collect(time.Now(), false)
 		pp.seq.setProducer(1, 0)
 		return body(pp)
-	}))
+	}), actor.Options[driveMsg]{})
 	if err := proc.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}

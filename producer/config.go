@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"reflect"
 	"slices"
 	"time"
 
@@ -75,7 +76,8 @@ type Config struct {
 	// Cluster.Seeds; both set and different is an ErrInvalidConfig.
 	Seeds []string
 	// Cluster configures the producer's own client, opened from Seeds (or its own Seeds
-	// when Seeds is empty). Ignored with Client.
+	// when Seeds is empty). Setting it, or Seeds, together with Client is an
+	// ErrInvalidConfig: a shared client is configured where it is opened.
 	Cluster cluster.Config
 
 	// Acks, default AcksAll.
@@ -182,6 +184,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if len(c.Seeds) > 0 && len(c.Cluster.Seeds) > 0 && !slices.Equal(c.Seeds, c.Cluster.Seeds) {
 		return bad("Seeds %v and Cluster.Seeds %v differ", c.Seeds, c.Cluster.Seeds)
+	}
+	if c.Client != nil && (len(c.Seeds) > 0 || !reflect.ValueOf(c.Cluster).IsZero()) {
+		return bad("Client with Seeds or Cluster: a shared client is configured where it is opened")
 	}
 	if c.Acks > AcksNone {
 		return bad("unknown Acks %d", c.Acks)

@@ -191,3 +191,21 @@ func TestSeedsComeFromEitherPlace(t *testing.T) {
 		t.Fatalf("Seeds and Cluster.Seeds differ: %v", err)
 	}
 }
+
+// TestAClientWithSeedsOrClusterIsRefused: a shared client is configured where it is
+// opened, so Seeds or Cluster set beside Client would be ignored; they are refused instead.
+func TestAClientWithSeedsOrClusterIsRefused(t *testing.T) {
+	c, err := cluster.Open(context.Background(), cluster.Config{Seeds: []string{"localhost:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	for name, cfg := range map[string]producer.Config{
+		"Client and Seeds":   {Client: c, Seeds: []string{"localhost:1"}},
+		"Client and Cluster": {Client: c, Cluster: cluster.Config{MinRefreshInterval: time.Second}},
+	} {
+		if _, err := producer.New(cfg); !errors.Is(err, producer.ErrInvalidConfig) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -154,9 +154,9 @@ func panicsWith(t *testing.T, out io.Writer, logger *slog.Logger, cfg Config) {
 	t.Helper()
 	type state struct{ Cfg Config }
 	st := state{cfg}
-	proc := actor.Spawn(context.Background(), "holds-config", actor.Func[int](func(context.Context, *actor.Inbox[int]) error {
+	_, proc := actor.Start(context.Background(), "holds-config", actor.Func[int](func(context.Context, *actor.Inbox[int]) error {
 		panic(st)
-	}), actor.NewMailbox(actor.MailboxConfig[int]{}), actor.Options{Logger: logger})
+	}), actor.Options[int]{Logger: logger})
 	select {
 	case <-proc.Done():
 	case <-time.After(10 * time.Second):

@@ -165,7 +165,7 @@ type ChildSpec[M any] struct {
 	// actor.ReceiveBatch need none for their messages. It must not block.
 	Release func(a actor.Actor[M], err error)
 
-	mailbox    *actor.Mailbox[M]   // a mailbox that already exists (a nested supervisor's)
+	mailbox    actor.Ref[M]        // a mailbox that already exists (a nested supervisor's)
 	children   func() []actor.Info // a nested supervisor's Children
 	discardAll func() int          // a nested supervisor's discardAll
 }

@@ -9,13 +9,10 @@ import (
 
 // Event is something that happened in a supervisor: one of Started, Exited, Restarted,
 // BreakerOpened, BreakerHalfOpen, BreakerClosed, IntensityExceeded and StopTimedOut.
-// Switch on the concrete type. It has the shape of troupe.Event (String and Source), so
-// the Kafka components pass supervisor events on to their users as they are.
+// Switch on the concrete type; each embeds About, which names the supervisor and the
+// child. It has the shape of troupe.Event (String and Source), so the Kafka components
+// pass supervisor events on to their users as they are.
 type Event interface {
-	// Supervisor names the supervisor the event comes from.
-	SupervisorName() string
-	// Child names the child the event is about ("" when it is about the supervisor).
-	ChildName() string
 	// Source names the actor the event is about as Children lists it: the child, or the
 	// supervisor itself when there is no child.
 	Source() string
@@ -26,15 +23,9 @@ type Event interface {
 
 // About identifies the supervisor and child an event concerns; every event embeds it.
 type About struct {
-	Supervisor string
-	Child      string
+	Supervisor string // the supervisor the event comes from
+	Child      string // the child it is about; "" when it is about the supervisor
 }
-
-// SupervisorName names the supervisor the event comes from.
-func (a About) SupervisorName() string { return a.Supervisor }
-
-// ChildName names the child the event is about.
-func (a About) ChildName() string { return a.Child }
 
 // Source names the child the event is about, or the supervisor when there is none.
 func (a About) Source() string {

@@ -251,9 +251,10 @@ func (s *Supervisor) startNew(ctx context.Context) error {
 func (s *Supervisor) startChild(ctx context.Context, sl *slot) error {
 	sl.inc++
 	inc := sl.inc
-	self := s.mb.Ref()
-	opts := actor.Options{Kind: sl.kind, Logger: s.cfg.Logger}
+	self := s.mb
 	sv := actorhook.Supervision{
+		Kind:        sl.kind,
+		Logger:      s.cfg.Logger,
 		KeepMailbox: true,
 		OnExit: func(error) {
 			_ = self.TrySend(control{kind: ctlExit, slot: sl, inc: inc})
@@ -264,7 +265,7 @@ func (s *Supervisor) startChild(ctx context.Context, sl *slot) error {
 	}
 	now := time.Now()
 	sl.started, sl.healthy, sl.healthyAt = now, false, now.Add(s.cfg.ResetAfter)
-	p, err := sl.spawn(ctx, opts, sv)
+	p, err := sl.spawn(ctx, sv)
 	if err != nil {
 		sl.state = slotRunning
 		s.setProc(sl, nil, err)

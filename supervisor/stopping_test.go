@@ -196,7 +196,7 @@ func TestTakedownStopsInReverseOrderWithoutHoldingUpTheLoop(t *testing.T) {
 		}
 		var order []string
 		for _, e := range j.eventsOf("supervisor.Started") {
-			order = append(order, e.ChildName())
+			order = append(order, e.Source())
 		}
 		if !slices.Equal(order, []string{"a", "b", "slow", "d", "a", "b", "slow"}) {
 			t.Fatalf("start order %v, want a b slow, d, then a b slow again", order)

@@ -38,7 +38,7 @@ var (
 // queued for a child survive them.
 type Supervisor struct {
 	cfg Config
-	mb  *actor.Mailbox[control]
+	mb  actor.Ref[control] // its own mailbox, made through internal/actorhook
 
 	// mu guards names, pending, and the slot fields Children reads. The run loop alone
 	// writes slots (always under mu, so that Children can read it); Add appends to
@@ -84,15 +84,12 @@ func New(cfg Config) *Supervisor {
 		// supervisor's loop, which consumes those notices; Add posts one wake-up per
 		// child added, and Remove waits for its answer. An unbounded mailbox also means
 		// a child's exit can never block on a busy supervisor.
-		mb: actor.NewMailbox(actor.MailboxConfig[control]{Capacity: actor.Unbounded}),
+		mb: actorhook.NewMailbox(actor.MailboxConfig[control]{Capacity: actor.Unbounded}).(actor.Ref[control]),
 	}
 	s.window = intensity{max: cfg.Intensity, period: cfg.Period}
 	s.onEvent = cfg.OnEvent
 	return s
 }
-
-// Name is the supervisor's name.
-func (s *Supervisor) Name() string { return s.cfg.Name }
 
 // Start runs the supervisor as a top-level actor, starting its children in order. Stop the
 // returned Process to stop the tree: children stop in reverse start order, each within its
@@ -104,9 +101,8 @@ func (s *Supervisor) Name() string { return s.cfg.Name }
 // supervisors, is handed to the OnDrop of the child's mailbox before the Process counts as
 // exited.
 func (s *Supervisor) Start(ctx context.Context) *actor.Process {
-	opts := actorhook.Supervise(actor.Options{Kind: "supervisor", Logger: s.cfg.Logger},
-		actorhook.Supervision{OnExit: func(error) { s.discardAll() }}).(actor.Options)
-	return actor.Spawn(ctx, s.cfg.Name, actor.Func[control](s.run), s.mb, opts)
+	sv := actorhook.Supervision{Kind: "supervisor", Logger: s.cfg.Logger, OnExit: func(error) { s.discardAll() }}
+	return actorhook.Spawn(ctx, s.cfg.Name, actor.Func[control](s.run), s.mb, sv).(*actor.Process)
 }
 
 // AddSupervisor puts child under s as a permanent child named by its Config.Name, as Add
@@ -141,8 +137,8 @@ func Add[M any](s *Supervisor, spec ChildSpec[M]) (actor.Ref[M], error) {
 		return actor.Ref[M]{}, fmt.Errorf("%w: %q: DropQueued without a Breaker", ErrInvalidSpec, spec.Name)
 	}
 	mb := spec.mailbox
-	if mb == nil {
-		mb = actor.NewMailbox(spec.Mailbox)
+	if mb.IsZero() {
+		mb = actorhook.NewMailbox(spec.Mailbox).(actor.Ref[M])
 	}
 	sl := newSlot(spec, mb)
 	s.mu.Lock()
@@ -153,11 +149,11 @@ func Add[M any](s *Supervisor, spec ChildSpec[M]) (actor.Ref[M], error) {
 	s.names[spec.Name] = sl
 	s.pending = append(s.pending, sl)
 	s.mu.Unlock()
-	if err := s.mb.Ref().TrySend(control{kind: ctlWake}); err != nil {
+	if err := s.mb.TrySend(control{kind: ctlWake}); err != nil {
 		s.forget(sl)
 		return actor.Ref[M]{}, fmt.Errorf("supervisor %q: %w", s.cfg.Name, err)
 	}
-	return mb.Ref(), nil
+	return mb, nil
 }
 
 // Remove stops the named child for good (a drain stop within its StopTimeout), discards
@@ -167,7 +163,7 @@ func Add[M any](s *Supervisor, spec ChildSpec[M]) (actor.Ref[M], error) {
 // an error naming the child if the drain left messages queued (the child failed during
 // it, or was down) or overran the StopTimeout (matching actor.ErrStopTimeout).
 func (s *Supervisor) Remove(ctx context.Context, name string) error {
-	_, err := actor.Ask(ctx, s.mb.Ref(), func(r actor.Reply[struct{}]) control {
+	_, err := actor.Ask(ctx, s.mb, func(r actor.Reply[struct{}]) control {
 		return control{kind: ctlRemove, name: name, answer: r}
 	})
 	return err
@@ -176,7 +172,7 @@ func (s *Supervisor) Remove(ctx context.Context, name string) error {
 // RemoveAsync asks the supervisor to remove the named child as Remove does, without
 // waiting: it returns once the request is queued. An unknown name is ignored.
 func (s *Supervisor) RemoveAsync(name string) error {
-	return s.mb.Ref().TrySend(control{kind: ctlRemove, name: name})
+	return s.mb.TrySend(control{kind: ctlRemove, name: name})
 }
 
 // Children lists the children in start order with their state, mailbox, and restart
@@ -245,7 +241,7 @@ type slot struct {
 	dropQueued  bool             // the breaker's opening drops what is queued
 	unavailable error            // what sends get while the breaker is open
 
-	spawn    func(ctx context.Context, opts actor.Options, sv actorhook.Supervision) (*actor.Process, error)
+	spawn    func(ctx context.Context, sv actorhook.Supervision) (*actor.Process, error)
 	ctl      actorhook.MailboxControl // suspend, resume, drop what is queued
 	discard  func() int               // closes the mailbox for good; returns how many went to OnDrop
 	stats    func() actor.MailboxStats
@@ -284,14 +280,15 @@ const (
 	slotBroken                   // the breaker is open; probe at probeAt
 )
 
-func newSlot[M any](spec ChildSpec[M], mb *actor.Mailbox[M]) *slot {
+func newSlot[M any](spec ChildSpec[M], mb actor.Ref[M]) *slot {
+	ctl := actorhook.Mailbox(mb)
 	sl := &slot{
 		name:        spec.Name,
 		kind:        spec.Kind,
 		restart:     spec.Restart,
 		stopTimeout: spec.StopTimeout,
-		ctl:         actorhook.Mailbox(mb),
-		stats:       mb.Stats,
+		ctl:         ctl,
+		stats:       func() actor.MailboxStats { return ctl.Stats().(actor.MailboxStats) },
 		children:    spec.children,
 	}
 	sl.discard = func() int {
@@ -299,9 +296,9 @@ func newSlot[M any](spec ChildSpec[M], mb *actor.Mailbox[M]) *slot {
 			sl.ctl.Discard()
 			return spec.discardAll()
 		}
-		before := mb.Stats().Dropped
+		before := sl.stats().Dropped
 		sl.ctl.Discard()
-		return int(mb.Stats().Dropped - before)
+		return int(sl.stats().Dropped - before)
 	}
 	if sl.stopTimeout <= 0 {
 		sl.stopTimeout = DefaultStopTimeout
@@ -321,7 +318,7 @@ func newSlot[M any](spec ChildSpec[M], mb *actor.Mailbox[M]) *slot {
 		sl.breaker = breaker.New(b.Errors, b.Successes, b.Timeout)
 		sl.unavailable = fmt.Errorf("%w: %q: %w", actor.ErrUnavailable, spec.Name, breaker.ErrBreakerOpen)
 	}
-	sl.spawn = func(ctx context.Context, opts actor.Options, sv actorhook.Supervision) (p *actor.Process, err error) {
+	sl.spawn = func(ctx context.Context, sv actorhook.Supervision) (p *actor.Process, err error) {
 		defer func() {
 			if v := recover(); v != nil {
 				err = &actor.PanicError{Actor: spec.Name, Value: v, Stack: debug.Stack()}
@@ -338,7 +335,7 @@ func newSlot[M any](spec ChildSpec[M], mb *actor.Mailbox[M]) *slot {
 				spec.Release(a, err)
 			}
 		}
-		return actor.Spawn(ctx, spec.Name, a, mb, actorhook.Supervise(opts, sv).(actor.Options)), nil
+		return actorhook.Spawn(ctx, spec.Name, a, mb, sv).(*actor.Process), nil
 	}
 	return sl
 }

@@ -90,7 +90,7 @@ func (j *journal) add(s string) {
 func (j *journal) event(e supervisor.Event) {
 	j.mu.Lock()
 	j.events = append(j.events, e)
-	j.entries = append(j.entries, fmt.Sprintf("event:%T:%s", e, e.ChildName()))
+	j.entries = append(j.entries, fmt.Sprintf("event:%T:%s", e, e.Source()))
 	j.mu.Unlock()
 }
 
@@ -148,7 +148,7 @@ func send(t *testing.T, ref actor.Ref[cmd], c cmd) {
 func stop(t *testing.T, p *actor.Process) {
 	t.Helper()
 	if err := p.Stop(context.Background()); err != nil {
-		t.Fatalf("stopping %s: %v", p.Name(), err)
+		t.Fatalf("stopping %s: %v", p.Info().Name, err)
 	}
 }
 
@@ -214,7 +214,7 @@ func strategyRun(t *testing.T, strategy supervisor.Strategy) (starts map[string]
 	// The order in which the supervisor started them (its events), not the order in
 	// which their goroutines happened to run.
 	for _, e := range j.eventsOf("supervisor.Started") {
-		order = append(order, e.ChildName())
+		order = append(order, e.Source())
 	}
 	return starts, order
 }
@@ -607,7 +607,7 @@ func TestNestedSupervisorStopIsBoundedByItsStopTimeout(t *testing.T) {
 		if waited != 2*time.Second {
 			t.Fatalf("stop took %v; sub's StopTimeout is 2s", waited)
 		}
-		if evs := j.eventsOf("supervisor.StopTimedOut"); len(evs) != 1 || evs[0].ChildName() != "sub" {
+		if evs := j.eventsOf("supervisor.StopTimedOut"); len(evs) != 1 || evs[0].Source() != "sub" {
 			t.Fatalf("StopTimedOut events %v, want one about sub", evs)
 		}
 	})

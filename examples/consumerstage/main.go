@@ -260,7 +260,7 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 		return err
 	}
 	sk := &sink{want: cfg.records * cfg.partitions, next: make(map[int32]int), count: make(map[string]int), done: make(chan struct{})}
-	sinkRef, sinkProc := actor.Start(ctx, "sink", sk)
+	sinkRef, sinkProc := actor.Start(ctx, "sink", sk, actor.Options[*orders]{})
 	defer sinkProc.Stop(context.Background())
 
 	for p := range int32(cfg.partitions) {

@@ -338,7 +338,7 @@ func consumeRecords(ctx context.Context, client *cluster.Client, snap *cluster.S
 			return err
 		}
 		pr := &partitionPrinter{pc: pc, end: end, exitAtEnd: c.exitAtEnd, emit: emit, failed: cancel}
-		_, proc := actor.Start[struct{}](ctx, fmt.Sprintf("print-%d", part), pr)
+		_, proc := actor.Start(ctx, fmt.Sprintf("print-%d", part), pr, actor.Options[struct{}]{})
 		procs = append(procs, proc)
 	}
 	return waitAll(procs)

@@ -1,18 +1,27 @@
 // Package actorhook is the library's private door into package actor: what a supervisor
-// does to the actors it runs (keeps a child's mailbox across incarnations, suspends it,
-// hears of its exit and health, begins a stop without waiting), and where checked mode
-// records ownership violations for the test harness. Users of package actor cannot reach
-// any of it; package actor fills in the variables below when it is initialised, and
-// nothing else sets them.
+// does to the actors it runs (makes a child's mailbox apart from any incarnation, spawns
+// incarnations on it, keeps it across them, suspends it, hears of its exit and health,
+// begins a stop without waiting), and where checked mode records ownership violations for
+// the test harness. Users of package actor cannot reach any of it; package actor fills in
+// the variables below when it is initialised, and nothing else sets them.
 //
 // The values pass through as any because this package sits below actor and cannot name
-// its types: opts is an actor.Options, mb an *actor.Mailbox[M], p an *actor.Process.
+// its types: cfg is an actor.MailboxConfig[M], ref an actor.Ref[M], a an actor.Actor[M]
+// of the same M, p an *actor.Process.
 package actorhook
 
-import "sync"
+import (
+	"context"
+	"log/slog"
+	"sync"
+)
 
-// Supervision is what a supervisor attaches to an incarnation it spawns.
+// Supervision is how a supervisor runs an incarnation it spawns.
 type Supervision struct {
+	// Kind labels the incarnation's goroutine and log records, as actor.Options.Kind.
+	Kind string
+	// Logger receives its lifecycle records, as actor.Options.Logger.
+	Logger *slog.Logger
 	// KeepMailbox leaves the mailbox open when the actor exits, for the next incarnation
 	// (or for the supervisor to discard). Without it the mailbox is discarded when Run
 	// returns: later sends fail with actor.ErrStopped, leftovers go to OnDrop.
@@ -37,6 +46,8 @@ type MailboxControl interface {
 	// Discard closes the mailbox for good and hands every message still queued to OnDrop;
 	// Asks waiting on it return actor.ErrStopped. It is idempotent.
 	Discard()
+	// Stats returns the mailbox's counters, an actor.MailboxStats.
+	Stats() any
 }
 
 // ProcessControl begins the stops of a Process without waiting for them: whoever calls
@@ -51,10 +62,16 @@ type ProcessControl interface {
 
 // Set by package actor when it is initialised.
 var (
-	// Supervise returns opts (an actor.Options) with s attached, for actor.Spawn.
-	Supervise func(opts any, s Supervision) any
-	// Mailbox returns the controls of mb, an *actor.Mailbox[M].
-	Mailbox func(mb any) MailboxControl
+	// NewMailbox makes an open, empty mailbox configured by cfg, an
+	// actor.MailboxConfig[M], that no actor receives from yet, and returns the
+	// actor.Ref[M] that sends to it.
+	NewMailbox func(cfg any) (ref any)
+	// Spawn starts a (an actor.Actor[M]) under name, receiving from the mailbox behind
+	// ref (an actor.Ref[M] from NewMailbox), run as s says, and returns its
+	// *actor.Process. Only one incarnation receives from a mailbox at a time.
+	Spawn func(ctx context.Context, name string, a, ref any, s Supervision) (p any)
+	// Mailbox returns the controls of the mailbox behind ref, an actor.Ref[M].
+	Mailbox func(ref any) MailboxControl
 	// Process returns the controls of p, an *actor.Process.
 	Process func(p any) ProcessControl
 )

@@ -123,6 +123,8 @@ var configs = map[string]configStruct{
 		"MinRefreshInterval":     val(cluster.DefaultMinRefreshInterval),
 		"RefreshInterval":        val(cluster.DefaultRefreshInterval),
 		"TopicRetries":           val(cluster.DefaultTopicRetries),
+		"TopicBackoff.Min":       unchecked("derived: the value of MinRefreshInterval"),
+		"TopicBackoff.Max":       val(cluster.DefaultTopicBackoffMax),
 		"AllowAutoTopicCreation": val(false),
 		"Breaker.Errors":         val(cluster.DefaultBreakerErrors),
 		"Breaker.Successes":      unchecked("a literal (max(1, Successes)) in cluster.Open: no constant, and a breaker's closing is not observable without timing it"),
@@ -190,7 +192,8 @@ var configs = map[string]configStruct{
 		"Overflow": enum("Block", actor.Block),
 		"OnDrop":   none,
 	}},
-	"actor.Options": {reflect.TypeFor[actor.Options](), map[string]def{
+	"actor.Options": {reflect.TypeFor[actor.Options[M]](), map[string]def{
+		"Mailbox":     none,
 		"Kind":        observed(),
 		"Logger":      none,
 		"OnViolation": none,

@@ -281,7 +281,7 @@ func (c *collector) Run(ctx context.Context, in *actor.Inbox[[]string]) error {
 // consumeThroughStage consumes n records of partition 0 through upperStage.
 func consumeThroughStage(ctx context.Context, seeds []string, n int) error {
 	col := &collector{want: n, full: make(chan struct{})}
-	sink, sinkProc := actor.Start(context.Background(), "collector", col)
+	sink, sinkProc := actor.Start(context.Background(), "collector", col, actor.Options[[]string]{})
 	defer sinkProc.Stop(context.Background())
 
 	c, err := consumer.New(consumer.Config{Seeds: seeds})

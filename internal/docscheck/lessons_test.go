@@ -30,19 +30,14 @@ import (
 // where the mailbox's advantage over a buffered channel comes from.
 func TestABurstCostsTheOwnerOneWakeUp(t *testing.T) {
 	const burst = 1000
-	mb := actor.NewMailbox(actor.MailboxConfig[int]{})
-	ref := mb.Ref()
-	for i := range burst {
-		if err := ref.Send(context.Background(), i); err != nil {
-			t.Fatal(err)
-		}
-	}
 	type wake struct {
 		first      []int
 		secondWake bool
 	}
 	got := make(chan wake, 1)
-	p := actor.Spawn(context.Background(), "burst", actor.Func[int](func(ctx context.Context, in *actor.Inbox[int]) error {
+	gate := make(chan struct{})
+	ref, p := actor.Start(context.Background(), "burst", actor.Func[int](func(ctx context.Context, in *actor.Inbox[int]) error {
+		<-gate
 		<-in.Ready() // the one wake-up the burst left
 		first, _ := in.Drain(nil)
 		w := wake{first: first}
@@ -53,7 +48,13 @@ func TestABurstCostsTheOwnerOneWakeUp(t *testing.T) {
 		}
 		got <- w
 		return nil
-	}), mb, actor.Options{})
+	}), actor.Options[int]{})
+	for i := range burst {
+		if err := ref.Send(context.Background(), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(gate) // the whole burst is queued before the owner looks
 	w := <-got
 	<-p.Done()
 	if len(w.first) != burst {

@@ -65,14 +65,13 @@ func TestObservedDefaults(t *testing.T) {
 		}
 	})
 	t.Run("actor", func(t *testing.T) {
-		if got, want := actor.NewMailbox(actor.MailboxConfig[int]{}).Stats().Cap, docDefault[int](t, page, "actor.MailboxConfig", "Capacity"); got != want {
-			t.Errorf("MailboxConfig.Capacity: a zero config makes a mailbox of %d; the page says %d", got, want)
-		}
-		mb := actor.NewMailbox(actor.MailboxConfig[int]{})
-		p := actor.Spawn(context.Background(), "kind", actor.Func[int](func(ctx context.Context, in *actor.Inbox[int]) error {
+		_, p := actor.Start(context.Background(), "kind", actor.Func[int](func(ctx context.Context, in *actor.Inbox[int]) error {
 			_, _, err := in.Receive(nil)
 			return err
-		}), mb, actor.Options{})
+		}), actor.Options[int]{})
+		if got, want := p.Info().Mailbox.Cap, docDefault[int](t, page, "actor.MailboxConfig", "Capacity"); got != want {
+			t.Errorf("MailboxConfig.Capacity: a zero config makes a mailbox of %d; the page says %d", got, want)
+		}
 		if err := p.Stop(ctxT(t)); err != nil {
 			t.Fatal(err)
 		}
@@ -275,9 +274,6 @@ func failing(d time.Duration) func() actor.Actor[int] {
 func observeSupervisorDefaults(t *testing.T, page configPage) {
 	t.Run("Name and Kind", func(t *testing.T) {
 		s := supervisor.New(supervisor.Config{})
-		if want := docDefault[string](t, page, "supervisor.Config", "Name"); s.Name() != want {
-			t.Errorf("Config.Name: %q; the page says %q", s.Name(), want)
-		}
 		ready := make(chan struct{})
 		_, _ = supervisor.Add(s, supervisor.ChildSpec[int]{Name: "c", New: func() actor.Actor[int] {
 			return actor.Func[int](func(ctx context.Context, in *actor.Inbox[int]) error {
@@ -288,6 +284,9 @@ func observeSupervisorDefaults(t *testing.T, page configPage) {
 		}})
 		proc := s.Start(context.Background())
 		<-ready
+		if want, got := docDefault[string](t, page, "supervisor.Config", "Name"), proc.Info().Name; got != want {
+			t.Errorf("Config.Name: %q; the page says %q", got, want)
+		}
 		if want, got := docDefault[string](t, page, "supervisor.ChildSpec", "Kind"), s.Children()[0].Kind; got != want {
 			t.Errorf("ChildSpec.Kind: %q; the page says %q", got, want)
 		}

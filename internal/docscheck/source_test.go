@@ -199,7 +199,7 @@ var layer = map[string]int{
 	"wire/cluster":   5,
 	"producer":       6,
 	"consumer":       6,
-	"consumer/group": 7, // the group member, built on consumer.Reader
+	"consumer/group": 7, // a group member hands partitions to a consumer.Reader
 }
 
 // door is the one internal package library code may import: package actor's door for the

@@ -93,13 +93,8 @@ func (c *conn) Run(ctx context.Context, in *actor.Inbox[*Call]) (err error) {
 // stop), the context ends, or the connection fails.
 func (c *conn) writeLoop(ctx context.Context) error {
 	var batch []*Call
-	var timer *time.Timer
-	var reauth <-chan time.Time // timer's channel while it is armed for c.reauth
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	var reauth actor.Alarm // rings when the session must re-authenticate (c.reauth)
+	defer reauth.Stop()
 	for {
 		if !c.reauth.IsZero() && !time.Now().Before(c.reauth) {
 			// Then write what queued meanwhile, even if the next one is due already (a
@@ -107,16 +102,8 @@ func (c *conn) writeLoop(ctx context.Context) error {
 			if err := c.reauthenticate(ctx); err != nil {
 				return err
 			}
-			reauth = nil
 		}
-		if !c.reauth.IsZero() && reauth == nil {
-			if timer == nil {
-				timer = time.NewTimer(time.Until(c.reauth))
-			} else {
-				timer.Reset(time.Until(c.reauth))
-			}
-			reauth = timer.C
-		}
+		reauth.Set(c.reauth)
 		// Take whatever is queued before waiting: the wake-up that made the connection
 		// dial has been consumed already.
 		var closed bool
@@ -134,7 +121,7 @@ func (c *conn) writeLoop(ctx context.Context) error {
 		case <-c.rd.done:
 			return c.rd.err
 		case <-c.in.Ready():
-		case <-reauth:
+		case <-reauth.C():
 		}
 	}
 }

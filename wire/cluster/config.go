@@ -27,8 +27,12 @@ type Config struct {
 	RefreshInterval time.Duration
 	// TopicRetries is how many more times a refresh asks for a topic that does not exist
 	// yet or has a partition without a leader before it answers with what it has. Zero
-	// means 5; backoff between them grows from MinRefreshInterval to 2s.
+	// means 5; TopicBackoff spaces them.
 	TopicRetries int
+	// TopicBackoff spaces those asks: Min·2^(n-1) before the n-th, capped at Max, with
+	// equal jitter, as every supervisor.Backoff; never sooner than MinRefreshInterval
+	// after the request before. Zero Min means MinRefreshInterval; zero Max means 2s.
+	TopicBackoff supervisor.Backoff
 	// AllowAutoTopicCreation lets the brokers create topics that metadata requests name
 	// (if the brokers are configured to). Off by default.
 	AllowAutoTopicCreation bool
@@ -54,7 +58,7 @@ const (
 	DefaultTopicRetries       = 5
 	DefaultBreakerErrors      = 5
 	DefaultBreakerTimeout     = 5 * time.Second
-	maxTopicBackoff           = 2 * time.Second
+	DefaultTopicBackoffMax    = 2 * time.Second
 )
 
 // ErrInvalidConfig is matched by the error for a Config that cannot work.
@@ -73,8 +77,9 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("%w: seed %q: want host:port", ErrInvalidConfig, s)
 		}
 	}
-	if c.MinRefreshInterval < 0 || c.RefreshInterval < 0 || c.TopicRetries < 0 {
-		return c, fmt.Errorf("%w: negative interval or retries", ErrInvalidConfig)
+	if c.MinRefreshInterval < 0 || c.RefreshInterval < 0 || c.TopicRetries < 0 ||
+		c.TopicBackoff.Min < 0 || c.TopicBackoff.Max < 0 {
+		return c, fmt.Errorf("%w: negative interval, retries or backoff", ErrInvalidConfig)
 	}
 	if c.MinRefreshInterval == 0 {
 		c.MinRefreshInterval = DefaultMinRefreshInterval
@@ -85,6 +90,13 @@ func (c Config) withDefaults() (Config, error) {
 	if c.TopicRetries == 0 {
 		c.TopicRetries = DefaultTopicRetries
 	}
+	if c.TopicBackoff.Min == 0 {
+		c.TopicBackoff.Min = c.MinRefreshInterval
+	}
+	if c.TopicBackoff.Max == 0 {
+		c.TopicBackoff.Max = DefaultTopicBackoffMax
+	}
+	c.TopicBackoff.Max = max(c.TopicBackoff.Max, c.TopicBackoff.Min)
 	if c.Breaker.Errors == 0 {
 		c.Breaker.Errors = DefaultBreakerErrors
 	}

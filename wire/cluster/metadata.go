@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -92,16 +93,16 @@ func newMetadata(c *Client) *metadata {
 // Run is one incarnation of the metadata actor.
 func (m *metadata) Run(ctx context.Context, in *actor.Inbox[metaMsg]) error {
 	m.self = in.Ref()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	var alarm actor.Alarm
+	defer alarm.Stop()
 	var batch []metaMsg
 	for {
-		m.arm(timer, time.Now())
+		alarm.Set(m.due())
 		select {
 		case <-ctx.Done():
 			m.failWaiters(ErrClosed)
 			return ctx.Err()
-		case <-timer.C:
+		case <-alarm.C():
 		case <-in.Ready():
 			var closed bool
 			batch, closed = in.Drain(batch[:0])
@@ -133,17 +134,14 @@ func (m *metadata) handle(msg metaMsg) {
 	}
 }
 
-// arm sets the timer for the next request due: one someone waits for, or the periodic one.
-func (m *metadata) arm(t *time.Timer, now time.Time) {
+// due is when the next request is due, for the loop's alarm: the earlier of one someone
+// waits for and the periodic one; the zero time while a request is in flight (its outcome
+// wakes the loop) and before the first request (an unused client stays quiet).
+func (m *metadata) due() time.Time {
 	if m.inflight != nil || (m.seq == 0 && m.nextAt.IsZero()) {
-		t.Stop()
-		return
+		return time.Time{}
 	}
-	due := m.lastSent.Add(m.cfg.RefreshInterval)
-	if !m.nextAt.IsZero() && m.nextAt.Before(due) {
-		due = m.nextAt
-	}
-	t.Reset(max(due.Sub(now), 0))
+	return actor.Earlier(m.nextAt, m.lastSent.Add(m.cfg.RefreshInterval))
 }
 
 // maybeSend sends the next metadata request if one is wanted and allowed now.
@@ -278,7 +276,10 @@ func (m *metadata) outcome(call *bk.Call, seq uint64) {
 			w.retries++
 			w.after = seq
 			keep = append(keep, w)
-			at := time.Now().Add(min(m.cfg.MinRefreshInterval<<(w.retries-1), maxTopicBackoff))
+			at := time.Now().Add(m.cfg.TopicBackoff.Delay(w.retries, rand.Float64()))
+			if soonest := m.lastSent.Add(m.cfg.MinRefreshInterval); at.Before(soonest) {
+				at = soonest
+			}
 			if retryAt.IsZero() || at.Before(retryAt) {
 				retryAt = at
 			}
