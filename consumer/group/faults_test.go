@@ -1,9 +1,11 @@
 package group
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,4 +189,77 @@ func TestCommittedOffsetsRetried(t *testing.T) {
 	col := join(t, seeds, testGroupConfig("gq"), "m1")
 	<-injected
 	readsEverything(t, col, 1, 3)
+}
+
+// TestSlowUserKeepsTheSession: a user who takes longer than the session timeout to come
+// back from the batch in hand during a rebalance (but less than ProcessingTime) keeps
+// the member in the group: it heartbeats while it waits, its revocation commits, and
+// nothing is lost.
+func TestSlowUserKeepsTheSession(t *testing.T) {
+	const parts = 2
+	kc, seeds := startKfake(t, parts, kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "100"}))
+	produceN(t, seeds, parts, 0, 10)
+	cfg := testGroupConfig("gk")
+	cfg.SessionTimeout = 500 * time.Millisecond
+	var lost atomic.Bool
+	cfg.OnLost = func(context.Context, []consumer.About) { lost.Store(true) }
+	m1, err := Join(ctxT(t), newConsumer(t, seeds), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m1.Close(context.Background())
+	inHand, err := m1.Poll(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Count m1's heartbeats from the moment m2 asks to join.
+	id := m1.MemberID()
+	beats := make(chan struct{}, 1000)
+	kc.ControlKey(int16(kmsg.Heartbeat), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		kc.KeepControl()
+		if req.(*kmsg.HeartbeatRequest).MemberID == id {
+			beats <- struct{}{}
+		}
+		return nil, nil, false
+	})
+	joined := make(chan *Member, 1)
+	c2 := newConsumer(t, seeds)
+	go func() {
+		m2, err := Join(ctxT(t), c2, cfg)
+		if err != nil {
+			t.Error(err)
+		}
+		joined <- m2
+	}()
+	// Twice the session's worth of heartbeats (every 50ms) while m1's user holds on.
+	for range 2 * int(cfg.SessionTimeout/cfg.HeartbeatInterval) {
+		select {
+		case <-beats:
+		case <-time.After(testTimeout):
+			t.Fatal("m1 stopped heartbeating while its user held a batch")
+		}
+	}
+	polled := make(chan error, 1)
+	pctx, cancel := context.WithCancel(ctxT(t))
+	go func() {
+		_, err := m1.Poll(pctx)
+		polled <- err
+	}()
+	m2 := <-joined
+	if m2 == nil {
+		t.FailNow()
+	}
+	defer m2.Close(context.Background())
+	waitAssigned(t, parts, []int{1, 1}, &collector{m: m1}, &collector{m: m2})
+	cancel()
+	<-polled
+	if lost.Load() {
+		t.Error("m1 lost partitions")
+	}
+	offs := committedOffsets(t, seeds, "gk")
+	for _, b := range inHand {
+		if offs[b.Partition] != b.NextOffset {
+			t.Errorf("partition %d committed at %d, want %d: the revocation's commit was refused", b.Partition, offs[b.Partition], b.NextOffset)
+		}
+	}
 }

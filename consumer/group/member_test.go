@@ -177,8 +177,6 @@ func checkAll(t *testing.T, got map[consumer.About]map[int64]int, parts, n int) 
 	return dups
 }
 
-func assignedCount(col *collector) int { return len(col.m.Assigned()) }
-
 func TestOneMemberGetsEverything(t *testing.T) {
 	const parts, n = 4, 50
 	_, seeds := startKfake(t, parts)

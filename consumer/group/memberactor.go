@@ -101,10 +101,10 @@ func (a *memberActor) Run(ctx context.Context, in *actor.Inbox[memberMsg]) error
 // next is when the loop must wake: a retry, the next heartbeat, or the session's end.
 func (a *memberActor) next() time.Time {
 	at := a.retryAt
+	if a.mach.heartbeating() && !a.hbFlight && a.haveCoord { // without a coordinator, the lookup's answer wakes it
+		at = actor.Earlier(at, a.hbDue)
+	}
 	if a.mach.state == stateStable {
-		if !a.hbFlight && a.haveCoord { // without a coordinator, the lookup's answer wakes it
-			at = actor.Earlier(at, a.hbDue)
-		}
 		at = actor.Earlier(at, a.aliveAt.Add(a.m.cfg.SessionTimeout))
 	}
 	return at
@@ -119,10 +119,10 @@ func (a *memberActor) due(now time.Time) {
 		}
 		a.send(s)
 	}
-	if a.mach.state != stateStable {
+	if !a.mach.heartbeating() {
 		return
 	}
-	if !now.Before(a.aliveAt.Add(a.m.cfg.SessionTimeout)) {
+	if a.mach.state == stateStable && !now.Before(a.aliveAt.Add(a.m.cfg.SessionTimeout)) {
 		a.m.log.Warn("group member: no heartbeat succeeded within the session timeout; its partitions are lost",
 			"member", a.mach.memberID, "session_timeout", a.m.cfg.SessionTimeout)
 		a.do(a.mach.sessionLost())

@@ -3,6 +3,8 @@ package group
 import (
 	"testing"
 	"time"
+
+	"github.com/troupe-go/troupe/wire/errcode"
 )
 
 // TestNoHeartbeatWakeupsWithoutACoordinator: while the coordinator is being looked up
@@ -24,5 +26,16 @@ func TestNoHeartbeatWakeupsWithoutACoordinator(t *testing.T) {
 	a.haveCoord = false
 	if got, want := a.next(), now.Add(cfg.SessionTimeout); !got.Equal(want) {
 		t.Errorf("without a coordinator: wakes at %v, want the session's end %v", got, want)
+	}
+	// Giving its partitions up, it heartbeats still (the user may be slow to come back),
+	// and no session deadline applies.
+	a.mach.heartbeat(3, hbResp(errcode.RebalanceInProgress), nil)
+	a.haveCoord = true
+	if got := a.next(); !got.Equal(a.hbDue) {
+		t.Errorf("revoking: wakes at %v, want the heartbeat's %v", got, a.hbDue)
+	}
+	a.hbFlight = true
+	if got := a.next(); !got.IsZero() {
+		t.Errorf("revoking, a heartbeat in flight: wakes at %v, want only when told", got)
 	}
 }

@@ -288,13 +288,35 @@ func (m *membership) synced(resp *api.SyncGroupResponse, err error) step {
 	return step{Assigned: true, Assign: m.owned, Alive: true}
 }
 
+// heartbeating reports whether the member heartbeats: while it owns its assignment, and
+// while it gives it up before rejoining (the user may take up to ProcessingTime to come
+// back from the batches in hand, longer than the session: the coordinator must not drop
+// the member meanwhile), as the Java client's heartbeat thread does until it rejoins.
+func (m *membership) heartbeating() bool {
+	return m.state == stateStable || m.state == stateRebalancing
+}
+
 // heartbeat takes the answer to a Heartbeat sent in generation gen.
 func (m *membership) heartbeat(gen int32, resp *api.HeartbeatResponse, err error) step {
-	if m.state != stateStable || gen != m.generation {
+	if !m.heartbeating() || gen != m.generation {
 		return step{} // answers a generation that is over
 	}
 	if err == nil {
 		err = errcode.ForCode(resp.ErrorCode)
+	}
+	if m.state == stateRebalancing {
+		// Already giving everything up; the answers only keep the session, and say
+		// how to rejoin.
+		switch {
+		case err == nil, errors.Is(err, errcode.RebalanceInProgress):
+			return step{Alive: true}
+		case errors.Is(err, errcode.UnknownMemberID):
+			m.memberID = "" // the coordinator dropped it: rejoin afresh
+			return step{}
+		case errors.Is(err, errcode.IllegalGeneration), errors.Is(err, errcode.CoordinatorLoadInProgress):
+			return step{}
+		}
+		return m.retry(err, reqHeartbeat)
 	}
 	switch {
 	case err == nil:

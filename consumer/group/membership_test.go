@@ -223,6 +223,24 @@ func TestMembershipTransitions(t *testing.T) {
 		{"revoked: rejoin with the same ID", "rebalancing", false,
 			func(m *membership) step { return m.revoked() },
 			want{state: stateJoining, send: reqJoin, memberID: "m1"}},
+		{"heartbeat while revoking: REBALANCE_IN_PROGRESS keeps the session, nothing more", "rebalancing", false,
+			func(m *membership) step {
+				s := m.heartbeat(3, hbResp(errcode.RebalanceInProgress), nil)
+				if !s.Alive {
+					t.Error("not alive")
+				}
+				return s
+			},
+			want{state: stateRebalancing, memberID: "m1"}},
+		{"heartbeat while revoking: UNKNOWN_MEMBER_ID, rejoin afresh once revoked", "rebalancing", false,
+			func(m *membership) step {
+				m.heartbeat(3, hbResp(errcode.UnknownMemberID), nil)
+				return m.revoked()
+			},
+			want{state: stateJoining, send: reqJoin}},
+		{"heartbeat while revoking: NOT_COORDINATOR, find it again", "rebalancing", false,
+			func(m *membership) step { return m.heartbeat(3, hbResp(errcode.NotCoordinator), nil) },
+			want{state: stateRebalancing, send: reqFindCoordinator, retry: true, memberID: "m1"}},
 		{"heartbeat ILLEGAL_GENERATION: lost, rejoin", "stable", false,
 			func(m *membership) step { return m.heartbeat(3, hbResp(errcode.IllegalGeneration), nil) },
 			want{state: stateJoining, send: reqJoin, lost: owned01, memberID: "m1"}},
