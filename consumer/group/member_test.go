@@ -183,7 +183,9 @@ func TestOneMemberGetsEverything(t *testing.T) {
 	produceN(t, seeds, parts, 0, n)
 	var events []string
 	cfg := testGroupConfig("g1")
-	cfg.OnAssigned = func(_ context.Context, ps []consumer.About) { events = append(events, fmt.Sprint("assigned ", len(ps))) }
+	cfg.OnAssigned = func(_ context.Context, ps []consumer.About) {
+		events = append(events, fmt.Sprint("assigned ", len(ps)))
+	}
 	cfg.OnRevoked = func(_ context.Context, ps []consumer.About) { events = append(events, fmt.Sprint("revoked ", len(ps))) }
 	m, err := Join(ctxT(t), newConsumer(t, seeds), cfg)
 	if err != nil {
