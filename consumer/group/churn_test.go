@@ -1,9 +1,11 @@
 package group
 
 import (
+	"context"
 	"math/rand/v2"
 	"reflect"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,8 +22,14 @@ func TestChurn(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 	_, seeds := startKfake(t, parts)
 	var all, live []*collector
+	owners := newOwnership(t)
 	start := func() {
-		col := join(t, seeds, testGroupConfig("gchurn"), "m"+strconv.Itoa(len(all)+1))
+		name := "m" + strconv.Itoa(len(all)+1)
+		cfg := testGroupConfig("gchurn")
+		cfg.OnAssigned = func(_ context.Context, ps []consumer.About) { owners.assigned(name, ps) }
+		cfg.OnRevoked = func(_ context.Context, ps []consumer.About) { owners.revoked(name, ps) }
+		cfg.OnLost = func(_ context.Context, ps []consumer.About) { t.Errorf("%s lost %v in a graceful churn", name, ps) }
+		col := join(t, seeds, cfg, name)
 		all = append(all, col)
 		live = append(live, col)
 	}
@@ -45,6 +53,40 @@ func TestChurn(t *testing.T) {
 	waitRead(t, all, parts, produced)
 	dups := checkAll(t, union(all...), parts, produced)
 	t.Logf("%d members over %d changes; %d of %d records read twice", len(all), steps, dups, parts*produced)
+}
+
+// ownership checks, across members, that a partition's new owner's OnAssigned starts
+// only after its old owner's OnRevoked has finished (property a2 of issue 21).
+type ownership struct {
+	t     *testing.T
+	mu    sync.Mutex
+	owner map[consumer.About]string
+}
+
+func newOwnership(t *testing.T) *ownership {
+	return &ownership{t: t, owner: make(map[consumer.About]string)}
+}
+
+func (o *ownership) assigned(member string, parts []consumer.About) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, a := range parts {
+		if prev := o.owner[a]; prev != "" {
+			o.t.Errorf("%s assigned to %s while %s has not finished revoking it", a, member, prev)
+		}
+		o.owner[a] = member
+	}
+}
+
+func (o *ownership) revoked(member string, parts []consumer.About) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, a := range parts {
+		if o.owner[a] != member {
+			o.t.Errorf("%s revoked by %s, but owned by %q", a, member, o.owner[a])
+		}
+		delete(o.owner, a)
+	}
 }
 
 // waitRead waits until the collectors, together, have read offsets 0 to n-1 of every

@@ -39,10 +39,13 @@ func newCollector(t testing.TB, name string) *collector {
 	return &collector{t: t, name: name, seen: make(map[consumer.About][]int64), change: make(chan struct{}), done: make(chan struct{})}
 }
 
-// callbacks sets cfg's callbacks to record into col.
+// callbacks sets cfg's callbacks to record into col, after any cfg has already.
 func (col *collector) callbacks(cfg *Config) {
-	note := func(what string) func(context.Context, []consumer.About) {
-		return func(_ context.Context, parts []consumer.About) {
+	note := func(what string, before func(context.Context, []consumer.About)) func(context.Context, []consumer.About) {
+		return func(ctx context.Context, parts []consumer.About) {
+			if before != nil {
+				before(ctx, parts)
+			}
 			col.mu.Lock()
 			col.events = append(col.events, fmt.Sprintf("%s %v", what, parts))
 			close(col.change)
@@ -50,7 +53,7 @@ func (col *collector) callbacks(cfg *Config) {
 			col.mu.Unlock()
 		}
 	}
-	cfg.OnAssigned, cfg.OnRevoked, cfg.OnLost = note("assigned"), note("revoked"), note("lost")
+	cfg.OnAssigned, cfg.OnRevoked, cfg.OnLost = note("assigned", cfg.OnAssigned), note("revoked", cfg.OnRevoked), note("lost", cfg.OnLost)
 }
 
 func (col *collector) run(ctx context.Context) {
