@@ -10,14 +10,22 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// TestWithAKgoMember: a troupe member and a franz-go member share one group (range): the
-// troupe member, first in, leads, reading kgo's subscription (a later version of the
-// consumer protocol) and writing the assignment kgo reads; together they read every
-// record, neither the other's partitions.
+// TestWithAKgoMember: a troupe member and a franz-go member share one group (range),
+// each leading in turn (the first in leads): the leader reads the other's subscription
+// and writes the assignment the other reads, in the versions of the consumer protocol
+// each writes; together they read every record, neither the other's partitions.
 func TestWithAKgoMember(t *testing.T) {
+	t.Run("troupe leads", func(t *testing.T) { withKgo(t, true) })
+	t.Run("kgo leads", func(t *testing.T) { withKgo(t, false) })
+}
+
+func withKgo(t *testing.T, troupeFirst bool) {
 	const parts, n = 6, 20
 	_, seeds := startKfake(t, parts)
-	m1 := join(t, seeds, testGroupConfig("gi"), "troupe")
+	var m1 *collector
+	if troupeFirst {
+		m1 = join(t, seeds, testGroupConfig("gi"), "troupe")
+	}
 
 	var mu sync.Mutex
 	kgoSeen := make(map[consumer.About]map[int64]int)
@@ -65,6 +73,22 @@ func TestWithAKgoMember(t *testing.T) {
 		<-polled
 		cl.Close()
 	}()
+	if !troupeFirst {
+		for {
+			mu.Lock()
+			owns := kgoOwns
+			mu.Unlock()
+			if owns == parts {
+				break
+			}
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				t.Fatal("kgo alone never owned every partition")
+			}
+		}
+		m1 = join(t, seeds, testGroupConfig("gi"), "troupe")
+	}
 	settled := func() bool {
 		mu.Lock()
 		defer mu.Unlock()
