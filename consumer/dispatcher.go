@@ -325,6 +325,13 @@ func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
 		c.ev.emit(OffsetReset{About: p.about, From: from, To: off, Policy: d.cfg.OffsetReset, Cause: s.reset})
 		s.reset, s.epoch = nil, epoch
 		d.mark(p, off)
+	case s.check && s.cur.lastEpoch >= 0:
+		// A start with its leader epoch (a committed offset): the log may have been
+		// truncated since it was taken.
+		if err := d.validate(ctx, s, node, epoch); err != nil {
+			return err
+		}
+		s.check = false
 	case s.epoch >= 0 && epoch != s.epoch && s.cur.lastEpoch >= 0:
 		if err := d.validate(ctx, s, node, epoch); err != nil {
 			return err

@@ -39,5 +39,7 @@
 // network. docs/consumer.md walks through the pipeline, the ownership protocol,
 // MaxProcessingTime, Pause, failure handling and custom stages.
 //
-// Consumer groups are not implemented yet: partitions are assigned by the caller.
+// Group membership is not implemented yet: partitions are assigned by the caller. Package
+// group's Committer resumes them at a consumer group's committed offsets and commits what
+// the caller finished with, at least once (docs/groups.md).
 package consumer

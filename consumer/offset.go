@@ -11,8 +11,9 @@ import (
 // the first record at or after a time (AtTime). The zero Offset is Oldest(). Offsets are
 // values: none of them can be changed by a caller.
 type Offset struct {
-	kind offsetKind
-	at   int64 // the exact offset (kind exact), or Unix milliseconds (kind byTime)
+	kind  offsetKind
+	at    int64 // the exact offset (kind exact), or Unix milliseconds (kind byTime)
+	epoch int32 // kind exact: the leader epoch of the record before at, if known (AtEpoch); -1 otherwise
 }
 
 type offsetKind uint8
@@ -47,7 +48,17 @@ func Newest() Offset { return Offset{kind: kindNewest} }
 // ErrInvalidOffset; say Oldest() or Newest() for the ends of the log. An offset beyond
 // the end of the log, or before its start, is out of range: Config.OffsetReset decides
 // what happens, and the reset is reported.
-func At(n int64) Offset { return Offset{kind: kindExact, at: n} }
+func At(n int64) Offset { return Offset{kind: kindExact, at: n, epoch: -1} }
+
+// AtEpoch is At(n) with the leader epoch of the record before n, as a committed offset
+// carries it (KIP-320): before the first fetch the consumer asks the partition's leader
+// where that epoch ends in its log (OffsetForLeaderEpoch). If the log ends that epoch
+// before n — it was truncated since the offset was taken, by an unclean leader election —
+// the partition starts where it diverges and reports a *TruncationError (ErrLogTruncated)
+// with the records that replaced the lost ones. A negative epoch is At(n).
+func AtEpoch(n int64, leaderEpoch int32) Offset {
+	return Offset{kind: kindExact, at: n, epoch: max(leaderEpoch, -1)}
+}
 
 // AtTime starts at the first record whose timestamp is at or after t, found with
 // ListOffsets by timestamp; if there is none, at the end of the partition (as Newest).
@@ -63,6 +74,9 @@ func (o Offset) String() string {
 		return "newest"
 	case kindTime:
 		return "time " + time.UnixMilli(o.at).UTC().Format(time.RFC3339Nano)
+	}
+	if o.epoch >= 0 {
+		return strconv.FormatInt(o.at, 10) + " (epoch " + strconv.Itoa(int(o.epoch)) + ")"
 	}
 	return strconv.FormatInt(o.at, 10)
 }

@@ -34,6 +34,7 @@ type subscription struct {
 
 	// For the dispatcher.
 	start    *Offset // not nil: the position is still to be resolved from this
+	check    bool    // the position came with its leader epoch (AtEpoch): validate it first
 	reset    error   // not nil: the position is out of range (or the topic was recreated)
 	refresh  bool    // the leader may have changed: refresh metadata first
 	cause    error   // why a broker consumer handed it back, if it did because of an error
@@ -45,7 +46,8 @@ func newSubscription(p *part, from Offset, topicID codec.UUID, cfg *Config) *sub
 	s := &subscription{p: p, cur: newCursor(int32(cfg.MaxPartitionBytes), int32(cfg.MaxBytes)), topicID: topicID, epoch: -1}
 	s.cur.readCommitted = cfg.IsolationLevel == ReadCommitted
 	if from.kind == kindExact {
-		s.cur.seek(from.at, -1)
+		s.cur.seek(from.at, from.epoch)
+		s.check = from.epoch >= 0
 	} else {
 		s.start = &from
 	}

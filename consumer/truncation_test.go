@@ -67,3 +67,67 @@ func TestLogTruncationAfterALeaderChange(t *testing.T) {
 		t.Fatalf("a truncation is not terminal: %v", pc.Err())
 	}
 }
+
+// TestAtEpochValidatesTheStart: a start with its leader epoch (a committed offset, as
+// AtEpoch takes it) is checked with the leader before the first fetch. Where the leader
+// says that epoch ends after the start, reading starts there; where it says the epoch
+// ends before (the log was truncated since the offset was taken), the partition reports a
+// *TruncationError and starts where the log diverges. At(n) is not checked.
+func TestAtEpochValidatesTheStart(t *testing.T) {
+	kc, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(3, "t"))
+	for p := range int32(3) {
+		produce(t, seeds, "t", p, 0, 100)
+	}
+	c := newConsumer(t, testConfig(seeds, newRecorder()))
+	asked := make(chan int32, 8)
+	kc.ControlKey(int16(kmsg.OffsetForLeaderEpoch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		kc.KeepControl()
+		q := req.(*kmsg.OffsetForLeaderEpochRequest)
+		if q.Topics[0].Partitions[0].Partition != 1 {
+			asked <- q.Topics[0].Partitions[0].Partition
+			return nil, nil, false // kfake answers: the epoch ends at the end of the log
+		}
+		asked <- 1
+		resp := q.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
+		st.Topic = q.Topics[0].Topic
+		sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
+		sp.Partition, sp.LeaderEpoch, sp.EndOffset = 1, q.Topics[0].Partitions[0].LeaderEpoch, 60
+		st.Partitions = append(st.Partitions, sp)
+		resp.Topics = append(resp.Topics, st)
+		return resp, nil, true
+	})
+
+	// Partition 0: the epoch holds the start; reading starts at it.
+	pc := consume(t, c, "t", 0, AtEpoch(80, 0))
+	r := newReader(t, pc, 80)
+	r.mustRead(20)
+	if got := <-asked; got != 0 {
+		t.Fatalf("validated partition %d", got)
+	}
+
+	// Partition 1: the epoch ends at 60 in the leader's log.
+	pc = consume(t, c, "t", 1, AtEpoch(80, 0))
+	_, err := pc.Next(ctxT(t))
+	var te *TruncationError
+	if !errors.As(err, &te) || te.Offset != 80 || te.EndOffset != 60 || te.Epoch != 0 {
+		t.Fatalf("Next after a start past the epoch's end: %v", err)
+	}
+	r = newReader(t, pc, 60)
+	r.mustRead(40)
+	if <-asked != 1 {
+		t.Fatal("partition 1 not validated")
+	}
+
+	// Partition 2: At carries no epoch, and is not validated.
+	pc = consume(t, c, "t", 2, At(90))
+	newReader(t, pc, 90).mustRead(10)
+	select {
+	case p := <-asked:
+		t.Fatalf("partition %d validated without an epoch", p)
+	default:
+	}
+	if s := AtEpoch(5, 3).String(); s != "5 (epoch 3)" || AtEpoch(5, -7) != At(5) {
+		t.Fatalf("AtEpoch: %q, %v", s, AtEpoch(5, -7))
+	}
+}

@@ -41,6 +41,11 @@ type Assignment struct {
 //
 // Assign must be deterministic and must not block: it runs inside the leader's rebalance,
 // which the coordinator bounds by the rebalance timeout.
+//
+// The package provides Kafka's four: [Range], [RoundRobin], [Sticky] and
+// [CooperativeSticky], each interoperable with the Java client's assignor of the same
+// name (a group may mix members of any client that offer the name). A user may supply
+// their own, under a name of its own.
 type Assignor interface {
 	// Name is the protocol name sent in JoinGroup ("range", "roundrobin",
 	// "cooperative-sticky"); every member of a group must offer the name the group uses.

@@ -2,14 +2,18 @@ package group
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
 
 func TestConfigDefaultsAreTheDocumentedOnes(t *testing.T) {
-	cfg, err := Config{Group: "g", Topics: []string{"t"}, Assignors: []Assignor{testRange{}}}.withDefaults()
+	cfg, err := Config{Group: "g", Topics: []string{"t"}}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(cfg.Assignors) != 1 || cfg.Assignors[0].Name() != "range" {
+		t.Errorf("default assignors %v, want range alone", cfg.Assignors)
 	}
 	if cfg.SessionTimeout != 45*time.Second || cfg.HeartbeatInterval != 3*time.Second || cfg.ProcessingTime != 5*time.Minute ||
 		cfg.Backoff.Min != 100*time.Millisecond || cfg.Backoff.Max != 5*time.Second {
@@ -17,20 +21,20 @@ func TestConfigDefaultsAreTheDocumentedOnes(t *testing.T) {
 	}
 }
 
-type coopAssignor struct{ testRange }
+type coopAssignor struct{ rangeAssignor }
 
 func (coopAssignor) Cooperative() bool { return true }
 func (coopAssignor) Name() string      { return "cooperative-sticky" }
 
 func TestConfigRefused(t *testing.T) {
-	ok := Config{Group: "g", Topics: []string{"t"}, Assignors: []Assignor{testRange{}}}
+	ok := Config{Group: "g", Topics: []string{"t"}, Assignors: []Assignor{Range()}}
 	cases := map[string]func(*Config){
 		"no group":                 func(c *Config) { c.Group = "" },
 		"no topics":                func(c *Config) { c.Topics = nil },
 		"an empty topic":           func(c *Config) { c.Topics = []string{""} },
-		"no assignor":              func(c *Config) { c.Assignors = nil },
+		"a topic name too long":    func(c *Config) { c.Topics = []string{strings.Repeat("t", 250)} },
 		"a nil assignor":           func(c *Config) { c.Assignors = []Assignor{nil} },
-		"an assignor named twice":  func(c *Config) { c.Assignors = []Assignor{testRange{}, testRange{}} },
+		"an assignor named twice":  func(c *Config) { c.Assignors = []Assignor{Range(), Range()} },
 		"a cooperative assignor":   func(c *Config) { c.Assignors = []Assignor{coopAssignor{}} },
 		"a negative timeout":       func(c *Config) { c.SessionTimeout = -1 },
 		"heartbeat above session":  func(c *Config) { c.HeartbeatInterval = time.Minute },

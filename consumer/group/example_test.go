@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"sort"
 	"strconv"
 	"time"
 
@@ -32,7 +30,6 @@ func ExampleJoin() {
 	cfg := group.Config{
 		Group:             "billing",
 		Topics:            []string{"orders"},
-		Assignors:         []group.Assignor{rangeAssignor{}},
 		HeartbeatInterval: 100 * time.Millisecond, // the default, 3s, would make the example slow to rebalance
 		OnRevoked: func(ctx context.Context, parts []consumer.About) {
 			// The user came back from the records in hand; the member commits what was
@@ -102,50 +99,4 @@ func produce(seeds []string, topic string, partitions int32, n int) error {
 		}
 	}
 	return cl.ProduceSync(context.Background(), recs...).FirstErr()
-}
-
-// rangeAssignor is Kafka's range assignor, as a user-supplied Assignor: per topic, the
-// members in ID order get consecutive runs of partitions.
-type rangeAssignor struct{}
-
-func (rangeAssignor) Name() string                                   { return "range" }
-func (rangeAssignor) Cooperative() bool                              { return false }
-func (rangeAssignor) UserData([]group.TopicPartitions, int32) []byte { return nil }
-func (rangeAssignor) Assign(members []group.Subscription, partitions map[string]int32) (map[string]group.Assignment, error) {
-	out := make(map[string]group.Assignment)
-	by := make(map[string][]string)
-	for _, m := range members {
-		out[m.MemberID] = group.Assignment{}
-		for _, t := range m.Topics {
-			by[t] = append(by[t], m.MemberID)
-		}
-	}
-	topics := make([]string, 0, len(by))
-	for t := range by {
-		topics = append(topics, t)
-	}
-	sort.Strings(topics)
-	for _, t := range topics {
-		ids := slices.Compact(slices.Sorted(slices.Values(by[t])))
-		n, k := partitions[t], int32(len(ids))
-		next := int32(0)
-		for i, id := range ids {
-			count := n / k
-			if int32(i) < n%k {
-				count++
-			}
-			if count == 0 {
-				continue
-			}
-			ps := make([]int32, count)
-			for j := range ps {
-				ps[j] = next + int32(j)
-			}
-			next += count
-			a := out[id]
-			a.Partitions = append(a.Partitions, group.TopicPartitions{Topic: t, Partitions: ps})
-			out[id] = a
-		}
-	}
-	return out, nil
 }

@@ -30,7 +30,10 @@ func injectOnce(kc *kfake.Cluster, key int16, code int16) <-chan struct{} {
 		case *kmsg.JoinGroupResponse:
 			r.ErrorCode = code
 		case *kmsg.OffsetFetchResponse:
-			r.ErrorCode = code
+			r.ErrorCode = code // below v8; from v8, per group
+			for _, g := range req.(*kmsg.OffsetFetchRequest).Groups {
+				r.Groups = append(r.Groups, kmsg.OffsetFetchResponseGroup{Group: g.Group, ErrorCode: code})
+			}
 		}
 		close(done)
 		return resp, nil, true
@@ -113,7 +116,7 @@ func TestJoinRefused(t *testing.T) {
 			injectOnce(kc, int16(kmsg.JoinGroup), tc.code.Code)
 			m, err := Join(ctxT(t), newConsumer(t, seeds), testGroupConfig("gr"))
 			if !errors.Is(err, tc.want) || m != nil {
-				t.Fatalf("Join: %v, %v; want an error matching %v", m, err, tc.want)
+				t.Fatalf("Join: member %v, %v; want an error matching %v", m != nil, err, tc.want)
 			}
 		})
 	}
@@ -177,7 +180,7 @@ func TestCommittedOffsetsRefused(t *testing.T) {
 	injectOnce(kc, int16(kmsg.OffsetFetch), kerr.GroupAuthorizationFailed.Code)
 	m, err := Join(ctxT(t), newConsumer(t, seeds), testGroupConfig("go"))
 	if !errors.Is(err, errcode.GroupAuthorizationFailed) || m != nil {
-		t.Fatalf("Join: %v, %v; want an error matching GROUP_AUTHORIZATION_FAILED", m, err)
+		t.Fatalf("Join: member %v, %v; want an error matching GROUP_AUTHORIZATION_FAILED", m != nil, err)
 	}
 }
 

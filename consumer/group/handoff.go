@@ -10,15 +10,9 @@ import (
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/consumer"
-	"github.com/troupe-go/troupe/wire/broker"
+	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/errcode"
 )
-
-// ErrNoCommittedOffset is the Err of the batch Poll returns for an assigned partition
-// that has no committed offset when the consumer's OffsetReset is ResetNone: the member
-// does not read it, and the user decides (commit an offset for it, or reset the group's
-// offsets, and let the next rebalance bring it back).
-var ErrNoCommittedOffset = errors.New("group: no committed offset, and the reset policy is none")
 
 type handoffKind uint8
 
@@ -36,7 +30,7 @@ const (
 type handoffMsg struct {
 	kind  handoffKind
 	parts []TopicPartitions
-	info  *memberInfo // the generation the partitions belong to (assign, revoke)
+	info  *memberInfo // the generation the partitions belong to (revoke: its commit's)
 	reply actor.Reply[struct{}]
 }
 
@@ -59,7 +53,7 @@ func (h *handoff) handle(ctx context.Context, msg handoffMsg) error {
 	m := h.m
 	switch msg.kind {
 	case handAssign:
-		h.assign(ctx, abouts(msg.parts), msg.info)
+		h.assign(ctx, abouts(msg.parts))
 		m.joinOnce.Do(func() { close(m.joined) })
 	case handRevoke:
 		h.revoke(ctx, abouts(msg.parts), msg.info)
@@ -91,7 +85,7 @@ func abouts(parts []TopicPartitions) []consumer.About {
 // assign takes parts: it looks up their committed offsets, runs OnAssigned, and hands
 // them to the reader, each from its committed offset or, without one, from where the
 // consumer's reset policy says.
-func (h *handoff) assign(ctx context.Context, parts []consumer.About, info *memberInfo) {
+func (h *handoff) assign(ctx context.Context, parts []consumer.About) {
 	m := h.m
 	m.mu.Lock()
 	closing := m.closing
@@ -99,7 +93,7 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About, info *memb
 	if len(parts) == 0 || closing {
 		return // nothing to take, or Close gave everything up already
 	}
-	offs := h.committedOffsets(ctx, parts, info)
+	offs := h.committedOffsets(ctx, parts)
 	if ctx.Err() != nil || m.failure() != nil {
 		return
 	}
@@ -125,7 +119,9 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About, info *memb
 	m.mu.Unlock()
 	for _, a := range parts {
 		if c, ok := offs[a]; ok {
-			h.add(ctx, consumer.At(c.offset), a)
+			// With the epoch committed with it: the reader checks with the leader that
+			// the log was not truncated under it since (KIP-320).
+			h.add(ctx, consumer.AtEpoch(c.offset, c.epoch), a)
 		}
 	}
 	from := consumer.Oldest()
@@ -145,17 +141,14 @@ func (h *handoff) add(ctx context.Context, from consumer.Offset, a consumer.Abou
 	}
 }
 
-// committedOffsets asks the coordinator, again after failures (with backoff), until it
-// answers or ctx ends.
-func (h *handoff) committedOffsets(ctx context.Context, parts []consumer.About, info *memberInfo) map[consumer.About]committed {
+// committedOffsets asks the coordinator (the cluster client finds it, and retries when
+// it moves or loads), again after failures with backoff, until it answers or ctx ends.
+// A partition without a committed offset is left out.
+func (h *handoff) committedOffsets(ctx context.Context, parts []consumer.About) map[consumer.About]committed {
 	m := h.m
-	by := make(map[string][]int32)
-	for _, a := range parts {
-		by[a.Topic] = append(by[a.Topic], a.Partition)
-	}
-	var tps []TopicPartitions
-	for t, ps := range by {
-		tps = append(tps, TopicPartitions{Topic: t, Partitions: ps})
+	tps := make([]cluster.TopicPartition, len(parts))
+	for i, a := range parts {
+		tps[i] = cluster.TopicPartition{Topic: a.Topic, Partition: a.Partition}
 	}
 	for failures := 0; ; failures++ {
 		if failures > 0 {
@@ -168,28 +161,26 @@ func (h *handoff) committedOffsets(ctx context.Context, parts []consumer.About, 
 			}
 		}
 		rctx, cancel := context.WithTimeout(ctx, m.ccfg.RequestTimeout)
-		node, have := info.coord, info.haveCoord && failures == 0
-		var err error
-		if !have {
-			node, err = findCoordinator(rctx, m.client, m.cfg.Group)
-		}
-		var got map[consumer.About]committed
-		if err == nil {
-			var conn *broker.Handle
-			if conn, err = m.client.Conn(node, broker.Admin); err == nil {
-				got, err = fetchOffsets(rctx, conn, m.cfg.Group, tps)
+		got, err := m.client.FetchOffsets(rctx, cluster.ReadCommitted, m.cfg.Group, tps...)
+		cancel()
+		out := make(map[consumer.About]committed, len(got))
+		for _, g := range got {
+			if err == nil {
+				err = g.Err
+			}
+			if g.Err == nil && g.Offset >= 0 {
+				out[consumer.About{Topic: g.Topic, Partition: g.Partition}] = committed{g.Offset, g.LeaderEpoch}
 			}
 		}
-		cancel()
 		if err == nil {
-			return got
+			return out
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
 		if errors.Is(err, errcode.GroupAuthorizationFailed) || errors.Is(err, errcode.TopicAuthorizationFailed) {
 			// Asking again will not help: the member cannot know where to start.
-			h.m.fail(fmt.Errorf("group %q: fetching committed offsets: %w", m.cfg.Group, err))
+			m.fail(fmt.Errorf("group %q: fetching committed offsets: %w", m.cfg.Group, err))
 			return nil
 		}
 		m.log.Warn("group member: fetching committed offsets failed; trying again", "err", err)

@@ -3,8 +3,6 @@ package group
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sort"
 	"testing"
 	"time"
 
@@ -26,57 +24,6 @@ func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// testRange is the range assignor, written here for the member's tests (the package's
-// own assignors are another increment's): per topic, the members subscribing to it in
-// member ID order get consecutive runs of its partitions, the first ones one more when
-// they do not divide evenly.
-type testRange struct{}
-
-func (testRange) Name() string                             { return "range" }
-func (testRange) Cooperative() bool                        { return false }
-func (testRange) UserData([]TopicPartitions, int32) []byte { return nil }
-func (testRange) Assign(members []Subscription, partitions map[string]int32) (map[string]Assignment, error) {
-	out := make(map[string]Assignment, len(members))
-	by := make(map[string][]string)
-	for _, m := range members {
-		out[m.MemberID] = Assignment{}
-		for _, t := range m.Topics {
-			by[t] = append(by[t], m.MemberID)
-		}
-	}
-	topics := make([]string, 0, len(by))
-	for t := range by {
-		topics = append(topics, t)
-	}
-	sort.Strings(topics)
-	for _, t := range topics {
-		ids := by[t]
-		slices.Sort(ids)
-		ids = slices.Compact(ids)
-		n := partitions[t]
-		per, extra := n/int32(len(ids)), n%int32(len(ids))
-		next := int32(0)
-		for i, id := range ids {
-			k := per
-			if int32(i) < extra {
-				k++
-			}
-			if k == 0 {
-				continue
-			}
-			ps := make([]int32, 0, k)
-			for p := next; p < next+k; p++ {
-				ps = append(ps, p)
-			}
-			next += k
-			a := out[id]
-			a.Partitions = append(a.Partitions, TopicPartitions{Topic: t, Partitions: ps})
-			out[id] = a
-		}
-	}
-	return out, nil
 }
 
 // startKfake starts an in-memory cluster with topic "t" of parts partitions.
@@ -120,7 +67,7 @@ func newConsumer(t testing.TB, seeds []string, reset ...consumer.ResetPolicy) *c
 // testGroupConfig is a Config with fast heartbeats.
 func testGroupConfig(group string) Config {
 	return Config{
-		Group: group, Topics: []string{"t"}, Assignors: []Assignor{testRange{}},
+		Group: group, Topics: []string{"t"}, Assignors: []Assignor{Range()},
 		SessionTimeout: 10 * time.Second, HeartbeatInterval: 50 * time.Millisecond,
 		ProcessingTime: 10 * time.Second,
 		Backoff:        supervisor.Backoff{Min: 5 * time.Millisecond, Max: 100 * time.Millisecond},

@@ -14,12 +14,11 @@ import (
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/consumer"
 	"github.com/troupe-go/troupe/supervisor"
-	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/troupe-go/troupe/wire/cluster"
 )
 
-// Config configures a Member. Group and Topics are required, and at least one Assignor;
-// every other zero field means its documented default.
+// Config configures a Member. Group and Topics are required; every other zero field means
+// its documented default.
 type Config struct {
 	// Group is the group's ID. Required.
 	Group string
@@ -27,7 +26,8 @@ type Config struct {
 	// partitions of every member's topics over the members subscribing to them. Required.
 	Topics []string
 	// Assignors are the assignors the member offers, in order of preference; the
-	// coordinator picks the first every member offers. Required (at least one).
+	// coordinator picks the first every member offers. Cooperative ones are refused: this
+	// member rebalances eagerly. Empty means Range() alone.
 	Assignors []Assignor
 	// InstanceID makes the member static (KIP-345, group.instance.id): the coordinator
 	// knows it across restarts, it does not send LeaveGroup when it closes, and a restart
@@ -93,21 +93,25 @@ var ErrInvalidAssignment = errors.New("group: invalid assignment")
 // in (it is joining or rebalancing): nothing was committed.
 var ErrNotMember = errors.New("group: not a member of the group now")
 
+// maxTopicName is Kafka's longest topic name.
+const maxTopicName = 249
+
 func (c Config) withDefaults() (Config, error) {
 	switch {
 	case c.Group == "":
 		return c, fmt.Errorf("%w: Group is required", ErrInvalidConfig)
 	case len(c.Topics) == 0:
 		return c, fmt.Errorf("%w: Topics is required", ErrInvalidConfig)
-	case len(c.Assignors) == 0:
-		return c, fmt.Errorf("%w: at least one Assignor is required", ErrInvalidConfig)
 	case c.SessionTimeout < 0 || c.HeartbeatInterval < 0 || c.ProcessingTime < 0:
 		return c, fmt.Errorf("%w: negative timeout", ErrInvalidConfig)
 	}
 	for _, t := range c.Topics {
-		if t == "" {
-			return c, fmt.Errorf("%w: an empty topic name", ErrInvalidConfig)
+		if t == "" || len(t) > maxTopicName {
+			return c, fmt.Errorf("%w: topic name %q: empty or longer than %d", ErrInvalidConfig, t, maxTopicName)
 		}
+	}
+	if len(c.Assignors) == 0 {
+		c.Assignors = []Assignor{Range()}
 	}
 	seen := make(map[string]bool)
 	for _, a := range c.Assignors {
@@ -210,8 +214,12 @@ type Member struct {
 type memberInfo struct {
 	memberID   string
 	generation int32
-	coord      broker.Node
-	haveCoord  bool
+}
+
+// committed is a partition's offset: finished (to commit) or committed.
+type committed struct {
+	offset int64
+	epoch  int32
 }
 
 // Join starts a member of cfg.Group reading through c, and returns once the member has
@@ -534,12 +542,12 @@ func (m *Member) commit(ctx context.Context, parts []consumer.About, info *membe
 	if info == nil {
 		info = m.info.Load()
 	}
-	var offs []commitOffset
+	var offs []cluster.OffsetCommit
 	m.mu.Lock()
 	add := func(a consumer.About) {
 		f, ok := m.finished[a]
 		if c, done := m.committed[a]; ok && (!done || f.offset > c) {
-			offs = append(offs, commitOffset{a.Topic, a.Partition, f.offset, f.epoch})
+			offs = append(offs, cluster.OffsetCommit{Topic: a.Topic, Partition: a.Partition, Offset: f.offset, LeaderEpoch: f.epoch})
 		}
 	}
 	if parts == nil {
@@ -558,36 +566,21 @@ func (m *Member) commit(ctx context.Context, parts []consumer.About, info *membe
 	if info.memberID == "" || info.generation < 0 {
 		return ErrNotMember
 	}
-	var got map[commitOffset]error
-	for attempt := 0; ; attempt++ {
-		node := info.coord
-		if !info.haveCoord || attempt > 0 {
-			var err error
-			if node, err = findCoordinator(ctx, m.client, m.cfg.Group); err != nil {
-				return err
-			}
-		}
-		h, err := m.client.Conn(node, broker.Admin)
-		if err == nil {
-			got, err = commitOffsets(ctx, h, m.cfg.Group, info.memberID, m.cfg.InstanceID, info.generation, offs)
-		}
-		if err == nil || attempt > 0 || ctx.Err() != nil {
-			if err != nil {
-				return err
-			}
-			break
-		}
+	as := &cluster.GroupMember{Generation: info.generation, MemberID: info.memberID, InstanceID: m.cfg.InstanceID}
+	got, err := m.client.CommitOffsets(ctx, m.cfg.Group, as, offs...)
+	if err != nil {
+		return err
 	}
 	var errs []error
 	m.mu.Lock()
-	for o, err := range got {
-		if err != nil {
-			errs = append(errs, err)
+	for _, o := range got {
+		if o.Err != nil {
+			errs = append(errs, o.Err)
 			continue
 		}
-		a := consumer.About{Topic: o.topic, Partition: o.partition}
-		if c, ok := m.committed[a]; !ok || o.offset > c {
-			m.committed[a] = o.offset
+		a := consumer.About{Topic: o.Topic, Partition: o.Partition}
+		if c, ok := m.committed[a]; !ok || o.Offset > c {
+			m.committed[a] = o.Offset
 		}
 	}
 	m.mu.Unlock()

@@ -47,7 +47,7 @@ func groupTroupe(b *testing.B, seeds []string, name string, n int) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	m, err := Join(ctx, c, Config{Group: name, Topics: []string{"bench"}, Assignors: []Assignor{testRange{}}})
+	m, err := Join(ctx, c, Config{Group: name, Topics: []string{"bench"}, Assignors: []Assignor{Range()}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func BenchmarkGroupRebalance(b *testing.B) {
 		for range b.N {
 			b.StopTimer()
 			name := fmt.Sprintf("rt%d", seq.Add(1))
-			cfg := Config{Group: name, Topics: []string{"bench"}, Assignors: []Assignor{testRange{}}, HeartbeatInterval: 250 * time.Millisecond}
+			cfg := Config{Group: name, Topics: []string{"bench"}, Assignors: []Assignor{Range()}, HeartbeatInterval: 250 * time.Millisecond}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			c1, c2 := newBenchConsumer(b, seeds), newBenchConsumer(b, seeds)
 			first, err := Join(ctx, c1, cfg)

@@ -115,9 +115,13 @@ func (a *memberActor) due(now time.Time) {
 		s := a.pending
 		a.retryAt, a.pending = time.Time{}, step{}
 		if s.Send == reqJoin {
-			s.Req = a.mach.joinRequest() // with the member ID it has now
+			s = a.mach.join(0) // with the member ID it has now
 		}
-		a.send(s)
+		if s.Fatal != nil {
+			a.do(s)
+		} else {
+			a.send(s)
+		}
 	}
 	if !a.mach.heartbeating() {
 		return
@@ -234,7 +238,7 @@ func (a *memberActor) do(s step) {
 		a.m.log.Info("group member: assigned", "member", a.mach.memberID, "generation", a.mach.generation, "partitions", s.Assign)
 		a.aliveAt = time.Now()
 		a.hbDue = a.aliveAt.Add(a.m.cfg.HeartbeatInterval)
-		_ = h.TrySend(handoffMsg{kind: handAssign, parts: s.Assign, info: info})
+		_ = h.TrySend(handoffMsg{kind: handAssign, parts: s.Assign})
 	}
 	if s.Planning {
 		a.plan(s.Plan)
@@ -285,7 +289,7 @@ func knowsAll(snap *cluster.Snapshot, topics []string) bool {
 
 // publish stores what commits need.
 func (a *memberActor) publish() *memberInfo {
-	info := &memberInfo{memberID: a.mach.memberID, generation: a.mach.generation, coord: a.coord, haveCoord: a.haveCoord}
+	info := &memberInfo{memberID: a.mach.memberID, generation: a.mach.generation}
 	if a.mach.state != stateStable && a.mach.state != stateRebalancing {
 		info.generation = -1
 	}

@@ -151,7 +151,11 @@ func (m *membership) findAgain(after reqKind) step {
 func (m *membership) join(retry int) step {
 	m.state = stateJoining
 	m.leader, m.members = false, nil
-	return step{Send: reqJoin, Req: m.joinRequest(), Retry: retry}
+	req, err := m.joinRequest()
+	if err != nil {
+		return m.die(err)
+	}
+	return step{Send: reqJoin, Req: req, Retry: retry}
 }
 
 // joined takes the answer to JoinGroup.
@@ -194,20 +198,20 @@ func (m *membership) joined(resp *api.JoinGroupResponse, err error) step {
 	m.state = stateSyncing
 	m.leader = resp.Leader == resp.MemberID
 	if !m.leader || resp.SkipAssignment {
-		return step{Send: reqSync, Req: m.syncRequest(nil)}
+		return m.sync(nil)
 	}
 	var topics []string
 	for _, mem := range resp.Members {
-		ts, ud, err := decodeSubscriptionAny(mem.Metadata)
-		if err != nil {
+		var s Subscription
+		if _, err := s.Decode(mem.Metadata); err != nil {
 			return m.die(fmt.Errorf("group %q: member %s: %w", m.group, mem.MemberID, err))
 		}
-		s := Subscription{MemberID: mem.MemberID, Topics: ts, UserData: ud, Generation: -1}
+		s.MemberID = mem.MemberID
 		if mem.GroupInstanceID != nil {
 			s.InstanceID = *mem.GroupInstanceID
 		}
 		m.members = append(m.members, s)
-		topics = append(topics, ts...)
+		topics = append(topics, s.Topics...)
 	}
 	slices.Sort(topics)
 	return step{Planning: true, Plan: slices.Compact(topics)}
@@ -228,7 +232,7 @@ func (m *membership) planned(counts map[string]int32) step {
 		return m.die(fmt.Errorf("group %q: assignor %q: %w", m.group, m.protocol, err))
 	}
 	m.members = nil
-	return step{Send: reqSync, Req: m.syncRequest(got)}
+	return m.sync(got)
 }
 
 // checkAssignment refuses an assignment that gives a partition twice, names a
@@ -276,8 +280,8 @@ func (m *membership) synced(resp *api.SyncGroupResponse, err error) step {
 	default:
 		return m.retry(err, reqJoin)
 	}
-	a, derr := decodeAssignmentAny(resp.Assignment)
-	if derr != nil {
+	var a Assignment
+	if _, derr := a.Decode(resp.Assignment); derr != nil {
 		// The leader sent what cannot be read: join again and let it assign again.
 		m.failures++
 		return m.join(m.failures)
@@ -463,7 +467,17 @@ func (m *membership) instance() *string {
 	return &m.instanceID
 }
 
-func (m *membership) joinRequest() *api.JoinGroupRequest {
+func (m *membership) sync(got map[string]Assignment) step {
+	req, err := m.syncRequest(got)
+	if err != nil {
+		return m.die(fmt.Errorf("group %q: assignor %q: %w", m.group, m.protocol, err))
+	}
+	return step{Send: reqSync, Req: req}
+}
+
+// joinRequest fails only if the subscription cannot be encoded (Config.withDefaults
+// refuses the topic names that cannot be).
+func (m *membership) joinRequest() (*api.JoinGroupRequest, error) {
 	req := &api.JoinGroupRequest{}
 	req.Default()
 	req.GroupID = m.group
@@ -473,14 +487,18 @@ func (m *membership) joinRequest() *api.JoinGroupRequest {
 	req.GroupInstanceID = m.instance()
 	req.ProtocolType = "consumer"
 	for _, a := range m.assignors {
-		req.Protocols = append(req.Protocols, api.JoinGroupRequestProtocol{
-			Name: a.Name(), Metadata: encodeSubscriptionV0(m.topics, a.UserData(nil, -1)),
-		})
+		// An eager member owns nothing when it joins: it gave everything up first.
+		sub := Subscription{Topics: m.topics, UserData: a.UserData(nil, -1), Generation: -1}
+		meta, err := sub.Encode(nil, SubscriptionVersion)
+		if err != nil {
+			return nil, fmt.Errorf("group %q: %w", m.group, err)
+		}
+		req.Protocols = append(req.Protocols, api.JoinGroupRequestProtocol{Name: a.Name(), Metadata: meta})
 	}
-	return req
+	return req, nil
 }
 
-func (m *membership) syncRequest(got map[string]Assignment) *api.SyncGroupRequest {
+func (m *membership) syncRequest(got map[string]Assignment) (*api.SyncGroupRequest, error) {
 	req := &api.SyncGroupRequest{}
 	req.Default()
 	req.GroupID, req.GenerationID, req.MemberID = m.group, m.generation, m.memberID
@@ -493,9 +511,14 @@ func (m *membership) syncRequest(got map[string]Assignment) *api.SyncGroupReques
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		req.Assignments = append(req.Assignments, api.SyncGroupRequestAssignment{MemberID: id, Assignment: encodeAssignmentV0(got[id])})
+		a := got[id]
+		b, err := a.Encode(nil, AssignmentVersion)
+		if err != nil {
+			return nil, err
+		}
+		req.Assignments = append(req.Assignments, api.SyncGroupRequestAssignment{MemberID: id, Assignment: b})
 	}
-	return req
+	return req, nil
 }
 
 func (m *membership) heartbeatRequest() *api.HeartbeatRequest {

@@ -32,7 +32,12 @@ func joinResp(code *errcode.Error, member, leader string, gen int32, members ...
 	r.ProtocolName = &name
 	r.MemberID, r.Leader, r.GenerationID = member, leader, gen
 	for _, id := range members {
-		r.Members = append(r.Members, api.JoinGroupResponseMember{MemberID: id, Metadata: encodeSubscriptionV0([]string{"t"}, nil)})
+		sub := Subscription{Topics: []string{"t"}}
+		meta, err := sub.Encode(nil, SubscriptionVersion)
+		if err != nil {
+			panic(err)
+		}
+		r.Members = append(r.Members, api.JoinGroupResponseMember{MemberID: id, Metadata: meta})
 	}
 	return r
 }
@@ -44,7 +49,12 @@ func syncResp(code *errcode.Error, parts ...int32) *api.SyncGroupResponse {
 		r.ErrorCode = code.Code
 	}
 	if parts != nil {
-		r.Assignment = encodeAssignmentV0(Assignment{Partitions: []TopicPartitions{{Topic: "t", Partitions: parts}}})
+		a := Assignment{Partitions: []TopicPartitions{{Topic: "t", Partitions: parts}}}
+		b, err := a.Encode(nil, AssignmentVersion)
+		if err != nil {
+			panic(err)
+		}
+		r.Assignment = b
 	}
 	return r
 }
@@ -350,13 +360,17 @@ func TestMembershipTransitions(t *testing.T) {
 func TestMembershipRequests(t *testing.T) {
 	m := newTestMembership(true)
 	scripts["leader-syncing"](m)
-	j := m.joinRequest()
+	j, err := m.joinRequest()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if j.GroupID != "g" || j.MemberID != "m1" || j.ProtocolType != "consumer" || *j.GroupInstanceID != "i1" ||
 		j.SessionTimeoutMs != 10000 || j.RebalanceTimeoutMs != 10000 || len(j.Protocols) != 1 || j.Protocols[0].Name != "range" {
 		t.Errorf("join request %+v", j)
 	}
-	if ts, _, err := decodeSubscriptionAny(j.Protocols[0].Metadata); err != nil || !reflect.DeepEqual(ts, []string{"t"}) {
-		t.Errorf("join metadata: %v %v", ts, err)
+	var sub Subscription
+	if v, err := sub.Decode(j.Protocols[0].Metadata); err != nil || v != SubscriptionVersion || !reflect.DeepEqual(sub.Topics, []string{"t"}) || sub.Owned != nil {
+		t.Errorf("join metadata: v%d %+v %v", v, sub, err)
 	}
 	s := m.planned(map[string]int32{"t": 4})
 	req := s.Req.(*api.SyncGroupRequest)
@@ -365,8 +379,8 @@ func TestMembershipRequests(t *testing.T) {
 	}
 	got := map[string][]TopicPartitions{}
 	for _, a := range req.Assignments {
-		as, err := decodeAssignmentAny(a.Assignment)
-		if err != nil {
+		var as Assignment
+		if _, err := as.Decode(a.Assignment); err != nil {
 			t.Fatal(err)
 		}
 		got[a.MemberID] = as.Partitions
@@ -386,7 +400,7 @@ func TestMembershipRequests(t *testing.T) {
 }
 
 // twiceAssignor gives partition 0 to every member.
-type twiceAssignor struct{ testRange }
+type twiceAssignor struct{ rangeAssignor }
 
 func (twiceAssignor) Assign(members []Subscription, _ map[string]int32) (map[string]Assignment, error) {
 	out := make(map[string]Assignment)

@@ -105,7 +105,7 @@ var configs = map[string]configStruct{
 	"group.Config": {reflect.TypeFor[group.Config](), map[string]def{
 		"Group":             none,
 		"Topics":            none,
-		"Assignors":         none,
+		"Assignors":         unchecked("a function value, group.Range(): consumer/group's TestConfigDefaultsAreTheDocumentedOnes checks it"),
 		"InstanceID":        none,
 		"SessionTimeout":    val(group.DefaultSessionTimeout),
 		"HeartbeatInterval": val(group.DefaultHeartbeatInterval),
@@ -116,6 +116,14 @@ var configs = map[string]configStruct{
 		"OnRevoked":         none,
 		"OnLost":            none,
 		"Logger":            none,
+	}},
+	"group.CommitterConfig": {reflect.TypeFor[group.CommitterConfig](), map[string]def{
+		"Reset":              enum("ResetEarliest", consumer.ResetEarliest),
+		"AutoCommitInterval": val(group.DefaultAutoCommitInterval),
+		"DisableAutoCommit":  val(false),
+		"CommitTimeout":      val(group.DefaultCommitTimeout),
+		"OnCommit":           none,
+		"Logger":             none,
 	}},
 	"cluster.Config": {reflect.TypeFor[cluster.Config](), map[string]def{
 		"Seeds":                  none,

@@ -30,6 +30,7 @@ type Client struct {
 	interest map[string]bool // owned by the metadata actor's incarnations
 	lastErr  error           // the last metadata request's failure, nil after a success; owned by them too
 	breaker  *breaker.Breaker
+	coords   coordinators // each group's coordinator, as last found
 
 	subsMu sync.Mutex
 	subs   map[*Subscription]struct{}

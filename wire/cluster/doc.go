@@ -26,6 +26,16 @@
 // once, retried after a metadata refresh when a leader moved, with an error per
 // partition.
 //
+// GroupCoordinator finds the broker that coordinates a consumer group (FindCoordinator,
+// many groups per request from v4) and caches it per group until a request to it is
+// answered NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE or its connection fails.
+// CommitOffsets and FetchOffsets commit and read a group's offsets there (OffsetCommit v2
+// to v10, OffsetFetch v1 to v10, topics by ID where the version names them so), with a
+// result per partition (FetchGroupsOffsets asks many groups, those sharing a coordinator in
+// one request from v8); they find the coordinator again when it moved, ask a loading one
+// again after a backoff, and report everything else per partition. What to do about each
+// error is one plain function (classifyGroupErr), tested without a network.
+//
 // The merge of a response into a snapshot (merge, in snapshot.go) is a plain
 // deterministic function, tested without a network.
 package cluster

@@ -1,0 +1,5 @@
+package group
+
+func allAssignors() []Assignor {
+	return []Assignor{Range(), RoundRobin(), Sticky(), CooperativeSticky()}
+}
