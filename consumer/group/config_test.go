@@ -16,6 +16,7 @@ func TestConfigDefaultsAreTheDocumentedOnes(t *testing.T) {
 		t.Errorf("default assignors %v, want range alone", cfg.Assignors)
 	}
 	if cfg.SessionTimeout != 45*time.Second || cfg.HeartbeatInterval != 3*time.Second || cfg.ProcessingTime != 5*time.Minute ||
+		cfg.AutoCommitInterval != 5*time.Second || cfg.DisableAutoCommit ||
 		cfg.Backoff.Min != 100*time.Millisecond || cfg.Backoff.Max != 5*time.Second {
 		t.Errorf("defaults %+v", cfg)
 	}
@@ -37,6 +38,7 @@ func TestConfigRefused(t *testing.T) {
 		"an assignor named twice":  func(c *Config) { c.Assignors = []Assignor{Range(), Range()} },
 		"a cooperative assignor":   func(c *Config) { c.Assignors = []Assignor{coopAssignor{}} },
 		"a negative timeout":       func(c *Config) { c.SessionTimeout = -1 },
+		"a negative interval":      func(c *Config) { c.AutoCommitInterval = -1 },
 		"heartbeat above session":  func(c *Config) { c.HeartbeatInterval = time.Minute },
 		"a session above 2^31 ms":  func(c *Config) { c.SessionTimeout = 1000 * time.Hour },
 		"processing above 2^31 ms": func(c *Config) { c.ProcessingTime = 1000 * time.Hour },

@@ -23,6 +23,7 @@ const (
 	handLostAll                     // drop everything (the member actor restarted)
 	handFatal                       // drop everything and close the reader: Poll reports the end
 	handCloseAll                    // Close: give everything up, as a revocation
+	handCommit                      // auto-commit: commit what was finished
 )
 
 // handoffMsg is what the hand-off actor receives, from the member actor (assign,
@@ -68,6 +69,17 @@ func (h *handoff) handle(ctx context.Context, msg handoffMsg) error {
 	case handCloseAll:
 		h.revoke(ctx, m.Assigned(), m.info.Load())
 		msg.reply.Send(struct{}{}, nil)
+	case handCommit:
+		// Here, in order with the revocations, so that an automatic commit never races
+		// one: a partition given up is no longer owned, and is not committed again.
+		cctx, cancel := context.WithTimeout(ctx, m.ccfg.RequestTimeout)
+		err := m.commit(cctx, nil, msg.info)
+		cancel()
+		if err != nil {
+			m.log.Warn("group member: automatic commit failed", "err", err)
+		} else {
+			m.log.Debug("group member: automatic commit done")
+		}
 	}
 	return nil
 }

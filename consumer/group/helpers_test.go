@@ -70,7 +70,10 @@ func testGroupConfig(group string) Config {
 		Group: group, Topics: []string{"t"}, Assignors: []Assignor{Range()},
 		SessionTimeout: 10 * time.Second, HeartbeatInterval: 50 * time.Millisecond,
 		ProcessingTime: 10 * time.Second,
-		Backoff:        supervisor.Backoff{Min: 5 * time.Millisecond, Max: 100 * time.Millisecond},
+		// Off, so that what a test expects committed does not depend on its speed;
+		// TestAutoCommit turns it on.
+		DisableAutoCommit: true,
+		Backoff:           supervisor.Backoff{Min: 5 * time.Millisecond, Max: 100 * time.Millisecond},
 	}
 }
 

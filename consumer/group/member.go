@@ -46,6 +46,13 @@ type Config struct {
 	// up, and the coordinator waits this long (the rebalance timeout) for every member
 	// to rejoin. Zero means 5 minutes (Java's max.poll.interval.ms).
 	ProcessingTime time.Duration
+	// AutoCommitInterval is how often the member commits what was finished without being
+	// asked (as the Committer does), besides the commits on revocation and Close. Zero
+	// means 5s.
+	AutoCommitInterval time.Duration
+	// DisableAutoCommit turns the interval's commits off: only Commit, revocations and
+	// Close commit.
+	DisableAutoCommit bool
 	// Backoff spaces the member's attempts after failures (no coordinator, a coordinator
 	// still loading): Min·2^(n-1) capped at Max with jitter. Zero fields mean 100ms and
 	// 5s.
@@ -102,7 +109,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: Group is required", ErrInvalidConfig)
 	case len(c.Topics) == 0:
 		return c, fmt.Errorf("%w: Topics is required", ErrInvalidConfig)
-	case c.SessionTimeout < 0 || c.HeartbeatInterval < 0 || c.ProcessingTime < 0:
+	case c.SessionTimeout < 0 || c.HeartbeatInterval < 0 || c.ProcessingTime < 0 || c.AutoCommitInterval < 0:
 		return c, fmt.Errorf("%w: negative timeout", ErrInvalidConfig)
 	}
 	for _, t := range c.Topics {
@@ -135,6 +142,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ProcessingTime == 0 {
 		c.ProcessingTime = DefaultProcessingTime
 	}
+	if c.AutoCommitInterval == 0 {
+		c.AutoCommitInterval = DefaultAutoCommitInterval // the Committer's default
+	}
 	if c.HeartbeatInterval >= c.SessionTimeout {
 		return c, fmt.Errorf("%w: HeartbeatInterval %v is not below SessionTimeout %v", ErrInvalidConfig, c.HeartbeatInterval, c.SessionTimeout)
 	}
@@ -165,7 +175,8 @@ func (c Config) withDefaults() (Config, error) {
 // the coordinator rebalances, the hand-off actor stops fetching everything the member
 // owns, waits until the user comes back from the batches in hand (the next Poll, or
 // Close), runs OnRevoked, commits what the user finished, and only then lets the member
-// rejoin. What counts as finished (at-least-once): the batches an earlier Poll returned,
+// rejoin. What was finished is also committed every AutoCommitInterval, and by Commit and
+// Close. What counts as finished (at-least-once): the batches an earlier Poll returned,
 // each record the Records iterator moved past, each batch the Batches iterator moved
 // past, and what Mark names; never records merely fetched.
 //

@@ -638,3 +638,36 @@ func TestStartingPositions(t *testing.T) {
 		}
 	}
 }
+
+// TestAutoCommit: without being asked, the member commits what its user finished, on
+// its interval, while it owns the partitions.
+func TestAutoCommit(t *testing.T) {
+	const parts, n = 2, 10
+	_, seeds := startKfake(t, parts)
+	produceN(t, seeds, parts, 0, n)
+	cfg := testGroupConfig("ga")
+	cfg.DisableAutoCommit, cfg.AutoCommitInterval = false, 20*time.Millisecond
+	watch := &logWatch{word: "automatic commit done", ch: make(chan struct{}, 1)}
+	cfg.Logger = slog.New(watch)
+	col := join(t, seeds, cfg, "m1")
+	col.waitFor(t, "every record", func() bool {
+		return len(col.seen[consumer.About{Topic: "t", Partition: 0}]) == n && len(col.seen[consumer.About{Topic: "t", Partition: 1}]) == n
+	})
+	// The collector polls again at once, which finishes the last batches; an automatic
+	// commit after that commits them.
+	deadline := time.After(testTimeout)
+	for {
+		select {
+		case <-watch.ch:
+		case <-deadline:
+			t.Fatal("no automatic commit of every record")
+		}
+		offs := committedOffsets(t, seeds, "ga")
+		if offs[0] == n && offs[1] == n {
+			break
+		}
+	}
+	if got := len(col.m.Assigned()); got != parts {
+		t.Errorf("owns %d partitions after committing, want %d", got, parts)
+	}
+}

@@ -47,14 +47,15 @@ type memberActor struct {
 	haveCoord bool
 	nodeIdx   int // which broker the next coordinator lookup asks
 
-	alarm    actor.Alarm
-	retryAt  time.Time
-	pending  step // sent at retryAt
-	hbDue    time.Time
-	hbFlight bool
-	aliveAt  time.Time // when the last heartbeat that succeeded was sent
-	planSeq  uint64    // the leader's current metadata request
-	leaving  actor.Reply[struct{}]
+	alarm     actor.Alarm
+	retryAt   time.Time
+	pending   step // sent at retryAt
+	hbDue     time.Time
+	commitDue time.Time // the next automatic commit; zero when off
+	hbFlight  bool
+	aliveAt   time.Time // when the last heartbeat that succeeded was sent
+	planSeq   uint64    // the leader's current metadata request
+	leaving   actor.Reply[struct{}]
 }
 
 func newMemberActor(m *Member) *memberActor {
@@ -106,6 +107,7 @@ func (a *memberActor) next() time.Time {
 	}
 	if a.mach.state == stateStable {
 		at = actor.Earlier(at, a.aliveAt.Add(a.m.cfg.SessionTimeout))
+		at = actor.Earlier(at, a.commitDue)
 	}
 	return at
 }
@@ -122,6 +124,11 @@ func (a *memberActor) due(now time.Time) {
 		} else {
 			a.send(s)
 		}
+	}
+	if a.mach.state == stateStable && !a.commitDue.IsZero() && !now.Before(a.commitDue) {
+		// The hand-off commits: this loop never waits for a commit.
+		_ = a.m.hand.TrySend(handoffMsg{kind: handCommit, info: a.publish()})
+		a.commitDue = now.Add(a.m.cfg.AutoCommitInterval)
 	}
 	if !a.mach.heartbeating() {
 		return
@@ -238,6 +245,9 @@ func (a *memberActor) do(s step) {
 		a.m.log.Info("group member: assigned", "member", a.mach.memberID, "generation", a.mach.generation, "partitions", s.Assign)
 		a.aliveAt = time.Now()
 		a.hbDue = a.aliveAt.Add(a.m.cfg.HeartbeatInterval)
+		if !a.m.cfg.DisableAutoCommit {
+			a.commitDue = a.aliveAt.Add(a.m.cfg.AutoCommitInterval)
+		}
 		_ = h.TrySend(handoffMsg{kind: handAssign, parts: s.Assign})
 	}
 	if s.Planning {
