@@ -116,7 +116,19 @@ func (m *membership) start() step {
 
 // coordinator takes the outcome of a FindCoordinator.
 func (m *membership) coordinator(err error) step {
-	if m.state == stateDead || m.state == stateLeaving {
+	switch {
+	case m.state == stateDead:
+		return step{}
+	case m.state == stateLeaving && m.after == reqLeave:
+		// Leaving, and the coordinator had to be found first: leave now, or, if it
+		// cannot be found, leave it to drop the member at the end of its session.
+		m.after = reqNone
+		if err != nil {
+			m.state = stateDead
+			return step{}
+		}
+		return step{Send: reqLeave, Req: m.leaveRequest()}
+	case m.state == stateLeaving:
 		return step{}
 	}
 	if err != nil {

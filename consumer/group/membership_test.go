@@ -303,6 +303,20 @@ func TestMembershipTransitions(t *testing.T) {
 			want{state: stateDead, memberID: "m1"}},
 		{"leave before having an ID: nothing to send", "unjoined", false, func(m *membership) step { return m.leave() },
 			want{state: stateDead}},
+		{"leave without a coordinator: find it, then leave", "stable", false,
+			func(m *membership) step {
+				m.leave()
+				m.findAgain(reqLeave) // what the driver does when it knows no coordinator
+				return m.coordinator(nil)
+			},
+			want{state: stateLeaving, send: reqLeave, memberID: "m1"}},
+		{"leave, and the coordinator cannot be found: gone all the same", "stable", false,
+			func(m *membership) step {
+				m.leave()
+				m.findAgain(reqLeave)
+				return m.coordinator(errcode.CoordinatorNotAvailable)
+			},
+			want{state: stateDead, memberID: "m1"}},
 		{"left, whatever the answer", "stable", false,
 			func(m *membership) step {
 				m.leave()
