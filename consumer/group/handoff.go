@@ -205,6 +205,7 @@ func (h *handoff) committedOffsets(ctx context.Context, parts []consumer.About) 
 // back in time loses them instead: nothing is committed for them.
 func (h *handoff) revoke(ctx context.Context, parts []consumer.About, info *memberInfo) {
 	m := h.m
+	parts = h.ownedOf(parts)
 	if len(parts) == 0 {
 		return
 	}
@@ -246,6 +247,7 @@ func (h *handoff) revoke(ctx context.Context, parts []consumer.About, info *memb
 // lose drops parts without committing anything for them and runs OnLost.
 func (h *handoff) lose(ctx context.Context, parts []consumer.About) {
 	m := h.m
+	parts = h.ownedOf(parts)
 	if len(parts) == 0 {
 		return
 	}
@@ -280,6 +282,21 @@ func (h *handoff) callback(ctx context.Context, name string, f func(context.Cont
 		}
 	}()
 	f(ctx, parts)
+}
+
+// ownedOf keeps the partitions of parts the member took: an assignment skipped (Close
+// came first) or cut short has none to give up, and no callback hears of them.
+func (h *handoff) ownedOf(parts []consumer.About) []consumer.About {
+	m := h.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := parts[:0:0]
+	for _, a := range parts {
+		if m.owned[a] != 0 {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func (h *handoff) forget(parts []consumer.About) {
