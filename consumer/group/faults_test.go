@@ -203,7 +203,9 @@ func TestSlowUserKeepsTheSession(t *testing.T) {
 	kc, seeds := startKfake(t, parts, kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "100"}))
 	produceN(t, seeds, parts, 0, 10)
 	cfg := testGroupConfig("gk")
-	cfg.SessionTimeout = 500 * time.Millisecond
+	// Short enough for a test, long enough that a loaded machine's pauses do not end
+	// the session on their own.
+	cfg.SessionTimeout = time.Second
 	var lost atomic.Bool
 	cfg.OnLost = func(context.Context, []consumer.About) { lost.Store(true) }
 	m1, err := Join(ctxT(t), newConsumer(t, seeds), cfg)
@@ -234,8 +236,8 @@ func TestSlowUserKeepsTheSession(t *testing.T) {
 		}
 		joined <- m2
 	}()
-	// Twice the session's worth of heartbeats (every 50ms) while m1's user holds on.
-	for range 2 * int(cfg.SessionTimeout/cfg.HeartbeatInterval) {
+	// One and a half sessions' worth of heartbeats (every 50ms) while m1's user holds on.
+	for range 3 * int(cfg.SessionTimeout/cfg.HeartbeatInterval) / 2 {
 		select {
 		case <-beats:
 		case <-time.After(testTimeout):
