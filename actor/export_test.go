@@ -15,6 +15,9 @@ type Mailbox[M any] = mailbox[M]
 
 func NewMailbox[M any](cfg MailboxConfig[M]) *Mailbox[M] { return newMailbox(cfg) }
 
+// RingLen is the size of mb's ring now.
+func RingLen[M any](mb *Mailbox[M]) int { return mb.ringLen() }
+
 // Spawn starts a on mb, as a supervisor does, but without a supervisor: the mailbox is
 // discarded when Run returns.
 func Spawn[M any](ctx context.Context, name string, a Actor[M], mb *Mailbox[M], opts SpawnOptions) *Process {

@@ -80,6 +80,15 @@ func (in *Inbox[M]) DrainMax(dst []M, most int) (batch []M, closed bool) {
 // already has been: an actor that overran its stop and was given up on loses nothing).
 func (in *Inbox[M]) Unread(ms []M) { in.mb.unread(ms) }
 
+// Compact gives back the memory the mailbox grew for a burst, if nothing is queued now:
+// the ring that holds queued messages grows by doubling to the deepest the queue has been
+// and is otherwise kept, so a mailbox that once took 3000 messages at once holds room for
+// 4096 for good. Compact drops it (the next send starts a small one again); with messages
+// queued it does nothing. It costs a lock; an actor calls it when it goes idle (nothing
+// queued, nothing outstanding), not on every wake-up of a busy loop, where regrowing the
+// ring would be an allocation per burst.
+func (in *Inbox[M]) Compact() { in.mb.compact() }
+
 // Closed returns a channel closed once the mailbox stops accepting messages (a drain
 // stop has begun). Messages may still be queued; Drain reports when they are gone.
 func (in *Inbox[M]) Closed() <-chan struct{} { return in.mb.closedCh }

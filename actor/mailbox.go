@@ -321,8 +321,11 @@ func (mb *mailbox[M]) wrap(i int) int {
 	return i
 }
 
+// minRing is the size of a mailbox's first ring.
+const minRing = 16
+
 func (mb *mailbox[M]) growLocked(need int) {
-	size := max(16, 2*len(mb.ring))
+	size := max(minRing, 2*len(mb.ring))
 	for size < need {
 		size *= 2
 	}
@@ -408,6 +411,23 @@ func (mb *mailbox[M]) drain(dst []M, most int) ([]M, bool) {
 	closed := mb.closed && mb.n == 0
 	mb.mu.Unlock()
 	return dst, closed
+}
+
+// compact implements Inbox.Compact: an empty mailbox whose ring grew past its first size
+// drops the ring; the next send starts a new one.
+func (mb *mailbox[M]) compact() {
+	mb.mu.Lock()
+	if mb.n == 0 && len(mb.ring) > minRing {
+		mb.ring, mb.head = nil, 0
+	}
+	mb.mu.Unlock()
+}
+
+// ringLen is the size of the ring now, for tests.
+func (mb *mailbox[M]) ringLen() int {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	return len(mb.ring)
 }
 
 // unread puts ms back at the head of the queue, oldest first, regardless of capacity:

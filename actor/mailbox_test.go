@@ -340,3 +340,46 @@ func TestRoomSignalsWhenTheOwnerDrains(t *testing.T) {
 		t.Fatal("Room of the zero Ref is not ready")
 	}
 }
+
+func TestCompactGivesBackTheRingOnlyWhenEmpty(t *testing.T) {
+	mb := actor.NewMailbox(actor.MailboxConfig[int]{Capacity: actor.Unbounded})
+	ref := mb.Ref()
+	for i := range 3000 {
+		if err := ref.TrySend(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type sizes struct{ grown, queued, empty int }
+	got := make(chan sizes, 1)
+	var after []int
+	p := actor.Spawn(context.Background(), "compactor", actor.Func[int](func(ctx context.Context, in *actor.Inbox[int]) error {
+		var s sizes
+		s.grown = actor.RingLen(mb)
+		b, _ := in.DrainMax(nil, 2990) // ten left queued: Compact must keep them
+		in.Compact()
+		s.queued = actor.RingLen(mb)
+		b, _ = in.Drain(b)
+		in.Compact()
+		s.empty = actor.RingLen(mb)
+		for i := range 20 { // the mailbox works on after compacting, in order
+			if err := ref.TrySend(3000 + i); err != nil {
+				return err
+			}
+		}
+		after, _ = in.Drain(b)
+		got <- s
+		return nil
+	}), mb, supervised(actorhook.Supervision{KeepMailbox: true}))
+	waitDone(t, p)
+	s := <-got
+	if s.grown < 3000 || s.queued != s.grown || s.empty != 0 {
+		t.Fatalf("ring sizes: grown %d, after Compact with 10 queued %d (want unchanged), after Compact when empty %d (want 0)", s.grown, s.queued, s.empty)
+	}
+	want := make([]int, 3020)
+	for i := range want {
+		want[i] = i
+	}
+	if !slices.Equal(after, want) {
+		t.Fatalf("messages lost or reordered across Compact (len %d)", len(after))
+	}
+}

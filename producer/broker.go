@@ -44,6 +44,19 @@ type brokerProducer struct {
 	queues   map[*partition][]*batch // queued batches by partition, oldest first
 	order    []*partition            // partitions with queued batches, round robin
 	inflight int
+	// peak is the most partitions queues has held since it was last made: a Go map keeps
+	// the room it grew to, so an idle broker producer remakes a map that grew past
+	// keepScratch (shrink).
+	peak int
+	// topics indexes a request's topics in req.TopicData while flush builds it; it is
+	// reused (cleared) by every request.
+	topics map[topicKey]int
+}
+
+// topicKey names a topic in a produce request: by name, and by ID when known.
+type topicKey struct {
+	name string
+	id   codec.UUID
 }
 
 func (bp *brokerProducer) Run(ctx context.Context, in *actor.Inbox[bpMsg]) error {
@@ -76,9 +89,14 @@ func (bp *brokerProducer) Run(ctx context.Context, in *actor.Inbox[bpMsg]) error
 			}
 			bp.queues[part] = append(bp.queues[part], m.b)
 		}
+		bp.peak = max(bp.peak, len(bp.queues))
 		clear(msgs)
 		for bp.inflight < bp.p.cfg.MaxInflightRequests && len(bp.order) > 0 {
 			bp.flush()
+		}
+		if bp.inflight == 0 && len(bp.order) == 0 {
+			// Idle: nothing queued, no request out. Give back what a burst grew.
+			msgs = bp.shrink(msgs)
 		}
 		if closed {
 			for len(bp.order) > 0 { // the last partition left: send what it left behind
@@ -97,11 +115,11 @@ func (bp *brokerProducer) flush() {
 	req.TimeoutMs = int32(bp.p.cfg.RequestTimeout / time.Millisecond)
 	var batches []*batch
 	size := 0
-	type topicKey struct {
-		name string
-		id   codec.UUID
+	if bp.topics == nil {
+		bp.topics = make(map[topicKey]int)
 	}
-	topics := make(map[topicKey]int) // -> index in req.TopicData
+	topics := bp.topics // -> index in req.TopicData
+	defer clear(topics)
 	var (
 		names []string     // by index in req.TopicData
 		ids   []codec.UUID // likewise
@@ -138,6 +156,9 @@ func (bp *brokerProducer) flush() {
 		batches = append(batches, b)
 	}
 	bp.order = next
+	if len(req.TopicData) > keepScratch {
+		bp.topics = nil // do not keep room for this many topics
+	}
 	bp.p.hops.requests.Add(1)
 	bp.p.hops.sent.Add(uint64(len(batches)))
 	self := bp.in.Ref()
@@ -176,6 +197,29 @@ func (bp *brokerProducer) flush() {
 		call.Err = err
 		deliverResults(call, batches)
 	}
+}
+
+// shrink gives back what a burst grew: the queue map, the round-robin order, the drain
+// buffer msgs (it returns the one to keep) and the mailbox's ring, each only if it grew
+// past keepScratch. The broker producer calls it when it has nothing queued and no
+// request out, so a busy one never pays it, and one that leads a few partitions never
+// reallocates.
+func (bp *brokerProducer) shrink(msgs []bpMsg) []bpMsg {
+	shrunk := false
+	if bp.peak > keepScratch {
+		bp.queues, bp.peak, shrunk = make(map[*partition][]*batch), 0, true
+	}
+	if cap(bp.order) > keepScratch {
+		bp.order, shrunk = nil, true
+	}
+	if cap(msgs) > keepScratch {
+		msgs, shrunk = nil, true
+		bp.in.Compact()
+	}
+	if shrunk {
+		bp.p.hops.brokerShrinks.Add(1)
+	}
+	return msgs
 }
 
 // send hands call to the broker's produce connection. A connection is retired when a

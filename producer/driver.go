@@ -21,6 +21,8 @@ type hopCounts struct {
 	results                 atomic.Uint64 // results handed to drivers by the connections
 	brokerWakes, brokerMsgs atomic.Uint64 // broker producers: wake-ups, messages (batches and finished notices)
 	requests, sent          atomic.Uint64 // produce requests, and the batches in them
+	// shrinks: idle drivers and broker producers that gave back room a burst grew (shrink)
+	driverShrinks, brokerShrinks atomic.Uint64
 }
 
 // driveMsg is a message to one of the partitions a driver drives.
@@ -121,15 +123,31 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 	var alarm actor.Alarm // the earliest partition's time in wakes
 	defer alarm.Stop()
 	var msgs []driveMsg
+	busy := 0 // partitions whose sequencers hold batches (partition.busy)
+	for _, pp := range d.set.parts {
+		pp.busy = false
+	}
 	for {
 		now := time.Now()
 		for _, pp := range dirty {
 			pp.dirty = false
 			pp.step(now)
 			wakes.schedule(pp, pp.next(now))
+			if b := pp.seq.pending(); b != pp.busy {
+				pp.busy = b
+				if b {
+					busy++
+				} else {
+					busy--
+				}
+			}
 		}
 		clear(dirty)
 		dirty = dirty[:0]
+		if busy == 0 && len(wakes) == 0 {
+			// Idle: nothing held, nothing due. Give back what a burst grew.
+			msgs, dirty, wakes = d.shrink(in, msgs, dirty, wakes)
+		}
 		var at time.Time
 		if len(wakes) > 0 {
 			at = wakes[0].wakeAt
@@ -178,6 +196,36 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 			}
 		}
 	}
+}
+
+// keepScratch is the most entries an idle driver keeps in each of its reused slices: a
+// driver of a few partitions never reallocates them, one that a burst over 3000
+// partitions grew to thousands gives them back once every partition it drives is idle.
+const keepScratch = 64
+
+// shrink gives back the driver's reused slices, and its mailbox's ring, when a burst grew
+// them past keepScratch. The driver calls it once all its partitions are idle (nothing in
+// their sequencers, nothing due): then no batch waits for an outcome, so it runs at most
+// once per burst, and a busy driver never pays it.
+func (d *partDriver) shrink(in *actor.Inbox[driveMsg], msgs []driveMsg, dirty []*partition, wakes wakeHeap) ([]driveMsg, []*partition, wakeHeap) {
+	shrunk := false
+	if cap(msgs) > keepScratch {
+		msgs, shrunk = nil, true
+		in.Compact() // it held about as many as the largest drain
+	}
+	if cap(dirty) > keepScratch {
+		dirty, shrunk = nil, true
+	}
+	if cap(wakes) > keepScratch {
+		wakes, shrunk = nil, true // empty: the caller shrinks only when nothing is due
+	}
+	if cap(d.set.scratch) > keepScratch {
+		d.set.scratch, shrunk = nil, true
+	}
+	if shrunk {
+		d.p.hops.driverShrinks.Add(1)
+	}
+	return msgs, dirty, wakes
 }
 
 // releaseDriver is the supervisor's release hook: a driver that failed, or was stopped,

@@ -74,6 +74,7 @@ type partition struct {
 	// Scheduling, kept by its driver.
 	driven  bool      // in its driver's set
 	dirty   bool      // in its driver's list of partitions to step
+	busy    bool      // counted in its driver's busy partitions (the sequencer had batches when last stepped)
 	wakeAt  time.Time // when its driver's timer must step it next (zero: never)
 	wakeIdx int       // its place in its driver's wakeHeap, -1 if not there
 	seq     sequencer

@@ -27,7 +27,7 @@ var surface = map[string][]string{
 		// Its owner's side: the running incarnation, and the actor's view of itself.
 		"Process", "Process.Cancel", "Process.Done", "Process.Err", "Process.Info", "Process.Stop",
 		"Info", "MailboxStats", "State", "State.String",
-		"Inbox", "Inbox.Closed", "Inbox.Drain", "Inbox.DrainMax", "Inbox.MarkHealthy", "Inbox.Owner",
+		"Inbox", "Inbox.Closed", "Inbox.Compact", "Inbox.Drain", "Inbox.DrainMax", "Inbox.MarkHealthy", "Inbox.Owner",
 		"Inbox.Ready", "Inbox.Receive", "Inbox.Ref", "Inbox.Unread",
 		"Alarm", "Alarm.At", "Alarm.C", "Alarm.Set", "Alarm.Stop", "Earlier",
 		// A sender's side: the handle and request/reply.

@@ -47,6 +47,7 @@ type conn struct {
 	notSent  []*Call       // a failed write did not reach them: to be sent again
 	rd       *reader
 	reauth   time.Time // when to authenticate again (KIP-368); zero: never
+	wrote    time.Time // when flush last wrote
 
 	inflightClosed bool
 }
@@ -95,6 +96,8 @@ func (c *conn) writeLoop(ctx context.Context) error {
 	var batch []*Call
 	var reauth actor.Alarm // rings when the session must re-authenticate (c.reauth)
 	defer reauth.Stop()
+	var idle actor.Alarm // rings to see whether the connection has been idle for idleRelease
+	defer idle.Stop()
 	for {
 		if !c.reauth.IsZero() && !time.Now().Before(c.reauth) {
 			// Then write what queued meanwhile, even if the next one is due already (a
@@ -115,6 +118,9 @@ func (c *conn) writeLoop(ctx context.Context) error {
 		if closed {
 			return c.finishInflight(ctx)
 		}
+		if idle.At().IsZero() && c.holdsBurst(batch) {
+			idle.Set(c.wrote.Add(idleRelease))
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -122,8 +128,59 @@ func (c *conn) writeLoop(ctx context.Context) error {
 			return c.rd.err
 		case <-c.in.Ready():
 		case <-reauth.C():
+		case now := <-idle.C():
+			if at := c.wrote.Add(idleRelease); now.Before(at) {
+				idle.Set(at) // it wrote meanwhile: look again later
+			} else {
+				idle.Set(time.Time{})
+				batch = c.release(batch)
+				c.in.Compact()
+			}
 		}
 	}
+}
+
+// idleRelease is how long a connection writes nothing before it gives back what it grew
+// for large requests (release). A busy connection looks once per idleRelease, which costs
+// nothing measurable; an idle one looks once and then costs nothing.
+const idleRelease = 2 * time.Second
+
+// keepBuf is the capacity of write buffer (and, in entries, of the other slices the
+// writer reuses) that an idle connection keeps: what small requests (metadata, a produce
+// request of a few partitions) need, so a connection that only ever sends those never
+// reallocates.
+const keepBuf = 4 << 10
+
+// holdsBurst reports whether the writer's reused buffers grew past keepBuf: for a produce
+// request of 1000 partitions, the write buffer holds every batch header and every small
+// batch (hundreds of KiB), the splice and segment lists an entry per large batch.
+func (c *conn) holdsBurst(batch []*Call) bool {
+	return cap(c.wbuf) > keepBuf || cap(c.segs) > keepBuf/64 || cap(c.sp.Splices()) > keepBuf/64 ||
+		cap(c.unsent) > keepBuf/64 || cap(batch) > keepBuf/64
+}
+
+// release gives back the writer's reused buffers that grew for a burst, once the
+// connection has been idle for idleRelease; the next request grows them again. It returns
+// the drain buffer to keep (batch, or nil).
+func (c *conn) release(batch []*Call) []*Call {
+	before := cap(c.wbuf)
+	defer func() { c.released(before, cap(c.wbuf)) }()
+	if cap(c.wbuf) > keepBuf {
+		c.wbuf = nil
+	}
+	if cap(c.segs) > keepBuf/64 {
+		c.segs = nil
+	}
+	if cap(c.sp.Splices()) > keepBuf/64 {
+		c.sp = codec.Splicer{Min: c.sp.Min}
+	}
+	if cap(c.unsent) > keepBuf/64 {
+		c.unsent = nil
+	}
+	if cap(batch) > keepBuf/64 {
+		return nil
+	}
+	return batch
 }
 
 // writeQueued writes every queued call: it encodes them into one buffer and writes it
@@ -259,7 +316,8 @@ func (c *conn) flush() error {
 	if len(c.wbuf) == 0 && c.sp.Len() == 0 {
 		return nil
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.cfg.RequestTimeout))
+	c.wrote = time.Now()
+	_ = c.nc.SetWriteDeadline(c.wrote.Add(c.cfg.RequestTimeout))
 	var n int
 	var err error
 	if len(c.sp.Splices()) == 0 {

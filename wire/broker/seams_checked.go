@@ -10,6 +10,17 @@ type seams struct {
 	// expects a response to the reader and before it encodes it: the window the writing
 	// token guards (see conn.writeQueued).
 	handedOver func(*Call)
+	// released, if set, is called by a connection's writer after it gave back the buffers
+	// it grew for a burst (conn.release), with the write buffer's capacity before and
+	// after.
+	released func(before, after int)
+}
+
+// released calls the released seam, if set.
+func (c *conn) released(before, after int) {
+	if h := c.cfg.seams.released; h != nil {
+		h(before, after)
+	}
 }
 
 // handedOver calls the handedOver seam, if set, for a call that expects a response.
