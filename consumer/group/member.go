@@ -45,7 +45,12 @@ type Config struct {
 	// ProcessingTime is how long the user may take between Polls: a rebalance waits for
 	// the user to come back from the batches in hand before it gives their partitions
 	// up, and the coordinator waits this long (the rebalance timeout) for every member
-	// to rejoin. Zero means 5 minutes (Java's max.poll.interval.ms).
+	// to rejoin. A user who holds batches longer than this without polling (or moving on
+	// through the Records or Batches iterators) makes the member leave the group, as
+	// Java's max.poll.interval.ms: its partitions are lost (OnLost; nothing of theirs is
+	// committed), a dynamic member sends LeaveGroup (a static one stops heartbeating, and
+	// the coordinator drops it at the end of its session), a warning is logged, and the
+	// next Poll rejoins. Zero means 5 minutes.
 	ProcessingTime time.Duration
 	// AutoCommitInterval is how often the member commits what was finished without being
 	// asked (as the Committer does), besides the commits on revocation and Close. Zero
@@ -219,6 +224,8 @@ type Member struct {
 	pending  []*consumer.Batch       // error batches for the next Poll
 	changed  chan struct{}           // closed at the next change of owned (settled)
 	inHand   bool
+	inHandAt time.Time     // when the user last took batches (Poll) or moved on (the iterators)
+	away     bool          // the member left: its user overran ProcessingTime; the next Poll rejoins
 	back     chan struct{} // closed when the user comes back from the batches in hand
 	fatal    error
 	closing  bool
@@ -440,7 +447,7 @@ func (m *Member) Poll(ctx context.Context) ([]*consumer.Batch, error) {
 			m.last, m.lastT = append(m.last, b), append(m.lastT, tok)
 		}
 		if len(out) > 0 {
-			m.inHand = true
+			m.inHand, m.inHandAt = true, time.Now()
 			m.back = make(chan struct{})
 		}
 		m.mu.Unlock()
@@ -469,6 +476,44 @@ func (m *Member) comeBack(finish bool) {
 		m.inHand = false
 		close(m.back)
 	}
+	if m.away && !m.closing {
+		m.away = false
+		m.log.Info("group member: the user is back; rejoining")
+		_ = m.member.TrySend(memberMsg{back: true})
+	}
+}
+
+// progressed notes that the user moved on through the batches in hand (the iterators):
+// the processing time counts from here.
+func (m *Member) progressed() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.inHand {
+		m.inHandAt = time.Now()
+	}
+}
+
+// overdue returns when the user in hand overruns ProcessingTime (zero: no batch in
+// hand).
+func (m *Member) overdue() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.inHand || m.away {
+		return time.Time{}
+	}
+	return m.inHandAt.Add(m.cfg.ProcessingTime)
+}
+
+// expire reports whether, at now, the user has overrun ProcessingTime, and if so notes
+// the member away: the user's next Poll brings it back.
+func (m *Member) expire(now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.inHand || m.away || m.closing || now.Before(m.inHandAt.Add(m.cfg.ProcessingTime)) {
+		return false
+	}
+	m.away = true
+	return true
 }
 
 func (m *Member) finishLocked(a consumer.About, next int64, epoch int32) {
@@ -502,6 +547,7 @@ func (m *Member) Batches(ctx context.Context) iter.Seq2[*consumer.Batch, error] 
 				if !yield(b, b.Err) {
 					return
 				}
+				m.progressed()
 				if len(b.Records) > 0 {
 					m.Mark(&b.Records[len(b.Records)-1])
 				}
@@ -532,6 +578,7 @@ func (m *Member) Records(ctx context.Context) iter.Seq2[*troupe.Record, error] {
 					if !yield(&b.Records[i], nil) {
 						return
 					}
+					m.progressed()
 					m.Mark(&b.Records[i])
 				}
 			}

@@ -3,8 +3,10 @@ package group
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/consumer"
@@ -184,5 +186,87 @@ func TestMemberCommitAsync(t *testing.T) {
 	case r := <-results:
 		t.Fatalf("an outcome reported twice: %+v", r)
 	default:
+	}
+}
+
+// TestProcessingTimeOverrun: a user who holds batches past ProcessingTime without
+// polling makes the member leave the group (LeaveGroup for a dynamic member, nothing for
+// a static one, as Java's max.poll.interval.ms), its partitions lost — OnLost runs and
+// nothing of theirs is committed, though marked — and a log says why; the next Poll
+// rejoins and reads them again from the group's committed offset.
+func TestProcessingTimeOverrun(t *testing.T) {
+	for _, static := range []bool{false, true} {
+		t.Run(map[bool]string{false: "dynamic", true: "static"}[static], func(t *testing.T) {
+			kc, seeds := startKfake(t, 1)
+			produceN(t, seeds, 1, 0, 10)
+			cfg := testGroupConfig("gp")
+			cfg.ProcessingTime = 300 * time.Millisecond
+			if static {
+				cfg.InstanceID = "i1"
+			}
+			lost := make(chan []consumer.About, 4)
+			cfg.OnLost = func(_ context.Context, parts []consumer.About) { lost <- parts }
+			watch := &logWatch{word: "did not poll within ProcessingTime", ch: make(chan struct{}, 1)}
+			cfg.Logger = slog.New(watch)
+			m, err := Join(ctxT(t), newConsumer(t, seeds), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close(context.Background())
+			left := observeLeaves(kc)
+			id := m.MemberID()
+			bs, err := m.Poll(ctxT(t))
+			if err != nil || len(bs) == 0 {
+				t.Fatalf("Poll: %v", err)
+			}
+			m.Mark(&bs[0].Records[0]) // finished, but the partition is lost before a commit
+			// The user holds the batch and does not poll.
+			select {
+			case parts := <-lost:
+				if len(parts) != 1 || parts[0] != (consumer.About{Topic: "t", Partition: 0}) {
+					t.Fatalf("lost %v", parts)
+				}
+			case <-ctxT(t).Done():
+				t.Fatal("the partitions were not lost after ProcessingTime")
+			}
+			select {
+			case <-watch.ch:
+			default:
+				t.Error("no log said why the member left")
+			}
+			if got := m.Assigned(); len(got) != 0 {
+				t.Errorf("still owns %v", got)
+			}
+			if static {
+				select {
+				case ids := <-left:
+					t.Errorf("a static member sent LeaveGroup for %v", ids)
+				default:
+				}
+			} else {
+				select {
+				case ids := <-left:
+					if len(ids) != 1 || ids[0] != id {
+						t.Errorf("LeaveGroup for %v, want [%s]", ids, id)
+					}
+				case <-ctxT(t).Done():
+					t.Fatal("a dynamic member did not send LeaveGroup")
+				}
+			}
+			if err := m.Commit(ctxT(t)); err != nil {
+				t.Errorf("Commit after the loss: %v, want nil (nothing owned)", err)
+			}
+			if got := committedOffsets(t, seeds, "gp"); len(got) != 0 {
+				t.Errorf("committed %v for a lost partition", got)
+			}
+			// Back: the member rejoins and reads the partition again from the start.
+			bs, err = m.Poll(ctxT(t))
+			if err != nil || len(bs) == 0 || bs[0].Records[0].Offset != 0 {
+				t.Fatalf("Poll after coming back: %v, %v; want the partition again from offset 0", bs, err)
+			}
+			if m.Generation() < 0 {
+				t.Errorf("generation %d after rejoining", m.Generation())
+			}
+		})
 	}
 }
