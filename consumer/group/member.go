@@ -61,7 +61,8 @@ type Config struct {
 	// Java's max.poll.interval.ms: its partitions are lost (OnLost; nothing of theirs is
 	// committed), a dynamic member sends LeaveGroup (a static one stops heartbeating, and
 	// the coordinator drops it at the end of its session), a warning is logged, and the
-	// next Poll rejoins. Zero means 5 minutes.
+	// next Poll rejoins; so far only under the Classic protocol (a Consumer-protocol
+	// member keeps its partitions past it). Zero means 5 minutes.
 	ProcessingTime time.Duration
 	// AutoCommitInterval is how often the member commits what was finished without being
 	// asked (as the Committer does), besides the commits on revocation and Close. Zero
