@@ -33,9 +33,19 @@ type handoffMsg struct {
 	parts []TopicPartitions
 	info  *memberInfo // the generation the partitions belong to (revoke: its commit's)
 	reply actor.Reply[struct{}]
+	// A commit asked by CommitAsync: its context, and who hears the outcome.
+	ctx  context.Context
+	done func(CommitResult)
 }
 
 func (h handoffMsg) fail(err error) { h.reply.Send(struct{}{}, err) }
+
+// answer reports a commit's outcome to CommitAsync's callback, if any.
+func (h handoffMsg) answer(r CommitResult) {
+	if h.done != nil {
+		h.done(r)
+	}
+}
 
 // handoff moves partitions between the group and the member's consumer.Reader, one
 // message at a time, in order, and runs the user's callbacks on its goroutine: the
@@ -73,13 +83,22 @@ func (h *handoff) handle(ctx context.Context, msg handoffMsg) error {
 		// Here, in order with the revocations, so that an automatic commit never races
 		// one: a partition given up is no longer owned, and is not committed again.
 		cctx, cancel := context.WithTimeout(ctx, m.ccfg.RequestTimeout)
-		err := m.commit(cctx, nil, msg.info)
-		cancel()
-		if err != nil {
-			m.log.Warn("group member: automatic commit failed", "err", err)
-		} else {
-			m.log.Debug("group member: automatic commit done")
+		if msg.ctx != nil {
+			stop := context.AfterFunc(msg.ctx, cancel)
+			defer stop()
 		}
+		res := m.commit(cctx, nil, msg.info)
+		cancel()
+		what := "automatic commit"
+		if msg.ctx != nil {
+			what = "asynchronous commit"
+		}
+		if res.Err != nil {
+			m.log.Warn("group member: "+what+" failed", "err", res.Err)
+		} else {
+			m.log.Debug("group member: "+what+" done", "partitions", len(res.Offsets))
+		}
+		msg.answer(res)
 	}
 	return nil
 }
@@ -115,12 +134,12 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About) {
 	for _, a := range parts {
 		m.token++
 		m.owned[a] = m.token
-		delete(m.finished, a)
-		delete(m.committed, a)
+		tp := cluster.TopicPartition{Topic: a.Topic, Partition: a.Partition}
+		m.l.forget(tp)
 		delete(m.revoking, a)
 		m.noteChangeLocked()
 		if c, ok := offs[a]; ok {
-			m.committed[a] = c.offset
+			m.l.known(tp, c.offset)
 		} else if m.ccfg.OffsetReset == consumer.ResetNone {
 			m.pending = append(m.pending, &consumer.Batch{Topic: a.Topic, Partition: a.Partition,
 				Err: fmt.Errorf("%w: %s", ErrNoCommittedOffset, a)})
@@ -237,7 +256,7 @@ func (h *handoff) revoke(ctx context.Context, parts []consumer.About, info *memb
 		}
 	}
 	h.callback(ctx, "OnRevoked", m.cfg.OnRevoked, parts)
-	if err := m.commit(ctx, parts, info); err != nil {
+	if err := m.commit(ctx, parts, info).Err; err != nil {
 		// At-least-once: the next owner reads them again from the last commit.
 		m.log.Warn("group member: commit on revocation failed", "err", err)
 	}
@@ -306,8 +325,7 @@ func (h *handoff) forget(parts []consumer.About) {
 	for _, a := range parts {
 		delete(m.owned, a)
 		m.noteChangeLocked()
-		delete(m.finished, a)
-		delete(m.committed, a)
+		m.l.forget(cluster.TopicPartition{Topic: a.Topic, Partition: a.Partition})
 		delete(m.revoking, a)
 	}
 }

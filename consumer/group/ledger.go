@@ -80,10 +80,14 @@ func (l *ledger) set(o cluster.OffsetCommit) {
 // due returns what a commit sends now — every partition whose mark is ahead of its
 // committed offset, or set explicitly and not committed yet — and notes them as sending,
 // so a second due before sent returns them no more. Sorted by topic and partition.
-func (l *ledger) due() []cluster.OffsetCommit {
+func (l *ledger) due() []cluster.OffsetCommit { return l.dueOf(nil) }
+
+// dueOf is due for the partitions of only (nil: every partition): a group member's
+// revocation commits the partitions it gives up, and only them.
+func (l *ledger) dueOf(only map[cluster.TopicPartition]bool) []cluster.OffsetCommit {
 	var out []cluster.OffsetCommit
 	for tp, e := range l.parts {
-		if e.sending || e.mark < 0 {
+		if e.sending || e.mark < 0 || (only != nil && !only[tp]) {
 			continue
 		}
 		if e.mark > e.committed || (e.forced && e.mark != e.committed) {

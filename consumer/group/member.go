@@ -15,6 +15,7 @@ import (
 	"github.com/troupe-go/troupe/consumer"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/wire/cluster"
+	"github.com/troupe-go/troupe/wire/errcode"
 )
 
 // Config configures a Member. Group and Topics are required; every other zero field means
@@ -55,7 +56,13 @@ type Config struct {
 	// ProcessingTime is how long the user may take between Polls: a rebalance waits for
 	// the user to come back from the batches in hand before it gives their partitions
 	// up, and the coordinator waits this long (the rebalance timeout) for every member
-	// to rejoin. Zero means 5 minutes (Java's max.poll.interval.ms).
+	// to rejoin. A user who holds batches longer than this without polling (or moving on
+	// through the Records or Batches iterators) makes the member leave the group, as
+	// Java's max.poll.interval.ms: its partitions are lost (OnLost; nothing of theirs is
+	// committed), a dynamic member sends LeaveGroup (a static one stops heartbeating, and
+	// the coordinator drops it at the end of its session), a warning is logged, and the
+	// next Poll rejoins; so far only under the Classic protocol (a Consumer-protocol
+	// member keeps its partitions past it). Zero means 5 minutes.
 	ProcessingTime time.Duration
 	// AutoCommitInterval is how often the member commits what was finished without being
 	// asked (as the Committer does), besides the commits on revocation and Close. Zero
@@ -250,18 +257,22 @@ type Member struct {
 
 	commitMu sync.Mutex // one commit at a time
 
-	mu        sync.Mutex
-	owned     map[consumer.About]uint64 // the token of the partition's current ownership
-	token     uint64
-	finished  map[consumer.About]committed
-	committed map[consumer.About]int64
-	revoking  map[consumer.About]bool // being given up: Poll returns nothing of theirs
-	pending   []*consumer.Batch       // error batches for the next Poll
-	changed   chan struct{}           // closed at the next change of owned (settled)
-	inHand    bool
-	back      chan struct{} // closed when the user comes back from the batches in hand
-	fatal     error
-	closing   bool
+	mu    sync.Mutex
+	owned map[consumer.About]uint64 // the token of the partition's current ownership
+	token uint64
+	// l is the commit bookkeeping of the partitions owned (the Committer's, ledger.go):
+	// an entry lives as long as one ownership of its partition, from the assignment
+	// (the committed offset fetched) to the revocation or loss (forget).
+	l        *ledger
+	revoking map[consumer.About]bool // being given up: Poll returns nothing of theirs
+	pending  []*consumer.Batch       // error batches for the next Poll
+	changed  chan struct{}           // closed at the next change of owned (settled)
+	inHand   bool
+	inHandAt time.Time     // when the user last took batches (Poll) or moved on (the iterators)
+	away     bool          // the member left: its user overran ProcessingTime; the next Poll rejoins
+	back     chan struct{} // closed when the user comes back from the batches in hand
+	fatal    error
+	closing  bool
 }
 
 // memberInfo is what the member actor publishes for commits.
@@ -270,7 +281,7 @@ type memberInfo struct {
 	generation int32
 }
 
-// committed is a partition's offset: finished (to commit) or committed.
+// committed is a partition's committed offset, as fetched when it is assigned.
 type committed struct {
 	offset int64
 	epoch  int32
@@ -300,9 +311,8 @@ func Join(ctx context.Context, c *consumer.Consumer, cfg Config) (*Member, error
 	m := &Member{
 		cfg: cfg, ccfg: ccfg, client: c.Client(), r: r, log: cfg.Logger.With("group", cfg.Group),
 		joined: make(chan struct{}), owned: make(map[consumer.About]uint64),
-		finished: make(map[consumer.About]committed), committed: make(map[consumer.About]int64),
-		revoking: make(map[consumer.About]bool),
-		back:     make(chan struct{}),
+		l: newLedger(), revoking: make(map[consumer.About]bool),
+		back: make(chan struct{}),
 	}
 	close(m.back)
 	m.info.Store(&memberInfo{generation: -1})
@@ -320,6 +330,9 @@ func Join(ctx context.Context, c *consumer.Consumer, cfg Config) (*Member, error
 		// rejoins, so a handful at most are ever queued.
 		Mailbox: actor.MailboxConfig[handoffMsg]{Capacity: actor.Unbounded, OnDrop: func(h handoffMsg) {
 			h.fail(ErrClosed)
+			if h.kind == handCommit {
+				h.answer(CommitResult{Group: cfg.Group, Err: ErrClosed}) // CommitAsync's: reported, never lost
+			}
 			if h.kind == handRevoke {
 				// Not carried out (the hand-off failed on it, or stopped): the member
 				// must not wait for it to rejoin.
@@ -483,7 +496,7 @@ func (m *Member) Poll(ctx context.Context) ([]*consumer.Batch, error) {
 			m.last, m.lastT = append(m.last, b), append(m.lastT, tok)
 		}
 		if len(out) > 0 {
-			m.inHand = true
+			m.inHand, m.inHandAt = true, time.Now()
 			m.back = make(chan struct{})
 		}
 		m.mu.Unlock()
@@ -512,12 +525,48 @@ func (m *Member) comeBack(finish bool) {
 		m.inHand = false
 		close(m.back)
 	}
+	if m.away && !m.closing {
+		m.away = false
+		m.log.Info("group member: the user is back; rejoining")
+		_ = m.member.TrySend(memberMsg{back: true})
+	}
+}
+
+// progressed notes that the user moved on through the batches in hand (the iterators):
+// the processing time counts from here.
+func (m *Member) progressed() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.inHand {
+		m.inHandAt = time.Now()
+	}
+}
+
+// overdue returns when the user in hand overruns ProcessingTime (zero: no batch in
+// hand).
+func (m *Member) overdue() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.inHand || m.away {
+		return time.Time{}
+	}
+	return m.inHandAt.Add(m.cfg.ProcessingTime)
+}
+
+// expire reports whether, at now, the user has overrun ProcessingTime, and if so notes
+// the member away: the user's next Poll brings it back.
+func (m *Member) expire(now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.inHand || m.away || m.closing || now.Before(m.inHandAt.Add(m.cfg.ProcessingTime)) {
+		return false
+	}
+	m.away = true
+	return true
 }
 
 func (m *Member) finishLocked(a consumer.About, next int64, epoch int32) {
-	if f, ok := m.finished[a]; !ok || next > f.offset {
-		m.finished[a] = committed{offset: next, epoch: epoch}
-	}
+	m.l.mark(cluster.TopicPartition{Topic: a.Topic, Partition: a.Partition}, next, epoch)
 }
 
 // Mark counts records as finished: the next commit includes them (and everything before
@@ -547,6 +596,7 @@ func (m *Member) Batches(ctx context.Context) iter.Seq2[*consumer.Batch, error] 
 				if !yield(b, b.Err) {
 					return
 				}
+				m.progressed()
 				if len(b.Records) > 0 {
 					m.Mark(&b.Records[len(b.Records)-1])
 				}
@@ -577,6 +627,7 @@ func (m *Member) Records(ctx context.Context) iter.Seq2[*troupe.Record, error] {
 					if !yield(&b.Records[i], nil) {
 						return
 					}
+					m.progressed()
 					m.Mark(&b.Records[i])
 				}
 			}
@@ -587,63 +638,157 @@ func (m *Member) Records(ctx context.Context) iter.Seq2[*troupe.Record, error] {
 // Commit commits, for every partition the member owns, the offset after the last
 // finished record (see Member), unless that is already committed: a commit never moves
 // an offset backwards. It fails with ErrNotMember while the member is between
-// generations, or with the coordinator's refusal (errcode values, matched with
-// errors.Is); nothing is retried.
+// generations, with a *CommitError naming the partitions the coordinator refused (its
+// errcode values match with errors.Is; they stay finished, and the next commit carries
+// them again while the member owns them), or with ctx's cause. A commit refused because
+// the generation moved on while it was in flight is sent again, once, with the new
+// generation, for the partitions the member kept throughout; for the others it is
+// reported and dropped, as they were given up or lost meanwhile.
 func (m *Member) Commit(ctx context.Context) error {
-	return m.commit(ctx, nil, nil)
+	return m.commit(ctx, nil, nil).Err
+}
+
+// CommitAsync is Commit without waiting, as Committer.CommitAsync: done (if not nil)
+// receives the outcome exactly once, on the member's hand-off goroutine (so it must
+// not block, and must not call Commit or Close), in order with the rebalance's own
+// commits; a revocation waiting for the user to come back delays it. If the member is
+// closed, done is called with ErrClosed. ctx bounds the commit.
+func (m *Member) CommitAsync(ctx context.Context, done func(CommitResult)) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	msg := handoffMsg{kind: handCommit, ctx: ctx, done: done}
+	m.mu.Lock()
+	closing := m.closing
+	m.mu.Unlock()
+	if closing {
+		msg.answer(CommitResult{Group: m.cfg.Group, Err: ErrClosed})
+		return
+	}
+	if err := m.hand.TrySend(msg); err != nil {
+		msg.answer(CommitResult{Group: m.cfg.Group, Err: fmt.Errorf("%w: %w", ErrClosed, err)})
+	}
 }
 
 // commit commits the finished offsets of parts (nil: all owned) as info's member (nil:
-// the current one).
-func (m *Member) commit(ctx context.Context, parts []consumer.About, info *memberInfo) error {
+// the current one). It is the member's one commit path: the ledger says what is due
+// and files what was committed.
+//
+// The member keeps its own ledger rather than a Committer's actor: its commits must be
+// ordered with the hand-off (an automatic commit never races a revocation, whose commit
+// belongs to the old generation and to the revoked partitions only), and the member's
+// supervisor owns its goroutines; a Committer would add a third goroutine outside it,
+// with its own timer. The rules are the ledger's, shared with the Committer.
+func (m *Member) commit(ctx context.Context, parts []consumer.About, info *memberInfo) CommitResult {
 	m.commitMu.Lock()
 	defer m.commitMu.Unlock()
 	if info == nil {
 		info = m.info.Load()
 	}
-	var offs []cluster.OffsetCommit
+	res := CommitResult{Group: m.cfg.Group}
 	m.mu.Lock()
-	add := func(a consumer.About) {
-		f, ok := m.finished[a]
-		if c, done := m.committed[a]; ok && (!done || f.offset > c) {
-			offs = append(offs, cluster.OffsetCommit{Topic: a.Topic, Partition: a.Partition, Offset: f.offset, LeaderEpoch: f.epoch})
+	var only map[cluster.TopicPartition]bool
+	if parts != nil {
+		only = make(map[cluster.TopicPartition]bool, len(parts))
+		for _, a := range parts {
+			only[cluster.TopicPartition{Topic: a.Topic, Partition: a.Partition}] = true
 		}
 	}
-	if parts == nil {
-		for a := range m.owned {
-			add(a)
-		}
-	} else {
-		for _, a := range parts {
-			add(a)
-		}
+	due := m.l.dueOf(only)
+	toks := make(map[consumer.About]uint64, len(due)) // each partition's ownership the commit is for
+	for _, o := range due {
+		a := consumer.About{Topic: o.Topic, Partition: o.Partition}
+		toks[a] = m.owned[a]
 	}
 	m.mu.Unlock()
-	if len(offs) == 0 {
-		return nil
+	if len(due) == 0 {
+		return res
 	}
+	var results []cluster.OffsetCommitResult
 	if info.memberID == "" || info.generation < 0 {
-		return ErrNotMember
+		results = failAll(due, ErrNotMember)
+	} else {
+		results = m.send(ctx, info, due)
+		if cur := m.info.Load(); cur.generation != info.generation && cur.memberID != "" && cur.generation >= 0 {
+			m.mu.Lock()
+			keep := m.owned
+			again, at := retryable(results, toks, func(a consumer.About) uint64 { return keep[a] })
+			m.mu.Unlock()
+			if len(again) > 0 {
+				m.log.Info("group member: commit refused because the generation moved on; sending it again with the new generation for the partitions kept",
+					"from", info.generation, "to", cur.generation, "partitions", len(again))
+				for k, r := range m.send(ctx, cur, again) {
+					results[at[k]] = r
+				}
+			}
+		}
 	}
+	m.mu.Lock()
+	// Filed only for the ownership they were sent for: a partition given up and taken
+	// again meanwhile has a new entry, which this commit says nothing about.
+	filed := results[:0:0]
+	for _, r := range results {
+		if a := (consumer.About{Topic: r.Topic, Partition: r.Partition}); m.owned[a] == toks[a] {
+			filed = append(filed, r)
+		}
+	}
+	m.l.sent(filed)
+	m.mu.Unlock()
+	res.Offsets = results
+	if info.memberID == "" || info.generation < 0 {
+		res.Err = ErrNotMember
+	} else {
+		res.Err = commitErr(m.cfg.Group, results)
+	}
+	return res
+}
+
+// send commits offs as info's member; a request that failed as a whole fails each
+// partition with its error.
+func (m *Member) send(ctx context.Context, info *memberInfo, offs []cluster.OffsetCommit) []cluster.OffsetCommitResult {
 	as := &cluster.GroupMember{Generation: info.generation, MemberID: info.memberID, InstanceID: m.cfg.InstanceID}
 	got, err := m.client.CommitOffsets(ctx, m.cfg.Group, as, offs...)
 	if err != nil {
-		return err
+		return failAll(offs, err)
 	}
-	var errs []error
-	m.mu.Lock()
-	for _, o := range got {
-		if o.Err != nil {
-			errs = append(errs, o.Err)
+	return got
+}
+
+func failAll(offs []cluster.OffsetCommit, err error) []cluster.OffsetCommitResult {
+	out := make([]cluster.OffsetCommitResult, len(offs))
+	for i, o := range offs {
+		out[i] = cluster.OffsetCommitResult{OffsetCommit: o, Err: err}
+	}
+	return out
+}
+
+// generationMoved reports whether a commit was refused because the member's generation
+// (or KIP-848 member epoch) is no longer the group's.
+func generationMoved(err error) bool {
+	return errors.Is(err, errcode.IllegalGeneration) || errors.Is(err, errcode.RebalanceInProgress) ||
+		errors.Is(err, errcode.StaleMemberEpoch)
+}
+
+// retryable picks, of a commit's results, those refused because the generation moved
+// on whose partition the member still owns without a break since the commit read its
+// offsets: tokens are the partitions' ownership tokens then, owner says the token now
+// (0: not owned; tokens are never reused). It returns them to send again and, for each, its index in results.
+// The others are reported and dropped: what they carry belongs to an ownership that
+// ended, and committing it now could overwrite the new owner's progress.
+func retryable(results []cluster.OffsetCommitResult, tokens map[consumer.About]uint64, owner func(consumer.About) uint64) ([]cluster.OffsetCommit, []int) {
+	var again []cluster.OffsetCommit
+	var at []int
+	for i, r := range results {
+		if !generationMoved(r.Err) {
 			continue
 		}
-		a := consumer.About{Topic: o.Topic, Partition: o.Partition}
-		if c, ok := m.committed[a]; !ok || o.Offset > c {
-			m.committed[a] = o.Offset
+		a := consumer.About{Topic: r.Topic, Partition: r.Partition}
+		if tok := owner(a); tok != 0 && tok == tokens[a] {
+			again = append(again, r.OffsetCommit)
+			at = append(at, i)
 		}
 	}
-	m.mu.Unlock()
-	return errors.Join(errs...)
+	return again, at
 }
 
 // Close gives up everything the member owns (as a rebalance does: OnRevoked, then a

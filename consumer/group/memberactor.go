@@ -23,6 +23,7 @@ type memberMsg struct {
 	planErr error
 	planSeq uint64
 	revoked bool
+	back    bool // the user is back after the member went away (pollExpired)
 	meta    bool // a metadata refresh for the coordinator lookup is done
 	leave   actor.Reply[struct{}]
 }
@@ -108,6 +109,7 @@ func (a *memberActor) next() time.Time {
 	if a.mach.state == stateStable {
 		at = actor.Earlier(at, a.aliveAt.Add(a.m.cfg.SessionTimeout))
 		at = actor.Earlier(at, a.commitDue)
+		at = actor.Earlier(at, a.m.overdue())
 	}
 	return at
 }
@@ -129,6 +131,14 @@ func (a *memberActor) due(now time.Time) {
 		// The hand-off commits: this loop never waits for a commit.
 		_ = a.m.hand.TrySend(handoffMsg{kind: handCommit, info: a.publish()})
 		a.commitDue = now.Add(a.m.cfg.AutoCommitInterval)
+	}
+	if a.mach.state == stateStable && a.m.expire(now) {
+		a.m.log.Warn("group member: the user did not poll within ProcessingTime; leaving the group, its partitions are lost (the next Poll rejoins)",
+			"member", a.mach.memberID, "processing_time", a.m.cfg.ProcessingTime, "static", a.m.cfg.InstanceID != "")
+		a.retryAt, a.pending = time.Time{}, step{}
+		a.do(a.mach.pollExpired())
+		a.publish()
+		return
 	}
 	if !a.mach.heartbeating() {
 		return
@@ -152,6 +162,8 @@ func (a *memberActor) handle(mm memberMsg) {
 		a.do(a.mach.leave())
 	case mm.revoked:
 		a.do(a.mach.revoked())
+	case mm.back:
+		a.do(a.mach.back())
 	case mm.meta:
 		if a.mach.state == stateUnjoined || a.mach.after != reqNone {
 			a.send(step{Send: reqFindCoordinator})

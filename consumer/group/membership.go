@@ -58,10 +58,11 @@ const (
 	stateRebalancing                    // giving up everything it owns before rejoining
 	stateLeaving                        // LeaveGroup in flight
 	stateDead                           // left, or failed for good
+	stateAway                           // out of the group: its user overran ProcessingTime; rejoins at the next Poll
 )
 
 func (s memberState) String() string {
-	return [...]string{"unjoined", "joining", "syncing", "stable", "rebalancing", "leaving", "dead"}[s]
+	return [...]string{"unjoined", "joining", "syncing", "stable", "rebalancing", "leaving", "dead", "away"}[s]
 }
 
 // reqKind names the requests the member sends.
@@ -128,7 +129,7 @@ func (m *membership) coordinator(err error) step {
 			return step{}
 		}
 		return step{Send: reqLeave, Req: m.leaveRequest()}
-	case m.state == stateLeaving:
+	case m.state == stateLeaving, m.state == stateAway:
 		return step{}
 	}
 	if err != nil {
@@ -402,6 +403,39 @@ func (m *membership) leave() step {
 	}
 	m.state = stateLeaving
 	return step{Send: reqLeave, Req: m.leaveRequest()}
+}
+
+// pollExpired: the user has not come back from the batches in hand for ProcessingTime
+// (Java's max.poll.interval.ms). The member gives up its place in the group so that
+// the others can take its partitions: they are lost (another member may own them soon:
+// nothing of theirs is committed). A dynamic member sends LeaveGroup and forgets its
+// member ID; a static one (KIP-345) sends nothing and stops heartbeating, so the
+// coordinator drops it at the end of its session, as the Java client does. It waits
+// away, sending nothing, until back.
+func (m *membership) pollExpired() step {
+	if m.state != stateStable {
+		return step{} // a rebalance waits for the user itself (the hand-off's bound)
+	}
+	lost := m.owned
+	m.owned = nil
+	m.state, m.after = stateAway, reqNone
+	s := step{Lost: lost}
+	if m.instanceID == "" && m.memberID != "" {
+		s.Send, s.Req = reqLeave, m.leaveRequest()
+		reason := "the consumer's user did not poll within the processing time"
+		s.Req.(*api.LeaveGroupRequest).Members[0].Reason = &reason
+		m.memberID = ""
+	}
+	return s
+}
+
+// back: the user came back after pollExpired; rejoin, finding the coordinator first.
+func (m *membership) back() step {
+	if m.state != stateAway {
+		return step{}
+	}
+	m.state, m.after = stateUnjoined, reqJoin
+	return step{Send: reqFindCoordinator}
 }
 
 // left takes the answer to LeaveGroup: whatever it is, the member is gone.

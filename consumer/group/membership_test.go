@@ -297,6 +297,38 @@ func TestMembershipTransitions(t *testing.T) {
 		{"session lost: partitions lost, find the coordinator, rejoin", "stable", false,
 			func(m *membership) step { return m.sessionLost() },
 			want{state: stateUnjoined, send: reqFindCoordinator, retry: true, lost: owned01, memberID: "m1"}},
+		{"processing time overrun: partitions lost, LeaveGroup, the ID forgotten", "stable", false,
+			func(m *membership) step { return m.pollExpired() },
+			want{state: stateAway, send: reqLeave, lost: owned01}},
+		{"processing time overrun, static: partitions lost, no LeaveGroup", "stable", true,
+			func(m *membership) step { return m.pollExpired() },
+			want{state: stateAway, lost: owned01, memberID: "m1"}},
+		{"processing time overrun while rebalancing: the hand-off's bound decides", "rebalancing", false,
+			func(m *membership) step { return m.pollExpired() },
+			want{state: stateRebalancing, memberID: "m1"}},
+		{"away: heartbeat answers and the LeaveGroup answer change nothing", "stable", false,
+			func(m *membership) step {
+				m.pollExpired()
+				m.heartbeat(3, hbResp(errcode.RebalanceInProgress), nil)
+				m.coordinator(nil)
+				return m.left(nil, nil)
+			},
+			want{state: stateAway}},
+		{"back after an overrun: find the coordinator, then join afresh", "stable", false,
+			func(m *membership) step {
+				m.pollExpired()
+				m.back()
+				return m.coordinator(nil)
+			},
+			want{state: stateJoining, send: reqJoin}},
+		{"back when not away: nothing", "stable", false, func(m *membership) step { return m.back() },
+			want{state: stateStable, memberID: "m1"}},
+		{"close while away: gone, nothing to send", "stable", false,
+			func(m *membership) step {
+				m.pollExpired()
+				return m.leave()
+			},
+			want{state: stateDead}},
 		{"leave: LeaveGroup", "stable", false, func(m *membership) step { return m.leave() },
 			want{state: stateLeaving, send: reqLeave, memberID: "m1"}},
 		{"leave, static (KIP-345): no LeaveGroup", "stable", true, func(m *membership) step { return m.leave() },
