@@ -153,7 +153,7 @@ func (r *groupReport) markdown() string {
 		}
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, groupsMethod, r.opts.groups.heartbeat, r.opts.groups.settle)
+	fmt.Fprintf(&b, groupsMethod, r.opts.groups.heartbeat, r.opts.groups.trickle, r.opts.groups.settle)
 	return b.String()
 }
 
@@ -161,7 +161,8 @@ func (r *groupReport) markdown() string {
 // period are filled in).
 const groupsMethod = `### Groups: how each figure is measured
 
-- **Members.** Every member is a process of its own (` + "`bench/cmd/<client> -mode group`" + `), started and "ready" before its client exists; its client is created when the driver says "go". A run uses a group of its own; every member gets a heartbeat interval of %v, the same assignor, no commits (a partition that moves is read again from its start by its new owner, so a record is always there to fetch), and resets to the oldest offset.
+- **Members.** Every member is a process of its own (` + "`bench/cmd/<client> -mode group`" + `), started and "ready" before its client exists; its client is created when the driver says "go". A run uses a group of its own; every member gets a heartbeat interval of %v and the same assignor, starts a partition without a committed offset at its oldest record, and commits what it was given before it gives a partition up (troupe's member by design; kgo's runner autocommits and commits in OnPartitionsRevoked), so a partition's next owner resumes where its predecessor left off.
+- **Trickle.** From just before "go" to the end of the run, a kgo producer writes %d records a second over every partition in turn, so that a partition's new owner has a record to fetch: each partition gets one every partitions/rate seconds, and the join, leave and join-into figures include that wait, the same for both clients. A partition's last record (for the consume) is then the one at the high watermark the fetch reported: the member has caught up with the producer.
 - **Fetching.** A partition is *being fetched* once a record of it has reached the user code of the member that owns it, after that member was assigned it: each member prints its assignments, revocations (and losses) and the first record of each partition since its assignment, each stamped with the machine's clock, and the driver replays these lines in time order. A member told to leave owns nothing from that moment.
 - **Join** is the time from "go" (sent to every member at once) to the last moment the group came to fetch every partition, with every member owning some; **leave** the same from the driver's "leave" to one member (which then closes its client, leaving the group); **join into** from "go" to one new member of the running group. A phase ends once the group has fetched every partition, with no assignment changing, for %v; the figure is when that state began.
 - **Consume**: from "go" to the first time the last partition's last record (its high watermark - 1) reached a member, while the group formed: **records/s** is the records stored over that time, **CPU-s per 1M** the members' CPU time (user+sys, each process's getrusage) from "go" to the driver's "mark" sent at that moment, summed, per million records stored. **Records received / stored** counts the re-reads of partitions that moved while the group formed.

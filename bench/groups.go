@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,13 +29,14 @@ type groupOptions struct {
 	records    int64
 	heartbeat  time.Duration
 	settle     time.Duration
+	trickle    int // records per second written during the leave and join-into phases
 }
 
 // groupClients are the clients whose runners have a group mode.
 var groupClients = []string{"troupe", "kgo", baseClient}
 
 // groupOnly are the flags that only the group mode reads.
-var groupOnly = []string{"group-partitions", "members", "assignors", "group-records", "heartbeat", "settle"}
+var groupOnly = []string{"group-partitions", "members", "assignors", "group-records", "heartbeat", "settle", "trickle"}
 
 // groupFlag is the raw text of the list flags.
 type groupFlagText struct{ partitions, members, assignors string }
@@ -48,6 +50,7 @@ func groupFlags(g *groupOptions) {
 	flag.StringVar(&groupText.assignors, "assignors", "range,cooperative-sticky", "group mode: the assignors (both clients use the same one), comma-separated")
 	flag.Int64Var(&g.records, "group-records", 1_000_000, "group mode: records preloaded (keyed, the same share in every partition)")
 	flag.DurationVar(&g.heartbeat, "heartbeat", 250*time.Millisecond, "group mode: the heartbeat interval given to every member")
+	flag.IntVar(&g.trickle, "trickle", 20000, "group mode: records per second kgo writes over every partition in turn during the leave and join-into phases, so that a partition's new owner has a record to fetch")
 	flag.DurationVar(&g.settle, "settle", 2*time.Second, "group mode: how long the group must stay fetching every partition, with no assignment changing, for a phase to end")
 }
 
@@ -106,8 +109,8 @@ func (o *options) groupDefaults(set map[string]bool, names string) error {
 			}
 		}
 	}
-	if o.runs <= 0 || g.records <= 0 || g.heartbeat <= 0 || g.settle <= 0 {
-		return fmt.Errorf("-runs, -group-records, -heartbeat and -settle must be positive")
+	if o.runs <= 0 || g.records <= 0 || g.heartbeat <= 0 || g.settle <= 0 || g.trickle <= 0 {
+		return fmt.Errorf("-runs, -group-records, -heartbeat, -settle and -trickle must be positive")
 	}
 	o.clients = nil
 	for _, n := range strings.Split(names, ",") {
@@ -232,6 +235,7 @@ type groupState struct {
 	client  string
 	group   string
 	procs   []*proc
+	trickle *proc
 	events  chan memberEvent
 	log     []memberEvent
 	goCPU   map[int]int64
@@ -248,13 +252,18 @@ func runGroup(o options, bins string, b *broker, pt *groupPoint, c, group string
 	defer s.teardown()
 	deadline := time.Now().Add(o.timeout)
 	fail := func(err error) groupRun {
-		gr.err = err
+		gr.err = fmt.Errorf("%w (the run's events: %s)", err, s.dump())
 		return gr
 	}
 	for range pt.members {
 		if err := s.start(deadline); err != nil {
 			return fail(err)
 		}
+	}
+	// From here on kgo writes records to every partition in turn: whatever the members
+	// committed, a partition's next owner has a record to fetch.
+	if err := s.startTrickle(deadline); err != nil {
+		return fail(err)
 	}
 	// Join, with the consume of every record.
 	t0 := s.now()
@@ -310,8 +319,25 @@ func runGroup(o options, bins string, b *broker, pt *groupPoint, c, group string
 	if gr.joinInto, err = s.wait(t2, deadline, nil); err != nil {
 		return fail(fmt.Errorf("join into: %w", err))
 	}
+	if err := s.stopTrickle(); err != nil {
+		return fail(err)
+	}
 	gr.config = s.config
 	return gr
+}
+
+// dump writes the run's events, in time order, to a file next to the binaries and
+// returns its name.
+func (s *groupState) dump() string {
+	f, err := os.CreateTemp(s.bins, s.group+"-*.events")
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	for _, e := range sorted(s.log) {
+		fmt.Fprintf(f, "%d member %d %s %v %s\n", e.ts, e.member, e.kind, e.parts, e.text)
+	}
+	return f.Name()
 }
 
 func (s *groupState) now() int64 { return time.Now().UnixNano() }
@@ -319,6 +345,46 @@ func (s *groupState) now() int64 { return time.Now().UnixNano() }
 // driver logs one of the driver's own events.
 func (s *groupState) driver(member int, kind string, ts int64) {
 	s.log = append(s.log, memberEvent{member: member, kind: kind, ts: ts})
+}
+
+// startTrickle starts kgo's trickle producer (workload.Trickle) and says go to it.
+func (s *groupState) startTrickle(deadline time.Time) error {
+	args := []string{"-mode", string(workload.TrickleMode), "-brokers", s.broker.addrs, "-partitions", strconv.Itoa(s.pt.partitions),
+		"-rate", strconv.Itoa(s.o.groups.trickle)}
+	p, err := start("kgo trickle", s.bins+"/"+binary(baseline), args, s.o.verbose)
+	if err != nil {
+		return err
+	}
+	s.trickle = p
+	line, err := p.readLine(time.Until(deadline))
+	if err != nil {
+		return err
+	}
+	if line != "ready" {
+		return fmt.Errorf("kgo trickle: expected ready, got %q", line)
+	}
+	return p.send("go")
+}
+
+// stopTrickle stops the trickle producer and checks that it wrote without errors.
+func (s *groupState) stopTrickle() error {
+	p := s.trickle
+	s.trickle = nil
+	if err := p.send("stop"); err != nil {
+		p.kill()
+		return err
+	}
+	line, err := p.readLine(30 * time.Second)
+	if err == nil && !strings.HasPrefix(line, "stopped ") {
+		err = fmt.Errorf("kgo trickle: %s", line)
+	}
+	if werr := p.wait(10 * time.Second); werr != nil && err == nil {
+		err = werr
+	}
+	if err != nil {
+		p.kill()
+	}
+	return err
 }
 
 // start starts one member process and waits for its "ready".
@@ -612,6 +678,9 @@ func settledAt(log []memberEvent, partitions int, from int64) (int64, bool) {
 // teardown tells every member still running to leave and waits until every member's
 // output has ended, killing those still running after ten seconds.
 func (s *groupState) teardown() {
+	if s.trickle != nil {
+		_ = s.stopTrickle()
+	}
 	for i, p := range s.procs {
 		if !s.left(i) {
 			_ = p.send("leave")

@@ -128,11 +128,16 @@ func Main(client, module string, produce, consume func(*Job, *Tally) error, opts
 	flag.String("group", "", "group mode: the consumer group's name")
 	flag.String("assignor", "range", "group mode: range or cooperative-sticky")
 	flag.String("heartbeat", "250ms", "group mode: the heartbeat interval")
+	rate := flag.Int("rate", 20000, "trickle mode: records per second")
 	flag.Parse()
 	j.Mode = Mode(*mode)
 	j.Brokers = strings.Split(*brokers, ",")
-	if j.Mode == Group {
-		if err := runMember(client, j.Brokers, j.Partitions, o.group); err != nil {
+	if j.Mode == Group || j.Mode == TrickleMode {
+		run := func() error { return runMember(client, j.Brokers, j.Partitions, o.group) }
+		if j.Mode == TrickleMode {
+			run = func() error { return runTrickle(client, j.Brokers, j.Partitions, *rate, o.trickle) }
+		}
+		if err := run(); err != nil {
 			fmt.Printf("error %d %s\n", time.Now().UnixNano(), strings.ReplaceAll(err.Error(), "\n", " "))
 			os.Exit(1)
 		}

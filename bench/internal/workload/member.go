@@ -16,11 +16,66 @@ import (
 // Topic. It speaks its own line protocol (see Member), not the Result line.
 const Group Mode = "group"
 
+// TrickleMode is the producer that runs beside the group mode's members (Trickle).
+const TrickleMode Mode = "trickle"
+
 // Option adds to what Main can run.
 type Option func(*options)
 
 type options struct {
-	group func(*Member) error
+	group   func(*Member) error
+	trickle func(*Trickle) (int64, error)
+}
+
+// WithTrickle gives the runner a trickle mode: Main runs produce for -mode trickle.
+func WithTrickle(produce func(*Trickle) (int64, error)) Option {
+	return func(o *options) { o.trickle = produce }
+}
+
+// Trickle is the trickle mode: while the group mode measures a rebalance, a producer
+// writes Rate records a second to Topic, to each of its Partitions partitions in turn,
+// so that a partition's new owner always has a record to fetch, whatever its
+// predecessor committed. Protocol: the runner prints "ready", the driver says "go", the
+// runner produces until the driver says "stop" (or closes stdin), then prints
+// "stopped <ts> <records>" and exits.
+type Trickle struct {
+	Brokers    []string
+	Partitions int
+	Rate       int
+	stop       chan struct{}
+}
+
+// Stopped is closed when the driver says "stop".
+func (t *Trickle) Stopped() <-chan struct{} { return t.stop }
+
+// runTrickle runs the trickle mode.
+func runTrickle(client string, brokers []string, partitions, rate int, produce func(*Trickle) (int64, error)) error {
+	if produce == nil {
+		return fmt.Errorf("the %s runner has no trickle mode", client)
+	}
+	if rate <= 0 {
+		return fmt.Errorf("-rate must be positive")
+	}
+	t := &Trickle{Brokers: brokers, Partitions: partitions, Rate: rate, stop: make(chan struct{})}
+	in := bufio.NewReader(os.Stdin)
+	fmt.Println("ready")
+	if line, err := in.ReadString('\n'); err != nil || strings.TrimSpace(line) != "go" {
+		return fmt.Errorf("waiting for go: %q, %v", line, err)
+	}
+	go func() {
+		defer close(t.stop)
+		for {
+			line, err := in.ReadString('\n')
+			if err != nil || strings.TrimSpace(line) == "stop" {
+				return
+			}
+		}
+	}()
+	n, err := produce(t)
+	if err == nil {
+		fmt.Printf("stopped %d %d\n", time.Now().UnixNano(), n)
+	}
+	return err
 }
 
 // WithGroup gives the runner a group mode: Main runs member for -mode group.
@@ -72,6 +127,10 @@ type Member struct {
 
 // Describe reports the client's configuration, for the report.
 func (m *Member) Describe(config string) { m.say("config", config) }
+
+// Fail reports an error that does not end the member (a failed commit, say); the driver
+// fails the run with it.
+func (m *Member) Fail(err error) { m.say("error", strings.ReplaceAll(err.Error(), "\n", " ")) }
 
 // Context ends when the driver says "leave": the runner then closes its client (which
 // leaves the group) and returns from its member function.
