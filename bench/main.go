@@ -323,8 +323,8 @@ func (o options) job(bins, c string, s scenario, r int, records int64) runJob {
 	if o.cpuprofile != "" {
 		j.cpuprofile = filepath.Join(o.cpuprofile, name)
 	}
-	if o.memprofile != "" {
-		j.memprofile = filepath.Join(o.memprofile, name)
+	if o.memprofile != "" { // named apart, so that one directory can take both profiles
+		j.memprofile = filepath.Join(o.memprofile, strings.TrimSuffix(name, ".pprof")+".heap.pprof")
 	}
 	return j
 }

@@ -301,8 +301,8 @@ func (o options) scaleJob(bins, c string, sr *scenarioResult, r int) runJob {
 	if o.cpuprofile != "" {
 		j.cpuprofile = filepath.Join(o.cpuprofile, name)
 	}
-	if o.memprofile != "" {
-		j.memprofile = filepath.Join(o.memprofile, name)
+	if o.memprofile != "" { // named apart, so that one directory can take both profiles
+		j.memprofile = filepath.Join(o.memprofile, strings.TrimSuffix(name, ".pprof")+".heap.pprof")
 	}
 	return j
 }

@@ -21,7 +21,8 @@ const (
 )
 
 // BenchmarkConsume reads the same records from offset 0 of 6 partitions of an in-process
-// kfake cluster, with troupe and, in the same run, with franz-go's kgo, both with the
+// kfake cluster, with troupe (a PartitionConsumer and a goroutine per partition, and one
+// Reader polled by one goroutine) and, in the same run, with franz-go's kgo, both with the
 // same fetch settings (50 MiB per response, 1 MiB per partition). Each iteration is a
 // fresh consumer reading every record once, from its creation to the last record (its
 // Close is not timed); ns/op is per iteration, and the metrics are per record. cpu-ms/1M
@@ -37,6 +38,13 @@ func BenchmarkConsume(b *testing.B) {
 		var batches int
 		measure(b, n, func() {
 			batches = consumeTroupe(b, seeds, n)
+		})
+		b.ReportMetric(float64(n)/float64(batches), "records/batch")
+	})
+	b.Run("troupe-reader", func(b *testing.B) {
+		var batches int
+		measure(b, n, func() {
+			batches = consumeReader(b, seeds, n)
 		})
 		b.ReportMetric(float64(n)/float64(batches), "records/batch")
 	})
@@ -146,6 +154,42 @@ func consumeTroupe(b *testing.B, seeds []string, n int) int {
 		total += k
 	}
 	return total
+}
+
+// consumeReader reads n records with a troupe Consumer's Reader of every partition,
+// polled by one goroutine (as kgo's PollFetches is), and returns how many batches they
+// came in.
+func consumeReader(b *testing.B, seeds []string, n int) int {
+	c, err := New(Config{Seeds: seeds, MaxBytes: 50 << 20, MaxPartitionBytes: 1 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		b.StopTimer() // not timed, as in consumeTroupe
+		c.Close(context.Background())
+		b.StartTimer()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	r, err := c.ReadTopics(ctx, At(0), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	batches := 0
+	for got := 0; got < n; {
+		bs, err := r.Poll(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, batch := range bs {
+			if batch.Err != nil {
+				b.Fatal(batch.Err)
+			}
+			got += len(batch.Records)
+		}
+		batches += len(bs)
+	}
+	return batches
 }
 
 // consumeKgo reads n records with a kgo client polling every partition, and returns how

@@ -45,15 +45,19 @@ type brokerConsumer struct {
 	node broker.Node // the broker it fetches from
 	name string      // its name under the supervisor
 
-	in     *actor.Inbox[brokerMsg]
-	owner  *actor.Owner
-	log    *slog.Logger
-	conn   *broker.Handle
-	subs   []*subscription            // owned (and some let go of since the last sweep); in the order fetches rotate through
-	own    map[*subscription]struct{} // the subscriptions b owns now
-	rot    int                        // where the next request starts in subs
-	flight *flight                    // the fetch in flight, if any
-	spare  *flight                    // a finished flight, whose maps the next fetch reuses
+	in    *actor.Inbox[brokerMsg]
+	owner *actor.Owner
+	log   *slog.Logger
+	conn  *broker.Handle
+	subs  []*subscription // owned (and some let go of since the last sweep); in the order fetches rotate through
+	// own are the subscriptions b owns now, by partition: also how a response's
+	// partitions find theirs (at thousands of partitions, a map per request would cost
+	// as much again).
+	own    map[fetchKey]*subscription
+	rot    int     // where the next request starts in subs
+	flight *flight // the fetch in flight, if any
+	spare  *flight // a finished flight, whose map the next fetch reuses
+	seq    uint32  // the number of the last fetch sent (subscription.asked)
 
 	session fetchSession // this incarnation's fetch session with the broker
 	scan    record.Scanner
@@ -62,10 +66,11 @@ type brokerConsumer struct {
 	handled int         // (a failure puts them back in the mailbox)
 }
 
-// flight is a fetch request in flight and the subscriptions it asked for.
+// flight is a fetch request in flight. The subscriptions it asked for are those whose
+// asked is its seq.
 type flight struct {
 	call *broker.Call
-	subs map[fetchKey]*subscription
+	seq  uint32
 	ids  map[codec.UUID]string
 }
 
@@ -144,21 +149,37 @@ func (b *brokerConsumer) sweep() {
 // add makes s one of b's subscriptions.
 func (b *brokerConsumer) add(s *subscription) {
 	if b.own == nil {
-		b.own = make(map[*subscription]struct{})
+		b.own = make(map[fetchKey]*subscription)
 	}
-	b.own[s] = struct{}{}
+	key := s.key()
+	if old := b.own[key]; old != nil && old != s {
+		// The partition's previous subscription, still here: its partition stopped (a
+		// partition has one live subscription at a time) and the sweep has not let go of
+		// it yet. It goes now, as the sweep would let it go.
+		b.letGo(old)
+		if old.p.stopped.Load() {
+			b.releaseSub(old)
+		} else {
+			b.handBack(old, nil)
+		}
+	}
+	s.asked = 0
+	b.own[key] = s
 	b.subs = append(b.subs, s)
 }
 
 // letGo records that b no longer owns s (it is about to hand it back or release it).
 // subs keeps the pointer until the next sweep, which drops it without touching it:
 // removing it from subs at once would cost a pass over subs per partition let go of.
-func (b *brokerConsumer) letGo(s *subscription) { delete(b.own, s) }
+func (b *brokerConsumer) letGo(s *subscription) {
+	if key := s.key(); b.own[key] == s {
+		delete(b.own, key)
+	}
+}
 
 // owns reports whether s is owned by b now (not handed back or released).
 func (b *brokerConsumer) owns(s *subscription) bool {
-	_, ok := b.own[s]
-	return ok
+	return b.own[s.key()] == s
 }
 
 // fetch sends one Fetch request for every partition b owns whose feeder has room, if
@@ -191,10 +212,14 @@ func (b *brokerConsumer) fetch(ctx context.Context) {
 	fl := b.spare // the last flight's maps: at thousands of partitions, fresh ones per fetch cost more than the fetch
 	b.spare = nil
 	if fl == nil {
-		fl = &flight{subs: make(map[fetchKey]*subscription, ready), ids: make(map[codec.UUID]string)}
+		fl = &flight{ids: make(map[codec.UUID]string)}
 	}
-	clear(fl.subs)
 	clear(fl.ids)
+	b.seq++
+	if b.seq == 0 {
+		b.seq = 1 // 0: never asked
+	}
+	fl.seq = b.seq
 	// Rotate which partition comes first: a broker fills a response in request order, and
 	// gives the first partition with data its first batch whole whatever the limits.
 	n := len(b.subs)
@@ -210,9 +235,9 @@ func (b *brokerConsumer) fetch(ctx context.Context) {
 		}
 		s.Check(b.owner)
 		key := fetchKey{s.p.about.Topic, s.p.about.Partition}
-		want = append(want, sessionPart{key: key, topicID: s.topicID, offset: s.cur.next, epoch: s.epoch, maxBytes: s.cur.maxBytes})
+		want = append(want, sessionPart{key: key, sessionFields: sessionFields{topicID: s.topicID, offset: s.cur.next, epoch: s.epoch, maxBytes: s.cur.maxBytes}})
 		wantSubs = append(wantSubs, s)
-		fl.subs[key] = s
+		s.asked = fl.seq
 		if s.topicID == (codec.UUID{}) {
 			withoutIDs = true
 		} else {
@@ -315,11 +340,11 @@ func (b *brokerConsumer) outcome(call *broker.Call) {
 		}
 		for j := range rt.Partitions {
 			pd := &rt.Partitions[j]
-			s := fl.subs[fetchKey{topic, pd.PartitionIndex}]
-			if s == nil || !b.owns(s) {
-				continue // not asked for, or let go of while the fetch was in flight
+			s := b.own[fetchKey{topic, pd.PartitionIndex}]
+			if s == nil || s.asked != fl.seq {
+				continue // not asked for, let go of while the fetch was in flight, or named twice
 			}
-			delete(fl.subs, fetchKey{topic, pd.PartitionIndex})
+			s.asked = 0
 			b.partition(s, pd)
 		}
 	}

@@ -145,7 +145,7 @@ func (c *Consumer) ConsumePartition(ctx context.Context, topic string, partition
 		return nil, fmt.Errorf("%w: %s", ErrAlreadyConsuming, a)
 	}
 	c.seq++
-	p := &part{c: c, about: a, name: fmt.Sprintf("%s/%d #%d", topic, partition, c.seq), disp: &waker{}}
+	p := &part{c: c, about: a, seq: int32(c.seq), disp: &waker{}}
 	p.out = newHandoff(&p.position)
 	c.active[a] = p
 	c.mu.Unlock()
@@ -163,7 +163,7 @@ func (c *Consumer) ConsumePartition(ctx context.Context, topic string, partition
 		return nil, err
 	}
 	sub := newSubscription(p, from, t.ID, &c.cfg)
-	setup := actor.NewOwner("consume "+p.name, nil)
+	setup := actor.NewOwner("consume "+p.name(), nil)
 	sub.Acquire(setup)
 	if err := actor.Hand(ctx, setup, p.disp.ref, sub); err != nil {
 		sub.end(setup)
@@ -211,7 +211,7 @@ func (c *Consumer) topic(ctx context.Context, topic string, partition int32) (*c
 // (if any), the feeder, the dispatcher.
 func (c *Consumer) startActors(p *part, o partitionOptions) error {
 	if st := o.stage; st != nil {
-		name := "stage " + p.name
+		name := "stage " + p.name()
 		capacity := st.Capacity
 		if capacity <= 0 {
 			capacity = 1
@@ -230,7 +230,7 @@ func (c *Consumer) startActors(p *part, o partitionOptions) error {
 		}
 		p.stage = ref
 	}
-	name := "feeder " + p.name
+	name := "feeder " + p.name()
 	fref, err := supervisor.Add(c.parts, supervisor.ChildSpec[feedMsg]{
 		Name:    name,
 		Kind:    "feeder",
@@ -248,7 +248,7 @@ func (c *Consumer) startActors(p *part, o partitionOptions) error {
 	}
 	p.feeder = fref
 
-	name = "dispatcher " + p.name
+	name = "dispatcher " + p.name()
 	dref, err := supervisor.Add(c.parts, supervisor.ChildSpec[*subscription]{
 		Name:    name,
 		Kind:    "dispatcher",
@@ -293,13 +293,13 @@ func (c *Consumer) removeActors(ctx context.Context, p *part) error {
 	var errs []error
 	var children []string // the actors' names under the partitions supervisor, in stop order
 	if !p.disp.ref.IsZero() {
-		children = append(children, "dispatcher "+p.name)
+		children = append(children, "dispatcher "+p.name())
 	}
 	if !p.feeder.IsZero() {
-		children = append(children, "feeder "+p.name)
+		children = append(children, "feeder "+p.name())
 	}
 	if !p.stage.IsZero() {
-		children = append(children, "stage "+p.name)
+		children = append(children, "stage "+p.name())
 	}
 	for _, name := range children {
 		err := c.parts.Remove(ctx, name)

@@ -106,11 +106,10 @@ func (w *waker) wake() {
 // Run is one incarnation of the dispatcher.
 func (d *dispatcher) Run(ctx context.Context, in *actor.Inbox[*subscription]) error {
 	d.in, d.owner = in, in.Owner()
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
+	var alarm actor.Alarm // the next held subscription due, or the reader's MaxProcessingTime
+	defer alarm.Stop()
 	for {
-		d.step(ctx, timer)
+		alarm.Set(d.step(ctx))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -129,7 +128,7 @@ func (d *dispatcher) Run(ctx context.Context, in *actor.Inbox[*subscription]) er
 			if closed {
 				return nil
 			}
-		case <-timer.C:
+		case <-alarm.C():
 		}
 	}
 }
@@ -146,9 +145,9 @@ func (d *dispatcher) take(s *subscription) {
 	d.subs = append(d.subs, heldSub{s: s, due: due})
 }
 
-// step makes one attempt to subscribe each held subscription that is due, and sets the
-// timer for the next one due.
-func (d *dispatcher) step(ctx context.Context, timer *time.Timer) {
+// step makes one attempt to subscribe each held subscription that is due, and returns
+// when the next one is due (zero: none; a message wakes the dispatcher).
+func (d *dispatcher) step(ctx context.Context) time.Time {
 	var next time.Time
 	if d.r != nil {
 		next = d.r.watch(time.Now())
@@ -168,11 +167,7 @@ func (d *dispatcher) step(ctx context.Context, timer *time.Timer) {
 	if len(keep) == 0 && cap(keep) > 64 {
 		d.subs = nil // a reader's thousands were subscribed: do not keep their room
 	}
-	if next.IsZero() {
-		timer.Stop()
-		return
-	}
-	timer.Reset(max(time.Until(next), 0))
+	return next
 }
 
 // stepOne makes one attempt to subscribe h's subscription if it is due, and reports

@@ -61,12 +61,11 @@ func newFeeder(p *part, cfg *Config) *feeder {
 // Run is one incarnation of the feeder.
 func (f *feeder) Run(ctx context.Context, in *actor.Inbox[feedMsg]) error {
 	f.in, f.owner = in, in.Owner()
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
+	var alarm actor.Alarm // MaxProcessingTime of the batch waiting for the user
+	defer alarm.Stop()
 	for {
 		f.deliver()
-		f.settle(timer)
+		alarm.Set(f.settle())
 		var room <-chan struct{}
 		if f.full {
 			room = f.p.stage.Room()
@@ -96,7 +95,7 @@ func (f *feeder) Run(ctx context.Context, in *actor.Inbox[feedMsg]) error {
 			}
 		case <-room:
 			f.full = false
-		case <-timer.C:
+		case <-alarm.C():
 		}
 	}
 }
@@ -249,33 +248,32 @@ func (f *feeder) deliver() {
 }
 
 // settle keeps track of MaxProcessingTime: a batch waiting longer for its user marks
-// the partition slow, and an empty queue clears the mark.
-func (f *feeder) settle(timer *time.Timer) {
+// the partition slow, and an empty queue clears the mark. It returns when to look again
+// (zero: nothing is due; a message, a take or room wakes the feeder).
+func (f *feeder) settle() time.Time {
 	p := f.p
 	if len(f.queue) == 0 {
-		timer.Stop()
 		if p.slow.Load() {
 			p.slow.Store(false)
 			p.wakeDispatcher() // caught up: subscribe again
 		}
-		return
+		return time.Time{}
 	}
 	if f.dead || p.slow.Load() {
-		return
+		return time.Time{}
 	}
 	if p.paused.Load() {
 		f.since = time.Now() // waiting while paused is not being slow
-		timer.Stop()
-		return
+		return time.Time{}
 	}
-	waited := time.Since(f.since)
-	if waited < f.cfg.MaxProcessingTime {
-		timer.Reset(f.cfg.MaxProcessingTime - waited)
-		return
+	due := f.since.Add(f.cfg.MaxProcessingTime)
+	if now := time.Now(); now.Before(due) {
+		return due
 	}
 	p.slow.Store(true)
-	p.c.ev.emit(SlowPartition{About: p.about, Waited: waited})
+	p.c.ev.emit(SlowPartition{About: p.about, Waited: time.Since(f.since)})
 	p.wakeHome() // its broker consumer gives the subscription back
+	return time.Time{}
 }
 
 // drop releases everything the feeder holds: the partition stopped.

@@ -43,15 +43,17 @@ type fetchSession struct {
 	epoch int32 // the epoch of the next request: 0 for a full fetch asking for a session
 	// view is the broker's view of the session as of the last answered request: the
 	// partitions it fetches, with what the client named for each.
-	view map[fetchKey]sessionPart
+	view map[fetchKey]sessionFields
 	// next is what view becomes if the request in flight is answered; nil when no
 	// request is in flight.
-	next map[fetchKey]sessionPart
+	next map[fetchKey]sessionFields
 	// planned is the plan of the request in flight.
 	planned fetchPlan
 	// spare is a map no longer in use, for the next plan to fill: at thousands of
-	// partitions, building a fresh one per fetch costs more than the fetch.
-	spare map[fetchKey]sessionPart
+	// partitions, building a fresh one per fetch costs more than the fetch. It is kept
+	// only while requests change the session: once one names nothing (an idle consumer),
+	// it is dropped, as it would otherwise hold a second copy of the view for nothing.
+	spare map[fetchKey]sessionFields
 }
 
 // The session epochs with a meaning of their own (KIP-227).
@@ -66,7 +68,14 @@ const (
 // sessionPart is what a request names for one partition: the fields a broker keeps in
 // its session, and whose change the client must send.
 type sessionPart struct {
-	key      fetchKey
+	key fetchKey
+	sessionFields
+}
+
+// sessionFields are a partition's fields in a session, as the session's maps hold them
+// (under the partition's key: at thousands of partitions, a copy of the key in each
+// value would cost a third more).
+type sessionFields struct {
 	topicID  codec.UUID
 	offset   int64
 	epoch    int32 // the current leader epoch
@@ -104,7 +113,7 @@ func nextEpoch(e int32) int32 {
 func (f *fetchSession) plan(want []sessionPart, sessions bool) fetchPlan {
 	if !sessions {
 		f.reset()
-		f.next = map[fetchKey]sessionPart{}
+		f.next = map[fetchKey]sessionFields{}
 		f.planned = fetchPlan{id: 0, epoch: epochFinal, full: true, send: allIndexes(want)}
 		return f.planned
 	}
@@ -118,11 +127,11 @@ func (f *fetchSession) plan(want []sessionPart, sessions bool) fetchPlan {
 	next := f.spare
 	f.spare = nil
 	if next == nil {
-		next = make(map[fetchKey]sessionPart, len(want))
+		next = make(map[fetchKey]sessionFields, len(want))
 	}
 	clear(next)
 	for _, w := range want {
-		next[w.key] = w
+		next[w.key] = w.sessionFields
 	}
 	if f.id == 0 {
 		f.epoch = epochInitial
@@ -143,13 +152,13 @@ func (f *fetchSession) plan(want []sessionPart, sessions bool) fetchPlan {
 	}
 	p := fetchPlan{id: f.id, epoch: f.epoch}
 	for i, w := range want {
-		if v, ok := f.view[w.key]; !ok || v != w {
+		if v, ok := f.view[w.key]; !ok || v != w.sessionFields {
 			p.send = append(p.send, i)
 		}
 	}
 	for k, v := range f.view {
 		if _, ok := next[k]; !ok {
-			p.forget = append(p.forget, v)
+			p.forget = append(p.forget, sessionPart{key: k, sessionFields: v})
 		}
 	}
 	f.planned = p
@@ -164,7 +173,7 @@ func (f *fetchSession) unchanged(want []sessionPart) bool {
 		return false
 	}
 	for _, w := range want {
-		if v, ok := f.view[w.key]; !ok || v != w {
+		if v, ok := f.view[w.key]; !ok || v != w.sessionFields {
 			return false
 		}
 	}
@@ -210,6 +219,8 @@ func (f *fetchSession) answered(sessionID int32, err error) {
 	default:
 		if f.view != nil && !p.unchanged {
 			f.spare = f.view // replaced: nothing refers to it any more; the next plan reuses it
+		} else if p.unchanged {
+			f.spare = nil // steady: no plan to fill it soon (see spare)
 		}
 		f.epoch, f.view = nextEpoch(f.epoch), next
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 func sessPart(topic string, p int32, offset int64) sessionPart {
-	return sessionPart{key: fetchKey{topic, p}, topicID: codec.UUID{byte(len(topic))}, offset: offset, epoch: 1, maxBytes: 1 << 20}
+	return sessionPart{key: fetchKey{topic, p}, sessionFields: sessionFields{topicID: codec.UUID{byte(len(topic))}, offset: offset, epoch: 1, maxBytes: 1 << 20}}
 }
 
 // named lists the keys a plan names, in request order.
@@ -244,7 +244,7 @@ func TestFetchSessionAgainstBrokerModel(t *testing.T) {
 		keys := []fetchKey{{"a", 0}, {"a", 1}, {"a", 2}, {"b", 0}, {"b", 1}}
 		cur := make(map[fetchKey]sessionPart)
 		for _, k := range keys {
-			cur[k] = sessionPart{key: k, topicID: codec.UUID{k.topic[0]}, offset: 0, epoch: 0, maxBytes: 100}
+			cur[k] = sessionPart{key: k, sessionFields: sessionFields{topicID: codec.UUID{k.topic[0]}, offset: 0, epoch: 0, maxBytes: 100}}
 		}
 		steps := rapid.IntRange(1, 60).Draw(t, "steps")
 		accepted, incremental := 0, 0
@@ -368,5 +368,37 @@ func TestFetchSessionSteadyStateIsFree(t *testing.T) {
 		f.answered(42, nil)
 	}); n > 1 {
 		t.Fatalf("%v allocations for a changed request with a spare map", n)
+	}
+}
+
+// TestFetchSessionIdleDropsSpare: an idle session (requests that change nothing) holds
+// one copy of the view, not two: the spare map kept for a busy session's next plan is
+// dropped once a request changes nothing, and comes back with the next change.
+func TestFetchSessionIdleDropsSpare(t *testing.T) {
+	var f fetchSession
+	want := make([]sessionPart, 100)
+	for i := range want {
+		want[i] = sessPart("t", int32(i), 7)
+	}
+	f.plan(want, true)
+	f.answered(42, nil)
+	want[3].offset = 9
+	f.plan(want, true)
+	f.answered(42, nil)
+	if f.spare == nil {
+		t.Fatal("a busy session kept no spare map")
+	}
+	f.plan(want, true) // nothing changed
+	f.answered(42, nil)
+	if f.spare != nil {
+		t.Fatal("an idle session still holds a spare map")
+	}
+	want[4].offset = 9
+	if p := f.plan(want, true); len(p.send) != 1 {
+		t.Fatalf("named %d", len(p.send))
+	}
+	f.answered(42, nil)
+	if f.view[want[4].key].offset != 9 || f.spare == nil {
+		t.Fatal("the change after idling was not applied, or left no spare")
 	}
 }

@@ -88,7 +88,7 @@ func TestASharedClientKeepsItsOwnHooks(t *testing.T) {
 	}
 	defer client.Close(context.Background())
 	cfg := testConfig(nil, newRecorder())
-	cfg.Seeds, cfg.Client = nil, client
+	cfg.Seeds, cfg.Cluster, cfg.Client = nil, cluster.Config{}, client // a shared client is configured where it is opened
 	c := newConsumer(t, cfg)
 	for _, a := range c.Actors() {
 		if a.Name == "cluster" {

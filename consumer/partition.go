@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"sync/atomic"
 
@@ -27,7 +28,6 @@ type PartitionConsumer struct {
 type part struct {
 	c     *Consumer
 	about About
-	name  string // "orders/3 #2": unique among the consumer's partitions, past and present; its actors' names (none for a Reader's)
 
 	disp   *waker // the dispatcher: the partition's own, or its reader's
 	feeder actor.Ref[feedMsg]
@@ -39,17 +39,28 @@ type part struct {
 	out *handoff
 	r   *Reader
 	q   partQueue // in r's buffer, guarded by r.mu
+	idx int32     // its index in r.parts, guarded by r.c.mu and r.mu
 
-	stopped atomic.Bool  // closed or failed: whoever owns the subscription releases it
-	paused  atomic.Bool  // mirrors out.paused (or the reader's), for the broker consumer and dispatcher
-	slow    atomic.Bool  // the feeder held a batch past MaxProcessingTime and still holds some
-	held    atomic.Int32 // fetch results handed on and not yet taken (<= prefetch)
-	home    atomic.Pointer[brokerEntry]
-	ended   atomic.Bool // the subscription has ended (subEnded)
+	held atomic.Int32 // fetch results handed on and not yet taken (<= prefetch)
+	home atomic.Pointer[brokerEntry]
 
 	hwm, lso, logStart, position atomic.Int64
 
+	// Flags, packed together (at thousands of partitions, each padded word counts).
+	stopped     atomic.Bool // closed or failed: whoever owns the subscription releases it
+	paused      atomic.Bool // mirrors out.paused (or the reader's), for the broker consumer and dispatcher
+	slow        atomic.Bool // the feeder held a batch past MaxProcessingTime and still holds some
+	ended       atomic.Bool // the subscription has ended (subEnded)
 	feederWoken atomic.Bool // a wake-up is queued: do not queue another
+
+	seq int32 // a PartitionConsumer's number among the consumer's partitions, for name
+}
+
+// name is a PartitionConsumer's partition's name, "orders/3 #2": unique among the
+// consumer's partitions, past and present, and its actors' names. A Reader's partitions
+// have no actors, and no name.
+func (p *part) name() string {
+	return fmt.Sprintf("%s/%d #%d", p.about.Topic, p.about.Partition, p.seq)
 }
 
 func (p *part) wakeDispatcher() { p.disp.wake() }

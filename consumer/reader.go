@@ -46,19 +46,25 @@ type Reader struct {
 	owner *actor.Owner // owns the results queued in buf
 	ended broadcast    // a partition's subscription ended (Remove waits for it)
 
-	mu       sync.Mutex
-	buf      readerBuffer
-	parts    map[About]*part
-	ends     map[About]int64 // with UntilCaughtUp: where each partition counts as caught up
-	until    bool
-	closed   bool
-	since    time.Time // since when ready results have waited for Poll; zero: none wait
-	bytes    atomic.Int64
-	slow     atomic.Bool   // ready results waited past MaxProcessingTime: fetching stopped
-	ready    chan struct{} // capacity 1: something became ready, or the state changed
-	pollMu   sync.Mutex    // one Poll at a time: it owns dec and the slices below
-	dec      record.Decoder
-	takenBuf []taken
+	mu  sync.Mutex
+	buf readerBuffer
+	// parts are the partitions it reads, each at its index p.idx; the Consumer's active
+	// map finds one by name (a second map here would cost more than the slice).
+	parts  []*part
+	ends   map[About]int64 // with UntilCaughtUp: where each partition counts as caught up
+	until  bool
+	closed bool
+	since  time.Time // since when ready results have waited for Poll; zero: none wait
+	bytes  atomic.Int64
+	slow   atomic.Bool   // ready results waited past MaxProcessingTime: fetching stopped
+	ready  chan struct{} // capacity 1: something became ready, or the state changed
+	// pollMu is held by a Poll from taking results to handing them over (never while it
+	// waits): one Poll at a time owns dec and the slices below, and Remove waits on it for
+	// a Poll that may hold results of the partitions it removes.
+	pollMu     sync.Mutex
+	dec        record.Decoder
+	takenBuf   []taken
+	decodedBuf []decoded
 }
 
 // ErrCaughtUp is returned by Poll, after UntilCaughtUp, once every partition the
@@ -76,7 +82,7 @@ func (c *Consumer) NewReader() (*Reader, error) {
 	c.seq++
 	r := &Reader{
 		c: c, cfg: &c.cfg, name: fmt.Sprintf("reader #%d", c.seq), disp: &waker{},
-		buf: newReaderBuffer(), parts: make(map[About]*part), ready: make(chan struct{}, 1),
+		buf: newReaderBuffer(), ready: make(chan struct{}, 1),
 	}
 	c.readers[r] = struct{}{}
 	c.mu.Unlock()
@@ -195,7 +201,8 @@ func (r *Reader) Add(ctx context.Context, from Offset, parts ...About) error {
 			v.Store(-1)
 		}
 		c.active[a] = p
-		r.parts[a] = p
+		p.idx = int32(len(r.parts))
+		r.parts = append(r.parts, p)
 		r.buf.add(p)
 		added[i] = p
 	}
@@ -265,10 +272,7 @@ func (r *Reader) lookup(ctx context.Context, from Offset, parts []About) map[Abo
 // (or is removed) no longer counts.
 func (r *Reader) UntilCaughtUp(ctx context.Context) error {
 	r.mu.Lock()
-	parts := make([]*part, 0, len(r.parts))
-	for _, p := range r.parts {
-		parts = append(parts, p)
-	}
+	parts := slices.Clone(r.parts)
 	r.until = true
 	r.mu.Unlock()
 	return r.lookupEnds(ctx, parts)
@@ -300,8 +304,8 @@ func (r *Reader) caughtUp() bool {
 	if !r.until {
 		return false
 	}
-	for a, p := range r.parts {
-		end, ok := r.ends[a]
+	for _, p := range r.parts {
+		end, ok := r.ends[p.about]
 		if !ok || p.position.Load() < end {
 			return false
 		}
@@ -309,18 +313,53 @@ func (r *Reader) caughtUp() bool {
 	return true
 }
 
-// Remove stops reading parts and hands them back: what was fetched for them and not yet
-// returned by Poll is dropped, and Remove returns once their subscriptions have ended
-// (no broker consumer fetches them any more), or with the context's cause. Their
-// Position, read before Remove, is the offset after the last batch Poll returned: what a
-// group member commits before giving a partition up. Partitions the reader does not read
-// are ignored. Afterwards they may be added again, here or elsewhere.
+// Remove stops reading parts and hands them back. Partitions the reader does not read
+// are ignored; afterwards the others may be added again, here or elsewhere.
+//
+// What Remove guarantees, also while Poll runs on another goroutine:
+//   - Once Remove returns, no Poll, Batches or Records returns a batch (or an error) of
+//     the removed partitions, until they are added again: what was fetched for them and
+//     not yet returned is dropped, including results a concurrent Poll had taken and not
+//     yet handed over (Remove waits for that Poll to hand over the rest).
+//   - A batch Poll returned before stays the caller's, whole and valid: Remove does not
+//     touch it. Its records count as returned.
+//   - Remove returns once the partitions' subscriptions have ended (no broker consumer
+//     fetches them any more), or with the context's cause; the partitions are out of the
+//     reader either way.
+//
+// The position to commit for a removed partition is the offset after the last record
+// Poll returned of it (the NextOffset of its last batch, or where reading started if
+// none was): Revoke returns it. Position, read before Remove, is that offset only if no
+// Poll runs meanwhile.
 func (r *Reader) Remove(ctx context.Context, parts ...About) error {
+	_, err := r.remove(ctx, parts)
+	return err
+}
+
+// Revoke is Remove that also returns, for each partition it removed, the position to
+// commit: the offset after the last record Poll returned of it, the NextOffset of its
+// last batch (-1 if the partition's starting offset was never known: nothing was
+// returned). With a concurrent Poll, this is exact: every batch of the partition that
+// Poll returns, before or during Revoke, ends at or below it, and none is returned after.
+// It is what a group member commits before giving a partition up, once the batches in
+// hand are processed. Partitions the reader does not read have no entry.
+func (r *Reader) Revoke(ctx context.Context, parts ...About) (map[About]int64, error) {
+	stopped, err := r.remove(ctx, parts)
+	out := make(map[About]int64, len(stopped))
+	for _, p := range stopped {
+		out[p.about] = p.position.Load()
+	}
+	return out, err
+}
+
+// remove takes parts out of the reader and stops them, and waits for a Poll handing
+// over results of theirs and for their subscriptions to end.
+func (r *Reader) remove(ctx context.Context, parts []About) ([]*part, error) {
 	var stopped []*part
 	r.c.mu.Lock()
 	r.mu.Lock()
 	for _, a := range parts {
-		p := r.parts[a]
+		p := r.lookupLocked(a)
 		if p == nil {
 			continue
 		}
@@ -329,9 +368,18 @@ func (r *Reader) Remove(ctx context.Context, parts ...About) error {
 	}
 	r.mu.Unlock()
 	r.c.mu.Unlock()
+	if len(stopped) == 0 {
+		return nil, nil
+	}
 	for _, p := range stopped {
 		p.stop()
 	}
+	// A Poll that took results of theirs before they were forgotten drops them when it
+	// hands its results over: once it has, their positions are final but for moves past
+	// transaction markers with nothing held, which need no records returned.
+	r.pollMu.Lock()
+	//lint:ignore SA2001 an empty critical section: it waits for that Poll
+	r.pollMu.Unlock()
 	for _, p := range stopped {
 		for !p.ended.Load() {
 			ch := r.ended.wait()
@@ -341,11 +389,11 @@ func (r *Reader) Remove(ctx context.Context, parts ...About) error {
 			select {
 			case <-ch:
 			case <-ctx.Done():
-				return fmt.Errorf("consumer: removing %s: %w", p.about, context.Cause(ctx))
+				return stopped, fmt.Errorf("consumer: removing %s: %w", p.about, context.Cause(ctx))
 			}
 		}
 	}
-	return nil
+	return stopped, nil
 }
 
 // broadcast is a condition to wait on with a context: wait returns a channel that the
@@ -377,8 +425,15 @@ func (b *broadcast) broadcast() {
 // forgetLocked takes p out of the reader and its consumer and releases what the buffer
 // held for it. r.c.mu and r.mu are held.
 func (r *Reader) forgetLocked(p *part) {
-	if r.parts[p.about] == p {
-		delete(r.parts, p.about)
+	if i := int(p.idx); i < len(r.parts) && r.parts[i] == p {
+		last := len(r.parts) - 1
+		r.parts[i] = r.parts[last]
+		r.parts[i].idx = int32(i)
+		r.parts[last] = nil
+		r.parts = r.parts[:last]
+		if len(r.parts) == 0 {
+			r.parts = nil // thousands removed: do not keep their room
+		}
 	}
 	if r.c.active[p.about] == p {
 		delete(r.c.active, p.about)
@@ -388,6 +443,14 @@ func (r *Reader) forgetLocked(p *part) {
 		r.releaseMsg(m)
 	}
 	r.bytes.Store(r.buf.bytes)
+}
+
+// lookupLocked is the reader's partition a, or nil. r.c.mu is held.
+func (r *Reader) lookupLocked(a About) *part {
+	if p := r.c.active[a]; p != nil && p.r == r {
+		return p
+	}
+	return nil
 }
 
 // releaseMsg ends the life of a queued result the user will not get.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -426,4 +427,186 @@ func TestReaderCatchesUpOnNothingButAnAbortedTransaction(t *testing.T) {
 	if pos := r.Position(About{"t", 0}); pos != 11 {
 		t.Fatalf("position %d, want 11", pos)
 	}
+}
+
+// TestReaderRevokeWhilePolling hands partitions back and forth while another goroutine
+// polls without pause, as a group member's revocations run beside its user's loop: each
+// round revokes some partitions and adds them again at the position Revoke returned.
+// Every record must arrive exactly once, in order: a batch of a revoked partition
+// returned after its position was taken would come again after the re-add (a repeat),
+// and a position past a batch that was dropped would skip it (a gap).
+func TestReaderRevokeWhilePolling(t *testing.T) {
+	const parts, chunks, per = 4, 40, 5
+	_, seeds := startKfake(t, kfake.NumBrokers(2), kfake.SeedTopics(parts, "t"))
+	cl := kgoClient(t, seeds)
+	for i := range chunks {
+		for p := range int32(parts) {
+			produceWith(t, cl, "t", p, i*per, per) // one record batch each
+		}
+	}
+	cfg := testConfig(seeds, newRecorder())
+	cfg.MaxPartitionBytes = 1 // one record batch per partition per fetch
+	c := newConsumer(t, cfg)
+	ctx := ctxT(t)
+	r, err := c.ReadTopics(ctx, Oldest(), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		mu       sync.Mutex
+		got      = make(map[About][]int64) // offsets received, in order
+		revoking = make(map[About]int)     // revocations begun, per partition
+		revoked  = make(map[About]int)     // revocations returned, per partition
+		total    int
+		failure  string
+	)
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	polled := make(chan struct{})
+	progress := make(chan struct{}, 1) // the user's loop received records
+	go func() {                        // the user's loop
+		defer close(polled)
+		for {
+			bs, err := r.Poll(pollCtx)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			for _, b := range bs {
+				a := About{b.Topic, b.Partition}
+				if b.Err != nil {
+					failure = fmt.Sprintf("%s: %v", a, b.Err)
+				}
+				for i := range b.Records {
+					got[a] = append(got[a], b.Records[i].Offset)
+				}
+				total += len(b.Records)
+			}
+			mu.Unlock()
+			select {
+			case progress <- struct{}{}:
+			default:
+			}
+		}
+	}()
+
+	for round := 0; ; round++ {
+		mu.Lock()
+		n, fail := total, failure
+		mu.Unlock()
+		if fail != "" {
+			t.Fatal(fail)
+		}
+		if n >= parts*chunks*per {
+			break
+		}
+		// A round per delivery, not faster: a group rebalances far less often, and each
+		// round may stop a broker consumer with a fetch in flight on the shared connection.
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			t.Fatalf("read %d of %d records", n, parts*chunks*per)
+		}
+		which := []About{{"t", int32(round % parts)}, {"t", int32((round + 1) % parts)}}
+		mu.Lock()
+		for _, a := range which {
+			revoking[a]++
+		}
+		mu.Unlock()
+		pos, err := r.Revoke(ctx, which...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		for _, a := range which {
+			revoked[a]++
+		}
+		mu.Unlock()
+		for _, a := range which {
+			at, ok := pos[a]
+			if !ok {
+				t.Fatalf("round %d: no position for %s", round, a)
+			}
+			from := Oldest()
+			if at >= 0 {
+				from = At(at)
+			}
+			if err := r.Add(ctx, from, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	stopPoll()
+	<-polled
+	for p := range int32(parts) {
+		a := About{"t", p}
+		offs := got[a]
+		for i, off := range offs {
+			if off != int64(i) {
+				t.Fatalf("%s: record %d has offset %d (repeated or skipped): %v", a, i, off, offs[max(0, i-10):i+1])
+			}
+		}
+	}
+}
+
+// TestReaderTerminalErrorEndsOnlyItsPartition reads two partitions, one from an offset
+// past its end under ResetNone: Poll returns that partition's *OutOfRangeError as a
+// batch, the reader stops reading it (it leaves Partitions, its Position is gone), and
+// the other partition's records keep coming.
+func TestReaderTerminalErrorEndsOnlyItsPartition(t *testing.T) {
+	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	produce(t, seeds, "t", 0, 0, 5)
+	produce(t, seeds, "t", 1, 0, 5)
+	cfg := testConfig(seeds, newRecorder())
+	cfg.OffsetReset = ResetNone
+	c := newConsumer(t, cfg)
+	ctx := ctxT(t)
+	r, err := c.NewReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, good := About{"t", 1}, About{"t", 0}
+	if err := r.Add(ctx, At(1000), bad); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Add(ctx, At(0), good); err != nil {
+		t.Fatal(err)
+	}
+	var failed error
+	records := 0
+	for failed == nil || records < 5 {
+		bs, err := r.Poll(ctx)
+		if err != nil {
+			t.Fatalf("poll: %v (failed %v, %d records)", err, failed, records)
+		}
+		for _, b := range bs {
+			a := About{b.Topic, b.Partition}
+			switch {
+			case b.Err != nil && a == bad:
+				failed = b.Err
+			case b.Err != nil:
+				t.Fatalf("%s: %v", a, b.Err)
+			case a == bad:
+				t.Fatalf("records of %s", a)
+			default:
+				records += len(b.Records)
+			}
+		}
+	}
+	var oor *OutOfRangeError
+	if !errors.As(failed, &oor) || oor.Partition != 1 {
+		t.Fatalf("got %v, want an *OutOfRangeError of partition 1", failed)
+	}
+	if ps := r.Partitions(); len(ps) != 1 || ps[0] != good || r.Position(bad) != -1 {
+		t.Fatalf("partitions %v, position of the failed one %d", ps, r.Position(bad))
+	}
+	produce(t, seeds, "t", 0, 5, 3)
+	check := newReaderCheck(t)
+	check.next[good] = 5
+	check.pollUntil(ctx, r, 3)
+	// The failed partition can be added again, at a good offset.
+	if err := r.Add(ctx, At(0), bad); err != nil {
+		t.Fatal(err)
+	}
+	check.pollUntil(ctx, r, 8)
 }

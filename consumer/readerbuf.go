@@ -10,7 +10,8 @@ package consumer
 //   - Per partition, results leave in the order they came (fetch results, error notices
 //     and position marks alike).
 //   - A position mark (a result without batches) that reaches the head of an empty queue
-//     is applied at once; one queued behind other results waits for them.
+//     is applied at once; one queued behind other results waits for them, and so does
+//     one pushed while results taken by a Poll are not yet delivered (see delivered).
 //   - take visits the partitions with something to deliver in rotation: each call starts
 //     one partition further round the ring, and takes at most one result per partition,
 //     so a partition that always has data cannot starve the others, whatever the limit.
@@ -30,7 +31,8 @@ type readerBuffer struct {
 // partQueue is one partition's queued results, in its part; the reader's mutex guards it.
 type partQueue struct {
 	items  []feedMsg
-	live   bool // added and not removed
+	taking int32 // results (other than marks) taken and not yet delivered
+	live   bool  // added and not removed
 	paused bool
 	inRing bool
 }
@@ -96,7 +98,7 @@ func (b *readerBuffer) push(p *part, m feedMsg) pushOutcome {
 	if !q.live {
 		return pushRefused
 	}
-	if len(q.items) == 0 && isMark(m) {
+	if len(q.items) == 0 && q.taking == 0 && isMark(m) {
 		return pushMark
 	}
 	q.items = append(q.items, m)
@@ -155,6 +157,7 @@ func (b *readerBuffer) take(out []taken, limit int) []taken {
 			b.bytes -= resultBytes(m)
 			out = append(out, taken{p: p, m: m})
 			if !isMark(m) {
+				q.taking++
 				got++
 				break
 			}
@@ -177,6 +180,15 @@ func (b *readerBuffer) take(out []taken, limit int) []taken {
 	clear(b.ring[len(keep):])
 	b.ring, b.rot = keep, rot
 	return out
+}
+
+// delivered ends the count of a result take handed out for p (other than a mark): the
+// caller delivered it, or dropped it. A mark pushed while results are out waits in the
+// queue, so that the position it sets never comes before theirs.
+func (b *readerBuffer) delivered(p *part) {
+	if p.q.taking > 0 {
+		p.q.taking--
+	}
 }
 
 // isMark reports whether m only moves the position: a fetch result without batches.

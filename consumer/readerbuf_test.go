@@ -111,3 +111,28 @@ func TestReaderBufferMarksPauseAndRemove(t *testing.T) {
 		t.Fatal("ready after everything was taken or removed")
 	}
 }
+
+// TestReaderBufferMarkWaitsForResultsOut checks that a position mark pushed while a Poll
+// holds a taken result of the partition (taken, not yet delivered) is queued, not
+// applied: applying it would set the position past a result that may still be dropped
+// (its partition removed) or would be overwritten by that result's own, lower, position.
+func TestReaderBufferMarkWaitsForResultsOut(t *testing.T) {
+	b := newReaderBuffer()
+	p := &part{about: About{"t", 0}}
+	b.add(p)
+	b.push(p, result(6, 50))
+	if got := b.take(nil, 0); len(got) != 1 {
+		t.Fatalf("took %d", len(got))
+	}
+	if b.push(p, result(9, 0)) != pushQueued {
+		t.Fatal("a mark was applied while a result taken before it was out")
+	}
+	b.delivered(p)
+	got := b.take(nil, 0)
+	if len(got) != 1 || !isMark(got[0].m) || got[0].m.fetched.next != 9 {
+		t.Fatalf("took %+v, want the mark", got)
+	}
+	if b.push(p, result(10, 0)) != pushMark {
+		t.Fatal("a mark with nothing before it or out was queued")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"slices"
 	"time"
 
 	"github.com/troupe-go/troupe"
@@ -21,29 +22,42 @@ import (
 // *UnknownTopicError, *CorruptError, an authorization error), after which the reader no
 // longer reads the partition. Errors of one partition never stop the others.
 //
+// Poll never returns a batch of a partition removed before it hands its batches over,
+// even when Remove runs at the same time: see Remove.
+//
 // Poll's own error ends the poll, not the reader's partitions: the context's cause,
 // ErrClosed after Close, or ErrCaughtUp (see UntilCaughtUp).
 func (r *Reader) Poll(ctx context.Context) ([]*Batch, error) {
-	r.pollMu.Lock()
-	defer r.pollMu.Unlock()
 	for {
+		r.pollMu.Lock()
 		r.mu.Lock()
 		switch {
 		case r.closed:
 			r.mu.Unlock()
+			r.pollMu.Unlock()
 			return nil, ErrClosed
 		case r.caughtUp():
 			r.mu.Unlock()
+			r.pollMu.Unlock()
 			return nil, ErrCaughtUp
 		case r.buf.ready():
 			got := r.takeLocked()
 			r.mu.Unlock()
-			if out := r.decode(got); len(out) > 0 {
+			out, ended := r.deliver(r.decode(got))
+			if len(got) > keptPollRoom {
+				// A poll of thousands of partitions: their room is not kept for the next
+				// (an idle reader of many partitions would hold it for nothing).
+				r.takenBuf, r.decodedBuf = nil, nil
+			}
+			r.pollMu.Unlock()
+			r.end(ended) // not under pollMu: it emits events, and Remove waits on pollMu
+			if len(out) > 0 {
 				return out, nil
 			}
-			continue // only position marks
+			continue // only position marks, or batches of partitions removed meanwhile
 		}
 		r.mu.Unlock()
+		r.pollMu.Unlock()
 		select {
 		case <-r.ready:
 		case <-ctx.Done():
@@ -52,8 +66,12 @@ func (r *Reader) Poll(ctx context.Context) ([]*Batch, error) {
 	}
 }
 
-// takeLocked takes what Poll returns from the buffer, moving positions and prefetch
-// counts on. r.mu is held.
+// keptPollRoom is the most results whose room Poll keeps for the next poll.
+const keptPollRoom = 256
+
+// takeLocked takes what Poll returns from the buffer, applying the position marks among
+// it. The other results stay counted against their partitions' prefetch, and their
+// positions unmoved, until deliver. r.mu is held.
 func (r *Reader) takeLocked() []taken {
 	got := r.buf.take(r.takenBuf[:0], 0)
 	r.takenBuf = got
@@ -63,19 +81,9 @@ func (r *Reader) takeLocked() []taken {
 		r.wakeHomesLocked() // back within the budget: fetch again
 	}
 	for _, t := range got {
-		f := t.m.fetched
-		switch {
-		case f == nil:
-		case len(f.batches) == 0 && f.err == nil:
+		if f := t.m.fetched; isMark(t.m) {
 			t.p.position.Store(f.next)
 			r.done(t.p, f)
-		default:
-			// Stored before the count drops: a broker consumer that moves the position
-			// on once nothing is held (advanced) comes after this.
-			t.p.position.Store(f.next)
-			if f.counted && t.p.held.Add(-1) == readerPrefetch-1 {
-				t.p.wakeHome()
-			}
 		}
 	}
 	if r.slow.Load() {
@@ -89,9 +97,21 @@ func (r *Reader) takeLocked() []taken {
 	return got
 }
 
-// decode turns taken results into batches, on Poll's goroutine.
-func (r *Reader) decode(got []taken) []*Batch {
-	out := make([]*Batch, 0, len(got))
+// decoded is one taken result made ready for the caller, not yet delivered.
+type decoded struct {
+	p       *part
+	b       *Batch // records; nil if there were none
+	errb    *Batch // a notice, or the terminal error after b; nil if none
+	next    int64  // the position after b
+	counted bool   // it counts against p's prefetch
+	moves   bool   // b (or errb) moves p's position to next
+	fails   bool   // errb is an error found here (corrupt data): p fails with it
+}
+
+// decode turns taken results into batches, on Poll's goroutine, without the reader's
+// lock: the broker consumers go on pushing meanwhile. pollMu is held (it owns dec).
+func (r *Reader) decode(got []taken) []decoded {
+	out := r.decodedBuf[:0]
 	for i, t := range got {
 		got[i] = taken{}
 		p := t.p
@@ -99,30 +119,84 @@ func (r *Reader) decode(got []taken) []*Batch {
 		case t.m.notice != nil:
 			n := t.m.notice
 			n.own.Release(r.owner)
-			out = append(out, n)
-			if n.terminal {
-				r.forget(p)
-			}
-		case t.m.fetched != nil && (len(t.m.fetched.batches) > 0 || t.m.fetched.err != nil):
+			out = append(out, decoded{p: p, errb: n})
+		case t.m.fetched != nil && !isMark(t.m):
 			f := t.m.fetched
 			b, err := decodeFetched(&r.dec, p.about.Topic, p.about.Partition, f)
 			b.src = nil
 			if err == nil {
 				err = f.err
 			}
+			d := decoded{p: p, next: b.NextOffset, counted: f.counted, moves: true}
 			f.Release(r.owner)
 			if len(b.Records) > 0 {
-				out = append(out, b)
+				d.b = b
 			}
 			if err != nil {
-				p.position.Store(b.NextOffset)
-				out = append(out, &Batch{Topic: p.about.Topic, Partition: p.about.Partition, Err: err, terminal: true})
-				p.failed(err)
-				r.forget(p)
+				d.errb = &Batch{Topic: p.about.Topic, Partition: p.about.Partition, Err: err, terminal: true}
+				d.fails = true
+			}
+			out = append(out, d)
+		}
+	}
+	r.decodedBuf = out
+	return out
+}
+
+// deliver hands decoded results over, under the reader's lock: the batches of partitions
+// still read are returned, and their positions and prefetch counts move on; those of
+// partitions removed since they were taken are dropped, positions unmoved, so that a
+// partition's last position is the offset after the last batch a Poll returned (see
+// Remove). It returns the batches, and the results that end their partitions (for end).
+// pollMu is held.
+func (r *Reader) deliver(ds []decoded) ([]*Batch, []decoded) {
+	var out []*Batch
+	var ended []decoded
+	r.mu.Lock()
+	for i := range ds {
+		d := &ds[i]
+		p := d.p
+		r.buf.delivered(p)
+		if !r.buf.has(p) {
+			// Removed (or closed) meanwhile: dropped. Its prefetch count stays taken, so
+			// that its broker consumer, until it lets go, never moves the position past
+			// what was dropped (see brokerConsumer.advanced).
+			continue
+		}
+		if out == nil {
+			out = make([]*Batch, 0, len(ds))
+		}
+		if d.b != nil {
+			out = append(out, d.b)
+		}
+		if d.errb != nil {
+			out = append(out, d.errb)
+			if d.errb.terminal {
+				ended = append(ended, *d)
+			}
+		}
+		if d.moves {
+			// Stored before the count drops: a broker consumer that moves the position on
+			// once nothing is held (advanced) comes after this.
+			p.position.Store(d.next)
+			if d.counted && p.held.Add(-1) == readerPrefetch-1 {
+				p.wakeHome()
 			}
 		}
 	}
-	return out
+	r.mu.Unlock()
+	clear(ds)
+	return out, ended
+}
+
+// end takes out of the reader the partitions whose terminal errors Poll returns.
+func (r *Reader) end(ended []decoded) {
+	for _, d := range ended {
+		if d.fails {
+			d.p.failed(d.errb.Err) // (a notice's partition was failed by whoever sent it)
+		}
+		r.forget(d.p)
+	}
 }
 
 // forget takes p, which failed, out of the reader.
@@ -184,16 +258,16 @@ func (r *Reader) Partitions() []About {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]About, 0, len(r.parts))
-	for a := range r.parts {
-		out = append(out, a)
+	for _, p := range r.parts {
+		out = append(out, p.about)
 	}
 	return out
 }
 
 func (r *Reader) part(a About) *part {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.parts[a]
+	r.c.mu.Lock()
+	defer r.c.mu.Unlock()
+	return r.lookupLocked(a)
 }
 
 // Position is partition a's position: the offset the next record Poll returns for it
@@ -247,11 +321,13 @@ func (r *Reader) Resume(parts ...About) {
 }
 
 func (r *Reader) setPaused(parts []About, paused bool) []*part {
+	r.c.mu.Lock()
+	defer r.c.mu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []*part
 	for _, a := range parts {
-		if p := r.parts[a]; p != nil && r.buf.setPaused(p, paused) {
+		if p := r.lookupLocked(a); p != nil && r.buf.setPaused(p, paused) {
 			p.paused.Store(paused)
 			out = append(out, p)
 		}
@@ -289,9 +365,8 @@ func (r *Reader) shut() bool {
 		r.c.mu.Unlock()
 		return false
 	}
-	var parts []*part
-	for _, p := range r.parts {
-		parts = append(parts, p)
+	parts := slices.Clone(r.parts)
+	for _, p := range parts {
 		r.forgetLocked(p)
 	}
 	r.closed = true

@@ -28,6 +28,7 @@ type subscription struct {
 	cur     cursor
 	topicID codec.UUID // from metadata; zero if the cluster reports none
 	epoch   int32      // the leader epoch it was last subscribed under; -1 before
+	asked   uint32     // the broker consumer's fetch that asked for it last (flight.seq); 0: none since it came
 	// home is the broker consumer it is subscribed to, counted in that broker consumer's
 	// reference count; nil while the dispatcher has it.
 	home *brokerEntry
@@ -53,6 +54,9 @@ func newSubscription(p *part, from Offset, topicID codec.UUID, cfg *Config) *sub
 	}
 	return s
 }
+
+// key is s's partition as fetch requests and responses name it.
+func (s *subscription) key() fetchKey { return fetchKey{s.p.about.Topic, s.p.about.Partition} }
 
 // end releases s for good (owned by o): its partition stopped, or failed.
 func (s *subscription) end(o *actor.Owner) {

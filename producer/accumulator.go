@@ -127,8 +127,7 @@ func (ta *topicAcc) partition(id int) *partAcc {
 		return pa
 	}
 	p, topic := ta.p, ta.name
-	pa := &partAcc{p: p, topic: topic, id: int32(id),
-		bt: newBatcher(p.compressor, p.cfg.MaxBatchBytes, p.cfg.MaxBatchRecords, p.cfg.Linger, p.cfg.DeliveryTimeout)}
+	pa := &partAcc{p: p, topic: topic, id: int32(id), bt: batcher{batchLimits: p.limits}}
 	pp := newPartition(p, pa)
 	pp.ref = p.drivers[p.nextDriver.Add(1)%uint32(len(p.drivers))]
 	pa.pp = pp
@@ -161,11 +160,21 @@ type partAcc struct {
 	pp    *partition // the partition producer
 
 	mu     sync.Mutex
-	bt     *batcher
+	bt     batcher
 	opens  uint64   // batches opened so far: the number of the open batch, for the lingerer
 	sealed []*batch // sealed, in order, not yet taken by the partition producer
 	poked  bool     // a poke is on its way and not yet handled
 	closed bool     // the partition producer stopped for good: appends fail
+	// held: the partition producer holds batches not yet resolved (in flight, or waiting
+	// for a retry, a route or an ID), so one of its steps is sure to come (an outcome,
+	// an answer, or its timer). While it does, linger does not seal the open batch: a
+	// batch sealed now would only wait behind those, so the open one keeps growing (as
+	// kgo's do while a request is in flight), and the partition producer seals it at its
+	// next step once its linger has passed (take). At 3000 partitions this is what makes
+	// batches hold more than the two or three records a linger period brings each
+	// partition (docs/benchmarks.md). Full batches, a Flush and a spent budget seal as
+	// before.
+	held bool
 }
 
 // add appends recs, in order, to the open batch, sealing it whenever the next record
@@ -181,8 +190,8 @@ func (pa *partAcc) add(recs []Pending, now time.Time) bool {
 		pa.mu.Unlock()
 		return false
 	}
-	bt := pa.bt
-	if bt.ready(now, false) { // lingered long enough, and the lingerer has not come yet
+	bt := &pa.bt
+	if !pa.held && bt.ready(now, false) { // lingered long enough, and the lingerer has not come yet
 		pa.sealLocked()
 	}
 	opened := false
@@ -262,7 +271,7 @@ func (pa *partAcc) sealNow(s *share) {
 // passed at now (the lingerer's call), and pokes the partition producer.
 func (pa *partAcc) sealLingered(open uint64, now time.Time) {
 	pa.mu.Lock()
-	if pa.opens == open && pa.bt.ready(now, false) {
+	if pa.opens == open && !pa.held && pa.bt.ready(now, false) {
 		pa.sealLocked()
 	}
 	poke := pa.pokeLocked()
@@ -290,4 +299,21 @@ func (pa *partAcc) take(dst []*batch, now time.Time, flushing, final bool) []*ba
 	pa.sealed = pa.sealed[:0]
 	pa.poked = false
 	return dst
+}
+
+// hold records whether the partition producer holds unresolved batches (see held) and
+// reports whether it must collect again at once: nothing is held any more and the open
+// batch's linger has passed (the lingerer, or an append, skipped it while it was held).
+// The partition producer calls it at the end of a step whenever the answer changes.
+//
+// The time is read (clock) under the lock: the lingerer reads its time before it takes
+// the lock, so a lingerer that skipped the batch as held read a time no later than this
+// one, and the batch it found due is due here too. (A time read before the lock, as the
+// driver's step has, can be earlier than the lingerer's: the batch would then be skipped
+// by both and stay open with nobody to seal it.)
+func (pa *partAcc) hold(held bool, clock func() time.Time) (due bool) {
+	pa.mu.Lock()
+	defer pa.mu.Unlock()
+	pa.held = held
+	return !held && pa.bt.ready(clock(), false)
 }

@@ -128,3 +128,42 @@ func TestAccumulatorFlushAndFinalTake(t *testing.T) {
 		t.Fatal("an append after the final take was accepted")
 	}
 }
+
+// While the partition producer holds unresolved batches, linger does not seal the open
+// batch (neither the lingerer nor a later append): it keeps growing, and the partition
+// producer's next step takes it once its linger has passed. When the partition producer
+// holds nothing any more, hold reports a batch that became due meanwhile, so that it is
+// collected at once rather than waiting for the next record.
+func TestHeldPartitionLingersUntilItsProducerSteps(t *testing.T) {
+	acc, recs := newTestAcc(t, 100)
+	now := time.Now()
+	later := now.Add(20 * time.Millisecond) // past the 10ms linger
+	acc.add(recs(2), now)
+	if acc.hold(true, func() time.Time { return now }) {
+		t.Fatal("hold(true) asked for a collect")
+	}
+	acc.sealLingered(acc.opens, later)
+	acc.add(recs(1), later)
+	if len(acc.sealed) != 0 || acc.poked || len(acc.bt.recs) != 3 {
+		t.Fatalf("held: %d sealed, poked %v, %d records open; want the 3 records open", len(acc.sealed), acc.poked, len(acc.bt.recs))
+	}
+	if got := acc.take(nil, later, false, false); len(got) != 1 || len(got[0].recs) != 3 {
+		t.Fatalf("the step after linger took %d batches, want one of 3 records", len(got))
+	}
+
+	acc.add(recs(1), now)
+	acc.sealLingered(acc.opens, later)
+	if len(acc.sealed) != 0 {
+		t.Fatal("sealed by the lingerer while held")
+	}
+	if !acc.hold(false, func() time.Time { return later }) {
+		t.Fatal("released with a batch past its linger, and hold did not ask for a collect")
+	}
+	if acc.hold(false, func() time.Time { return now }) {
+		t.Fatal("hold asked for a collect before the batch's linger passed")
+	}
+	acc.sealLingered(acc.opens, later)
+	if len(acc.sealed) != 1 || !acc.poked {
+		t.Fatalf("not held: the lingerer sealed %d batches, poked %v", len(acc.sealed), acc.poked)
+	}
+}

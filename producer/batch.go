@@ -61,6 +61,13 @@ type batch struct {
 	err         error
 	sealedAt    time.Time
 	orphan      bool // reported while in flight; its late outcome only releases it
+
+	// Where its last request placed it (topic and partition index in the request), so
+	// that its answer is found without searching the response; and that answer. A batch
+	// is in one request at a time, so one result per batch is enough: a per-batch
+	// allocation less at thousands of partitions, where a batch holds few records.
+	reqTopic, reqPart int32
+	res               result
 }
 
 // failKind says why a batch failed for good.

@@ -20,14 +20,12 @@ import (
 // kept for the partition's next batches, whose size nobody knows yet. (Encoding records as
 // they arrive, into storage that grows through the pool, saved 4–11% of CPU but held
 // storage from a batch's first record, 2–20 MiB more at peak: docs/benchmarks.md.)
+//
+// Its limits are shared by every partition of the producer (batchLimits): at thousands of
+// partitions, a copy of them and a Builder per partition were a third of what an idle
+// producer held.
 type batcher struct {
-	maxBytes   int
-	maxRecords int
-	linger     time.Duration
-	timeout    time.Duration // DeliveryTimeout: a record's deadline is its intake time plus this
-
-	comp    *record.Compressor // nil: no compression
-	b       *record.Builder
+	*batchLimits
 	recs    []Pending
 	encoded int       // bytes of the open batch's records, encoded (uncompressed)
 	firstTS int64     // the open batch's first timestamp (Unix ms), which the others' count from
@@ -37,13 +35,32 @@ type batcher struct {
 	wantN int
 }
 
-func newBatcher(c *record.Compressor, maxBytes, maxRecords int, linger, timeout time.Duration) *batcher {
-	return &batcher{maxBytes: maxBytes, maxRecords: maxRecords, linger: linger, timeout: timeout, comp: c, b: record.NewBuilder(c)}
+// batchLimits are what every partition's batcher of a producer shares: the limits of a
+// batch, and how to size one. It never changes once made, so any goroutine may read it.
+type batchLimits struct {
+	maxBytes   int
+	maxRecords int
+	linger     time.Duration
+	timeout    time.Duration      // DeliveryTimeout: a record's deadline is its intake time plus this
+	comp       *record.Compressor // nil: no compression
+	// sizer only sizes batches (SizeFor, which reads nothing but its codec): it never
+	// appends, so sharing it is safe.
+	sizer *record.Builder
+}
+
+func newBatchLimits(c *record.Compressor, maxBytes, maxRecords int, linger, timeout time.Duration) *batchLimits {
+	return &batchLimits{maxBytes: maxBytes, maxRecords: maxRecords, linger: linger, timeout: timeout, comp: c, sizer: record.NewBuilder(c)}
+}
+
+// newBatcher returns a batcher with limits of its own (tests; the producer's partitions
+// share one batchLimits).
+func newBatcher(c *record.Compressor, maxBytes, maxRecords int, linger, timeout time.Duration) batcher {
+	return batcher{batchLimits: newBatchLimits(c, maxBytes, maxRecords, linger, timeout)}
 }
 
 // bound returns an upper bound on the sealed size of the open batch: exact uncompressed,
 // and for compressed batches as if the records did not compress.
-func (bt *batcher) bound() int { return bt.b.SizeFor(bt.encoded) }
+func (bt *batcher) bound() int { return bt.sizer.SizeFor(bt.encoded) }
 
 // stamped returns p's record after giving it the time the producer took it in if it has
 // no timestamp (a zero timestamp on produce means "now").
@@ -65,7 +82,7 @@ func (bt *batcher) offer(p Pending, now time.Time) bool {
 		bt.firstTS = record.TimestampMillis(r)
 	}
 	n := record.EncodedLen(r, int32(len(bt.recs)), bt.firstTS)
-	if len(bt.recs) > 0 && bt.b.SizeFor(bt.encoded+n) > bt.maxBytes {
+	if len(bt.recs) > 0 && bt.sizer.SizeFor(bt.encoded+n) > bt.maxBytes {
 		return false
 	}
 	if len(bt.recs) == cap(bt.recs) { // grow through the pool, which takes the old slice back
@@ -127,28 +144,6 @@ func encode(bld *record.Builder, b *batch) error {
 		bld.Append(b.recs[i].rec)
 	}
 	raw, err := bld.Seal(b.stamp)
-	if err != nil {
-		return err
-	}
-	b.raw = raw
-	b.restamped = false
-	return nil
-}
-
-// take ends the open batch and encodes its records with the batcher's own Builder; the
-// caller stamps the batch (sequencer.seal) and then calls seal.
-func (bt *batcher) take() *batch {
-	b := bt.cut()
-	bt.b.Reset(getBatchBuffer(b.bound + 5))
-	for i := range b.recs {
-		bt.b.Append(b.recs[i].rec)
-	}
-	return b
-}
-
-// seal finishes the batch that take encoded, writing b's stamp into its header.
-func (bt *batcher) seal(b *batch) error {
-	raw, err := bt.b.Seal(b.stamp)
 	if err != nil {
 		return err
 	}

@@ -62,6 +62,8 @@ func (bp *brokerProducer) Run(ctx context.Context, in *actor.Inbox[bpMsg]) error
 		if err != nil {
 			return err
 		}
+		bp.p.hops.brokerWakes.Add(1)
+		bp.p.hops.brokerMsgs.Add(uint64(len(msgs)))
 		for _, m := range msgs {
 			if m.finished {
 				bp.inflight = max(0, bp.inflight-1)
@@ -129,12 +131,15 @@ func (bp *brokerProducer) flush() {
 			names, ids = append(names, part.topic), append(ids, b.topicID)
 			named = named || b.topicID.IsZero()
 		}
+		b.reqTopic, b.reqPart = int32(ti), int32(len(req.TopicData[ti].PartitionData))
 		req.TopicData[ti].PartitionData = append(req.TopicData[ti].PartitionData,
 			api.ProduceRequestPartitionProduceData{Index: part.id, Records: b.raw})
 		b.Give(bp.in.Owner()) // to the connection; the completion hands it to its partition
 		batches = append(batches, b)
 	}
 	bp.order = next
+	bp.p.hops.requests.Add(1)
+	bp.p.hops.sent.Add(uint64(len(batches)))
 	self := bp.in.Ref()
 	acks := bp.p.cfg.Acks
 	versionCap := int16(0) // the highest both sides speak
@@ -197,16 +202,20 @@ func (bp *brokerProducer) send(call *broker.Call) error {
 // producer (through its driver). It runs on the connection's goroutine and never blocks:
 // the drivers' mailboxes are unbounded (the budget bounds them).
 func deliverResults(c *broker.Call, batches []*batch) {
+	if len(batches) > 0 {
+		batches[0].part.p.hops.results.Add(uint64(len(batches)))
+	}
 	var resp *api.ProduceResponse
 	if c.Err == nil && c.Response != nil {
 		resp = c.Response.(*api.ProduceResponse)
 	}
 	for _, b := range batches {
-		r := &result{b: b, err: c.Err, baseOffset: -1, appendTime: -1}
+		r := &b.res
+		*r = result{b: b, err: c.Err, baseOffset: -1, appendTime: -1}
 		if c.Err == nil {
 			if resp == nil { // acks=0: written, offset unknown
 				r.code = 0
-			} else if pr := findPartition(resp, b.part.topic, b.topicID, b.part.id); pr == nil {
+			} else if pr := findPartition(resp, b); pr == nil {
 				r.err = fmt.Errorf("%w: the response does not mention %s[%d]", broker.ErrProtocol, b.part.topic, b.part.id)
 			} else {
 				r.code, r.baseOffset, r.appendTime = pr.ErrorCode, pr.BaseOffset, pr.LogAppendTimeMs
@@ -223,9 +232,19 @@ func deliverResults(c *broker.Call, batches []*batch) {
 	}
 }
 
-// findPartition finds a partition's answer in resp: by topic name, or by topic ID from
-// v13 on.
-func findPartition(resp *api.ProduceResponse, topic string, topicID codec.UUID, id int32) *api.ProduceResponsePartitionProduceResponse {
+// findPartition finds the answer for b's partition in resp: by topic name, or by topic ID
+// from v13 on. Brokers answer in the order of the request, so it looks where b was in the
+// request first; it searches only if the answer is not there (a linear search per batch
+// made a request of n partitions cost n² at thousands of partitions).
+func findPartition(resp *api.ProduceResponse, b *batch) *api.ProduceResponsePartitionProduceResponse {
+	topic, topicID, id := b.part.topic, b.topicID, b.part.id
+	if ti, pi := int(b.reqTopic), int(b.reqPart); ti < len(resp.Responses) {
+		t := &resp.Responses[ti]
+		if (t.Name == topic || (!t.TopicID.IsZero() && t.TopicID == topicID)) &&
+			pi < len(t.PartitionResponses) && t.PartitionResponses[pi].Index == id {
+			return &t.PartitionResponses[pi]
+		}
+	}
 	for i := range resp.Responses {
 		t := &resp.Responses[i]
 		if t.Name != topic && (t.TopicID.IsZero() || t.TopicID != topicID) {
@@ -247,7 +266,8 @@ func releaseBrokerProducer(a actor.Actor[bpMsg], _ error) {
 	for _, part := range bp.order {
 		for _, b := range bp.queues[part] {
 			b.Give(bp.in.Owner())
-			_ = part.tell(partMsg{result: &result{b: b, err: errBrokerProducerGone}})
+			b.res = result{b: b, err: errBrokerProducerGone}
+			_ = part.tell(partMsg{result: &b.res})
 		}
 	}
 	bp.order, bp.queues = nil, nil

@@ -3,11 +3,25 @@ package producer
 import (
 	"container/heap"
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/wire/record"
 )
+
+// hopCounts counts the hand-offs between the produce path's actors after the
+// accumulator: wake-ups and messages of the drivers and the broker producers, requests
+// and the batches they carry. They are what the choice between drivers and the
+// broker-led ownership of issue 18 turns on, and BenchmarkHandOffs reports them per
+// batch (docs/benchmarks.md). Each is added to once per wake-up or per request, never per
+// record.
+type hopCounts struct {
+	driverWakes, driverMsgs atomic.Uint64 // drivers: wake-ups with messages, messages
+	results                 atomic.Uint64 // results handed to drivers by the connections
+	brokerWakes, brokerMsgs atomic.Uint64 // broker producers: wake-ups, messages (batches and finished notices)
+	requests, sent          atomic.Uint64 // produce requests, and the batches in them
+}
 
 // driveMsg is a message to one of the partitions a driver drives.
 type driveMsg struct {
@@ -43,6 +57,9 @@ type driven struct {
 	parts []*partition
 	in    *actor.Inbox[driveMsg] // the current incarnation's, for the release hook
 	bld   *record.Builder        // encodes the batches of every partition it drives
+	// scratch is its partitions' scratch slice (partition.buf): a driver steps one
+	// partition at a time, and its release hook runs once it has stopped.
+	scratch []*batch
 }
 
 // wakeHeap orders the partitions that have a time to be stepped at (wakeAt) by that
@@ -95,15 +112,14 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 	}
 	var dirty []*partition
 	for _, pp := range d.set.parts { // a new incarnation: everyone is stepped afresh
-		pp.owner, pp.bld = in.Owner(), d.set.bld
+		pp.owner, pp.bld, pp.scratch = in.Owner(), d.set.bld, &d.set.scratch
 		pp.wakeAt, pp.wakeIdx = time.Time{}, -1
 		pp.dirty = true
 		dirty = append(dirty, pp)
 	}
 	var wakes wakeHeap
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
+	var alarm actor.Alarm // the earliest partition's time in wakes
+	defer alarm.Stop()
 	var msgs []driveMsg
 	for {
 		now := time.Now()
@@ -114,15 +130,15 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 		}
 		clear(dirty)
 		dirty = dirty[:0]
+		var at time.Time
 		if len(wakes) > 0 {
-			timer.Reset(max(wakes[0].wakeAt.Sub(now), 0))
-		} else {
-			timer.Stop()
+			at = wakes[0].wakeAt
 		}
+		alarm.Set(at)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-timer.C:
+		case <-alarm.C():
 			now = time.Now()
 			for len(wakes) > 0 && !wakes[0].wakeAt.After(now) {
 				pp := heap.Pop(&wakes).(*partition)
@@ -135,12 +151,14 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 		case <-in.Ready():
 			var closed bool
 			msgs, closed = in.Drain(msgs[:0])
+			d.p.hops.driverWakes.Add(1)
+			d.p.hops.driverMsgs.Add(uint64(len(msgs)))
 			now = time.Now()
 			for i := range msgs {
 				pp := msgs[i].pp
 				if !pp.driven { // a new partition
 					pp.driven = true
-					pp.owner, pp.bld = in.Owner(), d.set.bld
+					pp.owner, pp.bld, pp.scratch = in.Owner(), d.set.bld, &d.set.scratch
 					d.set.parts = append(d.set.parts, pp)
 				}
 				pp.handle(&msgs[i].m, now)

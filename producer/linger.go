@@ -74,8 +74,17 @@ func (lq *lingerQueue) due(now time.Time, dst []lingerEntry) ([]lingerEntry, tim
 		lq.head = (lq.head + 1) % len(lq.q)
 		lq.n--
 	}
+	if len(lq.q) > shrinkAbove {
+		// Empty: no batch is open. A ring grown for thousands of partitions is not
+		// kept for an idle producer; the next burst grows a new one.
+		lq.q, lq.head = nil, 0
+	}
 	return dst, time.Time{}
 }
+
+// shrinkAbove is the size above which the linger queue's ring, and the lingerer's list
+// of due entries, are let go once empty.
+const shrinkAbove = 256
 
 // lingerer is the actor that seals open batches whose linger has passed: it sleeps until
 // the oldest deadline in the producer's linger queue, seals the batches due (each in its
@@ -89,9 +98,8 @@ type lingerer struct {
 }
 
 func (l *lingerer) Run(ctx context.Context, in *actor.Inbox[struct{}]) error {
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
+	var alarm actor.Alarm // the oldest deadline in the queue
+	defer alarm.Stop()
 	var due []lingerEntry
 	for {
 		select {
@@ -100,7 +108,7 @@ func (l *lingerer) Run(ctx context.Context, in *actor.Inbox[struct{}]) error {
 		case <-in.Closed():
 			return nil
 		case <-l.q.wake:
-		case <-timer.C:
+		case <-alarm.C():
 		}
 		now := time.Now()
 		var next time.Time
@@ -109,8 +117,9 @@ func (l *lingerer) Run(ctx context.Context, in *actor.Inbox[struct{}]) error {
 			due[i].pa.sealLingered(due[i].open, now)
 		}
 		clear(due)
-		if !next.IsZero() {
-			timer.Reset(next.Sub(now))
+		if next.IsZero() && cap(due) > shrinkAbove {
+			due = nil // see lingerQueue.due
 		}
+		alarm.Set(next) // zero when the queue is empty: the next push wakes the lingerer
 	}
 }

@@ -77,6 +77,7 @@ type partition struct {
 	wakeAt  time.Time // when its driver's timer must step it next (zero: never)
 	wakeIdx int       // its place in its driver's wakeHeap, -1 if not there
 	seq     sequencer
+	held    bool // what its accumulator was last told by hold
 
 	route       *brokerEntry // the broker producer of the leader, while known
 	leaderEpoch int32
@@ -90,7 +91,22 @@ type partition struct {
 	lasting  error     // a failure that waiting will not cure (broker.ErrPermanent), until step fails the batches
 	retryAt  time.Time // no sending before this
 
-	batches []*batch // scratch for the sequencer's answers
+	// scratch for the sequencer's answers: its driver's, shared by the partitions it
+	// drives (it steps one at a time), so that 3000 partitions do not keep 3000 of them.
+	scratch *[]*batch
+}
+
+// buf returns the scratch slice, empty; done hands it back, cleared, for the next use.
+func (pp *partition) buf() []*batch {
+	if pp.scratch == nil { // not driven yet (tests): one of its own
+		pp.scratch = new([]*batch)
+	}
+	return (*pp.scratch)[:0]
+}
+
+func (pp *partition) done(bs []*batch) {
+	clear(bs)
+	*pp.scratch = bs[:0]
 }
 
 func newPartition(p *Producer, acc *partAcc) *partition {
@@ -139,11 +155,11 @@ func (pp *partition) handle(m *partMsg, now time.Time) {
 // at now or the partition producer stops for good), queues them in the sequencer, which
 // stamps them, and encodes them.
 func (pp *partition) collect(now time.Time, final bool) {
-	pp.batches = pp.acc.take(pp.batches[:0], now, pp.p.flushing.Load() > 0, final)
+	bs := pp.acc.take(pp.buf(), now, pp.p.flushing.Load() > 0, final)
 	if pp.bld == nil {
 		pp.bld = record.NewBuilder(pp.p.compressor)
 	}
-	for _, b := range pp.batches {
+	for _, b := range bs {
 		b.part = pp
 		b.Acquire(pp.owner)
 		pp.seq.seal(b)
@@ -155,23 +171,43 @@ func (pp *partition) collect(now time.Time, final bool) {
 			pp.report(b, notWritten(pp.topic, pp.id, err))
 		}
 	}
-	clear(pp.batches)
+	pp.done(bs)
 }
 
 // step does what the time and state call for: seal a lingering batch, give up expired
 // batches, ask for a producer ID or a route, send what the sequencer allows, and report
-// what is resolved.
+// what is resolved. Then it tells the accumulator whether it still holds unresolved
+// batches (partAcc.held), and steps again if the open batch became due meanwhile.
 func (pp *partition) step(now time.Time) {
+	for {
+		pp.stepOnce(now)
+		held := pp.seq.pending()
+		if held == pp.held {
+			return
+		}
+		pp.held = held
+		if !pp.acc.hold(held, time.Now) {
+			return
+		}
+		now = time.Now()
+	}
+}
+
+func (pp *partition) stepOnce(now time.Time) {
 	pp.collect(now, false)
-	for _, b := range pp.seq.expire(now.UnixNano(), pp.batches[:0]) {
+	bs := pp.seq.expire(now.UnixNano(), pp.buf())
+	for _, b := range bs {
 		b.err = pp.expiredErr(b)
 	}
+	pp.done(bs)
 	if pp.lasting != nil {
 		// Waiting until DeliveryTimeout would not help: every batch not in flight fails
 		// now. Records that come later try again, and fail the same way if it persists.
-		for _, b := range pp.seq.giveUp(pp.batches[:0]) {
+		bs := pp.seq.giveUp(pp.buf())
+		for _, b := range bs {
 			b.err = pp.lasting
 		}
+		pp.done(bs)
 		pp.lasting = nil
 	}
 	pp.reportDone()
@@ -197,8 +233,8 @@ func (pp *partition) step(now time.Time) {
 
 // send hands the batches the sequencer allows to the broker producer.
 func (pp *partition) send() {
-	pp.batches = pp.seq.ready(pp.batches[:0])
-	for i, b := range pp.batches {
+	bs := pp.seq.ready(pp.buf())
+	for i, b := range bs {
 		if b.restamped {
 			if err := record.Restamp(b.raw, b.stamp); err != nil {
 				// The batch's bytes are damaged in memory: a bug; fail it rather than send it.
@@ -215,7 +251,7 @@ func (pp *partition) send() {
 			// this or the following batches was sent.
 			pp.noteErr(fmt.Errorf("broker producer of %s: %w", pp.route.Key(), err))
 			b.Take(pp.owner)
-			for _, rest := range pp.batches[i:] {
+			for _, rest := range bs[i:] {
 				pp.seq.resolve(rest, notAppended)
 			}
 			pp.needRoute = true
@@ -223,7 +259,7 @@ func (pp *partition) send() {
 			break
 		}
 	}
-	clear(pp.batches)
+	pp.done(bs)
 }
 
 // findRoute looks the leader up in the current snapshot and takes a reference on its
@@ -438,11 +474,11 @@ func classify(r *result, acks Acks) (outcome, error, bool) {
 // reportDone runs the callbacks of the batches resolved at the head of the queue, in
 // order, and returns their budget.
 func (pp *partition) reportDone() {
-	pp.batches = pp.seq.takeDone(pp.batches[:0])
-	for _, b := range pp.batches {
+	bs := pp.seq.takeDone(pp.buf())
+	for _, b := range bs {
 		pp.report(b, pp.outcomeErr(b, errProducerClosed))
 	}
-	clear(pp.batches)
+	pp.done(bs)
 }
 
 // noteErr keeps err as the partition's last failure, and as a lasting one if waiting
@@ -530,13 +566,13 @@ func (pp *partition) report(b *batch, err error) {
 // batches may have been written; a late outcome for them is ignored.
 func (pp *partition) abandon(cause error) {
 	pp.collect(time.Now(), pp.p.closed.Load())
-	pp.batches = pp.seq.abandonAll(pp.batches[:0])
-	for _, b := range pp.batches {
+	bs := pp.seq.abandonAll(pp.buf())
+	for _, b := range bs {
 		// A batch resolved before (appended, or failed for its own reason) and only
 		// waiting to be reported behind an earlier one keeps its own outcome.
 		pp.report(b, pp.outcomeErr(b, cause))
 	}
-	clear(pp.batches)
+	pp.done(bs)
 	if pp.route != nil {
 		pp.p.brokers.Release(pp.route)
 		pp.route = nil

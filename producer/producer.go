@@ -36,6 +36,7 @@ type Producer struct {
 	client     *cluster.Client
 	ownsClient bool
 	compressor *record.Compressor
+	limits     *batchLimits // every partition's batcher's
 	budget     *budget
 	ids        *idSource
 	brokers    *brokers
@@ -52,6 +53,7 @@ type Producer struct {
 	linger     *lingerQueue          // the open batches' linger deadlines
 	drivers    []actor.Ref[driveMsg] // the partition producers' drivers
 	nextDriver atomic.Uint32         // the driver of the next partition created, round robin
+	hops       hopCounts             // hand-offs after the accumulator, for BenchmarkHandOffs
 
 	flushing  atomic.Int32
 	closed    atomic.Bool
@@ -86,6 +88,7 @@ func New(cfg Config) (*Producer, error) {
 		client:     client,
 		ownsClient: owns,
 		compressor: comp,
+		limits:     newBatchLimits(comp, cfg.MaxBatchBytes, cfg.MaxBatchRecords, cfg.Linger, cfg.DeliveryTimeout),
 		budget:     newBudget(cfg.MaxBufferedRecords, int64(cfg.MaxBufferedBytes)),
 		ids:        &idSource{client: client, timeout: cfg.RequestTimeout},
 		direct:     len(cfg.Stages) == 0,

@@ -57,15 +57,14 @@ type topicProducer struct {
 func (tp *topicProducer) Run(ctx context.Context, in *actor.Inbox[topicMsg]) error {
 	tp.in = in
 	tp.closing = tp.p.closed.Load() // a restarted incarnation may have missed Close's notice
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
+	var alarm actor.Alarm           // while records wait for the topic: the end of their wait, or the next refresh
+	defer alarm.Stop()
 	var msgs []topicMsg
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-timer.C:
+		case <-alarm.C():
 		case <-in.Ready():
 			var closed bool
 			msgs, closed = in.Drain(msgs[:0])
@@ -80,13 +79,14 @@ func (tp *topicProducer) Run(ctx context.Context, in *actor.Inbox[topicMsg]) err
 		}
 		now := time.Now()
 		tp.route(nil, now)
+		var next time.Time
 		if len(tp.waiting) > 0 {
-			next := tp.since.Add(tp.p.cfg.UnknownTopicWait)
+			next = tp.since.Add(tp.p.cfg.UnknownTopicWait)
 			if !tp.refreshing && tp.retryAt.After(now) && tp.retryAt.Before(next) {
 				next = tp.retryAt
 			}
-			timer.Reset(max(next.Sub(now), 0))
 		}
+		alarm.Set(next)
 	}
 }
 

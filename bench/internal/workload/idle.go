@@ -31,10 +31,12 @@ func (j *Job) MeasureIdle() {
 		return
 	}
 	runtime.GC()
+	_ = j.startProfile() // a profile that cannot be written is not the watch's failure
 	start, cpu := time.Now(), processCPU()
 	time.Sleep(j.IdleFor)
 	r := &IdleResult{Seconds: time.Since(start).Seconds(), CPUSeconds: (processCPU() - cpu).Seconds()}
 	runtime.GC()
+	defer j.stopProfiles() // after the live heap is read: its writing allocates
 	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(live)
 	if live[0].Value.Kind() == metrics.KindUint64 {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
@@ -123,14 +124,19 @@ func Main(client, module string, produce, consume func(*Job, *Tally) error, opts
 	flag.DurationVar(&j.MetadataRefresh, "metadata-refresh", 0, "the client's metadata refresh interval (0: the client's default)")
 	flag.IntVar(&j.MaxBuffered, "max-buffered", 0, "the client's cap on buffered records (0: the runner's usual setting)")
 	flag.DurationVar(&j.IdleFor, "idle", 10*time.Second, "how long the idle mode watches the idle producer")
-	flag.StringVar(&j.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed phase to `file`")
-	flag.StringVar(&j.memprofile, "memprofile", "", "write a heap profile to `file` at the end of the timed phase")
+	flag.StringVar(&j.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed phase (idle modes: of the idle watch) to `file`")
+	flag.StringVar(&j.memprofile, "memprofile", "", "write a heap profile to `file` at the end of the timed phase (idle modes: of the live heap after the idle watch, sampled every 4 KiB)")
 	flag.String("group", "", "group mode: the consumer group's name")
 	flag.String("assignor", "range", "group mode: range or cooperative-sticky")
 	flag.String("heartbeat", "250ms", "group mode: the heartbeat interval")
 	rate := flag.Int("rate", 20000, "trickle mode: records per second")
 	flag.Parse()
 	j.Mode = Mode(*mode)
+	if j.idles() && j.memprofile != "" {
+		// The idle heap is a few MiB: the default rate (a sample per 512 KiB) would
+		// show a handful of allocation sites.
+		runtime.MemProfileRate = 4096
+	}
 	j.Brokers = strings.Split(*brokers, ",")
 	if j.Mode == Group || j.Mode == TrickleMode {
 		run := func() error { return runMember(client, j.Brokers, j.Partitions, o.group) }
@@ -217,20 +223,50 @@ func (j *Job) Ready() error {
 	if strings.TrimSpace(line) != "go" {
 		return fmt.Errorf("waiting for go: got %q", line)
 	}
-	if j.cpuprofile != "" {
-		f, err := os.Create(j.cpuprofile)
-		if err != nil {
+	if !j.idles() {
+		if err := j.startProfile(); err != nil {
 			return err
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return err
-		}
-		j.profile = f
 	}
 	j.cpuStart = processCPU()
 	j.start = time.Now()
 	return nil
+}
+
+// idles reports whether the job watches an idle client; its profiles are then of the
+// idle watch (MeasureIdle), not of the timed phase.
+func (j *Job) idles() bool { return j.Mode == Idle || j.Mode == IdleConsume }
+
+// startProfile starts the CPU profile, if one is asked for.
+func (j *Job) startProfile() error {
+	if j.cpuprofile == "" {
+		return nil
+	}
+	f, err := os.Create(j.cpuprofile)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	j.profile = f
+	return nil
+}
+
+// stopProfiles ends the CPU profile and writes the heap profile, if asked for.
+func (j *Job) stopProfiles() {
+	if j.profile != nil {
+		pprof.StopCPUProfile()
+		j.profile.Close()
+		j.profile = nil
+	}
+	if j.memprofile != "" {
+		if f, err := os.Create(j.memprofile); err == nil {
+			pprof.Lookup("heap").WriteTo(f, 0)
+			f.Close()
+		}
+	}
 }
 
 // Finish ends the timed phase: call it once every record is acknowledged or consumed,
@@ -241,15 +277,8 @@ func (j *Job) Finish() {
 	}
 	j.end = time.Now()
 	j.cpuEnd = processCPU()
-	if j.profile != nil {
-		pprof.StopCPUProfile()
-		j.profile.Close()
-	}
-	if j.memprofile != "" {
-		if f, err := os.Create(j.memprofile); err == nil {
-			pprof.Lookup("heap").WriteTo(f, 0)
-			f.Close()
-		}
+	if !j.idles() {
+		j.stopProfiles()
 	}
 }
 
