@@ -88,9 +88,9 @@ func (p *groupPoint) summarize(client string) groupSummary {
 		leave = append(leave, gr.leave.Seconds())
 		into = append(into, gr.joinInto.Seconds())
 		cons = append(cons, gr.consume.Seconds())
-		rps = append(rps, float64(p.stored)/gr.consume.Seconds())
-		cpu = append(cpu, gr.cpu.Seconds()*1e6/float64(p.stored))
-		recv = append(recv, float64(gr.records)/float64(p.stored))
+		rps = append(rps, float64(gr.stored)/gr.consume.Seconds())
+		cpu = append(cpu, gr.cpu.Seconds()*1e6/float64(gr.stored))
+		recv = append(recv, float64(gr.records)/float64(gr.stored))
 	}
 	s.join, s.leave, s.joinInto, s.consume = median(join), median(leave), median(into), median(cons)
 	s.recordsPerSecond, s.cpuPerMillion, s.received = median(rps), median(cpu), median(recv)
@@ -165,6 +165,6 @@ const groupsMethod = `### Groups: how each figure is measured
 - **Trickle.** From just before "go" to the end of the run, a kgo producer writes %d records a second over every partition in turn, so that a partition's new owner has a record to fetch: each partition gets one every partitions/rate seconds, and the join, leave and join-into figures include that wait, the same for both clients. A partition's last record (for the consume) is then the one at the high watermark the fetch reported: the member has caught up with the producer.
 - **Fetching.** A partition is *being fetched* once a record of it has reached the user code of the member that owns it, after that member was assigned it: each member prints its assignments, revocations (and losses) and the first record of each partition since its assignment, each stamped with the machine's clock, and the driver replays these lines in time order. A member told to leave owns nothing from that moment.
 - **Join** is the time from "go" (sent to every member at once) to the last moment the group came to fetch every partition, with every member owning some; **leave** the same from the driver's "leave" to one member (which then closes its client, leaving the group); **join into** from "go" to one new member of the running group. A phase ends once the group has fetched every partition, with no assignment changing, for %v; the figure is when that state began.
-- **Consume**: from "go" to the first time the last partition's last record (its high watermark - 1) reached a member, while the group formed: **records/s** is the records stored over that time, **CPU-s per 1M** the members' CPU time (user+sys, each process's getrusage) from "go" to the driver's "mark" sent at that moment, summed, per million records stored. **Records received / stored** counts the re-reads of partitions that moved while the group formed.
-- The broker (kfake, 3 brokers, one process) is preloaded once per partition count with keyed records (the same share in each partition) by kgo; it shares the machine's 2 cores with the members, and all members of a run share them with each other.
+- **Consume**: from "go" to the first time the last partition's last record (its high watermark - 1) reached a member, while the group formed: **records/s** is the records the topic held at the start of the run (every run has a fresh broker, preloaded) over that time, **CPU-s per 1M** the members' CPU time (user+sys, each process's getrusage) from "go" to the driver's "mark" sent at that moment, summed, per million of those records. **Records received / stored** counts what the members received until the mark per record held at the start: above 1 by the records the trickle wrote meanwhile and the re-reads of partitions that moved, uncommitted, while the group formed.
+- The broker (kfake, 3 brokers, one process), fresh for every run, is preloaded with keyed records (the same share in each partition) by kgo; it shares the machine's 2 cores with the members, and all members of a run share them with each other.
 `

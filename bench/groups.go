@@ -141,7 +141,6 @@ func positives(name, list string) ([]int, error) {
 type groupPoint struct {
 	partitions, members int
 	assignor            string
-	stored              int64 // records the topic holds
 	runs                map[string][]groupRun
 }
 
@@ -151,55 +150,57 @@ type groupRun struct {
 	consume               time.Duration // from go to the last partition's last record
 	cpu                   time.Duration // the members' CPU time from go to the mark after the consume
 	records               int64         // records the members received until the mark (re-reads included)
+	stored                int64         // records the topic held at the start of the run: the preload and its warm-up record
 	config                string
 	err                   error
 }
 
-// runGroups runs the group mode: per partition count one broker, preloaded once; per
-// round every point with every client, the clients' order rotating from round to round.
+// runGroups runs the group mode: per round, every point with every client, the
+// clients' order rotating from round to round; every run on a fresh broker, preloaded.
 func runGroups(o options, bins string) ([]*groupPoint, error) {
 	g := o.groups
 	var points []*groupPoint
 	for _, parts := range g.partitions {
-		b, err := startBroker(bins, brokerOptions{partitions: parts}, o.verbose)
-		if err != nil {
-			return nil, err
-		}
-		j := runJob{bins: bins, client: binary(o.preloader), mode: workload.Produce, records: g.records, timeout: o.timeout,
-			verbose: o.verbose, partitions: parts, keyed: true}
-		pre := runClient(j, b)
-		if pre.err != nil {
-			b.stop()
-			return nil, fmt.Errorf("preloading %d partitions with %s: %w", parts, o.preloader, pre.err)
-		}
-		st, err := b.stats()
-		if err != nil {
-			b.stop()
-			return nil, err
-		}
-		log.Printf("groups, %d partitions: preloaded %d records (%d incl. the warm-up record) with %s", parts, pre.result.Records, st.TotalRecords, o.preloader)
-		var here []*groupPoint
 		for _, a := range g.assignors {
 			for _, n := range g.members {
-				here = append(here, &groupPoint{partitions: parts, members: n, assignor: a, stored: st.TotalRecords, runs: map[string][]groupRun{}})
+				points = append(points, &groupPoint{partitions: parts, members: n, assignor: a, runs: map[string][]groupRun{}})
 			}
 		}
-		for r := range o.runs {
-			for _, pt := range here {
-				for i := range o.clients {
-					c := o.clients[(i+r)%len(o.clients)]
-					gr := runGroup(o, bins, b, pt, c, fmt.Sprintf("bench-%s-%d-%d-%s-%d", binary(c), parts, pt.members, pt.assignor, r))
-					pt.runs[c] = append(pt.runs[c], gr)
-					logGroupRun(pt, r, o.runs, c, gr)
+	}
+	for r := range o.runs {
+		for _, pt := range points {
+			for i := range o.clients {
+				c := o.clients[(i+r)%len(o.clients)]
+				b, err := preloadedBroker(o, bins, pt.partitions)
+				if err != nil {
+					return nil, err
 				}
+				gr := runGroup(o, bins, b, pt, c, fmt.Sprintf("bench-%s-%d-%d-%s-%d", binary(c), pt.partitions, pt.members, pt.assignor, r))
+				if err := b.stop(); err != nil {
+					return nil, fmt.Errorf("stopping the broker: %w", err)
+				}
+				pt.runs[c] = append(pt.runs[c], gr)
+				logGroupRun(pt, r, o.runs, c, gr)
 			}
 		}
-		if err := b.stop(); err != nil {
-			return nil, fmt.Errorf("stopping the broker: %w", err)
-		}
-		points = append(points, here...)
 	}
 	return points, nil
+}
+
+// preloadedBroker starts a broker of a topic of parts partitions and fills it with the
+// preloader's keyed records (the same share in every partition).
+func preloadedBroker(o options, bins string, parts int) (*broker, error) {
+	b, err := startBroker(bins, brokerOptions{partitions: parts}, o.verbose)
+	if err != nil {
+		return nil, err
+	}
+	j := runJob{bins: bins, client: binary(o.preloader), mode: workload.Produce, records: o.groups.records, timeout: o.timeout,
+		verbose: o.verbose, partitions: parts, keyed: true}
+	if pre := runClient(j, b); pre.err != nil {
+		b.stop()
+		return nil, fmt.Errorf("preloading %d partitions with %s: %w", parts, o.preloader, pre.err)
+	}
+	return b, nil
 }
 
 func logGroupRun(pt *groupPoint, r, runs int, c string, gr groupRun) {
@@ -210,7 +211,7 @@ func logGroupRun(pt *groupPoint, r, runs int, c string, gr groupRun) {
 	}
 	log.Printf("%-52s run %d/%d  %-11s join %6.3fs  leave %6.3fs  join into %6.3fs  consume %6.3fM records/s  %5.2f CPU-s/1M  (%.2fx records received)",
 		what, r+1, runs, c, gr.join.Seconds(), gr.leave.Seconds(), gr.joinInto.Seconds(),
-		float64(pt.stored)/gr.consume.Seconds()/1e6, gr.cpu.Seconds()*1e6/float64(pt.stored), float64(gr.records)/float64(pt.stored))
+		float64(gr.stored)/gr.consume.Seconds()/1e6, gr.cpu.Seconds()*1e6/float64(gr.stored), float64(gr.records)/float64(gr.stored))
 }
 
 // memberEvent is one line of a member (workload.Member), or one of the driver's own
@@ -255,6 +256,11 @@ func runGroup(o options, bins string, b *broker, pt *groupPoint, c, group string
 		gr.err = fmt.Errorf("%w (the run's events: %s)", err, s.dump())
 		return gr
 	}
+	st, err := b.stats()
+	if err != nil {
+		return fail(err)
+	}
+	gr.stored = st.TotalRecords
 	for range pt.members {
 		if err := s.start(deadline); err != nil {
 			return fail(err)
