@@ -66,6 +66,7 @@ type groupSummary struct {
 	ok, failed                      int
 	firstErr                        error
 	join, leave, joinInto, consume  float64 // seconds
+	leaveLag, joinIntoLag           float64 // seconds
 	recordsPerSecond, cpuPerMillion float64
 	received                        float64 // records received per record stored
 	config                          string
@@ -73,7 +74,7 @@ type groupSummary struct {
 
 func (p *groupPoint) summarize(client string) groupSummary {
 	var s groupSummary
-	var join, leave, into, cons, rps, cpu, recv []float64
+	var join, leave, into, cons, rps, cpu, recv, leaveLag, intoLag []float64
 	for _, gr := range p.runs[client] {
 		if gr.err != nil {
 			s.failed++
@@ -87,12 +88,15 @@ func (p *groupPoint) summarize(client string) groupSummary {
 		join = append(join, gr.join.Seconds())
 		leave = append(leave, gr.leave.Seconds())
 		into = append(into, gr.joinInto.Seconds())
+		leaveLag = append(leaveLag, gr.leaveLag.Seconds())
+		intoLag = append(intoLag, gr.joinIntoLag.Seconds())
 		cons = append(cons, gr.consume.Seconds())
 		rps = append(rps, float64(gr.stored)/gr.consume.Seconds())
 		cpu = append(cpu, gr.cpu.Seconds()*1e6/float64(gr.stored))
 		recv = append(recv, float64(gr.records)/float64(gr.stored))
 	}
 	s.join, s.leave, s.joinInto, s.consume = median(join), median(leave), median(into), median(cons)
+	s.leaveLag, s.joinIntoLag = median(leaveLag), median(intoLag)
 	s.recordsPerSecond, s.cpuPerMillion, s.received = median(rps), median(cpu), median(recv)
 	return s
 }
@@ -100,8 +104,8 @@ func (p *groupPoint) summarize(client string) groupSummary {
 // tables are the figures: one row per point and client, with the ratio to kgo's medians.
 func (r *groupReport) tables() string {
 	var b strings.Builder
-	b.WriteString("| assignor | partitions | members | client | runs | join (s) | leave (s) | join into (s) | consume records/s | CPU-s per 1M | records received / stored |\n")
-	b.WriteString("|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| assignor | partitions | members | client | runs | join (s) | leave (s) | leave: assigned to fetching (s) | join into (s) | join into: assigned to fetching (s) | consume records/s | CPU-s per 1M | records received / stored |\n")
+	b.WriteString("|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, p := range r.points {
 		k := p.summarize(baseline)
 		for _, c := range r.opts.clients {
@@ -111,7 +115,7 @@ func (r *groupReport) tables() string {
 				runs += fmt.Sprintf("; %d failed: %s", s.failed, oneLine(s.firstErr))
 			}
 			if s.ok == 0 {
-				fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | | | | | | |\n", p.assignor, p.partitions, p.members, c, runs)
+				fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | | | | | | | | |\n", p.assignor, p.partitions, p.members, c, runs)
 				continue
 			}
 			cell := func(v, kv float64, format string) string {
@@ -121,8 +125,9 @@ func (r *groupReport) tables() string {
 				}
 				return out
 			}
-			fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %.2f |\n", p.assignor, p.partitions, p.members, c, runs,
-				cell(s.join, k.join, "%.3f"), cell(s.leave, k.leave, "%.3f"), cell(s.joinInto, k.joinInto, "%.3f"),
+			fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f |\n", p.assignor, p.partitions, p.members, c, runs,
+				cell(s.join, k.join, "%.3f"), cell(s.leave, k.leave, "%.3f"), cell(s.leaveLag, k.leaveLag, "%.3f"),
+				cell(s.joinInto, k.joinInto, "%.3f"), cell(s.joinIntoLag, k.joinIntoLag, "%.3f"),
 				cell(s.recordsPerSecond, k.recordsPerSecond, "%.0f"), cell(s.cpuPerMillion, k.cpuPerMillion, "%.2f"), s.received)
 		}
 	}
@@ -164,7 +169,7 @@ const groupsMethod = `### Groups: how each figure is measured
 - **Members.** Every member is a process of its own (` + "`bench/cmd/<client> -mode group`" + `), started and "ready" before its client exists; its client is created when the driver says "go". A run uses a group of its own; every member gets a heartbeat interval of %v and the same assignor, starts a partition without a committed offset at its oldest record, and commits what it was given before it gives a partition up (troupe's member by design; kgo's runner autocommits and commits in OnPartitionsRevoked), so a partition's next owner resumes where its predecessor left off.
 - **Trickle.** From just before "go" to the end of the run, a kgo producer writes %d records a second over every partition in turn, so that a partition's new owner has a record to fetch: each partition gets one every partitions/rate seconds, and the join, leave and join-into figures include that wait, the same for both clients. A partition's last record (for the consume) is then the one at the high watermark the fetch reported: the member has caught up with the producer.
 - **Fetching.** A partition is *being fetched* once a record of it has reached the user code of the member that owns it, after that member was assigned it: each member prints its assignments, revocations (and losses) and the first record of each partition since its assignment, each stamped with the machine's clock, and the driver replays these lines in time order. A member told to leave owns nothing from that moment.
-- **Join** is the time from "go" (sent to every member at once) to the last moment the group came to fetch every partition, with every member owning some; **leave** the same from the driver's "leave" to one member (which then closes its client, leaving the group); **join into** from "go" to one new member of the running group. A phase ends once the group has fetched every partition, with no assignment changing, for %v; the figure is when that state began.
+- **Join** is the time from "go" (sent to every member at once) to the last moment the group came to fetch every partition, with every member owning some; **leave** the same from the driver's "leave" to one member (which then closes its client, leaving the group); **join into** from "go" to one new member of the running group. A phase ends once the group has fetched every partition, with no assignment changing, for %v; the figure is when that state began. **Assigned to fetching** is the longest, over the partitions assigned in the phase, from a member's assignment of a partition to its first record of it: the part the member controls once the coordinator has answered (offsets, first fetches), plus the wait for the trickle's next record.
 - **Consume**: from "go" to the first time the last partition's last record (its high watermark - 1) reached a member, while the group formed: **records/s** is the records the topic held at the start of the run (every run has a fresh broker, preloaded) over that time, **CPU-s per 1M** the members' CPU time (user+sys, each process's getrusage) from "go" to the driver's "mark" sent at that moment, summed, per million of those records. **Records received / stored** counts what the members received until the mark per record held at the start: above 1 by the records the trickle wrote meanwhile and the re-reads of partitions that moved, uncommitted, while the group formed.
 - The broker (kfake, 3 brokers, one process), fresh for every run, is preloaded with keyed records (the same share in each partition) by kgo; it shares the machine's 2 cores with the members, and all members of a run share them with each other.
 `

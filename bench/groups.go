@@ -147,6 +147,7 @@ type groupPoint struct {
 // groupRun is what one run of one client yields.
 type groupRun struct {
 	join, leave, joinInto time.Duration // until every partition is fetched again
+	leaveLag, joinIntoLag time.Duration // the longest from an assignment to its first record (fetchLag)
 	consume               time.Duration // from go to the last partition's last record
 	cpu                   time.Duration // the members' CPU time from go to the mark after the consume
 	records               int64         // records the members received until the mark (re-reads included)
@@ -209,8 +210,8 @@ func logGroupRun(pt *groupPoint, r, runs int, c string, gr groupRun) {
 		log.Printf("%-52s run %d/%d  %-11s FAILED: %v", what, r+1, runs, c, gr.err)
 		return
 	}
-	log.Printf("%-52s run %d/%d  %-11s join %6.3fs  leave %6.3fs  join into %6.3fs  consume %6.3fM records/s  %5.2f CPU-s/1M  (%.2fx records received)",
-		what, r+1, runs, c, gr.join.Seconds(), gr.leave.Seconds(), gr.joinInto.Seconds(),
+	log.Printf("%-52s run %d/%d  %-11s join %6.3fs  leave %6.3fs (assigned to fetching %5.3fs)  join into %6.3fs (%5.3fs)  consume %6.3fM records/s  %5.2f CPU-s/1M  (%.2fx records received)",
+		what, r+1, runs, c, gr.join.Seconds(), gr.leave.Seconds(), gr.leaveLag.Seconds(), gr.joinInto.Seconds(), gr.joinIntoLag.Seconds(),
 		float64(gr.stored)/gr.consume.Seconds()/1e6, gr.cpu.Seconds()*1e6/float64(gr.stored), float64(gr.records)/float64(gr.stored))
 }
 
@@ -312,6 +313,7 @@ func runGroup(o options, bins string, b *broker, pt *groupPoint, c, group string
 	if gr.leave, err = s.wait(t1, deadline, nil); err != nil {
 		return fail(fmt.Errorf("leave: %w", err))
 	}
+	gr.leaveLag = fetchLag(s.log, pt.partitions, t1)
 	// Join into the running group: a new member.
 	if err := s.start(deadline); err != nil {
 		return fail(err)
@@ -325,6 +327,7 @@ func runGroup(o options, bins string, b *broker, pt *groupPoint, c, group string
 	if gr.joinInto, err = s.wait(t2, deadline, nil); err != nil {
 		return fail(fmt.Errorf("join into: %w", err))
 	}
+	gr.joinIntoLag = fetchLag(s.log, pt.partitions, t2)
 	if err := s.stopTrickle(); err != nil {
 		return fail(err)
 	}
@@ -679,6 +682,39 @@ func settledAt(log []memberEvent, partitions int, from int64) (int64, bool) {
 		was = now
 	}
 	return at, was
+}
+
+// fetchLag replays the events in time order and returns, over the partitions assigned
+// at or after from, the longest time from a member's assignment of a partition to its
+// first record of it: the part of a rebalance the member controls once the coordinator
+// has spoken (its offsets, its first fetches), plus the wait for the trickle's next
+// record.
+func fetchLag(log []memberEvent, partitions int, from int64) time.Duration {
+	v := &groupView{owner: make([]int, partitions), fetching: make([]bool, partitions), owns: map[int]int{}, live: map[int]bool{}}
+	for p := range v.owner {
+		v.owner[p] = -1
+	}
+	assignedAt := make([]int64, partitions)
+	var lag int64
+	for _, e := range sorted(log) {
+		v.apply(e)
+		if e.ts < from || !v.live[e.member] {
+			continue
+		}
+		switch e.kind {
+		case "assigned":
+			for _, p := range e.parts {
+				if int(p) < partitions {
+					assignedAt[p] = e.ts
+				}
+			}
+		case "first":
+			if p := e.parts[0]; int(p) < partitions && v.owner[p] == e.member && assignedAt[p] > 0 {
+				lag = max(lag, e.ts-assignedAt[p])
+			}
+		}
+	}
+	return time.Duration(lag)
 }
 
 // teardown tells every member still running to leave and waits until every member's

@@ -64,3 +64,21 @@ func TestParseMemberLine(t *testing.T) {
 		}
 	}
 }
+
+// TestFetchLag: the longest from an assignment in the phase to the owner's first record
+// of the partition; assignments before the phase and records of another owner do not
+// count.
+func TestFetchLag(t *testing.T) {
+	log := []memberEvent{
+		ev(0, "live", 0), ev(1, "live", 0),
+		ev(0, "assigned", 5, 0, 1), ev(0, "first", 6, 0), ev(0, "first", 7, 1),
+		ev(1, "leave", 10),
+		ev(0, "assigned", 20, 2, 3), ev(1, "first", 21, 2), ev(0, "first", 24, 2), ev(0, "first", 29, 3),
+	}
+	if got := fetchLag(log, 4, 10); got != 9 {
+		t.Fatalf("fetchLag = %d; want 9 (partition 3: assigned at 20, first record at 29)", got)
+	}
+	if got := fetchLag(log, 4, 30); got != 0 {
+		t.Fatalf("fetchLag after every event = %d; want 0", got)
+	}
+}
