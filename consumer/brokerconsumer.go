@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
@@ -32,7 +33,12 @@ type brokerMsg struct {
 // batch past MaxProcessingTime).
 //
 // It never waits for a feeder: a partition whose feeder is full is simply not in the
-// next request, so a slow partition cannot hold back the others.
+// next request, so a slow partition cannot hold back the others. Nor does it wait for its
+// connection: a fetch that finds the connection's queue full is tried again later
+// (retryAt), while the loop goes on serving its mailbox, so that partitions can always be
+// handed back and released; and the fetch an incarnation leaves in flight when it ends is
+// abandoned (broker.Call.Abandon), so that it takes no room on the connection unless it
+// was written already (issue 20, docs/consumer.md).
 //
 // Its requests go in a fetch session (KIP-227, see fetchSession): after a full fetch,
 // each names only the partitions added or changed and forgets those no longer wanted.
@@ -58,6 +64,10 @@ type brokerConsumer struct {
 	flight *flight // the fetch in flight, if any
 	spare  *flight // a finished flight, whose map the next fetch reuses
 	seq    uint32  // the number of the last fetch sent (subscription.asked)
+	// retryAt, if set, is when to try a fetch again that found the connection's queue
+	// full; fullTries counts such fetches in a row, for the backoff.
+	retryAt   time.Time
+	fullTries int
 
 	session fetchSession // this incarnation's fetch session with the broker
 	scan    record.Scanner
@@ -91,13 +101,18 @@ func (b *brokerConsumer) Run(ctx context.Context, in *actor.Inbox[brokerMsg]) er
 		return fmt.Errorf("%s: %w", b.name, err)
 	}
 	b.conn = conn
+	var retry actor.Alarm
+	defer retry.Stop()
 	for {
-		if b.flight == nil {
-			b.fetch(ctx)
+		if b.flight == nil && !time.Now().Before(b.retryAt) {
+			b.fetch()
 		}
+		retry.Set(b.retryAt)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-retry.C():
+			// The top of the loop tries the fetch again.
 		case <-in.Ready():
 			var closed bool
 			b.drained, closed = in.Drain(b.drained[:0])
@@ -116,6 +131,7 @@ func (b *brokerConsumer) Run(ctx context.Context, in *actor.Inbox[brokerMsg]) er
 			clear(b.drained)
 			b.sweep()
 			if closed {
+				b.abandonFlight()
 				b.closeSession()
 				return nil
 			}
@@ -183,8 +199,10 @@ func (b *brokerConsumer) owns(s *subscription) bool {
 }
 
 // fetch sends one Fetch request for every partition b owns whose feeder has room, if
-// there is any.
-func (b *brokerConsumer) fetch(ctx context.Context) {
+// there is any. It never waits for room on the connection: if its queue is full, the
+// request is withdrawn (nothing about it was sent) and retryAt says when to try again.
+func (b *brokerConsumer) fetch() {
+	b.retryAt = time.Time{}
 	b.sweep()
 	ready := 0
 	for _, s := range b.subs {
@@ -289,15 +307,40 @@ func (b *brokerConsumer) fetch(ctx context.Context) {
 		call.VersionCap = 12 // v13+ names topics by ID only
 	}
 	fl.call = call
-	if err := b.conn.Send(ctx, call); err != nil {
+	if err := b.conn.TrySend(call); err != nil {
+		b.spare = fl
+		if errors.Is(err, actor.ErrFull) {
+			// The connection is busy with other requests (other consumers' fetches on a
+			// shared client, or long polls still being answered). Nothing was sent: the
+			// session's view is as it was, and the partitions wait where they are.
+			b.session.withdrawn()
+			b.fullTries++
+			delay := min(cfg.Backoff.Delay(b.fullTries, rand.Float64()), cfg.MaxWait)
+			b.retryAt = time.Now().Add(delay)
+			b.log.Debug("fetch deferred: the connection's queue is full", "retry in", delay)
+			return
+		}
 		b.session.failed()
 		b.failAll(err)
-		b.spare = fl
 		return
 	}
+	b.fullTries = 0
 	b.flight = fl
 	b.log.Debug("fetch sent", "partitions", ready, "of", len(b.subs), "named", len(plan.send), "forgotten", len(plan.forget),
 		"session", plan.id, "epoch", plan.epoch, "wait", wait)
+}
+
+// abandonFlight gives up the fetch in flight, if any, as the incarnation ends: unless it
+// has been written, the connection drops it rather than send it (its partitions are
+// fetched again by whoever holds them next, from the same positions). Without this, a
+// broker consumer stopped and started again faster than its long polls return (a
+// partition handed back and forth) would leave a request on the shared connection each
+// time, and they would fill its queue.
+func (b *brokerConsumer) abandonFlight() {
+	if b.flight != nil {
+		b.flight.call.Abandon()
+		b.flight = nil
+	}
 }
 
 // outcome handles the end of the fetch in flight.
@@ -518,8 +561,9 @@ func releaseBrokerConsumer(a actor.Actor[brokerMsg], err error) {
 	clear(b.drained)
 	b.drained = nil
 	b.in.Unread(unread)
+	b.abandonFlight()
 	subs := b.subs
-	b.subs, b.flight = nil, nil
+	b.subs = nil
 	for _, s := range subs {
 		if !b.owns(s) {
 			continue

@@ -80,7 +80,9 @@ type Config struct {
 	// Backoff spaces a partition's attempts to subscribe again after failures (no
 	// leader, a broker down): Min·2^(n-1) capped at Max with jitter. The first attempt
 	// after a leader change is immediate; a fetch that answers for the partition starts
-	// its next run of failures from Min again. Zero fields mean 100ms and 5s.
+	// its next run of failures from Min again. It also spaces a broker consumer's
+	// attempts to send a fetch that found its connection's queue full (capped at
+	// MaxWait). Zero fields mean 100ms and 5s.
 	Backoff supervisor.Backoff
 	// RequestTimeout bounds the metadata refreshes and the ListOffsets and
 	// OffsetForLeaderEpoch requests a partition makes, and is added to MaxWait for the

@@ -102,6 +102,10 @@ func (c *Consumer) Actors() []actor.Info {
 // Client is the cluster client the consumer uses.
 func (c *Consumer) Client() *cluster.Client { return c.client }
 
+// Config is the consumer's configuration with its defaults filled in: what a group
+// member built on the consumer reads its reset policy and timeouts from.
+func (c *Consumer) Config() Config { return c.cfg }
+
 // ConsumePartition starts consuming one partition of topic from the offset from, and
 // returns its PartitionConsumer. It checks its input against metadata (refreshed, bounded
 // by ctx, unless the client's snapshot knows the topic and partition already): an unknown topic fails with an *UnknownTopicError (ErrUnknownTopic), a partition

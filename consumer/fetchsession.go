@@ -233,6 +233,16 @@ func (f *fetchSession) failed() {
 	f.reset()
 }
 
+// withdrawn records that the planned request was not sent after all (the connection's
+// queue was full): the broker's view is what it was before the plan, and the next plan
+// starts from it.
+func (f *fetchSession) withdrawn() {
+	if f.next != nil && !f.planned.unchanged {
+		f.spare = f.next // built for the plan, and referred to by nothing else
+	}
+	f.next, f.planned = nil, fetchPlan{}
+}
+
 // reset forgets the session: the next request is a full fetch asking for a new one.
 func (f *fetchSession) reset() {
 	f.id, f.epoch, f.view = 0, epochInitial, nil

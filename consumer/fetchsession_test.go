@@ -402,3 +402,34 @@ func TestFetchSessionIdleDropsSpare(t *testing.T) {
 		t.Fatal("the change after idling was not applied, or left no spare")
 	}
 }
+
+// TestFetchSessionWithdrawnPlan withdraws plans that were never sent (the connection's
+// queue was full): the session stays as the broker knows it, so the next plan names the
+// same changes again, under the same epoch, rather than starting over or losing them.
+func TestFetchSessionWithdrawnPlan(t *testing.T) {
+	a0, a1 := sessPart("a", 0, 10), sessPart("a", 1, 20)
+	f := openSession(t, []sessionPart{a0, a1})
+	moved := a1
+	moved.offset = 25
+	want := []sessionPart{a0, moved}
+	first := f.plan(want, true)
+	f.withdrawn()
+	again := f.plan(want, true)
+	if again.full || again.id != 7 || again.epoch != first.epoch || !slices.Equal(named(want, again), []fetchKey{a1.key}) {
+		t.Fatalf("after a withdrawn plan %+v: %+v, want the same incremental fetch", first, again)
+	}
+	f.answered(7, nil)
+	idle := f.plan(want, true)
+	f.withdrawn()
+	if idle = f.plan(want, true); !idle.unchanged || idle.epoch != again.epoch+1 {
+		t.Fatalf("an unchanged plan withdrawn, then %+v", idle)
+	}
+	f.answered(7, nil)
+	// A withdrawn full fetch stays a full fetch.
+	var g fetchSession
+	g.plan(want, true)
+	g.withdrawn()
+	if p := g.plan(want, true); !p.full || p.id != 0 || len(p.send) != 2 {
+		t.Fatalf("after a withdrawn full fetch: %+v", p)
+	}
+}

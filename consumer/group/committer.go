@@ -66,7 +66,10 @@ func (c CommitterConfig) withDefaults() (CommitterConfig, error) {
 }
 
 // ErrNoCommittedOffset is matched by the error of Starts and Assign for partitions the
-// group has no committed offset for when the reset policy is consumer.ResetNone.
+// group has no committed offset for when the reset policy is consumer.ResetNone; and by
+// the Err of the batch a Member's Poll returns for such a partition it was assigned (the
+// member does not read it: the user decides, commits an offset, and the next rebalance
+// brings it back).
 var ErrNoCommittedOffset = errors.New("group: no committed offset")
 
 // CommitResult reports one commit: the group, what was sent with each partition's

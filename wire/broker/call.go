@@ -50,14 +50,25 @@ type Call struct {
 	Err error
 
 	// Written by the connection before the call reaches its reader.
-	corr     int32
-	deadline time.Time
-	sent     atomic.Bool // some of the request's bytes were written
-	finished atomic.Bool // Done has been called
+	corr      int32
+	deadline  time.Time
+	sent      atomic.Bool // some of the request's bytes were written
+	finished  atomic.Bool // Done has been called
+	abandoned atomic.Bool // the caller no longer wants it (Abandon)
 	// barrier, set only on the connection's own marker calls, is closed by the reader
 	// when it reaches the marker: every call written before it has been answered.
 	barrier chan struct{}
 }
+
+// Abandon tells the connection that the caller no longer wants the call's outcome: a
+// caller that stopped (a consumer of a partition that moved elsewhere, say) leaves its
+// request behind. If the call has not been written yet, the connection finishes it as not
+// sent, with ErrAbandoned, instead of writing it, so that a call nobody waits for takes
+// neither the connection's time nor a pipelining slot (a long-polling fetch would hold
+// both for its whole wait). Once written it runs its course: a response can only be
+// skipped by reading it. Either way Done is still called exactly once. Abandon may be
+// called from any goroutine, at any time after Send, and more than once.
+func (c *Call) Abandon() { c.abandoned.Store(true) }
 
 // finish records the outcome and calls Done. The connection calls it once per call; the
 // guard makes a second call a no-op rather than a second outcome.
@@ -92,6 +103,9 @@ var (
 	// ErrProtocol: the response could not be decoded, or did not match the request.
 	// The connection is closed. Retriable on a new connection.
 	ErrProtocol = errors.New("broker: protocol error")
+	// ErrAbandoned: the caller abandoned the call (Call.Abandon) before it was written.
+	// The call was not sent. Not retriable: nobody wants it.
+	ErrAbandoned = errors.New("broker: call abandoned")
 )
 
 // Error is how a Call, or a connection, fails.

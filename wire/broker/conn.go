@@ -221,9 +221,13 @@ type unsent struct {
 	start int
 }
 
-// prepare picks the call's version and sets its correlation ID and deadline.
+// prepare picks the call's version and sets its correlation ID and deadline. A call
+// abandoned by its caller fails here, not sent.
 func (c *conn) prepare(call *Call, now time.Time) error {
 	key := call.Request.APIKey()
+	if call.abandoned.Load() {
+		return c.fail(key, false, ErrAbandoned, nil)
+	}
 	if !call.Deadline.IsZero() && !now.Before(call.Deadline) {
 		return c.fail(key, false, ErrRequestTimeout, errors.New("deadline passed before the request was written"))
 	}

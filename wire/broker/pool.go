@@ -36,6 +36,10 @@ const (
 	Admin   Purpose = iota // metadata and other short requests
 	Produce                // produce requests
 	Fetch                  // fetch requests
+	// Group carries a consumer group member's JoinGroup, SyncGroup, Heartbeat and
+	// LeaveGroup: a JoinGroup is answered only when the whole group has rejoined (up to
+	// the rebalance timeout, minutes), and nothing else should wait behind it.
+	Group
 )
 
 func (p Purpose) String() string {
@@ -46,6 +50,8 @@ func (p Purpose) String() string {
 		return "produce"
 	case Fetch:
 		return "fetch"
+	case Group:
+		return "group"
 	}
 	return "invalid"
 }

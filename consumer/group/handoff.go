@@ -1,0 +1,313 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/consumer"
+	"github.com/troupe-go/troupe/wire/cluster"
+	"github.com/troupe-go/troupe/wire/errcode"
+)
+
+type handoffKind uint8
+
+const (
+	handAssign   handoffKind = iota // take parts: committed offsets, OnAssigned, then the reader
+	handRevoke                      // give parts up: stop, wait for the user, OnRevoked, commit
+	handLost                        // drop parts: stop, OnLost, no commit
+	handLostAll                     // drop everything (the member actor restarted)
+	handFatal                       // drop everything and close the reader: Poll reports the end
+	handCloseAll                    // Close: give everything up, as a revocation
+	handCommit                      // auto-commit: commit what was finished
+)
+
+// handoffMsg is what the hand-off actor receives, from the member actor (assign,
+// revoke, lost) and from Close.
+type handoffMsg struct {
+	kind  handoffKind
+	parts []TopicPartitions
+	info  *memberInfo // the generation the partitions belong to (revoke: its commit's)
+	reply actor.Reply[struct{}]
+}
+
+func (h handoffMsg) fail(err error) { h.reply.Send(struct{}{}, err) }
+
+// handoff moves partitions between the group and the member's consumer.Reader, one
+// message at a time, in order, and runs the user's callbacks on its goroutine: the
+// callbacks therefore never run concurrently with each other, and always in the order
+// the coordinator decided. It may wait (for the coordinator's committed offsets, for
+// the user to come back from the batches in hand, for a callback); the member actor,
+// which heartbeats, never waits for it.
+//
+// Owner: the member's supervisor ("group <id>"). The member actor sends it assignments,
+// revocations and losses; Close sends it the final revocation and waits for the answer.
+type handoff struct {
+	m *Member
+}
+
+func (h *handoff) handle(ctx context.Context, msg handoffMsg) error {
+	m := h.m
+	switch msg.kind {
+	case handAssign:
+		h.assign(ctx, abouts(msg.parts))
+		m.joinOnce.Do(func() { close(m.joined) })
+	case handRevoke:
+		h.revoke(ctx, abouts(msg.parts), msg.info)
+		_ = m.member.TrySend(memberMsg{revoked: true})
+	case handLost:
+		h.lose(ctx, abouts(msg.parts))
+	case handLostAll:
+		h.lose(ctx, m.Assigned())
+	case handFatal:
+		h.lose(ctx, m.Assigned())
+		_ = m.r.Close(ctx) // Poll returns the member's error from now on
+	case handCloseAll:
+		h.revoke(ctx, m.Assigned(), m.info.Load())
+		msg.reply.Send(struct{}{}, nil)
+	case handCommit:
+		// Here, in order with the revocations, so that an automatic commit never races
+		// one: a partition given up is no longer owned, and is not committed again.
+		cctx, cancel := context.WithTimeout(ctx, m.ccfg.RequestTimeout)
+		err := m.commit(cctx, nil, msg.info)
+		cancel()
+		if err != nil {
+			m.log.Warn("group member: automatic commit failed", "err", err)
+		} else {
+			m.log.Debug("group member: automatic commit done")
+		}
+	}
+	return nil
+}
+
+func abouts(parts []TopicPartitions) []consumer.About {
+	var out []consumer.About
+	for _, tp := range parts {
+		for _, p := range tp.Partitions {
+			out = append(out, consumer.About{Topic: tp.Topic, Partition: p})
+		}
+	}
+	return out
+}
+
+// assign takes parts: it looks up their committed offsets, runs OnAssigned, and hands
+// them to the reader, each from its committed offset or, without one, from where the
+// consumer's reset policy says.
+func (h *handoff) assign(ctx context.Context, parts []consumer.About) {
+	m := h.m
+	m.mu.Lock()
+	closing := m.closing
+	m.mu.Unlock()
+	if len(parts) == 0 || closing {
+		return // nothing to take, or Close gave everything up already
+	}
+	offs := h.committedOffsets(ctx, parts)
+	if ctx.Err() != nil || m.failure() != nil {
+		return
+	}
+	h.callback(ctx, "OnAssigned", m.cfg.OnAssigned, parts)
+	var fresh []consumer.About
+	m.mu.Lock()
+	for _, a := range parts {
+		m.token++
+		m.owned[a] = m.token
+		delete(m.finished, a)
+		delete(m.committed, a)
+		delete(m.revoking, a)
+		m.noteChangeLocked()
+		if c, ok := offs[a]; ok {
+			m.committed[a] = c.offset
+		} else if m.ccfg.OffsetReset == consumer.ResetNone {
+			m.pending = append(m.pending, &consumer.Batch{Topic: a.Topic, Partition: a.Partition,
+				Err: fmt.Errorf("%w: %s", ErrNoCommittedOffset, a)})
+		} else {
+			fresh = append(fresh, a)
+		}
+	}
+	m.mu.Unlock()
+	for _, a := range parts {
+		if c, ok := offs[a]; ok {
+			// With the epoch committed with it: the reader checks with the leader that
+			// the log was not truncated under it since (KIP-320).
+			h.add(ctx, consumer.AtEpoch(c.offset, c.epoch), a)
+		}
+	}
+	from := consumer.Oldest()
+	if m.ccfg.OffsetReset == consumer.ResetLatest {
+		from = consumer.Newest()
+	}
+	if len(fresh) > 0 && m.r.Add(ctx, from, fresh...) != nil {
+		for _, a := range fresh { // one at a time, to say which cannot be read
+			h.add(ctx, from, a)
+		}
+	}
+}
+
+func (h *handoff) add(ctx context.Context, from consumer.Offset, a consumer.About) {
+	if err := h.m.r.Add(ctx, from, a); err != nil && !errors.Is(err, consumer.ErrAlreadyConsuming) {
+		h.m.log.Error("group member: cannot read an assigned partition", "partition", a, "err", err)
+	}
+}
+
+// committedOffsets asks the coordinator (the cluster client finds it, and retries when
+// it moves or loads), again after failures with backoff, until it answers or ctx ends.
+// A partition without a committed offset is left out.
+func (h *handoff) committedOffsets(ctx context.Context, parts []consumer.About) map[consumer.About]committed {
+	m := h.m
+	tps := make([]cluster.TopicPartition, len(parts))
+	for i, a := range parts {
+		tps[i] = cluster.TopicPartition{Topic: a.Topic, Partition: a.Partition}
+	}
+	for failures := 0; ; failures++ {
+		if failures > 0 {
+			t := time.NewTimer(m.cfg.Backoff.Delay(failures, rand.Float64()))
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			}
+		}
+		rctx, cancel := context.WithTimeout(ctx, m.ccfg.RequestTimeout)
+		got, err := m.client.FetchOffsets(rctx, cluster.ReadCommitted, m.cfg.Group, tps...)
+		cancel()
+		out := make(map[consumer.About]committed, len(got))
+		for _, g := range got {
+			if err == nil {
+				err = g.Err
+			}
+			if g.Err == nil && g.Offset >= 0 {
+				out[consumer.About{Topic: g.Topic, Partition: g.Partition}] = committed{g.Offset, g.LeaderEpoch}
+			}
+		}
+		if err == nil {
+			return out
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, errcode.GroupAuthorizationFailed) || errors.Is(err, errcode.TopicAuthorizationFailed) {
+			// Asking again will not help: the member cannot know where to start.
+			m.fail(fmt.Errorf("group %q: fetching committed offsets: %w", m.cfg.Group, err))
+			return nil
+		}
+		m.log.Warn("group member: fetching committed offsets failed; trying again", "err", err)
+	}
+}
+
+// revoke gives parts up: it stops fetching them, waits (up to ProcessingTime) until the
+// user is back from the batches in hand, runs OnRevoked, commits what was finished (as
+// the member of info's generation), and only then lets them go. A user who does not come
+// back in time loses them instead: nothing is committed for them.
+func (h *handoff) revoke(ctx context.Context, parts []consumer.About, info *memberInfo) {
+	m := h.m
+	parts = h.ownedOf(parts)
+	if len(parts) == 0 {
+		return
+	}
+	m.mu.Lock()
+	for _, a := range parts {
+		m.revoking[a] = true
+	}
+	m.mu.Unlock()
+	if err := h.remove(ctx, parts); err != nil {
+		m.log.Warn("group member: stopping revoked partitions", "err", err)
+	}
+	m.mu.Lock()
+	inHand, back := m.inHand, m.back
+	m.mu.Unlock()
+	if inHand {
+		m.log.Debug("group member: revocation waits for the user to come back from the batches in hand", "partitions", parts)
+		t := time.NewTimer(m.cfg.ProcessingTime)
+		select {
+		case <-back:
+			t.Stop()
+		case <-t.C:
+			m.log.Warn("group member: the user did not come back within ProcessingTime; the revoked partitions are lost",
+				"processing_time", m.cfg.ProcessingTime)
+			h.lose(ctx, parts)
+			return
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+	h.callback(ctx, "OnRevoked", m.cfg.OnRevoked, parts)
+	if err := m.commit(ctx, parts, info); err != nil {
+		// At-least-once: the next owner reads them again from the last commit.
+		m.log.Warn("group member: commit on revocation failed", "err", err)
+	}
+	h.forget(parts)
+}
+
+// lose drops parts without committing anything for them and runs OnLost.
+func (h *handoff) lose(ctx context.Context, parts []consumer.About) {
+	m := h.m
+	parts = h.ownedOf(parts)
+	if len(parts) == 0 {
+		return
+	}
+	h.forget(parts)
+	if err := h.remove(ctx, parts); err != nil {
+		m.log.Warn("group member: stopping lost partitions", "err", err)
+	}
+	h.callback(ctx, "OnLost", m.cfg.OnLost, parts)
+}
+
+// remove takes parts out of the reader, waiting for their subscriptions to end at most
+// ProcessingTime (the rebalance's own bound): past it they are no longer returned by Poll
+// all the same, and a fetch still in flight for them is dropped when it lands.
+func (h *handoff) remove(ctx context.Context, parts []consumer.About) error {
+	ctx, cancel := context.WithTimeout(ctx, h.m.cfg.ProcessingTime)
+	defer cancel()
+	return h.m.r.Remove(ctx, parts...)
+}
+
+// callback runs one of the user's callbacks. A callback that panics is logged, with its
+// stack, and the hand-off goes on: a partition given up halfway would wedge the group's
+// rebalance (the member could neither rejoin nor read), so the panic is not allowed to
+// stop the actor, as net/http does not let a handler's panic stop its server.
+func (h *handoff) callback(ctx context.Context, name string, f func(context.Context, []consumer.About), parts []consumer.About) {
+	if f == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			h.m.log.Error("group member: a callback panicked; the hand-off goes on", "callback", name,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	f(ctx, parts)
+}
+
+// ownedOf keeps the partitions of parts the member took: an assignment skipped (Close
+// came first) or cut short has none to give up, and no callback hears of them.
+func (h *handoff) ownedOf(parts []consumer.About) []consumer.About {
+	m := h.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := parts[:0:0]
+	for _, a := range parts {
+		if m.owned[a] != 0 {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (h *handoff) forget(parts []consumer.About) {
+	m := h.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, a := range parts {
+		delete(m.owned, a)
+		m.noteChangeLocked()
+		delete(m.finished, a)
+		delete(m.committed, a)
+		delete(m.revoking, a)
+	}
+}

@@ -1,0 +1,639 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/troupe-go/troupe"
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/consumer"
+	"github.com/troupe-go/troupe/supervisor"
+	"github.com/troupe-go/troupe/wire/cluster"
+)
+
+// Config configures a Member. Group and Topics are required; every other zero field means
+// its documented default.
+type Config struct {
+	// Group is the group's ID. Required.
+	Group string
+	// Topics are the topics the member subscribes to; the group's leader spreads the
+	// partitions of every member's topics over the members subscribing to them. Required.
+	Topics []string
+	// Assignors are the assignors the member offers, in order of preference; the
+	// coordinator picks the first every member offers. Cooperative ones are refused: this
+	// member rebalances eagerly. Empty means Range() alone.
+	Assignors []Assignor
+	// InstanceID makes the member static (KIP-345, group.instance.id): the coordinator
+	// knows it across restarts, it does not send LeaveGroup when it closes, and a restart
+	// within SessionTimeout takes its partitions back without a rebalance. Empty means a
+	// dynamic member.
+	InstanceID string
+	// SessionTimeout is how long the coordinator keeps the member without a heartbeat,
+	// and how long the member, without a successful heartbeat (counted from when it was
+	// sent), keeps its partitions before declaring them lost. Zero means 45s.
+	SessionTimeout time.Duration
+	// HeartbeatInterval spaces the member's heartbeats; a rebalance is noticed at the
+	// next one. Zero means 3s. It must be below SessionTimeout.
+	HeartbeatInterval time.Duration
+	// ProcessingTime is how long the user may take between Polls: a rebalance waits for
+	// the user to come back from the batches in hand before it gives their partitions
+	// up, and the coordinator waits this long (the rebalance timeout) for every member
+	// to rejoin. Zero means 5 minutes (Java's max.poll.interval.ms).
+	ProcessingTime time.Duration
+	// AutoCommitInterval is how often the member commits what was finished without being
+	// asked (as the Committer does), besides the commits on revocation and Close. Zero
+	// means 5s.
+	AutoCommitInterval time.Duration
+	// DisableAutoCommit turns the interval's commits off: only Commit, revocations and
+	// Close commit.
+	DisableAutoCommit bool
+	// Backoff spaces the member's attempts after failures (no coordinator, a coordinator
+	// still loading): Min·2^(n-1) capped at Max with jitter. Zero fields mean 100ms and
+	// 5s.
+	Backoff supervisor.Backoff
+	// OnAssigned, OnRevoked and OnLost, if set, are told of partitions the member takes,
+	// gives up in a rebalance, and loses (the coordinator no longer counts the member
+	// in: its session ran out, or it was fenced). They run in order, one at a time, on
+	// the member's hand-off goroutine, never concurrently with each other; they may block
+	// (the rebalance waits) and must return within ProcessingTime. OnAssigned runs before
+	// Poll returns any record of the partitions; OnRevoked after the user came back from
+	// the batches in hand, before the member commits what was finished and gives the
+	// partitions up, and it may commit (Commit) itself; OnLost runs after the partitions
+	// were given up, and nothing of theirs is committed any more: another member may
+	// own them already.
+	OnAssigned func(ctx context.Context, parts []consumer.About)
+	OnRevoked  func(ctx context.Context, parts []consumer.About)
+	OnLost     func(ctx context.Context, parts []consumer.About)
+	// Logger receives the member's records (joins, assignments, rebalances, commits that
+	// failed). Nil means the consumer's Logger.
+	Logger *slog.Logger
+}
+
+// Documented defaults of Config.
+const (
+	DefaultSessionTimeout    = 45 * time.Second
+	DefaultHeartbeatInterval = 3 * time.Second
+	DefaultProcessingTime    = 5 * time.Minute
+	DefaultBackoffMin        = 100 * time.Millisecond
+	DefaultBackoffMax        = 5 * time.Second
+)
+
+// ErrInvalidConfig is consumer.ErrInvalidConfig: Join's error for a Config that cannot
+// work.
+var ErrInvalidConfig = consumer.ErrInvalidConfig
+
+// ErrClosed is troupe.ErrClosed: Poll's error once the member is closed.
+var ErrClosed = consumer.ErrClosed
+
+// ErrInvalidAssignment is matched by the member's error when the assignor it runs as
+// the group's leader gives a partition twice, or one that does not exist, or to someone
+// who is not a member.
+var ErrInvalidAssignment = errors.New("group: invalid assignment")
+
+// ErrNotMember is matched by Commit's error while the member has no generation to commit
+// in (it is joining or rebalancing): nothing was committed.
+var ErrNotMember = errors.New("group: not a member of the group now")
+
+// maxTopicName is Kafka's longest topic name.
+const maxTopicName = 249
+
+func (c Config) withDefaults() (Config, error) {
+	switch {
+	case c.Group == "":
+		return c, fmt.Errorf("%w: Group is required", ErrInvalidConfig)
+	case len(c.Topics) == 0:
+		return c, fmt.Errorf("%w: Topics is required", ErrInvalidConfig)
+	case c.SessionTimeout < 0 || c.HeartbeatInterval < 0 || c.ProcessingTime < 0 || c.AutoCommitInterval < 0:
+		return c, fmt.Errorf("%w: negative timeout", ErrInvalidConfig)
+	}
+	for _, t := range c.Topics {
+		if t == "" || len(t) > maxTopicName {
+			return c, fmt.Errorf("%w: topic name %q: empty or longer than %d", ErrInvalidConfig, t, maxTopicName)
+		}
+	}
+	if len(c.Assignors) == 0 {
+		c.Assignors = []Assignor{Range()}
+	}
+	seen := make(map[string]bool)
+	for _, a := range c.Assignors {
+		if a == nil || a.Name() == "" {
+			return c, fmt.Errorf("%w: an Assignor without a name", ErrInvalidConfig)
+		}
+		if a.Cooperative() {
+			return c, fmt.Errorf("%w: assignor %q is cooperative; this member rebalances eagerly", ErrInvalidConfig, a.Name())
+		}
+		if seen[a.Name()] {
+			return c, fmt.Errorf("%w: assignor %q named twice", ErrInvalidConfig, a.Name())
+		}
+		seen[a.Name()] = true
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = DefaultSessionTimeout
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if c.ProcessingTime == 0 {
+		c.ProcessingTime = DefaultProcessingTime
+	}
+	if c.AutoCommitInterval == 0 {
+		c.AutoCommitInterval = DefaultAutoCommitInterval // the Committer's default
+	}
+	if c.HeartbeatInterval >= c.SessionTimeout {
+		return c, fmt.Errorf("%w: HeartbeatInterval %v is not below SessionTimeout %v", ErrInvalidConfig, c.HeartbeatInterval, c.SessionTimeout)
+	}
+	if c.SessionTimeout > time.Duration(1<<31-1)*time.Millisecond || c.ProcessingTime > time.Duration(1<<31-1)*time.Millisecond {
+		return c, fmt.Errorf("%w: a timeout above 2^31 ms", ErrInvalidConfig)
+	}
+	if c.Backoff.Min == 0 {
+		c.Backoff.Min = DefaultBackoffMin
+	}
+	if c.Backoff.Max == 0 {
+		c.Backoff.Max = DefaultBackoffMax
+	}
+	return c, nil
+}
+
+// Member is one member of a classic consumer group, reading the partitions the group
+// assigns it through a consumer.Reader: Poll, Batches and Records are the Reader's, over
+// whatever the member owns at the time.
+//
+// Its actors, supervised together (Actors lists them):
+//
+//	group <id> (supervisor)
+//	├── member <id>    the protocol: coordinator, JoinGroup/SyncGroup, heartbeats, leave
+//	└── handoff <id>   the hand-off: partitions to the reader and back, callbacks, commits
+//
+// The member actor never waits for the user, so heartbeats go on while the user
+// processes a batch. Partitions move by an explicit hand-off (eager protocol): when
+// the coordinator rebalances, the hand-off actor stops fetching everything the member
+// owns, waits until the user comes back from the batches in hand (the next Poll, or
+// Close), runs OnRevoked, commits what the user finished, and only then lets the member
+// rejoin. What was finished is also committed every AutoCommitInterval, and by Commit and
+// Close. What counts as finished (at-least-once): the batches an earlier Poll returned,
+// each record the Records iterator moved past, each batch the Batches iterator moved
+// past, and what Mark names; never records merely fetched.
+//
+// Poll is meant for one goroutine at a time; the other methods are safe for concurrent
+// use.
+type Member struct {
+	cfg    Config
+	ccfg   consumer.Config
+	client *cluster.Client
+	r      *consumer.Reader
+	log    *slog.Logger
+
+	sup    *supervisor.Supervisor
+	proc   *actor.Process
+	member actor.Ref[memberMsg]
+	hand   actor.Ref[handoffMsg]
+
+	info atomic.Pointer[memberInfo] // published by the member actor
+
+	joined    chan struct{} // closed at the first assignment
+	joinOnce  sync.Once
+	closeOnce sync.Once
+	closeErr  error
+
+	pollMu sync.Mutex // one Poll at a time
+	last   []*consumer.Batch
+	lastT  []uint64
+
+	commitMu sync.Mutex // one commit at a time
+
+	mu        sync.Mutex
+	owned     map[consumer.About]uint64 // the token of the partition's current ownership
+	token     uint64
+	finished  map[consumer.About]committed
+	committed map[consumer.About]int64
+	revoking  map[consumer.About]bool // being given up: Poll returns nothing of theirs
+	pending   []*consumer.Batch       // error batches for the next Poll
+	changed   chan struct{}           // closed at the next change of owned (settled)
+	inHand    bool
+	back      chan struct{} // closed when the user comes back from the batches in hand
+	fatal     error
+	closing   bool
+}
+
+// memberInfo is what the member actor publishes for commits.
+type memberInfo struct {
+	memberID   string
+	generation int32
+}
+
+// committed is a partition's offset: finished (to commit) or committed.
+type committed struct {
+	offset int64
+	epoch  int32
+}
+
+// Join starts a member of cfg.Group reading through c, and returns once the member has
+// its first assignment (possibly empty), or with the member's fatal error (a refused
+// group, say: errors.Is(err, errcode.GroupAuthorizationFailed)) or the context's
+// cause; on an error the member is closed. A Config that cannot work fails with
+// ErrInvalidConfig.
+func Join(ctx context.Context, c *consumer.Consumer, cfg Config) (*Member, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ccfg := c.Config()
+	if cfg.Logger == nil {
+		cfg.Logger = ccfg.Logger
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(discard{})
+	}
+	r, err := c.NewReader()
+	if err != nil {
+		return nil, err
+	}
+	m := &Member{
+		cfg: cfg, ccfg: ccfg, client: c.Client(), r: r, log: cfg.Logger.With("group", cfg.Group),
+		joined: make(chan struct{}), owned: make(map[consumer.About]uint64),
+		finished: make(map[consumer.About]committed), committed: make(map[consumer.About]int64),
+		revoking: make(map[consumer.About]bool),
+		back:     make(chan struct{}),
+	}
+	close(m.back)
+	m.info.Store(&memberInfo{generation: -1})
+	m.sup = supervisor.New(supervisor.Config{
+		Name: "group " + cfg.Group, Logger: cfg.Logger, Backoff: cfg.Backoff,
+		// Its actors fail only on a bug; a supervisor that gave up would leave the member
+		// silently dead, its Poll waiting for ever. Restarted, with backoff, they rejoin.
+		Intensity: supervisor.Unlimited,
+	})
+	m.hand, err = supervisor.Add(m.sup, supervisor.ChildSpec[handoffMsg]{
+		Name: "handoff " + cfg.Group, Kind: "group-handoff", Restart: supervisor.Transient,
+		New: func() actor.Actor[handoffMsg] { return actor.Receive((&handoff{m: m}).handle) },
+		// Unbounded, and bounded all the same: the member actor sends one message per
+		// step of the protocol and waits for each revocation to finish before it
+		// rejoins, so a handful at most are ever queued.
+		Mailbox: actor.MailboxConfig[handoffMsg]{Capacity: actor.Unbounded, OnDrop: func(h handoffMsg) {
+			h.fail(ErrClosed)
+			if h.kind == handRevoke {
+				// Not carried out (the hand-off failed on it, or stopped): the member
+				// must not wait for it to rejoin.
+				_ = m.member.TrySend(memberMsg{revoked: true})
+			}
+		}},
+	})
+	if err == nil {
+		m.member, err = supervisor.Add(m.sup, supervisor.ChildSpec[memberMsg]{
+			Name: "member " + cfg.Group, Kind: "group-member", Restart: supervisor.Transient,
+			New: func() actor.Actor[memberMsg] { return newMemberActor(m) },
+			// Its messages are the answers to its own requests (at most one join, sync,
+			// leave or coordinator lookup, and one heartbeat, in flight), metadata for
+			// the leader, and the hand-off's and Close's notes: a few at a time.
+			Mailbox: actor.MailboxConfig[memberMsg]{Capacity: 64, OnDrop: func(mm memberMsg) { mm.fail(ErrClosed) }},
+			// An incarnation that failed owned the member's place in the group; its
+			// partitions are lost (not committed) before the next one joins afresh.
+			Release: func(actor.Actor[memberMsg], error) { _ = m.hand.TrySend(handoffMsg{kind: handLostAll}) },
+		})
+	}
+	if err != nil {
+		_ = r.Close(context.Background())
+		return nil, err
+	}
+	m.proc = m.sup.Start(context.Background())
+	select {
+	case <-m.joined:
+	case <-ctx.Done():
+		err = context.Cause(ctx)
+	}
+	if err == nil {
+		err = m.failure()
+	}
+	if err != nil {
+		_ = m.Close(context.Background())
+		return nil, err
+	}
+	return m, nil
+}
+
+type discard struct{}
+
+func (discard) Enabled(context.Context, slog.Level) bool  { return false }
+func (discard) Handle(context.Context, slog.Record) error { return nil }
+func (d discard) WithAttrs([]slog.Attr) slog.Handler      { return d }
+func (d discard) WithGroup(string) slog.Handler           { return d }
+
+func (m *Member) failure() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.fatal
+}
+
+// setFatal records the member's end and wakes Join; the hand-off closes the reader.
+func (m *Member) setFatal(err error) {
+	m.mu.Lock()
+	if m.fatal == nil {
+		m.fatal = err
+	}
+	m.mu.Unlock()
+	m.joinOnce.Do(func() { close(m.joined) })
+}
+
+// fail ends the member from the hand-off's side: what it owns is lost, Poll returns err,
+// and the member actor stops without leaving the group (Close still tries to).
+func (m *Member) fail(err error) {
+	m.setFatal(err)
+	_ = m.hand.TrySend(handoffMsg{kind: handFatal})
+}
+
+// MemberID is the ID the coordinator gave the member, or "" before it has one.
+func (m *Member) MemberID() string { return m.info.Load().memberID }
+
+// Generation is the group's generation the member last joined, or -1 before it joined.
+func (m *Member) Generation() int32 { return m.info.Load().generation }
+
+// Assigned lists the partitions the member owns now, in no particular order.
+func (m *Member) Assigned() []consumer.About {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]consumer.About, 0, len(m.owned))
+	for a := range m.owned {
+		out = append(out, a)
+	}
+	return out
+}
+
+// settled returns a channel closed at the member's next change of assignment.
+func (m *Member) settled() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.changed == nil {
+		m.changed = make(chan struct{})
+	}
+	return m.changed
+}
+
+// noteChangeLocked wakes those waiting on settled. m.mu is held.
+func (m *Member) noteChangeLocked() {
+	if m.changed != nil {
+		close(m.changed)
+		m.changed = nil
+	}
+}
+
+// Actors lists the member's actors, for observability.
+func (m *Member) Actors() []actor.Info { return m.sup.Children() }
+
+// Poll waits, bounded by ctx, for batches of the partitions the member owns, as
+// consumer.Reader.Poll does. Calling it tells the member that the user is done with what
+// the previous Poll returned: those records count as finished (committable), and a
+// rebalance waiting for the user goes on. It returns only batches of partitions the
+// member still owns. Its errors: the context's cause; the member's fatal error (it was
+// fenced, or the group refused it: errors.Is with the errcode value); ErrClosed after
+// Close.
+func (m *Member) Poll(ctx context.Context) ([]*consumer.Batch, error) {
+	m.pollMu.Lock()
+	defer m.pollMu.Unlock()
+	m.comeBack(true)
+	for {
+		m.mu.Lock()
+		fatal, closing, pending := m.fatal, m.closing, m.pending
+		m.pending = nil
+		m.mu.Unlock()
+		switch {
+		case fatal != nil:
+			return nil, fatal
+		case closing:
+			return nil, ErrClosed
+		case len(pending) > 0:
+			return pending, nil // errors carry no records: nothing is in hand
+		}
+		bs, err := m.r.Poll(ctx)
+		if err != nil {
+			if errors.Is(err, consumer.ErrClosed) {
+				if f := m.failure(); f != nil {
+					return nil, f
+				}
+			}
+			return nil, err
+		}
+		m.mu.Lock()
+		if m.closing {
+			m.mu.Unlock()
+			return nil, ErrClosed
+		}
+		out := bs[:0]
+		m.last, m.lastT = m.last[:0], m.lastT[:0]
+		for _, b := range bs {
+			a := consumer.About{Topic: b.Topic, Partition: b.Partition}
+			tok := m.owned[a]
+			if tok == 0 || m.revoking[a] {
+				continue // revoked or lost since it was fetched: its new owner reads it
+			}
+			out = append(out, b)
+			m.last, m.lastT = append(m.last, b), append(m.lastT, tok)
+		}
+		if len(out) > 0 {
+			m.inHand = true
+			m.back = make(chan struct{})
+		}
+		m.mu.Unlock()
+		if len(out) > 0 {
+			return out, nil
+		}
+	}
+}
+
+// comeBack: the user is back from the batches in hand; with finish, they count as
+// finished.
+func (m *Member) comeBack(finish bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if finish {
+		for i, b := range m.last {
+			a := consumer.About{Topic: b.Topic, Partition: b.Partition}
+			if m.owned[a] == m.lastT[i] && len(b.Records) > 0 {
+				m.finishLocked(a, b.NextOffset, b.Records[len(b.Records)-1].LeaderEpoch)
+			}
+		}
+	}
+	clear(m.last)
+	m.last, m.lastT = m.last[:0], m.lastT[:0]
+	if m.inHand {
+		m.inHand = false
+		close(m.back)
+	}
+}
+
+func (m *Member) finishLocked(a consumer.About, next int64, epoch int32) {
+	if f, ok := m.finished[a]; !ok || next > f.offset {
+		m.finished[a] = committed{offset: next, epoch: epoch}
+	}
+}
+
+// Mark counts records as finished: the next commit includes them (and everything before
+// them in their partitions). Records of partitions the member no longer owns are ignored.
+func (m *Member) Mark(records ...*troupe.Record) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range records {
+		a := consumer.About{Topic: r.Topic, Partition: r.Partition}
+		if m.owned[a] != 0 {
+			m.finishLocked(a, r.Offset+1, r.LeaderEpoch)
+		}
+	}
+}
+
+// Batches iterates over what Poll returns, batch by batch, as consumer.Reader.Batches
+// does; a batch counts as finished once the loop body has run for it.
+func (m *Member) Batches(ctx context.Context) iter.Seq2[*consumer.Batch, error] {
+	return func(yield func(*consumer.Batch, error) bool) {
+		for {
+			bs, err := m.Poll(ctx)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, b := range bs {
+				if !yield(b, b.Err) {
+					return
+				}
+				if len(b.Records) > 0 {
+					m.Mark(&b.Records[len(b.Records)-1])
+				}
+			}
+		}
+	}
+}
+
+// Records iterates over the member's records one by one, as consumer.Reader.Records
+// does; a record counts as finished once the loop body has run for it, so breaking out
+// of the loop leaves the record in hand unfinished.
+func (m *Member) Records(ctx context.Context) iter.Seq2[*troupe.Record, error] {
+	return func(yield func(*troupe.Record, error) bool) {
+		for {
+			bs, err := m.Poll(ctx)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, b := range bs {
+				if b.Err != nil {
+					if !yield(nil, b.Err) {
+						return
+					}
+					continue
+				}
+				for i := range b.Records {
+					if !yield(&b.Records[i], nil) {
+						return
+					}
+					m.Mark(&b.Records[i])
+				}
+			}
+		}
+	}
+}
+
+// Commit commits, for every partition the member owns, the offset after the last
+// finished record (see Member), unless that is already committed: a commit never moves
+// an offset backwards. It fails with ErrNotMember while the member is between
+// generations, or with the coordinator's refusal (errcode values, matched with
+// errors.Is); nothing is retried.
+func (m *Member) Commit(ctx context.Context) error {
+	return m.commit(ctx, nil, nil)
+}
+
+// commit commits the finished offsets of parts (nil: all owned) as info's member (nil:
+// the current one).
+func (m *Member) commit(ctx context.Context, parts []consumer.About, info *memberInfo) error {
+	m.commitMu.Lock()
+	defer m.commitMu.Unlock()
+	if info == nil {
+		info = m.info.Load()
+	}
+	var offs []cluster.OffsetCommit
+	m.mu.Lock()
+	add := func(a consumer.About) {
+		f, ok := m.finished[a]
+		if c, done := m.committed[a]; ok && (!done || f.offset > c) {
+			offs = append(offs, cluster.OffsetCommit{Topic: a.Topic, Partition: a.Partition, Offset: f.offset, LeaderEpoch: f.epoch})
+		}
+	}
+	if parts == nil {
+		for a := range m.owned {
+			add(a)
+		}
+	} else {
+		for _, a := range parts {
+			add(a)
+		}
+	}
+	m.mu.Unlock()
+	if len(offs) == 0 {
+		return nil
+	}
+	if info.memberID == "" || info.generation < 0 {
+		return ErrNotMember
+	}
+	as := &cluster.GroupMember{Generation: info.generation, MemberID: info.memberID, InstanceID: m.cfg.InstanceID}
+	got, err := m.client.CommitOffsets(ctx, m.cfg.Group, as, offs...)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	m.mu.Lock()
+	for _, o := range got {
+		if o.Err != nil {
+			errs = append(errs, o.Err)
+			continue
+		}
+		a := consumer.About{Topic: o.Topic, Partition: o.Partition}
+		if c, ok := m.committed[a]; !ok || o.Offset > c {
+			m.committed[a] = o.Offset
+		}
+	}
+	m.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// Close gives up everything the member owns (as a rebalance does: OnRevoked, then a
+// commit of what was finished — the batches of the last Poll count only as far as they
+// were marked or iterated past), leaves the group (a static member does not send
+// LeaveGroup), and stops the member's actors and its reader. It returns once done, or
+// with the context's cause; it is idempotent.
+func (m *Member) Close(ctx context.Context) error {
+	m.closeOnce.Do(func() { m.closeErr = m.close(ctx) })
+	return m.closeErr
+}
+
+func (m *Member) close(ctx context.Context) error {
+	m.mu.Lock()
+	m.closing = true
+	m.mu.Unlock()
+	m.comeBack(false)
+	var errs []error
+	if _, err := actor.Ask(ctx, m.hand, func(r actor.Reply[struct{}]) handoffMsg {
+		return handoffMsg{kind: handCloseAll, reply: r}
+	}); err != nil && !errors.Is(err, actor.ErrStopped) {
+		errs = append(errs, err)
+	}
+	if _, err := actor.Ask(ctx, m.member, func(r actor.Reply[struct{}]) memberMsg {
+		return memberMsg{leave: r}
+	}); err != nil && !errors.Is(err, actor.ErrStopped) {
+		errs = append(errs, err)
+	}
+	if err := m.proc.Stop(ctx); err != nil {
+		errs = append(errs, err)
+		// Out of time: stop the actors without their drain (a callback still running
+		// sees its context cancelled), bounded as a supervisor bounds a child's stop.
+		cctx, cancel := context.WithTimeout(context.Background(), supervisor.DefaultStopTimeout)
+		_ = m.proc.Cancel(cctx)
+		cancel()
+	}
+	if err := m.r.Close(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,41 @@
+package group
+
+import (
+	"testing"
+	"time"
+
+	"github.com/troupe-go/troupe/wire/errcode"
+)
+
+// TestNoHeartbeatWakeupsWithoutACoordinator: while the coordinator is being looked up
+// again, a heartbeat that is due must not wake the loop (it could not be sent, and an
+// alarm set in the past rings at once: the loop would spin until the lookup answers).
+func TestNoHeartbeatWakeupsWithoutACoordinator(t *testing.T) {
+	cfg, err := testGroupConfig("g").withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newMemberActor(&Member{cfg: cfg})
+	scripts["stable"](a.mach)
+	now := time.Now()
+	a.aliveAt, a.hbDue = now, now.Add(-time.Second)
+	a.haveCoord = true
+	if got := a.next(); !got.Equal(a.hbDue) {
+		t.Errorf("with a coordinator: wakes at %v, want the heartbeat's %v", got, a.hbDue)
+	}
+	a.haveCoord = false
+	if got, want := a.next(), now.Add(cfg.SessionTimeout); !got.Equal(want) {
+		t.Errorf("without a coordinator: wakes at %v, want the session's end %v", got, want)
+	}
+	// Giving its partitions up, it heartbeats still (the user may be slow to come back),
+	// and no session deadline applies.
+	a.mach.heartbeat(3, hbResp(errcode.RebalanceInProgress), nil)
+	a.haveCoord = true
+	if got := a.next(); !got.Equal(a.hbDue) {
+		t.Errorf("revoking: wakes at %v, want the heartbeat's %v", got, a.hbDue)
+	}
+	a.hbFlight = true
+	if got := a.next(); !got.IsZero() {
+		t.Errorf("revoking, a heartbeat in flight: wakes at %v, want only when told", got)
+	}
+}
