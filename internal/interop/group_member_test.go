@@ -3,6 +3,7 @@ package interop
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strconv"
@@ -46,7 +47,7 @@ func (t *tally) poke() {
 }
 
 // waitFor waits, up to the deadline, until cond (called under the tally's lock) holds.
-func (t *tally) waitFor(ctx context.Context, what string, cond func(seen) bool) error {
+func (t *tally) waitFor(ctx context.Context, cond func(seen) bool) error {
 	tick := time.NewTicker(50 * time.Millisecond) // also re-checks conditions on other state
 	defer tick.Stop()
 	for {
@@ -119,7 +120,7 @@ func (tm *troupeMember) close(t *testing.T) {
 	if err := tm.m.Close(ctx); err != nil {
 		t.Errorf("troupe member Close: %v", err)
 	}
-	if err := <-tm.done; err != nil && !errorsIsClosed(err) {
+	if err := <-tm.done; err != nil && !errors.Is(err, group.ErrClosed) {
 		t.Errorf("troupe member Poll: %v", err)
 	}
 	if err := tm.c.Close(ctx); err != nil {
@@ -179,8 +180,6 @@ func (km *kgoGroupMember) close() {
 	km.cl.Close()
 	<-km.done
 }
-
-func errorsIsClosed(err error) bool { return err != nil && strings.Contains(err.Error(), "closed") }
 
 // processedUpTo reports whether every partition's records below n were processed.
 func processedUpTo(partitions int32, n int64) func(seen) bool {
@@ -243,33 +242,33 @@ func TestGroupTroupeAndKgoMembers(t *testing.T) {
 	t1 := startTroupeMember(ctx, t, seeds, g, "troupe-1", tl)
 	k1 := startKgoMember(ctx, t, seeds, g, "kgo-1", tl)
 	produceEach(t, seeds, partitions, 40)
-	if err := tl.waitFor(ctx, "the first records", processedUpTo(partitions, 40)); err != nil {
+	if err := tl.waitFor(ctx, processedUpTo(partitions, 40)); err != nil {
 		t.Fatalf("waiting for the first 40 records of each partition: %v", err)
 	}
 	k2 := startKgoMember(ctx, t, seeds, g, "kgo-2", tl)
-	if err := tl.waitFor(ctx, "", func(seen) bool { return k2.owns.Load() > 0 }); err != nil {
+	if err := tl.waitFor(ctx, func(seen) bool { return k2.owns.Load() > 0 }); err != nil {
 		t.Fatalf("kgo-2 got no partitions: %v", err)
 	}
 	produceEach(t, seeds, partitions, 40)
-	if err := tl.waitFor(ctx, "", processedUpTo(partitions, 80)); err != nil {
+	if err := tl.waitFor(ctx, processedUpTo(partitions, 80)); err != nil {
 		t.Fatalf("after kgo-2 joined: %v", err)
 	}
 	t1.close(t)
-	if err := tl.waitFor(ctx, "", func(seen) bool { return k1.owns.Load()+k2.owns.Load() == partitions }); err != nil {
+	if err := tl.waitFor(ctx, func(seen) bool { return k1.owns.Load()+k2.owns.Load() == partitions }); err != nil {
 		t.Fatalf("the kgo members did not take troupe-1's partitions: %v", err)
 	}
 	produceEach(t, seeds, partitions, 40)
-	if err := tl.waitFor(ctx, "", processedUpTo(partitions, 120)); err != nil {
+	if err := tl.waitFor(ctx, processedUpTo(partitions, 120)); err != nil {
 		t.Fatalf("after troupe-1 left: %v", err)
 	}
 	t2 := startTroupeMember(ctx, t, seeds, g, "troupe-2", tl)
 	k1.close()
 	k2.close()
-	if err := tl.waitFor(ctx, "", func(seen) bool { return len(t2.m.Assigned()) == partitions }); err != nil {
+	if err := tl.waitFor(ctx, func(seen) bool { return len(t2.m.Assigned()) == partitions }); err != nil {
 		t.Fatalf("troupe-2 did not take the kgo members' partitions: %v", err)
 	}
 	produceEach(t, seeds, partitions, 40)
-	if err := tl.waitFor(ctx, "", processedUpTo(partitions, 160)); err != nil {
+	if err := tl.waitFor(ctx, processedUpTo(partitions, 160)); err != nil {
 		t.Fatalf("after the kgo members left: %v", err)
 	}
 	t2.close(t)
@@ -331,11 +330,11 @@ func TestGroupTroupeAndKcat(t *testing.T) {
 		read <- sc.Err()
 	}()
 	// Wait until the group has both: the troupe member owns half the partitions.
-	if err := tl.waitFor(ctx, "", func(seen) bool { return len(tm.m.Assigned()) == partitions/2 }); err != nil {
+	if err := tl.waitFor(ctx, func(seen) bool { return len(tm.m.Assigned()) == partitions/2 }); err != nil {
 		t.Fatalf("kcat did not join the group (troupe owns %v): %v\nkcat stderr:\n%s", tm.m.Assigned(), err, stderr.String())
 	}
 	produceEach(t, seeds, partitions, 50)
-	if err := tl.waitFor(ctx, "", processedUpTo(partitions, 50)); err != nil {
+	if err := tl.waitFor(ctx, processedUpTo(partitions, 50)); err != nil {
 		t.Fatalf("waiting for every record: %v\nkcat stderr:\n%s", err, stderr.String())
 	}
 	// kcat leaves: on SIGTERM it closes its consumer, committing what it printed.
@@ -346,11 +345,11 @@ func TestGroupTroupeAndKcat(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("kcat: %v\n%s", err, stderr.String())
 	}
-	if err := tl.waitFor(ctx, "", func(seen) bool { return len(tm.m.Assigned()) == partitions }); err != nil {
+	if err := tl.waitFor(ctx, func(seen) bool { return len(tm.m.Assigned()) == partitions }); err != nil {
 		t.Fatalf("the troupe member did not take kcat's partitions: %v", err)
 	}
 	produceEach(t, seeds, partitions, 25)
-	if err := tl.waitFor(ctx, "", processedUpTo(partitions, 75)); err != nil {
+	if err := tl.waitFor(ctx, processedUpTo(partitions, 75)); err != nil {
 		t.Fatalf("after kcat left: %v", err)
 	}
 	tm.close(t)
