@@ -450,12 +450,24 @@ func (c *Committer) ask(ctx context.Context, m commitMsg) (CommitResult, error) 
 		return m
 	})
 	if errors.Is(err, actor.ErrStopped) {
-		return res, c.stopped()
+		return res, c.stoppedAfter(ctx)
 	}
 	if err == nil && errors.Is(res.Err, consumer.ErrClosed) {
-		res.Err = c.stopped() // answered by OnDrop: the actor ended before taking it
+		res.Err = c.stoppedAfter(ctx) // answered by OnDrop: the actor ended before taking it
 	}
 	return res, err
+}
+
+// stoppedAfter is stopped for a request the actor has already refused or dropped: the
+// actor has ended, but its mailbox is closed before its process records why, so it
+// waits (within ctx) for the process to be done before reading the failure; reading at
+// once sometimes reported a panicking OnCommit as a bare ErrClosed.
+func (c *Committer) stoppedAfter(ctx context.Context) error {
+	select {
+	case <-c.proc.Done():
+	case <-ctx.Done():
+	}
+	return c.stopped()
 }
 
 // CommitAsync commits what was marked and not yet committed without waiting: done (if

@@ -20,6 +20,10 @@ import (
 // Config configures a Member. Group and Topics are required; every other zero field means
 // its documented default.
 type Config struct {
+	// Protocol is the group protocol the member speaks: Classic (the default: JoinGroup,
+	// SyncGroup, a leader's Assignors) or Consumer (KIP-848: ConsumerGroupHeartbeat, the
+	// coordinator assigns with ServerAssignor). Every member of a group speaks the same.
+	Protocol Protocol
 	// Group is the group's ID. Required.
 	Group string
 	// Topics are the topics the member subscribes to; the group's leader spreads the
@@ -27,8 +31,15 @@ type Config struct {
 	Topics []string
 	// Assignors are the assignors the member offers, in order of preference; the
 	// coordinator picks the first every member offers. Cooperative ones are refused: this
-	// member rebalances eagerly. Empty means Range() alone.
+	// member rebalances eagerly. Empty means Range() alone. Refused with the Consumer
+	// protocol, whose coordinator assigns (ServerAssignor).
 	Assignors []Assignor
+	// ServerAssignor names the assignor the coordinator of a Consumer-protocol group
+	// runs: ServerAssignorUniform, ServerAssignorRange, or another the broker offers
+	// (group.consumer.assignors); one it does not offer ends the member with
+	// UNSUPPORTED_ASSIGNOR. Empty means the broker's default (uniform). Refused with
+	// the Classic protocol.
+	ServerAssignor string
 	// InstanceID makes the member static (KIP-345, group.instance.id): the coordinator
 	// knows it across restarts, it does not send LeaveGroup when it closes, and a restart
 	// within SessionTimeout takes its partitions back without a rebalance. Empty means a
@@ -75,6 +86,31 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Protocol is a consumer group protocol.
+type Protocol uint8
+
+const (
+	// Classic is the group protocol of Kafka before 4.0: members join (JoinGroup), the
+	// coordinator elects a leader whose Assignor decides who reads what, and the members
+	// learn their assignments (SyncGroup); every rebalance stops the whole group.
+	Classic Protocol = iota
+	// Consumer is the consumer group protocol of KIP-848 (Kafka 4.0): each member
+	// heartbeats (ConsumerGroupHeartbeat), the coordinator computes the assignment with
+	// a server-side assignor, and partitions move one member at a time, revoked before
+	// they are assigned elsewhere, while the rest of the group goes on reading.
+	Consumer
+)
+
+func (p Protocol) String() string {
+	switch p {
+	case Classic:
+		return "classic"
+	case Consumer:
+		return "consumer"
+	}
+	return fmt.Sprintf("Protocol(%d)", uint8(p))
+}
+
 // Documented defaults of Config.
 const (
 	DefaultSessionTimeout    = 45 * time.Second
@@ -109,6 +145,12 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: Group is required", ErrInvalidConfig)
 	case len(c.Topics) == 0:
 		return c, fmt.Errorf("%w: Topics is required", ErrInvalidConfig)
+	case c.Protocol != Classic && c.Protocol != Consumer:
+		return c, fmt.Errorf("%w: unknown Protocol %d", ErrInvalidConfig, c.Protocol)
+	case c.Protocol == Consumer && len(c.Assignors) > 0:
+		return c, fmt.Errorf("%w: Assignors are for the classic protocol; a consumer-protocol group is assigned by its coordinator (ServerAssignor)", ErrInvalidConfig)
+	case c.Protocol == Classic && c.ServerAssignor != "":
+		return c, fmt.Errorf("%w: ServerAssignor is for the consumer protocol; a classic group is assigned by its leader (Assignors)", ErrInvalidConfig)
 	case c.SessionTimeout < 0 || c.HeartbeatInterval < 0 || c.ProcessingTime < 0 || c.AutoCommitInterval < 0:
 		return c, fmt.Errorf("%w: negative timeout", ErrInvalidConfig)
 	}
@@ -117,7 +159,7 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("%w: topic name %q: empty or longer than %d", ErrInvalidConfig, t, maxTopicName)
 		}
 	}
-	if len(c.Assignors) == 0 {
+	if len(c.Assignors) == 0 && c.Protocol == Classic {
 		c.Assignors = []Assignor{Range()}
 	}
 	seen := make(map[string]bool)
@@ -160,14 +202,15 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// Member is one member of a classic consumer group, reading the partitions the group
-// assigns it through a consumer.Reader: Poll, Batches and Records are the Reader's, over
-// whatever the member owns at the time.
+// Member is one member of a consumer group (classic, or KIP-848's consumer protocol:
+// Config.Protocol), reading the partitions the group assigns it through a
+// consumer.Reader: Poll, Batches and Records are the Reader's, over whatever the member
+// owns at the time.
 //
 // Its actors, supervised together (Actors lists them):
 //
 //	group <id> (supervisor)
-//	├── member <id>    the protocol: coordinator, JoinGroup/SyncGroup, heartbeats, leave
+//	├── member <id>    the protocol: coordinator, JoinGroup/SyncGroup or ConsumerGroupHeartbeat, leave
 //	└── handoff <id>   the hand-off: partitions to the reader and back, callbacks, commits
 //
 // The member actor never waits for the user, so heartbeats go on while the user
@@ -287,7 +330,12 @@ func Join(ctx context.Context, c *consumer.Consumer, cfg Config) (*Member, error
 	if err == nil {
 		m.member, err = supervisor.Add(m.sup, supervisor.ChildSpec[memberMsg]{
 			Name: "member " + cfg.Group, Kind: "group-member", Restart: supervisor.Transient,
-			New: func() actor.Actor[memberMsg] { return newMemberActor(m) },
+			New: func() actor.Actor[memberMsg] {
+				if cfg.Protocol == Consumer {
+					return newMemberActor848(m)
+				}
+				return newMemberActor(m)
+			},
 			// Its messages are the answers to its own requests (at most one join, sync,
 			// leave or coordinator lookup, and one heartbeat, in flight), metadata for
 			// the leader, and the hand-off's and Close's notes: a few at a time.

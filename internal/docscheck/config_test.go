@@ -104,6 +104,8 @@ var configs = map[string]configStruct{
 	}},
 	"group.Config": {reflect.TypeFor[group.Config](), map[string]def{
 		"Group":              none,
+		"Protocol":           enum("group.Classic", group.Classic),
+		"ServerAssignor":     none,
 		"Topics":             none,
 		"Assignors":          unchecked("a function value, group.Range(): consumer/group's TestConfigDefaultsAreTheDocumentedOnes checks it"),
 		"InstanceID":         none,
