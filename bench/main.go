@@ -70,6 +70,7 @@ type options struct {
 	verbose    bool
 	args       string // the command line's arguments, for the report
 	scale      scaleOptions
+	groups     groupOptions
 }
 
 func main() {
@@ -101,6 +102,7 @@ func parseFlags() (options, error) {
 	flag.DurationVar(&o.timeout, "timeout", 3*time.Minute, "longest a client run may take before it is killed (with a goroutine dump)")
 	flag.BoolVar(&o.verbose, "v", false, "copy the runners' and the broker's stderr to ours")
 	scaleFlags(&o.scale)
+	groupFlags(&o.groups)
 	flag.Parse()
 	for _, a := range os.Args[1:] {
 		o.args += " " + a
@@ -127,6 +129,19 @@ func parseFlags() (options, error) {
 	}
 	if err := checkScaleFlags(o.scale.on, set); err != nil {
 		return o, err
+	}
+	if o.scale.on && o.groups.on {
+		return o, fmt.Errorf("-scale and -groups are separate modes: give one")
+	}
+	if !o.groups.on {
+		for _, f := range groupOnly {
+			if set[f] {
+				return o, fmt.Errorf("-%s applies only with -groups", f)
+			}
+		}
+	}
+	if o.groups.on {
+		return o, o.groupDefaults(set, names)
 	}
 	if o.scale.on {
 		return o, o.scaleDefaults(set, names, modes)
@@ -204,6 +219,10 @@ func run(o options) error {
 	from := env.troupe
 	if env.base != "" {
 		from += ", " + baseClient + " from " + env.base
+	}
+	if o.groups.on {
+		log.Printf("%s; troupe from %s; group mode, %d runs per client and point", env.summary(), from, o.runs)
+		return groups(o, bins, env)
 	}
 	if o.scale.on {
 		log.Printf("%s; troupe from %s; scale mode, %d runs per client and point", env.summary(), from, o.runs)

@@ -12,7 +12,7 @@ import (
 )
 
 func main() {
-	workload.Main("kgo", "github.com/twmb/franz-go", produce, consume)
+	workload.Main("kgo", "github.com/twmb/franz-go", produce, consume, workload.WithGroup(member), workload.WithTrickle(trickle))
 }
 
 // produce writes the job's records one Produce call each and waits for every promise. In

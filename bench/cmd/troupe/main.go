@@ -16,7 +16,7 @@ import (
 )
 
 func main() {
-	workload.Main("troupe", "github.com/troupe-go/troupe", produce, consume)
+	workload.Main("troupe", "github.com/troupe-go/troupe", produce, consume, workload.WithGroup(member))
 }
 
 // produce writes the job's records one Produce call each, as an application would, and

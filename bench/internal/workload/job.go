@@ -106,7 +106,14 @@ type Result struct {
 // Main parses the runner's flags (for the client named client, whose Go module is module)
 // and runs produce or consume, then prints the Result line. It exits with status 1 when
 // the run failed, after printing the Result with its Error.
-func Main(client, module string, produce, consume func(*Job, *Tally) error) {
+//
+// With WithGroup, -mode group runs the member function instead, under the group mode's
+// own protocol (Member); it exits with status 1 after an "error" line when it fails.
+func Main(client, module string, produce, consume func(*Job, *Tally) error, opts ...Option) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	j := &Job{client: client, module: module, stdin: bufio.NewReader(os.Stdin)}
 	mode := flag.String("mode", "", "produce or consume")
 	brokers := flag.String("brokers", "", "comma-separated seed addresses")
@@ -119,6 +126,10 @@ func Main(client, module string, produce, consume func(*Job, *Tally) error) {
 	flag.DurationVar(&j.IdleFor, "idle", 10*time.Second, "how long the idle mode watches the idle producer")
 	flag.StringVar(&j.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed phase (idle modes: of the idle watch) to `file`")
 	flag.StringVar(&j.memprofile, "memprofile", "", "write a heap profile to `file` at the end of the timed phase (idle modes: of the live heap after the idle watch, sampled every 4 KiB)")
+	flag.String("group", "", "group mode: the consumer group's name")
+	flag.String("assignor", "range", "group mode: range or cooperative-sticky")
+	flag.String("heartbeat", "250ms", "group mode: the heartbeat interval")
+	rate := flag.Int("rate", 20000, "trickle mode: records per second")
 	flag.Parse()
 	j.Mode = Mode(*mode)
 	if j.idles() && j.memprofile != "" {
@@ -127,6 +138,17 @@ func Main(client, module string, produce, consume func(*Job, *Tally) error) {
 		runtime.MemProfileRate = 4096
 	}
 	j.Brokers = strings.Split(*brokers, ",")
+	if j.Mode == Group || j.Mode == TrickleMode {
+		run := func() error { return runMember(client, j.Brokers, j.Partitions, o.group) }
+		if j.Mode == TrickleMode {
+			run = func() error { return runTrickle(client, j.Brokers, j.Partitions, *rate, o.trickle) }
+		}
+		if err := run(); err != nil {
+			fmt.Printf("error %d %s\n", time.Now().UnixNano(), strings.ReplaceAll(err.Error(), "\n", " "))
+			os.Exit(1)
+		}
+		return
+	}
 
 	var err error
 	if j.Partitions <= 0 || j.Records <= 0 || j.IdleFor < 0 {

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+)
+
+func ev(member int, kind string, ts int64, parts ...int32) memberEvent {
+	return memberEvent{member: member, kind: kind, ts: ts, parts: parts}
+}
+
+// TestSettledAtEager replays an eager rebalance: member 0 takes everything, member 1
+// joins, both revoke, then each is assigned half; the group settles at the last first
+// record, not at the transient moment member 0 alone fetched everything.
+func TestSettledAtEager(t *testing.T) {
+	log := []memberEvent{
+		ev(0, "live", 0), ev(1, "live", 0),
+		ev(0, "assigned", 10, 0, 1, 2, 3),
+		ev(0, "first", 11, 0), ev(0, "first", 12, 1), ev(0, "first", 13, 2), ev(0, "first", 14, 3),
+		ev(1, "assigned", 20, 2, 3), // before member 0 reported its revoke: the view drops it from 0
+		ev(0, "revoked", 19, 0, 1, 2, 3),
+		ev(0, "assigned", 21, 0, 1),
+		ev(0, "first", 22, 0), ev(1, "first", 23, 2), ev(0, "first", 24, 1),
+	}
+	if _, ok := settledAt(log, 4, 0); ok {
+		t.Fatal("settled with partition 3 never fetched by its owner")
+	}
+	log = append(log, ev(1, "first", 30, 3))
+	at, ok := settledAt(log, 4, 0)
+	if !ok || at != 30 {
+		t.Fatalf("settledAt = %d, %v; want 30, true", at, ok)
+	}
+	// A leave at 40 drops member 1's partitions; member 0 takes them at 45 and fetches
+	// them at 47 and 48. Member 1's own revoke after the leave changes nothing.
+	log = append(log, ev(1, "leave", 40), ev(1, "revoked", 41, 2, 3), ev(0, "assigned", 45, 2, 3), ev(0, "first", 47, 3), ev(0, "first", 48, 2))
+	at, ok = settledAt(log, 4, 40)
+	if !ok || at != 48 {
+		t.Fatalf("after the leave: settledAt = %d, %v; want 48, true", at, ok)
+	}
+	// A new member owning nothing keeps the group unsettled.
+	log = append(log, ev(2, "live", 50))
+	if _, ok := settledAt(log, 4, 50); ok {
+		t.Fatal("settled with a live member owning nothing")
+	}
+	// Cooperative: member 0 gives up 3 only, member 2 takes and fetches it.
+	log = append(log, ev(0, "revoked", 55, 3), ev(2, "assigned", 60, 3), ev(2, "first", 61, 3))
+	at, ok = settledAt(log, 4, 50)
+	if !ok || at != 61 {
+		t.Fatalf("join into: settledAt = %d, %v; want 61, true", at, ok)
+	}
+}
+
+func TestParseMemberLine(t *testing.T) {
+	for line, want := range map[string]memberEvent{
+		"assigned 5 1,2,3": {member: 1, kind: "assigned", ts: 5, parts: []int32{1, 2, 3}, text: "1,2,3"},
+		"revoked 6 ":       {member: 1, kind: "revoked", ts: 6},
+		"first 7 9":        {member: 1, kind: "first", ts: 7, parts: []int32{9}, text: "9"},
+		"cpu 8 100 42":     {member: 1, kind: "cpu", ts: 8, cpu: 100, records: 42, text: "100 42"},
+		"first 7 x":        {member: 1, kind: "error", text: "first 7 x"},
+		"garbage":          {member: 1, kind: "error", text: "garbage"},
+	} {
+		if got := parseMemberLine(1, line); !reflect.DeepEqual(got, want) {
+			t.Errorf("parseMemberLine(%q) = %+v; want %+v", line, got, want)
+		}
+	}
+}
+
+// TestFetchLag: the longest from an assignment in the phase to the owner's first record
+// of the partition; assignments before the phase and records of another owner do not
+// count.
+func TestFetchLag(t *testing.T) {
+	log := []memberEvent{
+		ev(0, "live", 0), ev(1, "live", 0),
+		ev(0, "assigned", 5, 0, 1), ev(0, "first", 6, 0), ev(0, "first", 7, 1),
+		ev(1, "leave", 10),
+		ev(0, "assigned", 20, 2, 3), ev(1, "first", 21, 2), ev(0, "first", 24, 2), ev(0, "first", 29, 3),
+	}
+	if got := fetchLag(log, 4, 10); got != 9 {
+		t.Fatalf("fetchLag = %d; want 9 (partition 3: assigned at 20, first record at 29)", got)
+	}
+	if got := fetchLag(log, 4, 30); got != 0 {
+		t.Fatalf("fetchLag after every event = %d; want 0", got)
+	}
+}
