@@ -63,22 +63,45 @@ func newMemberActor(m *Member) *memberActor {
 	return &memberActor{m: m, mach: newMembership(&m.cfg)}
 }
 
-// Run is the actor's loop.
+// Run is the actor's loop: runMember around the classic membership machine.
 func (a *memberActor) Run(ctx context.Context, in *actor.Inbox[memberMsg]) error {
-	defer a.alarm.Stop()
 	a.do(a.mach.start())
+	return runMember(ctx, in, &a.alarm, a)
+}
+
+// ended reports whether the member is done: dead, after leaving or a fatal error.
+func (a *memberActor) ended() bool { return a.mach.state == stateDead }
+
+// leftReply is the Close waiting for the member to leave, if any.
+func (a *memberActor) leftReply() actor.Reply[struct{}] { return a.leaving }
+
+// memberLoop is what runMember drives: one protocol's member actor.
+type memberLoop interface {
+	ended() bool
+	leftReply() actor.Reply[struct{}]
+	next() time.Time
+	handle(memberMsg)
+	due(now time.Time)
+}
+
+// runMember is the run loop both protocols' member actors share: handle the mailbox
+// whole, wake on the alarm at next(), and when the member has ended answer the Close
+// waiting for it and anything queued (a Close's leave) before going. A mailbox closed
+// without Close (which leaves first) ends the loop too: the coordinator drops the member
+// at the end of its session.
+func runMember(ctx context.Context, in *actor.Inbox[memberMsg], alarm *actor.Alarm, l memberLoop) error {
+	defer alarm.Stop()
 	var batch []memberMsg
 	for {
-		if a.mach.state == stateDead {
-			a.leaving.Send(struct{}{}, nil)
-			// Answer anything queued (a Close's leave) before going.
+		if l.ended() {
+			l.leftReply().Send(struct{}{}, nil)
 			batch, _ = in.Drain(batch[:0])
 			for _, mm := range batch {
 				mm.leave.Send(struct{}{}, nil)
 			}
 			return nil
 		}
-		a.alarm.Set(a.next())
+		alarm.Set(l.next())
 		select {
 		case <-ctx.Done():
 			return nil
@@ -86,16 +109,14 @@ func (a *memberActor) Run(ctx context.Context, in *actor.Inbox[memberMsg]) error
 			var closed bool
 			batch, closed = in.Drain(batch[:0])
 			for i := range batch {
-				a.handle(batch[i])
+				l.handle(batch[i])
 				batch[i] = memberMsg{}
 			}
 			if closed {
-				// Stopped without Close (which leaves first): the coordinator drops the
-				// member at the end of its session.
 				return nil
 			}
-		case <-a.alarm.C():
-			a.due(time.Now())
+		case <-alarm.C():
+			l.due(time.Now())
 		}
 	}
 }

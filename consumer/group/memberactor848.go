@@ -55,39 +55,19 @@ func newMemberActor848(m *Member) *memberActor848 {
 	})}
 }
 
-// Run is the actor's loop.
+// Run is the actor's loop: runMember (memberactor.go) around the reconciler.
 func (a *memberActor848) Run(ctx context.Context, in *actor.Inbox[memberMsg]) error {
-	defer a.alarm.Stop()
 	a.find()
-	var batch []memberMsg
-	for {
-		if a.mach.state == reconcileDead || a.mach.state == reconcileLeft {
-			a.leaving.Send(struct{}{}, nil)
-			batch, _ = in.Drain(batch[:0])
-			for _, mm := range batch {
-				mm.leave.Send(struct{}{}, nil)
-			}
-			return nil
-		}
-		a.alarm.Set(a.next())
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-in.Ready():
-			var closed bool
-			batch, closed = in.Drain(batch[:0])
-			for i := range batch {
-				a.handle(batch[i])
-				batch[i] = memberMsg{}
-			}
-			if closed {
-				return nil
-			}
-		case <-a.alarm.C():
-			a.due(time.Now())
-		}
-	}
+	return runMember(ctx, in, &a.alarm, a)
 }
+
+// ended reports whether the member is done: it left, or it ended on a fatal error.
+func (a *memberActor848) ended() bool {
+	return a.mach.state == reconcileDead || a.mach.state == reconcileLeft
+}
+
+// leftReply is the Close waiting for the member to leave, if any.
+func (a *memberActor848) leftReply() actor.Reply[struct{}] { return a.leaving }
 
 // next is when the loop must wake: the next heartbeat (or its retry), or the session's
 // end.
