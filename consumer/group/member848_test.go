@@ -127,14 +127,7 @@ func TestConsumerProtocolThreeMembersSplit(t *testing.T) {
 	waitAssigned(t, parts, []int{2, 2, 2}, cols...)
 	produceN(t, seeds, parts, 0, n)
 	for _, col := range cols {
-		col.waitFor(t, "its partitions' records", func() bool {
-			for _, a := range col.m.Assigned() {
-				if len(col.seen[a]) == 0 || col.seen[a][len(col.seen[a])-1] < n-1 {
-					return false
-				}
-			}
-			return true
-		})
+		col.waitReadThrough(t, "its partitions' records", n-1)
 	}
 	checkAll(t, union(cols...), parts, n)
 }
@@ -152,14 +145,7 @@ func TestConsumerProtocolLeaveMovesPartitionsWithoutSkipping(t *testing.T) {
 	waitAssigned(t, parts, []int{3, 3}, m1, m2)
 	produceN(t, seeds, parts, 30, 30)
 	for _, col := range []*collector{m1, m2} {
-		col.waitFor(t, "the second records", func() bool {
-			for _, a := range col.m.Assigned() {
-				if len(col.seen[a]) == 0 || col.seen[a][len(col.seen[a])-1] < 59 {
-					return false
-				}
-			}
-			return true
-		})
+		col.waitReadThrough(t, "the second records", 59)
 	}
 	// m1 leaves with member epoch -1: m2 takes everything and reads on from its commits.
 	beats := observeHeartbeats848(kc)

@@ -103,6 +103,20 @@ func (col *collector) waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// waitReadThrough waits until col has read every partition it is assigned through offset
+// last.
+func (col *collector) waitReadThrough(t testing.TB, what string, last int64) {
+	t.Helper()
+	col.waitFor(t, what, func() bool {
+		for _, a := range col.m.Assigned() {
+			if len(col.seen[a]) == 0 || col.seen[a][len(col.seen[a])-1] < last {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // join starts a member of group on its own consumer and a collector polling it.
 func join(t *testing.T, seeds []string, cfg Config, name string) *collector {
 	t.Helper()
@@ -281,14 +295,7 @@ func TestThreeMembersSplitTheTopic(t *testing.T) {
 	waitAssigned(t, parts, []int{2, 2, 2}, cols...)
 	produceN(t, seeds, parts, 0, n)
 	for _, col := range cols {
-		col.waitFor(t, "its partitions' records", func() bool {
-			for _, a := range col.m.Assigned() {
-				if len(col.seen[a]) == 0 || col.seen[a][len(col.seen[a])-1] < n-1 {
-					return false
-				}
-			}
-			return true
-		})
+		col.waitReadThrough(t, "its partitions' records", n-1)
 	}
 	// Every record is read; and within the final generation, by one member only.
 	got := union(cols...)
@@ -317,14 +324,7 @@ func TestJoinAndLeaveMovePartitionsWithoutSkipping(t *testing.T) {
 	waitAssigned(t, parts, []int{3, 3}, m1, m2)
 	produceN(t, seeds, parts, 30, 30)
 	for _, col := range []*collector{m1, m2} {
-		col.waitFor(t, "the second records", func() bool {
-			for _, a := range col.m.Assigned() {
-				if len(col.seen[a]) == 0 || col.seen[a][len(col.seen[a])-1] < 59 {
-					return false
-				}
-			}
-			return true
-		})
+		col.waitReadThrough(t, "the second records", 59)
 	}
 	// m1 leaves (LeaveGroup): m2 takes everything and reads on from m1's commits.
 	left := observeLeaves(kc)
