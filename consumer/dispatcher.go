@@ -12,6 +12,7 @@ import (
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/wire/api"
 	"github.com/troupe-go/troupe/wire/broker"
+	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/errcode"
 )
 
@@ -26,9 +27,11 @@ var errTopicRecreated = errors.New("topic recreated under a new topic ID")
 // Before subscribing it does what the subscription asks for: refresh metadata (the
 // leader may have moved), resolve the starting offset or reset an out-of-range one
 // (ListOffsets), and after a leader change check the log was not truncated under the
-// partition (OffsetForLeaderEpoch, KIP-320). Failures are retried with exponential
-// backoff and jitter, per partition; terminal ones (the topic is gone, ResetNone) end
-// the partition with an error for its user.
+// partition (OffsetForLeaderEpoch, KIP-320). It never waits for these lookups: it sends
+// them asynchronously, one request per leader for all the partitions that need one (see
+// lookup.go), and goes on with the others; each answer wakes it. Failures are retried
+// with exponential backoff and jitter, per partition; terminal ones (the topic is gone,
+// ResetNone) end the partition with an error for its user.
 //
 // While a partition is paused it keeps the subscription until Resume; while it is slow
 // (its user held a batch past MaxProcessingTime), until what was fetched is delivered.
@@ -37,7 +40,8 @@ var errTopicRecreated = errors.New("topic recreated under a new topic ID")
 //
 // Owner: a slot under the Consumer's "partitions" supervisor (the partition's, or the
 // reader's), which restarts it after a failure; its release hook puts the subscriptions
-// it held back in its mailbox for the next incarnation.
+// it held back in its mailbox for the next incarnation (which asks again what they were
+// waiting for: answers to a former incarnation's lookups are dropped).
 type dispatcher struct {
 	c   *Consumer
 	cfg *Config
@@ -46,50 +50,37 @@ type dispatcher struct {
 
 	in    *actor.Inbox[*subscription]
 	owner *actor.Owner
-	subs  []heldSub // held, not yet subscribed
+	subs  []*heldSub // held, not yet subscribed
+
+	waiting  map[uint64]*heldSub      // by heldSub.asked: those waiting for a lookup's answer
+	inflight map[lookupKey]*lookup    // the lookup in flight of each kind and leader
+	asks     map[lookupKey][]*heldSub // scratch: this step's partitions wanting a lookup
 
 	drained []*subscription // the messages being handled; those from handled on are
 	handled int             // not yet (a failure puts them back in the mailbox)
 }
 
-// heldSub is a subscription a dispatcher holds and when to try it next.
+// heldSub is a subscription a dispatcher holds, when to try it next, and where it is
+// with its lookups.
 type heldSub struct {
 	s   *subscription
 	due time.Time // no attempt before this
+
+	want  query   // what it needs looked up next (kind lookNone: nothing), not yet asked
+	asked uint64  // the ID of the lookup answer it waits for; 0: none
+	got   *answer // an answer to apply on the next attempt
+	fresh bool    // metadata was refreshed for this attempt: do not refresh again
 }
 
-// waker is a dispatcher's ref and a flag that coalesces wake-ups to it, and the
-// partition it is making an attempt for, so that stopping that partition interrupts the
-// attempt's lookups (a partition has no context of its own: at thousands of partitions,
-// one each costs more than the partition's other state).
+// waker is a dispatcher's ref and a flag that coalesces wake-ups to it, and the lookups
+// answered for it since it last looked. It outlives the dispatcher's incarnations.
 type waker struct {
-	ref   actor.Ref[*subscription] // nil message: look again (resume, close)
+	ref   actor.Ref[*subscription] // nil message: look again (resume, close, an answer)
 	woken atomic.Bool              // a wake-up is queued: do not queue another
+	seq   atomic.Uint64            // the last lookup member ID given out
 
-	mu     sync.Mutex
-	cur    *part              // the partition of the attempt in progress, if any
-	cancel context.CancelFunc // ends that attempt's lookups
-}
-
-// attempting records that the dispatcher is making an attempt for p, which cancel
-// interrupts (nil, nil: the attempt is over). It reports false if p has stopped already.
-func (w *waker) attempting(p *part, cancel context.CancelFunc) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.cur, w.cancel = p, cancel
-	return p == nil || !p.stopped.Load()
-}
-
-// interrupt ends the lookups of an attempt in progress for p, if there is one.
-func (w *waker) interrupt(p *part) {
-	if w == nil {
-		return
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.cur == p && w.cancel != nil {
-		w.cancel()
-	}
+	mu       sync.Mutex
+	finished []*lookup // answered (or failed) lookups, for the dispatcher to file
 }
 
 func (w *waker) wake() {
@@ -103,13 +94,23 @@ func (w *waker) wake() {
 	}
 }
 
+// finish hands an answered lookup back to its dispatcher. It never blocks: it runs on a
+// connection's or the metadata actor's goroutine.
+func (w *waker) finish(l *lookup) {
+	w.mu.Lock()
+	w.finished = append(w.finished, l)
+	w.mu.Unlock()
+	w.wake()
+}
+
 // Run is one incarnation of the dispatcher.
 func (d *dispatcher) Run(ctx context.Context, in *actor.Inbox[*subscription]) error {
 	d.in, d.owner = in, in.Owner()
+	d.waiting, d.inflight, d.asks = make(map[uint64]*heldSub), make(map[lookupKey]*lookup), make(map[lookupKey][]*heldSub)
 	var alarm actor.Alarm // the next held subscription due, or the reader's MaxProcessingTime
 	defer alarm.Stop()
 	for {
-		alarm.Set(d.step(ctx))
+		alarm.Set(d.step())
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -142,23 +143,35 @@ func (d *dispatcher) take(s *subscription) {
 		// keeps failing. The first retry is immediate; later ones back off.
 		due = due.Add(d.cfg.Backoff.Delay(s.failures-1, rand.Float64()))
 	}
-	d.subs = append(d.subs, heldSub{s: s, due: due})
+	d.subs = append(d.subs, &heldSub{s: s, due: due})
 }
 
-// step makes one attempt to subscribe each held subscription that is due, and returns
-// when the next one is due (zero: none; a message wakes the dispatcher).
-func (d *dispatcher) step(ctx context.Context) time.Time {
+// step files the lookups answered since the last step, makes one attempt to subscribe
+// each held subscription that is due and not waiting for an answer, sends the lookups
+// the attempts asked for, and returns when the next one is due (zero: none; a message
+// or an answer wakes the dispatcher).
+func (d *dispatcher) step() time.Time {
+	d.file()
 	var next time.Time
 	if d.r != nil {
 		next = d.r.watch(time.Now())
 	}
 	keep := d.subs[:0]
 	for _, h := range d.subs {
-		if !d.stepOne(ctx, &h) {
+		if !d.stepOne(h) {
+			if h.asked != 0 {
+				delete(d.waiting, h.asked)
+			}
 			continue
 		}
 		keep = append(keep, h)
-		if !h.s.p.parked() && (next.IsZero() || h.due.Before(next)) {
+		switch {
+		case h.want.kind != lookNone:
+			k := h.want.key()
+			d.asks[k] = append(d.asks[k], h)
+		case h.asked != 0 || h.s.p.parked():
+			// Its answer, or Resume, or the user catching up, wakes us.
+		case next.IsZero() || h.due.Before(next):
 			next = h.due
 		}
 	}
@@ -167,14 +180,24 @@ func (d *dispatcher) step(ctx context.Context) time.Time {
 	if len(keep) == 0 && cap(keep) > 64 {
 		d.subs = nil // a reader's thousands were subscribed: do not keep their room
 	}
+	for k, hs := range d.asks {
+		if d.inflight[k] == nil {
+			d.send(k, hs)
+		}
+		// Otherwise they wait for the lookup in flight to be answered, and go together
+		// in the next one.
+		clear(hs)
+		delete(d.asks, k)
+	}
 	return next
 }
 
 // stepOne makes one attempt to subscribe h's subscription if it is due, and reports
 // whether the dispatcher still holds it.
-func (d *dispatcher) stepOne(ctx context.Context, h *heldSub) bool {
+func (d *dispatcher) stepOne(h *heldSub) bool {
 	s := h.s
 	p := s.p
+	h.want = query{}
 	switch {
 	case p.stopped.Load():
 		s.end(d.owner)
@@ -190,26 +213,78 @@ func (d *dispatcher) stepOne(ctx context.Context, h *heldSub) bool {
 			return false
 		}
 	}
-	if time.Until(h.due) > 0 {
+	if h.asked != 0 || time.Until(h.due) > 0 {
 		return true
 	}
-	err := d.attempt(ctx, s)
+	done, err := d.attempt(h)
 	switch {
 	case err == nil:
-		return false
+		return !done
 	case terminal(err):
 		s.end(d.owner)
 		d.fail(p, err)
 		return false
-	case ctx.Err() != nil || p.stopped.Load():
-		// Stopping: the next step or the exit releases it.
 	default:
+		h.want, h.got, h.fresh = query{}, nil, false
 		s.failures++
 		s.refresh = true
 		h.due = time.Now().Add(d.cfg.Backoff.Delay(s.failures, rand.Float64()))
 		d.c.cfg.Logger.Debug("subscribing failed; retrying", "partition", p.about.String(), "err", err, "after", time.Until(h.due))
 	}
 	return true
+}
+
+// send asks one lookup for hs, which all want one of key k.
+func (d *dispatcher) send(k lookupKey, hs []*heldSub) {
+	members := make([]lookupMember, len(hs))
+	for i, h := range hs {
+		h.asked = d.w.seq.Add(1)
+		d.waiting[h.asked] = h
+		members[i] = lookupMember{id: h.asked, a: h.s.p.about, q: h.want}
+		h.want = query{}
+	}
+	l := newLookup(k, members, d.cfg.IsolationLevel, time.Now().Add(d.cfg.RequestTimeout))
+	d.inflight[k] = l
+	if k.kind == lookMetadata {
+		d.c.client.RefreshAsync(func(_ *cluster.Snapshot, err error) {
+			l.err = err
+			d.w.finish(l)
+		}, l.topics...)
+		return
+	}
+	w := d.w
+	l.call.Done = func(*broker.Call) { w.finish(l) }
+	h, err := d.c.client.Conn(members[0].q.node, broker.Admin)
+	if err == nil {
+		err = h.TrySend(&l.call)
+	}
+	if err != nil { // never sent, and Done will not be called: answered here
+		l.call.Err = err
+		w.finish(l)
+	}
+}
+
+// file hands the answers of the lookups finished since the last step to the held
+// subscriptions that wait for them.
+func (d *dispatcher) file() {
+	d.w.mu.Lock()
+	done := d.w.finished
+	d.w.finished = nil
+	d.w.mu.Unlock()
+	for _, l := range done {
+		if d.inflight[l.key] == l {
+			delete(d.inflight, l.key)
+		}
+		got := l.answers()
+		for i, m := range l.members {
+			h := d.waiting[m.id]
+			if h == nil {
+				continue // stopped meanwhile, or asked by a former incarnation
+			}
+			delete(d.waiting, m.id)
+			h.asked, h.got = 0, &got[i]
+		}
+	}
 }
 
 // fail ends p with err, handed to its user after whatever was fetched before.
@@ -255,24 +330,28 @@ func (d *dispatcher) mark(p *part, offset int64) {
 	}
 }
 
-// attempt finds the partition's leader and subscribes s to its broker consumer, doing
-// first whatever s asks for. On success s belongs to the broker consumer.
-func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
-	p, c := s.p, d.c
-	ctx, cancel := context.WithTimeout(ctx, d.cfg.RequestTimeout)
-	defer cancel()
-	if !d.w.attempting(p, cancel) { // stopping the partition interrupts a lookup
-		return ErrClosed
-	}
-	defer d.w.attempting(nil, nil)
+// attempt finds the partition's leader and subscribes h's subscription to its broker
+// consumer, doing first whatever the subscription asks for. It never waits on the
+// network: when a lookup is needed, it sets h.want and returns (false, nil), and the
+// next attempt after the answer (h.got) carries on. On success (true, nil) the
+// subscription belongs to the broker consumer.
+func (d *dispatcher) attempt(h *heldSub) (bool, error) {
+	s, p, c := h.s, h.s.p, d.c
+	got := h.got
+	h.got = nil
 
 	snap := c.client.Snapshot()
 	_, epoch, err := snap.Leader(p.about.Topic, p.about.Partition)
-	if s.refresh || err != nil || epoch < s.epoch {
-		if snap, err = c.client.Refresh(ctx, p.about.Topic); err != nil {
-			return err
+	if !h.fresh && (s.refresh || err != nil || epoch < s.epoch) {
+		if got == nil || got.q.kind != lookMetadata {
+			h.want = query{kind: lookMetadata}
+			return false, nil
 		}
-		s.refresh = false
+		if got.err != nil {
+			return false, got.err
+		}
+		got, h.fresh, s.refresh = nil, true, false
+		snap = c.client.Snapshot()
 	}
 	t := snap.Topic(p.about.Topic)
 	if t == nil || errors.Is(t.Err, errcode.UnknownTopicOrPartition) {
@@ -280,7 +359,7 @@ func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
 		if t != nil {
 			cause = t.Err
 		}
-		return &UnknownTopicError{Topic: p.about.Topic, Cause: cause}
+		return false, &UnknownTopicError{Topic: p.about.Topic, Cause: cause}
 	}
 	if t.ID != s.topicID && t.ID != ([16]byte{}) {
 		if s.topicID != ([16]byte{}) && s.reset == nil && s.start == nil {
@@ -290,53 +369,109 @@ func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
 	}
 	leader, epoch, err := snap.Leader(p.about.Topic, p.about.Partition)
 	if err != nil {
-		return err
+		return false, err
 	}
 	node := leader.Node()
+	// match is the answer to q if got is it (asked of the same leader under the same
+	// epoch); ask is match, or else h.want set to q (asked next) and nil.
+	match := func(q query) *answer {
+		q.node, q.epoch = node, epoch
+		if got != nil && got.q == q {
+			return got
+		}
+		return nil
+	}
+	ask := func(q query) *answer {
+		a := match(q)
+		if a == nil {
+			q.node, q.epoch = node, epoch
+			h.want = q
+		}
+		return a
+	}
 
 	switch {
 	case s.start != nil:
-		off, le, err := d.resolve(ctx, p, *s.start)
-		if err != nil {
-			return err
+		ts, _ := s.start.listTimestamp()
+		a := match(query{kind: lookList, at: ts})
+		if ts >= 0 {
+			if end := match(query{kind: lookList, at: listNewest}); end != nil {
+				a = end // asked because there was no record at or after the time
+			} else if a != nil && a.err == nil && a.off < 0 {
+				// No record at or after the time: start at the end.
+				ask(query{kind: lookList, at: listNewest})
+				return false, nil
+			}
 		}
-		s.cur.seek(off, le)
+		if a == nil {
+			ask(query{kind: lookList, at: ts})
+			return false, nil
+		}
+		if a.err != nil {
+			return false, a.err
+		}
+		s.cur.seek(a.off, a.epoch)
 		s.start, s.epoch = nil, epoch
-		p.moved(off)
+		p.moved(a.off)
 	case s.reset != nil:
 		from := s.cur.next
 		if d.cfg.OffsetReset == ResetNone {
-			return &OutOfRangeError{Topic: p.about.Topic, Partition: p.about.Partition, Offset: from}
+			return false, &OutOfRangeError{Topic: p.about.Topic, Partition: p.about.Partition, Offset: from}
 		}
 		spec := Oldest()
 		if d.cfg.OffsetReset == ResetLatest {
 			spec = Newest()
 		}
-		off, le, err := d.resolve(ctx, p, spec)
-		if err != nil {
-			return err
+		ts, _ := spec.listTimestamp()
+		a := ask(query{kind: lookList, at: ts})
+		if a == nil {
+			return false, nil
 		}
-		s.cur.seek(off, le)
-		c.ev.emit(OffsetReset{About: p.about, From: from, To: off, Policy: d.cfg.OffsetReset, Cause: s.reset})
+		if a.err != nil {
+			return false, a.err
+		}
+		s.cur.seek(a.off, a.epoch)
+		c.ev.emit(OffsetReset{About: p.about, From: from, To: a.off, Policy: d.cfg.OffsetReset, Cause: s.reset})
 		s.reset, s.epoch = nil, epoch
-		d.mark(p, off)
+		d.mark(p, a.off)
 	case s.check && s.cur.lastEpoch >= 0:
 		// A start with its leader epoch (a committed offset): the log may have been
-		// truncated since it was taken.
-		if err := d.validate(ctx, s, node, epoch); err != nil {
-			return err
+		// truncated since it was taken. Not if the leader is still in that epoch: a leader
+		// epoch has one leader, which only ever appends to its log while it leads (a
+		// replica truncates its log when it follows, and the next time it leads is a new
+		// epoch), so the log still holds the record before the start as it was. A stale
+		// metadata epoch does no harm: the fetch names it (CurrentLeaderEpoch), a leader in
+		// a later epoch refuses it (FENCED_LEADER_EPOCH), and the subscription comes back
+		// to be validated under the epoch it finds then (the case below). The Java client
+		// and franz-go ask OffsetForLeaderEpoch for every committed start with an epoch,
+		// this one included; skipping it saves a partition the request that cannot find a
+		// truncation — at a group's rebalance, nearly all of them, as most partitions keep
+		// their leader.
+		if s.cur.lastEpoch != epoch {
+			a := ask(query{kind: lookEpoch, last: s.cur.lastEpoch})
+			if a == nil {
+				return false, nil
+			}
+			if err := d.validate(s, a); err != nil {
+				return false, err
+			}
 		}
 		s.check = false
 	case s.epoch >= 0 && epoch != s.epoch && s.cur.lastEpoch >= 0:
-		if err := d.validate(ctx, s, node, epoch); err != nil {
-			return err
+		a := ask(query{kind: lookEpoch, last: s.cur.lastEpoch})
+		if a == nil {
+			return false, nil
+		}
+		if err := d.validate(s, a); err != nil {
+			return false, err
 		}
 	}
 	s.epoch = epoch
+	h.fresh = false
 
 	e, err := c.brokers.Acquire(brokerKey(node))
 	if err != nil {
-		return err
+		return false, err
 	}
 	s.home = e
 	p.home.Store(e)
@@ -346,44 +481,34 @@ func (d *dispatcher) attempt(ctx context.Context, s *subscription) error {
 		s.Take(d.owner)
 		s.home = nil
 		c.brokers.Release(e)
-		return err
+		return false, err
 	}
 	c.ev.emit(ev)
-	return nil
+	return true, nil
 }
 
-// resolve turns an offset spec into an offset at the leader.
-func (d *dispatcher) resolve(ctx context.Context, p *part, spec Offset) (int64, int32, error) {
-	ts, _ := spec.listTimestamp()
-	off, le, err := d.c.listOffset(ctx, p.about, ts)
-	if err == nil && off < 0 && spec.kind == kindTime {
-		// No record at or after the time: start at the end.
-		off, le, err = d.c.listOffset(ctx, p.about, listNewest)
-	}
-	return off, le, err
-}
-
-// validate checks, after a leader change, that the new leader's log still holds what
-// was fetched: the epoch of the last fetched batch must end at or after the position
-// (KIP-320). If it ends before, the log was truncated under the partition: that is
-// reported, and the position moves to where the leader's log diverges.
+// validate applies the leader's answer to where the epoch of the last fetched batch
+// ends (KIP-320), asked after a leader change or for a start with its epoch: the log
+// must still hold what was fetched, so the epoch must end at or after the position. If
+// it ends before, the log was truncated under the partition: that is reported, and the
+// position moves to where the leader's log diverges.
 //
 // A broker without a version of OffsetForLeaderEpoch troupe speaks cannot be asked: the
 // position is kept. A leader that does not know the epoch at all answers -1: it cannot say where its log
 // diverges. The position is kept; if the log is now shorter than it, the next fetch is
 // out of range and the reset policy applies (and is reported). kfake answers this way
 // for a plain leader move with no writes since, where nothing was lost.
-func (d *dispatcher) validate(ctx context.Context, s *subscription, node broker.Node, epoch int32) error {
+func (d *dispatcher) validate(s *subscription, a *answer) error {
 	p := s.p
-	end, endEpoch, err := d.c.epochEnd(ctx, node, p.about, epoch, s.cur.lastEpoch)
-	if errors.Is(err, api.ErrNoCommonVersion) {
+	if errors.Is(a.err, api.ErrNoCommonVersion) {
 		d.c.cfg.Logger.Info("the leader cannot check for truncation (no OffsetForLeaderEpoch version in common); keeping the position",
 			"partition", p.about.String(), "offset", s.cur.next)
 		return nil
 	}
-	if err != nil {
-		return err
+	if a.err != nil {
+		return a.err
 	}
+	end, endEpoch := a.off, a.epoch
 	if end < 0 {
 		d.c.cfg.Logger.Info("leader does not know the last fetched epoch; keeping the position",
 			"partition", p.about.String(), "epoch", s.cur.lastEpoch, "offset", s.cur.next)

@@ -141,7 +141,6 @@ func (p *part) wakeHome() {
 // stop makes every owner of the subscription release it, and wakes them.
 func (p *part) stop() {
 	p.stopped.Store(true)
-	p.disp.interrupt(p)
 	p.wakeDispatcher()
 	p.wakeFeeder()
 	p.wakeHome()

@@ -69,39 +69,39 @@ func TestLogTruncationAfterALeaderChange(t *testing.T) {
 }
 
 // TestAtEpochValidatesTheStart: a start with its leader epoch (a committed offset, as
-// AtEpoch takes it) is checked with the leader before the first fetch. Where the leader
-// says that epoch ends after the start, reading starts there; where it says the epoch
-// ends before (the log was truncated since the offset was taken), the partition reports a
-// *TruncationError and starts where the log diverges. At(n) is not checked.
+// AtEpoch takes it) is checked with the leader before the first fetch when the leader has
+// moved on to a later epoch since. Here the partitions were written in epoch 0, then
+// partitions 0 and 1 moved to the other broker (epoch 1), which wrote 10 more records
+// from offset 100: in its log epoch 0 ends at 100. A start at 80 in epoch 0 lies within
+// it, and reading starts there; a start at 105 in epoch 0 is what a consumer of the old
+// leader committed before an unclean election cut that leader's records 100..104 away —
+// the partition reports a *TruncationError and starts at 100, where the log diverges.
+// kfake answers OffsetForLeaderEpoch from its own log, nothing injected.
+//
+// A start in the leader's current epoch (partition 2, never moved) is not asked about: the
+// leader of that epoch cannot have truncated its own log under it. At(n) is not checked.
 func TestAtEpochValidatesTheStart(t *testing.T) {
-	kc, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(3, "t"))
-	for p := range int32(3) {
+	kc, seeds := startKfake(t, kfake.NumBrokers(2), kfake.SeedTopics(4, "t"))
+	for p := range int32(4) {
 		produce(t, seeds, "t", p, 0, 100)
 	}
-	c := newConsumer(t, testConfig(seeds, newRecorder()))
-	asked := make(chan int32, 8)
+	for p := range int32(2) {
+		if err := kc.MoveTopicPartition("t", p, 1-kc.LeaderFor("t", p)); err != nil {
+			t.Fatal(err)
+		}
+		produce(t, seeds, "t", p, 100, 10)
+	}
+	asked := make(chan int32, 16)
 	kc.ControlKey(int16(kmsg.OffsetForLeaderEpoch), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		kc.KeepControl()
-		q := req.(*kmsg.OffsetForLeaderEpochRequest)
-		if q.Topics[0].Partitions[0].Partition != 1 {
-			asked <- q.Topics[0].Partitions[0].Partition
-			return nil, nil, false // kfake answers: the epoch ends at the end of the log
+		for _, rt := range req.(*kmsg.OffsetForLeaderEpochRequest).Topics {
+			for _, rp := range rt.Partitions {
+				asked <- rp.Partition
+			}
 		}
-		asked <- 1
-		resp := q.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
-		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
-		st.Topic = q.Topics[0].Topic
-		sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
-		sp.Partition, sp.LeaderEpoch, sp.EndOffset = 1, q.Topics[0].Partitions[0].LeaderEpoch, 60
-		st.Partitions = append(st.Partitions, sp)
-		resp.Topics = append(resp.Topics, st)
-		return resp, nil, true
+		return nil, nil, false // kfake answers from its log
 	})
-
-	// Partition 0: the epoch holds the start; reading starts at it.
-	pc := consume(t, c, "t", 0, AtEpoch(80, 0))
-	r := newReader(t, pc, 80)
-	r.mustRead(20)
+	c := newConsumer(t, testConfig(seeds, newRecorder()))
 	// A deadline, so that a start no longer validated fails the test instead of hanging it.
 	nextAsked := func() int32 {
 		t.Helper()
@@ -113,29 +113,37 @@ func TestAtEpochValidatesTheStart(t *testing.T) {
 			return -1
 		}
 	}
+
+	// Partition 0: epoch 0 ends at 100, after the start; reading starts at it.
+	pc := consume(t, c, "t", 0, AtEpoch(80, 0))
+	r := newReader(t, pc, 80)
+	r.mustRead(30)
 	if got := nextAsked(); got != 0 {
 		t.Fatalf("validated partition %d", got)
 	}
 
-	// Partition 1: the epoch ends at 60 in the leader's log.
-	pc = consume(t, c, "t", 1, AtEpoch(80, 0))
+	// Partition 1: epoch 0 ends at 100, before the start: truncated.
+	pc = consume(t, c, "t", 1, AtEpoch(105, 0))
 	_, err := pc.Next(ctxT(t))
 	var te *TruncationError
-	if !errors.As(err, &te) || te.Offset != 80 || te.EndOffset != 60 || te.Epoch != 0 {
+	if !errors.Is(err, ErrLogTruncated) || !errors.As(err, &te) || te.Offset != 105 || te.EndOffset != 100 || te.Epoch != 0 || te.EndEpoch != 0 {
 		t.Fatalf("Next after a start past the epoch's end: %v", err)
 	}
-	r = newReader(t, pc, 60)
-	r.mustRead(40)
-	if nextAsked() != 1 {
-		t.Fatal("partition 1 not validated")
+	r = newReader(t, pc, 100)
+	r.mustRead(10)
+	if got := nextAsked(); got != 1 {
+		t.Fatalf("validated partition %d", got)
 	}
 
-	// Partition 2: At carries no epoch, and is not validated.
-	pc = consume(t, c, "t", 2, At(90))
+	// Partition 2: the start is in the leader's current epoch; partition 3: At carries no
+	// epoch. Neither is validated.
+	pc = consume(t, c, "t", 2, AtEpoch(90, 0))
+	newReader(t, pc, 90).mustRead(10)
+	pc = consume(t, c, "t", 3, At(90))
 	newReader(t, pc, 90).mustRead(10)
 	select {
 	case p := <-asked:
-		t.Fatalf("partition %d validated without an epoch", p)
+		t.Fatalf("partition %d validated, though its start is in the leader's epoch or has none", p)
 	default:
 	}
 	if s := AtEpoch(5, 3).String(); s != "5 (epoch 3)" || AtEpoch(5, -7) != At(5) {
