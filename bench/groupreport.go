@@ -63,13 +63,16 @@ func (r *groupReport) failures() int {
 
 // groupSummary is one client's medians at one point.
 type groupSummary struct {
-	ok, failed                      int
-	firstErr                        error
-	join, leave, joinInto, consume  float64 // seconds
-	leaveLag, joinIntoLag           float64 // seconds
-	recordsPerSecond, cpuPerMillion float64
-	received                        float64 // records received per record stored
-	config                          string
+	ok, failed                     int
+	firstErr                       error
+	join, leave, joinInto, consume float64 // seconds
+	leaveLag, joinIntoLag          float64 // seconds
+	// The 90th percentiles of the rebalance figures (nearest rank: with fewer than 10
+	// runs, the largest).
+	leave90, joinInto90, leaveLag90, joinIntoLag90 float64
+	recordsPerSecond, cpuPerMillion                float64
+	received                                       float64 // records received per record stored
+	config                                         string
 }
 
 func (p *groupPoint) summarize(client string) groupSummary {
@@ -97,6 +100,7 @@ func (p *groupPoint) summarize(client string) groupSummary {
 	}
 	s.join, s.leave, s.joinInto, s.consume = median(join), median(leave), median(into), median(cons)
 	s.leaveLag, s.joinIntoLag = median(leaveLag), median(intoLag)
+	s.leave90, s.joinInto90, s.leaveLag90, s.joinIntoLag90 = p90(leave), p90(into), p90(leaveLag), p90(intoLag)
 	s.recordsPerSecond, s.cpuPerMillion, s.received = median(rps), median(cpu), median(recv)
 	return s
 }
@@ -104,7 +108,7 @@ func (p *groupPoint) summarize(client string) groupSummary {
 // tables are the figures: one row per point and client, with the ratio to kgo's medians.
 func (r *groupReport) tables() string {
 	var b strings.Builder
-	b.WriteString("| assignor | partitions | members | client | runs | join (s) | leave (s) | leave: assigned to fetching (s) | join into (s) | join into: assigned to fetching (s) | consume records/s | CPU-s per 1M | records received / stored |\n")
+	b.WriteString("| assignor | partitions | members | client | runs | join (s) | leave (s): median; p90 | leave: assigned to fetching (s): median; p90 | join into (s): median; p90 | join into: assigned to fetching (s): median; p90 | consume records/s | CPU-s per 1M | records received / stored |\n")
 	b.WriteString("|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, p := range r.points {
 		k := p.summarize(baseline)
@@ -125,9 +129,12 @@ func (r *groupReport) tables() string {
 				}
 				return out
 			}
+			both := func(v, kv, v90, kv90 float64) string {
+				return cell(v, kv, "%.3f") + "; " + cell(v90, kv90, "%.3f")
+			}
 			fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f |\n", p.assignor, p.partitions, p.members, c, runs,
-				cell(s.join, k.join, "%.3f"), cell(s.leave, k.leave, "%.3f"), cell(s.leaveLag, k.leaveLag, "%.3f"),
-				cell(s.joinInto, k.joinInto, "%.3f"), cell(s.joinIntoLag, k.joinIntoLag, "%.3f"),
+				cell(s.join, k.join, "%.3f"), both(s.leave, k.leave, s.leave90, k.leave90), both(s.leaveLag, k.leaveLag, s.leaveLag90, k.leaveLag90),
+				both(s.joinInto, k.joinInto, s.joinInto90, k.joinInto90), both(s.joinIntoLag, k.joinIntoLag, s.joinIntoLag90, k.joinIntoLag90),
 				cell(s.recordsPerSecond, k.recordsPerSecond, "%.0f"), cell(s.cpuPerMillion, k.cpuPerMillion, "%.2f"), s.received)
 		}
 	}
@@ -141,7 +148,7 @@ func (r *groupReport) markdown() string {
 	b.WriteString("## Consumer groups: troupe's members against kgo's\n\n")
 	fmt.Fprintf(&b, "Measured %s (%s of runs) with `cd bench && go run .%s` on %s, %d cores, %s, %s; troupe from %s.\n",
 		r.started.UTC().Format("2006-01-02"), r.finished.Sub(r.started).Round(time.Second), r.opts.args, e.cpu, e.cores, e.goVersion, e.os, e.troupe)
-	fmt.Fprintf(&b, "Load average (1, 5, 15 min) before: %s, after: %s. The machine is shared with other engineers' builds and tests, so the figures are noisy: every figure is the median of %s, and each ratio (x kgo) divides by kgo's median from the same invocation.\n\n",
+	fmt.Fprintf(&b, "Load average (1, 5, 15 min) before: %s, after: %s. The machine is shared with other engineers' builds and tests, so the figures are noisy: every figure is the median of %s (the rebalance figures also their 90th percentile, nearest rank: with fewer than 10 runs, the largest), and each ratio (x kgo) divides by kgo's figure of the same kind from the same invocation.\n\n",
 		e.loadStart, e.loadEnd, plural(r.opts.runs, "run"))
 	b.WriteString(r.tables())
 	b.WriteString("\n")

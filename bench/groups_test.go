@@ -82,3 +82,22 @@ func TestFetchLag(t *testing.T) {
 		t.Fatalf("fetchLag after every event = %d; want 0", got)
 	}
 }
+
+// TestP90 checks the nearest-rank 90th percentile the group report gives beside each
+// median: the largest of fewer than 10 runs, the 18th of 20.
+func TestP90(t *testing.T) {
+	twenty := make([]float64, 20)
+	for i := range twenty {
+		twenty[19-i] = float64(i + 1) // unsorted on purpose
+	}
+	for _, c := range []struct {
+		xs   []float64
+		want float64
+	}{
+		{nil, 0}, {[]float64{3}, 3}, {[]float64{4, 1, 3, 2}, 4}, {[]float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 9}, {twenty, 18},
+	} {
+		if got := p90(c.xs); got != c.want {
+			t.Errorf("p90(%v) = %v, want %v", c.xs, got, c.want)
+		}
+	}
+}

@@ -121,3 +121,14 @@ func median(xs []float64) float64 {
 	}
 	return (s[n/2-1] + s[n/2]) / 2
 }
+
+// p90 is the 90th percentile of xs by nearest rank (the smallest value at least 90% of
+// xs are at or below; with fewer than 10 values, the largest); 0 for none.
+func p90(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[(9*len(s)+9)/10-1]
+}
