@@ -114,12 +114,11 @@ func (l *requestLog) of(node int32) ([][]int32, []int32) {
 	return slices.Clone(l.reqs[node]), all
 }
 
-// TestReaderValidatesStartsTogether: a reader given 20 partitions with committed starts
-// from an earlier leader epoch validates them with one OffsetForLeaderEpoch request per
-// leader (two at most: the partitions handed over while the first is answered go
-// together in the second), and one leader's slow answer does not hold back the
-// partitions of the other. The old dispatcher asked for one partition at a time and
-// waited for each answer.
+// TestReaderValidatesStartsTogether: a reader given 20 partitions at once with committed
+// starts from an earlier leader epoch validates them with one OffsetForLeaderEpoch
+// request per leader (Add hands them to the dispatcher in one batch), and one leader's
+// slow answer does not hold back the partitions of the other. The old dispatcher asked
+// for one partition at a time and waited for each answer.
 func TestReaderValidatesStartsTogether(t *testing.T) {
 	const n = 20
 	kc, seeds := startKfake(t, kfake.NumBrokers(2), kfake.SeedTopics(n, "t"))
@@ -225,8 +224,8 @@ func TestReaderValidatesStartsTogether(t *testing.T) {
 	for node, ps := range leaders {
 		reqs, asked := log.of(node)
 		slices.Sort(ps)
-		if len(reqs) > 2 || !slices.Equal(asked, ps) {
-			t.Errorf("broker %d leads %v; OffsetForLeaderEpoch requests %v: want at most 2, naming each partition once", node, ps, reqs)
+		if len(reqs) != 1 || !slices.Equal(asked, ps) {
+			t.Errorf("broker %d leads %v; OffsetForLeaderEpoch requests %v: want one, naming each partition once", node, ps, reqs)
 		}
 	}
 }
@@ -296,4 +295,40 @@ func TestReaderResetsTogether(t *testing.T) {
 			t.Errorf("broker %d leads %v; ListOffsets requests %v: want at most 2, naming each partition once", node, ps, reqs)
 		}
 	}
+}
+
+// TestReaderAddOffsets: each partition starts where its own Offset says — with its epoch,
+// exact, oldest, newest, by time — looked up together; bad input adds nothing.
+func TestReaderAddOffsets(t *testing.T) {
+	_, seeds := startKfake(t, kfake.NumBrokers(2), kfake.SeedTopics(5, "t"))
+	cl := kgoClient(t, seeds)
+	for p := range int32(5) {
+		produceWith(t, cl, "t", p, 0, 10)
+	}
+	c := newConsumer(t, testConfig(seeds, newRecorder()))
+	r, err := c.NewReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := map[About]Offset{{"t", 0}: At(3), {"t", 1}: At(-2)}
+	if err := r.AddOffsets(ctxT(t), bad); !errors.Is(err, ErrInvalidOffset) {
+		t.Fatalf("AddOffsets with a negative offset: %v", err)
+	}
+	if err := r.AddOffsets(ctxT(t), map[About]Offset{{"t", 0}: At(3), {"t", 9}: At(1)}); !errors.Is(err, ErrUnknownPartition) {
+		t.Fatalf("AddOffsets of a partition the topic lacks: %v", err)
+	}
+	if got := r.Partitions(); len(got) != 0 {
+		t.Fatalf("bad input added %v", got)
+	}
+	starts := map[About]Offset{
+		{"t", 0}: AtEpoch(4, 0), {"t", 1}: At(7), {"t", 2}: Oldest(), {"t", 3}: AtTime(time.Now().Add(time.Hour)), {"t", 4}: Newest(),
+	}
+	if err := r.AddOffsets(ctxT(t), starts); err != nil {
+		t.Fatal(err)
+	}
+	produceWith(t, cl, "t", 3, 10, 1)
+	produceWith(t, cl, "t", 4, 10, 1)
+	check := newReaderCheck(t)
+	check.next[About{"t", 0}], check.next[About{"t", 1}], check.next[About{"t", 3}], check.next[About{"t", 4}] = 4, 7, 10, 10
+	check.pollUntil(ctxT(t), r, 6+3+10+1+1)
 }

@@ -1,10 +1,12 @@
 package consumer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -147,18 +149,50 @@ func (r *Reader) AddTopics(ctx context.Context, from Offset, topics ...string) e
 // with ErrInvalidOffset, a partition this Consumer already reads (in any Reader or
 // PartitionConsumer) with ErrAlreadyConsuming, a closed reader with ErrClosed.
 //
-// Add is how a partition is handed to the reader; Remove hands it back.
+// Add is how a partition is handed to the reader; Remove hands it back. Partitions added
+// together are started together: their subscriptions reach the reader's dispatcher in one
+// batch, which asks each leader once for what they need before the first fetch.
 func (r *Reader) Add(ctx context.Context, from Offset, parts ...About) error {
 	if from.kind == kindExact && from.at < 0 {
 		return fmt.Errorf("%w: %d is negative (the ends of the log are Oldest() and Newest())", ErrInvalidOffset, from.at)
 	}
+	return r.add(ctx, parts, func(About) Offset { return from })
+}
+
+// AddOffsets is Add with a start of its own for each partition, as a group member
+// resumes each partition it is given at its committed offset (AtEpoch). The starts that
+// need a lookup are looked up together, one ListOffsets request per broker and kind of
+// start; errors are those of Add, and nothing is added if any of the input is wrong.
+func (r *Reader) AddOffsets(ctx context.Context, starts map[About]Offset) error {
+	parts := make([]About, 0, len(starts))
+	for a := range starts {
+		parts = append(parts, a)
+	}
+	slices.SortFunc(parts, func(a, b About) int {
+		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Partition, b.Partition)
+	})
+	return r.add(ctx, parts, func(a About) Offset { return starts[a] })
+}
+
+func (r *Reader) add(ctx context.Context, parts []About, from func(About) Offset) error {
 	c := r.c
 	ids := make(map[string][16]byte)
 	counts := make(map[string]int)
+	named := make(map[About]bool, len(parts))
 	for _, a := range parts {
+		if f := from(a); f.kind == kindExact && f.at < 0 {
+			return fmt.Errorf("%w: %s: %d is negative (the ends of the log are Oldest() and Newest())", ErrInvalidOffset, a, f.at)
+		}
 		if a.Partition < 0 {
 			return fmt.Errorf("%w: %s", ErrUnknownPartition, a)
 		}
+		if named[a] {
+			return fmt.Errorf("%w: %s named twice", ErrAlreadyConsuming, a)
+		}
+		named[a] = true
 		n, ok := counts[a.Topic]
 		if !ok || int(a.Partition) >= n {
 			t, err := c.topic(ctx, a.Topic, a.Partition)
@@ -166,11 +200,6 @@ func (r *Reader) Add(ctx context.Context, from Offset, parts ...About) error {
 				return err
 			}
 			ids[a.Topic], counts[a.Topic] = t.ID, len(t.Partitions)
-		}
-	}
-	for i, a := range parts {
-		if slices.Contains(parts[:i], a) {
-			return fmt.Errorf("%w: %s named twice", ErrAlreadyConsuming, a)
 		}
 	}
 
@@ -212,29 +241,38 @@ func (r *Reader) Add(ctx context.Context, from Offset, parts ...About) error {
 
 	// Where each starts, and (after UntilCaughtUp) where each ends: looked up together,
 	// so that thousands of partitions cost a few requests, not thousands.
-	starts := r.lookup(ctx, from, parts)
+	starts := r.lookup(ctx, parts, from)
 	if until {
 		if err := r.lookupEnds(ctx, added); err != nil {
 			_ = r.Remove(context.Background(), parts...)
 			return err
 		}
 	}
+	// Handed over in one batch: the dispatcher takes them all in one step.
 	setup := actor.NewOwner("add "+r.name, nil)
+	subs := make([]*subscription, len(added))
 	for i, p := range added {
-		s := newSubscription(p, from, ids[p.about.Topic], r.cfg)
+		f := from(p.about)
+		s := newSubscription(p, f, ids[p.about.Topic], r.cfg)
 		if st, ok := starts[p.about]; ok {
 			s.start = nil
 			s.cur.seek(st.off, st.epoch)
 			p.position.Store(st.off)
-		} else if from.kind == kindExact {
-			p.position.Store(from.at)
+		} else if f.kind == kindExact {
+			p.position.Store(f.at)
 		}
 		s.Acquire(setup)
-		if err := actor.Hand(ctx, setup, r.disp.ref, s); err != nil {
+		s.Give(setup)
+		subs[i] = s
+	}
+	n, err := r.disp.ref.SendBatch(ctx, subs)
+	if err != nil {
+		for _, s := range subs[n:] {
+			s.Take(setup)
 			s.end(setup)
-			_ = r.Remove(context.Background(), parts[i:]...)
-			return err
 		}
+		_ = r.Remove(context.Background(), parts[n:]...)
+		return err
 	}
 	return nil
 }
@@ -244,21 +282,29 @@ type start struct {
 	epoch int32
 }
 
-// lookup resolves from for parts with ListOffsets; partitions it could not resolve are
-// left out (their dispatcher resolves them, with retries).
-func (r *Reader) lookup(ctx context.Context, from Offset, parts []About) map[About]start {
-	ts, ok := from.listTimestamp()
-	if !ok {
+// lookup resolves the starts of parts that need ListOffsets (Oldest, Newest, AtTime),
+// one call per kind of start; partitions it could not resolve are left out (their
+// dispatcher resolves them, with retries).
+func (r *Reader) lookup(ctx context.Context, parts []About, from func(About) Offset) map[About]start {
+	byTS := make(map[int64][]About)
+	for _, a := range parts {
+		if ts, ok := from(a).listTimestamp(); ok {
+			byTS[ts] = append(byTS[ts], a)
+		}
+	}
+	if len(byTS) == 0 {
 		return nil
 	}
 	out := make(map[About]start, len(parts))
-	got, err := r.c.listOffsets(ctx, ts, parts)
-	if err != nil {
-		return nil
-	}
-	for a, l := range got {
-		if l.off >= 0 {
-			out[a] = l
+	for ts, as := range byTS {
+		got, err := r.c.listOffsets(ctx, ts, as)
+		if err != nil {
+			continue
+		}
+		for a, l := range got {
+			if l.off >= 0 {
+				out[a] = l
+			}
 		}
 	}
 	return out

@@ -148,11 +148,17 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About) {
 		}
 	}
 	m.mu.Unlock()
+	// With the epoch committed with each: the reader checks with the leader that the log
+	// was not truncated under it since (KIP-320), for all of them together.
+	starts := make(map[consumer.About]consumer.Offset, len(offs))
 	for _, a := range parts {
 		if c, ok := offs[a]; ok {
-			// With the epoch committed with it: the reader checks with the leader that
-			// the log was not truncated under it since (KIP-320).
-			h.add(ctx, consumer.AtEpoch(c.offset, c.epoch), a)
+			starts[a] = consumer.AtEpoch(c.offset, c.epoch)
+		}
+	}
+	if len(starts) > 0 && m.r.AddOffsets(ctx, starts) != nil {
+		for a, from := range starts { // one at a time, to say which cannot be read
+			h.add(ctx, from, a)
 		}
 	}
 	from := consumer.Oldest()
