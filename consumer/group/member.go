@@ -31,8 +31,12 @@ type Config struct {
 	// partitions of every member's topics over the members subscribing to them. Required.
 	Topics []string
 	// Assignors are the assignors the member offers, in order of preference; the
-	// coordinator picks the first every member offers. Cooperative ones are refused: this
-	// member rebalances eagerly. Empty means Range() alone. Refused with the Consumer
+	// coordinator picks the first every member offers. The one it picks decides how the
+	// group rebalances: eagerly (every member gives up everything first), or
+	// incrementally with a cooperative one such as CooperativeSticky() (KIP-429: members
+	// keep reading what they keep, and give up only what moves). A member may offer both
+	// kinds, as ["cooperative-sticky", "range"] in the Java client's upgrade path: it
+	// follows the group's choice. Empty means Range() alone. Refused with the Consumer
 	// protocol, whose coordinator assigns (ServerAssignor).
 	Assignors []Assignor
 	// ServerAssignor names the assignor the coordinator of a Consumer-protocol group
@@ -174,9 +178,6 @@ func (c Config) withDefaults() (Config, error) {
 		if a == nil || a.Name() == "" {
 			return c, fmt.Errorf("%w: an Assignor without a name", ErrInvalidConfig)
 		}
-		if a.Cooperative() {
-			return c, fmt.Errorf("%w: assignor %q is cooperative; this member rebalances eagerly", ErrInvalidConfig, a.Name())
-		}
 		if seen[a.Name()] {
 			return c, fmt.Errorf("%w: assignor %q named twice", ErrInvalidConfig, a.Name())
 		}
@@ -221,11 +222,12 @@ func (c Config) withDefaults() (Config, error) {
 //	└── handoff <id>   the hand-off: partitions to the reader and back, callbacks, commits
 //
 // The member actor never waits for the user, so heartbeats go on while the user
-// processes a batch. Partitions move by an explicit hand-off (eager protocol): when
-// the coordinator rebalances, the hand-off actor stops fetching everything the member
-// owns, waits until the user comes back from the batches in hand (the next Poll, or
-// Close), runs OnRevoked, commits what the user finished, and only then lets the member
-// rejoin. What was finished is also committed every AutoCommitInterval, and by Commit and
+// processes a batch. Partitions move by an explicit hand-off: when the coordinator
+// rebalances, the hand-off actor stops fetching what the member gives up (everything
+// under an eager assignor; under a cooperative one only what moves to another member,
+// once the new assignment says so), waits until the user comes back from the batches
+// in hand (the next Poll, or Close), runs OnRevoked, commits what the user finished,
+// and only then lets the member rejoin. What was finished is also committed every AutoCommitInterval, and by Commit and
 // Close. What counts as finished (at-least-once): the batches an earlier Poll returned,
 // each record the Records iterator moved past, each batch the Batches iterator moved
 // past, and what Mark names; never records merely fetched.

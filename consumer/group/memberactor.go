@@ -275,7 +275,8 @@ func (a *memberActor) do(s step) {
 		_ = h.TrySend(handoffMsg{kind: handRevoke, parts: s.Revoke, info: info})
 	}
 	if s.Assigned {
-		a.m.log.Info("group member: assigned", "member", a.mach.memberID, "generation", a.mach.generation, "partitions", s.Assign)
+		a.m.log.Info("group member: assigned", "member", a.mach.memberID, "generation", a.mach.generation,
+			"cooperative", a.mach.cooperative, "added", s.Assign, "owned", a.mach.owned)
 		a.aliveAt = time.Now()
 		a.hbDue = a.aliveAt.Add(a.m.cfg.HeartbeatInterval)
 		if !a.m.cfg.DisableAutoCommit {
@@ -332,10 +333,7 @@ func knowsAll(snap *cluster.Snapshot, topics []string) bool {
 
 // publish stores what commits need.
 func (a *memberActor) publish() *memberInfo {
-	info := &memberInfo{memberID: a.mach.memberID, generation: a.mach.generation}
-	if a.mach.state != stateStable && a.mach.state != stateRebalancing {
-		info.generation = -1
-	}
+	info := &memberInfo{memberID: a.mach.memberID, generation: a.mach.commitGeneration()}
 	a.m.info.Store(info)
 	return info
 }

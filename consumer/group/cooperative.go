@@ -1,0 +1,164 @@
+package group
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Incremental cooperative rebalancing (KIP-429) in the classic member: the parts of the
+// membership state machine where it differs from eager rebalancing.
+//
+// Which one a generation follows is the protocol of the assignor the coordinator chose
+// (Assignor.Cooperative), as franz-go decides it, so that a group whose members offer
+// ["cooperative-sticky", "range"] — the Java client's upgrade path — follows what the
+// group uses; a member decides how to enter a rebalance by how it entered its current
+// generation.
+//
+//	eager:        REBALANCE_IN_PROGRESS ─► revoke everything ─► JoinGroup (owns nothing)
+//	              ─► SyncGroup ─► take the assignment
+//	cooperative:  REBALANCE_IN_PROGRESS ─► JoinGroup (keeps reading; its subscription
+//	              names what it owns and the generation it got it in)
+//	              ─► SyncGroup ─► revoke owned − assigned, take assigned − owned
+//	              ─► if it revoked anything: rejoin once revoked, and the rebalance
+//	                 that follows gives those partitions to their new owners
+//
+// A cooperative assignor never gives a partition to a member while another still owns
+// it (checkCooperative makes sure, for the leader's own assignor), so no partition is
+// read by two members at once. Losses are as in eager rebalancing: a member told it is
+// no longer in the generation (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, on any request)
+// or without a heartbeat for its session loses what it kept, without a commit.
+
+// take is the outcome of a successful SyncGroup: the member owns assigned now. An
+// eager member owns nothing before (it gave everything up), so all of it is new. A
+// cooperative one kept what it owned through the join: it revokes what the assignment
+// no longer holds (before anything else: it may be moving to another member), takes
+// only what is new, and rejoins once the revocation is done. A member that kept
+// partitions through a join in which the group went back to an eager assignor gives
+// them all up first, as an eager member would have before joining, and takes the
+// whole assignment afresh (from the committed offsets).
+func (m *membership) take(assigned []TopicPartitions) step {
+	s := step{Assigned: true, Alive: true}
+	if m.cooperative {
+		revoke, add := diffParts(m.owned, assigned), diffParts(assigned, m.owned)
+		s.Assign = add
+		if len(revoke) > 0 {
+			s.Rebalance, s.Revoke = true, revoke
+			m.revoking++
+			m.rejoin = true
+		}
+	} else {
+		s.Assign = assigned
+		if len(m.owned) > 0 {
+			s.Rebalance, s.Revoke = true, m.owned
+			m.revoking++
+		}
+	}
+	m.owned = assigned
+	m.last, m.lastGen = assigned, m.generation
+	return s
+}
+
+// rebalanceCooperative answers a heartbeat's REBALANCE_IN_PROGRESS in a cooperative
+// generation: rejoin at once, keeping everything, unless a revocation is still under
+// way: then once it is done (revoked).
+func (m *membership) rebalanceCooperative() step {
+	m.rejoin = true
+	if m.revoking > 0 {
+		return step{Alive: true}
+	}
+	s := m.join(0)
+	s.Alive = true
+	return s
+}
+
+// drop gives up everything the member owns without a revocation (it is lost) and
+// forgets its previous assignment: the next subscription claims nothing.
+func (m *membership) drop() []TopicPartitions {
+	lost := m.owned
+	m.owned, m.last, m.lastGen = nil, nil, -1
+	return lost
+}
+
+// commitGeneration is the generation the member's commits carry now, or -1 when it
+// has none to commit in. A cooperative member reads on through a rebalance, and so
+// commits in the generation of what it owns until SyncGroup ends it: the coordinator
+// accepts those commits until the rebalance completes (and a commit refused because
+// the generation moved on meanwhile is sent again, for partitions kept).
+func (m *membership) commitGeneration() int32 {
+	switch m.state {
+	case stateStable, stateRebalancing:
+		return m.generation
+	case stateJoining, stateSyncing, stateUnjoined:
+		if len(m.owned) > 0 {
+			return m.lastGen
+		}
+	}
+	return -1
+}
+
+// checkCooperative refuses an assignment that gives a partition to a member while
+// another member still owns it: under KIP-429 the owner must revoke it first, so an
+// assignor that does not hold it back for a rebalance would have two members read it
+// at once. Ownership is as the assignors weigh it (KIP-792): only the claims of the
+// highest generation claiming a partition count.
+func checkCooperative(members []Subscription, got map[string]Assignment) error {
+	type claim struct {
+		gen    int32
+		owners []string
+	}
+	claims := make(map[topicPartition]*claim)
+	for _, s := range members {
+		for _, tp := range s.Owned {
+			for _, p := range tp.Partitions {
+				k := topicPartition{tp.Topic, p}
+				c := claims[k]
+				switch {
+				case c == nil || s.Generation > c.gen:
+					claims[k] = &claim{gen: s.Generation, owners: []string{s.MemberID}}
+				case s.Generation == c.gen:
+					c.owners = append(c.owners, s.MemberID)
+				}
+			}
+		}
+	}
+	for id, a := range got {
+		for _, tp := range a.Partitions {
+			for _, p := range tp.Partitions {
+				c := claims[topicPartition{tp.Topic, p}]
+				if c == nil {
+					continue
+				}
+				for _, o := range c.owners {
+					if o != id {
+						return fmt.Errorf("%w: %s/%d given to %q while %q still owns it (a cooperative assignor must hold it back for a rebalance)",
+							ErrInvalidAssignment, tp.Topic, p, id, o)
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// diffParts returns the partitions of a that b lacks, both normalized (sorted by topic
+// and partition).
+func diffParts(a, b []TopicPartitions) []TopicPartitions {
+	var out []TopicPartitions
+	for _, ta := range a {
+		i := slices.IndexFunc(b, func(tb TopicPartitions) bool { return tb.Topic == ta.Topic })
+		var have []int32
+		if i >= 0 {
+			have = b[i].Partitions
+		}
+		var ps []int32
+		for _, p := range ta.Partitions {
+			if _, found := slices.BinarySearch(have, p); !found {
+				ps = append(ps, p)
+			}
+		}
+		if len(ps) > 0 {
+			out = append(out, TopicPartitions{Topic: ta.Topic, Partitions: ps})
+		}
+	}
+	return out
+}
