@@ -72,25 +72,26 @@ func (m *membership) rebalanceCooperative() step {
 }
 
 // drop gives up everything the member owns without a revocation (it is lost) and
-// forgets its previous assignment: the next subscription claims nothing.
+// forgets its previous assignment and generation: the next subscription claims nothing.
 func (m *membership) drop() []TopicPartitions {
 	lost := m.owned
-	m.owned, m.last, m.lastGen = nil, nil, -1
+	m.owned, m.last, m.lastGen, m.generation = nil, nil, -1, -1
 	return lost
 }
 
 // commitGeneration is the generation the member's commits carry now, or -1 when it
 // has none to commit in. A cooperative member reads on through a rebalance, and so
-// commits in the generation of what it owns until SyncGroup ends it: the coordinator
-// accepts those commits until the rebalance completes (and a commit refused because
-// the generation moved on meanwhile is sent again, for partitions kept).
+// commits through it in the generation it last joined: the coordinator accepts those
+// commits while it waits for the members to rejoin, and refuses them (REBALANCE_IN_PROGRESS)
+// once it waits for the leader's assignment; a commit refused because the generation
+// moved on is sent again with the new one, for the partitions kept.
 func (m *membership) commitGeneration() int32 {
 	switch m.state {
 	case stateStable, stateRebalancing:
 		return m.generation
 	case stateJoining, stateSyncing, stateUnjoined:
 		if len(m.owned) > 0 {
-			return m.lastGen
+			return m.generation
 		}
 	}
 	return -1
@@ -99,36 +100,32 @@ func (m *membership) commitGeneration() int32 {
 // checkCooperative refuses an assignment that gives a partition to a member while
 // another member still owns it: under KIP-429 the owner must revoke it first, so an
 // assignor that does not hold it back for a rebalance would have two members read it
-// at once. Ownership is as the assignors weigh it (KIP-792): only the claims of the
-// highest generation claiming a partition count.
+// at once. Claims count as the assignors weigh them (KIP-792, as the Java client's
+// sticky assignors do): only those of members in the highest generation any member
+// reports; a member behind it lost its partitions when it fell behind.
 func checkCooperative(members []Subscription, got map[string]Assignment) error {
-	type claim struct {
-		gen    int32
-		owners []string
-	}
-	claims := make(map[topicPartition]*claim)
+	maxGen := int32(-1)
 	for _, s := range members {
+		if len(s.Owned) > 0 {
+			maxGen = max(maxGen, s.Generation)
+		}
+	}
+	owners := make(map[topicPartition][]string)
+	for _, s := range members {
+		if s.Generation < maxGen {
+			continue
+		}
 		for _, tp := range s.Owned {
 			for _, p := range tp.Partitions {
 				k := topicPartition{tp.Topic, p}
-				c := claims[k]
-				switch {
-				case c == nil || s.Generation > c.gen:
-					claims[k] = &claim{gen: s.Generation, owners: []string{s.MemberID}}
-				case s.Generation == c.gen:
-					c.owners = append(c.owners, s.MemberID)
-				}
+				owners[k] = append(owners[k], s.MemberID)
 			}
 		}
 	}
 	for id, a := range got {
 		for _, tp := range a.Partitions {
 			for _, p := range tp.Partitions {
-				c := claims[topicPartition{tp.Topic, p}]
-				if c == nil {
-					continue
-				}
-				for _, o := range c.owners {
+				for _, o := range owners[topicPartition{tp.Topic, p}] {
 					if o != id {
 						return fmt.Errorf("%w: %s/%d given to %q while %q still owns it (a cooperative assignor must hold it back for a rebalance)",
 							ErrInvalidAssignment, tp.Topic, p, id, o)

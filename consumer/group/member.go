@@ -279,8 +279,9 @@ type Member struct {
 
 // memberInfo is what the member actor publishes for commits.
 type memberInfo struct {
-	memberID   string
-	generation int32
+	memberID    string
+	generation  int32
+	cooperative bool // the generation rebalances cooperatively (KIP-429)
 }
 
 // committed is a partition's committed offset, as fetched when it is assigned.

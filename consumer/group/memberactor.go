@@ -333,7 +333,7 @@ func knowsAll(snap *cluster.Snapshot, topics []string) bool {
 
 // publish stores what commits need.
 func (a *memberActor) publish() *memberInfo {
-	info := &memberInfo{memberID: a.mach.memberID, generation: a.mach.commitGeneration()}
+	info := &memberInfo{memberID: a.mach.memberID, generation: a.mach.commitGeneration(), cooperative: a.mach.cooperative}
 	a.m.info.Store(info)
 	return info
 }

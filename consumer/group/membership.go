@@ -566,8 +566,12 @@ func (m *membership) joinRequest() (*api.JoinGroupRequest, error) {
 	req.ProtocolType = "consumer"
 	for _, a := range m.assignors {
 		// An eager member owns nothing when it joins: it gave everything up first; a
-		// cooperative one names what it kept, with the generation it got it in (KIP-792).
-		sub := Subscription{Topics: m.topics, UserData: a.UserData(m.last, m.lastGen), Owned: m.owned, Generation: m.lastGen}
+		// cooperative one names what it kept. Generation is the generation it last
+		// joined (KIP-792; -1 once it lost its partitions), as the Java client sends:
+		// a member whose SyncGroup failed still claims what it kept in the generation
+		// it joined, whose leader held back whatever it was to give up. The user data
+		// carries the last assignment and its generation (the sticky assignors').
+		sub := Subscription{Topics: m.topics, UserData: a.UserData(m.last, m.lastGen), Owned: m.owned, Generation: m.generation}
 		meta, err := sub.Encode(nil, SubscriptionVersion)
 		if err != nil {
 			return nil, fmt.Errorf("group %q: %w", m.group, err)

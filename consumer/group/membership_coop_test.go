@@ -109,8 +109,8 @@ func TestCooperativeMemberTwoRounds(t *testing.T) {
 	}
 
 	m.joined(protoJoinResp("cooperative-sticky", "m1", "m0", 4), nil)
-	if g := m.commitGeneration(); m.state != stateSyncing || g != 3 {
-		t.Errorf("syncing: state %v, commits in %d, want syncing, 3", m.state, g)
+	if g := m.commitGeneration(); m.state != stateSyncing || g != 4 {
+		t.Errorf("syncing: state %v, commits in %d, want syncing, 4", m.state, g)
 	}
 	s = m.synced(syncResp(nil, 0, 1), nil)
 	if !s.Assigned || s.Assign != nil || !s.Rebalance || !reflect.DeepEqual(s.Revoke, tparts(2, 3)) {
@@ -143,6 +143,16 @@ func TestCooperativeMemberTwoRounds(t *testing.T) {
 	}
 	if s := m.revoked(); s.Send != reqNone || m.state != stateStable {
 		t.Errorf("a stray revoked: %+v, state %v", s, m.state)
+	}
+	// A SyncGroup refused because the group moved on again: the member claims what it
+	// kept in the generation it joined (as the Java client does), not the one it synced
+	// in: the leader of the generation it joined held back whatever it was to give up.
+	m.heartbeat(5, hbResp(errcode.RebalanceInProgress), nil)
+	m.joined(protoJoinResp("cooperative-sticky", "m1", "m0", 6), nil)
+	s = m.synced(syncResp(errcode.RebalanceInProgress), nil)
+	if sub := subscriptionOf(t, s, "cooperative-sticky"); !reflect.DeepEqual(sub.Owned, tparts(0, 1)) || sub.Generation != 6 ||
+		binary.BigEndian.Uint32(sub.UserData) != 5 {
+		t.Errorf("after a failed sync: claims %v in %d (user data %x), want [0 1] in 6 (user data: 5, the last assignment's)", sub.Owned, sub.Generation, sub.UserData)
 	}
 }
 
