@@ -2,11 +2,16 @@ package group
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/consumer"
+	"github.com/troupe-go/troupe/wire/errcode"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Cooperative members (KIP-429) over kfake: partitions that do not move are never
@@ -252,4 +257,86 @@ func waitCooperative(t *testing.T, col *collector) {
 	col.waitFor(t, "a cooperative generation", func() bool {
 		return col.m.info.Load().cooperative
 	})
+}
+
+// TestCooperativeCommitRetriedForKeptPartitions: a commit in flight when the group
+// rebalances cooperatively is refused (ILLEGAL_GENERATION: the generation moved on while
+// kfake held it); the member still owns every partition it carried — it keeps two and
+// is still revoking the other two in the new generation — so it sends the commit again
+// with the new generation, and the group stores it. The partitions that move then reach
+// their new owner at those offsets: it reads none of their records again.
+func TestCooperativeCommitRetriedForKeptPartitions(t *testing.T) {
+	const parts, n = 4, 10
+	kc, seeds := startKfake(t, parts)
+	produceN(t, seeds, parts, 0, n)
+	watch := &logWatch{word: "group member: assigned", ch: make(chan struct{}, 1)}
+	cfg := coopConfig("gcr")
+	cfg.Logger = slog.New(watch)
+	col1 := join(t, seeds, cfg, "m1")
+	m1 := col1.m
+	gen := m1.Generation()
+	col1.waitReadThrough(t, "the records", n-1)
+	for p := range int32(parts) { // finished (the collector may not be back in Poll yet)
+		m1.Mark(&troupe.Record{Topic: "t", Partition: p, Offset: n - 1, LeaderEpoch: -1})
+	}
+	select {
+	case <-watch.ch: // the first assignment's
+	default:
+	}
+
+	arrived := make(chan int32, 1)
+	kc.ControlKey(int16(kmsg.OffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		q := req.(*kmsg.OffsetCommitRequest)
+		arrived <- q.Generation
+		// Held until m1 has its assignment of the next generation (kfake goes on
+		// serving the rebalance meanwhile), then refused as the coordinator would.
+		kc.SleepControl(func() {
+			select {
+			case <-watch.ch:
+			case <-time.After(testTimeout):
+			}
+		})
+		resp := q.ResponseKind().(*kmsg.OffsetCommitResponse)
+		for _, tp := range q.Topics {
+			rt := kmsg.OffsetCommitResponseTopic{Topic: tp.Topic, TopicID: tp.TopicID}
+			for _, p := range tp.Partitions {
+				rt.Partitions = append(rt.Partitions, kmsg.OffsetCommitResponseTopicPartition{Partition: p.Partition, ErrorCode: errcode.IllegalGeneration.Code})
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+	committed := make(chan error, 1)
+	go func() { committed <- m1.Commit(ctxT(t)) }()
+	if g := <-arrived; g != gen {
+		t.Fatalf("commit sent in generation %d, want %d", g, gen)
+	}
+	m2 := join(t, seeds, coopConfig("gcr"), "m2")
+	select {
+	case err := <-committed:
+		if err != nil {
+			t.Fatalf("Commit: %v, want it stored by the retry with the new generation", err)
+		}
+	case <-ctxT(t).Done():
+		t.Fatal("Commit did not return")
+	}
+	if m1.Generation() <= gen {
+		t.Fatalf("generation %d: the rebalance did not happen before the refusal", m1.Generation())
+	}
+	got := committedOffsets(t, seeds, "gcr")
+	for p := range int32(parts) {
+		if got[p] != n {
+			t.Errorf("partition %d committed at %d, want %d (all four were owned throughout)", p, got[p], n)
+		}
+	}
+	waitAssigned(t, parts, []int{2, 2}, col1, m2)
+	produceN(t, seeds, parts, n, 1)
+	m2.waitReadThrough(t, "the new records", n)
+	m2.mu.Lock()
+	defer m2.mu.Unlock()
+	for a, offs := range m2.seen {
+		if offs[0] != n {
+			t.Errorf("m2 read %s from offset %d, want %d (the commit)", a, offs[0], n)
+		}
+	}
 }
