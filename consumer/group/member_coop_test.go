@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -338,5 +339,53 @@ func TestCooperativeCommitRetriedForKeptPartitions(t *testing.T) {
 		if offs[0] != n {
 			t.Errorf("m2 read %s from offset %d, want %d (the commit)", a, offs[0], n)
 		}
+	}
+}
+
+// TestCooperativeHeartbeatErrors: a cooperative member told to rebalance rejoins keeping
+// everything — no callback, nothing read again, the generation moves on; told it is out
+// of its generation, it loses what it owns (OnLost, no commit: every record is read
+// again from the last commit, here none) and takes it back.
+func TestCooperativeHeartbeatErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		code int16
+		want []string // the callbacks after the first assignment
+		dups int      // records read twice, per partition
+	}{
+		{"REBALANCE_IN_PROGRESS: rejoined, nothing revoked", errcode.RebalanceInProgress.Code, nil, 0},
+		{"ILLEGAL_GENERATION: lost, then assigned again", errcode.IllegalGeneration.Code, []string{"lost", "assigned"}, 20},
+		{"UNKNOWN_MEMBER_ID: lost, then assigned again", errcode.UnknownMemberID.Code, []string{"lost", "assigned"}, 20},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			const parts = 3
+			kc, seeds := startKfake(t, parts)
+			produceN(t, seeds, parts, 0, 20)
+			cfg := coopConfig("gcf")
+			cfg.ProcessingTime = 2 * time.Second // as in TestCoordinatorErrorsOnHeartbeat
+			col := join(t, seeds, cfg, "m1")
+			gen := col.m.Generation()
+			readsEverything(t, col, parts, 20)
+			<-injectOnce(kc, int16(kmsg.Heartbeat), tc.code)
+			produceN(t, seeds, parts, 20, 20)
+			readsEverything(t, col, parts, 40)
+			col.waitFor(t, "a new generation and the callbacks", func() bool {
+				return col.m.Generation() > gen && len(col.events) >= 1+len(tc.want)
+			})
+			waitAssigned(t, parts, []int{parts}, col)
+			if dups := checkAll(t, union(col), parts, 40); dups != tc.dups*parts {
+				t.Errorf("%d records read twice, want %d", dups, tc.dups*parts)
+			}
+			col.mu.Lock()
+			defer col.mu.Unlock()
+			var got []string
+			for _, e := range col.events[1:] {
+				got = append(got, e[:strings.IndexByte(e, ' ')])
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("callbacks after the first assignment: %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
