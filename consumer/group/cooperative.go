@@ -60,15 +60,34 @@ func (m *membership) take(assigned []TopicPartitions) step {
 
 // rebalanceCooperative answers a heartbeat's REBALANCE_IN_PROGRESS in a cooperative
 // generation: rejoin at once, keeping everything, unless a revocation is still under
-// way: then once it is done (revoked).
+// way: then once it is done (revoked). Partitions of topics the member no longer
+// subscribes to are revoked first, as the Java client does before it rejoins: the
+// assignors ignore claims on topics a member does not subscribe to, so one of them
+// could go to another member while this one still read it.
 func (m *membership) rebalanceCooperative() step {
 	m.rejoin = true
+	if gone := m.unsubscribed(); len(gone) > 0 {
+		m.owned = diffParts(m.owned, gone)
+		m.revoking++
+		return step{Rebalance: true, Revoke: gone, Alive: true}
+	}
 	if m.revoking > 0 {
 		return step{Alive: true}
 	}
 	s := m.join(0)
 	s.Alive = true
 	return s
+}
+
+// unsubscribed returns the partitions the member owns of topics it does not subscribe to.
+func (m *membership) unsubscribed() []TopicPartitions {
+	var out []TopicPartitions
+	for _, tp := range m.owned {
+		if !slices.Contains(m.topics, tp.Topic) {
+			out = append(out, tp)
+		}
+	}
+	return out
 }
 
 // drop gives up everything the member owns without a revocation (it is lost) and

@@ -420,3 +420,28 @@ func TestDiffParts(t *testing.T) {
 		t.Errorf("a-a %v", got)
 	}
 }
+
+// TestCooperativeRevokesUnsubscribedTopics: a cooperative member that owns partitions of
+// a topic it no longer subscribes to revokes them before it rejoins (the assignors
+// ignore such claims, so the partitions could go to another member at once), and its
+// subscription then claims only the rest.
+func TestCooperativeRevokesUnsubscribedTopics(t *testing.T) {
+	m := newCoopMembership(t)
+	m.start()
+	m.coordinator(nil)
+	m.joined(protoJoinResp("cooperative-sticky", "m1", "m0", 3), nil)
+	a := Assignment{Partitions: []TopicPartitions{{Topic: "old", Partitions: []int32{0}}, {Topic: "t", Partitions: []int32{0, 1}}}}
+	b, err := a.Encode(nil, AssignmentVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.synced(&api.SyncGroupResponse{Assignment: b}, nil)
+	s := m.heartbeat(3, hbResp(errcode.RebalanceInProgress), nil)
+	if want := []TopicPartitions{{Topic: "old", Partitions: []int32{0}}}; !s.Rebalance || !reflect.DeepEqual(s.Revoke, want) || s.Send != reqNone {
+		t.Fatalf("REBALANCE_IN_PROGRESS owning a topic no longer subscribed: %+v; want it revoked first", s)
+	}
+	s = m.revoked()
+	if sub := subscriptionOf(t, s, "cooperative-sticky"); !reflect.DeepEqual(sub.Owned, tparts(0, 1)) {
+		t.Errorf("the rejoin claims %v, want t [0 1]", sub.Owned)
+	}
+}
