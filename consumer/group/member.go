@@ -227,10 +227,11 @@ func (c Config) withDefaults() (Config, error) {
 // under an eager assignor; under a cooperative one only what moves to another member,
 // once the new assignment says so), waits until the user comes back from the batches
 // in hand (the next Poll, or Close), runs OnRevoked, commits what the user finished,
-// and only then lets the member rejoin. What was finished is also committed every AutoCommitInterval, and by Commit and
-// Close. What counts as finished (at-least-once): the batches an earlier Poll returned,
-// each record the Records iterator moved past, each batch the Batches iterator moved
-// past, and what Mark names; never records merely fetched.
+// and only then lets the member rejoin. What was finished is also committed every
+// AutoCommitInterval, and by Commit and Close. What counts as finished (at-least-once):
+// the batches an earlier Poll returned, each record the Records iterator moved past,
+// each batch the Batches iterator moved past, and what Mark names; never records merely
+// fetched.
 //
 // Poll is meant for one goroutine at a time; the other methods are safe for concurrent
 // use.

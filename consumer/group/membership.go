@@ -12,10 +12,10 @@ import (
 
 // membership is the classic group protocol of one member, eager or incremental
 // cooperative (KIP-429, cooperative.go), as a deterministic state machine: no
-// goroutines, no clock, no I/O. Its inputs are the
-// coordinator's responses (or the errors in their place) and the member's own events
-// (revocation done, session expired, leave); each returns a step — the next request to
-// send, and what to do with partitions. The member actor (memberActor) is a thin loop
+// goroutines, no clock, no I/O. Its inputs are the coordinator's responses (or the
+// errors in their place) and the member's own events (revocation done, session
+// expired, leave); each returns a step — the next request to send, and what to do with
+// partitions. The member actor (memberActor) is a thin loop
 // that sends what a step says, keeps the timers, and feeds the answers back.
 //
 //	unjoined ──coordinator found──> joining ──JoinGroup ok──> syncing ──SyncGroup ok──> stable
