@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,7 +42,7 @@ type handoffEvent struct {
 // wire sets cfg's callbacks to record into l as member; OnRevoked commits first
 // (synchronously, as a user committing their own work would), so that its end is
 // after the commit.
-func (l *handoffLog) wire(cfg *Config, member string, self **Member) {
+func (l *handoffLog) wire(cfg *Config, member string, self *atomic.Pointer[Member]) {
 	note := func(what string, parts []consumer.About) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
@@ -51,8 +52,8 @@ func (l *handoffLog) wire(cfg *Config, member string, self **Member) {
 	}
 	cfg.OnAssigned = func(_ context.Context, parts []consumer.About) { note("assigned", parts) }
 	cfg.OnRevoked = func(ctx context.Context, parts []consumer.About) {
-		if *self != nil {
-			_ = (*self).Commit(ctx) // may be refused (the generation moved on): the member commits after
+		if m := self.Load(); m != nil {
+			_ = m.Commit(ctx) // may be refused (the generation moved on): the member commits after
 		}
 		note("revoked", parts)
 	}
@@ -102,10 +103,10 @@ func (l *handoffLog) checkHandOffs(t *testing.T) {
 func joinCoop(t *testing.T, seeds []string, l *handoffLog, name string) *collector {
 	t.Helper()
 	cfg := coopConfig("gcoop")
-	self := new(*Member)
+	self := new(atomic.Pointer[Member])
 	l.wire(&cfg, name, self)
 	col := join(t, seeds, cfg, name)
-	*self = col.m
+	self.Store(col.m)
 	return col
 }
 
@@ -230,10 +231,10 @@ func TestCooperativeUpgradePath(t *testing.T) {
 	both := func(name string) *collector {
 		cfg := testGroupConfig("gcoop")
 		cfg.Assignors = []Assignor{CooperativeSticky(), Range()}
-		self := new(*Member)
+		self := new(atomic.Pointer[Member])
 		l.wire(&cfg, name, self)
 		col := join(t, seeds, cfg, name)
-		*self = col.m
+		self.Store(col.m)
 		return col
 	}
 	old := join(t, seeds, testGroupConfig("gcoop"), "range only")
