@@ -60,13 +60,15 @@ type Config struct {
 	// through the Records or Batches iterators) makes the member leave the group, as
 	// Java's max.poll.interval.ms: its partitions are lost (OnLost; nothing of theirs is
 	// committed), a dynamic member sends LeaveGroup (a static one stops heartbeating, and
-	// the coordinator drops it at the end of its session), a warning is logged, and the
-	// next Poll rejoins; so far only under the Classic protocol (a Consumer-protocol
-	// member keeps its partitions past it). Zero means 5 minutes.
+	// the coordinator drops it at the end of its session; under the Consumer protocol a
+	// dynamic member sends a leave heartbeat with member epoch -1, a static one -2, which
+	// keeps its partitions for it for its session), a warning is logged, and the next
+	// Poll rejoins (under the Consumer protocol with member epoch 0 and the same member
+	// ID). Zero means 5 minutes.
 	ProcessingTime time.Duration
 	// AutoCommitInterval is how often the member commits what was finished without being
-	// asked (as the Committer does), besides the commits on revocation and Close. Zero
-	// means 5s.
+	// asked (as the Committer does), besides the commits on revocation and Close, under
+	// either protocol, while it is in the group. Zero means 5s.
 	AutoCommitInterval time.Duration
 	// DisableAutoCommit turns the interval's commits off: only Commit, revocations and
 	// Close commit.
@@ -244,7 +246,9 @@ type Member struct {
 	member actor.Ref[memberMsg]
 	hand   actor.Ref[handoffMsg]
 
-	info atomic.Pointer[memberInfo] // published by the member actor
+	info   atomic.Pointer[memberInfo] // published by the member actor (setInfo)
+	infoMu sync.Mutex
+	infoCh chan struct{} // closed at the next change of info's member ID or generation
 
 	joined    chan struct{} // closed at the first assignment
 	joinOnce  sync.Once
@@ -279,6 +283,50 @@ type Member struct {
 type memberInfo struct {
 	memberID   string
 	generation int32
+	// interval is the heartbeat interval (KIP-848: the coordinator's): the member hears
+	// of a new member epoch within about that long.
+	interval time.Duration
+}
+
+// setInfo publishes what commits need, and wakes the commits waiting for the member ID
+// or generation to change (waitInfo).
+func (m *Member) setInfo(info *memberInfo) {
+	old := m.info.Swap(info)
+	if old != nil && old.memberID == info.memberID && old.generation == info.generation {
+		return
+	}
+	m.infoMu.Lock()
+	defer m.infoMu.Unlock()
+	if m.infoCh != nil {
+		close(m.infoCh)
+		m.infoCh = nil
+	}
+}
+
+// waitInfo waits, at most d and within ctx, for the published member ID or generation to
+// differ from was's, and returns what is published then.
+func (m *Member) waitInfo(ctx context.Context, was *memberInfo, d time.Duration) *memberInfo {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		m.infoMu.Lock()
+		if m.infoCh == nil {
+			m.infoCh = make(chan struct{})
+		}
+		ch := m.infoCh
+		m.infoMu.Unlock()
+		cur := m.info.Load() // after taking ch: a change from now on closes it
+		if cur.memberID != was.memberID || cur.generation != was.generation {
+			return cur
+		}
+		select {
+		case <-ch:
+		case <-t.C:
+			return m.info.Load()
+		case <-ctx.Done():
+			return m.info.Load()
+		}
+	}
 }
 
 // committed is a partition's committed offset, as fetched when it is assigned.
@@ -315,7 +363,7 @@ func Join(ctx context.Context, c *consumer.Consumer, cfg Config) (*Member, error
 		back: make(chan struct{}),
 	}
 	close(m.back)
-	m.info.Store(&memberInfo{generation: -1})
+	m.setInfo(&memberInfo{generation: -1})
 	m.sup = supervisor.New(supervisor.Config{
 		Name: "group " + cfg.Group, Logger: cfg.Logger, Backoff: cfg.Backoff,
 		// Its actors fail only on a bug; a supervisor that gave up would leave the member
@@ -565,6 +613,26 @@ func (m *Member) expire(now time.Time) bool {
 	return true
 }
 
+// pollOverrun reports whether, at now, the user has overrun ProcessingTime (expire),
+// and if so logs why the member leaves: both protocols' member actors then make it
+// leave, its partitions lost, until the user's next Poll.
+func (m *Member) pollOverrun(now time.Time, memberID string) bool {
+	if !m.expire(now) {
+		return false
+	}
+	m.log.Warn("group member: the user did not poll within ProcessingTime; leaving the group, its partitions are lost (the next Poll rejoins)",
+		"member", memberID, "processing_time", m.cfg.ProcessingTime, "static", m.cfg.InstanceID != "", "protocol", m.cfg.Protocol)
+	return true
+}
+
+// autoCommit has the hand-off commit what was finished, as info's member: both
+// protocols' member actors call it every AutoCommitInterval while the member is in the
+// group. The hand-off commits in order with revocations, so an automatic commit never
+// races one, and the member actor never waits for it.
+func (m *Member) autoCommit(info *memberInfo) {
+	_ = m.hand.TrySend(handoffMsg{kind: handCommit, info: info})
+}
+
 func (m *Member) finishLocked(a consumer.About, next int64, epoch int32) {
 	m.l.mark(cluster.TopicPartition{Topic: a.Topic, Partition: a.Partition}, next, epoch)
 }
@@ -643,7 +711,11 @@ func (m *Member) Records(ctx context.Context) iter.Seq2[*troupe.Record, error] {
 // them again while the member owns them), or with ctx's cause. A commit refused because
 // the generation moved on while it was in flight is sent again, once, with the new
 // generation, for the partitions the member kept throughout; for the others it is
-// reported and dropped, as they were given up or lost meanwhile.
+// reported and dropped, as they were given up or lost meanwhile. Under the Consumer
+// protocol a commit refused with STALE_MEMBER_EPOCH while the member knows of no newer
+// epoch is sent again, once, with the epoch the member has after its next heartbeat's
+// answer (the coordinator moves a member's epoch on in the answer to a heartbeat, which
+// may come after the commit's), for the partitions it kept.
 func (m *Member) Commit(ctx context.Context) error {
 	return m.commit(ctx, nil, nil).Err
 }
@@ -709,13 +781,13 @@ func (m *Member) commit(ctx context.Context, parts []consumer.About, info *membe
 		results = failAll(due, ErrNotMember)
 	} else {
 		results = m.send(ctx, info, due)
-		if cur := m.info.Load(); cur.generation != info.generation && cur.memberID != "" && cur.generation >= 0 {
+		if cur := m.sendAgainAs(ctx, info, results); cur != nil {
 			m.mu.Lock()
 			keep := m.owned
 			again, at := retryable(results, toks, func(a consumer.About) uint64 { return keep[a] })
 			m.mu.Unlock()
 			if len(again) > 0 {
-				m.log.Info("group member: commit refused because the generation moved on; sending it again with the new generation for the partitions kept",
+				m.log.Info("group member: commit refused because the generation or member epoch moved on; sending it again with the current one for the partitions kept",
 					"from", info.generation, "to", cur.generation, "partitions", len(again))
 				for k, r := range m.send(ctx, cur, again) {
 					results[at[k]] = r
@@ -741,6 +813,35 @@ func (m *Member) commit(ctx context.Context, parts []consumer.About, info *membe
 		res.Err = commitErr(m.cfg.Group, results)
 	}
 	return res
+}
+
+// sendAgainAs says as whom to send again what a commit sent as info's member had refused
+// because the generation (or KIP-848 member epoch) moved on — the member's current
+// generation — or nil when nothing is sent again: nothing was refused so, the member is
+// no longer in the group, or (classic) its generation has not moved, so that the same
+// refusal would come back. A KIP-848 member refused with STALE_MEMBER_EPOCH while its
+// epoch has not moved as far as it knows waits, at most two heartbeat intervals and
+// within ctx, for the answer to its next heartbeat, and sends again with the epoch it
+// has then, as the Java client retries such a commit with its latest epoch.
+func (m *Member) sendAgainAs(ctx context.Context, info *memberInfo, results []cluster.OffsetCommitResult) *memberInfo {
+	var moved, stale bool
+	for _, r := range results {
+		moved = moved || generationMoved(r.Err)
+		stale = stale || errors.Is(r.Err, errcode.StaleMemberEpoch)
+	}
+	if !moved {
+		return nil
+	}
+	cur := m.info.Load()
+	same := cur.memberID == info.memberID && cur.generation == info.generation
+	if same && stale && m.cfg.Protocol == Consumer {
+		cur = m.waitInfo(ctx, info, 2*max(info.interval, m.cfg.HeartbeatInterval))
+		same = false // sent again with the current epoch, moved on or not
+	}
+	if same || cur.memberID == "" || cur.generation < 0 || ctx.Err() != nil {
+		return nil
+	}
+	return cur
 }
 
 // send commits offs as info's member; a request that failed as a whole fails each
