@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/consumer"
+	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/errcode"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -356,3 +357,74 @@ func TestConsumerProtocolFetchesOffsetsUntilTheMemberIsGone(t *testing.T) {
 		t.Errorf("OnAssigned %d times, OnLost %d times; want the partition taken once, by the second assignment", a, l)
 	}
 }
+
+// TestSendAgainAs: who a commit refused because the generation or member epoch moved on
+// is sent again as. Nothing when nothing was refused so, or when the member is out of
+// the group; a classic member only with a generation that moved (the same one would be
+// refused again); a KIP-848 member refused with STALE_MEMBER_EPOCH while its epoch has
+// not moved waits for its next epoch — woken as soon as it is published — and, if none
+// comes within two heartbeat intervals, sends again with the epoch it has.
+func TestSendAgainAs(t *testing.T) {
+	res := func(err error) []cluster.OffsetCommitResult {
+		return []cluster.OffsetCommitResult{{OffsetCommit: cluster.OffsetCommit{Topic: "t", Offset: 1}, Err: err}}
+	}
+	e3 := &memberInfo{memberID: "m", generation: 3}
+	newM := func(p Protocol, interval time.Duration) *Member {
+		m := &Member{cfg: Config{Protocol: p, HeartbeatInterval: interval}}
+		m.setInfo(e3)
+		return m
+	}
+	m := newM(Classic, time.Hour)
+	if got := m.sendAgainAs(ctxT(t), e3, res(errcode.OffsetMetadataTooLarge)); got != nil {
+		t.Errorf("another refusal sent again as %+v", got)
+	}
+	if got := m.sendAgainAs(ctxT(t), e3, res(errcode.IllegalGeneration)); got != nil {
+		t.Errorf("classic, generation unchanged: sent again as %+v", got)
+	}
+	m.setInfo(&memberInfo{memberID: "m", generation: 4})
+	if got := m.sendAgainAs(ctxT(t), e3, res(errcode.IllegalGeneration)); got == nil || got.generation != 4 {
+		t.Errorf("classic, generation moved: sent again as %+v, want generation 4", got)
+	}
+	m.setInfo(&memberInfo{generation: -1})
+	if got := m.sendAgainAs(ctxT(t), e3, res(errcode.IllegalGeneration)); got != nil {
+		t.Errorf("out of the group: sent again as %+v", got)
+	}
+
+	// KIP-848, the epoch published while the commit waits (an hour's interval: only the
+	// wake-up can end the wait in time).
+	m = newM(Consumer, time.Hour)
+	out := make(chan *memberInfo, 1)
+	w := &infoWaiter{m: m, was: e3, results: res(errcode.StaleMemberEpoch), out: out}
+	go w.run(ctxT(t))
+	m.setInfo(&memberInfo{memberID: "m", generation: 3, interval: time.Hour}) // not a change: no wake-up
+	m.setInfo(&memberInfo{memberID: "m", generation: 5})
+	select {
+	case got := <-out:
+		if got == nil || got.generation != 5 {
+			t.Errorf("KIP-848, epoch moved while waiting: sent again as %+v, want epoch 5", got)
+		}
+	case <-ctxT(t).Done():
+		t.Fatal("the commit waiting for a new epoch was not woken")
+	}
+	// No new epoch within two intervals: sent again with the same.
+	m = newM(Consumer, time.Millisecond)
+	if got := m.sendAgainAs(ctxT(t), e3, res(errcode.StaleMemberEpoch)); got == nil || got.generation != 3 {
+		t.Errorf("KIP-848, no new epoch: sent again as %+v, want epoch 3", got)
+	}
+	// Fenced meanwhile: not sent again.
+	m = newM(Consumer, time.Hour)
+	m.setInfo(&memberInfo{generation: -1})
+	if got := m.sendAgainAs(ctxT(t), e3, res(errcode.StaleMemberEpoch)); got != nil {
+		t.Errorf("KIP-848, fenced: sent again as %+v", got)
+	}
+}
+
+// infoWaiter runs sendAgainAs on its own goroutine for TestSendAgainAs.
+type infoWaiter struct {
+	m       *Member
+	was     *memberInfo
+	results []cluster.OffsetCommitResult
+	out     chan<- *memberInfo
+}
+
+func (w *infoWaiter) run(ctx context.Context) { w.out <- w.m.sendAgainAs(ctx, w.was, w.results) }
