@@ -62,7 +62,8 @@ type Config struct {
 	// committed), a dynamic member sends LeaveGroup (a static one stops heartbeating, and
 	// the coordinator drops it at the end of its session; under the Consumer protocol a
 	// dynamic member sends a leave heartbeat with member epoch -1, a static one -2, which
-	// keeps its partitions for it for its session), a warning is logged, and the next
+	// keeps its partitions for it for its session), a warning is logged and a
+	// ProcessingTimeExceeded event goes to the consumer's OnEvent, and the next
 	// Poll rejoins (under the Consumer protocol with member epoch 0 and the same member
 	// ID). Zero means 5 minutes.
 	ProcessingTime time.Duration
@@ -614,14 +615,20 @@ func (m *Member) expire(now time.Time) bool {
 }
 
 // pollOverrun reports whether, at now, the user has overrun ProcessingTime (expire),
-// and if so logs why the member leaves: both protocols' member actors then make it
-// leave, its partitions lost, until the user's next Poll.
+// and if so says why the member leaves (a warning, and ProcessingTimeExceeded to the
+// consumer's OnEvent): both protocols' member actors then make it leave, its partitions
+// lost, until the user's next Poll.
 func (m *Member) pollOverrun(now time.Time, memberID string) bool {
 	if !m.expire(now) {
 		return false
 	}
+	lost := m.Assigned()
 	m.log.Warn("group member: the user did not poll within ProcessingTime; leaving the group, its partitions are lost (the next Poll rejoins)",
-		"member", memberID, "processing_time", m.cfg.ProcessingTime, "static", m.cfg.InstanceID != "", "protocol", m.cfg.Protocol)
+		"member", memberID, "processing_time", m.cfg.ProcessingTime, "static", m.cfg.InstanceID != "", "protocol", m.cfg.Protocol, "partitions", len(lost))
+	if m.ccfg.OnEvent != nil {
+		m.ccfg.OnEvent(ProcessingTimeExceeded{Group: m.cfg.Group, MemberID: memberID, Protocol: m.cfg.Protocol,
+			Static: m.cfg.InstanceID != "", ProcessingTime: m.cfg.ProcessingTime, Lost: lost})
+	}
 	return true
 }
 

@@ -5,12 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/consumer"
+	"github.com/troupe-go/troupe/supervisor"
+	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/errcode"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -32,12 +37,65 @@ func waitHeartbeat848(t *testing.T, hbs <-chan [2]string, id, epoch, what string
 	}
 }
 
+// newConsumerEvents is newConsumer whose events go to the channel it returns (dropped
+// when it is full).
+func newConsumerEvents(t *testing.T, seeds []string) (*consumer.Consumer, <-chan troupe.Event) {
+	t.Helper()
+	ch := make(chan troupe.Event, 64)
+	backoff := supervisor.Backoff{Min: 5 * time.Millisecond, Max: 100 * time.Millisecond}
+	c, err := consumer.New(consumer.Config{
+		Seeds:   seeds,
+		Cluster: cluster.Config{MinRefreshInterval: 10 * time.Millisecond, Broker: broker.Config{Backoff: backoff}},
+		MaxWait: 50 * time.Millisecond, Backoff: backoff,
+		OnEvent: func(e troupe.Event) {
+			select {
+			case ch <- e:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		if err := c.Close(ctx); err != nil {
+			t.Errorf("consumer close: %v", err)
+		}
+	})
+	return c, ch
+}
+
+// waitOverrunEvent waits for the ProcessingTimeExceeded event of member id, which lost
+// partition 0 of "t".
+func waitOverrunEvent(t *testing.T, events <-chan troupe.Event, id string, p Protocol, static bool) {
+	t.Helper()
+	for {
+		select {
+		case e := <-events:
+			pe, ok := e.(ProcessingTimeExceeded)
+			if !ok {
+				continue
+			}
+			want := ProcessingTimeExceeded{Group: pe.Group, MemberID: id, Protocol: p, Static: static,
+				ProcessingTime: 300 * time.Millisecond, Lost: []consumer.About{{Topic: "t", Partition: 0}}}
+			if !reflect.DeepEqual(pe, want) || pe.Source() != "member "+pe.Group || !strings.Contains(pe.String(), "ProcessingTime") {
+				t.Fatalf("event %+v (%s), want %+v", pe, pe, want)
+			}
+			return
+		case <-ctxT(t).Done():
+			t.Fatal("no ProcessingTimeExceeded event")
+		}
+	}
+}
+
 // TestConsumerProtocolProcessingTimeOverrun: a KIP-848 member whose user holds batches
 // past ProcessingTime without polling leaves the group as Java's consumer does — a leave
 // heartbeat with member epoch -1, or -2 for a static member — its partitions lost (OnLost
 // runs, nothing of theirs is committed though marked), and a log says why; the next Poll
 // rejoins with epoch 0 and the same member ID and reads them again from the group's
-// committed offset.
+// committed offset. A ProcessingTimeExceeded event says why.
 func TestConsumerProtocolProcessingTimeOverrun(t *testing.T) {
 	for _, static := range []bool{false, true} {
 		t.Run(map[bool]string{false: "dynamic", true: "static"}[static], func(t *testing.T) {
@@ -54,7 +112,8 @@ func TestConsumerProtocolProcessingTimeOverrun(t *testing.T) {
 			watch := &logWatch{word: "did not poll within ProcessingTime", ch: make(chan struct{}, 1)}
 			cfg.Logger = slog.New(watch)
 			hbs := observeHeartbeats848(kc)
-			m, err := Join(ctxT(t), newConsumer(t, seeds), cfg)
+			c, events := newConsumerEvents(t, seeds)
+			m, err := Join(ctxT(t), c, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,6 +138,7 @@ func TestConsumerProtocolProcessingTimeOverrun(t *testing.T) {
 			default:
 				t.Error("no log said why the member left")
 			}
+			waitOverrunEvent(t, events, id, Consumer, static)
 			waitHeartbeat848(t, hbs, id, leaveEpoch, "the leave after ProcessingTime")
 			if got := m.Assigned(); len(got) != 0 {
 				t.Errorf("still owns %v", got)
