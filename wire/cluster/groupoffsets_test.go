@@ -14,6 +14,7 @@ import (
 	"github.com/troupe-go/troupe/wire/errcode"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 )
@@ -471,6 +472,59 @@ func TestFetchGroupsOffsetsBatched(t *testing.T) {
 	for _, qs := range [][]cluster.GroupOffsetsQuery{{{Group: ""}}, {{Group: "a"}, {Group: "a"}}, {{Group: "a", Partitions: []cluster.TopicPartition{{Topic: ""}}}}} {
 		if _, err := cl.FetchGroupsOffsets(ctxT(t), cluster.ReadUncommitted, qs...); !errors.Is(err, cluster.ErrInvalidQuery) {
 			t.Fatalf("%+v: %v", qs, err)
+		}
+	}
+}
+
+// TestFetchOffsetsAsAConsumerGroupMember: a member of a KIP-848 consumer group fetches
+// its group's offsets as itself (OffsetFetch v9+: member ID and epoch), which the
+// coordinator answers when they are the member's current ones, and refuses for every
+// partition, without a resend, with STALE_MEMBER_EPOCH for another epoch and
+// UNKNOWN_MEMBER_ID for a member it does not know; an admin's fetch (nil) is answered.
+func TestFetchOffsetsAsAConsumerGroupMember(t *testing.T) {
+	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	c := open(t, quick(seeds))
+	commitAll(t, c, "g848", nil, cluster.OffsetCommit{Topic: "t", Partition: 1, Offset: 7})
+	// One member joins the consumer group (epoch 0 in, its epoch out).
+	kg, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kg.Close()
+	hb := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	hb.Group, hb.MemberID, hb.MemberEpoch, hb.RebalanceTimeoutMillis = "g848", "member-1-0123456789abc", 0, 30000
+	hb.SubscribedTopicNames, hb.Topics = []string{"t"}, []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	resp, err := hb.RequestWith(ctxT(t), kg)
+	if err != nil || resp.ErrorCode != 0 || resp.MemberEpoch < 1 {
+		t.Fatalf("join: %+v, %v", resp, err)
+	}
+	parts := []cluster.TopicPartition{{Topic: "t", Partition: 0}, {Topic: "t", Partition: 1}}
+	fetches := countKey(kc, kmsg.OffsetFetch)
+	for _, tc := range []struct {
+		name   string
+		member *cluster.GroupMember
+		want   error
+	}{
+		{"the member", &cluster.GroupMember{MemberID: hb.MemberID, Generation: resp.MemberEpoch}, nil},
+		{"an admin", nil, nil},
+		{"a stale epoch", &cluster.GroupMember{MemberID: hb.MemberID, Generation: resp.MemberEpoch + 1}, errcode.StaleMemberEpoch},
+		{"an unknown member", &cluster.GroupMember{MemberID: "nobody", Generation: resp.MemberEpoch}, errcode.UnknownMemberID},
+	} {
+		before := fetches()
+		got, err := c.FetchOffsets(ctxT(t), cluster.ReadCommitted, "g848", tc.member, parts...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for i, g := range got {
+			switch {
+			case tc.want != nil && !errors.Is(g.Err, tc.want):
+				t.Errorf("%s: partition %d: %v, want %v", tc.name, i, g.Err, tc.want)
+			case tc.want == nil && (g.Err != nil || g.Offset != map[int]int64{0: -1, 1: 7}[i]):
+				t.Errorf("%s: partition %d: %+v, want offset %d", tc.name, i, g, map[int]int64{0: -1, 1: 7}[i])
+			}
+		}
+		if n := fetches() - before; n != 1 {
+			t.Errorf("%s: %d OffsetFetch requests, want 1 (no resend)", tc.name, n)
 		}
 	}
 }
