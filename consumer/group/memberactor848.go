@@ -18,7 +18,9 @@ import (
 // after a backoff when one failed), finds the coordinator again when told, resolves topic
 // IDs through the client's metadata, passes revocations, assignments and losses to the
 // hand-off actor (the same one, with the same callbacks and commits, as a classic member),
-// and publishes the member ID and epoch for commits. It never waits on the user or on a
+// has the hand-off commit every AutoCommitInterval, makes the member leave when its user
+// overruns ProcessingTime (and rejoin when the user is back), and publishes the member ID
+// and epoch for commits. It never waits on the user or on a
 // request: answers come back to its mailbox. It shares memberMsg with memberActor: a
 // heartbeat's answer comes as a call of kind reqHeartbeat (gen: the heartbeat's sequence
 // number), resolved topic IDs as planned metadata.
