@@ -61,7 +61,11 @@ func (m *Member) waitInfo(ctx context.Context, was *memberInfo, d time.Duration)
 // refusal would come back. A KIP-848 member refused with STALE_MEMBER_EPOCH while its
 // epoch has not moved as far as it knows waits, at most two heartbeat intervals and
 // within ctx, for the answer to its next heartbeat, and sends again with the epoch it
-// has then, as the Java client retries such a commit with its latest epoch.
+// has then, as the Java client retries such a commit with its latest epoch. The wait
+// holds the member's commit lock (commits stay one at a time, so none moves an offset
+// backwards): a revocation's commit waits behind it, at most as long. The coordinator
+// refuses an epoch only once it has answered a heartbeat with a newer one, so the wait
+// normally ends as soon as that answer is read.
 func (m *Member) sendAgainAs(ctx context.Context, info *memberInfo, results []cluster.OffsetCommitResult) *memberInfo {
 	var moved, stale bool
 	for _, r := range results {
