@@ -23,8 +23,9 @@ type memberMsg struct {
 	planErr error
 	planSeq uint64
 	revoked bool
-	back    bool // the user is back after the member went away (pollExpired)
-	meta    bool // a metadata refresh for the coordinator lookup is done
+	back    bool           // the user is back after the member went away (pollExpired)
+	meta    bool           // a metadata refresh for the coordinator lookup is done
+	watched *patternAnswer // a TopicPattern's metadata refresh is done (pattern.go)
 	leave   actor.Reply[struct{}]
 }
 
@@ -57,15 +58,24 @@ type memberActor struct {
 	aliveAt   time.Time // when the last heartbeat that succeeded was sent
 	planSeq   uint64    // the leader's current metadata request
 	leaving   actor.Reply[struct{}]
+	watch     *patternWatch // with a TopicPattern: the topics it matches (pattern.go)
 }
 
 func newMemberActor(m *Member) *memberActor {
-	return &memberActor{m: m, mach: newMembership(&m.cfg)}
+	a := &memberActor{m: m, mach: newMembership(&m.cfg)}
+	if m.cfg.TopicPattern != "" {
+		pat, _ := newTopicPattern(m.cfg.TopicPattern, m.cfg.MatchInternalTopics) // compiled by Config.withDefaults already
+		a.watch = &patternWatch{pat: pat, every: m.client.Config().RefreshInterval}
+	}
+	return a
 }
 
-// Run is the actor's loop: runMember around the classic membership machine.
+// Run is the actor's loop: runMember around the classic membership machine. With a
+// TopicPattern, the membership starts once the pattern has been matched (watched).
 func (a *memberActor) Run(ctx context.Context, in *actor.Inbox[memberMsg]) error {
-	a.do(a.mach.start())
+	if a.watch == nil {
+		a.do(a.mach.start())
+	}
 	return runMember(ctx, in, &a.alarm, a)
 }
 
@@ -123,7 +133,7 @@ func runMember(ctx context.Context, in *actor.Inbox[memberMsg], alarm *actor.Ala
 
 // next is when the loop must wake: a retry, the next heartbeat, or the session's end.
 func (a *memberActor) next() time.Time {
-	at := a.retryAt
+	at := actor.Earlier(a.retryAt, a.watchNext())
 	if a.mach.heartbeating() && !a.hbFlight && a.haveCoord { // without a coordinator, the lookup's answer wakes it
 		at = actor.Earlier(at, a.hbDue)
 	}
@@ -136,6 +146,7 @@ func (a *memberActor) next() time.Time {
 }
 
 func (a *memberActor) due(now time.Time) {
+	a.watchDue(now)
 	if !a.retryAt.IsZero() && !now.Before(a.retryAt) {
 		s := a.pending
 		a.retryAt, a.pending = time.Time{}, step{}
@@ -185,6 +196,8 @@ func (a *memberActor) handle(mm memberMsg) {
 		a.do(a.mach.revoked())
 	case mm.back:
 		a.do(a.mach.back())
+	case mm.watched != nil:
+		a.watched(mm.watched)
 	case mm.meta:
 		if a.mach.state == stateUnjoined || a.mach.after != reqNone {
 			a.send(step{Send: reqFindCoordinator})

@@ -24,12 +24,13 @@ import (
 //	   └─ NOT_COORDINATOR, a broken connection (find the coordinator again)
 //	any ──leave──> leaving ──LeaveGroup answered──> dead;   any ──fatal error──> dead
 type membership struct {
-	group      string
-	instanceID string // static membership (KIP-345); "" for a dynamic member
-	topics     []string
-	assignors  []Assignor
-	sessionMs  int32
-	rebalMs    int32
+	group        string
+	instanceID   string // static membership (KIP-345); "" for a dynamic member
+	topics       []string
+	joinedTopics []string // the topics of the last JoinGroup sent (topics may change since: pattern.go)
+	assignors    []Assignor
+	sessionMs    int32
+	rebalMs      int32
 
 	state      memberState
 	memberID   string
@@ -293,6 +294,12 @@ func (m *membership) synced(resp *api.SyncGroupResponse, err error) step {
 	default:
 		return m.retry(err, reqJoin)
 	}
+	if !slices.Equal(m.joinedTopics, m.topics) {
+		// The subscription changed while the member joined (a pattern matched other
+		// topics): the assignment is for the old one. Take nothing of it; join again.
+		m.failures = 0
+		return m.join(0)
+	}
 	var a Assignment
 	if _, derr := a.Decode(resp.Assignment); derr != nil {
 		// The leader sent what cannot be read: join again and let it assign again.
@@ -532,6 +539,7 @@ func (m *membership) joinRequest() (*api.JoinGroupRequest, error) {
 	req.MemberID = m.memberID
 	req.GroupInstanceID = m.instance()
 	req.ProtocolType = "consumer"
+	m.joinedTopics = m.topics
 	for _, a := range m.assignors {
 		// An eager member owns nothing when it joins: it gave everything up first.
 		sub := Subscription{Topics: m.topics, UserData: a.UserData(nil, -1), Generation: -1}
