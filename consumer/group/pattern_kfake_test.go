@@ -1,8 +1,11 @@
 package group
 
 import (
+	"context"
 	"errors"
+	"maps"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +13,7 @@ import (
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/troupe-go/troupe/wire/errcode"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 )
@@ -122,9 +126,13 @@ func TestPatternClassicDropsDeletedTopics(t *testing.T) {
 	waitTopics := func(want ...string) {
 		t.Helper()
 		deadline := time.After(testTimeout)
-		for !slices.Equal(assignedTopics(m), want) {
+		for {
+			settled := m.settled() // before looking: a change after it wakes the wait
+			if slices.Equal(assignedTopics(m), want) {
+				return
+			}
 			select {
-			case <-m.settled():
+			case <-settled:
 			case <-deadline:
 				t.Fatalf("assigned %q, want %q", assignedTopics(m), want)
 			}
@@ -194,4 +202,126 @@ func TestPatternErrors(t *testing.T) {
 			t.Fatalf("Join: %v, want ErrPatternNotSupported", err)
 		}
 	})
+}
+
+// TestPatternWithAKgoMember: a troupe member and a franz-go member (ConsumeRegex) share
+// one classic group, each subscribed by the same pattern, and split the topics it
+// matches, a topic created after both joined included: together they read every record
+// of the matched topics, and nothing else.
+func TestPatternWithAKgoMember(t *testing.T) {
+	const n = 10
+	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "ev-a", "other"))
+	// Anchored: kgo matches anywhere in a name, troupe the whole name; anchors make
+	// them agree.
+	const pattern = "^ev-.*$"
+	m1 := joinOn(t, patternConsumer(t, seeds), patternConfig("gk", Classic, pattern), "troupe")
+
+	var mu sync.Mutex
+	kgoSeen := make(map[consumer.About]map[int64]int)
+	changed := make(chan struct{}, 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumerGroup("gk"), kgo.ConsumeRegex(), kgo.ConsumeTopics(pattern),
+		kgo.Balancers(kgo.RangeBalancer()), kgo.DisableAutoCommit(), kgo.HeartbeatInterval(50*time.Millisecond),
+		kgo.MetadataMinAge(20*time.Millisecond), kgo.MetadataMaxAge(50*time.Millisecond),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		for ctx.Err() == nil {
+			fs := cl.PollFetches(ctx)
+			mu.Lock()
+			fs.EachRecord(func(r *kgo.Record) {
+				a := consumer.About{Topic: r.Topic, Partition: r.Partition}
+				if kgoSeen[a] == nil {
+					kgoSeen[a] = make(map[int64]int)
+				}
+				kgoSeen[a][r.Offset]++
+			})
+			mu.Unlock()
+			signalCh(changed)
+		}
+	}()
+	defer func() {
+		cancel()
+		<-polled
+		cl.Close()
+	}()
+
+	// readAll reports whether the two have read every record of topics.
+	readAll := func(topics ...string) bool {
+		got := union(m1)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, topic := range topics {
+			for p := range int32(2) {
+				a := consumer.About{Topic: topic, Partition: p}
+				for o := range int64(n) {
+					if got[a][o] == 0 && kgoSeen[a][o] == 0 {
+						return false
+					}
+				}
+			}
+		}
+		return true
+	}
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for {
+			// The channels first: a change after cond looked wakes the wait.
+			m1.mu.Lock()
+			ch := m1.change
+			m1.mu.Unlock()
+			settled := m1.m.settled()
+			if cond() {
+				return
+			}
+			select {
+			case <-changed:
+			case <-ch:
+			case <-settled:
+			case <-ctx.Done():
+				t.Fatalf("%s: not so within %v: troupe owns %v", what, testTimeout, m1.m.Assigned())
+			}
+		}
+	}
+	produceTo(t, seeds, "ev-a", 2, n)
+	produceTo(t, seeds, "other", 2, n)
+	// troupe owns one partition of ev-a once kgo joined, subscribed to it too.
+	owns := func(want map[string]int) func() bool {
+		return func() bool {
+			by := map[string]int{}
+			for _, a := range m1.m.Assigned() {
+				by[a.Topic]++
+			}
+			return maps.Equal(by, want)
+		}
+	}
+	wait("both members sharing ev-a", owns(map[string]int{"ev-a": 1}))
+	wait("ev-a read", func() bool { return readAll("ev-a") })
+
+	// Created once both have joined.
+	if err := kc.CreateTopic("ev-b", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	produceTo(t, seeds, "ev-b", 2, n)
+	wait("ev-b read", func() bool { return readAll("ev-a", "ev-b") })
+	// Once both subscribe to ev-b, range gives each one partition of each topic: troupe
+	// owns one of ev-b only if kgo subscribes to it too.
+	wait("the group settled over ev-a and ev-b", owns(map[string]int{"ev-a": 1, "ev-b": 1}))
+	mu.Lock()
+	defer mu.Unlock()
+	for a := range kgoSeen {
+		if a.Topic == "other" {
+			t.Errorf("kgo read %s", a)
+		}
+	}
+	for a := range union(m1) {
+		if a.Topic == "other" {
+			t.Errorf("troupe read %s", a)
+		}
+	}
 }
