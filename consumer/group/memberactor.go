@@ -65,7 +65,8 @@ func newMemberActor(m *Member) *memberActor {
 	a := &memberActor{m: m, mach: newMembership(&m.cfg)}
 	if m.cfg.TopicPattern != "" {
 		pat, _ := newTopicPattern(m.cfg.TopicPattern, m.cfg.MatchInternalTopics) // compiled by Config.withDefaults already
-		a.watch = &patternWatch{pat: pat, every: m.client.Config().RefreshInterval}
+		ccfg := m.client.Config()
+		a.watch = &patternWatch{pat: pat, every: ccfg.RefreshInterval, fresh: ccfg.MinRefreshInterval}
 	}
 	return a
 }
@@ -193,7 +194,7 @@ func (a *memberActor) handle(mm memberMsg) {
 		a.retryAt, a.pending = time.Time{}, step{}
 		a.do(a.mach.leave())
 	case mm.revoked:
-		a.do(a.mach.revoked())
+		a.rejoinWhenMatched()
 	case mm.back:
 		a.do(a.mach.back())
 	case mm.watched != nil:
@@ -281,8 +282,9 @@ func (a *memberActor) do(s step) {
 	}
 	if s.Rebalance {
 		a.m.log.Info("group member: rebalance; revoking", "member", a.mach.memberID, "partitions", s.Revoke)
+		a.matchBeforeRejoin()
 		if len(s.Revoke) == 0 {
-			a.do(a.mach.revoked())
+			a.rejoinWhenMatched()
 			return
 		}
 		_ = h.TrySend(handoffMsg{kind: handRevoke, parts: s.Revoke, info: info})

@@ -107,10 +107,13 @@ func (m *membership) resubscribe(topics []string) step {
 type patternWatch struct {
 	pat      *topicPattern
 	every    time.Duration
-	at       time.Time // the next refresh; zero: at once
+	at       time.Time     // the next refresh; zero: at once
+	fresh    time.Duration // a listing younger than this needs no refresh before a rejoin
 	inflight bool
 	seq      uint64
 	fails    int
+	lastAt   time.Time // when the last listing that succeeded answered
+	held     bool      // the rejoin waits for the listing in flight (rejoinWhenMatched)
 }
 
 // patternAnswer is a refresh's outcome, to the member actor's mailbox.
@@ -154,6 +157,12 @@ func (a *memberActor) watched(ans *patternAnswer) {
 		return
 	}
 	w.inflight = false
+	if w.held {
+		// A rejoin waits for this listing: it goes once the match is taken in (or
+		// without it, if the listing failed).
+		w.held = false
+		defer a.rejoinWhenMatched()
+	}
 	now := time.Now()
 	if ans.err != nil {
 		w.fails++
@@ -161,7 +170,7 @@ func (a *memberActor) watched(ans *patternAnswer) {
 		a.m.log.Warn("group member: no metadata to match TopicPattern against; asking again", "err", ans.err)
 		return
 	}
-	w.fails = 0
+	w.fails, w.lastAt = 0, now
 	w.at = now.Add(w.every)
 	first := !w.pat.known
 	topics, changed := w.pat.match(ans.snap)
@@ -183,4 +192,29 @@ func needsRegexVersion(version int16) error {
 		return fmt.Errorf("%w: it speaks ConsumerGroupHeartbeat v%d", ErrPatternNotSupported, version)
 	}
 	return nil
+}
+
+// matchBeforeRejoin: the member gives everything up to rejoin (a rebalance). With a
+// pattern, the topics are listed again meanwhile unless the last listing is fresh, so the
+// JoinGroup names what the pattern matches now: when a topic is created, the member that
+// notices first starts a rebalance, and the others pick the topic up in that same
+// rebalance rather than each starting one of their own when their clocks come round (as
+// Java's consumer refreshes its metadata before it rejoins).
+func (a *memberActor) matchBeforeRejoin() {
+	w := a.watch
+	if w == nil || w.inflight || !w.pat.known || time.Since(w.lastAt) < w.fresh {
+		return
+	}
+	w.at = time.Time{}
+	a.watchDue(time.Now())
+}
+
+// rejoinWhenMatched tells the membership the revocation is done, so it rejoins; with a
+// listing in flight (matchBeforeRejoin), once that has answered.
+func (a *memberActor) rejoinWhenMatched() {
+	if w := a.watch; w != nil && w.inflight {
+		w.held = true
+		return
+	}
+	a.do(a.mach.revoked())
 }

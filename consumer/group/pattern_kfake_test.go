@@ -291,16 +291,7 @@ func TestPatternWithAKgoMember(t *testing.T) {
 	produceTo(t, seeds, "ev-a", 2, n)
 	produceTo(t, seeds, "other", 2, n)
 	// troupe owns one partition of ev-a once kgo joined, subscribed to it too.
-	owns := func(want map[string]int) func() bool {
-		return func() bool {
-			by := map[string]int{}
-			for _, a := range m1.m.Assigned() {
-				by[a.Topic]++
-			}
-			return maps.Equal(by, want)
-		}
-	}
-	wait("both members sharing ev-a", owns(map[string]int{"ev-a": 1}))
+	waitOwns(t, m1.m, map[string]int{"ev-a": 1})
 	wait("ev-a read", func() bool { return readAll("ev-a") })
 
 	// Created once both have joined.
@@ -311,7 +302,7 @@ func TestPatternWithAKgoMember(t *testing.T) {
 	wait("ev-b read", func() bool { return readAll("ev-a", "ev-b") })
 	// Once both subscribe to ev-b, range gives each one partition of each topic: troupe
 	// owns one of ev-b only if kgo subscribes to it too.
-	wait("the group settled over ev-a and ev-b", owns(map[string]int{"ev-a": 1, "ev-b": 1}))
+	waitOwns(t, m1.m, map[string]int{"ev-a": 1, "ev-b": 1})
 	mu.Lock()
 	defer mu.Unlock()
 	for a := range kgoSeen {
@@ -322,6 +313,51 @@ func TestPatternWithAKgoMember(t *testing.T) {
 	for a := range union(m1) {
 		if a.Topic == "other" {
 			t.Errorf("troupe read %s", a)
+		}
+	}
+}
+
+// TestPatternOthersTakeANewTopicInTheSameRebalance: of two classic members subscribed by
+// one pattern, the one that lists the cluster's topics often notices a new topic and
+// rejoins; the other, whose own listing would come only in an hour, lists them again
+// before it rejoins in that rebalance, so it subscribes to the new topic at once (range
+// gives it one of its partitions only if it does).
+func TestPatternOthersTakeANewTopicInTheSameRebalance(t *testing.T) {
+	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "ev-a"))
+	m1 := joinOn(t, patternConsumer(t, seeds), patternConfig("gs", Classic, "ev-.*"), "often")
+	slow := newConsumerWith(t, seeds, func(c *consumer.Config) { c.Cluster.RefreshInterval = time.Hour })
+	m2 := joinOn(t, slow, patternConfig("gs", Classic, "ev-.*"), "hourly")
+	waitOwns(t, m2.m, map[string]int{"ev-a": 1})
+	if err := kc.CreateTopic("ev-b", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitOwns(t, m2.m, map[string]int{"ev-a": 1, "ev-b": 1})
+	waitOwns(t, m1.m, map[string]int{"ev-a": 1, "ev-b": 1})
+}
+
+// owns reports whether m owns, of each topic, as many partitions as want says (and of no
+// other topic).
+func owns(m *Member, want map[string]int) bool {
+	by := map[string]int{}
+	for _, a := range m.Assigned() {
+		by[a.Topic]++
+	}
+	return maps.Equal(by, want)
+}
+
+// waitOwns waits until owns(m, want).
+func waitOwns(t *testing.T, m *Member, want map[string]int) {
+	t.Helper()
+	deadline := time.After(testTimeout)
+	for {
+		settled := m.settled() // before looking: a change after it wakes the wait
+		if owns(m, want) {
+			return
+		}
+		select {
+		case <-settled:
+		case <-deadline:
+			t.Fatalf("%s owns %v, want partitions of %v", m.MemberID(), m.Assigned(), want)
 		}
 	}
 }
