@@ -123,10 +123,17 @@ type patternAnswer struct {
 	err  error
 }
 
+// watching reports whether the watch may list the topics now: it has a pattern, no
+// listing is in flight, and the member is not leaving or gone.
+func (a *memberActor) watching() bool {
+	w := a.watch
+	return w != nil && !w.inflight && a.mach.state != stateDead && a.mach.state != stateLeaving
+}
+
 // watchNext is when the watch wants the member actor to wake (zero: never).
 func (a *memberActor) watchNext() time.Time {
 	w := a.watch
-	if w == nil || w.inflight {
+	if !a.watching() {
 		return time.Time{}
 	}
 	if w.at.IsZero() {
@@ -138,7 +145,7 @@ func (a *memberActor) watchNext() time.Time {
 // watchDue refreshes the metadata if it is time to.
 func (a *memberActor) watchDue(now time.Time) {
 	w := a.watch
-	if w == nil || w.inflight || now.Before(w.at) || a.mach.state == stateDead || a.mach.state == stateLeaving {
+	if !a.watching() || now.Before(w.at) {
 		return
 	}
 	w.inflight = true

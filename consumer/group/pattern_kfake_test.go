@@ -361,3 +361,25 @@ func waitOwns(t *testing.T, m *Member, want map[string]int) {
 		}
 	}
 }
+
+// TestPatternMatchingNothingYet: a member whose pattern matches no topic joins with an
+// empty subscription (Join returns, owning nothing) and reads the first topic the pattern
+// matches once it is created.
+func TestPatternMatchingNothingYet(t *testing.T) {
+	for _, p := range []Protocol{Classic, Consumer} {
+		t.Run(p.String(), func(t *testing.T) {
+			const n = 5
+			kc, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "other"),
+				kfake.BrokerConfigs(map[string]string{"group.consumer.heartbeat.interval.ms": "50"}))
+			m1 := joinOn(t, patternConsumer(t, seeds), patternConfig("gn-"+p.String(), p, "new-.*"), "m1")
+			if got := m1.m.Assigned(); len(got) != 0 {
+				t.Fatalf("assigned %v before any topic matches", got)
+			}
+			if err := kc.CreateTopic("new-a", 2, nil); err != nil {
+				t.Fatal(err)
+			}
+			produceTo(t, seeds, "new-a", 2, n)
+			waitReadTopic(t, m1, "new-a", 2, n)
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"regexp/syntax"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/troupe-go/troupe/wire/api"
 	"github.com/troupe-go/troupe/wire/broker"
@@ -264,5 +265,28 @@ func TestReconcilerPatternOnAnOldCoordinatorIsFatal(t *testing.T) {
 	}
 	if r.next() != nil {
 		t.Fatal("a dead member heartbeats")
+	}
+}
+
+// TestPatternWatchSleepsWhileLeaving: the member actor's loop wakes at watchNext; a watch
+// that stays due while the member leaves (and lists nothing) would spin the loop.
+func TestPatternWatchSleepsWhileLeaving(t *testing.T) {
+	pat, _ := newTopicPattern("ev-.*", false)
+	a := &memberActor{mach: newTestMembership(false), watch: &patternWatch{pat: pat, at: time.Now().Add(-time.Second)}}
+	scripts["stable"](a.mach)
+	if a.watchNext().IsZero() {
+		t.Fatal("a stable member's due listing is not due")
+	}
+	a.mach.leave()
+	if a.mach.state != stateLeaving {
+		t.Fatalf("state %v", a.mach.state)
+	}
+	if at := a.watchNext(); !at.IsZero() {
+		t.Fatalf("leaving, the watch wants a wake-up at %v", at)
+	}
+	a.watch.inflight = true
+	a.mach.state = stateStable
+	if at := a.watchNext(); !at.IsZero() {
+		t.Fatalf("with a listing in flight, the watch wants a wake-up at %v", at)
 	}
 }
