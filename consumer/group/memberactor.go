@@ -23,10 +23,12 @@ type memberMsg struct {
 	planErr error
 	planSeq uint64
 	revoked bool
-	back    bool           // the user is back after the member went away (pollExpired)
-	meta    bool           // a metadata refresh for the coordinator lookup is done
-	watched *patternAnswer // a TopicPattern's metadata refresh is done (pattern.go)
+	back    bool // the user is back after the member went away (pollExpired)
+	meta    bool // a metadata refresh for the coordinator lookup is done
 	leave   actor.Reply[struct{}]
+
+	// watched: a TopicPattern's listing of the cluster's topics is done (pattern.go).
+	watched *patternAnswer
 }
 
 func (mm memberMsg) fail(err error) { mm.leave.Send(struct{}{}, err) }

@@ -24,13 +24,12 @@ import (
 //	   └─ NOT_COORDINATOR, a broken connection (find the coordinator again)
 //	any ──leave──> leaving ──LeaveGroup answered──> dead;   any ──fatal error──> dead
 type membership struct {
-	group        string
-	instanceID   string // static membership (KIP-345); "" for a dynamic member
-	topics       []string
-	joinedTopics []string // the topics of the last JoinGroup sent (topics may change since: pattern.go)
-	assignors    []Assignor
-	sessionMs    int32
-	rebalMs      int32
+	group      string
+	instanceID string // static membership (KIP-345); "" for a dynamic member
+	topics     []string
+	assignors  []Assignor
+	sessionMs  int32
+	rebalMs    int32
 
 	state      memberState
 	memberID   string
@@ -43,6 +42,10 @@ type membership struct {
 	failures   int     // consecutive failures, for the backoff; 0 after a success
 	unreleased int     // UNRELEASED_INSTANCE_ID answers in a row
 	err        error   // why the member is dead, or nil
+
+	// joinedTopics are the topics of the last JoinGroup sent; topics may have changed
+	// since (resubscribe, pattern.go).
+	joinedTopics []string
 }
 
 // maxUnreleased is how many UNRELEASED_INSTANCE_ID answers in a row a static member
