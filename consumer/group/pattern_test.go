@@ -2,6 +2,7 @@ package group
 
 import (
 	"errors"
+	"fmt"
 	"regexp/syntax"
 	"slices"
 	"testing"
@@ -288,5 +289,29 @@ func TestPatternWatchSleepsWhileLeaving(t *testing.T) {
 	a.mach.state = stateStable
 	if at := a.watchNext(); !at.IsZero() {
 		t.Fatalf("with a listing in flight, the watch wants a wake-up at %v", at)
+	}
+}
+
+// BenchmarkTopicPatternMatch is what a classic pattern member spends on each listing of
+// a cluster of 10000 topics (once every RefreshInterval), a tenth of them matching.
+func BenchmarkTopicPatternMatch(b *testing.B) {
+	var topics []*cluster.Topic
+	for i := range 10000 {
+		name := fmt.Sprintf("other-%05d", i)
+		if i%10 == 0 {
+			name = fmt.Sprintf("ev-%05d", i)
+		}
+		topics = append(topics, topic(name, 6))
+	}
+	snap := snapshot(topics...)
+	p, err := newTopicPattern("ev-.*", false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if got, _ := p.match(snap); len(got) != 1000 {
+			b.Fatalf("matched %d", len(got))
+		}
 	}
 }
