@@ -18,8 +18,8 @@ import (
 	"github.com/troupe-go/troupe/wire/errcode"
 )
 
-// Config configures a Member. Group and Topics are required; every other zero field means
-// its documented default.
+// Config configures a Member. Group is required, and one of Topics and TopicPattern;
+// every other zero field means its documented default.
 type Config struct {
 	// Protocol is the group protocol the member speaks: Classic (the default: JoinGroup,
 	// SyncGroup, a leader's Assignors) or Consumer (KIP-848: ConsumerGroupHeartbeat, the
@@ -28,8 +28,27 @@ type Config struct {
 	// Group is the group's ID. Required.
 	Group string
 	// Topics are the topics the member subscribes to; the group's leader spreads the
-	// partitions of every member's topics over the members subscribing to them. Required.
+	// partitions of every member's topics over the members subscribing to them. Required
+	// unless TopicPattern is set; not both.
 	Topics []string
+	// TopicPattern subscribes the member to every topic whose whole name the regular
+	// expression matches (as Java's subscribe(Pattern): "orders" matches orders alone,
+	// "orders.*" orders-eu too), topics created later included. Under the Classic
+	// protocol the member matches it (Go's RE2 syntax) against every topic in the
+	// cluster's metadata, which it lists at the client's metadata RefreshInterval, and
+	// rejoins when the matched set changes; internal topics are left out unless
+	// MatchInternalTopics is set. Under the Consumer protocol the coordinator matches it
+	// (RE2J, whose syntax is RE2's) and assigns new topics as they come: it needs
+	// ConsumerGroupHeartbeat v1 (Kafka 4.0), and fails the member with
+	// ErrPatternNotSupported on an older broker. Join refuses an expression that does not
+	// compile with ErrInvalidConfig (and the *syntax.Error, for errors.As). Empty means
+	// Topics.
+	TopicPattern string
+	// MatchInternalTopics lets TopicPattern match internal topics (__consumer_offsets,
+	// __transaction_state), which it skips otherwise, as Java's exclude.internal.topics.
+	// Classic protocol only: a Consumer-protocol coordinator decides for itself (Kafka's
+	// does not skip them: write a pattern that does not match them).
+	MatchInternalTopics bool
 	// Assignors are the assignors the member offers, in order of preference; the
 	// coordinator picks the first every member offers. The one it picks decides how the
 	// group rebalances: eagerly (every member gives up everything first), or
@@ -157,8 +176,14 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case c.Group == "":
 		return c, fmt.Errorf("%w: Group is required", ErrInvalidConfig)
-	case len(c.Topics) == 0:
-		return c, fmt.Errorf("%w: Topics is required", ErrInvalidConfig)
+	case len(c.Topics) == 0 && c.TopicPattern == "":
+		return c, fmt.Errorf("%w: Topics or TopicPattern is required", ErrInvalidConfig)
+	case len(c.Topics) > 0 && c.TopicPattern != "":
+		return c, fmt.Errorf("%w: Topics and TopicPattern are exclusive: subscribe by names or by pattern", ErrInvalidConfig)
+	case c.MatchInternalTopics && c.TopicPattern == "":
+		return c, fmt.Errorf("%w: MatchInternalTopics is for TopicPattern", ErrInvalidConfig)
+	case c.MatchInternalTopics && c.Protocol == Consumer:
+		return c, fmt.Errorf("%w: MatchInternalTopics is for the classic protocol; a consumer-protocol coordinator matches TopicPattern itself", ErrInvalidConfig)
 	case c.Protocol != Classic && c.Protocol != Consumer:
 		return c, fmt.Errorf("%w: unknown Protocol %d", ErrInvalidConfig, c.Protocol)
 	case c.Protocol == Consumer && len(c.Assignors) > 0:
@@ -171,6 +196,11 @@ func (c Config) withDefaults() (Config, error) {
 	for _, t := range c.Topics {
 		if t == "" || len(t) > maxTopicName {
 			return c, fmt.Errorf("%w: topic name %q: empty or longer than %d", ErrInvalidConfig, t, maxTopicName)
+		}
+	}
+	if c.TopicPattern != "" {
+		if _, err := compilePattern(c.TopicPattern); err != nil {
+			return c, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
 	}
 	if len(c.Assignors) == 0 && c.Protocol == Classic {

@@ -55,6 +55,10 @@ type membership struct {
 	failures   int     // consecutive failures, for the backoff; 0 after a success
 	unreleased int     // UNRELEASED_INSTANCE_ID answers in a row
 	err        error   // why the member is dead, or nil
+
+	// joinedTopics are the topics of the last JoinGroup sent; topics may have changed
+	// since (resubscribe, pattern.go).
+	joinedTopics []string
 }
 
 // maxUnreleased is how many UNRELEASED_INSTANCE_ID answers in a row a static member
@@ -316,6 +320,12 @@ func (m *membership) synced(resp *api.SyncGroupResponse, err error) step {
 	default:
 		return m.retry(err, reqJoin)
 	}
+	if !slices.Equal(m.joinedTopics, m.topics) {
+		// The subscription changed while the member joined (a pattern matched other
+		// topics): the assignment is for the old one. Take nothing of it; join again.
+		m.failures = 0
+		return m.join(0)
+	}
 	var a Assignment
 	if _, derr := a.Decode(resp.Assignment); derr != nil {
 		// The leader sent what cannot be read: join again and let it assign again.
@@ -564,6 +574,7 @@ func (m *membership) joinRequest() (*api.JoinGroupRequest, error) {
 	req.MemberID = m.memberID
 	req.GroupInstanceID = m.instance()
 	req.ProtocolType = "consumer"
+	m.joinedTopics = m.topics
 	for _, a := range m.assignors {
 		// An eager member owns nothing when it joins: it gave everything up first; a
 		// cooperative one names what it kept. Generation is the generation it last
