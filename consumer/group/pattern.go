@@ -85,8 +85,9 @@ func usable(t *cluster.Topic) bool {
 }
 
 // resubscribe changes the topics the member subscribes to (a pattern's matched set
-// changed). A stable member gives up everything it owns and joins again with them (an
-// eager member's rejoin; the coordinator rebalances the group); a member joining or
+// changed). A stable eager member gives up everything it owns and joins again with them
+// (the coordinator rebalances the group); a stable cooperative one gives up only the
+// partitions of topics no longer matched and joins keeping the rest; a member joining or
 // syncing takes the new topics to its next JoinGroup (synced sees the assignment was
 // made for the old ones and joins again); otherwise they wait for the next join.
 func (m *membership) resubscribe(topics []string) step {
@@ -94,9 +95,17 @@ func (m *membership) resubscribe(topics []string) step {
 	if m.state != stateStable || slices.Equal(m.joinedTopics, topics) {
 		return step{}
 	}
+	if m.cooperative {
+		// Keep reading what is still subscribed; give up only the partitions of topics
+		// no longer matched (they went), then join with the new topics.
+		s := m.rebalanceCooperative()
+		s.Alive = false // no answer from the coordinator came with this step
+		return s
+	}
 	m.state = stateRebalancing
 	revoke := m.owned
 	m.owned = nil
+	m.revoking++
 	return step{Rebalance: true, Revoke: revoke}
 }
 

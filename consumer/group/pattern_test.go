@@ -3,6 +3,7 @@ package group
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp/syntax"
 	"slices"
 	"testing"
@@ -172,6 +173,30 @@ func TestMembershipResubscribe(t *testing.T) {
 		}
 		if got := joinedTopics(t, m.revoked()); !slices.Equal(got, []string{"t", "u"}) {
 			t.Fatalf("rejoined with %q", got)
+		}
+	})
+	t.Run("stable cooperative, a topic added: join at once, keeping everything", func(t *testing.T) {
+		m := newCoopMembership(t)
+		coopStable(t, m, 3, 0, 1)
+		s := m.resubscribe([]string{"t", "u"})
+		if s.Rebalance || len(s.Revoke) > 0 || s.Alive || m.state != stateJoining {
+			t.Fatalf("step %+v in %v: want a join at once, nothing revoked", s, m.state)
+		}
+		sub := subscriptionOf(t, s, "cooperative-sticky")
+		if !slices.Equal(sub.Topics, []string{"t", "u"}) || !reflect.DeepEqual(sub.Owned, tparts(0, 1)) || sub.Generation != 3 {
+			t.Fatalf("joined with %+v; want topics t, u claiming t 0, 1 of generation 3", sub)
+		}
+	})
+	t.Run("stable cooperative, a topic gone: revoke its partitions, then join", func(t *testing.T) {
+		m := newCoopMembership(t)
+		coopStable(t, m, 3, 0, 1)
+		s := m.resubscribe([]string{"u"})
+		if !s.Rebalance || !reflect.DeepEqual(s.Revoke, tparts(0, 1)) || s.Send != reqNone || len(m.owned) > 0 {
+			t.Fatalf("step %+v: want t 0, 1 revoked before any join", s)
+		}
+		sub := subscriptionOf(t, m.revoked(), "cooperative-sticky")
+		if !slices.Equal(sub.Topics, []string{"u"}) || len(sub.Owned) > 0 {
+			t.Fatalf("rejoined with %+v; want topic u, claiming nothing", sub)
 		}
 	})
 	t.Run("stable, the same topics: nothing", func(t *testing.T) {
