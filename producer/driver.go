@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
-	"github.com/troupe-go/troupe/wire/record"
 )
 
 // hopCounts counts the hand-offs between the produce path's actors after the
@@ -58,7 +57,6 @@ type partDriver struct {
 type driven struct {
 	parts []*partition
 	in    *actor.Inbox[driveMsg] // the current incarnation's, for the release hook
-	bld   *record.Builder        // encodes the batches of every partition it drives
 	// scratch is its partitions' scratch slice (partition.buf): a driver steps one
 	// partition at a time, and its release hook runs once it has stopped.
 	scratch []*batch
@@ -109,12 +107,9 @@ func (h *wakeHeap) schedule(pp *partition, at time.Time) {
 
 func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 	d.set.in = in
-	if d.set.bld == nil {
-		d.set.bld = record.NewBuilder(d.p.compressor)
-	}
 	var dirty []*partition
 	for _, pp := range d.set.parts { // a new incarnation: everyone is stepped afresh
-		pp.owner, pp.bld, pp.scratch = in.Owner(), d.set.bld, &d.set.scratch
+		pp.owner, pp.scratch = in.Owner(), &d.set.scratch
 		pp.wakeAt, pp.wakeIdx = time.Time{}, -1
 		pp.dirty = true
 		dirty = append(dirty, pp)
@@ -176,7 +171,7 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 				pp := msgs[i].pp
 				if !pp.driven { // a new partition
 					pp.driven = true
-					pp.owner, pp.bld, pp.scratch = in.Owner(), d.set.bld, &d.set.scratch
+					pp.owner, pp.scratch = in.Owner(), &d.set.scratch
 					d.set.parts = append(d.set.parts, pp)
 				}
 				pp.handle(&msgs[i].m, now)
