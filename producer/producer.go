@@ -272,8 +272,7 @@ func (p *Producer) produceDirect(ta *topicAcc, pend Pending) bool {
 	if ta.viaActor.Load() > 0 {
 		return false
 	}
-	snap := p.client.Snapshot()
-	t := snap.Topic(ta.name)
+	snap, t := ta.describe()
 	if !routable(t) {
 		return false
 	}
