@@ -256,10 +256,9 @@ func (pa *partAcc) add(recs []Pending, now time.Time) bool {
 	return true
 }
 
-// sealLocked ends the open batch: it joins the sealed ones, its records sized and not
-// yet encoded (the partition producer encodes it once its sequencer has stamped it, in
-// its driver's goroutine: encoding here would put all of it in the goroutines calling
-// Produce). pa.mu is held.
+// sealLocked ends the open batch: it joins the sealed ones, its records encoded and its
+// header not yet written (the partition producer writes it once its sequencer has
+// stamped the batch, so the stamp and the CRC are written once). pa.mu is held.
 func (pa *partAcc) sealLocked() {
 	if pa.bt.empty() {
 		return
