@@ -42,7 +42,8 @@ type driveMsg struct {
 //
 // The producer starts a fixed number of drivers (GOMAXPROCS, at least 2) and gives each
 // new partition to the next, round robin; a partition stays with its driver for the
-// producer's life, so it never needs a hand-off.
+// producer's life, so it never needs a hand-off. The first driver also runs the
+// producer's lingerer.
 //
 // Owner: the producer's "partitions" supervisor. Its set of partitions belongs to its
 // slot and survives a restart; the release hook of a failed incarnation reports everything
@@ -51,6 +52,9 @@ type driveMsg struct {
 type partDriver struct {
 	p   *Producer
 	set *driven
+	// lingers: this driver also seals the producer's lingering batches (lingerer), the
+	// first driver of every producer.
+	lingers bool
 }
 
 // driven is the set of partitions a driver drives, kept across its incarnations.
@@ -118,6 +122,14 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 	var alarm actor.Alarm // the earliest partition's time in wakes
 	defer alarm.Stop()
 	var msgs []driveMsg
+	var lingerWake <-chan struct{} // nil unless this driver lingers: never ready
+	var lg *lingerer
+	if d.lingers {
+		lg = &lingerer{q: d.p.linger}
+		defer lg.alarm.Stop()
+		lingerWake = lg.wake()
+		lg.seal(time.Now()) // a wake-up an earlier incarnation took may have left some due
+	}
 	busy := 0 // partitions whose sequencers hold batches (partition.busy)
 	for _, pp := range d.set.parts {
 		pp.busy = false
@@ -148,9 +160,17 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 			at = wakes[0].wakeAt
 		}
 		alarm.Set(at)
+		var lingerAlarm <-chan time.Time
+		if lg != nil {
+			lingerAlarm = lg.alarm.C()
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-lingerWake:
+			lg.seal(time.Now())
+		case <-lingerAlarm:
+			lg.seal(time.Now())
 		case <-alarm.C():
 			now = time.Now()
 			for len(wakes) > 0 && !wakes[0].wakeAt.After(now) {
