@@ -18,8 +18,8 @@ import (
 	"github.com/troupe-go/troupe/wire/errcode"
 )
 
-// Config configures a Member. Group and Topics are required; every other zero field means
-// its documented default.
+// Config configures a Member. Group is required, and one of Topics and TopicPattern;
+// every other zero field means its documented default.
 type Config struct {
 	// Protocol is the group protocol the member speaks: Classic (the default: JoinGroup,
 	// SyncGroup, a leader's Assignors) or Consumer (KIP-848: ConsumerGroupHeartbeat, the
@@ -28,11 +28,34 @@ type Config struct {
 	// Group is the group's ID. Required.
 	Group string
 	// Topics are the topics the member subscribes to; the group's leader spreads the
-	// partitions of every member's topics over the members subscribing to them. Required.
+	// partitions of every member's topics over the members subscribing to them. Required
+	// unless TopicPattern is set; not both.
 	Topics []string
+	// TopicPattern subscribes the member to every topic whose whole name the regular
+	// expression matches (as Java's subscribe(Pattern): "orders" matches orders alone,
+	// "orders.*" orders-eu too), topics created later included. Under the Classic
+	// protocol the member matches it (Go's RE2 syntax) against every topic in the
+	// cluster's metadata, which it lists at the client's metadata RefreshInterval, and
+	// rejoins when the matched set changes; internal topics are left out unless
+	// MatchInternalTopics is set. Under the Consumer protocol the coordinator matches it
+	// (RE2J, whose syntax is RE2's) and assigns new topics as they come: it needs
+	// ConsumerGroupHeartbeat v1 (Kafka 4.0), and fails the member with
+	// ErrPatternNotSupported on an older broker. Join refuses an expression that does not
+	// compile with ErrInvalidConfig (and the *syntax.Error, for errors.As). Empty means
+	// Topics.
+	TopicPattern string
+	// MatchInternalTopics lets TopicPattern match internal topics (__consumer_offsets,
+	// __transaction_state), which it skips otherwise, as Java's exclude.internal.topics.
+	// Classic protocol only: a Consumer-protocol coordinator decides for itself (Kafka's
+	// does not skip them: write a pattern that does not match them).
+	MatchInternalTopics bool
 	// Assignors are the assignors the member offers, in order of preference; the
-	// coordinator picks the first every member offers. Cooperative ones are refused: this
-	// member rebalances eagerly. Empty means Range() alone. Refused with the Consumer
+	// coordinator picks the first every member offers. The one it picks decides how the
+	// group rebalances: eagerly (every member gives up everything first), or
+	// incrementally with a cooperative one such as CooperativeSticky() (KIP-429: members
+	// keep reading what they keep, and give up only what moves). A member may offer both
+	// kinds, as ["cooperative-sticky", "range"] in the Java client's upgrade path: it
+	// follows the group's choice. Empty means Range() alone. Refused with the Consumer
 	// protocol, whose coordinator assigns (ServerAssignor).
 	Assignors []Assignor
 	// ServerAssignor names the assignor the coordinator of a Consumer-protocol group
@@ -60,13 +83,16 @@ type Config struct {
 	// through the Records or Batches iterators) makes the member leave the group, as
 	// Java's max.poll.interval.ms: its partitions are lost (OnLost; nothing of theirs is
 	// committed), a dynamic member sends LeaveGroup (a static one stops heartbeating, and
-	// the coordinator drops it at the end of its session), a warning is logged, and the
-	// next Poll rejoins; so far only under the Classic protocol (a Consumer-protocol
-	// member keeps its partitions past it). Zero means 5 minutes.
+	// the coordinator drops it at the end of its session; under the Consumer protocol a
+	// dynamic member sends a leave heartbeat with member epoch -1, a static one -2, which
+	// keeps its partitions for it for its session), a warning is logged and a
+	// ProcessingTimeExceeded event goes to the consumer's OnEvent, and the next
+	// Poll rejoins (under the Consumer protocol with member epoch 0 and the same member
+	// ID). Zero means 5 minutes.
 	ProcessingTime time.Duration
 	// AutoCommitInterval is how often the member commits what was finished without being
-	// asked (as the Committer does), besides the commits on revocation and Close. Zero
-	// means 5s.
+	// asked (as the Committer does), besides the commits on revocation and Close, under
+	// either protocol, while it is in the group. Zero means 5s.
 	AutoCommitInterval time.Duration
 	// DisableAutoCommit turns the interval's commits off: only Commit, revocations and
 	// Close commit.
@@ -150,8 +176,14 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case c.Group == "":
 		return c, fmt.Errorf("%w: Group is required", ErrInvalidConfig)
-	case len(c.Topics) == 0:
-		return c, fmt.Errorf("%w: Topics is required", ErrInvalidConfig)
+	case len(c.Topics) == 0 && c.TopicPattern == "":
+		return c, fmt.Errorf("%w: Topics or TopicPattern is required", ErrInvalidConfig)
+	case len(c.Topics) > 0 && c.TopicPattern != "":
+		return c, fmt.Errorf("%w: Topics and TopicPattern are exclusive: subscribe by names or by pattern", ErrInvalidConfig)
+	case c.MatchInternalTopics && c.TopicPattern == "":
+		return c, fmt.Errorf("%w: MatchInternalTopics is for TopicPattern", ErrInvalidConfig)
+	case c.MatchInternalTopics && c.Protocol == Consumer:
+		return c, fmt.Errorf("%w: MatchInternalTopics is for the classic protocol; a consumer-protocol coordinator matches TopicPattern itself", ErrInvalidConfig)
 	case c.Protocol != Classic && c.Protocol != Consumer:
 		return c, fmt.Errorf("%w: unknown Protocol %d", ErrInvalidConfig, c.Protocol)
 	case c.Protocol == Consumer && len(c.Assignors) > 0:
@@ -166,6 +198,11 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("%w: topic name %q: empty or longer than %d", ErrInvalidConfig, t, maxTopicName)
 		}
 	}
+	if c.TopicPattern != "" {
+		if _, err := compilePattern(c.TopicPattern); err != nil {
+			return c, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+	}
 	if len(c.Assignors) == 0 && c.Protocol == Classic {
 		c.Assignors = []Assignor{Range()}
 	}
@@ -173,9 +210,6 @@ func (c Config) withDefaults() (Config, error) {
 	for _, a := range c.Assignors {
 		if a == nil || a.Name() == "" {
 			return c, fmt.Errorf("%w: an Assignor without a name", ErrInvalidConfig)
-		}
-		if a.Cooperative() {
-			return c, fmt.Errorf("%w: assignor %q is cooperative; this member rebalances eagerly", ErrInvalidConfig, a.Name())
 		}
 		if seen[a.Name()] {
 			return c, fmt.Errorf("%w: assignor %q named twice", ErrInvalidConfig, a.Name())
@@ -221,14 +255,16 @@ func (c Config) withDefaults() (Config, error) {
 //	└── handoff <id>   the hand-off: partitions to the reader and back, callbacks, commits
 //
 // The member actor never waits for the user, so heartbeats go on while the user
-// processes a batch. Partitions move by an explicit hand-off (eager protocol): when
-// the coordinator rebalances, the hand-off actor stops fetching everything the member
-// owns, waits until the user comes back from the batches in hand (the next Poll, or
-// Close), runs OnRevoked, commits what the user finished, and only then lets the member
-// rejoin. What was finished is also committed every AutoCommitInterval, and by Commit and
-// Close. What counts as finished (at-least-once): the batches an earlier Poll returned,
-// each record the Records iterator moved past, each batch the Batches iterator moved
-// past, and what Mark names; never records merely fetched.
+// processes a batch. Partitions move by an explicit hand-off: when the coordinator
+// rebalances, the hand-off actor stops fetching what the member gives up (everything
+// under an eager assignor; under a cooperative one only what moves to another member,
+// once the new assignment says so), waits until the user comes back from the batches
+// in hand (the next Poll, or Close), runs OnRevoked, commits what the user finished,
+// and only then lets the member rejoin. What was finished is also committed every
+// AutoCommitInterval, and by Commit and Close. What counts as finished (at-least-once):
+// the batches an earlier Poll returned, each record the Records iterator moved past,
+// each batch the Batches iterator moved past, and what Mark names; never records merely
+// fetched.
 //
 // Poll is meant for one goroutine at a time; the other methods are safe for concurrent
 // use.
@@ -244,7 +280,9 @@ type Member struct {
 	member actor.Ref[memberMsg]
 	hand   actor.Ref[handoffMsg]
 
-	info atomic.Pointer[memberInfo] // published by the member actor
+	info   atomic.Pointer[memberInfo] // published by the member actor (setInfo)
+	infoMu sync.Mutex
+	infoCh chan struct{} // closed at the next change of info's member ID or generation
 
 	joined    chan struct{} // closed at the first assignment
 	joinOnce  sync.Once
@@ -279,6 +317,10 @@ type Member struct {
 type memberInfo struct {
 	memberID   string
 	generation int32
+	// interval is the heartbeat interval (KIP-848: the coordinator's): the member hears
+	// of a new member epoch within about that long.
+	interval    time.Duration
+	cooperative bool // the generation rebalances cooperatively (KIP-429)
 }
 
 // committed is a partition's committed offset, as fetched when it is assigned.
@@ -315,7 +357,7 @@ func Join(ctx context.Context, c *consumer.Consumer, cfg Config) (*Member, error
 		back: make(chan struct{}),
 	}
 	close(m.back)
-	m.info.Store(&memberInfo{generation: -1})
+	m.setInfo(&memberInfo{generation: -1})
 	m.sup = supervisor.New(supervisor.Config{
 		Name: "group " + cfg.Group, Logger: cfg.Logger, Backoff: cfg.Backoff,
 		// Its actors fail only on a bug; a supervisor that gave up would leave the member
@@ -643,7 +685,11 @@ func (m *Member) Records(ctx context.Context) iter.Seq2[*troupe.Record, error] {
 // them again while the member owns them), or with ctx's cause. A commit refused because
 // the generation moved on while it was in flight is sent again, once, with the new
 // generation, for the partitions the member kept throughout; for the others it is
-// reported and dropped, as they were given up or lost meanwhile.
+// reported and dropped, as they were given up or lost meanwhile. Under the Consumer
+// protocol a commit refused with STALE_MEMBER_EPOCH while the member knows of no newer
+// epoch is sent again, once, with the epoch the member has after its next heartbeat's
+// answer (the coordinator moves a member's epoch on in the answer to a heartbeat, which
+// may come after the commit's), for the partitions it kept.
 func (m *Member) Commit(ctx context.Context) error {
 	return m.commit(ctx, nil, nil).Err
 }
@@ -709,13 +755,13 @@ func (m *Member) commit(ctx context.Context, parts []consumer.About, info *membe
 		results = failAll(due, ErrNotMember)
 	} else {
 		results = m.send(ctx, info, due)
-		if cur := m.info.Load(); cur.generation != info.generation && cur.memberID != "" && cur.generation >= 0 {
+		if cur := m.sendAgainAs(ctx, info, results); cur != nil {
 			m.mu.Lock()
 			keep := m.owned
 			again, at := retryable(results, toks, func(a consumer.About) uint64 { return keep[a] })
 			m.mu.Unlock()
 			if len(again) > 0 {
-				m.log.Info("group member: commit refused because the generation moved on; sending it again with the new generation for the partitions kept",
+				m.log.Info("group member: commit refused because the generation or member epoch moved on; sending it again with the current one for the partitions kept",
 					"from", info.generation, "to", cur.generation, "partitions", len(again))
 				for k, r := range m.send(ctx, cur, again) {
 					results[at[k]] = r

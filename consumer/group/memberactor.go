@@ -26,6 +26,9 @@ type memberMsg struct {
 	back    bool // the user is back after the member went away (pollExpired)
 	meta    bool // a metadata refresh for the coordinator lookup is done
 	leave   actor.Reply[struct{}]
+
+	// watched: a TopicPattern's listing of the cluster's topics is done (pattern.go).
+	watched *patternAnswer
 }
 
 func (mm memberMsg) fail(err error) { mm.leave.Send(struct{}{}, err) }
@@ -57,15 +60,25 @@ type memberActor struct {
 	aliveAt   time.Time // when the last heartbeat that succeeded was sent
 	planSeq   uint64    // the leader's current metadata request
 	leaving   actor.Reply[struct{}]
+	watch     *patternWatch // with a TopicPattern: the topics it matches (pattern.go)
 }
 
 func newMemberActor(m *Member) *memberActor {
-	return &memberActor{m: m, mach: newMembership(&m.cfg)}
+	a := &memberActor{m: m, mach: newMembership(&m.cfg)}
+	if m.cfg.TopicPattern != "" {
+		pat, _ := newTopicPattern(m.cfg.TopicPattern, m.cfg.MatchInternalTopics) // compiled by Config.withDefaults already
+		ccfg := m.client.Config()
+		a.watch = &patternWatch{pat: pat, every: ccfg.RefreshInterval, fresh: ccfg.MinRefreshInterval}
+	}
+	return a
 }
 
-// Run is the actor's loop: runMember around the classic membership machine.
+// Run is the actor's loop: runMember around the classic membership machine. With a
+// TopicPattern, the membership starts once the pattern has been matched (watched).
 func (a *memberActor) Run(ctx context.Context, in *actor.Inbox[memberMsg]) error {
-	a.do(a.mach.start())
+	if a.watch == nil {
+		a.do(a.mach.start())
+	}
 	return runMember(ctx, in, &a.alarm, a)
 }
 
@@ -123,7 +136,7 @@ func runMember(ctx context.Context, in *actor.Inbox[memberMsg], alarm *actor.Ala
 
 // next is when the loop must wake: a retry, the next heartbeat, or the session's end.
 func (a *memberActor) next() time.Time {
-	at := a.retryAt
+	at := actor.Earlier(a.retryAt, a.watchNext())
 	if a.mach.heartbeating() && !a.hbFlight && a.haveCoord { // without a coordinator, the lookup's answer wakes it
 		at = actor.Earlier(at, a.hbDue)
 	}
@@ -136,6 +149,7 @@ func (a *memberActor) next() time.Time {
 }
 
 func (a *memberActor) due(now time.Time) {
+	a.watchDue(now)
 	if !a.retryAt.IsZero() && !now.Before(a.retryAt) {
 		s := a.pending
 		a.retryAt, a.pending = time.Time{}, step{}
@@ -149,13 +163,10 @@ func (a *memberActor) due(now time.Time) {
 		}
 	}
 	if a.mach.state == stateStable && !a.commitDue.IsZero() && !now.Before(a.commitDue) {
-		// The hand-off commits: this loop never waits for a commit.
-		_ = a.m.hand.TrySend(handoffMsg{kind: handCommit, info: a.publish()})
+		a.m.autoCommit(a.publish()) // the hand-off commits: this loop never waits for a commit
 		a.commitDue = now.Add(a.m.cfg.AutoCommitInterval)
 	}
-	if a.mach.state == stateStable && a.m.expire(now) {
-		a.m.log.Warn("group member: the user did not poll within ProcessingTime; leaving the group, its partitions are lost (the next Poll rejoins)",
-			"member", a.mach.memberID, "processing_time", a.m.cfg.ProcessingTime, "static", a.m.cfg.InstanceID != "")
+	if a.mach.state == stateStable && a.m.pollOverrun(now, a.mach.memberID) {
 		a.retryAt, a.pending = time.Time{}, step{}
 		a.do(a.mach.pollExpired())
 		a.publish()
@@ -182,9 +193,11 @@ func (a *memberActor) handle(mm memberMsg) {
 		a.retryAt, a.pending = time.Time{}, step{}
 		a.do(a.mach.leave())
 	case mm.revoked:
-		a.do(a.mach.revoked())
+		a.rejoinWhenMatched()
 	case mm.back:
 		a.do(a.mach.back())
+	case mm.watched != nil:
+		a.watched(mm.watched)
 	case mm.meta:
 		if a.mach.state == stateUnjoined || a.mach.after != reqNone {
 			a.send(step{Send: reqFindCoordinator})
@@ -268,14 +281,16 @@ func (a *memberActor) do(s step) {
 	}
 	if s.Rebalance {
 		a.m.log.Info("group member: rebalance; revoking", "member", a.mach.memberID, "partitions", s.Revoke)
+		a.matchBeforeRejoin()
 		if len(s.Revoke) == 0 {
-			a.do(a.mach.revoked())
+			a.rejoinWhenMatched()
 			return
 		}
 		_ = h.TrySend(handoffMsg{kind: handRevoke, parts: s.Revoke, info: info})
 	}
 	if s.Assigned {
-		a.m.log.Info("group member: assigned", "member", a.mach.memberID, "generation", a.mach.generation, "partitions", s.Assign)
+		a.m.log.Info("group member: assigned", "member", a.mach.memberID, "generation", a.mach.generation,
+			"cooperative", a.mach.cooperative, "added", s.Assign, "owned", a.mach.owned)
 		a.aliveAt = time.Now()
 		a.hbDue = a.aliveAt.Add(a.m.cfg.HeartbeatInterval)
 		if !a.m.cfg.DisableAutoCommit {
@@ -332,11 +347,8 @@ func knowsAll(snap *cluster.Snapshot, topics []string) bool {
 
 // publish stores what commits need.
 func (a *memberActor) publish() *memberInfo {
-	info := &memberInfo{memberID: a.mach.memberID, generation: a.mach.generation}
-	if a.mach.state != stateStable && a.mach.state != stateRebalancing {
-		info.generation = -1
-	}
-	a.m.info.Store(info)
+	info := &memberInfo{memberID: a.mach.memberID, generation: a.mach.commitGeneration(), cooperative: a.mach.cooperative}
+	a.m.setInfo(info)
 	return info
 }
 
