@@ -276,7 +276,7 @@ func (g *gcheck) finish() {
 	g.note("produced 2 records per partition after the heal")
 	ends := g.ends()
 	allTaken := func() bool {
-		for _, n := range g.h.untaken(g.topic, ends) {
+		for _, n := range g.h.unprocessed(g.topic, ends) {
 			if n > 0 {
 				return false
 			}
@@ -300,8 +300,8 @@ func (g *gcheck) finish() {
 		if s, why := g.settled(); !s {
 			g.problem("d: the group did not settle within %v of the heal: %s", groupSettle, why)
 		}
-		if n := g.h.untaken(g.topic, ends); !allTaken() {
-			g.problem("b: records never taken by any member, per partition, %v after the heal: %v", groupSettle, n)
+		if n := g.h.unprocessed(g.topic, ends); !allTaken() {
+			g.problem("b: records never processed (taken and finished) by any member, per partition, %v after the heal: %v", groupSettle, n)
 		}
 		if !allFinished() {
 			g.problem("the members did not finish every record within %v of the heal (finished up to %v, ends %v)", groupSettle, g.h.finishedUpTo(), ends)

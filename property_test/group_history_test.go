@@ -31,9 +31,11 @@ type groupHistory struct {
 	crashed  map[string]bool
 
 	// taken are, per partition and offset, how many times a user took the record
-	// (returned by Poll to a member not crashed). finished is, per partition, the offset
-	// after the last record a user finished (took, then polled again).
+	// (returned by Poll to a member not crashed); done, how many times a user finished
+	// it (took it, then polled again: a user that crashed in between did not process
+	// it). finished is, per partition, the offset after the last record finished.
 	taken    map[consumer.About]map[int64]int
+	done     map[consumer.About]map[int64]int
 	finished map[consumer.About]int64
 	// committed is, per partition, the last committed offset observed.
 	committed map[consumer.About]int64
@@ -59,6 +61,7 @@ func newGroupHistory() *groupHistory {
 		overlaps:  make(map[*holding][]string),
 		crashed:   make(map[string]bool),
 		taken:     make(map[consumer.About]map[int64]int),
+		done:      make(map[consumer.About]map[int64]int),
 		finished:  make(map[consumer.About]int64),
 		committed: make(map[consumer.About]int64),
 		changed:   make(chan struct{}),
@@ -198,22 +201,29 @@ func (h *groupHistory) finish(member string, bs []*consumer.Batch) {
 		return
 	}
 	for _, b := range bs {
+		a := consumer.About{Topic: b.Topic, Partition: b.Partition}
+		if h.done[a] == nil {
+			h.done[a] = make(map[int64]int)
+		}
+		for i := range b.Records {
+			h.done[a][b.Records[i].Offset]++
+		}
 		if n := len(b.Records); n > 0 {
-			a := consumer.About{Topic: b.Topic, Partition: b.Partition}
 			h.finished[a] = max(h.finished[a], b.Records[n-1].Offset+1)
 		}
 	}
 }
 
-// Taken returns how many records of [0, end[p]) of each partition no user has taken.
-func (h *groupHistory) untaken(topic string, end map[int32]int64) map[int32]int {
+// unprocessed returns how many records of [0, end[p]) of each partition no user has
+// finished (b).
+func (h *groupHistory) unprocessed(topic string, end map[int32]int64) map[int32]int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	out := make(map[int32]int)
 	for p, e := range end {
 		a := consumer.About{Topic: topic, Partition: p}
 		for o := range e {
-			if h.taken[a][o] == 0 {
+			if h.done[a][o] == 0 {
 				out[p]++
 			}
 		}
