@@ -104,6 +104,8 @@ type poller struct {
 	m    *group.Member
 	h    *groupHistory
 	logf func(string, ...any)
+	// work is how long the user takes over each batch it took before it polls again.
+	work time.Duration
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -115,9 +117,9 @@ type poller struct {
 	err     error // how the loop ended, if not by Close or stop
 }
 
-func startPoller(name string, m *group.Member, h *groupHistory, logf func(string, ...any)) *poller {
+func startPoller(name string, m *group.Member, h *groupHistory, work time.Duration, logf func(string, ...any)) *poller {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &poller{name: name, m: m, h: h, logf: logf, ctx: ctx, cancel: cancel, done: make(chan struct{}), resume: make(chan struct{})}
+	p := &poller{name: name, m: m, h: h, logf: logf, work: work, ctx: ctx, cancel: cancel, done: make(chan struct{}), resume: make(chan struct{})}
 	go p.run()
 	return p
 }
@@ -133,6 +135,15 @@ func (p *poller) run() {
 			select {
 			case <-resume:
 			case <-p.ctx.Done():
+				return
+			}
+		}
+		if p.work > 0 && len(last) > 0 {
+			t := time.NewTimer(p.work)
+			select {
+			case <-t.C:
+			case <-p.ctx.Done():
+				t.Stop()
 				return
 			}
 		}

@@ -73,6 +73,7 @@ type gopts struct {
 	assignor       int // index in groupAssignors (classic)
 	serverAssignor string
 	autoCommit     time.Duration // 0: off
+	work           time.Duration // how long a user takes over each batch
 }
 
 func (o gopts) String() string {
@@ -80,7 +81,7 @@ func (o gopts) String() string {
 	if o.protocol == group.Classic {
 		how = groupAssignors[o.assignor]().Name()
 	}
-	return fmt.Sprintf("partitions=%d protocol=%v assignor=%s autoCommit=%v", o.partitions, o.protocol, how, o.autoCommit)
+	return fmt.Sprintf("partitions=%d protocol=%v assignor=%s autoCommit=%v work=%v", o.partitions, o.protocol, how, o.autoCommit, o.work)
 }
 
 func drawGroupOptions(t *rapid.T) gopts {
@@ -88,6 +89,7 @@ func drawGroupOptions(t *rapid.T) gopts {
 		partitions: int32(rapid.IntRange(1, 6).Draw(t, "partitions")),
 		protocol:   rapid.SampledFrom([]group.Protocol{group.Classic, group.Consumer}).Draw(t, "protocol"),
 		autoCommit: rapid.SampledFrom([]time.Duration{0, 100 * time.Millisecond, time.Second}).Draw(t, "autoCommit"),
+		work:       rapid.SampledFrom([]time.Duration{0, 10 * time.Millisecond, 200 * time.Millisecond}).Draw(t, "work"),
 	}
 	if o.protocol == group.Classic {
 		o.assignor = rapid.IntRange(0, len(groupAssignors)-1).Draw(t, "assignor")
@@ -327,7 +329,7 @@ func (g *gcheck) addMember() {
 	first := pre
 	g.h.assigned(name, m.Generation(), pre)
 	mu.Unlock()
-	gm.p = startPoller(name, m, g.h, g.logf(name))
+	gm.p = startPoller(name, m, g.h, g.opts.work, g.logf(name))
 	g.members = append(g.members, gm)
 	g.note("%s joined in generation %d with %v", name, m.Generation(), first)
 }
