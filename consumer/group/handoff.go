@@ -36,6 +36,8 @@ type handoffMsg struct {
 	// A commit asked by CommitAsync: its context, and who hears the outcome.
 	ctx  context.Context
 	done func(CommitResult)
+	// auto numbers an automatic commit (Member.queueAutoCommit); 0 for the others.
+	auto uint64
 }
 
 func (h handoffMsg) fail(err error) { h.reply.Send(struct{}{}, err) }
@@ -87,8 +89,26 @@ func (h *handoff) handle(ctx context.Context, msg handoffMsg) error {
 			stop := context.AfterFunc(msg.ctx, cancel)
 			defer stop()
 		}
+		if msg.auto != 0 {
+			m.mu.Lock()
+			m.autoQueued = false
+			void := msg.auto <= m.autoVoid
+			if !void {
+				m.autoCancel = cancel
+			}
+			m.mu.Unlock()
+			if void {
+				cancel()
+				break // a loss came after it was queued
+			}
+		}
 		res := m.commit(cctx, nil, msg.info)
 		cancel()
+		if msg.auto != 0 {
+			m.mu.Lock()
+			m.autoCancel = nil
+			m.mu.Unlock()
+		}
 		what := "automatic commit"
 		if msg.ctx != nil {
 			what = "asynchronous commit"

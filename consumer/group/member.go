@@ -273,6 +273,13 @@ type Member struct {
 	back     chan struct{} // closed when the user comes back from the batches in hand
 	fatal    error
 	closing  bool
+	// Automatic commits: at most one queued at a time (autoQueued), numbered (autoSeq);
+	// a loss voids those numbered up to autoVoid and cancels the one being made
+	// (autoCancel), so that it never waits behind commits of partitions it takes away.
+	autoQueued bool
+	autoSeq    uint64
+	autoVoid   uint64
+	autoCancel context.CancelFunc
 }
 
 // memberInfo is what the member actor publishes for commits.
@@ -529,6 +536,30 @@ func (m *Member) comeBack(finish bool) {
 		m.away = false
 		m.log.Info("group member: the user is back; rejoining")
 		_ = m.member.TrySend(memberMsg{back: true})
+	}
+}
+
+// queueAutoCommit numbers the next automatic commit, unless one is queued already.
+func (m *Member) queueAutoCommit() (uint64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.autoQueued {
+		return 0, false
+	}
+	m.autoQueued = true
+	m.autoSeq++
+	return m.autoSeq, true
+}
+
+// voidAutoCommits cancels the automatic commit being made and voids those queued: a
+// loss is on its way to the hand-off, and nothing of the lost partitions is to be
+// committed (nor may the loss wait for such a commit's timeout).
+func (m *Member) voidAutoCommits() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.autoVoid = m.autoSeq
+	if m.autoCancel != nil {
+		m.autoCancel()
 	}
 }
 

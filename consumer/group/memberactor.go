@@ -149,8 +149,11 @@ func (a *memberActor) due(now time.Time) {
 		}
 	}
 	if a.mach.state == stateStable && !a.commitDue.IsZero() && !now.Before(a.commitDue) {
-		// The hand-off commits: this loop never waits for a commit.
-		_ = a.m.hand.TrySend(handoffMsg{kind: handCommit, info: a.publish()})
+		// The hand-off commits: this loop never waits for a commit. One queued at a
+		// time: a slow coordinator must not make them pile up before a loss.
+		if seq, ok := a.m.queueAutoCommit(); ok {
+			_ = a.m.hand.TrySend(handoffMsg{kind: handCommit, info: a.publish(), auto: seq})
+		}
 		a.commitDue = now.Add(a.m.cfg.AutoCommitInterval)
 	}
 	if a.mach.state == stateStable && a.m.expire(now) {
@@ -258,6 +261,7 @@ func (a *memberActor) do(s step) {
 	info := a.publish()
 	if len(s.Lost) > 0 {
 		a.m.log.Info("group member: partitions lost", "member", a.mach.memberID, "partitions", s.Lost)
+		a.m.voidAutoCommits()
 		_ = h.TrySend(handoffMsg{kind: handLost, parts: s.Lost})
 	}
 	if s.Fatal != nil {
