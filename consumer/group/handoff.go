@@ -38,6 +38,9 @@ type handoffMsg struct {
 	done func(CommitResult)
 	// auto numbers an automatic commit (Member.queueAutoCommit); 0 for the others.
 	auto uint64
+	// by, if set, is when a revocation must be done: past it, the coordinator may have
+	// finished the rebalance without the member, and the partitions are lost instead.
+	by time.Time
 }
 
 func (h handoffMsg) fail(err error) { h.reply.Send(struct{}{}, err) }
@@ -69,7 +72,7 @@ func (h *handoff) handle(ctx context.Context, msg handoffMsg) error {
 		h.assign(ctx, abouts(msg.parts))
 		m.joinOnce.Do(func() { close(m.joined) })
 	case handRevoke:
-		h.revoke(ctx, abouts(msg.parts), msg.info)
+		h.revoke(ctx, abouts(msg.parts), msg.info, msg.by)
 		_ = m.member.TrySend(memberMsg{revoked: true})
 	case handLost:
 		h.lose(ctx, abouts(msg.parts))
@@ -79,7 +82,7 @@ func (h *handoff) handle(ctx context.Context, msg handoffMsg) error {
 		h.lose(ctx, m.Assigned())
 		_ = m.r.Close(ctx) // Poll returns the member's error from now on
 	case handCloseAll:
-		h.revoke(ctx, m.Assigned(), m.info.Load())
+		h.revoke(ctx, m.Assigned(), m.info.Load(), time.Time{})
 		msg.reply.Send(struct{}{}, nil)
 	case handCommit:
 		// Here, in order with the revocations, so that an automatic commit never races
@@ -238,11 +241,14 @@ func (h *handoff) committedOffsets(ctx context.Context, parts []consumer.About) 
 	}
 }
 
-// revoke gives parts up: it stops fetching them, waits (up to ProcessingTime) until the
-// user is back from the batches in hand, runs OnRevoked, commits what was finished (as
-// the member of info's generation), and only then lets them go. A user who does not come
-// back in time loses them instead: nothing is committed for them.
-func (h *handoff) revoke(ctx context.Context, parts []consumer.About, info *memberInfo) {
+// revoke gives parts up: it stops fetching them, waits (up to ProcessingTime, or until
+// by if set) until the user is back from the batches in hand, runs OnRevoked, commits
+// what was finished (as the member of info's generation), and only then lets them go. A
+// user who does not come back in time loses them instead: nothing is committed for them.
+// by is the coordinator's deadline for the member's rejoin, as far as the member can
+// tell: past it, another member may own the partitions already, and OnRevoked would
+// run after that member's OnAssigned.
+func (h *handoff) revoke(ctx context.Context, parts []consumer.About, info *memberInfo, by time.Time) {
 	m := h.m
 	parts = h.ownedOf(parts)
 	if len(parts) == 0 {
@@ -259,21 +265,29 @@ func (h *handoff) revoke(ctx context.Context, parts []consumer.About, info *memb
 	m.mu.Lock()
 	inHand, back := m.inHand, m.back
 	m.mu.Unlock()
+	wait := m.cfg.ProcessingTime
+	if !by.IsZero() {
+		wait = time.Until(by)
+	}
+	late := false
 	if inHand {
 		m.log.Debug("group member: revocation waits for the user to come back from the batches in hand", "partitions", parts)
-		t := time.NewTimer(m.cfg.ProcessingTime)
+		t := time.NewTimer(max(wait, 0))
 		select {
 		case <-back:
 			t.Stop()
 		case <-t.C:
-			m.log.Warn("group member: the user did not come back within ProcessingTime; the revoked partitions are lost",
-				"processing_time", m.cfg.ProcessingTime)
-			h.lose(ctx, parts)
-			return
+			late = true
 		case <-ctx.Done():
 			t.Stop()
 			return
 		}
+	}
+	if late || (!by.IsZero() && !time.Now().Before(by)) {
+		m.log.Warn("group member: the revocation was not done within the rebalance timeout (ProcessingTime, counted from before the rebalance began); the revoked partitions are lost",
+			"processing_time", m.cfg.ProcessingTime)
+		h.lose(ctx, parts)
+		return
 	}
 	h.callback(ctx, "OnRevoked", m.cfg.OnRevoked, parts)
 	if err := m.commit(ctx, parts, info).Err; err != nil {

@@ -55,8 +55,13 @@ type memberActor struct {
 	commitDue time.Time // the next automatic commit; zero when off
 	hbFlight  bool
 	aliveAt   time.Time // when the last heartbeat that succeeded was sent
-	planSeq   uint64    // the leader's current metadata request
-	leaving   actor.Reply[struct{}]
+	// calmAt is when the last request was sent that the coordinator answered with no
+	// rebalance under way (a heartbeat, or SyncGroup): a rebalance began after it, so
+	// the coordinator waits for this member until calmAt + ProcessingTime at least (the
+	// rebalance timeout), and a revocation must be done by then.
+	calmAt  time.Time
+	planSeq uint64 // the leader's current metadata request
+	leaving actor.Reply[struct{}]
 }
 
 func newMemberActor(m *Member) *memberActor {
@@ -240,6 +245,9 @@ func (a *memberActor) answer(mm memberMsg) {
 		a.do(a.mach.joined(resp, call.Err))
 	case reqSync:
 		resp, _ := call.Response.(*api.SyncGroupResponse)
+		if call.Err == nil && resp != nil && resp.ErrorCode == 0 {
+			a.calmAt = mm.sent
+		}
 		a.do(a.mach.synced(resp, call.Err))
 	case reqHeartbeat:
 		a.hbFlight = false
@@ -248,6 +256,9 @@ func (a *memberActor) answer(mm memberMsg) {
 		s := a.mach.heartbeat(mm.gen, resp, call.Err)
 		if s.Alive {
 			a.aliveAt = mm.sent
+			if !s.Rebalance && a.mach.state == stateStable {
+				a.calmAt = mm.sent
+			}
 		}
 		a.do(s)
 	case reqLeave:
@@ -276,7 +287,7 @@ func (a *memberActor) do(s step) {
 			a.do(a.mach.revoked())
 			return
 		}
-		_ = h.TrySend(handoffMsg{kind: handRevoke, parts: s.Revoke, info: info})
+		_ = h.TrySend(handoffMsg{kind: handRevoke, parts: s.Revoke, info: info, by: a.calmAt.Add(a.m.cfg.ProcessingTime)})
 	}
 	if s.Assigned {
 		a.m.log.Info("group member: assigned", "member", a.mach.memberID, "generation", a.mach.generation, "partitions", s.Assign)
