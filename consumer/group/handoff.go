@@ -36,8 +36,10 @@ type handoffMsg struct {
 	// A commit asked by CommitAsync: its context, and who hears the outcome.
 	ctx  context.Context
 	done func(CommitResult)
-	// auto numbers an automatic commit (Member.queueAutoCommit); 0 for the others.
-	auto uint64
+	// auto marks an automatic commit. epoch is the loss epoch an assignment or an
+	// automatic commit was sent in: a loss since voids it (Member.declareLoss).
+	auto  bool
+	epoch uint64
 	// by, if set, is when a revocation must be done: past it, the coordinator may have
 	// finished the rebalance without the member, and the partitions are lost instead.
 	by time.Time
@@ -69,7 +71,10 @@ func (h *handoff) handle(ctx context.Context, msg handoffMsg) error {
 	m := h.m
 	switch msg.kind {
 	case handAssign:
-		h.assign(ctx, abouts(msg.parts))
+		if actx, done, ok := m.startVoidable(ctx, msg.epoch); ok {
+			h.assign(actx, abouts(msg.parts))
+			done()
+		}
 		m.joinOnce.Do(func() { close(m.joined) })
 	case handRevoke:
 		h.revoke(ctx, abouts(msg.parts), msg.info, msg.by)
@@ -87,31 +92,24 @@ func (h *handoff) handle(ctx context.Context, msg handoffMsg) error {
 	case handCommit:
 		// Here, in order with the revocations, so that an automatic commit never races
 		// one: a partition given up is no longer owned, and is not committed again.
+		if msg.auto {
+			m.mu.Lock()
+			m.autoQueued = false
+			m.mu.Unlock()
+			actx, done, ok := m.startVoidable(ctx, msg.epoch)
+			if !ok {
+				break // a loss came after it was queued
+			}
+			defer done()
+			ctx = actx
+		}
 		cctx, cancel := context.WithTimeout(ctx, m.ccfg.RequestTimeout)
 		if msg.ctx != nil {
 			stop := context.AfterFunc(msg.ctx, cancel)
 			defer stop()
 		}
-		if msg.auto != 0 {
-			m.mu.Lock()
-			m.autoQueued = false
-			void := msg.auto <= m.autoVoid
-			if !void {
-				m.autoCancel = cancel
-			}
-			m.mu.Unlock()
-			if void {
-				cancel()
-				break // a loss came after it was queued
-			}
-		}
 		res := m.commit(cctx, nil, msg.info)
 		cancel()
-		if msg.auto != 0 {
-			m.mu.Lock()
-			m.autoCancel = nil
-			m.mu.Unlock()
-		}
 		what := "automatic commit"
 		if msg.ctx != nil {
 			what = "asynchronous commit"

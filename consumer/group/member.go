@@ -273,13 +273,14 @@ type Member struct {
 	back     chan struct{} // closed when the user comes back from the batches in hand
 	fatal    error
 	closing  bool
-	// Automatic commits: at most one queued at a time (autoQueued), numbered (autoSeq);
-	// a loss voids those numbered up to autoVoid and cancels the one being made
-	// (autoCancel), so that it never waits behind commits of partitions it takes away.
+	// A loss voids what the hand-off was asked to do before it for the partitions it
+	// takes away: the assignments and automatic commits sent before it (each carries the
+	// loss epoch it was sent in) are skipped, and the one being carried out is cancelled
+	// (voidable). Automatic commits are queued one at a time (autoQueued), so that a slow
+	// coordinator does not pile them up in front of a loss.
 	autoQueued bool
-	autoSeq    uint64
-	autoVoid   uint64
-	autoCancel context.CancelFunc
+	lossEpoch  uint64
+	voidable   context.CancelFunc
 }
 
 // memberInfo is what the member actor publishes for commits.
@@ -539,7 +540,8 @@ func (m *Member) comeBack(finish bool) {
 	}
 }
 
-// queueAutoCommit numbers the next automatic commit, unless one is queued already.
+// queueAutoCommit reports whether an automatic commit may be queued (none is), and the
+// loss epoch it is sent in.
 func (m *Member) queueAutoCommit() (uint64, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -547,20 +549,46 @@ func (m *Member) queueAutoCommit() (uint64, bool) {
 		return 0, false
 	}
 	m.autoQueued = true
-	m.autoSeq++
-	return m.autoSeq, true
+	return m.lossEpoch, true
 }
 
-// voidAutoCommits cancels the automatic commit being made and voids those queued: a
-// loss is on its way to the hand-off, and nothing of the lost partitions is to be
-// committed (nor may the loss wait for such a commit's timeout).
-func (m *Member) voidAutoCommits() {
+// epoch is the loss epoch an assignment is sent in.
+func (m *Member) epoch() uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.autoVoid = m.autoSeq
-	if m.autoCancel != nil {
-		m.autoCancel()
+	return m.lossEpoch
+}
+
+// declareLoss is called by the member actor before it sends a loss to the hand-off: the
+// assignment or automatic commit being carried out is cancelled, and those queued are
+// void. Nothing of lost partitions is committed, an assignment the member no longer
+// holds is not taken (OnAssigned, fetching), and the loss waits for neither.
+func (m *Member) declareLoss() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lossEpoch++
+	if m.voidable != nil {
+		m.voidable()
 	}
+}
+
+// startVoidable starts the hand-off's work for a message sent in loss epoch e: it
+// reports false if a loss came since, and otherwise returns a context that the next
+// loss cancels, and the function to call when the work is done.
+func (m *Member) startVoidable(ctx context.Context, e uint64) (context.Context, func(), bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e != m.lossEpoch {
+		return nil, nil, false
+	}
+	vctx, cancel := context.WithCancel(ctx)
+	m.voidable = cancel
+	return vctx, func() {
+		m.mu.Lock()
+		m.voidable = nil
+		m.mu.Unlock()
+		cancel()
+	}, true
 }
 
 // progressed notes that the user moved on through the batches in hand (the iterators):

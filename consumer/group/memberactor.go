@@ -156,8 +156,8 @@ func (a *memberActor) due(now time.Time) {
 	if a.mach.state == stateStable && !a.commitDue.IsZero() && !now.Before(a.commitDue) {
 		// The hand-off commits: this loop never waits for a commit. One queued at a
 		// time: a slow coordinator must not make them pile up before a loss.
-		if seq, ok := a.m.queueAutoCommit(); ok {
-			_ = a.m.hand.TrySend(handoffMsg{kind: handCommit, info: a.publish(), auto: seq})
+		if epoch, ok := a.m.queueAutoCommit(); ok {
+			_ = a.m.hand.TrySend(handoffMsg{kind: handCommit, info: a.publish(), auto: true, epoch: epoch})
 		}
 		a.commitDue = now.Add(a.m.cfg.AutoCommitInterval)
 	}
@@ -272,7 +272,7 @@ func (a *memberActor) do(s step) {
 	info := a.publish()
 	if len(s.Lost) > 0 {
 		a.m.log.Info("group member: partitions lost", "member", a.mach.memberID, "partitions", s.Lost)
-		a.m.voidAutoCommits()
+		a.m.declareLoss()
 		_ = h.TrySend(handoffMsg{kind: handLost, parts: s.Lost})
 	}
 	if s.Fatal != nil {
@@ -296,7 +296,7 @@ func (a *memberActor) do(s step) {
 		if !a.m.cfg.DisableAutoCommit {
 			a.commitDue = a.aliveAt.Add(a.m.cfg.AutoCommitInterval)
 		}
-		_ = h.TrySend(handoffMsg{kind: handAssign, parts: s.Assign})
+		_ = h.TrySend(handoffMsg{kind: handAssign, parts: s.Assign, epoch: a.m.epoch()})
 	}
 	if s.Planning {
 		a.plan(s.Plan)
