@@ -168,27 +168,47 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About) {
 			fresh = append(fresh, a)
 		}
 	}
+	// Where they start is looked up while they are added, behind their leaders; a
+	// revocation or a loss cancels the wait (interruptAdds), and the reader's dispatcher
+	// looks again. An add that failed because of it is made again without the lookup's
+	// context (the lookup is all it cancels, unless the topic's metadata was missing).
+	actx, cancel := context.WithCancel(ctx)
+	m.adding = cancel
 	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.adding = nil
+		m.mu.Unlock()
+		cancel()
+	}()
+	add := func(from consumer.Offset, parts ...consumer.About) error {
+		err := m.r.Add(actx, from, parts...)
+		if err != nil && actx.Err() != nil && ctx.Err() == nil {
+			err = m.r.Add(ctx, from, parts...)
+		}
+		return err
+	}
 	for _, a := range parts {
 		if c, ok := offs[a]; ok {
 			// With the epoch committed with it: the reader checks with the leader that
 			// the log was not truncated under it since (KIP-320).
-			h.add(ctx, consumer.AtEpoch(c.offset, c.epoch), a)
+			h.added(add(consumer.AtEpoch(c.offset, c.epoch), a), a)
 		}
 	}
 	from := consumer.Oldest()
 	if m.ccfg.OffsetReset == consumer.ResetLatest {
 		from = consumer.Newest()
 	}
-	if len(fresh) > 0 && m.r.Add(ctx, from, fresh...) != nil {
+	if len(fresh) > 0 && add(from, fresh...) != nil {
 		for _, a := range fresh { // one at a time, to say which cannot be read
-			h.add(ctx, from, a)
+			h.added(add(from, a), a)
 		}
 	}
 }
 
-func (h *handoff) add(ctx context.Context, from consumer.Offset, a consumer.About) {
-	if err := h.m.r.Add(ctx, from, a); err != nil && !errors.Is(err, consumer.ErrAlreadyConsuming) {
+// added reports a partition the reader could not take.
+func (h *handoff) added(err error, a consumer.About) {
+	if err != nil && !errors.Is(err, consumer.ErrAlreadyConsuming) {
 		h.m.log.Error("group member: cannot read an assigned partition", "partition", a, "err", err)
 	}
 }

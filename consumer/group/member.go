@@ -281,6 +281,10 @@ type Member struct {
 	autoQueued bool
 	lossEpoch  uint64
 	voidable   context.CancelFunc
+	// adding cancels the reader's lookups of where the partitions being taken start
+	// (their dispatcher looks again): a revocation or a loss must not wait for them
+	// behind a broker that does not answer.
+	adding context.CancelFunc
 }
 
 // memberInfo is what the member actor publishes for commits.
@@ -569,6 +573,19 @@ func (m *Member) declareLoss() {
 	m.lossEpoch++
 	if m.voidable != nil {
 		m.voidable()
+	}
+	if m.adding != nil {
+		m.adding()
+	}
+}
+
+// interruptAdds cancels the wait of an assignment being taken for where its partitions
+// start: the member actor calls it before it sends a revocation or a loss.
+func (m *Member) interruptAdds() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.adding != nil {
+		m.adding()
 	}
 }
 

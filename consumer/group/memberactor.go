@@ -287,6 +287,7 @@ func (a *memberActor) do(s step) {
 			a.do(a.mach.revoked())
 			return
 		}
+		a.m.interruptAdds()
 		_ = h.TrySend(handoffMsg{kind: handRevoke, parts: s.Revoke, info: info, by: a.calmAt.Add(a.m.cfg.ProcessingTime)})
 	}
 	if s.Assigned {
