@@ -40,6 +40,11 @@ type groupHistory struct {
 	// committed is, per partition, the last committed offset observed.
 	committed map[consumer.About]int64
 
+	// wires are, per member, what it sent and heard (a3).
+	wires map[string]*memberWire
+	// ids are, per member, the member IDs it used or was given (classic protocol).
+	ids map[string]map[string]bool
+
 	violations []string
 	changed    chan struct{}
 }
@@ -64,6 +69,8 @@ func newGroupHistory() *groupHistory {
 		done:      make(map[consumer.About]map[int64]int),
 		finished:  make(map[consumer.About]int64),
 		committed: make(map[consumer.About]int64),
+		wires:     make(map[string]*memberWire),
+		ids:       make(map[string]map[string]bool),
 		changed:   make(chan struct{}),
 	}
 }
@@ -110,6 +117,22 @@ func (h *groupHistory) assigned(member string, gen int32, parts []consumer.About
 		h.holdings = append(h.holdings, hd)
 		h.owner[a] = member
 	}
+}
+
+// joined fills in the generation of member's holdings taken before its Join returned
+// (recorded with -1), and returns what it holds.
+func (h *groupHistory) joined(member string, gen int32) []consumer.About {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []consumer.About
+	for a, hd := range h.open[member] {
+		if hd.from < 0 {
+			hd.from, hd.to = gen, max(hd.to, gen)
+		}
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(x, y consumer.About) int { return int(x.Partition - y.Partition) })
+	return out
 }
 
 // released records member's OnRevoked ("revoked") or OnLost ("lost") of parts, in
@@ -251,7 +274,7 @@ func (h *groupHistory) observeCommitted(when string, got map[consumer.About]int6
 		if prev, ok := h.committed[a]; ok && o < prev {
 			h.violate("c: %s's committed offset went back from %d to %d (%s)", a, prev, o, when)
 		}
-		h.committed[a] = max(h.committed[a], o)
+		h.committed[a] = o
 	}
 	for a, prev := range h.committed {
 		if _, ok := got[a]; !ok {

@@ -211,8 +211,9 @@ func (p *poller) failure() error {
 }
 
 // memberConsumer opens the consumer a member reads through: its connections go through
-// its kill switch, then the check's network faults.
-func memberConsumer(seeds []string, ks *killSwitch, logger *slog.Logger) (*consumer.Consumer, error) {
+// a tap (which passes every exchange to observe), its kill switch, then the check's
+// network faults.
+func memberConsumer(seeds []string, ks *killSwitch, logger *slog.Logger, logf func(string, ...any), observe func(faults.Exchange)) (*consumer.Consumer, error) {
 	backoff := supervisor.Backoff{Min: 5 * time.Millisecond, Max: quickReconnectBackoff}
 	cfg := consumer.Config{
 		Seeds: seeds,
@@ -220,7 +221,7 @@ func memberConsumer(seeds []string, ks *killSwitch, logger *slog.Logger) (*consu
 			MinRefreshInterval: 10 * time.Millisecond,
 			Breaker:            supervisor.BreakerConfig{Errors: 5, Timeout: quickBreakerTimeout},
 			Broker: broker.Config{
-				Dial:           broker.DialFunc(ks.Dial),
+				Dial:           broker.DialFunc(faults.TapObserve(ks.Dial, logf, nil, observe)),
 				ConnectTimeout: connectTimeout,
 				RequestTimeout: brokerRequestTimeout,
 				Backoff:        backoff,

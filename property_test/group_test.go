@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -41,6 +40,9 @@ const (
 	// for every record to be taken (b), from the heal on: a few sessions and rebalance
 	// timeouts, the longest a member that crashed or stalled can hold things up.
 	groupSettle = 2 * time.Minute
+	// sessionSlack is how long after a member's session ran out (by its own clock) a
+	// fetch may still be sent (a3).
+	sessionSlack = 0
 	// groupJoin bounds the wait for a member's first assignment (Join); under faults it
 	// may not come, and the check goes on without that member.
 	groupJoin = 20 * time.Second
@@ -267,7 +269,7 @@ func (g *gcheck) addMember() {
 	g.note("%s joins", name)
 	ks := newKillSwitch(g.nw.Dial)
 	logger := g.logs.logger().With("client", name)
-	cons, err := memberConsumer(g.c.Addrs(), ks, logger)
+	cons, err := memberConsumer(g.c.Addrs(), ks, logger, g.logf(name), func(ex faults.Exchange) { g.h.wire(name, ex) })
 	if err != nil {
 		g.t.Fatalf("consumer.New: %v", err)
 	}
@@ -285,28 +287,26 @@ func (g *gcheck) addMember() {
 		cfg.ServerAssignor = g.opts.serverAssignor
 	}
 	// The callbacks read the generation from the member, which Join returns after the
-	// first OnAssigned has run: until then they keep what they are told in pre.
+	// first OnAssigned has run: until then they record generation -1, which Join's
+	// return fills in (a1 leaves out holdings whose generation is unknown).
 	var (
 		mu   sync.Mutex
 		mref *group.Member
-		pre  []consumer.About
 	)
+	logCallback := g.logf(name)
 	callback := func(how string) func(context.Context, []consumer.About) {
 		return func(_ context.Context, ps []consumer.About) {
 			mu.Lock()
 			defer mu.Unlock()
-			if mref == nil {
-				if how == "assigned" {
-					pre = append(pre, ps...)
-				} else {
-					pre = slices.DeleteFunc(pre, func(a consumer.About) bool { return slices.Contains(ps, a) })
-				}
-				return
+			gen := int32(-1)
+			if mref != nil {
+				gen = mref.Generation()
 			}
+			logCallback("callback: %s %v in generation %d", how, ps, gen)
 			if how == "assigned" {
-				g.h.assigned(name, mref.Generation(), ps)
+				g.h.assigned(name, gen, ps)
 			} else {
-				g.h.released(name, how, mref.Generation(), ps)
+				g.h.released(name, how, gen, ps)
 			}
 		}
 	}
@@ -326,8 +326,7 @@ func (g *gcheck) addMember() {
 	gm.m = m
 	mu.Lock()
 	mref = m
-	first := pre
-	g.h.assigned(name, m.Generation(), pre)
+	first := g.h.joined(name, m.Generation())
 	mu.Unlock()
 	gm.p = startPoller(name, m, g.h, g.opts.work, g.logf(name))
 	g.members = append(g.members, gm)
