@@ -59,7 +59,7 @@ const (
 // stalling, network faults on the paths to the brokers, and coordinator moves; then heals
 // everything and checks properties a1, a2, b, c, d and e of issue 21 (docs/testing.md).
 func TestGroupProperty(t *testing.T) {
-	useRapid(t, 25, 20)
+	useRapid(t, 10, 20)
 	tally := &groupTally{}
 	rapid.Check(t, func(rt *rapid.T) {
 		defer watchdog(t.Name(), stallLimit, stalled)()
