@@ -294,7 +294,7 @@ func (c *Committer) Starts(ctx context.Context, parts ...consumer.About) (map[co
 	for i, a := range parts {
 		tps[i] = cluster.TopicPartition{Topic: a.Topic, Partition: a.Partition}
 	}
-	got, err := c.client.FetchOffsets(ctx, cluster.ReadCommitted, c.group, tps...)
+	got, err := c.client.FetchOffsets(ctx, cluster.ReadCommitted, c.group, nil, tps...)
 	if err != nil {
 		return nil, err
 	}

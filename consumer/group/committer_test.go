@@ -84,7 +84,7 @@ func groupOffsets(t testing.TB, c *consumer.Consumer, group, topic string, n int
 	for p := range n {
 		parts = append(parts, cluster.TopicPartition{Topic: topic, Partition: p})
 	}
-	got, err := c.Client().FetchOffsets(commitCtx(t), cluster.ReadUncommitted, group, parts...)
+	got, err := c.Client().FetchOffsets(commitCtx(t), cluster.ReadUncommitted, group, nil, parts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestCommitOnlyWhatWasFinished(t *testing.T) {
 func TestStartsResetPolicy(t *testing.T) {
 	_, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
 	c := committerConsumer(t, seeds)
-	if _, err := c.Client().CommitOffsets(commitCtx(t), "g", nil, cluster.OffsetCommit{Topic: "t", Partition: 1, Offset: 6, LeaderEpoch: -1}); err != nil {
+	if _, err := c.Client().CommitOffsets(commitCtx(t), "g", nil, cluster.OffsetCommit{Topic: "t", Partition: 1, Offset: 6}); err != nil {
 		t.Fatal(err)
 	}
 	p0, p1 := consumer.About{Topic: "t", Partition: 0}, consumer.About{Topic: "t", Partition: 1}
@@ -256,7 +256,7 @@ func TestCommitNeverBackwards(t *testing.T) {
 	if got := groupOffsets(t, c, "g", "t", 1); got[0] != 10 {
 		t.Fatalf("committed %d", got[0])
 	}
-	if err := cm.CommitOffsets(commitCtx(t), cluster.OffsetCommit{Topic: "t", Offset: 2, LeaderEpoch: -1}); err != nil {
+	if err := cm.CommitOffsets(commitCtx(t), cluster.OffsetCommit{Topic: "t", Offset: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if got := groupOffsets(t, c, "g", "t", 1); got[0] != 2 {
@@ -277,7 +277,7 @@ func TestAutoCommitAndClose(t *testing.T) {
 	}
 	select {
 	case r := <-events:
-		if r.Err != nil || len(r.Offsets) != 1 || r.Offsets[0].Offset != 5 || r.Offsets[0].LeaderEpoch != 1 {
+		if r.Err != nil || len(r.Offsets) != 1 || r.Offsets[0].Offset != 5 || r.Offsets[0].LeaderEpoch() != 1 {
 			t.Fatalf("auto-commit %+v", r)
 		}
 	case <-commitCtx(t).Done():

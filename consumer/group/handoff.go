@@ -145,8 +145,8 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About) {
 	if len(parts) == 0 || closing {
 		return // nothing to take, or Close gave everything up already
 	}
-	offs := h.committedOffsets(ctx, parts)
-	if ctx.Err() != nil || m.failure() != nil {
+	offs, ok := h.committedOffsets(ctx, parts)
+	if !ok || ctx.Err() != nil || m.failure() != nil {
 		return
 	}
 	h.callback(ctx, "OnAssigned", m.cfg.OnAssigned, parts)
@@ -215,8 +215,17 @@ func (h *handoff) added(err error, a consumer.About) {
 
 // committedOffsets asks the coordinator (the cluster client finds it, and retries when
 // it moves or loads), again after failures with backoff, until it answers or ctx ends.
-// A partition without a committed offset is left out.
-func (h *handoff) committedOffsets(ctx context.Context, parts []consumer.About) map[consumer.About]committed {
+// A partition without a committed offset is left out. It asks for stable offsets
+// (RequireStable: a transactional commit still pending is waited out, not read past).
+//
+// A KIP-848 member asks as itself (OffsetFetch v9: its member ID and epoch), as the Java
+// client does. An answer of STALE_MEMBER_EPOCH or UNKNOWN_MEMBER_ID (the member's epoch
+// moved on, or the coordinator no longer knows it) is asked again with the member's
+// current ID and epoch while it still has them; once the member has none (it was fenced
+// or its session ran out: a loss of these partitions follows), the assignment is over
+// and ok is false: the partitions are not taken. A classic member asks as an admin does,
+// as Java's classic consumer.
+func (h *handoff) committedOffsets(ctx context.Context, parts []consumer.About) (_ map[consumer.About]committed, ok bool) {
 	m := h.m
 	tps := make([]cluster.TopicPartition, len(parts))
 	for i, a := range parts {
@@ -229,11 +238,20 @@ func (h *handoff) committedOffsets(ctx context.Context, parts []consumer.About) 
 			case <-t.C:
 			case <-ctx.Done():
 				t.Stop()
-				return nil
+				return nil, false
 			}
 		}
+		var as *cluster.GroupMember
+		if m.cfg.Protocol == Consumer {
+			info := m.info.Load()
+			if info.memberID == "" || info.generation < 0 {
+				m.log.Info("group member: the assignment ended before its committed offsets came; its partitions are not taken", "partitions", parts)
+				return nil, false
+			}
+			as = &cluster.GroupMember{MemberID: info.memberID, Generation: info.generation}
+		}
 		rctx, cancel := context.WithTimeout(ctx, m.ccfg.RequestTimeout)
-		got, err := m.client.FetchOffsets(rctx, cluster.ReadCommitted, m.cfg.Group, tps...)
+		got, err := m.client.FetchOffsets(rctx, cluster.ReadCommitted, m.cfg.Group, as, tps...)
 		cancel()
 		out := make(map[consumer.About]committed, len(got))
 		for _, g := range got {
@@ -245,15 +263,20 @@ func (h *handoff) committedOffsets(ctx context.Context, parts []consumer.About) 
 			}
 		}
 		if err == nil {
-			return out
+			return out, true
 		}
 		if ctx.Err() != nil {
-			return nil
+			return nil, false
 		}
 		if errors.Is(err, errcode.GroupAuthorizationFailed) || errors.Is(err, errcode.TopicAuthorizationFailed) {
 			// Asking again will not help: the member cannot know where to start.
 			m.fail(fmt.Errorf("group %q: fetching committed offsets: %w", m.cfg.Group, err))
-			return nil
+			return nil, false
+		}
+		if as != nil && (errors.Is(err, errcode.StaleMemberEpoch) || errors.Is(err, errcode.UnknownMemberID)) {
+			m.log.Debug("group member: committed offsets refused to this member epoch; asking again with the member's current one",
+				"member", as.MemberID, "epoch", as.Generation, "err", err)
+			continue
 		}
 		m.log.Warn("group member: fetching committed offsets failed; trying again", "err", err)
 	}

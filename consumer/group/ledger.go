@@ -74,7 +74,7 @@ func (l *ledger) mark(tp cluster.TopicPartition, next int64, epoch int32) bool {
 // committed by the next commit even if it is not ahead of the committed offset.
 func (l *ledger) set(o cluster.OffsetCommit) {
 	e := l.entry(cluster.TopicPartition{Topic: o.Topic, Partition: o.Partition})
-	e.mark, e.epoch, e.metadata, e.forced = o.Offset, o.LeaderEpoch, o.Metadata, true
+	e.mark, e.epoch, e.metadata, e.forced = o.Offset, o.LeaderEpoch(), o.Metadata, true
 }
 
 // due returns what a commit sends now — every partition whose mark is ahead of its
@@ -92,7 +92,7 @@ func (l *ledger) dueOf(only map[cluster.TopicPartition]bool) []cluster.OffsetCom
 		}
 		if e.mark > e.committed || (e.forced && e.mark != e.committed) {
 			e.sending = true
-			out = append(out, cluster.OffsetCommit{Topic: tp.Topic, Partition: tp.Partition, Offset: e.mark, LeaderEpoch: e.epoch, Metadata: e.metadata})
+			out = append(out, cluster.OffsetCommit{Topic: tp.Topic, Partition: tp.Partition, Offset: e.mark, Metadata: e.metadata}.WithLeaderEpoch(e.epoch))
 		}
 	}
 	slices.SortFunc(out, func(a, b cluster.OffsetCommit) int {

@@ -46,7 +46,7 @@ func TestLedgerCommitsOnlyWhatIsAhead(t *testing.T) {
 	l.known(tpB, 50)
 	l.mark(tpB, 40, -1) // older than what the group committed: never sent
 	d := l.due()
-	if got := offsets(d); len(got) != 1 || got[tpA] != 10 || d[0].LeaderEpoch != 2 {
+	if got := offsets(d); len(got) != 1 || got[tpA] != 10 || d[0].LeaderEpoch() != 2 {
 		t.Fatalf("due %v", d)
 	}
 	if again := l.due(); len(again) != 0 {
@@ -73,7 +73,7 @@ func TestLedgerCommitsOnlyWhatIsAhead(t *testing.T) {
 	}
 
 	// An explicit offset may go back, and the marks after it build on it.
-	l.set(cluster.OffsetCommit{Topic: "a", Offset: 5, LeaderEpoch: -1, Metadata: "rewind"})
+	l.set(cluster.OffsetCommit{Topic: "a", Offset: 5, Metadata: "rewind"})
 	d = l.due()
 	if len(d) != 1 || d[0].Offset != 5 || d[0].Metadata != "rewind" {
 		t.Fatalf("explicit offset: %v", d)
@@ -143,7 +143,7 @@ func TestLedgerProperties(t *testing.T) {
 				}
 			case 2:
 				n := rapid.Int64Range(0, 100).Draw(t, "explicit")
-				l.set(cluster.OffsetCommit{Topic: tp.Topic, Partition: tp.Partition, Offset: n, LeaderEpoch: -1})
+				l.set(cluster.OffsetCommit{Topic: tp.Topic, Partition: tp.Partition, Offset: n})
 				mm.explicit, mm.last = true, n
 			case 3:
 				if mm.committed < 0 && !mm.inFlight && mm.last < 0 {

@@ -60,13 +60,16 @@ type Config struct {
 	// through the Records or Batches iterators) makes the member leave the group, as
 	// Java's max.poll.interval.ms: its partitions are lost (OnLost; nothing of theirs is
 	// committed), a dynamic member sends LeaveGroup (a static one stops heartbeating, and
-	// the coordinator drops it at the end of its session), a warning is logged, and the
-	// next Poll rejoins; so far only under the Classic protocol (a Consumer-protocol
-	// member keeps its partitions past it). Zero means 5 minutes.
+	// the coordinator drops it at the end of its session; under the Consumer protocol a
+	// dynamic member sends a leave heartbeat with member epoch -1, a static one -2, which
+	// keeps its partitions for it for its session), a warning is logged and a
+	// ProcessingTimeExceeded event goes to the consumer's OnEvent, and the next
+	// Poll rejoins (under the Consumer protocol with member epoch 0 and the same member
+	// ID). Zero means 5 minutes.
 	ProcessingTime time.Duration
 	// AutoCommitInterval is how often the member commits what was finished without being
-	// asked (as the Committer does), besides the commits on revocation and Close. Zero
-	// means 5s.
+	// asked (as the Committer does), besides the commits on revocation and Close, under
+	// either protocol, while it is in the group. Zero means 5s.
 	AutoCommitInterval time.Duration
 	// DisableAutoCommit turns the interval's commits off: only Commit, revocations and
 	// Close commit.
@@ -244,7 +247,9 @@ type Member struct {
 	member actor.Ref[memberMsg]
 	hand   actor.Ref[handoffMsg]
 
-	info atomic.Pointer[memberInfo] // published by the member actor
+	info   atomic.Pointer[memberInfo] // published by the member actor (setInfo)
+	infoMu sync.Mutex
+	infoCh chan struct{} // closed at the next change of info's member ID or generation
 
 	joined    chan struct{} // closed at the first assignment
 	joinOnce  sync.Once
@@ -291,6 +296,9 @@ type Member struct {
 type memberInfo struct {
 	memberID   string
 	generation int32
+	// interval is the heartbeat interval (KIP-848: the coordinator's): the member hears
+	// of a new member epoch within about that long.
+	interval time.Duration
 }
 
 // committed is a partition's committed offset, as fetched when it is assigned.
@@ -327,7 +335,7 @@ func Join(ctx context.Context, c *consumer.Consumer, cfg Config) (*Member, error
 		back: make(chan struct{}),
 	}
 	close(m.back)
-	m.info.Store(&memberInfo{generation: -1})
+	m.setInfo(&memberInfo{generation: -1})
 	m.sup = supervisor.New(supervisor.Config{
 		Name: "group " + cfg.Group, Logger: cfg.Logger, Backoff: cfg.Backoff,
 		// Its actors fail only on a bug; a supervisor that gave up would leave the member
@@ -719,7 +727,11 @@ func (m *Member) Records(ctx context.Context) iter.Seq2[*troupe.Record, error] {
 // them again while the member owns them), or with ctx's cause. A commit refused because
 // the generation moved on while it was in flight is sent again, once, with the new
 // generation, for the partitions the member kept throughout; for the others it is
-// reported and dropped, as they were given up or lost meanwhile.
+// reported and dropped, as they were given up or lost meanwhile. Under the Consumer
+// protocol a commit refused with STALE_MEMBER_EPOCH while the member knows of no newer
+// epoch is sent again, once, with the epoch the member has after its next heartbeat's
+// answer (the coordinator moves a member's epoch on in the answer to a heartbeat, which
+// may come after the commit's), for the partitions it kept.
 func (m *Member) Commit(ctx context.Context) error {
 	return m.commit(ctx, nil, nil).Err
 }
@@ -785,13 +797,13 @@ func (m *Member) commit(ctx context.Context, parts []consumer.About, info *membe
 		results = failAll(due, ErrNotMember)
 	} else {
 		results = m.send(ctx, info, due)
-		if cur := m.info.Load(); cur.generation != info.generation && cur.memberID != "" && cur.generation >= 0 {
+		if cur := m.sendAgainAs(ctx, info, results); cur != nil {
 			m.mu.Lock()
 			keep := m.owned
 			again, at := retryable(results, toks, func(a consumer.About) uint64 { return keep[a] })
 			m.mu.Unlock()
 			if len(again) > 0 {
-				m.log.Info("group member: commit refused because the generation moved on; sending it again with the new generation for the partitions kept",
+				m.log.Info("group member: commit refused because the generation or member epoch moved on; sending it again with the current one for the partitions kept",
 					"from", info.generation, "to", cur.generation, "partitions", len(again))
 				for k, r := range m.send(ctx, cur, again) {
 					results[at[k]] = r

@@ -208,7 +208,8 @@ func TestProcessingTimeOverrun(t *testing.T) {
 			cfg.OnLost = func(_ context.Context, parts []consumer.About) { lost <- parts }
 			watch := &logWatch{word: "did not poll within ProcessingTime", ch: make(chan struct{}, 1)}
 			cfg.Logger = slog.New(watch)
-			m, err := Join(ctxT(t), newConsumer(t, seeds), cfg)
+			c, events := newConsumerEvents(t, seeds)
+			m, err := Join(ctxT(t), c, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -234,6 +235,7 @@ func TestProcessingTimeOverrun(t *testing.T) {
 			default:
 				t.Error("no log said why the member left")
 			}
+			waitOverrunEvent(t, events, id, Classic, static)
 			if got := m.Assigned(); len(got) != 0 {
 				t.Errorf("still owns %v", got)
 			}

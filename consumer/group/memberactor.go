@@ -154,16 +154,10 @@ func (a *memberActor) due(now time.Time) {
 		}
 	}
 	if a.mach.state == stateStable && !a.commitDue.IsZero() && !now.Before(a.commitDue) {
-		// The hand-off commits: this loop never waits for a commit. One queued at a
-		// time: a slow coordinator must not make them pile up before a loss.
-		if epoch, ok := a.m.queueAutoCommit(); ok {
-			_ = a.m.hand.TrySend(handoffMsg{kind: handCommit, info: a.publish(), auto: true, epoch: epoch})
-		}
+		a.m.autoCommit(a.publish()) // the hand-off commits: this loop never waits for a commit
 		a.commitDue = now.Add(a.m.cfg.AutoCommitInterval)
 	}
-	if a.mach.state == stateStable && a.m.expire(now) {
-		a.m.log.Warn("group member: the user did not poll within ProcessingTime; leaving the group, its partitions are lost (the next Poll rejoins)",
-			"member", a.mach.memberID, "processing_time", a.m.cfg.ProcessingTime, "static", a.m.cfg.InstanceID != "")
+	if a.mach.state == stateStable && a.m.pollOverrun(now, a.mach.memberID) {
 		a.retryAt, a.pending = time.Time{}, step{}
 		a.do(a.mach.pollExpired())
 		a.publish()
@@ -352,7 +346,7 @@ func (a *memberActor) publish() *memberInfo {
 	if a.mach.state != stateStable && a.mach.state != stateRebalancing {
 		info.generation = -1
 	}
-	a.m.info.Store(info)
+	a.m.setInfo(info)
 	return info
 }
 

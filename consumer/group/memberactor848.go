@@ -18,7 +18,9 @@ import (
 // after a backoff when one failed), finds the coordinator again when told, resolves topic
 // IDs through the client's metadata, passes revocations, assignments and losses to the
 // hand-off actor (the same one, with the same callbacks and commits, as a classic member),
-// and publishes the member ID and epoch for commits. It never waits on the user or on a
+// has the hand-off commit every AutoCommitInterval, makes the member leave when its user
+// overruns ProcessingTime (and rejoin when the user is back), and publishes the member ID
+// and epoch for commits. It never waits on the user or on a
 // request: answers come back to its mailbox. It shares memberMsg with memberActor: a
 // heartbeat's answer comes as a call of kind reqHeartbeat (gen: the heartbeat's sequence
 // number), resolved topic IDs as planned metadata.
@@ -41,6 +43,7 @@ type memberActor848 struct {
 	hbFlight  bool
 	hbSeq     int32     // the sequence number of the heartbeat in flight
 	aliveAt   time.Time // when the last heartbeat that succeeded was sent
+	commitDue time.Time // the next automatic commit; zero when off or out of the group
 	announced bool      // Join has been woken (the first answer came)
 	planSeq   uint64
 	leaving   actor.Reply[struct{}]
@@ -69,11 +72,11 @@ func (a *memberActor848) ended() bool {
 // leftReply is the Close waiting for the member to leave, if any.
 func (a *memberActor848) leftReply() actor.Reply[struct{}] { return a.leaving }
 
-// next is when the loop must wake: the next heartbeat (or its retry), or the session's
-// end.
+// next is when the loop must wake: the next heartbeat (or its retry), the session's
+// end, the next automatic commit, or the user's overrunning ProcessingTime.
 func (a *memberActor848) next() time.Time {
 	var at time.Time
-	if a.haveCoord && !a.hbFlight {
+	if a.haveCoord && !a.hbFlight && (a.mach.state != reconcileAway || a.mach.due()) { // away, it sends only its leave
 		at = a.hbDue
 		if a.mach.due() {
 			at = time.Now()
@@ -90,7 +93,24 @@ func (a *memberActor848) next() time.Time {
 	if a.mach.joined && len(a.mach.owned) > 0 {
 		at = actor.Earlier(at, a.aliveAt.Add(a.m.cfg.SessionTimeout))
 	}
+	if a.mach.joined {
+		at = actor.Earlier(at, a.commitDue)
+		if a.mach.state == reconcileStable {
+			at = actor.Earlier(at, a.m.overdue())
+		}
+	}
 	return at
+}
+
+// schedule keeps the automatic commits' timer: every AutoCommitInterval from when the
+// member is in the group (its first answer), off while it is out of it.
+func (a *memberActor848) schedule() {
+	switch {
+	case !a.mach.joined:
+		a.commitDue = time.Time{}
+	case a.commitDue.IsZero() && !a.m.cfg.DisableAutoCommit:
+		a.commitDue = time.Now().Add(a.m.cfg.AutoCommitInterval)
+	}
 }
 
 func (a *memberActor848) due(now time.Time) {
@@ -100,6 +120,15 @@ func (a *memberActor848) due(now time.Time) {
 		a.hbFlight = false // its answer, if it ever comes, is for a membership that is over
 		a.do(a.mach.expired())
 		return
+	}
+	if a.mach.joined && !a.commitDue.IsZero() && !now.Before(a.commitDue) {
+		a.m.autoCommit(a.publish())
+		a.commitDue = now.Add(a.m.cfg.AutoCommitInterval)
+	}
+	if a.mach.state == reconcileStable && a.mach.joined && a.m.pollOverrun(now, a.mach.memberID) {
+		a.hbFlight = false // its answer, if it ever comes, is for a membership that is over
+		a.do(a.mach.pollExpired())
+		return // the leave heartbeat is due at once: next says when
 	}
 	if now.Before(a.retryAt) {
 		return
@@ -124,6 +153,8 @@ func (a *memberActor848) handle(mm memberMsg) {
 		a.do(a.mach.leave())
 	case mm.revoked:
 		a.do(a.mach.revoked())
+	case mm.back:
+		a.do(a.mach.back())
 	case mm.meta:
 		a.finding = false
 		a.find()
@@ -195,6 +226,7 @@ func (a *memberActor848) interval() time.Duration {
 
 // do carries out a step of the reconciler.
 func (a *memberActor848) do(st reconcileStep) {
+	defer a.schedule()
 	h := a.m.hand
 	info := a.publish()
 	if len(st.Lost) > 0 {
@@ -262,11 +294,11 @@ func (a *memberActor848) resolve() {
 // publish stores what commits need: the member epoch is the generation of a KIP-848
 // member's commits (OffsetCommit v9+).
 func (a *memberActor848) publish() *memberInfo {
-	info := &memberInfo{memberID: a.mach.memberID, generation: a.mach.epoch}
+	info := &memberInfo{memberID: a.mach.memberID, generation: a.mach.epoch, interval: a.interval()}
 	if !a.mach.joined || a.mach.state == reconcileLosing || a.mach.state == reconcileDead {
 		info.generation = -1
 	}
-	a.m.info.Store(info)
+	a.m.setInfo(info)
 	return info
 }
 

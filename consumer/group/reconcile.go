@@ -54,6 +54,7 @@ const (
 //	   │                  └─ UNKNOWN_MEMBER_ID / FENCED / STALE_MEMBER_EPOCH ──> losing
 //	   └──────────────────────────── lost: epoch 0 ───────────────────────────────┘
 //	any ──leave──> (revoking) ──> leave heartbeat (epoch -1, or -2 if static) ──> left
+//	stable ──pollExpired: partitions lost──> away: leave heartbeat ──back──> joining (epoch 0)
 //	any ──fatal error──> dead
 type reconciler struct {
 	group      string
@@ -84,6 +85,9 @@ type reconciler struct {
 	sentOwned  map[codec.UUID][]int32 // owned as the in-flight heartbeat carries it, or nil
 	leaving    bool
 	leaveReady bool  // everything is given up: send the leave heartbeat
+	awayLeave  bool  // away: its leave heartbeat is still to send
+	awayDrop   bool  // away: the driver has yet to drop what was lost (lost)
+	awayBack   bool  // away: the user is back; rejoin once the leave heartbeat is answered
 	fenced     error // a fencing error met while a revocation was with the driver
 	unreleased int   // UNRELEASED_INSTANCE_ID answers in a row
 	failures   int   // failed heartbeats in a row, for the driver's backoff
@@ -98,10 +102,11 @@ const (
 	reconcileLosing                         // fenced: waiting for the driver to drop what was owned
 	reconcileLeft                           // the leave heartbeat was answered (or could not be sent)
 	reconcileDead                           // failed for good
+	reconcileAway                           // out of the group: its user overran the processing time
 )
 
 func (s reconcileState) String() string {
-	return [...]string{"stable", "revoking", "losing", "left", "dead"}[s]
+	return [...]string{"stable", "revoking", "losing", "left", "dead", "away"}[s]
 }
 
 // reconcileStep is what the driver does after an input, in this order: drop Lost without
@@ -166,6 +171,9 @@ func (r *reconciler) due() bool {
 	if r.inflight != nil || r.state == reconcileDead || r.state == reconcileLeft || r.state == reconcileLosing || r.fenced != nil {
 		return false
 	}
+	if r.state == reconcileAway {
+		return r.awayLeave && !r.awayDrop
+	}
 	if r.leaving {
 		return r.leaveReady
 	}
@@ -183,10 +191,11 @@ func (r *reconciler) next() *api.ConsumerGroupHeartbeatRequest {
 	req := &api.ConsumerGroupHeartbeatRequest{}
 	req.Default()
 	req.GroupID, req.MemberID, req.MemberEpoch = r.group, r.memberID, r.epoch
-	if r.leaving {
-		if !r.leaveReady {
+	if r.state == reconcileAway || r.leaving {
+		if r.state == reconcileAway && (!r.awayLeave || r.awayDrop) || r.state != reconcileAway && !r.leaveReady {
 			return nil
 		}
+		r.awayLeave = false
 		req.MemberEpoch = epochLeave
 		if r.instanceID != "" {
 			req.MemberEpoch = epochStaticLeave
@@ -238,6 +247,9 @@ func (r *reconciler) answered(resp *api.ConsumerGroupHeartbeatResponse) reconcil
 		return reconcileStep{} // nothing asked, or too late to matter
 	}
 	r.inflight = nil
+	if r.state == reconcileAway {
+		return r.awayLeft()
+	}
 	if sent.MemberEpoch == epochLeave || sent.MemberEpoch == epochStaticLeave {
 		// Whatever the answer, the member is gone (an error means the coordinator had
 		// already removed it).
@@ -312,6 +324,9 @@ func (r *reconciler) failed(err error) reconcileStep {
 		return reconcileStep{}
 	}
 	r.inflight, r.sentOwned, r.full = nil, nil, true
+	if r.state == reconcileAway {
+		return r.awayLeft() // best effort, as leaving
+	}
 	if sent.MemberEpoch == epochLeave || sent.MemberEpoch == epochStaticLeave {
 		// Leaving is best effort: the session timeout removes a member that could not say.
 		r.state = reconcileLeft
@@ -401,6 +416,10 @@ func (r *reconciler) lose(err error) reconcileStep {
 
 // lost: the driver has dropped what step.Lost named. The member joins again.
 func (r *reconciler) lost() reconcileStep {
+	if r.state == reconcileAway {
+		r.owned, r.awayDrop = nil, false // the leave heartbeat may go
+		return reconcileStep{}
+	}
 	if r.state != reconcileLosing {
 		return reconcileStep{}
 	}
@@ -465,7 +484,7 @@ func (r *reconciler) resolved(names map[codec.UUID]string) reconcileStep {
 // again with the same ID; a heartbeat still in flight is forgotten (its answer, if it ever
 // comes, is dropped by answered).
 func (r *reconciler) expired() reconcileStep {
-	if r.state == reconcileDead || r.state == reconcileLeft || r.state == reconcileLosing {
+	if r.state == reconcileDead || r.state == reconcileLeft || r.state == reconcileLosing || r.state == reconcileAway {
 		return reconcileStep{}
 	}
 	r.inflight, r.sentOwned, r.full = nil, nil, true
@@ -485,6 +504,12 @@ func (r *reconciler) leave() reconcileStep {
 	}
 	r.leaving = true
 	switch {
+	case r.state == reconcileAway:
+		if r.inflight != nil || r.awayLeave {
+			return reconcileStep{} // the leave heartbeat's answer ends it
+		}
+		r.state = reconcileLeft
+		return reconcileStep{Left: true}
 	case r.state == reconcileRevoking || r.state == reconcileLosing || r.fenced != nil:
 		return reconcileStep{} // revoked or lost goes on
 	case r.inflight != nil:

@@ -30,6 +30,22 @@ type reconcileModel struct {
 	memberID string
 	newIDOK  bool               // an UNKNOWN_MEMBER_ID was answered: the member ID may change
 	acked    map[string][]int32 // the partitions the last answered heartbeat said the member owns
+	// The user overran the processing time (pollExpired): the member is away, sends one
+	// leave heartbeat (awayLeave: sent; awayFlight: it is the one in flight), and rejoins
+	// once the user is back (backed) and that heartbeat was answered.
+	away, awayLeave, awayFlight, backed bool
+}
+
+// awayAnswered notes that the heartbeat in flight, the leave of a member away, was
+// answered or failed: the member rejoins if its user is back already.
+func (m *reconcileModel) awayAnswered() {
+	if !m.awayFlight {
+		return
+	}
+	m.awayFlight = false
+	if m.backed {
+		m.away, m.awayLeave, m.backed = false, false, false
+	}
 }
 
 // answer answers the heartbeat in flight with a success.
@@ -47,6 +63,42 @@ func (m *reconcileModel) answer(epoch int32, target *api.ConsumerGroupHeartbeatR
 		resp = okResp848(sent.MemberEpoch, nil)
 	}
 	m.apply(m.r.answered(resp))
+	m.awayAnswered()
+}
+
+// pollExpired: the user overran the processing time. Only a stable member in the group
+// goes away; what it held is lost, and the heartbeat in flight forgotten.
+func (m *reconcileModel) pollExpired() {
+	before := m.r.state
+	st := m.r.pollExpired()
+	if m.r.state != reconcileAway || before == reconcileAway {
+		if !reflect.DeepEqual(st, reconcileStep{}) {
+			m.t.Fatalf("stepped without going away: %+v", st)
+		}
+		return
+	}
+	if m.leaving || m.revoking != nil || m.losing != nil || before != reconcileStable {
+		m.t.Fatalf("went away while leaving %v, revoking %v, losing %v, state %v", m.leaving, m.revoking, m.losing, before)
+	}
+	if !reflect.DeepEqual(asSet848(st.Lost), m.heldSet()) || len(st.Revoke)+len(st.Assign) > 0 {
+		m.t.Fatalf("went away with step %+v, holding %v: want all of it lost", st, m.heldSet())
+	}
+	m.inflight, m.mustFull = nil, true
+	m.away, m.awayLeave, m.awayFlight, m.backed = true, false, false, false
+	m.apply(st)
+}
+
+// back: the user came back; a member away rejoins, after its leave heartbeat.
+func (m *reconcileModel) back() {
+	m.apply(m.r.back())
+	if !m.away || m.leaving {
+		return
+	}
+	if m.awayLeave && !m.awayFlight {
+		m.away, m.awayLeave = false, false
+		return
+	}
+	m.backed = true
 }
 
 var modelTopics848 = map[codec.UUID]string{topicA: "a", topicB: "b", topicC: "c"}
@@ -172,7 +224,7 @@ func (m *reconcileModel) send() {
 		return
 	}
 	if req == nil {
-		if !m.dead && !m.left && m.losing == nil && !m.leaving && m.r.fenced == nil {
+		if !m.dead && !m.left && m.losing == nil && !m.leaving && m.r.fenced == nil && !(m.away && m.awayLeave) {
 			t.Fatal("no heartbeat from a live member")
 		}
 		return
@@ -189,12 +241,17 @@ func (m *reconcileModel) send() {
 	m.memberID, m.newIDOK = req.MemberID, false
 	switch {
 	case req.MemberEpoch == -1 || req.MemberEpoch == -2:
-		if !m.leaving || len(m.held) != 0 {
-			t.Fatalf("leave heartbeat %+v (leaving %v, holding %v)", req, m.leaving, m.heldSet())
+		if !(m.leaving || m.away && !m.awayLeave) || len(m.held) != 0 {
+			t.Fatalf("leave heartbeat %+v (leaving %v, away %v, holding %v)", req, m.leaving, m.away, m.heldSet())
+		}
+		if m.away {
+			m.awayLeave, m.awayFlight = true, true
 		}
 		if (req.MemberEpoch == -2) != (m.r.instanceID != "") {
 			t.Fatalf("leave epoch %d for instance %q", req.MemberEpoch, m.r.instanceID)
 		}
+	case m.away:
+		t.Fatalf("a member away sent %+v", req)
 	case req.MemberEpoch == 0:
 		if req.TopicPartitions == nil || len(req.TopicPartitions) != 0 || req.RebalanceTimeoutMs == -1 || req.SubscribedTopicNames == nil {
 			t.Fatalf("join is not full with nothing owned: %+v", req)
@@ -274,7 +331,7 @@ func TestReconcileProperties(t *testing.T) {
 		m.t = t
 		epoch := int32(1)
 		for i := rapid.IntRange(1, 60).Draw(t, "steps"); i > 0; i-- {
-			switch rapid.IntRange(0, 9).Draw(t, "op") {
+			switch rapid.IntRange(0, 11).Draw(t, "op") {
 			case 0, 1:
 				m.send()
 			case 2, 3:
@@ -295,12 +352,14 @@ func TestReconcileProperties(t *testing.T) {
 						t.Fatalf("fatal %v does not match %v", st.Fatal, e)
 					}
 					m.apply(st)
+					m.awayAnswered()
 				}
 			case 5:
 				if m.inflight != nil {
 					m.inflight = nil
 					m.mustFull = true
 					m.apply(m.r.failed(errors.New("connection reset")))
+					m.awayAnswered()
 				}
 			case 6:
 				if m.revoking != nil {
@@ -320,6 +379,14 @@ func TestReconcileProperties(t *testing.T) {
 				if rapid.IntRange(0, 4).Draw(t, "leave?") == 0 && !m.dead && !m.left {
 					m.leaving = true
 					m.apply(m.r.leave())
+				}
+			case 10:
+				if !m.dead && !m.left {
+					m.pollExpired()
+				}
+			case 11:
+				if !m.dead && !m.left {
+					m.back()
 				}
 			}
 		}
@@ -355,6 +422,8 @@ func (m *reconcileModel) settle(epoch int32) {
 			m.drop(m.revoking)
 			m.revoking = nil
 			m.apply(m.r.revoked())
+		case m.away && !m.backed && !m.leaving:
+			m.back()
 		case m.inflight != nil:
 			m.answer(epoch+1, target)
 		default:

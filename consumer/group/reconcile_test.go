@@ -561,3 +561,97 @@ func TestReconcileSessionExpired(t *testing.T) {
 		t.Fatalf("rejoin %+v", req)
 	}
 }
+
+// TestReconcilePollExpired: a member whose user overran the processing time loses what
+// it owns (no revocation: nothing is committed), forgets the heartbeat in flight, sends
+// a leave heartbeat (epoch -1, or -2 with the instance ID for a static member) and then
+// nothing, however often asked, until back; back rejoins with epoch 0 and the same member
+// ID, after the leave heartbeat's answer when it is still in flight.
+func TestReconcilePollExpired(t *testing.T) {
+	for _, instance := range []string{"", "i1"} {
+		t.Run("instance="+instance, func(t *testing.T) {
+			r := newTestReconciler(instance)
+			joinWith848(t, r, assignment848(topicA, []int32{0, 1}))
+			mustNext848(t, r) // in flight when the user overruns: forgotten
+			wantStep848(t, r.pollExpired(), reconcileStep{Lost: tps("a", 0, 1)})
+			if r.due() || r.next() != nil {
+				t.Fatal("a heartbeat before the lost partitions are dropped")
+			}
+			wantStep848(t, r.lost(), reconcileStep{})
+			wantStep848(t, r.pollExpired(), reconcileStep{}) // once
+			wantStep848(t, r.expired(), reconcileStep{})     // nothing owned: no session to lose
+			if !r.due() {
+				t.Fatal("the leave heartbeat is not due at once")
+			}
+			req := mustNext848(t, r)
+			want := map[string]int32{"": epochLeave, "i1": epochStaticLeave}[instance]
+			if req.MemberEpoch != want || req.MemberID != "m1" || (instance != "") != (req.InstanceID != nil) {
+				t.Fatalf("leave heartbeat %+v, want epoch %d", req, want)
+			}
+			wantStep848(t, r.back(), reconcileStep{}) // back while the leave is in flight: waits for it
+			if r.next() != nil {
+				t.Fatal("a heartbeat while the leave is in flight")
+			}
+			wantStep848(t, r.answered(errResp848(errcode.UnknownMemberID)), reconcileStep{}) // any answer will do
+			req = mustNext848(t, r)
+			if req.MemberEpoch != epochJoin || req.MemberID != "m1" || len(req.TopicPartitions) != 0 {
+				t.Fatalf("rejoin %+v, want epoch 0, member m1, nothing owned", req)
+			}
+			checkFull848(t, req, instance)
+			st := r.answered(okResp848(3, assignment848(topicA, []int32{0, 1})))
+			wantStep848(t, st, reconcileStep{Assign: tps("a", 0, 1)})
+		})
+	}
+}
+
+// TestReconcilePollExpiredAwayUntilBack: after the leave heartbeat is answered (or fails),
+// the member sends nothing until back, which rejoins at once; a Close while away ends it
+// without another heartbeat; only a stable member in the group goes away.
+func TestReconcilePollExpiredAwayUntilBack(t *testing.T) {
+	r := newTestReconciler("")
+	joinWith848(t, r, assignment848(topicA, []int32{0}))
+	r.pollExpired()
+	r.lost()
+	mustNext848(t, r)
+	wantStep848(t, r.failed(errors.New("connection lost")), reconcileStep{}) // best effort
+	for range 3 {
+		if r.due() || r.next() != nil {
+			t.Fatal("a heartbeat while away")
+		}
+	}
+	r.back()
+	if req := mustNext848(t, r); req.MemberEpoch != epochJoin {
+		t.Fatalf("rejoin %+v", req)
+	}
+
+	r = newTestReconciler("")
+	joinWith848(t, r, assignment848(topicA, []int32{0}))
+	r.pollExpired()
+	r.lost()
+	mustNext848(t, r)
+	r.answered(okResp848(1, nil))
+	wantStep848(t, r.leave(), reconcileStep{Left: true})
+	if r.next() != nil || r.state != reconcileLeft {
+		t.Fatalf("after Close while away: state %v", r.state)
+	}
+
+	// Close while the leave heartbeat is still to go: it goes, and its answer ends it.
+	r = newTestReconciler("")
+	joinWith848(t, r, assignment848(topicA, []int32{0}))
+	r.pollExpired()
+	wantStep848(t, r.leave(), reconcileStep{})
+	r.lost()
+	mustNext848(t, r)
+	wantStep848(t, r.answered(okResp848(1, nil)), reconcileStep{Left: true})
+
+	// Not joined, revoking, or leaving: no going away.
+	r = newTestReconciler("")
+	wantStep848(t, r.pollExpired(), reconcileStep{})
+	joinWith848(t, r, assignment848(topicA, []int32{0, 1}))
+	mustNext848(t, r)
+	r.answered(okResp848(2, assignment848(topicA, []int32{0})))
+	if r.state != reconcileRevoking {
+		t.Fatalf("state %v, want revoking", r.state)
+	}
+	wantStep848(t, r.pollExpired(), reconcileStep{})
+}

@@ -386,7 +386,7 @@ func (g *demo) verify(ctx context.Context) error {
 	for part := range int32(g.o.partitions) {
 		tps = append(tps, cluster.TopicPartition{Topic: g.o.topic, Partition: part})
 	}
-	committed, err := c.Client().FetchOffsets(ctx, cluster.ReadCommitted, g.o.group, tps...)
+	committed, err := c.Client().FetchOffsets(ctx, cluster.ReadCommitted, g.o.group, nil, tps...) // as an admin
 	if err != nil {
 		return err
 	}

@@ -32,20 +32,46 @@ type TopicPartition struct {
 	Partition int32
 }
 
-// OffsetCommit is one partition's offset to commit.
+// OffsetCommit is one partition's offset to commit. Its zero value carries no leader
+// epoch (UnknownEpoch, -1 on the wire): an epoch is set with WithLeaderEpoch, so a commit
+// never claims epoch 0 by omission.
 type OffsetCommit struct {
 	Topic     string
 	Partition int32
 	// Offset is where a reader of the group resumes: the offset after the last record
 	// finished with.
 	Offset int64
-	// LeaderEpoch is the leader epoch of the last record finished with (its
-	// troupe.Record.LeaderEpoch), or -1 when unknown — not 0, which is an epoch: a reader
-	// resuming from the commit asks the leader where this epoch ends, and a wrong epoch
-	// makes it report a truncation and read records again.
-	LeaderEpoch int32
 	// Metadata is kept with the offset, for the committer's own use; "" for none.
 	Metadata string
+
+	epoch    int32 // the leader epoch, when hasEpoch
+	hasEpoch bool
+}
+
+// UnknownEpoch is how wire/cluster spells a leader epoch it does not know, as Kafka
+// writes it on the wire: -1 (ListedOffset.LeaderEpoch, CommittedOffset.LeaderEpoch,
+// Partition.LeaderEpoch, OffsetCommit.LeaderEpoch). Epoch 0 is a real epoch, a
+// partition's first leader's.
+const UnknownEpoch int32 = -1
+
+// WithLeaderEpoch returns o carrying leader epoch e: the epoch of the last record
+// finished with (its troupe.Record.LeaderEpoch). A reader resuming from the commit asks
+// the leader where this epoch ends, so a wrong epoch makes it report a truncation and
+// read records again; a negative e (UnknownEpoch) means unknown, as o's zero value does.
+func (o OffsetCommit) WithLeaderEpoch(e int32) OffsetCommit {
+	o.epoch, o.hasEpoch = e, e >= 0
+	if !o.hasEpoch {
+		o.epoch = 0
+	}
+	return o
+}
+
+// LeaderEpoch is the leader epoch o carries, or UnknownEpoch.
+func (o OffsetCommit) LeaderEpoch() int32 {
+	if !o.hasEpoch {
+		return UnknownEpoch
+	}
+	return o.epoch
 }
 
 // OffsetCommitResult is the outcome of one OffsetCommit: Err is nil when the coordinator
@@ -62,7 +88,7 @@ type OffsetCommitResult struct {
 
 // CommittedOffset is a group's committed offset for one partition, as OffsetFetch
 // answers it. Offset is -1 when the group has none for the partition (nor when the group
-// does not exist); LeaderEpoch is -1 when unknown. Err, when set, says why there is no
+// does not exist); LeaderEpoch is UnknownEpoch (-1) when unknown. Err, when set, says why there is no
 // answer, matching the Kafka error code (an authorization failure also matches
 // broker.ErrPermanent), ErrUnavailable, or the context's cause.
 type CommittedOffset struct {
@@ -127,7 +153,12 @@ func (c *Client) CommitOffsets(ctx context.Context, group string, member *GroupM
 }
 
 // FetchOffsets asks group's coordinator for the group's committed offsets of parts, and
-// returns one CommittedOffset per partition, in order. Under ReadCommitted it asks for
+// returns one CommittedOffset per partition, in order. member is who asks: a member of a
+// KIP-848 consumer group fetches as itself (its member ID, and its member epoch as
+// Generation, sent from OffsetFetch v9), and the coordinator answers STALE_MEMBER_EPOCH
+// or UNKNOWN_MEMBER_ID, for every partition, when they are not the member's current ones
+// (for the caller to judge: not resent); nil asks as an admin does (no member ID, member
+// epoch -1), which a classic group's members do too. Below v9 a member is not sent. Under ReadCommitted it asks for
 // stable offsets (RequireStable, OffsetFetch v7 and later): a partition with a
 // transactional commit still pending is answered UNSTABLE_OFFSET_COMMIT, and asked again
 // after a backoff until the transaction ends. A group the coordinator does not know
@@ -138,7 +169,7 @@ func (c *Client) CommitOffsets(ctx context.Context, group string, member *GroupM
 // unknown). Coordinator errors and lost connections are retried as in CommitOffsets. The
 // error is for the call as a whole: ErrInvalidQuery (an empty group or topic, a negative
 // partition, a partition named twice) when nothing is sent.
-func (c *Client) FetchOffsets(ctx context.Context, isolation Isolation, group string, parts ...TopicPartition) ([]CommittedOffset, error) {
+func (c *Client) FetchOffsets(ctx context.Context, isolation Isolation, group string, member *GroupMember, parts ...TopicPartition) ([]CommittedOffset, error) {
 	if group == "" {
 		return nil, fmt.Errorf("%w: empty group ID", ErrInvalidQuery)
 	}
@@ -162,7 +193,7 @@ func (c *Client) FetchOffsets(ctx context.Context, isolation Isolation, group st
 		return out, nil
 	}
 	err := c.groupLoop(ctx, group, func(node broker.Node) (groupAction, error) {
-		return c.fetchRound(ctx, group, isolation == ReadCommitted, node, out, pending)
+		return c.fetchRound(ctx, group, member, isolation == ReadCommitted, node, out, pending)
 	})
 	if err != nil {
 		for _, i := range pending {
@@ -343,7 +374,7 @@ func offsetCommitRequest(group string, member *GroupMember, items []OffsetCommit
 		}
 		var p api.OffsetCommitRequestPartition
 		p.Default()
-		p.PartitionIndex, p.CommittedOffset, p.CommittedLeaderEpoch = o.Partition, o.Offset, o.LeaderEpoch
+		p.PartitionIndex, p.CommittedOffset, p.CommittedLeaderEpoch = o.Partition, o.Offset, o.LeaderEpoch()
 		if version < 6 {
 			p.CommittedLeaderEpoch = -1
 		}
@@ -374,7 +405,7 @@ func parseOffsetCommit(resp *api.OffsetCommitResponse, version int16, names map[
 
 // fetchRound sends one OffsetFetch for the pending partitions to node, files the
 // answers in out, and leaves in pending the partitions to ask again.
-func (c *Client) fetchRound(ctx context.Context, group string, stable bool, node broker.Node, out []CommittedOffset, pending map[offsetKey]int) (groupAction, error) {
+func (c *Client) fetchRound(ctx context.Context, group string, member *GroupMember, stable bool, node broker.Node, out []CommittedOffset, pending map[offsetKey]int) (groupAction, error) {
 	parts := make([]TopicPartition, 0, len(pending))
 	topics := make(map[string]bool)
 	for _, i := range pending {
@@ -382,12 +413,12 @@ func (c *Client) fetchRound(ctx context.Context, group string, stable bool, node
 		topics[out[i].Topic] = true
 	}
 	ids := c.topicIDs(ctx, topics)
-	req := offsetFetchRequest(group, parts, stable, ids, 9)
+	req := offsetFetchRequest(group, member, parts, stable, ids, 9)
 	call := &broker.Call{Request: req, VersionCap: byIDCap(topics, ids)}
 	var version int16
 	call.Prepare = func(v int16) error {
 		version = v
-		*req = *offsetFetchRequest(group, parts, stable, ids, v) // in place, as in findCoordinators
+		*req = *offsetFetchRequest(group, member, parts, stable, ids, v) // in place, as in findCoordinators
 		return nil
 	}
 	if err := c.doCall(ctx, node, call); err != nil {
@@ -441,8 +472,8 @@ func (c *Client) fetchRound(ctx context.Context, group string, stable bool, node
 
 // offsetFetchRequest builds the OffsetFetch request for parts at version: one group at
 // the top level below v8, in Groups from v8; topics by name below v10, by ID at v10;
-// RequireStable from v7 when stable.
-func offsetFetchRequest(group string, parts []TopicPartition, stable bool, ids map[string]codec.UUID, version int16) *api.OffsetFetchRequest {
+// RequireStable from v7 when stable; member's ID and epoch from v9 (nil: none, epoch -1).
+func offsetFetchRequest(group string, member *GroupMember, parts []TopicPartition, stable bool, ids map[string]codec.UUID, version int16) *api.OffsetFetchRequest {
 	req := &api.OffsetFetchRequest{}
 	req.Default()
 	req.RequireStable = stable && version >= 7
@@ -465,6 +496,10 @@ func offsetFetchRequest(group string, parts []TopicPartition, stable bool, ids m
 	var g api.OffsetFetchRequestGroup
 	g.Default()
 	g.GroupID = group
+	if member != nil && version >= 9 {
+		id := member.MemberID
+		g.MemberID, g.MemberEpoch = &id, member.Generation
+	}
 	g.Topics = make([]api.OffsetFetchRequestTopics, 0, len(order))
 	for _, t := range order {
 		rt := api.OffsetFetchRequestTopics{PartitionIndexes: byTopic[t]}
@@ -586,7 +621,7 @@ func (c *Client) FetchGroupsOffsets(ctx context.Context, isolation Isolation, qu
 		alone = append(alone, c.fetchGroupsBatch(ctx, isolation == ReadCommitted, node, queries, idx, out)...)
 	}
 	for _, i := range alone {
-		got, err := c.FetchOffsets(ctx, isolation, queries[i].Group, queries[i].Partitions...)
+		got, err := c.FetchOffsets(ctx, isolation, queries[i].Group, nil, queries[i].Partitions...)
 		if err != nil { // validated above: not expected
 			for j := range out[i] {
 				out[i][j].Err = err
@@ -613,9 +648,9 @@ func (c *Client) fetchGroupsBatch(ctx context.Context, stable bool, node broker.
 	}
 	ids := c.topicIDs(ctx, topics)
 	build := func(v int16) *api.OffsetFetchRequest {
-		req := offsetFetchRequest(queries[idx[0]].Group, queries[idx[0]].Partitions, stable, ids, v)
+		req := offsetFetchRequest(queries[idx[0]].Group, nil, queries[idx[0]].Partitions, stable, ids, v)
 		for _, i := range idx[1:] {
-			more := offsetFetchRequest(queries[i].Group, queries[i].Partitions, stable, ids, v)
+			more := offsetFetchRequest(queries[i].Group, nil, queries[i].Partitions, stable, ids, v)
 			req.Groups = append(req.Groups, more.Groups...)
 		}
 		return req

@@ -101,9 +101,9 @@ func TestOffsetCommitRequestByVersion(t *testing.T) {
 	id := codec.UUID{1, 2, 3}
 	ids := map[string]codec.UUID{"t": id, "u": {9}}
 	items := []OffsetCommit{
-		{Topic: "t", Partition: 0, Offset: 10, LeaderEpoch: 4, Metadata: "m"},
-		{Topic: "u", Partition: 2, Offset: 7, LeaderEpoch: -1},
-		{Topic: "t", Partition: 1, Offset: 11, LeaderEpoch: 5},
+		OffsetCommit{Topic: "t", Partition: 0, Offset: 10, Metadata: "m"}.WithLeaderEpoch(4),
+		{Topic: "u", Partition: 2, Offset: 7}, // no epoch: -1 on the wire
+		OffsetCommit{Topic: "t", Partition: 1, Offset: 11}.WithLeaderEpoch(5),
 	}
 	member := &GroupMember{Generation: 3, MemberID: "m-1", InstanceID: "i-1"}
 	for v := int16(2); v <= 10; v++ {
@@ -134,10 +134,35 @@ func TestOffsetCommitRequestByVersion(t *testing.T) {
 		if req.Topics[1].Partitions[0].CommittedMetadata != nil {
 			t.Fatalf("v%d: empty metadata sent as a string", v)
 		}
+		if e := req.Topics[1].Partitions[0].CommittedLeaderEpoch; e != -1 {
+			t.Fatalf("v%d: a commit without an epoch sent epoch %d, want -1 (unknown)", v, e)
+		}
 	}
 	manual := offsetCommitRequest("g", nil, items[:1], ids, 9)
 	if manual.GenerationIDOrMemberEpoch != -1 || manual.MemberID != "" || manual.GroupInstanceID != nil {
 		t.Fatalf("manual commit identity %+v", manual)
+	}
+}
+
+// TestOffsetCommitLeaderEpoch: an OffsetCommit's zero value carries no epoch (-1, not
+// epoch 0); WithLeaderEpoch sets one, 0 included, and a negative one is unknown.
+func TestOffsetCommitLeaderEpoch(t *testing.T) {
+	o := OffsetCommit{Topic: "t", Offset: 5}
+	if e := o.LeaderEpoch(); e != UnknownEpoch || UnknownEpoch != -1 {
+		t.Fatalf("zero value's epoch %d, want UnknownEpoch (-1)", e)
+	}
+	for _, c := range []struct{ set, want int32 }{{0, 0}, {7, 7}, {1<<31 - 1, 1<<31 - 1}, {-1, -1}, {-5, -1}} {
+		w := o.WithLeaderEpoch(c.set)
+		if w.LeaderEpoch() != c.want || w.Offset != 5 || w.Topic != "t" {
+			t.Errorf("WithLeaderEpoch(%d): %+v epoch %d, want %d", c.set, w, w.LeaderEpoch(), c.want)
+		}
+	}
+	if o.WithLeaderEpoch(3).WithLeaderEpoch(-1) != o {
+		t.Error("an epoch set and then unset is not the zero value's")
+	}
+	req := offsetCommitRequest("g", nil, []OffsetCommit{o, o.WithLeaderEpoch(0)}, nil, 9)
+	if got := req.Topics[0].Partitions; got[0].CommittedLeaderEpoch != -1 || got[1].CommittedLeaderEpoch != 0 {
+		t.Fatalf("sent epochs %d and %d, want -1 and 0", got[0].CommittedLeaderEpoch, got[1].CommittedLeaderEpoch)
 	}
 }
 
@@ -161,14 +186,15 @@ func TestParseOffsetCommit(t *testing.T) {
 }
 
 // TestOffsetFetchRequestAndAnswer: the group at the top level below v8 and in Groups from
-// v8; RequireStable only from v7; topics by ID at v10; errors per group and per
+// v8; RequireStable only from v7; a member's ID and epoch only from v9 (none for an
+// admin's fetch); topics by ID at v10; errors per group and per
 // partition; a partition without a commit reads -1.
 func TestOffsetFetchRequestAndAnswer(t *testing.T) {
 	id := codec.UUID{5}
 	parts := []TopicPartition{{"t", 0}, {"t", 2}, {"u", 1}}
 	ids := map[string]codec.UUID{"t": id, "u": {6}}
 	for v := int16(1); v <= 10; v++ {
-		req := offsetFetchRequest("g", parts, true, ids, v)
+		req := offsetFetchRequest("g", nil, parts, true, ids, v)
 		if err := req.Validate(v); err != nil {
 			t.Fatalf("v%d: %v", v, err)
 		}
@@ -183,6 +209,10 @@ func TestOffsetFetchRequestAndAnswer(t *testing.T) {
 		}
 		if len(req.Groups) != 1 || req.Groups[0].GroupID != "g" || req.Groups[0].MemberEpoch != -1 || req.Groups[0].MemberID != nil {
 			t.Fatalf("v%d: groups %+v", v, req.Groups)
+		}
+		as := offsetFetchRequest("g", &GroupMember{MemberID: "m-1", Generation: 4}, parts, true, ids, v).Groups[0]
+		if v >= 9 && (as.MemberID == nil || *as.MemberID != "m-1" || as.MemberEpoch != 4) || v < 9 && (as.MemberID != nil || as.MemberEpoch != -1) {
+			t.Fatalf("v%d: a member's fetch sent member %v epoch %d", v, as.MemberID, as.MemberEpoch)
 		}
 		tt := req.Groups[0].Topics[0]
 		if v == 10 && (tt.TopicID != id || tt.Name != "") || v < 10 && tt.Name != "t" {

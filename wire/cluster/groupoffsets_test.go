@@ -14,6 +14,7 @@ import (
 	"github.com/troupe-go/troupe/wire/errcode"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 )
@@ -53,7 +54,7 @@ func commitAll(t *testing.T, c *cluster.Client, group string, member *cluster.Gr
 
 func fetchAll(t *testing.T, c *cluster.Client, iso cluster.Isolation, group string, parts ...cluster.TopicPartition) []cluster.CommittedOffset {
 	t.Helper()
-	got, err := c.FetchOffsets(ctxT(t), iso, group, parts...)
+	got, err := c.FetchOffsets(ctxT(t), iso, group, nil, parts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestGroupCoordinatorCachedAndRefound(t *testing.T) {
 		kc.RehashCoordinators()
 	}
 	commits := countKey(kc, kmsg.OffsetCommit)
-	res := commitAll(t, c, "g", nil, cluster.OffsetCommit{Topic: "t", Partition: 1, Offset: 5, LeaderEpoch: -1})
+	res := commitAll(t, c, "g", nil, cluster.OffsetCommit{Topic: "t", Partition: 1, Offset: 5})
 	if res[0].Err != nil {
 		t.Fatal(res[0].Err)
 	}
@@ -118,9 +119,9 @@ func TestCommitFetchEveryVersion(t *testing.T) {
 			_, seeds := kafkatest.Start(t, kfake.NumBrokers(2), kfake.SeedTopics(3, "t", "u"), kfake.MaxVersions(vs))
 			c := open(t, quick(seeds))
 			offs := []cluster.OffsetCommit{
-				{Topic: "t", Partition: 0, Offset: 10, LeaderEpoch: 2, Metadata: "m0"},
-				{Topic: "t", Partition: 2, Offset: 12, LeaderEpoch: -1},
-				{Topic: "u", Partition: 1, Offset: 31, LeaderEpoch: 0, Metadata: "u1"},
+				cluster.OffsetCommit{Topic: "t", Partition: 0, Offset: 10, Metadata: "m0"}.WithLeaderEpoch(2),
+				{Topic: "t", Partition: 2, Offset: 12}, // no epoch
+				cluster.OffsetCommit{Topic: "u", Partition: 1, Offset: 31, Metadata: "u1"}.WithLeaderEpoch(0),
 			}
 			for _, r := range commitAll(t, c, "g", nil, offs...) {
 				if r.Err != nil {
@@ -173,7 +174,7 @@ func TestCommitCoordinatorErrorsRetried(t *testing.T) {
 	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(3), kfake.SeedTopics(2, "t"))
 	c := open(t, quick(seeds))
 	finds := countKey(kc, kmsg.FindCoordinator)
-	off := cluster.OffsetCommit{Topic: "t", Partition: 0, Offset: 1, LeaderEpoch: -1}
+	off := cluster.OffsetCommit{Topic: "t", Partition: 0, Offset: 1}
 
 	load := kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetCommit}, Group: "g", Err: kerr.CoordinatorLoadInProgress, Count: 3})
 	if r := commitAll(t, c, "g", nil, off)[0]; r.Err != nil {
@@ -293,7 +294,7 @@ func TestFetchOffsetsUnstableRetried(t *testing.T) {
 	if got := fetchAll(t, c, cluster.ReadCommitted, "new", cluster.TopicPartition{Topic: "t"}); got[0].Offset != -1 || got[0].Err != nil {
 		t.Fatalf("a group without commits: %+v", got[0])
 	}
-	commitAll(t, c, "g", nil, cluster.OffsetCommit{Topic: "t", Partition: 1, Offset: 8, LeaderEpoch: -1})
+	commitAll(t, c, "g", nil, cluster.OffsetCommit{Topic: "t", Partition: 1, Offset: 8})
 	f := kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Topic: "t", Partitions: []int32{1}, Err: kerr.UnstableOffsetCommit, Count: 2})
 	got := fetchAll(t, c, cluster.ReadCommitted, "g", cluster.TopicPartition{Topic: "t", Partition: 0}, cluster.TopicPartition{Topic: "t", Partition: 1})
 	if got[0].Offset != -1 || got[1].Offset != 8 || got[1].Err != nil || f.Hits() != 2 {
@@ -317,11 +318,11 @@ func TestGroupOffsetsInvalidInput(t *testing.T) {
 		t.Fatalf("empty group: %v", err)
 	}
 	for _, parts := range [][]cluster.TopicPartition{{{Topic: ""}}, {{Topic: "t", Partition: -2}}, {{Topic: "t"}, {Topic: "t"}}} {
-		if _, err := c.FetchOffsets(ctxT(t), cluster.ReadUncommitted, "g", parts...); !errors.Is(err, cluster.ErrInvalidQuery) {
+		if _, err := c.FetchOffsets(ctxT(t), cluster.ReadUncommitted, "g", nil, parts...); !errors.Is(err, cluster.ErrInvalidQuery) {
 			t.Fatalf("%+v: %v", parts, err)
 		}
 	}
-	if _, err := c.FetchOffsets(ctxT(t), 3, "g", cluster.TopicPartition{Topic: "t"}); !errors.Is(err, cluster.ErrInvalidQuery) {
+	if _, err := c.FetchOffsets(ctxT(t), 3, "g", nil, cluster.TopicPartition{Topic: "t"}); !errors.Is(err, cluster.ErrInvalidQuery) {
 		t.Fatalf("isolation 3: %v", err)
 	}
 }
@@ -436,7 +437,7 @@ func TestFetchGroupsOffsetsBatched(t *testing.T) {
 		groups := []string{"a", "b", "c"}
 		var queries []cluster.GroupOffsetsQuery
 		for i, g := range groups {
-			commitAll(t, cl, g, nil, cluster.OffsetCommit{Topic: "t", Partition: 1, Offset: int64(10 + i), LeaderEpoch: -1})
+			commitAll(t, cl, g, nil, cluster.OffsetCommit{Topic: "t", Partition: 1, Offset: int64(10 + i)})
 			queries = append(queries, cluster.GroupOffsetsQuery{Group: g, Partitions: []cluster.TopicPartition{{Topic: "t", Partition: 0}, {Topic: "t", Partition: 1}}})
 		}
 		queries = append(queries, cluster.GroupOffsetsQuery{Group: "none", Partitions: []cluster.TopicPartition{{Topic: "t", Partition: 1}}})
@@ -471,6 +472,59 @@ func TestFetchGroupsOffsetsBatched(t *testing.T) {
 	for _, qs := range [][]cluster.GroupOffsetsQuery{{{Group: ""}}, {{Group: "a"}, {Group: "a"}}, {{Group: "a", Partitions: []cluster.TopicPartition{{Topic: ""}}}}} {
 		if _, err := cl.FetchGroupsOffsets(ctxT(t), cluster.ReadUncommitted, qs...); !errors.Is(err, cluster.ErrInvalidQuery) {
 			t.Fatalf("%+v: %v", qs, err)
+		}
+	}
+}
+
+// TestFetchOffsetsAsAConsumerGroupMember: a member of a KIP-848 consumer group fetches
+// its group's offsets as itself (OffsetFetch v9+: member ID and epoch), which the
+// coordinator answers when they are the member's current ones, and refuses for every
+// partition, without a resend, with STALE_MEMBER_EPOCH for another epoch and
+// UNKNOWN_MEMBER_ID for a member it does not know; an admin's fetch (nil) is answered.
+func TestFetchOffsetsAsAConsumerGroupMember(t *testing.T) {
+	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	c := open(t, quick(seeds))
+	commitAll(t, c, "g848", nil, cluster.OffsetCommit{Topic: "t", Partition: 1, Offset: 7})
+	// One member joins the consumer group (epoch 0 in, its epoch out).
+	kg, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kg.Close()
+	hb := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	hb.Group, hb.MemberID, hb.MemberEpoch, hb.RebalanceTimeoutMillis = "g848", "member-1-0123456789abc", 0, 30000
+	hb.SubscribedTopicNames, hb.Topics = []string{"t"}, []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	resp, err := hb.RequestWith(ctxT(t), kg)
+	if err != nil || resp.ErrorCode != 0 || resp.MemberEpoch < 1 {
+		t.Fatalf("join: %+v, %v", resp, err)
+	}
+	parts := []cluster.TopicPartition{{Topic: "t", Partition: 0}, {Topic: "t", Partition: 1}}
+	fetches := countKey(kc, kmsg.OffsetFetch)
+	for _, tc := range []struct {
+		name   string
+		member *cluster.GroupMember
+		want   error
+	}{
+		{"the member", &cluster.GroupMember{MemberID: hb.MemberID, Generation: resp.MemberEpoch}, nil},
+		{"an admin", nil, nil},
+		{"a stale epoch", &cluster.GroupMember{MemberID: hb.MemberID, Generation: resp.MemberEpoch + 1}, errcode.StaleMemberEpoch},
+		{"an unknown member", &cluster.GroupMember{MemberID: "nobody", Generation: resp.MemberEpoch}, errcode.UnknownMemberID},
+	} {
+		before := fetches()
+		got, err := c.FetchOffsets(ctxT(t), cluster.ReadCommitted, "g848", tc.member, parts...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for i, g := range got {
+			switch {
+			case tc.want != nil && !errors.Is(g.Err, tc.want):
+				t.Errorf("%s: partition %d: %v, want %v", tc.name, i, g.Err, tc.want)
+			case tc.want == nil && (g.Err != nil || g.Offset != map[int]int64{0: -1, 1: 7}[i]):
+				t.Errorf("%s: partition %d: %+v, want offset %d", tc.name, i, g, map[int]int64{0: -1, 1: 7}[i])
+			}
+		}
+		if n := fetches() - before; n != 1 {
+			t.Errorf("%s: %d OffsetFetch requests, want 1 (no resend)", tc.name, n)
 		}
 	}
 }

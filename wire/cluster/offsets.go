@@ -58,7 +58,7 @@ type ListedOffset struct {
 	// Timestamp is the timestamp of the record at Offset for a timestamp query, -1
 	// otherwise (or when the broker does not say).
 	Timestamp int64
-	// LeaderEpoch is the leader epoch of the record at Offset, -1 if unknown.
+	// LeaderEpoch is the leader epoch of the record at Offset, UnknownEpoch (-1) if unknown.
 	LeaderEpoch int32
 	Err         error
 }

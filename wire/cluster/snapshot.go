@@ -62,7 +62,8 @@ type Topic struct {
 type Partition struct {
 	ID int32
 	// Leader is the leader's node ID, or -1 while there is none.
-	Leader      int32
+	Leader int32
+	// LeaderEpoch is the leader's epoch, UnknownEpoch (-1) while there is none.
 	LeaderEpoch int32
 	Replicas    []int32
 	ISR         []int32
