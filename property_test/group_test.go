@@ -41,8 +41,10 @@ const (
 	// timeouts, the longest a member that crashed or stalled can hold things up.
 	groupSettle = 2 * time.Minute
 	// sessionSlack is how long after a member's session ran out (by its own clock) a
-	// fetch may still be sent (a3).
-	sessionSlack = 0
+	// fetch may still be sent (a3): the hand-off takes the lost partitions out of the
+	// reader at once, but a broker consumer between two fetches sends its next one before
+	// it sees them stopped. Two fetch waits (the members' MaxWait is 50 ms).
+	sessionSlack = 100 * time.Millisecond
 	// groupJoin bounds the wait for a member's first assignment (Join); under faults it
 	// may not come, and the check goes on without that member.
 	groupJoin = 20 * time.Second

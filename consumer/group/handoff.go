@@ -71,9 +71,15 @@ func (h *handoff) handle(ctx context.Context, msg handoffMsg) error {
 	m := h.m
 	switch msg.kind {
 	case handAssign:
+		taken := false
 		if actx, done, ok := m.startVoidable(ctx, msg.epoch); ok {
-			h.assign(actx, abouts(msg.parts))
+			taken = h.assign(actx, abouts(msg.parts))
 			done()
+		}
+		if !taken && ctx.Err() == nil && m.failure() == nil {
+			// A loss came first (Member.declareLoss), or the member has no identity to
+			// fetch the offsets as: the assignment is over.
+			m.log.Info("group member: the assignment ended before its committed offsets came; its partitions are not taken", "partitions", abouts(msg.parts))
 		}
 		m.joinOnce.Do(func() { close(m.joined) })
 	case handRevoke:
@@ -137,17 +143,17 @@ func abouts(parts []TopicPartitions) []consumer.About {
 // assign takes parts: it looks up their committed offsets, runs OnAssigned, and hands
 // them to the reader, each from its committed offset or, without one, from where the
 // consumer's reset policy says.
-func (h *handoff) assign(ctx context.Context, parts []consumer.About) {
+func (h *handoff) assign(ctx context.Context, parts []consumer.About) (taken bool) {
 	m := h.m
 	m.mu.Lock()
 	closing := m.closing
 	m.mu.Unlock()
 	if len(parts) == 0 || closing {
-		return // nothing to take, or Close gave everything up already
+		return true // nothing to take, or Close gave everything up already
 	}
 	offs, ok := h.committedOffsets(ctx, parts)
 	if !ok || ctx.Err() != nil || m.failure() != nil {
-		return
+		return false
 	}
 	h.callback(ctx, "OnAssigned", m.cfg.OnAssigned, parts)
 	var fresh []consumer.About
@@ -204,6 +210,7 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About) {
 			h.added(add(from, a), a)
 		}
 	}
+	return true
 }
 
 // added reports a partition the reader could not take.
@@ -245,8 +252,7 @@ func (h *handoff) committedOffsets(ctx context.Context, parts []consumer.About) 
 		if m.cfg.Protocol == Consumer {
 			info := m.info.Load()
 			if info.memberID == "" || info.generation < 0 {
-				m.log.Info("group member: the assignment ended before its committed offsets came; its partitions are not taken", "partitions", parts)
-				return nil, false
+				return nil, false // the hand-off says the assignment ended
 			}
 			as = &cluster.GroupMember{MemberID: info.memberID, Generation: info.generation}
 		}
