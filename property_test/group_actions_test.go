@@ -316,7 +316,24 @@ func (g *gcheck) finish() {
 			}
 		}
 	}
-	g.note("settled; closing every member")
+	// One more record per partition, once settled: its owner now must take and finish
+	// it (and everything before it in its holding), so that what a clean close commits
+	// is the end of the log (e), whoever finished the records before.
+	for p := range g.opts.partitions {
+		g.produce(p, 1)
+	}
+	ends = g.ends()
+	if !g.waitGroup(groupSettle, func() bool {
+		for p, e := range ends {
+			if g.h.ownerFinished(consumer.About{Topic: g.topic, Partition: p}) < e {
+				return false
+			}
+		}
+		return true
+	}) {
+		g.problem("the owners did not finish the records produced once the group settled within %v", groupSettle)
+	}
+	g.note("settled, and the owners finished 1 more record per partition; closing every member")
 	g.observeCommitted("settled")
 
 	// e: a clean close of every member commits, per partition, the offset after the last
@@ -327,11 +344,8 @@ func (g *gcheck) finish() {
 	g.members = nil
 	got := g.observeCommitted("after every member closed")
 	fin := g.h.finishedUpTo()
-	for p, e := range ends {
+	for p := range ends {
 		a := consumer.About{Topic: g.topic, Partition: p}
-		if e == 0 {
-			continue
-		}
 		if got[a] != fin[a] {
 			g.problem("e: %s's committed offset after a clean close of every member is %d; its last finished record is %d", a, got[a], fin[a]-1)
 		}

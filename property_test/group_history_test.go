@@ -57,6 +57,7 @@ type holding struct {
 	part     consumer.About
 	from, to int32 // generation at the start, and at the end (to: at the latest callback)
 	end      string
+	finished int64 // the offset after the last record its user finished in it
 }
 
 func newGroupHistory() *groupHistory {
@@ -233,6 +234,9 @@ func (h *groupHistory) finish(member string, bs []*consumer.Batch) {
 		}
 		if n := len(b.Records); n > 0 {
 			h.finished[a] = max(h.finished[a], b.Records[n-1].Offset+1)
+			if hd := h.open[member][a]; hd != nil {
+				hd.finished = max(hd.finished, b.Records[n-1].Offset+1)
+			}
 		}
 	}
 }
@@ -252,6 +256,26 @@ func (h *groupHistory) unprocessed(topic string, end map[int32]int64) map[int32]
 		}
 	}
 	return out
+}
+
+// ownerFinished returns, for partition a, the offset after the last record finished by
+// the one member holding it now (0 if it is held by none, or by several).
+func (h *groupHistory) ownerFinished(a consumer.About) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var got *holding
+	for _, hs := range h.open {
+		if hd := hs[a]; hd != nil {
+			if got != nil {
+				return 0
+			}
+			got = hd
+		}
+	}
+	if got == nil {
+		return 0
+	}
+	return got.finished
 }
 
 // finishedUpTo returns the offset after the last finished record of each partition.
