@@ -33,10 +33,15 @@ type batch struct {
 
 	part *partition // the partition producer it belongs to
 	recs []Pending  // its records, in order
-	raw  []byte     // the encoded v2 batch
-	// bound is an upper bound on raw's size, known when the batch is cut (before it is
-	// encoded).
+	// raw is the encoded v2 batch; from its cut until finish, its records only, behind
+	// room for the header.
+	raw []byte
+	// bound is an upper bound on raw's size once finished (compressed or not), known when
+	// the batch is cut.
 	bound int
+	// firstTS and maxTS are its records' first and largest timestamps (Unix ms), for the
+	// header.
+	firstTS, maxTS int64
 
 	// Sequencer state.
 	count     int32

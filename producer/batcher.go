@@ -13,26 +13,38 @@ import (
 // under way). It is plain deterministic code; whoever drives it (the accumulator, under
 // the partition's mutex) gives it the time.
 //
-// Records are sized exactly as they arrive and encoded once their batch is sealed (by the
-// partition producer, with its stamp: cut, then encode), so that
-// the batch's storage is taken once, from a pool shared by every partition (batchBuffers),
-// in the smallest size class that holds it, instead of growing while it fills and being
-// kept for the partition's next batches, whose size nobody knows yet. (Encoding records as
-// they arrive, into storage that grows through the pool, saved 4–11% of CPU but held
-// storage from a batch's first record, 2–20 MiB more at peak: docs/benchmarks.md.)
+// Each record is encoded into the open batch's storage as it joins it (offer), in the
+// goroutine of whoever appends it — mostly the caller of Produce, which has just written
+// the record and still has it in its cache. The batch's header (producer stamp, counts,
+// CRC) is written once the partition producer's sequencer has stamped the sealed batch
+// (finish), and compression happens then too. (Encoding at seal instead, in the partition
+// producer's goroutine, read every record a second time from another core, a batch after
+// the caller wrote it: that first read was 13% of a 6-partition run's CPU,
+// docs/benchmarks.md.) The storage comes from a pool shared by every partition
+// (batchBuffers): the open batch takes a buffer of the class its partition's recent
+// batches needed, and moves to the next class up if it outgrows it.
 //
 // Its limits are shared by every partition of the producer (batchLimits): at thousands of
 // partitions, a copy of them and a Builder per partition were a third of what an idle
 // producer held.
 type batcher struct {
 	*batchLimits
-	recs    []Pending
-	encoded int       // bytes of the open batch's records, encoded (uncompressed)
+	recs []Pending
+	// buf is the open batch's storage: BatchHeaderSize bytes of room for the header, then
+	// its records, encoded (uncompressed).
+	buf     []byte
 	firstTS int64     // the open batch's first timestamp (Unix ms), which the others' count from
+	maxTS   int64     // its largest timestamp
 	since   time.Time // when the open batch got its first record
 	// wantN is the record count of the largest batches of late (a high-water mark that
 	// decays by an eighth per batch): a new batch's record slice gets room for as many.
 	wantN int
+	// wantBytes is the encoded size of the partition's batches of late (an average that
+	// moves an eighth of the way to each batch's size): a new batch's storage is of the
+	// size class that holds it, and moves to the next class up if the batch outgrows it.
+	// (A high-water mark, as for wantN, gave every open batch storage for the largest
+	// batch of late, whatever it got: 15 MiB more peak RSS at 300 partitions.)
+	wantBytes int
 }
 
 // batchLimits are what every partition's batcher of a producer shares: the limits of a
@@ -60,7 +72,10 @@ func newBatcher(c *record.Compressor, maxBytes, maxRecords int, linger, timeout 
 
 // bound returns an upper bound on the sealed size of the open batch: exact uncompressed,
 // and for compressed batches as if the records did not compress.
-func (bt *batcher) bound() int { return bt.sizer.SizeFor(bt.encoded) }
+func (bt *batcher) bound() int { return bt.sizer.SizeFor(bt.encoded()) }
+
+// encoded returns the bytes of the open batch's records, encoded (uncompressed).
+func (bt *batcher) encoded() int { return max(0, len(bt.buf)-record.BatchHeaderSize) }
 
 // stamped returns p's record after giving it the time the producer took it in if it has
 // no timestamp (a zero timestamp on produce means "now").
@@ -71,18 +86,21 @@ func stamped(p *Pending) *troupe.Record {
 	return p.rec
 }
 
-// offer adds p to the open batch, opening one if there is none, unless p would take it
-// past maxBytes; it reports whether p was added. An empty batch takes any record (records
-// larger than a batch were refused at Produce).
+// offer adds p to the open batch, encoding its record there, opening one if there is
+// none, unless p would take it past maxBytes; it reports whether p was added. An empty
+// batch takes any record (records larger than a batch were refused at Produce).
 func (bt *batcher) offer(p Pending, now time.Time) bool {
 	r := stamped(&p)
+	ts := record.TimestampMillis(r)
 	if len(bt.recs) == 0 {
 		bt.since = now
 		bt.recs = getPendings(bt.wantN)
-		bt.firstTS = record.TimestampMillis(r)
+		bt.firstTS, bt.maxTS = ts, ts
+		bt.buf = append(getBatchBuffer(record.BatchHeaderSize+bt.wantBytes), make([]byte, record.BatchHeaderSize)...)
 	}
-	n := record.EncodedLen(r, int32(len(bt.recs)), bt.firstTS)
-	if len(bt.recs) > 0 && bt.sizer.SizeFor(bt.encoded+n) > bt.maxBytes {
+	off := int32(len(bt.recs))
+	n := record.EncodedLen(r, off, bt.firstTS)
+	if off > 0 && bt.sizer.SizeFor(bt.encoded()+n) > bt.maxBytes {
 		return false
 	}
 	if len(bt.recs) == cap(bt.recs) { // grow through the pool, which takes the old slice back
@@ -90,8 +108,14 @@ func (bt *batcher) offer(p Pending, now time.Time) bool {
 		putPendings(bt.recs)
 		bt.recs = recs
 	}
+	if cap(bt.buf)-len(bt.buf) < n { // the next class up, through the pool too
+		buf := append(getBatchBuffer(max(2*cap(bt.buf), len(bt.buf)+n)), bt.buf...)
+		putBatchBuffer(bt.buf)
+		bt.buf = buf
+	}
 	bt.recs = append(bt.recs, p)
-	bt.encoded += n
+	bt.buf = record.AppendRecord(bt.buf, r, off, bt.firstTS)
+	bt.maxTS = max(bt.maxTS, ts)
 	return true
 }
 
@@ -117,35 +141,38 @@ func (bt *batcher) ready(now time.Time, flushing bool) bool {
 	return flushing || bt.full() || !now.Before(bt.since.Add(bt.linger))
 }
 
-// cut ends the open batch and returns it, its records not encoded yet (encode does that,
-// in the goroutine of the batch's partition producer, with the stamp the sequencer gave
-// it). The caller holds whatever guards the batcher; encoding is left out of that so that
-// it runs beside the callers of Produce, not in their goroutine.
+// cut ends the open batch and returns it, its records encoded and its header not yet
+// written (finish does that, in the goroutine of the batch's partition producer, with the
+// stamp the sequencer gave it). The caller holds whatever guards the batcher.
 func (bt *batcher) cut() *batch {
-	b := &batch{recs: bt.recs, count: int32(len(bt.recs)), sealedAt: bt.since, bound: bt.bound()}
+	b := &batch{recs: bt.recs, count: int32(len(bt.recs)), sealedAt: bt.since, bound: bt.bound(),
+		raw: bt.buf, firstTS: bt.firstTS, maxTS: bt.maxTS}
 	taken := b.recs[0].taken // the earliest intake: the batch's deadline counts from it
 	for i := range b.recs {
 		taken = min(taken, b.recs[i].taken)
 	}
 	bt.wantN = max(len(bt.recs), bt.wantN-bt.wantN/8)
+	bt.wantBytes += (bt.encoded() - bt.wantBytes) / 8
 	b.deadline = taken + int64(bt.timeout)
-	bt.recs, bt.encoded = nil, 0
+	bt.recs, bt.buf = nil, nil
 	return b
 }
 
-// encode encodes b's records with bld into pooled storage that holds them, stamped with
-// b.stamp.
-func encode(bld *record.Builder, b *batch) error {
-	// Append asks for room for a record's longest length prefix (5 bytes) before it
-	// writes a shorter one: without that slack, a buffer of exactly the batch's size
-	// would grow, doubled and copied, at the last record.
-	bld.Reset(getBatchBuffer(b.bound + 5))
-	for i := range b.recs {
-		bld.Append(b.recs[i].rec)
+// finish writes the header of b, whose records cut left encoded in b.raw, with the stamp
+// b.stamp, compressing them with comp (nil: none) into pooled storage; the uncompressed
+// records' storage then goes back to the pool. On an error b is left as it was.
+func finish(comp *record.Compressor, b *batch) error {
+	var out []byte
+	if comp != nil {
+		out = getBatchBuffer(b.bound)
 	}
-	raw, err := bld.Seal(b.stamp)
+	raw, err := record.SealRecords(comp, out, b.raw, b.count, b.firstTS, b.maxTS, b.stamp)
 	if err != nil {
+		putBatchBuffer(out)
 		return err
+	}
+	if comp != nil {
+		putBatchBuffer(b.raw)
 	}
 	b.raw = raw
 	b.restamped = false

@@ -30,7 +30,6 @@ func TestBatcherPacksWithinLimits(t *testing.T) {
 		maxBytes := rapid.IntRange(200, 8000).Draw(t, "max bytes")
 		maxRecords := rapid.IntRange(1, 50).Draw(t, "max records")
 		bt := newBatcher(comp, maxBytes, maxRecords, time.Hour, time.Minute)
-		bld := record.NewBuilder(comp)
 		base := time.Now().Truncate(time.Millisecond)
 
 		n := rapid.IntRange(1, 200).Draw(t, "records")
@@ -61,7 +60,7 @@ func TestBatcherPacksWithinLimits(t *testing.T) {
 			bound := bt.bound()
 			b := bt.cut()
 			b.stamp = record.NoProducer()
-			if err := encode(bld, b); err != nil {
+			if err := finish(comp, b); err != nil {
 				t.Fatal(err)
 			}
 			if len(b.raw) > bound || (codec == record.None && len(b.raw) != bound) {

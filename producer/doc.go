@@ -17,7 +17,8 @@
 //	    and time, and later records of the topic follow them until they are appended, so
 //	    none is overtaken.
 //	  - The accumulator seals a batch when it is full, at a Flush or when the budget runs
-//	    out; the lingerer, from one queue of deadlines, when its linger has passed.
+//	    out; the lingerer (run by the first partition driver), from one queue of deadlines,
+//	    when its linger has passed.
 //	  - A partition producer owns one partition's sealed batches: it stamps them with the
 //	    producer ID, epoch and sequence numbers, keeps retries in order (the sequencer),
 //	    follows the leader, and runs callbacks in offset order. It wakes per sealed batch,

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
-	"github.com/troupe-go/troupe/wire/record"
 )
 
 // hopCounts counts the hand-offs between the produce path's actors after the
@@ -43,7 +42,8 @@ type driveMsg struct {
 //
 // The producer starts a fixed number of drivers (GOMAXPROCS, at least 2) and gives each
 // new partition to the next, round robin; a partition stays with its driver for the
-// producer's life, so it never needs a hand-off.
+// producer's life, so it never needs a hand-off. The first driver also runs the
+// producer's lingerer.
 //
 // Owner: the producer's "partitions" supervisor. Its set of partitions belongs to its
 // slot and survives a restart; the release hook of a failed incarnation reports everything
@@ -52,13 +52,15 @@ type driveMsg struct {
 type partDriver struct {
 	p   *Producer
 	set *driven
+	// lingers: this driver also seals the producer's lingering batches (lingerer), the
+	// first driver of every producer.
+	lingers bool
 }
 
 // driven is the set of partitions a driver drives, kept across its incarnations.
 type driven struct {
 	parts []*partition
 	in    *actor.Inbox[driveMsg] // the current incarnation's, for the release hook
-	bld   *record.Builder        // encodes the batches of every partition it drives
 	// scratch is its partitions' scratch slice (partition.buf): a driver steps one
 	// partition at a time, and its release hook runs once it has stopped.
 	scratch []*batch
@@ -109,12 +111,9 @@ func (h *wakeHeap) schedule(pp *partition, at time.Time) {
 
 func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 	d.set.in = in
-	if d.set.bld == nil {
-		d.set.bld = record.NewBuilder(d.p.compressor)
-	}
 	var dirty []*partition
 	for _, pp := range d.set.parts { // a new incarnation: everyone is stepped afresh
-		pp.owner, pp.bld, pp.scratch = in.Owner(), d.set.bld, &d.set.scratch
+		pp.owner, pp.scratch = in.Owner(), &d.set.scratch
 		pp.wakeAt, pp.wakeIdx = time.Time{}, -1
 		pp.dirty = true
 		dirty = append(dirty, pp)
@@ -123,6 +122,14 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 	var alarm actor.Alarm // the earliest partition's time in wakes
 	defer alarm.Stop()
 	var msgs []driveMsg
+	var lingerWake <-chan struct{} // nil unless this driver lingers: never ready
+	var lg *lingerer
+	if d.lingers {
+		lg = &lingerer{q: d.p.linger}
+		defer lg.alarm.Stop()
+		lingerWake = lg.wake()
+		lg.seal(time.Now()) // a wake-up an earlier incarnation took may have left some due
+	}
 	busy := 0 // partitions whose sequencers hold batches (partition.busy)
 	for _, pp := range d.set.parts {
 		pp.busy = false
@@ -153,9 +160,17 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 			at = wakes[0].wakeAt
 		}
 		alarm.Set(at)
+		var lingerAlarm <-chan time.Time
+		if lg != nil {
+			lingerAlarm = lg.alarm.C()
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-lingerWake:
+			lg.seal(time.Now())
+		case <-lingerAlarm:
+			lg.seal(time.Now())
 		case <-alarm.C():
 			now = time.Now()
 			for len(wakes) > 0 && !wakes[0].wakeAt.After(now) {
@@ -176,7 +191,7 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 				pp := msgs[i].pp
 				if !pp.driven { // a new partition
 					pp.driven = true
-					pp.owner, pp.bld, pp.scratch = in.Owner(), d.set.bld, &d.set.scratch
+					pp.owner, pp.scratch = in.Owner(), &d.set.scratch
 					d.set.parts = append(d.set.parts, pp)
 				}
 				pp.handle(&msgs[i].m, now)

@@ -1,7 +1,6 @@
 package producer
 
 import (
-	"context"
 	"sync"
 	"time"
 
@@ -86,40 +85,32 @@ func (lq *lingerQueue) due(now time.Time, dst []lingerEntry) ([]lingerEntry, tim
 // of due entries, are let go once empty.
 const shrinkAbove = 256
 
-// lingerer is the actor that seals open batches whose linger has passed: it sleeps until
-// the oldest deadline in the producer's linger queue, seals the batches due (each in its
-// partition's accumulator, which pokes the partition producer), and sleeps again. It
-// holds no batch and no record: a restart loses nothing (the queue belongs to the
-// producer).
-//
-// Owner: the producer's supervisor.
+// lingerer seals open batches whose linger has passed: it sleeps until the oldest
+// deadline in the producer's linger queue, seals the batches due (each in its partition's
+// accumulator, which pokes the partition producer), and sleeps again. It holds no batch
+// and no record (the queue belongs to the producer), so it is not an actor of its own:
+// the first driver runs it beside its partitions (partDriver.lingers), one goroutine fewer
+// for a duty that owns nothing and wakes once per linger period at most.
 type lingerer struct {
-	q *lingerQueue
+	q     *lingerQueue
+	alarm actor.Alarm // the oldest deadline in the queue
+	due   []lingerEntry
 }
 
-func (l *lingerer) Run(ctx context.Context, in *actor.Inbox[struct{}]) error {
-	var alarm actor.Alarm // the oldest deadline in the queue
-	defer alarm.Stop()
-	var due []lingerEntry
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-in.Closed():
-			return nil
-		case <-l.q.wake:
-		case <-alarm.C():
-		}
-		now := time.Now()
-		var next time.Time
-		due, next = l.q.due(now, due[:0])
-		for i := range due {
-			due[i].pa.sealLingered(due[i].open, now)
-		}
-		clear(due)
-		if next.IsZero() && cap(due) > shrinkAbove {
-			due = nil // see lingerQueue.due
-		}
-		alarm.Set(next) // zero when the queue is empty: the next push wakes the lingerer
+// wake is the channel that says the queue has an entry again; the alarm covers the rest.
+func (l *lingerer) wake() <-chan struct{} { return l.q.wake }
+
+// seal seals what is due at now and sets the alarm for the next deadline (none when the
+// queue is empty: the next push wakes the lingerer).
+func (l *lingerer) seal(now time.Time) {
+	var next time.Time
+	l.due, next = l.q.due(now, l.due[:0])
+	for i := range l.due {
+		l.due[i].pa.sealLingered(l.due[i].open, now)
 	}
+	clear(l.due)
+	if next.IsZero() && cap(l.due) > shrinkAbove {
+		l.due = nil // see lingerQueue.due
+	}
+	l.alarm.Set(next)
 }

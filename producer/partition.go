@@ -70,7 +70,6 @@ type partition struct {
 	ref   actor.Ref[driveMsg] // the mailbox of the driver that drives it, for messages to it
 	owner *actor.Owner        // the ownership account of the driver's current incarnation
 	acc   *partAcc            // its accumulator
-	bld   *record.Builder     // encodes its batches: its driver's
 	// Scheduling, kept by its driver.
 	driven  bool      // in its driver's set
 	dirty   bool      // in its driver's list of partitions to step
@@ -154,17 +153,15 @@ func (pp *partition) handle(m *partMsg, now time.Time) {
 
 // collect takes the batches sealed in the accumulator (and the open batch, if it is due
 // at now or the partition producer stops for good), queues them in the sequencer, which
-// stamps them, and encodes them.
+// stamps them, and writes their headers (finish: their records were encoded as they joined
+// the batch).
 func (pp *partition) collect(now time.Time, final bool) {
 	bs := pp.acc.take(pp.buf(), now, pp.p.flushing.Load() > 0, final)
-	if pp.bld == nil {
-		pp.bld = record.NewBuilder(pp.p.compressor)
-	}
 	for _, b := range bs {
 		b.part = pp
 		b.Acquire(pp.owner)
 		pp.seq.seal(b)
-		if err := encode(pp.bld, b); err != nil {
+		if err := finish(pp.p.compressor, b); err != nil {
 			// Only a batch past 2 GiB fails here, which MaxBatchBytes rules out. It
 			// was last in the sequence and never sent: its sequence numbers go back.
 			pp.seq.unseal(b)

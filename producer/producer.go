@@ -131,16 +131,6 @@ func (p *Producer) build() error {
 	p.partitions = nested("partitions")
 	p.topics = nested("topics")
 	p.brokers = newBrokers(p, brokerSup)
-	// The lingerer starts first and stops last: batches keep being sealed on time while
-	// the rest drains.
-	if _, err := supervisor.Add(p.sup, supervisor.ChildSpec[struct{}]{
-		Name:    "lingerer",
-		Kind:    "lingerer",
-		New:     func() actor.Actor[struct{}] { return &lingerer{q: p.linger} },
-		Mailbox: actor.MailboxConfig[struct{}]{Capacity: 1},
-	}); err != nil {
-		return err
-	}
 	for _, s := range []*supervisor.Supervisor{brokerSup, p.partitions, p.topics} {
 		if err := p.sup.AddSupervisor(s); err != nil {
 			return err
@@ -151,7 +141,9 @@ func (p *Producer) build() error {
 		ref, err := supervisor.Add(p.partitions, supervisor.ChildSpec[driveMsg]{
 			Name: fmt.Sprintf("driver %d", i+1),
 			Kind: "partition-driver",
-			New:  func() actor.Actor[driveMsg] { return &partDriver{p: p, set: set} },
+			// The first driver is also the lingerer (it owns nothing, so it needs no
+			// goroutine of its own).
+			New: func() actor.Actor[driveMsg] { return &partDriver{p: p, set: set, lingers: i == 0} },
 			// Unbounded, and bounded all the same: per partition it drives, at most one
 			// poke outstanding, one result per batch in flight, and a few answers.
 			Mailbox: actor.MailboxConfig[driveMsg]{Capacity: actor.Unbounded},
@@ -272,8 +264,7 @@ func (p *Producer) produceDirect(ta *topicAcc, pend Pending) bool {
 	if ta.viaActor.Load() > 0 {
 		return false
 	}
-	snap := p.client.Snapshot()
-	t := snap.Topic(ta.name)
+	snap, t := ta.describe()
 	if !routable(t) {
 		return false
 	}

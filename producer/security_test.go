@@ -110,8 +110,11 @@ func TestCredentialsStayHidden(t *testing.T) {
 	}
 	for _, r := range runs {
 		cfg := Config{
-			Seeds:            r.seeds,
-			UnknownTopicWait: 500 * time.Millisecond,
+			Seeds: r.seeds,
+			// Long enough for a TLS and SASL handshake on a loaded machine (500 ms
+			// failed the right credentials under -race at load 20); wrong ones fail at
+			// once whatever it is (a permanent cause).
+			UnknownTopicWait: 30 * time.Second,
 			Logger:           logger,
 			OnEvent:          onEvent,
 			Cluster:          cluster.Config{Logger: logger, OnEvent: onEvent, Broker: r.sec},

@@ -14,8 +14,15 @@ import (
 
 // TestChurn: members join and leave a group at random while records keep coming; once
 // the group settles after each change every partition is owned by exactly one member,
-// and in the end every record has been read at least once.
+// and in the end every record has been read at least once. Eager (range) and
+// cooperative (cooperative-sticky, KIP-429).
 func TestChurn(t *testing.T) {
+	for _, a := range []Assignor{Range(), CooperativeSticky()} {
+		t.Run(a.Name(), func(t *testing.T) { churn(t, a) })
+	}
+}
+
+func churn(t *testing.T, assignor Assignor) {
 	const parts, steps, per = 6, 8, 15
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -26,6 +33,7 @@ func TestChurn(t *testing.T) {
 	start := func() {
 		name := "m" + strconv.Itoa(len(all)+1)
 		cfg := testGroupConfig("gchurn")
+		cfg.Assignors = []Assignor{assignor}
 		cfg.OnAssigned = func(_ context.Context, ps []consumer.About) { owners.assigned(name, ps) }
 		cfg.OnRevoked = func(_ context.Context, ps []consumer.About) { owners.revoked(name, ps) }
 		cfg.OnLost = func(_ context.Context, ps []consumer.About) { t.Errorf("%s lost %v in a graceful churn", name, ps) }

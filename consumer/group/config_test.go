@@ -22,11 +22,6 @@ func TestConfigDefaultsAreTheDocumentedOnes(t *testing.T) {
 	}
 }
 
-type coopAssignor struct{ rangeAssignor }
-
-func (coopAssignor) Cooperative() bool { return true }
-func (coopAssignor) Name() string      { return "cooperative-sticky" }
-
 func TestConfigRefused(t *testing.T) {
 	ok := Config{Group: "g", Topics: []string{"t"}, Assignors: []Assignor{Range()}}
 	cases := map[string]func(*Config){
@@ -36,7 +31,6 @@ func TestConfigRefused(t *testing.T) {
 		"a topic name too long":    func(c *Config) { c.Topics = []string{strings.Repeat("t", 250)} },
 		"a nil assignor":           func(c *Config) { c.Assignors = []Assignor{nil} },
 		"an assignor named twice":  func(c *Config) { c.Assignors = []Assignor{Range(), Range()} },
-		"a cooperative assignor":   func(c *Config) { c.Assignors = []Assignor{coopAssignor{}} },
 		"a negative timeout":       func(c *Config) { c.SessionTimeout = -1 },
 		"a negative interval":      func(c *Config) { c.AutoCommitInterval = -1 },
 		"heartbeat above session":  func(c *Config) { c.HeartbeatInterval = time.Minute },
@@ -48,6 +42,16 @@ func TestConfigRefused(t *testing.T) {
 		change(&cfg)
 		if _, err := cfg.withDefaults(); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)
+		}
+	}
+}
+
+// Cooperative assignors are accepted (KIP-429), alone or beside eager ones: the
+// coordinator's choice decides how the group rebalances.
+func TestConfigTakesCooperativeAssignors(t *testing.T) {
+	for _, as := range [][]Assignor{{CooperativeSticky()}, {CooperativeSticky(), Range()}, {Range(), CooperativeSticky()}} {
+		if _, err := (Config{Group: "g", Topics: []string{"t"}, Assignors: as}).withDefaults(); err != nil {
+			t.Errorf("%v: %v", as, err)
 		}
 	}
 }

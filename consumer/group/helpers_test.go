@@ -39,18 +39,25 @@ func newConsumer(t testing.TB, seeds []string, reset ...consumer.ResetPolicy) *c
 	if len(reset) > 0 {
 		policy = reset[0]
 	}
+	return newConsumerWith(t, seeds, func(c *consumer.Config) { c.OffsetReset = policy })
+}
+
+// newConsumerWith is newConsumer with change applied to its Config.
+func newConsumerWith(t testing.TB, seeds []string, change func(*consumer.Config)) *consumer.Consumer {
+	t.Helper()
 	backoff := supervisor.Backoff{Min: 5 * time.Millisecond, Max: 100 * time.Millisecond}
-	c, err := consumer.New(consumer.Config{
+	cfg := consumer.Config{
 		Seeds: seeds,
 		Cluster: cluster.Config{MinRefreshInterval: 10 * time.Millisecond, Broker: broker.Config{
 			Backoff: backoff,
 			// Connections that tests break on purpose come back soon.
 			Breaker: supervisor.BreakerConfig{Timeout: 200 * time.Millisecond},
 		}},
-		MaxWait:     50 * time.Millisecond,
-		Backoff:     backoff,
-		OffsetReset: policy,
-	})
+		MaxWait: 50 * time.Millisecond,
+		Backoff: backoff,
+	}
+	change(&cfg)
+	c, err := consumer.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,8 @@ import (
 	"github.com/troupe-go/troupe/wire/errcode"
 )
 
-// Config configures a Member. Group and Topics are required; every other zero field means
-// its documented default.
+// Config configures a Member. Group is required, and one of Topics and TopicPattern;
+// every other zero field means its documented default.
 type Config struct {
 	// Protocol is the group protocol the member speaks: Classic (the default: JoinGroup,
 	// SyncGroup, a leader's Assignors) or Consumer (KIP-848: ConsumerGroupHeartbeat, the
@@ -28,11 +28,34 @@ type Config struct {
 	// Group is the group's ID. Required.
 	Group string
 	// Topics are the topics the member subscribes to; the group's leader spreads the
-	// partitions of every member's topics over the members subscribing to them. Required.
+	// partitions of every member's topics over the members subscribing to them. Required
+	// unless TopicPattern is set; not both.
 	Topics []string
+	// TopicPattern subscribes the member to every topic whose whole name the regular
+	// expression matches (as Java's subscribe(Pattern): "orders" matches orders alone,
+	// "orders.*" orders-eu too), topics created later included. Under the Classic
+	// protocol the member matches it (Go's RE2 syntax) against every topic in the
+	// cluster's metadata, which it lists at the client's metadata RefreshInterval, and
+	// rejoins when the matched set changes; internal topics are left out unless
+	// MatchInternalTopics is set. Under the Consumer protocol the coordinator matches it
+	// (RE2J, whose syntax is RE2's) and assigns new topics as they come: it needs
+	// ConsumerGroupHeartbeat v1 (Kafka 4.0), and fails the member with
+	// ErrPatternNotSupported on an older broker. Join refuses an expression that does not
+	// compile with ErrInvalidConfig (and the *syntax.Error, for errors.As). Empty means
+	// Topics.
+	TopicPattern string
+	// MatchInternalTopics lets TopicPattern match internal topics (__consumer_offsets,
+	// __transaction_state), which it skips otherwise, as Java's exclude.internal.topics.
+	// Classic protocol only: a Consumer-protocol coordinator decides for itself (Kafka's
+	// does not skip them: write a pattern that does not match them).
+	MatchInternalTopics bool
 	// Assignors are the assignors the member offers, in order of preference; the
-	// coordinator picks the first every member offers. Cooperative ones are refused: this
-	// member rebalances eagerly. Empty means Range() alone. Refused with the Consumer
+	// coordinator picks the first every member offers. The one it picks decides how the
+	// group rebalances: eagerly (every member gives up everything first), or
+	// incrementally with a cooperative one such as CooperativeSticky() (KIP-429: members
+	// keep reading what they keep, and give up only what moves). A member may offer both
+	// kinds, as ["cooperative-sticky", "range"] in the Java client's upgrade path: it
+	// follows the group's choice. Empty means Range() alone. Refused with the Consumer
 	// protocol, whose coordinator assigns (ServerAssignor).
 	Assignors []Assignor
 	// ServerAssignor names the assignor the coordinator of a Consumer-protocol group
@@ -153,8 +176,14 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case c.Group == "":
 		return c, fmt.Errorf("%w: Group is required", ErrInvalidConfig)
-	case len(c.Topics) == 0:
-		return c, fmt.Errorf("%w: Topics is required", ErrInvalidConfig)
+	case len(c.Topics) == 0 && c.TopicPattern == "":
+		return c, fmt.Errorf("%w: Topics or TopicPattern is required", ErrInvalidConfig)
+	case len(c.Topics) > 0 && c.TopicPattern != "":
+		return c, fmt.Errorf("%w: Topics and TopicPattern are exclusive: subscribe by names or by pattern", ErrInvalidConfig)
+	case c.MatchInternalTopics && c.TopicPattern == "":
+		return c, fmt.Errorf("%w: MatchInternalTopics is for TopicPattern", ErrInvalidConfig)
+	case c.MatchInternalTopics && c.Protocol == Consumer:
+		return c, fmt.Errorf("%w: MatchInternalTopics is for the classic protocol; a consumer-protocol coordinator matches TopicPattern itself", ErrInvalidConfig)
 	case c.Protocol != Classic && c.Protocol != Consumer:
 		return c, fmt.Errorf("%w: unknown Protocol %d", ErrInvalidConfig, c.Protocol)
 	case c.Protocol == Consumer && len(c.Assignors) > 0:
@@ -169,6 +198,11 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("%w: topic name %q: empty or longer than %d", ErrInvalidConfig, t, maxTopicName)
 		}
 	}
+	if c.TopicPattern != "" {
+		if _, err := compilePattern(c.TopicPattern); err != nil {
+			return c, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+	}
 	if len(c.Assignors) == 0 && c.Protocol == Classic {
 		c.Assignors = []Assignor{Range()}
 	}
@@ -176,9 +210,6 @@ func (c Config) withDefaults() (Config, error) {
 	for _, a := range c.Assignors {
 		if a == nil || a.Name() == "" {
 			return c, fmt.Errorf("%w: an Assignor without a name", ErrInvalidConfig)
-		}
-		if a.Cooperative() {
-			return c, fmt.Errorf("%w: assignor %q is cooperative; this member rebalances eagerly", ErrInvalidConfig, a.Name())
 		}
 		if seen[a.Name()] {
 			return c, fmt.Errorf("%w: assignor %q named twice", ErrInvalidConfig, a.Name())
@@ -224,14 +255,16 @@ func (c Config) withDefaults() (Config, error) {
 //	└── handoff <id>   the hand-off: partitions to the reader and back, callbacks, commits
 //
 // The member actor never waits for the user, so heartbeats go on while the user
-// processes a batch. Partitions move by an explicit hand-off (eager protocol): when
-// the coordinator rebalances, the hand-off actor stops fetching everything the member
-// owns, waits until the user comes back from the batches in hand (the next Poll, or
-// Close), runs OnRevoked, commits what the user finished, and only then lets the member
-// rejoin. What was finished is also committed every AutoCommitInterval, and by Commit and
-// Close. What counts as finished (at-least-once): the batches an earlier Poll returned,
-// each record the Records iterator moved past, each batch the Batches iterator moved
-// past, and what Mark names; never records merely fetched.
+// processes a batch. Partitions move by an explicit hand-off: when the coordinator
+// rebalances, the hand-off actor stops fetching what the member gives up (everything
+// under an eager assignor; under a cooperative one only what moves to another member,
+// once the new assignment says so), waits until the user comes back from the batches
+// in hand (the next Poll, or Close), runs OnRevoked, commits what the user finished,
+// and only then lets the member rejoin. What was finished is also committed every
+// AutoCommitInterval, and by Commit and Close. What counts as finished (at-least-once):
+// the batches an earlier Poll returned, each record the Records iterator moved past,
+// each batch the Batches iterator moved past, and what Mark names; never records merely
+// fetched.
 //
 // Poll is meant for one goroutine at a time; the other methods are safe for concurrent
 // use.
@@ -298,7 +331,8 @@ type memberInfo struct {
 	generation int32
 	// interval is the heartbeat interval (KIP-848: the coordinator's): the member hears
 	// of a new member epoch within about that long.
-	interval time.Duration
+	interval    time.Duration
+	cooperative bool // the generation rebalances cooperatively (KIP-429)
 }
 
 // committed is a partition's committed offset, as fetched when it is assigned.

@@ -89,115 +89,134 @@ func groupKgo(b *testing.B, seeds []string, name string, n int) {
 
 // BenchmarkGroupRebalance times a second member joining a group of one over 60
 // partitions, both heartbeating every 250ms: from the second member's start until both
-// own their halves (troupe: Join returns, and the first member's Assigned has 30; kgo: both
+// own their halves (troupe: both members' Assigned have 30; kgo: both
 // OnPartitionsAssigned callbacks have run). The time is mostly the first member noticing
-// the rebalance at its next heartbeat.
+// the rebalance at its next heartbeat. With range both give up everything and rejoin;
+// with cooperative-sticky (the -cooperative runs, KIP-429) the first member gives up
+// only the half that moves, and a second rebalance gives it to the newcomer.
 func BenchmarkGroupRebalance(b *testing.B) {
 	const parts = 60
 	_, seeds := kafkatest.Start(b, kfake.NumBrokers(1), kfake.SeedTopics(parts, "bench"))
 	var seq atomic.Int64
-	b.Run("troupe", func(b *testing.B) {
-		for range b.N {
-			b.StopTimer()
-			name := fmt.Sprintf("rt%d", seq.Add(1))
-			cfg := Config{Group: name, Topics: []string{"bench"}, Assignors: []Assignor{Range()}, HeartbeatInterval: 250 * time.Millisecond}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			c1, c2 := newBenchConsumer(b, seeds), newBenchConsumer(b, seeds)
-			first, err := Join(ctx, c1, cfg)
-			if err != nil {
-				b.Fatal(err)
+	for _, mode := range []struct {
+		suffix   string
+		assignor Assignor
+		balancer kgo.GroupBalancer
+	}{
+		{"", Range(), kgo.RangeBalancer()},
+		{"-cooperative", CooperativeSticky(), kgo.CooperativeStickyBalancer()},
+	} {
+		b.Run("troupe"+mode.suffix, func(b *testing.B) { rebalanceTroupe(b, seeds, &seq, parts, mode.assignor) })
+		b.Run("kgo"+mode.suffix, func(b *testing.B) { rebalanceKgo(b, seeds, &seq, parts, mode.balancer) })
+	}
+}
+
+func rebalanceTroupe(b *testing.B, seeds []string, seq *atomic.Int64, parts int, assignor Assignor) {
+	for range b.N {
+		b.StopTimer()
+		name := fmt.Sprintf("rt%d", seq.Add(1))
+		cfg := Config{Group: name, Topics: []string{"bench"}, Assignors: []Assignor{assignor}, HeartbeatInterval: 250 * time.Millisecond}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		c1, c2 := newBenchConsumer(b, seeds), newBenchConsumer(b, seeds)
+		first, err := Join(ctx, c1, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		second, err := Join(ctx, c2, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for len(first.Assigned()) != parts/2 || len(second.Assigned()) != parts/2 {
+			select {
+			case <-first.settled():
+			case <-second.settled():
+			case <-ctx.Done():
+				b.Fatal("the members never settled")
 			}
-			b.StartTimer()
-			second, err := Join(ctx, c2, cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for len(first.Assigned()) != parts/2 {
+		}
+		b.StopTimer()
+		_ = second.Close(ctx)
+		_ = first.Close(ctx)
+		_ = c1.Close(ctx)
+		_ = c2.Close(ctx)
+		cancel()
+	}
+}
+
+func rebalanceKgo(b *testing.B, seeds []string, seq *atomic.Int64, parts int, balancer kgo.GroupBalancer) {
+	for range b.N {
+		b.StopTimer()
+		name := fmt.Sprintf("rk%d", seq.Add(1))
+		var mu sync.Mutex
+		owned := map[int]int{}
+		changed := make(chan struct{}, 16)
+		client := func(i int) *kgo.Client {
+			note := func(_ context.Context, _ *kgo.Client, m map[string][]int32, sign int) {
+				mu.Lock()
+				owned[i] += sign * len(m["bench"])
+				mu.Unlock()
 				select {
-				case <-first.settled():
+				case changed <- struct{}{}:
+				default:
+				}
+			}
+			cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumerGroup(name), kgo.ConsumeTopics("bench"),
+				kgo.Balancers(balancer), kgo.DisableAutoCommit(), kgo.HeartbeatInterval(250*time.Millisecond),
+				kgo.OnPartitionsAssigned(func(ctx context.Context, c *kgo.Client, m map[string][]int32) { note(ctx, c, m, 1) }),
+				kgo.OnPartitionsRevoked(func(ctx context.Context, c *kgo.Client, m map[string][]int32) { note(ctx, c, m, -1) }),
+				kgo.OnPartitionsLost(func(ctx context.Context, c *kgo.Client, m map[string][]int32) { note(ctx, c, m, -1) }))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return cl
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		first := client(1)
+		poll := func(cl *kgo.Client, stop <-chan struct{}, done chan<- struct{}) {
+			defer close(done)
+			for {
+				pctx, pcancel := context.WithTimeout(ctx, 50*time.Millisecond)
+				cl.PollFetches(pctx)
+				pcancel()
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		}
+		settled := func(want map[int]int) {
+			for {
+				mu.Lock()
+				ok := owned[1] == want[1] && owned[2] == want[2]
+				mu.Unlock()
+				if ok {
+					return
+				}
+				select {
+				case <-changed:
 				case <-ctx.Done():
-					b.Fatal("the first member never settled")
+					b.Fatal("kgo never settled")
 				}
 			}
-			b.StopTimer()
-			_ = second.Close(ctx)
-			_ = first.Close(ctx)
-			_ = c1.Close(ctx)
-			_ = c2.Close(ctx)
-			cancel()
 		}
-	})
-	b.Run("kgo", func(b *testing.B) {
-		for range b.N {
-			b.StopTimer()
-			name := fmt.Sprintf("rk%d", seq.Add(1))
-			var mu sync.Mutex
-			owned := map[int]int{}
-			changed := make(chan struct{}, 16)
-			client := func(i int) *kgo.Client {
-				note := func(_ context.Context, _ *kgo.Client, m map[string][]int32, sign int) {
-					mu.Lock()
-					owned[i] += sign * len(m["bench"])
-					mu.Unlock()
-					changed <- struct{}{}
-				}
-				cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumerGroup(name), kgo.ConsumeTopics("bench"),
-					kgo.Balancers(kgo.RangeBalancer()), kgo.DisableAutoCommit(), kgo.HeartbeatInterval(250*time.Millisecond),
-					kgo.OnPartitionsAssigned(func(ctx context.Context, c *kgo.Client, m map[string][]int32) { note(ctx, c, m, 1) }),
-					kgo.OnPartitionsRevoked(func(ctx context.Context, c *kgo.Client, m map[string][]int32) { note(ctx, c, m, -1) }),
-					kgo.OnPartitionsLost(func(ctx context.Context, c *kgo.Client, m map[string][]int32) { note(ctx, c, m, -1) }))
-				if err != nil {
-					b.Fatal(err)
-				}
-				return cl
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			first := client(1)
-			poll := func(cl *kgo.Client, stop <-chan struct{}, done chan<- struct{}) {
-				defer close(done)
-				for {
-					pctx, pcancel := context.WithTimeout(ctx, 50*time.Millisecond)
-					cl.PollFetches(pctx)
-					pcancel()
-					select {
-					case <-stop:
-						return
-					default:
-					}
-				}
-			}
-			settled := func(want map[int]int) {
-				for {
-					mu.Lock()
-					ok := owned[1] == want[1] && owned[2] == want[2]
-					mu.Unlock()
-					if ok {
-						return
-					}
-					select {
-					case <-changed:
-					case <-ctx.Done():
-						b.Fatal("kgo never settled")
-					}
-				}
-			}
-			stop := make(chan struct{})
-			d1, d2 := make(chan struct{}), make(chan struct{})
-			go poll(first, stop, d1)
-			settled(map[int]int{1: parts})
-			b.StartTimer()
-			second := client(2)
-			go poll(second, stop, d2)
-			settled(map[int]int{1: parts / 2, 2: parts / 2})
-			b.StopTimer()
-			close(stop)
-			<-d1
-			<-d2
-			second.Close()
-			first.Close()
-			cancel()
-		}
-	})
+		stop := make(chan struct{})
+		d1, d2 := make(chan struct{}), make(chan struct{})
+		go poll(first, stop, d1)
+		settled(map[int]int{1: parts})
+		b.StartTimer()
+		second := client(2)
+		go poll(second, stop, d2)
+		settled(map[int]int{1: parts / 2, 2: parts / 2})
+		b.StopTimer()
+		close(stop)
+		<-d1
+		<-d2
+		second.Close()
+		first.Close()
+		cancel()
+	}
 }
 
 func newBenchConsumer(b *testing.B, seeds []string) *consumer.Consumer {

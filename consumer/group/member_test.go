@@ -120,9 +120,15 @@ func (col *collector) waitReadThrough(t testing.TB, what string, last int64) {
 // join starts a member of group on its own consumer and a collector polling it.
 func join(t *testing.T, seeds []string, cfg Config, name string) *collector {
 	t.Helper()
+	return joinOn(t, newConsumer(t, seeds), cfg, name)
+}
+
+// joinOn is join on consumer c.
+func joinOn(t *testing.T, c *consumer.Consumer, cfg Config, name string) *collector {
+	t.Helper()
 	col := newCollector(t, name)
 	col.callbacks(&cfg)
-	m, err := Join(ctxT(t), newConsumer(t, seeds), cfg)
+	m, err := Join(ctxT(t), c, cfg)
 	if err != nil {
 		t.Fatalf("%s: join: %v", name, err)
 	}

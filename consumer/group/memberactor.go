@@ -26,6 +26,9 @@ type memberMsg struct {
 	back    bool // the user is back after the member went away (pollExpired)
 	meta    bool // a metadata refresh for the coordinator lookup is done
 	leave   actor.Reply[struct{}]
+
+	// watched: a TopicPattern's listing of the cluster's topics is done (pattern.go).
+	watched *patternAnswer
 }
 
 func (mm memberMsg) fail(err error) { mm.leave.Send(struct{}{}, err) }
@@ -62,15 +65,25 @@ type memberActor struct {
 	calmAt  time.Time
 	planSeq uint64 // the leader's current metadata request
 	leaving actor.Reply[struct{}]
+	watch   *patternWatch // with a TopicPattern: the topics it matches (pattern.go)
 }
 
 func newMemberActor(m *Member) *memberActor {
-	return &memberActor{m: m, mach: newMembership(&m.cfg)}
+	a := &memberActor{m: m, mach: newMembership(&m.cfg)}
+	if m.cfg.TopicPattern != "" {
+		pat, _ := newTopicPattern(m.cfg.TopicPattern, m.cfg.MatchInternalTopics) // compiled by Config.withDefaults already
+		ccfg := m.client.Config()
+		a.watch = &patternWatch{pat: pat, every: ccfg.RefreshInterval, fresh: ccfg.MinRefreshInterval}
+	}
+	return a
 }
 
-// Run is the actor's loop: runMember around the classic membership machine.
+// Run is the actor's loop: runMember around the classic membership machine. With a
+// TopicPattern, the membership starts once the pattern has been matched (watched).
 func (a *memberActor) Run(ctx context.Context, in *actor.Inbox[memberMsg]) error {
-	a.do(a.mach.start())
+	if a.watch == nil {
+		a.do(a.mach.start())
+	}
 	return runMember(ctx, in, &a.alarm, a)
 }
 
@@ -128,7 +141,7 @@ func runMember(ctx context.Context, in *actor.Inbox[memberMsg], alarm *actor.Ala
 
 // next is when the loop must wake: a retry, the next heartbeat, or the session's end.
 func (a *memberActor) next() time.Time {
-	at := a.retryAt
+	at := actor.Earlier(a.retryAt, a.watchNext())
 	if a.mach.heartbeating() && !a.hbFlight && a.haveCoord { // without a coordinator, the lookup's answer wakes it
 		at = actor.Earlier(at, a.hbDue)
 	}
@@ -141,6 +154,7 @@ func (a *memberActor) next() time.Time {
 }
 
 func (a *memberActor) due(now time.Time) {
+	a.watchDue(now)
 	if !a.retryAt.IsZero() && !now.Before(a.retryAt) {
 		s := a.pending
 		a.retryAt, a.pending = time.Time{}, step{}
@@ -184,9 +198,11 @@ func (a *memberActor) handle(mm memberMsg) {
 		a.retryAt, a.pending = time.Time{}, step{}
 		a.do(a.mach.leave())
 	case mm.revoked:
-		a.do(a.mach.revoked())
+		a.rejoinWhenMatched()
 	case mm.back:
 		a.do(a.mach.back())
+	case mm.watched != nil:
+		a.watched(mm.watched)
 	case mm.meta:
 		if a.mach.state == stateUnjoined || a.mach.after != reqNone {
 			a.send(step{Send: reqFindCoordinator})
@@ -277,15 +293,17 @@ func (a *memberActor) do(s step) {
 	}
 	if s.Rebalance {
 		a.m.log.Info("group member: rebalance; revoking", "member", a.mach.memberID, "partitions", s.Revoke)
+		a.matchBeforeRejoin()
 		if len(s.Revoke) == 0 {
-			a.do(a.mach.revoked())
+			a.rejoinWhenMatched()
 			return
 		}
 		a.m.interruptAdds()
 		_ = h.TrySend(handoffMsg{kind: handRevoke, parts: s.Revoke, info: info, by: a.calmAt.Add(a.m.cfg.ProcessingTime)})
 	}
 	if s.Assigned {
-		a.m.log.Info("group member: assigned", "member", a.mach.memberID, "generation", a.mach.generation, "partitions", s.Assign)
+		a.m.log.Info("group member: assigned", "member", a.mach.memberID, "generation", a.mach.generation,
+			"cooperative", a.mach.cooperative, "added", s.Assign, "owned", a.mach.owned)
 		a.aliveAt = time.Now()
 		a.hbDue = a.aliveAt.Add(a.m.cfg.HeartbeatInterval)
 		if !a.m.cfg.DisableAutoCommit {
@@ -342,10 +360,7 @@ func knowsAll(snap *cluster.Snapshot, topics []string) bool {
 
 // publish stores what commits need.
 func (a *memberActor) publish() *memberInfo {
-	info := &memberInfo{memberID: a.mach.memberID, generation: a.mach.generation}
-	if a.mach.state != stateStable && a.mach.state != stateRebalancing {
-		info.generation = -1
-	}
+	info := &memberInfo{memberID: a.mach.memberID, generation: a.mach.commitGeneration(), cooperative: a.mach.cooperative}
 	a.m.setInfo(info)
 	return info
 }

@@ -54,7 +54,7 @@ func newMemberActor848(m *Member) *memberActor848 {
 	return &memberActor848{m: m, mach: newReconciler(reconcileConfig{
 		Group: m.cfg.Group, InstanceID: m.cfg.InstanceID, ServerAssignor: m.cfg.ServerAssignor,
 		RebalanceMs: int32(m.cfg.ProcessingTime.Milliseconds()), Topics: m.cfg.Topics,
-		NewID: randomMemberID,
+		Pattern: m.cfg.TopicPattern, NewID: randomMemberID,
 	})}
 }
 
@@ -282,7 +282,8 @@ func (a *memberActor848) do(st reconcileStep) {
 }
 
 // resolve asks the client for the metadata of the subscribed topics, whose IDs the
-// coordinator's assignments use.
+// coordinator's assignments use: every topic of the cluster for a TopicPattern (no
+// Topics), as the coordinator may assign any topic it matches.
 func (a *memberActor848) resolve() {
 	a.planSeq++
 	seq, ref := a.planSeq, a.m.member
@@ -336,6 +337,9 @@ func (a *memberActor848) beat() {
 	ref := a.m.member
 	mm := memberMsg{kind: reqHeartbeat, gen: a.hbSeq, sent: time.Now()}
 	call := &broker.Call{Request: req}
+	if req.SubscribedTopicRegex != nil {
+		call.Prepare = needsRegexVersion
+	}
 	call.Done = func(c *broker.Call) {
 		mm.call = c
 		_ = ref.TrySend(mm) // room: one heartbeat and one lookup in flight at most

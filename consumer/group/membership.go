@@ -10,17 +10,21 @@ import (
 	"github.com/troupe-go/troupe/wire/errcode"
 )
 
-// membership is the classic group protocol of one member (eager rebalancing), as a
-// deterministic state machine: no goroutines, no clock, no I/O. Its inputs are the
-// coordinator's responses (or the errors in their place) and the member's own events
-// (revocation done, session expired, leave); each returns a step — the next request to
-// send, and what to do with partitions. The member actor (memberActor) is a thin loop
+// membership is the classic group protocol of one member, eager or incremental
+// cooperative (KIP-429, cooperative.go), as a deterministic state machine: no
+// goroutines, no clock, no I/O. Its inputs are the coordinator's responses (or the
+// errors in their place) and the member's own events (revocation done, session
+// expired, leave); each returns a step — the next request to send, and what to do with
+// partitions. The member actor (memberActor) is a thin loop
 // that sends what a step says, keeps the timers, and feeds the answers back.
 //
 //	unjoined ──coordinator found──> joining ──JoinGroup ok──> syncing ──SyncGroup ok──> stable
 //	   ^                              ^  │ MEMBER_ID_REQUIRED: again at once, with the ID   │
 //	   │                              │  └ UNKNOWN_MEMBER_ID: again, without an ID          │
-//	   │                              └──── revoked ──── rebalancing <── REBALANCE_IN_PROGRESS
+//	   │                              └──── revoked ──── rebalancing <── REBALANCE_IN_PROGRESS (eager)
+//	   │                              └──────────────────────────────── REBALANCE_IN_PROGRESS (cooperative:
+//	   │                                  keeps its partitions; after a SyncGroup that took some away,
+//	   │                                  rejoins once they are revoked, still stable meanwhile)
 //	   └─ NOT_COORDINATOR, a broken connection (find the coordinator again)
 //	any ──leave──> leaving ──LeaveGroup answered──> dead;   any ──fatal error──> dead
 type membership struct {
@@ -38,10 +42,23 @@ type membership struct {
 	leader     bool
 	members    []Subscription // the leader's: the members' subscriptions to assign over
 	owned      []TopicPartitions
+	// cooperative: the generation the member last joined chose a cooperative assignor
+	// (KIP-429): it keeps its partitions through the next rebalance.
+	cooperative bool
+	// last is the assignment of generation lastGen, kept through an eager revocation
+	// for the assignors' user data (the sticky ones); nil and -1 once lost.
+	last       []TopicPartitions
+	lastGen    int32
+	revoking   int     // revocations handed to the driver and not yet revoked
+	rejoin     bool    // cooperative: rejoin once revoking is back to 0
 	after      reqKind // what to send once the coordinator is found again
 	failures   int     // consecutive failures, for the backoff; 0 after a success
 	unreleased int     // UNRELEASED_INSTANCE_ID answers in a row
 	err        error   // why the member is dead, or nil
+
+	// joinedTopics are the topics of the last JoinGroup sent; topics may have changed
+	// since (resubscribe, pattern.go).
+	joinedTopics []string
 }
 
 // maxUnreleased is how many UNRELEASED_INSTANCE_ID answers in a row a static member
@@ -105,7 +122,7 @@ func newMembership(cfg *Config) *membership {
 	return &membership{
 		group: cfg.Group, instanceID: cfg.InstanceID, topics: cfg.Topics, assignors: cfg.Assignors,
 		sessionMs: int32(cfg.SessionTimeout.Milliseconds()), rebalMs: int32(cfg.ProcessingTime.Milliseconds()),
-		generation: -1,
+		generation: -1, lastGen: -1,
 	}
 }
 
@@ -162,7 +179,7 @@ func (m *membership) findAgain(after reqKind) step {
 }
 
 func (m *membership) join(retry int) step {
-	m.state = stateJoining
+	m.state, m.rejoin = stateJoining, false
 	m.leader, m.members = false, nil
 	req, err := m.joinRequest()
 	if err != nil {
@@ -186,8 +203,10 @@ func (m *membership) joined(resp *api.JoinGroupResponse, err error) step {
 		return m.join(0)
 	case errors.Is(err, errcode.UnknownMemberID):
 		m.memberID = ""
-		return m.join(0)
-	case errors.Is(err, errcode.IllegalGeneration), errors.Is(err, errcode.RebalanceInProgress):
+		return m.lose(err) // what a cooperative member kept through the join is lost
+	case errors.Is(err, errcode.IllegalGeneration):
+		return m.lose(err)
+	case errors.Is(err, errcode.RebalanceInProgress):
 		return m.join(0)
 	case errors.Is(err, errcode.UnreleasedInstanceID):
 		m.unreleased++
@@ -208,6 +227,9 @@ func (m *membership) joined(resp *api.JoinGroupResponse, err error) step {
 	if m.assignor() == nil {
 		return m.die(fmt.Errorf("group %q: %w: the coordinator chose %q, not offered", m.group, errcode.InconsistentGroupProtocol, m.protocol))
 	}
+	// The protocol the coordinator chose decides how this generation rebalances: a
+	// group whose members offer both kinds follows its choice (KIP-429's upgrade path).
+	m.cooperative = m.assignor().Cooperative()
 	m.state = stateSyncing
 	m.leader = resp.Leader == resp.MemberID
 	if !m.leader || resp.SkipAssignment {
@@ -240,6 +262,9 @@ func (m *membership) planned(counts map[string]int32) step {
 	got, err := m.assignor().Assign(m.members, counts)
 	if err == nil {
 		err = checkAssignment(m.members, counts, got)
+	}
+	if err == nil && m.cooperative {
+		err = checkCooperative(m.members, got)
 	}
 	if err != nil {
 		return m.die(fmt.Errorf("group %q: assignor %q: %w", m.group, m.protocol, err))
@@ -287,11 +312,19 @@ func (m *membership) synced(resp *api.SyncGroupResponse, err error) step {
 	case err == nil:
 	case errors.Is(err, errcode.UnknownMemberID):
 		m.memberID = ""
-		return m.join(0)
-	case errors.Is(err, errcode.IllegalGeneration), errors.Is(err, errcode.RebalanceInProgress):
+		return m.lose(err)
+	case errors.Is(err, errcode.IllegalGeneration):
+		return m.lose(err)
+	case errors.Is(err, errcode.RebalanceInProgress):
 		return m.join(0)
 	default:
 		return m.retry(err, reqJoin)
+	}
+	if !slices.Equal(m.joinedTopics, m.topics) {
+		// The subscription changed while the member joined (a pattern matched other
+		// topics): the assignment is for the old one. Take nothing of it; join again.
+		m.failures = 0
+		return m.join(0)
 	}
 	var a Assignment
 	if _, derr := a.Decode(resp.Assignment); derr != nil {
@@ -301,8 +334,7 @@ func (m *membership) synced(resp *api.SyncGroupResponse, err error) step {
 	}
 	m.failures = 0
 	m.state = stateStable
-	m.owned = normalize(a.Partitions)
-	return step{Assigned: true, Assign: m.owned, Alive: true}
+	return m.take(normalize(a.Partitions))
 }
 
 // heartbeating reports whether the member heartbeats: while it owns its assignment, and
@@ -339,11 +371,14 @@ func (m *membership) heartbeat(gen int32, resp *api.HeartbeatResponse, err error
 	case err == nil:
 		m.failures = 0
 		return step{Alive: true}
+	case errors.Is(err, errcode.RebalanceInProgress) && m.cooperative:
+		return m.rebalanceCooperative()
 	case errors.Is(err, errcode.RebalanceInProgress):
 		// Eager: give up everything, then rejoin (revoked).
 		m.state = stateRebalancing
 		revoke := m.owned
 		m.owned = nil
+		m.revoking++
 		return step{Rebalance: true, Revoke: revoke, Alive: true}
 	case errors.Is(err, errcode.UnknownMemberID):
 		m.memberID = ""
@@ -360,8 +395,7 @@ func (m *membership) heartbeat(gen int32, resp *api.HeartbeatResponse, err error
 // lose gives up what the member owns without committing (another member may own it
 // already) and rejoins.
 func (m *membership) lose(error) step {
-	lost := m.owned
-	m.owned = nil
+	lost := m.drop()
 	s := m.join(0)
 	s.Lost = lost
 	return s
@@ -374,19 +408,29 @@ func (m *membership) sessionLost() step {
 	if m.state != stateStable {
 		return step{}
 	}
-	lost := m.owned
-	m.owned = nil
+	lost := m.drop()
 	s := m.findAgain(reqJoin)
 	s.Lost = lost
 	return s
 }
 
-// revoked: the driver has given up what step.Revoke named; rejoin.
+// revoked: the driver has given up what a step's Revoke named. Once every revocation
+// handed out is done, an eager member rejoins, and so does a cooperative one that must
+// (it gave partitions up, or the group rebalanced meanwhile): until then its
+// subscription would leave out partitions it still reads.
 func (m *membership) revoked() step {
-	if m.state != stateRebalancing {
-		return step{}
+	if m.revoking > 0 {
+		m.revoking--
 	}
-	return m.join(0)
+	switch {
+	case m.revoking > 0:
+		return step{}
+	case m.state == stateRebalancing:
+		return m.join(0)
+	case m.state == stateStable && m.rejoin:
+		return m.join(0)
+	}
+	return step{}
 }
 
 // leave: the member is closing and has given up what it owned. A static member does
@@ -396,7 +440,7 @@ func (m *membership) leave() step {
 	if m.state == stateDead {
 		return step{}
 	}
-	m.owned = nil
+	m.owned, m.rejoin = nil, false
 	if m.instanceID != "" || m.memberID == "" {
 		m.state = stateDead
 		return step{}
@@ -416,9 +460,8 @@ func (m *membership) pollExpired() step {
 	if m.state != stateStable {
 		return step{} // a rebalance waits for the user itself (the hand-off's bound)
 	}
-	lost := m.owned
-	m.owned = nil
-	m.state, m.after = stateAway, reqNone
+	lost := m.drop()
+	m.state, m.after, m.rejoin = stateAway, reqNone, false
 	s := step{Lost: lost}
 	if m.instanceID == "" && m.memberID != "" {
 		s.Send, s.Req = reqLeave, m.leaveRequest()
@@ -491,9 +534,8 @@ func (m *membership) wrap(err error) error {
 
 // die ends the member: what it owns is lost (a fenced member must not commit).
 func (m *membership) die(err error) step {
-	lost := m.owned
-	m.owned = nil
-	m.state, m.err = stateDead, err
+	lost := m.drop()
+	m.state, m.err, m.rejoin = stateDead, err, false
 	return step{Lost: lost, Fatal: err}
 }
 
@@ -532,9 +574,15 @@ func (m *membership) joinRequest() (*api.JoinGroupRequest, error) {
 	req.MemberID = m.memberID
 	req.GroupInstanceID = m.instance()
 	req.ProtocolType = "consumer"
+	m.joinedTopics = m.topics
 	for _, a := range m.assignors {
-		// An eager member owns nothing when it joins: it gave everything up first.
-		sub := Subscription{Topics: m.topics, UserData: a.UserData(nil, -1), Generation: -1}
+		// An eager member owns nothing when it joins: it gave everything up first; a
+		// cooperative one names what it kept. Generation is the generation it last
+		// joined (KIP-792; -1 once it lost its partitions), as the Java client sends:
+		// a member whose SyncGroup failed still claims what it kept in the generation
+		// it joined, whose leader held back whatever it was to give up. The user data
+		// carries the last assignment and its generation (the sticky assignors').
+		sub := Subscription{Topics: m.topics, UserData: a.UserData(m.last, m.lastGen), Owned: m.owned, Generation: m.generation}
 		meta, err := sub.Encode(nil, SubscriptionVersion)
 		if err != nil {
 			return nil, fmt.Errorf("group %q: %w", m.group, err)

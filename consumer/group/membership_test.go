@@ -134,9 +134,9 @@ func TestMembershipTransitions(t *testing.T) {
 		{"MEMBER_ID_REQUIRED: join again at once with the ID", "joining", false,
 			func(m *membership) step { return m.joined(joinResp(errcode.MemberIDRequired, "m1", "", -1), nil) },
 			want{state: stateJoining, send: reqJoin, memberID: "m1"}},
-		{"UNKNOWN_MEMBER_ID on join: again without an ID", "stable", false,
+		{"UNKNOWN_MEMBER_ID on join: again without an ID", "rebalancing", false,
 			func(m *membership) step {
-				m.join(0)
+				m.revoked()
 				return m.joined(joinResp(errcode.UnknownMemberID, "", "", -1), nil)
 			},
 			want{state: stateJoining, send: reqJoin, memberID: ""}},

@@ -63,6 +63,7 @@ type reconciler struct {
 	assignor   string // server-side assignor; "" for the broker's default
 	rebalMs    int32
 	topics     []string
+	pattern    string        // a regular expression the coordinator matches topics with, or ""
 	newID      func() string // a fresh member ID (a UUID; KIP-1082)
 
 	state    reconcileState
@@ -139,13 +140,14 @@ type reconcileConfig struct {
 	ServerAssignor string
 	RebalanceMs    int32
 	Topics         []string
+	Pattern        string // instead of Topics: SubscribedTopicRegex (ConsumerGroupHeartbeat v1)
 	NewID          func() string
 }
 
 func newReconciler(c reconcileConfig) *reconciler {
 	r := &reconciler{
 		group: c.Group, instanceID: c.InstanceID, rack: c.Rack, assignor: c.ServerAssignor,
-		rebalMs: c.RebalanceMs, topics: slices.Clone(c.Topics), newID: c.NewID,
+		rebalMs: c.RebalanceMs, topics: slices.Clone(c.Topics), pattern: c.Pattern, newID: c.NewID,
 		names: map[codec.UUID]string{}, asked: map[codec.UUID]bool{},
 		full: true,
 	}
@@ -212,9 +214,14 @@ func (r *reconciler) next() *api.ConsumerGroupHeartbeatRequest {
 			req.RackID = strPtr(r.rack)
 		}
 		req.RebalanceTimeoutMs = r.rebalMs
-		req.SubscribedTopicNames = slices.Clone(r.topics)
-		if req.SubscribedTopicNames == nil {
-			req.SubscribedTopicNames = []string{}
+		if r.pattern != "" {
+			// The coordinator matches it, against whole names; the names stay null.
+			req.SubscribedTopicRegex = strPtr(r.pattern)
+		} else {
+			req.SubscribedTopicNames = slices.Clone(r.topics)
+			if req.SubscribedTopicNames == nil {
+				req.SubscribedTopicNames = []string{}
+			}
 		}
 		if r.assignor != "" {
 			req.ServerAssignor = strPtr(r.assignor)
@@ -334,6 +341,11 @@ func (r *reconciler) failed(err error) reconcileStep {
 	}
 	if r.leaving {
 		return r.leaveAfterError()
+	}
+	if errors.Is(err, ErrPatternNotSupported) {
+		// The coordinator's version cannot carry the subscription: every heartbeat
+		// would fail the same way.
+		return r.die(r.wrap(err))
 	}
 	r.failures++
 	return reconcileStep{Retry: r.failures, FindCoordinator: true}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +49,9 @@ type conn struct {
 	rd       *reader
 	reauth   time.Time // when to authenticate again (KIP-368); zero: never
 	wrote    time.Time // when flush last wrote
+	// wbufBox is the box the write buffer came in from burstBuffers, kept to park it in
+	// again without allocating one.
+	wbufBox *[]byte
 
 	inflightClosed bool
 }
@@ -96,8 +100,6 @@ func (c *conn) writeLoop(ctx context.Context) error {
 	var batch []*Call
 	var reauth actor.Alarm // rings when the session must re-authenticate (c.reauth)
 	defer reauth.Stop()
-	var idle actor.Alarm // rings to see whether the connection has been idle for idleRelease
-	defer idle.Stop()
 	for {
 		if !c.reauth.IsZero() && !time.Now().Before(c.reauth) {
 			// Then write what queued meanwhile, even if the next one is due already (a
@@ -112,14 +114,20 @@ func (c *conn) writeLoop(ctx context.Context) error {
 		var closed bool
 		batch, closed = c.in.Drain(batch[:0])
 		c.queued = batch
+		if len(batch) > 0 && c.wbuf == nil {
+			c.unpark()
+		}
 		if err := c.writeQueued(ctx); err != nil {
 			return err
 		}
 		if closed {
 			return c.finishInflight(ctx)
 		}
-		if idle.At().IsZero() && c.holdsBurst(batch) {
-			idle.Set(c.wrote.Add(idleRelease))
+		if c.holdsBurst(batch) {
+			// Everything queued is written: until the next call, the room grown for a
+			// large request waits in the shared pool, not here.
+			batch = c.park(batch)
+			c.in.Compact()
 		}
 		select {
 		case <-ctx.Done():
@@ -128,22 +136,21 @@ func (c *conn) writeLoop(ctx context.Context) error {
 			return c.rd.err
 		case <-c.in.Ready():
 		case <-reauth.C():
-		case now := <-idle.C():
-			if at := c.wrote.Add(idleRelease); now.Before(at) {
-				idle.Set(at) // it wrote meanwhile: look again later
-			} else {
-				idle.Set(time.Time{})
-				batch = c.release(batch)
-				c.in.Compact()
-			}
 		}
 	}
 }
 
-// idleRelease is how long a connection writes nothing before it gives back what it grew
-// for large requests (release). A busy connection looks once per idleRelease, which costs
-// nothing measurable; an idle one looks once and then costs nothing.
-const idleRelease = 2 * time.Second
+// burstBuffers holds the write buffers that connections grew past keepBuf for large
+// requests (a produce request of 1000 partitions copies every batch under spliceMin into
+// it: hundreds of KiB), while their connections have nothing to write. A connection parks
+// its buffer there each time it has written everything queued (park), and takes one back
+// when it next has calls to write (unpark); the garbage collector empties the pool of
+// buffers nobody took back within two cycles. So an idle connection keeps no burst's
+// room, and needs no timer to give it back: a timer that looked 2 s after the last write
+// was the only thing that woke an idle producer (docs/benchmarks.md). A busy connection
+// takes its buffer, or another as large, back from the pool on its next write: a Put and
+// a Get per burst, no allocation.
+var burstBuffers sync.Pool // of *[]byte
 
 // keepBuf is the capacity of write buffer (and, in entries, of the other slices the
 // writer reuses) that an idle connection keeps: what small requests (metadata, a produce
@@ -159,14 +166,19 @@ func (c *conn) holdsBurst(batch []*Call) bool {
 		cap(c.unsent) > keepBuf/64 || cap(batch) > keepBuf/64
 }
 
-// release gives back the writer's reused buffers that grew for a burst, once the
-// connection has been idle for idleRelease; the next request grows them again. It returns
-// the drain buffer to keep (batch, or nil).
-func (c *conn) release(batch []*Call) []*Call {
+// park gives up the writer's reused buffers that grew for a burst, with nothing left to
+// write: the write buffer to burstBuffers, the lists (an entry per batch or call, rarely
+// past keepBuf/64 entries) to the garbage collector. It returns the drain buffer to keep
+// (batch, or nil).
+func (c *conn) park(batch []*Call) []*Call {
 	before := cap(c.wbuf)
-	defer func() { c.released(before, cap(c.wbuf)) }()
 	if cap(c.wbuf) > keepBuf {
-		c.wbuf = nil
+		box := c.wbufBox
+		if box == nil {
+			box = new([]byte)
+		}
+		*box, c.wbuf, c.wbufBox = c.wbuf[:0], nil, nil
+		burstBuffers.Put(box)
 	}
 	if cap(c.segs) > keepBuf/64 {
 		c.segs = nil
@@ -177,10 +189,19 @@ func (c *conn) release(batch []*Call) []*Call {
 	if cap(c.unsent) > keepBuf/64 {
 		c.unsent = nil
 	}
+	c.released(before, cap(c.wbuf))
 	if cap(batch) > keepBuf/64 {
 		return nil
 	}
 	return batch
+}
+
+// unpark takes a parked write buffer back, if the pool holds one, for calls about to be
+// written; c.wbuf is nil.
+func (c *conn) unpark() {
+	if box, ok := burstBuffers.Get().(*[]byte); ok {
+		c.wbuf, *box, c.wbufBox = (*box)[:0], nil, box
+	}
 }
 
 // writeQueued writes every queued call: it encodes them into one buffer and writes it

@@ -14,9 +14,12 @@ import (
 )
 
 // A connection that wrote a large request keeps the write buffer it grew for it only
-// while it is busy: idle for idleRelease, it gives the buffer back, and the next request
-// is written as before. (Before the release, an idle produce connection of a producer of
-// 3000 partitions kept hundreds of KiB for good.)
+// while it has something to write: once everything queued is written it parks the buffer
+// in the shared pool at once, with no timer (so an idle connection never wakes to give it
+// back), and the next request, large or small, is written as before. (Before the
+// release, an idle produce connection of a producer of 3000 partitions kept hundreds of
+// KiB for good; then a timer gave them back 2 s after the last write, and was the one
+// thing that woke an idle producer.)
 func TestIdleConnectionGivesBackItsWriteBuffer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		vn := &kfake.VirtualNetwork{}
@@ -27,7 +30,7 @@ func TestIdleConnectionGivesBackItsWriteBuffer(t *testing.T) {
 		defer cl.Close()
 
 		type caps struct{ before, after int }
-		released := make(chan caps, 4)
+		released := make(chan caps, 16)
 		cfg := Config{Dial: vn.DialContext}
 		cfg.seams.released = func(before, after int) { released <- caps{before, after} }
 		pool, err := NewPool(cfg)
@@ -50,35 +53,34 @@ func TestIdleConnectionGivesBackItsWriteBuffer(t *testing.T) {
 		for i := range 2000 {
 			big.Topics = append(big.Topics, api.MetadataRequestTopic{Name: ptr(fmt.Sprintf("a-topic-with-a-long-name-%06d", i))})
 		}
-		if _, err := h.Do(context.Background(), &big); err != nil {
-			t.Fatal(err)
-		}
-		// Busy for a while: a request every idleRelease/4 keeps the buffer.
 		var small api.MetadataRequest
 		small.Default()
-		for range 8 {
-			time.Sleep(idleRelease / 4)
-			if _, err := h.Do(context.Background(), &small); err != nil {
+		for round := range 3 {
+			start := time.Now()
+			if _, err := h.Do(context.Background(), &big); err != nil {
 				t.Fatal(err)
 			}
+			synctest.Wait() // the writer waits for its next call
 			select {
 			case c := <-released:
-				t.Fatalf("a busy connection gave back its buffer (%d -> %d bytes)", c.before, c.after)
+				if c.before <= keepBuf || c.after > keepBuf {
+					t.Fatalf("round %d: write buffer %d bytes before the release, %d after; want > %d before, at most %d after", round, c.before, c.after, keepBuf, keepBuf)
+				}
 			default:
+				t.Fatalf("round %d: a connection with nothing to write kept the buffers it grew for a large request", round)
 			}
-		}
-		time.Sleep(idleRelease + time.Second) // idle
-		synctest.Wait()
-		select {
-		case c := <-released:
-			if c.before <= keepBuf || c.after > keepBuf {
-				t.Fatalf("write buffer %d bytes before the release, %d after; want > %d before, at most %d after", c.before, c.after, keepBuf, keepBuf)
+			if since := time.Since(start); since != 0 {
+				t.Fatalf("round %d: the buffer was given back %v after the request, want at once (no timer)", round, since)
 			}
-		default:
-			t.Fatal("an idle connection kept the buffers it grew for a large request")
-		}
-		if _, err := h.Do(context.Background(), &big); err != nil { // and it works on
-			t.Fatal(err)
+			if _, err := h.Do(context.Background(), &small); err != nil { // and it works on
+				t.Fatal(err)
+			}
+			synctest.Wait()
+			for len(released) > 0 { // a small request may have taken the parked buffer: it parks it again
+				if c := <-released; c.after > keepBuf {
+					t.Fatalf("round %d: after a small request the writer kept %d bytes", round, c.after)
+				}
+			}
 		}
 	})
 }

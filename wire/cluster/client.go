@@ -111,6 +111,11 @@ func (c *Client) closeSubscriptions() {
 // Done is closed once the client's actors have all stopped.
 func (c *Client) Done() <-chan struct{} { return c.proc.Done() }
 
+// Config returns the client's configuration, with every default filled in: what the
+// client runs with (its RefreshInterval, say, for those who watch the metadata at the
+// client's pace).
+func (c *Client) Config() Config { return c.cfg }
+
 // Snapshot returns the latest metadata snapshot, or nil before the first one. It never
 // waits.
 func (c *Client) Snapshot() *Snapshot { return c.snap.Load() }

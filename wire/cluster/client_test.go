@@ -420,3 +420,14 @@ func TestPermanentCauseFailsRefreshAtOnce(t *testing.T) {
 		t.Fatalf("the error does not name the broker: %v", err)
 	}
 }
+
+// TestConfigIsWhatTheClientRuns: Config returns the configuration with its defaults filled
+// in, and what was set kept (a group member watching topics reads its RefreshInterval).
+func TestConfigIsWhatTheClientRuns(t *testing.T) {
+	c := open(t, cluster.Config{Seeds: []string{"127.0.0.1:1"}, RefreshInterval: time.Minute})
+	got := c.Config()
+	if got.RefreshInterval != time.Minute || got.MinRefreshInterval != cluster.DefaultMinRefreshInterval ||
+		got.TopicRetries != cluster.DefaultTopicRetries || got.Logger == nil {
+		t.Fatalf("Config() = %+v: want RefreshInterval as set and the defaults filled in", got)
+	}
+}

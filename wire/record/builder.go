@@ -129,31 +129,7 @@ func (b *Builder) Append(r *troupe.Record) {
 		b.maxTS = ts
 	}
 
-	// Make room once, then write in place: cheaper than an append per field.
-	w := b.records
-	if need := 5 + body; cap(w)-len(w) < need {
-		// At least double: growing a large batch by append's quarter at a time would
-		// copy it several times over.
-		w = slices.Grow(w, max(need, cap(w)))
-	}
-	p := len(w)
-	w = w[:cap(w)]
-	p += putUvarint(w[p:], uint64(zigzag32(int32(body))))
-	w[p] = 0 // record attributes: unused
-	p++
-	p += putUvarint(w[p:], zigzag64(tsDelta))
-	p += putUvarint(w[p:], uint64(zigzag32(b.n)))
-	p += putBytes(w[p:], r.Key)
-	p += putBytes(w[p:], r.Value)
-	p += putUvarint(w[p:], uint64(zigzag32(int32(len(r.Headers)))))
-	for i := range r.Headers {
-		h := &r.Headers[i]
-		p += putUvarint(w[p:], uint64(zigzag32(int32(len(h.Key)))))
-		p += copy(w[p:], h.Key)
-		p += putBytes(w[p:], h.Value)
-	}
-	w = w[:p]
-	b.records = w
+	b.records = appendRecord(b.records, r, b.n, tsDelta, body)
 	b.n++
 }
 
@@ -188,21 +164,29 @@ func (b *Builder) Seal(p Producer) ([]byte, error) {
 	if len(batch) > math.MaxInt32 {
 		return nil, fmt.Errorf("record: sealed batch of %d bytes exceeds 2 GiB", len(batch))
 	}
+	writeHeader(batch, b.codec, b.n, b.firstTS, b.maxTS, p)
+	return batch, nil
+}
+
+// writeHeader writes the v2 header at the start of batch, whose records section follows
+// it: base offset 0, partition leader epoch -1, magic 2, create-time timestamps, codec,
+// n records from firstTS to maxTS, producer stamp p; then the CRC-32C over everything
+// from the attributes on.
+func writeHeader(batch []byte, codec Codec, n int32, firstTS, maxTS int64, p Producer) {
 	h := batch[:headerSize]
 	binary.BigEndian.PutUint64(h[offBaseOffset:], 0)
 	binary.BigEndian.PutUint32(h[offLength:], uint32(len(batch)-lengthPrefix))
 	binary.BigEndian.PutUint32(h[offLeaderEpoch:], math.MaxUint32) // -1
 	h[offMagic] = 2
-	binary.BigEndian.PutUint16(h[offAttributes:], uint16(b.codec))
-	binary.BigEndian.PutUint32(h[offLastOffsetDelta:], uint32(b.n-1))
-	binary.BigEndian.PutUint64(h[offBaseTimestamp:], uint64(b.firstTS))
-	binary.BigEndian.PutUint64(h[offMaxTimestamp:], uint64(b.maxTS))
+	binary.BigEndian.PutUint16(h[offAttributes:], uint16(codec))
+	binary.BigEndian.PutUint32(h[offLastOffsetDelta:], uint32(n-1))
+	binary.BigEndian.PutUint64(h[offBaseTimestamp:], uint64(firstTS))
+	binary.BigEndian.PutUint64(h[offMaxTimestamp:], uint64(maxTS))
 	binary.BigEndian.PutUint64(h[offProducerID:], uint64(p.ID))
 	binary.BigEndian.PutUint16(h[offProducerEpoch:], uint16(p.Epoch))
 	binary.BigEndian.PutUint32(h[offBaseSequence:], uint32(p.BaseSequence))
-	binary.BigEndian.PutUint32(h[offRecordCount:], uint32(b.n))
+	binary.BigEndian.PutUint32(h[offRecordCount:], uint32(n))
 	binary.BigEndian.PutUint32(h[offCRC:], crc32.Checksum(batch[offAttributes:], castagnoli))
-	return batch, nil
 }
 
 // TimestampMillis returns r's timestamp as a batch encodes it: Unix milliseconds, or -1
@@ -274,4 +258,33 @@ func unixMilli(ms int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(ms)
+}
+
+// appendRecord writes r at the end of w as record number offsetDelta with timestamp delta
+// tsDelta, whose body (after the length prefix) takes body bytes, and returns the
+// extended slice, grown if it lacked room.
+func appendRecord(w []byte, r *troupe.Record, offsetDelta int32, tsDelta int64, body int) []byte {
+	// Make room once, then write in place: cheaper than an append per field.
+	if need := uvarintLen(uint64(zigzag32(int32(body)))) + body; cap(w)-len(w) < need {
+		// At least double: growing a large batch by append's quarter at a time would
+		// copy it several times over.
+		w = slices.Grow(w, max(need, cap(w)))
+	}
+	p := len(w)
+	w = w[:cap(w)]
+	p += putUvarint(w[p:], uint64(zigzag32(int32(body))))
+	w[p] = 0 // record attributes: unused
+	p++
+	p += putUvarint(w[p:], zigzag64(tsDelta))
+	p += putUvarint(w[p:], uint64(zigzag32(offsetDelta)))
+	p += putBytes(w[p:], r.Key)
+	p += putBytes(w[p:], r.Value)
+	p += putUvarint(w[p:], uint64(zigzag32(int32(len(r.Headers)))))
+	for i := range r.Headers {
+		h := &r.Headers[i]
+		p += putUvarint(w[p:], uint64(zigzag32(int32(len(h.Key)))))
+		p += copy(w[p:], h.Key)
+		p += putBytes(w[p:], h.Value)
+	}
+	return w[:p]
 }
