@@ -610,3 +610,50 @@ func TestReaderTerminalErrorEndsOnlyItsPartition(t *testing.T) {
 	}
 	check.pollUntil(ctx, r, 8)
 }
+
+// TestReaderSlowThenRemovedFetchesAgain: a reader goes slow (results ready, not polled
+// within MaxProcessingTime), then the partitions whose results made it slow are removed
+// and another is added (a group member's rebalance does exactly this). The caller is
+// back in Poll and nothing is ready: the reader is not slow any more, and the new
+// partition is fetched. (It stayed slow, leaving every partition out of fetches, and
+// Poll waited for ever: found by the group property suite, issue 21.)
+func TestReaderSlowThenRemovedFetchesAgain(t *testing.T) {
+	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	produce(t, seeds, "t", 0, 0, 10)
+	rec := newRecorder()
+	cfg := testConfig(seeds, rec)
+	cfg.MaxProcessingTime = 20 * time.Millisecond
+	c := newConsumer(t, cfg)
+	ctx := ctxT(t)
+	r, err := c.NewReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0, p1 := About{"t", 0}, About{"t", 1}
+	if err := r.Add(ctx, Oldest(), p0); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, "SlowReader", isA[SlowReader])
+	if err := r.Remove(ctx, p0); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Add(ctx, Oldest(), p1); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, seeds, "t", 1, 0, 10)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	check := newReaderCheck(t)
+	for check.n < 10 {
+		bs, err := r.Poll(pctx)
+		if err != nil {
+			t.Fatalf("Poll after %d of partition 1's 10 records: %v", check.n, err)
+		}
+		for _, b := range bs {
+			if b.Partition != 1 {
+				t.Fatalf("a batch of removed partition %d", b.Partition)
+			}
+			check.batch(b)
+		}
+	}
+}

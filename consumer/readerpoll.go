@@ -56,6 +56,15 @@ func (r *Reader) Poll(ctx context.Context) ([]*Batch, error) {
 			}
 			continue // only position marks, or batches of partitions removed meanwhile
 		}
+		if r.slow.Load() {
+			// The caller is back and nothing is ready: what made the reader slow was
+			// removed meanwhile (a group's rebalance). Left slow, its partitions would
+			// stay out of fetches, nothing would become ready, and this Poll would wait
+			// for ever.
+			r.slow.Store(false)
+			r.wakeHomesLocked()
+		}
+		r.since = time.Time{}
 		r.mu.Unlock()
 		r.pollMu.Unlock()
 		select {

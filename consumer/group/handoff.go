@@ -36,6 +36,13 @@ type handoffMsg struct {
 	// A commit asked by CommitAsync: its context, and who hears the outcome.
 	ctx  context.Context
 	done func(CommitResult)
+	// auto marks an automatic commit. epoch is the loss epoch an assignment or an
+	// automatic commit was sent in: a loss since voids it (Member.declareLoss).
+	auto  bool
+	epoch uint64
+	// by, if set, is when a revocation must be done: past it, the coordinator may have
+	// finished the rebalance without the member, and the partitions are lost instead.
+	by time.Time
 }
 
 func (h handoffMsg) fail(err error) { h.reply.Send(struct{}{}, err) }
@@ -64,10 +71,19 @@ func (h *handoff) handle(ctx context.Context, msg handoffMsg) error {
 	m := h.m
 	switch msg.kind {
 	case handAssign:
-		h.assign(ctx, abouts(msg.parts))
+		taken := false
+		if actx, done, ok := m.startVoidable(ctx, msg.epoch); ok {
+			taken = h.assign(actx, abouts(msg.parts))
+			done()
+		}
+		if !taken && ctx.Err() == nil && m.failure() == nil {
+			// A loss came first (Member.declareLoss), or the member has no identity to
+			// fetch the offsets as: the assignment is over.
+			m.log.Info("group member: the assignment ended before its committed offsets came; its partitions are not taken", "partitions", abouts(msg.parts))
+		}
 		m.joinOnce.Do(func() { close(m.joined) })
 	case handRevoke:
-		h.revoke(ctx, abouts(msg.parts), msg.info)
+		h.revoke(ctx, abouts(msg.parts), msg.info, msg.by)
 		_ = m.member.TrySend(memberMsg{revoked: true})
 	case handLost:
 		h.lose(ctx, abouts(msg.parts))
@@ -77,11 +93,22 @@ func (h *handoff) handle(ctx context.Context, msg handoffMsg) error {
 		h.lose(ctx, m.Assigned())
 		_ = m.r.Close(ctx) // Poll returns the member's error from now on
 	case handCloseAll:
-		h.revoke(ctx, m.Assigned(), m.info.Load())
+		h.revoke(ctx, m.Assigned(), m.info.Load(), time.Time{})
 		msg.reply.Send(struct{}{}, nil)
 	case handCommit:
 		// Here, in order with the revocations, so that an automatic commit never races
 		// one: a partition given up is no longer owned, and is not committed again.
+		if msg.auto {
+			m.mu.Lock()
+			m.autoQueued = false
+			m.mu.Unlock()
+			actx, done, ok := m.startVoidable(ctx, msg.epoch)
+			if !ok {
+				break // a loss came after it was queued
+			}
+			defer done()
+			ctx = actx
+		}
 		cctx, cancel := context.WithTimeout(ctx, m.ccfg.RequestTimeout)
 		if msg.ctx != nil {
 			stop := context.AfterFunc(msg.ctx, cancel)
@@ -116,17 +143,17 @@ func abouts(parts []TopicPartitions) []consumer.About {
 // assign takes parts: it looks up their committed offsets, runs OnAssigned, and hands
 // them to the reader, each from its committed offset or, without one, from where the
 // consumer's reset policy says.
-func (h *handoff) assign(ctx context.Context, parts []consumer.About) {
+func (h *handoff) assign(ctx context.Context, parts []consumer.About) (taken bool) {
 	m := h.m
 	m.mu.Lock()
 	closing := m.closing
 	m.mu.Unlock()
 	if len(parts) == 0 || closing {
-		return // nothing to take, or Close gave everything up already
+		return true // nothing to take, or Close gave everything up already
 	}
 	offs, ok := h.committedOffsets(ctx, parts)
 	if !ok || ctx.Err() != nil || m.failure() != nil {
-		return
+		return false
 	}
 	h.callback(ctx, "OnAssigned", m.cfg.OnAssigned, parts)
 	var fresh []consumer.About
@@ -147,7 +174,26 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About) {
 			fresh = append(fresh, a)
 		}
 	}
+	// Adding waits for the topics' metadata when the client lacks it (where they start is
+	// looked up afterwards, asynchronously, by the reader's dispatcher); a revocation or a
+	// loss cancels that wait (interruptAdds). An add that failed because of it is made
+	// again without the cancelled context (the wait is all it cancels).
+	actx, cancel := context.WithCancel(ctx)
+	m.adding = cancel
 	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.adding = nil
+		m.mu.Unlock()
+		cancel()
+	}()
+	add := func(from consumer.Offset, parts ...consumer.About) error {
+		err := m.r.Add(actx, from, parts...)
+		if err != nil && actx.Err() != nil && ctx.Err() == nil {
+			err = m.r.Add(ctx, from, parts...)
+		}
+		return err
+	}
 	// With the epoch committed with each: the reader checks with the leader that the log
 	// was not truncated under it since (KIP-320), for all of them together.
 	starts := make(map[consumer.About]consumer.Offset, len(offs))
@@ -156,24 +202,32 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About) {
 			starts[a] = consumer.AtEpoch(c.offset, c.epoch)
 		}
 	}
-	if len(starts) > 0 && m.r.AddOffsets(ctx, starts) != nil {
-		for a, from := range starts { // one at a time, to say which cannot be read
-			h.add(ctx, from, a)
+	if len(starts) > 0 {
+		err := m.r.AddOffsets(actx, starts)
+		if err != nil && actx.Err() != nil && ctx.Err() == nil {
+			err = m.r.AddOffsets(ctx, starts)
+		}
+		if err != nil {
+			for a, from := range starts { // one at a time, to say which cannot be read
+				h.added(add(from, a), a)
+			}
 		}
 	}
 	from := consumer.Oldest()
 	if m.ccfg.OffsetReset == consumer.ResetLatest {
 		from = consumer.Newest()
 	}
-	if len(fresh) > 0 && m.r.Add(ctx, from, fresh...) != nil {
+	if len(fresh) > 0 && add(from, fresh...) != nil {
 		for _, a := range fresh { // one at a time, to say which cannot be read
-			h.add(ctx, from, a)
+			h.added(add(from, a), a)
 		}
 	}
+	return true
 }
 
-func (h *handoff) add(ctx context.Context, from consumer.Offset, a consumer.About) {
-	if err := h.m.r.Add(ctx, from, a); err != nil && !errors.Is(err, consumer.ErrAlreadyConsuming) {
+// added reports a partition the reader could not take.
+func (h *handoff) added(err error, a consumer.About) {
+	if err != nil && !errors.Is(err, consumer.ErrAlreadyConsuming) {
 		h.m.log.Error("group member: cannot read an assigned partition", "partition", a, "err", err)
 	}
 }
@@ -210,8 +264,7 @@ func (h *handoff) committedOffsets(ctx context.Context, parts []consumer.About) 
 		if m.cfg.Protocol == Consumer {
 			info := m.info.Load()
 			if info.memberID == "" || info.generation < 0 {
-				m.log.Info("group member: the assignment ended before its committed offsets came; its partitions are not taken", "partitions", parts)
-				return nil, false
+				return nil, false // the hand-off says the assignment ended
 			}
 			as = &cluster.GroupMember{MemberID: info.memberID, Generation: info.generation}
 		}
@@ -247,11 +300,14 @@ func (h *handoff) committedOffsets(ctx context.Context, parts []consumer.About) 
 	}
 }
 
-// revoke gives parts up: it stops fetching them, waits (up to ProcessingTime) until the
-// user is back from the batches in hand, runs OnRevoked, commits what was finished (as
-// the member of info's generation), and only then lets them go. A user who does not come
-// back in time loses them instead: nothing is committed for them.
-func (h *handoff) revoke(ctx context.Context, parts []consumer.About, info *memberInfo) {
+// revoke gives parts up: it stops fetching them, waits (up to ProcessingTime, or until
+// by if set) until the user is back from the batches in hand, runs OnRevoked, commits
+// what was finished (as the member of info's generation), and only then lets them go. A
+// user who does not come back in time loses them instead: nothing is committed for them.
+// by is the coordinator's deadline for the member's rejoin, as far as the member can
+// tell: past it, another member may own the partitions already, and OnRevoked would
+// run after that member's OnAssigned.
+func (h *handoff) revoke(ctx context.Context, parts []consumer.About, info *memberInfo, by time.Time) {
 	m := h.m
 	parts = h.ownedOf(parts)
 	if len(parts) == 0 {
@@ -268,21 +324,29 @@ func (h *handoff) revoke(ctx context.Context, parts []consumer.About, info *memb
 	m.mu.Lock()
 	inHand, back := m.inHand, m.back
 	m.mu.Unlock()
+	wait := m.cfg.ProcessingTime
+	if !by.IsZero() {
+		wait = time.Until(by)
+	}
+	late := false
 	if inHand {
 		m.log.Debug("group member: revocation waits for the user to come back from the batches in hand", "partitions", parts)
-		t := time.NewTimer(m.cfg.ProcessingTime)
+		t := time.NewTimer(max(wait, 0))
 		select {
 		case <-back:
 			t.Stop()
 		case <-t.C:
-			m.log.Warn("group member: the user did not come back within ProcessingTime; the revoked partitions are lost",
-				"processing_time", m.cfg.ProcessingTime)
-			h.lose(ctx, parts)
-			return
+			late = true
 		case <-ctx.Done():
 			t.Stop()
 			return
 		}
+	}
+	if late || (!by.IsZero() && !time.Now().Before(by)) {
+		m.log.Warn("group member: the revocation was not done within the rebalance timeout (ProcessingTime, counted from before the rebalance began); the revoked partitions are lost",
+			"processing_time", m.cfg.ProcessingTime)
+		h.lose(ctx, parts)
+		return
 	}
 	h.callback(ctx, "OnRevoked", m.cfg.OnRevoked, parts)
 	if err := m.commit(ctx, parts, info).Err; err != nil {

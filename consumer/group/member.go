@@ -311,6 +311,18 @@ type Member struct {
 	back     chan struct{} // closed when the user comes back from the batches in hand
 	fatal    error
 	closing  bool
+	// A loss voids what the hand-off was asked to do before it for the partitions it
+	// takes away: the assignments and automatic commits sent before it (each carries the
+	// loss epoch it was sent in) are skipped, and the one being carried out is cancelled
+	// (voidable). Automatic commits are queued one at a time (autoQueued), so that a slow
+	// coordinator does not pile them up in front of a loss.
+	autoQueued bool
+	lossEpoch  uint64
+	voidable   context.CancelFunc
+	// adding cancels the reader's lookups of where the partitions being taken start
+	// (their dispatcher looks again): a revocation or a loss must not wait for them
+	// behind a broker that does not answer.
+	adding context.CancelFunc
 }
 
 // memberInfo is what the member actor publishes for commits.
@@ -572,6 +584,70 @@ func (m *Member) comeBack(finish bool) {
 		m.log.Info("group member: the user is back; rejoining")
 		_ = m.member.TrySend(memberMsg{back: true})
 	}
+}
+
+// queueAutoCommit reports whether an automatic commit may be queued (none is), and the
+// loss epoch it is sent in.
+func (m *Member) queueAutoCommit() (uint64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.autoQueued {
+		return 0, false
+	}
+	m.autoQueued = true
+	return m.lossEpoch, true
+}
+
+// epoch is the loss epoch an assignment is sent in.
+func (m *Member) epoch() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lossEpoch
+}
+
+// declareLoss is called by the member actor before it sends a loss to the hand-off: the
+// assignment or automatic commit being carried out is cancelled, and those queued are
+// void. Nothing of lost partitions is committed, an assignment the member no longer
+// holds is not taken (OnAssigned, fetching), and the loss waits for neither.
+func (m *Member) declareLoss() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lossEpoch++
+	if m.voidable != nil {
+		m.voidable()
+	}
+	if m.adding != nil {
+		m.adding()
+	}
+}
+
+// interruptAdds cancels the wait of an assignment being taken for where its partitions
+// start: the member actor calls it before it sends a revocation or a loss.
+func (m *Member) interruptAdds() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.adding != nil {
+		m.adding()
+	}
+}
+
+// startVoidable starts the hand-off's work for a message sent in loss epoch e: it
+// reports false if a loss came since, and otherwise returns a context that the next
+// loss cancels, and the function to call when the work is done.
+func (m *Member) startVoidable(ctx context.Context, e uint64) (context.Context, func(), bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e != m.lossEpoch {
+		return nil, nil, false
+	}
+	vctx, cancel := context.WithCancel(ctx)
+	m.voidable = cancel
+	return vctx, func() {
+		m.mu.Lock()
+		m.voidable = nil
+		m.mu.Unlock()
+		cancel()
+	}, true
 }
 
 // progressed notes that the user moved on through the batches in hand (the iterators):

@@ -58,9 +58,14 @@ type memberActor struct {
 	commitDue time.Time // the next automatic commit; zero when off
 	hbFlight  bool
 	aliveAt   time.Time // when the last heartbeat that succeeded was sent
-	planSeq   uint64    // the leader's current metadata request
-	leaving   actor.Reply[struct{}]
-	watch     *patternWatch // with a TopicPattern: the topics it matches (pattern.go)
+	// calmAt is when the last request was sent that the coordinator answered with no
+	// rebalance under way (a heartbeat, or SyncGroup): a rebalance began after it, so
+	// the coordinator waits for this member until calmAt + ProcessingTime at least (the
+	// rebalance timeout), and a revocation must be done by then.
+	calmAt  time.Time
+	planSeq uint64 // the leader's current metadata request
+	leaving actor.Reply[struct{}]
+	watch   *patternWatch // with a TopicPattern: the topics it matches (pattern.go)
 }
 
 func newMemberActor(m *Member) *memberActor {
@@ -250,6 +255,9 @@ func (a *memberActor) answer(mm memberMsg) {
 		a.do(a.mach.joined(resp, call.Err))
 	case reqSync:
 		resp, _ := call.Response.(*api.SyncGroupResponse)
+		if call.Err == nil && resp != nil && resp.ErrorCode == 0 {
+			a.calmAt = mm.sent
+		}
 		a.do(a.mach.synced(resp, call.Err))
 	case reqHeartbeat:
 		a.hbFlight = false
@@ -258,6 +266,9 @@ func (a *memberActor) answer(mm memberMsg) {
 		s := a.mach.heartbeat(mm.gen, resp, call.Err)
 		if s.Alive {
 			a.aliveAt = mm.sent
+			if !s.Rebalance && a.mach.state == stateStable {
+				a.calmAt = mm.sent
+			}
 		}
 		a.do(s)
 	case reqLeave:
@@ -271,6 +282,7 @@ func (a *memberActor) do(s step) {
 	info := a.publish()
 	if len(s.Lost) > 0 {
 		a.m.log.Info("group member: partitions lost", "member", a.mach.memberID, "partitions", s.Lost)
+		a.m.declareLoss()
 		_ = h.TrySend(handoffMsg{kind: handLost, parts: s.Lost})
 	}
 	if s.Fatal != nil {
@@ -286,7 +298,8 @@ func (a *memberActor) do(s step) {
 			a.rejoinWhenMatched()
 			return
 		}
-		_ = h.TrySend(handoffMsg{kind: handRevoke, parts: s.Revoke, info: info})
+		a.m.interruptAdds()
+		_ = h.TrySend(handoffMsg{kind: handRevoke, parts: s.Revoke, info: info, by: a.calmAt.Add(a.m.cfg.ProcessingTime)})
 	}
 	if s.Assigned {
 		a.m.log.Info("group member: assigned", "member", a.mach.memberID, "generation", a.mach.generation,
@@ -296,7 +309,7 @@ func (a *memberActor) do(s step) {
 		if !a.m.cfg.DisableAutoCommit {
 			a.commitDue = a.aliveAt.Add(a.m.cfg.AutoCommitInterval)
 		}
-		_ = h.TrySend(handoffMsg{kind: handAssign, parts: s.Assign})
+		_ = h.TrySend(handoffMsg{kind: handAssign, parts: s.Assign, epoch: a.m.epoch()})
 	}
 	if s.Planning {
 		a.plan(s.Plan)

@@ -231,6 +231,7 @@ func (a *memberActor848) do(st reconcileStep) {
 	info := a.publish()
 	if len(st.Lost) > 0 {
 		a.m.log.Info("group member: partitions lost", "member", a.mach.memberID, "partitions", st.Lost)
+		a.m.declareLoss()
 		_ = h.TrySend(handoffMsg{kind: handLost, parts: st.Lost})
 	}
 	if st.Fatal != nil {
@@ -264,7 +265,7 @@ func (a *memberActor848) do(st reconcileStep) {
 		if len(st.Assign) > 0 {
 			a.m.log.Info("group member: assigned", "member", a.mach.memberID, "epoch", a.mach.epoch, "partitions", st.Assign)
 		}
-		_ = h.TrySend(handoffMsg{kind: handAssign, parts: st.Assign, info: info})
+		_ = h.TrySend(handoffMsg{kind: handAssign, parts: st.Assign, info: info, epoch: a.m.epoch()})
 	}
 	if len(st.Resolve) > 0 {
 		a.resolve()

@@ -110,5 +110,9 @@ func (m *Member) pollOverrun(now time.Time, memberID string) bool {
 // group. The hand-off commits in order with revocations, so an automatic commit never
 // races one, and the member actor never waits for it.
 func (m *Member) autoCommit(info *memberInfo) {
-	_ = m.hand.TrySend(handoffMsg{kind: handCommit, info: info})
+	// One queued at a time: a slow coordinator must not make them pile up in front of a
+	// loss (declareLoss voids the one queued and cancels the one being made).
+	if epoch, ok := m.queueAutoCommit(); ok {
+		_ = m.hand.TrySend(handoffMsg{kind: handCommit, info: info, auto: true, epoch: epoch})
+	}
 }

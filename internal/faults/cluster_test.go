@@ -172,3 +172,46 @@ func TestTapSummarizesTheExchange(t *testing.T) {
 }
 
 func netDial() DialFunc { return (&net.Dialer{}).DialContext }
+
+// TapObserve passes each request as it is written, then again with its response, in
+// that order, with the times between.
+func TestTapObservesEachExchange(t *testing.T) {
+	c, err := StartCluster(ClusterConfig{Brokers: 1, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var mu sync.Mutex
+	var seen []Exchange
+	tap := TapObserve(netDial(), func(string, ...any) {}, nil, func(ex Exchange) {
+		mu.Lock()
+		seen = append(seen, ex)
+		mu.Unlock()
+	})
+	if err := CreateTopic(ctx30(t), c.Addrs(), tap, "t", 1); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	written := make(map[kmsg.Request]bool)
+	var creates int
+	for _, ex := range seen {
+		switch {
+		case ex.Resp == nil:
+			written[ex.Req] = true
+		case !written[ex.Req]:
+			t.Fatalf("a %s response observed before its request", kmsg.NameForKey(ex.Req.Key()))
+		case ex.Read.Before(ex.Sent):
+			t.Fatalf("a %s response read at %v, before its request was sent at %v", kmsg.NameForKey(ex.Req.Key()), ex.Read, ex.Sent)
+		case ex.Req.Key() != ex.Resp.Key():
+			t.Fatalf("a %s request answered by a %s response", kmsg.NameForKey(ex.Req.Key()), kmsg.NameForKey(ex.Resp.Key()))
+		default:
+			if _, ok := ex.Resp.(*kmsg.CreateTopicsResponse); ok {
+				creates++
+			}
+		}
+	}
+	if creates != 1 {
+		t.Fatalf("%d CreateTopics responses observed, want 1 (of %d exchanges)", creates, len(seen))
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -25,6 +26,25 @@ import (
 // open is not nil, it counts the connections the tap opened that the client has not
 // closed yet.
 func Tap(dial DialFunc, logf func(format string, args ...any), open *atomic.Int64) DialFunc {
+	return TapObserve(dial, logf, open, nil)
+}
+
+// Exchange is one request a tapped connection carried, as the client wrote it, and its
+// response as the client read it.
+type Exchange struct {
+	Conn int64         // the connection, numbered by the tap from 1
+	Req  kmsg.Request  // the request, parsed
+	Sent time.Time     // when the client wrote it
+	Resp kmsg.Response // nil when the request was written, the response once read
+	Read time.Time     // when the client read the response
+}
+
+// TapObserve is Tap that also passes every request the client writes, and again with
+// its response once the client reads it, to observe (if not nil), on the connection's
+// goroutines: what a test needs to check a client's protocol exchange against the time
+// (heartbeats, fetches, commits). observe must be safe for concurrent use and must not
+// block.
+func TapObserve(dial DialFunc, logf func(format string, args ...any), open *atomic.Int64, observe func(Exchange)) DialFunc {
 	var ids atomic.Int64
 	if open == nil {
 		open = new(atomic.Int64)
@@ -38,22 +58,23 @@ func Tap(dial DialFunc, logf func(format string, args ...any), open *atomic.Int6
 		id := ids.Add(1)
 		open.Add(1)
 		logf("wire conn %d: connected to %s", id, address)
-		return &tapConn{Conn: c, id: id, logf: logf, open: open, pending: make(map[int32]kmsg.Request)}, nil
+		return &tapConn{Conn: c, id: id, logf: logf, open: open, observe: observe, pending: make(map[int32]Exchange)}, nil
 	}
 }
 
 // tapConn parses the byte streams of one connection into frames.
 type tapConn struct {
 	net.Conn
-	id     int64
-	logf   func(string, ...any)
-	open   *atomic.Int64
-	closed atomic.Bool
+	id      int64
+	logf    func(string, ...any)
+	open    *atomic.Int64
+	closed  atomic.Bool
+	observe func(Exchange)
 
 	mu      sync.Mutex
-	pending map[int32]kmsg.Request // by correlation ID: what each response answers
-	out, in []byte                 // partial frames
-	broken  bool                   // a frame could not be parsed: stop parsing
+	pending map[int32]Exchange // by correlation ID: what each response answers
+	out, in []byte             // partial frames
+	broken  bool               // a frame could not be parsed: stop parsing
 }
 
 // maxTapFrame caps the frames the tap parses; larger ones end its parsing.
@@ -132,18 +153,23 @@ func (c *tapConn) request(frame []byte) {
 	if req.IsFlexible() {
 		kmsg.SkipTags(&r)
 	}
-	c.pending[corr] = req
+	ex := Exchange{Conn: c.id, Req: req, Sent: time.Now()}
+	c.pending[corr] = ex
 	if err := req.ReadFrom(r.Src); err != nil {
 		c.logf("wire conn %d > %s v%d #%d: %v", c.id, kmsg.NameForKey(key), version, corr, err)
 		return
 	}
 	c.logf("wire conn %d > %s v%d #%d%s", c.id, kmsg.NameForKey(key), version, corr, describeRequest(req))
+	if c.observe != nil {
+		c.observe(ex)
+	}
 }
 
 func (c *tapConn) response(frame []byte) {
 	r := kbin.Reader{Src: frame}
 	corr := r.Int32()
-	req := c.pending[corr]
+	ex := c.pending[corr]
+	req := ex.Req
 	delete(c.pending, corr)
 	if req == nil {
 		c.logf("wire conn %d < #%d: no request with that correlation ID", c.id, corr)
@@ -159,6 +185,10 @@ func (c *tapConn) response(frame []byte) {
 		return
 	}
 	c.logf("wire conn %d < %s #%d%s", c.id, kmsg.NameForKey(req.Key()), corr, describeResponse(resp))
+	if c.observe != nil {
+		ex.Resp, ex.Read = resp, time.Now()
+		c.observe(ex)
+	}
 }
 
 func errName(code int16) string {
