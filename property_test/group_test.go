@@ -19,11 +19,12 @@ import (
 )
 
 // groupAssignors are the classic protocol's assignors a check draws from (each member
-// offers the one drawn). A cooperative assignor joins the draw by being added here.
+// offers the one drawn), eager and cooperative (KIP-429).
 var groupAssignors = []func() group.Assignor{
 	group.Range,
 	group.RoundRobin,
 	group.Sticky,
+	group.CooperativeSticky,
 }
 
 // groupServerAssignors are the KIP-848 server-side assignors a check draws from.

@@ -15,8 +15,10 @@ import (
 type memberWire struct {
 	// proofs are the times the member sent the requests that then proved it a member
 	// of the group: heartbeats answered without an error (REBALANCE_IN_PROGRESS too, for
-	// the classic protocol: the coordinator still counts the member in), and SyncGroup
-	// answered with an assignment; KIP-848's heartbeats answered without an error.
+	// the classic protocol: the coordinator still counts the member in), JoinGroup and
+	// SyncGroup answered without an error (the coordinator takes either as a heartbeat;
+	// a cooperative member reads on through a join); KIP-848's heartbeats answered
+	// without an error.
 	proofs []time.Time
 	// fetches are the fetch requests it sent: when, and which partitions they fetched
 	// (fetch sessions included: an incremental fetch fetches its session's partitions).
@@ -68,6 +70,10 @@ func (h *groupHistory) wire(member string, ex faults.Exchange) {
 	switch resp := ex.Resp.(type) {
 	case *kmsg.HeartbeatResponse:
 		if resp.ErrorCode == 0 || resp.ErrorCode == kerr.RebalanceInProgress.Code {
+			w.proofs = append(w.proofs, ex.Sent)
+		}
+	case *kmsg.JoinGroupResponse:
+		if resp.ErrorCode == 0 {
 			w.proofs = append(w.proofs, ex.Sent)
 		}
 	case *kmsg.SyncGroupResponse:

@@ -19,6 +19,7 @@ type memberMsg struct {
 	kind    reqKind
 	gen     int32
 	sent    time.Time
+	round   uint64            // a JoinGroup's or SyncGroup's: answers to an earlier one are stale
 	planned *cluster.Snapshot // the leader's metadata (nil with planErr)
 	planErr error
 	planSeq uint64
@@ -57,7 +58,8 @@ type memberActor struct {
 	hbDue     time.Time
 	commitDue time.Time // the next automatic commit; zero when off
 	hbFlight  bool
-	aliveAt   time.Time // when the last heartbeat that succeeded was sent
+	aliveAt   time.Time // when the last heartbeat, JoinGroup or SyncGroup that succeeded was sent
+	round     uint64    // the JoinGroup or SyncGroup sent last
 	// calmAt is when the last request was sent that the coordinator answered with no
 	// rebalance under way (a heartbeat, or SyncGroup): a rebalance began after it, so
 	// the coordinator waits for this member until calmAt + ProcessingTime at least (the
@@ -145,9 +147,13 @@ func (a *memberActor) next() time.Time {
 	if a.mach.heartbeating() && !a.hbFlight && a.haveCoord { // without a coordinator, the lookup's answer wakes it
 		at = actor.Earlier(at, a.hbDue)
 	}
-	if a.mach.state == stateStable {
+	if a.mach.sessionBound() {
 		at = actor.Earlier(at, a.aliveAt.Add(a.m.cfg.SessionTimeout))
+	}
+	if a.mach.state == stateStable {
 		at = actor.Earlier(at, a.commitDue)
+	}
+	if a.mach.mayGoAway() {
 		at = actor.Earlier(at, a.m.overdue())
 	}
 	return at
@@ -171,19 +177,19 @@ func (a *memberActor) due(now time.Time) {
 		a.m.autoCommit(a.publish()) // the hand-off commits: this loop never waits for a commit
 		a.commitDue = now.Add(a.m.cfg.AutoCommitInterval)
 	}
-	if a.mach.state == stateStable && a.m.pollOverrun(now, a.mach.memberID) {
+	if a.mach.mayGoAway() && a.m.pollOverrun(now, a.mach.memberID) {
 		a.retryAt, a.pending = time.Time{}, step{}
 		a.do(a.mach.pollExpired())
 		a.publish()
 		return
 	}
-	if !a.mach.heartbeating() {
+	if a.mach.sessionBound() && !now.Before(a.aliveAt.Add(a.m.cfg.SessionTimeout)) {
+		a.m.log.Warn("group member: nothing sent to the coordinator succeeded within the session timeout; its partitions are lost",
+			"member", a.mach.memberID, "state", a.mach.state, "session_timeout", a.m.cfg.SessionTimeout)
+		a.do(a.mach.sessionLost())
 		return
 	}
-	if a.mach.state == stateStable && !now.Before(a.aliveAt.Add(a.m.cfg.SessionTimeout)) {
-		a.m.log.Warn("group member: no heartbeat succeeded within the session timeout; its partitions are lost",
-			"member", a.mach.memberID, "session_timeout", a.m.cfg.SessionTimeout)
-		a.do(a.mach.sessionLost())
+	if !a.mach.heartbeating() {
 		return
 	}
 	if !a.hbFlight && !now.Before(a.hbDue) && a.haveCoord {
@@ -246,7 +252,13 @@ func (a *memberActor) answer(mm memberMsg) {
 		a.publish()
 		a.do(a.mach.coordinator(err))
 	case reqJoin:
+		if mm.round != a.round {
+			return // answers a JoinGroup given up for a later one (sessionLost)
+		}
 		resp, _ := call.Response.(*api.JoinGroupResponse)
+		if call.Err == nil && resp != nil && resp.ErrorCode == 0 {
+			a.aliveAt = mm.sent // the coordinator knew the member when it took it
+		}
 		if resp != nil {
 			a.m.log.Debug("group member: JoinGroup answered", "code", resp.ErrorCode, "member", resp.MemberID, "generation", resp.GenerationID, "took", time.Since(mm.sent))
 		} else {
@@ -254,9 +266,12 @@ func (a *memberActor) answer(mm memberMsg) {
 		}
 		a.do(a.mach.joined(resp, call.Err))
 	case reqSync:
+		if mm.round != a.round {
+			return
+		}
 		resp, _ := call.Response.(*api.SyncGroupResponse)
 		if call.Err == nil && resp != nil && resp.ErrorCode == 0 {
-			a.calmAt = mm.sent
+			a.calmAt, a.aliveAt = mm.sent, mm.sent
 		}
 		a.do(a.mach.synced(resp, call.Err))
 	case reqHeartbeat:
@@ -304,10 +319,10 @@ func (a *memberActor) do(s step) {
 	if s.Assigned {
 		a.m.log.Info("group member: assigned", "member", a.mach.memberID, "generation", a.mach.generation,
 			"cooperative", a.mach.cooperative, "added", s.Assign, "owned", a.mach.owned)
-		a.aliveAt = time.Now()
-		a.hbDue = a.aliveAt.Add(a.m.cfg.HeartbeatInterval)
+		now := time.Now() // aliveAt is when the SyncGroup that assigned was sent
+		a.hbDue = now.Add(a.m.cfg.HeartbeatInterval)
 		if !a.m.cfg.DisableAutoCommit {
-			a.commitDue = a.aliveAt.Add(a.m.cfg.AutoCommitInterval)
+			a.commitDue = now.Add(a.m.cfg.AutoCommitInterval)
 		}
 		_ = h.TrySend(handoffMsg{kind: handAssign, parts: s.Assign, epoch: a.m.epoch()})
 	}
@@ -395,6 +410,8 @@ func (a *memberActor) send(s step) {
 			_ = ref.TrySend(mm)
 		}
 	case reqJoin, reqSync:
+		a.round++
+		mm.round = a.round
 		// Answered once the group has rejoined: up to the rebalance timeout.
 		call.Deadline = now.Add(a.m.cfg.ProcessingTime + a.m.ccfg.RequestTimeout)
 		node = a.coord

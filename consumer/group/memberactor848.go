@@ -90,7 +90,7 @@ func (a *memberActor848) next() time.Time {
 			at = time.Now()
 		}
 	}
-	if a.mach.joined && len(a.mach.owned) > 0 {
+	if a.mach.sessionBound() {
 		at = actor.Earlier(at, a.aliveAt.Add(a.m.cfg.SessionTimeout))
 	}
 	if a.mach.joined {
@@ -114,7 +114,7 @@ func (a *memberActor848) schedule() {
 }
 
 func (a *memberActor848) due(now time.Time) {
-	if a.mach.joined && len(a.mach.owned) > 0 && !now.Before(a.aliveAt.Add(a.m.cfg.SessionTimeout)) {
+	if a.mach.sessionBound() && !now.Before(a.aliveAt.Add(a.m.cfg.SessionTimeout)) {
 		a.m.log.Warn("group member: no heartbeat succeeded within the session timeout; its partitions are lost",
 			"member", a.mach.memberID, "session_timeout", a.m.cfg.SessionTimeout)
 		a.hbFlight = false // its answer, if it ever comes, is for a membership that is over

@@ -401,11 +401,23 @@ func (m *membership) lose(error) step {
 	return s
 }
 
-// sessionLost: no heartbeat has succeeded for the session timeout, so the coordinator
-// has likely given the partitions to others. They are lost; find the coordinator and
-// rejoin.
+// sessionBound reports whether the member holds partitions on the strength of its
+// session: a stable member, and a cooperative one that keeps reading what it owns while
+// it joins again (KIP-429). A JoinGroup that hangs (the coordinator unreachable) may
+// never have reached the coordinator, which then drops the member at the end of its
+// session and gives its partitions to others: the member cannot tell, so it counts the
+// session from the last request answered, JoinGroup and SyncGroup included. (The Java
+// client does not: it fetches on through a join of any length.)
+func (m *membership) sessionBound() bool {
+	return m.state == stateStable ||
+		(m.cooperative && len(m.owned) > 0 && m.state != stateDead && m.state != stateLeaving)
+}
+
+// sessionLost: nothing sent to the coordinator has succeeded for the session timeout,
+// so it has likely given the partitions to others. They are lost; find the coordinator
+// and rejoin.
 func (m *membership) sessionLost() step {
-	if m.state != stateStable {
+	if !m.sessionBound() {
 		return step{}
 	}
 	lost := m.drop()
@@ -457,8 +469,8 @@ func (m *membership) leave() step {
 // coordinator drops it at the end of its session, as the Java client does. It waits
 // away, sending nothing, until back.
 func (m *membership) pollExpired() step {
-	if m.state != stateStable {
-		return step{} // a rebalance waits for the user itself (the hand-off's bound)
+	if !m.mayGoAway() {
+		return step{}
 	}
 	lost := m.drop()
 	m.state, m.after, m.rejoin = stateAway, reqNone, false
@@ -470,6 +482,15 @@ func (m *membership) pollExpired() step {
 		m.memberID = ""
 	}
 	return s
+}
+
+// mayGoAway reports whether a user overrunning the processing time makes the member
+// leave (pollExpired): only a stable member with no revocation under way. A revocation
+// (eager, or a cooperative one in a stable generation) waits for the user itself, up to
+// the hand-off's bound, past which it is a loss: leaving the group before it ended would
+// let others take the partitions while the user may still finish and commit them.
+func (m *membership) mayGoAway() bool {
+	return m.state == stateStable && m.revoking == 0
 }
 
 // back: the user came back after pollExpired; rejoin, finding the coordinator first.

@@ -445,3 +445,64 @@ func TestCooperativeRevokesUnsubscribedTopics(t *testing.T) {
 		t.Errorf("the rejoin claims %v, want t [0 1]", sub.Owned)
 	}
 }
+
+// TestCooperativeSessionWhileJoining: a cooperative member reads what it kept while it
+// joins again, so its session still binds it: when nothing sent to the coordinator has
+// succeeded for the session timeout (a JoinGroup hanging), what it kept is lost, and it
+// finds the coordinator again. An eager member joining owns nothing, and is not bound.
+func TestCooperativeSessionWhileJoining(t *testing.T) {
+	m := newCoopMembership(t)
+	coopStable(t, m, 3, 0, 1, 2, 3)
+	m.heartbeat(3, hbResp(errcode.RebalanceInProgress), nil)
+	if m.state != stateJoining || !m.sessionBound() {
+		t.Fatalf("joining: state %v, session bound %v; want joining and bound (it reads [0 1 2 3])", m.state, m.sessionBound())
+	}
+	s := m.sessionLost()
+	if !reflect.DeepEqual(s.Lost, tparts(0, 1, 2, 3)) || s.Send != reqFindCoordinator || len(m.owned) > 0 {
+		t.Fatalf("session lost while joining: step %+v, owned %v; want [0 1 2 3] lost and the coordinator found again", s, m.owned)
+	}
+	if m.sessionBound() {
+		t.Fatal("still bound to a session with nothing owned")
+	}
+
+	e := newTestMembership(false)
+	scripts["stable"](e)
+	e.heartbeat(e.generation, hbResp(errcode.RebalanceInProgress), nil)
+	e.revoked()
+	if e.state != stateJoining || e.sessionBound() {
+		t.Fatalf("eager joining: state %v, bound %v; want joining, not bound", e.state, e.sessionBound())
+	}
+	if s := e.sessionLost(); s.Send != reqNone || s.Lost != nil {
+		t.Fatalf("eager joining: session lost gave %+v; want nothing", s)
+	}
+}
+
+// TestCooperativeRevocationHoldsOffGoingAway: a user overrunning the processing time
+// while a cooperative revocation waits for it does not make the member leave the group:
+// the revocation is bounded on its own (the hand-off's bound, then a loss), and leaving
+// first would let others take those partitions while the user may still commit them.
+func TestCooperativeRevocationHoldsOffGoingAway(t *testing.T) {
+	m := newCoopMembership(t)
+	coopStable(t, m, 3, 0, 1, 2, 3)
+	m.heartbeat(3, hbResp(errcode.RebalanceInProgress), nil)
+	m.joined(protoJoinResp("cooperative-sticky", "m1", "m0", 4), nil)
+	if s := m.synced(syncResp(nil, 0, 1), nil); !reflect.DeepEqual(s.Revoke, tparts(2, 3)) {
+		t.Fatalf("synced: %+v; want [2 3] revoked", s)
+	}
+	if m.mayGoAway() {
+		t.Fatal("may go away while a revocation is under way")
+	}
+	if s := m.pollExpired(); s.Send != reqNone || s.Lost != nil || m.state != stateStable {
+		t.Fatalf("poll expired while revoking: %+v, state %v; want nothing", s, m.state)
+	}
+	m.revoked() // the second round
+	m.joined(protoJoinResp("cooperative-sticky", "m1", "m0", 5), nil)
+	m.synced(syncResp(nil, 0, 1), nil)
+	if !m.mayGoAway() {
+		t.Fatal("stable, nothing being revoked, and may not go away")
+	}
+	s := m.pollExpired()
+	if !reflect.DeepEqual(s.Lost, tparts(0, 1)) || s.Send != reqLeave || m.state != stateAway {
+		t.Fatalf("poll expired when stable: %+v, state %v; want [0 1] lost and LeaveGroup", s, m.state)
+	}
+}

@@ -503,6 +503,20 @@ func (r *reconciler) expired() reconcileStep {
 	return r.fence(errSessionExpired, false)
 }
 
+// sessionBound reports whether the member holds partitions on the strength of its
+// session, so that a session without a successful heartbeat loses them (expired): in the
+// group and owning some, not already losing them, away or gone, and not already fenced
+// (a revocation under way when the session ran out finishes first, then they are lost).
+// The member actor's session timer runs only while it does: otherwise the timer, once
+// past, would wake the actor again at once, for nothing to do.
+func (r *reconciler) sessionBound() bool {
+	switch r.state {
+	case reconcileDead, reconcileLeft, reconcileLosing, reconcileAway:
+		return false
+	}
+	return r.joined && len(r.owned) > 0 && r.fenced == nil
+}
+
 // errSessionExpired is why a member whose heartbeats all failed for the session timeout
 // lost its partitions.
 var errSessionExpired = errors.New("group: no heartbeat succeeded within the session timeout")

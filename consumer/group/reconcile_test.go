@@ -655,3 +655,27 @@ func TestReconcilePollExpiredAwayUntilBack(t *testing.T) {
 	}
 	wantStep848(t, r.pollExpired(), reconcileStep{})
 }
+
+// TestReconcileSessionBound: the session binds a member in the group that owns
+// partitions, until it has expired: then not while the loss is under way, nor while a
+// revocation that was under way when it expired finishes (the member actor's session
+// timer must not keep firing for nothing), nor once it rejoins owning nothing.
+func TestReconcileSessionBound(t *testing.T) {
+	r := newTestReconciler("")
+	if r.sessionBound() {
+		t.Fatal("bound before joining")
+	}
+	joinWith848(t, r, assignment848(topicA, []int32{0, 1}))
+	if !r.sessionBound() {
+		t.Fatal("not bound while owning a0, a1")
+	}
+	mustNext848(t, r)
+	r.expired()
+	if r.sessionBound() {
+		t.Fatal("still bound while the expired session's loss is under way")
+	}
+	r.lost()
+	if r.sessionBound() {
+		t.Fatal("bound while rejoining with nothing owned")
+	}
+}
