@@ -202,3 +202,17 @@ func (h *groupHistory) crashedIDs() []string {
 	slices.Sort(out)
 	return out
 }
+
+// allIDs returns every member ID any member used or was given.
+func (h *groupHistory) allIDs() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, ids := range h.ids {
+		for id := range ids {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

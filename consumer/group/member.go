@@ -665,7 +665,7 @@ func (m *Member) progressed() {
 func (m *Member) overdue() time.Time {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !m.inHand || m.away {
+	if !m.inHand || m.away || m.closing { // as expire: past it, nothing is due
 		return time.Time{}
 	}
 	return m.inHandAt.Add(m.cfg.ProcessingTime)

@@ -39,3 +39,21 @@ func TestNoHeartbeatWakeupsWithoutACoordinator(t *testing.T) {
 		t.Errorf("revoking, a heartbeat in flight: wakes at %v, want only when told", got)
 	}
 }
+
+// TestOverdueNotWhileClosing: a closing member does not go away for a user past
+// ProcessingTime (expire says no), so nothing may be due for it either: a deadline in
+// the past that nothing acts on would wake the member actor again at once, for ever.
+func TestOverdueNotWhileClosing(t *testing.T) {
+	m := &Member{cfg: Config{ProcessingTime: time.Second}}
+	m.inHand, m.inHandAt = true, time.Now().Add(-time.Hour)
+	if m.overdue().IsZero() {
+		t.Fatal("a batch in hand for an hour is not overdue")
+	}
+	m.closing = true
+	if m.expire(time.Now()) {
+		t.Fatal("a closing member went away")
+	}
+	if at := m.overdue(); !at.IsZero() {
+		t.Fatalf("closing: overdue at %v, which nothing will act on", at)
+	}
+}
