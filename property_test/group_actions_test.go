@@ -118,7 +118,9 @@ func (g *gcheck) actUnstall(t *rapid.T) {
 	gm.p.unstall()
 }
 
-// actWait lets time pass (the bubble's clock) while the members run.
+// actWait lets time pass while the members run. Every check runs in a synctest bubble
+// (groupSyncCheck), so the sleep is the thing under test: it advances the bubble's fake
+// clock once every goroutine in it is durably blocked, and synchronises nothing.
 func (g *gcheck) actWait(t *rapid.T) {
 	d := rapid.SampledFrom(groupWaits).Draw(t, "wait")
 	g.note("wait %v", d)
