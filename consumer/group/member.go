@@ -455,9 +455,11 @@ func (m *Member) setFatal(err error) {
 	m.joinOnce.Do(func() { close(m.joined) })
 }
 
-// fail ends the member from the hand-off's side: what it owns is lost, Poll returns err,
-// and the member actor stops without leaving the group (Close still tries to).
+// fail ends the member on a fatal error, from the hand-off's side or either protocol's
+// member actor: what it owns is lost, Poll returns err, and the member actor stops
+// without leaving the group (Close still tries to).
 func (m *Member) fail(err error) {
+	m.log.Error("group member: failed", "err", err)
 	m.setFatal(err)
 	_ = m.hand.TrySend(handoffMsg{kind: handFatal})
 }

@@ -296,14 +296,10 @@ func (a *memberActor) do(s step) {
 	h := a.m.hand
 	info := a.publish()
 	if len(s.Lost) > 0 {
-		a.m.log.Info("group member: partitions lost", "member", a.mach.memberID, "partitions", s.Lost)
-		a.m.declareLoss()
-		_ = h.TrySend(handoffMsg{kind: handLost, parts: s.Lost})
+		a.m.loseParts(a.mach.memberID, s.Lost)
 	}
 	if s.Fatal != nil {
-		a.m.log.Error("group member: failed", "err", s.Fatal)
-		a.m.setFatal(s.Fatal)
-		_ = h.TrySend(handoffMsg{kind: handFatal})
+		a.m.fail(s.Fatal)
 		return
 	}
 	if s.Rebalance {

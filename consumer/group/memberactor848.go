@@ -230,14 +230,10 @@ func (a *memberActor848) do(st reconcileStep) {
 	h := a.m.hand
 	info := a.publish()
 	if len(st.Lost) > 0 {
-		a.m.log.Info("group member: partitions lost", "member", a.mach.memberID, "partitions", st.Lost)
-		a.m.declareLoss()
-		_ = h.TrySend(handoffMsg{kind: handLost, parts: st.Lost})
+		a.m.loseParts(a.mach.memberID, st.Lost)
 	}
 	if st.Fatal != nil {
-		a.m.log.Error("group member: failed", "err", st.Fatal)
-		a.m.setFatal(st.Fatal)
-		_ = h.TrySend(handoffMsg{kind: handFatal})
+		a.m.fail(st.Fatal)
 		return
 	}
 	if st.Left {

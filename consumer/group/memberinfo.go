@@ -116,3 +116,12 @@ func (m *Member) autoCommit(info *memberInfo) {
 		_ = m.hand.TrySend(handoffMsg{kind: handCommit, info: info, auto: true, epoch: epoch})
 	}
 }
+
+// loseParts hands the hand-off a loss of parts (OnLost, no commit), for either
+// protocol's member actor: the loss is declared first, so that an assignment or a lookup
+// still under way is voided rather than taken.
+func (m *Member) loseParts(memberID string, parts []TopicPartitions) {
+	m.log.Info("group member: partitions lost", "member", memberID, "partitions", parts)
+	m.declareLoss()
+	_ = m.hand.TrySend(handoffMsg{kind: handLost, parts: parts})
+}
