@@ -220,10 +220,12 @@ func (g *gcheck) observeCommitted(when string) map[consumer.About]int64 {
 }
 
 // waitGroup waits, for at most d, until cond holds, re-evaluating it whenever the
-// history changes. It reports whether cond held.
+// history changes and every 100 ms of the bubble's clock. It reports whether cond held.
 func (g *gcheck) waitGroup(d time.Duration, cond func() bool) bool {
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond) // cond may read the broker, which says nothing when it changes
+	defer tick.Stop()
 	for {
 		changed := g.h.Changed()
 		if cond() {
@@ -231,6 +233,7 @@ func (g *gcheck) waitGroup(d time.Duration, cond func() bool) bool {
 		}
 		select {
 		case <-changed:
+		case <-tick.C:
 		case <-deadline.C:
 			return cond()
 		}
@@ -331,9 +334,27 @@ func (g *gcheck) finish() {
 		g.produce(p, 1)
 	}
 	ends = g.ends()
+	// Or a holding revoked since (a KIP-848 or cooperative move after the group looked
+	// settled) finished it and its revocation committed it: its successor starts there
+	// and has nothing to take.
 	if !g.waitGroup(groupSettle, func() bool {
+		var committed map[consumer.About]int64
 		for p, e := range ends {
-			if g.h.ownerFinished(consumer.About{Topic: g.topic, Partition: p}) < e {
+			a := consumer.About{Topic: g.topic, Partition: p}
+			if g.h.ownerFinished(a) >= e {
+				continue
+			}
+			if g.h.revokedFinished(a) < e {
+				return false
+			}
+			if committed == nil {
+				c, err := g.committed()
+				if err != nil {
+					return false
+				}
+				committed = c
+			}
+			if committed[a] < e {
 				return false
 			}
 		}

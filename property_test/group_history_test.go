@@ -259,8 +259,7 @@ func (h *groupHistory) unprocessed(topic string, end map[int32]int64) map[int32]
 }
 
 // ownerFinished returns, for partition a, the offset after the last record finished by
-// the one member holding it now, or by a holding of it that ended with a revocation
-// (0 if it is held by none, or by several).
+// the one member holding it now (0 if it is held by none, or by several).
 func (h *groupHistory) ownerFinished(a consumer.About) int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -276,11 +275,16 @@ func (h *groupHistory) ownerFinished(a consumer.About) int64 {
 	if got == nil {
 		return 0
 	}
-	// A holding that ended with a revocation committed what its user finished, and its
-	// successor starts there without taking any of it again (KIP-848 and cooperative
-	// moves can come after the group looked settled: the owner then changes while the
-	// last records are finished).
-	fin := got.finished
+	return got.finished
+}
+
+// revokedFinished returns, for partition a, the offset after the last record finished by
+// a holding of it that ended with a revocation (whose commit may or may not have got
+// through: the caller checks the committed offset).
+func (h *groupHistory) revokedFinished(a consumer.About) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var fin int64
 	for _, hd := range h.holdings {
 		if hd.part == a && hd.end == "revoked" {
 			fin = max(fin, hd.finished)
