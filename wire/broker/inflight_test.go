@@ -11,7 +11,6 @@ import (
 	"github.com/troupe-go/troupe/wire/api"
 	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestPipeliningBound holds a fetch at the broker and sends more calls behind it: the
@@ -21,12 +20,7 @@ import (
 func TestPipeliningBound(t *testing.T) {
 	const maxInflight = 2
 	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "z"))
-	held, release := make(chan struct{}), make(chan struct{})
-	kc.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
-		close(held)
-		<-release // kfake handles nothing else meanwhile
-		return nil, nil, false
-	})
+	fetch, held, release := holdFetch(kc)
 	var tap *frameTap
 	var d net.Dialer
 	p := startPool(t, broker.Config{MaxInflight: maxInflight, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -48,10 +42,7 @@ func TestPipeliningBound(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var fetch api.FetchRequest
-	fetch.Default()
-	fetch.MinBytes, fetch.MaxBytes = 1, 1<<20
-	send(&fetch)
+	send(fetch)
 	select {
 	case <-held:
 	case <-ctx.Done():
@@ -69,7 +60,7 @@ func TestPipeliningBound(t *testing.T) {
 			t.Fatalf("%d requests written, want 3", tap.counts().written)
 		}
 	}
-	close(release)
+	release()
 	for i := range 1 + behind {
 		select {
 		case c := <-done:
