@@ -76,7 +76,7 @@ func (a *memberActor848) leftReply() actor.Reply[struct{}] { return a.leaving }
 // end, the next automatic commit, or the user's overrunning ProcessingTime.
 func (a *memberActor848) next() time.Time {
 	var at time.Time
-	if a.haveCoord && !a.hbFlight && (a.mach.state != reconcileAway || a.mach.due()) { // away, it sends only its leave
+	if a.haveCoord && !a.hbFlight && a.mach.sendable() { // fenced while revoking, leaving before its revocation is done, away: nothing to send, no timer
 		at = a.hbDue
 		if a.mach.due() {
 			at = time.Now()
