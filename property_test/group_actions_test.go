@@ -42,7 +42,9 @@ func (g *gcheck) actLeave(t *rapid.T) {
 
 // closeMember closes gm within groupClose. With strict (no fault on the network), Close
 // must succeed; under faults, its revocation's commit and its LeaveGroup may not get
-// through in time, and an error is only noted.
+// through in time, and an error is only noted. Either way, once Close has returned every
+// holding of the member has ended with OnRevoked or OnLost (what could not be revoked
+// cleanly is lost), and no callback comes after.
 func (g *gcheck) closeMember(gm *gmember, strict bool) {
 	gm.p.unstall()
 	report := g.note
@@ -53,13 +55,8 @@ func (g *gcheck) closeMember(gm *gmember, strict bool) {
 	defer cancel()
 	if err := gm.m.Close(ctx); err != nil {
 		report("%s: Close: %v", gm.name, err)
-		if !strict {
-			// What it still held without a callback (no broker reachable for its
-			// revocation's commit or its leave) ends as a crash's does: the coordinator
-			// takes it back at the end of the member's session.
-			g.h.crash(gm.name)
-		}
 	}
+	g.h.closed(gm.name)
 	<-gm.p.done
 	if err := gm.p.failure(); err != nil {
 		g.problem("%s: its Poll failed: %v", gm.name, err)

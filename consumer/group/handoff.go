@@ -67,6 +67,36 @@ type handoff struct {
 	m *Member
 }
 
+// Run is the hand-off's loop: one message at a time (actor.Receive), then, once Close
+// has stopped it, the end of whatever the member still owns. Close normally gives
+// everything up through the hand-off first (handCloseAll: OnRevoked, a commit); when it
+// runs out of time before that is done (the hand-off held up by a commit or a lookup the
+// coordinator does not answer, or the revocation cut short), what the member still owns
+// is lost here (OnLost, nothing committed), on the hand-off's goroutine as every
+// callback, so that no partition outlives a Close that returned without its callback.
+func (h *handoff) Run(ctx context.Context, in *actor.Inbox[handoffMsg]) error {
+	err := actor.Receive(h.handle).Run(ctx, in)
+	h.closed(ctx)
+	return err
+}
+
+// closed loses what the member still owns once Close has stopped the hand-off. ctx is
+// the hand-off's, done when Close ran out of time: the reader gives the partitions up at
+// once all the same, and OnLost sees it done.
+func (h *handoff) closed(ctx context.Context) {
+	m := h.m
+	m.mu.Lock()
+	closing := m.closing
+	m.mu.Unlock()
+	if !closing {
+		return // a failure: the supervisor restarts the hand-off, which goes on
+	}
+	if left := m.Assigned(); len(left) > 0 {
+		m.log.Warn("group member: Close ended before these partitions were given up; they are lost (nothing of theirs is committed)", "partitions", left)
+		h.lose(ctx, left)
+	}
+}
+
 func (h *handoff) handle(ctx context.Context, msg handoffMsg) error {
 	m := h.m
 	switch msg.kind {
@@ -339,8 +369,14 @@ func (h *handoff) revoke(ctx context.Context, parts []consumer.About, info *memb
 			late = true
 		case <-ctx.Done():
 			t.Stop()
-			return
 		}
+	}
+	if ctx.Err() != nil {
+		// Close ran out of time: the revocation cannot be done cleanly (OnRevoked with
+		// a commit that cannot go through), so the partitions are lost.
+		m.log.Warn("group member: Close ended before the revocation was done; the revoked partitions are lost", "partitions", parts)
+		h.lose(ctx, parts)
+		return
 	}
 	if late || (!by.IsZero() && !time.Now().Before(by)) {
 		m.log.Warn("group member: the revocation was not done within the rebalance timeout (ProcessingTime, counted from before the rebalance began); the revoked partitions are lost",

@@ -103,7 +103,8 @@ type Config struct {
 	Backoff supervisor.Backoff
 	// OnAssigned, OnRevoked and OnLost, if set, are told of partitions the member takes,
 	// gives up in a rebalance, and loses (the coordinator no longer counts the member
-	// in: its session ran out, or it was fenced). They run in order, one at a time, on
+	// in: its session ran out, or it was fenced; or Close ran out of time before it
+	// could give them up). They run in order, one at a time, on
 	// the member's hand-off goroutine, never concurrently with each other; they may block
 	// (the rebalance waits) and must return within ProcessingTime. OnAssigned runs before
 	// Poll returns any record of the partitions; OnRevoked after the user came back from
@@ -378,7 +379,7 @@ func Join(ctx context.Context, c *consumer.Consumer, cfg Config) (*Member, error
 	})
 	m.hand, err = supervisor.Add(m.sup, supervisor.ChildSpec[handoffMsg]{
 		Name: "handoff " + cfg.Group, Kind: "group-handoff", Restart: supervisor.Transient,
-		New: func() actor.Actor[handoffMsg] { return actor.Receive((&handoff{m: m}).handle) },
+		New: func() actor.Actor[handoffMsg] { return &handoff{m: m} },
 		// Unbounded, and bounded all the same: the member actor sends one message per
 		// step of the protocol and waits for each revocation to finish before it
 		// rejoins, so a handful at most are ever queued.
@@ -919,7 +920,10 @@ func retryable(results []cluster.OffsetCommitResult, tokens map[consumer.About]u
 // commit of what was finished — the batches of the last Poll count only as far as they
 // were marked or iterated past), leaves the group (a static member does not send
 // LeaveGroup), and stops the member's actors and its reader. It returns once done, or
-// with the context's cause; it is idempotent.
+// with the context's cause; it is idempotent. Either way, when it returns every
+// partition the member held has ended with a callback: what ctx ended before it could be
+// revoked cleanly (its OnRevoked and commit) is lost instead (OnLost, nothing of it
+// committed), and Assigned is empty.
 func (m *Member) Close(ctx context.Context) error {
 	m.closeOnce.Do(func() { m.closeErr = m.close(ctx) })
 	return m.closeErr
