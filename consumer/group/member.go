@@ -324,6 +324,18 @@ type Member struct {
 	// (their dispatcher looks again): a revocation or a loss must not wait for them
 	// behind a broker that does not answer.
 	adding context.CancelFunc
+	// A revocation overtakes the assignments sent before it, for the partitions it
+	// names: they are not taken (no OnAssigned, not added to the reader), or, when
+	// OnAssigned has run already, not added or taken out of the reader again at once,
+	// and the revocation then gives them up. Each assignment carries its sequence
+	// number (assignSeq counts them); overtaken says, per partition, the last
+	// assignment sent before a revocation of it. The assignment being taken is taking
+	// (from takingSeq), cancelled by takingVoid once a revocation names all of it.
+	assignSeq  uint64
+	overtaken  map[consumer.About]uint64
+	taking     []consumer.About
+	takingSeq  uint64
+	takingVoid context.CancelFunc
 }
 
 // memberInfo is what the member actor publishes for commits.
@@ -601,11 +613,67 @@ func (m *Member) queueAutoCommit() (uint64, bool) {
 	return m.lossEpoch, true
 }
 
-// epoch is the loss epoch an assignment is sent in.
-func (m *Member) epoch() uint64 {
+// nextAssignment numbers an assignment the member actor is about to send to the
+// hand-off: it returns the loss epoch it is sent in and its sequence number.
+func (m *Member) nextAssignment() (epoch, seq uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.lossEpoch
+	m.assignSeq++
+	return m.lossEpoch, m.assignSeq
+}
+
+// overtake is called by the member actor before it sends a revocation of parts: the
+// assignments sent before it do not take them (see Member.overtaken), the one being
+// taken is cancelled if nothing of it is left, and the wait of an add in progress for
+// where its partitions start is cancelled (the revocation must not wait behind it). It
+// returns the revocation's sequence number: the last assignment sent before it.
+func (m *Member) overtake(parts []TopicPartitions) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.overtaken == nil {
+		m.overtaken = make(map[consumer.About]uint64)
+	}
+	for _, a := range abouts(parts) {
+		m.overtaken[a] = m.assignSeq
+	}
+	if m.taking != nil && len(m.remainingLocked(m.taking, m.takingSeq)) == 0 {
+		m.takingVoid()
+	}
+	if m.adding != nil {
+		m.adding()
+	}
+	return m.assignSeq
+}
+
+// remainingLocked returns the partitions of parts, of the assignment numbered seq, that
+// no revocation sent after it names. m.mu is held.
+func (m *Member) remainingLocked(parts []consumer.About, seq uint64) []consumer.About {
+	out := parts[:0:0]
+	for _, a := range parts {
+		if at, ok := m.overtaken[a]; !ok || at < seq {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// remaining is remainingLocked, taking m.mu.
+func (m *Member) remaining(parts []consumer.About, seq uint64) []consumer.About {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.remainingLocked(parts, seq)
+}
+
+// overtook forgets what a revocation numbered seq, now carried out, said about the
+// assignments sent before it: the hand-off has dealt with them all.
+func (m *Member) overtook(seq uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for a, at := range m.overtaken {
+		if at <= seq {
+			delete(m.overtaken, a)
+		}
+	}
 }
 
 // declareLoss is called by the member actor before it sends a loss to the hand-off: the
@@ -619,16 +687,6 @@ func (m *Member) declareLoss() {
 	if m.voidable != nil {
 		m.voidable()
 	}
-	if m.adding != nil {
-		m.adding()
-	}
-}
-
-// interruptAdds cancels the wait of an assignment being taken for where its partitions
-// start: the member actor calls it before it sends a revocation or a loss.
-func (m *Member) interruptAdds() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.adding != nil {
 		m.adding()
 	}

@@ -309,8 +309,8 @@ func (a *memberActor) do(s step) {
 			a.rejoinWhenMatched()
 			return
 		}
-		a.m.interruptAdds()
-		_ = h.TrySend(handoffMsg{kind: handRevoke, parts: s.Revoke, info: info, by: a.calmAt.Add(a.m.cfg.ProcessingTime)})
+		seq := a.m.overtake(s.Revoke)
+		_ = h.TrySend(handoffMsg{kind: handRevoke, parts: s.Revoke, info: info, by: a.calmAt.Add(a.m.cfg.ProcessingTime), seq: seq})
 	}
 	if s.Assigned {
 		a.m.log.Info("group member: assigned", "member", a.mach.memberID, "generation", a.mach.generation,
@@ -320,7 +320,8 @@ func (a *memberActor) do(s step) {
 		if !a.m.cfg.DisableAutoCommit {
 			a.commitDue = now.Add(a.m.cfg.AutoCommitInterval)
 		}
-		_ = h.TrySend(handoffMsg{kind: handAssign, parts: s.Assign, epoch: a.m.epoch()})
+		epoch, seq := a.m.nextAssignment()
+		_ = h.TrySend(handoffMsg{kind: handAssign, parts: s.Assign, epoch: epoch, seq: seq})
 	}
 	if s.Planning {
 		a.plan(s.Plan)

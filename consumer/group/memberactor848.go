@@ -252,7 +252,8 @@ func (a *memberActor848) do(st reconcileStep) {
 			then = a.mach.revoked
 		} else {
 			a.m.log.Info("group member: revoking", "member", a.mach.memberID, "epoch", a.mach.epoch, "partitions", st.Revoke)
-			_ = h.TrySend(handoffMsg{kind: handRevoke, parts: st.Revoke, info: info})
+			seq := a.m.overtake(st.Revoke)
+			_ = h.TrySend(handoffMsg{kind: handRevoke, parts: st.Revoke, info: info, seq: seq})
 		}
 	}
 	if len(st.Assign) > 0 || (!a.announced && a.mach.joined) {
@@ -261,7 +262,8 @@ func (a *memberActor848) do(st reconcileStep) {
 		if len(st.Assign) > 0 {
 			a.m.log.Info("group member: assigned", "member", a.mach.memberID, "epoch", a.mach.epoch, "partitions", st.Assign)
 		}
-		_ = h.TrySend(handoffMsg{kind: handAssign, parts: st.Assign, info: info, epoch: a.m.epoch()})
+		epoch, seq := a.m.nextAssignment()
+		_ = h.TrySend(handoffMsg{kind: handAssign, parts: st.Assign, info: info, epoch: epoch, seq: seq})
 	}
 	if len(st.Resolve) > 0 {
 		a.resolve()
