@@ -184,6 +184,7 @@ func (a *memberActor) due(now time.Time) {
 		return
 	}
 	if a.mach.sessionBound() && !now.Before(a.aliveAt.Add(a.m.cfg.SessionTimeout)) {
+		a.m.stopFetching()
 		a.m.log.Warn("group member: nothing sent to the coordinator succeeded within the session timeout; its partitions are lost",
 			"member", a.mach.memberID, "state", a.mach.state, "session_timeout", a.m.cfg.SessionTimeout)
 		a.do(a.mach.sessionLost())

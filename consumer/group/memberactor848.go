@@ -115,6 +115,7 @@ func (a *memberActor848) schedule() {
 
 func (a *memberActor848) due(now time.Time) {
 	if a.mach.sessionBound() && !now.Before(a.aliveAt.Add(a.m.cfg.SessionTimeout)) {
+		a.m.stopFetching()
 		a.m.log.Warn("group member: no heartbeat succeeded within the session timeout; its partitions are lost",
 			"member", a.mach.memberID, "session_timeout", a.m.cfg.SessionTimeout)
 		a.hbFlight = false // its answer, if it ever comes, is for a membership that is over
