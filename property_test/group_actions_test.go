@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"testing/synctest"
 	"time"
 
 	"github.com/troupe-go/troupe/consumer"
@@ -42,7 +43,9 @@ func (g *gcheck) actLeave(t *rapid.T) {
 
 // closeMember closes gm within groupClose. With strict (no fault on the network), Close
 // must succeed; under faults, its revocation's commit and its LeaveGroup may not get
-// through in time, and an error is only noted.
+// through in time, and an error is only noted. Either way, once Close has returned every
+// holding of the member has ended with OnRevoked or OnLost (what could not be revoked
+// cleanly is lost), and no callback comes after.
 func (g *gcheck) closeMember(gm *gmember, strict bool) {
 	gm.p.unstall()
 	report := g.note
@@ -53,13 +56,8 @@ func (g *gcheck) closeMember(gm *gmember, strict bool) {
 	defer cancel()
 	if err := gm.m.Close(ctx); err != nil {
 		report("%s: Close: %v", gm.name, err)
-		if !strict {
-			// What it still held without a callback (no broker reachable for its
-			// revocation's commit or its leave) ends as a crash's does: the coordinator
-			// takes it back at the end of the member's session.
-			g.h.crash(gm.name)
-		}
 	}
+	g.h.closed(gm.name)
 	<-gm.p.done
 	if err := gm.p.failure(); err != nil {
 		g.problem("%s: its Poll failed: %v", gm.name, err)
@@ -366,7 +364,12 @@ func (g *gcheck) finish() {
 	g.observeCommitted("settled")
 
 	// e: a clean close of every member commits, per partition, the offset after the last
-	// finished record.
+	// finished record. A user counts its batches finished just before it polls again,
+	// and the member counts them when that Poll begins: a Close in between would leave
+	// them finished for the check and not for the member (a race of the check's, seen
+	// once in 900 checks). Once every goroutine in the bubble is durably blocked, each
+	// user waits inside Poll (or holds what it took, stalled: not finished either way).
+	synctest.Wait()
 	for _, gm := range g.members {
 		g.closeMember(gm, true)
 	}

@@ -29,6 +29,9 @@ type groupHistory struct {
 	// by OnLost or a crash (not graceful: a3's business, not a2's).
 	overlaps map[*holding][]string
 	crashed  map[string]bool
+	// closedM are the members whose Close has returned: they hold nothing (every holding
+	// ended with a callback before Close returned) and run no callback any more.
+	closedM map[string]bool
 
 	// taken are, per partition and offset, how many times a user took the record
 	// (returned by Poll to a member not crashed); done, how many times a user finished
@@ -66,6 +69,7 @@ func newGroupHistory() *groupHistory {
 		open:      make(map[string]map[consumer.About]*holding),
 		overlaps:  make(map[*holding][]string),
 		crashed:   make(map[string]bool),
+		closedM:   make(map[string]bool),
 		taken:     make(map[consumer.About]map[int64]int),
 		done:      make(map[consumer.About]map[int64]int),
 		finished:  make(map[consumer.About]int64),
@@ -99,6 +103,10 @@ func (h *groupHistory) assigned(member string, gen int32, parts []consumer.About
 	defer h.mu.Unlock()
 	defer h.notifyLocked()
 	if h.crashed[member] {
+		return
+	}
+	if h.closedM[member] {
+		h.violate("callbacks: %s assigned %v after its Close returned", member, parts)
 		return
 	}
 	if h.open[member] == nil {
@@ -145,6 +153,10 @@ func (h *groupHistory) released(member, how string, gen int32, parts []consumer.
 	if h.crashed[member] {
 		return
 	}
+	if h.closedM[member] {
+		h.violate("callbacks: %s %s %v after its Close returned", member, how, parts)
+		return
+	}
 	for _, a := range parts {
 		hd := h.open[member][a]
 		if hd == nil {
@@ -152,6 +164,29 @@ func (h *groupHistory) released(member, how string, gen int32, parts []consumer.
 			continue
 		}
 		h.endLocked(hd, how, gen)
+	}
+}
+
+// closed records that member's Close has returned, whether it succeeded or not: every
+// holding of the member must have ended with OnRevoked or OnLost by then (a user must
+// never believe it still owns partitions after Close), and no callback may come after.
+// A holding still open is a violation, and ends here.
+func (h *groupHistory) closed(member string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	defer h.notifyLocked()
+	if h.crashed[member] {
+		return
+	}
+	h.closedM[member] = true
+	var held []consumer.About
+	for a, hd := range h.open[member] {
+		held = append(held, a)
+		h.endLocked(hd, "closed", hd.to)
+	}
+	if len(held) > 0 {
+		slices.SortFunc(held, func(x, y consumer.About) int { return int(x.Partition - y.Partition) })
+		h.violate("close: %s's Close returned while it still held %v without OnRevoked or OnLost", member, held)
 	}
 }
 
@@ -332,7 +367,7 @@ func (h *groupHistory) checkOverlaps() {
 	defer h.mu.Unlock()
 	by := make(map[consumer.About][]*holding)
 	for _, hd := range h.holdings {
-		if hd.end == "lost" || hd.end == "crashed" || hd.from < 0 {
+		if hd.end == "lost" || hd.end == "crashed" || hd.end == "closed" || hd.from < 0 {
 			continue
 		}
 		by[hd.part] = append(by[hd.part], hd)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
@@ -43,6 +45,9 @@ type handoffMsg struct {
 	// by, if set, is when a revocation must be done: past it, the coordinator may have
 	// finished the rebalance without the member, and the partitions are lost instead.
 	by time.Time
+	// seq is an assignment's sequence number, and a revocation's: the last assignment
+	// sent before it, which it overtakes for the partitions it names (Member.overtake).
+	seq uint64
 }
 
 func (h handoffMsg) fail(err error) { h.reply.Send(struct{}{}, err) }
@@ -67,13 +72,43 @@ type handoff struct {
 	m *Member
 }
 
+// Run is the hand-off's loop: one message at a time (actor.Receive), then, once Close
+// has stopped it, the end of whatever the member still owns. Close normally gives
+// everything up through the hand-off first (handCloseAll: OnRevoked, a commit); when it
+// runs out of time before that is done (the hand-off held up by a commit or a lookup the
+// coordinator does not answer, or the revocation cut short), what the member still owns
+// is lost here (OnLost, nothing committed), on the hand-off's goroutine as every
+// callback, so that no partition outlives a Close that returned without its callback.
+func (h *handoff) Run(ctx context.Context, in *actor.Inbox[handoffMsg]) error {
+	err := actor.Receive(h.handle).Run(ctx, in)
+	h.closed(ctx)
+	return err
+}
+
+// closed loses what the member still owns once Close has stopped the hand-off. ctx is
+// the hand-off's, done when Close ran out of time: the reader gives the partitions up at
+// once all the same, and OnLost sees it done.
+func (h *handoff) closed(ctx context.Context) {
+	m := h.m
+	m.mu.Lock()
+	closing := m.closing
+	m.mu.Unlock()
+	if !closing {
+		return // a failure: the supervisor restarts the hand-off, which goes on
+	}
+	if left := m.Assigned(); len(left) > 0 {
+		m.log.Warn("group member: Close ended before these partitions were given up; they are lost (nothing of theirs is committed)", "partitions", left)
+		h.lose(ctx, left)
+	}
+}
+
 func (h *handoff) handle(ctx context.Context, msg handoffMsg) error {
 	m := h.m
 	switch msg.kind {
 	case handAssign:
 		taken := false
 		if actx, done, ok := m.startVoidable(ctx, msg.epoch); ok {
-			taken = h.assign(actx, abouts(msg.parts))
+			taken = h.assign(actx, abouts(msg.parts), msg.seq)
 			done()
 		}
 		if !taken && ctx.Err() == nil && m.failure() == nil {
@@ -84,6 +119,7 @@ func (h *handoff) handle(ctx context.Context, msg handoffMsg) error {
 		m.joinOnce.Do(func() { close(m.joined) })
 	case handRevoke:
 		h.revoke(ctx, abouts(msg.parts), msg.info, msg.by)
+		m.overtook(msg.seq)
 		_ = m.member.TrySend(memberMsg{revoked: true})
 	case handLost:
 		h.lose(ctx, abouts(msg.parts))
@@ -140,20 +176,53 @@ func abouts(parts []TopicPartitions) []consumer.About {
 	return out
 }
 
-// assign takes parts: it looks up their committed offsets, runs OnAssigned, and hands
-// them to the reader, each from its committed offset or, without one, from where the
-// consumer's reset policy says.
-func (h *handoff) assign(ctx context.Context, parts []consumer.About) (taken bool) {
+// assign takes parts, of the assignment numbered seq: it looks up their committed
+// offsets, runs OnAssigned, and hands them to the reader, each from its committed offset
+// or, without one, from where the consumer's reset policy says.
+//
+// A revocation the member actor requested after the assignment was sent overtakes it for
+// the partitions it names (Member.overtake): those not yet announced are dropped (no
+// OnAssigned, never read: the revocation then finds nothing of theirs to give up), and the
+// lookup of committed offsets is cancelled once nothing is left to take; those announced
+// already are owned but not added to the reader, or taken out of it again at once if the
+// revocation came while they were being added, so that the revocation behind this
+// assignment gives them up (OnRevoked) without their having been fetched for it. A loss
+// voids the whole assignment (startVoidable: ctx is cancelled).
+func (h *handoff) assign(ctx context.Context, parts []consumer.About, seq uint64) (taken bool) {
 	m := h.m
 	m.mu.Lock()
 	closing := m.closing
-	m.mu.Unlock()
-	if len(parts) == 0 || closing {
+	all := len(parts)
+	parts = m.remainingLocked(parts, seq)
+	if all == 0 || closing {
+		m.mu.Unlock()
 		return true // nothing to take, or Close gave everything up already
 	}
-	offs, ok := h.committedOffsets(ctx, parts)
+	if len(parts) == 0 {
+		m.mu.Unlock()
+		h.overtaken(all)
+		return true
+	}
+	tctx, void := context.WithCancel(ctx)
+	m.taking, m.takingSeq, m.takingVoid = parts, seq, void
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.taking, m.takingVoid = nil, nil
+		m.mu.Unlock()
+		void()
+	}()
+	offs, ok := h.committedOffsets(tctx, parts)
+	if ctx.Err() == nil && tctx.Err() != nil {
+		h.overtaken(all)
+		return true
+	}
 	if !ok || ctx.Err() != nil || m.failure() != nil {
 		return false
+	}
+	if parts = m.remaining(parts, seq); len(parts) == 0 {
+		h.overtaken(all)
+		return true
 	}
 	h.callback(ctx, "OnAssigned", m.cfg.OnAssigned, parts)
 	var fresh []consumer.About
@@ -174,10 +243,14 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About) (taken boo
 			fresh = append(fresh, a)
 		}
 	}
+	// Owned, and announced: what a revocation overtook meanwhile is not read (the
+	// revocation behind this assignment gives it up).
+	fresh = m.remainingLocked(fresh, seq)
 	// Adding waits for the topics' metadata when the client lacks it (where they start is
 	// looked up afterwards, asynchronously, by the reader's dispatcher); a revocation or a
-	// loss cancels that wait (interruptAdds). An add that failed because of it is made
-	// again without the cancelled context (the wait is all it cancels).
+	// loss cancels that wait (Member.overtake, Member.declareLoss). An add that failed
+	// because of it is made again without the cancelled context (the wait is all it
+	// cancels), for what no revocation has overtaken since.
 	actx, cancel := context.WithCancel(ctx)
 	m.adding = cancel
 	m.mu.Unlock()
@@ -190,6 +263,9 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About) (taken boo
 	add := func(from consumer.Offset, parts ...consumer.About) error {
 		err := m.r.Add(actx, from, parts...)
 		if err != nil && actx.Err() != nil && ctx.Err() == nil {
+			if parts = m.remaining(parts, seq); len(parts) == 0 {
+				return nil
+			}
 			err = m.r.Add(ctx, from, parts...)
 		}
 		return err
@@ -197,7 +273,7 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About) (taken boo
 	// With the epoch committed with each: the reader checks with the leader that the log
 	// was not truncated under it since (KIP-320), for all of them together.
 	starts := make(map[consumer.About]consumer.Offset, len(offs))
-	for _, a := range parts {
+	for _, a := range m.remaining(parts, seq) {
 		if c, ok := offs[a]; ok {
 			starts[a] = consumer.AtEpoch(c.offset, c.epoch)
 		}
@@ -205,6 +281,11 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About) (taken boo
 	if len(starts) > 0 {
 		err := m.r.AddOffsets(actx, starts)
 		if err != nil && actx.Err() != nil && ctx.Err() == nil {
+			for _, a := range slices.Collect(maps.Keys(starts)) {
+				if len(m.remaining([]consumer.About{a}, seq)) == 0 {
+					delete(starts, a)
+				}
+			}
 			err = m.r.AddOffsets(ctx, starts)
 		}
 		if err != nil {
@@ -222,7 +303,28 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About) (taken boo
 			h.added(add(from, a), a)
 		}
 	}
+	// Overtaken while they were being added: out of the reader again before anything
+	// else (the revocation behind this assignment gives them up).
+	m.mu.Lock()
+	var late []consumer.About
+	for _, a := range parts {
+		if at, ok := m.overtaken[a]; ok && at >= seq {
+			late = append(late, a)
+		}
+	}
+	m.mu.Unlock()
+	if len(late) > 0 {
+		m.log.Debug("group member: partitions revoked while they were being added; out of the reader again", "partitions", late)
+		if err := h.remove(ctx, late); err != nil {
+			m.log.Warn("group member: stopping revoked partitions", "err", err)
+		}
+	}
 	return true
+}
+
+// overtaken logs an assignment of n partitions that a revocation overtook whole.
+func (h *handoff) overtaken(n int) {
+	h.m.log.Info("group member: a revocation came before the assignment was taken; its partitions are not taken", "partitions", n)
 }
 
 // added reports a partition the reader could not take.
@@ -339,8 +441,14 @@ func (h *handoff) revoke(ctx context.Context, parts []consumer.About, info *memb
 			late = true
 		case <-ctx.Done():
 			t.Stop()
-			return
 		}
+	}
+	if ctx.Err() != nil {
+		// Close ran out of time: the revocation cannot be done cleanly (OnRevoked with
+		// a commit that cannot go through), so the partitions are lost.
+		m.log.Warn("group member: Close ended before the revocation was done; the revoked partitions are lost", "partitions", parts)
+		h.lose(ctx, parts)
+		return
 	}
 	if late || (!by.IsZero() && !time.Now().Before(by)) {
 		m.log.Warn("group member: the revocation was not done within the rebalance timeout (ProcessingTime, counted from before the rebalance began); the revoked partitions are lost",

@@ -103,7 +103,8 @@ type Config struct {
 	Backoff supervisor.Backoff
 	// OnAssigned, OnRevoked and OnLost, if set, are told of partitions the member takes,
 	// gives up in a rebalance, and loses (the coordinator no longer counts the member
-	// in: its session ran out, or it was fenced). They run in order, one at a time, on
+	// in: its session ran out, or it was fenced; or Close ran out of time before it
+	// could give them up). They run in order, one at a time, on
 	// the member's hand-off goroutine, never concurrently with each other; they may block
 	// (the rebalance waits) and must return within ProcessingTime. OnAssigned runs before
 	// Poll returns any record of the partitions; OnRevoked after the user came back from
@@ -323,6 +324,18 @@ type Member struct {
 	// (their dispatcher looks again): a revocation or a loss must not wait for them
 	// behind a broker that does not answer.
 	adding context.CancelFunc
+	// A revocation overtakes the assignments sent before it, for the partitions it
+	// names: they are not taken (no OnAssigned, not added to the reader), or, when
+	// OnAssigned has run already, not added or taken out of the reader again at once,
+	// and the revocation then gives them up. Each assignment carries its sequence
+	// number (assignSeq counts them); overtaken says, per partition, the last
+	// assignment sent before a revocation of it. The assignment being taken is taking
+	// (from takingSeq), cancelled by takingVoid once a revocation names all of it.
+	assignSeq  uint64
+	overtaken  map[consumer.About]uint64
+	taking     []consumer.About
+	takingSeq  uint64
+	takingVoid context.CancelFunc
 }
 
 // memberInfo is what the member actor publishes for commits.
@@ -378,7 +391,7 @@ func Join(ctx context.Context, c *consumer.Consumer, cfg Config) (*Member, error
 	})
 	m.hand, err = supervisor.Add(m.sup, supervisor.ChildSpec[handoffMsg]{
 		Name: "handoff " + cfg.Group, Kind: "group-handoff", Restart: supervisor.Transient,
-		New: func() actor.Actor[handoffMsg] { return actor.Receive((&handoff{m: m}).handle) },
+		New: func() actor.Actor[handoffMsg] { return &handoff{m: m} },
 		// Unbounded, and bounded all the same: the member actor sends one message per
 		// step of the protocol and waits for each revocation to finish before it
 		// rejoins, so a handful at most are ever queued.
@@ -600,11 +613,67 @@ func (m *Member) queueAutoCommit() (uint64, bool) {
 	return m.lossEpoch, true
 }
 
-// epoch is the loss epoch an assignment is sent in.
-func (m *Member) epoch() uint64 {
+// nextAssignment numbers an assignment the member actor is about to send to the
+// hand-off: it returns the loss epoch it is sent in and its sequence number.
+func (m *Member) nextAssignment() (epoch, seq uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.lossEpoch
+	m.assignSeq++
+	return m.lossEpoch, m.assignSeq
+}
+
+// overtake is called by the member actor before it sends a revocation of parts: the
+// assignments sent before it do not take them (see Member.overtaken), the one being
+// taken is cancelled if nothing of it is left, and the wait of an add in progress for
+// where its partitions start is cancelled (the revocation must not wait behind it). It
+// returns the revocation's sequence number: the last assignment sent before it.
+func (m *Member) overtake(parts []TopicPartitions) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.overtaken == nil {
+		m.overtaken = make(map[consumer.About]uint64)
+	}
+	for _, a := range abouts(parts) {
+		m.overtaken[a] = m.assignSeq
+	}
+	if m.taking != nil && len(m.remainingLocked(m.taking, m.takingSeq)) == 0 {
+		m.takingVoid()
+	}
+	if m.adding != nil {
+		m.adding()
+	}
+	return m.assignSeq
+}
+
+// remainingLocked returns the partitions of parts, of the assignment numbered seq, that
+// no revocation sent after it names. m.mu is held.
+func (m *Member) remainingLocked(parts []consumer.About, seq uint64) []consumer.About {
+	out := parts[:0:0]
+	for _, a := range parts {
+		if at, ok := m.overtaken[a]; !ok || at < seq {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// remaining is remainingLocked, taking m.mu.
+func (m *Member) remaining(parts []consumer.About, seq uint64) []consumer.About {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.remainingLocked(parts, seq)
+}
+
+// overtook forgets what a revocation numbered seq, now carried out, said about the
+// assignments sent before it: the hand-off has dealt with them all.
+func (m *Member) overtook(seq uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for a, at := range m.overtaken {
+		if at <= seq {
+			delete(m.overtaken, a)
+		}
+	}
 }
 
 // declareLoss is called by the member actor before it sends a loss to the hand-off: the
@@ -618,16 +687,6 @@ func (m *Member) declareLoss() {
 	if m.voidable != nil {
 		m.voidable()
 	}
-	if m.adding != nil {
-		m.adding()
-	}
-}
-
-// interruptAdds cancels the wait of an assignment being taken for where its partitions
-// start: the member actor calls it before it sends a revocation or a loss.
-func (m *Member) interruptAdds() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.adding != nil {
 		m.adding()
 	}
@@ -919,7 +978,10 @@ func retryable(results []cluster.OffsetCommitResult, tokens map[consumer.About]u
 // commit of what was finished — the batches of the last Poll count only as far as they
 // were marked or iterated past), leaves the group (a static member does not send
 // LeaveGroup), and stops the member's actors and its reader. It returns once done, or
-// with the context's cause; it is idempotent.
+// with the context's cause; it is idempotent. Either way, when it returns every
+// partition the member held has ended with a callback: what ctx ended before it could be
+// revoked cleanly (its OnRevoked and commit) is lost instead (OnLost, nothing of it
+// committed), and Assigned is empty.
 func (m *Member) Close(ctx context.Context) error {
 	m.closeOnce.Do(func() { m.closeErr = m.close(ctx) })
 	return m.closeErr

@@ -184,6 +184,7 @@ func (a *memberActor) due(now time.Time) {
 		return
 	}
 	if a.mach.sessionBound() && !now.Before(a.aliveAt.Add(a.m.cfg.SessionTimeout)) {
+		a.m.stopFetching()
 		a.m.log.Warn("group member: nothing sent to the coordinator succeeded within the session timeout; its partitions are lost",
 			"member", a.mach.memberID, "state", a.mach.state, "session_timeout", a.m.cfg.SessionTimeout)
 		a.do(a.mach.sessionLost())
@@ -309,8 +310,8 @@ func (a *memberActor) do(s step) {
 			a.rejoinWhenMatched()
 			return
 		}
-		a.m.interruptAdds()
-		_ = h.TrySend(handoffMsg{kind: handRevoke, parts: s.Revoke, info: info, by: a.calmAt.Add(a.m.cfg.ProcessingTime)})
+		seq := a.m.overtake(s.Revoke)
+		_ = h.TrySend(handoffMsg{kind: handRevoke, parts: s.Revoke, info: info, by: a.calmAt.Add(a.m.cfg.ProcessingTime), seq: seq})
 	}
 	if s.Assigned {
 		a.m.log.Info("group member: assigned", "member", a.mach.memberID, "generation", a.mach.generation,
@@ -320,7 +321,8 @@ func (a *memberActor) do(s step) {
 		if !a.m.cfg.DisableAutoCommit {
 			a.commitDue = now.Add(a.m.cfg.AutoCommitInterval)
 		}
-		_ = h.TrySend(handoffMsg{kind: handAssign, parts: s.Assign, epoch: a.m.epoch()})
+		epoch, seq := a.m.nextAssignment()
+		_ = h.TrySend(handoffMsg{kind: handAssign, parts: s.Assign, epoch: epoch, seq: seq})
 	}
 	if s.Planning {
 		a.plan(s.Plan)

@@ -76,7 +76,7 @@ func (a *memberActor848) leftReply() actor.Reply[struct{}] { return a.leaving }
 // end, the next automatic commit, or the user's overrunning ProcessingTime.
 func (a *memberActor848) next() time.Time {
 	var at time.Time
-	if a.haveCoord && !a.hbFlight && (a.mach.state != reconcileAway || a.mach.due()) { // away, it sends only its leave
+	if a.haveCoord && !a.hbFlight && a.mach.sendable() { // fenced while revoking, leaving before its revocation is done, away: nothing to send, no timer
 		at = a.hbDue
 		if a.mach.due() {
 			at = time.Now()
@@ -115,6 +115,7 @@ func (a *memberActor848) schedule() {
 
 func (a *memberActor848) due(now time.Time) {
 	if a.mach.sessionBound() && !now.Before(a.aliveAt.Add(a.m.cfg.SessionTimeout)) {
+		a.m.stopFetching()
 		a.m.log.Warn("group member: no heartbeat succeeded within the session timeout; its partitions are lost",
 			"member", a.mach.memberID, "session_timeout", a.m.cfg.SessionTimeout)
 		a.hbFlight = false // its answer, if it ever comes, is for a membership that is over
@@ -252,7 +253,8 @@ func (a *memberActor848) do(st reconcileStep) {
 			then = a.mach.revoked
 		} else {
 			a.m.log.Info("group member: revoking", "member", a.mach.memberID, "epoch", a.mach.epoch, "partitions", st.Revoke)
-			_ = h.TrySend(handoffMsg{kind: handRevoke, parts: st.Revoke, info: info})
+			seq := a.m.overtake(st.Revoke)
+			_ = h.TrySend(handoffMsg{kind: handRevoke, parts: st.Revoke, info: info, seq: seq})
 		}
 	}
 	if len(st.Assign) > 0 || (!a.announced && a.mach.joined) {
@@ -261,7 +263,8 @@ func (a *memberActor848) do(st reconcileStep) {
 		if len(st.Assign) > 0 {
 			a.m.log.Info("group member: assigned", "member", a.mach.memberID, "epoch", a.mach.epoch, "partitions", st.Assign)
 		}
-		_ = h.TrySend(handoffMsg{kind: handAssign, parts: st.Assign, info: info, epoch: a.m.epoch()})
+		epoch, seq := a.m.nextAssignment()
+		_ = h.TrySend(handoffMsg{kind: handAssign, parts: st.Assign, info: info, epoch: epoch, seq: seq})
 	}
 	if len(st.Resolve) > 0 {
 		a.resolve()

@@ -117,6 +117,25 @@ func (m *Member) autoCommit(info *memberInfo) {
 	}
 }
 
+// stopFetching takes every partition the member owns out of its reader at once: both
+// protocols' member actors call it when the member's session has run out. The loss
+// itself (OnLost, in order with the other callbacks) is the hand-off's, and may wait
+// behind what the hand-off is doing — a revocation waiting for its user, which a KIP-848
+// member lets finish before it loses the rest — but from the session's end no fetch
+// names these partitions and Poll returns nothing of theirs (Reader.Remove's guarantee;
+// a fetch already on its way may still be answered, and is dropped). It does not wait
+// for their subscriptions to end (the member actor never waits): Remove is given a
+// context that is done already, and the partitions are out of the reader either way.
+func (m *Member) stopFetching() {
+	parts := m.Assigned()
+	if len(parts) == 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = m.r.Remove(ctx, parts...)
+}
+
 // loseParts hands the hand-off a loss of parts (OnLost, no commit), for either
 // protocol's member actor: the loss is declared first, so that an assignment or a lookup
 // still under way is voided rather than taken.

@@ -167,9 +167,13 @@ func (r *reconciler) ownedNames() []TopicPartitions { return r.named(r.owned) }
 // has said).
 func (r *reconciler) heartbeatInterval() int32 { return r.interval }
 
-// due reports whether a heartbeat should go now rather than at the interval: to join, to
-// acknowledge a changed assignment, or to leave.
-func (r *reconciler) due() bool {
+// sendable reports whether next would return a heartbeat now: none is in flight, the
+// member is not gone, not fenced (a revocation under way when it was fenced, or when its
+// session ran out, finishes first: then its partitions are lost), not waiting for lost
+// partitions to be dropped, and, away or leaving, its leave heartbeat may go. The driver
+// keeps its heartbeat timer only while it is true: a timer past due with nothing to send
+// would wake it again at once, for ever.
+func (r *reconciler) sendable() bool {
 	if r.inflight != nil || r.state == reconcileDead || r.state == reconcileLeft || r.state == reconcileLosing || r.fenced != nil {
 		return false
 	}
@@ -179,24 +183,33 @@ func (r *reconciler) due() bool {
 	if r.leaving {
 		return r.leaveReady
 	}
+	return true
+}
+
+// due reports whether a heartbeat should go now rather than at the interval: to join, to
+// acknowledge a changed assignment, or to leave.
+func (r *reconciler) due() bool {
+	if !r.sendable() {
+		return false
+	}
+	if r.state == reconcileAway || r.leaving {
+		return true // its leave heartbeat
+	}
 	return !r.joined || !sameParts(r.owned, r.acked)
 }
 
-// next returns the heartbeat to send now, or nil when none may go: one is in flight, the
-// member is waiting for the driver to drop lost partitions or to finish revoking before it
-// leaves, or it is gone. The driver sends at most one at a time and answers each with
-// answered or failed.
+// next returns the heartbeat to send now, or nil when none may go (sendable): one is in
+// flight, the member is waiting for the driver to drop lost partitions or to finish
+// revoking before it leaves, or it is gone. The driver sends at most one at a time and
+// answers each with answered or failed.
 func (r *reconciler) next() *api.ConsumerGroupHeartbeatRequest {
-	if r.inflight != nil || r.state == reconcileDead || r.state == reconcileLeft || r.state == reconcileLosing || r.fenced != nil {
+	if !r.sendable() {
 		return nil
 	}
 	req := &api.ConsumerGroupHeartbeatRequest{}
 	req.Default()
 	req.GroupID, req.MemberID, req.MemberEpoch = r.group, r.memberID, r.epoch
 	if r.state == reconcileAway || r.leaving {
-		if r.state == reconcileAway && (!r.awayLeave || r.awayDrop) || r.state != reconcileAway && !r.leaveReady {
-			return nil
-		}
 		r.awayLeave = false
 		req.MemberEpoch = epochLeave
 		if r.instanceID != "" {

@@ -216,7 +216,11 @@ func (m *reconcileModel) drop(tps []TopicPartitions) {
 // send takes the next heartbeat, if any, and checks it.
 func (m *reconcileModel) send() {
 	t := m.t
+	can := m.r.sendable()
 	req := m.r.next()
+	if can != (req != nil) {
+		t.Fatalf("sendable says %v, next %v: the driver's heartbeat timer would disagree with what it can send", can, req)
+	}
 	if m.inflight != nil {
 		if req != nil {
 			t.Fatal("two heartbeats in flight")
