@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
@@ -71,6 +72,10 @@ type brokerConsumer struct {
 
 	session fetchSession // this incarnation's fetch session with the broker
 	scan    record.Scanner
+	// scanned holds one partition's scanned batches while its answer is handled; what is
+	// delivered is copied out at its exact size (a slice grown by append per partition
+	// cost as much memory as the responses at thousands of partitions).
+	scanned []record.Batch
 
 	drained []brokerMsg // the messages being handled; those from handled on are not yet
 	handled int         // (a failure puts them back in the mailbox)
@@ -82,6 +87,19 @@ type flight struct {
 	call *broker.Call
 	seq  uint32
 	ids  map[codec.UUID]string
+	// readers are the readers whose partitions it asks for: each has reserved bytes of
+	// its budget for the answer (Reader.reserve), given back when the fetch ends.
+	readers  []*Reader
+	reserved int64
+}
+
+// unreserve gives back what fl reserved of its readers' budgets.
+func (fl *flight) unreserve() {
+	for i, r := range fl.readers {
+		r.unreserve(fl.reserved)
+		fl.readers[i] = nil
+	}
+	fl.readers = fl.readers[:0]
 }
 
 type fetchKey struct {
@@ -238,6 +256,7 @@ func (b *brokerConsumer) fetch() {
 		b.seq = 1 // 0: never asked
 	}
 	fl.seq = b.seq
+	fl.readers = fl.readers[:0]
 	// Rotate which partition comes first: a broker fills a response in request order, and
 	// gives the first partition with data its first batch whole whatever the limits.
 	n := len(b.subs)
@@ -252,6 +271,9 @@ func (b *brokerConsumer) fetch() {
 			continue
 		}
 		s.Check(b.owner)
+		if r := s.p.r; r != nil && !slices.Contains(fl.readers, r) {
+			fl.readers = append(fl.readers, r)
+		}
 		key := fetchKey{s.p.about.Topic, s.p.about.Partition}
 		want = append(want, sessionPart{key: key, sessionFields: sessionFields{topicID: s.topicID, offset: s.cur.next, epoch: s.epoch, maxBytes: s.cur.maxBytes}})
 		wantSubs = append(wantSubs, s)
@@ -260,6 +282,23 @@ func (b *brokerConsumer) fetch() {
 			withoutIDs = true
 		} else {
 			fl.ids[s.topicID] = key.topic
+		}
+	}
+	if len(fl.readers) > 0 {
+		// The answer counts against the budgets of the readers it is for, reserved now:
+		// what a reader holds and what its fetches in flight may bring stay within
+		// MaxBufferedBytes together. Each fetch may take a broker's share of a budget.
+		brokers := 1
+		if snap := b.c.client.Snapshot(); snap != nil {
+			brokers = max(len(snap.Brokers), 1)
+		}
+		for _, r := range fl.readers {
+			req.MaxBytes = min(req.MaxBytes, int32(r.share(brokers)))
+		}
+		req.MaxBytes = max(req.MaxBytes, 1)
+		fl.reserved = int64(req.MaxBytes)
+		for _, r := range fl.readers {
+			r.reserve(fl.reserved)
 		}
 	}
 	plan := b.session.plan(want, b.sessions())
@@ -308,6 +347,7 @@ func (b *brokerConsumer) fetch() {
 	}
 	fl.call = call
 	if err := b.conn.TrySend(call); err != nil {
+		fl.unreserve()
 		b.spare = fl
 		if errors.Is(err, actor.ErrFull) {
 			// The connection is busy with other requests (other consumers' fetches on a
@@ -339,6 +379,7 @@ func (b *brokerConsumer) fetch() {
 func (b *brokerConsumer) abandonFlight() {
 	if b.flight != nil {
 		b.flight.call.Abandon()
+		b.flight.unreserve()
 		b.flight = nil
 	}
 }
@@ -350,7 +391,13 @@ func (b *brokerConsumer) outcome(call *broker.Call) {
 		return // from an earlier incarnation's request
 	}
 	b.flight = nil
-	defer func() { b.spare = fl }() // its maps are free once the outcome is handled
+	defer func() {
+		// Deferred, so that a failure part-way through gives the reservation back too.
+		// Its results are in the readers' buffers by now: the budget never looks
+		// emptier than it is.
+		fl.unreserve()
+		b.spare = fl // its maps are free once the outcome is handled
+	}()
 	b.log.Debug("fetch done", "err", call.Err)
 	if call.Err != nil {
 		b.session.failed()
@@ -431,7 +478,7 @@ func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartiti
 		panic("consumer: injected broker consumer failure")
 	}
 	b.scan.Reset(pd.Records)
-	var batches []record.Batch
+	batches := b.scanned[:0]
 	for b.scan.Next() {
 		batches = append(batches, *b.scan.Batch())
 	}
@@ -439,6 +486,12 @@ func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartiti
 		hwm: pd.HighWatermark, lso: pd.LastStableOffset, logStart: pd.LogStartOffset,
 		batches: batches, tail: b.scan.Tail(), aborted: pd.AbortedTransactions,
 	})
+	st.deliver = slices.Clone(st.deliver) // exactly its size; batches is reused
+	clear(batches)                        // they alias the response
+	b.scanned = batches[:0]
+	if cap(b.scanned) > maxScanned {
+		b.scanned = nil // a partition of thousands of batches: not kept for the others
+	}
 	p.hwm.Store(s.cur.hwm)
 	p.lso.Store(s.cur.lso)
 	p.logStart.Store(s.cur.logStart)
@@ -463,6 +516,10 @@ func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartiti
 		b.releaseSub(s)
 	}
 }
+
+// maxScanned is the most batches whose room a broker consumer keeps for the next
+// partition's answer.
+const maxScanned = 1024
 
 // advanced tells the user that the position moved past records that deliver nothing
 // (transaction markers): at once if the feeder holds no result, or else by a result
