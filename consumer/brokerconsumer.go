@@ -60,7 +60,11 @@ type brokerConsumer struct {
 	// own are the subscriptions b owns now, by partition: also how a response's
 	// partitions find theirs (at thousands of partitions, a map per request would cost
 	// as much again).
-	own    map[fetchKey]*subscription
+	own map[fetchKey]*subscription
+	// lets counts the subscriptions let go of (letGo) since the last sweep: while there
+	// are none, every one in subs is b's, and the sweep need not look each up in own (an
+	// idle broker consumer of thousands of partitions sweeps every poll).
+	lets   int
 	rot    int     // where the next request starts in subs
 	flight *flight // the fetch in flight, if any
 	spare  *flight // a finished flight, whose map the next fetch reuses
@@ -161,10 +165,12 @@ func (b *brokerConsumer) Run(ctx context.Context, in *actor.Inbox[brokerMsg]) er
 // their dispatchers, which keep them until Resume, or until the feeder caught up).
 // It also drops from subs those let go of since (letGo), in one pass.
 func (b *brokerConsumer) sweep() {
+	check := b.lets > 0
+	b.lets = 0
 	keep := b.subs[:0]
 	for _, s := range b.subs {
 		switch {
-		case !b.owns(s):
+		case check && !b.owns(s):
 			// Let go of already: handed back or released, and so not ours to look at.
 		case s.p.stopped.Load():
 			b.letGo(s)
@@ -208,6 +214,7 @@ func (b *brokerConsumer) add(s *subscription) {
 func (b *brokerConsumer) letGo(s *subscription) {
 	if key := s.key(); b.own[key] == s {
 		delete(b.own, key)
+		b.lets++
 	}
 }
 

@@ -56,13 +56,13 @@ type Reader struct {
 	ends   map[About]int64 // with UntilCaughtUp: where each partition counts as caught up
 	until  bool
 	closed bool
-	since  time.Time // since when ready results have waited for Poll; zero: none wait
+	since  time.Time    // since when ready results have waited for Poll; zero: none wait
 	bytes  atomic.Int64 // the records bytes buf holds
 	// reserved is what the broker consumers' fetches in flight for its partitions may
 	// still add to buf (each fetch's MaxBytes): the budget counts them too.
 	reserved atomic.Int64
-	slow   atomic.Bool   // ready results waited past MaxProcessingTime: fetching stopped
-	ready  chan struct{} // capacity 1: something became ready, or the state changed
+	slow     atomic.Bool   // ready results waited past MaxProcessingTime: fetching stopped
+	ready    chan struct{} // capacity 1: something became ready, or the state changed
 	// pollMu is held by a Poll from taking results to handing them over (never while it
 	// waits): one Poll at a time owns dec and the slices below, and Remove waits on it for
 	// a Poll that may hold results of the partitions it removes.
