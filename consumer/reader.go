@@ -568,7 +568,7 @@ func (r *Reader) roomy() bool {
 func (r *Reader) share(brokers int) int64 {
 	budget := int64(r.cfg.MaxBufferedBytes)
 	room := budget - r.bytes.Load() - r.reserved.Load()
-	return max(min(budget/int64(brokers), room), 1)
+	return max(min(budget/int64(max(brokers, 1)), room), 1)
 }
 
 // reserve counts n bytes a fetch for the reader's partitions may bring against its

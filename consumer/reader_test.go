@@ -661,3 +661,36 @@ func TestReaderSlowThenRemovedFetchesAgain(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderBudgetCountsFetchesInFlight checks the budget's arithmetic without a broker:
+// a fetch asks for a broker's share at most and never more than is left, what fetches in
+// flight reserve counts as held, and a fetch that ends gives its reservation back.
+func TestReaderBudgetCountsFetchesInFlight(t *testing.T) {
+	r := &Reader{cfg: &Config{MaxBufferedBytes: 300}}
+	if got := r.share(3); got != 100 {
+		t.Fatalf("share of an empty budget over 3 brokers: %d, want 100", got)
+	}
+	r.reserve(100)
+	r.reserve(100)
+	r.bytes.Store(50)
+	if got := r.share(3); got != 50 {
+		t.Fatalf("share with 250 of 300 held or reserved: %d, want what is left, 50", got)
+	}
+	r.reserve(50)
+	if r.roomy() {
+		t.Fatal("roomy with 300 of 300 held or reserved")
+	}
+	if got := r.share(1); got != 1 {
+		t.Fatalf("share of a full budget: %d, want 1 (a fetch still asks for something)", got)
+	}
+	r.unreserve(100) // a fetch ended, having brought nothing
+	if !r.roomy() {
+		t.Fatal("not roomy after a fetch gave back its reservation")
+	}
+	if got := r.share(1); got != 100 {
+		t.Fatalf("share after: %d, want 100", got)
+	}
+	if got := r.share(0); got <= 0 {
+		t.Fatalf("share over no known broker: %d", got)
+	}
+}
