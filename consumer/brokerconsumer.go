@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
@@ -59,7 +60,11 @@ type brokerConsumer struct {
 	// own are the subscriptions b owns now, by partition: also how a response's
 	// partitions find theirs (at thousands of partitions, a map per request would cost
 	// as much again).
-	own    map[fetchKey]*subscription
+	own map[fetchKey]*subscription
+	// lets counts the subscriptions let go of (letGo) since the last sweep: while there
+	// are none, every one in subs is b's, and the sweep need not look each up in own (an
+	// idle broker consumer of thousands of partitions sweeps every poll).
+	lets   int
 	rot    int     // where the next request starts in subs
 	flight *flight // the fetch in flight, if any
 	spare  *flight // a finished flight, whose map the next fetch reuses
@@ -71,6 +76,10 @@ type brokerConsumer struct {
 
 	session fetchSession // this incarnation's fetch session with the broker
 	scan    record.Scanner
+	// scanned holds one partition's scanned batches while its answer is handled; what is
+	// delivered is copied out at its exact size (a slice grown by append per partition
+	// cost as much memory as the responses at thousands of partitions).
+	scanned []record.Batch
 
 	drained []brokerMsg // the messages being handled; those from handled on are not yet
 	handled int         // (a failure puts them back in the mailbox)
@@ -82,6 +91,19 @@ type flight struct {
 	call *broker.Call
 	seq  uint32
 	ids  map[codec.UUID]string
+	// readers are the readers whose partitions it asks for: each has reserved bytes of
+	// its budget for the answer (Reader.reserve), given back when the fetch ends.
+	readers  []*Reader
+	reserved int64
+}
+
+// unreserve gives back what fl reserved of its readers' budgets.
+func (fl *flight) unreserve() {
+	for i, r := range fl.readers {
+		r.unreserve(fl.reserved)
+		fl.readers[i] = nil
+	}
+	fl.readers = fl.readers[:0]
 }
 
 type fetchKey struct {
@@ -143,10 +165,12 @@ func (b *brokerConsumer) Run(ctx context.Context, in *actor.Inbox[brokerMsg]) er
 // their dispatchers, which keep them until Resume, or until the feeder caught up).
 // It also drops from subs those let go of since (letGo), in one pass.
 func (b *brokerConsumer) sweep() {
+	check := b.lets > 0
+	b.lets = 0
 	keep := b.subs[:0]
 	for _, s := range b.subs {
 		switch {
-		case !b.owns(s):
+		case check && !b.owns(s):
 			// Let go of already: handed back or released, and so not ours to look at.
 		case s.p.stopped.Load():
 			b.letGo(s)
@@ -190,6 +214,7 @@ func (b *brokerConsumer) add(s *subscription) {
 func (b *brokerConsumer) letGo(s *subscription) {
 	if key := s.key(); b.own[key] == s {
 		delete(b.own, key)
+		b.lets++
 	}
 }
 
@@ -238,6 +263,7 @@ func (b *brokerConsumer) fetch() {
 		b.seq = 1 // 0: never asked
 	}
 	fl.seq = b.seq
+	fl.readers = fl.readers[:0]
 	// Rotate which partition comes first: a broker fills a response in request order, and
 	// gives the first partition with data its first batch whole whatever the limits.
 	n := len(b.subs)
@@ -252,6 +278,9 @@ func (b *brokerConsumer) fetch() {
 			continue
 		}
 		s.Check(b.owner)
+		if r := s.p.r; r != nil && !slices.Contains(fl.readers, r) {
+			fl.readers = append(fl.readers, r)
+		}
 		key := fetchKey{s.p.about.Topic, s.p.about.Partition}
 		want = append(want, sessionPart{key: key, sessionFields: sessionFields{topicID: s.topicID, offset: s.cur.next, epoch: s.epoch, maxBytes: s.cur.maxBytes}})
 		wantSubs = append(wantSubs, s)
@@ -260,6 +289,23 @@ func (b *brokerConsumer) fetch() {
 			withoutIDs = true
 		} else {
 			fl.ids[s.topicID] = key.topic
+		}
+	}
+	if len(fl.readers) > 0 {
+		// The answer counts against the budgets of the readers it is for, reserved now:
+		// what a reader holds and what its fetches in flight may bring stay within
+		// MaxBufferedBytes together. Each fetch may take a broker's share of a budget.
+		brokers := 1
+		if snap := b.c.client.Snapshot(); snap != nil {
+			brokers = max(len(snap.Brokers), 1)
+		}
+		for _, r := range fl.readers {
+			req.MaxBytes = min(req.MaxBytes, int32(r.share(brokers)))
+		}
+		req.MaxBytes = max(req.MaxBytes, 1)
+		fl.reserved = int64(req.MaxBytes)
+		for _, r := range fl.readers {
+			r.reserve(fl.reserved)
 		}
 	}
 	plan := b.session.plan(want, b.sessions())
@@ -308,6 +354,7 @@ func (b *brokerConsumer) fetch() {
 	}
 	fl.call = call
 	if err := b.conn.TrySend(call); err != nil {
+		fl.unreserve()
 		b.spare = fl
 		if errors.Is(err, actor.ErrFull) {
 			// The connection is busy with other requests (other consumers' fetches on a
@@ -339,6 +386,7 @@ func (b *brokerConsumer) fetch() {
 func (b *brokerConsumer) abandonFlight() {
 	if b.flight != nil {
 		b.flight.call.Abandon()
+		b.flight.unreserve()
 		b.flight = nil
 	}
 }
@@ -350,7 +398,13 @@ func (b *brokerConsumer) outcome(call *broker.Call) {
 		return // from an earlier incarnation's request
 	}
 	b.flight = nil
-	defer func() { b.spare = fl }() // its maps are free once the outcome is handled
+	defer func() {
+		// Deferred, so that a failure part-way through gives the reservation back too.
+		// Its results are in the readers' buffers by now: the budget never looks
+		// emptier than it is.
+		fl.unreserve()
+		b.spare = fl // its maps are free once the outcome is handled
+	}()
 	b.log.Debug("fetch done", "err", call.Err)
 	if call.Err != nil {
 		b.session.failed()
@@ -431,7 +485,7 @@ func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartiti
 		panic("consumer: injected broker consumer failure")
 	}
 	b.scan.Reset(pd.Records)
-	var batches []record.Batch
+	batches := b.scanned[:0]
 	for b.scan.Next() {
 		batches = append(batches, *b.scan.Batch())
 	}
@@ -439,6 +493,12 @@ func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartiti
 		hwm: pd.HighWatermark, lso: pd.LastStableOffset, logStart: pd.LogStartOffset,
 		batches: batches, tail: b.scan.Tail(), aborted: pd.AbortedTransactions,
 	})
+	st.deliver = slices.Clone(st.deliver) // exactly its size; batches is reused
+	clear(batches)                        // they alias the response
+	b.scanned = batches[:0]
+	if cap(b.scanned) > maxScanned {
+		b.scanned = nil // a partition of thousands of batches: not kept for the others
+	}
 	p.hwm.Store(s.cur.hwm)
 	p.lso.Store(s.cur.lso)
 	p.logStart.Store(s.cur.logStart)
@@ -463,6 +523,10 @@ func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartiti
 		b.releaseSub(s)
 	}
 }
+
+// maxScanned is the most batches whose room a broker consumer keeps for the next
+// partition's answer.
+const maxScanned = 1024
 
 // advanced tells the user that the position moved past records that deliver nothing
 // (transaction markers): at once if the feeder holds no result, or else by a result

@@ -46,9 +46,12 @@ type Config struct {
 	// returns to this value. Zero means 1 MiB, or MaxBytes if that is smaller.
 	MaxPartitionBytes int
 	// MaxBufferedBytes is a Reader's byte budget: the records bytes it may hold fetched
-	// and not yet returned by Poll, over all its partitions. While it holds this much,
-	// its partitions are left out of fetches; a fetch already in flight may still add up
-	// to MaxBytes per broker. Zero means MaxBytes.
+	// and not yet returned by Poll, over all its partitions, counting what its fetches in
+	// flight may still bring. Each fetch for its partitions asks for at most a broker's
+	// share of the budget (MaxBufferedBytes divided by the cluster's brokers), and no
+	// more than is left of it; while nothing is left, its partitions are left out of
+	// fetches. A broker may return one record batch beyond a fetch's limit (KIP-74), so
+	// the reader holds at most the budget and a batch per broker. Zero means MaxBytes.
 	MaxBufferedBytes int
 	// MaxWait is how long a broker may hold a fetch waiting for MinBytes. While a
 	// partition at that broker is left out of fetches because its user has not taken

@@ -56,10 +56,13 @@ type Reader struct {
 	ends   map[About]int64 // with UntilCaughtUp: where each partition counts as caught up
 	until  bool
 	closed bool
-	since  time.Time // since when ready results have waited for Poll; zero: none wait
-	bytes  atomic.Int64
-	slow   atomic.Bool   // ready results waited past MaxProcessingTime: fetching stopped
-	ready  chan struct{} // capacity 1: something became ready, or the state changed
+	since  time.Time    // since when ready results have waited for Poll; zero: none wait
+	bytes  atomic.Int64 // the records bytes buf holds
+	// reserved is what the broker consumers' fetches in flight for its partitions may
+	// still add to buf (each fetch's MaxBytes): the budget counts them too.
+	reserved atomic.Int64
+	slow     atomic.Bool   // ready results waited past MaxProcessingTime: fetching stopped
+	ready    chan struct{} // capacity 1: something became ready, or the state changed
 	// pollMu is held by a Poll from taking results to handing them over (never while it
 	// waits): one Poll at a time owns dec and the slices below, and Remove waits on it for
 	// a Poll that may hold results of the partitions it removes.
@@ -553,8 +556,37 @@ func (r *Reader) done(p *part, f *fetched) {
 	f.Release(r.owner)
 }
 
-// roomy reports whether the reader is within its byte budget.
-func (r *Reader) roomy() bool { return r.bytes.Load() < int64(r.cfg.MaxBufferedBytes) }
+// roomy reports whether the reader is within its byte budget, counting what its fetches
+// in flight may bring.
+func (r *Reader) roomy() bool {
+	return r.bytes.Load()+r.reserved.Load() < int64(r.cfg.MaxBufferedBytes)
+}
+
+// share is how many bytes a fetch for the reader's partitions may ask for: a broker's
+// share of the budget (so that a reader whose partitions are spread over brokers fetches
+// from all of them at once), at most what is left of it.
+func (r *Reader) share(brokers int) int64 {
+	budget := int64(r.cfg.MaxBufferedBytes)
+	room := budget - r.bytes.Load() - r.reserved.Load()
+	return max(min(budget/int64(max(brokers, 1)), room), 1)
+}
+
+// reserve counts n bytes a fetch for the reader's partitions may bring against its
+// budget; unreserve gives them back when the fetch has ended (its results, if any, are
+// in the buffer by then), and wakes the broker consumers of its partitions if that
+// brings the reader back within its budget.
+func (r *Reader) reserve(n int64) { r.reserved.Add(n) }
+
+func (r *Reader) unreserve(n int64) {
+	budget := int64(r.cfg.MaxBufferedBytes)
+	after := r.reserved.Add(-n)
+	held := r.bytes.Load()
+	if held+after+n >= budget && held+after < budget {
+		r.mu.Lock()
+		r.wakeHomesLocked()
+		r.mu.Unlock()
+	}
+}
 
 // watch keeps MaxProcessingTime for the reader; its dispatcher calls it on each wake-up.
 // It returns when to call it again (zero: when woken).

@@ -267,7 +267,9 @@ func TestReaderPauseResume(t *testing.T) {
 
 // TestReaderBudgetAndSlowPoll reads with a byte budget smaller than the data and a short
 // MaxProcessingTime, leaving batches unpolled: the reader reports itself slow and gives
-// up its partitions' places, and everything still arrives, in order, once it polls.
+// up its partitions' places, and everything still arrives, in order, once it polls. The
+// reader never holds more than its budget (its fetches in flight count against it) and
+// one batch per broker beyond it.
 func TestReaderBudgetAndSlowPoll(t *testing.T) {
 	// 24 partitions of up to MaxPartitionBytes each would hold far more than the bound
 	// below without the budget: the test fails if the budget is not kept.
@@ -287,7 +289,7 @@ func TestReaderBudgetAndSlowPoll(t *testing.T) {
 	cfg := testConfig(seeds, rec)
 	cfg.MaxBufferedBytes = 4 << 10
 	cfg.MaxPartitionBytes = 1 << 10
-	cfg.MaxBytes = 2 << 10
+	cfg.MaxBytes = 4 << 10
 	cfg.MaxProcessingTime = 20 * time.Millisecond
 	c := newConsumer(t, cfg)
 	ctx := ctxT(t)
@@ -298,9 +300,11 @@ func TestReaderBudgetAndSlowPoll(t *testing.T) {
 	rec.waitFor(t, "SlowReader", isA[SlowReader])
 	check := newReaderCheck(t)
 	for check.n < parts*per {
-		// At most the budget, plus one response per broker fetched before it was reached
-		// (MaxBytes, and at most one batch beyond it).
-		if held := r.bytes.Load(); held >= int64(cfg.MaxBufferedBytes+2*cfg.MaxBytes+2*(1<<10)) {
+		// At most the budget, fetches in flight included (each asks for what is left of
+		// it), plus at most one batch beyond it per response (KIP-74), one per broker.
+		// (Before fetches in flight counted, a response per broker could add MaxBytes
+		// to a full budget.)
+		if held := r.bytes.Load(); held > int64(cfg.MaxBufferedBytes+2*(1<<10)) {
 			t.Fatalf("the reader holds %d bytes; budget %d", held, cfg.MaxBufferedBytes)
 		}
 		bs, err := r.Poll(ctx)
@@ -655,5 +659,38 @@ func TestReaderSlowThenRemovedFetchesAgain(t *testing.T) {
 			}
 			check.batch(b)
 		}
+	}
+}
+
+// TestReaderBudgetCountsFetchesInFlight checks the budget's arithmetic without a broker:
+// a fetch asks for a broker's share at most and never more than is left, what fetches in
+// flight reserve counts as held, and a fetch that ends gives its reservation back.
+func TestReaderBudgetCountsFetchesInFlight(t *testing.T) {
+	r := &Reader{cfg: &Config{MaxBufferedBytes: 300}}
+	if got := r.share(3); got != 100 {
+		t.Fatalf("share of an empty budget over 3 brokers: %d, want 100", got)
+	}
+	r.reserve(100)
+	r.reserve(100)
+	r.bytes.Store(50)
+	if got := r.share(3); got != 50 {
+		t.Fatalf("share with 250 of 300 held or reserved: %d, want what is left, 50", got)
+	}
+	r.reserve(50)
+	if r.roomy() {
+		t.Fatal("roomy with 300 of 300 held or reserved")
+	}
+	if got := r.share(1); got != 1 {
+		t.Fatalf("share of a full budget: %d, want 1 (a fetch still asks for something)", got)
+	}
+	r.unreserve(100) // a fetch ended, having brought nothing
+	if !r.roomy() {
+		t.Fatal("not roomy after a fetch gave back its reservation")
+	}
+	if got := r.share(1); got != 100 {
+		t.Fatalf("share after: %d, want 100", got)
+	}
+	if got := r.share(0); got <= 0 {
+		t.Fatalf("share over no known broker: %d", got)
 	}
 }

@@ -86,7 +86,8 @@ func (r *Reader) takeLocked() []taken {
 	r.takenBuf = got
 	before := r.bytes.Load()
 	r.bytes.Store(r.buf.bytes)
-	if budget := int64(r.cfg.MaxBufferedBytes); before >= budget && r.buf.bytes < budget {
+	res := r.reserved.Load()
+	if budget := int64(r.cfg.MaxBufferedBytes); before+res >= budget && r.buf.bytes+res < budget {
 		r.wakeHomesLocked() // back within the budget: fetch again
 	}
 	for _, t := range got {

@@ -80,3 +80,51 @@ func TestFrameErrors(t *testing.T) {
 		t.Fatalf("frame at the maximum but missing its body: %v", err)
 	}
 }
+
+// TestLargeFramesAreReadWhole reads frames large enough to be allocated without zeroing
+// (noZeroSize and above), after garbage that reused memory would show: each body is
+// exactly what was written, its own memory (not the next frame's), and a stream cut inside
+// a large body fails without returning its bytes.
+func TestLargeFramesAreReadWhole(t *testing.T) {
+	var stream []byte
+	var bodies [][]byte
+	for i, n := range []int{noZeroSize, noZeroSize + 1, 3 << 20, noZeroSize - 1} {
+		body := make([]byte, n)
+		for j := range body {
+			body[j] = byte(j*7 + i)
+		}
+		bodies = append(bodies, body)
+		var m int
+		stream, m = BeginFrame(stream)
+		stream = append(stream, body...)
+		stream = EndFrame(stream, m)
+	}
+	for range 3 {
+		r := bytes.NewReader(stream)
+		var got [][]byte
+		for range bodies {
+			b, err := ReadFrame(r, nil, 4<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, b)
+		}
+		for i := range bodies {
+			if !bytes.Equal(got[i], bodies[i]) {
+				t.Fatalf("frame %d of %d bytes read wrong", i, len(bodies[i]))
+			}
+		}
+		// Drop them, and fill fresh memory with garbage for the next round to reuse.
+		got = nil
+		for range 8 {
+			g := makeNoZero(3 << 20)
+			for j := range g {
+				g[j] = 0xAA
+			}
+		}
+	}
+	cut := stream[:4+noZeroSize/2]
+	if b, err := ReadFrame(bytes.NewReader(cut), nil, 4<<20); !errors.Is(err, io.ErrUnexpectedEOF) || len(b) != 0 {
+		t.Fatalf("cut large frame: %d bytes, %v; want none, io.ErrUnexpectedEOF", len(b), err)
+	}
+}
