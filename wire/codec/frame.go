@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"strings"
-	"unsafe"
 )
 
 // BeginFrame reserves a 4-byte size prefix for a request or response frame. It returns the
@@ -46,12 +44,9 @@ func ReadFrame(r io.Reader, buf []byte, maxSize int) ([]byte, error) {
 	if size > int64(maxSize) {
 		return buf[:0], fmt.Errorf("frame size %d above maximum %d: %w", size, maxSize, ErrFrameTooLarge)
 	}
-	switch {
-	case int64(cap(buf)) >= size:
+	if int64(cap(buf)) >= size {
 		buf = buf[:size]
-	case size >= noZeroSize:
-		buf = makeNoZero(int(size))
-	default:
+	} else {
 		buf = make([]byte, size)
 	}
 	if _, err := io.ReadFull(r, buf); err != nil {
@@ -61,23 +56,4 @@ func ReadFrame(r io.Reader, buf []byte, maxSize int) ([]byte, error) {
 		return buf[:0], err
 	}
 	return buf, nil
-}
-
-// noZeroSize is the frame size from which ReadFrame allocates without zeroing.
-const noZeroSize = 64 << 10
-
-// makeNoZero returns a new byte slice of length n whose contents are arbitrary: the
-// caller overwrites all of it. It is for the bodies of large frames (a fetch response of
-// megabytes), which ReadFrame fills from the stream at once: zeroing them first, as make
-// does, cost ~10% of a consumer's CPU at 6 partitions, more than their decoding's
-// allocations (docs/benchmarks.md, 2026-12-07). The Go runtime allocates without zeroing
-// only internally; strings.Builder.Grow is the one exported path to it, so the memory is
-// taken from a builder that is then dropped. It holds no pointers, so the garbage
-// collector never reads the arbitrary bytes, and nothing else refers to it: the string
-// made to reach it is never used as one.
-func makeNoZero(n int) []byte {
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteByte(0) // a string of length 0 need not point at the builder's memory
-	return unsafe.Slice(unsafe.StringData(b.String()), n)
 }
