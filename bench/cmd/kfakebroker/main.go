@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -47,6 +48,7 @@ func main() {
 	blackhole := flag.Bool("blackhole", false, "accept produced records without storing them (kfake.BlackholeProduce)")
 	partitions := flag.Int("partitions", workload.Partitions, "the partition count of the seeded topic")
 	synthetic := flag.Int("synthetic", 0, "answer every fetch with a canned batch of this many records of workload.ValueBytes (kfake.SyntheticFetch), and store nothing produced; 0: off")
+	groupHeartbeat := flag.Duration("group-heartbeat", 0, "the heartbeat interval the coordinator gives KIP-848 consumer-group members (group.consumer.heartbeat.interval.ms); 0: kfake's default")
 	flag.Parse()
 	log.SetPrefix("kfakebroker: ")
 	log.SetFlags(0)
@@ -57,6 +59,11 @@ func main() {
 	opts := []kfake.Opt{kfake.NumBrokers(workload.Brokers), kfake.SeedTopics(int32(*partitions), workload.Topic)}
 	if *blackhole || *synthetic > 0 {
 		opts = append(opts, kfake.BlackholeProduce())
+	}
+	if *groupHeartbeat > 0 {
+		opts = append(opts, kfake.BrokerConfigs(map[string]string{
+			"group.consumer.heartbeat.interval.ms": strconv.FormatInt(groupHeartbeat.Milliseconds(), 10),
+		}))
 	}
 	if *synthetic > 0 {
 		opts = append(opts, kfake.SyntheticFetch(kfake.SyntheticBatch{Records: *synthetic, RecordBytes: workload.ValueBytes}))
