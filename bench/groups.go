@@ -490,7 +490,7 @@ func parseMemberLine(i int, line string) memberEvent {
 	}
 	e.kind, e.ts, e.text = f[0], ts, rest
 	switch e.kind {
-	case "assigned", "revoked", "revoking", "released":
+	case "assigned", "revoked", "revoking", "released", "received":
 		for _, x := range strings.Split(rest, ",") {
 			if x == "" {
 				continue
@@ -743,7 +743,9 @@ func settledAt(log []memberEvent, partitions int, from int64) (int64, bool) {
 // fetchLag replays the events in time order and returns, over the partitions assigned
 // at or after from, the longest time from a member's assignment of a partition to its
 // first record of it: the part of a rebalance the member controls once the coordinator
-// has spoken (its committed offsets, its first fetches). A record that did not exist yet
+// has spoken (its committed offsets, its first fetches), counted from the member's
+// "received" of the partition when it reported one before its "assigned" (troupe's
+// assigned callback comes after the committed offsets), else from its "assigned". A record that did not exist yet
 // when the partition was assigned (the trickle's next one) could not be fetched before
 // its timestamp, so the time is counted from the later of the assignment and the
 // record's timestamp (which has millisecond precision: the lag may read up to 1 ms
@@ -754,6 +756,11 @@ func fetchLag(log []memberEvent, partitions int, from int64) time.Duration {
 		v.owner[p] = -1
 	}
 	assignedAt := make([]int64, partitions)
+	type rec struct {
+		member int
+		ts     int64
+	}
+	receivedAt := map[int32]rec{}
 	var lag int64
 	for _, e := range sorted(log) {
 		v.apply(e)
@@ -761,10 +768,18 @@ func fetchLag(log []memberEvent, partitions int, from int64) time.Duration {
 			continue
 		}
 		switch e.kind {
+		case "received":
+			for _, p := range e.parts {
+				receivedAt[p] = rec{e.member, e.ts}
+			}
 		case "assigned":
 			for _, p := range e.parts {
 				if int(p) < partitions {
 					assignedAt[p] = e.ts
+					if r, ok := receivedAt[p]; ok && r.member == e.member {
+						assignedAt[p] = r.ts
+					}
+					delete(receivedAt, p)
 				}
 			}
 		case "first":

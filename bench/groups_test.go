@@ -62,6 +62,7 @@ func TestParseMemberLine(t *testing.T) {
 		"end 7 9 3":        {member: 1, kind: "error", text: "end 7 9 3"},
 		"revoking 4 2,5":   {member: 1, kind: "revoking", ts: 4, parts: []int32{2, 5}, text: "2,5"},
 		"released 4 2":     {member: 1, kind: "released", ts: 4, parts: []int32{2}, text: "2"},
+		"received 4 2":     {member: 1, kind: "received", ts: 4, parts: []int32{2}, text: "2"},
 		"cpu 8 100 42":     {member: 1, kind: "cpu", ts: 8, cpu: 100, records: 42, text: "100 42"},
 		"first 7 x":        {member: 1, kind: "error", text: "first 7 x"},
 		"garbage":          {member: 1, kind: "error", text: "garbage"},
@@ -104,6 +105,17 @@ func TestFetchLag(t *testing.T) {
 	}
 	if got := fetchLag(log, 3, 0); got != 7 {
 		t.Fatalf("fetchLag with record timestamps = %d; want 7 (partition 1)", got)
+	}
+	// A member that reported the assignment in hand before its assigned callback is timed
+	// from then; another member's receipt does not count.
+	log = []memberEvent{
+		ev(0, "live", 0), ev(1, "live", 0),
+		ev(0, "received", 4, 0, 1), ev(1, "received", 5, 2),
+		ev(0, "assigned", 10, 0, 1, 2),
+		first(0, 12, 0, 0), first(0, 13, 1, 0), first(0, 14, 2, 0),
+	}
+	if got := fetchLag(log, 3, 0); got != 9 {
+		t.Fatalf("fetchLag from received = %d; want 9 (partition 1: received at 4)", got)
 	}
 }
 

@@ -151,6 +151,7 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About) (taken boo
 	if len(parts) == 0 || closing {
 		return true // nothing to take, or Close gave everything up already
 	}
+	m.log.Debug(msgAssignmentReceived, "partitions", parts)
 	offs, ok := h.committedOffsets(ctx, parts)
 	if !ok || ctx.Err() != nil || m.failure() != nil {
 		return false
@@ -356,6 +357,11 @@ func (h *handoff) revoke(ctx context.Context, parts []consumer.About, info *memb
 	h.forget(parts)
 	m.log.Debug(msgReleased, "partitions", parts)
 }
+
+// msgAssignmentReceived is the Debug record of an assignment the hand-off starts to take
+// (before it fetches the committed offsets and runs OnAssigned): bench/cmd/troupe times
+// the assignment half of a rebalance from it.
+const msgAssignmentReceived = "group member: assignment received"
 
 // msgReleased is the Debug record of partitions the hand-off has released after a
 // revocation (OnRevoked returned, the commit on revocation answered, the partitions

@@ -92,12 +92,18 @@ func member(m *workload.Member) error {
 	}
 }
 
+// received is the message of the group member's Debug record of an assignment the
+// hand-off starts to take, before it fetches the committed offsets and runs OnAssigned
+// (msgAssignmentReceived in consumer/group/handoff.go).
+const received = "group member: assignment received"
+
 // released is the message of the group member's Debug record of partitions released
 // after a revocation (msgReleased in consumer/group/handoff.go).
 const released = "group member: revoked partitions released"
 
-// releaseHandler is the group member's slog handler: it turns the member's record of
-// released partitions into the driver's "released" line and passes records of Warn and
+// releaseHandler is the group member's slog handler: it turns the member's records of
+// assignments received and partitions released into the driver's "received" and
+// "released" lines and passes records of Warn and
 // above to stderr, as the default logger would; other Debug and Info records are dropped.
 type releaseHandler struct {
 	m     *workload.Member
@@ -108,10 +114,14 @@ type releaseHandler struct {
 func (h *releaseHandler) Enabled(context.Context, slog.Level) bool { return true }
 
 func (h *releaseHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Message == released {
+	if r.Message == released || r.Message == received {
 		r.Attrs(func(a slog.Attr) bool {
 			if as, ok := a.Value.Any().([]consumer.About); ok && a.Key == "partitions" {
-				h.m.Released(h.parts(as))
+				if r.Message == released {
+					h.m.Released(h.parts(as))
+				} else {
+					h.m.Received(h.parts(as))
+				}
 				return false
 			}
 			return true

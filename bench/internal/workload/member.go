@@ -91,6 +91,7 @@ func WithGroup(member func(*Member) error) Option {
 //	runner -> driver   "ready"                      the process is up; no client yet
 //	driver -> runner   "go"                         create the client and join
 //	runner -> driver   "go <ts> <cpu-ns>"           the join starts (process CPU so far)
+//	runner -> driver   "received <ts> p,p,..."      the client has an assignment in hand (Received)
 //	runner -> driver   "assigned <ts> p,p,..."      the member now owns these partitions
 //	runner -> driver   "revoking <ts> p,p,..."      the client's revoke callback starts (Revoking)
 //	runner -> driver   "revoked <ts> p,p,..."       ... no longer owns these (revoked or lost)
@@ -174,6 +175,12 @@ func (m *Member) Revoked(parts []int32) {
 	}
 	m.line("revoked", list(parts))
 }
+
+// Received reports an assignment the client has in hand, for a client whose assigned
+// callback comes later (troupe's runs after it fetched the committed offsets; kgo's
+// before, so kgo's runner does not call this): the assignment half of a rebalance is
+// timed from it.
+func (m *Member) Received(parts []int32) { m.say("received", list(parts)) }
 
 // Revoking reports that the client's revoke callback started for parts: the client has
 // told its user the partitions are going (for troupe, after it stopped fetching them and
