@@ -14,6 +14,9 @@
 // is counted, with the record batches and records in it, read from the batch headers.
 // That measures records per batch the same way for every client.
 //
+// With -group-heartbeat, the coordinator gives KIP-848 consumer-group members that heartbeat
+// interval (kfake.BrokerConfigs, group.consumer.heartbeat.interval.ms).
+//
 // With -synthetic, every fetch is answered from one canned batch (kfake.SyntheticFetch):
 // a topic of thousands of partitions can be read without storing it first.
 package main
