@@ -33,13 +33,14 @@ type groupOptions struct {
 	trickle    int // records per second written during the leave and join-into phases
 	cycles     int // leave and join-into phases per run
 	section    string
+	events     bool // keep every run's events in a file (dump), not only a failed run's
 }
 
 // groupClients are the clients whose runners have a group mode.
 var groupClients = []string{"troupe", "kgo", baseClient}
 
 // groupOnly are the flags that only the group mode reads.
-var groupOnly = []string{"group-partitions", "members", "assignors", "group-records", "heartbeat", "settle", "trickle", "cycles", "group-section"}
+var groupOnly = []string{"group-partitions", "members", "assignors", "group-records", "heartbeat", "settle", "trickle", "cycles", "group-section", "group-events"}
 
 // groupFlag is the raw text of the list flags.
 type groupFlagText struct{ partitions, members, assignors string }
@@ -52,6 +53,7 @@ func groupFlags(g *groupOptions) {
 	flag.StringVar(&groupText.members, "members", "3,10", "group mode: the group sizes, comma-separated")
 	flag.StringVar(&groupText.assignors, "assignors", "range,cooperative-sticky", "group mode: the assignors (both clients use the same one), comma-separated: range, cooperative-sticky, kip848 (the consumer protocol of KIP-848, the coordinator's uniform assignor)")
 	flag.IntVar(&g.cycles, "cycles", 1, "group mode: leave and join-into phases per run (each one rebalance trial of each kind)")
+	flag.BoolVar(&g.events, "group-events", false, "group mode: write every run's events (the members' lines, in time order) to a file next to the runner binaries, and log its name")
 	flag.StringVar(&g.section, "group-section", "groups", "group mode: the section of docs/benchmarks.md written, between the bench-<name>:begin and bench-<name>:end markers")
 	flag.Int64Var(&g.records, "group-records", 1_000_000, "group mode: records preloaded (keyed, the same share in every partition)")
 	flag.DurationVar(&g.heartbeat, "heartbeat", 250*time.Millisecond, "group mode: the heartbeat interval given to every member")
@@ -282,6 +284,9 @@ func runGroup(o options, bins string, b *broker, pt *groupPoint, c, group string
 	defer func() {
 		s.teardown()
 		gr.peakRSS = s.peakRSS(pt.members)
+		if o.groups.events && gr.err == nil {
+			log.Printf("%s: events in %s", group, s.dumpIn(os.TempDir())) // bins is removed at the end
+		}
 	}()
 	deadline := time.Now().Add(o.timeout)
 	fail := func(err error) groupRun {
@@ -376,8 +381,12 @@ func runGroup(o options, bins string, b *broker, pt *groupPoint, c, group string
 
 // dump writes the run's events, in time order, to a file next to the binaries and
 // returns its name.
-func (s *groupState) dump() string {
-	f, err := os.CreateTemp(s.bins, s.group+"-*.events")
+func (s *groupState) dump() string { return s.dumpIn(s.bins) }
+
+// dumpIn writes the run's events, in time order, to a new file in dir and returns its
+// name.
+func (s *groupState) dumpIn(dir string) string {
+	f, err := os.CreateTemp(dir, s.group+"-*.events")
 	if err != nil {
 		return err.Error()
 	}
