@@ -23,6 +23,9 @@ type brokerOptions struct {
 	blackhole  bool // discard produced records (kfake.BlackholeProduce)
 	partitions int  // the topic's partition count; zero: workload.Partitions
 	synthetic  int  // answer fetches with a canned batch of this many records (kfake.SyntheticFetch); zero: off
+	// groupHeartbeat is the heartbeat interval the coordinator gives KIP-848 members
+	// (group.consumer.heartbeat.interval.ms); zero: kfake's default (5s).
+	groupHeartbeat time.Duration
 }
 
 // startBroker starts a fresh cluster.
@@ -36,6 +39,9 @@ func startBroker(bins string, bo brokerOptions, verbose bool) (*broker, error) {
 	}
 	if bo.synthetic > 0 {
 		args = append(args, "-synthetic", strconv.Itoa(bo.synthetic))
+	}
+	if bo.groupHeartbeat > 0 {
+		args = append(args, "-group-heartbeat", bo.groupHeartbeat.String())
 	}
 	p, err := start("kfakebroker", bins+"/kfakebroker", args, verbose)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,13 +31,16 @@ type groupOptions struct {
 	heartbeat  time.Duration
 	settle     time.Duration
 	trickle    int // records per second written during the leave and join-into phases
+	cycles     int // leave and join-into phases per run
+	section    string
+	events     bool // keep every run's events in a file (dump), not only a failed run's
 }
 
 // groupClients are the clients whose runners have a group mode.
 var groupClients = []string{"troupe", "kgo", baseClient}
 
 // groupOnly are the flags that only the group mode reads.
-var groupOnly = []string{"group-partitions", "members", "assignors", "group-records", "heartbeat", "settle", "trickle"}
+var groupOnly = []string{"group-partitions", "members", "assignors", "group-records", "heartbeat", "settle", "trickle", "cycles", "group-section", "group-events"}
 
 // groupFlag is the raw text of the list flags.
 type groupFlagText struct{ partitions, members, assignors string }
@@ -47,7 +51,10 @@ func groupFlags(g *groupOptions) {
 	flag.BoolVar(&g.on, "groups", false, "the group mode: troupe's and kgo's group members join, leave and consume; see README.md")
 	flag.StringVar(&groupText.partitions, "group-partitions", "300,3000", "group mode: the topic's partition counts, comma-separated")
 	flag.StringVar(&groupText.members, "members", "3,10", "group mode: the group sizes, comma-separated")
-	flag.StringVar(&groupText.assignors, "assignors", "range,cooperative-sticky", "group mode: the assignors (both clients use the same one), comma-separated")
+	flag.StringVar(&groupText.assignors, "assignors", "range,cooperative-sticky", "group mode: the assignors (both clients use the same one), comma-separated: range, cooperative-sticky, kip848 (the consumer protocol of KIP-848, the coordinator's uniform assignor)")
+	flag.IntVar(&g.cycles, "cycles", 1, "group mode: leave and join-into phases per run (each one rebalance trial of each kind)")
+	flag.BoolVar(&g.events, "group-events", false, "group mode: write every run's events (the members' lines, in time order) to a file next to the runner binaries, and log its name")
+	flag.StringVar(&g.section, "group-section", "groups", "group mode: the section of docs/benchmarks.md written, between the bench-<name>:begin and bench-<name>:end markers")
 	flag.Int64Var(&g.records, "group-records", 1_000_000, "group mode: records preloaded (keyed, the same share in every partition)")
 	flag.DurationVar(&g.heartbeat, "heartbeat", 250*time.Millisecond, "group mode: the heartbeat interval given to every member")
 	flag.IntVar(&g.trickle, "trickle", 20000, "group mode: records per second kgo writes over every partition in turn during the leave and join-into phases, so that a partition's new owner has a record to fetch")
@@ -97,8 +104,8 @@ func (o *options) groupDefaults(set map[string]bool, names string) error {
 		return err
 	}
 	for _, a := range strings.Split(groupText.assignors, ",") {
-		if a != "range" && a != "cooperative-sticky" {
-			return fmt.Errorf("-assignors: range or cooperative-sticky, not %q", a)
+		if !contains(workload.Assignors, a) {
+			return fmt.Errorf("-assignors: one of %v, not %q", workload.Assignors, a)
 		}
 		g.assignors = append(g.assignors, a)
 	}
@@ -109,8 +116,11 @@ func (o *options) groupDefaults(set map[string]bool, names string) error {
 			}
 		}
 	}
-	if o.runs <= 0 || g.records <= 0 || g.heartbeat <= 0 || g.settle <= 0 || g.trickle <= 0 {
-		return fmt.Errorf("-runs, -group-records, -heartbeat, -settle and -trickle must be positive")
+	if o.runs <= 0 || g.records <= 0 || g.heartbeat <= 0 || g.settle <= 0 || g.trickle <= 0 || g.cycles <= 0 {
+		return fmt.Errorf("-runs, -group-records, -heartbeat, -settle, -trickle and -cycles must be positive")
+	}
+	if g.section == "" || strings.ContainsAny(g.section, " \n>") {
+		return fmt.Errorf("-group-section: a name without spaces, not %q", g.section)
 	}
 	o.clients = nil
 	for _, n := range strings.Split(names, ",") {
@@ -146,14 +156,23 @@ type groupPoint struct {
 
 // groupRun is what one run of one client yields.
 type groupRun struct {
-	join, leave, joinInto time.Duration // until every partition is fetched again
-	leaveLag, joinIntoLag time.Duration // the longest from an assignment to its first record (fetchLag)
-	consume               time.Duration // from go to the last partition's last record
-	cpu                   time.Duration // the members' CPU time from go to the mark after the consume
-	records               int64         // records the members received until the mark (re-reads included)
-	stored                int64         // records the topic held at the start of the run: the preload and its warm-up record
-	config                string
-	err                   error
+	join time.Duration // until every partition is fetched
+	// One per cycle (-cycles): until every partition is fetched again after a member
+	// leaves, and after one joins.
+	leave, joinInto []time.Duration
+	// One per cycle: the longest from an assignment to its first record, less the wait
+	// for a record to exist (fetchLag).
+	leaveLag, joinIntoLag []time.Duration
+	// One per cycle: the longest from a revoke callback's start to the client's release
+	// of those partitions (revokeLag); -1 when nothing was revoked in the phase.
+	leaveRevoke, joinIntoRevoke []time.Duration
+	peakRSS                     int64         // the largest peak RSS of the members that consumed (bytes)
+	consume                     time.Duration // from go to the last partition's last record
+	cpu                         time.Duration // the members' CPU time from go to the mark after the consume
+	records                     int64         // records the members received until the mark (re-reads included)
+	stored                      int64         // records the topic held at the start of the run: the preload and its warm-up record
+	config                      string
+	err                         error
 }
 
 // runGroups runs the group mode: per round, every point with every client, the
@@ -172,7 +191,7 @@ func runGroups(o options, bins string) ([]*groupPoint, error) {
 		for _, pt := range points {
 			for i := range o.clients {
 				c := o.clients[(i+r)%len(o.clients)]
-				b, err := preloadedBroker(o, bins, pt.partitions)
+				b, err := preloadedBroker(o, bins, pt.partitions, o.groups.heartbeat)
 				if err != nil {
 					return nil, err
 				}
@@ -190,8 +209,8 @@ func runGroups(o options, bins string) ([]*groupPoint, error) {
 
 // preloadedBroker starts a broker of a topic of parts partitions and fills it with the
 // preloader's keyed records (the same share in every partition).
-func preloadedBroker(o options, bins string, parts int) (*broker, error) {
-	b, err := startBroker(bins, brokerOptions{partitions: parts}, o.verbose)
+func preloadedBroker(o options, bins string, parts int, heartbeat time.Duration) (*broker, error) {
+	b, err := startBroker(bins, brokerOptions{partitions: parts, groupHeartbeat: heartbeat}, o.verbose)
 	if err != nil {
 		return nil, err
 	}
@@ -210,9 +229,19 @@ func logGroupRun(pt *groupPoint, r, runs int, c string, gr groupRun) {
 		log.Printf("%-52s run %d/%d  %-11s FAILED: %v", what, r+1, runs, c, gr.err)
 		return
 	}
-	log.Printf("%-52s run %d/%d  %-11s join %6.3fs  leave %6.3fs (assigned to fetching %5.3fs)  join into %6.3fs (%5.3fs)  consume %6.3fM records/s  %5.2f CPU-s/1M  (%.2fx records received)",
-		what, r+1, runs, c, gr.join.Seconds(), gr.leave.Seconds(), gr.leaveLag.Seconds(), gr.joinInto.Seconds(), gr.joinIntoLag.Seconds(),
-		float64(gr.stored)/gr.consume.Seconds()/1e6, gr.cpu.Seconds()*1e6/float64(gr.stored), float64(gr.records)/float64(gr.stored))
+	secs := func(ds []time.Duration) string {
+		var b strings.Builder
+		for i, d := range ds {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%.3f", d.Seconds())
+		}
+		return b.String()
+	}
+	log.Printf("%-52s run %d/%d  %-11s join %6.3fs  leave %ss (assigned to first fetch %ss, revoke to release %ss)  join into %ss (%ss, %ss)  consume %6.3fM records/s  %5.2f CPU-s/1M  (%.2fx records received)  peak RSS %.0f MiB",
+		what, r+1, runs, c, gr.join.Seconds(), secs(gr.leave), secs(gr.leaveLag), secs(gr.leaveRevoke), secs(gr.joinInto), secs(gr.joinIntoLag), secs(gr.joinIntoRevoke),
+		float64(gr.stored)/gr.consume.Seconds()/1e6, gr.cpu.Seconds()*1e6/float64(gr.stored), float64(gr.records)/float64(gr.stored), float64(gr.peakRSS)/(1<<20))
 }
 
 // memberEvent is one line of a member (workload.Member), or one of the driver's own
@@ -223,6 +252,7 @@ type memberEvent struct {
 	kind    string
 	ts      int64 // Unix nanoseconds
 	parts   []int32
+	rts     int64 // "first": the record's timestamp, Unix nanoseconds (0: not given)
 	cpu     int64 // "go", "cpu": process CPU nanoseconds
 	records int64 // "cpu"
 	text    string
@@ -251,7 +281,13 @@ type groupState struct {
 func runGroup(o options, bins string, b *broker, pt *groupPoint, c, group string) (gr groupRun) {
 	s := &groupState{o: o, bins: bins, broker: b, pt: pt, client: c, group: group, events: make(chan memberEvent, 1024),
 		goCPU: map[int]int64{}, markCPU: map[int]int64{}, records: map[int]int64{}, ended: map[int32]int64{}}
-	defer s.teardown()
+	defer func() {
+		s.teardown()
+		gr.peakRSS = s.peakRSS(pt.members)
+		if o.groups.events && gr.err == nil {
+			log.Printf("%s: events in %s", group, s.dumpIn(os.TempDir())) // bins is removed at the end
+		}
+	}()
 	deadline := time.Now().Add(o.timeout)
 	fail := func(err error) groupRun {
 		gr.err = fmt.Errorf("%w (the run's events: %s)", err, s.dump())
@@ -303,31 +339,39 @@ func runGroup(o options, bins string, b *broker, pt *groupPoint, c, group string
 		gr.cpu += time.Duration(s.markCPU[i] - s.goCPU[i])
 		gr.records += s.records[i]
 	}
-	// Leave: the last member closes.
-	leaver := len(s.procs) - 1
-	t1 := s.now()
-	s.driver(leaver, "leave", t1)
-	if err := s.procs[leaver].send("leave"); err != nil {
-		return fail(err)
+	for range o.groups.cycles {
+		// Leave: the last member closes.
+		leaver := len(s.procs) - 1
+		t1 := s.now()
+		s.driver(leaver, "leave", t1)
+		if err := s.procs[leaver].send("leave"); err != nil {
+			return fail(err)
+		}
+		leave, err := s.wait(t1, deadline, nil)
+		if err != nil {
+			return fail(fmt.Errorf("leave: %w", err))
+		}
+		gr.leave = append(gr.leave, leave)
+		gr.leaveLag = append(gr.leaveLag, fetchLag(s.log, pt.partitions, t1))
+		gr.leaveRevoke = append(gr.leaveRevoke, revokeLag(s.log, t1))
+		// Join into the running group: a new member.
+		if err := s.start(deadline); err != nil {
+			return fail(err)
+		}
+		joiner := len(s.procs) - 1
+		t2 := s.now()
+		s.driver(joiner, "live", t2)
+		if err := s.procs[joiner].send("go"); err != nil {
+			return fail(err)
+		}
+		into, err := s.wait(t2, deadline, nil)
+		if err != nil {
+			return fail(fmt.Errorf("join into: %w", err))
+		}
+		gr.joinInto = append(gr.joinInto, into)
+		gr.joinIntoLag = append(gr.joinIntoLag, fetchLag(s.log, pt.partitions, t2))
+		gr.joinIntoRevoke = append(gr.joinIntoRevoke, revokeLag(s.log, t2))
 	}
-	if gr.leave, err = s.wait(t1, deadline, nil); err != nil {
-		return fail(fmt.Errorf("leave: %w", err))
-	}
-	gr.leaveLag = fetchLag(s.log, pt.partitions, t1)
-	// Join into the running group: a new member.
-	if err := s.start(deadline); err != nil {
-		return fail(err)
-	}
-	joiner := len(s.procs) - 1
-	t2 := s.now()
-	s.driver(joiner, "live", t2)
-	if err := s.procs[joiner].send("go"); err != nil {
-		return fail(err)
-	}
-	if gr.joinInto, err = s.wait(t2, deadline, nil); err != nil {
-		return fail(fmt.Errorf("join into: %w", err))
-	}
-	gr.joinIntoLag = fetchLag(s.log, pt.partitions, t2)
 	if err := s.stopTrickle(); err != nil {
 		return fail(err)
 	}
@@ -337,8 +381,12 @@ func runGroup(o options, bins string, b *broker, pt *groupPoint, c, group string
 
 // dump writes the run's events, in time order, to a file next to the binaries and
 // returns its name.
-func (s *groupState) dump() string {
-	f, err := os.CreateTemp(s.bins, s.group+"-*.events")
+func (s *groupState) dump() string { return s.dumpIn(s.bins) }
+
+// dumpIn writes the run's events, in time order, to a new file in dir and returns its
+// name.
+func (s *groupState) dumpIn(dir string) string {
+	f, err := os.CreateTemp(dir, s.group+"-*.events")
 	if err != nil {
 		return err.Error()
 	}
@@ -401,6 +449,14 @@ func (s *groupState) start(deadline time.Time) error {
 	i := len(s.procs)
 	args := []string{"-mode", string(workload.Group), "-brokers", s.broker.addrs, "-partitions", strconv.Itoa(s.pt.partitions),
 		"-group", s.group, "-assignor", s.pt.assignor, "-heartbeat", s.o.groups.heartbeat.String()}
+	if i < s.pt.members { // the members that consume: profiles of the consume (go to mark)
+		if s.o.cpuprofile != "" {
+			args = append(args, "-cpuprofile", filepath.Join(s.o.cpuprofile, fmt.Sprintf("%s-m%d.pprof", s.group, i)))
+		}
+		if s.o.memprofile != "" {
+			args = append(args, "-memprofile", filepath.Join(s.o.memprofile, fmt.Sprintf("%s-m%d.heap.pprof", s.group, i)))
+		}
+	}
 	p, err := start(fmt.Sprintf("%s member %d", s.client, i), s.bins+"/"+binary(s.client), args, s.o.verbose)
 	if err != nil {
 		return err
@@ -443,7 +499,7 @@ func parseMemberLine(i int, line string) memberEvent {
 	}
 	e.kind, e.ts, e.text = f[0], ts, rest
 	switch e.kind {
-	case "assigned", "revoked":
+	case "assigned", "revoked", "revoking", "released", "received":
 		for _, x := range strings.Split(rest, ",") {
 			if x == "" {
 				continue
@@ -455,11 +511,20 @@ func parseMemberLine(i int, line string) memberEvent {
 			e.parts = append(e.parts, int32(n))
 		}
 	case "first", "end":
-		n, err := strconv.Atoi(rest)
+		f := strings.Fields(rest)
+		if len(f) == 0 || (e.kind == "end" && len(f) > 1) || len(f) > 2 {
+			return memberEvent{member: i, kind: "error", text: line}
+		}
+		n, err := strconv.Atoi(f[0])
 		if err != nil {
 			return memberEvent{member: i, kind: "error", text: line}
 		}
 		e.parts = []int32{int32(n)}
+		if len(f) == 2 {
+			if e.rts, err = strconv.ParseInt(f[1], 10, 64); err != nil {
+				return memberEvent{member: i, kind: "error", text: line}
+			}
+		}
 	case "go", "cpu":
 		var r []int64
 		for _, x := range strings.Fields(rest) {
@@ -481,7 +546,8 @@ func parseMemberLine(i int, line string) memberEvent {
 
 // wait reads events until the group has settled after from: every partition fetched by a
 // live member, every live member owning a partition, no assignment changing for the
-// settle period, and more() (if given) true. It returns how long after from the group
+// settle period, and more() (if given) true. more is called after every event; the
+// group is replayed every settle/8. It returns how long after from the group
 // last came to fetch every partition (settledAt).
 func (s *groupState) wait(from int64, deadline time.Time, more func() bool) (time.Duration, error) {
 	tick := time.NewTicker(s.o.groups.settle / 8)
@@ -496,6 +562,13 @@ func (s *groupState) wait(from int64, deadline time.Time, more func() bool) (tim
 			if e.kind == "assigned" || e.kind == "revoked" {
 				lastChange = time.Now()
 			}
+			if more != nil {
+				more() // at once: it sends the mark, which stops the consume's CPU count
+			}
+			// The group is replayed on ticks only: a replay sorts every event so far, and
+			// doing it per event (thousands of "first" lines at 3000 partitions) took the
+			// driver seconds of CPU on the members' cores, and minutes behind them.
+			continue
 		case <-tick.C:
 		}
 		if time.Now().After(deadline) {
@@ -687,14 +760,24 @@ func settledAt(log []memberEvent, partitions int, from int64) (int64, bool) {
 // fetchLag replays the events in time order and returns, over the partitions assigned
 // at or after from, the longest time from a member's assignment of a partition to its
 // first record of it: the part of a rebalance the member controls once the coordinator
-// has spoken (its offsets, its first fetches), plus the wait for the trickle's next
-// record.
+// has spoken (its committed offsets, its first fetches), counted from the member's
+// "received" of the partition when it reported one before its "assigned" (troupe's
+// assigned callback comes after the committed offsets), else from its "assigned". A record that did not exist yet
+// when the partition was assigned (the trickle's next one) could not be fetched before
+// its timestamp, so the time is counted from the later of the assignment and the
+// record's timestamp (which has millisecond precision: the lag may read up to 1 ms
+// long).
 func fetchLag(log []memberEvent, partitions int, from int64) time.Duration {
 	v := &groupView{owner: make([]int, partitions), fetching: make([]bool, partitions), owns: map[int]int{}, live: map[int]bool{}}
 	for p := range v.owner {
 		v.owner[p] = -1
 	}
 	assignedAt := make([]int64, partitions)
+	type rec struct {
+		member int
+		ts     int64
+	}
+	receivedAt := map[int32]rec{}
 	var lag int64
 	for _, e := range sorted(log) {
 		v.apply(e)
@@ -702,19 +785,71 @@ func fetchLag(log []memberEvent, partitions int, from int64) time.Duration {
 			continue
 		}
 		switch e.kind {
+		case "received":
+			for _, p := range e.parts {
+				receivedAt[p] = rec{e.member, e.ts}
+			}
 		case "assigned":
 			for _, p := range e.parts {
 				if int(p) < partitions {
 					assignedAt[p] = e.ts
+					if r, ok := receivedAt[p]; ok && r.member == e.member {
+						assignedAt[p] = r.ts
+					}
+					delete(receivedAt, p)
 				}
 			}
 		case "first":
 			if p := e.parts[0]; int(p) < partitions && v.owner[p] == e.member && assignedAt[p] > 0 {
-				lag = max(lag, e.ts-assignedAt[p])
+				lag = max(lag, e.ts-max(assignedAt[p], e.rts))
 			}
 		}
 	}
 	return time.Duration(lag)
+}
+
+// revokeLag returns, over the revocations whose callback started at or after from, the
+// longest time from a member's "revoking" (its revoke callback starts) to its next
+// "released" (the client has committed and released those partitions); -1 when no
+// revocation in the phase was released.
+func revokeLag(log []memberEvent, from int64) time.Duration {
+	started := map[int]int64{}
+	lag := int64(-1)
+	for _, e := range sorted(log) {
+		if e.ts < from {
+			continue
+		}
+		switch e.kind {
+		case "revoking":
+			if _, ok := started[e.member]; !ok {
+				started[e.member] = e.ts
+			}
+		case "released":
+			if t, ok := started[e.member]; ok {
+				lag = max(lag, e.ts-t)
+				delete(started, e.member)
+			}
+		}
+	}
+	return time.Duration(lag)
+}
+
+// peakRSS is the largest peak RSS of the first n members (those that consumed), once
+// they have exited.
+func (s *groupState) peakRSS(n int) int64 {
+	var peak int64
+	for i, p := range s.procs {
+		if i >= n {
+			break
+		}
+		select {
+		case <-p.done:
+			_, rss := p.usage()
+			peak = max(peak, rss)
+		default:
+		}
+	}
+	return peak
 }
 
 // teardown tells every member still running to leave and waits until every member's

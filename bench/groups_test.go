@@ -2,7 +2,9 @@ package main
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 )
 
 func ev(member int, kind string, ts int64, parts ...int32) memberEvent {
@@ -55,6 +57,12 @@ func TestParseMemberLine(t *testing.T) {
 		"assigned 5 1,2,3": {member: 1, kind: "assigned", ts: 5, parts: []int32{1, 2, 3}, text: "1,2,3"},
 		"revoked 6 ":       {member: 1, kind: "revoked", ts: 6},
 		"first 7 9":        {member: 1, kind: "first", ts: 7, parts: []int32{9}, text: "9"},
+		"first 7 9 3":      {member: 1, kind: "first", ts: 7, parts: []int32{9}, rts: 3, text: "9 3"},
+		"first 7 9 y":      {member: 1, kind: "error", text: "first 7 9 y"},
+		"end 7 9 3":        {member: 1, kind: "error", text: "end 7 9 3"},
+		"revoking 4 2,5":   {member: 1, kind: "revoking", ts: 4, parts: []int32{2, 5}, text: "2,5"},
+		"released 4 2":     {member: 1, kind: "released", ts: 4, parts: []int32{2}, text: "2"},
+		"received 4 2":     {member: 1, kind: "received", ts: 4, parts: []int32{2}, text: "2"},
 		"cpu 8 100 42":     {member: 1, kind: "cpu", ts: 8, cpu: 100, records: 42, text: "100 42"},
 		"first 7 x":        {member: 1, kind: "error", text: "first 7 x"},
 		"garbage":          {member: 1, kind: "error", text: "garbage"},
@@ -80,6 +88,77 @@ func TestFetchLag(t *testing.T) {
 	}
 	if got := fetchLag(log, 4, 30); got != 0 {
 		t.Fatalf("fetchLag after every event = %d; want 0", got)
+	}
+	// A record written after the assignment could not be fetched before it existed: the
+	// lag counts from its timestamp. One written before counts from the assignment.
+	first := func(m int, ts int64, p int32, rts int64) memberEvent {
+		e := ev(m, "first", ts, p)
+		e.rts = rts
+		return e
+	}
+	log = []memberEvent{
+		ev(0, "live", 0),
+		ev(0, "assigned", 10, 0, 1, 2),
+		first(0, 40, 0, 35), // written at 35: 5
+		first(0, 17, 1, 3),  // written before the assignment: 7
+		first(0, 60, 2, 58), // 2
+	}
+	if got := fetchLag(log, 3, 0); got != 7 {
+		t.Fatalf("fetchLag with record timestamps = %d; want 7 (partition 1)", got)
+	}
+	// A member that reported the assignment in hand before its assigned callback is timed
+	// from then; another member's receipt does not count.
+	log = []memberEvent{
+		ev(0, "live", 0), ev(1, "live", 0),
+		ev(0, "received", 4, 0, 1), ev(1, "received", 5, 2),
+		ev(0, "assigned", 10, 0, 1, 2),
+		first(0, 12, 0, 0), first(0, 13, 1, 0), first(0, 14, 2, 0),
+	}
+	if got := fetchLag(log, 3, 0); got != 9 {
+		t.Fatalf("fetchLag from received = %d; want 9 (partition 1: received at 4)", got)
+	}
+}
+
+// TestRevokeLag: the longest from a member's revoke callback to its release of those
+// partitions, per member, over the revocations started in the phase; -1 when none.
+func TestRevokeLag(t *testing.T) {
+	log := []memberEvent{
+		ev(0, "revoking", 1, 0), ev(0, "released", 9, 0), // before the phase
+		ev(0, "revoking", 10, 1), ev(1, "revoking", 11, 2),
+		ev(1, "released", 14, 2), // member 1: 3
+		ev(0, "released", 18, 1), // member 0: 8
+		ev(2, "released", 30, 3), // no revoking of member 2's in the phase
+		ev(1, "revoking", 40, 4), // never released: no figure
+	}
+	if got := revokeLag(log, 10); got != 8 {
+		t.Fatalf("revokeLag = %d; want 8", got)
+	}
+	if got := revokeLag(log, 35); got != -1 {
+		t.Fatalf("revokeLag with nothing released = %d; want -1", got)
+	}
+	if got := revokeLag(log, 0); got != 8 {
+		t.Fatalf("revokeLag from 0 = %d; want 8", got)
+	}
+}
+
+// TestStatOf: trials without a figure (-1) are left out of the median and p90.
+func TestStatOf(t *testing.T) {
+	if got := statOf([]time.Duration{-1, time.Second, 3 * time.Second, -1, 2 * time.Second}); got != (stat{2, 3}) {
+		t.Fatalf("statOf = %+v; want {2 3}", got)
+	}
+	if got := statOf([]time.Duration{-1}); got != (stat{}) {
+		t.Fatalf("statOf of no figure = %+v; want zero", got)
+	}
+}
+
+// TestGroupMarkers: the default section keeps its markers; another name gets its own.
+func TestGroupMarkers(t *testing.T) {
+	if b, e := groupMarkers("groups"); b != groupsBeginMarker || e != groupsEndMarker {
+		t.Fatalf("groupMarkers(groups) = %q, %q", b, e)
+	}
+	b, e := groupMarkers("groups-consume")
+	if !strings.HasPrefix(b, "<!-- bench-groups-consume:begin") || e != "<!-- bench-groups-consume:end -->" {
+		t.Fatalf("groupMarkers(groups-consume) = %q, %q", b, e)
 	}
 }
 

@@ -206,6 +206,7 @@ func (h *handoff) assign(ctx context.Context, parts []consumer.About, seq uint64
 	tctx, void := context.WithCancel(ctx)
 	m.taking, m.takingSeq, m.takingVoid = parts, seq, void
 	m.mu.Unlock()
+	m.log.Debug(msgAssignmentReceived, "partitions", parts)
 	defer func() {
 		m.mu.Lock()
 		m.taking, m.takingVoid = nil, nil
@@ -462,7 +463,18 @@ func (h *handoff) revoke(ctx context.Context, parts []consumer.About, info *memb
 		m.log.Warn("group member: commit on revocation failed", "err", err)
 	}
 	h.forget(parts)
+	m.log.Debug(msgReleased, "partitions", parts)
 }
+
+// msgAssignmentReceived is the Debug record of an assignment the hand-off starts to take
+// (before it fetches the committed offsets and runs OnAssigned): bench/cmd/troupe times
+// the assignment half of a rebalance from it.
+const msgAssignmentReceived = "group member: assignment received"
+
+// msgReleased is the Debug record of partitions the hand-off has released after a
+// revocation (OnRevoked returned, the commit on revocation answered, the partitions
+// forgotten): bench/cmd/troupe times the revoke half of a rebalance by it.
+const msgReleased = "group member: revoked partitions released"
 
 // lose drops parts without committing anything for them and runs OnLost.
 func (h *handoff) lose(ctx context.Context, parts []consumer.About) {

@@ -14,6 +14,9 @@
 // is counted, with the record batches and records in it, read from the batch headers.
 // That measures records per batch the same way for every client.
 //
+// With -group-heartbeat, the coordinator gives KIP-848 consumer-group members that heartbeat
+// interval (kfake.BrokerConfigs, group.consumer.heartbeat.interval.ms).
+//
 // With -synthetic, every fetch is answered from one canned batch (kfake.SyntheticFetch):
 // a topic of thousands of partitions can be read without storing it first.
 package main
@@ -26,6 +29,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -47,6 +51,7 @@ func main() {
 	blackhole := flag.Bool("blackhole", false, "accept produced records without storing them (kfake.BlackholeProduce)")
 	partitions := flag.Int("partitions", workload.Partitions, "the partition count of the seeded topic")
 	synthetic := flag.Int("synthetic", 0, "answer every fetch with a canned batch of this many records of workload.ValueBytes (kfake.SyntheticFetch), and store nothing produced; 0: off")
+	groupHeartbeat := flag.Duration("group-heartbeat", 0, "the heartbeat interval the coordinator gives KIP-848 consumer-group members (group.consumer.heartbeat.interval.ms); 0: kfake's default")
 	flag.Parse()
 	log.SetPrefix("kfakebroker: ")
 	log.SetFlags(0)
@@ -57,6 +62,11 @@ func main() {
 	opts := []kfake.Opt{kfake.NumBrokers(workload.Brokers), kfake.SeedTopics(int32(*partitions), workload.Topic)}
 	if *blackhole || *synthetic > 0 {
 		opts = append(opts, kfake.BlackholeProduce())
+	}
+	if *groupHeartbeat > 0 {
+		opts = append(opts, kfake.BrokerConfigs(map[string]string{
+			"group.consumer.heartbeat.interval.ms": strconv.FormatInt(groupHeartbeat.Milliseconds(), 10),
+		}))
 	}
 	if *synthetic > 0 {
 		opts = append(opts, kfake.SyntheticFetch(kfake.SyntheticBatch{Records: *synthetic, RecordBytes: workload.ValueBytes}))

@@ -11,7 +11,7 @@ import (
 )
 
 // groupConfig describes the group member's configuration for the report.
-const groupConfig = "ConsumerGroup, ConsumeTopics, Balancers(RangeBalancer() or CooperativeStickyBalancer()), " +
+const groupConfig = "ConsumerGroup, ConsumeTopics, Balancers(RangeBalancer() or CooperativeStickyBalancer(); kip848: ServerSideBalancer() with StickyBalancer(), the coordinator's uniform assignor), " +
 	"HeartbeatInterval(-heartbeat), autocommit (default 5s) and a blocking CommitUncommittedOffsets in OnPartitionsRevoked (records are processed as they are polled), ConsumeResetOffset(NewOffset().AtStart()), FetchMinBytes(1), " +
 	"FetchMaxBytes(50 MiB), FetchMaxPartitionBytes(1 MiB), FetchMaxWait(500ms); OnPartitionsAssigned/Revoked/Lost report to the driver; " +
 	"one goroutine calling PollFetches"
@@ -22,17 +22,22 @@ const groupConfig = "ConsumerGroup, ConsumeTopics, Balancers(RangeBalancer() or 
 // commits the records the user finished before giving partitions up), so a partition's
 // next owner resumes where it left off.
 func member(m *workload.Member) error {
-	balancer := kgo.RangeBalancer()
-	if m.Assignor == "cooperative-sticky" {
-		balancer = kgo.CooperativeStickyBalancer()
+	var opts []kgo.Opt
+	switch m.Assignor {
+	case "cooperative-sticky":
+		opts = append(opts, kgo.Balancers(kgo.CooperativeStickyBalancer()))
+	case workload.KIP848:
+		// kgo asks the coordinator for its uniform assignor with the sticky balancer.
+		opts = append(opts, kgo.ServerSideBalancer(), kgo.Balancers(kgo.StickyBalancer()))
+	default:
+		opts = append(opts, kgo.Balancers(kgo.RangeBalancer()))
 	}
 	m.Describe(groupConfig)
 	parts := func(assigned map[string][]int32) []int32 { return assigned[workload.Topic] }
-	cl, err := kgo.NewClient(
+	cl, err := kgo.NewClient(append(opts,
 		kgo.SeedBrokers(m.Brokers...),
 		kgo.ConsumerGroup(m.Group),
 		kgo.ConsumeTopics(workload.Topic),
-		kgo.Balancers(balancer),
 		kgo.HeartbeatInterval(m.Heartbeat),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMinBytes(1),
@@ -41,13 +46,16 @@ func member(m *workload.Member) error {
 		kgo.FetchMaxWait(500*time.Millisecond),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) { m.Assigned(parts(a)) }),
 		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, r map[string][]int32) {
+			m.Revoking(parts(r))
 			if err := cl.CommitUncommittedOffsets(ctx); err != nil {
 				m.Fail(fmt.Errorf("commit on revoke: %w", err))
 			}
 			m.Revoked(parts(r))
+			// kgo releases the partitions when this callback returns.
+			m.Released(parts(r))
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, l map[string][]int32) { m.Revoked(parts(l)) }),
-	)
+	)...)
 	if err != nil {
 		return err
 	}
@@ -65,7 +73,7 @@ func member(m *workload.Member) error {
 		}
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
 			if n := len(p.Records); n > 0 {
-				m.Batch(p.Partition, n, p.Records[n-1].Offset, p.HighWatermark)
+				m.Batch(p.Partition, n, p.Records[0].Timestamp, p.Records[n-1].Offset, p.HighWatermark)
 			}
 		})
 	}

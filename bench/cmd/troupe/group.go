@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/troupe-go/troupe/bench/internal/workload"
@@ -13,7 +15,8 @@ import (
 
 // groupConfig describes the group member's configuration for the report.
 const groupConfig = "consumer.Config{MinBytes: 1, MaxBytes: 50 MiB, MaxPartitionBytes: 1 MiB, MaxWait: 500ms, OffsetReset: ResetEarliest}; " +
-	"group.Join(group.Config{Topics, Assignors: Range() (cooperative-sticky: CooperativeSticky()), HeartbeatInterval: -heartbeat, " +
+	"group.Join(group.Config{Topics, Assignors: Range() (cooperative-sticky: CooperativeSticky(); kip848: Protocol: Consumer, ServerAssignor: uniform, " +
+	"the heartbeat interval the coordinator gives), HeartbeatInterval: -heartbeat, " +
 	"OnAssigned/OnRevoked/OnLost report to the driver}); one goroutine calling Poll; the member commits what Poll returned before " +
 	"giving partitions up (its at-least-once hand-off)"
 
@@ -21,9 +24,12 @@ const groupConfig = "consumer.Config{MinBytes: 1, MaxBytes: 50 MiB, MaxPartition
 // driver says leave, then Close (which leaves the group).
 func member(m *workload.Member) error {
 	m.Describe(groupConfig)
-	assignor := group.Range()
-	if m.Assignor == "cooperative-sticky" {
-		assignor = group.CooperativeSticky()
+	gcfg := group.Config{Assignors: []group.Assignor{group.Range()}}
+	switch m.Assignor {
+	case "cooperative-sticky":
+		gcfg.Assignors = []group.Assignor{group.CooperativeSticky()}
+	case workload.KIP848:
+		gcfg.Protocol, gcfg.Assignors, gcfg.ServerAssignor = group.Consumer, nil, group.ServerAssignorUniform
 	}
 	c, err := consumer.New(consumer.Config{
 		Seeds:             m.Brokers,
@@ -46,15 +52,17 @@ func member(m *workload.Member) error {
 		return out
 	}
 	ctx := m.Context()
-	g, err := group.Join(ctx, c, group.Config{
-		Group:             m.Group,
-		Topics:            []string{workload.Topic},
-		Assignors:         []group.Assignor{assignor},
-		HeartbeatInterval: m.Heartbeat,
-		OnAssigned:        func(_ context.Context, as []consumer.About) { m.Assigned(parts(as)) },
-		OnRevoked:         func(_ context.Context, as []consumer.About) { m.Revoked(parts(as)) },
-		OnLost:            func(_ context.Context, as []consumer.About) { m.Revoked(parts(as)) },
-	})
+	gcfg.Group, gcfg.Topics, gcfg.HeartbeatInterval = m.Group, []string{workload.Topic}, m.Heartbeat
+	gcfg.OnAssigned = func(_ context.Context, as []consumer.About) { m.Assigned(parts(as)) }
+	gcfg.OnRevoked = func(_ context.Context, as []consumer.About) {
+		m.Revoking(parts(as))
+		m.Revoked(parts(as))
+	}
+	gcfg.OnLost = func(_ context.Context, as []consumer.About) { m.Revoked(parts(as)) }
+	// The member's own logger (the consumer's stays as it was): it reports the hand-off's
+	// release of revoked partitions, which comes after OnRevoked and the commit.
+	gcfg.Logger = slog.New(&releaseHandler{m: m, parts: parts})
+	g, err := group.Join(ctx, c, gcfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -78,8 +86,56 @@ func member(m *workload.Member) error {
 				return fmt.Errorf("partition %d: %w", b.Partition, b.Err)
 			}
 			if n := len(b.Records); n > 0 {
-				m.Batch(b.Partition, n, b.Records[n-1].Offset, b.HighWaterMark)
+				m.Batch(b.Partition, n, b.Records[0].Timestamp, b.Records[n-1].Offset, b.HighWaterMark)
 			}
 		}
 	}
 }
+
+// received is the message of the group member's Debug record of an assignment the
+// hand-off starts to take, before it fetches the committed offsets and runs OnAssigned
+// (msgAssignmentReceived in consumer/group/handoff.go).
+const received = "group member: assignment received"
+
+// released is the message of the group member's Debug record of partitions released
+// after a revocation (msgReleased in consumer/group/handoff.go).
+const released = "group member: revoked partitions released"
+
+// releaseHandler is the group member's slog handler: it turns the member's records of
+// assignments received and partitions released into the driver's "received" and
+// "released" lines and passes records of Warn and
+// above to stderr, as the default logger would; other Debug and Info records are dropped.
+type releaseHandler struct {
+	m     *workload.Member
+	parts func([]consumer.About) []int32
+	attrs []slog.Attr
+}
+
+func (h *releaseHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *releaseHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == released || r.Message == received {
+		r.Attrs(func(a slog.Attr) bool {
+			if as, ok := a.Value.Any().([]consumer.About); ok && a.Key == "partitions" {
+				if r.Message == released {
+					h.m.Released(h.parts(as))
+				} else {
+					h.m.Received(h.parts(as))
+				}
+				return false
+			}
+			return true
+		})
+		return nil
+	}
+	if r.Level < slog.LevelWarn {
+		return nil
+	}
+	return slog.Default().Handler().WithAttrs(h.attrs).Handle(ctx, r)
+}
+
+func (h *releaseHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &releaseHandler{m: h.m, parts: h.parts, attrs: append(slices.Clone(h.attrs), as...)}
+}
+
+func (h *releaseHandler) WithGroup(string) slog.Handler { return h }

@@ -127,7 +127,7 @@ func Main(client, module string, produce, consume func(*Job, *Tally) error, opts
 	flag.StringVar(&j.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed phase (idle modes: of the idle watch) to `file`")
 	flag.StringVar(&j.memprofile, "memprofile", "", "write a heap profile to `file` at the end of the timed phase (idle modes: of the live heap after the idle watch, sampled every 4 KiB)")
 	flag.String("group", "", "group mode: the consumer group's name")
-	flag.String("assignor", "range", "group mode: range or cooperative-sticky")
+	flag.String("assignor", "range", "group mode: range, cooperative-sticky or kip848 (the consumer protocol, KIP-848, with the coordinator's uniform assignor)")
 	flag.String("heartbeat", "250ms", "group mode: the heartbeat interval")
 	rate := flag.Int("rate", 20000, "trickle mode: records per second")
 	flag.Parse()
@@ -139,7 +139,7 @@ func Main(client, module string, produce, consume func(*Job, *Tally) error, opts
 	}
 	j.Brokers = strings.Split(*brokers, ",")
 	if j.Mode == Group || j.Mode == TrickleMode {
-		run := func() error { return runMember(client, j.Brokers, j.Partitions, o.group) }
+		run := func() error { return runMember(client, j, o.group) }
 		if j.Mode == TrickleMode {
 			run = func() error { return runTrickle(client, j.Brokers, j.Partitions, *rate, o.trickle) }
 		}

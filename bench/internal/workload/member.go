@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,9 +91,13 @@ func WithGroup(member func(*Member) error) Option {
 //	runner -> driver   "ready"                      the process is up; no client yet
 //	driver -> runner   "go"                         create the client and join
 //	runner -> driver   "go <ts> <cpu-ns>"           the join starts (process CPU so far)
+//	runner -> driver   "received <ts> p,p,..."      the client has an assignment in hand (Received)
 //	runner -> driver   "assigned <ts> p,p,..."      the member now owns these partitions
+//	runner -> driver   "revoking <ts> p,p,..."      the client's revoke callback starts (Revoking)
 //	runner -> driver   "revoked <ts> p,p,..."       ... no longer owns these (revoked or lost)
-//	runner -> driver   "first <ts> <p>"             the first record of p since p was assigned
+//	runner -> driver   "released <ts> p,p,..."      the client has released revoked partitions (Released)
+//	runner -> driver   "first <ts> <p> <rts>"       the first record of p since p was assigned, and
+//	                                                that record's timestamp (Unix ns, ms precision)
 //	runner -> driver   "end <ts> <p>"               a record at p's high watermark - 1 (once per p)
 //	runner -> driver   "config <ts> <text>"         the client's configuration, for the report
 //	driver -> runner   "mark"                       report the CPU time spent so far
@@ -107,15 +112,17 @@ func WithGroup(member func(*Member) error) Option {
 type Member struct {
 	Brokers    []string
 	Partitions int
-	// Group is the group's name; Assignor is "range" or "cooperative-sticky".
+	// Group is the group's name; Assignor is one of Assignors.
 	Group    string
 	Assignor string
 	// Heartbeat is the heartbeat interval to give the client.
 	Heartbeat time.Duration
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	stdin  *bufio.Reader
+	job              *Job
+	stopProfilesOnce sync.Once
+	ctx              context.Context
+	cancel           context.CancelFunc
+	stdin            *bufio.Reader
 
 	mu       sync.Mutex
 	out      *bufio.Writer
@@ -124,6 +131,15 @@ type Member struct {
 	ended    []bool // per partition: its last record seen (once per process)
 	records  int64
 }
+
+// Assignors are the group mode's assignors: the classic protocol's range and
+// cooperative-sticky (the group's leader assigns), and KIP848, the consumer protocol of
+// KIP-848 with the coordinator's uniform assignor.
+var Assignors = []string{"range", "cooperative-sticky", KIP848}
+
+// KIP848 is the assignor name of the consumer protocol (KIP-848) with the coordinator's
+// uniform assignor.
+const KIP848 = "kip848"
 
 // Describe reports the client's configuration, for the report.
 func (m *Member) Describe(config string) { m.say("config", config) }
@@ -160,9 +176,25 @@ func (m *Member) Revoked(parts []int32) {
 	m.line("revoked", list(parts))
 }
 
-// Batch reports n records of partition p reaching the user, the last at offset last,
-// with the partition's high watermark hwm as the fetch reported it.
-func (m *Member) Batch(p int32, n int, last, hwm int64) {
+// Received reports an assignment the client has in hand, for a client whose assigned
+// callback comes later (troupe's runs after it fetched the committed offsets; kgo's
+// before, so kgo's runner does not call this): the assignment half of a rebalance is
+// timed from it.
+func (m *Member) Received(parts []int32) { m.say("received", list(parts)) }
+
+// Revoking reports that the client's revoke callback started for parts: the client has
+// told its user the partitions are going (for troupe, after it stopped fetching them and
+// the user came back from the batches in hand; for kgo, as the callback begins).
+func (m *Member) Revoking(parts []int32) { m.say("revoking", list(parts)) }
+
+// Released reports that the client has released revoked partitions: what it commits on
+// revocation is committed, and the partitions are no longer the member's.
+func (m *Member) Released(parts []int32) { m.say("released", list(parts)) }
+
+// Batch reports n records of partition p reaching the user, the first with timestamp
+// firstTs, the last at offset last, with the partition's high watermark hwm as the
+// fetch reported it.
+func (m *Member) Batch(p int32, n int, firstTs time.Time, last, hwm int64) {
 	if n == 0 {
 		return
 	}
@@ -175,7 +207,7 @@ func (m *Member) Batch(p int32, n int, last, hwm int64) {
 	}
 	if m.owned[p] && !m.fetching[p] {
 		m.fetching[p] = true
-		m.line("first", strconv.Itoa(int(p)))
+		m.line("first", strconv.Itoa(int(p))+" "+strconv.FormatInt(firstTs.UnixNano(), 10))
 	}
 	if !m.ended[p] && last+1 >= hwm {
 		m.ended[p] = true
@@ -208,10 +240,14 @@ func list(parts []int32) string {
 	return b.String()
 }
 
-// runMember runs the group mode: the handshake, the member function, the commands.
-func runMember(client string, brokers []string, partitions int, member func(*Member) error) error {
+// runMember runs the group mode: the handshake, the member function, the commands. The
+// job's -cpuprofile covers "go" to the first "mark" (the consume), and its -memprofile is
+// written at that mark.
+func runMember(client string, j *Job, member func(*Member) error) error {
+	brokers, partitions := j.Brokers, j.Partitions
 	fs := flag.CommandLine
 	m := &Member{
+		job:     j,
 		Brokers: brokers, Partitions: partitions,
 		Group:    fs.Lookup("group").Value.String(),
 		Assignor: fs.Lookup("assignor").Value.String(),
@@ -229,8 +265,8 @@ func runMember(client string, brokers []string, partitions int, member func(*Mem
 	if m.Group == "" {
 		return fmt.Errorf("-group is required in the group mode")
 	}
-	if m.Assignor != "range" && m.Assignor != "cooperative-sticky" {
-		return fmt.Errorf("-assignor: range or cooperative-sticky, not %q", m.Assignor)
+	if !slices.Contains(Assignors, m.Assignor) {
+		return fmt.Errorf("-assignor: one of %v, not %q", Assignors, m.Assignor)
 	}
 	if member == nil {
 		return fmt.Errorf("the %s runner has no group mode", client)
@@ -241,6 +277,10 @@ func runMember(client string, brokers []string, partitions int, member func(*Mem
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	defer m.cancel()
+	if err := j.startProfile(); err != nil {
+		return err
+	}
+	defer m.stopProfilesOnce.Do(j.stopProfiles)
 	m.say("go", strconv.FormatInt(int64(processCPU()), 10))
 	go m.commands()
 	err = member(m)
@@ -259,6 +299,7 @@ func (m *Member) commands() {
 			m.mu.Lock()
 			m.line("cpu", fmt.Sprintf("%d %d", int64(processCPU()), m.records))
 			m.mu.Unlock()
+			m.stopProfilesOnce.Do(m.job.stopProfiles)
 		case "leave":
 			return
 		}
