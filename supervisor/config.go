@@ -158,6 +158,12 @@ type ChildSpec[M any] struct {
 	// children whose pending work should fail fast (a broker connection's requests)
 	// rather than wait out the breaker. It needs a Breaker: Add refuses it without one.
 	DropQueued bool
+	// DropsAnswered says that the mailbox's OnDrop answers each message's sender (a
+	// broker connection fails each call it drops with an error its caller receives). A
+	// drain stop that hands such a child's queue to OnDrop has then left nothing
+	// unreported, and Stop's error does not name it (it still names a child that overran
+	// its StopTimeout).
+	DropsAnswered bool
 	// Release, if set, runs after every incarnation of the child ends, on the child's
 	// goroutine, with the incarnation's actor value and how it ended, before any restart.
 	// It gives back whatever the incarnation owned (through the hand-off protocol), so a

@@ -37,7 +37,8 @@
 //
 // No accepted message is lost silently. Each one is passed to a handler or handed to its
 // mailbox's OnDrop once: a drain stop does not restart a child that fails during it, and
-// Stop returns an error naming every child whose queue went to OnDrop that way; a
+// Stop returns an error naming every child whose queue went to OnDrop that way (unless
+// its ChildSpec.DropsAnswered says OnDrop answers each message's sender); a
 // top-level supervisor that gives up or is cancelled hands its children's queues to
 // OnDrop before its Process counts as exited.
 package supervisor

@@ -341,9 +341,13 @@ func (s *Supervisor) shutdown(final bool) error {
 // was down when the stop began), dropped how many queued messages went to OnDrop. It
 // returns nil when nothing queued was left over and the child did not overrun its
 // StopTimeout: a child that fails during its drain having handled everything is reported
-// by its Exited event alone. A nested supervisor whose own drain was unfinished passes
-// its report up.
+// by its Exited event alone, and so is one whose OnDrop answered every sender
+// (ChildSpec.DropsAnswered). A nested supervisor whose own drain was unfinished passes its
+// report up.
 func (s *Supervisor) unfinished(sl *slot, stopErr, downErr error, dropped int) error {
+	if sl.dropsAnswered {
+		dropped = 0 // each sender has its answer: nothing is left to report
+	}
 	var nested *unfinishedError
 	var err error
 	switch {

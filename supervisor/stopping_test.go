@@ -3,6 +3,7 @@ package supervisor_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -206,4 +207,38 @@ func TestTakedownStopsInReverseOrderWithoutHoldingUpTheLoop(t *testing.T) {
 		}
 		stop(t, p)
 	})
+}
+
+// TestDropsAnsweredDrainStop stops a supervisor whose child is down (waiting out a long
+// backoff) with messages queued: they go to the mailbox's OnDrop either way, and Stop
+// names the child unless its spec says OnDrop answers each sender (DropsAnswered).
+func TestDropsAnsweredDrainStop(t *testing.T) {
+	for _, answered := range []bool{false, true} {
+		t.Run(fmt.Sprintf("DropsAnswered=%v", answered), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				j := &journal{}
+				s := supervisor.New(supervisor.Config{Intensity: 10, Backoff: supervisor.Backoff{Min: time.Hour, Max: time.Hour}})
+				var dropped []cmd
+				a := addWorker(t, s, j, "a", func(spec *supervisor.ChildSpec[cmd]) {
+					spec.DropsAnswered = answered
+					spec.Mailbox.OnDrop = func(c cmd) { dropped = append(dropped, c) }
+				})
+				p := s.Start(context.Background())
+				send(t, a, cmd{op: "fail"})
+				synctest.Wait() // a failed and waits out its backoff
+				send(t, a, cmd{op: "work", value: 1})
+				send(t, a, cmd{op: "work", value: 2})
+				err := p.Stop(context.Background())
+				if len(dropped) != 2 {
+					t.Fatalf("OnDrop got %v, want both queued messages", dropped)
+				}
+				switch {
+				case answered && err != nil:
+					t.Fatalf("Stop: %v, want nil: OnDrop answered every sender", err)
+				case !answered && (err == nil || !strings.Contains(err.Error(), "2 queued messages went to OnDrop")):
+					t.Fatalf("Stop: %v, want the child named with its 2 dropped messages", err)
+				}
+			})
+		})
+	}
 }

@@ -232,14 +232,15 @@ func (s *Supervisor) forget(sl *slot) {
 // (the child's message type) are captured in closures, so the supervisor handles children
 // of every type alike.
 type slot struct {
-	name        string
-	kind        string
-	restart     Restart
-	stopTimeout time.Duration
-	breakerCfg  BreakerConfig
-	breaker     *breaker.Breaker // nil without a breaker
-	dropQueued  bool             // the breaker's opening drops what is queued
-	unavailable error            // what sends get while the breaker is open
+	name          string
+	kind          string
+	restart       Restart
+	stopTimeout   time.Duration
+	breakerCfg    BreakerConfig
+	breaker       *breaker.Breaker // nil without a breaker
+	dropQueued    bool             // the breaker's opening drops what is queued
+	dropsAnswered bool             // OnDrop answers each message's sender (ChildSpec.DropsAnswered)
+	unavailable   error            // what sends get while the breaker is open
 
 	spawn    func(ctx context.Context, sv actorhook.Supervision) (*actor.Process, error)
 	ctl      actorhook.MailboxControl // suspend, resume, drop what is queued
@@ -303,6 +304,7 @@ func newSlot[M any](spec ChildSpec[M], mb actor.Ref[M]) *slot {
 	if sl.stopTimeout <= 0 {
 		sl.stopTimeout = DefaultStopTimeout
 	}
+	sl.dropsAnswered = spec.DropsAnswered
 	if spec.Breaker != nil {
 		sl.breakerCfg, sl.dropQueued = *spec.Breaker, spec.DropQueued
 		b := &sl.breakerCfg

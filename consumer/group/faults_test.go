@@ -55,49 +55,79 @@ func readsEverything(t *testing.T, col *collector, parts, n int) {
 }
 
 func TestCoordinatorErrorsOnHeartbeat(t *testing.T) {
-	cases := []struct {
-		name string
-		code *kerr.Error
-		want []string // the callbacks after the first assignment
-		dups int      // records read twice, per partition
-	}{
-		{"NOT_COORDINATOR: found again, partitions kept", kerr.NotCoordinator, nil, 0},
-		{"COORDINATOR_NOT_AVAILABLE: found again, partitions kept", kerr.CoordinatorNotAvailable, nil, 0},
+	cases := []heartbeatErrorCase{
+		{"NOT_COORDINATOR: found again, partitions kept", kerr.NotCoordinator.Code, false, nil, 0},
+		{"COORDINATOR_NOT_AVAILABLE: found again, partitions kept", kerr.CoordinatorNotAvailable.Code, false, nil, 0},
 		// A revocation commits what the user finished (all 20: the user was back in
 		// Poll), so nothing is read twice; a loss commits nothing, so everything is.
-		{"REBALANCE_IN_PROGRESS: revoked, then assigned again", kerr.RebalanceInProgress, []string{"revoked", "assigned"}, 0},
-		{"ILLEGAL_GENERATION: lost, then assigned again", kerr.IllegalGeneration, []string{"lost", "assigned"}, 20},
-		{"UNKNOWN_MEMBER_ID: lost, then assigned again", kerr.UnknownMemberID, []string{"lost", "assigned"}, 20},
+		{"REBALANCE_IN_PROGRESS: revoked, then assigned again", kerr.RebalanceInProgress.Code, true, []string{"revoked", "assigned"}, 0},
+		{"ILLEGAL_GENERATION: lost, then assigned again", kerr.IllegalGeneration.Code, true, []string{"lost", "assigned"}, 20},
+		{"UNKNOWN_MEMBER_ID: lost, then assigned again", kerr.UnknownMemberID.Code, true, []string{"lost", "assigned"}, 20},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			const parts = 3
-			kc, seeds := startKfake(t, parts)
-			produceN(t, seeds, parts, 0, 20)
-			cfg := testGroupConfig("gf")
-			// A member that lost its ID rejoins as a new one; the coordinator waits
-			// for the old one (up to the rebalance timeout) before it can assign.
-			cfg.ProcessingTime = 2 * time.Second
-			col := join(t, seeds, cfg, "m1")
-			readsEverything(t, col, parts, 20)
-			<-injectOnce(kc, int16(kmsg.Heartbeat), tc.code.Code)
-			col.waitFor(t, "the callbacks", func() bool { return len(col.events) >= 1+len(tc.want) })
-			produceN(t, seeds, parts, 20, 20)
-			readsEverything(t, col, parts, 40)
-			waitAssigned(t, parts, []int{parts}, col)
-			if dups := checkAll(t, union(col), parts, 40); dups != tc.dups*parts {
-				t.Errorf("%d records read twice, want %d", dups, tc.dups*parts)
-			}
-			col.mu.Lock()
-			defer col.mu.Unlock()
-			var got []string
-			for _, e := range col.events[1:] {
-				got = append(got, e[:strings.IndexByte(e, ' ')])
-			}
-			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
-				t.Errorf("callbacks after the first assignment: %v, want %v", got, tc.want)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, testGroupConfig("gf")) })
+	}
+}
+
+// heartbeatErrorCase is a member's next heartbeat answered with an error, and what
+// follows.
+type heartbeatErrorCase struct {
+	name   string
+	code   int16
+	newGen bool     // the member goes on in a new generation
+	want   []string // the callbacks after the first assignment
+	dups   int      // records read twice, per partition
+}
+
+// run joins a member of cfg to a topic of 3 partitions holding 20 records each, answers
+// its next heartbeat with tc.code once it has read them, writes 20 more each once it is
+// in its new generation (if it moves to one) with its callbacks done, and checks the
+// callbacks and what was read twice.
+func (tc heartbeatErrorCase) run(t *testing.T, cfg Config) {
+	const parts = 3
+	kc, seeds := startKfake(t, parts)
+	produceN(t, seeds, parts, 0, 20)
+	// A member that lost its ID rejoins as a new one; the coordinator waits for the old
+	// one (up to the rebalance timeout) before it can assign.
+	cfg.ProcessingTime = 2 * time.Second
+	col := join(t, seeds, cfg, "m1")
+	gen := col.m.Generation()
+	readsEverything(t, col, parts, 20)
+	<-injectOnce(kc, int16(kmsg.Heartbeat), tc.code)
+	// The next records are written only once the member is where it goes on: written
+	// sooner, the old assignment may read them before a loss (read twice), or the check
+	// may come before the new assignment reads the first 20 again (read once).
+	if tc.newGen {
+		waitGeneration(t, col.m, gen)
+	}
+	col.waitFor(t, "the callbacks", func() bool { return len(col.events) >= 1+len(tc.want) })
+	produceN(t, seeds, parts, 20, 20)
+	readsEverything(t, col, parts, 40)
+	waitAssigned(t, parts, []int{parts}, col)
+	if dups := checkAll(t, union(col), parts, 40); dups != tc.dups*parts {
+		t.Errorf("%d records read twice, want %d", dups, tc.dups*parts)
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	var got []string
+	for _, e := range col.events[1:] {
+		got = append(got, e[:strings.IndexByte(e, ' ')])
+	}
+	if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+		t.Errorf("callbacks after the first assignment: %v, want %v", got, tc.want)
+	}
+}
+
+// waitGeneration waits for m to publish a generation after gen (nothing the collector
+// sees need change with it: a rejoin that keeps every partition has no callback).
+func waitGeneration(t *testing.T, m *Member, gen int32) {
+	t.Helper()
+	ctx := ctxT(t)
+	for info := m.info.Load(); info.generation <= gen; {
+		if ctx.Err() != nil {
+			t.Fatalf("no generation after %d within %v", gen, testTimeout)
+		}
+		info = m.waitInfo(ctx, info, testTimeout)
 	}
 }
 

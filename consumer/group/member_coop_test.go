@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -348,61 +347,12 @@ func TestCooperativeCommitRetriedForKeptPartitions(t *testing.T) {
 // of its generation, it loses what it owns (OnLost, no commit: every record is read
 // again from the last commit, here none) and takes it back.
 func TestCooperativeHeartbeatErrors(t *testing.T) {
-	cases := []struct {
-		name string
-		code int16
-		want []string // the callbacks after the first assignment
-		dups int      // records read twice, per partition
-	}{
-		{"REBALANCE_IN_PROGRESS: rejoined, nothing revoked", errcode.RebalanceInProgress.Code, nil, 0},
-		{"ILLEGAL_GENERATION: lost, then assigned again", errcode.IllegalGeneration.Code, []string{"lost", "assigned"}, 20},
-		{"UNKNOWN_MEMBER_ID: lost, then assigned again", errcode.UnknownMemberID.Code, []string{"lost", "assigned"}, 20},
+	cases := []heartbeatErrorCase{
+		{"REBALANCE_IN_PROGRESS: rejoined, nothing revoked", errcode.RebalanceInProgress.Code, true, nil, 0},
+		{"ILLEGAL_GENERATION: lost, then assigned again", errcode.IllegalGeneration.Code, true, []string{"lost", "assigned"}, 20},
+		{"UNKNOWN_MEMBER_ID: lost, then assigned again", errcode.UnknownMemberID.Code, true, []string{"lost", "assigned"}, 20},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			const parts = 3
-			kc, seeds := startKfake(t, parts)
-			produceN(t, seeds, parts, 0, 20)
-			cfg := coopConfig("gcf")
-			cfg.ProcessingTime = 2 * time.Second // as in TestCoordinatorErrorsOnHeartbeat
-			col := join(t, seeds, cfg, "m1")
-			gen := col.m.Generation()
-			readsEverything(t, col, parts, 20)
-			<-injectOnce(kc, int16(kmsg.Heartbeat), tc.code)
-			// The next records are written only once the member is in its new
-			// generation: written sooner, the old assignment may read them before
-			// the loss (read twice) or the check may come before the new one
-			// reads the first 20 again (read once).
-			waitGeneration(t, col.m, gen)
-			col.waitFor(t, "the callbacks", func() bool { return len(col.events) >= 1+len(tc.want) })
-			produceN(t, seeds, parts, 20, 20)
-			readsEverything(t, col, parts, 40)
-			waitAssigned(t, parts, []int{parts}, col)
-			if dups := checkAll(t, union(col), parts, 40); dups != tc.dups*parts {
-				t.Errorf("%d records read twice, want %d", dups, tc.dups*parts)
-			}
-			col.mu.Lock()
-			defer col.mu.Unlock()
-			var got []string
-			for _, e := range col.events[1:] {
-				got = append(got, e[:strings.IndexByte(e, ' ')])
-			}
-			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
-				t.Errorf("callbacks after the first assignment: %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
-// waitGeneration waits for m to publish a generation after gen (nothing the collector
-// sees need change with it: a rejoin that keeps every partition has no callback).
-func waitGeneration(t *testing.T, m *Member, gen int32) {
-	t.Helper()
-	ctx := ctxT(t)
-	for info := m.info.Load(); info.generation <= gen; {
-		if ctx.Err() != nil {
-			t.Fatalf("no generation after %d within %v", gen, testTimeout)
-		}
-		info = m.waitInfo(ctx, info, testTimeout)
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, coopConfig("gcf")) })
 	}
 }

@@ -18,12 +18,7 @@ import (
 // around them are answered as usual.
 func TestAbandonedCallsAreNotWritten(t *testing.T) {
 	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "z"))
-	held, release := make(chan struct{}), make(chan struct{})
-	kc.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
-		close(held)
-		<-release // kfake handles nothing else meanwhile
-		return nil, nil, false
-	})
+	fetch, held, release := holdFetch(kc)
 	var metadata atomic.Int32
 	kc.ControlKey(int16(kmsg.Metadata), func(kmsg.Request) (kmsg.Response, error, bool) {
 		kc.KeepControl()
@@ -40,10 +35,7 @@ func TestAbandonedCallsAreNotWritten(t *testing.T) {
 	call := func(req api.Request) *broker.Call {
 		return &broker.Call{Request: req, VersionCap: 12, Done: func(c *broker.Call) { done <- c }}
 	}
-	var fetch api.FetchRequest
-	fetch.Default()
-	fetch.MinBytes, fetch.MaxBytes = 1, 1<<20
-	first := call(&fetch)
+	first := call(fetch)
 	if err := h.Send(ctx, first); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +53,7 @@ func TestAbandonedCallsAreNotWritten(t *testing.T) {
 	}
 	queued.Abandon()
 	queued.Abandon() // more than once is fine
-	close(release)
+	release()
 	got := map[*broker.Call]int{}
 	for range 4 {
 		select {
@@ -84,4 +76,20 @@ func TestAbandonedCallsAreNotWritten(t *testing.T) {
 	if n := metadata.Load(); n != 1 {
 		t.Fatalf("the broker got %d metadata requests, want 1 (abandoned ones were written)", n)
 	}
+}
+
+// holdFetch makes kfake hold the first fetch it gets, and with it everything else, until
+// release is called: it returns a fetch request and a channel closed once the broker
+// holds it.
+func holdFetch(kc *kfake.Cluster) (fetch *api.FetchRequest, held <-chan struct{}, release func()) {
+	h, r := make(chan struct{}), make(chan struct{})
+	kc.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		close(h)
+		<-r // kfake handles nothing else meanwhile
+		return nil, nil, false
+	})
+	fetch = new(api.FetchRequest)
+	fetch.Default()
+	fetch.MinBytes, fetch.MaxBytes = 1, 1<<20
+	return fetch, h, func() { close(r) }
 }

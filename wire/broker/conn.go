@@ -52,6 +52,10 @@ type conn struct {
 	// wbufBox is the box the write buffer came in from burstBuffers, kept to park it in
 	// again without allocating one.
 	wbufBox *[]byte
+	// slots holds a token per call handed to the reader and not yet answered: at most
+	// MaxInflight. The writer takes one before it hands a call over, the reader gives it
+	// back once it has read the call's response.
+	slots chan struct{}
 
 	inflightClosed bool
 }
@@ -87,9 +91,10 @@ func (c *conn) Run(ctx context.Context, in *actor.Inbox[*Call]) (err error) {
 	}
 	in.MarkHealthy()
 	c.inflight = make(chan *Call, c.cfg.MaxInflight)
+	c.slots = make(chan struct{}, c.cfg.MaxInflight)
 	c.sp.Min = spliceMin
 	c.writing = make(chan struct{}, 1)
-	c.rd = &reader{name: c.name, nc: c.nc, inflight: c.inflight, writing: c.writing, maxBytes: c.cfg.MaxResponseBytes, noSASL: c.cfg.SASL == nil, done: make(chan struct{})}
+	c.rd = &reader{name: c.name, nc: c.nc, inflight: c.inflight, slots: c.slots, writing: c.writing, maxBytes: c.cfg.MaxResponseBytes, noSASL: c.cfg.SASL == nil, done: make(chan struct{})}
 	go c.rd.run()
 	return c.writeLoop(ctx)
 }
@@ -228,10 +233,10 @@ func (c *conn) writeQueued(ctx context.Context) error {
 			continue
 		}
 		if !call.NoResponse {
-			// Take a pipelining slot before encoding: the reader may pop the call as
-			// soon as it is in the queue, and must find its correlation ID set.
+			// Take a pipelining slot, then hand the call to the reader before encoding
+			// it: the reader may take it at once, and finds its correlation ID set.
 			select {
-			case c.inflight <- call:
+			case c.slots <- struct{}{}:
 			default:
 				if err := c.flush(); err != nil {
 					return err
@@ -239,7 +244,7 @@ func (c *conn) writeQueued(ctx context.Context) error {
 				<-c.writing // everything handed over is written
 				var err error
 				select {
-				case c.inflight <- call:
+				case c.slots <- struct{}{}:
 				case <-ctx.Done():
 					err = ctx.Err() // the call stays queued
 				case <-c.rd.done:
@@ -249,14 +254,17 @@ func (c *conn) writeQueued(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
-				if call.finished.Load() {
-					// The reader took it and failed it (the connection broke) before the
-					// token was back: it is settled, and must not be written.
+				// After a wait (a long poll may hold the last slot for its whole wait)
+				// the caller may have abandoned the call, or its deadline passed.
+				if err := c.unwanted(call, time.Now()); err != nil {
+					<-c.slots
 					c.queued[0] = nil // the array must not keep a finished call (and its request and response) alive
 					c.queued = c.queued[1:]
+					call.finish(err)
 					continue
 				}
 			}
+			c.inflight <- call // never blocks: the slots bound what it holds
 		}
 		c.handedOver(call)
 		c.queued[0] = nil // the array must not keep a finished call (and its request and response) alive
@@ -299,9 +307,9 @@ type unsent struct {
 	start int
 }
 
-// prepare picks the call's version and sets its correlation ID and deadline. A call
-// abandoned by its caller fails here, not sent.
-func (c *conn) prepare(call *Call, now time.Time) error {
+// unwanted fails, as not sent, a call its caller abandoned or whose deadline has passed
+// at now; nil means it is still to be written.
+func (c *conn) unwanted(call *Call, now time.Time) error {
 	key := call.Request.APIKey()
 	if call.abandoned.Load() {
 		return c.fail(key, false, ErrAbandoned, nil)
@@ -309,6 +317,16 @@ func (c *conn) prepare(call *Call, now time.Time) error {
 	if !call.Deadline.IsZero() && !now.Before(call.Deadline) {
 		return c.fail(key, false, ErrRequestTimeout, errors.New("deadline passed before the request was written"))
 	}
+	return nil
+}
+
+// prepare picks the call's version and sets its correlation ID and deadline. A call
+// abandoned by its caller fails here, not sent.
+func (c *conn) prepare(call *Call, now time.Time) error {
+	if err := c.unwanted(call, now); err != nil {
+		return err
+	}
+	key := call.Request.APIKey()
 	v, err := c.vers.Pick(key, call.VersionCap)
 	if err != nil {
 		return c.fail(key, false, err, nil)
@@ -452,7 +470,7 @@ func (c *conn) teardown(cause error) {
 		}
 		c.in.Unread(keep)
 	}
-	c.queued, c.unsent, c.notSent, c.inflight, c.rd, c.nc = nil, nil, nil, nil, nil, nil
+	c.queued, c.unsent, c.notSent, c.inflight, c.slots, c.rd, c.nc = nil, nil, nil, nil, nil, nil, nil
 	c.reauth = time.Time{}
 	c.inflightClosed = false
 }

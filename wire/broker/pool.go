@@ -146,9 +146,12 @@ func (p *Pool) Conn(node Node, purpose Purpose) (*Handle, error) {
 				call.finish(&Error{Broker: h.name, Key: call.Request.APIKey(), Err: cause})
 			},
 		},
-		Breaker:     &breakerCfg,
-		DropQueued:  true, // pending calls fail fast rather than wait out the breaker
-		StopTimeout: p.cfg.RequestTimeout,
+		Breaker:    &breakerCfg,
+		DropQueued: true, // pending calls fail fast rather than wait out the breaker
+		// Each dropped call's caller gets its error (OnDrop above): a Close that drops
+		// calls queued on a connection that was down has nothing more to report.
+		DropsAnswered: true,
+		StopTimeout:   p.cfg.RequestTimeout,
 	})
 	if err != nil {
 		return nil, err

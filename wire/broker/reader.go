@@ -22,7 +22,8 @@ type reader struct {
 	name     string
 	nc       net.Conn
 	inflight <-chan *Call
-	writing  chan struct{} // the writer holds its token while calls it handed over are unwritten
+	slots    <-chan struct{} // a token back per call answered (conn.slots)
+	writing  chan struct{}   // the writer holds its token while calls it handed over are unwritten
 	maxBytes int
 	noSASL   bool // the connection did not authenticate: a close before any answer hints at SASL
 	answered bool // a response has been read
@@ -42,6 +43,7 @@ func (r *reader) run() {
 			r.err = err
 			return
 		}
+		<-r.slots
 	}
 }
 
