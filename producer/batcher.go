@@ -36,6 +36,7 @@ type batcher struct {
 	firstTS int64     // the open batch's first timestamp (Unix ms), which the others' count from
 	maxTS   int64     // its largest timestamp
 	since   time.Time // when the open batch got its first record
+	lingerd time.Time // since + linger, once per batch: ready asks after every record
 	// wantN is the record count of the largest batches of late (a high-water mark that
 	// decays by an eighth per batch): a new batch's record slice gets room for as many.
 	wantN int
@@ -93,7 +94,7 @@ func (bt *batcher) offer(p Pending, now time.Time) bool {
 	r := stamped(&p)
 	ts := record.TimestampMillis(r)
 	if len(bt.recs) == 0 {
-		bt.since = now
+		bt.since, bt.lingerd = now, now.Add(bt.linger)
 		bt.recs = getPendings(bt.wantN)
 		bt.firstTS, bt.maxTS = ts, ts
 		bt.buf = append(getBatchBuffer(record.BatchHeaderSize+bt.wantBytes), make([]byte, record.BatchHeaderSize)...)
@@ -130,7 +131,7 @@ func (bt *batcher) due() (time.Time, bool) {
 	if len(bt.recs) == 0 {
 		return time.Time{}, false
 	}
-	return bt.since.Add(bt.linger), true
+	return bt.lingerd, true
 }
 
 // ready reports whether the open batch should be sealed at now.
@@ -138,7 +139,7 @@ func (bt *batcher) ready(now time.Time, flushing bool) bool {
 	if len(bt.recs) == 0 {
 		return false
 	}
-	return flushing || bt.full() || !now.Before(bt.since.Add(bt.linger))
+	return flushing || bt.full() || !now.Before(bt.lingerd)
 }
 
 // cut ends the open batch and returns it, its records encoded and its header not yet

@@ -45,10 +45,11 @@ type driveMsg struct {
 // producer's life, so it never needs a hand-off. The first driver also runs the
 // producer's lingerer.
 //
-// Owner: the producer's "partitions" supervisor. Its set of partitions belongs to its
-// slot and survives a restart; the release hook of a failed incarnation reports everything
-// its partitions held (not written, or maybe written if in flight), and the next
-// incarnation steps them all afresh.
+// Owner: the producer's supervisor (a fixed set of drivers, started after the "brokers"
+// supervisor and before the "topics" one). Its set of partitions belongs to its slot and
+// survives a restart; the release hook of a failed incarnation reports everything its
+// partitions held (not written, or maybe written if in flight), and the next incarnation
+// steps them all afresh.
 type partDriver struct {
 	p   *Producer
 	set *driven

@@ -43,7 +43,6 @@ type Producer struct {
 
 	sup        *supervisor.Supervisor
 	topics     *supervisor.Supervisor
-	partitions *supervisor.Supervisor
 	proc       *actor.Process
 	first      actor.Ref[Pending] // where the actor path starts: the first stage, or the dispatcher
 	direct     bool               // no custom stages: Produce appends records itself when it can
@@ -128,17 +127,17 @@ func (p *Producer) build() error {
 		return supervisor.New(c)
 	}
 	brokerSup := nested("brokers")
-	p.partitions = nested("partitions")
 	p.topics = nested("topics")
 	p.brokers = newBrokers(p, brokerSup)
-	for _, s := range []*supervisor.Supervisor{brokerSup, p.partitions, p.topics} {
-		if err := p.sup.AddSupervisor(s); err != nil {
-			return err
-		}
+	if err := p.sup.AddSupervisor(brokerSup); err != nil {
+		return err
 	}
+	// The drivers are a fixed set, children of the producer's supervisor itself, started
+	// after the brokers and before the topics: a supervisor of their own would be one more
+	// goroutine that owns nothing the producer's cannot hold (issue 18).
 	for i := range max(2, runtime.GOMAXPROCS(0)) {
 		set := &driven{}
-		ref, err := supervisor.Add(p.partitions, supervisor.ChildSpec[driveMsg]{
+		ref, err := supervisor.Add(p.sup, supervisor.ChildSpec[driveMsg]{
 			Name: fmt.Sprintf("driver %d", i+1),
 			Kind: "partition-driver",
 			// The first driver is also the lingerer (it owns nothing, so it needs no
@@ -153,6 +152,11 @@ func (p *Producer) build() error {
 			return err
 		}
 		p.drivers = append(p.drivers, ref)
+	}
+	// Topic producers come and go; a supervisor of their own keeps them, as a group,
+	// after the drivers in the start order and so before them in the stop order.
+	if err := p.sup.AddSupervisor(p.topics); err != nil {
+		return err
 	}
 	topics := make(map[string]actor.Ref[topicMsg]) // one dispatcher incarnation at a time uses it
 	dispatch, err := supervisor.Add(p.sup, supervisor.ChildSpec[Pending]{

@@ -34,8 +34,8 @@ type topicMsg struct {
 //
 // Owner: the producer's "topics" supervisor; created by the dispatcher on the topic's
 // first record that takes the actor path. The topic's routing state (topicAcc: the
-// partitioner, the partitions' accumulators and their partition producers, children of
-// the "partitions" supervisor) is shared with Produce and outlives it.
+// partitioner, the partitions' accumulators and their partition producers, run by the
+// drivers, children of the producer's supervisor) is shared with Produce and outlives it.
 type topicProducer struct {
 	p     *Producer
 	topic string

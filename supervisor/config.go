@@ -77,7 +77,9 @@ type Config struct {
 	Backoff Backoff
 	// ResetAfter is how long an incarnation must run before it counts as healthy (as if
 	// it had called Inbox.MarkHealthy): its next failure is the first again for Backoff,
-	// and a half-open breaker counts it as a success. Zero means 10s.
+	// and a half-open breaker counts it as a success. Zero means 10s. It costs no timer
+	// unless a half-open breaker waits for it: the backoff's reset is applied at the next
+	// failure, so a supervisor whose children run arms no alarm.
 	ResetAfter time.Duration
 	// OnEvent, if set, receives every Event, on the supervisor's goroutine; it must not
 	// block.

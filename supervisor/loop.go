@@ -280,12 +280,20 @@ func (s *Supervisor) startChild(ctx context.Context, sl *slot) error {
 }
 
 // noteUptime resets sl's backoff if the incarnation ending at now ran well: it marked
-// itself healthy or ran for Config.ResetAfter (the health timer may not have fired yet at
-// that very instant).
+// itself healthy or ran for Config.ResetAfter. This is where health by uptime resets the
+// backoff: the loop arms no timer for it (see nextDue) unless a breaker waits for it.
 func (s *Supervisor) noteUptime(sl *slot, now time.Time) {
 	if sl.healthy || now.Sub(sl.started) >= s.cfg.ResetAfter {
 		sl.failures = 0
 	}
+}
+
+// uptimeCloses reports whether health by uptime must be noticed when it comes rather than
+// at the next failure: only a breaker that is not closed (half-open after its probe
+// restart) counts a healthy incarnation as a success, and emits BreakerClosed when it
+// closes. A closed breaker ignores successes, and the backoff's reset is lazy.
+func (sl *slot) uptimeCloses() bool {
+	return sl.breaker != nil && sl.breaker.GetState() != breaker.Closed
 }
 
 // markHealthy records that sl's incarnation is working: its backoff starts over and its
@@ -373,7 +381,10 @@ type unfinishedError struct{ error }
 func (e *unfinishedError) Unwrap() error { return e.error }
 
 // nextDue is when the earliest thing runDue does is due: a stop's deadline, a restart, a
-// breaker probe, health by uptime; zero when nothing is.
+// breaker probe, health by uptime where it closes a breaker; zero when nothing is. Health
+// by uptime is otherwise not timed: what it does to the backoff, the failure count
+// starting over, is applied at the next failure (noteUptime), so a supervisor whose
+// children run and whose breakers are closed arms no alarm and never wakes.
 func (s *Supervisor) nextDue() time.Time {
 	var next time.Time
 	for _, sl := range s.slots {
@@ -385,7 +396,7 @@ func (s *Supervisor) nextDue() time.Time {
 			next = actor.Earlier(next, sl.restartAt)
 		case sl.state == slotBroken:
 			next = actor.Earlier(next, sl.probeAt)
-		case sl.state == slotRunning && !sl.healthy:
+		case sl.state == slotRunning && !sl.healthy && sl.uptimeCloses():
 			next = actor.Earlier(next, sl.healthyAt)
 		}
 	}
