@@ -429,7 +429,6 @@ func Join(ctx context.Context, c *consumer.Consumer, cfg Config) (*Member, error
 		_ = r.Close(context.Background())
 		return nil, err
 	}
-	m.warmMetadata()
 	m.proc = m.sup.Start(context.Background())
 	select {
 	case <-m.joined:
@@ -612,23 +611,6 @@ func (m *Member) queueAutoCommit() (uint64, bool) {
 	}
 	m.autoQueued = true
 	return m.lossEpoch, true
-}
-
-// warmMetadata asks, without waiting, for the metadata of the subscribed topics the
-// consumer's client does not know yet, while the member looks for its coordinator and
-// joins: its first assignment then starts fetching at once, rather than after a metadata
-// request for its topics (describing thousands of partitions, and held back by the
-// client's MinRefreshInterval after its first request), as the Java client and kgo also
-// load their subscription's metadata before they join. A pattern is listed by the member
-// actor (classic) or matched by the coordinator (KIP-848).
-func (m *Member) warmMetadata() {
-	if len(m.cfg.Topics) == 0 {
-		return
-	}
-	if snap := m.client.Snapshot(); snap != nil && knowsAll(snap, m.cfg.Topics) {
-		return
-	}
-	m.client.RefreshAsync(func(*cluster.Snapshot, error) {}, m.cfg.Topics...)
 }
 
 // nextAssignment numbers an assignment the member actor is about to send to the
