@@ -267,7 +267,7 @@ func (a *memberActor848) do(st reconcileStep) {
 		_ = h.TrySend(handoffMsg{kind: handAssign, parts: st.Assign, info: info, epoch: epoch, seq: seq})
 	}
 	if len(st.Resolve) > 0 {
-		a.resolve()
+		a.resolve(st.Resolve)
 	}
 	if st.Retry > 0 {
 		a.retryAt = time.Now().Add(a.m.cfg.Backoff.Delay(st.Retry, rand.Float64()))
@@ -280,15 +280,34 @@ func (a *memberActor848) do(st reconcileStep) {
 	}
 }
 
-// resolve asks the client for the metadata of the subscribed topics, whose IDs the
-// coordinator's assignments use: every topic of the cluster for a TopicPattern (no
-// Topics), as the coordinator may assign any topic it matches.
-func (a *memberActor848) resolve() {
+// resolve names the topic IDs an assignment uses: from the client's snapshot when it
+// knows them all (it describes the subscribed topics already, or every topic after the
+// coordinator lookup of a fresh client), as the Java client's metadata cache does;
+// otherwise it asks the client for the metadata of the subscribed topics (every topic of
+// the cluster for a TopicPattern, no Topics, as the coordinator may assign any topic it
+// matches). A refresh waits out the client's MinRefreshInterval since the last request,
+// which the coordinator lookup may just have made: a quarter of a second before the
+// first assignment is taken, by default.
+func (a *memberActor848) resolve(ids []codec.UUID) {
 	a.planSeq++
 	seq, ref := a.planSeq, a.m.member
+	if snap := a.m.client.Snapshot(); snap != nil && namesAll(snap, ids) {
+		a.handle(memberMsg{planSeq: seq, planned: snap})
+		return
+	}
 	a.m.client.RefreshAsync(func(snap *cluster.Snapshot, err error) {
 		_ = ref.TrySend(memberMsg{planSeq: seq, planned: snap, planErr: err})
 	}, a.m.cfg.Topics...)
+}
+
+// namesAll reports whether snap names every topic ID of ids.
+func namesAll(snap *cluster.Snapshot, ids []codec.UUID) bool {
+	for _, id := range ids {
+		if snap.TopicByID(id) == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // publish stores what commits need: the member epoch is the generation of a KIP-848
