@@ -102,62 +102,18 @@ func TestConsumerProtocolProcessingTimeOverrun(t *testing.T) {
 			kc, seeds := kfake848(t, 1)
 			produceN(t, seeds, 1, 0, 10)
 			cfg := consumerConfig("cpt")
-			cfg.ProcessingTime = 300 * time.Millisecond
 			leaveEpoch := "-1"
 			if static {
 				cfg.InstanceID, leaveEpoch = "i1", "-2"
 			}
-			lost := make(chan []consumer.About, 4)
-			cfg.OnLost = func(_ context.Context, parts []consumer.About) { lost <- parts }
-			watch := &logWatch{word: "did not poll within ProcessingTime", ch: make(chan struct{}, 1)}
-			cfg.Logger = slog.New(watch)
 			hbs := observeHeartbeats848(kc)
-			c, events := newConsumerEvents(t, seeds)
-			m, err := Join(ctxT(t), c, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close(context.Background())
-			id := m.MemberID()
-			bs, err := m.Poll(ctxT(t))
-			if err != nil || len(bs) == 0 {
-				t.Fatalf("Poll: %v", err)
-			}
-			m.Mark(&bs[0].Records[0]) // finished, but the partition is lost before a commit
-			// The user holds the batch and does not poll.
-			select {
-			case parts := <-lost:
-				if len(parts) != 1 || parts[0] != (consumer.About{Topic: "t", Partition: 0}) {
-					t.Fatalf("lost %v", parts)
-				}
-			case <-ctxT(t).Done():
-				t.Fatal("the partitions were not lost after ProcessingTime")
-			}
-			select {
-			case <-watch.ch:
-			default:
-				t.Error("no log said why the member left")
-			}
-			waitOverrunEvent(t, events, id, Consumer, static)
+			m, id := overrunLoses(t, seeds, cfg, static)
 			waitHeartbeat848(t, hbs, id, leaveEpoch, "the leave after ProcessingTime")
-			if got := m.Assigned(); len(got) != 0 {
-				t.Errorf("still owns %v", got)
-			}
 			if g := m.Generation(); g != -1 {
 				t.Errorf("member epoch %d while out of the group, want -1", g)
 			}
-			if err := m.Commit(ctxT(t)); err != nil {
-				t.Errorf("Commit after the loss: %v, want nil (nothing owned)", err)
-			}
-			if got := committedOffsets(t, seeds, "cpt"); len(got) != 0 {
-				t.Errorf("committed %v for a lost partition", got)
-			}
-			// Back: the member rejoins with epoch 0 and its own ID, and reads the partition
-			// again from the start.
-			bs, err = m.Poll(ctxT(t))
-			if err != nil || len(bs) == 0 || bs[0].Records[0].Offset != 0 {
-				t.Fatalf("Poll after coming back: %v, %v; want the partition again from offset 0", bs, err)
-			}
+			// Back: the member rejoins with epoch 0 and its own ID.
+			overrunComesBack(t, m, seeds, "cpt")
 			waitHeartbeat848(t, hbs, id, "0", "the rejoin")
 			if m.MemberID() != id || m.Generation() < 1 {
 				t.Errorf("member %s epoch %d after rejoining, want %s and an epoch", m.MemberID(), m.Generation(), id)

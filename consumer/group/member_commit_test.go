@@ -200,45 +200,11 @@ func TestProcessingTimeOverrun(t *testing.T) {
 			kc, seeds := startKfake(t, 1)
 			produceN(t, seeds, 1, 0, 10)
 			cfg := testGroupConfig("gp")
-			cfg.ProcessingTime = 300 * time.Millisecond
 			if static {
 				cfg.InstanceID = "i1"
 			}
-			lost := make(chan []consumer.About, 4)
-			cfg.OnLost = func(_ context.Context, parts []consumer.About) { lost <- parts }
-			watch := &logWatch{word: "did not poll within ProcessingTime", ch: make(chan struct{}, 1)}
-			cfg.Logger = slog.New(watch)
-			c, events := newConsumerEvents(t, seeds)
-			m, err := Join(ctxT(t), c, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close(context.Background())
 			left := observeLeaves(kc)
-			id := m.MemberID()
-			bs, err := m.Poll(ctxT(t))
-			if err != nil || len(bs) == 0 {
-				t.Fatalf("Poll: %v", err)
-			}
-			m.Mark(&bs[0].Records[0]) // finished, but the partition is lost before a commit
-			// The user holds the batch and does not poll.
-			select {
-			case parts := <-lost:
-				if len(parts) != 1 || parts[0] != (consumer.About{Topic: "t", Partition: 0}) {
-					t.Fatalf("lost %v", parts)
-				}
-			case <-ctxT(t).Done():
-				t.Fatal("the partitions were not lost after ProcessingTime")
-			}
-			select {
-			case <-watch.ch:
-			default:
-				t.Error("no log said why the member left")
-			}
-			waitOverrunEvent(t, events, id, Classic, static)
-			if got := m.Assigned(); len(got) != 0 {
-				t.Errorf("still owns %v", got)
-			}
+			m, id := overrunLoses(t, seeds, cfg, static)
 			if static {
 				select {
 				case ids := <-left:
@@ -255,20 +221,73 @@ func TestProcessingTimeOverrun(t *testing.T) {
 					t.Fatal("a dynamic member did not send LeaveGroup")
 				}
 			}
-			if err := m.Commit(ctxT(t)); err != nil {
-				t.Errorf("Commit after the loss: %v, want nil (nothing owned)", err)
-			}
-			if got := committedOffsets(t, seeds, "gp"); len(got) != 0 {
-				t.Errorf("committed %v for a lost partition", got)
-			}
-			// Back: the member rejoins and reads the partition again from the start.
-			bs, err = m.Poll(ctxT(t))
-			if err != nil || len(bs) == 0 || bs[0].Records[0].Offset != 0 {
-				t.Fatalf("Poll after coming back: %v, %v; want the partition again from offset 0", bs, err)
-			}
+			overrunComesBack(t, m, seeds, "gp")
 			if m.Generation() < 0 {
 				t.Errorf("generation %d after rejoining", m.Generation())
 			}
 		})
+	}
+}
+
+// overrunLoses joins a member of cfg (ProcessingTime set to 300 ms here) to a topic whose
+// one partition holds records, polls a batch, marks its first record and holds the batch
+// without polling again: past ProcessingTime the partition must be lost (OnLost; what
+// was marked is not committed), a log and a ProcessingTimeExceeded event must say why,
+// and the member must own nothing. It returns the member (closed at the test's end) and
+// its member ID.
+func overrunLoses(t *testing.T, seeds []string, cfg Config, static bool) (*Member, string) {
+	t.Helper()
+	cfg.ProcessingTime = 300 * time.Millisecond
+	lost := make(chan []consumer.About, 4)
+	cfg.OnLost = func(_ context.Context, parts []consumer.About) { lost <- parts }
+	watch := &logWatch{word: "did not poll within ProcessingTime", ch: make(chan struct{}, 1)}
+	cfg.Logger = slog.New(watch)
+	c, events := newConsumerEvents(t, seeds)
+	m, err := Join(ctxT(t), c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	id := m.MemberID()
+	bs, err := m.Poll(ctxT(t))
+	if err != nil || len(bs) == 0 {
+		t.Fatalf("Poll: %v", err)
+	}
+	m.Mark(&bs[0].Records[0]) // finished, but the partition is lost before a commit
+	// The user holds the batch and does not poll.
+	select {
+	case parts := <-lost:
+		if len(parts) != 1 || parts[0] != (consumer.About{Topic: "t", Partition: 0}) {
+			t.Fatalf("lost %v", parts)
+		}
+	case <-ctxT(t).Done():
+		t.Fatal("the partitions were not lost after ProcessingTime")
+	}
+	select {
+	case <-watch.ch:
+	default:
+		t.Error("no log said why the member left")
+	}
+	waitOverrunEvent(t, events, id, cfg.Protocol, static)
+	if got := m.Assigned(); len(got) != 0 {
+		t.Errorf("still owns %v", got)
+	}
+	return m, id
+}
+
+// overrunComesBack checks a member that lost its partition by overrunning ProcessingTime
+// (overrunLoses): a Commit has nothing to send, the group has nothing committed, and the
+// next Poll brings the member back to read the partition again from offset 0.
+func overrunComesBack(t *testing.T, m *Member, seeds []string, group string) {
+	t.Helper()
+	if err := m.Commit(ctxT(t)); err != nil {
+		t.Errorf("Commit after the loss: %v, want nil (nothing owned)", err)
+	}
+	if got := committedOffsets(t, seeds, group); len(got) != 0 {
+		t.Errorf("committed %v for a lost partition", got)
+	}
+	bs, err := m.Poll(ctxT(t))
+	if err != nil || len(bs) == 0 || bs[0].Records[0].Offset != 0 {
+		t.Fatalf("Poll after coming back: %v, %v; want the partition again from offset 0", bs, err)
 	}
 }
