@@ -318,12 +318,12 @@ func (g *gcheck) finish() {
 			g.problem("the members did not finish every record within %v of the heal (finished up to %v, ends %v)", groupSettle, g.h.finishedUpTo(), ends)
 		}
 	}
-	for _, gm := range g.members {
-		if gm.m != nil {
-			if got := len(gm.m.Assigned()); got != len(g.ownedBy(gm.name)) {
-				g.problem("%s: Assigned() lists %d partitions, its callbacks %d", gm.name, got, len(g.ownedBy(gm.name)))
-			}
-		}
+	// Assigned() agrees with the callbacks once no hand-off is under way. A member owns
+	// what it revokes until the commit on revocation has answered, after OnRevoked has
+	// returned (a KIP-848 or cooperative move can begin just as the group looks settled:
+	// seen once in 2000 checks), so a difference is a problem only if it lasts.
+	if !g.waitGroup(groupSettle, func() bool { return g.assignedMismatch() == "" }) {
+		g.problem("%s", g.assignedMismatch())
 	}
 	// One more record per partition, once settled: its owner now must take and finish
 	// it (and everything before it in its holding), so that what a clean close commits
@@ -447,6 +447,23 @@ func (g *gcheck) removeIDs(ids []string) int {
 }
 
 // ownedBy lists what member holds, by its callbacks.
+// assignedMismatch describes the first member whose Assigned() differs from what its
+// callbacks say it owns, or returns "".
+func (g *gcheck) assignedMismatch() string {
+	for _, gm := range g.members {
+		if gm.m == nil {
+			continue
+		}
+		got, want := gm.m.Assigned(), g.ownedBy(gm.name)
+		slices.SortFunc(got, byPartition)
+		slices.SortFunc(want, byPartition)
+		if !slices.Equal(got, want) {
+			return fmt.Sprintf("%s: Assigned() lists %v, its callbacks %v", gm.name, got, want)
+		}
+	}
+	return ""
+}
+
 func (g *gcheck) ownedBy(member string) []consumer.About {
 	var out []consumer.About
 	for a, hs := range g.h.owners() {

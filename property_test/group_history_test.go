@@ -140,7 +140,7 @@ func (h *groupHistory) joined(member string, gen int32) []consumer.About {
 		}
 		out = append(out, a)
 	}
-	slices.SortFunc(out, func(x, y consumer.About) int { return int(x.Partition - y.Partition) })
+	slices.SortFunc(out, byPartition)
 	return out
 }
 
@@ -185,7 +185,7 @@ func (h *groupHistory) closed(member string) {
 		h.endLocked(hd, "closed", hd.to)
 	}
 	if len(held) > 0 {
-		slices.SortFunc(held, func(x, y consumer.About) int { return int(x.Partition - y.Partition) })
+		slices.SortFunc(held, byPartition)
 		h.violate("close: %s's Close returned while it still held %v without OnRevoked or OnLost", member, held)
 	}
 }
@@ -453,3 +453,6 @@ func (t *groupTally) String() string {
 	return fmt.Sprintf("%d checks passed: %d partition holdings (%d ended by OnRevoked, %d by OnLost, %d by a crash); %d records taken more than once",
 		t.checks, t.holdings, t.revoked, t.lost, t.crashed, t.again)
 }
+
+// byPartition orders partitions of the check's one topic.
+func byPartition(x, y consumer.About) int { return int(x.Partition - y.Partition) }
