@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/troupe-go/troupe/bench/internal/workload"
@@ -31,12 +36,18 @@ func member(m *workload.Member) error {
 	case workload.KIP848:
 		gcfg.Protocol, gcfg.Assignors, gcfg.ServerAssignor = group.Consumer, nil, group.ServerAssignorUniform
 	}
+	trace, closeTrace, err := traceHandler()
+	if err != nil {
+		return err
+	}
+	defer closeTrace()
 	c, err := consumer.New(consumer.Config{
 		Seeds:             m.Brokers,
 		MinBytes:          1,
 		MaxBytes:          50 << 20,
 		MaxPartitionBytes: 1 << 20,
 		MaxWait:           500 * time.Millisecond,
+		Logger:            slog.New(trace),
 	})
 	if err != nil {
 		return err
@@ -61,7 +72,7 @@ func member(m *workload.Member) error {
 	gcfg.OnLost = func(_ context.Context, as []consumer.About) { m.Revoked(parts(as)) }
 	// The member's own logger (the consumer's stays as it was): it reports the hand-off's
 	// release of revoked partitions, which comes after OnRevoked and the commit.
-	gcfg.Logger = slog.New(&releaseHandler{m: m, parts: parts})
+	gcfg.Logger = slog.New(&releaseHandler{m: m, parts: parts, trace: trace})
 	g, err := group.Join(ctx, c, gcfg)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -109,11 +120,15 @@ type releaseHandler struct {
 	m     *workload.Member
 	parts func([]consumer.About) []int32
 	attrs []slog.Attr
+	trace slog.Handler // every record, when tracing (traceHandler)
 }
 
 func (h *releaseHandler) Enabled(context.Context, slog.Level) bool { return true }
 
 func (h *releaseHandler) Handle(ctx context.Context, r slog.Record) error {
+	if h.trace.Enabled(ctx, r.Level) {
+		_ = h.trace.WithAttrs(h.attrs).Handle(ctx, r)
+	}
 	if r.Message == released || r.Message == received {
 		r.Attrs(func(a slog.Attr) bool {
 			if as, ok := a.Value.Any().([]consumer.About); ok && a.Key == "partitions" {
@@ -135,7 +150,55 @@ func (h *releaseHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h *releaseHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &releaseHandler{m: h.m, parts: h.parts, attrs: append(slices.Clone(h.attrs), as...)}
+	return &releaseHandler{m: h.m, parts: h.parts, attrs: append(slices.Clone(h.attrs), as...), trace: h.trace}
 }
 
 func (h *releaseHandler) WithGroup(string) slog.Handler { return h }
+
+// traceEnv names a folder: when set, each member writes every record of its consumer,
+// client and group member (Debug included, with microsecond times) to a file of its own
+// there, trace-PID.log, to follow a rebalance step by step. Unset, nothing is written.
+const traceEnv = "TROUPE_BENCH_TRACE"
+
+// traceHandler returns the handler of the member's trace (a discarding one when
+// traceEnv is unset) and what closes its file.
+func traceHandler() (slog.Handler, func(), error) {
+	dir := os.Getenv(traceEnv)
+	if dir == "" {
+		return slog.DiscardHandler, func() {}, nil
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("trace-%d.log", os.Getpid())))
+	if err != nil {
+		return nil, nil, err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	var mu sync.Mutex
+	h := slog.NewTextHandler(&lockedWriter{mu: &mu, w: w}, &slog.HandlerOptions{
+		Level: slog.LevelDebug,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.String(slog.TimeKey, a.Value.Time().Format("15:04:05.000000"))
+			}
+			return a
+		},
+	})
+	return h, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = w.Flush()
+		_ = f.Close()
+	}, nil
+}
+
+// lockedWriter serializes the trace's writes (slog's handlers lock per handler, and the
+// consumer's and the member's are two).
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
