@@ -58,6 +58,19 @@ type dispatcher struct {
 
 	drained []*subscription // the messages being handled; those from handled on are
 	handled int             // not yet (a failure puts them back in the mailbox)
+
+	posts []post // this step's subscriptions, per broker consumer, sent at its end
+}
+
+// post is what one step subscribes to one broker consumer. They go in one batch (one
+// lock, one wake-up), so that a broker consumer handed a reader's hundreds of partitions
+// at once puts them all in its first fetch, instead of starting to fetch for the first
+// few while the dispatcher is still at the rest.
+type post struct {
+	e   *brokerEntry
+	hs  []*heldSub
+	msg []brokerMsg
+	evs []Subscribed
 }
 
 // heldSub is a subscription a dispatcher holds, when to try it next, and where it is
@@ -179,6 +192,9 @@ func (d *dispatcher) step() time.Time {
 	d.subs = keep
 	if len(keep) == 0 && cap(keep) > 64 {
 		d.subs = nil // a reader's thousands were subscribed: do not keep their room
+	}
+	if due := d.sendPosts(); !due.IsZero() && (next.IsZero() || due.Before(next)) {
+		next = due
 	}
 	for k, hs := range d.asks {
 		if d.inflight[k] == nil {
@@ -475,16 +491,61 @@ func (d *dispatcher) attempt(h *heldSub) (bool, error) {
 	}
 	s.home = e
 	p.home.Store(e)
-	ev := Subscribed{About: p.about, Broker: node.ID, LeaderEpoch: epoch, Offset: s.cur.next}
-	s.Give(d.owner)
-	if err := e.Ref().TrySend(brokerMsg{sub: s}); err != nil {
-		s.Take(d.owner)
-		s.home = nil
-		c.brokers.Release(e)
-		return false, err
-	}
-	c.ev.emit(ev)
+	d.post(e, h, Subscribed{About: p.about, Broker: node.ID, LeaderEpoch: epoch, Offset: s.cur.next})
 	return true, nil
+}
+
+// post queues h's subscription for broker consumer e (counted for it already), to be
+// sent at the end of the step (sendPosts). Until then the dispatcher still owns it.
+func (d *dispatcher) post(e *brokerEntry, h *heldSub, ev Subscribed) {
+	i := 0
+	for i < len(d.posts) && d.posts[i].e != e {
+		i++
+	}
+	if i == len(d.posts) {
+		d.posts = append(d.posts, post{e: e})
+	}
+	p := &d.posts[i]
+	p.hs, p.msg, p.evs = append(p.hs, h), append(p.msg, brokerMsg{sub: h.s}), append(p.evs, ev)
+}
+
+// sendPosts hands this step's subscriptions to their broker consumers, one batch each. A
+// batch refused (the broker consumer is stopping) comes back to be held and tried again
+// after a backoff, as a failed attempt does; sendPosts returns the earliest such retry, or
+// zero.
+func (d *dispatcher) sendPosts() (next time.Time) {
+	for i := range d.posts {
+		p := &d.posts[i]
+		for _, h := range p.hs {
+			h.s.Give(d.owner)
+		}
+		n, err := p.e.Ref().SendBatch(context.Background(), p.msg) // unbounded: never waits
+		for j, h := range p.hs {
+			if j < n {
+				d.c.ev.emit(p.evs[j])
+				continue
+			}
+			s := h.s
+			s.Take(d.owner)
+			s.home = nil
+			d.c.brokers.Release(p.e)
+			h.want, h.got, h.fresh = query{}, nil, false
+			s.failures++
+			s.refresh = true
+			h.due = time.Now().Add(d.cfg.Backoff.Delay(s.failures, rand.Float64()))
+			d.c.cfg.Logger.Debug("subscribing failed; retrying", "partition", s.p.about.String(), "err", err, "after", time.Until(h.due))
+			d.subs = append(d.subs, h)
+			if next.IsZero() || h.due.Before(next) {
+				next = h.due
+			}
+		}
+		clear(p.hs)
+		clear(p.msg)
+		clear(p.evs)
+		*p = post{}
+	}
+	d.posts = d.posts[:0]
+	return next
 }
 
 // validate applies the leader's answer to where the epoch of the last fetched batch
@@ -535,6 +596,14 @@ func releaseDispatcher(a actor.Actor[*subscription], _ error) {
 		return
 	}
 	var back []*subscription
+	for _, p := range d.posts { // posted, not sent: still the dispatcher's, held again
+		for _, h := range p.hs {
+			h.s.home = nil
+			d.c.brokers.Release(p.e)
+			d.subs = append(d.subs, h)
+		}
+	}
+	d.posts = nil
 	for _, h := range d.subs {
 		if h.s.p.stopped.Load() {
 			h.s.end(d.owner)

@@ -272,3 +272,52 @@ func TestFetchSessionClosed(t *testing.T) {
 	}
 	log.waitFor(t, "closing the session", open.at, func(f seenFetch) bool { return f.id == open.id && f.epoch == -1 && len(f.named) == 0 })
 }
+
+// TestReaderFirstFetchNamesEverythingAdded: partitions added to a reader together reach
+// their broker consumer together, so its first fetch names every one of them. (Handed
+// over one at a time, the broker consumer started fetching for the first few while the
+// dispatcher was still at the rest, and a group member's new assignment of a thousand
+// partitions took several fetch round trips to be read at all: issue 21, join into.)
+func TestReaderFirstFetchNamesEverythingAdded(t *testing.T) {
+	const n = 300
+	kc, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(n, "t"))
+	log := watchFetches(kc)
+	c := newConsumer(t, sessionConfig(seeds, newRecorder()))
+	ctx := ctxT(t)
+	r, err := c.NewReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := make(map[About]Offset, n)
+	for p := range int32(n) {
+		at[About{"t", p}] = At(0)
+	}
+	if err := r.AddOffsets(ctx, at); err != nil {
+		t.Fatal(err)
+	}
+	first := log.waitFor(t, "after the add", 0, func(seenFetch) bool { return true })
+	if len(first.named) != n || first.epoch != 0 {
+		t.Fatalf("the first fetch (session %d, epoch %d) names %d partitions, want all %d", first.id, first.epoch, len(first.named), n)
+	}
+
+	// Oldest: one ListOffsets answers them all, and the answer subscribes them together.
+	r2, err := c.NewReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	from := log.mark()
+	parts := make([]About, n)
+	for p := range parts {
+		parts[p] = About{"t", int32(p)}
+	}
+	if err := r2.Add(ctx, Oldest(), parts...); err != nil {
+		t.Fatal(err)
+	}
+	named := log.waitFor(t, "naming the second reader's partitions", from, func(f seenFetch) bool { return len(f.named) > 0 })
+	if len(named.named) != n {
+		t.Fatalf("the first fetch naming the second reader's partitions names %d, want all %d", len(named.named), n)
+	}
+}
