@@ -145,7 +145,9 @@ func (b *brokerConsumer) Run(ctx context.Context, in *actor.Inbox[brokerMsg]) er
 				case m.sub != nil:
 					m.sub.Take(b.owner)
 					b.add(m.sub)
-					b.log.Debug("partition subscribed", "partition", m.sub.p.about.String(), "offset", m.sub.cur.next)
+					if b.log.Enabled(ctx, slog.LevelDebug) { // About.String formats
+						b.log.Debug("partition subscribed", "partition", m.sub.p.about.String(), "offset", m.sub.cur.next)
+					}
 				case m.call != nil:
 					b.outcome(m.call)
 				}

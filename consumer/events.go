@@ -151,8 +151,14 @@ type events struct {
 	hook func(troupe.Event)
 }
 
+// emit logs e, formatting it only if the logger takes its level (a subscription per
+// partition is an event: a reader's thousand partitions are a thousand of them), and
+// hands it to the hook.
 func (ev *events) emit(e Event) {
-	ev.log.Log(context.Background(), e.level(), e.String(), e.attrs()...)
+	ctx := context.Background()
+	if l := e.level(); ev.log.Enabled(ctx, l) {
+		ev.log.Log(ctx, l, e.String(), e.attrs()...)
+	}
 	if ev.hook != nil {
 		ev.hook(e)
 	}
