@@ -245,6 +245,7 @@ func (a *memberActor) answer(mm memberMsg) {
 		node, err := coordinatorOf(call, a.m.cfg.Group)
 		if err == nil {
 			a.coord, a.haveCoord = node, true
+			a.m.client.NoteCoordinator(a.m.cfg.Group, node)
 			a.m.log.Debug("group member: coordinator found", "coordinator", node)
 		} else {
 			a.haveCoord = false

@@ -188,6 +188,7 @@ func (a *memberActor848) answer(mm memberMsg) {
 		node, err := coordinatorOf(call, a.m.cfg.Group)
 		if err == nil {
 			a.coord, a.haveCoord, a.lookups = node, true, 0
+			a.m.client.NoteCoordinator(a.m.cfg.Group, node)
 			a.m.log.Debug("group member: coordinator found", "coordinator", node)
 		} else {
 			a.haveCoord = false

@@ -224,6 +224,18 @@ func (c *Client) GroupCoordinators(ctx context.Context, groups ...string) ([]Coo
 	return out, nil
 }
 
+// NoteCoordinator records node as group's coordinator, found by a lookup of the caller's
+// own (a group member's actor asks FindCoordinator as a call of its own, as it cannot
+// wait in GroupCoordinator): the next GroupCoordinator, and so the member's first offset
+// fetch and commit, answer from it instead of asking again. An empty group or a node
+// without an address is ignored.
+func (c *Client) NoteCoordinator(group string, node broker.Node) {
+	if group == "" || node.Addr == "" {
+		return
+	}
+	c.coords.set(group, node)
+}
+
 // ForgetCoordinator drops the cached coordinator of group if it is still node: a request
 // to it was answered NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE, or its connection
 // failed. The next GroupCoordinator asks again.

@@ -104,6 +104,41 @@ func TestGroupCoordinatorCachedAndRefound(t *testing.T) {
 	}
 }
 
+// TestNoteCoordinator: a coordinator found by a lookup of the caller's own (a group
+// member's) is the one GroupCoordinator answers, with no FindCoordinator of the client's;
+// one it cannot use (no group, no address) is ignored; a commit refused by a noted
+// coordinator that moved finds the new one as before.
+func TestNoteCoordinator(t *testing.T) {
+	kc, seeds := kafkatest.Start(t, kfake.NumBrokers(3), kfake.SeedTopics(1, "t"))
+	c := open(t, quick(seeds))
+	finds := countKey(kc, kmsg.FindCoordinator)
+	snap, err := c.Refresh(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var noted broker.Node
+	for _, n := range snap.Nodes() {
+		if n.ID == kc.CoordinatorFor("g") {
+			noted = n
+		}
+	}
+	c.NoteCoordinator("", noted)
+	c.NoteCoordinator("g", broker.Node{ID: noted.ID})
+	c.NoteCoordinator("g", noted)
+	if got, err := c.GroupCoordinator(ctxT(t), "g"); err != nil || got != noted || finds() != 0 {
+		t.Fatalf("GroupCoordinator %v %v after %d FindCoordinator requests; noted %v", got, err, finds(), noted)
+	}
+	for kc.CoordinatorFor("g") == noted.ID {
+		kc.RehashCoordinators()
+	}
+	if res := commitAll(t, c, "g", nil, cluster.OffsetCommit{Topic: "t", Partition: 0, Offset: 3}); res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	if now, _ := c.GroupCoordinator(ctxT(t), "g"); now.ID != kc.CoordinatorFor("g") || finds() != 1 {
+		t.Fatalf("after the move: cached %v, kfake says %d, %d lookups", now, kc.CoordinatorFor("g"), finds())
+	}
+}
+
 // TestCommitFetchEveryVersion commits offsets with leader epochs and metadata at every
 // OffsetCommit version troupe speaks (capped by the broker) and reads them back with
 // OffsetFetch at the matching version, and with franz-go's OffsetFetch as a witness.
