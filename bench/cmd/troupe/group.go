@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -182,12 +183,28 @@ func traceHandler() (slog.Handler, func(), error) {
 			return a
 		},
 	})
-	return h, func() {
+	return perPartitionDropped{h}, func() {
 		mu.Lock()
 		defer mu.Unlock()
 		_ = w.Flush()
 		_ = f.Close()
 	}, nil
+}
+
+// perPartitionDropped leaves out of the trace the records logged once per partition
+// (subscriptions: a thousand per assignment), whose writing would be most of the time
+// the trace measures.
+type perPartitionDropped struct{ slog.Handler }
+
+func (h perPartitionDropped) Handle(ctx context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "subscribed") {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h perPartitionDropped) WithAttrs(as []slog.Attr) slog.Handler {
+	return perPartitionDropped{h.Handler.WithAttrs(as)}
 }
 
 // lockedWriter serializes the trace's writes (slog's handlers lock per handler, and the

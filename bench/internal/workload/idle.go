@@ -18,6 +18,43 @@ type IdleResult struct {
 	LiveHeapBytes uint64 `json:"live_heap_bytes"`
 	// Goroutines is runtime.NumGoroutine() then, the runner's main goroutine included.
 	Goroutines int `json:"goroutines"`
+	// What the runtime says of the watch (runtime/metrics deltas; its CPU classes are
+	// estimates): bytes allocated, garbage collections, and the CPU seconds of the GC and
+	// of the scavenger (which returns freed memory to the OS, in the background, after
+	// the collection that starts the watch). What the client's own code allocates while
+	// idle shows in AllocBytes; a collection or the scavenger's work can make a watch
+	// cost a millisecond more than another without the client doing anything.
+	AllocBytes      uint64  `json:"alloc_bytes"`
+	GCCycles        uint64  `json:"gc_cycles"`
+	GCCPUSeconds    float64 `json:"gc_cpu_seconds"`
+	ScavengeSeconds float64 `json:"scavenge_cpu_seconds"`
+}
+
+// idleMetrics are the runtime/metrics samples IdleResult's runtime fields come from.
+func idleMetrics() []metrics.Sample {
+	return []metrics.Sample{
+		{Name: "/gc/heap/allocs:bytes"},
+		{Name: "/gc/cycles/total:gc-cycles"},
+		{Name: "/cpu/classes/gc/total:cpu-seconds"},
+		{Name: "/cpu/classes/scavenge/total:cpu-seconds"},
+	}
+}
+
+// setRuntime fills r's runtime fields from the samples before and after the watch.
+func (r *IdleResult) setRuntime(before, after []metrics.Sample) {
+	u := func(i int) uint64 {
+		if after[i].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return after[i].Value.Uint64() - before[i].Value.Uint64()
+	}
+	f := func(i int) float64 {
+		if after[i].Value.Kind() != metrics.KindFloat64 {
+			return 0
+		}
+		return after[i].Value.Float64() - before[i].Value.Float64()
+	}
+	r.AllocBytes, r.GCCycles, r.GCCPUSeconds, r.ScavengeSeconds = u(0), u(1), f(2), f(3)
 }
 
 // MeasureIdle watches the idle client for IdleFor: call it in the Idle and IdleConsume
@@ -32,9 +69,13 @@ func (j *Job) MeasureIdle() {
 	}
 	runtime.GC()
 	_ = j.startProfile() // a profile that cannot be written is not the watch's failure
+	before, after := idleMetrics(), idleMetrics()
+	metrics.Read(before)
 	start, cpu := time.Now(), processCPU()
 	time.Sleep(j.IdleFor)
 	r := &IdleResult{Seconds: time.Since(start).Seconds(), CPUSeconds: (processCPU() - cpu).Seconds()}
+	metrics.Read(after)
+	r.setRuntime(before, after)
 	runtime.GC()
 	defer j.stopProfiles() // after the live heap is read: its writing allocates
 	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
