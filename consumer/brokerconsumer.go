@@ -405,7 +405,8 @@ func (b *brokerConsumer) outcome(call *broker.Call) {
 		// Its results are in the readers' buffers by now: the budget never looks
 		// emptier than it is.
 		fl.unreserve()
-		b.spare = fl // its maps are free once the outcome is handled
+		fl.call = nil // nor is its response, which the records of its batches alias
+		b.spare = fl  // its maps are free once the outcome is handled
 	}()
 	b.log.Debug("fetch done", "err", call.Err)
 	if call.Err != nil {
@@ -498,13 +499,14 @@ func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartiti
 	st.deliver = slices.Clone(st.deliver) // exactly its size; batches is reused
 	clear(batches)                        // they alias the response
 	b.scanned = batches[:0]
+	corrupt := b.scan.Err()
+	b.scan.Reset(nil) // nor does the scanner keep the response (an idle consumer would)
 	if cap(b.scanned) > maxScanned {
 		b.scanned = nil // a partition of thousands of batches: not kept for the others
 	}
 	p.hwm.Store(s.cur.hwm)
 	p.lso.Store(s.cur.lso)
 	p.logStart.Store(s.cur.logStart)
-	corrupt := b.scan.Err()
 	if len(st.deliver) == 0 && corrupt == nil {
 		if st.moved {
 			b.advanced(s)

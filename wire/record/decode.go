@@ -22,7 +22,9 @@ import (
 //   - Header slices of one batch are carved from one shared array, and header keys from
 //     one shared string buffer, each allocated when the batch's first record with headers
 //     is seen and sized for the rest of the batch. A key equal to the key at the same
-//     position in the previous record with headers reuses that string.
+//     position in the previous record with headers reuses that string. The Decoder keeps
+//     no reference to a batch's input once Decode returns (the key buffer holds copies),
+//     so records dropped by their user free the input they alias.
 //
 // Allocations per call: nothing per record beyond the records themselves (dst grows only
 // if it lacks capacity), plus per batch one decompression buffer when compressed, and one
@@ -75,6 +77,10 @@ func (d *Decoder) Decode(dst []troupe.Record, b *Batch, topic string, partition 
 		}
 	}
 	out, err := d.decodeV2(dst, b, data, topic, partition)
+	// The header array's head holds this batch's headers, whose values alias the batch:
+	// kept for the next batch, it would keep this one's input (a whole fetch response)
+	// reachable after its records are dropped.
+	d.hdrs = nil
 	if err != nil {
 		return dst, fmt.Errorf("batch at offset %d: %w", b.BaseOffset, err)
 	}
