@@ -241,13 +241,20 @@ func (d *dispatcher) stepOne(h *heldSub) bool {
 		d.fail(p, err)
 		return false
 	default:
-		h.want, h.got, h.fresh = query{}, nil, false
-		s.failures++
-		s.refresh = true
-		h.due = time.Now().Add(d.cfg.Backoff.Delay(s.failures, rand.Float64()))
-		d.c.cfg.Logger.Debug("subscribing failed; retrying", "partition", p.about.String(), "err", err, "after", time.Until(h.due))
+		d.retryLater(h, err)
 	}
 	return true
+}
+
+// retryLater sets h to be attempted again, from a metadata refresh, after a backoff that
+// grows with its consecutive failures: its attempt failed with err.
+func (d *dispatcher) retryLater(h *heldSub, err error) {
+	s := h.s
+	h.want, h.got, h.fresh = query{}, nil, false
+	s.failures++
+	s.refresh = true
+	h.due = time.Now().Add(d.cfg.Backoff.Delay(s.failures, rand.Float64()))
+	d.c.cfg.Logger.Debug("subscribing failed; retrying", "partition", s.p.about.String(), "err", err, "after", time.Until(h.due))
 }
 
 // send asks one lookup for hs, which all want one of key k.
@@ -512,39 +519,33 @@ func (d *dispatcher) post(e *brokerEntry, h *heldSub, ev Subscribed) {
 // sendPosts hands this step's subscriptions to their broker consumers, one batch each. A
 // batch refused (the broker consumer is stopping) comes back to be held and tried again
 // after a backoff, as a failed attempt does; sendPosts returns the earliest such retry, or
-// zero.
+// zero. The Subscribed events go out last, once every post is settled: a hook that
+// panics then finds each subscription either sent or held again, never both.
 func (d *dispatcher) sendPosts() (next time.Time) {
+	var sent []Subscribed
 	for i := range d.posts {
 		p := &d.posts[i]
 		for _, h := range p.hs {
 			h.s.Give(d.owner)
 		}
 		n, err := p.e.Ref().SendBatch(context.Background(), p.msg) // unbounded: never waits
-		for j, h := range p.hs {
-			if j < n {
-				d.c.ev.emit(p.evs[j])
-				continue
-			}
-			s := h.s
-			s.Take(d.owner)
-			s.home = nil
+		sent = append(sent, p.evs[:n]...)
+		for _, h := range p.hs[n:] {
+			h.s.Take(d.owner)
+			h.s.home = nil
 			d.c.brokers.Release(p.e)
-			h.want, h.got, h.fresh = query{}, nil, false
-			s.failures++
-			s.refresh = true
-			h.due = time.Now().Add(d.cfg.Backoff.Delay(s.failures, rand.Float64()))
-			d.c.cfg.Logger.Debug("subscribing failed; retrying", "partition", s.p.about.String(), "err", err, "after", time.Until(h.due))
+			d.retryLater(h, err)
 			d.subs = append(d.subs, h)
 			if next.IsZero() || h.due.Before(next) {
 				next = h.due
 			}
 		}
-		clear(p.hs)
-		clear(p.msg)
-		clear(p.evs)
-		*p = post{}
+		*p = post{} // settled: the release hook finds nothing of it to hold again
 	}
 	d.posts = d.posts[:0]
+	for _, ev := range sent {
+		d.c.ev.emit(ev)
+	}
 	return next
 }
 
