@@ -67,10 +67,8 @@ type dispatcher struct {
 // at once puts them all in its first fetch, instead of starting to fetch for the first
 // few while the dispatcher is still at the rest.
 type post struct {
-	e   *brokerEntry
-	hs  []*heldSub
-	msg []brokerMsg
-	evs []Subscribed
+	e  *brokerEntry
+	hs []*heldSub
 }
 
 // heldSub is a subscription a dispatcher holds, when to try it next, and where it is
@@ -498,13 +496,13 @@ func (d *dispatcher) attempt(h *heldSub) (bool, error) {
 	}
 	s.home = e
 	p.home.Store(e)
-	d.post(e, h, Subscribed{About: p.about, Broker: node.ID, LeaderEpoch: epoch, Offset: s.cur.next})
+	d.post(e, h)
 	return true, nil
 }
 
 // post queues h's subscription for broker consumer e (counted for it already), to be
 // sent at the end of the step (sendPosts). Until then the dispatcher still owns it.
-func (d *dispatcher) post(e *brokerEntry, h *heldSub, ev Subscribed) {
+func (d *dispatcher) post(e *brokerEntry, h *heldSub) {
 	i := 0
 	for i < len(d.posts) && d.posts[i].e != e {
 		i++
@@ -512,8 +510,7 @@ func (d *dispatcher) post(e *brokerEntry, h *heldSub, ev Subscribed) {
 	if i == len(d.posts) {
 		d.posts = append(d.posts, post{e: e})
 	}
-	p := &d.posts[i]
-	p.hs, p.msg, p.evs = append(p.hs, h), append(p.msg, brokerMsg{sub: h.s}), append(p.evs, ev)
+	d.posts[i].hs = append(d.posts[i].hs, h)
 }
 
 // sendPosts hands this step's subscriptions to their broker consumers, one batch each. A
@@ -523,13 +520,19 @@ func (d *dispatcher) post(e *brokerEntry, h *heldSub, ev Subscribed) {
 // panics then finds each subscription either sent or held again, never both.
 func (d *dispatcher) sendPosts() (next time.Time) {
 	var sent []Subscribed
+	var msgs []brokerMsg
 	for i := range d.posts {
 		p := &d.posts[i]
+		msgs = msgs[:0]
+		start := len(sent)
 		for _, h := range p.hs {
-			h.s.Give(d.owner)
+			s := h.s // read before it is given: the broker consumer moves its cursor
+			sent = append(sent, Subscribed{About: s.p.about, Broker: p.e.Key().ID, LeaderEpoch: s.epoch, Offset: s.cur.next})
+			s.Give(d.owner)
+			msgs = append(msgs, brokerMsg{sub: s})
 		}
-		n, err := p.e.Ref().SendBatch(context.Background(), p.msg) // unbounded: never waits
-		sent = append(sent, p.evs[:n]...)
+		n, err := p.e.Ref().SendBatch(context.Background(), msgs) // unbounded: never waits
+		sent = sent[:start+n]
 		for _, h := range p.hs[n:] {
 			h.s.Take(d.owner)
 			h.s.home = nil
