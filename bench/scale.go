@@ -65,7 +65,7 @@ func scaleFlags(s *scaleOptions) {
 	flag.DurationVar(&s.idle, "idle", 10*time.Second, "scale mode: how long the idle producer is watched")
 	flag.IntVar(&s.idlePartitions, "idle-partitions", 3000, "scale mode: the idle producer's partitions (it writes one record to each first)")
 	flag.DurationVar(&s.metadataRefresh, "metadata-refresh", 5*time.Minute, "scale mode: the metadata refresh interval given to every client")
-	flag.IntVar(&s.maxBuffered, "max-buffered", 0, "scale mode: the cap on buffered records given to every client (0: each runner's usual setting, troupe 20000, kgo 100000)")
+	flag.IntVar(&s.maxBuffered, "max-buffered", 0, "scale mode: the cap on buffered records given to every client (0: each runner's usual setting: troupe's default, 20000 or 10 per partition above 2000 partitions; kgo 100000)")
 }
 
 // scaleOnly are the flags that only the scale mode reads.

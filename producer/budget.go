@@ -173,6 +173,28 @@ func (b *budget) close() {
 	b.mu.Unlock()
 }
 
+// grow raises the most records the budget lets in to n, if that is more, and wakes
+// whoever waits for room.
+func (b *budget) grow(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n <= b.maxRecords {
+		return
+	}
+	b.maxRecords = n
+	if b.wake != nil {
+		close(b.wake)
+		b.wake = nil
+	}
+}
+
+// recordLimit returns the most records the budget lets in now.
+func (b *budget) recordLimit() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.maxRecords
+}
+
 // held returns the records and bytes held now.
 func (b *budget) held() (int64, int64) {
 	b.mu.Lock()

@@ -128,6 +128,13 @@ type Config struct {
 	// while the budget is spent. Zero means 20000 records and 32 MiB: enough to keep
 	// several large batches in flight per partition; a larger budget buys memory, not
 	// throughput, when Produce outruns the network.
+	//
+	// A MaxBufferedRecords left at zero also grows with the partitions written to: to 10
+	// records per partition once the producer has written to more than 2000, up to 200000
+	// (20000 partitions). A fixed 20000 records spread over 10000 partitions leaves two
+	// per partition, so batches of one or two records and a request per handful of
+	// records (docs/benchmarks.md). MaxBufferedBytes does not grow: it still bounds the
+	// records' bytes. A MaxBufferedRecords that is set is kept as it is.
 	MaxBufferedRecords int
 	MaxBufferedBytes   int
 	// UnknownTopicWait is how long records wait for a topic that the cluster does not know
@@ -168,9 +175,13 @@ const (
 	DefaultBackoffMin          = 100 * time.Millisecond
 	DefaultBackoffMax          = time.Second
 	DefaultMaxBufferedRecords  = 20000
-	DefaultMaxBufferedBytes    = 32 << 20
-	DefaultUnknownTopicWait    = 10 * time.Second
-	DefaultUnknownTopicShare   = 0.25
+	// BufferedRecordsPerPartition and MaxGrownBufferedRecords are how a MaxBufferedRecords
+	// left at zero grows with the partitions written to, and how far.
+	BufferedRecordsPerPartition = 10
+	MaxGrownBufferedRecords     = 200000
+	DefaultMaxBufferedBytes     = 32 << 20
+	DefaultUnknownTopicWait     = 10 * time.Second
+	DefaultUnknownTopicShare    = 0.25
 	// batchOverhead bounds a v2 batch's header (61 bytes) plus a record's own framing.
 	batchOverhead = 128
 )

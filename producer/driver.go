@@ -155,6 +155,9 @@ func (d *partDriver) Run(ctx context.Context, in *actor.Inbox[driveMsg]) error {
 		if busy == 0 && len(wakes) == 0 {
 			// Idle: nothing held, nothing due. Give back what a burst grew.
 			msgs, dirty, wakes = d.shrink(in, msgs, dirty, wakes)
+			if lg != nil && lg.shrink() {
+				d.p.hops.driverShrinks.Add(1)
+			}
 		}
 		var at time.Time
 		if len(wakes) > 0 {

@@ -73,16 +73,27 @@ func (lq *lingerQueue) due(now time.Time, dst []lingerEntry) ([]lingerEntry, tim
 		lq.head = (lq.head + 1) % len(lq.q)
 		lq.n--
 	}
-	if len(lq.q) > shrinkAbove {
-		// Empty: no batch is open. A ring grown for thousands of partitions is not
-		// kept for an idle producer; the next burst grows a new one.
-		lq.q, lq.head = nil, 0
-	}
 	return dst, time.Time{}
 }
 
+// shrink lets go of a ring grown past shrinkAbove if the queue is empty (no batch is
+// open), and reports whether it did: a ring grown for thousands of partitions is not kept
+// for an idle producer; the next burst grows a new one. It is the first driver's to call
+// when its partitions are idle, not the lingerer's whenever it empties the queue: under
+// load at 10000 partitions the queue empties between linger periods, and letting the ring
+// go each time made the lingerer regrow it, some 35 bytes of garbage per record.
+func (lq *lingerQueue) shrink() bool {
+	lq.mu.Lock()
+	defer lq.mu.Unlock()
+	if lq.n > 0 || len(lq.q) <= shrinkAbove {
+		return false
+	}
+	lq.q, lq.head = nil, 0
+	return true
+}
+
 // shrinkAbove is the size above which the linger queue's ring, and the lingerer's list
-// of due entries, are let go once empty.
+// of due entries, are let go when the first driver is idle.
 const shrinkAbove = 256
 
 // lingerer seals open batches whose linger has passed: it sleeps until the oldest
@@ -109,8 +120,15 @@ func (l *lingerer) seal(now time.Time) {
 		l.due[i].pa.sealLingered(l.due[i].open, now)
 	}
 	clear(l.due)
-	if next.IsZero() && cap(l.due) > shrinkAbove {
-		l.due = nil // see lingerQueue.due
-	}
 	l.alarm.Set(next)
+}
+
+// shrink gives back the room a burst grew, in the queue and in the list of due entries;
+// the first driver calls it when its partitions are idle (lingerQueue.shrink).
+func (l *lingerer) shrink() bool {
+	shrunk := l.q.shrink()
+	if cap(l.due) > shrinkAbove {
+		l.due, shrunk = nil, true
+	}
+	return shrunk
 }

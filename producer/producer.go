@@ -38,6 +38,9 @@ type Producer struct {
 	compressor *record.Compressor
 	limits     *batchLimits // every partition's batcher's
 	budget     *budget
+	// growBudget: MaxBufferedRecords was left at zero, so the budget's records grow with
+	// the partitions written to (registerPartition).
+	growBudget bool
 	ids        *idSource
 	brokers    *brokers
 
@@ -67,6 +70,7 @@ type Producer struct {
 // New validates cfg, opens (or adopts) the cluster client and starts the producer's
 // actors. It does not contact the cluster: the first records do.
 func New(cfg Config) (*Producer, error) {
+	grow := cfg.MaxBufferedRecords == 0
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -89,6 +93,7 @@ func New(cfg Config) (*Producer, error) {
 		compressor: comp,
 		limits:     newBatchLimits(comp, cfg.MaxBatchBytes, cfg.MaxBatchRecords, cfg.Linger, cfg.DeliveryTimeout),
 		budget:     newBudget(cfg.MaxBufferedRecords, int64(cfg.MaxBufferedBytes)),
+		growBudget: grow,
 		ids:        &idSource{client: client, timeout: cfg.RequestTimeout},
 		direct:     len(cfg.Stages) == 0,
 		linger:     newLingerQueue(),
@@ -165,7 +170,7 @@ func (p *Producer) build() error {
 		New:  func() actor.Actor[Pending] { return &dispatcher{p: p, topics: topics} },
 		// Never full: Produce takes budget first, and the budget holds no more records
 		// than fit here.
-		Mailbox: actor.MailboxConfig[Pending]{Capacity: p.cfg.MaxBufferedRecords + 1, OnDrop: p.dropPending},
+		Mailbox: actor.MailboxConfig[Pending]{Capacity: p.maxBudgetRecords() + 1, OnDrop: p.dropPending},
 		Release: releaseDispatcher,
 	})
 	if err != nil {
@@ -179,7 +184,7 @@ func (p *Producer) build() error {
 			Name:    "stage " + st.Name(),
 			Kind:    "producer-stage",
 			New:     func() actor.Actor[Pending] { return st.New(next) },
-			Mailbox: actor.MailboxConfig[Pending]{Capacity: p.cfg.MaxBufferedRecords + 1, OnDrop: p.dropPending},
+			Mailbox: actor.MailboxConfig[Pending]{Capacity: p.maxBudgetRecords() + 1, OnDrop: p.dropPending},
 			Release: func(a actor.Actor[Pending], err error) { p.releaseStage(st, a, err) },
 		})
 		if err != nil {
@@ -351,7 +356,7 @@ func (p *Producer) Flush(ctx context.Context) error {
 // spent, holding no lock.
 func (p *Producer) sealFull() {
 	n := int64(2 * max(1, len(p.accList())))
-	half := &share{records: int(max(1, int64(p.cfg.MaxBufferedRecords)/n)), bytes: max(1, int64(p.cfg.MaxBufferedBytes)/n)}
+	half := &share{records: int(max(1, p.budget.recordLimit()/n)), bytes: max(1, int64(p.cfg.MaxBufferedBytes)/n)}
 	for _, pa := range p.accList() {
 		pa.sealNow(half)
 	}
@@ -470,11 +475,24 @@ func (p *Producer) tellTopicsClosing() {
 }
 
 // registerPartition adds a partition's accumulator to the list Flush and a spent budget
-// seal.
+// seal, and grows the budget's records with the partitions if it may (growBudget).
 func (p *Producer) registerPartition(pa *partAcc) {
 	p.partsMu.Lock()
 	p.parts = append(p.parts, pa)
+	n := len(p.parts)
 	p.partsMu.Unlock()
+	if p.growBudget {
+		p.budget.grow(int64(min(MaxGrownBufferedRecords, BufferedRecordsPerPartition*n)))
+	}
+}
+
+// maxBudgetRecords is the most records the budget can ever let in: what the actor path's
+// mailboxes must hold.
+func (p *Producer) maxBudgetRecords() int {
+	if p.growBudget {
+		return max(p.cfg.MaxBufferedRecords, MaxGrownBufferedRecords)
+	}
+	return p.cfg.MaxBufferedRecords
 }
 
 // failPending runs the callback of r, a record on the actor path, with err and returns

@@ -29,7 +29,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // A broker producer that a burst over 1000 partitions made queue a batch for each gives
 // back the room it grew (its queue map, its round-robin order, its drain buffer and its
-// mailbox's ring) once it has nothing queued and no request out; before, an idle producer
+// mailbox's ring) once it has nothing queued and no request out, and so does the linger
+// queue once the first driver is idle; before, an idle producer
 // of 3000 partitions kept it for good. The burst is made certain: the broker holds the
 // first produce request while one batch per partition queues behind it (one request in
 // flight at a time).
@@ -95,6 +96,13 @@ func TestIdleBrokerProducerGivesBackABurstsRoom(t *testing.T) {
 		t.Fatalf("%d of %d records acknowledged", acked.Load(), n+1)
 	}
 	waitFor(t, "the idle broker producer to give back its room", func() bool { return p.hops.brokerShrinks.Load() >= 1 })
+	// The linger queue held a deadline per partition: the first driver, idle, lets its
+	// ring go.
+	waitFor(t, "the idle producer's linger queue to give back its ring", func() bool {
+		p.linger.mu.Lock()
+		defer p.linger.mu.Unlock()
+		return len(p.linger.q) == 0
+	})
 	t.Logf("drivers shrank %d times", p.hops.driverShrinks.Load())
 	// It works on: another burst over every partition is delivered.
 	acked.Store(0)

@@ -249,7 +249,7 @@ func (tp *topicProducer) hold(recs []Pending, now time.Time, unknown bool) {
 	if len(tp.waiting) == 0 && len(recs) > 0 {
 		tp.since = now
 	}
-	limit := int(float64(tp.p.cfg.MaxBufferedRecords) * tp.p.cfg.UnknownTopicShare)
+	limit := int(float64(tp.p.budget.recordLimit()) * tp.p.cfg.UnknownTopicShare)
 	for _, r := range recs {
 		if unknown && len(tp.waiting) >= max(1, limit) {
 			tp.fail(r, -1, fmt.Errorf("%w; more records wait for it than UnknownTopicShare allows", tp.waitErr("yet")))

@@ -38,7 +38,7 @@ func produce(j *workload.Job, t *workload.Tally) error {
 		Cluster:             cluster.Config{RefreshInterval: j.MetadataRefresh},
 		// Compression: zero, none.
 	}
-	budget := "budget 20000 records / 32 MiB (defaults)"
+	budget := "budget 20000 records, growing to 10 per partition above 2000 partitions, / 32 MiB (defaults)"
 	if j.MaxBuffered > 0 {
 		budget = fmt.Sprintf("budget %d records (MaxBufferedRecords) / 32 MiB (default)", j.MaxBuffered)
 	}
