@@ -46,23 +46,11 @@ func TestBudgetGrowWakesAWaiter(t *testing.T) {
 
 // With MaxBufferedRecords left at zero, a producer writing to 2500 partitions lets in 10
 // records per partition (25000) while the broker answers nothing: a fixed 20000 would
-// leave Produce waiting. With MaxBufferedRecords set, the budget stays as set.
+// leave Produce waiting. With MaxBufferedRecords set, the budget stays as set. The broker
+// holds the first produce request, and with one request in flight at a time nothing is
+// acknowledged until it lets it go.
 func TestDefaultBudgetGrowsWithThePartitions(t *testing.T) {
 	const parts = 2500
-	c, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(parts, "t"))
-	release := make(chan struct{})
-	var releasedOnce atomic.Bool
-	releaseAll := func() {
-		if releasedOnce.CompareAndSwap(false, true) {
-			close(release)
-		}
-	}
-	defer releaseAll()
-	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		c.SleepControl(func() { <-release }) // hold every produce request until released
-		return nil, nil, false
-	})
 	for _, tc := range []struct {
 		name  string
 		set   int
@@ -72,15 +60,35 @@ func TestDefaultBudgetGrowsWithThePartitions(t *testing.T) {
 		{"set", 20000, 20000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := New(Config{Seeds: seeds, MaxBufferedRecords: tc.set, Partitioner: RoundRobinPartitioner()})
+			c, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(parts, "t"))
+			release, resumed := make(chan struct{}), make(chan struct{})
+			var once atomic.Bool
+			c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+				if once.CompareAndSwap(false, true) {
+					c.SleepControl(func() { <-release })
+					close(resumed)
+				}
+				return nil, nil, false
+			})
+			released := false
+			defer func() {
+				if !released {
+					close(release)
+					<-resumed
+				}
+			}()
+			p, err := New(Config{Seeds: seeds, MaxBufferedRecords: tc.set, MaxInflightRequests: 1,
+				Partitioner: RoundRobinPartitioner()})
 			if err != nil {
 				t.Fatal(err)
 			}
-			var failed atomic.Int64
+			defer p.Close(context.Background())
+			var failed, acked atomic.Int64
 			cb := func(_ *troupe.Record, err error) {
 				if err != nil {
 					failed.Add(1)
 				}
+				acked.Add(1)
 			}
 			ctx := context.Background()
 			for range parts { // one record to every partition: each has its partition producer
@@ -92,7 +100,8 @@ func TestDefaultBudgetGrowsWithThePartitions(t *testing.T) {
 			if n := p.budget.recordLimit(); n != tc.limit {
 				t.Fatalf("the budget lets in %d records after %d partitions, want %d", n, parts, tc.limit)
 			}
-			// Fill the budget to its limit: nothing is acknowledged, so none of it comes back.
+			// Fill the budget to its limit: nothing is acknowledged, so none of it comes
+			// back, and Produce must not wait.
 			short, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
 			for i := parts; i < int(tc.limit); i++ {
@@ -101,19 +110,18 @@ func TestDefaultBudgetGrowsWithThePartitions(t *testing.T) {
 					t.Fatalf("record %d of a budget of %d: %d refused", i+1, tc.limit, n)
 				}
 			}
-			if held, _ := p.budget.held(); held != tc.limit {
-				t.Fatalf("the budget holds %d records, want %d", held, tc.limit)
+			if held, _ := p.budget.held(); held != tc.limit || acked.Load() != 0 {
+				t.Fatalf("the budget holds %d records (want %d), %d reported", held, tc.limit, acked.Load())
 			}
-			closing, cancelClose := context.WithCancel(ctx)
-			cancelClose() // abandon what the held broker has: the records fail, none is lost
-			_ = p.Close(closing)
-			if held, _ := p.budget.held(); held != 0 {
-				t.Fatalf("after Close the budget still holds %d records", held)
+			close(release)
+			released = true
+			<-resumed
+			if err := p.Flush(short); err != nil {
+				t.Fatal(err)
 			}
-			if n := failed.Load(); n != tc.limit {
-				t.Fatalf("%d of %d records reported failed after an abandoning Close", n, tc.limit)
+			if n, f := acked.Load(), failed.Load(); n != tc.limit || f != 0 {
+				t.Fatalf("%d of %d records reported, %d failed", n, tc.limit, f)
 			}
 		})
 	}
-	releaseAll()
 }
