@@ -146,7 +146,7 @@ func (bt *batcher) ready(now time.Time, flushing bool) bool {
 // written (finish does that, in the goroutine of the batch's partition producer, with the
 // stamp the sequencer gave it). The caller holds whatever guards the batcher.
 func (bt *batcher) cut() *batch {
-	b := &batch{recs: bt.recs, count: int32(len(bt.recs)), sealedAt: bt.since, bound: bt.bound(),
+	b := &batch{recs: bt.recs, count: int32(len(bt.recs)), bound: bt.bound(),
 		raw: bt.buf, firstTS: bt.firstTS, maxTS: bt.maxTS}
 	taken := b.recs[0].taken // the earliest intake: the batch's deadline counts from it
 	for i := range b.recs {

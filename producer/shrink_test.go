@@ -96,12 +96,12 @@ func TestIdleBrokerProducerGivesBackABurstsRoom(t *testing.T) {
 		t.Fatalf("%d of %d records acknowledged", acked.Load(), n+1)
 	}
 	waitFor(t, "the idle broker producer to give back its room", func() bool { return p.hops.brokerShrinks.Load() >= 1 })
-	// The linger queue held a deadline per partition: the first driver, idle, lets its
-	// ring go.
+	// The linger queue held up to a deadline per partition: the first driver, idle, lets
+	// its ring go if it grew past what a small producer keeps.
 	waitFor(t, "the idle producer's linger queue to give back its ring", func() bool {
 		p.linger.mu.Lock()
 		defer p.linger.mu.Unlock()
-		return len(p.linger.q) == 0
+		return len(p.linger.q) <= shrinkAbove
 	})
 	t.Logf("drivers shrank %d times", p.hops.driverShrinks.Load())
 	// It works on: another burst over every partition is delivered.
