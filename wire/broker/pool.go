@@ -239,6 +239,21 @@ func (h *Handle) Name() string { return h.name }
 // Versions returns what the last handshake agreed, or nil before the first one.
 func (h *Handle) Versions() *Versions { return h.versions.Load() }
 
+// Warm makes a connection that has not shaken hands yet dial now, before its first real
+// call: it sends an ApiVersions request (v2 at most, which carries no client name) and
+// drops the answer. A caller that knows it will soon use the connection, and wants that
+// first call not to wait for the dial and the handshake, calls it ahead (a group member
+// that has found its coordinator, before its first offset fetch). It never blocks, and
+// does nothing once the connection has shaken hands or if its queue refuses the call.
+func (h *Handle) Warm() {
+	if h.Versions() != nil || h.retired.Load() {
+		return
+	}
+	req := &api.APIVersionsRequest{}
+	req.Default()
+	_ = h.TrySend(&Call{Request: req, VersionCap: 2, Done: func(*Call) {}})
+}
+
 // Send hands call to the connection, waiting (honouring ctx) while its queue is full. If
 // Send returns nil, call.Done will be called exactly once; if it returns an error (a *Error
 // that matches ErrNotSent: the connection is stopped, or ErrUnavailable while its breaker

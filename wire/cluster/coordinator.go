@@ -227,13 +227,20 @@ func (c *Client) GroupCoordinators(ctx context.Context, groups ...string) ([]Coo
 // NoteCoordinator records node as group's coordinator, found by a lookup of the caller's
 // own (a group member's actor asks FindCoordinator as a call of its own, as it cannot
 // wait in GroupCoordinator): the next GroupCoordinator, and so the member's first offset
-// fetch and commit, answer from it instead of asking again. An empty group or a node
-// without an address is ignored.
+// fetch and commit, answer from it instead of asking again. It also warms the admin
+// connection to node (broker.Handle.Warm), over which those offset requests go: a member
+// joining a group fetches its partitions' offsets as soon as it is assigned them, and a
+// cold connection made that fetch wait for a dial and a handshake (3-15 ms of a
+// newcomer's 30, docs/benchmarks.md). An empty group or a node without an address is
+// ignored.
 func (c *Client) NoteCoordinator(group string, node broker.Node) {
 	if group == "" || node.Addr == "" {
 		return
 	}
 	c.coords.set(group, node)
+	if h, err := c.Conn(node, broker.Admin); err == nil {
+		h.Warm()
+	}
 }
 
 // ForgetCoordinator drops the cached coordinator of group if it is still node: a request

@@ -122,9 +122,28 @@ func TestNoteCoordinator(t *testing.T) {
 			noted = n
 		}
 	}
+	admin, err := c.Conn(noted, broker.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if admin.Versions() != nil {
+		t.Fatal("the admin connection to the coordinator shook hands before anything used it")
+	}
 	c.NoteCoordinator("", noted)
 	c.NoteCoordinator("g", broker.Node{ID: noted.ID})
 	c.NoteCoordinator("g", noted)
+	// Noting the coordinator warms the admin connection the offset requests will take.
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for admin.Versions() == nil {
+		select {
+		case <-deadline:
+			t.Fatal("noting the coordinator did not open the admin connection to it")
+		case <-tick.C:
+		}
+	}
+	c.NoteCoordinator("g", noted) // warm already: nothing sent
 	if got, err := c.GroupCoordinator(ctxT(t), "g"); err != nil || got != noted || finds() != 0 {
 		t.Fatalf("GroupCoordinator %v %v after %d FindCoordinator requests; noted %v", got, err, finds(), noted)
 	}
