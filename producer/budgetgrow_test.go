@@ -97,7 +97,7 @@ func TestDefaultBudgetGrowsWithThePartitions(t *testing.T) {
 			// The first records wait for the topic's metadata on the actor path: the
 			// partitions come into being as they leave it.
 			waitFor(t, "every partition's producer", func() bool { return len(p.accList()) == parts })
-			if n := p.budget.recordLimit(); n != tc.limit {
+			if n, _ := p.BufferLimits(); int64(n) != tc.limit {
 				t.Fatalf("the budget lets in %d records after %d partitions, want %d", n, parts, tc.limit)
 			}
 			// Fill the budget to its limit: nothing is acknowledged, so none of it comes

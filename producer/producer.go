@@ -453,6 +453,13 @@ func (p *Producer) Buffered() (records, bytes int) {
 	return int(r), int(b)
 }
 
+// BufferLimits returns the budget's limits now: the records (MaxBufferedRecords, or what
+// it has grown to with the partitions written to if it was left at zero) and the bytes
+// (MaxBufferedBytes).
+func (p *Producer) BufferLimits() (records, bytes int) {
+	return int(p.budget.recordLimit()), p.cfg.MaxBufferedBytes
+}
+
 // registerTopic adds a new topic producer to the list Close tells it has begun, and tells
 // it at once if Close has begun already.
 func (p *Producer) registerTopic(ref actor.Ref[topicMsg]) {
