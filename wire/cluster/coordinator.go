@@ -229,10 +229,9 @@ func (c *Client) GroupCoordinators(ctx context.Context, groups ...string) ([]Coo
 // wait in GroupCoordinator): the next GroupCoordinator, and so the member's first offset
 // fetch and commit, answer from it instead of asking again. It also warms the admin
 // connection to node (broker.Handle.Warm), over which those offset requests go: a member
-// joining a group fetches its partitions' offsets as soon as it is assigned them, and a
-// cold connection made that fetch wait for a dial and a handshake (3-15 ms of a
-// newcomer's 30, docs/benchmarks.md). An empty group or a node without an address is
-// ignored.
+// joining a group fetches its partitions' offsets as soon as it is assigned them, and
+// should not wait for a dial and a handshake then. An empty group or a node without an
+// address is ignored.
 func (c *Client) NoteCoordinator(group string, node broker.Node) {
 	if group == "" || node.Addr == "" {
 		return
