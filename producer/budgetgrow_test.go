@@ -9,7 +9,6 @@ import (
 	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // A budget that grows lets in the Produce that waited for room, and never shrinks.
@@ -61,28 +60,14 @@ func TestDefaultBudgetGrowsWithThePartitions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(parts, "t"))
-			release, resumed := make(chan struct{}), make(chan struct{})
-			var once atomic.Bool
-			c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
-				if once.CompareAndSwap(false, true) {
-					c.SleepControl(func() { <-release })
-					close(resumed)
-				}
-				return nil, nil, false
-			})
-			released := false
-			defer func() {
-				if !released {
-					close(release)
-					<-resumed
-				}
-			}()
 			p, err := New(Config{Seeds: seeds, MaxBufferedRecords: tc.set, MaxInflightRequests: 1,
 				Partitioner: RoundRobinPartitioner()})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer p.Close(context.Background())
+			hold := holdFirstProduce(c)
+			defer hold.release() // before Close, on a failure's early return
 			var failed, acked atomic.Int64
 			cb := func(_ *troupe.Record, err error) {
 				if err != nil {
@@ -113,9 +98,7 @@ func TestDefaultBudgetGrowsWithThePartitions(t *testing.T) {
 			if held, _ := p.budget.held(); held != tc.limit || acked.Load() != 0 {
 				t.Fatalf("the budget holds %d records (want %d), %d reported", held, tc.limit, acked.Load())
 			}
-			close(release)
-			released = true
-			<-resumed
+			hold.release()
 			if err := p.Flush(short); err != nil {
 				t.Fatal(err)
 			}

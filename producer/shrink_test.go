@@ -27,6 +27,39 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// heldProduce is the broker's first produce request, held until release.
+type heldProduce struct {
+	held    chan struct{} // closed when the broker has the request
+	resumed chan struct{} // closed when it goes on with it
+	release func()        // lets it go and waits until it has; idempotent
+}
+
+// holdFirstProduce makes c hold the first produce request it gets until release is
+// called; later ones go through.
+func holdFirstProduce(c *kfake.Cluster) *heldProduce {
+	h := &heldProduce{held: make(chan struct{}), resumed: make(chan struct{})}
+	let := make(chan struct{})
+	var once, released atomic.Bool
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		if once.CompareAndSwap(false, true) {
+			close(h.held)
+			c.SleepControl(func() { <-let })
+			close(h.resumed)
+		}
+		return nil, nil, false
+	})
+	h.release = func() {
+		if !released.CompareAndSwap(false, true) {
+			return
+		}
+		close(let)
+		if once.Load() {
+			<-h.resumed
+		}
+	}
+	return h
+}
+
 // A broker producer that a burst over 1000 partitions made queue a batch for each gives
 // back the room it grew (its queue map, its round-robin order, its drain buffer and its
 // mailbox's ring) once it has nothing queued and no request out, and so does the linger
@@ -42,24 +75,8 @@ func TestIdleBrokerProducerGivesBackABurstsRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close(context.Background())
-	release := make(chan struct{})
-	held, resumed := make(chan struct{}), make(chan struct{})
-	var once atomic.Bool
-	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
-		if once.CompareAndSwap(false, true) {
-			close(held)
-			c.SleepControl(func() { <-release }) // hold the first produce until released
-			close(resumed)
-		}
-		return nil, nil, false
-	})
-	released := false
-	defer func() {
-		if !released {
-			close(release)
-			<-resumed
-		}
-	}()
+	hold := holdFirstProduce(c)
+	defer hold.release() // before Close, on a failure's early return
 	const n = 1000
 	var acked atomic.Int64
 	done := make(chan struct{})
@@ -74,7 +91,7 @@ func TestIdleBrokerProducerGivesBackABurstsRoom(t *testing.T) {
 	ctx := context.Background()
 	p.Produce(ctx, &troupe.Record{Topic: "t", Value: []byte("first")}, cb)
 	select {
-	case <-held:
+	case <-hold.held:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the first produce request never reached the broker")
 	}
@@ -87,9 +104,7 @@ func TestIdleBrokerProducerGivesBackABurstsRoom(t *testing.T) {
 	if s := p.hops.brokerShrinks.Load(); s != 0 {
 		t.Fatalf("the broker producer shrank %d times while it held queued batches", s)
 	}
-	close(release)
-	released = true
-	<-resumed
+	hold.release()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
