@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe"
-	"github.com/troupe-go/troupe/internal/kafkatest"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 func TestBudgetBlocksAndUnblocks(t *testing.T) {
@@ -166,15 +164,7 @@ func TestDefaultBudgetGrowsWithThePartitions(t *testing.T) {
 		{"set", 20000, 20000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(parts, "t"))
-			p, err := New(Config{Seeds: seeds, MaxBufferedRecords: tc.set, MaxInflightRequests: 1,
-				Partitioner: RoundRobinPartitioner()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close(context.Background())
-			hold := holdFirstProduce(c)
-			defer hold.release() // before Close, on a failure's early return
+			p, hold := startHeld(t, parts, Config{MaxBufferedRecords: tc.set})
 			var failed, acked atomic.Int64
 			cb := func(_ *troupe.Record, err error) {
 				if err != nil {

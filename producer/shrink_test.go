@@ -60,6 +60,26 @@ func holdFirstProduce(c *kfake.Cluster) *heldProduce {
 	return h
 }
 
+// startHeld starts a broker with one topic "t" of parts partitions that holds its first
+// produce request (holdFirstProduce), and a producer of it with cfg, one request in flight
+// at a time and round-robin partitioning; both go at the test's end, the request released
+// first.
+func startHeld(t *testing.T, parts int, cfg Config) (*Producer, *heldProduce) {
+	t.Helper()
+	c, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(int32(parts), "t"))
+	cfg.Seeds, cfg.MaxInflightRequests, cfg.Partitioner = seeds, 1, RoundRobinPartitioner()
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := holdFirstProduce(c)
+	t.Cleanup(func() {
+		hold.release()
+		_ = p.Close(context.Background())
+	})
+	return p, hold
+}
+
 // A broker producer that a burst over 1000 partitions made queue a batch for each gives
 // back the room it grew (its queue map, its round-robin order, its drain buffer and its
 // mailbox's ring) once it has nothing queued and no request out, and so does the linger
@@ -68,15 +88,7 @@ func holdFirstProduce(c *kfake.Cluster) *heldProduce {
 // first produce request while one batch per partition queues behind it (one request in
 // flight at a time).
 func TestIdleBrokerProducerGivesBackABurstsRoom(t *testing.T) {
-	c, seeds := kafkatest.Start(t, kfake.NumBrokers(1), kfake.SeedTopics(1000, "t"))
-	p, err := New(Config{Seeds: seeds, Linger: time.Millisecond, MaxInflightRequests: 1,
-		Partitioner: RoundRobinPartitioner()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(context.Background())
-	hold := holdFirstProduce(c)
-	defer hold.release() // before Close, on a failure's early return
+	p, hold := startHeld(t, 1000, Config{Linger: time.Millisecond})
 	const n = 1000
 	var acked atomic.Int64
 	done := make(chan struct{})
