@@ -147,11 +147,11 @@ func (bp *brokerProducer) flush() {
 		if !ok {
 			ti = len(req.TopicData)
 			topics[key] = ti
-			// The first topic gets room for every partition left (one topic is the common
-			// case); later ones grow as they need.
+			// The first topic gets room for every queued partition (one topic is the
+			// common case); later ones grow as they need.
 			var room []api.ProduceRequestPartitionProduceData
 			if ti == 0 {
-				room = make([]api.ProduceRequestPartitionProduceData, 0, len(bp.order)-i)
+				room = make([]api.ProduceRequestPartitionProduceData, 0, len(bp.order))
 			}
 			req.TopicData = append(req.TopicData, api.ProduceRequestTopicProduceData{Name: part.topic, PartitionData: room})
 			names, ids = append(names, part.topic), append(ids, b.topicID)
