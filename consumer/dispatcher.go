@@ -50,7 +50,7 @@ type dispatcher struct {
 
 	in    *actor.Inbox[*subscription]
 	owner *actor.Owner
-	subs  []*heldSub // held, not yet subscribed
+	held  holding // the subscriptions it holds, not yet subscribed, by what each waits for
 
 	waiting  map[uint64]*heldSub      // by heldSub.asked: those waiting for a lookup's answer
 	inflight map[lookupKey]*lookup    // the lookup in flight of each kind and leader
@@ -76,6 +76,7 @@ type post struct {
 type heldSub struct {
 	s   *subscription
 	due time.Time // no attempt before this
+	at  int       // its index in holding.all; -1 once let go of
 
 	want  query   // what it needs looked up next (kind lookNone: nothing), not yet asked
 	asked uint64  // the ID of the lookup answer it waits for; 0: none
@@ -83,11 +84,15 @@ type heldSub struct {
 	fresh bool    // metadata was refreshed for this attempt: do not refresh again
 }
 
+// held reports whether its dispatcher still holds h.
+func (h *heldSub) held() bool { return h.at >= 0 }
+
 // waker is a dispatcher's ref and a flag that coalesces wake-ups to it, and the lookups
 // answered for it since it last looked. It outlives the dispatcher's incarnations.
 type waker struct {
 	ref   actor.Ref[*subscription] // nil message: look again (resume, close, an answer)
 	woken atomic.Bool              // a wake-up is queued: do not queue another
+	stops atomic.Bool              // a partition stopped: the dispatcher looks through all it holds
 	seq   atomic.Uint64            // the last lookup member ID given out
 
 	mu       sync.Mutex
@@ -103,6 +108,15 @@ func (w *waker) wake() {
 			w.woken.Store(false)
 		}
 	}
+}
+
+// stopped wakes the dispatcher to let go of a partition that stopped.
+func (w *waker) stopped() {
+	if w == nil {
+		return
+	}
+	w.stops.Store(true)
+	w.wake()
 }
 
 // finish hands an answered lookup back to its dispatcher. It never blocks: it runs on a
@@ -154,94 +168,137 @@ func (d *dispatcher) take(s *subscription) {
 		// keeps failing. The first retry is immediate; later ones back off.
 		due = due.Add(d.cfg.Backoff.Delay(s.failures-1, rand.Float64()))
 	}
-	d.subs = append(d.subs, &heldSub{s: s, due: due})
+	d.held.add(&heldSub{s: s, due: due}, time.Now())
 }
 
 // step files the lookups answered since the last step, makes one attempt to subscribe
-// each held subscription that is due and not waiting for an answer, sends the lookups
-// the attempts asked for, and returns when the next one is due (zero: none; a message
-// or an answer wakes the dispatcher).
+// each held subscription that is due (and looks again at those waiting for their user),
+// sends the lookups the attempts asked for, and returns when the next one is due (zero:
+// none; a message or an answer wakes the dispatcher). It looks only at subscriptions with
+// something to do (see holding): those waiting out a backoff or an answer cost nothing.
 func (d *dispatcher) step() time.Time {
+	now := time.Now()
 	d.file()
+	if d.w.stops.Swap(false) {
+		d.letGoStopped()
+	}
 	var next time.Time
 	if d.r != nil {
-		next = d.r.watch(time.Now())
+		next = d.r.watch(now)
 	}
-	keep := d.subs[:0]
-	for _, h := range d.subs {
-		if !d.stepOne(h) {
-			if h.asked != 0 {
-				delete(d.waiting, h.asked)
-			}
-			continue
+	list := d.held.due(now)
+	for _, h := range list {
+		if !h.held() {
+			continue // let go of while it waited
 		}
-		keep = append(keep, h)
-		switch {
-		case h.want.kind != lookNone:
+		switch d.stepOne(h, now) {
+		case heldDone:
+			d.held.remove(h)
+		case heldParked:
+			d.held.park(h)
+		case heldTimed:
+			d.held.wait(h, now)
+		case heldAsks:
 			k := h.want.key()
 			d.asks[k] = append(d.asks[k], h)
-		case h.asked != 0 || h.s.p.parked():
-			// Its answer, or Resume, or the user catching up, wakes us.
-		case next.IsZero() || h.due.Before(next):
-			next = h.due
 		}
 	}
-	clear(d.subs[len(keep):])
-	d.subs = keep
-	if len(keep) == 0 && cap(keep) > 64 {
-		d.subs = nil // a reader's thousands were subscribed: do not keep their room
-	}
+	d.held.recycle(list)
 	if due := d.sendPosts(); !due.IsZero() && (next.IsZero() || due.Before(next)) {
 		next = due
 	}
 	for k, hs := range d.asks {
 		if d.inflight[k] == nil {
 			d.send(k, hs)
+		} else {
+			// They wait for the lookup in flight to be answered, and go together in the
+			// next one.
+			for _, h := range hs {
+				d.held.block(k, h)
+			}
 		}
-		// Otherwise they wait for the lookup in flight to be answered, and go together
-		// in the next one.
 		clear(hs)
 		delete(d.asks, k)
+	}
+	if due := d.held.next(); !due.IsZero() && (next.IsZero() || due.Before(next)) {
+		next = due
+	}
+	if len(d.held.ready) > 0 {
+		next = now // put back ready (a backoff of zero): the next step is due at once
 	}
 	return next
 }
 
-// stepOne makes one attempt to subscribe h's subscription if it is due, and reports
-// whether the dispatcher still holds it.
-func (d *dispatcher) stepOne(h *heldSub) bool {
+// letGoStopped ends the subscriptions of stopped partitions, wherever they wait: a
+// Reader's Remove and Close wait for them, so they cannot wait out a backoff.
+func (d *dispatcher) letGoStopped() {
+	for i := 0; i < len(d.held.all); {
+		h := d.held.all[i]
+		if !h.s.p.stopped.Load() {
+			i++
+			continue
+		}
+		if h.asked != 0 {
+			delete(d.waiting, h.asked)
+		}
+		h.s.end(d.owner)
+		d.held.remove(h) // the last one takes its place at i
+	}
+}
+
+// What a step does next with a held subscription (stepOne).
+type heldNext uint8
+
+const (
+	heldDone   heldNext = iota // no longer held: subscribed, or ended
+	heldParked                 // wait for its user (paused, or slow)
+	heldTimed                  // wait until its due time
+	heldAsks                   // wants the lookup in h.want
+)
+
+// stepOne makes one attempt to subscribe h's subscription if it is due at now, and says
+// where it waits next.
+func (d *dispatcher) stepOne(h *heldSub, now time.Time) heldNext {
 	s := h.s
 	p := s.p
 	h.want = query{}
 	switch {
 	case p.stopped.Load():
 		s.end(d.owner)
-		return false
+		return heldDone
 	case p.parked():
-		return true // until Resume, or the user catching up, wakes us
+		return heldParked // until Resume, or the user catching up, wakes us
 	}
 	if cause := s.cause; cause != nil {
 		s.cause = nil
 		if terminal(cause) { // the broker refuses the partition for good (authorization)
 			s.end(d.owner)
 			d.fail(p, fmt.Errorf("consumer: %s: %w", p.about, cause))
-			return false
+			return heldDone
 		}
 	}
-	if h.asked != 0 || time.Until(h.due) > 0 {
-		return true
+	if h.due.After(now) {
+		return heldTimed // parked while it waited out a backoff
 	}
 	done, err := d.attempt(h)
 	switch {
+	case err == nil && done:
+		return heldDone
+	case err == nil && h.want.kind != lookNone:
+		return heldAsks
 	case err == nil:
-		return !done
+		// Nothing to ask and not done cannot happen (attempt either subscribes or asks);
+		// try again after a backoff rather than spin.
+		d.retryLater(h, errors.New("consumer: subscribing made no progress"))
+		return heldTimed
 	case terminal(err):
 		s.end(d.owner)
 		d.fail(p, err)
-		return false
+		return heldDone
 	default:
 		d.retryLater(h, err)
+		return heldTimed
 	}
-	return true
 }
 
 // retryLater sets h to be attempted again, from a metadata refresh, after a backoff that
@@ -295,6 +352,7 @@ func (d *dispatcher) file() {
 	for _, l := range done {
 		if d.inflight[l.key] == l {
 			delete(d.inflight, l.key)
+			d.held.unblock(l.key) // they go in the next lookup of this kind
 		}
 		got := l.answers()
 		for i, m := range l.members {
@@ -304,6 +362,7 @@ func (d *dispatcher) file() {
 			}
 			delete(d.waiting, m.id)
 			h.asked, h.got = 0, &got[i]
+			d.held.answered(h)
 		}
 	}
 }
@@ -538,7 +597,7 @@ func (d *dispatcher) sendPosts() (next time.Time) {
 			h.s.home = nil
 			d.c.brokers.Release(p.e)
 			d.retryLater(h, err)
-			d.subs = append(d.subs, h)
+			d.held.add(h, time.Now())
 			if next.IsZero() || h.due.Before(next) {
 				next = h.due
 			}
@@ -600,15 +659,17 @@ func releaseDispatcher(a actor.Actor[*subscription], _ error) {
 		return
 	}
 	var back []*subscription
+	var held []*heldSub
 	for _, p := range d.posts { // posted, not sent: still the dispatcher's, held again
 		for _, h := range p.hs {
 			h.s.home = nil
 			d.c.brokers.Release(p.e)
-			d.subs = append(d.subs, h)
+			held = append(held, h)
 		}
 	}
 	d.posts = nil
-	for _, h := range d.subs {
+	held = append(held, d.held.all...)
+	for _, h := range held {
 		if h.s.p.stopped.Load() {
 			h.s.end(d.owner)
 		} else {
@@ -616,7 +677,7 @@ func releaseDispatcher(a actor.Actor[*subscription], _ error) {
 			back = append(back, h.s)
 		}
 	}
-	d.subs = nil
+	d.held = holding{}
 	back = append(back, d.drained[d.handled:]...) // drained, not reached: never taken
 	d.drained = nil
 	d.in.Unread(back)

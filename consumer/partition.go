@@ -141,7 +141,7 @@ func (p *part) wakeHome() {
 // stop makes every owner of the subscription release it, and wakes them.
 func (p *part) stop() {
 	p.stopped.Store(true)
-	p.wakeDispatcher()
+	p.disp.stopped()
 	p.wakeFeeder()
 	p.wakeHome()
 }

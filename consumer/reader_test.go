@@ -9,8 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/troupe-go/troupe"
+	"github.com/troupe-go/troupe/supervisor"
 )
 
 // readerCheck checks what a Reader delivers: per partition, the values produced by
@@ -692,5 +697,47 @@ func TestReaderBudgetCountsFetchesInFlight(t *testing.T) {
 	}
 	if got := r.share(0); got <= 0 {
 		t.Fatalf("share over no known broker: %d", got)
+	}
+}
+
+// TestReaderRemovesAPartitionWaitingOutABackoff removes a partition while its
+// subscription waits out a backoff in the reader's dispatcher (its fetches keep failing,
+// and the backoff is an hour): Remove returns at once, the other partitions are read
+// throughout, and the removed partition can be read again by another reader. The
+// dispatcher does not look at a subscription in backoff until it is due; a stop must
+// still find it.
+func TestReaderRemovesAPartitionWaitingOutABackoff(t *testing.T) {
+	kc, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(3, "t"))
+	for p := range int32(3) {
+		produce(t, seeds, "t", p, 0, 10)
+	}
+	kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: "t", Partitions: []int32{1}, Err: kerr.NotLeaderForPartition, Count: -1})
+	rec := newRecorder()
+	cfg := testConfig(seeds, rec)
+	cfg.Backoff = supervisor.Backoff{Min: time.Hour, Max: time.Hour}
+	c := newConsumer(t, cfg)
+	ctx := ctxT(t)
+	r, err := c.ReadTopics(ctx, At(0), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1 := About{"t", 1}
+	// The first hand-back is subscribed again at once; the second waits out the hour.
+	rec.waitCount(t, "partition 1 handed back twice", 2, func(e troupe.Event) bool {
+		u, ok := e.(Unsubscribed)
+		return ok && u.About == a1
+	})
+	check := newReaderCheck(t)
+	check.pollUntil(ctx, r, 20)
+	if check.next[a1] != 0 {
+		t.Fatalf("read %d records of the failing partition", check.next[a1])
+	}
+	if err := r.Remove(ctx, a1); err != nil {
+		t.Fatalf("Remove of a partition in backoff: %v", err)
+	}
+	produce(t, seeds, "t", 0, 10, 5)
+	check.pollUntil(ctx, r, 25)
+	if got := r.Partitions(); len(got) != 2 {
+		t.Fatalf("reading %v after removing %s", got, a1)
 	}
 }
