@@ -12,6 +12,7 @@ import (
 	"github.com/troupe-go/troupe/bench/internal/workload"
 	"github.com/troupe-go/troupe/consumer"
 	"github.com/troupe-go/troupe/producer"
+	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/troupe-go/troupe/wire/cluster"
 )
 
@@ -91,8 +92,16 @@ func consume(j *workload.Job, t *workload.Tally) error {
 		MaxBytes:          50 << 20,
 		MaxPartitionBytes: 1 << 20,
 		MaxWait:           500 * time.Millisecond,
+		// kfake's SyntheticFetch answers every partition named in a fetch with at least
+		// its canned batch, whatever the fetch's MaxBytes says (Kafka returns a batch over
+		// the limit only for the first partition with data, KIP-74): at 10000 partitions a
+		// response can be ~400 MB, over the connections' default limit (100 MiB), which
+		// fails the fetch and hands its partitions back. The limit is raised as it is for
+		// kgo (BrokerMaxReadBytes), so that both read what the broker sends.
+		Cluster: cluster.Config{Broker: broker.Config{MaxResponseBytes: 1 << 30}},
 	}
-	j.Describe("consumer.Config{MinBytes: 1, MaxBytes: 50 MiB, MaxPartitionBytes: 1 MiB, MaxWait: 500ms}; " +
+	j.Describe("consumer.Config{MinBytes: 1, MaxBytes: 50 MiB, MaxPartitionBytes: 1 MiB, MaxWait: 500ms, " +
+		"Cluster.Broker.MaxResponseBytes: 1 GiB}; " +
 		"ReadTopics(At(0), topic): one Reader of every partition, one goroutine calling Poll")
 	c, err := consumer.New(cfg)
 	if err != nil {
