@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"math"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/troupe-go/troupe"
 	"github.com/troupe-go/troupe/supervisor"
+	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/record"
 )
@@ -37,8 +39,9 @@ type Config struct {
 	MinBytes int
 	// MaxBytes caps the records bytes of one fetch response over all its partitions
 	// (Kafka's fetch.max.bytes). A broker still returns a first batch larger than this
-	// (KIP-74), so a large batch never blocks a partition. Keep it below the client's
-	// broker.Config.MaxResponseBytes; at most math.MaxInt32. Zero means 50 MiB.
+	// (KIP-74), so a large batch never blocks a partition. It must be below the
+	// connections' broker.Config.MaxResponseBytes (100 MiB by default), with room for
+	// that batch; at most math.MaxInt32. Zero means 50 MiB.
 	MaxBytes int
 	// MaxPartitionBytes caps the records bytes one partition contributes to a fetch
 	// (max.partition.fetch.bytes). When a partition's first batch does not fit, the
@@ -200,6 +203,16 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxPartitionBytes > c.MaxBytes {
 		return c, fmt.Errorf("%w: MaxPartitionBytes %d above MaxBytes %d", ErrInvalidConfig, c.MaxPartitionBytes, c.MaxBytes)
+	}
+	conns := c.Cluster.Broker
+	if c.Client != nil {
+		conns = c.Client.Config().Broker
+	}
+	if limit := cmp.Or(conns.MaxResponseBytes, broker.DefaultMaxResponseBytes); c.MaxBytes >= limit {
+		// A response the connection refuses fails the fetch, and the same fetch is sent
+		// again: its partitions would never be read.
+		return c, fmt.Errorf("%w: MaxBytes %d not below the connections' MaxResponseBytes %d: a full fetch response could not be read",
+			ErrInvalidConfig, c.MaxBytes, limit)
 	}
 	if c.MaxBufferedBytes == 0 {
 		c.MaxBufferedBytes = c.MaxBytes

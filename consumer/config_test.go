@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/troupe-go/troupe/wire/cluster"
 	"github.com/troupe-go/troupe/wire/record"
 )
@@ -125,20 +126,28 @@ func TestInvalidConfigsAreRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer shared.Close(context.Background())
+	small, err := cluster.Open(context.Background(), cluster.Config{Seeds: seeds, Broker: broker.Config{MaxResponseBytes: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close(context.Background())
 	for name, cfg := range map[string]Config{
-		"no brokers":           {},
-		"negative MinBytes":    {Seeds: seeds, MinBytes: -1},
-		"negative MaxWait":     {Seeds: seeds, MaxWait: -time.Second},
-		"MaxWait too long":     {Seeds: seeds, MaxWait: 1000 * time.Hour},
-		"partition above all":  {Seeds: seeds, MaxBytes: 100, MaxPartitionBytes: 200},
-		"MaxBytes above int32": {Seeds: seeds, MaxBytes: 1 << 31},
-		"MinBytes above int32": {Seeds: seeds, MinBytes: 1 << 31},
-		"isolation level":      {Seeds: seeds, IsolationLevel: 2},
-		"reset policy":         {Seeds: seeds, OffsetReset: 7},
-		"bad seed":             {Seeds: []string{"no port"}},
-		"seeds differ":         {Seeds: seeds, Cluster: cluster.Config{Seeds: []string{"127.0.0.1:9093"}}},
-		"Client and Seeds":     {Client: shared, Seeds: seeds},
-		"Client and Cluster":   {Client: shared, Cluster: cluster.Config{MinRefreshInterval: time.Second}},
+		"no brokers":                             {},
+		"negative MinBytes":                      {Seeds: seeds, MinBytes: -1},
+		"negative MaxWait":                       {Seeds: seeds, MaxWait: -time.Second},
+		"MaxWait too long":                       {Seeds: seeds, MaxWait: 1000 * time.Hour},
+		"partition above all":                    {Seeds: seeds, MaxBytes: 100, MaxPartitionBytes: 200},
+		"MaxBytes above int32":                   {Seeds: seeds, MaxBytes: 1 << 31},
+		"MaxBytes above the connections' limit":  {Seeds: seeds, MaxBytes: broker.DefaultMaxResponseBytes},
+		"MaxBytes above a set limit":             {Seeds: seeds, MaxBytes: 2 << 20, Cluster: cluster.Config{Broker: broker.Config{MaxResponseBytes: 1 << 20}}},
+		"MaxBytes above a shared client's limit": {Client: small, MaxBytes: 2 << 20},
+		"MinBytes above int32":                   {Seeds: seeds, MinBytes: 1 << 31},
+		"isolation level":                        {Seeds: seeds, IsolationLevel: 2},
+		"reset policy":                           {Seeds: seeds, OffsetReset: 7},
+		"bad seed":                               {Seeds: []string{"no port"}},
+		"seeds differ":                           {Seeds: seeds, Cluster: cluster.Config{Seeds: []string{"127.0.0.1:9093"}}},
+		"Client and Seeds":                       {Client: shared, Seeds: seeds},
+		"Client and Cluster":                     {Client: shared, Cluster: cluster.Config{MinRefreshInterval: time.Second}},
 	} {
 		if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: %v", name, err)
