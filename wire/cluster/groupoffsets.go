@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/troupe-go/troupe/wire/api"
 	"github.com/troupe-go/troupe/wire/broker"
@@ -122,27 +123,24 @@ func (c *Client) CommitOffsets(ctx context.Context, group string, member *GroupM
 		return nil, fmt.Errorf("%w: empty group ID", ErrInvalidQuery)
 	}
 	out := make([]OffsetCommitResult, len(offsets))
-	index := make(map[offsetKey]int, len(offsets))
+	var keys partKeys
+	pending := make(map[uint64]int, len(offsets))
 	for i, o := range offsets {
-		k := offsetKey{o.Topic, o.Partition}
 		if o.Topic == "" || o.Partition < 0 || o.Offset < 0 {
 			return nil, fmt.Errorf("%w: commit %s[%d] at %d", ErrInvalidQuery, o.Topic, o.Partition, o.Offset)
 		}
-		if _, dup := index[k]; dup {
+		k := keys.key(o.Topic, o.Partition)
+		if _, dup := pending[k]; dup {
 			return nil, fmt.Errorf("%w: commit %s[%d] named twice", ErrInvalidQuery, o.Topic, o.Partition)
 		}
-		index[k] = i
+		pending[k] = i
 		out[i] = OffsetCommitResult{OffsetCommit: o}
 	}
 	if len(offsets) == 0 {
 		return out, nil
 	}
-	pending := make(map[offsetKey]int, len(index))
-	for k, i := range index {
-		pending[k] = i
-	}
 	err := c.groupLoop(ctx, group, func(node broker.Node) (groupAction, error) {
-		return c.commitRound(ctx, group, member, node, out, pending)
+		return c.commitRound(ctx, group, member, node, out, pending, &keys)
 	})
 	if err != nil {
 		for _, i := range pending {
@@ -177,12 +175,13 @@ func (c *Client) FetchOffsets(ctx context.Context, isolation Isolation, group st
 		return nil, fmt.Errorf("%w: isolation %d", ErrInvalidQuery, isolation)
 	}
 	out := make([]CommittedOffset, len(parts))
-	pending := make(map[offsetKey]int, len(parts))
+	var keys partKeys
+	pending := make(map[uint64]int, len(parts))
 	for i, p := range parts {
-		k := offsetKey{p.Topic, p.Partition}
 		if p.Topic == "" || p.Partition < 0 {
 			return nil, fmt.Errorf("%w: fetch offset of %s[%d]", ErrInvalidQuery, p.Topic, p.Partition)
 		}
+		k := keys.key(p.Topic, p.Partition)
 		if _, dup := pending[k]; dup {
 			return nil, fmt.Errorf("%w: fetch offset of %s[%d] named twice", ErrInvalidQuery, p.Topic, p.Partition)
 		}
@@ -193,7 +192,7 @@ func (c *Client) FetchOffsets(ctx context.Context, isolation Isolation, group st
 		return out, nil
 	}
 	err := c.groupLoop(ctx, group, func(node broker.Node) (groupAction, error) {
-		return c.fetchRound(ctx, group, member, isolation == ReadCommitted, node, out, pending)
+		return c.fetchRound(ctx, group, member, isolation == ReadCommitted, node, out, pending, &keys)
 	})
 	if err != nil {
 		for _, i := range pending {
@@ -271,15 +270,19 @@ func byIDCap(topics map[string]bool, ids map[string]codec.UUID) int16 {
 
 // commitRound sends one OffsetCommit for the pending offsets to node, files the answers
 // in out, and leaves in pending the partitions to send again.
-func (c *Client) commitRound(ctx context.Context, group string, member *GroupMember, node broker.Node, out []OffsetCommitResult, pending map[offsetKey]int) (groupAction, error) {
+func (c *Client) commitRound(ctx context.Context, group string, member *GroupMember, node broker.Node, out []OffsetCommitResult, pending map[uint64]int, keys *partKeys) (groupAction, error) {
 	items := make([]OffsetCommit, 0, len(pending))
 	topics := make(map[string]bool)
-	for _, i := range pending {
+	last := ""
+	for _, i := range pendingInOrder(pending) {
 		items = append(items, out[i].OffsetCommit)
-		topics[out[i].Topic] = true
+		if t := out[i].Topic; t != last {
+			topics[t], last = true, t
+		}
 	}
 	ids := c.topicIDs(ctx, topics)
-	req := offsetCommitRequest(group, member, items, ids, 9)
+	// Built by Prepare, at the version the connection picks (it is always called).
+	req := &api.OffsetCommitRequest{}
 	call := &broker.Call{Request: req, VersionCap: byIDCap(topics, ids)}
 	var version int16
 	call.Prepare = func(v int16) error {
@@ -293,35 +296,48 @@ func (c *Client) commitRound(ctx context.Context, group string, member *GroupMem
 	if err := c.doCall(ctx, node, call); err != nil {
 		return c.callFailed(err, pending, func(i int, err error) { out[i].Err = err })
 	}
-	answers := parseOffsetCommit(call.Response.(*api.OffsetCommitResponse), version, namesOf(ids))
+	answers := parseOffsetCommit(call.Response.(*api.OffsetCommitResponse), version, namesOf(ids), keys)
 	act := actDone
-	var last error
+	var lastErr error
 	for k, i := range pending {
+		o := &out[i].OffsetCommit
 		err, ok := answers[k]
 		if !ok {
-			out[i].Err = fmt.Errorf("commit %s[%d]: %w: no answer for the partition", k.topic, k.partition, broker.ErrProtocol)
+			out[i].Err = fmt.Errorf("commit %s[%d]: %w: no answer for the partition", o.Topic, o.Partition, broker.ErrProtocol)
 			delete(pending, k)
 			continue
 		}
 		if err != nil {
-			err = fmt.Errorf("commit %s[%d] at %d to %s: %w", k.topic, k.partition, out[i].Offset, node, err)
+			err = fmt.Errorf("commit %s[%d] at %d to %s: %w", o.Topic, o.Partition, o.Offset, node, err)
 		}
 		switch a := classifyGroupErr(err); a {
 		case actDone:
 			out[i].Err = refusedGroup(err)
 			delete(pending, k)
 		default:
-			out[i].Err, last = err, err
+			out[i].Err, lastErr = err, err
 			act = max(act, a) // a refind outweighs a retry
 		}
 	}
-	return act, last
+	return act, lastErr
+}
+
+// pendingInOrder is the indexes pending holds, in the caller's order: a request names
+// the partitions as the caller listed them (grouped by topic, as callers list them),
+// not in a map's order.
+func pendingInOrder(pending map[uint64]int) []int {
+	idx := make([]int, 0, len(pending))
+	for _, i := range pending {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	return idx
 }
 
 // callFailed handles a group request whose call failed: a connection lost (or any
 // retriable cause) makes the loop find the coordinator again; any other failure is every
 // pending partition's answer.
-func (c *Client) callFailed(err error, pending map[offsetKey]int, set func(int, error)) (groupAction, error) {
+func (c *Client) callFailed(err error, pending map[uint64]int, set func(int, error)) (groupAction, error) {
 	if broker.Retriable(err) {
 		return actRefind, err
 	}
@@ -358,19 +374,14 @@ func offsetCommitRequest(group string, member *GroupMember, items []OffsetCommit
 		}
 	}
 	at := make(map[string]int)
+	ti, last := -1, ""
 	for _, o := range items {
-		ti, ok := at[o.Topic]
-		if !ok {
-			ti = len(req.Topics)
-			at[o.Topic] = ti
-			var t api.OffsetCommitRequestTopic
-			t.Default()
-			if version >= 10 {
-				t.TopicID = ids[o.Topic]
-			} else {
-				t.Name = o.Topic
+		if ti < 0 || o.Topic != last { // items come grouped by topic: one lookup per run
+			ti, last = topicIndex(req, at, o.Topic, ids, version), o.Topic
+			if len(req.Topics) == 1 && req.Topics[0].Partitions == nil {
+				// The first topic: room for every item (usually they are all of it).
+				req.Topics[0].Partitions = make([]api.OffsetCommitRequestPartition, 0, len(items))
 			}
-			req.Topics = append(req.Topics, t)
 		}
 		var p api.OffsetCommitRequestPartition
 		p.Default()
@@ -387,17 +398,42 @@ func offsetCommitRequest(group string, member *GroupMember, items []OffsetCommit
 	return req
 }
 
+// topicIndex is topic's index in req.Topics (at, by name), appending it if it is not
+// there yet.
+func topicIndex(req *api.OffsetCommitRequest, at map[string]int, topic string, ids map[string]codec.UUID, version int16) int {
+	if ti, ok := at[topic]; ok {
+		return ti
+	}
+	ti := len(req.Topics)
+	at[topic] = ti
+	var t api.OffsetCommitRequestTopic
+	t.Default()
+	if version >= 10 {
+		t.TopicID = ids[topic]
+	} else {
+		t.Name = topic
+	}
+	req.Topics = append(req.Topics, t)
+	return ti
+}
+
 // parseOffsetCommit reads an OffsetCommit response sent at version: each partition's
 // error (nil for stored), by topic name (topics by ID, through names, at v10).
-func parseOffsetCommit(resp *api.OffsetCommitResponse, version int16, names map[codec.UUID]string) map[offsetKey]error {
-	out := make(map[offsetKey]error)
+func parseOffsetCommit(resp *api.OffsetCommitResponse, version int16, names map[codec.UUID]string, keys *partKeys) map[uint64]error {
+	n := 0
+	for _, t := range resp.Topics {
+		n += len(t.Partitions)
+	}
+	out := make(map[uint64]error, n)
 	for _, t := range resp.Topics {
 		name := t.Name
 		if version >= 10 {
 			name = names[t.TopicID]
 		}
 		for _, p := range t.Partitions {
-			out[offsetKey{name, p.PartitionIndex}] = errcode.ForCode(p.ErrorCode)
+			if k, ok := keys.find(name, p.PartitionIndex); ok {
+				out[k] = errcode.ForCode(p.ErrorCode)
+			}
 		}
 	}
 	return out
@@ -405,12 +441,15 @@ func parseOffsetCommit(resp *api.OffsetCommitResponse, version int16, names map[
 
 // fetchRound sends one OffsetFetch for the pending partitions to node, files the
 // answers in out, and leaves in pending the partitions to ask again.
-func (c *Client) fetchRound(ctx context.Context, group string, member *GroupMember, stable bool, node broker.Node, out []CommittedOffset, pending map[offsetKey]int) (groupAction, error) {
+func (c *Client) fetchRound(ctx context.Context, group string, member *GroupMember, stable bool, node broker.Node, out []CommittedOffset, pending map[uint64]int, keys *partKeys) (groupAction, error) {
 	parts := make([]TopicPartition, 0, len(pending))
 	topics := make(map[string]bool)
-	for _, i := range pending {
+	last := ""
+	for _, i := range pendingInOrder(pending) {
 		parts = append(parts, out[i].TopicPartition)
-		topics[out[i].Topic] = true
+		if t := out[i].Topic; t != last {
+			topics[t], last = true, t
+		}
 	}
 	ids := c.topicIDs(ctx, topics)
 	req := offsetFetchRequest(group, member, parts, stable, ids, 9)
@@ -424,7 +463,7 @@ func (c *Client) fetchRound(ctx context.Context, group string, member *GroupMemb
 	if err := c.doCall(ctx, node, call); err != nil {
 		return c.callFailed(err, pending, func(i int, err error) { out[i].Err = err })
 	}
-	answers, groupErr := parseOffsetFetch(call.Response.(*api.OffsetFetchResponse), version, group, namesOf(ids))
+	answers, groupErr := parseOffsetFetch(call.Response.(*api.OffsetFetchResponse), version, group, namesOf(ids), keys)
 	if groupErr != nil {
 		if errors.Is(groupErr, errcode.GroupIDNotFound) {
 			// No such group: nothing committed.
@@ -445,16 +484,17 @@ func (c *Client) fetchRound(ctx context.Context, group string, member *GroupMemb
 		return actDone, err
 	}
 	act := actDone
-	var last error
+	var lastErr error
 	for k, i := range pending {
+		tp := out[i].TopicPartition
 		a, ok := answers[k]
 		if !ok {
-			out[i].Err = fmt.Errorf("fetch offset of %s[%d]: %w: no answer for the partition", k.topic, k.partition, broker.ErrProtocol)
+			out[i].Err = fmt.Errorf("fetch offset of %s[%d]: %w: no answer for the partition", tp.Topic, tp.Partition, broker.ErrProtocol)
 			delete(pending, k)
 			continue
 		}
 		if a.Err != nil {
-			a.Err = fmt.Errorf("fetch offset of %s[%d] from %s: %w", k.topic, k.partition, node, a.Err)
+			a.Err = fmt.Errorf("fetch offset of %s[%d] from %s: %w", tp.Topic, tp.Partition, node, a.Err)
 		}
 		switch ac := classifyGroupErr(a.Err); ac {
 		case actDone:
@@ -463,11 +503,11 @@ func (c *Client) fetchRound(ctx context.Context, group string, member *GroupMemb
 			out[i] = a
 			delete(pending, k)
 		default:
-			out[i].Err, last = a.Err, a.Err
+			out[i].Err, lastErr = a.Err, a.Err
 			act = max(act, ac)
 		}
 	}
-	return act, last
+	return act, lastErr
 }
 
 // offsetFetchRequest builds the OffsetFetch request for parts at version: one group at
@@ -517,9 +557,13 @@ func offsetFetchRequest(group string, member *GroupMember, parts []TopicPartitio
 // parseOffsetFetch reads an OffsetFetch response sent at version for group: the group's
 // error (the top-level one, v2 to v7, or the group's, v8 and later), and each
 // partition's answer by topic name (topics by ID, through names, at v10).
-func parseOffsetFetch(resp *api.OffsetFetchResponse, version int16, group string, names map[codec.UUID]string) (map[offsetKey]CommittedOffset, error) {
-	out := make(map[offsetKey]CommittedOffset)
+func parseOffsetFetch(resp *api.OffsetFetchResponse, version int16, group string, names map[codec.UUID]string, keys *partKeys) (map[uint64]CommittedOffset, error) {
+	out := make(map[uint64]CommittedOffset)
 	add := func(topic string, partition int32, offset int64, epoch int32, md *string, code int16) {
+		k, ok := keys.find(topic, partition)
+		if !ok {
+			return // a topic not asked about
+		}
 		co := CommittedOffset{TopicPartition: TopicPartition{topic, partition}, Offset: offset, LeaderEpoch: epoch, Err: errcode.ForCode(code)}
 		if md != nil {
 			co.Metadata = *md
@@ -527,7 +571,7 @@ func parseOffsetFetch(resp *api.OffsetFetchResponse, version int16, group string
 		if co.Err != nil || co.Offset < 0 {
 			co.Offset, co.LeaderEpoch = -1, -1
 		}
-		out[offsetKey{topic, partition}] = co
+		out[k] = co
 	}
 	if version < 8 {
 		for _, t := range resp.Topics {
@@ -674,9 +718,15 @@ func (c *Client) fetchGroupsBatch(ctx context.Context, stable bool, node broker.
 	}
 	resp := call.Response.(*api.OffsetFetchResponse)
 	names := namesOf(ids)
+	var keys partKeys
+	for _, i := range idx {
+		for _, p := range queries[i].Partitions {
+			keys.key(p.Topic, p.Partition)
+		}
+	}
 	var alone []int
 	for _, i := range idx {
-		answers, groupErr := parseOffsetFetch(resp, version, queries[i].Group, names)
+		answers, groupErr := parseOffsetFetch(resp, version, queries[i].Group, names, &keys)
 		switch {
 		case errors.Is(groupErr, errcode.GroupIDNotFound):
 			continue // no offsets: out[i] already says -1
@@ -693,7 +743,8 @@ func (c *Client) fetchGroupsBatch(ctx context.Context, stable bool, node broker.
 		}
 		again := false
 		for j, p := range queries[i].Partitions {
-			a, ok := answers[offsetKey{p.Topic, p.Partition}]
+			k, _ := keys.find(p.Topic, p.Partition)
+			a, ok := answers[k]
 			if !ok {
 				out[i][j].Err = fmt.Errorf("fetch offset of %s[%d]: %w: no answer for the partition", p.Topic, p.Partition, broker.ErrProtocol)
 				continue

@@ -172,15 +172,17 @@ func TestParseOffsetCommit(t *testing.T) {
 	resp := &api.OffsetCommitResponse{Topics: []api.OffsetCommitResponseTopic{{TopicID: id, Partitions: []api.OffsetCommitResponsePartition{
 		{PartitionIndex: 0}, {PartitionIndex: 1, ErrorCode: errcode.IllegalGeneration.Code},
 	}}}}
-	got := parseOffsetCommit(resp, 10, map[codec.UUID]string{id: "t"})
-	if err, ok := got[offsetKey{"t", 0}]; !ok || err != nil {
+	var keys partKeys
+	k0, k1, kn := keys.key("t", 0), keys.key("t", 1), keys.key("n", 1)
+	got := parseOffsetCommit(resp, 10, map[codec.UUID]string{id: "t"}, &keys)
+	if err, ok := got[k0]; !ok || err != nil {
 		t.Fatalf("t[0]: %v %v", ok, err)
 	}
-	if !errors.Is(got[offsetKey{"t", 1}], errcode.IllegalGeneration) {
-		t.Fatalf("t[1]: %v", got[offsetKey{"t", 1}])
+	if !errors.Is(got[k1], errcode.IllegalGeneration) {
+		t.Fatalf("t[1]: %v", got[k1])
 	}
 	resp.Topics[0].Name = "n"
-	if _, ok := parseOffsetCommit(resp, 9, nil)[offsetKey{"n", 1}]; !ok {
+	if _, ok := parseOffsetCommit(resp, 9, nil, &keys)[kn]; !ok {
 		t.Fatal("v9 answer not by name")
 	}
 }
@@ -226,21 +228,23 @@ func TestOffsetFetchRequestAndAnswer(t *testing.T) {
 		{PartitionIndex: 2, CommittedOffset: -1, CommittedLeaderEpoch: -1},
 		{PartitionIndex: 3, CommittedOffset: 5, ErrorCode: errcode.UnstableOffsetCommit.Code},
 	}}}}
-	got, err := parseOffsetFetch(v7, 7, "g", nil)
+	var keys partKeys
+	k0, k2, k3 := keys.key("t", 0), keys.key("t", 2), keys.key("t", 3)
+	got, err := parseOffsetFetch(v7, 7, "g", nil, &keys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := got[offsetKey{"t", 0}]; c.Offset != 42 || c.LeaderEpoch != 3 || c.Metadata != "meta" || c.Err != nil {
+	if c := got[k0]; c.Offset != 42 || c.LeaderEpoch != 3 || c.Metadata != "meta" || c.Err != nil {
 		t.Fatalf("t[0] %+v", c)
 	}
-	if c := got[offsetKey{"t", 2}]; c.Offset != -1 || c.Err != nil {
+	if c := got[k2]; c.Offset != -1 || c.Err != nil {
 		t.Fatalf("t[2] %+v", c)
 	}
-	if c := got[offsetKey{"t", 3}]; c.Offset != -1 || !errors.Is(c.Err, errcode.UnstableOffsetCommit) {
+	if c := got[k3]; c.Offset != -1 || !errors.Is(c.Err, errcode.UnstableOffsetCommit) {
 		t.Fatalf("t[3] %+v", c)
 	}
 	v7.ErrorCode = errcode.NotCoordinator.Code
-	if _, err := parseOffsetFetch(v7, 7, "g", nil); !errors.Is(err, errcode.NotCoordinator) {
+	if _, err := parseOffsetFetch(v7, 7, "g", nil, &keys); !errors.Is(err, errcode.NotCoordinator) {
 		t.Fatalf("v7 group error %v", err)
 	}
 
@@ -248,11 +252,11 @@ func TestOffsetFetchRequestAndAnswer(t *testing.T) {
 		{GroupID: "other", ErrorCode: errcode.GroupAuthorizationFailed.Code},
 		{GroupID: "g", Topics: []api.OffsetFetchResponseTopics{{TopicID: id, Partitions: []api.OffsetFetchResponsePartitions{{PartitionIndex: 2, CommittedOffset: 9, CommittedLeaderEpoch: 1}}}}},
 	}}
-	got, err = parseOffsetFetch(v10, 10, "g", map[codec.UUID]string{id: "t"})
-	if err != nil || got[offsetKey{"t", 2}].Offset != 9 {
+	got, err = parseOffsetFetch(v10, 10, "g", map[codec.UUID]string{id: "t"}, &keys)
+	if err != nil || got[k2].Offset != 9 {
 		t.Fatalf("v10: %v %+v", err, got)
 	}
-	if _, err := parseOffsetFetch(v10, 10, "missing", nil); !errors.Is(err, broker.ErrProtocol) {
+	if _, err := parseOffsetFetch(v10, 10, "missing", nil, &keys); !errors.Is(err, broker.ErrProtocol) {
 		t.Fatalf("a response without the group: %v", err)
 	}
 }
@@ -271,5 +275,30 @@ func TestCoordinatorCacheForgetsOnlyItsNode(t *testing.T) {
 	cs.forget("g", b)
 	if _, ok := cs.get("g"); ok {
 		t.Fatal("still cached")
+	}
+}
+
+// TestPartKeys: a key per (topic, partition), the same whatever order topics come in;
+// find knows only numbered topics.
+func TestPartKeys(t *testing.T) {
+	var k partKeys
+	a0, b0, a1 := k.key("a", 0), k.key("b", 0), k.key("a", 1)
+	if a0 == b0 || a0 == a1 || b0 == a1 {
+		t.Fatalf("keys collide: %x %x %x", a0, b0, a1)
+	}
+	if got := k.key("a", 0); got != a0 {
+		t.Fatalf("a[0] again: %x, first %x", got, a0)
+	}
+	if got, ok := k.find("b", 0); !ok || got != b0 {
+		t.Fatalf("find b[0]: %x %v", got, ok)
+	}
+	if _, ok := k.find("c", 0); ok {
+		t.Fatal("found a topic never numbered")
+	}
+	if got, _ := k.find("a", 1<<31-1); got == a0 || got>>32 != a0>>32 {
+		t.Fatalf("a's largest partition: %x", got)
+	}
+	if got := k.key("a", -1); got>>32 != a0>>32 || got == a0 {
+		t.Fatalf("a negative partition keeps its topic: %x", got)
 	}
 }
