@@ -83,16 +83,29 @@ func (l *ledger) set(o cluster.OffsetCommit) {
 func (l *ledger) due() []cluster.OffsetCommit { return l.dueOf(nil) }
 
 // dueOf is due for the partitions of only (nil: every partition): a group member's
-// revocation commits the partitions it gives up, and only them.
-func (l *ledger) dueOf(only map[cluster.TopicPartition]bool) []cluster.OffsetCommit {
+// revocation commits the partitions it gives up, and only them. It looks up only's
+// partitions rather than look through every one the ledger keeps: a member that owns
+// 2000 partitions and gives up 1000 looks at 1000.
+func (l *ledger) dueOf(only []cluster.TopicPartition) []cluster.OffsetCommit {
 	var out []cluster.OffsetCommit
-	for tp, e := range l.parts {
-		if e.sending || e.mark < 0 || (only != nil && !only[tp]) {
-			continue
+	add := func(tp cluster.TopicPartition, e *entry) {
+		if e.sending || e.mark < 0 {
+			return
 		}
 		if e.mark > e.committed || (e.forced && e.mark != e.committed) {
 			e.sending = true
 			out = append(out, cluster.OffsetCommit{Topic: tp.Topic, Partition: tp.Partition, Offset: e.mark, Metadata: e.metadata}.WithLeaderEpoch(e.epoch))
+		}
+	}
+	if only == nil {
+		for tp, e := range l.parts {
+			add(tp, e)
+		}
+	} else {
+		for _, tp := range only {
+			if e := l.parts[tp]; e != nil {
+				add(tp, e)
+			}
 		}
 	}
 	slices.SortFunc(out, func(a, b cluster.OffsetCommit) int {

@@ -217,3 +217,50 @@ func BenchmarkMarkRecords(b *testing.B) {
 		}
 	}
 }
+
+// TestLedgerDueOf: a revocation's commit carries only the partitions given up that are
+// due, each once however often it is named; an empty list is nothing, nil everything.
+func TestLedgerDueOf(t *testing.T) {
+	l := newLedger()
+	tp := func(p int32) cluster.TopicPartition { return cluster.TopicPartition{Topic: "t", Partition: p} }
+	for p := range int32(4) {
+		l.known(tp(p), 5)
+	}
+	l.mark(tp(0), 10, 1)
+	l.mark(tp(1), 10, 1)
+	l.mark(tp(2), 4, 1) // behind the committed offset: never sent
+	if got := l.dueOf([]cluster.TopicPartition{}); len(got) != 0 {
+		t.Fatalf("an empty list: %v", got)
+	}
+	got := l.dueOf([]cluster.TopicPartition{tp(1), tp(2), tp(3), tp(1), {Topic: "u", Partition: 0}})
+	if len(got) != 1 || got[0].Partition != 1 || got[0].Offset != 10 || got[0].LeaderEpoch() != 1 {
+		t.Fatalf("due of 1, 2, 3, 1 and an unknown topic: %v", got)
+	}
+	if got := l.dueOf(nil); len(got) != 1 || got[0].Partition != 0 {
+		t.Fatalf("due of everything after 1 went out: %v", got)
+	}
+}
+
+// BenchmarkLedgerDueOfRevoked: a member owning 2000 partitions gives up 1000 and asks
+// what to commit for them.
+func BenchmarkLedgerDueOfRevoked(b *testing.B) {
+	l := newLedger()
+	for p := range int32(2000) {
+		tp := cluster.TopicPartition{Topic: "bench", Partition: p}
+		l.known(tp, 5)
+		l.mark(tp, 10, 0)
+	}
+	only := make([]cluster.TopicPartition, 0, 1000)
+	for p := range int32(1000) {
+		only = append(only, cluster.TopicPartition{Topic: "bench", Partition: p * 2})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if due := l.dueOf(only); len(due) != len(only) {
+			b.Fatalf("%d due", len(due))
+		}
+		for _, tp := range only {
+			l.parts[tp].sending = false
+		}
+	}
+}

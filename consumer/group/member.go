@@ -870,11 +870,11 @@ func (m *Member) commit(ctx context.Context, parts []consumer.About, info *membe
 	}
 	res := CommitResult{Group: m.cfg.Group}
 	m.mu.Lock()
-	var only map[cluster.TopicPartition]bool
+	var only []cluster.TopicPartition // nil: every partition
 	if parts != nil {
-		only = make(map[cluster.TopicPartition]bool, len(parts))
-		for _, a := range parts {
-			only[cluster.TopicPartition{Topic: a.Topic, Partition: a.Partition}] = true
+		only = make([]cluster.TopicPartition, len(parts))
+		for i, a := range parts {
+			only[i] = cluster.TopicPartition{Topic: a.Topic, Partition: a.Partition}
 		}
 	}
 	due := m.l.dueOf(only)
