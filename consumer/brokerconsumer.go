@@ -410,6 +410,11 @@ func (b *brokerConsumer) outcome(call *broker.Call) {
 	}()
 	b.log.Debug("fetch done", "err", call.Err)
 	if call.Err != nil {
+		if errors.Is(call.Err, codec.ErrFrameTooLarge) {
+			// Not a fault that heals: the same fetch is answered as large again. Said
+			// at Warn, as the partitions' records would otherwise just never come.
+			b.log.Warn(msgFrameTooLarge, "err", call.Err)
+		}
 		b.session.failed()
 		b.failAll(call.Err)
 		return
@@ -449,6 +454,11 @@ func (b *brokerConsumer) outcome(call *broker.Call) {
 		}
 	}
 }
+
+// msgFrameTooLarge is the Warn record of a fetch whose response the connection refused
+// as larger than its MaxResponseBytes.
+const msgFrameTooLarge = "fetch response larger than the connections' MaxResponseBytes: its partitions are fetched again, " +
+	"and refused again while the response stays that large (a record batch larger than the limit?); raise Cluster.Broker.MaxResponseBytes"
 
 // failAll hands every partition b owns back to its dispatcher after the request failed
 // as a whole (connection lost, broker gone, breaker open): the dispatchers find out

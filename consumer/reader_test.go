@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -739,5 +741,37 @@ func TestReaderRemovesAPartitionWaitingOutABackoff(t *testing.T) {
 	check.pollUntil(ctx, r, 25)
 	if got := r.Partitions(); len(got) != 2 {
 		t.Fatalf("reading %v after removing %s", got, a1)
+	}
+}
+
+// TestReaderWarnsOfAResponseOverTheLimit: a record batch larger than the connections'
+// MaxResponseBytes comes back whole however small the fetch's limits (KIP-74), so its
+// response is refused every time; the consumer says so at Warn rather than leave the
+// partition silently unread.
+func TestReaderWarnsOfAResponseOverTheLimit(t *testing.T) {
+	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "big"))
+	cl := kgoClient(t, seeds)
+	value := make([]byte, 8<<10)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range value {
+		value[i] = byte(rng.Uint32()) // does not compress to below the limit
+	}
+	if err := cl.ProduceSync(ctxT(t), &kgo.Record{Topic: "big", Value: value}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	warned := make(chan struct{}, 1)
+	cfg := testConfig(seeds, newRecorder())
+	cfg.MaxBytes, cfg.MaxPartitionBytes = 1<<10, 1<<10
+	cfg.Cluster.Broker.MaxResponseBytes = 4 << 10
+	cfg.Logger = slog.New(&onMessage{msg: msgFrameTooLarge, ch: warned})
+	c := newConsumer(t, cfg)
+	ctx := ctxT(t)
+	if _, err := c.ReadTopics(ctx, At(0), "big"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-warned:
+	case <-ctx.Done():
+		t.Fatal("no warning of the refused response")
 	}
 }
