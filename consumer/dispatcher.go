@@ -20,6 +20,10 @@ import (
 // created again: the old positions mean nothing in the new topic.
 var errTopicRecreated = errors.New("topic recreated under a new topic ID")
 
+// errNoProgress is the cause of a retry after an attempt that neither subscribed nor
+// asked for a lookup, which attempt never does: backing off beats spinning on it.
+var errNoProgress = errors.New("consumer: subscribing made no progress")
+
 // dispatcher subscribes partitions to the broker consumers of their leaders, whenever a
 // partition's subscription comes to it: at the start, and each time a broker consumer or
 // the partition's feeder hands it back. A PartitionConsumer has a dispatcher of its own;
@@ -289,7 +293,7 @@ func (d *dispatcher) stepOne(h *heldSub, now time.Time) heldNext {
 	case err == nil:
 		// Nothing to ask and not done cannot happen (attempt either subscribes or asks);
 		// try again after a backoff rather than spin.
-		d.retryLater(h, errors.New("consumer: subscribing made no progress"))
+		d.retryLater(h, errNoProgress)
 		return heldTimed
 	case terminal(err):
 		s.end(d.owner)

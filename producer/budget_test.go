@@ -21,25 +21,14 @@ func TestBudgetBlocksAndUnblocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Third record: over the record budget. It waits until one is released.
-	got := make(chan error, 1)
-	go func() {
-		_, err := b.acquire(ctx, 10)
-		got <- err
-	}()
+	got := acquireAsync(b, ctx, 10)
 	select {
 	case err := <-got:
 		t.Fatalf("acquire past the budget returned %v", err)
 	case <-time.After(10 * time.Millisecond):
 	}
 	b.release([]Pending{{size: 40, gen: g1}})
-	select {
-	case err := <-got:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("acquire did not unblock after a release")
-	}
+	wantAcquired(t, got, "after a release")
 	if r, by := b.held(); r != 2 || by != 50 {
 		t.Fatalf("held %d records, %d bytes", r, by)
 	}
@@ -67,11 +56,7 @@ func TestBudgetCloseWakesWaiters(t *testing.T) {
 	if _, err := b.acquire(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan error, 1)
-	go func() {
-		_, err := b.acquire(context.Background(), 1)
-		got <- err
-	}()
+	got := acquireAsync(b, context.Background(), 1)
 	b.close()
 	select {
 	case err := <-got:
@@ -123,25 +108,14 @@ func TestBudgetGrowWakesAWaiter(t *testing.T) {
 	if _, err := b.acquire(ctx, 10); err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan error, 1)
-	go func() {
-		_, err := b.acquire(ctx, 10)
-		got <- err
-	}()
+	got := acquireAsync(b, ctx, 10)
 	waitFor(t, "the second acquire to wait", func() bool {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		return b.wake != nil
 	})
 	b.grow(2)
-	select {
-	case err := <-got:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("acquire did not get the room the budget grew by")
-	}
+	wantAcquired(t, got, "after the budget grew")
 	b.grow(1)
 	if n := b.recordLimit(); n != 2 {
 		t.Fatalf("the budget shrank to %d records", n)
@@ -203,5 +177,29 @@ func TestDefaultBudgetGrowsWithThePartitions(t *testing.T) {
 				t.Fatalf("%d of %d records reported, %d failed", n, tc.limit, f)
 			}
 		})
+	}
+}
+
+// acquireAsync asks b for n bytes (one record) on a goroutine of its own, which ends
+// with the answer: the channel has room for it, so the goroutine never waits on it.
+func acquireAsync(b *budget, ctx context.Context, n int64) <-chan error {
+	got := make(chan error, 1)
+	go func() {
+		_, err := b.acquire(ctx, n)
+		got <- err
+	}()
+	return got
+}
+
+// wantAcquired waits for an acquireAsync to succeed.
+func wantAcquired(t *testing.T, got <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("acquire %s: %v", what, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("acquire did not return %s", what)
 	}
 }

@@ -14,18 +14,16 @@ type partKeys struct {
 
 // key is the key of topic's partition, numbering topic if it is new.
 func (k *partKeys) key(topic string, partition int32) uint64 {
-	if !k.has || topic != k.last {
-		id, ok := k.ids[topic]
-		if !ok {
-			if k.ids == nil {
-				k.ids = make(map[string]uint64)
-			}
-			id = uint64(len(k.ids))
-			k.ids[topic] = id
-		}
-		k.last, k.lastID, k.has = topic, id, true
+	if key, ok := k.find(topic, partition); ok {
+		return key
 	}
-	return k.lastID<<32 | uint64(uint32(partition))
+	if k.ids == nil {
+		k.ids = make(map[string]uint64)
+	}
+	id := uint64(len(k.ids))
+	k.ids[topic] = id
+	k.last, k.lastID, k.has = topic, id, true
+	return id<<32 | uint64(uint32(partition))
 }
 
 // find is key for a topic already numbered; ok is false for one that is not (a response
