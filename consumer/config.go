@@ -56,6 +56,15 @@ type Config struct {
 	// fetches. A broker may return one record batch beyond a fetch's limit (KIP-74), so
 	// the reader holds at most the budget and a batch per broker. Zero means MaxBytes.
 	MaxBufferedBytes int
+	// MaxPollRecords caps the records one Reader Poll returns (Java's max.poll.records,
+	// kgo's PollRecords), over all its batches: a partition's fetched batch that crosses
+	// the cap is split, its first records returned now and the rest, already decoded,
+	// first of that partition in a later Poll. It bounds the work one Poll hands over,
+	// so that a group member's user can keep within ProcessingTime; the reader still
+	// fetches up to MaxBufferedBytes ahead. It applies to Poll and what is built on it
+	// (Batches, Records, a group member's Poll), not to PartitionConsumer.Next. Zero
+	// means no cap: a batch from every ready partition.
+	MaxPollRecords int
 	// MaxWait is how long a broker may hold a fetch waiting for MinBytes. While a
 	// partition at that broker is left out of fetches because its user has not taken
 	// what was fetched, fetches wait at most MaxProcessingTime/10 instead, so that the
@@ -174,7 +183,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: Client with Seeds or Cluster: a shared client is configured where it is opened", ErrInvalidConfig)
 	}
 	if c.MinBytes < 0 || c.MaxBytes < 0 || c.MaxPartitionBytes < 0 || c.MaxWait < 0 ||
-		c.MaxProcessingTime < 0 || c.MaxBufferedBytes < 0 || c.RequestTimeout < 0 || c.MaxDecompressedSize < 0 ||
+		c.MaxProcessingTime < 0 || c.MaxBufferedBytes < 0 || c.MaxPollRecords < 0 || c.RequestTimeout < 0 || c.MaxDecompressedSize < 0 ||
 		c.Backoff.Min < 0 || c.Backoff.Max < 0 {
 		return c, fmt.Errorf("%w: negative size or duration", ErrInvalidConfig)
 	}

@@ -135,6 +135,7 @@ func TestInvalidConfigsAreRefused(t *testing.T) {
 		"no brokers":                             {},
 		"negative MinBytes":                      {Seeds: seeds, MinBytes: -1},
 		"negative MaxWait":                       {Seeds: seeds, MaxWait: -time.Second},
+		"negative MaxPollRecords":                {Seeds: seeds, MaxPollRecords: -1},
 		"MaxWait too long":                       {Seeds: seeds, MaxWait: 1000 * time.Hour},
 		"partition above all":                    {Seeds: seeds, MaxBytes: 100, MaxPartitionBytes: 200},
 		"MaxBytes above int32":                   {Seeds: seeds, MaxBytes: 1 << 31},

@@ -14,6 +14,7 @@ import (
 type feedMsg struct {
 	fetched *fetched
 	notice  *Batch
+	rest    *decoded // only in a Reader's buffer: what a Poll took and did not return
 }
 
 // feeder delivers a partition's fetch results to its user: it decodes each result into

@@ -775,3 +775,85 @@ func TestReaderWarnsOfAResponseOverTheLimit(t *testing.T) {
 		t.Fatal("no warning of the refused response")
 	}
 }
+
+// TestReaderMaxPollRecords reads three partitions of 60 records with MaxPollRecords 7:
+// no Poll returns more, every record arrives once and in order, and after each Poll a
+// partition's position is the offset after the last record returned of it, although
+// each fetch brought far more. A paused partition's unreturned rest waits for Resume;
+// Revoke with a rest unreturned gives the position after what was returned, and the
+// partition added again from there goes on with nothing lost or repeated.
+func TestReaderMaxPollRecords(t *testing.T) {
+	const parts, per, limit = 3, 60, 7
+	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(parts, "t"))
+	cl := kgoClient(t, seeds)
+	for p := range int32(parts) {
+		produceWith(t, cl, "t", p, 0, per)
+	}
+	cfg := testConfig(seeds, newRecorder())
+	cfg.MaxPollRecords = limit
+	c := newConsumer(t, cfg)
+	ctx := ctxT(t)
+	r, err := c.ReadTopics(ctx, Oldest(), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := newReaderCheck(t)
+	poll := func() []*Batch {
+		t.Helper()
+		bs, err := r.Poll(ctx)
+		if err != nil {
+			t.Fatalf("poll after %d records: %v", check.n, err)
+		}
+		n := 0
+		for _, b := range bs {
+			check.batch(b)
+			n += len(b.Records)
+			a := About{b.Topic, b.Partition}
+			if last := b.Records[len(b.Records)-1].Offset; b.NextOffset != last+1 {
+				t.Fatalf("%s: a batch ending at %d has NextOffset %d", a, last, b.NextOffset)
+			}
+			if pos := r.Position(a); pos != b.NextOffset {
+				t.Fatalf("%s: position %d after a batch ending before %d", a, pos, b.NextOffset)
+			}
+		}
+		if n > limit {
+			t.Fatalf("a poll returned %d records, above MaxPollRecords %d", n, limit)
+		}
+		return bs
+	}
+
+	// The first poll returns 7 of a partition's 60: the rest waits, decoded.
+	first := poll()
+	a := About{first[0].Topic, first[0].Partition}
+	if check.next[a] != limit {
+		t.Fatalf("the first poll returned %d records of %s, want %d", check.next[a], a, limit)
+	}
+	r.Pause(a)
+	for check.n < limit+(parts-1)*per {
+		for _, b := range poll() {
+			if (About{b.Topic, b.Partition}) == a {
+				t.Fatalf("a batch of %s, paused", a)
+			}
+		}
+	}
+	r.Resume(a)
+	for check.next[a] == limit {
+		poll()
+	}
+	pos, err := r.Revoke(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(check.next[a]); pos[a] != want || want >= per {
+		t.Fatalf("revoked %s at %d, after returning records up to %d of %d", a, pos[a], want, per)
+	}
+	if err := r.Add(ctx, At(pos[a]), a); err != nil {
+		t.Fatal(err)
+	}
+	for check.n < parts*per {
+		poll()
+	}
+	if check.n != parts*per {
+		t.Fatalf("read %d records, want %d", check.n, parts*per)
+	}
+}

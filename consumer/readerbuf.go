@@ -1,5 +1,7 @@
 package consumer
 
+import "slices"
+
 // readerBuffer is a Reader's buffer accounting and rotation: what its partitions' broker
 // consumers have fetched and its user has not taken yet, queued per partition in order,
 // the bytes all of it holds, and the order in which Poll visits the partitions. It is a
@@ -13,8 +15,11 @@ package consumer
 //     is applied at once; one queued behind other results waits for them, and so does
 //     one pushed while results taken by a Poll are not yet delivered (see delivered).
 //   - take visits the partitions with something to deliver in rotation: each call starts
-//     one partition further round the ring, and takes at most one result per partition,
-//     so a partition that always has data cannot starve the others, whatever the limit.
+//     one partition further round the ring (or, when the last one stopped at its limit,
+//     where it stopped), and takes at most one result per partition, so a partition that
+//     always has data cannot starve the others, whatever the limit.
+//   - A result Poll took and could return only in part (Config.MaxPollRecords) comes back
+//     to the head of its partition's queue (unshift): the rest of it leaves first.
 //   - A paused partition keeps its queue and is skipped by take; a removed one's queue is
 //     returned to the caller to release.
 //   - bytes is the records bytes of every queued result: the reader fetches only while it
@@ -131,8 +136,9 @@ func (b *readerBuffer) ready() bool {
 }
 
 // take appends to out, in rotation, at most one result (with the marks queued before
-// it) from each partition that has one and is not paused, up to limit results other
-// than marks (0: no limit), and returns out.
+// it) from each partition that has one and is not paused, and returns out. With limit >
+// 0 it stops once the results taken hold at least limit records, by their batches'
+// record counts (an upper bound of what they decode to), a result counting at least one.
 func (b *readerBuffer) take(out []taken, limit int) []taken {
 	n := len(b.ring)
 	if n == 0 {
@@ -144,7 +150,8 @@ func (b *readerBuffer) take(out []taken, limit int) []taken {
 	for k := range n {
 		p := b.ring[(start+k)%n]
 		q := &p.q
-		if limit > 0 && got == limit {
+		if limit > 0 && got >= limit {
+			b.rot = (start + k) % n // the next take goes on from here
 			break
 		}
 		if q.paused {
@@ -158,7 +165,7 @@ func (b *readerBuffer) take(out []taken, limit int) []taken {
 			out = append(out, taken{p: p, m: m})
 			if !isMark(m) {
 				q.taking++
-				got++
+				got += max(resultRecords(m), 1)
 				break
 			}
 		}
@@ -182,6 +189,24 @@ func (b *readerBuffer) take(out []taken, limit int) []taken {
 	return out
 }
 
+// unshift puts m, the part of a result taken for p that Poll did not return, back at
+// the head of p's queue, before anything pushed since; false if p has no queue (it was
+// removed meanwhile: the caller drops m). The caller calls delivered for the result
+// first: m is queued, no longer out.
+func (b *readerBuffer) unshift(p *part, m feedMsg) bool {
+	q := &p.q
+	if !q.live {
+		return false
+	}
+	q.items = slices.Insert(q.items, 0, m)
+	b.bytes += resultBytes(m)
+	if !q.inRing {
+		q.inRing = true
+		b.ring = append(b.ring, p)
+	}
+	return true
+}
+
 // delivered ends the count of a result take handed out for p (other than a mark): the
 // caller delivered it, or dropped it. A mark pushed while results are out waits in the
 // queue, so that the position it sets never comes before theirs.
@@ -196,8 +221,27 @@ func isMark(m feedMsg) bool {
 	return m.fetched != nil && len(m.fetched.batches) == 0 && m.fetched.err == nil
 }
 
+// resultRecords is how many records m holds, at most: its batches' record counts (the
+// first batch may start before the position), or the records left of a partial result.
+func resultRecords(m feedMsg) int {
+	switch {
+	case m.rest != nil:
+		return m.rest.records()
+	case m.fetched == nil:
+		return 0
+	}
+	n := 0
+	for i := range m.fetched.batches {
+		n += int(max(m.fetched.batches[i].NumRecords, 0))
+	}
+	return n
+}
+
 // resultBytes is the records bytes m holds.
 func resultBytes(m feedMsg) int64 {
+	if m.rest != nil {
+		return m.rest.bytes
+	}
 	if m.fetched == nil {
 		return 0
 	}

@@ -43,7 +43,9 @@ func (r *Reader) Poll(ctx context.Context) ([]*Batch, error) {
 		case r.buf.ready():
 			got := r.takeLocked()
 			r.mu.Unlock()
-			out, ended := r.deliver(r.decode(got))
+			ds := r.decode(got)
+			limitRecords(ds, r.cfg.MaxPollRecords)
+			out, ended := r.deliver(ds)
 			if len(got) > keptPollRoom {
 				// A poll of thousands of partitions: their room is not kept for the next
 				// (an idle reader of many partitions would hold it for nothing).
@@ -82,7 +84,7 @@ const keptPollRoom = 256
 // it. The other results stay counted against their partitions' prefetch, and their
 // positions unmoved, until deliver. r.mu is held.
 func (r *Reader) takeLocked() []taken {
-	got := r.buf.take(r.takenBuf[:0], 0)
+	got := r.buf.take(r.takenBuf[:0], r.cfg.MaxPollRecords)
 	r.takenBuf = got
 	before := r.bytes.Load()
 	r.bytes.Store(r.buf.bytes)
@@ -116,6 +118,65 @@ type decoded struct {
 	counted bool   // it counts against p's prefetch
 	moves   bool   // b (or errb) moves p's position to next
 	fails   bool   // errb is an error found here (corrupt data): p fails with it
+	bytes   int64  // the records bytes of the result, as the budget counted them
+	// rest is the part of the result this Poll does not return, because the records
+	// before it reached Config.MaxPollRecords: it goes back to the head of p's queue,
+	// counted in the budget by its share of the result's bytes, and a later Poll returns
+	// it (or the part of it that fits) as it is, without decoding again. It owns
+	// nothing: the fetch result is released, and its records alias the fetch response
+	// as any batch's do.
+	rest *decoded
+}
+
+// records is how many records d returns.
+func (d *decoded) records() int {
+	if d.b == nil {
+		return 0
+	}
+	return len(d.b.Records)
+}
+
+// limitRecords cuts ds, in order, to at most limit records (0: no limit). The result
+// that crosses the limit returns its first records, up to it, as a batch that ends
+// after the last of them (its NextOffset, and so the partition's position, is that
+// record's offset + 1); the rest of it, with the error notice that followed it if any,
+// goes in its rest. A result after the limit is reached, other than a records-less
+// notice, keeps nothing to return: the whole of it is its rest. The prefetch count a
+// result holds stays held until its last part is returned.
+func limitRecords(ds []decoded, limit int) {
+	if limit <= 0 {
+		return
+	}
+	left := limit
+	for i := range ds {
+		d := &ds[i]
+		if n := d.records(); n <= left {
+			left -= n
+			continue
+		}
+		d.cut(left)
+		left = 0
+	}
+}
+
+// cut keeps d's first k records (k < len(d.b.Records)) to return, and moves the rest of
+// d into d.rest.
+func (d *decoded) cut(k int) {
+	recs := d.b.Records
+	tail := &Batch{
+		Topic: d.b.Topic, Partition: d.b.Partition, Records: recs[k:], NextOffset: d.b.NextOffset,
+		HighWaterMark: d.b.HighWaterMark, LastStableOffset: d.b.LastStableOffset, LogStartOffset: d.b.LogStartOffset,
+	}
+	rest := d.bytes * int64(len(recs)-k) / int64(len(recs))
+	d.rest = &decoded{p: d.p, b: tail, errb: d.errb, next: d.next, counted: d.counted, moves: d.moves, fails: d.fails, bytes: rest}
+	d.errb, d.counted, d.fails, d.bytes = nil, false, false, d.bytes-rest
+	if k == 0 {
+		d.b, d.moves = nil, false
+		return
+	}
+	d.b.Records = recs[:k:k] // the caller may append without writing over the rest
+	d.b.NextOffset = recs[k-1].Offset + 1
+	d.next = d.b.NextOffset
 }
 
 // decode turns taken results into batches, on Poll's goroutine, without the reader's
@@ -130,6 +191,8 @@ func (r *Reader) decode(got []taken) []decoded {
 			n := t.m.notice
 			n.own.Release(r.owner)
 			out = append(out, decoded{p: p, errb: n})
+		case t.m.rest != nil:
+			out = append(out, *t.m.rest)
 		case t.m.fetched != nil && !isMark(t.m):
 			f := t.m.fetched
 			b, err := decodeFetched(&r.dec, p.about.Topic, p.about.Partition, f)
@@ -137,7 +200,7 @@ func (r *Reader) decode(got []taken) []decoded {
 			if err == nil {
 				err = f.err
 			}
-			d := decoded{p: p, next: b.NextOffset, counted: f.counted, moves: true}
+			d := decoded{p: p, next: b.NextOffset, counted: f.counted, moves: true, bytes: resultBytes(t.m)}
 			f.Release(r.owner)
 			if len(b.Records) > 0 {
 				d.b = b
@@ -162,6 +225,7 @@ func (r *Reader) decode(got []taken) []decoded {
 func (r *Reader) deliver(ds []decoded) ([]*Batch, []decoded) {
 	var out []*Batch
 	var ended []decoded
+	unshifted := false
 	r.mu.Lock()
 	for i := range ds {
 		d := &ds[i]
@@ -192,6 +256,16 @@ func (r *Reader) deliver(ds []decoded) ([]*Batch, []decoded) {
 			if d.counted && p.held.Add(-1) == readerPrefetch-1 {
 				p.wakeHome()
 			}
+		}
+		if d.rest != nil && r.buf.unshift(p, feedMsg{rest: d.rest}) {
+			unshifted = true
+		}
+	}
+	if unshifted {
+		r.bytes.Store(r.buf.bytes)
+		if r.since.IsZero() {
+			r.since = time.Now()
+			r.disp.wake() // it keeps MaxProcessingTime (watch)
 		}
 	}
 	r.mu.Unlock()

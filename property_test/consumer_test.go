@@ -163,6 +163,7 @@ func (r *run) startConsumer(from start, back int64, final bool) {
 		MaxWait:           r.opts.maxWait,
 		MaxPartitionBytes: int(r.opts.maxPartitionBytes),
 		MaxProcessingTime: r.opts.maxProcessing,
+		MaxPollRecords:    r.opts.maxPollRecords,
 		Backoff:           supervisor.Backoff{Min: 5 * time.Millisecond, Max: 250 * time.Millisecond},
 		RequestTimeout:    5 * time.Second,
 		Logger:            logger,

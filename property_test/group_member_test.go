@@ -213,7 +213,7 @@ func (p *poller) failure() error {
 // memberConsumer opens the consumer a member reads through: its connections go through
 // a tap (which passes every exchange to observe), its kill switch, then the check's
 // network faults.
-func memberConsumer(seeds []string, ks *killSwitch, logger *slog.Logger, logf func(string, ...any), observe func(faults.Exchange)) (*consumer.Consumer, error) {
+func memberConsumer(seeds []string, maxPollRecords int, ks *killSwitch, logger *slog.Logger, logf func(string, ...any), observe func(faults.Exchange)) (*consumer.Consumer, error) {
 	backoff := supervisor.Backoff{Min: 5 * time.Millisecond, Max: quickReconnectBackoff}
 	cfg := consumer.Config{
 		Seeds: seeds,
@@ -228,9 +228,10 @@ func memberConsumer(seeds []string, ks *killSwitch, logger *slog.Logger, logf fu
 				Breaker:        supervisor.BreakerConfig{Errors: 3, Timeout: quickBreakerTimeout},
 			},
 		},
-		MaxWait: 50 * time.Millisecond,
-		Backoff: backoff,
-		Logger:  logger,
+		MaxWait:        50 * time.Millisecond,
+		MaxPollRecords: maxPollRecords,
+		Backoff:        backoff,
+		Logger:         logger,
 	}
 	return consumer.New(cfg)
 }

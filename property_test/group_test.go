@@ -79,6 +79,7 @@ type gopts struct {
 	serverAssignor string
 	autoCommit     time.Duration // 0: off
 	work           time.Duration // how long a user takes over each batch
+	maxPollRecords int           // the members' consumers' MaxPollRecords (0: no cap)
 }
 
 func (o gopts) String() string {
@@ -86,7 +87,7 @@ func (o gopts) String() string {
 	if o.protocol == group.Classic {
 		how = groupAssignors[o.assignor]().Name()
 	}
-	return fmt.Sprintf("partitions=%d protocol=%v assignor=%s autoCommit=%v work=%v", o.partitions, o.protocol, how, o.autoCommit, o.work)
+	return fmt.Sprintf("partitions=%d protocol=%v assignor=%s autoCommit=%v work=%v maxPollRecords=%d", o.partitions, o.protocol, how, o.autoCommit, o.work, o.maxPollRecords)
 }
 
 func drawGroupOptions(t *rapid.T) gopts {
@@ -101,6 +102,7 @@ func drawGroupOptions(t *rapid.T) gopts {
 	} else {
 		o.serverAssignor = rapid.SampledFrom(groupServerAssignors).Draw(t, "serverAssignor")
 	}
+	o.maxPollRecords = rapid.SampledFrom([]int{0, 0, 3, 20}).Draw(t, "maxPollRecords")
 	return o
 }
 
@@ -272,7 +274,7 @@ func (g *gcheck) addMember() {
 	g.note("%s joins", name)
 	ks := newKillSwitch(g.nw.Dial)
 	logger := g.logs.logger().With("client", name)
-	cons, err := memberConsumer(g.c.Addrs(), ks, logger, g.logf(name), func(ex faults.Exchange) { g.h.wire(name, ex) })
+	cons, err := memberConsumer(g.c.Addrs(), g.opts.maxPollRecords, ks, logger, g.logf(name), func(ex faults.Exchange) { g.h.wire(name, ex) })
 	if err != nil {
 		g.t.Fatalf("consumer.New: %v", err)
 	}

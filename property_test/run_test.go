@@ -79,12 +79,14 @@ type options struct {
 	// defaultTuning leaves the clients' breakers, reconnect backoff and metadata refresh
 	// interval at troupe's defaults (seconds) rather than the suite's quick ones.
 	defaultTuning bool
+	// maxPollRecords caps what one Poll returns (0: no cap): batches split across polls.
+	maxPollRecords int
 }
 
 func (o options) String() string {
-	return fmt.Sprintf("  partitions=%d keys=%d defaultTuning=%v\n  producer: linger=%v maxBatchRecords=%d maxInflight=%d codec=%v deliveryTimeout=%v sharedClient=%v\n  consumer: maxWait=%v maxPartitionBytes=%d maxProcessingTime=%v readerDelay=%v readCommitted=%v",
+	return fmt.Sprintf("  partitions=%d keys=%d defaultTuning=%v\n  producer: linger=%v maxBatchRecords=%d maxInflight=%d codec=%v deliveryTimeout=%v sharedClient=%v\n  consumer: maxWait=%v maxPartitionBytes=%d maxProcessingTime=%v readerDelay=%v readCommitted=%v maxPollRecords=%d",
 		o.partitions, o.keys, o.defaultTuning, o.linger, o.maxBatchRecords, o.maxInflight, o.codec, o.deliveryTimeout, o.sharedClient,
-		o.maxWait, o.maxPartitionBytes, o.maxProcessing, o.readerDelay, o.readCommitted)
+		o.maxWait, o.maxPartitionBytes, o.maxProcessing, o.readerDelay, o.readCommitted, o.maxPollRecords)
 }
 
 func drawOptions(t *rapid.T) options {
@@ -103,6 +105,7 @@ func drawOptions(t *rapid.T) options {
 		readerDelay:       rapid.SampledFrom([]time.Duration{0, 0, 2 * time.Millisecond, 20 * time.Millisecond}).Draw(t, "readerDelay"),
 		readCommitted:     rapid.Bool().Draw(t, "readCommitted"),
 		defaultTuning:     rapid.Bool().Draw(t, "defaultTuning"),
+		maxPollRecords:    rapid.SampledFrom([]int{0, 0, 1, 5, 50}).Draw(t, "maxPollRecords"),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -289,5 +290,46 @@ func overrunComesBack(t *testing.T, m *Member, seeds []string, group string) {
 	bs, err := m.Poll(ctxT(t))
 	if err != nil || len(bs) == 0 || bs[0].Records[0].Offset != 0 {
 		t.Fatalf("Poll after coming back: %v, %v; want the partition again from offset 0", bs, err)
+	}
+}
+
+// TestMemberMaxPollRecords: with the consumer's MaxPollRecords, a member's Poll returns
+// at most that many records, though each fetch brings all 40 of a partition, and what
+// the member commits on Close is what earlier Polls returned (finished by the next
+// Poll), not what was fetched: the split batch's NextOffset, not the fetch's.
+func TestMemberMaxPollRecords(t *testing.T) {
+	const limit = 3
+	_, seeds := startKfake(t, 2)
+	produceN(t, seeds, 2, 0, 40)
+	c := newConsumerWith(t, seeds, func(c *consumer.Config) { c.MaxPollRecords = limit })
+	m, err := Join(ctxT(t), c, testGroupConfig("gm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	finished := map[int32]int64{}
+	var inHand map[int32]int64
+	for range 5 {
+		bs, err := m.Poll(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		maps.Copy(finished, inHand) // a Poll finishes what the previous one returned
+		inHand = map[int32]int64{}
+		n := 0
+		for _, b := range bs {
+			n += len(b.Records)
+			inHand[b.Partition] = b.NextOffset
+		}
+		if n > limit {
+			t.Fatalf("a poll returned %d records, above MaxPollRecords %d", n, limit)
+		}
+	}
+	if err := m.Close(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	got := committedOffsets(t, seeds, "gm")
+	if !maps.Equal(got, finished) {
+		t.Fatalf("committed %v, want what earlier polls returned: %v", got, finished)
 	}
 }
