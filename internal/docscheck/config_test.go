@@ -85,6 +85,7 @@ var configs = map[string]configStruct{
 		"MaxBytes":            val(int(consumer.DefaultMaxBytes)),
 		"MaxPartitionBytes":   val(int(consumer.DefaultMaxPartitionBytes)),
 		"MaxBufferedBytes":    unchecked("derived: the value of MaxBytes; the consumer package's TestDocumentedDefaultsAreTheRealOnes checks it"),
+		"MaxPollRecords":      val(0),
 		"MaxWait":             val(consumer.DefaultMaxWait),
 		"MaxProcessingTime":   val(consumer.DefaultMaxProcessingTime),
 		"OffsetReset":         enum("ResetEarliest", consumer.ResetEarliest),
