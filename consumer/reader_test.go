@@ -447,6 +447,13 @@ func TestReaderCatchesUpOnNothingButAnAbortedTransaction(t *testing.T) {
 // returned after its position was taken would come again after the re-add (a repeat),
 // and a position past a batch that was dropped would skip it (a gap).
 func TestReaderRevokeWhilePolling(t *testing.T) {
+	// With MaxPollRecords 3, every batch of 5 is split: revocations find rests waiting.
+	for _, limit := range []int{0, 3} {
+		t.Run(fmt.Sprintf("MaxPollRecords=%d", limit), func(t *testing.T) { revokeWhilePolling(t, limit) })
+	}
+}
+
+func revokeWhilePolling(t *testing.T, maxPollRecords int) {
 	const parts, chunks, per = 4, 40, 5
 	_, seeds := startKfake(t, kfake.NumBrokers(2), kfake.SeedTopics(parts, "t"))
 	cl := kgoClient(t, seeds)
@@ -457,6 +464,7 @@ func TestReaderRevokeWhilePolling(t *testing.T) {
 	}
 	cfg := testConfig(seeds, newRecorder())
 	cfg.MaxPartitionBytes = 1 // one record batch per partition per fetch
+	cfg.MaxPollRecords = maxPollRecords
 	c := newConsumer(t, cfg)
 	ctx := ctxT(t)
 	r, err := c.ReadTopics(ctx, Oldest(), "t")
