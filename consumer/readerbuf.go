@@ -165,7 +165,9 @@ func (b *readerBuffer) take(out []taken, limit int) []taken {
 			out = append(out, taken{p: p, m: m})
 			if !isMark(m) {
 				q.taking++
-				got += max(resultRecords(m), 1)
+				if limit > 0 {
+					got += max(resultRecords(m), 1)
+				}
 				break
 			}
 		}
