@@ -16,7 +16,10 @@ import (
 // whole response in memory (up to Config.MaxBytes).
 //
 // Whoever receives a Batch (Next's caller, a Reader's Poll, a custom stage) owns it
-// outright: the library never touches it again, and there is nothing to take or release.
+// outright: the library never touches it again, and there is nothing to take or
+// release. A Reader's caller may give a batch back with Reader.Release once done with
+// its records, so that the reader decodes later batches into the same memory instead
+// of allocating more; that is optional.
 // The library checks its own hand-offs of a batch, up to that point, on an ownership
 // record users do not see (built with -tags troupecheck).
 type Batch struct {
@@ -46,6 +49,10 @@ type Batch struct {
 
 	terminal bool     // Err ends the partition
 	src      *fetched // what it was decoded from, kept until it is taken
+	// pooled: Records is a slice of a Reader's own (recordSlices) that no other batch
+	// shares, which Reader.Release may take back. A batch split by MaxPollRecords is not:
+	// its parts share one array.
+	pooled bool
 }
 
 // fetched is one partition's share of a fetch response, as a broker consumer hands it
@@ -70,19 +77,20 @@ type fetched struct {
 
 // decodeFetched decodes f into one Batch for topic and partition, skipping the records
 // below f.from (a batch may start before the position the fetch asked for). Records are
-// appended to one slice sized from the batches' record counts: nothing is allocated per
-// record beyond the records themselves. If a batch cannot be decoded, the Batch holds the
-// records before it and err is a *CorruptError naming it.
-func decodeFetched(dec *record.Decoder, topic string, partition int32, f *fetched) (*Batch, error) {
+// appended to one slice sized from the batches' record counts, taken from slices (a
+// Reader's kept slices; nil: a new one): nothing is allocated per record beyond the
+// records themselves. If a batch cannot be decoded, the Batch holds the records before it
+// and err is a *CorruptError naming it.
+func decodeFetched(dec *record.Decoder, slices *recordSlices, topic string, partition int32, f *fetched) (*Batch, error) {
 	n := 0
 	for i := range f.batches {
 		n += int(max(f.batches[i].NumRecords, 0))
 	}
-	recs := make([]troupe.Record, 0, n)
+	recs := slices.get(n)
 	out := &Batch{
 		Topic: topic, Partition: partition, NextOffset: f.next,
 		HighWaterMark: f.hwm, LastStableOffset: f.lso, LogStartOffset: f.logStart,
-		src: f,
+		src: f, pooled: slices != nil,
 	}
 	for i := range f.batches {
 		b := &f.batches[i]
@@ -99,7 +107,11 @@ func decodeFetched(dec *record.Decoder, topic string, partition int32, f *fetche
 				k++
 			}
 			if before == 0 {
-				recs = recs[k:] // the usual case: only the first batch can start early
+				// The usual case: only the first batch can start early. The records
+				// skipped stay in the slice's array, cleared so that a slice given back
+				// (Reader.Release) keeps no response reachable.
+				clear(recs[:k])
+				recs = recs[k:]
 			} else {
 				recs = append(recs[:before], recs[k:]...)
 			}

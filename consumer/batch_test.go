@@ -53,7 +53,7 @@ func TestDecodeFetchedSkipsRecordsBelowThePosition(t *testing.T) {
 		f, _ := fetchedOf(t, codec, 100, 10, 10, 10)
 		f.from = 104 // inside the first batch
 		var dec record.Decoder
-		b, err := decodeFetched(&dec, "t", 3, f)
+		b, err := decodeFetched(&dec, nil, "t", 3, f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +75,7 @@ func TestDecodeFetchedReportsTheBatchItCannotRead(t *testing.T) {
 	f, _ := fetchedOf(t, record.Gzip, 0, 5, 5)
 	f.batches[1].Records = f.batches[1].Records[:len(f.batches[1].Records)/2] // cut the gzip stream
 	var dec record.Decoder
-	b, err := decodeFetched(&dec, "t", 0, f)
+	b, err := decodeFetched(&dec, nil, "t", 0, f)
 	var ce *CorruptError
 	if !errors.As(err, &ce) || ce.Offset != 5 || ce.Next != 10 || len(b.Records) != 5 {
 		t.Fatalf("err %v, %d records", err, len(b.Records))
@@ -92,7 +92,7 @@ func TestDecodeAllocatesPerBatchNotPerRecord(t *testing.T) {
 		f, _ := fetchedOf(t, record.None, 0, n, n)
 		var dec record.Decoder
 		allocs := testing.AllocsPerRun(20, func() {
-			if _, err := decodeFetched(&dec, "t", 0, f); err != nil {
+			if _, err := decodeFetched(&dec, nil, "t", 0, f); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -120,7 +120,7 @@ func (f *feeder) handle(m feedMsg) {
 		var b *Batch
 		var err error
 		if len(r.batches) > 0 {
-			b, err = decodeFetched(&f.dec, f.p.about.Topic, f.p.about.Partition, r)
+			b, err = decodeFetched(&f.dec, nil, f.p.about.Topic, f.p.about.Partition, r)
 		} else {
 			b = &Batch{NextOffset: r.next, src: r}
 		}

@@ -68,6 +68,7 @@ type Reader struct {
 	// a Poll that may hold results of the partitions it removes.
 	pollMu     sync.Mutex
 	dec        record.Decoder
+	slices     recordSlices // record slices given back (Release), for decode
 	takenBuf   []taken
 	decodedBuf []decoded
 }
@@ -93,6 +94,9 @@ func (c *Consumer) NewReader() (*Reader, error) {
 	c.mu.Unlock()
 	r.owner = actor.NewOwner(r.name, nil)
 	r.dec.MaxDecompressedSize = c.cfg.MaxDecompressedSize
+	// Kept for Release: at most the capacity of MaxBufferedBytes/128 records (for the
+	// default budget, 409600 records: 53 MiB of troupe.Records).
+	r.slices.limit = max(c.cfg.MaxBufferedBytes/128, 4096)
 	name := "dispatcher " + r.name
 	ref, err := supervisor.Add(c.parts, supervisor.ChildSpec[*subscription]{
 		Name:    name,

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -863,5 +864,69 @@ func TestReaderMaxPollRecords(t *testing.T) {
 	}
 	if check.n != parts*per {
 		t.Fatalf("read %d records, want %d", check.n, parts*per)
+	}
+}
+
+// TestReaderRelease reads two partitions of 20 record batches of 50 records, one batch
+// per fetch, giving every batch back once checked: every record arrives once, in order,
+// a batch given back has no records, later batches are decoded into the slices given
+// back, and giving back twice, nil, or a batch split by MaxPollRecords does no harm.
+func TestReaderRelease(t *testing.T) {
+	const parts, batches, per = 2, 20, 50
+	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(parts, "t"))
+	cl := kgoClient(t, seeds)
+	for i := range batches {
+		for p := range int32(parts) {
+			produceWith(t, cl, "t", p, i*per, per)
+		}
+	}
+	cfg := testConfig(seeds, newRecorder())
+	cfg.MaxPartitionBytes = 1 // one record batch per partition per fetch
+	c := newConsumer(t, cfg)
+	ctx := ctxT(t)
+	r, err := c.ReadTopics(ctx, Oldest(), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := newReaderCheck(t)
+	released := map[*troupe.Record]bool{} // the arrays given back, by their first element
+	reused := 0
+	for check.n < parts*batches*per {
+		bs, err := r.Poll(ctx)
+		if err != nil {
+			t.Fatalf("poll after %d records: %v", check.n, err)
+		}
+		for _, b := range bs {
+			check.batch(b)
+			first := unsafe.SliceData(b.Records)
+			if released[first] {
+				reused++
+			}
+			released[first] = true
+		}
+		r.Release(bs...)
+		r.Release(bs...) // twice: nothing more happens
+		r.Release(nil)
+		for _, b := range bs {
+			if b.Records != nil {
+				t.Fatalf("%s[%d]: a batch given back still has its records", b.Topic, b.Partition)
+			}
+		}
+	}
+	// 40 batches of 50: the first allocated exactly, then each a class of 64 reused.
+	if reused < parts*batches/2 {
+		t.Fatalf("%d of %d batches were decoded into slices given back", reused, parts*batches)
+	}
+	if r.slices.kept > r.slices.limit {
+		t.Fatalf("kept %d records of capacity, above the limit %d", r.slices.kept, r.slices.limit)
+	}
+
+	// A split batch is not taken back: its parts share an array.
+	d := []decoded{batchOf(&part{about: About{"t", 0}}, 13, 10, 11, 12)}
+	d[0].b.pooled = true
+	limitRecords(d, 1)
+	r.Release(d[0].b)
+	if d[0].b.Records == nil || r.slices.kept > r.slices.limit {
+		t.Fatal("a split batch's records were taken back")
 	}
 }

@@ -291,8 +291,9 @@ type Member struct {
 	closeErr  error
 
 	pollMu sync.Mutex // one Poll at a time
-	last   []*consumer.Batch
-	lastT  []uint64
+	// last is what the previous Poll returned, as the offsets its batches end at: read
+	// at the Poll, so that batches given back (Release) before the next still count.
+	last []returned
 
 	commitMu sync.Mutex // one commit at a time
 
@@ -554,15 +555,18 @@ func (m *Member) Poll(ctx context.Context) ([]*consumer.Batch, error) {
 			return nil, ErrClosed
 		}
 		out := bs[:0]
-		m.last, m.lastT = m.last[:0], m.lastT[:0]
+		m.last = m.last[:0]
 		for _, b := range bs {
 			a := consumer.About{Topic: b.Topic, Partition: b.Partition}
 			tok := m.owned[a]
 			if tok == 0 || m.revoking[a] {
-				continue // revoked or lost since it was fetched: its new owner reads it
+				m.r.Release(b) // revoked or lost since it was fetched: its new owner reads it
+				continue
 			}
 			out = append(out, b)
-			m.last, m.lastT = append(m.last, b), append(m.lastT, tok)
+			if n := len(b.Records); n > 0 {
+				m.last = append(m.last, returned{a: a, token: tok, next: b.NextOffset, epoch: b.Records[n-1].LeaderEpoch})
+			}
 		}
 		if len(out) > 0 {
 			m.inHand, m.inHandAt = true, time.Now()
@@ -575,21 +579,33 @@ func (m *Member) Poll(ctx context.Context) ([]*consumer.Batch, error) {
 	}
 }
 
+// returned is a batch with records that Poll returned: where it ends, the leader epoch
+// of its last record, and the token of the ownership it was returned under.
+type returned struct {
+	a     consumer.About
+	token uint64
+	next  int64
+	epoch int32
+}
+
+// Release gives batches Poll returned back to the member's reader, as
+// consumer.Reader.Release does: their records must not be used afterwards. What counts as
+// finished is unchanged: the batches of the previous Poll, at the next one (or marked).
+func (m *Member) Release(bs ...*consumer.Batch) { m.r.Release(bs...) }
+
 // comeBack: the user is back from the batches in hand; with finish, they count as
 // finished.
 func (m *Member) comeBack(finish bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if finish {
-		for i, b := range m.last {
-			a := consumer.About{Topic: b.Topic, Partition: b.Partition}
-			if m.owned[a] == m.lastT[i] && len(b.Records) > 0 {
-				m.finishLocked(a, b.NextOffset, b.Records[len(b.Records)-1].LeaderEpoch)
+		for _, x := range m.last {
+			if m.owned[x.a] == x.token {
+				m.finishLocked(x.a, x.next, x.epoch)
 			}
 		}
 	}
-	clear(m.last)
-	m.last, m.lastT = m.last[:0], m.lastT[:0]
+	m.last = m.last[:0]
 	if m.inHand {
 		m.inHand = false
 		close(m.back)
@@ -772,12 +788,16 @@ func (m *Member) Batches(ctx context.Context) iter.Seq2[*consumer.Batch, error] 
 				return
 			}
 			for _, b := range bs {
+				var last troupe.Record // read before the body, which may Release b
+				if n := len(b.Records); n > 0 {
+					last = b.Records[n-1]
+				}
 				if !yield(b, b.Err) {
 					return
 				}
 				m.progressed()
-				if len(b.Records) > 0 {
-					m.Mark(&b.Records[len(b.Records)-1])
+				if last.Topic != "" {
+					m.Mark(&last)
 				}
 			}
 		}

@@ -333,3 +333,70 @@ func TestMemberMaxPollRecords(t *testing.T) {
 		t.Fatalf("committed %v, want what earlier polls returned: %v", got, finished)
 	}
 }
+
+// TestMemberRelease: a user who gives every batch back (Release) before polling again,
+// or inside the Batches loop, commits what it finished as one who does not: what counts
+// as finished is read when Poll returns the batches, not from the batches afterwards.
+func TestMemberRelease(t *testing.T) {
+	t.Run("Poll", func(t *testing.T) {
+		_, seeds := startKfake(t, 2)
+		m, err := Join(ctxT(t), newConsumer(t, seeds), testGroupConfig("gp"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close(context.Background())
+		finished, inHand := map[int32]int64{}, map[int32]int64{}
+		for n := 0; n < 120; {
+			if n%60 == 0 { // rounds of records, so that there are several polls
+				produceN(t, seeds, 2, n/2, 30)
+			}
+			bs, err := m.Poll(ctxT(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			maps.Copy(finished, inHand)
+			inHand = map[int32]int64{}
+			for _, b := range bs {
+				n += len(b.Records)
+				inHand[b.Partition] = b.NextOffset
+			}
+			m.Release(bs...)
+		}
+		if err := m.Close(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		if got := committedOffsets(t, seeds, "gp"); !maps.Equal(got, finished) || len(finished) == 0 {
+			t.Fatalf("committed %v, want what earlier polls returned: %v", got, finished)
+		}
+	})
+	t.Run("Batches", func(t *testing.T) {
+		_, seeds := startKfake(t, 2)
+		produceN(t, seeds, 2, 0, 30)
+		produceN(t, seeds, 2, 30, 30)
+		m, err := Join(ctxT(t), newConsumer(t, seeds), testGroupConfig("gb"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close(context.Background())
+		finished := map[int32]int64{}
+		n := 0
+		for b, err := range m.Batches(ctxT(t)) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(b.Records)
+			next, p := b.NextOffset, b.Partition
+			m.Release(b)
+			if n >= 120 {
+				break // this last batch's body did not finish: not marked
+			}
+			finished[p] = next
+		}
+		if err := m.Close(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		if got := committedOffsets(t, seeds, "gb"); !maps.Equal(got, finished) || len(finished) == 0 {
+			t.Fatalf("committed %v, want the batches whose loop body ran: %v", got, finished)
+		}
+	})
+}
