@@ -77,6 +77,7 @@ type runJob struct {
 	idle            time.Duration
 	metadataRefresh time.Duration
 	maxBuffered     int
+	recycle         bool
 }
 
 // runClient runs one client process against b: it waits for the runner's "ready",
@@ -164,6 +165,9 @@ func (j runJob) scaleArgs() []string {
 	}
 	if j.maxBuffered > 0 {
 		args = append(args, "-max-buffered", strconv.Itoa(j.maxBuffered))
+	}
+	if j.recycle {
+		args = append(args, "-recycle")
 	}
 	return args
 }

@@ -30,6 +30,7 @@ type scaleOptions struct {
 	idlePartitions  int
 	metadataRefresh time.Duration
 	maxBuffered     int
+	recycle         bool
 }
 
 // scaleScenarios are what the scale mode can measure (-modes).
@@ -65,11 +66,12 @@ func scaleFlags(s *scaleOptions) {
 	flag.DurationVar(&s.idle, "idle", 10*time.Second, "scale mode: how long the idle producer is watched")
 	flag.IntVar(&s.idlePartitions, "idle-partitions", 3000, "scale mode: the idle producer's partitions (it writes one record to each first)")
 	flag.DurationVar(&s.metadataRefresh, "metadata-refresh", 5*time.Minute, "scale mode: the metadata refresh interval given to every client")
+	flag.BoolVar(&s.recycle, "recycle", false, "scale mode: every consumer gives each batch's records back to its client once counted (troupe Reader.Release; kgo WithPools with a PoolRecords and Record.Recycle): each client's opt-in reuse of record memory, off by default as in either client")
 	flag.IntVar(&s.maxBuffered, "max-buffered", 0, "scale mode: the cap on buffered records given to every client (0: each runner's usual setting: troupe's default, 20000 or 10 per partition above 2000 partitions; kgo 100000)")
 }
 
 // scaleOnly are the flags that only the scale mode reads.
-var scaleOnly = []string{"partitions", "per-partition", "min-records", "stored-max", "idle", "idle-partitions", "metadata-refresh", "max-buffered"}
+var scaleOnly = []string{"partitions", "per-partition", "min-records", "stored-max", "idle", "idle-partitions", "metadata-refresh", "max-buffered", "recycle"}
 
 // checkScaleFlags refuses flags that the chosen mode would ignore (set holds the flags
 // given on the command line).
@@ -293,6 +295,7 @@ func (o options) scaleJob(bins, c string, sr *scenarioResult, r int) runJob {
 	j := runJob{
 		bins: bins, client: binary(c), mode: sr.mode, records: sr.records, timeout: o.timeout, verbose: o.verbose,
 		partitions: sr.partitions, keyed: true, metadataRefresh: s.metadataRefresh, maxBuffered: s.maxBuffered,
+		recycle: s.recycle,
 	}
 	if idles(sr.scenario) {
 		j.idle = s.idle

@@ -5,6 +5,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/bits"
+	"sync"
 	"time"
 
 	"github.com/troupe-go/troupe/bench/internal/workload"
@@ -79,14 +81,19 @@ func consume(j *workload.Job, t *workload.Tally) error {
 	if err := j.Ready(); err != nil {
 		return err
 	}
+	recycle := ""
+	opts := []kgo.Opt{kgo.SeedBrokers(j.Brokers...)}
+	if j.Recycle {
+		recycle = "; WithPools(a PoolRecords), each record recycled once counted (Record.Recycle)"
+		opts = append(opts, kgo.WithPools(new(recordPool)))
+	}
 	j.Describe("ConsumePartitions(every partition at NewOffset().At(0)), FetchMinBytes(1), FetchMaxBytes(50 MiB), " +
-		"FetchMaxPartitionBytes(1 MiB), FetchMaxWait(500ms), BrokerMaxReadBytes(1 GiB); one goroutine calling PollFetches")
+		"FetchMaxPartitionBytes(1 MiB), FetchMaxWait(500ms), BrokerMaxReadBytes(1 GiB); one goroutine calling PollFetches" + recycle)
 	offsets := make(map[int32]kgo.Offset, j.Partitions)
 	for p := range int32(j.Partitions) {
 		offsets[p] = kgo.NewOffset().At(0)
 	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(j.Brokers...),
+	cl, err := kgo.NewClient(append(opts,
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{workload.Topic: offsets}),
 		kgo.FetchMinBytes(1),
 		kgo.FetchMaxBytes(50<<20),
@@ -99,7 +106,7 @@ func consume(j *workload.Job, t *workload.Tally) error {
 		// MB, over kgo's default read limit (100 MiB), which fails the fetch. The limit
 		// is raised so that kgo reads what the broker sends.
 		kgo.BrokerMaxReadBytes(1<<30),
-	)
+	)...)
 	if err != nil {
 		return err
 	}
@@ -133,6 +140,11 @@ func consume(j *workload.Job, t *workload.Tally) error {
 				n += len(r.Value)
 			}
 			t.Add(len(p.Records), n)
+			if j.Recycle {
+				for _, r := range p.Records {
+					r.Recycle()
+				}
+			}
 		})
 	}
 }
@@ -142,4 +154,26 @@ func consume(j *workload.Job, t *workload.Tally) error {
 func watchIdle(j *workload.Job, stop context.CancelFunc) {
 	j.MeasureIdle()
 	stop()
+}
+
+// recordPool is kgo's PoolRecords for -recycle: record slices kept by capacity class (a
+// power of two), one sync.Pool per class, as a user of WithPools would write it.
+type recordPool struct{ classes [32]sync.Pool }
+
+func (p *recordPool) GetRecords(n int) []kgo.Record {
+	c := bits.Len(uint(max(n, 1) - 1))
+	if v := p.classes[c].Get(); v != nil {
+		return (*v.(*[]kgo.Record))[:0]
+	}
+	return make([]kgo.Record, 0, 1<<c)
+}
+
+func (p *recordPool) PutRecords(recs []kgo.Record) {
+	full := recs[:cap(recs)]
+	if len(full) == 0 {
+		return
+	}
+	clear(full)
+	c := bits.Len(uint(len(full))) - 1
+	p.classes[c].Put(&full)
 }

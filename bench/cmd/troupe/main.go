@@ -100,9 +100,13 @@ func consume(j *workload.Job, t *workload.Tally) error {
 		// kgo (BrokerMaxReadBytes), so that both read what the broker sends.
 		Cluster: cluster.Config{Broker: broker.Config{MaxResponseBytes: 1 << 30}},
 	}
+	recycle := ""
+	if j.Recycle {
+		recycle = "; each poll's batches given back once counted (Reader.Release)"
+	}
 	j.Describe("consumer.Config{MinBytes: 1, MaxBytes: 50 MiB, MaxPartitionBytes: 1 MiB, MaxWait: 500ms, " +
 		"Cluster.Broker.MaxResponseBytes: 1 GiB}; " +
-		"ReadTopics(At(0), topic): one Reader of every partition, one goroutine calling Poll")
+		"ReadTopics(At(0), topic): one Reader of every partition, one goroutine calling Poll" + recycle)
 	c, err := consumer.New(cfg)
 	if err != nil {
 		return err
@@ -137,6 +141,9 @@ func consume(j *workload.Job, t *workload.Tally) error {
 					n += len(b.Records[i].Value)
 				}
 				t.Add(len(b.Records), n)
+			}
+			if j.Recycle {
+				r.Release(bs...)
 			}
 		}
 	})

@@ -54,6 +54,9 @@ type Job struct {
 	// MaxBuffered caps the records the client buffers; zero leaves the runner's usual
 	// setting.
 	MaxBuffered int
+	// Recycle makes a consumer give each batch's records back to its client once
+	// counted, through the client's opt-in reuse of record memory.
+	Recycle bool
 	// IdleFor is how long MeasureIdle watches the idle producer.
 	IdleFor time.Duration
 
@@ -123,6 +126,7 @@ func Main(client, module string, produce, consume func(*Job, *Tally) error, opts
 	flag.BoolVar(&j.Spread, "spread", false, "with -keyed: key record i for partition i (one record per partition in turn)")
 	flag.DurationVar(&j.MetadataRefresh, "metadata-refresh", 0, "the client's metadata refresh interval (0: the client's default)")
 	flag.IntVar(&j.MaxBuffered, "max-buffered", 0, "the client's cap on buffered records (0: the runner's usual setting)")
+	flag.BoolVar(&j.Recycle, "recycle", false, "consumers: give each batch's records back to the client once counted")
 	flag.DurationVar(&j.IdleFor, "idle", 10*time.Second, "how long the idle mode watches the idle producer")
 	flag.StringVar(&j.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed phase (idle modes: of the idle watch) to `file`")
 	flag.StringVar(&j.memprofile, "memprofile", "", "write a heap profile to `file` at the end of the timed phase (idle modes: of the live heap after the idle watch, sampled every 4 KiB)")
