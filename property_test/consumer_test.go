@@ -21,6 +21,7 @@ type consumerRun struct {
 	c       *consumer.Consumer
 	rd      *consumer.Reader
 	topic   string
+	release bool              // give each poll's batches back once recorded
 	readers map[int32]*reader // written only by commands, on the loop's goroutine
 
 	cmds   chan func()
@@ -94,6 +95,9 @@ func (c *consumerRun) loop(ctx context.Context, h *faults.History, delay time.Du
 				recs[i] = faults.Stored{Offset: rec.Offset, Key: string(rec.Key), Value: string(rec.Value)}
 			}
 			h.Deliver(rd.sess, recs)
+		}
+		if c.release {
+			c.rd.Release(bs...) // what the history keeps is copied out
 		}
 		if delay > 0 {
 			wait := time.NewTimer(delay)
@@ -184,7 +188,7 @@ func (r *run) startConsumer(from start, back int64, final bool) {
 		r.t.Fatalf("NewReader: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r.cons = &consumerRun{c: c, rd: rd, topic: r.topic, readers: make(map[int32]*reader),
+	r.cons = &consumerRun{c: c, rd: rd, topic: r.topic, release: r.opts.release, readers: make(map[int32]*reader),
 		cmds: make(chan func(), 1), done: make(chan struct{}), cancel: cancel}
 	go r.cons.loop(ctx, r.hist, r.opts.readerDelay)
 	for p := range r.opts.partitions {

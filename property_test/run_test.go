@@ -81,12 +81,15 @@ type options struct {
 	defaultTuning bool
 	// maxPollRecords caps what one Poll returns (0: no cap): batches split across polls.
 	maxPollRecords int
+	// release gives each poll's batches back (Reader.Release) once their records are
+	// copied into the history: later batches are decoded into their memory.
+	release bool
 }
 
 func (o options) String() string {
-	return fmt.Sprintf("  partitions=%d keys=%d defaultTuning=%v\n  producer: linger=%v maxBatchRecords=%d maxInflight=%d codec=%v deliveryTimeout=%v sharedClient=%v\n  consumer: maxWait=%v maxPartitionBytes=%d maxProcessingTime=%v readerDelay=%v readCommitted=%v maxPollRecords=%d",
+	return fmt.Sprintf("  partitions=%d keys=%d defaultTuning=%v\n  producer: linger=%v maxBatchRecords=%d maxInflight=%d codec=%v deliveryTimeout=%v sharedClient=%v\n  consumer: maxWait=%v maxPartitionBytes=%d maxProcessingTime=%v readerDelay=%v readCommitted=%v maxPollRecords=%d release=%v",
 		o.partitions, o.keys, o.defaultTuning, o.linger, o.maxBatchRecords, o.maxInflight, o.codec, o.deliveryTimeout, o.sharedClient,
-		o.maxWait, o.maxPartitionBytes, o.maxProcessing, o.readerDelay, o.readCommitted, o.maxPollRecords)
+		o.maxWait, o.maxPartitionBytes, o.maxProcessing, o.readerDelay, o.readCommitted, o.maxPollRecords, o.release)
 }
 
 func drawOptions(t *rapid.T) options {
@@ -106,6 +109,7 @@ func drawOptions(t *rapid.T) options {
 		readCommitted:     rapid.Bool().Draw(t, "readCommitted"),
 		defaultTuning:     rapid.Bool().Draw(t, "defaultTuning"),
 		maxPollRecords:    rapid.SampledFrom([]int{0, 0, 1, 5, 50}).Draw(t, "maxPollRecords"),
+		release:           rapid.Bool().Draw(t, "release"),
 	}
 }
 
