@@ -75,6 +75,16 @@ type fetched struct {
 	err      error // a terminal error after the batches (corrupt data)
 }
 
+// records is how many records f's batches hold by their headers' counts: at most what
+// they decode to (the first batch may start before the position).
+func (f *fetched) records() int {
+	n := 0
+	for i := range f.batches {
+		n += int(max(f.batches[i].NumRecords, 0))
+	}
+	return n
+}
+
 // decodeFetched decodes f into one Batch for topic and partition, skipping the records
 // below f.from (a batch may start before the position the fetch asked for). Records are
 // appended to one slice sized from the batches' record counts, taken from slices (a
@@ -82,11 +92,7 @@ type fetched struct {
 // records themselves. If a batch cannot be decoded, the Batch holds the records before it
 // and err is a *CorruptError naming it.
 func decodeFetched(dec *record.Decoder, slices *recordSlices, topic string, partition int32, f *fetched) (*Batch, error) {
-	n := 0
-	for i := range f.batches {
-		n += int(max(f.batches[i].NumRecords, 0))
-	}
-	recs := slices.get(n)
+	recs := slices.get(f.records())
 	out := &Batch{
 		Topic: topic, Partition: partition, NextOffset: f.next,
 		HighWaterMark: f.hwm, LastStableOffset: f.lso, LogStartOffset: f.logStart,

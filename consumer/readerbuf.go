@@ -229,14 +229,10 @@ func resultRecords(m feedMsg) int {
 	switch {
 	case m.rest != nil:
 		return m.rest.records()
-	case m.fetched == nil:
-		return 0
+	case m.fetched != nil:
+		return m.fetched.records()
 	}
-	n := 0
-	for i := range m.fetched.batches {
-		n += int(max(m.fetched.batches[i].NumRecords, 0))
-	}
-	return n
+	return 0
 }
 
 // resultBytes is the records bytes m holds.
