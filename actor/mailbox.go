@@ -192,6 +192,18 @@ func (mb *mailbox[M]) send(ctx context.Context, m M, wait bool) error {
 	}
 }
 
+// nudge implements Ref.Nudge. The wake-up is left under the lock, so that the owner's
+// Drain after it (which takes the lock) sees what the caller wrote before.
+func (mb *mailbox[M]) nudge() error {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	if err := mb.refuseLocked(); err != nil {
+		return err
+	}
+	mb.signal()
+	return nil
+}
+
 // sendBatch implements Ref.SendBatch: as many as fit go in at once, in order, and the
 // sender waits (policy Block) for room for the rest.
 func (mb *mailbox[M]) sendBatch(ctx context.Context, ms []M) (int, error) {

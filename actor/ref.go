@@ -42,6 +42,25 @@ func (r Ref[M]) TrySend(m M) error {
 	return r.mb.send(context.Background(), m, false)
 }
 
+// Nudge wakes the actor without sending it a message: once Nudge returns, Inbox.Ready
+// has a value (or the owner has just taken one and has yet to drain), so an owner that
+// selects on Ready drains (finding nothing new, perhaps) and looks at its state again. It is for state shared with the owner outside its
+// mailbox (an answer filed under a lock, a flag), where a message would only say "look":
+// write the state, then Nudge; the owner sees the write after its next Drain.
+//
+// Nudges coalesce: any number before the owner wakes cost it one wake-up, and nothing is
+// queued, so they need no room and no coalescing flag of the caller's. (Such flags are
+// easy to get wrong: one cleared before the owner drains, rather than after, can be left
+// set with nothing queued, and every later wake-up is then skipped.) Nudge returns
+// ErrStopped when the mailbox is closed and an error wrapping ErrUnavailable while it is
+// suspended, as TrySend does; an actor that loops on Receive ignores nudges.
+func (r Ref[M]) Nudge() error {
+	if r.mb == nil {
+		return ErrStopped
+	}
+	return r.mb.nudge()
+}
+
 // SendBatch queues ms in order, as many at a time as there is room for, waiting (policy
 // Block) for room for the rest. It returns how many were queued: ms[:n] belong to the
 // receiver, ms[n:] still belong to the caller. Under one lock per wake-up it is much
