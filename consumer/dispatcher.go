@@ -91,13 +91,13 @@ type heldSub struct {
 // held reports whether its dispatcher still holds h.
 func (h *heldSub) held() bool { return h.at >= 0 }
 
-// waker is a dispatcher's ref and a flag that coalesces wake-ups to it, and the lookups
-// answered for it since it last looked. It outlives the dispatcher's incarnations.
+// waker is a dispatcher's ref, through which it is nudged to look again (resume, close,
+// an answer), and the lookups answered for it since it last looked. It outlives the
+// dispatcher's incarnations.
 type waker struct {
-	ref   actor.Ref[*subscription] // nil message: look again (resume, close, an answer)
-	woken atomic.Bool              // a wake-up is queued: do not queue another
-	stops atomic.Bool              // a partition stopped: the dispatcher looks through all it holds
-	seq   atomic.Uint64            // the last lookup member ID given out
+	ref   actor.Ref[*subscription]
+	stops atomic.Bool   // a partition stopped: the dispatcher looks through all it holds
+	seq   atomic.Uint64 // the last lookup member ID given out
 
 	mu       sync.Mutex
 	finished []*lookup // answered (or failed) lookups, for the dispatcher to file
@@ -107,11 +107,7 @@ func (w *waker) wake() {
 	if w == nil {
 		return
 	}
-	if w.woken.CompareAndSwap(false, true) {
-		if w.ref.TrySend(nil) != nil {
-			w.woken.Store(false)
-		}
-	}
+	_ = w.ref.Nudge() // refused only once the dispatcher is gone, with nothing to look at
 }
 
 // stopped wakes the dispatcher to let go of a partition that stopped.
@@ -144,15 +140,12 @@ func (d *dispatcher) Run(ctx context.Context, in *actor.Inbox[*subscription]) er
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-in.Ready():
-			d.w.woken.Store(false)
 			var closed bool
 			d.drained, closed = in.Drain(d.drained[:0])
 			for d.handled = 0; d.handled < len(d.drained); {
 				s := d.drained[d.handled]
 				d.handled++
-				if s != nil {
-					d.take(s)
-				}
+				d.take(s)
 			}
 			clear(d.drained)
 			if closed {

@@ -75,7 +75,6 @@ func (f *feeder) Run(ctx context.Context, in *actor.Inbox[feedMsg]) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-in.Ready():
-			f.p.feederWoken.Store(false)
 			var closed bool
 			f.drained, closed = in.Drain(f.drained[:0])
 			for f.handled = 0; f.handled < len(f.drained); {

@@ -47,11 +47,10 @@ type part struct {
 	hwm, lso, logStart, position atomic.Int64
 
 	// Flags, packed together (at thousands of partitions, each padded word counts).
-	stopped     atomic.Bool // closed or failed: whoever owns the subscription releases it
-	paused      atomic.Bool // mirrors out.paused (or the reader's), for the broker consumer and dispatcher
-	slow        atomic.Bool // the feeder held a batch past MaxProcessingTime and still holds some
-	ended       atomic.Bool // the subscription has ended (subEnded)
-	feederWoken atomic.Bool // a wake-up is queued: do not queue another
+	stopped atomic.Bool // closed or failed: whoever owns the subscription releases it
+	paused  atomic.Bool // mirrors out.paused (or the reader's), for the broker consumer and dispatcher
+	slow    atomic.Bool // the feeder held a batch past MaxProcessingTime and still holds some
+	ended   atomic.Bool // the subscription has ended (subEnded)
 
 	seq int32 // a PartitionConsumer's number among the consumer's partitions, for name
 }
@@ -118,14 +117,10 @@ func (p *part) subEnded() {
 	}
 }
 
+// wakeFeeder nudges a PartitionConsumer's feeder to look at the partition's flags again.
 func (p *part) wakeFeeder() {
-	if p.feeder.IsZero() {
-		return
-	}
-	if p.feederWoken.CompareAndSwap(false, true) {
-		if p.feeder.TrySend(feedMsg{}) != nil {
-			p.feederWoken.Store(false)
-		}
+	if !p.feeder.IsZero() {
+		_ = p.feeder.Nudge()
 	}
 }
 
@@ -134,7 +129,7 @@ func (p *part) wakeFeeder() {
 // has room.
 func (p *part) wakeHome() {
 	if e := p.home.Load(); e != nil {
-		_ = e.Ref().TrySend(brokerMsg{})
+		_ = e.Ref().Nudge()
 	}
 }
 

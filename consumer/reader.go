@@ -622,7 +622,7 @@ func (r *Reader) wakeHomesLocked() {
 	for _, p := range r.parts {
 		if e := p.home.Load(); e != nil && !seen[e] {
 			seen[e] = true
-			_ = e.Ref().TrySend(brokerMsg{})
+			_ = e.Ref().Nudge()
 		}
 	}
 }

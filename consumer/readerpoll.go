@@ -289,12 +289,9 @@ func (r *Reader) deliver(ds []decoded) ([]*Batch, []decoded) {
 	if unshifted {
 		r.bytes.Store(r.buf.bytes)
 		if r.since.IsZero() {
-			// The rest waits for Poll from now. The dispatcher is not woken for it (its
-			// next step, at the next push or answer, keeps MaxProcessingTime): waking it
-			// on every Poll that splits a batch made a lost wake-up of the dispatcher
-			// likely enough to show in the property suite (a check stalled with
-			// partitions never subscribed again; see docs/consumer.md, Weak spots).
+			// The rest waits for Poll from now.
 			r.since = time.Now()
+			r.disp.wake() // it keeps MaxProcessingTime (watch)
 		}
 	}
 	r.mu.Unlock()
