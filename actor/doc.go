@@ -12,7 +12,8 @@
 // Each actor receives from one mailbox, which it alone drains (Options.Mailbox configures
 // it; nobody else holds it). Anyone holding a Ref sends:
 // Send blocks while the mailbox is full (backpressure, honouring a context), TrySend
-// reports ErrFull and ErrStopped distinctly, SendBatch queues many under one lock. The
+// reports ErrFull and ErrStopped distinctly, SendBatch queues many under one lock, and
+// Nudge wakes the owner without a message, to look again at state it shares. The
 // owner selects on Inbox.Ready together with its timers and outputs and takes everything
 // queued in one Inbox.Drain, so a burst costs one wake-up, not one channel operation per
 // message. Every mailbox is bounded unless Unbounded is chosen explicitly; when full it

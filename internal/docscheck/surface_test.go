@@ -31,7 +31,7 @@ var surface = map[string][]string{
 		"Inbox.Ready", "Inbox.Receive", "Inbox.Ref", "Inbox.Unread",
 		"Alarm", "Alarm.At", "Alarm.C", "Alarm.Set", "Alarm.Stop", "Earlier",
 		// A sender's side: the handle and request/reply.
-		"Ref", "Ref.Done", "Ref.IsZero", "Ref.Name", "Ref.Room", "Ref.Send", "Ref.SendBatch", "Ref.TrySend",
+		"Ref", "Ref.Done", "Ref.IsZero", "Ref.Name", "Ref.Nudge", "Ref.Room", "Ref.Send", "Ref.SendBatch", "Ref.TrySend",
 		"Ask", "Reply", "Reply.Send",
 		// The ownership hand-off and what checked mode reports.
 		"Hand", "NewOwner", "Ownable", "Owned", "Owned.Acquire", "Owned.Check", "Owned.Give", "Owned.Release", "Owned.Take",
