@@ -46,6 +46,14 @@ func (m measurement) phaseCPUPerMillion() float64 {
 	return m.result.PhaseCPUSeconds * 1e6 / float64(m.result.Records)
 }
 
+// phaseSysPerMillion is the kernel's part of phaseCPUPerMillion (the process's sys time).
+func (m measurement) phaseSysPerMillion() float64 {
+	if m.result.Records == 0 {
+		return 0
+	}
+	return m.result.PhaseSysCPUSeconds * 1e6 / float64(m.result.Records)
+}
+
 // setupCPU is the runner's CPU time before its "ready" (client, connections, metadata,
 // warm-up); closeCPU is what the process spent after the timed phase (and after the idle
 // watch): closing the client and exiting.

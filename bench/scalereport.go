@@ -144,20 +144,20 @@ func (r *scaleReport) produceTable(b *strings.Builder, sc scenario) {
 	} else {
 		fmt.Fprintf(b, "The broker stores every record (run only up to %d partitions: -stored-max).\n\n", r.opts.scale.storedMax)
 	}
-	b.WriteString("| partitions | records per run | client | records/s | × kgo | CPU-s per 1M records (timed phase) | × kgo | peak RSS | × kgo | records per batch | setup CPU-s (wall s) | close CPU-s | broker CPU-s per 1M | runs (records/s spread) |\n")
-	b.WriteString("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| partitions | records per run | client | records/s | × kgo | CPU-s per 1M records (timed phase) | × kgo | of which kernel (sys) | peak RSS | × kgo | records per batch | setup CPU-s (wall s) | close CPU-s | broker CPU-s per 1M | runs (records/s spread) |\n")
+	b.WriteString("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, p := range points {
 		base := p.summarize(baseline)
 		for _, c := range p.clients {
 			s := p.summarize(c)
 			if s.ok == 0 {
-				fmt.Fprintf(b, "| %d | %s | %s | failed |%s 0 of %d: %s |\n", p.partitions, count(p.records), c, strings.Repeat(" |", 9), s.failed, oneLine(s.firstErr))
+				fmt.Fprintf(b, "| %d | %s | %s | failed |%s 0 of %d: %s |\n", p.partitions, count(p.records), c, strings.Repeat(" |", 10), s.failed, oneLine(s.firstErr))
 				continue
 			}
-			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %.2f | %s | %.0f MiB | %s | %.1f | %.3f (%.2f) | %.2f | %.2f | %s |\n",
+			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %.2f | %s | %s | %.0f MiB | %s | %.1f | %.3f (%.2f) | %.2f | %.2f | %s |\n",
 				p.partitions, count(p.records), c,
 				rate(s.recordsPerSecond), times(s.recordsPerSecond, base.recordsPerSecond),
-				s.phaseCPU, times(s.phaseCPU, base.phaseCPU),
+				s.phaseCPU, times(s.phaseCPU, base.phaseCPU), kernel(s),
 				mib(int64(s.maxRSS)), times(s.maxRSS, base.maxRSS),
 				s.recordsPerBatch, s.setupCPU, s.setupSeconds, s.closeCPU, s.brokerCPU, runsColumn(s))
 		}
@@ -173,8 +173,8 @@ func (r *scaleReport) consumeTable(b *strings.Builder) {
 	fmt.Fprintf(b, "### Scale: consume\n\n")
 	fmt.Fprintf(b, "Every client reads every partition from offset 0, without a group, until it has the run's records. Up to %d partitions (-stored-max) it reads what %s produced beforehand (keyed, so every partition holds its share), stored by the broker; above, every fetch is answered from one canned batch (kfake.SyntheticFetch), so each partition has records without end and the run stops at the count, however the client spreads its fetches.\n\n",
 		r.opts.scale.storedMax, r.opts.preloader)
-	b.WriteString("| partitions | records per run | source | client | records/s | × kgo | CPU-s per 1M records (timed phase) | × kgo | peak RSS | × kgo | fetch requests | broker CPU-s per 1M | runs (records/s spread) |\n")
-	b.WriteString("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| partitions | records per run | source | client | records/s | × kgo | CPU-s per 1M records (timed phase) | × kgo | of which kernel (sys) | peak RSS | × kgo | fetch requests | broker CPU-s per 1M | runs (records/s spread) |\n")
+	b.WriteString("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, p := range points {
 		source := fmt.Sprintf("synthetic, batches of %d", p.synthetic)
 		if p.synthetic == 0 {
@@ -184,13 +184,13 @@ func (r *scaleReport) consumeTable(b *strings.Builder) {
 		for _, c := range p.clients {
 			s := p.summarize(c)
 			if s.ok == 0 {
-				fmt.Fprintf(b, "| %d | %s | %s | %s | failed |%s 0 of %d: %s |\n", p.partitions, count(p.stored), source, c, strings.Repeat(" |", 7), s.failed, oneLine(s.firstErr))
+				fmt.Fprintf(b, "| %d | %s | %s | %s | failed |%s 0 of %d: %s |\n", p.partitions, count(p.stored), source, c, strings.Repeat(" |", 8), s.failed, oneLine(s.firstErr))
 				continue
 			}
-			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | %.2f | %s | %.0f MiB | %s | %.0f | %.2f | %s |\n",
+			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | %.2f | %s | %s | %.0f MiB | %s | %.0f | %.2f | %s |\n",
 				p.partitions, count(p.stored), source, c,
 				rate(s.recordsPerSecond), times(s.recordsPerSecond, base.recordsPerSecond),
-				s.phaseCPU, times(s.phaseCPU, base.phaseCPU),
+				s.phaseCPU, times(s.phaseCPU, base.phaseCPU), kernel(s),
 				mib(int64(s.maxRSS)), times(s.maxRSS, base.maxRSS),
 				s.fetchRequests, s.brokerCPU, runsColumn(s))
 		}
@@ -331,10 +331,20 @@ const scaleMethod = `### Scale: how each figure is measured
 
 - **Runs.** Every run starts a fresh broker process (` + "`bench/cmd/kfakebroker -partitions N`" + `, the topic seeded at start) and one client process. A round runs every point (scenario and partition count) with every client; the clients' order rotates from round to round, and the figures are medians over the rounds.
 - **Setup apart.** A runner creates its producer, connects, loads metadata and writes one record synchronously (the warm-up), then says "ready"; the CPU and wall time until then are the **setup** column. The timed phase starts at the driver's "go" (sent once the broker's counters are reset) and ends when every record is acknowledged; what the process spends afterwards (closing the client, exiting) is the **close** column: the whole process's rusage less setup and timed phase.
-- **CPU-s per 1M records** is the process's user+sys CPU time over the timed phase alone (` + "`getrusage`" + ` before and after, inside the runner), per million records. **Peak RSS** is the whole process's Maxrss, from the rusage the driver gets at exit; it includes the runner's slabs of values and keys (2 MiB at most).
+- **CPU-s per 1M records** is the process's user+sys CPU time over the timed phase alone (` + "`getrusage`" + ` before and after, inside the runner), per million records; **of which kernel** is its sys part (socket reads and writes, page faults on fresh memory, the runtime handing memory back), with its share of the whole. **Peak RSS** is the whole process's Maxrss, from the rusage the driver gets at exit; it includes the runner's slabs of values and keys (2 MiB at most).
 - **Records per batch** are counted by the broker in the Produce requests of the timed phase (record batch headers), the same way for both clients.
 - **Consumers** are created after "go", as in the usual mode: their connections, metadata and the start of every partition are in the timed phase. A consume point's runs share one broker, preloaded once (or synthetic); consumers change nothing on it.
 - **Idle**: after the one record per partition is acknowledged, the runner collects garbage, reads its CPU time, sleeps, reads it again; then collects again and reads ` + "`/gc/heap/live:bytes`" + ` (runtime/metrics) and ` + "`runtime.NumGoroutine()`" + `.
 - **Ratios** (× kgo) divide by kgo's median from the same invocation. The broker shares the machine's 2 cores with the client; its CPU time is in the tables and never charged to a client.
 
 `
+
+// kernel is the table cell of the kernel's part of a point's timed-phase CPU: CPU-s per
+// 1M records and its share of the whole ("–" where the runner did not measure it: a
+// -base revision's runner older than the split).
+func kernel(s summary) string {
+	if s.phaseSys <= 0 || s.phaseCPU <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f (%.0f%%)", s.phaseSys, 100*s.phaseSys/s.phaseCPU)
+}

@@ -43,6 +43,7 @@ type summary struct {
 	fetchRequests    float64
 	brokerCPU        float64 // the broker process's CPU seconds per 1M records
 	phaseCPU         float64 // CPU seconds per 1M records in the timed phase alone
+	phaseSys         float64 // the kernel's part of phaseCPU (sys time)
 	setupCPU         float64 // CPU seconds before "ready"
 	setupSeconds     float64 // wall seconds before "ready"
 	closeCPU         float64 // CPU seconds after the timed phase (and the idle watch)
@@ -57,7 +58,7 @@ type summary struct {
 func (sr *scenarioResult) summarize(client string) summary {
 	s := summary{client: client}
 	var rps, cpu, rss, rpb, fetches, broker []float64
-	var phase, setup, setupWall, closing, idle, heap, gs []float64
+	var phase, phaseSys, setup, setupWall, closing, idle, heap, gs []float64
 	for _, m := range sr.runs[client] {
 		if m.err != nil {
 			s.failed++
@@ -73,6 +74,7 @@ func (sr *scenarioResult) summarize(client string) summary {
 		rss = append(rss, float64(m.maxRSS))
 		fetches = append(fetches, float64(m.broker.FetchRequests))
 		phase = append(phase, m.phaseCPUPerMillion())
+		phaseSys = append(phaseSys, m.phaseSysPerMillion())
 		setup = append(setup, m.setupCPU())
 		setupWall = append(setupWall, m.result.SetupSeconds)
 		closing = append(closing, m.closeCPU())
@@ -100,6 +102,7 @@ func (sr *scenarioResult) summarize(client string) summary {
 	s.fetchRequests = median(fetches)
 	s.brokerCPU = median(broker)
 	s.phaseCPU = median(phase)
+	s.phaseSys = median(phaseSys)
 	s.setupCPU, s.setupSeconds, s.closeCPU = median(setup), median(setupWall), median(closing)
 	s.idleCPU, s.liveHeap, s.goroutines = median(idle), median(heap), median(gs)
 	if s.recordsPerSecond > 0 {

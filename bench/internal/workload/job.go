@@ -69,6 +69,8 @@ type Job struct {
 	start, end time.Time
 	cpuStart   time.Duration // process CPU time at start
 	cpuEnd     time.Duration
+	sysStart   time.Duration // the kernel's part of it
+	sysEnd     time.Duration
 	stdin      *bufio.Reader
 	keys       *KeySet
 
@@ -94,6 +96,9 @@ type Result struct {
 	// PhaseCPUSeconds is the process's user+sys CPU time during the same phase (the
 	// driver measures the whole process's too, from its rusage at exit).
 	PhaseCPUSeconds float64 `json:"phase_cpu_seconds"`
+	// PhaseSysCPUSeconds is the part of PhaseCPUSeconds spent in the kernel (rusage's
+	// sys time): socket reads and writes, page faults, the runtime giving memory back.
+	PhaseSysCPUSeconds float64 `json:"phase_sys_cpu_seconds"`
 	// SetupSeconds and SetupCPUSeconds are the wall and CPU time from the runner's
 	// start to its "ready": creating the client, connecting, metadata, the warm-up.
 	SetupSeconds    float64 `json:"setup_seconds"`
@@ -194,9 +199,10 @@ func Main(client, module string, produce, consume func(*Job, *Tally) error, opts
 		Config:  j.config,
 		Idle:    j.idle,
 
-		PhaseCPUSeconds: (j.cpuEnd - j.cpuStart).Seconds(),
-		SetupSeconds:    j.setup.Seconds(),
-		SetupCPUSeconds: j.setupCPU.Seconds(),
+		PhaseCPUSeconds:    (j.cpuEnd - j.cpuStart).Seconds(),
+		PhaseSysCPUSeconds: (j.sysEnd - j.sysStart).Seconds(),
+		SetupSeconds:       j.setup.Seconds(),
+		SetupCPUSeconds:    j.setupCPU.Seconds(),
 	}
 	if err == nil {
 		err = tally.Err()
@@ -232,7 +238,7 @@ func (j *Job) Ready() error {
 			return err
 		}
 	}
-	j.cpuStart = processCPU()
+	j.cpuStart, j.sysStart = processCPUSplit()
 	j.start = time.Now()
 	return nil
 }
@@ -280,7 +286,7 @@ func (j *Job) Finish() {
 		return
 	}
 	j.end = time.Now()
-	j.cpuEnd = processCPU()
+	j.cpuEnd, j.sysEnd = processCPUSplit()
 	if !j.idles() {
 		j.stopProfiles()
 	}
@@ -301,11 +307,17 @@ func (j *Job) Key(i int) []byte {
 
 // processCPU is the user+sys CPU time of this process (all its threads) so far.
 func processCPU() time.Duration {
+	cpu, _ := processCPUSplit()
+	return cpu
+}
+
+// processCPUSplit is processCPU and the part of it spent in the kernel (sys).
+func processCPUSplit() (cpu, sys time.Duration) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return 0, 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), time.Duration(ru.Stime.Nano())
 }
 
 // moduleVersion is the version of module linked into this binary, with the replacement
