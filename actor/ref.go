@@ -44,9 +44,10 @@ func (r Ref[M]) TrySend(m M) error {
 
 // Nudge wakes the actor without sending it a message: once Nudge returns, Inbox.Ready
 // has a value (or the owner has just taken one and has yet to drain), so an owner that
-// selects on Ready drains (finding nothing new, perhaps) and looks at its state again. It is for state shared with the owner outside its
-// mailbox (an answer filed under a lock, a flag), where a message would only say "look":
-// write the state, then Nudge; the owner sees the write after its next Drain.
+// selects on Ready drains (finding nothing new, perhaps) and looks at its state again.
+// It is for state shared with the owner outside its mailbox (an answer filed under a
+// lock, a flag), where a message would only say "look": write the state, then Nudge; the
+// owner sees the write after its next Drain.
 //
 // Nudges coalesce: any number before the owner wakes cost it one wake-up, and nothing is
 // queued, so they need no room and no coalescing flag of the caller's. (Such flags are
