@@ -417,13 +417,14 @@ func Join(ctx context.Context, c *consumer.Consumer, cfg Config) (*Member, error
 				}
 				return newMemberActor(m)
 			},
-			// Its messages are the answers to its own requests (at most one join, sync,
-			// leave or coordinator lookup, and one heartbeat, in flight), metadata for
-			// the leader, and the hand-off's and Close's notes: a few at a time. Unbounded,
-			// and bounded all the same by that: its senders are calls' Done callbacks on
-			// connection goroutines and the hand-off, which cannot wait and use TrySend,
-			// so a capacity could only turn a burst nobody foresaw into an answer dropped
-			// silently (ErrFull) and a member waiting for it for ever.
+			// Its senders are calls' Done callbacks on connection goroutines and the
+			// hand-off, which cannot wait and use TrySend: a capacity could only turn a
+			// burst nobody foresaw into an answer dropped silently (ErrFull) and a
+			// member waiting for it for ever.
+			// Unbounded, and bounded all the same: its messages are the answers to its
+			// own requests (at most one join, sync, leave or coordinator lookup, and one
+			// heartbeat, in flight), metadata for the leader, and the hand-off's and
+			// Close's notes: a few at a time.
 			Mailbox: actor.MailboxConfig[memberMsg]{Capacity: actor.Unbounded, OnDrop: func(mm memberMsg) { mm.fail(ErrClosed) }},
 			// An incarnation that failed owned the member's place in the group; its
 			// partitions are lost (not committed) before the next one joins afresh.
