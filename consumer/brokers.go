@@ -52,7 +52,8 @@ func newBrokerSet(c *Consumer) *brokerSet {
 				New:     func() actor.Actor[brokerMsg] { return newBrokerConsumer(c, broker.Node(key), name) },
 				// Unbounded, and bounded all the same: a subscription exists once per
 				// partition and is in at most one mailbox, at most one fetch outcome is in
-				// flight, and wake-ups are sent only by Close and Pause.
+				// flight, and wake-ups (a partition's room, pause, stop, the reader's
+				// budget) are nudges, which queue nothing.
 				Mailbox: actor.MailboxConfig[brokerMsg]{Capacity: actor.Unbounded, OnDrop: c.dropBrokerMsg},
 				Release: releaseBrokerConsumer,
 			}

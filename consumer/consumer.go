@@ -243,7 +243,7 @@ func (c *Consumer) startActors(p *part, o partitionOptions) error {
 		// Unbounded, and bounded all the same: at most prefetch fetch results with
 		// records (a broker consumer sends no more until one is taken) and as many
 		// position marks, the dispatcher's error notices (at most one per subscription
-		// attempt), and one coalesced wake-up.
+		// attempt); wake-ups are nudges, which queue nothing.
 		Mailbox: actor.MailboxConfig[feedMsg]{Capacity: actor.Unbounded, OnDrop: dropFeedMsg},
 		Release: releaseFeeder,
 	})
@@ -258,8 +258,8 @@ func (c *Consumer) startActors(p *part, o partitionOptions) error {
 		Kind:    "dispatcher",
 		Restart: supervisor.Transient,
 		New:     func() actor.Actor[*subscription] { return &dispatcher{c: c, cfg: &c.cfg, w: p.disp} },
-		// Unbounded, and bounded all the same: the partition's one subscription, and
-		// one coalesced wake-up.
+		// Unbounded, and bounded all the same: the partition's one subscription;
+		// wake-ups are nudges, which queue nothing.
 		Mailbox: actor.MailboxConfig[*subscription]{Capacity: actor.Unbounded, OnDrop: dropSubscription},
 		Release: releaseDispatcher,
 	})

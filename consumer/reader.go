@@ -104,7 +104,7 @@ func (c *Consumer) NewReader() (*Reader, error) {
 		Restart: supervisor.Transient,
 		New:     func() actor.Actor[*subscription] { return &dispatcher{c: c, cfg: &c.cfg, w: r.disp, r: r} },
 		// Unbounded, and bounded all the same: each of the reader's partitions has one
-		// subscription, and wake-ups are coalesced into one.
+		// subscription, and wake-ups are nudges (actor.Ref.Nudge), which queue nothing.
 		Mailbox: actor.MailboxConfig[*subscription]{Capacity: actor.Unbounded, OnDrop: dropSubscription},
 		Release: releaseDispatcher,
 	})
