@@ -117,12 +117,9 @@ func (p *part) subEnded() {
 	}
 }
 
-// wakeFeeder nudges a PartitionConsumer's feeder to look at the partition's flags again.
-func (p *part) wakeFeeder() {
-	if !p.feeder.IsZero() {
-		_ = p.feeder.Nudge()
-	}
-}
+// wakeFeeder nudges a PartitionConsumer's feeder to look at the partition's flags again
+// (a Reader's partition has none: the zero Ref refuses the nudge).
+func (p *part) wakeFeeder() { _ = p.feeder.Nudge() }
 
 // wakeHome nudges the broker consumer the partition was last subscribed to: to let go of
 // a stopped, paused or slow partition at once, or to fetch for it again once its feeder
