@@ -37,7 +37,7 @@ func inPartition(t *testing.T, recs []*troupe.Record, cb func(*troupe.Record, er
 			}
 			pending = append(pending, Pending{rec: r, size: 20, gen: gen, cb: cb})
 		}
-		acc.add(pending, time.Now()) // one record per batch: each is sealed
+		acc.add(pending, time.Now(), true) // one record per batch: each is sealed
 		pp.collect(time.Now(), false)
 		pp.seq.setProducer(1, 0)
 		return body(pp)

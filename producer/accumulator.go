@@ -207,8 +207,10 @@ type partAcc struct {
 // add appends recs, in order, to the open batch, sealing it whenever the next record
 // would not fit, it is full, or it lingered past its time; while a flush is under way
 // whatever it holds is sealed at once. It reports false, having added none of them, if the
-// partition producer is gone for good.
-func (pa *partAcc) add(recs []Pending, now time.Time) bool {
+// partition producer is gone for good. now is when recs were taken in; unless exact is
+// set it may be up to a tick old (the clock's reading of a tick), and a batch opened here
+// then lingers from a reading of its own, so that linger is never cut short.
+func (pa *partAcc) add(recs []Pending, now time.Time, exact bool) bool {
 	pa.mu.Lock()
 	// Read under the lock: a Flush raises the count before it seals each open batch under
 	// this lock, so either it seals what this call leaves open, or this call sees it.
@@ -226,11 +228,17 @@ func (pa *partAcc) add(recs []Pending, now time.Time) bool {
 		if bt.empty() {
 			pa.opens++
 			opened = true
+			if !exact {
+				now, exact = time.Now(), true
+			}
 		}
 		if !bt.offer(recs[i], now) { // it would not fit: it opens the next batch
 			pa.sealLocked()
 			pa.opens++
 			opened = true
+			if !exact {
+				now, exact = time.Now(), true
+			}
 			bt.offer(recs[i], now)
 		}
 		if bt.full() {

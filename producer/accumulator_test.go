@@ -37,11 +37,11 @@ func newTestAcc(t *testing.T, maxRecords int) (*partAcc, func(n int) []Pending) 
 func TestAccumulatorSealsInOrderAndPokesOnce(t *testing.T) {
 	acc, recs := newTestAcc(t, 3)
 	now := time.Now()
-	acc.add(recs(2), now)
+	acc.add(recs(2), now, true)
 	if acc.poked || len(acc.sealed) != 0 {
 		t.Fatalf("an open batch: poked %v, %d sealed", acc.poked, len(acc.sealed))
 	}
-	acc.add(recs(5), now) // seals 3, seals 3, opens one of 1
+	acc.add(recs(5), now, true) // seals 3, seals 3, opens one of 1
 	if len(acc.sealed) != 2 || !acc.poked {
 		t.Fatalf("%d batches sealed (want 2), poked %v", len(acc.sealed), acc.poked)
 	}
@@ -58,11 +58,11 @@ func TestAccumulatorSealsInOrderAndPokesOnce(t *testing.T) {
 			want++
 		}
 	}
-	acc.add(recs(1), now) // joins the open batch: no poke
+	acc.add(recs(1), now, true) // joins the open batch: no poke
 	if acc.poked {
 		t.Fatal("a poke for a record joining an open batch")
 	}
-	acc.add(recs(1), now) // fills it: sealed, poke
+	acc.add(recs(1), now, true) // fills it: sealed, poke
 	if !acc.poked || len(acc.sealed) != 1 || acc.sealed[0].recs[0].rec.Offset != want {
 		t.Fatalf("a full batch: poked %v, %d sealed", acc.poked, len(acc.sealed))
 	}
@@ -75,8 +75,8 @@ func TestAccumulatorLinger(t *testing.T) {
 	acc, recs := newTestAcc(t, 3)
 	lq := acc.p.linger
 	now := time.Now()
-	acc.add(recs(1), now)
-	acc.add(recs(1), now.Add(time.Millisecond))
+	acc.add(recs(1), now, true)
+	acc.add(recs(1), now.Add(time.Millisecond), true)
 	due, next := lq.due(now.Add(9*time.Millisecond), nil)
 	if len(due) != 0 || !next.Equal(now.Add(10*time.Millisecond)) {
 		t.Fatalf("before the deadline: %d due, next at %v", len(due), next.Sub(now))
@@ -91,9 +91,9 @@ func TestAccumulatorLinger(t *testing.T) {
 	}
 	acc.take(nil, now, false, false)
 
-	acc.add(recs(2), now) // opens a batch: a deadline
-	acc.add(recs(1), now) // full: sealed before its deadline
-	acc.add(recs(1), now) // the next batch
+	acc.add(recs(2), now, true) // opens a batch: a deadline
+	acc.add(recs(1), now, true) // full: sealed before its deadline
+	acc.add(recs(1), now, true) // the next batch
 	due, _ = lq.due(now.Add(10*time.Millisecond), nil)
 	if len(due) != 2 {
 		t.Fatalf("%d deadlines for two batches opened", len(due))
@@ -102,7 +102,7 @@ func TestAccumulatorLinger(t *testing.T) {
 	if len(acc.sealed) != 1 || acc.bt.empty() {
 		t.Fatalf("a stale deadline sealed the open batch: %d sealed", len(acc.sealed))
 	}
-	acc.add(recs(1), now.Add(20*time.Millisecond)) // lingered: sealed before this one joins
+	acc.add(recs(1), now.Add(20*time.Millisecond), true) // lingered: sealed before this one joins
 	if len(acc.sealed) != 2 || acc.sealed[1].count != 1 || acc.bt.empty() {
 		t.Fatalf("an append after the linger: %d sealed, open empty %v", len(acc.sealed), acc.bt.empty())
 	}
@@ -113,18 +113,18 @@ func TestAccumulatorLinger(t *testing.T) {
 func TestAccumulatorFlushAndFinalTake(t *testing.T) {
 	acc, recs := newTestAcc(t, 100)
 	now := time.Now()
-	acc.add(recs(2), now)
+	acc.add(recs(2), now, true)
 	if got := acc.take(nil, now, false, false); len(got) != 0 {
 		t.Fatal("sealed before its linger")
 	}
 	if got := acc.take(nil, now, true, false); len(got) != 1 {
 		t.Fatalf("a flushing take sealed %d, want 1", len(got))
 	}
-	acc.add(recs(1), now)
+	acc.add(recs(1), now, true)
 	if got := acc.take(nil, now, false, true); len(got) != 1 {
 		t.Fatalf("the final take sealed %d, want 1", len(got))
 	}
-	if acc.add(recs(1), now) {
+	if acc.add(recs(1), now, true) {
 		t.Fatal("an append after the final take was accepted")
 	}
 }
@@ -138,12 +138,12 @@ func TestHeldPartitionLingersUntilItsProducerSteps(t *testing.T) {
 	acc, recs := newTestAcc(t, 100)
 	now := time.Now()
 	later := now.Add(20 * time.Millisecond) // past the 10ms linger
-	acc.add(recs(2), now)
+	acc.add(recs(2), now, true)
 	if acc.hold(true, func() time.Time { return now }) {
 		t.Fatal("hold(true) asked for a collect")
 	}
 	acc.sealLingered(acc.opens, later)
-	acc.add(recs(1), later)
+	acc.add(recs(1), later, true)
 	if len(acc.sealed) != 0 || acc.poked || len(acc.bt.recs) != 3 {
 		t.Fatalf("held: %d sealed, poked %v, %d records open; want the 3 records open", len(acc.sealed), acc.poked, len(acc.bt.recs))
 	}
@@ -151,7 +151,7 @@ func TestHeldPartitionLingersUntilItsProducerSteps(t *testing.T) {
 		t.Fatalf("the step after linger took %d batches, want one of 3 records", len(got))
 	}
 
-	acc.add(recs(1), now)
+	acc.add(recs(1), now, true)
 	acc.sealLingered(acc.opens, later)
 	if len(acc.sealed) != 0 {
 		t.Fatal("sealed by the lingerer while held")

@@ -277,7 +277,7 @@ func (p *Producer) produceDirect(ta *topicAcc, pend Pending) bool {
 	if !routable(t) {
 		return false
 	}
-	now := p.clock.now()
+	now, exact := p.clock.now()
 	pend.taken = now.UnixNano()
 	ta.mu.Lock()
 	ta.learn(t, snap.Generation)
@@ -289,7 +289,7 @@ func (p *Producer) produceDirect(ta *topicAcc, pend Pending) bool {
 		}
 	}
 	ta.mu.Unlock()
-	if err == nil && !pa.add([]Pending{pend}, now) {
+	if err == nil && !pa.add([]Pending{pend}, now, exact) {
 		err = errProducerClosed // the partition producer stopped for good: Close is past its deadline
 	}
 	if err != nil {
@@ -397,6 +397,7 @@ func (p *Producer) Close(ctx context.Context) error {
 		stopCtx, cancel := context.WithTimeout(context.Background(), p.cfg.RequestTimeout+time.Minute)
 		defer cancel()
 		stopErr := p.proc.Stop(stopCtx)
+		p.clock.stop()
 		if p.ownsClient {
 			clientCtx := stopCtx
 			if flushErr != nil {

@@ -65,7 +65,7 @@ func TestSpentBudgetSealsBatchesHoldingTheirShare(t *testing.T) {
 			}
 			recs = append(recs, Pending{rec: &troupe.Record{Topic: "t"}, size: 20, gen: gen})
 		}
-		if !acc.add(recs, now) {
+		if !acc.add(recs, now, true) {
 			t.Fatal("the accumulator refused records")
 		}
 	}

@@ -167,7 +167,7 @@ func (tp *topicProducer) route(recs []Pending, now time.Time) {
 		if len(tp.out[i]) == 0 {
 			continue
 		}
-		if pa == nil || !pa.add(tp.out[i], now) { // the producer is closing, past Close's deadline
+		if pa == nil || !pa.add(tp.out[i], now, true) { // the producer is closing, past Close's deadline
 			tp.failAll(tp.out[i], errProducerClosed)
 		} else {
 			tp.p.leftActorPath(tp.topic, len(tp.out[i]))
