@@ -12,7 +12,8 @@ import (
 //
 // Records' keys, values and header values alias the fetch response (or the decompressed
 // buffer of their record batch): they stay valid for as long as the user keeps them, and
-// the library never writes to them again. Keeping any record of a response keeps that
+// the library never writes to them again unless the batch is given back with
+// Reader.Release. Keeping any record of a response keeps that
 // whole response in memory (up to Config.MaxBytes).
 //
 // Whoever receives a Batch (Next's caller, a Reader's Poll, a custom stage) owns it
@@ -53,6 +54,9 @@ type Batch struct {
 	// shares, which Reader.Release may take back. A batch split by MaxPollRecords is not:
 	// its parts share one array.
 	pooled bool
+	// frame counts the uses of the fetch response Records alias, on a pooled batch:
+	// Release gives this batch's back.
+	frame *frame
 }
 
 // fetched is one partition's share of a fetch response, as a broker consumer hands it
@@ -73,6 +77,9 @@ type fetched struct {
 	lso      int64
 	logStart int64
 	err      error // a terminal error after the batches (corrupt data)
+	// frame counts the uses of the response batches alias (nil: not counted); the Batch
+	// a Reader decodes takes this result's use over.
+	frame *frame
 }
 
 // records is how many records f's batches hold by their headers' counts: at most what
@@ -97,6 +104,9 @@ func decodeFetched(dec *record.Decoder, slices *recordSlices, topic string, part
 		Topic: topic, Partition: partition, NextOffset: f.next,
 		HighWaterMark: f.hwm, LastStableOffset: f.lso, LogStartOffset: f.logStart,
 		src: f, pooled: slices != nil,
+	}
+	if out.pooled {
+		out.frame, f.frame = f.frame, nil
 	}
 	for i := range f.batches {
 		b := &f.batches[i]

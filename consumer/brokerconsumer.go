@@ -95,6 +95,9 @@ type flight struct {
 	// its budget for the answer (Reader.reserve), given back when the fetch ends.
 	readers  []*Reader
 	reserved int64
+	// given is the pooled buffer offered for the response (the call's Frame as sent), if
+	// any: back to the pool if the response did not use it.
+	given []byte
 }
 
 // unreserve gives back what fl reserved of its readers' budgets.
@@ -354,9 +357,12 @@ func (b *brokerConsumer) fetch() {
 	if withoutIDs {
 		call.VersionCap = 12 // v13+ names topics by ID only
 	}
-	fl.call = call
+	call.Frame = b.c.frames.get() // a buffer given back, if any (Reader.Release)
+	fl.call, fl.given = call, call.Frame
 	if err := b.conn.TrySend(call); err != nil {
 		fl.unreserve()
+		b.c.frames.put(fl.given) // never sent: the connection did not see it
+		fl.given = nil
 		b.spare = fl
 		if errors.Is(err, actor.ErrFull) {
 			// The connection is busy with other requests (other consumers' fetches on a
@@ -389,6 +395,7 @@ func (b *brokerConsumer) abandonFlight() {
 	if b.flight != nil {
 		b.flight.call.Abandon()
 		b.flight.unreserve()
+		b.flight.given = nil // the connection may still read the response into it
 		b.flight = nil
 	}
 }
@@ -400,6 +407,13 @@ func (b *brokerConsumer) outcome(call *broker.Call) {
 		return // from an earlier incarnation's request
 	}
 	b.flight = nil
+	given := fl.given
+	fl.given = nil
+	if call.Err != nil || !sameBuffer(given, call.Frame) {
+		// The call is over, so the connection is done with the buffer it was offered:
+		// it failed, or the response did not fit and went to a buffer of its own.
+		b.c.frames.put(given)
+	}
 	defer func() {
 		// Deferred, so that a failure part-way through gives the reservation back too.
 		// Its results are in the readers' buffers by now: the budget never looks
@@ -437,6 +451,10 @@ func (b *brokerConsumer) outcome(call *broker.Call) {
 		b.failAll(fmt.Errorf("fetch: %w", err))
 		return
 	}
+	// The response's buffer goes back to the pool once this outcome and every result
+	// that aliases it (the Batches decoded from them, given back by Release) are done.
+	fr := newFrame(&b.c.frames, call.Frame)
+	defer fr.done()
 	for i := range resp.Responses {
 		rt := &resp.Responses[i]
 		topic := rt.Topic
@@ -450,7 +468,7 @@ func (b *brokerConsumer) outcome(call *broker.Call) {
 				continue // not asked for, let go of while the fetch was in flight, or named twice
 			}
 			s.asked = 0
-			b.partition(s, pd)
+			b.partition(s, pd, fr)
 		}
 	}
 }
@@ -477,8 +495,8 @@ func (b *brokerConsumer) failAll(err error) {
 	}
 }
 
-// partition handles one partition's answer in a fetch response.
-func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartitionData) {
+// partition handles one partition's answer in a fetch response, held in fr.
+func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartitionData, fr *frame) {
 	p := s.p
 	if err := errcode.ForCode(pd.ErrorCode); err != nil {
 		b.letGo(s)
@@ -526,6 +544,9 @@ func (b *brokerConsumer) partition(s *subscription, pd *api.FetchResponsePartiti
 	f := &fetched{
 		from: st.from, next: s.cur.next, batches: st.deliver,
 		hwm: s.cur.hwm, lso: s.cur.lso, logStart: s.cur.logStart, counted: true,
+	}
+	if len(f.batches) > 0 {
+		f.frame = fr.use()
 	}
 	if corrupt != nil {
 		f.err = &CorruptError{Topic: p.about.Topic, Partition: p.about.Partition, Offset: s.cur.next, Next: -1, Err: corrupt}

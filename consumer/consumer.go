@@ -37,6 +37,9 @@ type Consumer struct {
 	parts   *supervisor.Supervisor
 
 	faults faults // test seams: empty outside troupecheck builds (faults_unchecked.go)
+	// frames keeps fetch-response buffers readers' users gave back (Reader.Release), for
+	// the broker consumers' next fetches.
+	frames frameBuffers
 
 	mu      sync.Mutex
 	active  map[About]*part
@@ -53,6 +56,7 @@ func New(cfg Config) (*Consumer, error) {
 		return nil, err
 	}
 	c := &Consumer{cfg: cfg, ev: events{log: cfg.Logger, hook: cfg.OnEvent}, active: make(map[About]*part), readers: make(map[*Reader]struct{})}
+	c.frames.limit = cfg.MaxBufferedBytes // at most a reader's whole budget kept
 	c.client = cfg.Client
 	if c.client == nil {
 		if c.client, err = cluster.Open(context.Background(), cfg.Cluster); err != nil {

@@ -20,8 +20,16 @@ type Call struct {
 	// Request is what to send. Required.
 	Request api.Request
 	// Response, if set, is decoded into; otherwise the connection makes one of the
-	// request's type. Its byte slices alias the response frame, which is never reused.
+	// request's type. Its byte slices alias the response frame (Frame), which the
+	// connection never reuses.
 	Response api.Response
+	// Frame, if its capacity holds the response, is the buffer the response is read into;
+	// otherwise the connection allocates one of exactly the response's size. Before Done,
+	// the connection sets Frame to the buffer that holds the response. A caller that
+	// recycles buffers this way must not hand one out again while anything decoded from
+	// it is in use, nor while the call may still be read: after Abandon, the connection
+	// may still read the response into Frame.
+	Frame []byte
 	// VersionCap, if positive, is the highest version to send the request at; the
 	// connection uses the highest version both sides speak, up to the cap.
 	VersionCap int16

@@ -69,9 +69,10 @@ func (r *reader) failed(call *Call, err *Error) error {
 func (r *reader) read(call *Call) error {
 	key := call.Request.APIKey()
 	_ = r.nc.SetReadDeadline(call.deadline)
-	// Each response gets a fresh buffer: the decoded response aliases it (record batches
-	// in a fetch response are read in place), so it is never reused.
-	body, err := codec.ReadFrame(r.nc, nil, r.maxBytes)
+	// Each response gets a buffer of its own, the call's Frame if it is large enough, else
+	// a fresh one: the decoded response aliases it (record batches in a fetch response
+	// are read in place), so the connection never reuses it.
+	body, err := codec.ReadFrame(r.nc, call.Frame, r.maxBytes)
 	if err != nil {
 		kind := ErrNetwork
 		if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -85,6 +86,7 @@ func (r *reader) read(call *Call) error {
 		}
 		return r.failed(call, &Error{Broker: r.name, Key: key, Sent: true, Err: fmt.Errorf("%w: %w", kind, err)})
 	}
+	call.Frame = body
 	resp := call.Response
 	if resp == nil {
 		if resp, err = api.NewResponse(key); err != nil {
