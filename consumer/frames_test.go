@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"testing"
 	"unsafe"
-
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // The pool hands out its largest buffer, keeps at most maxKeptFrames buffers and limit
@@ -71,15 +69,7 @@ func TestFrameGoesBackAfterItsLastUse(t *testing.T) {
 // leaves the pool empty.
 func TestReaderReleaseReusesFetchBuffers(t *testing.T) {
 	const parts, batches, per = 2, 30, 40
-	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(parts, "t"))
-	cl := kgoClient(t, seeds)
-	for i := range batches {
-		for p := range int32(parts) {
-			produceWith(t, cl, "t", p, i*per, per)
-		}
-	}
-	cfg := testConfig(seeds, newRecorder())
-	cfg.MaxPartitionBytes = 1 // one record batch per partition per fetch
+	cfg := batchedTopic(t, parts, batches, per)
 	ctx := ctxT(t)
 
 	c := newConsumer(t, cfg)

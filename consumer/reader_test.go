@@ -867,13 +867,12 @@ func TestReaderMaxPollRecords(t *testing.T) {
 	}
 }
 
-// TestReaderRelease reads two partitions of 20 record batches of 50 records, one batch
-// per fetch, giving every batch back once checked: every record arrives once, in order,
-// a batch given back has no records, later batches are decoded into the slices given
-// back, and giving back twice, nil, or a batch split by MaxPollRecords does no harm.
-func TestReaderRelease(t *testing.T) {
-	const parts, batches, per = 2, 20, 50
-	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(parts, "t"))
+// batchedTopic starts a broker holding topic "t" of parts partitions, each of batches
+// record batches of per records (produceWith's), and returns a consumer configuration
+// for it that fetches one record batch per partition per fetch.
+func batchedTopic(t *testing.T, parts, batches, per int) Config {
+	t.Helper()
+	_, seeds := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(int32(parts), "t"))
 	cl := kgoClient(t, seeds)
 	for i := range batches {
 		for p := range int32(parts) {
@@ -881,7 +880,17 @@ func TestReaderRelease(t *testing.T) {
 		}
 	}
 	cfg := testConfig(seeds, newRecorder())
-	cfg.MaxPartitionBytes = 1 // one record batch per partition per fetch
+	cfg.MaxPartitionBytes = 1
+	return cfg
+}
+
+// TestReaderRelease reads two partitions of 20 record batches of 50 records, one batch
+// per fetch, giving every batch back once checked: every record arrives once, in order,
+// a batch given back has no records, later batches are decoded into the slices given
+// back, and giving back twice, nil, or a batch split by MaxPollRecords does no harm.
+func TestReaderRelease(t *testing.T) {
+	const parts, batches, per = 2, 20, 50
+	cfg := batchedTopic(t, parts, batches, per)
 	c := newConsumer(t, cfg)
 	ctx := ctxT(t)
 	r, err := c.ReadTopics(ctx, Oldest(), "t")
