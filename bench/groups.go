@@ -34,13 +34,14 @@ type groupOptions struct {
 	cycles     int // leave and join-into phases per run
 	section    string
 	events     bool // keep every run's events in a file (dump), not only a failed run's
+	recycle    bool // members give their records back once counted (as the scale mode's -recycle)
 }
 
 // groupClients are the clients whose runners have a group mode.
 var groupClients = []string{"troupe", "kgo", baseClient}
 
 // groupOnly are the flags that only the group mode reads.
-var groupOnly = []string{"group-partitions", "members", "assignors", "group-records", "heartbeat", "settle", "trickle", "cycles", "group-section", "group-events"}
+var groupOnly = []string{"group-partitions", "members", "assignors", "group-records", "heartbeat", "settle", "trickle", "cycles", "group-section", "group-events", "group-recycle"}
 
 // groupFlag is the raw text of the list flags.
 type groupFlagText struct{ partitions, members, assignors string }
@@ -53,6 +54,7 @@ func groupFlags(g *groupOptions) {
 	flag.StringVar(&groupText.members, "members", "3,10", "group mode: the group sizes, comma-separated")
 	flag.StringVar(&groupText.assignors, "assignors", "range,cooperative-sticky", "group mode: the assignors (both clients use the same one), comma-separated: range, cooperative-sticky, kip848 (the consumer protocol of KIP-848, the coordinator's uniform assignor)")
 	flag.IntVar(&g.cycles, "cycles", 1, "group mode: leave and join-into phases per run (each one rebalance trial of each kind)")
+	flag.BoolVar(&g.recycle, "group-recycle", false, "group mode: every member gives each poll's records back to its client once counted (troupe Member.Release; kgo WithPools with a PoolRecords and Record.Recycle), as the scale mode's -recycle")
 	flag.BoolVar(&g.events, "group-events", false, "group mode: write every run's events (the members' lines, in time order) to a file next to the runner binaries, and log its name")
 	flag.StringVar(&g.section, "group-section", "groups", "group mode: the section of docs/benchmarks.md written, between the bench-<name>:begin and bench-<name>:end markers")
 	flag.Int64Var(&g.records, "group-records", 1_000_000, "group mode: records preloaded (keyed, the same share in every partition)")
@@ -449,6 +451,9 @@ func (s *groupState) start(deadline time.Time) error {
 	i := len(s.procs)
 	args := []string{"-mode", string(workload.Group), "-brokers", s.broker.addrs, "-partitions", strconv.Itoa(s.pt.partitions),
 		"-group", s.group, "-assignor", s.pt.assignor, "-heartbeat", s.o.groups.heartbeat.String()}
+	if s.o.groups.recycle {
+		args = append(args, "-recycle")
+	}
 	if i < s.pt.members { // the members that consume: profiles of the consume (go to mark)
 		if s.o.cpuprofile != "" {
 			args = append(args, "-cpuprofile", filepath.Join(s.o.cpuprofile, fmt.Sprintf("%s-m%d.pprof", s.group, i)))

@@ -32,7 +32,12 @@ func member(m *workload.Member) error {
 	default:
 		opts = append(opts, kgo.Balancers(kgo.RangeBalancer()))
 	}
-	m.Describe(groupConfig)
+	if m.Recycle {
+		opts = append(opts, kgo.WithPools(new(recordPool)))
+		m.Describe(groupConfig + "; WithPools(a PoolRecords), each record recycled once counted (Record.Recycle)")
+	} else {
+		m.Describe(groupConfig)
+	}
 	parts := func(assigned map[string][]int32) []int32 { return assigned[workload.Topic] }
 	cl, err := kgo.NewClient(append(opts,
 		kgo.SeedBrokers(m.Brokers...),
@@ -74,6 +79,11 @@ func member(m *workload.Member) error {
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
 			if n := len(p.Records); n > 0 {
 				m.Batch(p.Partition, n, p.Records[0].Timestamp, p.Records[n-1].Offset, p.HighWatermark)
+			}
+			if m.Recycle {
+				for _, r := range p.Records {
+					r.Recycle()
+				}
 			}
 		})
 	}

@@ -29,7 +29,11 @@ const groupConfig = "consumer.Config{MinBytes: 1, MaxBytes: 50 MiB, MaxPartition
 // member is one member of the group mode: troupe's group member, polling until the
 // driver says leave, then Close (which leaves the group).
 func member(m *workload.Member) error {
-	m.Describe(groupConfig)
+	if m.Recycle {
+		m.Describe(groupConfig + "; each poll's batches given back once counted (Member.Release)")
+	} else {
+		m.Describe(groupConfig)
+	}
 	gcfg := group.Config{Assignors: []group.Assignor{group.Range()}}
 	switch m.Assignor {
 	case "cooperative-sticky":
@@ -100,6 +104,9 @@ func member(m *workload.Member) error {
 			if n := len(b.Records); n > 0 {
 				m.Batch(b.Partition, n, b.Records[0].Timestamp, b.Records[n-1].Offset, b.HighWaterMark)
 			}
+		}
+		if m.Recycle {
+			g.Release(bs...)
 		}
 	}
 }

@@ -117,6 +117,8 @@ type Member struct {
 	Assignor string
 	// Heartbeat is the heartbeat interval to give the client.
 	Heartbeat time.Duration
+	// Recycle: give each poll's records back to the client once counted (-recycle).
+	Recycle bool
 
 	job              *Job
 	stopProfilesOnce sync.Once
@@ -248,7 +250,7 @@ func runMember(client string, j *Job, member func(*Member) error) error {
 	fs := flag.CommandLine
 	m := &Member{
 		job:     j,
-		Brokers: brokers, Partitions: partitions,
+		Brokers: brokers, Partitions: partitions, Recycle: j.Recycle,
 		Group:    fs.Lookup("group").Value.String(),
 		Assignor: fs.Lookup("assignor").Value.String(),
 		stdin:    bufio.NewReader(os.Stdin),
