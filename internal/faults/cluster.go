@@ -60,14 +60,23 @@ func StartCluster(cfg ClusterConfig) (*Cluster, error) {
 	if cfg.Brokers == 0 {
 		cfg.Brokers = 3
 	}
+	var held *heldPorts
 	if cfg.Ports == nil {
+		held = &heldPorts{held: make(map[string]net.Listener)}
 		for range cfg.Brokers {
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
+				held.close()
 				return nil, err
 			}
-			cfg.Ports = append(cfg.Ports, l.Addr().(*net.TCPAddr).Port)
-			l.Close()
+			port := l.Addr().(*net.TCPAddr).Port
+			cfg.Ports = append(cfg.Ports, port)
+			held.held[fmt.Sprintf("127.0.0.1:%d", port)] = l
+		}
+		if cfg.Listen == nil {
+			cfg.Listen = held.listen
+		} else {
+			held.close() // the brokers listen elsewhere (a VirtualNetwork): only the numbers were wanted
 		}
 	}
 	if len(cfg.Ports) != cfg.Brokers {
@@ -75,6 +84,7 @@ func StartCluster(cfg ClusterConfig) (*Cluster, error) {
 	}
 	c := &Cluster{cfg: cfg}
 	kc, err := c.start()
+	held.close() // whatever kfake did not take
 	if err != nil {
 		return nil, err
 	}
@@ -492,4 +502,42 @@ func (c *control) heal() {
 	c.mu.Lock()
 	c.left = 0
 	c.mu.Unlock()
+}
+
+// heldPorts keeps the listeners StartCluster bound to choose its brokers' ports, and hands
+// each to kfake when it first listens on that address. Closing them and letting kfake
+// bind the ports again left a window in which another process's connection could take
+// a port (seen as "bind: address already in use" with another test binary beside).
+// Later listens on an address (the cluster's Restart) bind it afresh.
+type heldPorts struct {
+	mu   sync.Mutex
+	held map[string]net.Listener // by address, 127.0.0.1:port
+}
+
+// listen is kfake's ListenFn.
+func (h *heldPorts) listen(network, address string) (net.Listener, error) {
+	h.mu.Lock()
+	l, ok := h.held[address]
+	delete(h.held, address)
+	h.mu.Unlock()
+	if ok && network == "tcp" {
+		return l, nil
+	}
+	if ok {
+		l.Close()
+	}
+	return net.Listen(network, address)
+}
+
+// close closes the listeners not handed over. A nil heldPorts holds none.
+func (h *heldPorts) close() {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for a, l := range h.held {
+		l.Close()
+		delete(h.held, a)
+	}
 }

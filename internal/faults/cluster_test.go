@@ -215,3 +215,38 @@ func TestTapObservesEachExchange(t *testing.T) {
 		t.Fatalf("%d CreateTopics responses observed, want 1 (of %d exchanges)", creates, len(seen))
 	}
 }
+
+// The listeners that chose the brokers' ports are handed to kfake, not closed and bound
+// again (another process could take a port in between): the first listen on each address
+// gets its listener, a second one binds afresh, and close closes what was not handed over.
+func TestHeldPortsHandOverTheirListeners(t *testing.T) {
+	h := &heldPorts{held: make(map[string]net.Listener)}
+	var addrs []string
+	var ls []net.Listener
+	for range 2 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, l.Addr().String())
+		ls = append(ls, l)
+		h.held[l.Addr().String()] = l
+	}
+	got, err := h.listen("tcp", addrs[0])
+	if err != nil || got != ls[0] {
+		t.Fatalf("first listen on %s: %v, %v; want the held listener", addrs[0], got, err)
+	}
+	if _, err := h.listen("tcp", addrs[0]); err == nil {
+		t.Fatalf("a second listen on %s bound the address while the first listener is open", addrs[0])
+	}
+	h.close()
+	if _, err := ls[1].Accept(); err == nil {
+		t.Fatal("a listener not handed over was left open")
+	}
+	got.Close()
+	again, err := h.listen("tcp", addrs[0])
+	if err != nil {
+		t.Fatalf("listening again on %s after its listener closed: %v", addrs[0], err)
+	}
+	again.Close()
+}
