@@ -79,20 +79,21 @@ func (bt *batcher) bound() int { return bt.sizer.SizeFor(bt.encoded()) }
 func (bt *batcher) encoded() int { return max(0, len(bt.buf)-record.BatchHeaderSize) }
 
 // stamped returns p's record after giving it the time the producer took it in if it has
-// no timestamp (a zero timestamp on produce means "now").
-func stamped(p *Pending) *troupe.Record {
+// no timestamp (a zero timestamp on produce means "now"), and that timestamp in
+// milliseconds (as record.TimestampMillis gives it).
+func stamped(p *Pending) (*troupe.Record, int64) {
 	if p.rec.Timestamp.IsZero() {
 		p.rec.Timestamp = time.Unix(0, p.taken)
+		return p.rec, p.taken / int64(time.Millisecond) // intake times are after 1970
 	}
-	return p.rec
+	return p.rec, record.TimestampMillis(p.rec)
 }
 
 // offer adds p to the open batch, encoding its record there, opening one if there is
 // none, unless p would take it past maxBytes; it reports whether p was added. An empty
 // batch takes any record (records larger than a batch were refused at Produce).
 func (bt *batcher) offer(p Pending, now time.Time) bool {
-	r := stamped(&p)
-	ts := record.TimestampMillis(r)
+	r, ts := stamped(&p)
 	if len(bt.recs) == 0 {
 		bt.since, bt.lingerd = now, now.Add(bt.linger)
 		bt.recs = getPendings(bt.wantN)
@@ -100,7 +101,8 @@ func (bt *batcher) offer(p Pending, now time.Time) bool {
 		bt.buf = append(getBatchBuffer(record.BatchHeaderSize+bt.wantBytes), make([]byte, record.BatchHeaderSize)...)
 	}
 	off := int32(len(bt.recs))
-	n := record.EncodedLen(r, off, bt.firstTS)
+	sz := record.Size(r, off, ts, bt.firstTS) // each length computed once, for the check and the append
+	n := sz.Len
 	if off > 0 && bt.sizer.SizeFor(bt.encoded()+n) > bt.maxBytes {
 		return false
 	}
@@ -115,7 +117,7 @@ func (bt *batcher) offer(p Pending, now time.Time) bool {
 		bt.buf = buf
 	}
 	bt.recs = append(bt.recs, p)
-	bt.buf = record.AppendRecord(bt.buf, r, off, bt.firstTS)
+	bt.buf = record.AppendSized(bt.buf, r, sz)
 	bt.maxTS = max(bt.maxTS, ts)
 	return true
 }

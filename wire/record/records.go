@@ -29,11 +29,36 @@ var errNoHeaderRoom = errors.New("record: records buffer has no room for the bat
 // grows (at least doubling), so a caller that recycles storage makes the room first.
 // AppendRecord keeps no reference to r.
 func AppendRecord(dst []byte, r *troupe.Record, offsetDelta int32, firstTS int64) []byte {
+	return AppendSized(dst, r, Size(r, offsetDelta, TimestampMillis(r), firstTS))
+}
+
+// Sized is a record sized by Size for its place in a batch: what AppendSized writes.
+type Sized struct {
+	// Len is the bytes the record takes encoded, its length prefix included: what
+	// EncodedLen returns.
+	Len         int
+	body        int
+	offsetDelta int32
+	tsDelta     int64
+}
+
+// Size sizes r as record number offsetDelta of a batch whose first record's timestamp
+// is firstTS, given ts, r's own timestamp as TimestampMillis gives it (a caller that has
+// it saves converting r's time again). Sizing and then appending the result with
+// AppendSized computes each length once, where EncodedLen and AppendRecord each do.
+func Size(r *troupe.Record, offsetDelta int32, ts, firstTS int64) Sized {
 	var tsDelta int64
 	if offsetDelta > 0 {
-		tsDelta = TimestampMillis(r) - firstTS
+		tsDelta = ts - firstTS
 	}
-	return appendRecord(dst, r, offsetDelta, tsDelta, recordBodyLen(r, offsetDelta, tsDelta))
+	body := recordBodyLen(r, offsetDelta, tsDelta)
+	return Sized{Len: varintLen(int32(min(body, math.MaxInt32))) + body, body: body, offsetDelta: offsetDelta, tsDelta: tsDelta}
+}
+
+// AppendSized appends r, which Size sized (and which has not changed since), to dst:
+// the bytes AppendRecord would append, with the same growth.
+func AppendSized(dst []byte, r *troupe.Record, s Sized) []byte {
+	return appendRecord(dst, r, s.offsetDelta, s.tsDelta, s.body)
 }
 
 // SealRecords finishes a batch of n records encoded by AppendRecord into records after

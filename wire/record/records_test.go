@@ -11,7 +11,8 @@ import (
 // Records encoded one by one into storage the caller keeps (AppendRecord) and sealed with
 // SealRecords are byte for byte the batch a Builder makes of the same records and stamp,
 // for every codec, whatever room the caller's buffer starts with; and each append takes
-// exactly EncodedLen bytes.
+// exactly EncodedLen bytes. Sizing each record first (Size) and appending what it sized
+// (AppendSized) writes the same bytes.
 func TestSealRecordsIsWhatTheBuilderMakes(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		codec := rapid.SampledFrom([]Codec{None, Gzip, Snappy, LZ4, Zstd}).Draw(t, "codec")
@@ -25,12 +26,21 @@ func TestSealRecordsIsWhatTheBuilderMakes(t *testing.T) {
 
 		buf := make([]byte, BatchHeaderSize, BatchHeaderSize+rapid.IntRange(0, 200).Draw(t, "room"))
 		firstTS, maxTS := TimestampMillis(&recs[0]), TimestampMillis(&recs[0])
+		sized := rapid.Bool().Draw(t, "sized")
 		for i := range recs {
 			n := EncodedLen(&recs[i], int32(i), firstTS)
 			before := len(buf)
-			buf = AppendRecord(buf, &recs[i], int32(i), firstTS)
+			if sized {
+				sz := Size(&recs[i], int32(i), TimestampMillis(&recs[i]), firstTS)
+				if sz.Len != n {
+					t.Fatalf("record %d: Size says %d bytes, EncodedLen %d", i, sz.Len, n)
+				}
+				buf = AppendSized(buf, &recs[i], sz)
+			} else {
+				buf = AppendRecord(buf, &recs[i], int32(i), firstTS)
+			}
 			if len(buf)-before != n {
-				t.Fatalf("record %d: AppendRecord wrote %d bytes, EncodedLen says %d", i, len(buf)-before, n)
+				t.Fatalf("record %d: %d bytes written, EncodedLen says %d", i, len(buf)-before, n)
 			}
 			maxTS = max(maxTS, TimestampMillis(&recs[i]))
 		}
