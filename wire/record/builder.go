@@ -202,12 +202,7 @@ func TimestampMillis(r *troupe.Record) int64 {
 // offsetDelta, in a batch whose first record has timestamp firstTS (as TimestampMillis
 // gives it): what Append(r) adds to the records of an uncompressed batch.
 func EncodedLen(r *troupe.Record, offsetDelta int32, firstTS int64) int {
-	var tsDelta int64
-	if offsetDelta > 0 {
-		tsDelta = TimestampMillis(r) - firstTS
-	}
-	body := recordBodyLen(r, offsetDelta, tsDelta)
-	return varintLen(int32(min(body, math.MaxInt32))) + body
+	return Size(r, offsetDelta, TimestampMillis(r), firstTS).Len
 }
 
 // timestampDelta returns r's timestamp in milliseconds (-1 for the zero time) and its
