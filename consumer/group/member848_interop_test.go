@@ -70,14 +70,19 @@ func TestConsumerProtocolWithAKgoMember(t *testing.T) {
 	wait := func(what string, cond func() bool) {
 		t.Helper()
 		deadline := time.After(testTimeout)
-		for !cond() {
+		for {
+			// The channels first, then the look: a change in between wakes the wait.
 			m1.mu.Lock()
 			ch := m1.change
 			m1.mu.Unlock()
+			settled := m1.m.settled()
+			if cond() {
+				return
+			}
 			select {
 			case <-changed:
 			case <-ch:
-			case <-m1.m.settled():
+			case <-settled:
 			case <-deadline:
 				t.Fatalf("%s: not within %v (troupe owns %v)", what, testTimeout, m1.m.Assigned())
 			}

@@ -127,10 +127,14 @@ func rebalanceTroupe(b *testing.B, seeds []string, seq *atomic.Int64, parts int,
 		if err != nil {
 			b.Fatal(err)
 		}
-		for len(first.Assigned()) != parts/2 || len(second.Assigned()) != parts/2 {
+		for {
+			s1, s2 := first.settled(), second.settled() // before looking
+			if len(first.Assigned()) == parts/2 && len(second.Assigned()) == parts/2 {
+				break
+			}
 			select {
-			case <-first.settled():
-			case <-second.settled():
+			case <-s1:
+			case <-s2:
 			case <-ctx.Done():
 				b.Fatal("the members never settled")
 			}

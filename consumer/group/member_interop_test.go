@@ -2,6 +2,8 @@ package group
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,7 +33,8 @@ func withKgo(t *testing.T, troupeFirst bool) {
 	kgoSeen := make(map[consumer.About]map[int64]int)
 	kgoOwns := 0
 	changed := make(chan struct{}, 1)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumerGroup("gi"), kgo.ConsumeTopics("t"),
+	var klog syncBuffer
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.WithLogger(kgo.BasicLogger(&klog, kgo.LogLevelInfo, nil)), kgo.ConsumerGroup("gi"), kgo.ConsumeTopics("t"),
 		kgo.Balancers(kgo.RangeBalancer()), kgo.DisableAutoCommit(), kgo.HeartbeatInterval(50*time.Millisecond),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
@@ -94,12 +97,23 @@ func withKgo(t *testing.T, troupeFirst bool) {
 		defer mu.Unlock()
 		return kgoOwns == parts/2 && len(m1.m.Assigned()) == parts/2
 	}
-	for !settled() {
+	for {
+		// The channel first, then the look: a change in between wakes the wait.
+		ch := m1.m.settled()
+		if settled() {
+			break
+		}
 		select {
 		case <-changed:
-		case <-m1.m.settled():
+		case <-ch:
 		case <-ctx.Done():
-			t.Fatalf("the group did not settle: troupe owns %v", m1.m.Assigned())
+			mu.Lock()
+			owns := kgoOwns
+			mu.Unlock()
+			m1.mu.Lock()
+			events := m1.events
+			m1.mu.Unlock()
+			t.Fatalf("the group did not settle: troupe owns %v, kgo %d; troupe's callbacks: %v\nkgo's log:\n%s", m1.m.Assigned(), owns, events, klog.String())
 		}
 	}
 	produceN(t, seeds, parts, 0, n)
@@ -117,15 +131,30 @@ func withKgo(t *testing.T, troupeFirst bool) {
 		}
 		return true
 	}
-	for !read() {
+	for {
 		m1.mu.Lock()
 		ch := m1.change
 		m1.mu.Unlock()
+		if read() {
+			break
+		}
 		select {
 		case <-changed:
 		case <-ch:
 		case <-ctx.Done():
-			t.Fatal("not every record was read")
+			got := union(m1)
+			mu.Lock()
+			var b strings.Builder
+			for p := range int32(parts) {
+				a := consumer.About{Topic: "t", Partition: p}
+				fmt.Fprintf(&b, "\n  %s: troupe read %d, kgo read %d", a, len(got[a]), len(kgoSeen[a]))
+			}
+			fmt.Fprintf(&b, "\n  kgo owns %d; troupe owns %v", kgoOwns, m1.m.Assigned())
+			mu.Unlock()
+			m1.mu.Lock()
+			fmt.Fprintf(&b, "\n  troupe's callbacks: %v", m1.events)
+			m1.mu.Unlock()
+			t.Fatalf("not every record was read:%s", b.String())
 		}
 	}
 	// And neither read the other's partitions.
@@ -143,4 +172,22 @@ func signalCh(ch chan struct{}) {
 	case ch <- struct{}{}:
 	default:
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's goroutines and the test's.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
