@@ -300,12 +300,8 @@ func (b *brokerConsumer) fetch() {
 		// The answer counts against the budgets of the readers it is for, reserved now:
 		// what a reader holds and what its fetches in flight may bring stay within
 		// MaxBufferedBytes together. Each fetch may take a broker's share of a budget.
-		brokers := 1
-		if snap := b.c.client.Snapshot(); snap != nil {
-			brokers = max(len(snap.Brokers), 1)
-		}
 		for _, r := range fl.readers {
-			req.MaxBytes = min(req.MaxBytes, int32(r.share(brokers)))
+			req.MaxBytes = min(req.MaxBytes, int32(r.share()))
 		}
 		req.MaxBytes = max(req.MaxBytes, 1)
 		fl.reserved = int64(req.MaxBytes)

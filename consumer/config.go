@@ -51,9 +51,9 @@ type Config struct {
 	// MaxBufferedBytes is a Reader's byte budget: the records bytes it may hold fetched
 	// and not yet returned by Poll, over all its partitions, counting what its fetches in
 	// flight may still bring. Each fetch for its partitions asks for at most a broker's
-	// share of the budget (MaxBufferedBytes divided by the cluster's brokers), and no
-	// more than is left of it; while nothing is left, its partitions are left out of
-	// fetches. A broker may return one record batch beyond a fetch's limit (KIP-74), so
+	// share of the budget (MaxBufferedBytes divided by the brokers its partitions are
+	// fetched from), and no more than is left of it; while nothing is left, its
+	// partitions are left out of fetches. A broker may return one record batch beyond a fetch's limit (KIP-74), so
 	// the reader holds at most the budget and a batch per broker. Zero means MaxBytes.
 	MaxBufferedBytes int
 	// MaxPollRecords caps the records one Reader Poll returns (Java's max.poll.records,

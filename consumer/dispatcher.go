@@ -551,7 +551,9 @@ func (d *dispatcher) attempt(h *heldSub) (bool, error) {
 		return false, err
 	}
 	s.home = e
-	p.home.Store(e)
+	if p.home.Swap(e) != e && p.r != nil {
+		p.r.moved.Store(true) // its fetch share counts the brokers again
+	}
 	d.post(e, h)
 	return true, nil
 }

@@ -61,8 +61,13 @@ type Reader struct {
 	// reserved is what the broker consumers' fetches in flight for its partitions may
 	// still add to buf (each fetch's MaxBytes): the budget counts them too.
 	reserved atomic.Int64
-	slow     atomic.Bool   // ready results waited past MaxProcessingTime: fetching stopped
-	ready    chan struct{} // capacity 1: something became ready, or the state changed
+	// homes is how many broker consumers its partitions are placed at, the divisor of
+	// each fetch's share of the budget (share); moved marks it stale, when a partition
+	// is placed at a broker consumer or forgotten, and share counts again.
+	homes atomic.Int32
+	moved atomic.Bool
+	slow  atomic.Bool   // ready results waited past MaxProcessingTime: fetching stopped
+	ready chan struct{} // capacity 1: something became ready, or the state changed
 	// pollMu is held by a Poll from taking results to handing them over (never while it
 	// waits): one Poll at a time owns dec and the slices below, and Remove waits on it for
 	// a Poll that may hold results of the partitions it removes.
@@ -487,6 +492,7 @@ func (r *Reader) forgetLocked(p *part) {
 		if len(r.parts) == 0 {
 			r.parts = nil // thousands removed: do not keep their room
 		}
+		r.moved.Store(true)
 	}
 	if r.c.active[p.about] == p {
 		delete(r.c.active, p.about)
@@ -568,11 +574,33 @@ func (r *Reader) roomy() bool {
 
 // share is how many bytes a fetch for the reader's partitions may ask for: a broker's
 // share of the budget (so that a reader whose partitions are spread over brokers fetches
-// from all of them at once), at most what is left of it.
-func (r *Reader) share(brokers int) int64 {
+// from all of them at once), at most what is left of it. The brokers counted are those
+// its partitions are placed at, not the cluster's: a reader of a topic led by 3 of 30
+// brokers fetches a third of its budget from each, not a thirtieth.
+func (r *Reader) share() int64 {
 	budget := int64(r.cfg.MaxBufferedBytes)
 	room := budget - r.bytes.Load() - r.reserved.Load()
-	return max(min(budget/int64(max(brokers, 1)), room), 1)
+	return max(min(budget/int64(max(r.brokers(), 1)), room), 1)
+}
+
+// brokers is how many broker consumers the reader's partitions are placed at, counted
+// again (under r.mu, a pass over its partitions) only after a partition moved: placing
+// thousands of partitions costs a count per fetch sent meanwhile, a steady reader none.
+func (r *Reader) brokers() int {
+	if r.moved.Load() {
+		r.mu.Lock()
+		if r.moved.Swap(false) {
+			seen := make(map[*brokerEntry]struct{}, 8)
+			for _, p := range r.parts {
+				if e := p.home.Load(); e != nil {
+					seen[e] = struct{}{}
+				}
+			}
+			r.homes.Store(int32(len(seen)))
+		}
+		r.mu.Unlock()
+	}
+	return int(r.homes.Load())
 }
 
 // reserve counts n bytes a fetch for the reader's partitions may bring against its

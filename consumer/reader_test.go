@@ -683,32 +683,92 @@ func TestReaderSlowThenRemovedFetchesAgain(t *testing.T) {
 // flight reserve counts as held, and a fetch that ends gives its reservation back.
 func TestReaderBudgetCountsFetchesInFlight(t *testing.T) {
 	r := &Reader{cfg: &Config{MaxBufferedBytes: 300}}
-	if got := r.share(3); got != 100 {
+	r.homes.Store(3)
+	if got := r.share(); got != 100 {
 		t.Fatalf("share of an empty budget over 3 brokers: %d, want 100", got)
 	}
 	r.reserve(100)
 	r.reserve(100)
 	r.bytes.Store(50)
-	if got := r.share(3); got != 50 {
+	if got := r.share(); got != 50 {
 		t.Fatalf("share with 250 of 300 held or reserved: %d, want what is left, 50", got)
 	}
 	r.reserve(50)
 	if r.roomy() {
 		t.Fatal("roomy with 300 of 300 held or reserved")
 	}
-	if got := r.share(1); got != 1 {
+	r.homes.Store(1)
+	if got := r.share(); got != 1 {
 		t.Fatalf("share of a full budget: %d, want 1 (a fetch still asks for something)", got)
 	}
 	r.unreserve(100) // a fetch ended, having brought nothing
 	if !r.roomy() {
 		t.Fatal("not roomy after a fetch gave back its reservation")
 	}
-	if got := r.share(1); got != 100 {
+	if got := r.share(); got != 100 {
 		t.Fatalf("share after: %d, want 100", got)
 	}
-	if got := r.share(0); got <= 0 {
+	r.homes.Store(0)
+	if got := r.share(); got <= 0 {
 		t.Fatalf("share over no known broker: %d", got)
 	}
+}
+
+// TestReaderSharesItsBudgetOverItsOwnBrokers: a fetch asks for the budget divided by
+// the brokers the reader's partitions are fetched from, not by the cluster's brokers. A
+// reader of one partition of a three-broker cluster asks for its whole budget in every
+// fetch (a third of it before); one of a partition on each broker comes to ask for a
+// third, and none asks for more than the budget.
+func TestReaderSharesItsBudgetOverItsOwnBrokers(t *testing.T) {
+	const budget = 3 << 20
+	read := func(t *testing.T, parts ...int32) (*Reader, *fetchLog) {
+		kc, seeds := startKfake(t, kfake.NumBrokers(3), kfake.SeedTopics(3, "t"))
+		for p := range int32(3) { // kfake places leaders at random: one on each broker
+			if err := kc.MoveTopicPartition("t", p, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		log := watchFetches(kc)
+		cfg := testConfig(seeds, newRecorder())
+		cfg.MaxBytes, cfg.MaxBufferedBytes = budget, budget
+		r, err := newConsumer(t, cfg).NewReader()
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := make(map[About]Offset)
+		for _, p := range parts {
+			at[About{"t", p}] = At(0)
+		}
+		if err := r.AddOffsets(ctxT(t), at); err != nil {
+			t.Fatal(err)
+		}
+		return r, log
+	}
+	t.Run("one broker", func(t *testing.T) {
+		_, log := read(t, 1)
+		log.waitFor(t, "three fetches", 0, func(f seenFetch) bool { return f.at >= 2 })
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		for _, f := range log.seen {
+			if f.maxBytes != budget {
+				t.Fatalf("fetch %d asks for %d bytes, want the whole budget, %d", f.at, f.maxBytes, budget)
+			}
+		}
+	})
+	t.Run("three brokers", func(t *testing.T) {
+		r, log := read(t, 0, 1, 2)
+		log.waitFor(t, "a fetch asking for a third", 0, func(f seenFetch) bool { return f.maxBytes == budget/3 })
+		if got := r.brokers(); got != 3 {
+			t.Fatalf("the reader counts %d brokers, want 3", got)
+		}
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		for _, f := range log.seen {
+			if f.maxBytes > budget {
+				t.Fatalf("fetch %d asks for %d bytes, over the budget", f.at, f.maxBytes)
+			}
+		}
+	})
 }
 
 // TestReaderRemovesAPartitionWaitingOutABackoff removes a partition while its

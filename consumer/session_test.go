@@ -16,6 +16,7 @@ type seenFetch struct {
 	at               int // its place in the log
 	version          int16
 	id, epoch        int32
+	maxBytes         int32
 	named, forgotten []int32
 	offsets          map[int32]int64
 }
@@ -38,7 +39,7 @@ func watchFetches(kc *kfake.Cluster) *fetchLog {
 }
 
 func (l *fetchLog) add(req *kmsg.FetchRequest) {
-	f := seenFetch{version: req.Version, id: req.SessionID, epoch: req.SessionEpoch, offsets: map[int32]int64{}}
+	f := seenFetch{version: req.Version, id: req.SessionID, epoch: req.SessionEpoch, maxBytes: req.MaxBytes, offsets: map[int32]int64{}}
 	for _, t := range req.Topics {
 		for _, p := range t.Partitions {
 			f.named = append(f.named, p.Partition)
