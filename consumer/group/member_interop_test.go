@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/consumer"
+	"github.com/troupe-go/troupe/internal/kafkatest"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -33,7 +34,7 @@ func withKgo(t *testing.T, troupeFirst bool) {
 	kgoSeen := make(map[consumer.About]map[int64]int)
 	kgoOwns := 0
 	changed := make(chan struct{}, 1)
-	var klog syncBuffer
+	var klog kafkatest.LockedBuffer
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.WithLogger(kgo.BasicLogger(&klog, kgo.LogLevelInfo, nil)), kgo.ConsumerGroup("gi"), kgo.ConsumeTopics("t"),
 		kgo.Balancers(kgo.RangeBalancer()), kgo.DisableAutoCommit(), kgo.HeartbeatInterval(50*time.Millisecond),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -172,22 +173,4 @@ func signalCh(ch chan struct{}) {
 	case ch <- struct{}{}:
 	default:
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger's goroutines and the test's.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
