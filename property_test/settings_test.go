@@ -2,15 +2,15 @@ package property_test
 
 import (
 	"flag"
-
 	"fmt"
-	"github.com/troupe-go/troupe/wire/broker"
-	"github.com/troupe-go/troupe/wire/cluster"
 	"os"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/troupe-go/troupe/wire/broker"
+	"github.com/troupe-go/troupe/wire/cluster"
 )
 
 // The suites run a bounded number of checks in CI and thousands in long mode:
