@@ -3,12 +3,12 @@ package consumer
 import (
 	"context"
 	"errors"
-	"github.com/troupe-go/troupe/wire/broker"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/troupe-go/troupe/internal/kafkatest"
+	"github.com/troupe-go/troupe/wire/broker"
 	"github.com/troupe-go/troupe/wire/errcode"
 	"github.com/troupe-go/troupe/wire/sasl"
 	"github.com/twmb/franz-go/pkg/kfake"
