@@ -49,7 +49,10 @@ type Cluster struct {
 	faults   []*kfake.FaultHandle
 	controls []*control
 	healed   map[kmsg.Key]bool // request kinds with healed controls that may still be installed
-	closed   bool
+	// held holds the ports of stopped or departed brokers until they listen again; nil
+	// when the caller chose the ports or the listen function.
+	held   *heldPorts
+	closed bool
 }
 
 // StartCluster starts a cluster.
@@ -62,27 +65,26 @@ func StartCluster(cfg ClusterConfig) (*Cluster, error) {
 	}
 	var held *heldPorts
 	if cfg.Ports == nil {
-		held = &heldPorts{held: make(map[string]net.Listener)}
+		held = newHeldPorts()
 		for range cfg.Brokers {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
+			port, err := held.hold(0)
 			if err != nil {
 				held.close()
 				return nil, err
 			}
-			port := l.Addr().(*net.TCPAddr).Port
 			cfg.Ports = append(cfg.Ports, port)
-			held.held[fmt.Sprintf("127.0.0.1:%d", port)] = l
 		}
 		if cfg.Listen == nil {
 			cfg.Listen = held.listen
 		} else {
 			held.close() // the brokers listen elsewhere (a VirtualNetwork): only the numbers were wanted
+			held = nil
 		}
 	}
 	if len(cfg.Ports) != cfg.Brokers {
 		return nil, fmt.Errorf("faults: %d ports for %d brokers", len(cfg.Ports), cfg.Brokers)
 	}
-	c := &Cluster{cfg: cfg}
+	c := &Cluster{cfg: cfg, held: held}
 	kc, err := c.start()
 	held.close() // whatever kfake did not take
 	if err != nil {
@@ -162,6 +164,7 @@ func (c *Cluster) Stop() error {
 		return fmt.Errorf("faults: leader epochs before the stop: %w", err)
 	}
 	c.c.Close()
+	c.held.holdStopped(c.cfg.Ports...)
 	c.c, c.before = nil, before
 	c.healed = nil // the new brokers have no controls
 	return nil
@@ -186,6 +189,7 @@ func (c *Cluster) Start(shuffle bool) error {
 		return errors.New("faults: cluster not stopped")
 	}
 	kc, err := c.start()
+	c.held.close() // whatever kfake did not take
 	if err != nil {
 		return fmt.Errorf("faults: restarting the cluster: %w", err)
 	}
@@ -234,6 +238,7 @@ func (c *Cluster) Leave(node int32) error {
 	if err := c.c.RemoveNode(node); err != nil {
 		return fmt.Errorf("faults: node %d leaving: %w", node, err)
 	}
+	c.held.holdStopped(c.cfg.Ports[node])
 	if c.away == nil {
 		c.away = make(map[int32]bool)
 	}
@@ -387,6 +392,7 @@ func (c *Cluster) Close() {
 	if c.c != nil {
 		c.c.Close()
 	}
+	c.held.close()
 }
 
 // ProtocolFault is a fault at the Kafka protocol level: requests of one kind, for one
@@ -504,40 +510,79 @@ func (c *control) heal() {
 	c.mu.Unlock()
 }
 
-// heldPorts keeps the listeners StartCluster bound to choose its brokers' ports, and hands
-// each to kfake when it first listens on that address. Closing them and letting kfake
-// bind the ports again left a window in which another process's connection could take
-// a port (seen as "bind: address already in use" with another test binary beside).
-// Later listens on an address (the cluster's Restart) bind it afresh.
+// heldPorts holds the brokers' ports on 127.0.0.1 while no broker listens on them: from
+// StartCluster choosing them until kfake first listens, and while a broker is stopped or
+// has left. kfake's ListenFn takes the reservation of the address it listens on (listen).
+// Letting a port go and binding it again left a window in which another process's
+// connection could take the port as its local one (seen at the start as "bind: address
+// already in use" with another test binary beside; a stop leaves the port free for as
+// long as the test keeps the cluster down).
 type heldPorts struct {
 	mu   sync.Mutex
-	held map[string]net.Listener // by address, 127.0.0.1:port
+	held map[string]*reservation // by address, 127.0.0.1:port
+}
+
+func newHeldPorts() *heldPorts { return &heldPorts{held: make(map[string]*reservation)} }
+
+// hold reserves port (0: a free one) and returns it. A nil heldPorts holds nothing.
+func (h *heldPorts) hold(port int) (int, error) {
+	if h == nil {
+		return port, nil
+	}
+	r, err := reserve(port)
+	if err != nil {
+		return 0, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.held[fmt.Sprintf("127.0.0.1:%d", r.port)] = r
+	return r.port, nil
+}
+
+// holdStopped holds the ports of brokers just stopped or gone, where a reservation
+// refuses connections as the closed port did. A port that cannot be held (taken in the
+// instant since the broker let it go) is bound afresh when a broker listens again, and
+// fails then as it would have.
+func (h *heldPorts) holdStopped(ports ...int) {
+	if h == nil || !holdsWhileStopped {
+		return
+	}
+	for _, p := range ports {
+		_, _ = h.hold(p)
+	}
 }
 
 // listen is kfake's ListenFn.
 func (h *heldPorts) listen(network, address string) (net.Listener, error) {
 	h.mu.Lock()
-	l, ok := h.held[address]
+	r, ok := h.held[address]
 	delete(h.held, address)
 	h.mu.Unlock()
 	if ok && network == "tcp" {
-		return l, nil
+		return r.listen()
 	}
 	if ok {
-		l.Close()
+		r.close()
 	}
 	return net.Listen(network, address)
 }
 
-// close closes the listeners not handed over. A nil heldPorts holds none.
+// count is how many ports are held.
+func (h *heldPorts) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.held)
+}
+
+// close lets go of the ports held. A nil heldPorts holds none.
 func (h *heldPorts) close() {
 	if h == nil {
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for a, l := range h.held {
-		l.Close()
+	for a, r := range h.held {
+		r.close()
 		delete(h.held, a)
 	}
 }

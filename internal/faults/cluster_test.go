@@ -216,32 +216,39 @@ func TestTapObservesEachExchange(t *testing.T) {
 	}
 }
 
-// The listeners that chose the brokers' ports are handed to kfake, not closed and bound
-// again (another process could take a port in between): the first listen on each address
-// gets its listener, a second one binds afresh, and close closes what was not handed over.
-func TestHeldPortsHandOverTheirListeners(t *testing.T) {
-	h := &heldPorts{held: make(map[string]net.Listener)}
+// The ports that StartCluster chose, and those of stopped brokers, are held and handed
+// to kfake, not let go and bound again (another process's connection could take a port
+// in between): the first listen on a held address gets that socket, listening; a second
+// one binds afresh (and fails while the first listens); close lets go of what was not
+// handed over.
+func TestHeldPortsHandOverTheirPorts(t *testing.T) {
+	h := newHeldPorts()
 	var addrs []string
-	var ls []net.Listener
 	for range 2 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		port, err := h.hold(0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		addrs = append(addrs, l.Addr().String())
-		ls = append(ls, l)
-		h.held[l.Addr().String()] = l
+		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", port))
 	}
 	got, err := h.listen("tcp", addrs[0])
-	if err != nil || got != ls[0] {
-		t.Fatalf("first listen on %s: %v, %v; want the held listener", addrs[0], got, err)
+	if err != nil || got.Addr().String() != addrs[0] {
+		t.Fatalf("first listen on %s: %v, %v; want the held port", addrs[0], got, err)
 	}
+	conn, err := net.Dial("tcp", addrs[0])
+	if err != nil {
+		t.Fatalf("the listener handed over does not take connections: %v", err)
+	}
+	conn.Close()
 	if _, err := h.listen("tcp", addrs[0]); err == nil {
 		t.Fatalf("a second listen on %s bound the address while the first listener is open", addrs[0])
 	}
+	if h.count() != 1 {
+		t.Fatalf("%d ports held, want the one not handed over", h.count())
+	}
 	h.close()
-	if _, err := ls[1].Accept(); err == nil {
-		t.Fatal("a listener not handed over was left open")
+	if h.count() != 0 {
+		t.Fatal("close kept a port")
 	}
 	got.Close()
 	again, err := h.listen("tcp", addrs[0])
@@ -249,4 +256,65 @@ func TestHeldPortsHandOverTheirListeners(t *testing.T) {
 		t.Fatalf("listening again on %s after its listener closed: %v", addrs[0], err)
 	}
 	again.Close()
+}
+
+// A stopped broker's port, and that of one that left, is held until it listens again,
+// refusing connections meanwhile as a closed port does.
+func TestStoppedBrokersPortsAreHeld(t *testing.T) {
+	if !holdsWhileStopped {
+		t.Skip("ports cannot be held without listening here")
+	}
+	c, err := StartCluster(ClusterConfig{Brokers: 2, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	addrs := make([]string, 2)
+	for i, p := range c.Ports() {
+		addrs[i] = fmt.Sprintf("127.0.0.1:%d", p)
+	}
+	dials := func(what string, want ...bool) {
+		t.Helper()
+		for i, a := range addrs {
+			conn, err := net.Dial("tcp", a)
+			if err == nil {
+				conn.Close()
+			}
+			if (err == nil) != want[i] {
+				t.Fatalf("%s: dialing node %d (%s): %v, want a connection: %v", what, i, a, err, want[i])
+			}
+		}
+	}
+	if c.held.count() != 0 {
+		t.Fatalf("%d ports held with every broker listening", c.held.count())
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if c.held.count() != 2 {
+		t.Fatalf("%d ports held while stopped, want 2", c.held.count())
+	}
+	dials("stopped", false, false)
+	if err := c.Start(false); err != nil {
+		t.Fatal(err)
+	}
+	if c.held.count() != 0 {
+		t.Fatalf("%d ports held after the start", c.held.count())
+	}
+	dials("started", true, true)
+	if err := c.Leave(0); err != nil {
+		t.Fatal(err)
+	}
+	if c.held.count() != 1 {
+		t.Fatalf("%d ports held with node 0 away, want 1", c.held.count())
+	}
+	dials("node 0 away", false, true)
+	if err := c.Return(0); err != nil {
+		t.Fatal(err)
+	}
+	dials("node 0 back", true, true)
+	c.Close()
+	if c.held.count() != 0 {
+		t.Fatal("ports held after Close")
+	}
 }

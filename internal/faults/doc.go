@@ -11,7 +11,10 @@
 //     testing/synctest, on the bubble's fake clock.
 //   - Cluster: a kfake cluster that can be restarted with its data (kfake's DataDir) on
 //     the same ports, and protocol faults (kfake Fault and ControlKey) that can be healed:
-//     error codes before or after the append, closed connections.
+//     error codes before or after the append, closed connections. The ports it chose are
+//     held while no broker listens on them (a socket bound and not listening, which
+//     refuses connections as a closed port does), so that no other process's connection
+//     takes one while a broker is down.
 //   - ReadLog: an independent reader (franz-go's kgo) of a topic's whole log.
 //   - Check: the log checker. Given what was produced and how each record's callback
 //     ended, the log, and what consumers delivered, it reports every violated property
