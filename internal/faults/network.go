@@ -40,7 +40,11 @@ type Network struct {
 }
 
 type netNode struct {
-	down   bool
+	down bool
+	// downs counts the times the node went down: a dial that saw another count when it
+	// began was open across a Down (and perhaps its Heal) and is refused, as a broker
+	// that went down closes what it had.
+	downs  int
 	toxics []Toxic
 	conns  map[*faultConn]struct{}
 }
@@ -74,7 +78,7 @@ func (nw *Network) Dial(ctx context.Context, network, address string) (net.Conn,
 		return nw.dial(ctx, network, address)
 	}
 	nw.mu.Lock()
-	down := nw.nodes[node].down
+	down, downs := nw.nodes[node].down, nw.nodes[node].downs
 	nw.mu.Unlock()
 	if down {
 		return nil, refused(address)
@@ -86,7 +90,11 @@ func (nw *Network) Dial(ctx context.Context, network, address string) (net.Conn,
 	fc := &faultConn{Conn: c, nw: nw, node: node, addr: address}
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
-	if nw.nodes[node].down { // went down while dialing
+	// Down while dialing, or down and healed again: the connection may reach a broker
+	// that has gone since (kfake's RemoveNode leaves the connections its broker accepted
+	// open, answering as a broker outside the cluster; the Down that goes with it is
+	// what closes them), so it goes the way of the connections the Down closed.
+	if nd := nw.nodes[node]; nd.down || nd.downs != downs {
 		c.Close()
 		return nil, refused(address)
 	}
@@ -124,6 +132,7 @@ func (nw *Network) Inject(node int, t Toxic) error {
 	var doomed []*faultConn
 	if t.Kind == Down {
 		nd.down = true
+		nd.downs++
 		for c := range nd.conns {
 			doomed = append(doomed, c)
 		}

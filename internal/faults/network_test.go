@@ -293,6 +293,44 @@ func TestDownRefusesUntilHealed(t *testing.T) {
 	})
 }
 
+// A dial that is still connecting when its broker goes down is refused, even if the
+// broker came back before the dial finished: the connection may have reached a broker
+// that has gone since (kfake's RemoveNode leaves the connections its broker accepted
+// open), which the Down was there to close. (Found by the property suite: a consumer's
+// dial to a leaving broker spanned the Down and the Heal, and its fetches went on
+// reaching the removed broker, NOT_LEADER_OR_FOLLOWER for a minute.)
+func TestDialAcrossADownIsRefused(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveEcho(t, l)
+	addr := l.Addr().String()
+	dialing, release := make(chan struct{}), make(chan struct{})
+	var d net.Dialer
+	nw := NewNetwork(func(ctx context.Context, network, address string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, address)
+		close(dialing)
+		<-release
+		return c, err
+	}, []int{l.Addr().(*net.TCPAddr).Port})
+	got := make(chan error, 1)
+	go func() {
+		c, err := nw.Dial(context.Background(), "tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		got <- err
+	}()
+	<-dialing
+	nw.Inject(0, Toxic{Kind: Down})
+	nw.Heal(0)
+	close(release)
+	if err := <-got; !errors.Is(err, ErrRefused) {
+		t.Fatalf("a dial open across a Down and its Heal: %v, want ErrRefused", err)
+	}
+}
+
 // A connection that lost data to a stall is closed when the fault heals: its byte
 // stream has a hole. One that lost nothing stays up.
 func TestHealClosesConnectionsWithAHole(t *testing.T) {
