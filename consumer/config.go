@@ -53,8 +53,9 @@ type Config struct {
 	// flight may still bring. Each fetch for its partitions asks for at most a broker's
 	// share of the budget (MaxBufferedBytes divided by the brokers its partitions are
 	// fetched from), and no more than is left of it; while nothing is left, its
-	// partitions are left out of fetches. A broker may return one record batch beyond a fetch's limit (KIP-74), so
-	// the reader holds at most the budget and a batch per broker. Zero means MaxBytes.
+	// partitions are left out of fetches. A broker may return one record batch beyond a
+	// fetch's limit (KIP-74), so the reader holds at most the budget and a batch per
+	// broker. Zero means MaxBytes.
 	MaxBufferedBytes int
 	// MaxPollRecords caps the records one Reader Poll returns (Java's max.poll.records,
 	// kgo's PollRecords), over all its batches: a partition's fetched batch that crosses

@@ -567,13 +567,6 @@ func (h *heldPorts) listen(network, address string) (net.Listener, error) {
 	return net.Listen(network, address)
 }
 
-// count is how many ports are held.
-func (h *heldPorts) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.held)
-}
-
 // close lets go of the ports held. A nil heldPorts holds none.
 func (h *heldPorts) close() {
 	if h == nil {

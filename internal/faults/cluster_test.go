@@ -318,3 +318,10 @@ func TestStoppedBrokersPortsAreHeld(t *testing.T) {
 		t.Fatal("ports held after Close")
 	}
 }
+
+// count is how many ports h holds.
+func (h *heldPorts) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.held)
+}
