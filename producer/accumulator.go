@@ -39,11 +39,12 @@ type topicAcc struct {
 	// the snapshot changes.
 	seen atomic.Pointer[seenTopic]
 
-	mu    sync.Mutex // guards what follows: the partitioner is called under it
-	part  TopicPartitioner
-	gen   uint64
-	avail []bool
-	parts []*partAcc // by partition; an entry is created with its partition producer
+	mu        sync.Mutex // guards what follows: the partitioner is called under it
+	part      TopicPartitioner
+	validator Validator // part, if it is one (asserted once: per record it was 1.5% of a run)
+	gen       uint64
+	avail     []bool
+	parts     []*partAcc // by partition; an entry is created with its partition producer
 }
 
 // seenTopic is a topic as the metadata snapshot of generation gen describes it (nil: not
@@ -84,7 +85,9 @@ func (p *Producer) topicAcc(topic string) *topicAcc {
 	if ta := old[topic]; ta != nil {
 		return ta
 	}
-	ta := &topicAcc{p: p, name: topic, part: p.cfg.Partitioner.ForTopic(topic)}
+	part := p.cfg.Partitioner.ForTopic(topic)
+	validator, _ := part.(Validator)
+	ta := &topicAcc{p: p, name: topic, part: part, validator: validator}
 	m := make(topicAccs, len(old)+1)
 	for k, v := range old {
 		m[k] = v
@@ -131,8 +134,8 @@ func (ta *topicAcc) choose(r Pending, n int) (part int, err error) {
 			err = &actor.PanicError{Actor: "partitioner of " + ta.name, Value: v, Stack: debug.Stack()}
 		}
 	}()
-	if v, ok := ta.part.(Validator); ok {
-		if err := v.Validate(r.rec, n); err != nil {
+	if ta.validator != nil {
+		if err := ta.validator.Validate(r.rec, n); err != nil {
 			return -1, err
 		}
 	}
