@@ -188,3 +188,11 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// perMillion is seconds per million of records, or 0 without records.
+func perMillion(seconds float64, records int64) float64 {
+	if records == 0 {
+		return 0
+	}
+	return seconds * 1e6 / float64(records)
+}

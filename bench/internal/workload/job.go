@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -71,6 +72,8 @@ type Job struct {
 	cpuEnd     time.Duration
 	sysStart   time.Duration // the kernel's part of it
 	sysEnd     time.Duration
+	rtStart    []metrics.Sample // the runtime's view at start (idleMetrics)
+	phase      PhaseRuntime
 	stdin      *bufio.Reader
 	keys       *KeySet
 
@@ -103,6 +106,8 @@ type Result struct {
 	// start to its "ready": creating the client, connecting, metadata, the warm-up.
 	SetupSeconds    float64 `json:"setup_seconds"`
 	SetupCPUSeconds float64 `json:"setup_cpu_seconds"`
+	// Runtime is the Go runtime's view of the same phase.
+	Runtime PhaseRuntime `json:"runtime"`
 	// Idle is what Job.MeasureIdle measured (Idle mode only).
 	Idle *IdleResult `json:"idle,omitempty"`
 	// Config describes the client's configuration in this run, for the report.
@@ -198,6 +203,7 @@ func Main(client, module string, produce, consume func(*Job, *Tally) error, opts
 		Seconds: j.end.Sub(j.start).Seconds(),
 		Config:  j.config,
 		Idle:    j.idle,
+		Runtime: j.phase,
 
 		PhaseCPUSeconds:    (j.cpuEnd - j.cpuStart).Seconds(),
 		PhaseSysCPUSeconds: (j.sysEnd - j.sysStart).Seconds(),
@@ -238,6 +244,8 @@ func (j *Job) Ready() error {
 			return err
 		}
 	}
+	j.rtStart = idleMetrics()
+	metrics.Read(j.rtStart)
 	j.cpuStart, j.sysStart = processCPUSplit()
 	j.start = time.Now()
 	return nil
@@ -287,6 +295,9 @@ func (j *Job) Finish() {
 	}
 	j.end = time.Now()
 	j.cpuEnd, j.sysEnd = processCPUSplit()
+	end := idleMetrics()
+	metrics.Read(end)
+	j.phase.set(j.rtStart, end)
 	if !j.idles() {
 		j.stopProfiles()
 	}
