@@ -189,10 +189,13 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// perMillion is seconds per million of records, or 0 without records.
-func perMillion(seconds float64, records int64) float64 {
-	if records == 0 {
-		return 0
+// phaseView is the timed phase's kernel time and the Go runtime's view of it (per 1M
+// records where it is CPU), for a run's log line.
+func (m measurement) phaseView() string {
+	rt := m.result.Runtime
+	gc := 0.0
+	if m.result.Records > 0 {
+		gc = rt.GCCPUSeconds * 1e6 / float64(m.result.Records)
 	}
-	return seconds * 1e6 / float64(records)
+	return fmt.Sprintf("sys %.2f; GC %.2f, %d cycles, %d MiB allocated", m.phaseSysPerMillion(), gc, rt.GCCycles, rt.AllocBytes>>20)
 }

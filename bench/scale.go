@@ -329,19 +329,16 @@ func logScaleRun(sr *scenarioResult, r, runs int, c string, m measurement) {
 	case m.err != nil:
 		log.Printf("%-40s run %d/%d  %-11s FAILED: %v", what, r+1, runs, c, m.err)
 	case sr.mode == workload.Consume:
-		rt := m.result.Runtime
-		log.Printf("%-40s run %d/%d  %-11s %6.3fM records/s  %5.2f CPU-s/1M (timed phase; sys %.2f; GC %.2f, %d cycles, %d MiB allocated)  %6.1f MiB peak RSS  %6d fetch requests  (broker %.2f CPU-s)",
-			what, r+1, runs, c, m.recordsPerSecond()/1e6, m.phaseCPUPerMillion(), m.phaseSysPerMillion(), perMillion(rt.GCCPUSeconds, m.result.Records), rt.GCCycles, rt.AllocBytes>>20,
-			mib(m.maxRSS), m.broker.FetchRequests, m.broker.CPUSeconds)
+		log.Printf("%-40s run %d/%d  %-11s %6.3fM records/s  %5.2f CPU-s/1M (timed phase; %s)  %6.1f MiB peak RSS  %6d fetch requests  (broker %.2f CPU-s)",
+			what, r+1, runs, c, m.recordsPerSecond()/1e6, m.phaseCPUPerMillion(), m.phaseView(), mib(m.maxRSS), m.broker.FetchRequests, m.broker.CPUSeconds)
 	case m.result.Idle != nil:
 		i := m.result.Idle
 		log.Printf("%-40s run %d/%d  %-11s %7.1f CPU-ms in %.0fs idle  %6.1f MiB live heap  %5d goroutines  %6.1f MiB peak RSS  (setup %.3f CPU-s, %.2fs; the runtime's view of the watch: %d KiB allocated, %d GCs, GC %.1f CPU-ms, scavenger %.1f CPU-ms)",
 			what, r+1, runs, c, 1000*i.CPUSeconds, i.Seconds, mib(int64(i.LiveHeapBytes)), i.Goroutines, mib(m.maxRSS), m.setupCPU(), m.result.SetupSeconds,
 			i.AllocBytes>>10, i.GCCycles, 1000*i.GCCPUSeconds, 1000*i.ScavengeSeconds)
 	default:
-		rt := m.result.Runtime
-		log.Printf("%-40s run %d/%d  %-11s %6.3fM records/s  %5.2f CPU-s/1M (timed phase; sys %.2f; GC %.2f, %d cycles, %d MiB allocated)  %6.1f MiB peak RSS  %6.1f records/batch  setup %.3f CPU-s (%.2fs)  close %.3f CPU-s  (broker %.2f CPU-s)",
-			what, r+1, runs, c, m.recordsPerSecond()/1e6, m.phaseCPUPerMillion(), m.phaseSysPerMillion(), perMillion(rt.GCCPUSeconds, m.result.Records), rt.GCCycles, rt.AllocBytes>>20,
-			mib(m.maxRSS), ratio(m.broker.Records, m.broker.Batches), m.setupCPU(), m.result.SetupSeconds, m.closeCPU(), m.broker.CPUSeconds)
+		log.Printf("%-40s run %d/%d  %-11s %6.3fM records/s  %5.2f CPU-s/1M (timed phase; %s)  %6.1f MiB peak RSS  %6.1f records/batch  setup %.3f CPU-s (%.2fs)  close %.3f CPU-s  (broker %.2f CPU-s)",
+			what, r+1, runs, c, m.recordsPerSecond()/1e6, m.phaseCPUPerMillion(), m.phaseView(), mib(m.maxRSS), ratio(m.broker.Records, m.broker.Batches),
+			m.setupCPU(), m.result.SetupSeconds, m.closeCPU(), m.broker.CPUSeconds)
 	}
 }

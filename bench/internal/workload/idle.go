@@ -18,22 +18,21 @@ type IdleResult struct {
 	LiveHeapBytes uint64 `json:"live_heap_bytes"`
 	// Goroutines is runtime.NumGoroutine() then, the runner's main goroutine included.
 	Goroutines int `json:"goroutines"`
-	// What the runtime says of the watch (runtime/metrics deltas; its CPU classes are
-	// estimates): bytes allocated, garbage collections, and the CPU seconds of the GC and
-	// of the scavenger (which returns freed memory to the OS, in the background, after
-	// the collection that starts the watch). What the client's own code allocates while
-	// idle shows in AllocBytes; a collection or the scavenger's work can make a watch
-	// cost a millisecond more than another without the client doing anything.
-	AllocBytes      uint64  `json:"alloc_bytes"`
-	GCCycles        uint64  `json:"gc_cycles"`
-	GCCPUSeconds    float64 `json:"gc_cpu_seconds"`
+	// What the runtime says of the watch: bytes allocated, garbage collections and the
+	// GC's CPU (PhaseRuntime), and the CPU seconds of the scavenger (which returns freed
+	// memory to the OS, in the background, after the collection that starts the watch).
+	// What the client's own code allocates while idle shows in AllocBytes; a collection
+	// or the scavenger's work can make a watch cost a millisecond more than another
+	// without the client doing anything.
+	PhaseRuntime
 	ScavengeSeconds float64 `json:"scavenge_cpu_seconds"`
 }
 
-// PhaseRuntime is the Go runtime's view of a run's timed phase (runtime/metrics deltas;
-// its CPU classes are estimates). A client that keeps a small live heap makes the
-// collector run more often for the same garbage (the caller's records are most of it):
-// at 6 partitions the collections' count and CPU say how much of the phase's CPU that is.
+// PhaseRuntime is the Go runtime's view of a run's timed phase, or of an idle watch
+// (runtime/metrics deltas; its CPU classes are estimates). A client that keeps a small
+// live heap makes the collector run more often for the same garbage (the caller's
+// records are most of it): the collections' count and CPU say how much of the phase's
+// CPU that is.
 type PhaseRuntime struct {
 	AllocBytes   uint64  `json:"alloc_bytes"`
 	GCCycles     uint64  `json:"gc_cycles"`
@@ -42,9 +41,7 @@ type PhaseRuntime struct {
 
 // set fills r from the samples (idleMetrics) at the phase's start and end.
 func (r *PhaseRuntime) set(before, after []metrics.Sample) {
-	var i IdleResult
-	i.setRuntime(before, after)
-	r.AllocBytes, r.GCCycles, r.GCCPUSeconds = i.AllocBytes, i.GCCycles, i.GCCPUSeconds
+	r.AllocBytes, r.GCCycles, r.GCCPUSeconds = deltaUint(before, after, 0), deltaUint(before, after, 1), deltaFloat(before, after, 2)
 }
 
 // idleMetrics are the runtime/metrics samples IdleResult's runtime fields come from (and
@@ -60,19 +57,24 @@ func idleMetrics() []metrics.Sample {
 
 // setRuntime fills r's runtime fields from the samples before and after the watch.
 func (r *IdleResult) setRuntime(before, after []metrics.Sample) {
-	u := func(i int) uint64 {
-		if after[i].Value.Kind() != metrics.KindUint64 {
-			return 0
-		}
-		return after[i].Value.Uint64() - before[i].Value.Uint64()
+	r.PhaseRuntime.set(before, after)
+	r.ScavengeSeconds = deltaFloat(before, after, 3)
+}
+
+// deltaUint and deltaFloat are how much sample i grew from before to after (zero if the
+// runtime does not have it).
+func deltaUint(before, after []metrics.Sample, i int) uint64 {
+	if after[i].Value.Kind() != metrics.KindUint64 {
+		return 0
 	}
-	f := func(i int) float64 {
-		if after[i].Value.Kind() != metrics.KindFloat64 {
-			return 0
-		}
-		return after[i].Value.Float64() - before[i].Value.Float64()
+	return after[i].Value.Uint64() - before[i].Value.Uint64()
+}
+
+func deltaFloat(before, after []metrics.Sample, i int) float64 {
+	if after[i].Value.Kind() != metrics.KindFloat64 {
+		return 0
 	}
-	r.AllocBytes, r.GCCycles, r.GCCPUSeconds, r.ScavengeSeconds = u(0), u(1), f(2), f(3)
+	return after[i].Value.Float64() - before[i].Value.Float64()
 }
 
 // MeasureIdle watches the idle client for IdleFor: call it in the Idle and IdleConsume
